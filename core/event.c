@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The event model: an ordered, typed field list in an arena, looked up by hashed key. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "event_private.h"
+#include "watchkeeper/error.h"
+
+struct wk_key WK_KEY_EVENT_MODULE;
+struct wk_key WK_KEY_EVENT_ACTION;
+struct wk_key WK_KEY_EVENT_ORIGINAL;
+struct wk_key WK_KEY_HOST_NAME;
+struct wk_key WK_KEY_CONTAINER_ID;
+struct wk_key WK_KEY_CONTAINER_NAME;
+struct wk_key WK_KEY_CONTAINER_IMAGE;
+struct wk_key WK_KEY_MESSAGE;
+
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+
+static void keys_init_once(void)
+{
+    WK_KEY_EVENT_MODULE = wk_key_init("event.module");
+    WK_KEY_EVENT_ACTION = wk_key_init("event.action");
+    WK_KEY_EVENT_ORIGINAL = wk_key_init("event.original");
+    WK_KEY_HOST_NAME = wk_key_init("host.name");
+    WK_KEY_CONTAINER_ID = wk_key_init("container.id");
+    WK_KEY_CONTAINER_NAME = wk_key_init("container.name");
+    WK_KEY_CONTAINER_IMAGE = wk_key_init("container.image.name");
+    WK_KEY_MESSAGE = wk_key_init("message");
+}
+
+void wk_keys_init(void)
+{
+    pthread_once(&keys_once, keys_init_once);
+}
+
+uint32_t wk_key_hash(const char *name, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+struct wk_key wk_key_initn(const char *name, size_t len)
+{
+    struct wk_key k = { name, (uint32_t)len, wk_key_hash(name, len) };
+    return k;
+}
+
+struct wk_key wk_key_init(const char *name)
+{
+    return wk_key_initn(name, strlen(name));
+}
+
+int wk_event_new(struct wk_event **out)
+{
+    wk_keys_init();
+    struct wk_event *ev = wk_new0(struct wk_event, 1);
+    if (!ev)
+        return -ENOMEM;
+    wk_arena_init(&ev->arena);
+    *out = ev;
+    return 0;
+}
+
+struct wk_event *wk_event_free(struct wk_event *ev)
+{
+    if (!ev)
+        return NULL;
+    wk_arena_fini(&ev->arena);
+    free(ev->fields);
+    free(ev->hashes);
+    free(ev);
+    return NULL;
+}
+
+void wk_event_reset(struct wk_event *ev)
+{
+    ev->ts = 0;
+    ev->n = 0;
+    ev->nrec = 0;
+    wk_arena_reset(&ev->arena);
+}
+
+int64_t wk_event_ts(const struct wk_event *ev)
+{
+    return ev->ts;
+}
+
+void wk_event_set_ts(struct wk_event *ev, int64_t ts_ns)
+{
+    ev->ts = ts_ns;
+}
+
+unsigned wk_event_nrecords(const struct wk_event *ev)
+{
+    return ev->nrec;
+}
+
+int wk_event_add_record(struct wk_event *ev)
+{
+    if (ev->nrec >= WK_EVENT_MAX_RECORDS)
+        return WK_ELIMIT;
+    return (int)++ev->nrec;
+}
+
+size_t wk_event_nfields(const struct wk_event *ev)
+{
+    return ev->n;
+}
+
+const struct wk_key *wk_event_field_key(const struct wk_event *ev, size_t i)
+{
+    return i < ev->n ? &ev->fields[i].key : NULL;
+}
+
+const struct wk_value *wk_event_field_value(const struct wk_event *ev, size_t i)
+{
+    return i < ev->n ? &ev->fields[i].v : NULL;
+}
+
+uint64_t wk_event_field_dots(const struct wk_event *ev, size_t i)
+{
+    return i < ev->n ? ev->fields[i].dots : 0;
+}
+
+static inline bool key_eq(const struct wk_key *a, const struct wk_key *b)
+{
+    return a->hash == b->hash && a->len == b->len && memcmp(a->name, b->name, a->len) == 0;
+}
+
+static ssize_t find(const struct wk_event *ev, unsigned rec, const struct wk_key *key)
+{
+    const uint32_t h = key->hash;
+    const uint32_t *hs = ev->hashes;
+    for (size_t i = 0, n = ev->n; i < n; i++) {
+        if (hs[i] == h && ev->fields[i].v.rec == rec && key_eq(&ev->fields[i].key, key))
+            return (ssize_t)i;
+    }
+    return -1;
+}
+
+const struct wk_value *wk_event_get(const struct wk_event *ev, unsigned rec,
+                                    const struct wk_key *key)
+{
+    ssize_t i = find(ev, rec, key);
+    return i < 0 ? NULL : &ev->fields[i].v;
+}
+
+const struct wk_value *wk_event_get_ctx(const struct wk_event *ev, unsigned rec,
+                                        const struct wk_key *key)
+{
+    const struct wk_value *v = wk_event_get(ev, rec, key);
+    if (!v && rec)
+        v = wk_event_get(ev, 0, key);
+    return v;
+}
+
+const char *wk_event_get_str(const struct wk_event *ev, const struct wk_key *key, size_t *len)
+{
+    const struct wk_value *v = wk_event_get(ev, 0, key);
+    if (!v || v->kind != WK_VAL_STR)
+        return NULL;
+    if (len)
+        *len = v->len;
+    return v->u.s;
+}
+
+/* Reserve the slot for a field (new or replaced); copies the key name into the arena. */
+static struct wk_field *slot(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                             int *rc)
+{
+    if (key->len == 0 || key->len > 65535u || rec > ev->nrec) {
+        *rc = -EINVAL;
+        return NULL;
+    }
+    ssize_t at = find(ev, rec, key);
+    if (at >= 0)
+        return &ev->fields[at];
+    if (ev->n >= WK_EVENT_MAX_FIELDS) {
+        *rc = WK_ELIMIT;
+        return NULL;
+    }
+    if (ev->n == ev->cap) {
+        size_t cap = ev->cap ? ev->cap * 2 : 32;
+        struct wk_field *f = realloc(ev->fields, cap * sizeof(*f));
+        if (!f) {
+            *rc = -ENOMEM;
+            return NULL;
+        }
+        ev->fields = f;
+        uint32_t *h = realloc(ev->hashes, cap * sizeof(*h));
+        if (!h) {
+            *rc = -ENOMEM;
+            return NULL;
+        }
+        ev->hashes = h;
+        ev->cap = cap;
+    }
+    char *name = wk_arena_strndup(&ev->arena, key->name, key->len);
+    if (!name) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    struct wk_field *f = &ev->fields[ev->n];
+    f->key.name = name;
+    f->key.len = key->len;
+    f->key.hash = key->hash;
+    f->dots = 0;
+    ev->hashes[ev->n] = key->hash;
+    ev->n++;
+    return f;
+}
+
+int wk_event_add_value(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                       uint64_t literal_dots, const struct wk_value *v)
+{
+    int rc = 0;
+    struct wk_value nv = *v;
+    nv.rec = (uint16_t)rec;
+    switch (v->kind) {
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        nv.u.s = wk_arena_strndup(&ev->arena, v->u.s ? v->u.s : "", v->len);
+        if (!nv.u.s)
+            return -ENOMEM;
+        break;
+    case WK_VAL_STRLIST: {
+        struct wk_str *items = NULL;
+        if (v->len) {
+            items = wk_arena_alloc(&ev->arena, (size_t)v->len * sizeof(*items));
+            if (!items)
+                return -ENOMEM;
+            for (uint32_t i = 0; i < v->len; i++) {
+                items[i].len = v->u.items[i].len;
+                items[i].s = wk_arena_strndup(&ev->arena, v->u.items[i].s, items[i].len);
+                if (!items[i].s)
+                    return -ENOMEM;
+            }
+        }
+        nv.u.items = items;
+        break;
+    }
+    case WK_VAL_NULL:
+    case WK_VAL_BOOL:
+    case WK_VAL_INT:
+    case WK_VAL_REAL:
+        break;
+    default:
+        return -EINVAL;
+    }
+    struct wk_field *f = slot(ev, rec, key, &rc);
+    if (!f)
+        return rc;
+    f->dots = literal_dots;
+    f->v = nv;
+    return 0;
+}
+
+int wk_event_add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                     const char *s, size_t len)
+{
+    if (len > UINT32_MAX)
+        return WK_ELIMIT;
+    struct wk_value v = { .kind = WK_VAL_STR, .len = (uint32_t)len, .u.s = s };
+    return wk_event_add_value(ev, rec, key, 0, &v);
+}
+
+int wk_event_add_int(struct wk_event *ev, unsigned rec, const struct wk_key *key, int64_t i)
+{
+    struct wk_value v = { .kind = WK_VAL_INT, .u.i = i };
+    return wk_event_add_value(ev, rec, key, 0, &v);
+}
+
+int wk_event_add_real(struct wk_event *ev, unsigned rec, const struct wk_key *key, double r)
+{
+    if (!isfinite(r))
+        return -EINVAL; /* JSON has no NaN or infinity */
+    struct wk_value v = { .kind = WK_VAL_REAL, .u.r = r };
+    return wk_event_add_value(ev, rec, key, 0, &v);
+}
+
+int wk_event_add_bool(struct wk_event *ev, unsigned rec, const struct wk_key *key, bool b)
+{
+    struct wk_value v = { .kind = WK_VAL_BOOL, .u.b = b };
+    return wk_event_add_value(ev, rec, key, 0, &v);
+}
+
+int wk_event_add_null(struct wk_event *ev, unsigned rec, const struct wk_key *key)
+{
+    struct wk_value v = { .kind = WK_VAL_NULL };
+    return wk_event_add_value(ev, rec, key, 0, &v);
+}
+
+int wk_event_add_strlist(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                         const struct wk_str *items, size_t n)
+{
+    if (n > UINT32_MAX)
+        return WK_ELIMIT;
+    struct wk_value v = { .kind = WK_VAL_STRLIST, .len = (uint32_t)n, .u.items = items };
+    return wk_event_add_value(ev, rec, key, 0, &v);
+}
+
+int wk_event_add_json(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                      const char *json, size_t len)
+{
+    if (len > UINT32_MAX)
+        return WK_ELIMIT;
+    struct wk_value v = { .kind = WK_VAL_JSON, .len = (uint32_t)len, .u.s = json };
+    return wk_event_add_value(ev, rec, key, 0, &v);
+}
+
+void wk_event_flag_last(struct wk_event *ev, uint8_t flags)
+{
+    if (ev->n)
+        ev->fields[ev->n - 1].v.flags |= flags;
+}
+
+int wk_event_copy(struct wk_event *dst, const struct wk_event *src)
+{
+    wk_event_reset(dst);
+    dst->ts = src->ts;
+    dst->nrec = src->nrec;
+    for (size_t i = 0; i < src->n; i++) {
+        const struct wk_field *f = &src->fields[i];
+        int rc = wk_event_add_value(dst, f->v.rec, &f->key, f->dots, &f->v);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static bool value_eq(const struct wk_value *a, const struct wk_value *b)
+{
+    if (a->kind != b->kind || a->len != b->len || a->flags != b->flags)
+        return false;
+    switch (a->kind) {
+    case WK_VAL_NULL: return true;
+    case WK_VAL_BOOL: return a->u.b == b->u.b;
+    case WK_VAL_INT: return a->u.i == b->u.i;
+    case WK_VAL_REAL: return memcmp(&a->u.r, &b->u.r, sizeof(double)) == 0;
+    case WK_VAL_STR:
+    case WK_VAL_JSON: return memcmp(a->u.s, b->u.s, a->len) == 0;
+    case WK_VAL_STRLIST:
+        for (uint32_t i = 0; i < a->len; i++) {
+            if (a->u.items[i].len != b->u.items[i].len ||
+                memcmp(a->u.items[i].s, b->u.items[i].s, a->u.items[i].len) != 0)
+                return false;
+        }
+        return true;
+    default: return false;
+    }
+}
+
+/* Equality as sets of (rec, name, dots, value): JSON nesting may regroup fields, so the
+ * order of fields that share a parent object is not significant. */
+bool wk_event_equal(const struct wk_event *a, const struct wk_event *b)
+{
+    if (a->ts != b->ts || a->n != b->n || a->nrec != b->nrec)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct wk_field *fa = &a->fields[i];
+        ssize_t j = find(b, fa->v.rec, &fa->key);
+        if (j < 0 || b->fields[j].dots != fa->dots || !value_eq(&fa->v, &b->fields[j].v))
+            return false;
+    }
+    return true;
+}
+
+bool wk__utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + n >= len)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        /* overlong, surrogate and out-of-range forms */
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}

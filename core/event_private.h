@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The event's layout, shared by event.c and event_json.c only. */
+#ifndef WK_EVENT_PRIVATE_H
+#define WK_EVENT_PRIVATE_H
+
+#include "watchkeeper/event.h"
+#include "watchkeeper/mem.h"
+
+#define WK_EVENT_MAX_FIELDS 65535u
+#define WK_EVENT_MAX_RECORDS 65535u
+
+struct wk_field {
+    struct wk_key key; /* name points into the arena (or static storage) */
+    uint64_t dots;     /* literal dots mask */
+    struct wk_value v;
+};
+
+struct wk_event {
+    int64_t ts;
+    struct wk_field *fields;
+    uint32_t *hashes; /* hashes[i] == fields[i].key.hash: the packed array lookups scan */
+    size_t n;
+    size_t cap;
+    unsigned nrec;
+    struct wk_arena arena;
+};
+
+bool wk__utf8_valid(const char *s, size_t len);
+
+#endif

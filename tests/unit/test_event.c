@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The event model: every field kind, lookup, records, JSON round trip (binary-safe
+ * event.original), missing fields, oversized values. */
+#include "config.h"
+
+#include <errno.h>
+
+#include "watchkeeper/error.h"
+#include "watchkeeper/event.h"
+#include "watchkeeper/event_json.h"
+#include "wk_test.h"
+
+static struct wk_event *new_event(void)
+{
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    return ev;
+}
+
+static char *to_json(const struct wk_event *ev)
+{
+    char *s = NULL;
+    size_t len = 0;
+    WK_ASSERT_OK(wk_event_to_json(ev, &s, &len));
+    WK_ASSERT_UINT_EQ(len, strlen(s));
+    return s;
+}
+
+/* json -> event -> json must give back the same text, and a re-parse an equal event. */
+static void assert_roundtrip_text(const char *json)
+{
+    struct wk_event *a = new_event(), *b = new_event();
+    const char *err = NULL;
+    int rc = wk_event_from_json(a, json, strlen(json), &err);
+    if (rc < 0)
+        WK_FAIL("parse failed: %s", err);
+    char *out = to_json(a);
+    WK_ASSERT_STR_EQ(out, json);
+    WK_ASSERT_OK(wk_event_from_json(b, out, strlen(out), NULL));
+    WK_ASSERT(wk_event_equal(a, b));
+    free(out);
+    wk_event_free(a);
+    wk_event_free(b);
+}
+
+WK_TEST(every_kind_added_and_read)
+{
+    struct wk_event *ev = new_event();
+    struct wk_key ks = wk_key_init("process.executable"), ki = wk_key_init("process.pid"),
+                  kr = wk_key_init("metric.ratio"), kb = wk_key_init("event.success"),
+                  kn = wk_key_init("user.name"), kl = wk_key_init("process.args"),
+                  kj = wk_key_init("labels.list");
+    struct wk_str args[] = { { "/bin/sh", 7 }, { "-c", 2 }, { "id", 2 } };
+    wk_event_set_ts(ev, INT64_C(1700000000123456789));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &ks, "/usr/bin/id", 11));
+    WK_ASSERT_OK(wk_event_add_int(ev, 0, &ki, -42));
+    WK_ASSERT_OK(wk_event_add_real(ev, 0, &kr, 0.5));
+    WK_ASSERT_OK(wk_event_add_bool(ev, 0, &kb, true));
+    WK_ASSERT_OK(wk_event_add_null(ev, 0, &kn));
+    WK_ASSERT_OK(wk_event_add_strlist(ev, 0, &kl, args, 3));
+    WK_ASSERT_OK(wk_event_add_json(ev, 0, &kj, "[1,{\"a\":2}]", 11));
+
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 7);
+    const struct wk_value *v = wk_event_get(ev, 0, &ks);
+    WK_ASSERT(v && v->kind == WK_VAL_STR);
+    WK_ASSERT_MEM_EQ(v->u.s, v->len, "/usr/bin/id", 11);
+    v = wk_event_get(ev, 0, &ki);
+    WK_ASSERT(v && v->kind == WK_VAL_INT);
+    WK_ASSERT_INT_EQ(v->u.i, -42);
+    v = wk_event_get(ev, 0, &kr);
+    WK_ASSERT(v && v->kind == WK_VAL_REAL && v->u.r == 0.5);
+    v = wk_event_get(ev, 0, &kb);
+    WK_ASSERT(v && v->kind == WK_VAL_BOOL && v->u.b);
+    v = wk_event_get(ev, 0, &kn);
+    WK_ASSERT(v && v->kind == WK_VAL_NULL);
+    v = wk_event_get(ev, 0, &kl);
+    WK_ASSERT(v && v->kind == WK_VAL_STRLIST);
+    WK_ASSERT_UINT_EQ(v->len, 3);
+    WK_ASSERT_MEM_EQ(v->u.items[1].s, v->u.items[1].len, "-c", 2);
+    v = wk_event_get(ev, 0, &kj);
+    WK_ASSERT(v && v->kind == WK_VAL_JSON);
+
+    char *json = to_json(ev);
+    WK_ASSERT_STR_EQ(json, "{\"@timestamp\":\"2023-11-14T22:13:20.123456789Z\","
+                           "\"process\":{\"executable\":\"/usr/bin/id\",\"pid\":-42,"
+                           "\"args\":[\"/bin/sh\",\"-c\",\"id\"]},"
+                           "\"metric\":{\"ratio\":0.5},\"event\":{\"success\":true},"
+                           "\"user\":{\"name\":null},\"labels\":{\"list\":[1,{\"a\":2}]}}");
+    struct wk_event *back = new_event();
+    WK_ASSERT_OK(wk_event_from_json(back, json, strlen(json), NULL));
+    WK_ASSERT(wk_event_equal(ev, back));
+    free(json);
+    wk_event_free(back);
+    wk_event_free(ev);
+}
+
+WK_TEST(missing_fields_are_null)
+{
+    struct wk_event *ev = new_event();
+    struct wk_key k = wk_key_init("container.id");
+    struct wk_key other = wk_key_init("container.ids");
+    WK_ASSERT(wk_event_get(ev, 0, &k) == NULL);
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &k, "abc", 3));
+    WK_ASSERT(wk_event_get(ev, 0, &other) == NULL);
+    WK_ASSERT(wk_event_get(ev, 1, &k) == NULL); /* no such record */
+    WK_ASSERT(wk_event_get_str(ev, &WK_KEY_MESSAGE, NULL) == NULL);
+    size_t len = 0;
+    WK_ASSERT_STR_EQ(wk_event_get_str(ev, &WK_KEY_CONTAINER_ID, &len), "abc");
+    WK_ASSERT_UINT_EQ(len, 3);
+    wk_event_free(ev);
+}
+
+WK_TEST(add_same_name_replaces)
+{
+    struct wk_event *ev = new_event();
+    struct wk_key k = wk_key_init("event.action");
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &k, "start", 5));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &k, "die", 3));
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 1);
+    WK_ASSERT_STR_EQ(wk_event_get_str(ev, &k, NULL), "die");
+    wk_event_free(ev);
+}
+
+WK_TEST(records_keep_their_fields)
+{
+    struct wk_event *ev = new_event();
+    struct wk_key type = wk_key_init("type"), a0 = wk_key_init("a0"),
+                  key = wk_key_init("auditd.key");
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &key, "exec", 4));
+    int r1 = wk_event_add_record(ev);
+    int r2 = wk_event_add_record(ev);
+    WK_ASSERT_INT_EQ(r1, 1);
+    WK_ASSERT_INT_EQ(r2, 2);
+    WK_ASSERT_OK(wk_event_add_str(ev, 1, &type, "SYSCALL", 7));
+    WK_ASSERT_OK(wk_event_add_str(ev, 1, &a0, "7ffd1234", 8));
+    WK_ASSERT_OK(wk_event_add_str(ev, 2, &type, "EXECVE", 6));
+    WK_ASSERT_OK(wk_event_add_str(ev, 2, &a0, "/bin/sh", 7));
+    WK_ASSERT_INT_EQ(wk_event_add_str(ev, 3, &a0, "x", 1), -EINVAL);
+
+    const struct wk_value *v = wk_event_get(ev, 2, &a0);
+    WK_ASSERT_MEM_EQ(v->u.s, v->len, "/bin/sh", 7);
+    v = wk_event_get(ev, 1, &a0);
+    WK_ASSERT_MEM_EQ(v->u.s, v->len, "7ffd1234", 8);
+    WK_ASSERT(wk_event_get(ev, 2, &key) == NULL);
+    v = wk_event_get_ctx(ev, 2, &key); /* context fields are seen from any record */
+    WK_ASSERT(v && v->len == 4);
+
+    char *json = to_json(ev);
+    WK_ASSERT_STR_EQ(json, "{\"@timestamp\":\"1970-01-01T00:00:00.000000000Z\","
+                           "\"auditd\":{\"key\":\"exec\"},\"records\":["
+                           "{\"type\":\"SYSCALL\",\"a0\":\"7ffd1234\"},"
+                           "{\"type\":\"EXECVE\",\"a0\":\"/bin/sh\"}]}");
+    assert_roundtrip_text(json);
+    free(json);
+    wk_event_free(ev);
+}
+
+WK_TEST(binary_original_roundtrips_exactly)
+{
+    /* Every byte value, NULs and invalid UTF-8 included. */
+    char raw[256 * 2];
+    for (int i = 0; i < 512; i++)
+        raw[i] = (char)(i % 256);
+    struct wk_event *ev = new_event(), *back = new_event();
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_ORIGINAL, raw, sizeof(raw)));
+    char *json = to_json(ev);
+    WK_ASSERT(strstr(json, "\"@binary\":[\"/event/original\"]") != NULL);
+    WK_ASSERT_OK(wk_event_from_json(back, json, strlen(json), NULL));
+    const struct wk_value *v = wk_event_get(back, 0, &WK_KEY_EVENT_ORIGINAL);
+    WK_ASSERT(v && v->kind == WK_VAL_STR);
+    WK_ASSERT_MEM_EQ(v->u.s, v->len, raw, sizeof(raw));
+    WK_ASSERT(wk_event_equal(ev, back));
+    free(json);
+    wk_event_free(ev);
+    wk_event_free(back);
+}
+
+WK_TEST(utf8_original_with_nul_stays_text)
+{
+    const char raw[] = "type=EXECVE msg=audit(1.2:3): a0=\"\xc3\xa9\" \0tail";
+    struct wk_event *ev = new_event(), *back = new_event();
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_ORIGINAL, raw, sizeof(raw) - 1));
+    char *json = to_json(ev);
+    WK_ASSERT(strstr(json, "@binary") == NULL);
+    WK_ASSERT(strstr(json, "\\u0000tail") != NULL);
+    WK_ASSERT_OK(wk_event_from_json(back, json, strlen(json), NULL));
+    const struct wk_value *v = wk_event_get(back, 0, &WK_KEY_EVENT_ORIGINAL);
+    WK_ASSERT_MEM_EQ(v->u.s, v->len, raw, sizeof(raw) - 1);
+    free(json);
+    wk_event_free(ev);
+    wk_event_free(back);
+}
+
+WK_TEST(binary_strlist_item_and_record_value)
+{
+    struct wk_event *ev = new_event(), *back = new_event();
+    struct wk_str items[] = { { "ok", 2 }, { "\xff\xfe", 2 } };
+    struct wk_key args = wk_key_init("process.args"), name = wk_key_init("name");
+    WK_ASSERT_OK(wk_event_add_strlist(ev, 0, &args, items, 2));
+    WK_ASSERT_INT_EQ(wk_event_add_record(ev), 1);
+    WK_ASSERT_OK(wk_event_add_str(ev, 1, &name, "\x80", 1));
+    char *json = to_json(ev);
+    WK_ASSERT(strstr(json, "\"@binary\":[\"/process/args/1\",\"/records/0/name\"]") != NULL);
+    WK_ASSERT_OK(wk_event_from_json(back, json, strlen(json), NULL));
+    WK_ASSERT(wk_event_equal(ev, back));
+    free(json);
+    wk_event_free(ev);
+    wk_event_free(back);
+}
+
+WK_TEST(literal_dots_in_keys_roundtrip)
+{
+    /* Docker label keys carry dots that are not nesting. */
+    assert_roundtrip_text("{\"@timestamp\":\"2024-05-01T10:00:00.000000001Z\","
+                          "\"Actor\":{\"ID\":\"abc\",\"Attributes\":{"
+                          "\"com.docker.compose.project\":\"web\",\"image\":\"busybox\"}}}");
+    struct wk_event *ev = new_event();
+    const char *j = "{\"Actor\":{\"Attributes\":{\"com.docker.compose.project\":\"web\"}}}";
+    WK_ASSERT_OK(wk_event_from_json(ev, j, strlen(j), NULL));
+    struct wk_key k = wk_key_init("Actor.Attributes.com.docker.compose.project");
+    WK_ASSERT_STR_EQ(wk_event_get_str(ev, &k, NULL), "web");
+    /* bits 2, 3 and 4: the dots inside the label key */
+    WK_ASSERT_UINT_EQ(wk_event_field_dots(ev, 0), (1u << 2) | (1u << 3) | (1u << 4));
+    wk_event_free(ev);
+}
+
+WK_TEST(arbitrary_json_kept_as_given)
+{
+    assert_roundtrip_text("{\"@timestamp\":\"2024-05-01T10:00:00.000000000Z\","
+                          "\"a\":{\"empty\":{},\"mixed\":[1,\"x\",null],\"strs\":[],"
+                          "\"deep\":{\"b\":{\"c\":{\"d\":-9223372036854775807}}}},"
+                          "\"f\":false,\"n\":null,\"r\":1.5}");
+}
+
+WK_TEST(timestamp_parse_and_errors)
+{
+    struct wk_event *ev = new_event();
+    const char *err = NULL;
+    const char *j = "{\"@timestamp\":\"2024-02-29T23:59:59.5+01:00\",\"message\":\"x\"}";
+    WK_ASSERT_OK(wk_event_from_json(ev, j, strlen(j), &err));
+    WK_ASSERT_INT_EQ(wk_event_ts(ev), INT64_C(1709247599500000000));
+
+    j = "{\"@timestamp\":\"yesterday\"}";
+    WK_ASSERT_INT_EQ(wk_event_from_json(ev, j, strlen(j), &err), WK_EPARSE);
+    WK_ASSERT_STR_EQ(err, "@timestamp is not an RFC 3339 time");
+    j = "[1,2]";
+    WK_ASSERT_INT_EQ(wk_event_from_json(ev, j, strlen(j), &err), WK_EPARSE);
+    j = "{\"a\":";
+    WK_ASSERT_INT_EQ(wk_event_from_json(ev, j, strlen(j), &err), WK_EPARSE);
+    WK_ASSERT(strstr(err, "invalid JSON at column") != NULL);
+    j = "{\"\":1}";
+    WK_ASSERT_INT_EQ(wk_event_from_json(ev, j, strlen(j), &err), WK_EPARSE);
+    WK_ASSERT_STR_EQ(err, "empty field name");
+    j = "{\"@binary\":[\"/x\"],\"x\":\"***\"}";
+    WK_ASSERT_INT_EQ(wk_event_from_json(ev, j, strlen(j), &err), WK_EPARSE);
+    WK_ASSERT_STR_EQ(err, "@binary names a value that is not valid base64");
+    wk_event_free(ev);
+}
+
+WK_TEST(oversized_values)
+{
+    struct wk_event *ev = new_event(), *back = new_event();
+    size_t big = 8u << 20; /* 8 MiB value */
+    char *s = malloc(big);
+    memset(s, 'A', big);
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_MESSAGE, s, big));
+    wk_event_flag_last(ev, WK_VALF_TRUNCATED);
+    const struct wk_value *v = wk_event_get(ev, 0, &WK_KEY_MESSAGE);
+    WK_ASSERT_UINT_EQ(v->len, big);
+    WK_ASSERT(v->flags & WK_VALF_TRUNCATED);
+    char *json = to_json(ev);
+    WK_ASSERT_OK(wk_event_from_json(back, json, strlen(json), NULL));
+    v = wk_event_get(back, 0, &WK_KEY_MESSAGE);
+    WK_ASSERT_MEM_EQ(v->u.s, v->len, s, big);
+
+    /* a name over 65535 bytes is refused; so are too many dots to describe */
+    char *name = malloc(70000);
+    memset(name, 'n', 70000);
+    struct wk_key k = wk_key_initn(name, 70000);
+    WK_ASSERT_INT_EQ(wk_event_add_int(ev, 0, &k, 1), -EINVAL);
+    char dots[200];
+    size_t n = 0;
+    dots[n++] = '{';
+    dots[n++] = '"';
+    for (int i = 0; i < 70; i++) {
+        dots[n++] = 'a';
+        dots[n++] = '.';
+    }
+    memcpy(dots + n, "b\":1}", 6);
+    const char *err = NULL;
+    WK_ASSERT_INT_EQ(wk_event_from_json(back, dots, strlen(dots), &err), WK_EPARSE);
+    WK_ASSERT_STR_EQ(err, "field path with more than 64 dots");
+    WK_ASSERT_INT_EQ(wk_event_add_real(ev, 0, &k, 0.0 / 0.0), -EINVAL);
+    free(name);
+    free(json);
+    free(s);
+    wk_event_free(ev);
+    wk_event_free(back);
+}
+
+WK_TEST(reset_reuses_memory_and_copy)
+{
+    struct wk_event *ev = new_event(), *cp = new_event();
+    struct wk_key k = wk_key_init("k");
+    for (int round = 0; round < 1000; round++) {
+        wk_event_reset(ev);
+        WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 0);
+        for (int i = 0; i < 50; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "f%d", i);
+            struct wk_key fk = wk_key_init(name);
+            WK_ASSERT_OK(wk_event_add_int(ev, 0, &fk, round * 100 + i));
+        }
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &k, "v", 1));
+    }
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 51);
+    WK_ASSERT_OK(wk_event_copy(cp, ev));
+    WK_ASSERT(wk_event_equal(ev, cp));
+    struct wk_key f3 = wk_key_init("f3");
+    WK_ASSERT_INT_EQ(wk_event_get(cp, 0, &f3)->u.i, 99903);
+    wk_event_free(ev);
+    wk_event_free(cp);
+}
+
+WK_TEST(jansson_bridge_prefix)
+{
+    struct wk_event *ev = new_event();
+    json_t *j = json_loads("{\"level\":\"warn\",\"ctx\":{\"user\":\"bob\",\"n\":3}}", 0, NULL);
+    WK_ASSERT(j);
+    WK_ASSERT_OK(wk_event_add_jansson(ev, 0, "app", j));
+    struct wk_key k = wk_key_init("app.ctx.user");
+    WK_ASSERT_STR_EQ(wk_event_get_str(ev, &k, NULL), "bob");
+    json_t *out = wk_event_to_jansson(ev);
+    char *s = json_dumps(out, JSON_COMPACT);
+    WK_ASSERT_STR_EQ(s, "{\"@timestamp\":\"1970-01-01T00:00:00.000000000Z\","
+                        "\"app\":{\"level\":\"warn\",\"ctx\":{\"user\":\"bob\",\"n\":3}}}");
+    free(s);
+    json_decref(out);
+    json_decref(j);
+    wk_event_free(ev);
+}
