@@ -148,7 +148,11 @@ int wk_time_parse(const char *s, size_t len, int64_t *out)
         sec = 59; /* a leap second is stored as the last second of its minute */
     int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
                    mi * 60 + sec - offset;
-    *out = secs * WK_NS_PER_SEC + frac;
+    /* int64 ns spans 1677-09-21 to 2262-04-11: refuse what does not fit */
+    int64_t ns;
+    if (__builtin_mul_overflow(secs, WK_NS_PER_SEC, &ns) || __builtin_add_overflow(ns, frac, &ns))
+        return WK_ERANGE_TIME;
+    *out = ns;
     return 0;
 }
 
@@ -165,7 +169,7 @@ int wk_time_parse_user(const char *s, int64_t now_ns, int64_t *out)
         char *end;
         errno = 0;
         double v = strtod(s + 1, &end);
-        if (end == s + 1 || *end || v < 0 || v > 9.2e9)
+        if (end == s + 1 || *end || v < 0 || v > 9.2e9 || !isdigit((unsigned char)s[1]))
             return WK_EPARSE;
         /* Split integer and fraction to keep ns exact for plain integer input. */
         long long whole = strtoll(s + 1, &end, 10);
@@ -187,7 +191,9 @@ int wk_time_parse_user(const char *s, int64_t now_ns, int64_t *out)
         if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
             !valid_date(y, mo, d))
             return WK_EPARSE;
-        *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 * WK_NS_PER_SEC;
+        if (__builtin_mul_overflow(days_from_civil(y, (unsigned)mo, (unsigned)d),
+                                   86400 * WK_NS_PER_SEC, out))
+            return WK_ERANGE_TIME;
         return 0;
     }
     /* Relative: [-]N[smhdw], meaning N units before now. */
@@ -205,7 +211,10 @@ int wk_time_parse_user(const char *s, int64_t now_ns, int64_t *out)
             case 'w': unit = 7 * 86400; break;
             default: return WK_EPARSE;
             }
-            *out = now_ns - (int64_t)n * unit * WK_NS_PER_SEC;
+            int64_t back;
+            if (__builtin_mul_overflow((int64_t)n, unit * WK_NS_PER_SEC, &back) ||
+                __builtin_sub_overflow(now_ns, back, out))
+                return WK_ERANGE_TIME;
             return 0;
         }
     }

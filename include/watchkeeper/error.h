@@ -18,7 +18,8 @@
     X(MAP_FULL, "store map size ceiling reached")                                        \
     X(NOT_FOUND, "not found")                                                            \
     X(UTF8, "invalid UTF-8")                                                             \
-    X(STATE, "invalid state")
+    X(STATE, "invalid state")                                                            \
+    X(RANGE_TIME, "time outside 1677-09-21..2262-04-11")
 
 #define WK_ERR_ENUM_(name, msg) WK_E##name,
 enum wk_error {

@@ -48,6 +48,19 @@ WK_TEST(parse_rejects)
     }
 }
 
+WK_TEST(parse_out_of_range)
+{
+    int64_t v = 0;
+    const char *late = "9999-12-31T23:59:59Z", *early = "1600-01-01T00:00:00Z";
+    WK_ASSERT_INT_EQ(wk_time_parse(late, strlen(late), &v), WK_ERANGE_TIME);
+    WK_ASSERT_INT_EQ(wk_time_parse(early, strlen(early), &v), WK_ERANGE_TIME);
+    WK_ASSERT_OK(wk_time_parse("2262-04-11T23:47:16.854775807Z", 30, &v));
+    WK_ASSERT_INT_EQ(v, INT64_MAX);
+    WK_ASSERT_INT_EQ(wk_time_parse_user("99999999w", 0, &v), WK_ERANGE_TIME);
+    WK_ASSERT_INT_EQ(wk_time_parse_user("3000-01-01", 0, &v), WK_ERANGE_TIME);
+    WK_ASSERT_INT_EQ(wk_time_parse_user("@-5", 0, &v), WK_EPARSE);
+}
+
 WK_TEST(parse_user_relative)
 {
     int64_t now = INT64_C(1700000000000000000), v = 0;
