@@ -383,4 +383,10 @@ int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
  */
 int wk_store_pubkey(struct wk_store *st, uint8_t pk[WK_STORE_PUBKEY_LEN]);
 
+/**
+ * Parse a public key as written in DIR/signing.pub (64 hex digits, trailing newline
+ * allowed). @return 0 or WK_EPARSE.
+ */
+int wk_store_pubkey_parse(const char *text, size_t len, uint8_t pk[WK_STORE_PUBKEY_LEN]);
+
 #endif /* WK_STORE_H */
