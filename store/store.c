@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -850,8 +851,15 @@ static int commit(struct wk_store *st, bool final)
                 return rc;
             continue;
         }
-        if (rc != 0)
-            return rc < 0 ? rc : wk__mdb_err(rc);
+        if (rc != 0) {
+            rc = rc < 0 ? rc : wk__mdb_err(rc);
+            /* LMDB reports a short write (a full disk) as EIO: tell them apart. */
+            struct statvfs sv;
+            if (rc == -EIO && statvfs(st->dir, &sv) == 0 &&
+                (uint64_t)sv.f_bavail * sv.f_frsize < w->sealed_bytes + (1u << 20))
+                rc = -ENOSPC;
+            return rc;
+        }
         break;
     }
     w->nsealed = 0;
