@@ -625,8 +625,9 @@ static int summarize(struct wk_store *st, const struct wk_event *ev)
 static int sorted_unique(struct wk__buf *out, uint64_t *a, size_t n)
 {
     out->len = 0;
-    qsort(a, n, sizeof(*a), cmp_u64);
-    int rc = wk__buf_reserve(out, n * 8);
+    if (n)
+        qsort(a, n, sizeof(*a), cmp_u64);
+    int rc = wk__buf_reserve(out, n * 8 + 8);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {

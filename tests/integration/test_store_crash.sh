@@ -9,7 +9,7 @@
 WK_GEN=${WK_GEN:?WK_GEN must point at bench/gen_events}
 S=$WK_TMP/store
 IN=$WK_TMP/in.jsonl
-"$WK_GEN" "$WK_CORPUS" 150000 11 >"$IN"
+"$WK_GEN" "$WK_CORPUS" 200000 11 >"$IN"
 RANDOM=4242
 
 kills=0
@@ -20,17 +20,23 @@ while :; do
     pid=$!
     wk_track_pid "$pid"
     if [ "$kills" -lt 20 ]; then
-        # 20..180 ms: startup, mid-block, mid-commit, all get hit.
-        sleep "0.$(printf %03d $((20 + RANDOM % 160)))"
+        # Wait until this run has committed something (the data file's mtime moves), so
+        # the kill lands while it writes, then kill after a random 0..150 ms: mid-block,
+        # mid-commit, between commits.
+        before=$(stat -c %y "$S/data.mdb" 2>/dev/null || echo none)
+        for _ in $(seq 1 500); do
+            [ "$(stat -c %y "$S/data.mdb" 2>/dev/null || echo none)" != "$before" ] && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.01
+        done
+        sleep "0.$(printf %03d $((RANDOM % 150)))"
         if kill -KILL "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null || true
             # Count it only if it had not already finished by itself.
             if ! grep -q ' events, ' "$WK_TMP/run.out"; then
                 kills=$((kills + 1))
                 # Progress seen by a reader after each kill: committed events only.
-                if [ -e "$S/data.mdb" ]; then
-                    "$WK_BIN" stats --store "$S" | sed -n 's/^events *//p' >>"$WK_TMP/progress"
-                fi
+                "$WK_BIN" stats --store "$S" | sed -n 's/^events *//p' >>"$WK_TMP/progress"
                 continue
             fi
         fi
@@ -43,20 +49,19 @@ while :; do
 done
 echo "runs=$runs kills=$kills progress: $(tr '\n' ' ' <"$WK_TMP/progress")" >&2
 # The kills landed while events were being written: the committed count grew across them
-# (at least 5 distinct intermediate counts strictly between 0 and the total; other kills
-# land before the first commit of a run, which is a crash point worth having too).
-distinct=$(awk '$1 > 0 && $1 < 150000' "$WK_TMP/progress" | sort -un | wc -l)
-[ "$distinct" -ge 5 ] || wk_fail "only $distinct distinct intermediate counts"
+# (at least 10 distinct intermediate counts strictly between 0 and the total).
+distinct=$(awk '$1 > 0 && $1 < 200000' "$WK_TMP/progress" | sort -un | wc -l)
+[ "$distinct" -ge 10 ] || wk_fail "only $distinct distinct intermediate counts"
 
 # Once more: nothing new to store.
 wk_run 0 "$WK_BIN" ingest --store "$S" "$IN"
 wk_expect_eq "$WK_OUT" "$IN: 0 events, 0 rejected" "nothing left after the final run"
 
 "$WK_BIN" query --store "$S" >"$WK_TMP/out.jsonl"
-wk_expect_eq "$(wc -l <"$WK_TMP/out.jsonl")" "150000" "every event stored exactly once (count)"
+wk_expect_eq "$(wc -l <"$WK_TMP/out.jsonl")" "200000" "every event stored exactly once (count)"
 wk_expect_eq "$(sha256sum <"$WK_TMP/out.jsonl")" "$(sha256sum <"$IN")" \
     "every event stored exactly once (content hash)"
 wk_run 0 "$WK_BIN" verify --store "$S"
 wk_run 0 "$WK_BIN" stats --store "$S"
-grep -q '^events        150000$' <<<"$WK_OUT" || wk_fail "stats events: $WK_OUT"
+grep -q '^events        200000$' <<<"$WK_OUT" || wk_fail "stats events: $WK_OUT"
 echo "ok"
