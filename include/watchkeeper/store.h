@@ -55,7 +55,8 @@ struct wk_store_opts {
     int64_t commit_interval_ns;  /* commit sealed blocks at least this often; 100 ms */
     size_t commit_bytes;         /* ... or when this many compressed bytes wait; 1 MiB */
     int zstd_level;              /* hot-tier zstd level; 3 */
-    bool dictionaries;           /* train a zstd dictionary per source; true */
+    bool dictionaries;           /* train a zstd dictionary on the store's data; true */
+    size_t dict_sample_bytes;    /* ... from this many raw bytes of records; 2 MiB */
     uint64_t map_initial;        /* initial LMDB map size; 64 MiB */
     uint64_t map_max;            /* ceiling the map may grow to; 64 GiB */
     int64_t retain_age_ns;       /* retention: drop blocks whose newest event is older; 0=off */
