@@ -40,6 +40,7 @@ void wk_store_opts_init(struct wk_store_opts *opts)
     opts->commit_interval_ns = WK_NS_PER_SEC / 10;
     opts->commit_bytes = 1u << 20;
     opts->zstd_level = 3;
+    opts->cold_level = 19;
     opts->dictionaries = true;
     opts->dict_sample_bytes = 2u << 20;
     opts->map_initial = 64ull << 20;
@@ -282,6 +283,11 @@ void wk__store_rdtxn_end(struct wk_store *st, MDB_txn *txn)
         return;
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&st->maplock);
+}
+
+uint32_t wk__store_dict_id(const struct wk_store *st)
+{
+    return st->w ? st->w->dict_id : 0;
 }
 
 bool wk__store_is_term(const struct wk_store *st, const char *name, size_t len)

@@ -884,3 +884,50 @@ WK_TEST(dictionary_switch_keeps_old_blocks_readable)
     free_evs(evs, N);
     wk_event_free(ev);
 }
+
+WK_TEST(recompaction_shrinks_and_keeps_chain_and_refs)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 32768;
+    o.zstd_level = 1;
+    o.cold_level = 12;
+    o.dictionaries = false;
+    const char *d = store_dir("cold");
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    enum { N = 1200 };
+    static struct wk_event *evs[N];
+    fill(st, evs, N, 1700000000000000000LL, false);
+    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store_stats s0, s1;
+    WK_ASSERT_OK(wk_store_stats(st, &s0));
+    WK_ASSERT(s0.blocks > 4);
+    uint64_t done = 0;
+    /* Everything but the 2 newest blocks, with a generous budget. */
+    WK_ASSERT_OK(wk_store_recompact(st, 60LL * 1000000000, 2, &done));
+    WK_ASSERT_UINT_EQ(done, s0.blocks - 2);
+    WK_ASSERT_OK(wk_store_stats(st, &s1));
+    WK_ASSERT(s1.stored_bytes < s0.stored_bytes);
+    WK_ASSERT_MEM_EQ(s1.head, 32, s0.head, 32);
+    /* Again: nothing left to do. */
+    WK_ASSERT_OK(wk_store_recompact(st, 60LL * 1000000000, 2, &done));
+    WK_ASSERT_UINT_EQ(done, 0);
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    struct wk_store_iter *it;
+    WK_ASSERT_OK(wk_store_iter_new(r, NULL, &it));
+    const struct wk_event *got;
+    size_t i = 0;
+    while (wk_store_iter_next(it, &got, NULL) == 1) {
+        WK_ASSERT(wk_event_equal(got, evs[i]));
+        i++;
+    }
+    WK_ASSERT_UINT_EQ(i, N);
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+    wk_store_close(st);
+    free_evs(evs, N);
+}
