@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,6 +502,13 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
         goto fail;
     }
     if (!st->rdonly) {
+        /* Page faults are expensive on these VMs: keep freed heap memory (LMDB's dirty
+         * overflow pages, zstd buffers) for reuse instead of trimming and re-faulting it.
+         * Process-wide, so only a writer (the daemon, ingest) sets it. */
+        if (!getenv("WK_STORE_NO_MALLOPT")) {
+            mallopt(M_TRIM_THRESHOLD, 64 << 20);
+            mallopt(M_MMAP_THRESHOLD, 16 << 20);
+        }
         st->w = wk_new0(struct wk__writer, 1);
         if (!st->w || !(st->w->cctx = ZSTD_createCCtx())) {
             rc = -ENOMEM;
