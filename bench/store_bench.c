@@ -138,6 +138,17 @@ int main(int argc, char **argv)
            (double)s.map_used / (double)s.stored_bytes);
     printf("blocks            %llu\n", (unsigned long long)s.blocks);
 
+    if (getenv("WK_BENCH_COLD")) {
+        int64_t k0 = cpu_ns();
+        uint64_t done = 0;
+        rc = wk_store_recompact(st, INT64_MAX, 0, &done);
+        int64_t k1 = cpu_ns();
+        wk_store_stats(st, &s);
+        printf("cold tier         %llu blocks at zstd %d in %.1f s CPU: %llu bytes (%.1f/event, "
+               "x%.2f)%s\n", (unsigned long long)done, o.cold_level, (double)(k1 - k0) / 1e9,
+               (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)n,
+               (double)s.raw_bytes / (double)s.stored_bytes, rc < 0 ? " (failed)" : "");
+    }
     /* A 10% time window in the middle, one container. */
     int64_t span = ts_max - ts_min;
     struct wk_store_filter f = {.since = ts_min + span / 2, .until = ts_min + span / 2 + span / 10,
