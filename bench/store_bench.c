@@ -4,7 +4,7 @@
  * stored bytes per event, and query latency (first result and completion) for a
  * time-range + container query and a key + time query. bench/store_bench.sh runs it next
  * to `zstd -19 --long` and `ausearch -k` on the same events.
- * usage: store_bench EVENTS.jsonl STORE_DIR [ZSTD_LEVEL [KEY [BLOCK_KIB]]]
+ * usage: store_bench EVENTS.jsonl|- STORE_DIR [ZSTD_LEVEL [KEY [BLOCK_KIB]]]
  */
 #include "config.h"
 
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
         return 2;
     }
     wk_keys_init();
-    FILE *in = fopen(argv[1], "r");
+    FILE *in = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "r");
     if (!in) {
         perror(argv[1]);
         return 3;
