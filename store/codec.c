@@ -287,6 +287,12 @@ uint64_t wk__term_hash(const char *field, size_t flen, const char *val, size_t v
     return h;
 }
 
+uint32_t wk__term_hash32(const char *field, size_t flen, const char *val, size_t vlen)
+{
+    uint64_t h = wk__term_hash(field, flen, val, vlen);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
 bool wk__value_text(const struct wk_value *v, char *buf, const char **s, size_t *len)
 {
     switch (v->kind) {

@@ -145,13 +145,13 @@ static bool is_hex_prefix(const char *s)
     return true;
 }
 
-static bool sum_has(const MDB_val *v, uint64_t h)
+static bool sum_has(const MDB_val *v, uint32_t h)
 {
-    size_t lo = 0, hi = v->mv_size / 8;
+    size_t lo = 0, hi = v->mv_size / 4;
     const uint8_t *p = v->mv_data;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        uint64_t x = wk__get_u64le(p + 8 * mid);
+        uint32_t x = wk__get_u32le(p + 4 * mid);
         if (x == h)
             return true;
         if (x < h)
@@ -237,8 +237,8 @@ static bool block_candidate(struct wk_store_reader *r, const struct wk_store_fil
     if (f->container && !is_hex_prefix(f->container) &&
         mdb_get(r->txn, st->dbi[WK__DB_BY_CONTAINER], &k, &v) == 0) {
         size_t cl = strlen(f->container);
-        if (!sum_has(&v, wk__term_hash("container.id", 12, f->container, cl)) &&
-            !sum_has(&v, wk__term_hash("container.name", 14, f->container, cl)))
+        if (!sum_has(&v, wk__term_hash32("container.id", 12, f->container, cl)) &&
+            !sum_has(&v, wk__term_hash32("container.name", 14, f->container, cl)))
             return false;
     }
     bool need_terms = f->source != NULL;
@@ -246,13 +246,13 @@ static bool block_candidate(struct wk_store_reader *r, const struct wk_store_fil
         need_terms = wk__store_is_term(st, f->terms[i].field, strlen(f->terms[i].field));
     if (!need_terms || mdb_get(r->txn, st->dbi[WK__DB_BY_TERM], &k, &v) != 0)
         return true;
-    if (f->source && !sum_has(&v, wk__term_hash("event.module", 12, f->source, strlen(f->source))))
+    if (f->source && !sum_has(&v, wk__term_hash32("event.module", 12, f->source, strlen(f->source))))
         return false;
     for (size_t i = 0; i < f->nterms; i++) {
         const char *fld = f->terms[i].field;
         size_t fl = strlen(fld);
         if ((wk__store_is_term(st, fld, fl) || streq(fld, fl, "event.module")) &&
-            !sum_has(&v, wk__term_hash(fld, fl, f->terms[i].value, strlen(f->terms[i].value))))
+            !sum_has(&v, wk__term_hash32(fld, fl, f->terms[i].value, strlen(f->terms[i].value))))
             return false;
     }
     return true;

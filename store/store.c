@@ -140,6 +140,7 @@ struct wk__writer {
 
     ZSTD_CCtx *cctx;
     struct wk__buf enc;
+    double ratio_est; /* compressed/raw of recent blocks, 0: unknown */
 
     /* Dictionary: samples (records of the first blocks) until trained. */
     struct wk__buf samples;
@@ -646,19 +647,19 @@ static int summarize(struct wk_store *st, const struct wk_event *ev)
         size_t len;
         if (k->len == 12 && memcmp(k->name, "container.id", 12) == 0) {
             if (wk__value_text(v, buf, &s, &len))
-                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash(k->name, k->len, s, len));
+                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash32(k->name, k->len, s, len));
         } else if (k->len == 14 && memcmp(k->name, "container.name", 14) == 0) {
             if (wk__value_text(v, buf, &s, &len))
-                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash(k->name, k->len, s, len));
+                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash32(k->name, k->len, s, len));
         } else if ((k->len == 12 && memcmp(k->name, "event.module", 12) == 0) ||
                    wk__store_is_term(st, k->name, k->len)) {
             if (v->kind == WK_VAL_STRLIST) {
                 for (uint32_t j = 0; j < v->len && rc == 0; j++)
                     rc = push_hash(&w->th, &w->nth, &w->cth,
-                                   wk__term_hash(k->name, k->len, v->u.items[j].s,
+                                   wk__term_hash32(k->name, k->len, v->u.items[j].s,
                                                  v->u.items[j].len));
             } else if (wk__value_text(v, buf, &s, &len)) {
-                rc = push_hash(&w->th, &w->nth, &w->cth, wk__term_hash(k->name, k->len, s, len));
+                rc = push_hash(&w->th, &w->nth, &w->cth, wk__term_hash32(k->name, k->len, s, len));
             }
         }
     }
@@ -675,14 +676,14 @@ static int sorted_unique(struct wk__buf *out, uint64_t *a, size_t n)
     out->len = 0;
     if (n)
         qsort(a, n, sizeof(*a), cmp_u64);
-    int rc = wk__buf_reserve(out, n * 8 + 8);
+    int rc = wk__buf_reserve(out, n * 4 + 8);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
         if (i && a[i] == a[i - 1])
             continue;
-        wk__put_u64le(out->p + out->len, a[i]);
-        out->len += 8;
+        wk__put_u32le(out->p + out->len, (uint32_t)a[i]);
+        out->len += 4;
     }
     return 0;
 }
@@ -824,6 +825,8 @@ static int seal(struct wk_store *st)
     w->next_block++;
     w->nsealed++;
     w->sealed_bytes += b->val.len;
+    double r = (double)z / (double)w->raw.len;
+    w->ratio_est = w->ratio_est > 0 ? (w->ratio_est + r) / 2 : r;
     batch_touch(w);
 
     w->raw.len = 0;
@@ -986,12 +989,34 @@ static int commit(struct wk_store *st, bool final)
     return 0;
 }
 
+/* LMDB stores a large value in whole 4 KiB overflow pages (plus a 16-byte page header):
+ * a block compressed to just over a page boundary wastes most of a page. Once the block
+ * holds 3/4 of block_raw_max, seal it when its predicted compressed size (from the ratio
+ * of recent blocks) reaches the last page boundary below the nominal size, less a margin
+ * for the prediction's error. */
+static bool block_full(const struct wk_store *st)
+{
+    const struct wk__writer *w = st->w;
+    size_t max = st->opts.block_raw_max;
+    if (w->raw.len >= max)
+        return true;
+    if (w->ratio_est <= 0 || w->raw.len < max / 4 * 3)
+        return false;
+    const double page = 4096, over = WK__BLK_HDR + 16;
+    double nominal = over + (double)max * w->ratio_est;
+    double pages = (double)(uint64_t)(nominal / page);
+    if (pages < 2)
+        return false; /* small blocks: nothing worth aiming at */
+    double target = pages * page - pages * page / 32;
+    return over + (double)w->raw.len * w->ratio_est >= target;
+}
+
 /* Seal and commit when the size or age limits say so. */
 static int maybe_commit(struct wk_store *st, int64_t now)
 {
     struct wk__writer *w = st->w;
     int rc;
-    if (w->count && (w->raw.len >= st->opts.block_raw_max ||
+    if (w->count && (block_full(st) ||
                      now - w->first_mono >= st->opts.block_age_ns)) {
         if ((rc = seal(st)) < 0)
             return rc;

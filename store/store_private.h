@@ -118,6 +118,8 @@ int wk__store_next_record(const uint8_t *raw, size_t len, size_t *pos, const uin
 size_t wk__varint_put(uint8_t *p, uint64_t v);
 /* Summary hash of (field, value text) for the per-block container/term summaries. */
 uint64_t wk__term_hash(const char *field, size_t flen, const char *val, size_t vlen);
+/* The 32-bit form stored in summaries (a collision only adds a candidate block). */
+uint32_t wk__term_hash32(const char *field, size_t flen, const char *val, size_t vlen);
 /* Text of a scalar value for term comparison: into buf (>= 32 bytes) for numbers. */
 bool wk__value_text(const struct wk_value *v, char *buf, const char **s, size_t *len);
 
