@@ -76,6 +76,9 @@ int wk__au_emit_gap(struct wk_parser *p, struct wk_parser_sink *sink, int64_t ts
 int wk__au_emit_slot(struct wk_parser *p, struct wk__au_slot *s, struct wk_parser_sink *sink)
 {
     int rc = wk__au_normalize(p, s);
+    if (s->single)
+        p->nsingle--;
+    s->single = false;
     s->used = false; /* released before emit: the resume offset no longer counts it */
     s->blen = 0;
     s->nrec = 0;
@@ -129,7 +132,7 @@ static int close_older(struct wk_parser *p, int64_t before, struct wk_parser_sin
         struct wk__au_slot *old = NULL;
         for (size_t i = 0; i < WK_AU_SLOTS; i++) {
             struct wk__au_slot *s = &p->slots[i];
-            if (s->used && s->ts_ns < before && (!old || s->age < old->age))
+            if (s->used && s->base_ns < before && (!old || s->age < old->age))
                 old = s;
         }
         if (!old)
@@ -273,6 +276,15 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
     }
 
     struct wk__au_slot *s = find_slot(p, &h);
+    if (p->nsingle) {
+        /* A stand-alone record (user-space message) is complete once another serial
+         * starts; records of its own serial (a SYSCALL the kernel attached) join it. */
+        for (size_t i = 0; i < WK_AU_SLOTS && p->nsingle; i++) {
+            struct wk__au_slot *o = &p->slots[i];
+            if (o->used && o->single && o != s && (rc = wk__au_emit_slot(p, o, sink)) < 0)
+                return rc;
+        }
+    }
     if (h.typeno == 1320) { /* EOE */
         p->next_off = end_off;
         if (!s)
@@ -320,23 +332,6 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
         }
         if ((rc = track_serial(p, &h, sink)) < 0)
             return rc;
-        if (wk__au_is_single(h.typeno)) {
-            /* stand-alone record: build straight from the caller's line, no copy */
-            struct wk__au_slot tmp = { 0 };
-            struct wk__au_held held = { 0, (uint32_t)len, in_off, lineno };
-            tmp.used = true;
-            tmp.buf = (char *)line;
-            tmp.recs = &held;
-            tmp.nrec = 1;
-            tmp.serial = h.serial;
-            tmp.ts_ns = h.ts_ns;
-            memcpy(tmp.node, h.node ? h.node : "", h.nodelen);
-            tmp.nodelen = h.nodelen;
-            p->next_off = end_off;
-            if ((rc = wk__au_normalize(p, &tmp)) < 0)
-                return rc;
-            return sink->emit(sink, p->ev, wk__au_resume(p));
-        }
         for (size_t i = 0; i < WK_AU_SLOTS && !s; i++) {
             if (!p->slots[i].used)
                 s = &p->slots[i];
@@ -352,8 +347,13 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
             s = old;
         }
         s->used = true;
+        s->single = wk__au_is_single(h.typeno);
+        p->nsingle += s->single;
         s->serial = h.serial;
         s->ts_ns = h.ts_ns;
+        /* records may arrive with older timestamps than the newest seen (interleaving):
+         * the timeout counts from when the slot opened in stream time */
+        s->base_ns = h.ts_ns > p->newest_ns ? h.ts_ns : p->newest_ns;
         s->first_off = in_off;
         s->age = ++p->age;
         memcpy(s->node, h.node ? h.node : "", h.nodelen);

@@ -31,6 +31,7 @@ struct wk__au_field {
     uint32_t klen, vlen, rawlen;
     uint8_t form;     /* enum wk__au_form */
     bool enriched;    /* after the 0x1d separator (ENRICHED format's interpretations) */
+    bool nested;      /* inside msg='...' */
 };
 
 struct wk__au_hdr {
@@ -137,8 +138,10 @@ struct wk__au_slot {
     size_t nodelen;
     uint64_t serial;
     int64_t ts_ns;
+    int64_t base_ns;    /* stream time when opened: the timeout counts from here */
     uint64_t first_off; /* input offset of its first line */
     uint64_t age;       /* arrival order, to close the oldest first */
+    bool single;        /* a stand-alone type: closes when another serial arrives */
     char *buf;
     size_t blen, bcap;
     struct wk__au_held *recs;
@@ -175,6 +178,7 @@ struct wk_parser {
     struct wk__au_gap gaps[WK_AU_GAPS];
     struct wk__au_nodestate nodes[8];
     uint64_t age;
+    unsigned nsingle;     /* held slots of stand-alone types */
     int64_t timeout_ns;   /* close events without EOE after this much stream time */
     int64_t newest_ns;    /* newest timestamp seen */
     uint64_t next_off;    /* input offset after the last line fed */

@@ -47,7 +47,7 @@ static const char *const encoded_names[] = {
     "vm", "old-chardev", "new-chardev", "old-disk", "new-disk", "old-fs", "new-fs",
     "old-net", "new-net", "device", "cgroup", "ocomm", "grp", "new_group", "sw", "root_dir",
     "invalid_context", "apparmor", "operation", "denied_mask", "info", "profile",
-    "requested_mask", "old-rng", "new-rng", "proctitle", "data", "new_user", "id",
+    "requested_mask", "old-rng", "new-rng", "proctitle", "data", "new_user",
 };
 
 bool wk__au_is_encoded_field(int typeno, const char *k, size_t klen)
@@ -62,9 +62,6 @@ bool wk__au_is_encoded_field(int typeno, const char *k, size_t klen)
     }
     for (size_t i = 0; i < WK_ARRAY_SIZE(encoded_names); i++) {
         if (strlen(encoded_names[i]) == klen && memcmp(encoded_names[i], k, klen) == 0) {
-            /* "id" is encoded only in user/group management records */
-            if (klen == 2 && !(typeno >= 1100 && typeno < 1200))
-                return false;
             return true;
         }
     }
@@ -108,6 +105,8 @@ bool wk__au_is_single(int t)
      * the assembler. Unknown types (0) are treated as single. */
     if (t == 0)
         return true;
+    if (t >= 1000 && t < 1100)
+        return false; /* kernel records such as LOGIN come with their syscall's records */
     if (t < 1300 || t >= 2100)
         return true;
     if (t >= 1404 && t <= 1420) /* MAC_UNLBL_ALLOW..MAC_CALIPSO_DEL */
@@ -203,11 +202,13 @@ int wk__au_id_kind(const char *k, size_t klen)
     /* auparse: AUPARSE_TYPE_UID for auid uid euid suid fsuid ouid oauid iuid id(user mgmt)
      * inode_uid sauid obj_uid ... ; AUPARSE_TYPE_GID for gid egid sgid fsgid ogid obj_gid
      * inode_gid new_gid. */
+    if (klen == 2 && k[0] == 'i' && k[1] == 'd')
+        return 1; /* user management records */
     if (klen < 3 || klen > 9)
         return 0;
     if (memcmp(k + klen - 3, "uid", 3) == 0) {
         static const char *const u[] = { "uid", "auid", "euid", "suid", "fsuid", "ouid",
-                                         "oauid", "iuid", "sauid", "obj_uid", "inode_uid" };
+                                         "oauid", "iuid", "sauid", "obj_uid", "inode_uid", "old-auid" };
         for (size_t i = 0; i < WK_ARRAY_SIZE(u); i++) {
             if (strlen(u[i]) == klen && memcmp(u[i], k, klen) == 0)
                 return 1;
@@ -261,7 +262,7 @@ size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_
         if (e->known)
             e->len = (uint8_t)snprintf(e->name, sizeof(e->name), "%s", name);
         else
-            e->len = (uint8_t)snprintf(e->name, sizeof(e->name), "unknown(%u)", (unsigned)id);
+            e->len = (uint8_t)snprintf(e->name, sizeof(e->name), "unknown(%d)", (int)(uint32_t)id);
     }
     *known = e->known;
     memcpy(buf, e->name, e->len);
@@ -331,7 +332,7 @@ int wk__au_sockaddr(const char *hex, size_t len, struct wk__au_sockaddr *o)
                  (unsigned)(b[4] | b[5] << 8 | b[6] << 16 | (unsigned)b[7] << 24));
         return 0;
     default:
-        snprintf(o->text, sizeof(o->text), "{ saddr_fam=%d (unsupported) }", o->family);
+        snprintf(o->text, sizeof(o->text), "unknown-family(%d)", o->family);
         return 0;
     }
 }

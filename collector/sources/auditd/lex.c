@@ -135,7 +135,12 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         if (i >= len || s[i] != '=') {
             continue; /* a bare word */
         }
-        struct wk__au_field f = { .k = s + k0, .klen = (uint32_t)(i - k0), .enriched = *enriched };
+        struct wk__au_field f = { .k = s + k0, .klen = (uint32_t)(i - k0), .enriched = *enriched,
+                                  .nested = nested };
+        if (nested && f.klen > 1 && f.k[0] == '(') { /* old PAM format: "(hostname=?, " */
+            f.k++;
+            f.klen--;
+        }
         i++;
         size_t r0 = i;
         if (i < len && s[i] == '"') {
@@ -161,6 +166,16 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             f.v = s + i + 1;
             f.vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
+        } else if (i < len && s[i] == '{' && *enriched) {
+            /* ENRICHED SADDR={ saddr_fam=inet laddr=... } holds spaces */
+            size_t e = i;
+            while (e < len && s[e] != '}')
+                e++;
+            e = e < len ? e + 1 : len;
+            f.form = WK_AU_PLAIN;
+            f.v = s + i;
+            f.vlen = (uint32_t)(e - i);
+            i = e;
         } else {
             size_t e = i;
             while (e < len && s[e] != ' ' && s[e] != 0x1d && !(nested && s[e] == '\''))
@@ -169,6 +184,10 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             f.v = s + i;
             f.vlen = (uint32_t)(e - i);
             i = e;
+            if (nested) { /* old PAM format: "addr=?, terminal=cron res=success)" */
+                while (f.vlen && (f.v[f.vlen - 1] == ',' || f.v[f.vlen - 1] == ')'))
+                    f.vlen--;
+            }
         }
         f.raw = s + r0;
         f.rawlen = (uint32_t)(i - r0);

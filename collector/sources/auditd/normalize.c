@@ -24,13 +24,14 @@ static struct wk_key K_TYPE, K_KIND, K_OUTCOME, K_SERIAL, K_NODE, K_KEY, K_TAGS,
     K_PPID, K_EXE, K_PNAME, K_ARGS, K_CMDLINE, K_CWD, K_TITLE, K_UID, K_UNAME, K_AUID,
     K_AUNAME, K_EUID, K_FPATH, K_SIP, K_SPORT, K_DIP, K_DPORT, K_IMAGE, K_COMMANDLINE,
     K_PIMAGE, K_PCOMMANDLINE, K_CURDIR, K_USER, K_PROCESSID, K_PPROCESSID, K_PEXE,
-    K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE;
+    K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE, K_NODE_R;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
 static void keys_init(void)
 {
     wk_keys_init();
     K_TYPE = wk_key_init("type");
+    K_NODE_R = wk_key_init("node");
     K_KIND = wk_key_init("event.kind");
     K_OUTCOME = wk_key_init("event.outcome");
     K_SERIAL = wk_key_init("auditd.serial");
@@ -193,7 +194,10 @@ static int decode_value(struct wk_parser *p, int typeno, const struct wk__au_fie
     char *d = wk_arena_alloc(&p->scratch, f->vlen / 2 + 1);
     if (!d)
         return -ENOMEM;
-    ssize_t n = wk__au_unhex(f->v, f->vlen, d);
+    size_t hl = f->vlen;
+    if ((hl & 1) && f->v[hl - 1] == '"')
+        hl--; /* a stray quote after hex, seen in the wild; auparse decodes it too */
+    ssize_t n = wk__au_unhex(f->v, hl, d);
     if (n < 0)
         return 0; /* not hex after all: keep as logged */
     d[n] = 0;
@@ -209,6 +213,54 @@ struct idref {
     size_t vlen;
     int kind;
 };
+
+/* SELinux AVC text "avc:  denied  { read write } for ...": auparse's seresult and seperms. */
+static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
+{
+    static struct wk_key kres, kperms;
+    if (!kres.name) {
+        kres = wk_key_init("seresult");
+        kperms = wk_key_init("seperms");
+    }
+    const char *a = memmem(line, len, "avc:", 4);
+    if (!a)
+        return 0;
+    const char *e = line + len;
+    const char *w = a + 4;
+    while (w < e && *w == ' ')
+        w++;
+    const char *we = w;
+    while (we < e && *we != ' ')
+        we++;
+    if (!((we - w == 6 && memcmp(w, "denied", 6) == 0) || (we - w == 7 && memcmp(w, "granted", 7) == 0)))
+        return 0;
+    int rc = wk_event_add_str(p->ev, (unsigned)rec, &kres, w, (size_t)(we - w));
+    if (rc < 0)
+        return rc;
+    const char *ob = memchr(we, '{', (size_t)(e - we));
+    const char *cb = ob ? memchr(ob, '}', (size_t)(e - ob)) : NULL;
+    if (!cb)
+        return 0;
+    char *perms = wk_arena_alloc(&p->scratch, (size_t)(cb - ob) + 1);
+    if (!perms)
+        return -ENOMEM;
+    size_t n = 0;
+    for (const char *q = ob + 1; q < cb;) {
+        while (q < cb && *q == ' ')
+            q++;
+        const char *qe = q;
+        while (qe < cb && *qe != ' ')
+            qe++;
+        if (qe > q) {
+            if (n)
+                perms[n++] = ',';
+            memcpy(perms + n, q, (size_t)(qe - q));
+            n += (size_t)(qe - q);
+        }
+        q = qe;
+    }
+    return wk_event_add_str(p->ev, (unsigned)rec, &kperms, perms, n);
+}
 
 static int add_record(struct wk_parser *p, const char *line, size_t len, struct facts *fx)
 {
@@ -228,6 +280,10 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
     if (rec < 0)
         return rec;
     if ((rc = wk_event_add_str(ev, (unsigned)rec, &K_TYPE, h.type, h.typelen)) < 0)
+        return rc;
+    if (h.node && (rc = wk_event_add_str(ev, (unsigned)rec, &K_NODE_R, h.node, h.nodelen)) < 0)
+        return rc;
+    if ((h.typeno == 1400 || h.typeno == 1107) && (rc = add_avc(p, rec, line, len)) < 0)
         return rc;
     if (!fx->type0.s) {
         fx->type0.s = h.type;
@@ -311,6 +367,8 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
         if ((rc = decode_value(p, h.typeno, f, &v, &vlen)) < 0)
             return rc;
         key = wk_key_initn(f->k, f->klen);
+        if (f->nested && wk_event_get(ev, (unsigned)rec, &key))
+            continue; /* "uid=0 ... msg='pam_tally2 uid=1004'": the first one is the record's */
         if (h.typeno == 1327 && EQ(f, "proctitle")) {
             /* argv joined by NULs: split for process.args, spaces for the text form */
             char *t = wk_arena_strndup(&p->scratch, v, vlen);
@@ -429,14 +487,13 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
         if (ok)
             fx->sysname = wk__au_syscall_name(fx->machine, (long)nr);
     }
-    if (enriched)
-        return 0;
+#define MISSING(k) (!enriched || !wk_event_get(ev, (unsigned)rec, (k)))
     if (is_syscall) {
-        if (fx->archname &&
+        if (fx->archname && MISSING(&K_ARCH_U) &&
             (rc = wk_event_add_str(ev, (unsigned)rec, &K_ARCH_U, fx->archname,
                                    strlen(fx->archname))) < 0)
             return rc;
-        if (fx->sysname &&
+        if (fx->sysname && MISSING(&K_SYSCALL_U) &&
             (rc = wk_event_add_str(ev, (unsigned)rec, &K_SYSCALL_U, fx->sysname,
                                    strlen(fx->sysname))) < 0)
             return rc;
@@ -448,6 +505,8 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
                                    sizeof(nb), &known);
         upper_key(kbuf, ids[i].k, ids[i].klen);
         struct wk_key key = wk_key_initn(kbuf, ids[i].klen);
+        if (!MISSING(&key))
+            continue;
         if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, nb, nl)) < 0)
             return rc;
         /* keep the names for the event level (copied: nb is on the stack) */
@@ -465,11 +524,12 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
             }
         }
     }
-    if (h.typeno == 1306 && fx->have_sock &&
+    if (h.typeno == 1306 && fx->have_sock && MISSING(&K_SADDR_U) &&
         (rc = wk_event_add_str(ev, (unsigned)rec, &K_SADDR_U, fx->sa.text,
                                strlen(fx->sa.text))) < 0)
         return rc;
-    if (is_syscall && fx->exitv.s && fx->exitv.len > 1 && fx->exitv.s[0] == '-') {
+    if (is_syscall && fx->exitv.s && fx->exitv.len > 1 && fx->exitv.s[0] == '-' &&
+        MISSING(&K_EXIT_U)) {
         bool ok;
         int64_t e = to_i64(fx->exitv.s, fx->exitv.len, &ok);
         const char *en = ok && e < 0 && e > -4096 ? wk__au_errno_name((int)-e) : NULL;

@@ -23,7 +23,10 @@ int wk__auditd_parser_new(struct wk_parser **out, const struct wk_parser_opts *o
     if (!p->opts.max_line)
         p->opts.max_line = 1u << 20;
     p->live = live;
-    p->timeout_ns = 2000000000LL; /* auditd's end_of_event_timeout default */
+    /* Live: auditd's end_of_event_timeout default (2 s) in stream time and by tick. Files:
+     * records of one event may be far apart in a merged or sorted log, so only EOE, the
+     * next serial (stand-alone types), the slot limit and the end of input close events. */
+    p->timeout_ns = live ? 2000000000LL : INT64_MAX / 4;
     wk_arena_init(&p->scratch);
     if (wk_event_new(&p->ev) < 0 || !(p->ids = wk__au_idcache_new()) ||
         !(p->attrib = wk__au_attrib_new(8192, live))) {
