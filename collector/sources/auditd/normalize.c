@@ -92,6 +92,11 @@ struct facts {
     struct wk__au_sockaddr sa;
     bool have_execve;
     size_t argc;
+    /* an EXECVE argument split as aN_len + aN[k] chunks, possibly over several records */
+    long chunk_idx;
+    int chunk_rec;
+    char *cbuf;
+    size_t clen, ccap, craw; /* decoded bytes, aN_len, logged bytes (hex counts twice) */
     struct wk_str *ptargs;
     size_t nptargs;
 };
@@ -262,6 +267,23 @@ static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
     return wk_event_add_str(p->ev, (unsigned)rec, &kperms, perms, n);
 }
 
+/* Finish a chunked EXECVE argument: aN in the record that announced it, and the arg. */
+static int chunk_done(struct wk_parser *p, struct facts *fx)
+{
+    if (fx->chunk_idx < 0 || !fx->cbuf)
+        return 0;
+    char kb[32];
+    int kl = snprintf(kb, sizeof(kb), "a%ld", fx->chunk_idx);
+    struct wk_key key = wk_key_initn(kb, (size_t)kl);
+    int rc = wk_event_add_str(p->ev, (unsigned)fx->chunk_rec, &key, fx->cbuf, fx->clen);
+    if (rc >= 0)
+        rc = args_set(p, (size_t)fx->chunk_idx, fx->cbuf, fx->clen);
+    fx->have_execve = true;
+    fx->chunk_idx = -1;
+    fx->cbuf = NULL;
+    return rc;
+}
+
 static int add_record(struct wk_parser *p, const char *line, size_t len, struct facts *fx)
 {
     struct wk_event *ev = p->ev;
@@ -293,9 +315,6 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
     bool enriched = false;
     struct idref ids[24];
     size_t nids = 0;
-    long chunk_idx = -1;
-    char *cbuf = NULL;
-    size_t clen = 0, ccap = 0;
     char kbuf[32];
 
     for (size_t i = 0; i < p->fields.n; i++) {
@@ -326,31 +345,30 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
             if (idx >= 0 && restlen == 4 && memcmp(rest, "_len", 4) == 0) {
                 bool ok;
                 int64_t l = to_i64(f->v, f->vlen, &ok);
+                if ((rc = chunk_done(p, fx)) < 0)
+                    return rc;
                 if (ok && l >= 0 && (size_t)l <= p->opts.max_line) {
-                    chunk_idx = idx;
-                    ccap = (size_t)l;
-                    clen = 0;
-                    if (!(cbuf = wk_arena_alloc(&p->scratch, ccap + 1)))
+                    fx->chunk_idx = idx;
+                    fx->chunk_rec = rec;
+                    fx->ccap = (size_t)l;
+                    fx->clen = 0;
+                    fx->craw = 0;
+                    if (!(fx->cbuf = wk_arena_alloc(&p->scratch, fx->ccap + 1)))
                         return -ENOMEM;
                 }
+                /* aN_len itself is kept as a native field below */
             } else if (idx >= 0 && restlen > 0 && rest[0] == '[') {
-                if (idx == chunk_idx && cbuf) {
+                if (idx == fx->chunk_idx && fx->cbuf) {
                     if ((rc = decode_value(p, h.typeno, f, &v, &vlen)) < 0)
                         return rc;
-                    if (vlen > ccap - clen)
-                        vlen = ccap - clen;
-                    memcpy(cbuf + clen, v, vlen);
-                    clen += vlen;
-                    cbuf[clen] = 0;
-                    /* the last chunk completes the argument */
-                    if (clen == ccap || i + 1 == p->fields.n ||
-                        p->fields.f[i + 1].k[0] != 'a') {
-                        int kl = snprintf(kbuf, sizeof(kbuf), "a%ld", idx);
-                        key = wk_key_initn(kbuf, (size_t)kl);
-                        if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, cbuf, clen)) < 0 ||
-                            (rc = args_set(p, (size_t)idx, cbuf, clen)) < 0)
-                            return rc;
-                    }
+                    if (vlen > fx->ccap - fx->clen)
+                        vlen = fx->ccap - fx->clen;
+                    memcpy(fx->cbuf + fx->clen, v, vlen);
+                    fx->clen += vlen;
+                    fx->cbuf[fx->clen] = 0;
+                    fx->craw += f->form == WK_AU_PLAIN ? f->vlen : vlen;
+                    if (fx->craw >= fx->ccap && (rc = chunk_done(p, fx)) < 0)
+                        return rc;
                 }
                 continue; /* chunks are folded into aN */
             } else if (idx >= 0 && restlen == 0) {
@@ -579,6 +597,7 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     struct facts fx;
     int rc;
     memset(&fx, 0, sizeof(fx));
+    fx.chunk_idx = -1;
     wk_event_reset(ev);
     wk_arena_reset(&p->scratch);
     p->olen = 0;
@@ -588,6 +607,8 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         if ((rc = add_record(p, s->buf + s->recs[i].off, s->recs[i].len, &fx)) < 0)
             return rc;
     }
+    if ((rc = chunk_done(p, &fx)) < 0) /* cut short: keep what came */
+        return rc;
     p->n_records += s->nrec;
 
     if ((rc = add_cstr(ev, &WK_KEY_EVENT_MODULE, "auditd")) < 0 ||
