@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the two auditd live sources share: the cursor encoding and a bounded queue of events
+ * the pipeline refused (-EAGAIN), kept in order and submitted again on resume().
+ */
+#ifndef WK_AUDITD_SOURCE_PRIVATE_H
+#define WK_AUDITD_SOURCE_PRIVATE_H
+
+#include "watchkeeper/parser.h"
+#include "watchkeeper/source.h"
+
+extern const struct wk_parser_ops wk_parser_auditd;
+
+struct wk__au_pending {
+    struct wk_event **ev;
+    uint8_t (*cur)[16];
+    size_t *curlen;
+    size_t head, n, max;
+    bool paused;      /* the pipeline said -EAGAIN; nothing is submitted until drained */
+    uint64_t dropped; /* events refused because the queue was full */
+};
+
+void wk__au_pending_init(struct wk__au_pending *q, size_t max);
+void wk__au_pending_fini(struct wk__au_pending *q);
+/**
+ * Submit ev, or queue a copy when the pipeline is full (or events are already queued).
+ * @return 0 submitted; -EAGAIN queued; -ENOBUFS dropped (queue full, counted); other <0.
+ */
+int wk__au_pending_submit(struct wk__au_pending *q, struct wk_source_base *src,
+                          const struct wk_event *ev, const void *cur, size_t curlen);
+/** Submit the queued events in order. @return 0 when empty, -EAGAIN when full again. */
+int wk__au_pending_drain(struct wk__au_pending *q, struct wk_source_base *src);
+
+void wk__au_cursor_pack(uint8_t out[16], uint64_t ino, uint64_t off);
+void wk__au_cursor_unpack(const void *in, uint64_t *ino, uint64_t *off);
+
+#endif
