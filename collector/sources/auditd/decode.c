@@ -42,12 +42,18 @@ ssize_t wk__au_unhex(const char *s, size_t len, char *out)
 
 /* Fields the kernel or auditd hex-encodes when they hold a space, a '"', a control or a
  * non-ASCII byte (auparse's ESCAPED field types; audit-userspace lib/fieldtab.h). */
-static const char *const encoded_names[] = {
-    "path", "comm", "exe", "file", "name", "watch", "cwd", "cmd", "acct", "dir", "key",
-    "vm", "old-chardev", "new-chardev", "old-disk", "new-disk", "old-fs", "new-fs",
-    "old-net", "new-net", "device", "cgroup", "ocomm", "grp", "new_group", "sw", "root_dir",
-    "invalid_context", "apparmor", "operation", "denied_mask", "info", "profile",
-    "requested_mask", "old-rng", "new-rng", "proctitle", "data", "new_user",
+#define N(s) { s, sizeof(s) - 1 }
+static const struct {
+    const char *s;
+    size_t len;
+} encoded_names[] = {
+    N("path"), N("comm"), N("exe"), N("file"), N("name"), N("watch"), N("cwd"), N("cmd"),
+    N("acct"), N("dir"), N("key"), N("vm"), N("old-chardev"), N("new-chardev"), N("old-disk"),
+    N("new-disk"), N("old-fs"), N("new-fs"), N("old-net"), N("new-net"), N("device"),
+    N("cgroup"), N("ocomm"), N("grp"), N("new_group"), N("sw"), N("root_dir"),
+    N("invalid_context"), N("apparmor"), N("operation"), N("denied_mask"), N("info"),
+    N("profile"), N("requested_mask"), N("old-rng"), N("new-rng"), N("proctitle"), N("data"),
+    N("new_user"),
 };
 
 bool wk__au_is_encoded_field(int typeno, const char *k, size_t klen)
@@ -60,10 +66,13 @@ bool wk__au_is_encoded_field(int typeno, const char *k, size_t klen)
         }
         return true;
     }
+    /* most fields are numbers and flags: rule them out by length and first letter */
+    if (klen < 2 || klen > 15)
+        return false;
     for (size_t i = 0; i < WK_ARRAY_SIZE(encoded_names); i++) {
-        if (strlen(encoded_names[i]) == klen && memcmp(encoded_names[i], k, klen) == 0) {
+        if (encoded_names[i].len == klen && encoded_names[i].s[0] == k[0] &&
+            memcmp(encoded_names[i].s, k, klen) == 0)
             return true;
-        }
     }
     return false;
 }
@@ -183,7 +192,8 @@ struct id_entry {
     char name[48];
 };
 struct wk__au_idcache {
-    struct id_entry e[ID_CACHE];
+    struct id_entry e[2][ID_CACHE]; /* users, groups; 4-way probing */
+    unsigned victim;
 };
 
 struct wk__au_idcache *wk__au_idcache_new(void)
@@ -207,19 +217,25 @@ int wk__au_id_kind(const char *k, size_t klen)
     if (klen < 3 || klen > 9)
         return 0;
     if (memcmp(k + klen - 3, "uid", 3) == 0) {
-        static const char *const u[] = { "uid", "auid", "euid", "suid", "fsuid", "ouid",
-                                         "oauid", "iuid", "sauid", "obj_uid", "inode_uid", "old-auid" };
+        static const struct {
+            const char *s;
+            size_t len;
+        } u[] = { N("uid"), N("auid"), N("euid"), N("suid"), N("fsuid"), N("ouid"), N("oauid"),
+                  N("iuid"), N("sauid"), N("obj_uid"), N("inode_uid"), N("old-auid") };
         for (size_t i = 0; i < WK_ARRAY_SIZE(u); i++) {
-            if (strlen(u[i]) == klen && memcmp(u[i], k, klen) == 0)
+            if (u[i].len == klen && memcmp(u[i].s, k, klen) == 0)
                 return 1;
         }
         return 0;
     }
     if (memcmp(k + klen - 3, "gid", 3) == 0) {
-        static const char *const g[] = { "gid", "egid", "sgid", "fsgid", "ogid", "obj_gid",
-                                         "inode_gid", "new_gid" };
+        static const struct {
+            const char *s;
+            size_t len;
+        } g[] = { N("gid"), N("egid"), N("sgid"), N("fsgid"), N("ogid"), N("obj_gid"),
+                  N("inode_gid"), N("new_gid") };
         for (size_t i = 0; i < WK_ARRAY_SIZE(g); i++) {
-            if (strlen(g[i]) == klen && memcmp(g[i], k, klen) == 0)
+            if (g[i].len == klen && memcmp(g[i].s, k, klen) == 0)
                 return 2;
         }
     }
@@ -242,8 +258,24 @@ size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_
         goto raw;
     if (id == 0xffffffffull)
         return (size_t)snprintf(buf, bufsz, "unset");
-    struct id_entry *e = &c->e[((uint32_t)id * 2654435761u >> 24) ^ (group ? 1 : 0)];
-    if (!e->used || e->group != group || e->id != (uint32_t)id) {
+    uint32_t h = (uint32_t)id * 2654435761u >> 24;
+    struct id_entry *e = NULL;
+    for (unsigned w = 0; w < 4 && !e; w++) {
+        struct id_entry *x = &c->e[group][(h + w) & (ID_CACHE - 1)];
+        if (x->used && x->id == (uint32_t)id)
+            e = x;
+    }
+    if (!e) {
+        for (unsigned w = 0; w < 4 && !e; w++) {
+            struct id_entry *x = &c->e[group][(h + w) & (ID_CACHE - 1)];
+            if (!x->used)
+                e = x;
+        }
+        if (!e)
+            e = &c->e[group][(h + (c->victim++ & 3)) & (ID_CACHE - 1)];
+        e->used = false;
+    }
+    if (!e->used) {
         char tmp[2048];
         const char *name = NULL;
         if (group) {
