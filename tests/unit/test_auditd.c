@@ -224,6 +224,7 @@ WK_TEST(daemon_records_are_gap_events)
     /* first line: DAEMON_START with node= prefix */
     assert_str(c.copies[0], 0, "event.kind", "gap");
     assert_str(c.copies[0], 0, "gap.reason", "auditd started");
+    assert_str(c.copies[0], 0, "event.action", "gap");
     assert_str(c.copies[0], 0, "host.name", "localhost.localdomain");
     assert_str(c.copies[0], 0, "auditd.node", "localhost.localdomain");
     assert_str(c.copies[0], 1, "type", "DAEMON_START");

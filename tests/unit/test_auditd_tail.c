@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "watchkeeper/option.h"
@@ -21,7 +22,7 @@ struct csink {
     struct wk_source_sink sink;
     uint64_t serials[1024];
     int n;
-    uint8_t cursor[16];
+    uint8_t cursor[256];
     size_t cursor_len;
     int refuse_every; /* -EAGAIN on every Nth submission */
     int calls;
@@ -49,9 +50,9 @@ static int cs_submit(struct wk_source_sink *s, struct wk_source *src, const stru
     }
     if (c->n < 1024)
         c->serials[c->n++] = v ? (uint64_t)v->u.i : 0;
-    if (cursor_len == 16) {
-        memcpy(c->cursor, cursor, 16);
-        c->cursor_len = 16;
+    if (cursor_len && cursor_len <= sizeof(c->cursor)) {
+        memcpy(c->cursor, cursor, cursor_len);
+        c->cursor_len = cursor_len;
     }
     return 0;
 }
@@ -190,8 +191,9 @@ WK_TEST(tail_resumes_from_cursor_in_a_rotated_file)
     append(r.path, 2);
     start(&r, NULL, 0);
     run_ms(&r, 100);
-    uint8_t cur[16];
-    memcpy(cur, r.cs.cursor, 16);
+    uint8_t cur[256];
+    size_t curlen = r.cs.cursor_len;
+    memcpy(cur, r.cs.cursor, curlen);
     finish(&r);
     WK_ASSERT_INT_EQ(r.cs.n, 2);
 
@@ -208,7 +210,7 @@ WK_TEST(tail_resumes_from_cursor_in_a_rotated_file)
 
     struct run r2 = { 0 };
     setup_tail(&r2);
-    start(&r2, cur, 16);
+    start(&r2, cur, curlen);
     run_ms(&r2, 200);
     expect_serials(&r2.cs, 3, 5);
     finish(&r2);
@@ -289,4 +291,39 @@ WK_TEST(audisp_never_blocks_and_counts_what_it_drops)
     WK_ASSERT_INT_EQ(r.cs.gap_count, 16);
     finish(&r);
     free(data);
+}
+
+WK_TEST(tail_restart_between_interleaved_events_stores_each_once)
+{
+    struct run r = { 0 };
+    setup_tail(&r);
+    /* 2 opens, 3 opens and closes, then the collector stops with 2 still open */
+    /* stamped now: the live 2 s timeout must not close 2 during the test */
+    long now = (long)time(NULL);
+    FILE *f = fopen(r.path, "w");
+    WK_ASSERT(f != NULL);
+    fprintf(f, "type=SYSCALL msg=audit(%ld.001:2): arch=c000003e syscall=59 success=yes exit=0 pid=2 ppid=1 exe=\"/bin/a\"\n"
+               "type=SYSCALL msg=audit(%ld.001:3): arch=c000003e syscall=59 success=yes exit=0 pid=3 ppid=1 exe=\"/bin/b\"\n"
+               "type=EOE msg=audit(%ld.001:3): \n", now, now, now);
+    fclose(f);
+    start(&r, NULL, 0);
+    run_ms(&r, 100);
+    expect_serials(&r.cs, 3, 3);
+    uint8_t cur[256];
+    size_t curlen = r.cs.cursor_len;
+    memcpy(cur, r.cs.cursor, curlen);
+    finish(&r);
+    /* the cursor points at 2's first line; re-reading must not store 3 again */
+    f = fopen(r.path, "a");
+    fprintf(f, "type=EOE msg=audit(%ld.001:2): \n", now);
+    fclose(f);
+    append(r.path, 4);
+    struct run r2 = { 0 };
+    setup_tail(&r2);
+    start(&r2, cur, curlen);
+    run_ms(&r2, 150);
+    WK_ASSERT_INT_EQ(r2.cs.n, 2);
+    WK_ASSERT_UINT_EQ(r2.cs.serials[0], 2);
+    WK_ASSERT_UINT_EQ(r2.cs.serials[1], 4);
+    finish(&r2);
 }

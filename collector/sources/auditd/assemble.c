@@ -73,8 +73,55 @@ int wk__au_emit_gap(struct wk_parser *p, struct wk_parser_sink *sink, int64_t ts
     return sink->emit(sink, ev, wk__au_resume(p));
 }
 
+size_t wk__au_held_serials(const struct wk_parser *p, uint64_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < WK_AU_SLOTS; i++) {
+        if (!p->slots[i].used)
+            continue;
+        if (n == max)
+            return max + 1;
+        out[n++] = p->slots[i].serial;
+    }
+    return n;
+}
+
+void wk__au_replay(struct wk_parser *p, bool replaying)
+{
+    p->replay_line = replaying && p->replay_active;
+    if (!replaying)
+        p->replay_active = false;
+}
+
+void wk__au_replay_start(struct wk_parser *p, const uint64_t *held, size_t n)
+{
+    p->replay_active = true;
+    p->nreplay_held = (unsigned)(n < 16 ? n : 16);
+    memcpy(p->replay_held, held, p->nreplay_held * sizeof(*held));
+}
+
+/* Was this event (all of whose lines were re-read) emitted before the restart? */
+static bool already_emitted(const struct wk_parser *p, uint64_t serial)
+{
+    for (unsigned i = 0; i < p->nreplay_held; i++) {
+        if (p->replay_held[i] == serial)
+            return false;
+    }
+    return true;
+}
+
 int wk__au_emit_slot(struct wk_parser *p, struct wk__au_slot *s, struct wk_parser_sink *sink)
 {
+    if (s->all_replay && already_emitted(p, s->serial)) {
+        if (s->single)
+            p->nsingle--;
+        s->single = false;
+        s->used = false;
+        s->blen = 0;
+        s->nrec = 0;
+        p->n_deduped++;
+        return 0;
+    }
     int rc = wk__au_normalize(p, s);
     if (s->single)
         p->nsingle--;
@@ -291,6 +338,7 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
             return 0; /* already closed (timeout): nothing to add */
         if ((rc = slot_append(s, line, len, in_off, lineno)) < 0)
             return rc;
+        s->all_replay = s->all_replay && p->replay_line;
         return wk__au_emit_slot(p, s, sink);
     }
     if (!s) {
@@ -306,6 +354,11 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
                 why = "auditd stopped";
             else if (h.typelen == 12 && memcmp(h.type, "DAEMON_ABORT", 12) == 0)
                 why = "auditd aborted";
+            if (p->replay_line && already_emitted(p, h.serial)) {
+                p->next_off = end_off;
+                p->n_deduped++;
+                return 0;
+            }
             tmp.used = true;
             tmp.buf = (char *)line;
             tmp.recs = &held;
@@ -324,6 +377,7 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
                     kr = wk_key_init("gap.reason");
                 }
                 if ((rc = wk_event_add_str(p->ev, 0, &kk, "gap", 3)) < 0 ||
+                    (rc = wk_event_add_str(p->ev, 0, &WK_KEY_EVENT_ACTION, "gap", 3)) < 0 ||
                     (rc = wk_event_add_str(p->ev, 0, &kr, why, strlen(why))) < 0)
                     return rc;
                 p->n_gaps++;
@@ -347,6 +401,7 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
             s = old;
         }
         s->used = true;
+        s->all_replay = p->replay_line;
         s->single = wk__au_is_single(h.typeno);
         p->nsingle += s->single;
         s->serial = h.serial;
@@ -363,6 +418,13 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
     }
     if ((rc = slot_append(s, line, len, in_off, lineno)) < 0)
         return rc;
+    s->all_replay = s->all_replay && p->replay_line;
+    if (h.typeno == 1327 && !s->single) {
+        /* PROCTITLE is a syscall event's last record, and auditd 3 does not write EOE to
+         * its log: the event is complete once another serial starts (or EOE comes). */
+        s->single = true;
+        p->nsingle++;
+    }
     p->next_off = end_off;
     return 0;
 }

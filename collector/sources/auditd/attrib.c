@@ -229,6 +229,32 @@ static bool args_cid(const struct wk_str *args, size_t n, char out[65])
     return false;
 }
 
+/* Live, a parent we never saw exec (it started before us, e.g. a containerd-shim): learn
+ * it from /proc so that its children can be attributed. */
+static void learn_parent(struct wk__au_attrib *a, int32_t ppid)
+{
+    char path[64], exe[160], buf[4096];
+    struct wk_str args[64];
+    size_t nargs = 0;
+    snprintf(path, sizeof(path), "%s/%d/exe", a->proc_root, (int)ppid);
+    ssize_t el = readlink(path, exe, sizeof(exe) - 1);
+    if (el <= 0)
+        return;
+    snprintf(path, sizeof(path), "%s/%d/cmdline", a->proc_root, (int)ppid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+    if (fd >= 0)
+        close(fd);
+    for (ssize_t i = 0, s0 = 0; i < n && nargs < 64; i++) {
+        if (buf[i] == 0) {
+            args[nargs++] = (struct wk_str){ buf + s0, (size_t)(i - s0) };
+            s0 = i + 1;
+        }
+    }
+    /* as if we had seen its execve; its own parent stays unknown (0) */
+    (void)wk__au_attrib_event(a, ppid, 0, true, exe, (size_t)el, args, nargs);
+}
+
 const char *wk__au_attrib_event(struct wk__au_attrib *a, int32_t pid, int32_t ppid,
                                 bool execve, const char *exe, size_t exelen,
                                 const struct wk_str *args, size_t nargs)
@@ -240,6 +266,10 @@ const char *wk__au_attrib_event(struct wk__au_attrib *a, int32_t pid, int32_t pp
     if (!e) {
         /* copy what we inherit first: inserting may evict the parent's slot */
         const struct wk__au_proc *par = lookup(a, ppid);
+        if (!par && a->use_proc && ppid > 1) {
+            learn_parent(a, ppid);
+            par = lookup(a, ppid);
+        }
         char pcid[65] = "", prt[65] = "";
         bool prun = false;
         if (par) {

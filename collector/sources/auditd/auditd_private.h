@@ -142,6 +142,7 @@ struct wk__au_slot {
     uint64_t first_off; /* input offset of its first line */
     uint64_t age;       /* arrival order, to close the oldest first */
     bool single;        /* a stand-alone type: closes when another serial arrives */
+    bool all_replay;    /* every line was re-read after a restart (see wk__au_replay) */
     char *buf;
     size_t blen, bcap;
     struct wk__au_held *recs;
@@ -187,6 +188,13 @@ struct wk_parser {
     struct wk_str *args;  /* process.args being built (reused) */
     size_t nargs, acap;
     bool live;            /* attribution may read /proc */
+    /* Restart de-duplication: lines before the stored high-water mark are re-read; an
+     * event made only of such lines was emitted before unless its serial was held. */
+    bool replay_line;
+    bool replay_active;
+    uint64_t replay_held[16];
+    unsigned nreplay_held;
+    uint64_t n_deduped;
     /* counters */
     uint64_t n_events, n_records, n_rejected, n_gaps, n_timeouts;
 };
@@ -205,6 +213,12 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
                     const struct wk_line_ctx *where, struct wk_parser_sink *sink);
 int wk__au_tick(struct wk_parser *p, int64_t now_ns, struct wk_parser_sink *sink);
 int wk__au_flush(struct wk_parser *p, struct wk_parser_sink *sink);
+/** Serials of the events held now; @return their number, or max + 1 when more. */
+size_t wk__au_held_serials(const struct wk_parser *p, uint64_t *out, size_t max);
+/** Mark the lines fed next as re-read (true) or new (false). */
+void wk__au_replay(struct wk_parser *p, bool replaying);
+/** Start de-duplicating a replay: serials that were held when the cursor was stored. */
+void wk__au_replay_start(struct wk_parser *p, const uint64_t *held, size_t n);
 /** Emit a gap event (reason, count, start, end) at time ts. */
 int wk__au_emit_gap(struct wk_parser *p, struct wk_parser_sink *sink, int64_t ts,
                     const char *reason, uint64_t count, uint64_t start, uint64_t end,

@@ -41,12 +41,12 @@ int wk__au_pending_submit(struct wk__au_pending *q, struct wk_source_base *src,
     }
     if (!q->ev) {
         q->ev = wk_new0(struct wk_event *, q->max);
-        q->cur = calloc(q->max, 16);
+        q->cur = calloc(q->max, WK_AU_CURSOR_MAX);
         q->curlen = wk_new0(size_t, q->max);
         if (!q->ev || !q->cur || !q->curlen)
             return -ENOMEM;
     }
-    if (q->n == q->max || curlen > 16) {
+    if (q->n == q->max || curlen > WK_AU_CURSOR_MAX) {
         q->dropped++;
         return -ENOBUFS;
     }

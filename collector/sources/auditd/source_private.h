@@ -11,9 +11,13 @@
 
 extern const struct wk_parser_ops wk_parser_auditd;
 
+/* The tail cursor: oldest held line (inode, offset), high-water mark (inode, offset after
+ * the last line fed), then the count and serials of the events held (255: too many). */
+#define WK_AU_CURSOR_MAX (33 + 16 * 8)
+
 struct wk__au_pending {
     struct wk_event **ev;
-    uint8_t (*cur)[16];
+    uint8_t (*cur)[WK_AU_CURSOR_MAX];
     size_t *curlen;
     size_t head, n, max;
     bool paused;      /* the pipeline said -EAGAIN; nothing is submitted until drained */

@@ -61,6 +61,17 @@ struct tail {
     int fd;
     uint64_t ino;
     uint64_t off;     /* file offset of buf[0] */
+    /* The parser sees one stream across files (an event may straddle a rotation): its
+     * offsets are vbase + file offset; hist maps older bases back to their inodes. */
+    uint64_t vbase;
+    struct {
+        uint64_t vbase, ino;
+    } hist[8];
+    size_t nhist;
+    uint64_t fed_end;   /* file offset after the last line fed */
+    /* after a restart: the lines up to the stored high-water mark were read before */
+    bool replaying;
+    uint64_t start_ino, hw_ino, hw_off;
     uint64_t lineno;  /* lines consumed in this file */
     char *buf;
     size_t len, cap;
@@ -86,9 +97,23 @@ static bool tail_available(const void *config, char *why, size_t whylen)
 static int tail_emit(struct wk_parser_sink *ps, struct wk_event *ev, uint64_t resume)
 {
     struct tail *t = wk_container_of(ps, struct tail, psink);
-    uint8_t cur[16];
-    wk__au_cursor_pack(cur, t->ino, resume);
-    int rc = wk__au_pending_submit(&t->pend, &t->base, ev, cur, sizeof(cur));
+    uint8_t cur[WK_AU_CURSOR_MAX];
+    uint64_t ino = t->ino, base = t->vbase;
+    for (size_t i = t->nhist; resume < base && i > 0; i--) {
+        ino = t->hist[i - 1].ino;
+        base = t->hist[i - 1].vbase;
+    }
+    wk__au_cursor_pack(cur, ino, resume >= base ? resume - base : 0);
+    wk__au_cursor_pack(cur + 16, t->ino, t->fed_end);
+    uint64_t held[16];
+    size_t n = wk__au_held_serials(t->parser, held, 16);
+    cur[32] = n > 16 ? 255 : (uint8_t)n;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        for (int b = 0; b < 8; b++)
+            cur[33 + 8 * i + b] = (uint8_t)(held[i] >> (8 * b));
+    }
+    size_t clen = 33 + (n > 16 ? 0 : 8 * n);
+    int rc = wk__au_pending_submit(&t->pend, &t->base, ev, cur, clen);
     if (rc == 0)
         t->events++;
     return rc == -EAGAIN ? 0 : rc; /* kept in pend; reading pauses */
@@ -199,8 +224,24 @@ static int tail_start(struct wk_source *src, const void *cursor, size_t cursor_l
     int rc;
     uv_timer_init(t->base.loop, &t->timer);
     t->timer.data = t;
-    if (cursor && cursor_len == 16)
+    if (cursor && cursor_len >= 16)
         wk__au_cursor_unpack(cursor, &ino, &off);
+    if (cursor && cursor_len >= 33) {
+        const uint8_t *c = cursor;
+        size_t n = c[32];
+        if (n <= 16 && cursor_len >= 33 + 8 * n) {
+            uint64_t held[16];
+            for (size_t i = 0; i < n; i++) {
+                held[i] = 0;
+                for (int b = 7; b >= 0; b--)
+                    held[i] = held[i] << 8 | c[33 + 8 * i + (size_t)b];
+            }
+            wk__au_cursor_unpack(c + 16, &t->hw_ino, &t->hw_off);
+            wk__au_replay_start(t->parser, held, n);
+            t->replaying = true;
+            t->start_ino = ino;
+        }
+    }
     if (stat(t->cfg.path, &st) == 0 && ino && (uint64_t)st.st_ino == ino) {
         rc = open_at(t, t->cfg.path, off);
     } else if (ino) {
@@ -245,7 +286,17 @@ static int feed_lines(struct tail *t)
         if (!nl)
             break;
         size_t l = (size_t)(nl - (t->buf + i));
-        struct wk_line_ctx where = { t->curpath, ++t->lineno, t->off + i };
+        struct wk_line_ctx where = { t->curpath, ++t->lineno, t->vbase + t->off + i };
+        t->fed_end = t->off + i + l + 1;
+        if (t->replaying) {
+            /* re-read lines: those before the high-water mark, in its file or the one
+             * the cursor started in */
+            bool in = (t->ino == t->hw_ino && t->off + i < t->hw_off) ||
+                      (t->ino == t->start_ino && t->ino != t->hw_ino);
+            if (!in)
+                t->replaying = false;
+            wk__au_replay(t->parser, in);
+        }
         rc = wk_parser_auditd.feed_line(t->parser, t->buf + i, l, &where, &t->psink);
         i += l + 1;
         if (rc < 0)
@@ -288,8 +339,16 @@ static ssize_t read_some(struct tail *t, size_t budget)
 
 static void next_file(struct tail *t)
 {
-    /* held records belong to the file we leave: emit them with its cursor */
-    (void)wk_parser_auditd.flush(t->parser, &t->psink);
+    /* Records still held (auditd may rotate inside an event) stay in the parser: the
+     * stream goes on in the next file at a higher virtual offset. */
+    uint64_t next_base = t->vbase + t->off + t->len;
+    if (t->nhist == WK_ARRAY_SIZE(t->hist)) {
+        memmove(t->hist, t->hist + 1, sizeof(t->hist) - sizeof(t->hist[0]));
+        t->nhist--;
+    }
+    t->hist[t->nhist].vbase = t->vbase;
+    t->hist[t->nhist++].ino = t->ino;
+    t->vbase = next_base;
     if (t->nqueue) {
         char *p = t->queue[0];
         memmove(t->queue, t->queue + 1, (t->nqueue - 1) * sizeof(char *));
@@ -301,7 +360,7 @@ static void next_file(struct tail *t)
         (void)open_at(t, t->cfg.path, 0);
         t->on_queue = false;
     }
-    t->parser->next_off = t->off;
+    t->parser->next_off = t->vbase + t->off;
 }
 
 static void tail_tick(uv_timer_t *timer)
@@ -313,7 +372,7 @@ static void tail_tick(uv_timer_t *timer)
     if (t->fd < 0) {
         if (open_at(t, t->cfg.path, 0) < 0)
             return;
-        t->parser->next_off = 0;
+        t->parser->next_off = t->vbase;
     }
     for (int guard = 0; guard < 1000 && budget > 0 && !t->pend.paused; guard++) {
         ssize_t n = read_some(t, budget);
@@ -344,8 +403,7 @@ static void tail_tick(uv_timer_t *timer)
             continue;
         }
         if (stat(t->cfg.path, &st) == 0 && (uint64_t)st.st_size < t->off + t->len) {
-            (void)open_at(t, t->cfg.path, 0); /* truncated in place */
-            t->parser->next_off = 0;
+            next_file(t); /* truncated in place: read it again from 0 */
             continue;
         }
         break;
