@@ -194,7 +194,9 @@ static bool is_runtime(const char *exe, size_t len)
     size_t bl;
     const char *b = base_of(exe, len, &bl);
 #define IS(lit) (bl == sizeof(lit) - 1 && memcmp(b, lit, bl) == 0)
-    if (IS("runc") || IS("crun") || IS("docker-runc") || IS("conmon") || IS("youki"))
+    /* dockerd too: the OCI hooks runc runs (libnetwork-setkey) are dockerd on the host */
+    if (IS("runc") || IS("crun") || IS("docker-runc") || IS("conmon") || IS("youki") ||
+        IS("dockerd"))
         return true;
     if (bl >= 15 && memcmp(b, "containerd-shim", 15) == 0)
         return true;
