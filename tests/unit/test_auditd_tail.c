@@ -327,3 +327,27 @@ WK_TEST(tail_restart_between_interleaved_events_stores_each_once)
     WK_ASSERT_UINT_EQ(r2.cs.serials[1], 4);
     finish(&r2);
 }
+
+int wk__au_kernel_lost(uint32_t *lost);
+
+WK_TEST(kernel_lost_count_matches_auditctl)
+{
+    if (geteuid() != 0)
+        WK_SKIP("reading the audit status needs root");
+    uint32_t ours = 0;
+    WK_ASSERT_OK(wk__au_kernel_lost(&ours));
+    FILE *f = popen("auditctl -s 2>/dev/null", "r");
+    WK_ASSERT(f != NULL);
+    char line[256];
+    long theirs = -1;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "lost ", 5) == 0)
+            theirs = strtol(line + 5, NULL, 10);
+    }
+    pclose(f);
+    if (theirs < 0)
+        WK_SKIP("auditctl -s printed no lost count");
+    /* the count only grows: ours was read first */
+    WK_ASSERT((long)ours <= theirs);
+    WK_ASSERT(theirs - (long)ours < 1000);
+}

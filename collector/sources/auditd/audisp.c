@@ -53,6 +53,8 @@ struct audisp {
     size_t len, cap;
     uint64_t lineno, off;
     uint64_t lost_reported;
+    struct wk__au_lost lost;
+    uint64_t ticks;
     bool eof, stopping;
     void (*done)(struct wk_source *);
     uint64_t events, rejected;
@@ -204,7 +206,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 static void on_timer(uv_timer_t *t)
 {
     struct audisp *a = t->data;
-    (void)wk_parser_auditd.tick(a->parser, now_ns(), &a->psink);
+    int64_t now = now_ns();
+    (void)wk_parser_auditd.tick(a->parser, now, &a->psink);
+    if (++a->ticks % 10 == 0) /* every 10 s: the kernel's own losses */
+        (void)wk__au_lost_check(&a->lost, a->parser, &a->psink, now);
     report_loss(a);
 }
 

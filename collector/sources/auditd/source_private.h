@@ -35,6 +35,16 @@ int wk__au_pending_submit(struct wk__au_pending *q, struct wk_source_base *src,
 /** Submit the queued events in order. @return 0 when empty, -EAGAIN when full again. */
 int wk__au_pending_drain(struct wk__au_pending *q, struct wk_source_base *src);
 
+/** The kernel's lost-record counter (auditctl -s). @return 0 or -errno. */
+int wk__au_kernel_lost(uint32_t *lost);
+struct wk__au_lost {
+    bool have;
+    uint32_t last;
+};
+/** Poll the counter; an increase since the last poll becomes a gap event. */
+int wk__au_lost_check(struct wk__au_lost *l, struct wk_parser *p, struct wk_parser_sink *sink,
+                      int64_t now_ns);
+
 void wk__au_cursor_pack(uint8_t out[16], uint64_t ino, uint64_t off);
 void wk__au_cursor_unpack(const void *in, uint64_t *ino, uint64_t *off);
 

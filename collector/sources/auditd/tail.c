@@ -30,6 +30,7 @@ struct tail_cfg {
     uint64_t tick_read;
     bool from_end;
     bool read_proc;
+    int64_t lost_poll;
     char *host;
 };
 
@@ -44,6 +45,8 @@ static const struct wk_option tail_options[] = {
       "with no stored cursor, start at the end of the log instead of its beginning" },
     { "read_proc", WK_OPT_BOOL, "true", offsetof(struct tail_cfg, read_proc),
       "attribute processes to containers through /proc/PID/cgroup too" },
+    { "lost_poll", WK_OPT_DURATION, "10s", offsetof(struct tail_cfg, lost_poll),
+      "how often to read the kernel's lost-record count (auditctl -s); 0: never" },
     { "host", WK_OPT_STRING, NULL, offsetof(struct tail_cfg, host),
       "host.name for events (default: the node= of the records, else unset)" },
     { 0 },
@@ -81,6 +84,8 @@ struct tail {
     char curpath[4096];
     bool stopping;
     void (*done)(struct wk_source *);
+    struct wk__au_lost lost;
+    int64_t lost_next;
     uint64_t events, rejected;
     char last_error[256];
 };
@@ -410,8 +415,12 @@ static void tail_tick(uv_timer_t *timer)
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    (void)wk_parser_auditd.tick(t->parser, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec,
-                                &t->psink);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    (void)wk_parser_auditd.tick(t->parser, now, &t->psink);
+    if (t->cfg.lost_poll > 0 && now >= t->lost_next) {
+        t->lost_next = now + t->cfg.lost_poll;
+        (void)wk__au_lost_check(&t->lost, t->parser, &t->psink, now);
+    }
 }
 
 static void tail_resume(struct wk_source *src)
