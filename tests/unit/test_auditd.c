@@ -449,3 +449,27 @@ WK_TEST(held_event_memory_is_bounded)
     au_collect_fini(&c);
     free(in);
 }
+
+WK_TEST(host_name_from_node_else_option)
+{
+    const struct wk_parser_ops *ops = wk_parser_find("auditd");
+    struct wk_parser_opts opts;
+    struct wk_parser *p = NULL;
+    struct au_collect c;
+    au_collect_init(&c);
+    wk_parser_opts_init(&opts);
+    opts.host = "collector1";
+    WK_ASSERT_OK(ops->create(&p, &opts));
+    const char *a = "node=web7 type=USER_END msg=audit(1700000000.100:1): pid=1 uid=0 res=success";
+    const char *b = "type=USER_END msg=audit(1700000000.100:2): pid=1 uid=0 res=success";
+    struct wk_line_ctx w1 = { "m", 1, 0 }, w2 = { "m", 2, strlen(a) + 1 };
+    WK_ASSERT_OK(ops->feed_line(p, a, strlen(a), &w1, &c.sink));
+    WK_ASSERT_OK(ops->feed_line(p, b, strlen(b), &w2, &c.sink));
+    WK_ASSERT_OK(ops->flush(p, &c.sink));
+    WK_ASSERT_INT_EQ(c.events, 2);
+    assert_str(c.copies[0], 0, "host.name", "web7");
+    assert_str(c.copies[1], 0, "host.name", "collector1");
+    assert_str(c.copies[1], 0, "event.action", "USER_END");
+    ops->destroy(p);
+    au_collect_fini(&c);
+}

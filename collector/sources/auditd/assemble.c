@@ -61,10 +61,10 @@ int wk__au_emit_gap(struct wk_parser *p, struct wk_parser_sink *sink, int64_t ts
             (rc = wk_event_add_int(ev, 0, &K_GEND, (int64_t)end)) < 0)
             return rc;
     }
-    if (p->opts.host)
-        rc = wk_event_add_str(ev, 0, &WK_KEY_HOST_NAME, p->opts.host, strlen(p->opts.host));
-    else if (nodelen)
+    if (nodelen)
         rc = wk_event_add_str(ev, 0, &WK_KEY_HOST_NAME, node, nodelen);
+    else if (p->opts.host)
+        rc = wk_event_add_str(ev, 0, &WK_KEY_HOST_NAME, p->opts.host, strlen(p->opts.host));
     if (rc < 0)
         return rc;
     if (nodelen && (rc = wk_event_add_str(ev, 0, &K_GNODE, node, nodelen)) < 0)

@@ -36,7 +36,7 @@ static const struct wk_option audisp_options[] = {
     { "read_proc", WK_OPT_BOOL, "true", offsetof(struct audisp_cfg, read_proc),
       "attribute processes to containers through /proc/PID/cgroup too" },
     { "host", WK_OPT_STRING, NULL, offsetof(struct audisp_cfg, host),
-      "host.name for events (default: the node= of the records, else unset)" },
+      "host.name for events (default: this host's name)" },
     { 0 },
 };
 
@@ -97,7 +97,11 @@ static int audisp_create(struct wk_source **out, const void *config)
     if (!a)
         return -ENOMEM;
     a->cfg = *c;
-    a->cfg.host = c->host ? strdup(c->host) : NULL;
+    /* live events come from this host unless records say node= or the config says */
+    char hn[256] = "";
+    if (!c->host && gethostname(hn, sizeof(hn) - 1) < 0)
+        hn[0] = 0;
+    a->cfg.host = c->host ? strdup(c->host) : hn[0] ? strdup(hn) : NULL;
     wk_parser_opts_init(&opts);
     opts.host = a->cfg.host;
     if (wk__auditd_parser_new(&a->parser, &opts, true) < 0) {

@@ -648,10 +648,11 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     }
     if ((rc = wk_event_add_str(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig, p->olen)) < 0)
         return rc;
-    if (p->opts.host)
-        rc = add_cstr(ev, &WK_KEY_HOST_NAME, p->opts.host);
-    else if (s->nodelen)
+    /* node= names the host that logged (aggregated logs); the option fills the rest */
+    if (s->nodelen)
         rc = wk_event_add_str(ev, 0, &WK_KEY_HOST_NAME, s->node, s->nodelen);
+    else if (p->opts.host)
+        rc = add_cstr(ev, &WK_KEY_HOST_NAME, p->opts.host);
     if (rc < 0)
         return rc;
     if ((rc = wk_event_add_int(ev, 0, &K_SERIAL, (int64_t)s->serial)) < 0)

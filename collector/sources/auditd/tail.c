@@ -48,7 +48,7 @@ static const struct wk_option tail_options[] = {
     { "lost_poll", WK_OPT_DURATION, "10s", offsetof(struct tail_cfg, lost_poll),
       "how often to read the kernel's lost-record count (auditctl -s); 0: never" },
     { "host", WK_OPT_STRING, NULL, offsetof(struct tail_cfg, host),
-      "host.name for events (default: the node= of the records, else unset)" },
+      "host.name for events (default: this host's name)" },
     { 0 },
 };
 
@@ -145,7 +145,11 @@ static int tail_create(struct wk_source **out, const void *config)
     t->fd = -1;
     t->cfg = *c;
     t->cfg.path = strdup(c->path ? c->path : "/var/log/audit/audit.log");
-    t->cfg.host = c->host ? strdup(c->host) : NULL;
+    /* live events come from this host unless records say node= or the config says */
+    char hn[256] = "";
+    if (!c->host && gethostname(hn, sizeof(hn) - 1) < 0)
+        hn[0] = 0;
+    t->cfg.host = c->host ? strdup(c->host) : hn[0] ? strdup(hn) : NULL;
     wk_parser_opts_init(&opts);
     opts.host = t->cfg.host;
     if (!t->cfg.path || wk__auditd_parser_new(&t->parser, &opts, true) < 0) {
