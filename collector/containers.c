@@ -19,6 +19,20 @@ struct wk_containers {
     size_t n, cap;
 };
 
+static struct wk_containers *shared;
+
+struct wk_containers *wk_containers_shared(void)
+{
+    if (!shared && wk_containers_new(&shared) < 0)
+        return NULL;
+    return shared;
+}
+
+void wk_containers_shared_free(void)
+{
+    shared = wk_containers_free(shared);
+}
+
 int wk_containers_new(struct wk_containers **out)
 {
     *out = wk_new0(struct wk_containers, 1);

@@ -39,6 +39,14 @@ struct wk_container {
 
 struct wk_containers;
 
+/**
+ * The process-wide table the live sources share (created on first use; loop thread only).
+ * @return the table, or NULL on OOM.
+ */
+struct wk_containers *wk_containers_shared(void);
+/** Free the shared table (at exit; for leak-free tests). */
+void wk_containers_shared_free(void);
+
 /** Create an empty table. @return 0, -ENOMEM. */
 int wk_containers_new(struct wk_containers **out);
 /** Free the table and its entries (NULL allowed). @return NULL. */
