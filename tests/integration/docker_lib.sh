@@ -15,7 +15,15 @@ wk_dockerd_start() {
     DOCKER_ROOT=$WK_TMP/docker
     mkdir -p "$DOCKER_ROOT/data" "$DOCKER_ROOT/exec"
     DOCKER_SOCK=$DOCKER_ROOT/d.sock
+    wk_on_exit _wk_dockerd_cleanup
     _wk_dockerd_launch
+}
+
+# Teardown: stop dockerd by pid, then lift the mounts it left (netns, vfs layers).
+_wk_dockerd_cleanup() {
+    wk_dockerd_stop
+    awk -v r="$DOCKER_ROOT" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
 _wk_dockerd_launch() {
