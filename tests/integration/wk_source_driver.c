@@ -29,6 +29,7 @@ static uv_timer_t resume_timer;
 static struct wk_source *src;
 static const struct wk_source_ops *ops;
 static bool stopping;
+static int cursor_fd = -1;
 
 static void on_resume(uv_timer_t *t)
 {
@@ -53,18 +54,17 @@ static int submit(struct wk_source_sink *sink, struct wk_source *s, const struct
     fputc('\n', out);
     fflush(out);
     free(js);
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", cursor_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, cursor, cursor_len) != (ssize_t)cursor_len) {
-        perror(tmp);
-        exit(3);
-    }
-    close(fd);
-    if (rename(tmp, cursor_path) < 0) {
+    /* Overwritten in place (a rename per event costs a flush on ext4): the driver is
+     * stopped with SIGTERM, never mid-write. */
+    if (cursor_fd < 0)
+        cursor_fd = open(cursor_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    static size_t last_len;
+    if (cursor_fd < 0 || pwrite(cursor_fd, cursor, cursor_len, 0) != (ssize_t)cursor_len ||
+        (cursor_len < last_len && ftruncate(cursor_fd, (off_t)cursor_len) < 0)) {
         perror(cursor_path);
         exit(3);
     }
+    last_len = cursor_len;
     return 0;
 }
 

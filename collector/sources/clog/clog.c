@@ -89,6 +89,8 @@ struct tail {
     struct wk_parser *p;
     int slot;
     bool draining, rewind, idle_flushed;
+    bool inherited;    /* p came from the rotated-away predecessor, holding its partial */
+    uint64_t cur_next; /* offset after the line being fed */
     int64_t last_growth;
     struct tail *next;
 };
@@ -110,6 +112,8 @@ struct wk_source {
     void (*stop_done)(struct wk_source *);
     bool stopping, full, started;
     struct tail *tails;
+    struct wk_parser *handover_p; /* a finished file's parser still holding a partial */
+    char *handover_path;          /* ... for the successor of this live name */
     struct slot *slots;
     size_t nslots, capslots;
     struct wk__buf cursor; /* magic, count, slots: rebuilt when slots change */
@@ -237,16 +241,25 @@ static int tail_emit(struct wk_parser_sink *sk, struct wk_event *ev, uint64_t re
     struct slot old = *sl;
     struct wk__clog_state st;
     wk__clog_parser_state(t->p, &st);
-    sl->resume = resume;
-    sl->last_emitted = st.last_emitted;
-    sl->nheld = st.nheld;
-    memcpy(sl->held, st.held, sizeof(sl->held));
+    if (t->inherited) {
+        /* Held offsets may belong to the predecessor file: resume after this line. */
+        sl->resume = t->cur_next;
+        sl->last_emitted = UINT64_MAX;
+        sl->nheld = 0;
+    } else {
+        sl->resume = resume;
+        sl->last_emitted = st.last_emitted;
+        sl->nheld = st.nheld;
+        memcpy(sl->held, st.held, sizeof(sl->held));
+    }
     slot_store(s, t->slot);
     int rc = submit(s, ev);
     if (rc == -EAGAIN) {
         *sl = old;
         slot_store(s, t->slot);
         t->rewind = true;
+    } else if (t->inherited && st.nheld == 0) {
+        t->inherited = false;
     }
     return rc < 0 ? rc : 0;
 }
@@ -298,6 +311,7 @@ static int tail_rewind(struct wk_source *s, struct tail *t)
     t->off = sl->resume;
     t->line.len = 0;
     t->rewind = false;
+    t->inherited = false;
     return 0;
 }
 
@@ -312,9 +326,17 @@ static struct tail *tail_find(struct wk_source *s, uint64_t dev, uint64_t ino)
 
 /* Follow a file. `main`: it is the live name; otherwise only followed when the cursor
  * says we were reading it (a rotated file to finish). */
-static struct tail *tail_open(struct wk_source *s, const char *path, enum wk__clog_format fmt,
-                              bool main)
+static struct tail *tail_open_(struct wk_source *s, const char *path, enum wk__clog_format fmt,
+                               bool main, bool force)
 {
+    if (main) {
+        /* The live name we already follow changed inode: pass() finishes the old file
+         * (and rotated ones) first, then opens this one. */
+        for (struct tail *t = s->tails; t; t = t->next) {
+            if (t->main && strcmp(t->path, path) == 0)
+                return NULL;
+        }
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
@@ -325,7 +347,7 @@ static struct tail *tail_open(struct wk_source *s, const char *path, enum wk__cl
         return NULL;
     }
     int slot = slot_find(s, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino);
-    if (slot < 0 && !main) {
+    if (slot < 0 && !main && !force) {
         close(fd);
         return NULL;
     }
@@ -356,10 +378,25 @@ static struct tail *tail_open(struct wk_source *s, const char *path, enum wk__cl
         close(fd);
         return NULL;
     }
+    if (s->handover_p && t->off == 0 && strncmp(path, s->handover_path, strlen(s->handover_path)) == 0) {
+        /* The successor of a rotated file: continue its unfinished message. */
+        ops_of(t)->destroy(t->p);
+        t->p = s->handover_p;
+        t->inherited = true;
+        s->handover_p = NULL;
+        free(s->handover_path);
+        s->handover_path = NULL;
+    }
     t->next = s->tails;
     s->tails = t;
     wk_log_debug("clog: following %s from offset %llu", path, (unsigned long long)t->off);
     return t;
+}
+
+static struct tail *tail_open(struct wk_source *s, const char *path, enum wk__clog_format fmt,
+                              bool main)
+{
+    return tail_open_(s, path, fmt, main, false);
 }
 
 static void tail_free(struct wk_source *s, struct tail *t)
@@ -408,12 +445,14 @@ static int feed(struct wk_source *s, struct tail *t, const char *buf, size_t n)
             }
             uint64_t start = t->off + i + l - t->line.len;
             struct wk_line_ctx w = { t->path, ++t->lineno, start };
+            t->cur_next = t->off + i + l + 1;
             int rc = ops->feed_line(t->p, t->line.p, t->line.len, &w, &t->sink);
             t->line.len = 0;
             if (rc < 0)
                 return rc;
         } else {
             struct wk_line_ctx w = { t->path, ++t->lineno, t->off + i };
+            t->cur_next = t->off + i + l + 1;
             int rc = ops->feed_line(t->p, buf + i, l, &w, &t->sink);
             if (rc < 0)
                 return rc;
@@ -460,7 +499,7 @@ static int tail_read(struct wk_source *s, struct tail *t)
 }
 
 /* At EOF of a finished file (rotated away or deleted): emit what is held, then forget it. */
-static int tail_finish(struct wk_source *s, struct tail *t)
+static int tail_finish_(struct wk_source *s, struct tail *t, const char *successor)
 {
     if (t->line.len) {
         const struct wk_parser_ops *ops = ops_of(t);
@@ -472,7 +511,20 @@ static int tail_finish(struct wk_source *s, struct tail *t)
         }
         t->line.len = 0;
     }
-    int rc = ops_of(t)->flush(t->p, &t->sink);
+    struct wk__clog_state st;
+    wk__clog_parser_state(t->p, &st);
+    if (successor && st.nheld && !s->handover_p) {
+        /* A message continues in the next file (dockerd rotates between entries of a
+         * split line): hand the parser over instead of flushing a cut message. */
+        s->handover_p = t->p;
+        s->handover_path = strdup(successor);
+        t->p = NULL;
+        if (!s->handover_path) {
+            t->p = s->handover_p;
+            s->handover_p = NULL;
+        }
+    }
+    int rc = t->p ? ops_of(t)->flush(t->p, &t->sink) : 0;
     if (rc < 0 || t->rewind) {
         tail_rewind(s, t);
         return -EAGAIN;
@@ -481,6 +533,11 @@ static int tail_finish(struct wk_source *s, struct tail *t)
     slot_remove(s, t->slot);
     tail_free(s, t);
     return 0;
+}
+
+static int tail_finish(struct wk_source *s, struct tail *t)
+{
+    return tail_finish_(s, t, NULL);
 }
 
 /* ---- discovery ---------------------------------------------------------------------- */
@@ -636,18 +693,101 @@ static void rescan(struct wk_source *s)
                 continue;
             }
             slot_remove(s, (int)i);
-            emit_gap(s, NULL, "a followed log file disappeared while the source was stopped");
+            emit_gap(s, NULL, "a followed log file disappeared while the source was stopped: "
+                             "lines not yet read from it may be missing");
         }
     }
 }
 
 /* ---- the loop ----------------------------------------------------------------------- */
 
+struct rotated {
+    char *path;
+    int64_t mtime;
+};
+
+static int cmp_rotated(const void *a, const void *b)
+{
+    const struct rotated *x = a, *y = b;
+    return (x->mtime > y->mtime) - (x->mtime < y->mtime);
+}
+
+static int drain_now(struct wk_source *s, struct tail *t, const char *successor)
+{
+    int rc;
+    while (!s->full && (rc = tail_read(s, t)) > 0)
+        ;
+    if (s->full)
+        return -EAGAIN;
+    return tail_finish_(s, t, successor);
+}
+
+/* After finishing a file that was rotated away (its last write at `after`), follow the
+ * rotated siblings written after it — files that rotated through entirely between two
+ * passes — oldest first, before the live file. */
+static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_format fmt,
+                     int64_t after, uint64_t done_dev, uint64_t done_ino)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", main_path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    const char *base = slash + 1 - dir + main_path;
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct rotated *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        size_t nl = strlen(nm);
+        if (strncmp(nm, base, bl) != 0 || nm[bl] != '.' || nl < bl + 2)
+            continue;
+        if ((nl > 3 && !strcmp(nm + nl - 3, ".gz")) || (nl > 4 && !strcmp(nm + nl - 4, ".tmp")))
+            continue;
+        char path[8192];
+        snprintf(path, sizeof(path), "%s/%s", dir, nm);
+        struct stat sb;
+        if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+            tail_find(s, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino) ||
+            ((uint64_t)sb.st_dev == done_dev && (uint64_t)sb.st_ino == done_ino))
+            continue;
+        int64_t mt = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
+        if (mt < after)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct rotated *nv = realloc(v, cap * sizeof(*v));
+            if (!nv)
+                break;
+            v = nv;
+        }
+        v[n].path = strdup(path);
+        v[n].mtime = mt;
+        if (v[n].path)
+            n++;
+    }
+    closedir(d);
+    qsort(v, n, sizeof(*v), cmp_rotated);
+    for (size_t i = 0; i < n; i++) {
+        struct tail *t = tail_open_(s, v[i].path, fmt, false, true);
+        if (t && !s->full)
+            drain_now(s, t, main_path);
+        free(v[i].path);
+    }
+    free(v);
+}
+
 static void pass(struct wk_source *s)
 {
     if (s->stopping)
         return;
     int64_t now = wk_time_mono_ns();
+
     if (now - s->last_rescan >= s->cfg.rescan_interval)
         rescan(s);
     struct tail *t = s->tails;
@@ -656,20 +796,36 @@ static void pass(struct wk_source *s)
         if (t->main) {
             struct stat sb;
             if (stat(t->path, &sb) < 0) {
-                t->main = false; /* deleted: drain the descriptor we hold */
-                t->draining = true;
+                /* Deleted — unless its directory is still there: then this may be the
+                 * instant between a rotation's rename and the new file's creation. */
+                char dir[4096];
+                snprintf(dir, sizeof(dir), "%s", t->path);
+                char *sl = strrchr(dir, '/');
+                if (sl)
+                    *sl = '\0';
+                struct stat db;
+                if (!sl || stat(dir, &db) < 0 || now - t->last_growth > s->cfg.partial_timeout) {
+                    t->main = false; /* drain the descriptor we hold */
+                    t->draining = true;
+                }
             } else if ((uint64_t)sb.st_ino != t->ino || (uint64_t)sb.st_dev != t->dev) {
+                wk_log_debug("clog: %s rotated (at %llu)", t->path, (unsigned long long)t->off);
                 t->main = false; /* rotated by rename: finish this one first */
                 t->draining = true;
                 enum wk__clog_format fmt = t->fmt;
                 char *p = strdup(t->path);
-                int rc = 0;
-                while (!s->full && (rc = tail_read(s, t)) > 0)
-                    ;
-                if (p && !s->full && rc == 0 && tail_finish(s, t) == 0)
-                    t = NULL;
-                if (p)
+                struct stat ob;
+                int64_t after = fstat(t->fd, &ob) == 0 ? (int64_t)ob.st_mtim.tv_sec *
+                                                             WK_NS_PER_SEC + ob.st_mtim.tv_nsec
+                                                       : 0;
+                uint64_t ddev = t->dev, dino = t->ino;
+                if (p && drain_now(s, t, p) == 0) {
+                    catch_up(s, p, fmt, after, ddev, dino);
                     tail_open(s, p, fmt, true);
+                } else if (p) {
+                    /* Back-pressure: the new file is found by the next rescan. */
+                    s->last_rescan = 0;
+                }
                 free(p);
                 t = next;
                 continue;
@@ -709,7 +865,8 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
         return;
     /* Something changed: rescan soon (new container dir or log file, rotation). */
     s->last_rescan = 0;
-    uv_timer_start(&s->kick, on_kick, 5, 0);
+    if (!uv_is_active((uv_handle_t *)&s->kick))
+        uv_timer_start(&s->kick, on_kick, 2, 0);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -869,6 +1026,9 @@ static void clog_destroy(struct wk_source *s)
         return;
     while (s->tails)
         tail_free(s, s->tails);
+    if (s->handover_p)
+        wk_parser_find("json-file")->destroy(s->handover_p);
+    free(s->handover_path);
     free(s->slots);
     wk__buf_fini(&s->cursor);
     wk_event_free(s->gapev);
