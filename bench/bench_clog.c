@@ -25,9 +25,9 @@ static char *gen(size_t target, size_t *len, size_t *nlines)
     unsigned seed = 12345;
     int64_t ts = INT64_C(1763884800000000000);
     char msg[70000], esc[140000], tsbuf[64];
-    static const char *const words[] = { "GET", "/api/v1/items", "200", "user=alice",
-                                         "latency_ms=12", "cache", "miss", "\"quoted\"",
-                                         "path=C:\\tmp", "<tag>&amp;", "caf\xc3\xa9", "\t" };
+    static const char *const words[] = {
+        "GET",  "/api/v1/items", "200",          "user=alice", "latency_ms=12", "cache",
+        "miss", "\"quoted\"",    "path=C:\\tmp", "<tag>&amp;", "caf\xc3\xa9",   "\t"};
     while (n < target) {
         seed = seed * 1103515245u + 12345u;
         unsigned r = (seed >> 8) % 1000;
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
     report("jansson json_loads per line (raw limit)", base, lines, len, 0);
 
     /* 2. The fast path decode alone. */
-    struct wk__jf_rec r = { 0 };
+    struct wk__jf_rec r = {0};
     t0 = now();
     size_t fast = 0;
     for (size_t off = 0; off < len;) {
@@ -192,7 +192,7 @@ int main(int argc, char **argv)
         opts.host = "bench-host";
         struct wk_parser *p = NULL;
         ops->create(&p, &opts);
-        struct sink k = { { emit, reject }, 0, 0, ser == 1 };
+        struct sink k = {{emit, reject}, 0, 0, ser == 1};
         const char *path = "/var/lib/docker/containers/0123456789abcdef0123456789abcdef0123456789"
                            "abcdef0123456789abcdef/0123456789abcdef0123456789abcdef0123456789abcd"
                            "ef0123456789abcdef-json.log";
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
         for (size_t off = 0; off < len;) {
             const char *nl = memchr(buf + off, '\n', len - off);
             size_t l = nl ? (size_t)(nl - (buf + off)) : len - off;
-            struct wk_line_ctx w = { path, ++ln, off };
+            struct wk_line_ctx w = {path, ++ln, off};
             ops->feed_line(p, buf + off, l, &w, &k.s);
             off += l + 1;
         }

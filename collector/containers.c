@@ -182,7 +182,7 @@ static json_t *strlist_of(const json_t *arr)
         return NULL;
     size_t i;
     const json_t *it;
-    json_array_foreach(arr, i, it) {
+    json_array_foreach (arr, i, it) {
         if (json_is_string(it))
             json_array_append_new(out, json_string(json_string_value(it)));
     }
@@ -204,7 +204,7 @@ static json_t *facts_from_inspect(const json_t *in)
     const json_t *mounts = json_object_get(in, "Mounts");
     size_t i;
     const json_t *m;
-    json_array_foreach(mounts, i, m) {
+    json_array_foreach (mounts, i, m) {
         const json_t *s = json_object_get(m, "Source");
         if (!json_is_string(s))
             continue;
@@ -216,9 +216,9 @@ static json_t *facts_from_inspect(const json_t *in)
     rc |= put(f, "mount_sources_rw", srcrw);
     rc |= put(f, "mounts", json_is_array(mounts) ? json_deep_copy(mounts) : json_array());
     static const char *const modes[][2] = {
-        { "NetworkMode", "network_mode" }, { "PidMode", "pid_mode" },
-        { "IpcMode", "ipc_mode" },         { "UTSMode", "uts_mode" },
-        { "UsernsMode", "userns_mode" },   { "CgroupnsMode", "cgroupns_mode" },
+        {"NetworkMode", "network_mode"}, {"PidMode", "pid_mode"},
+        {"IpcMode", "ipc_mode"},         {"UTSMode", "uts_mode"},
+        {"UsernsMode", "userns_mode"},   {"CgroupnsMode", "cgroupns_mode"},
     };
     for (size_t k = 0; k < WK_ARRAY_SIZE(modes); k++)
         rc |= put(f, modes[k][1], str_or_null(json_object_get(hc, modes[k][0])));
@@ -264,7 +264,8 @@ int wk_containers_from_inspect(struct wk_containers *t, const json_t *in, int64_
     if (json_is_object(labels)) {
         json_decref(c->labels);
         c->labels = json_deep_copy(labels);
-        rc |= set_str(&c->pod, json_string_value(json_object_get(labels, "io.kubernetes.pod.name")));
+        rc |=
+            set_str(&c->pod, json_string_value(json_object_get(labels, "io.kubernetes.pod.name")));
         rc |= set_str(&c->namespace_,
                       json_string_value(json_object_get(labels, "io.kubernetes.pod.namespace")));
     }
@@ -295,10 +296,8 @@ static int add_fact(struct wk_event *ev, const char *k, const json_t *v)
     struct wk_key key = wk_key_initn(name, (size_t)n);
     switch (json_typeof(v)) {
     case JSON_TRUE:
-    case JSON_FALSE:
-        return wk_event_add_bool(ev, 0, &key, json_is_true(v));
-    case JSON_INTEGER:
-        return wk_event_add_int(ev, 0, &key, json_integer_value(v));
+    case JSON_FALSE: return wk_event_add_bool(ev, 0, &key, json_is_true(v));
+    case JSON_INTEGER: return wk_event_add_int(ev, 0, &key, json_integer_value(v));
     case JSON_STRING:
         return wk_event_add_str(ev, 0, &key, json_string_value(v), json_string_length(v));
     case JSON_ARRAY: {
@@ -357,11 +356,11 @@ int wk_container_enrich_event(const struct wk_container *c, struct wk_event *ev,
         return rc;
     const char *k;
     json_t *v;
-    json_object_foreach(c->facts, k, v) {
+    json_object_foreach (c->facts, k, v) {
         if ((rc = add_fact(ev, k, v)) < 0)
             return rc;
     }
-    json_object_foreach(c->labels, k, v) {
+    json_object_foreach (c->labels, k, v) {
         if (!json_is_string(v))
             continue;
         char name[512];
@@ -370,8 +369,9 @@ int wk_container_enrich_event(const struct wk_container *c, struct wk_event *ev,
         if (n < 0 || (size_t)n >= sizeof(name) || mask == UINT64_MAX)
             continue;
         struct wk_key key = wk_key_initn(name, (size_t)n);
-        struct wk_value val = { .kind = WK_VAL_STR, .len = (uint32_t)json_string_length(v),
-                                .u.s = json_string_value(v) };
+        struct wk_value val = {.kind = WK_VAL_STR,
+                               .len = (uint32_t)json_string_length(v),
+                               .u.s = json_string_value(v)};
         if ((rc = wk_event_add_value(ev, 0, &key, mask, &val)) < 0)
             return rc;
     }

@@ -33,14 +33,15 @@ static int reject(struct wk_parser_sink *s, const struct wk_line_ctx *w, const c
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const fmts[] = { "json-file", "cri", "docker-events" };
+    static const char *const fmts[] = {"json-file", "cri", "docker-events"};
     static const char *const paths[] = {
-        "/var/lib/docker/containers/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef/"
+        "/var/lib/docker/containers/"
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef/"
         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-json.log",
         "/var/log/pods/ns_pod_uid/ctr/0.log",
         "events.jsonl",
     };
-    struct wk_parser_sink sink = { emit, reject };
+    struct wk_parser_sink sink = {emit, reject};
     for (size_t f = 0; f < 3; f++) {
         const struct wk_parser_ops *ops = wk_parser_find(fmts[f]);
         struct wk_parser_opts opts;
@@ -53,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while (off < size) {
             const uint8_t *nl = memchr(data + off, '\n', size - off);
             size_t l = nl ? (size_t)(nl - (data + off)) : size - off;
-            struct wk_line_ctx w = { paths[f], ++ln, off };
+            struct wk_line_ctx w = {paths[f], ++ln, off};
             ops->feed_line(p, (const char *)data + off, l, &w, &sink);
             off += l + 1;
         }

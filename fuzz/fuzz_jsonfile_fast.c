@@ -26,8 +26,8 @@ static void check(const char *line, size_t len)
         abort();
     if (a.log.len != b.log.len || memcmp(a.log.p, b.log.p, a.log.len) != 0 ||
         a.stream.len != b.stream.len || memcmp(a.stream.p, b.stream.p, a.stream.len) != 0 ||
-        a.time.len != b.time.len || memcmp(a.time.p, b.time.p, a.time.len) != 0 ||
-        !b.has_stream || !b.has_time || b.attrs)
+        a.time.len != b.time.len || memcmp(a.time.p, b.time.p, a.time.len) != 0 || !b.has_stream ||
+        !b.has_time || b.attrs)
         abort();
 }
 

@@ -22,15 +22,15 @@
 #include "watchkeeper/event.h"
 
 struct wk_container {
-    char id[65];       /* full 64-hex id, NUL-terminated */
-    char *name;        /* without the leading '/'; NULL when unknown */
-    char *image;       /* Config.Image (the reference the user gave) */
-    char *image_id;    /* Image ("sha256:...") */
-    char *pod;         /* io.kubernetes.pod.name label, or from a CRI path */
-    char *namespace_;  /* io.kubernetes.pod.namespace label, or from a CRI path */
-    char *log_path;    /* LogPath from inspection */
-    json_t *labels;    /* object label -> string (owned; may be NULL) */
-    json_t *facts;     /* object of the docker.container.* facts (owned; may be NULL) */
+    char id[65];        /* full 64-hex id, NUL-terminated */
+    char *name;         /* without the leading '/'; NULL when unknown */
+    char *image;        /* Config.Image (the reference the user gave) */
+    char *image_id;     /* Image ("sha256:...") */
+    char *pod;          /* io.kubernetes.pod.name label, or from a CRI path */
+    char *namespace_;   /* io.kubernetes.pod.namespace label, or from a CRI path */
+    char *log_path;     /* LogPath from inspection */
+    json_t *labels;     /* object label -> string (owned; may be NULL) */
+    json_t *facts;      /* object of the docker.container.* facts (owned; may be NULL) */
     int64_t first_seen; /* ns */
     int64_t last_seen;  /* ns */
     int64_t removed;    /* ns when destroyed, 0 while it exists */

@@ -78,7 +78,7 @@ static int reject(struct wk_source_sink *sink, struct wk_source *s, const char *
     return 0;
 }
 
-static struct wk_source_sink the_sink = { submit, reject };
+static struct wk_source_sink the_sink = {submit, reject};
 
 static void stopped(struct wk_source *s)
 {

@@ -92,7 +92,7 @@ static void run_buf(struct run_out *o, const char *name, const struct wk_parser_
     while (off < len) {
         const char *nl = memchr(buf + off, '\n', len - off);
         size_t l = nl ? (size_t)(nl - (buf + off)) : len - off;
-        struct wk_line_ctx where = { path, ++lineno, off };
+        struct wk_line_ctx where = {path, ++lineno, off};
         WK_ASSERT_OK(ops->feed_line(p, buf + off, l, &where, &o->sink));
         off += l + 1;
     }

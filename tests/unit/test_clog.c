@@ -13,7 +13,7 @@ WK_TEST(dump)
         return;
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
-    struct run_out o = { 0 };
+    struct run_out o = {0};
     o.keep_original = getenv("DUMP_ORIG") != NULL;
     run_file(&o, fmt, &opts, file, as);
     fputs(o.text ? o.text : "", stderr);
@@ -27,7 +27,7 @@ static char *messages_of(const char *fmt, const char *rel, const char *as, size_
     wk_parser_opts_init(&opts);
     if (max_message)
         opts.max_message = max_message;
-    struct run_out o = { 0 };
+    struct run_out o = {0};
     run_file(&o, fmt, &opts, rel, as);
     char *res = calloc(1, 1);
     size_t rl = 0;
@@ -105,8 +105,8 @@ WK_TEST(jsonfile_fluentbit_dockermode)
     free(got);
     free(exp);
     got = messages_of("json-file",
-                      "json-file/fluent-bit/tail/log__dockermode_splitted_multiple_lines.log",
-                      NULL, 0);
+                      "json-file/fluent-bit/tail/log__dockermode_splitted_multiple_lines.log", NULL,
+                      0);
     WK_ASSERT_STR_EQ(got, "2020-03-24 Multiple lines: \nfirst bullet point\nsecond bullet point\n"
                           "third bullet point\nfourth bullet point\n2020-03-24 Single line\n");
     free(got);
@@ -118,7 +118,7 @@ WK_TEST(jsonfile_corrupted_line_rejected_rest_kept)
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
     opts.host = "h1";
-    struct run_out o = { 0 };
+    struct run_out o = {0};
     o.keep_original = true;
     const char *id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     char as[256];
@@ -133,12 +133,16 @@ WK_TEST(jsonfile_corrupted_line_rejected_rest_kept)
         o.text,
         "{\"@timestamp\":\"2016-03-02T22:58:51.338462311Z\",\"event\":{\"module\":\"clog\","
         "\"kind\":\"event\",\"action\":\"log\",\"original\":\"{\\\"log\\\":\\\"Fetching main "
-        "repository github.com/elastic/beats...\\\\n\\\",\\\"stream\\\":\\\"stdout\\\",\\\"time\\\":"
-        "\\\"2016-03-02T22:58:51.338462311Z\\\"}\"},\"host\":{\"name\":\"h1\"},\"message\":\"Fetching "
+        "repository "
+        "github.com/elastic/beats...\\\\n\\\",\\\"stream\\\":\\\"stdout\\\",\\\"time\\\":"
+        "\\\"2016-03-02T22:58:51.338462311Z\\\"}\"},\"host\":{\"name\":\"h1\"},\"message\":"
+        "\"Fetching "
         "main repository github.com/elastic/beats...\",\"log\":{\"iostream\":\"stdout\",\"file\":"
         "{\"path\":\"/var/lib/docker/containers/0123456789abcdef0123456789abcdef0123456789abcdef"
-        "0123456789abcdef/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-json.log\"}"
-        ",\"offset\":0,\"origin\":{\"format\":\"json-file\"}},\"container\":{\"id\":\"0123456789abcdef"
+        "0123456789abcdef/"
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-json.log\"}"
+        ",\"offset\":0,\"origin\":{\"format\":\"json-file\"}},\"container\":{\"id\":"
+        "\"0123456789abcdef"
         "0123456789abcdef0123456789abcdef0123456789abcdef\"}}");
     free(o.text);
 }
@@ -148,38 +152,47 @@ WK_TEST(jsonfile_app_fields_and_attrs)
     /* json-file/fluent-bit/kubernetes/core__core_unescaping_json.log: a JSON message. */
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
-    struct run_out o = { 0 };
-    run_file(&o, "json-file", &opts, "json-file/fluent-bit/kubernetes/core__core_unescaping_json.log",
-             "x.log");
+    struct run_out o = {0};
+    run_file(&o, "json-file", &opts,
+             "json-file/fluent-bit/kubernetes/core__core_unescaping_json.log", "x.log");
     WK_ASSERT_INT_EQ(o.events, 1);
-    WK_ASSERT(strstr(o.text, ",\"app\":{\"stringified-json\":\"{\\\"stringified-json\\\":\\\"{\\\\"
-                             "\\\"stringified-json\\\\\\\":\\\\\\\"\\\\\\\"}\\\"}\",\"text\":\"quoted "
-                             "\\\"text with embedded quoted \\\\\\\"text\\\\\\\"\\\"\"}}\n") != NULL);
+    WK_ASSERT(strstr(o.text,
+                     ",\"app\":{\"stringified-json\":\"{\\\"stringified-json\\\":\\\"{\\\\"
+                     "\\\"stringified-json\\\\\\\":\\\\\\\"\\\\\\\"}\\\"}\",\"text\":\"quoted "
+                     "\\\"text with embedded quoted \\\\\\\"text\\\\\\\"\\\"\"}}\n") != NULL);
     free(o.text);
     opts.parse_json_messages = false;
-    struct run_out o2 = { 0 };
+    struct run_out o2 = {0};
     run_file(&o2, "json-file", &opts,
              "json-file/fluent-bit/kubernetes/core__core_unescaping_json.log", "x.log");
     WK_ASSERT(strstr(o2.text, "\"app\"") == NULL);
     free(o2.text);
     /* json-file/moby-jsonfilelog_test-with-attrs-tag.log: attrs kept; year-1 times unset. */
-    struct run_out o3 = { 0 };
+    struct run_out o3 = {0};
     opts.parse_json_messages = true;
-    run_file(&o3, "json-file", &opts, "json-file/moby-jsonfilelog_test-with-attrs-tag.log", "y.log");
-    WK_ASSERT_STR_EQ(
-        o3.text,
-        "{\"@timestamp\":\"1970-01-01T00:00:00.000000000Z\",\"event\":{\"module\":\"clog\",\"kind\":"
-        "\"event\",\"action\":\"log\"},\"message\":\"line1\",\"log\":{\"iostream\":\"src1\",\"file\":"
-        "{\"path\":\"y.log\"},\"offset\":0,\"origin\":{\"format\":\"json-file\"}},\"docker\":{\"attrs\":"
-        "{\"tag\":\"a7317399f3f8/test-container\"}}}\n"
-        "{\"@timestamp\":\"1970-01-01T00:00:00.000000000Z\",\"event\":{\"module\":\"clog\",\"kind\":"
-        "\"event\",\"action\":\"log\"},\"message\":\"line2\",\"log\":{\"iostream\":\"src2\",\"file\":"
-        "{\"path\":\"y.log\"},\"offset\":110,\"origin\":{\"format\":\"json-file\"}},\"docker\":{\"attrs\":"
-        "{\"tag\":\"a7317399f3f8/test-container\"}}}\n"
-        "{\"@timestamp\":\"1970-01-01T00:00:00.000000000Z\",\"event\":{\"module\":\"clog\",\"kind\":"
-        "\"event\",\"action\":\"log\"},\"message\":\"line3\",\"log\":{\"iostream\":\"src3\",\"file\":"
-        "{\"path\":\"y.log\"},\"offset\":220,\"origin\":{\"format\":\"json-file\"}},\"docker\":{\"attrs\":"
-        "{\"tag\":\"a7317399f3f8/test-container\"}}}\n");
+    run_file(&o3, "json-file", &opts, "json-file/moby-jsonfilelog_test-with-attrs-tag.log",
+             "y.log");
+    WK_ASSERT_STR_EQ(o3.text, "{\"@timestamp\":\"1970-01-01T00:00:00.000000000Z\",\"event\":{"
+                              "\"module\":\"clog\",\"kind\":"
+                              "\"event\",\"action\":\"log\"},\"message\":\"line1\",\"log\":{"
+                              "\"iostream\":\"src1\",\"file\":"
+                              "{\"path\":\"y.log\"},\"offset\":0,\"origin\":{\"format\":\"json-"
+                              "file\"}},\"docker\":{\"attrs\":"
+                              "{\"tag\":\"a7317399f3f8/test-container\"}}}\n"
+                              "{\"@timestamp\":\"1970-01-01T00:00:00.000000000Z\",\"event\":{"
+                              "\"module\":\"clog\",\"kind\":"
+                              "\"event\",\"action\":\"log\"},\"message\":\"line2\",\"log\":{"
+                              "\"iostream\":\"src2\",\"file\":"
+                              "{\"path\":\"y.log\"},\"offset\":110,\"origin\":{\"format\":\"json-"
+                              "file\"}},\"docker\":{\"attrs\":"
+                              "{\"tag\":\"a7317399f3f8/test-container\"}}}\n"
+                              "{\"@timestamp\":\"1970-01-01T00:00:00.000000000Z\",\"event\":{"
+                              "\"module\":\"clog\",\"kind\":"
+                              "\"event\",\"action\":\"log\"},\"message\":\"line3\",\"log\":{"
+                              "\"iostream\":\"src3\",\"file\":"
+                              "{\"path\":\"y.log\"},\"offset\":220,\"origin\":{\"format\":\"json-"
+                              "file\"}},\"docker\":{\"attrs\":"
+                              "{\"tag\":\"a7317399f3f8/test-container\"}}}\n");
     free(o3.text);
 }
 
@@ -193,8 +206,8 @@ WK_TEST(cri_fluentbit_multiline)
     free(exp);
     got = messages_of("cri", "cri/fluent-bit-multiline-test-docker_cri_chain_input.cri.log",
                       "0.log", 0);
-    exp = expected_logs("cri/fluent-bit-multiline-test-docker_cri_chain_output.expected.jsonl",
-                        NULL);
+    exp =
+        expected_logs("cri/fluent-bit-multiline-test-docker_cri_chain_output.expected.jsonl", NULL);
     WK_ASSERT_STR_EQ(got, exp);
     free(got);
     free(exp);
@@ -204,15 +217,16 @@ WK_TEST(cri_kubelet_vectors)
 {
     /* cri/kubernetes-kubelet-logs_test-parse-vectors.log: docker lines and the unsupported
      * line are rejected; the two trailing P lines (second with extra tag parts) join. */
-    char *got = messages_of("cri", "cri/kubernetes-kubelet-logs_test-parse-vectors.log", "0.log", 0);
+    char *got =
+        messages_of("cri", "cri/kubernetes-kubelet-logs_test-parse-vectors.log", "0.log", 0);
     WK_ASSERT_STR_EQ(got, "REJECT line 1: cri: bad timestamp\nREJECT line 2: cri: bad timestamp\n"
                           "cri stdout test log\ncri stderr test log\n"
                           "REJECT line 5: cri: bad timestamp\n"
                           "cri stdout partial test logcri stdout partial test log\n");
     free(got);
     /* The untagged v0 format: the message follows the stream. */
-    got = messages_of("cri", "cri/kubernetes-community-kubelet-cri-logging-proposal-v0-untagged.log",
-                      "0.log", 0);
+    got = messages_of(
+        "cri", "cri/kubernetes-community-kubelet-cri-logging-proposal-v0-untagged.log", "0.log", 0);
     WK_ASSERT_STR_EQ(got, "The content of the log entry 1\nThe content of the log entry 2\n");
     free(got);
 }
@@ -221,7 +235,8 @@ WK_TEST(cri_paths)
 {
     struct wk__cri_path cp;
     WK_ASSERT(wk__cri_path_parse("/var/log/pods/kube-system_coredns-5d78c9869d-abcde_"
-                                 "0b1c2d3e-1111-2222-3333-444455556666/coredns/3.log", &cp));
+                                 "0b1c2d3e-1111-2222-3333-444455556666/coredns/3.log",
+                                 &cp));
     WK_ASSERT_STR_EQ(cp.ns, "kube-system");
     WK_ASSERT_STR_EQ(cp.pod, "coredns-5d78c9869d-abcde");
     WK_ASSERT_STR_EQ(cp.uid, "0b1c2d3e-1111-2222-3333-444455556666");
@@ -229,9 +244,10 @@ WK_TEST(cri_paths)
     WK_ASSERT_STR_EQ(cp.id, "");
     WK_ASSERT(wk__cri_path_parse("/var/log/pods/ns_p_u/c/0.log.20240101-101010", &cp));
     WK_ASSERT_STR_EQ(cp.container, "c");
-    WK_ASSERT(wk__cri_path_parse("/var/log/containers/web-1_default_nginx-"
-                                 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.log",
-                                 &cp));
+    WK_ASSERT(
+        wk__cri_path_parse("/var/log/containers/web-1_default_nginx-"
+                           "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.log",
+                           &cp));
     WK_ASSERT_STR_EQ(cp.pod, "web-1");
     WK_ASSERT_STR_EQ(cp.ns, "default");
     WK_ASSERT_STR_EQ(cp.container, "nginx");
@@ -239,9 +255,11 @@ WK_TEST(cri_paths)
     WK_ASSERT(!wk__cri_path_parse("/var/log/pods/nounderscore/c/0.log", &cp));
     WK_ASSERT(!wk__cri_path_parse("0.log", &cp));
     char id[65];
-    WK_ASSERT(wk__jsonfile_path_id("/d/containers/0123456789abcdef0123456789abcdef0123456789abcdef"
-                                   "0123456789abcdef/0123456789abcdef0123456789abcdef0123456789abcdef"
-                                   "0123456789abcdef-json.log.1", id));
+    WK_ASSERT(
+        wk__jsonfile_path_id("/d/containers/0123456789abcdef0123456789abcdef0123456789abcdef"
+                             "0123456789abcdef/0123456789abcdef0123456789abcdef0123456789abcdef"
+                             "0123456789abcdef-json.log.1",
+                             id));
     WK_ASSERT(!wk__jsonfile_path_id("/d/x-json.log", id));
 }
 
@@ -251,7 +269,7 @@ WK_TEST(cri_event_golden)
                        "2019-05-07T18:57:51.904275088+00:00 stderr F {\"lvl\":\"warn\",\"n\":3}\n";
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
-    struct run_out o = { 0 };
+    struct run_out o = {0};
     o.keep_original = true;
     run_buf(&o, "cri", &opts,
             "/var/log/containers/web-1_default_nginx-"
@@ -259,13 +277,18 @@ WK_TEST(cri_event_golden)
             line, strlen(line));
     WK_ASSERT_STR_EQ(
         o.text,
-        "{\"@timestamp\":\"2019-05-07T18:57:50.904275087Z\",\"event\":{\"module\":\"clog\",\"kind\":"
+        "{\"@timestamp\":\"2019-05-07T18:57:50.904275087Z\",\"event\":{\"module\":\"clog\","
+        "\"kind\":"
         "\"event\",\"action\":\"log\",\"original\":\"2019-05-07T18:57:50.904275087+00:00 stderr P "
-        "part \\n2019-05-07T18:57:51.904275088+00:00 stderr F {\\\"lvl\\\":\\\"warn\\\",\\\"n\\\":3}\"},"
-        "\"message\":\"part {\\\"lvl\\\":\\\"warn\\\",\\\"n\\\":3}\",\"log\":{\"iostream\":\"stderr\","
-        "\"file\":{\"path\":\"/var/log/containers/web-1_default_nginx-0123456789abcdef0123456789abcdef"
+        "part \\n2019-05-07T18:57:51.904275088+00:00 stderr F "
+        "{\\\"lvl\\\":\\\"warn\\\",\\\"n\\\":3}\"},"
+        "\"message\":\"part "
+        "{\\\"lvl\\\":\\\"warn\\\",\\\"n\\\":3}\",\"log\":{\"iostream\":\"stderr\","
+        "\"file\":{\"path\":\"/var/log/containers/"
+        "web-1_default_nginx-0123456789abcdef0123456789abcdef"
         "0123456789abcdef0123456789abcdef.log\"},\"offset\":0,\"origin\":{\"format\":\"cri\"}},"
-        "\"container\":{\"id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},"
+        "\"container\":{\"id\":"
+        "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},"
         "\"kubernetes\":{\"namespace\":\"default\",\"pod\":{\"name\":\"web-1\"},\"container\":"
         "{\"name\":\"nginx\"}}}\n");
     free(o.text);
@@ -274,27 +297,31 @@ WK_TEST(cri_event_golden)
 WK_TEST(partials_truncated_at_max_never_dropped)
 {
     /* 3 json-file fragments of 8 bytes + a final one; max_message 20: cut, flagged. */
-    const char *in = "{\"log\":\"aaaaaaaa\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00Z\"}\n"
-                     "{\"log\":\"bbbbbbbb\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:01Z\"}\n"
-                     "{\"log\":\"x\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:01Z\"}\n"
-                     "{\"log\":\"cccccccc\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:02Z\"}\n"
-                     "{\"log\":\"dd\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:03Z\"}\n"
-                     "{\"log\":\"after\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:04Z\"}\n";
+    const char *in =
+        "{\"log\":\"aaaaaaaa\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00Z\"}\n"
+        "{\"log\":\"bbbbbbbb\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:01Z\"}\n"
+        "{\"log\":\"x\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:01Z\"}\n"
+        "{\"log\":\"cccccccc\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:02Z\"}\n"
+        "{\"log\":\"dd\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:03Z\"}\n"
+        "{\"log\":\"after\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:04Z\"}\n";
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
     opts.max_message = 20;
-    struct run_out o = { 0 };
+    struct run_out o = {0};
     run_buf(&o, "json-file", &opts, "f.log", in, strlen(in));
     WK_ASSERT_INT_EQ(o.events, 3);
     WK_ASSERT_INT_EQ(o.rejects, 0);
     const char *l1 = o.text, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
-    WK_ASSERT(strncmp(l1, "{\"@timestamp\":\"2024-01-01T00:00:01.000000000Z\",\"event\":{\"module\":"
-                          "\"clog\",\"kind\":\"event\",\"action\":\"log\"},\"message\":\"x\"",
+    WK_ASSERT(strncmp(l1,
+                      "{\"@timestamp\":\"2024-01-01T00:00:01.000000000Z\",\"event\":{\"module\":"
+                      "\"clog\",\"kind\":\"event\",\"action\":\"log\"},\"message\":\"x\"",
                       116) == 0);
-    WK_ASSERT(strncmp(l2, "{\"@timestamp\":\"2024-01-01T00:00:00.000000000Z\",\"event\":{\"module\":"
-                          "\"clog\",\"kind\":\"event\",\"action\":\"log\"},\"message\":\"aaaaaaaabbbbbbbb"
-                          "cccc\",\"log\":{\"truncated\":true,",
-                      160) == 0);
+    WK_ASSERT(
+        strncmp(l2,
+                "{\"@timestamp\":\"2024-01-01T00:00:00.000000000Z\",\"event\":{\"module\":"
+                "\"clog\",\"kind\":\"event\",\"action\":\"log\"},\"message\":\"aaaaaaaabbbbbbbb"
+                "cccc\",\"log\":{\"truncated\":true,",
+                160) == 0);
     WK_ASSERT(strstr(l3, "\"message\":\"after\"") != NULL);
     free(o.text);
 }
@@ -303,7 +330,8 @@ WK_TEST(partials_truncated_at_max_never_dropped)
 static const char *const tricky[] = {
     "{\"log\":\"plain\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00.1Z\"}",
     "{\"log\":\"\\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t\",\"stream\":\"stderr\",\"time\":\"t\"}",
-    "{\"log\":\"\\u003chtml\\u003e \\u0026 \\u00e9 \\u20AC \\ud83d\\ude00\",\"stream\":\"s\",\"time\":\"t\"}",
+    "{\"log\":\"\\u003chtml\\u003e \\u0026 \\u00e9 \\u20AC "
+    "\\ud83d\\ude00\",\"stream\":\"s\",\"time\":\"t\"}",
     "{\"log\":\"nul\\u0000byte\",\"stream\":\"stdout\",\"time\":\"t\"}",
     "{\"log\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\",\"stream\":\"stdout\",\"time\":\"t\"}",
     "{\"log\":\"lone \\ud83d x\",\"stream\":\"stdout\",\"time\":\"t\"}",
@@ -319,7 +347,7 @@ static const char *const tricky[] = {
 
 WK_TEST(fast_path_matches_jansson)
 {
-    struct wk__jf_rec a = { 0 }, b = { 0 };
+    struct wk__jf_rec a = {0}, b = {0};
     int fast = 0;
     for (size_t i = 0; i < sizeof(tricky) / sizeof(tricky[0]); i++) {
         const char *l = tricky[i];
@@ -363,33 +391,34 @@ WK_TEST(resume_after_any_event_is_exactly_once)
 {
     /* Interleaved partial stdout and full stderr lines: restart after each emitted event
      * from (resume offset, state) and check the union is the full output, once. */
-    const char *in = "{\"log\":\"o1-\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00Z\"}\n"
-                     "{\"log\":\"e1\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:01Z\"}\n"
-                     "{\"log\":\"e2\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:02Z\"}\n"
-                     "{\"log\":\"o1-end\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:03Z\"}\n"
-                     "{\"log\":\"e3\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:04Z\"}\n";
+    const char *in =
+        "{\"log\":\"o1-\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00Z\"}\n"
+        "{\"log\":\"e1\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:01Z\"}\n"
+        "{\"log\":\"e2\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:02Z\"}\n"
+        "{\"log\":\"o1-end\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:03Z\"}\n"
+        "{\"log\":\"e3\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:04Z\"}\n";
     size_t len = strlen(in);
     const struct wk_parser_ops *ops = wk_parser_find("json-file");
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
-    struct cursor_sink full = { 0 };
+    struct cursor_sink full = {0};
     full.out.sink.emit = cs_emit;
     full.out.sink.reject = out_reject;
     WK_ASSERT_OK(ops->create(&full.p, &opts));
     uint64_t off = 0, ln = 0;
     while (off < len) {
         size_t l = (size_t)(strchr(in + off, '\n') - (in + off));
-        struct wk_line_ctx w = { "f", ++ln, off };
+        struct wk_line_ctx w = {"f", ++ln, off};
         WK_ASSERT_OK(ops->feed_line(full.p, in + off, l, &w, &full.out.sink));
         off += l + 1;
     }
     WK_ASSERT_OK(ops->flush(full.p, &full.out.sink));
     WK_ASSERT_INT_EQ(full.n, 4);
-    WK_ASSERT_UINT_EQ(full.resume[0], 0); /* e1 emitted while o1 is held at 0 */
+    WK_ASSERT_UINT_EQ(full.resume[0], 0);   /* e1 emitted while o1 is held at 0 */
     WK_ASSERT_UINT_EQ(full.resume[2], 255); /* after line 4: nothing held */
     for (int k = 0; k < full.n; k++) {
         /* Output up to event k from the full run, then a restarted run from its cursor. */
-        struct cursor_sink part = { 0 };
+        struct cursor_sink part = {0};
         part.out.sink.emit = cs_emit;
         part.out.sink.reject = out_reject;
         WK_ASSERT_OK(ops->create(&part.p, &opts));
@@ -397,7 +426,7 @@ WK_TEST(resume_after_any_event_is_exactly_once)
         off = full.resume[k];
         while (off < len) {
             size_t l = (size_t)(strchr(in + off, '\n') - (in + off));
-            struct wk_line_ctx w = { "f", 0, off };
+            struct wk_line_ctx w = {"f", 0, off};
             WK_ASSERT_OK(ops->feed_line(part.p, in + off, l, &w, &part.out.sink));
             off += l + 1;
         }

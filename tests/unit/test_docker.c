@@ -24,7 +24,7 @@ WK_TEST(v122_mixed_shape_golden)
     /* docker-events/moby-api-v1.22-events-example.jsonl: legacy and new fields together. */
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
-    struct run_out o = { 0 };
+    struct run_out o = {0};
     o.keep_original = true;
     run_file(&o, "docker-events", &opts, "docker-events/moby-api-v1.22-events-example.jsonl", NULL);
     WK_ASSERT_INT_EQ(o.rejects, 0);
@@ -33,19 +33,26 @@ WK_TEST(v122_mixed_shape_golden)
     *strchr(l2, '\n') = '\0';
     WK_ASSERT_STR_EQ(
         l2,
-        "{\"@timestamp\":\"2016-04-29T15:18:21.381709551Z\",\"event\":{\"module\":\"docker\",\"kind\":"
+        "{\"@timestamp\":\"2016-04-29T15:18:21.381709551Z\",\"event\":{\"module\":\"docker\","
+        "\"kind\":"
         "\"event\",\"action\":\"create\",\"original\":\"{\\\"status\\\":\\\"create\\\",\\\"id\\\":"
         "\\\"ede54ee1afda366ab42f824e8a5ffd195155d853ceaec74a927f249ea270c743\\\",\\\"from\\\":"
         "\\\"alpine\\\",\\\"Type\\\":\\\"container\\\",\\\"Action\\\":\\\"create\\\",\\\"Actor\\\":"
         "{\\\"ID\\\":\\\"ede54ee1afda366ab42f824e8a5ffd195155d853ceaec74a927f249ea270c743\\\","
         "\\\"Attributes\\\":{\\\"com.example.some-label\\\":\\\"some-label-value\\\",\\\"image\\\":"
-        "\\\"alpine\\\",\\\"name\\\":\\\"my-container\\\"}},\\\"time\\\":1461943101,\\\"timeNano\\\":"
-        "1461943101381709551}\"},\"status\":\"create\",\"id\":\"ede54ee1afda366ab42f824e8a5ffd195155d8"
-        "53ceaec74a927f249ea270c743\",\"from\":\"alpine\",\"Type\":\"container\",\"Action\":\"create\","
+        "\\\"alpine\\\",\\\"name\\\":\\\"my-container\\\"}},\\\"time\\\":1461943101,"
+        "\\\"timeNano\\\":"
+        "1461943101381709551}\"},\"status\":\"create\",\"id\":"
+        "\"ede54ee1afda366ab42f824e8a5ffd195155d8"
+        "53ceaec74a927f249ea270c743\",\"from\":\"alpine\",\"Type\":\"container\",\"Action\":"
+        "\"create\","
         "\"Actor\":{\"ID\":\"ede54ee1afda366ab42f824e8a5ffd195155d853ceaec74a927f249ea270c743\","
-        "\"Attributes\":{\"com.example.some-label\":\"some-label-value\",\"image\":\"alpine\",\"name\":"
-        "\"my-container\"}},\"time\":1461943101,\"timeNano\":1461943101381709551,\"container\":{\"id\":"
-        "\"ede54ee1afda366ab42f824e8a5ffd195155d853ceaec74a927f249ea270c743\",\"name\":\"my-container\","
+        "\"Attributes\":{\"com.example.some-label\":\"some-label-value\",\"image\":\"alpine\","
+        "\"name\":"
+        "\"my-container\"}},\"time\":1461943101,\"timeNano\":1461943101381709551,\"container\":{"
+        "\"id\":"
+        "\"ede54ee1afda366ab42f824e8a5ffd195155d853ceaec74a927f249ea270c743\",\"name\":\"my-"
+        "container\","
         "\"image\":{\"name\":\"alpine\"}}}");
     free(o.text);
 }
@@ -56,16 +63,16 @@ WK_TEST(all_corpus_files_parse)
         const char *file;
         int events;
     } files[] = {
-        { "docker-events/docker-cli-events-json.golden.jsonl", 4 },
-        { "docker-events/moby-api-v1.20-events-example.jsonl", 4 },
-        { "docker-events/moby-api-v1.21-events-example.jsonl", 4 },
-        { "docker-events/moby-api-v1.24-events-example.jsonl", 9 },
-        { "docker-events/wazuh/docker_integration-events-extracted.jsonl", 14 },
+        {"docker-events/docker-cli-events-json.golden.jsonl", 4},
+        {"docker-events/moby-api-v1.20-events-example.jsonl", 4},
+        {"docker-events/moby-api-v1.21-events-example.jsonl", 4},
+        {"docker-events/moby-api-v1.24-events-example.jsonl", 9},
+        {"docker-events/wazuh/docker_integration-events-extracted.jsonl", 14},
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         struct wk_parser_opts opts;
         wk_parser_opts_init(&opts);
-        struct run_out o = { 0 };
+        struct run_out o = {0};
         run_file(&o, "docker-events", &opts, files[i].file, NULL);
         if (o.events != files[i].events || o.rejects)
             WK_FAIL("%s: %d events %d rejects", files[i].file, o.events, o.rejects);
@@ -77,14 +84,14 @@ WK_TEST(legacy_v120_container_fields)
 {
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
-    struct run_out o = { 0 };
+    struct run_out o = {0};
     run_file(&o, "docker-events", &opts, "docker-events/moby-api-v1.20-events-example.jsonl", NULL);
     *strchr(o.text, '\n') = '\0';
-    WK_ASSERT_STR_EQ(o.text,
-                     "{\"@timestamp\":\"2013-07-17T13:32:04.000000000Z\",\"event\":{\"module\":"
-                     "\"docker\",\"kind\":\"event\",\"action\":\"create\"},\"status\":\"create\","
-                     "\"id\":\"dfdf82bd3881\",\"from\":\"ubuntu:latest\",\"time\":1374067924,"
-                     "\"container\":{\"id\":\"dfdf82bd3881\",\"image\":{\"name\":\"ubuntu:latest\"}}}");
+    WK_ASSERT_STR_EQ(
+        o.text, "{\"@timestamp\":\"2013-07-17T13:32:04.000000000Z\",\"event\":{\"module\":"
+                "\"docker\",\"kind\":\"event\",\"action\":\"create\"},\"status\":\"create\","
+                "\"id\":\"dfdf82bd3881\",\"from\":\"ubuntu:latest\",\"time\":1374067924,"
+                "\"container\":{\"id\":\"dfdf82bd3881\",\"image\":{\"name\":\"ubuntu:latest\"}}}");
     free(o.text);
 }
 
@@ -97,25 +104,36 @@ WK_TEST(exec_rfc7464_timenano_precision)
         "\"execID\":\"e1\",\"image\":\"wk-busybox\",\"name\":\"c1\",\"a.b.c\":\"v\"}},\"scope\":"
         "\"local\",\"time\":1700000000,\"timeNano\":1700000000123456789}\n"
         "\x1e{\"Type\":\"container\",\"Action\":\"health_status: healthy\",\"Actor\":{\"ID\":\"x\","
-        "\"Attributes\":{}},\"scope\":\"local\",\"time\":1700000001,\"timeNano\":1700000001000000001}\n"
+        "\"Attributes\":{}},\"scope\":\"local\",\"time\":1700000001,\"timeNano\":"
+        "1700000001000000001}\n"
         "{\"Type\":\"container\",\"Action\":\"die\"\n"
         "{\"Type\":\"container\",\"Actor\":{}}\n";
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
-    struct run_out o = { 0 };
+    struct run_out o = {0};
     run_buf(&o, "docker-events", &opts, "ev.jsonl", in, strlen(in));
     WK_ASSERT_STR_EQ(
         o.text,
-        "{\"@timestamp\":\"2023-11-14T22:13:20.123456789Z\",\"event\":{\"module\":\"docker\",\"kind\":"
-        "\"event\",\"action\":\"exec_create\"},\"Type\":\"container\",\"Action\":\"exec_create: sh -c "
-        "id  -u\",\"Actor\":{\"ID\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
-        "\"Attributes\":{\"execID\":\"e1\",\"image\":\"wk-busybox\",\"name\":\"c1\",\"a.b.c\":\"v\"}},"
-        "\"scope\":\"local\",\"time\":1700000000,\"timeNano\":1700000000123456789,\"container\":{\"id\":"
-        "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\",\"name\":\"c1\",\"image\":"
-        "{\"name\":\"wk-busybox\"}},\"process\":{\"command_line\":\"sh -c id  -u\",\"args\":[\"sh\",\"-c\","
+        "{\"@timestamp\":\"2023-11-14T22:13:20.123456789Z\",\"event\":{\"module\":\"docker\","
+        "\"kind\":"
+        "\"event\",\"action\":\"exec_create\"},\"Type\":\"container\",\"Action\":\"exec_create: sh "
+        "-c "
+        "id  "
+        "-u\",\"Actor\":{\"ID\":"
+        "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+        "\"Attributes\":{\"execID\":\"e1\",\"image\":\"wk-busybox\",\"name\":\"c1\",\"a.b.c\":"
+        "\"v\"}},"
+        "\"scope\":\"local\",\"time\":1700000000,\"timeNano\":1700000000123456789,\"container\":{"
+        "\"id\":"
+        "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\",\"name\":\"c1\","
+        "\"image\":"
+        "{\"name\":\"wk-busybox\"}},\"process\":{\"command_line\":\"sh -c id  "
+        "-u\",\"args\":[\"sh\",\"-c\","
         "\"id\",\"-u\"],\"executable\":\"sh\"}}\n"
-        "{\"@timestamp\":\"2023-11-14T22:13:21.000000001Z\",\"event\":{\"module\":\"docker\",\"kind\":"
-        "\"event\",\"action\":\"health_status\"},\"Type\":\"container\",\"Action\":\"health_status: "
+        "{\"@timestamp\":\"2023-11-14T22:13:21.000000001Z\",\"event\":{\"module\":\"docker\","
+        "\"kind\":"
+        "\"event\",\"action\":\"health_status\"},\"Type\":\"container\",\"Action\":\"health_status:"
+        " "
         "healthy\",\"Actor\":{\"ID\":\"x\"},\"scope\":\"local\",\"time\":1700000001,\"timeNano\":"
         "1700000001000000001,\"container\":{\"id\":\"x\"}}\n"
         "REJECT line 3: docker-events: invalid JSON\n"

@@ -43,29 +43,30 @@ struct clog_cfg {
 };
 
 static const struct wk_option clog_options[] = {
-    { "docker_root", WK_OPT_PATH, "/var/lib/docker", offsetof(struct clog_cfg, docker_root),
-      "dockerd --data-root: json-file logs are under <docker_root>/containers (empty: off)" },
-    { "pods_dir", WK_OPT_PATH, "/var/log/pods", offsetof(struct clog_cfg, pods_dir),
-      "CRI logs <pods_dir>/<ns>_<pod>_<uid>/<container>/<n>.log (empty: off)" },
-    { "containers_dir", WK_OPT_PATH, "/var/log/containers", offsetof(struct clog_cfg, containers_dir),
-      "CRI symlinks <pod>_<ns>_<container>-<id>.log, for files not found under pods_dir" },
-    { "poll_interval", WK_OPT_DURATION, "100ms", offsetof(struct clog_cfg, poll_interval),
-      "how often followed files are checked for growth, rotation and deletion" },
-    { "rescan_interval", WK_OPT_DURATION, "10s", offsetof(struct clog_cfg, rescan_interval),
-      "full directory rescan (inotify covers the rest)" },
-    { "partial_timeout", WK_OPT_DURATION, "5s", offsetof(struct clog_cfg, partial_timeout),
-      "a partial line left unfinished this long in an idle file is stored as it is" },
-    { "max_message", WK_OPT_SIZE, "1MiB", offsetof(struct clog_cfg, max_message),
-      "reassembled messages are cut here (flagged log.truncated)" },
-    { "read_chunk", WK_OPT_SIZE, "256KiB", offsetof(struct clog_cfg, read_chunk),
-      "bytes read per file per pass (fairness between files)" },
-    { "parse_json", WK_OPT_BOOL, "true", offsetof(struct clog_cfg, parse_json),
-      "parse JSON messages into fields under app_prefix" },
-    { "app_prefix", WK_OPT_STRING, "app", offsetof(struct clog_cfg, app_prefix),
-      "field prefix for parsed JSON messages" },
-    { "hostname", WK_OPT_STRING, NULL, offsetof(struct clog_cfg, hostname),
-      "host.name on events (default: gethostname)" },
-    { NULL, WK_OPT_END, NULL, 0, NULL },
+    {"docker_root", WK_OPT_PATH, "/var/lib/docker", offsetof(struct clog_cfg, docker_root),
+     "dockerd --data-root: json-file logs are under <docker_root>/containers (empty: off)"},
+    {"pods_dir", WK_OPT_PATH, "/var/log/pods", offsetof(struct clog_cfg, pods_dir),
+     "CRI logs <pods_dir>/<ns>_<pod>_<uid>/<container>/<n>.log (empty: off)"},
+    {"containers_dir", WK_OPT_PATH, "/var/log/containers",
+     offsetof(struct clog_cfg, containers_dir),
+     "CRI symlinks <pod>_<ns>_<container>-<id>.log, for files not found under pods_dir"},
+    {"poll_interval", WK_OPT_DURATION, "100ms", offsetof(struct clog_cfg, poll_interval),
+     "how often followed files are checked for growth, rotation and deletion"},
+    {"rescan_interval", WK_OPT_DURATION, "10s", offsetof(struct clog_cfg, rescan_interval),
+     "full directory rescan (inotify covers the rest)"},
+    {"partial_timeout", WK_OPT_DURATION, "5s", offsetof(struct clog_cfg, partial_timeout),
+     "a partial line left unfinished this long in an idle file is stored as it is"},
+    {"max_message", WK_OPT_SIZE, "1MiB", offsetof(struct clog_cfg, max_message),
+     "reassembled messages are cut here (flagged log.truncated)"},
+    {"read_chunk", WK_OPT_SIZE, "256KiB", offsetof(struct clog_cfg, read_chunk),
+     "bytes read per file per pass (fairness between files)"},
+    {"parse_json", WK_OPT_BOOL, "true", offsetof(struct clog_cfg, parse_json),
+     "parse JSON messages into fields under app_prefix"},
+    {"app_prefix", WK_OPT_STRING, "app", offsetof(struct clog_cfg, app_prefix),
+     "field prefix for parsed JSON messages"},
+    {"hostname", WK_OPT_STRING, NULL, offsetof(struct clog_cfg, hostname),
+     "host.name on events (default: gethostname)"},
+    {NULL, WK_OPT_END, NULL, 0, NULL},
 };
 
 /* One cursor slot: where to resume one file. Fixed size, native endianness. */
@@ -78,8 +79,8 @@ struct slot {
 struct tail {
     struct wk_source *src;
     struct wk_parser_sink sink;
-    char *path;      /* the name we opened */
-    bool main;       /* path is the live name (not a rotated or deleted one) */
+    char *path; /* the name we opened */
+    bool main;  /* path is the live name (not a rotated or deleted one) */
     enum wk__clog_format fmt;
     int fd;
     uint64_t dev, ino;
@@ -305,7 +306,7 @@ static int tail_rewind(struct wk_source *s, struct tail *t)
     if (rc < 0)
         return rc;
     const struct slot *sl = &s->slots[t->slot];
-    struct wk__clog_state st = { .nheld = sl->nheld, .last_emitted = sl->last_emitted };
+    struct wk__clog_state st = {.nheld = sl->nheld, .last_emitted = sl->last_emitted};
     memcpy(st.held, sl->held, sizeof(st.held));
     wk__clog_parser_skip(t->p, &st);
     t->off = sl->resume;
@@ -378,7 +379,8 @@ static struct tail *tail_open_(struct wk_source *s, const char *path, enum wk__c
         close(fd);
         return NULL;
     }
-    if (s->handover_p && t->off == 0 && strncmp(path, s->handover_path, strlen(s->handover_path)) == 0) {
+    if (s->handover_p && t->off == 0 &&
+        strncmp(path, s->handover_path, strlen(s->handover_path)) == 0) {
         /* The successor of a rotated file: continue its unfinished message. */
         ops_of(t)->destroy(t->p);
         t->p = s->handover_p;
@@ -435,7 +437,7 @@ static int feed(struct wk_source *s, struct tail *t, const char *buf, size_t n)
                 if (t->line.len > max_line) {
                     /* A "line" beyond any sane length: hand it over as one (rejected). */
                     uint64_t start = t->off + i + l - t->line.len;
-                    struct wk_line_ctx w = { t->path, ++t->lineno, start };
+                    struct wk_line_ctx w = {t->path, ++t->lineno, start};
                     int rc = ops->feed_line(t->p, t->line.p, t->line.len, &w, &t->sink);
                     t->line.len = 0;
                     if (rc < 0)
@@ -444,14 +446,14 @@ static int feed(struct wk_source *s, struct tail *t, const char *buf, size_t n)
                 break;
             }
             uint64_t start = t->off + i + l - t->line.len;
-            struct wk_line_ctx w = { t->path, ++t->lineno, start };
+            struct wk_line_ctx w = {t->path, ++t->lineno, start};
             t->cur_next = t->off + i + l + 1;
             int rc = ops->feed_line(t->p, t->line.p, t->line.len, &w, &t->sink);
             t->line.len = 0;
             if (rc < 0)
                 return rc;
         } else {
-            struct wk_line_ctx w = { t->path, ++t->lineno, t->off + i };
+            struct wk_line_ctx w = {t->path, ++t->lineno, t->off + i};
             t->cur_next = t->off + i + l + 1;
             int rc = ops->feed_line(t->p, buf + i, l, &w, &t->sink);
             if (rc < 0)
@@ -468,8 +470,9 @@ static int tail_read(struct wk_source *s, struct tail *t)
     struct stat sb;
     if (fstat(t->fd, &sb) == 0 && (uint64_t)sb.st_size < t->off && t->main) {
         /* copytruncate: the file was cut below what we read. */
-        emit_gap(s, t->path, "log file truncated (copytruncate): lines written between our "
-                             "last read and the truncation may be missing");
+        emit_gap(s, t->path,
+                 "log file truncated (copytruncate): lines written between our "
+                 "last read and the truncation may be missing");
         struct slot *sl = &s->slots[t->slot];
         memset(sl->held, 0, sizeof(sl->held));
         sl->nheld = 0;
@@ -503,7 +506,7 @@ static int tail_finish_(struct wk_source *s, struct tail *t, const char *success
 {
     if (t->line.len) {
         const struct wk_parser_ops *ops = ops_of(t);
-        struct wk_line_ctx w = { t->path, ++t->lineno, t->off - t->line.len };
+        struct wk_line_ctx w = {t->path, ++t->lineno, t->off - t->line.len};
         int rc = ops->feed_line(t->p, t->line.p, t->line.len, &w, &t->sink);
         if (rc < 0 || t->rewind) {
             tail_rewind(s, t);
@@ -573,7 +576,8 @@ static void scan_container_dir(struct wk_source *s, const char *dir, const char 
             if (*rest != '.' || !rest[1] || strspn(rest + 1, "0123456789") != strlen(rest + 1))
                 continue;
         }
-        snprintf(path, sizeof(path), "%s/%s", dir, n);
+        if (snprintf(path, sizeof(path), "%s/%s", dir, n) >= (int)sizeof(path))
+            continue;
         tail_open(s, path, WK_CLOG_JSONFILE, main);
     }
     closedir(d);
@@ -584,7 +588,8 @@ static void scan_docker(struct wk_source *s)
     if (!s->cfg.docker_root || !*s->cfg.docker_root)
         return;
     char root[4096], dir[4200];
-    snprintf(root, sizeof(root), "%s/containers", s->cfg.docker_root);
+    if (snprintf(root, sizeof(root), "%s/containers", s->cfg.docker_root) >= (int)sizeof(root))
+        return;
     DIR *d = opendir(root);
     if (!d)
         return;
@@ -593,7 +598,8 @@ static void scan_docker(struct wk_source *s)
     while ((e = readdir(d))) {
         if (!is_hex64(e->d_name))
             continue;
-        snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);
+        if (snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name) >= (int)sizeof(dir))
+            continue;
         watch_dir(s, dir);
         scan_container_dir(s, dir, e->d_name);
     }
@@ -612,7 +618,9 @@ static void scan_cri(struct wk_source *s)
             while ((e = readdir(d))) {
                 if (e->d_name[0] == '.')
                     continue;
-                snprintf(pdir, sizeof(pdir), "%s/%s", s->cfg.pods_dir, e->d_name);
+                if (snprintf(pdir, sizeof(pdir), "%s/%s", s->cfg.pods_dir, e->d_name) >=
+                    (int)sizeof(pdir))
+                    continue;
                 DIR *pd = opendir(pdir);
                 if (!pd)
                     continue;
@@ -620,7 +628,9 @@ static void scan_cri(struct wk_source *s)
                 while ((ce = readdir(pd))) {
                     if (ce->d_name[0] == '.')
                         continue;
-                    snprintf(cdir, sizeof(cdir), "%s/%s", pdir, ce->d_name);
+                    if (snprintf(cdir, sizeof(cdir), "%s/%s", pdir, ce->d_name) >=
+                        (int)sizeof(cdir))
+                        continue;
                     DIR *cd = opendir(cdir);
                     if (!cd)
                         continue;
@@ -637,7 +647,8 @@ static void scan_cri(struct wk_source *s)
                         if (!main && (nl > 3 && (!strcmp(n + nl - 3, ".gz") ||
                                                  (nl > 4 && !strcmp(n + nl - 4, ".tmp")))))
                             continue;
-                        snprintf(path, sizeof(path), "%s/%s", cdir, n);
+                        if (snprintf(path, sizeof(path), "%s/%s", cdir, n) >= (int)sizeof(path))
+                            continue;
                         tail_open(s, path, WK_CLOG_CRI, main);
                     }
                     closedir(cd);
@@ -657,7 +668,9 @@ static void scan_cri(struct wk_source *s)
             size_t nl = strlen(e->d_name);
             if (nl < 5 || strcmp(e->d_name + nl - 4, ".log") != 0)
                 continue;
-            snprintf(path, sizeof(path), "%s/%s", s->cfg.containers_dir, e->d_name);
+            if (snprintf(path, sizeof(path), "%s/%s", s->cfg.containers_dir, e->d_name) >=
+                (int)sizeof(path))
+                continue;
             tail_open(s, path, WK_CLOG_CRI, true); /* dedup by inode with pods_dir */
         }
         closedir(d);
@@ -693,8 +706,9 @@ static void rescan(struct wk_source *s)
                 continue;
             }
             slot_remove(s, (int)i);
-            emit_gap(s, NULL, "a followed log file disappeared while the source was stopped: "
-                             "lines not yet read from it may be missing");
+            emit_gap(s, NULL,
+                     "a followed log file disappeared while the source was stopped: "
+                     "lines not yet read from it may be missing");
         }
     }
 }
@@ -729,7 +743,8 @@ static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_f
                      int64_t after, uint64_t done_dev, uint64_t done_ino)
 {
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", main_path);
+    if (snprintf(dir, sizeof(dir), "%s", main_path) >= (int)sizeof(dir))
+        return;
     char *slash = strrchr(dir, '/');
     if (!slash)
         return;
@@ -750,7 +765,8 @@ static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_f
         if ((nl > 3 && !strcmp(nm + nl - 3, ".gz")) || (nl > 4 && !strcmp(nm + nl - 4, ".tmp")))
             continue;
         char path[8192];
-        snprintf(path, sizeof(path), "%s/%s", dir, nm);
+        if (snprintf(path, sizeof(path), "%s/%s", dir, nm) >= (int)sizeof(path))
+            continue;
         struct stat sb;
         if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
             tail_find(s, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino) ||
@@ -799,7 +815,8 @@ static void pass(struct wk_source *s)
                 /* Deleted — unless its directory is still there: then this may be the
                  * instant between a rotation's rename and the new file's creation. */
                 char dir[4096];
-                snprintf(dir, sizeof(dir), "%s", t->path);
+                if (snprintf(dir, sizeof(dir), "%s", t->path) >= (int)sizeof(dir))
+                    dir[0] = '\0';
                 char *sl = strrchr(dir, '/');
                 if (sl)
                     *sl = '\0';
@@ -815,9 +832,10 @@ static void pass(struct wk_source *s)
                 enum wk__clog_format fmt = t->fmt;
                 char *p = strdup(t->path);
                 struct stat ob;
-                int64_t after = fstat(t->fd, &ob) == 0 ? (int64_t)ob.st_mtim.tv_sec *
-                                                             WK_NS_PER_SEC + ob.st_mtim.tv_nsec
-                                                       : 0;
+                int64_t after =
+                    fstat(t->fd, &ob) == 0
+                        ? (int64_t)ob.st_mtim.tv_sec * WK_NS_PER_SEC + ob.st_mtim.tv_nsec
+                        : 0;
                 uint64_t ddev = t->dev, dino = t->ino;
                 if (p && drain_now(s, t, p) == 0) {
                     catch_up(s, p, fmt, after, ddev, dino);
@@ -911,7 +929,9 @@ static bool clog_available(const void *config, char *why, size_t whylen)
 {
     const struct clog_cfg *c = config;
     char p[4096];
-    snprintf(p, sizeof(p), "%s/containers", c->docker_root ? c->docker_root : "");
+    if (snprintf(p, sizeof(p), "%s/containers", c->docker_root ? c->docker_root : "") >=
+        (int)sizeof(p))
+        p[0] = '\0';
     if (c->docker_root && *c->docker_root && access(p, R_OK | X_OK) == 0)
         return true;
     if (c->pods_dir && *c->pods_dir && access(c->pods_dir, R_OK | X_OK) == 0)

@@ -195,8 +195,7 @@ static int decode_str(const char *s, size_t n, size_t *ip, struct wk__buf *out)
             o = put_utf8(o, (unsigned long)cp);
             break;
         }
-        default:
-            return 0;
+        default: return 0;
         }
     }
     return 0; /* unterminated */
@@ -317,8 +316,8 @@ bool wk__cri_path_parse(const char *path, struct wk__cri_path *out)
         return false;
     size_t n = strlen(path);
     /* Split off the last three components. */
-    const char *comp[3] = { NULL, NULL, NULL };
-    size_t clen[3] = { 0, 0, 0 };
+    const char *comp[3] = {NULL, NULL, NULL};
+    size_t clen[3] = {0, 0, 0};
     size_t end = n;
     for (int k = 2; k >= 0; k--) {
         size_t st = end;
@@ -603,10 +602,10 @@ static void pend_reset(struct pending *m)
 
 /* Append a fragment to the message of stream si; emit it when final. `next` is the
  * offset after the line. */
-static int fragment(struct wk_parser *p, int si, const char *stream, size_t stream_len,
-                    int64_t ts, const char *txt, size_t tl, bool final, json_t *attrs,
-                    const char *raw, size_t rawlen, const struct wk_line_ctx *where,
-                    uint64_t next, struct wk_parser_sink *sink)
+static int fragment(struct wk_parser *p, int si, const char *stream, size_t stream_len, int64_t ts,
+                    const char *txt, size_t tl, bool final, json_t *attrs, const char *raw,
+                    size_t rawlen, const struct wk_line_ctx *where, uint64_t next,
+                    struct wk_parser_sink *sink)
 {
     struct pending *m = &p->pend[si];
     if (!m->active) {
@@ -741,7 +740,7 @@ static int clog_flush(struct wk_parser *p, struct wk_parser_sink *sink)
         if (best < 0)
             return 0;
         struct pending *m = &p->pend[best];
-        static const char *const names[] = { "stdout", "stderr", "" };
+        static const char *const names[] = {"stdout", "stderr", ""};
         m->active = false;
         int rc = emit_msg(p, best, names[best], strlen(names[best]), m, p->end, sink);
         pend_reset(m);

@@ -43,25 +43,26 @@ struct docker_cfg {
 };
 
 static const struct wk_option docker_options[] = {
-    { "host", WK_OPT_STRING, "", offsetof(struct docker_cfg, host),
-      "Engine API address: unix:///path or tcp://host:port; empty: $DOCKER_HOST, else "
-      "unix:///var/run/docker.sock" },
-    { "api_version", WK_OPT_STRING, "1.41", offsetof(struct docker_cfg, api_version),
-      "highest API version to ask for (lowered to the daemon's ApiVersion)" },
-    { "backoff_min", WK_OPT_DURATION, "200ms", offsetof(struct docker_cfg, backoff_min),
-      "first reconnect delay" },
-    { "backoff_max", WK_OPT_DURATION, "30s", offsetof(struct docker_cfg, backoff_max),
-      "longest reconnect delay" },
-    { "inspect", WK_OPT_BOOL, "true", offsetof(struct docker_cfg, inspect),
-      "inspect containers on create/start and execs on exec_create" },
-    { "tls_ca", WK_OPT_PATH, NULL, offsetof(struct docker_cfg, tls_ca), "CA file for tcp:// with TLS" },
-    { "tls_cert", WK_OPT_PATH, NULL, offsetof(struct docker_cfg, tls_cert), "client certificate" },
-    { "tls_key", WK_OPT_PATH, NULL, offsetof(struct docker_cfg, tls_key), "client key" },
-    { "max_line", WK_OPT_SIZE, "1MiB", offsetof(struct docker_cfg, max_line),
-      "longest /events object accepted" },
-    { "hostname", WK_OPT_STRING, NULL, offsetof(struct docker_cfg, hostname),
-      "host.name on events (default: gethostname)" },
-    { NULL, WK_OPT_END, NULL, 0, NULL },
+    {"host", WK_OPT_STRING, "", offsetof(struct docker_cfg, host),
+     "Engine API address: unix:///path or tcp://host:port; empty: $DOCKER_HOST, else "
+     "unix:///var/run/docker.sock"},
+    {"api_version", WK_OPT_STRING, "1.41", offsetof(struct docker_cfg, api_version),
+     "highest API version to ask for (lowered to the daemon's ApiVersion)"},
+    {"backoff_min", WK_OPT_DURATION, "200ms", offsetof(struct docker_cfg, backoff_min),
+     "first reconnect delay"},
+    {"backoff_max", WK_OPT_DURATION, "30s", offsetof(struct docker_cfg, backoff_max),
+     "longest reconnect delay"},
+    {"inspect", WK_OPT_BOOL, "true", offsetof(struct docker_cfg, inspect),
+     "inspect containers on create/start and execs on exec_create"},
+    {"tls_ca", WK_OPT_PATH, NULL, offsetof(struct docker_cfg, tls_ca),
+     "CA file for tcp:// with TLS"},
+    {"tls_cert", WK_OPT_PATH, NULL, offsetof(struct docker_cfg, tls_cert), "client certificate"},
+    {"tls_key", WK_OPT_PATH, NULL, offsetof(struct docker_cfg, tls_key), "client key"},
+    {"max_line", WK_OPT_SIZE, "1MiB", offsetof(struct docker_cfg, max_line),
+     "longest /events object accepted"},
+    {"hostname", WK_OPT_STRING, NULL, offsetof(struct docker_cfg, hostname),
+     "host.name on events (default: gethostname)"},
+    {NULL, WK_OPT_END, NULL, 0, NULL},
 };
 
 enum phase { PH_IDLE, PH_VERSION, PH_REPLAY, PH_STREAM, PH_BACKOFF, PH_STOPPED };
@@ -71,8 +72,8 @@ struct qent {
     struct wk_event *ev;
     int64_t ts;
     uint64_t key;
-    bool keyed;   /* a real /events event (part of the cursor), not synthetic */
-    int waiting;  /* inspections not yet answered */
+    bool keyed;  /* a real /events event (part of the cursor), not synthetic */
+    int waiting; /* inspections not yet answered */
     struct qent *next;
 };
 
@@ -147,11 +148,11 @@ static uint64_t fnv64(uint64_t h, const void *p, size_t n)
 static uint64_t event_key(const json_t *o, int64_t ts)
 {
     uint64_t h = fnv64(0xcbf29ce484222325ull, &ts, sizeof(ts));
-    const char *f[] = { json_string_value(json_object_get(o, "Type")),
-                        json_string_value(json_object_get(o, "Action")),
-                        json_string_value(json_object_get(json_object_get(o, "Actor"), "ID")),
-                        json_string_value(json_object_get(o, "status")),
-                        json_string_value(json_object_get(o, "id")) };
+    const char *f[] = {json_string_value(json_object_get(o, "Type")),
+                       json_string_value(json_object_get(o, "Action")),
+                       json_string_value(json_object_get(json_object_get(o, "Actor"), "ID")),
+                       json_string_value(json_object_get(o, "status")),
+                       json_string_value(json_object_get(o, "id"))};
     for (size_t i = 0; i < WK_ARRAY_SIZE(f); i++) {
         if (f[i])
             h = fnv64(h, f[i], strlen(f[i]) + 1);
@@ -161,7 +162,8 @@ static uint64_t event_key(const json_t *o, int64_t ts)
     return h;
 }
 
-static void set_error(struct wk_source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct wk_source *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void set_error(struct wk_source *s, const char *fmt, ...)
 {
     va_list ap;
@@ -325,7 +327,8 @@ static size_t on_stream(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static struct req *request(struct wk_source *s, enum req_kind kind, const char *path, bool versioned)
+static struct req *request(struct wk_source *s, enum req_kind kind, const char *path,
+                           bool versioned)
 {
     struct req *r = wk_new0(struct req, 1);
     if (!r)
@@ -533,8 +536,7 @@ static void on_inspect(struct wk_source *s, struct req *r, bool ok)
 }
 
 static struct wk_key K_USER_NAME, K_ARGS, K_EXE, K_EXEC_PRIV, K_KIND, K_GAP_REASON, K_GAP_COUNT,
-    K_GAP_START, K_GAP_END, K_GAP_LOSS, K_TYPE, K_ACTION, K_ACTOR_ID, K_RECON_CHANGE,
-    K_RECON_STATE;
+    K_GAP_START, K_GAP_END, K_GAP_LOSS, K_TYPE, K_ACTION, K_ACTOR_ID, K_RECON_CHANGE, K_RECON_STATE;
 
 static void keys_init(void)
 {
@@ -565,18 +567,19 @@ static void on_exec(struct wk_source *s, struct req *r, bool ok)
         const char *user = json_string_value(json_object_get(pc, "user"));
         if (user && *user)
             wk_event_add_str(ev, 0, &K_USER_NAME, user, strlen(user));
-        const json_t *ep = json_object_get(pc, "entrypoint"), *args = json_object_get(pc, "arguments");
+        const json_t *ep = json_object_get(pc, "entrypoint"),
+                     *args = json_object_get(pc, "arguments");
         size_t n = (json_is_string(ep) ? 1 : 0) + json_array_size(args);
         struct wk_str *items = n ? wk_new0(struct wk_str, n) : NULL;
         if (items) {
             size_t k = 0;
             if (json_is_string(ep))
-                items[k++] = (struct wk_str){ json_string_value(ep), json_string_length(ep) };
+                items[k++] = (struct wk_str){json_string_value(ep), json_string_length(ep)};
             size_t i;
             const json_t *a;
-            json_array_foreach(args, i, a) {
+            json_array_foreach (args, i, a) {
                 if (json_is_string(a))
-                    items[k++] = (struct wk_str){ json_string_value(a), json_string_length(a) };
+                    items[k++] = (struct wk_str){json_string_value(a), json_string_length(a)};
             }
             wk_event_add_strlist(ev, 0, &K_ARGS, items, k);
             if (k)
@@ -654,7 +657,7 @@ static void on_list_all(struct wk_source *s, struct req *r, bool ok)
     bool *seen = n ? calloc(n, sizeof(bool)) : NULL;
     size_t i;
     const json_t *it;
-    json_array_foreach(arr, i, it) {
+    json_array_foreach (arr, i, it) {
         const char *id = json_string_value(json_object_get(it, "Id"));
         const char *state = json_string_value(json_object_get(it, "State"));
         if (!id || strlen(id) != 64)
@@ -690,7 +693,7 @@ static void on_list_running(struct wk_source *s, struct req *r, bool ok)
     json_t *arr = ok ? json_loadb(r->body.p, r->body.len, 0, NULL) : NULL;
     size_t i;
     const json_t *it;
-    json_array_foreach(arr, i, it) {
+    json_array_foreach (arr, i, it) {
         const char *id = json_string_value(json_object_get(it, "Id"));
         if (id && strlen(id) == 64)
             inspect(s, id, NULL);
@@ -751,8 +754,8 @@ static void on_stream_line(struct wk_source *s, const char *line, size_t len)
             if (!id)
                 id = json_string_value(json_object_get(o, "id"));
             const json_t *attrs = json_object_get(actor, "Attributes");
-            bool is_container = type ? strcmp(type, "container") == 0
-                                     : json_object_get(o, "from") != NULL;
+            bool is_container =
+                type ? strcmp(type, "container") == 0 : json_object_get(o, "from") != NULL;
             struct wk_container *c = NULL;
             if (is_container && id && strlen(id) == 64) {
                 c = wk_containers_upsert(s->table, id, ts);
@@ -936,18 +939,10 @@ static void check_done(struct wk_source *s)
             req_unlink(s, r);
             backoff(s);
             continue;
-        case RQ_INSPECT:
-            on_inspect(s, r, ok);
-            break;
-        case RQ_EXEC:
-            on_exec(s, r, ok);
-            break;
-        case RQ_LIST_RUNNING:
-            on_list_running(s, r, ok);
-            break;
-        case RQ_LIST_ALL:
-            on_list_all(s, r, ok);
-            break;
+        case RQ_INSPECT: on_inspect(s, r, ok); break;
+        case RQ_EXEC: on_exec(s, r, ok); break;
+        case RQ_LIST_RUNNING: on_list_running(s, r, ok); break;
+        case RQ_LIST_ALL: on_list_all(s, r, ok); break;
         }
         req_unlink(s, r);
         drain(s);
@@ -1131,8 +1126,8 @@ static void docker_destroy(struct wk_source *s)
 
 static void docker_status(struct wk_source *s, struct wk_source_status *st)
 {
-    static const char *const names[] = { "connecting", "connecting", "running", "running",
-                                         "backoff", "stopped" };
+    static const char *const names[] = {"connecting", "connecting", "running",
+                                        "running",    "backoff",    "stopped"};
     memset(st, 0, sizeof(*st));
     st->state = names[s->phase];
     st->events = s->events;

@@ -113,7 +113,7 @@ static int add_attributes(struct wk_event *ev, const json_t *attrs)
     const char *k;
     json_t *v;
     char name[1024];
-    json_object_foreach((json_t *)attrs, k, v) {
+    json_object_foreach ((json_t *)attrs, k, v) {
         size_t kl = strlen(k);
         if (kl == 0 || kl + 17 >= sizeof(name))
             continue;
@@ -135,7 +135,7 @@ static int add_attributes(struct wk_event *ev, const json_t *attrs)
             continue;
         struct wk_key key = wk_key_initn(name, kl + 17);
         char *txt = NULL;
-        struct wk_value val = { .kind = WK_VAL_STR };
+        struct wk_value val = {.kind = WK_VAL_STR};
         if (json_is_string(v)) {
             val.len = (uint32_t)json_string_length(v);
             val.u.s = json_string_value(v);
@@ -212,10 +212,10 @@ int wk__docker_event_build(struct wk_event *ev, const json_t *o, const char *raw
     /* Fields a newer API may add: kept under their own names. */
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)o, k, v) {
+    json_object_foreach ((json_t *)o, k, v) {
         if (!strcmp(k, "Type") || !strcmp(k, "Action") || !strcmp(k, "Actor") ||
-            !strcmp(k, "status") || !strcmp(k, "id") || !strcmp(k, "from") ||
-            !strcmp(k, "scope") || !strcmp(k, "time") || !strcmp(k, "timeNano"))
+            !strcmp(k, "status") || !strcmp(k, "id") || !strcmp(k, "from") || !strcmp(k, "scope") ||
+            !strcmp(k, "time") || !strcmp(k, "timeNano"))
             continue;
         int r2 = wk_event_add_jansson(ev, 0, k, v);
         if (r2 == -ENOMEM)
