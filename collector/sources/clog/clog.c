@@ -85,7 +85,7 @@ struct tail {
     int fd;
     uint64_t dev, ino;
     uint64_t off;        /* next byte to read */
-    struct wk__buf line; /* bytes of an unfinished line, starting at off - line.len */
+    struct wk__cbuf line; /* bytes of an unfinished line, starting at off - line.len */
     uint64_t lineno;
     struct wk_parser *p;
     int slot;
@@ -117,7 +117,7 @@ struct wk_source {
     char *handover_path;          /* ... for the successor of this live name */
     struct slot *slots;
     size_t nslots, capslots;
-    struct wk__buf cursor; /* magic, count, slots: rebuilt when slots change */
+    struct wk__cbuf cursor; /* magic, count, slots: rebuilt when slots change */
     struct wk_event *gapev;
     struct wk_parser_opts popts;
     int64_t last_rescan;
@@ -134,7 +134,7 @@ static void cursor_sync(struct wk_source *s)
 {
     s->cursor.len = 0;
     uint32_t magic = CURSOR_MAGIC, n = (uint32_t)s->nslots;
-    if (wk__buf_reserve(&s->cursor, 8 + s->nslots * sizeof(struct slot)) < 0)
+    if (wk__cbuf_reserve(&s->cursor, 8 + s->nslots * sizeof(struct slot)) < 0)
         return;
     memcpy(s->cursor.p, &magic, 4);
     memcpy(s->cursor.p + 4, &n, 4);
@@ -413,7 +413,7 @@ static void tail_free(struct wk_source *s, struct tail *t)
         ops_of(t)->destroy(t->p);
     if (t->fd >= 0)
         close(t->fd);
-    wk__buf_fini(&t->line);
+    wk__cbuf_fini(&t->line);
     free(t->path);
     free(t);
 }
@@ -429,7 +429,7 @@ static int feed(struct wk_source *s, struct tail *t, const char *buf, size_t n)
         const char *nl = memchr(buf + i, '\n', n - i);
         size_t l = nl ? (size_t)(nl - (buf + i)) : n - i;
         if (!nl || t->line.len) {
-            if (wk__buf_reserve(&t->line, l) < 0)
+            if (wk__cbuf_reserve(&t->line, l) < 0)
                 return -ENOMEM;
             memcpy(t->line.p + t->line.len, buf + i, l);
             t->line.len += l;
@@ -1050,7 +1050,7 @@ static void clog_destroy(struct wk_source *s)
         wk_parser_find("json-file")->destroy(s->handover_p);
     free(s->handover_path);
     free(s->slots);
-    wk__buf_fini(&s->cursor);
+    wk__cbuf_fini(&s->cursor);
     wk_event_free(s->gapev);
     free(s->readbuf);
     free(s->cfg.docker_root);

@@ -18,7 +18,7 @@
 #include "watchkeeper/mem.h"
 #include "watchkeeper/timefmt.h"
 
-int wk__buf_reserve(struct wk__buf *b, size_t n)
+int wk__cbuf_reserve(struct wk__cbuf *b, size_t n)
 {
     if (b->cap - b->len >= n)
         return 0;
@@ -33,15 +33,15 @@ int wk__buf_reserve(struct wk__buf *b, size_t n)
     return 0;
 }
 
-void wk__buf_fini(struct wk__buf *b)
+void wk__cbuf_fini(struct wk__cbuf *b)
 {
     free(b->p);
     memset(b, 0, sizeof(*b));
 }
 
-static int buf_add(struct wk__buf *b, const char *s, size_t n)
+static int buf_add(struct wk__cbuf *b, const char *s, size_t n)
 {
-    if (wk__buf_reserve(b, n) < 0)
+    if (wk__cbuf_reserve(b, n) < 0)
         return -ENOMEM;
     if (n)
         memcpy(b->p + b->len, s, n);
@@ -121,12 +121,12 @@ static char *put_utf8(char *o, unsigned long cp)
 
 /* Decode the JSON string starting at s[*i] (just after its opening quote) into out
  * (replaced). @return 1 and *i after the closing quote, 0 to decline, -ENOMEM. */
-static int decode_str(const char *s, size_t n, size_t *ip, struct wk__buf *out)
+static int decode_str(const char *s, size_t n, size_t *ip, struct wk__cbuf *out)
 {
     size_t i = *ip;
     out->len = 0;
     /* Escapes never expand: the output is at most the rest of the input. */
-    if (wk__buf_reserve(out, n - i) < 0)
+    if (wk__cbuf_reserve(out, n - i) < 0)
         return -ENOMEM;
     char *o = out->p;
     while (i < n) {
@@ -229,7 +229,7 @@ int wk__jsonfile_fast(const char *s, size_t n, struct wk__jf_rec *r)
     return 1;
 }
 
-static int copy_jstr(struct wk__buf *b, const json_t *v)
+static int copy_jstr(struct wk__cbuf *b, const json_t *v)
 {
     b->len = 0;
     return buf_add(b, json_string_value(v), json_string_length(v));
@@ -269,9 +269,9 @@ int wk__jsonfile_slow(const char *s, size_t n, struct wk__jf_rec *r, const char 
 
 void wk__jf_rec_fini(struct wk__jf_rec *r)
 {
-    wk__buf_fini(&r->log);
-    wk__buf_fini(&r->stream);
-    wk__buf_fini(&r->time);
+    wk__cbuf_fini(&r->log);
+    wk__cbuf_fini(&r->stream);
+    wk__cbuf_fini(&r->time);
     json_decref(r->attrs);
     r->attrs = NULL;
 }
@@ -373,7 +373,7 @@ struct pending {
     bool active, truncated, orig_truncated;
     int64_t ts;
     uint64_t offset, lineno;
-    struct wk__buf msg, orig;
+    struct wk__cbuf msg, orig;
     json_t *attrs;
 };
 
@@ -754,8 +754,8 @@ static void clog_destroy(struct wk_parser *p)
     if (!p)
         return;
     for (int i = 0; i < 3; i++) {
-        wk__buf_fini(&p->pend[i].msg);
-        wk__buf_fini(&p->pend[i].orig);
+        wk__cbuf_fini(&p->pend[i].msg);
+        wk__cbuf_fini(&p->pend[i].orig);
         json_decref(p->pend[i].attrs);
     }
     wk__jf_rec_fini(&p->rec);

@@ -16,18 +16,18 @@
 #include "watchkeeper/containers.h"
 #include "watchkeeper/parser.h"
 
-struct wk__buf {
+struct wk__cbuf {
     char *p;
     size_t len, cap;
 };
 
 /** Make room for n more bytes. @return 0, -ENOMEM. */
-int wk__buf_reserve(struct wk__buf *b, size_t n);
-void wk__buf_fini(struct wk__buf *b);
+int wk__cbuf_reserve(struct wk__cbuf *b, size_t n);
+void wk__cbuf_fini(struct wk__cbuf *b);
 
 /** One decoded json-file line. Buffers are reused between lines. */
 struct wk__jf_rec {
-    struct wk__buf log, stream, time;
+    struct wk__cbuf log, stream, time;
     bool has_stream, has_time;
     json_t *attrs; /* slow path only: the "attrs" object (owned), else NULL */
 };

@@ -81,7 +81,7 @@ struct req {
     struct wk_source *src;
     CURL *easy;
     enum req_kind kind;
-    struct wk__buf body;
+    struct wk__cbuf body;
     struct qent *qe; /* the event waiting for this answer, or NULL */
     char arg[80];
     struct req *next;
@@ -108,7 +108,7 @@ struct wk_source {
     struct req *reqs; /* in flight */
     struct req *events_req;
     bool events_paused, adds_pending;
-    struct wk__buf line;
+    struct wk__cbuf line;
     /* Accepted (queued) position, used for `since` and dedupe. */
     int64_t acc_ns;
     uint64_t acc_keys[MAX_KEYS];
@@ -279,7 +279,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct req *r = userdata;
     size_t n = size * nmemb;
-    if (r->body.len + n > MAX_BODY || wk__buf_reserve(&r->body, n) < 0)
+    if (r->body.len + n > MAX_BODY || wk__cbuf_reserve(&r->body, n) < 0)
         return 0;
     memcpy(r->body.p + r->body.len, ptr, n);
     r->body.len += n;
@@ -312,7 +312,7 @@ static size_t on_stream(char *ptr, size_t size, size_t nmemb, void *userdata)
             }
             s->line.len = s->cfg.max_line + 1;
         } else {
-            if (wk__buf_reserve(&s->line, l) < 0)
+            if (wk__cbuf_reserve(&s->line, l) < 0)
                 return 0;
             memcpy(s->line.p + s->line.len, ptr + i, l);
             s->line.len += l;
@@ -399,7 +399,7 @@ static void flush_adds(struct wk_source *s)
         if (s->events_req == r)
             s->events_req = NULL;
         curl_easy_cleanup(r->easy);
-        wk__buf_fini(&r->body);
+        wk__cbuf_fini(&r->body);
         free(r);
     }
 }
@@ -417,7 +417,7 @@ static void req_unlink(struct wk_source *s, struct req *r)
     if (r->added)
         curl_multi_remove_handle(s->multi, r->easy);
     curl_easy_cleanup(r->easy);
-    wk__buf_fini(&r->body);
+    wk__cbuf_fini(&r->body);
     free(r);
 }
 
@@ -1113,7 +1113,7 @@ static void docker_destroy(struct wk_source *s)
         free(q);
     }
     wk_event_free(s->scratch);
-    wk__buf_fini(&s->line);
+    wk__cbuf_fini(&s->line);
     free(s->cfg.host);
     free(s->cfg.api_version);
     free(s->cfg.tls_ca);
