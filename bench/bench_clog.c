@@ -4,7 +4,8 @@
  * app logs, some lines over 16 KiB split by dockerd into partial entries, escapes) parsed
  * by the json-file parser into events, side by side with the raw limit measured in the same
  * run on the same bytes: line split + json_loads of every line with jansson, nothing else.
- * Usage: bench_clog [MB] [file]   (default 64 MB in memory; prints lines/s and MB/s)
+ * Usage: bench_clog [MB] [FILE]   (default 64 MB generated in memory; prints lines/s, MB/s)
+ *        bench_clog MB --write FILE   (only write the generated lines to FILE)
  */
 #include "config.h"
 
@@ -137,6 +138,17 @@ int main(int argc, char **argv)
     size_t mb = argc > 1 ? (size_t)atoi(argv[1]) : 64;
     size_t len = 0, lines = 0;
     char *buf;
+    if (argc > 3 && strcmp(argv[2], "--write") == 0) {
+        buf = gen(mb << 20, &len, &lines);
+        FILE *f = fopen(argv[3], "wb");
+        if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+            perror(argv[3]);
+            return 1;
+        }
+        printf("%s: %zu lines, %.1f MB\n", argv[3], lines, (double)len / 1e6);
+        free(buf);
+        return 0;
+    }
     if (argc > 2) {
         FILE *f = fopen(argv[2], "rb");
         if (!f) {
