@@ -117,6 +117,12 @@ struct wk_source {
     int64_t st_ns;
     uint64_t st_keys[MAX_KEYS];
     unsigned st_nkeys;
+    /* The boundary of the current connection: `since` and the keys accepted at it. Only
+     * these can come twice; an older event later in a stream is new (dockerd may publish
+     * slightly out of order) and is kept. */
+    int64_t conn_ns;
+    uint64_t conn_keys[MAX_KEYS];
+    unsigned conn_nkeys;
     bool ever_connected, had_cursor, boundary_seen, lost_connection;
     int64_t outage_start, replay_until;
     uint64_t replayed;
@@ -442,7 +448,7 @@ static void drain(struct wk_source *s)
         uint64_t keys[MAX_KEYS];
         unsigned nk = s->st_nkeys;
         memcpy(keys, s->st_keys, sizeof(keys));
-        if (q->keyed) {
+        if (q->keyed && q->ts >= s->st_ns) {
             if (q->ts != s->st_ns) {
                 s->st_ns = q->ts;
                 s->st_nkeys = 0;
@@ -703,12 +709,12 @@ static void on_list_running(struct wk_source *s, struct req *r, bool ok)
 
 /* ---- the event stream --------------------------------------------------------------- */
 
-static bool acc_has(const struct wk_source *s, int64_t ts, uint64_t key)
+static bool at_boundary(const struct wk_source *s, int64_t ts, uint64_t key)
 {
-    if (ts != s->acc_ns)
+    if (ts != s->conn_ns)
         return false;
-    for (unsigned i = 0; i < s->acc_nkeys; i++) {
-        if (s->acc_keys[i] == key)
+    for (unsigned i = 0; i < s->conn_nkeys; i++) {
+        if (s->conn_keys[i] == key)
             return true;
     }
     return false;
@@ -727,7 +733,7 @@ static void on_stream_line(struct wk_source *s, const char *line, size_t len)
     int rc = o ? 0 : WK_EPARSE;
     if (o) {
         uint64_t key = event_key(o, ts);
-        if (ts < s->acc_ns || acc_has(s, ts, key)) {
+        if ((s->conn_ns && ts < s->conn_ns) || at_boundary(s, ts, key)) {
             /* Already stored (or queued) before this connection: the since= boundary. */
             s->boundary_seen = true;
             json_decref(o);
@@ -738,11 +744,11 @@ static void on_stream_line(struct wk_source *s, const char *line, size_t len)
         if (rc == 0) {
             if (s->phase == PH_REPLAY)
                 s->replayed++;
-            if (ts != s->acc_ns) {
+            if (ts > s->acc_ns) {
                 s->acc_ns = ts;
                 s->acc_nkeys = 0;
             }
-            if (s->acc_nkeys < MAX_KEYS)
+            if (ts == s->acc_ns && s->acc_nkeys < MAX_KEYS)
                 s->acc_keys[s->acc_nkeys++] = key;
             /* Table upkeep and enrichment. */
             const char *type = json_string_value(json_object_get(o, "Type"));
@@ -841,6 +847,9 @@ static void start_events(struct wk_source *s, bool replay)
 {
     char path[256];
     int64_t since = s->acc_ns;
+    s->conn_ns = since;
+    s->conn_nkeys = s->acc_nkeys;
+    memcpy(s->conn_keys, s->acc_keys, sizeof(s->conn_keys));
     if (replay) {
         s->replay_until = wk_time_now_ns();
         s->boundary_seen = false;
