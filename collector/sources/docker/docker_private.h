@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals of the docker source shared with the docker-events parser and the tests:
+ * building an event from one Engine API /events object.
+ */
+#ifndef WK_DOCKER_PRIVATE_H
+#define WK_DOCKER_PRIVATE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "watchkeeper/event.h"
+
+/**
+ * Fill ev (reset first) from one /events object (borrowed): native fields as sent (Type,
+ * Action, Actor.ID, Actor.Attributes.<k> with literal dots, scope, time, timeNano, legacy
+ * status/id/from), the ECS fields, and event.original = raw.
+ * @return 0, WK_EPARSE (*reason set: not an event), -ENOMEM.
+ */
+int wk__docker_event_build(struct wk_event *ev, const json_t *obj, const char *raw, size_t rawlen,
+                           const char *host, const char **reason);
+
+/** Strip RFC 7464 record separators (0x1E) and surrounding blanks from a line. */
+void wk__docker_trim(const char **line, size_t *len);
+
+/** The event time in ns of an /events object (timeNano, else time * 1e9), 0 if none. */
+int64_t wk__docker_event_time(const json_t *obj);
+
+#endif /* WK_DOCKER_PRIVATE_H */
