@@ -86,6 +86,7 @@ void wk_event_reset(struct wk_event *ev)
     ev->ts = 0;
     ev->n = 0;
     ev->nrec = 0;
+    memset(ev->bloom, 0, sizeof(ev->bloom));
     wk_arena_reset(&ev->arena);
 }
 
@@ -136,9 +137,17 @@ static inline bool key_eq(const struct wk_key *a, const struct wk_key *b)
     return a->hash == b->hash && a->len == b->len && memcmp(a->name, b->name, a->len) == 0;
 }
 
+static inline bool bloom_has(const struct wk_event *ev, unsigned rec, uint32_t hash)
+{
+    unsigned b = wk__event_bloom_bit(hash, rec);
+    return ev->bloom[b >> 6] >> (b & 63) & 1u;
+}
+
 static ssize_t find(const struct wk_event *ev, unsigned rec, const struct wk_key *key)
 {
     const uint32_t h = key->hash;
+    if (!bloom_has(ev, rec, h))
+        return -1;
     const uint32_t *hs = ev->hashes;
     for (size_t i = 0, n = ev->n; i < n; i++) {
         if (hs[i] == h && ev->fields[i].v.rec == rec && key_eq(&ev->fields[i].key, key))
@@ -216,6 +225,8 @@ static struct wk_field *slot(struct wk_event *ev, unsigned rec, const struct wk_
     f->dots = 0;
     ev->hashes[ev->n] = key->hash;
     ev->n++;
+    unsigned b = wk__event_bloom_bit(key->hash, rec);
+    ev->bloom[b >> 6] |= UINT64_C(1) << (b & 63);
     return f;
 }
 

@@ -22,9 +22,18 @@ struct wk_event {
     size_t n;
     size_t cap;
     unsigned nrec;
+    /* A 256-bit bloom filter over (hash, rec) of the fields present: adding a new name
+     * skips the duplicate scan, and looking up an absent field (most lookups rules make)
+     * answers without scanning. */
+    uint64_t bloom[4];
     struct wk_arena arena;
 };
 
 bool wk__utf8_valid(const char *s, size_t len);
+
+static inline unsigned wk__event_bloom_bit(uint32_t hash, unsigned rec)
+{
+    return (hash ^ (hash >> 16) ^ (rec * 0x9E3779B1u)) & 255u;
+}
 
 #endif
