@@ -545,8 +545,10 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
                 nalerts++;
             }
             for (size_t f = 0; f < r->feeds.n; f++) {
-                int rc = wk__corr_feed(sc, r->feeds.v[f], ri, ev, c.per_record ? c.rec : 0,
-                                       ref, cb, data);
+                unsigned rec = c.per_record ? c.rec : 0;
+                int rc = sc->defer ? sc->defer(sc->defer_arg, r->feeds.v[f], ri, ev, rec, ref)
+                                   : wk__corr_feed(sc, r->feeds.v[f], ri, ev, rec, ref, cb,
+                                                   data);
                 if (rc < 0)
                     return rc;
                 nalerts += rc;

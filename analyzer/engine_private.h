@@ -25,6 +25,11 @@ struct wk_rule_scratch {
     struct wk_corr_opts copts;
     struct corr_state *corr;
     struct wk_rule_stats st;
+    /* hunt: detection runs in parallel workers; correlation feeds are deferred and replayed
+     * in store order by one thread (hunt.c), which keeps the results identical to live */
+    int (*defer)(void *arg, uint32_t corr, uint32_t rule, const struct wk_event *ev,
+                 unsigned rec, uint64_t ref);
+    void *defer_arg;
 };
 
 /* correlate.c */
