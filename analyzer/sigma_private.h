@@ -155,6 +155,13 @@ struct sg_rule {
     char *attack_json;
 };
 
+struct sg_bucket {
+    char *val; /* folded */
+    size_t len;
+    uint32_t hash;
+    SG_VEC(uint32_t) rules;
+};
+
 /* A logsource mapping (rules/logsources.yaml). */
 struct sg_lsmatch {
     char *field;
@@ -171,6 +178,12 @@ struct sg_logsource {
     bool per_record;
     char *keyword_join_type; /* record type whose argv is joined for keywords (EXECVE) */
     SG_VEC(uint32_t) rules;  /* detection rules evaluated for this logsource */
+    /* index: rules that require dispatch field == one of some literal values are only
+     * tried when the event (record) carries one of them; the others always */
+    char *dispatch;
+    struct wk_key dkey;
+    SG_VEC(struct sg_bucket) buckets;
+    SG_VEC(uint32_t) any;
 };
 
 struct sg_placeholder {
@@ -213,6 +226,8 @@ void wk__sg_cond_free(struct sg_cond *c);
 /* engine.c */
 bool wk__sg_matcher_text(const struct sg_matcher *m, const char *s, size_t len,
                          struct wk_rule_scratch *sc);
+/* FNV-1a of the case-folded bytes (the dispatch index; matches fnv of folded literals) */
+uint32_t wk__sg_hash_fold(const char *s, size_t n);
 /* case folding */
 extern const unsigned char wk__sg_fold[256];
 
