@@ -4,7 +4,7 @@
  * real inputs in the shared corpus (auditd records, Docker events, CRI log lines), varies
  * times, serials, pids and containers, and prints either the normalized events (jsonl, the
  * form `ingest` reads) or their raw originals (for `zstd -19` and `ausearch`).
- * usage: gen_events CORPUS_DIR N [SEED] [--raw]
+ * usage: gen_events CORPUS_DIR N [SEED] [--raw | --raw-auditd]
  */
 #include "config.h"
 
@@ -120,6 +120,14 @@ static void gen_auditd(struct wk_event *ev, const char *tpl, int64_t ts, uint64_
                                 colon + 3);
     if (n >= cap)
         n = cap - 1;
+    /* Give some syscalls an audit rule key, as a rule set with -k would. */
+    char *kn = strstr(raw, "key=(null)");
+    if (kn && rnd() % 8 == 0 && n + 4 < cap) {
+        memmove(kn + 11, kn + 10, n - (size_t)(kn + 10 - raw) + 1);
+        memcpy(kn, "key=\"recon\"", 11);
+        n += 1;
+    }
+    colon = strstr(raw, "): ");
     add_cstr(ev, 0, "event.module", "auditd");
     int rec = wk_event_add_record(ev);
     add_str(ev, (unsigned)rec, "type", type, (size_t)(sp - type));
@@ -248,6 +256,8 @@ int main(int argc, char **argv)
     unsigned long long n = strtoull(argv[2], NULL, 10);
     rs = argc > 3 && argv[3][0] != '-' ? strtoull(argv[3], NULL, 10) * 2654435761u + 1 : 88172645463325252ull;
     bool raw_out = strcmp(argv[argc - 1], "--raw") == 0;
+    bool audit_only = strcmp(argv[argc - 1], "--raw-auditd") == 0;
+    raw_out = raw_out || audit_only;
     struct lines au = {0}, dk = {0}, cl = {0};
     char dir[4096];
     const char *adirs[] = {"audit-userspace", "beats", "laurel", "wazuh"};
@@ -282,6 +292,7 @@ int main(int argc, char **argv)
         wk_event_set_ts(ev, ts);
         raw[0] = '\0';
         unsigned k = (unsigned)(rnd() % 10);
+        bool is_audit = k < 6;
         if (k < 6)
             gen_auditd(ev, au.v[rnd() % au.n], ts, serial++, raw, sizeof(raw));
         else if (k < 7)
@@ -294,6 +305,8 @@ int main(int argc, char **argv)
         }
         add_cstr(ev, 0, "host.name", "node-1");
         if (raw_out) {
+            if (audit_only && !is_audit)
+                continue;
             fputs(raw, stdout);
             putchar('\n');
             continue;

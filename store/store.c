@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -624,8 +625,9 @@ static int summarize(struct wk_store *st, const struct wk_event *ev)
 static int sorted_unique(struct wk__buf *out, uint64_t *a, size_t n)
 {
     out->len = 0;
-    qsort(a, n, sizeof(*a), cmp_u64);
-    int rc = wk__buf_reserve(out, n * 8);
+    if (n)
+        qsort(a, n, sizeof(*a), cmp_u64);
+    int rc = wk__buf_reserve(out, n * 8 + 8);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -850,8 +852,15 @@ static int commit(struct wk_store *st, bool final)
                 return rc;
             continue;
         }
-        if (rc != 0)
-            return rc < 0 ? rc : wk__mdb_err(rc);
+        if (rc != 0) {
+            rc = rc < 0 ? rc : wk__mdb_err(rc);
+            /* LMDB reports a short write (a full disk) as EIO: tell them apart. */
+            struct statvfs sv;
+            if (rc == -EIO && statvfs(st->dir, &sv) == 0 &&
+                (uint64_t)sv.f_bavail * sv.f_frsize < w->sealed_bytes + (1u << 20))
+                rc = -ENOSPC;
+            return rc;
+        }
         break;
     }
     w->nsealed = 0;
