@@ -19,6 +19,8 @@
 #include "watchkeeper/error.h"
 #include "watchkeeper/mem.h"
 
+bool wk__sg_no_jit;
+
 const unsigned char wk__sg_fold[256] = {
 #define F(i) (unsigned char)((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i))
 #define F4(i) F(i), F(i + 1), F(i + 2), F(i + 3)
@@ -531,7 +533,8 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
                 return fail(err, errlen, "modifier 're': %s at offset %zu", (char *)msg,
                             (size_t)eo);
             }
-            (void)pcre2_jit_compile(m.re, PCRE2_JIT_COMPLETE); /* interpreter if no JIT */
+            if (!wk__sg_no_jit) /* the interpreter when JIT is unavailable (or benchmarked) */
+                (void)pcre2_jit_compile(m.re, PCRE2_JIT_COMPLETE);
             m.kind = SG_MK_RE;
             if (push_matcher(it, &m) < 0)
                 return -ENOMEM;

@@ -228,6 +228,8 @@ bool wk__sg_matcher_text(const struct sg_matcher *m, const char *s, size_t len,
                          struct wk_rule_scratch *sc);
 /* FNV-1a of the case-folded bytes (the dispatch index; matches fnv of folded literals) */
 uint32_t wk__sg_hash_fold(const char *s, size_t n);
+/* compile `re` without pcre2 JIT (benchmark of JIT vs interpreter only) */
+extern bool wk__sg_no_jit;
 /* case folding */
 extern const unsigned char wk__sg_fold[256];
 
