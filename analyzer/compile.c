@@ -976,6 +976,8 @@ int wk_rule_loader_build(struct wk_rule_loader *l, struct wk_ruleset **out)
                 goto fail;
             }
     }
+    if (!l->no_prefilter && (rc = wk__sg_prefilter_build(rs)) < 0)
+        goto fail;
     *out = rs;
     return 0;
 fail:
@@ -997,11 +999,23 @@ struct wk_ruleset *wk_ruleset_unref(struct wk_ruleset *rs)
     for (size_t i = 0; i < rs->rules.n; i++)
         wk__sg_rule_free(rs->rules.v[i]);
     free(rs->rules.v);
-    for (size_t i = 0; i < rs->ls.n; i++)
+    for (size_t i = 0; i < rs->ls.n; i++) {
+        wk__sg_prefilter_fini(&rs->ls.v[i]);
         wk__sg_logsource_fini(&rs->ls.v[i]);
+    }
     free(rs->ls.v);
     free(rs);
     return NULL;
+}
+
+void wk_rule_loader_set_prefilter(struct wk_rule_loader *l, bool on)
+{
+    l->no_prefilter = !on;
+}
+
+bool wk_ruleset_has_prefilter(const struct wk_ruleset *rs)
+{
+    return rs->prefilter;
 }
 
 size_t wk_ruleset_nrules(const struct wk_ruleset *rs)

@@ -55,7 +55,8 @@ int wk_rule_scratch_new(struct wk_rule_scratch **out, struct wk_ruleset *rs,
     sc->md = pcre2_match_data_create(1, NULL);
     sc->mctx = pcre2_match_context_create(NULL);
     sc->fired = calloc(rs->rules.n + 1, sizeof(uint64_t));
-    if (!sc->md || !sc->mctx || !sc->fired || wk__corr_new(sc) < 0) {
+    if (!sc->md || !sc->mctx || !sc->fired || wk__corr_new(sc) < 0 ||
+        wk__sg_prefilter_scratch(sc) < 0) {
         wk_rule_scratch_free(sc);
         return -ENOMEM;
     }
@@ -71,6 +72,7 @@ struct wk_rule_scratch *wk_rule_scratch_free(struct wk_rule_scratch *sc)
     if (!sc)
         return NULL;
     wk__corr_free(sc);
+    wk__sg_prefilter_scratch_free(sc);
     pcre2_match_data_free(sc->md);
     pcre2_match_context_free(sc->mctx);
     free(sc->fired);
@@ -510,6 +512,8 @@ static int try_rule(struct wk_ruleset *rs, struct wk_rule_scratch *sc, struct ct
     if (sc->fired[ri] == sc->gen)
         return 0;
     const struct sg_rule *r = rs->rules.v[ri];
+    if (r->has_factor && sc->cand[ri] != sc->cgen)
+        return 0; /* none of its literals is in the event: it cannot match */
     sc->st.rule_evals++;
     if (!cond_eval(r, r->cond, c))
         return 0;
@@ -550,6 +554,8 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
         unsigned from = c.per_record ? 1 : 0, to = c.per_record ? nrec : 0;
         for (unsigned rec = from; rec <= to; rec++) {
             c.rec = rec;
+            if (ls->pf.n)
+                wk__sg_prefilter_scan(sc, ls, ev, rec, c.per_record);
             const struct sg_bucket *b = NULL;
             if (ls->dispatch) {
                 const struct wk_value *dv = c.per_record ? wk_event_get_ctx(ev, rec, &ls->dkey)

@@ -35,12 +35,14 @@ const char wk_cmd_hunt_usage[] =
     "  -j, --threads N        worker threads (default: one per CPU)\n"
     "      --compare OLD NEW  compare two rule sets (files or directories)\n"
     "      --logsources FILE  logsource mapping (default: next to the rules, else the pack's)\n"
-    "      --placeholders FILE values for `expand` (default: likewise)\n\n"
+    "      --placeholders FILE values for `expand` (default: likewise)\n"
+    "      --no-prefilter     evaluate every rule exactly, without the Hyperscan literal\n"
+    "                         prefilter (same alerts, slower)\n\n"
     "A progress bar is shown on a terminal. Alert \"ref\" = block * 2^32 + index (store) or\n"
     "the line number (input). Exit: 0 no alert (compare: no difference), 1 alerts found\n"
     "(compare: differences), 2 usage, 3 runtime error.\n";
 
-enum { O_SINCE = 256, O_UNTIL, O_COMPARE, O_LS, O_PH };
+enum { O_SINCE = 256, O_UNTIL, O_COMPARE, O_LS, O_PH, O_NOPF };
 static const struct option longopts[] = {
     { "rules", required_argument, NULL, 'r' },
     { "store", required_argument, NULL, 's' },
@@ -52,6 +54,7 @@ static const struct option longopts[] = {
     { "compare", no_argument, NULL, O_COMPARE },
     { "logsources", required_argument, NULL, O_LS },
     { "placeholders", required_argument, NULL, O_PH },
+    { "no-prefilter", no_argument, NULL, O_NOPF },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -314,6 +317,7 @@ int wk_cmd_hunt(int argc, char **argv)
         case O_COMPARE: cmp = true; break;
         case O_LS: ro.logsources = optarg; break;
         case O_PH: ro.placeholders = optarg; break;
+        case O_NOPF: ro.no_prefilter = true; break;
         case 'h': fputs(wk_cmd_hunt_usage, stdout); return WK_EXIT_OK;
         default:
             wk_cli_error("hunt", "unknown or incomplete option '%s'", argv[optind - 1]);

@@ -31,6 +31,12 @@ for l in sys.stdin:
 "$WK_BIN" hunt -r "$WK_SRCDIR/rules" -i "$WK_TMP/mix.jsonl" | norm >"$WK_TMP/live" || true
 "$WK_BIN" hunt -r "$WK_SRCDIR/rules" -s "$WK_TMP/st" -j 2 | norm >"$WK_TMP/hunt2" || true
 "$WK_BIN" hunt -r "$WK_SRCDIR/rules" -s "$WK_TMP/st" -j 1 | norm >"$WK_TMP/hunt1" || true
+# the Hyperscan literal prefilter changes nothing (pack + SigmaHQ corpus rules)
+all=(-r "$WK_SRCDIR/rules" -r "$WK_CORPUS/sigma/rules" -r "$WK_CORPUS/sigma/deprecated")
+"$WK_BIN" hunt "${all[@]}" -s "$WK_TMP/st" | norm >"$WK_TMP/pf" || true
+"$WK_BIN" hunt "${all[@]}" -s "$WK_TMP/st" --no-prefilter | norm >"$WK_TMP/nopf" || true
+[ "$(wc -l <"$WK_TMP/pf")" -gt "$(wc -l <"$WK_TMP/live")" ] || wk_fail "corpus rules add alerts"
+cmp -s "$WK_TMP/pf" "$WK_TMP/nopf" || wk_fail "the prefilter changes the alerts"
 n=$(wc -l <"$WK_TMP/live")
 [ "$n" -gt 100 ] || wk_fail "too few alerts: $n"
 cmp -s "$WK_TMP/live" "$WK_TMP/hunt2" || wk_fail "hunt -j 2 differs from live evaluation"

@@ -847,3 +847,103 @@ WK_TEST(alert_json_carries_author_and_attack)
     wk_rule_scratch_free(sc);
     wk_ruleset_unref(rs);
 }
+
+/* ---- prefilter --------------------------------------------------------------------------- */
+struct jsonv {
+    char **v;
+    size_t n;
+};
+
+static int collect_cb(const struct wk_alert *a, void *data)
+{
+    struct jsonv *j = data;
+    char *s = NULL;
+    WK_ASSERT_OK(wk_alert_to_json(a, &s, NULL));
+    j->v = realloc(j->v, (j->n + 1) * sizeof(char *));
+    j->v[j->n++] = s;
+    return 0;
+}
+
+static void run_pf(bool pf, const char *const *events, struct jsonv *out)
+{
+    char ls[4200], ph[4200], pack[4200], corpus[4200];
+    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
+    snprintf(ph, sizeof(ph), "%s/rules/placeholders.yaml", wk_test_srcdir());
+    snprintf(pack, sizeof(pack), "%s/rules", wk_test_srcdir());
+    snprintf(corpus, sizeof(corpus), "%s/sigma/rules", wk_test_corpus());
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    WK_ASSERT_OK(wk_rule_loader_placeholders(l, ph));
+    WK_ASSERT(wk_rule_loader_add(l, pack) > 0);
+    WK_ASSERT(wk_rule_loader_add(l, corpus) > 0);
+    wk_rule_loader_set_prefilter(l, pf);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    wk_rule_loader_free(l);
+    WK_ASSERT_INT_EQ(wk_ruleset_has_prefilter(rs), pf && WK_HAVE_HYPERSCAN);
+    struct wk_rule_scratch *sc = NULL;
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    for (size_t i = 0; events[i]; i++) {
+        struct wk_event *ev = ev_json(events[i]);
+        WK_ASSERT(wk_ruleset_eval(rs, sc, ev, collect_cb, out) >= 0);
+        wk_event_free(ev);
+    }
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(prefilter_same_alerts)
+{
+    /* Every pack sample plus auditd events that hit corpus rules (literal, wildcard, regex
+     * and keyword rules): the same alerts, in the same order, with and without Hyperscan. */
+    const char *const extra[] = {
+        AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"personality\",\"a0\":\"40000\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"/sbin/iptables\",\"a1\":\"-t\",\"a2\":\"nat\","
+               "\"a3\":\"--to-ports\",\"a4\":\"42\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"mkdir\",\"a1\":\"/tmp/.x\"}"),
+        AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\",\"exe\":\"/home/u/public_html/x\"}"),
+        AUDITD("{\"type\":\"PATH\",\"name\":\"/etc/ld.so.preload\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"chattr\",\"a1\":\"-i\",\"a2\":\"/etc/x\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"grep\",\"a1\":\"-r\",\"a2\":\"password\","
+               "\"a3\":\"/etc\"}"),
+        NULL,
+    };
+    static const char *const files[] = {
+        "cap_sys_admin", "clog_auth_failure_burst", "clog_injection_patterns",
+        "container_docker_socket_access", "container_escape_syscalls",
+        "container_sensitive_file_read", "container_shell_exec", "crash_loop",
+        "docker_socket_mounted", "exec_storm", "host_namespaces", "image_latest_tag",
+        "image_not_allowed", "privileged_container", "seccomp_apparmor_unconfined",
+        "sensitive_host_mount", "setuid_setgid_chmod",
+    };
+    const char *evs[512];
+    size_t n = 0;
+    char *bufs[64];
+    size_t nb = 0;
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++)
+        for (int pos = 0; pos < 2; pos++) {
+            char p[4200];
+            snprintf(p, sizeof(p), "%s/rules/samples/%s.%s.jsonl", wk_test_srcdir(), files[f],
+                     pos ? "pos" : "neg");
+            char *text = wk_test_read_file(p, NULL);
+            bufs[nb++] = text;
+            for (char *line = strtok(text, "\n"); line && n < 500; line = strtok(NULL, "\n"))
+                evs[n++] = line;
+        }
+    for (size_t i = 0; extra[i]; i++)
+        evs[n++] = extra[i];
+    evs[n] = NULL;
+    struct jsonv a = { 0 }, b = { 0 };
+    run_pf(true, evs, &a);
+    run_pf(false, evs, &b);
+    WK_ASSERT_UINT_EQ(a.n, 38);
+    WK_ASSERT_UINT_EQ(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++)
+        WK_ASSERT_STR_EQ(a.v[i], b.v[i]);
+    for (size_t i = 0; i < a.n; i++)
+        free(a.v[i]), free(b.v[i]);
+    free(a.v), free(b.v);
+    for (size_t i = 0; i < nb; i++)
+        free(bufs[i]);
+}
