@@ -1120,6 +1120,8 @@ static int yaml_file(struct wk_rule_loader *l, const char *path,
         n = n ? n : 0;
     }
     fy_parser_destroy(fyp);
+    /* collected errors are only released when collection is turned off */
+    fy_diag_set_collect_errors(diag, false);
     fy_diag_unref(diag);
     return n;
 }

@@ -947,3 +947,75 @@ WK_TEST(prefilter_same_alerts)
     for (size_t i = 0; i < nb; i++)
         free(bufs[i]);
 }
+
+WK_TEST(corr_value_sum_and_avg)
+{
+    char y[4096];
+    snprintf(y, sizeof(y),
+             "%stitle: bytes\nid: c6\ncorrelation:\n  type: value_sum\n  rules: [base]\n"
+             "  group-by: [host]\n  timespan: 1m\n  condition:\n    gte: 100\n    field: n\n"
+             "---\ntitle: avg\nid: c7\ncorrelation:\n  type: value_avg\n  rules: [base]\n"
+             "  group-by: [host]\n  timespan: 1m\n  condition:\n    gt: 40\n    lt: 60\n"
+             "    field: n\n",
+             base);
+    struct wk_ruleset *rs = load_ok(y);
+    struct wk_rule_scratch *sc = NULL;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    WK_ASSERT_INT_EQ(feed(rs, sc, 0, "\"a\":\"x\",\"host\":\"h\",\"n\":30", &ra), 0);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 1, "\"a\":\"x\",\"host\":\"h\",\"n\":\"20\"", &ra), 0);
+    /* sum 100 reaches gte 100; the average (33.3) is outside the 40..60 range */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 2, "\"a\":\"x\",\"host\":\"h\",\"n\":50", &ra), 1);
+    WK_ASSERT(strstr(ra.last, "\"title\":\"bytes\"") != NULL);
+    WK_ASSERT(ra.value == 100);
+    /* a fresh group: 50 then 50 -> average 50 within (40, 60) */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 3, "\"a\":\"x\",\"host\":\"k\",\"n\":50", &ra), 1);
+    WK_ASSERT(strstr(ra.last, "\"title\":\"avg\"") != NULL);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(corpus_rules_fire_on_positive_records)
+{
+    /* SigmaHQ auditd rules against records shaped like the corpus logs (go-libaudit,
+     * laurel, beats samples): each fires on its positive and not on its near miss. */
+    static const struct {
+        const char *rule, *yes, *no;
+    } cases[] = {
+        { "syscall/lnx_auditd_create_account.yml",
+          AUDITD("{\"type\":\"ADD_USER\",\"msg\":\"op=adding user id=1001 exe=\\\"/usr/sbin/useradd\\\"\"}"),
+          AUDITD("{\"type\":\"ADD_GROUP\",\"msg\":\"op=adding group\"}") },
+        { "path/lnx_auditd_ld_so_preload_mod.yml",
+          AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"openat\"},{\"type\":\"PATH\",\"name\":\"/etc/ld.so.preload\"}"),
+          AUDITD("{\"type\":\"PATH\",\"name\":\"/etc/ld.so.conf\"}") },
+        { "lnx_auditd_susp_c2_commands.yml",
+          AUDITD("{\"type\":\"SYSCALL\",\"key\":[\"exec\",\"susp_activity\"]}"),
+          AUDITD("{\"type\":\"SYSCALL\",\"key\":\"exec\"}") },
+        { "execve/lnx_auditd_coinminer.yml",
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"./xmrig\",\"a1\":\"-o\",\"a2\":\"pool:3333\",\"a3\":\"--cpu-priority=5\"}"),
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"./xmrig\",\"a1\":\"--cpu-max-threads-hint=5\"}") },
+        { "syscall/lnx_auditd_load_module_insmod.yml",
+          AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"finit_module\",\"comm\":\"insmod\",\"exe\":\"/usr/bin/kmod\"}"),
+          AUDITD("{\"type\":\"SYSCALL\",\"comm\":\"modprobe\",\"exe\":\"/usr/bin/kmod\"}") },
+        { "execve/lnx_auditd_find_cred_in_files.yml",
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"grep\",\"a1\":\"-ri\",\"a2\":\"PASSWORD\",\"a3\":\"/etc\"}"),
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"grep\",\"a1\":\"-ri\",\"a2\":\"user\"}") },
+        { "execve/lnx_auditd_system_shutdown_reboot.yml",
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"telinit\",\"a1\":\"6\"}"),
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"telinit\",\"a1\":\"q\"}") },
+        { "execve/lnx_auditd_binary_padding.yml",
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"dd\",\"a1\":\"if=/dev/zero\",\"a2\":\"bs=1\",\"a3\":\"count=1\"}"),
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"dd\",\"a1\":\"if=/dev/zero\",\"a2\":\"of=/tmp/x\"}") },
+        { "syscall/lnx_auditd_susp_exe_folders.yml",
+          AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\",\"exe\":\"/home/bob/public_html/x\"}"),
+          AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\",\"exe\":\"/usr/bin/x\"}") },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct wk_ruleset *rs = load_corpus_rule(cases[i].rule);
+        if (hits(rs, cases[i].yes) != 1)
+            WK_FAIL("%s does not fire on %s", cases[i].rule, cases[i].yes);
+        if (hits(rs, cases[i].no) != 0)
+            WK_FAIL("%s fires on %s", cases[i].rule, cases[i].no);
+        wk_ruleset_unref(rs);
+    }
+}
