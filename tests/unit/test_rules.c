@@ -534,6 +534,9 @@ WK_TEST(reject_bad_values)
                   "2:13: logsource {product: windows, service: -, category: -} has no mapping "
                   "in logsources.yaml");
     expect_reject("title: [\n", "2:1: YAML syntax: flow sequence without a closing bracket");
+    expect_reject("title: f\nlogsource: {category: test}\nfilter:\n  rules: [x]\n  s:\n"
+                  "    a: 1\n  condition: not s\n",
+                  "1:1: Sigma meta filters ('filter' documents) are not supported");
 }
 
 /* ---- correlations ------------------------------------------------------------------------------ */
