@@ -4,7 +4,7 @@
  * stored bytes per event, and query latency (first result and completion) for a
  * time-range + container query and a key + time query. bench/store_bench.sh runs it next
  * to `zstd -19 --long` and `ausearch -k` on the same events.
- * usage: store_bench EVENTS.jsonl STORE_DIR [ZSTD_LEVEL]
+ * usage: store_bench EVENTS.jsonl|- STORE_DIR [ZSTD_LEVEL [KEY [BLOCK_KIB]]]
  */
 #include "config.h"
 
@@ -12,11 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
 #include "watchkeeper/store.h"
 #include "watchkeeper/timefmt.h"
+
+static int64_t cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static double ms(int64_t ns)
 {
@@ -52,7 +60,7 @@ int main(int argc, char **argv)
         return 2;
     }
     wk_keys_init();
-    FILE *in = fopen(argv[1], "r");
+    FILE *in = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "r");
     if (!in) {
         perror(argv[1]);
         return 3;
@@ -61,6 +69,9 @@ int main(int argc, char **argv)
     wk_store_opts_init(&o);
     if (argc > 3)
         o.zstd_level = atoi(argv[3]);
+    if (argc > 5)
+        o.block_raw_max = (size_t)atoi(argv[5]) << 10;
+    o.fsync = getenv("WK_BENCH_NOFSYNC") == NULL;
     struct wk_store *st;
     int rc = wk_store_open(&st, argv[2], &o);
     if (rc < 0) {
@@ -73,7 +84,7 @@ int main(int argc, char **argv)
     size_t cap = 0;
     ssize_t len;
     uint64_t n = 0, in_bytes = 0;
-    int64_t add_ns = 0, ts_min = INT64_MAX, ts_max = 0;
+    int64_t add_ns = 0, add_cpu = 0, ts_min = INT64_MAX, ts_max = 0;
     char cid[65] = "";
     const char *err;
     while ((len = getline(&line, &cap, in)) > 0) {
@@ -91,8 +102,9 @@ int main(int argc, char **argv)
             if (c && l == 64)
                 memcpy(cid, c, 65);
         }
-        int64_t t0 = wk_time_mono_ns();
+        int64_t t0 = wk_time_mono_ns(), c0 = cpu_ns();
         rc = wk_store_add(st, ev, NULL, NULL);
+        add_cpu += cpu_ns() - c0;
         add_ns += wk_time_mono_ns() - t0;
         if (rc < 0) {
             fprintf(stderr, "add: %s\n", wk_strerror(rc));
@@ -100,8 +112,9 @@ int main(int argc, char **argv)
         }
         n++;
     }
-    int64_t t0 = wk_time_mono_ns();
+    int64_t t0 = wk_time_mono_ns(), c0 = cpu_ns();
     rc = wk_store_flush(st);
+    add_cpu += cpu_ns() - c0;
     add_ns += wk_time_mono_ns() - t0;
     if (rc < 0) {
         fprintf(stderr, "flush: %s\n", wk_strerror(rc));
@@ -112,6 +125,8 @@ int main(int argc, char **argv)
     printf("events            %llu\n", (unsigned long long)n);
     printf("append            %.0f events/s (%.2f s in wk_store_add+flush, fsync on, zstd %d)\n",
            (double)n / ((double)add_ns / 1e9), (double)add_ns / 1e9, o.zstd_level);
+    printf("append CPU        %.0f events/s per core (%.2f s CPU; the rest is fsync wait)\n",
+           (double)n / ((double)add_cpu / 1e9), (double)add_cpu / 1e9);
     printf("input jsonl       %llu bytes\n", (unsigned long long)in_bytes);
     printf("raw records       %llu bytes (%.1f/event)\n", (unsigned long long)s.raw_bytes,
            (double)s.raw_bytes / (double)n);
@@ -123,6 +138,17 @@ int main(int argc, char **argv)
            (double)s.map_used / (double)s.stored_bytes);
     printf("blocks            %llu\n", (unsigned long long)s.blocks);
 
+    if (getenv("WK_BENCH_COLD")) {
+        int64_t k0 = cpu_ns();
+        uint64_t done = 0;
+        rc = wk_store_recompact(st, INT64_MAX, 0, &done);
+        int64_t k1 = cpu_ns();
+        wk_store_stats(st, &s);
+        printf("cold tier         %llu blocks at zstd %d in %.1f s CPU: %llu bytes (%.1f/event, "
+               "x%.2f)%s\n", (unsigned long long)done, o.cold_level, (double)(k1 - k0) / 1e9,
+               (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)n,
+               (double)s.raw_bytes / (double)s.stored_bytes, rc < 0 ? " (failed)" : "");
+    }
     /* A 10% time window in the middle, one container. */
     int64_t span = ts_max - ts_min;
     struct wk_store_filter f = {.since = ts_min + span / 2, .until = ts_min + span / 2 + span / 10,
