@@ -149,6 +149,26 @@ static int corr_alert(const struct wk_alert *a, void *arg)
     return rc;
 }
 
+/* The one event.module every rule of rs needs, or NULL: pushed down to the store, which
+ * then skips other sources' blocks and records without decoding them. */
+static const char *single_module(const struct wk_ruleset *rs)
+{
+    const char *mod = NULL;
+    for (size_t l = 0; l < rs->ls.n; l++) {
+        const struct sg_logsource *ls = &rs->ls.v[l];
+        if (ls->rules.n == 0)
+            continue;
+        const struct sg_lsmatch *m = NULL;
+        for (size_t k = 0; !m && k < ls->match.n; k++)
+            if (!strcmp(ls->match.v[k].field, "event.module"))
+                m = &ls->match.v[k];
+        if (!m || m->values.n != 1 || (mod && strcmp(mod, m->values.v[0])))
+            return NULL;
+        mod = m->values.v[0];
+    }
+    return mod;
+}
+
 int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hunt_opts *o,
                   wk_hunt_alert_cb cb, void *arg, struct wk_hunt_stats *stats)
 {
@@ -169,6 +189,7 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
         f.since = o->since;
         f.until = o->until;
     }
+    f.source = single_module(rs);
     struct hunt h = { .st = st, .rs = rs, .f = &f };
     pthread_mutex_init(&h.mu, NULL);
     pthread_cond_init(&h.cv, NULL);
