@@ -126,6 +126,7 @@ struct loader {
     struct wk_strv *errors;
     unsigned nerrors;
     bool oom;
+    bool outputs_seen;
 };
 
 static void where_of(struct fy_node *n, int *line, int *col)
@@ -411,8 +412,10 @@ static void load_root(struct loader *ld, struct wk_config *c, struct fy_node *ro
         else if (strcmp(key, "sources") == 0) {
             c->default_sources = false;
             load_sources(ld, c, v);
-        } else if (strcmp(key, "outputs") == 0)
+        } else if (strcmp(key, "outputs") == 0) {
+            ld->outputs_seen = true;
             load_outputs(ld, c, v);
+        }
         else
             err_at(ld, k, "unknown key '%s' (known: store, sources, rules, outputs, api, "
                           "logging, pipeline)", key);
@@ -441,6 +444,20 @@ static void check_values(struct loader *ld, struct wk_config *c, struct fy_node 
         err_at(ld, NULL, "api.socket must be set when the api is enabled");
 }
 
+/* Alerts go to stdout unless `outputs:` says otherwise. */
+static int add_stdout(struct wk_config *c)
+{
+    struct wk_config_output *o = wk_new0(struct wk_config_output, 1);
+    if (!o)
+        return -ENOMEM;
+    c->outputs = o;
+    c->noutputs = 1;
+    (void)wk_options_defaults(wk_config_output_options, o);
+    o->type = strdup("stdout");
+    o->name = strdup("stdout");
+    return o->type && o->name ? 0 : -ENOMEM;
+}
+
 static int load_doc(struct wk_config **out, const char *name, struct fy_document *fyd,
                     struct fy_diag *diag, struct wk_strv *errors)
 {
@@ -453,7 +470,9 @@ static int load_doc(struct wk_config **out, const char *name, struct fy_document
     c->file = strdup(name);
     if (!c->file)
         goto out;
-    if (!fyd) {
+    if (!fyd && !fy_diag_errors_iterate(diag, &(void *){ NULL })) {
+        /* An empty file: libfyaml builds no document and reports nothing. */
+    } else if (!fyd) {
         /* A syntax error: libfyaml collected it with its position. */
         void *it = NULL;
         struct fy_diag_error *e;
@@ -470,9 +489,11 @@ static int load_doc(struct wk_config **out, const char *name, struct fy_document
         rc = WK_EPARSE;
         goto out;
     }
-    struct fy_node *root = fy_document_root(fyd);
+    struct fy_node *root = fyd ? fy_document_root(fyd) : NULL;
     load_root(&ld, c, root);
     check_values(&ld, c, root);
+    if (!ld.outputs_seen && add_stdout(c) < 0)
+        ld.oom = true;
     rc = ld.oom ? -ENOMEM : ld.nerrors ? WK_EPARSE : 0;
     if (rc == 0) {
         *out = c;
@@ -576,18 +597,8 @@ int wk_config_defaults(struct wk_config **out, struct wk_strv *probe)
         if (ok && rc == 0)
             rc = add_source(c, ops, ops->name, 0, &s);
     }
-    if (rc == 0) {
-        struct wk_config_output *o = wk_new0(struct wk_config_output, 1);
-        if (o) {
-            (void)wk_options_defaults(wk_config_output_options, o);
-            o->type = strdup("stdout");
-            o->name = strdup("stdout");
-        }
-        c->outputs = o;
-        c->noutputs = o ? 1 : 0;
-        if (!o || !o->type || !o->name)
-            rc = -ENOMEM;
-    }
+    if (rc == 0)
+        rc = add_stdout(c);
     if (rc < 0) {
         wk_config_free(c);
         return rc;

@@ -143,6 +143,8 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
         p->flush_now = true; /* don't let a full queue wait for batch_age */
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
+        /* A paused source waits for the resume: that keeps the loop alive. */
+        uv_ref((uv_handle_t *)&p->async);
         return -EAGAIN;
     }
     pthread_mutex_unlock(&p->lock);
@@ -588,6 +590,8 @@ static void on_async(uv_async_t *a)
         }
     }
     pthread_mutex_unlock(&p->lock);
+    if (resume)
+        uv_unref((uv_handle_t *)&p->async);
     for (size_t i = 0; resume && i < ns; i++) {
         struct slot *sl = &p->slots[i];
         if (paused[i] && sl->src) {
@@ -599,6 +603,7 @@ static void on_async(uv_async_t *a)
     if (drained && p->drain_done) {
         void (*cb)(void *) = p->drain_done;
         p->drain_done = NULL;
+        uv_unref((uv_handle_t *)&p->async);
         cb(p->drain_arg);
     }
 }
@@ -707,6 +712,7 @@ void wk__pipeline_drain(struct wk_pipeline *p, void (*done)(void *arg), void *ar
 {
     p->drain_done = done;
     p->drain_arg = arg;
+    uv_ref((uv_handle_t *)&p->async); /* alive until the drain is reported */
     pthread_mutex_lock(&p->lock);
     p->stop = true;
     bool drained = p->drained;
