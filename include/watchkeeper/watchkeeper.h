@@ -6,6 +6,7 @@
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
 #include "watchkeeper/log.h"
+#include "watchkeeper/store.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/timefmt.h"
 #include "watchkeeper/version.h"

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The event store: one LMDB environment (a directory) holding zstd-compressed blocks of
+ * events, per-block index summaries, resume cursors, alerts, deliveries, containers,
+ * quarantined input and a hash chain with Ed25519-signed checkpoints. docs/store.md
+ * describes the on-disk format.
+ *
+ * Caveats:
+ * - ONE writer: wk_store_add, wk_store_cursor_set, wk_store_alert_add,
+ *   wk_store_quarantine_add, wk_store_container_put, wk_store_tick, wk_store_flush,
+ *   wk_store_retain and wk_store_close must be called from one thread at a time (the
+ *   daemon's writer thread). Everything else (readers, iterators, stats, verify,
+ *   wk_store_delivery_set) may run concurrently from any thread, each thread with its own
+ *   wk_store_reader / wk_store_iter; other processes may read the same directory at the
+ *   same time. Readers never block the writer.
+ * - Nothing is durable until committed. Events, cursors, alerts, quarantined input and
+ *   container identities given to the writer are held in memory and committed together, in
+ *   ONE LMDB write transaction: a cursor commits with the block holding the events it
+ *   covers, an alert with the block holding its evidence. After a crash, every source
+ *   resumes from its cursor exactly after what was stored: nothing lost, nothing twice.
+ * - Blocks are sealed when their raw size reaches block_raw_max or their oldest event is
+ *   block_age_ns old (checked by wk_store_add and wk_store_tick); sealed blocks are
+ *   committed at most every commit_interval_ns or commit_bytes (whichever first).
+ * - When the map reaches map_max (or the disk is full) the commit fails with WK_EMAP_FULL
+ *   (or -ENOSPC) and everything not committed stays held: call wk_store_flush again later
+ *   (back-pressure). Nothing already committed is lost.
+ * - Pointers handed out by readers (events, alert JSON, block data) are borrowed: valid
+ *   until the next call on the same reader/iterator, or its close, unless stated.
+ */
+#ifndef WK_STORE_H
+#define WK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "watchkeeper/event.h"
+
+/** On-disk schema version, stored in meta and checked on open (WK_EVERSION on mismatch). */
+#define WK_STORE_SCHEMA_VERSION 1u
+
+/** Bytes of a chain hash (BLAKE2b-256). */
+#define WK_STORE_HASH_LEN 32u
+/** Bytes of an Ed25519 public key. */
+#define WK_STORE_PUBKEY_LEN 32u
+
+struct wk_store;
+struct wk_store_reader;
+struct wk_store_iter;
+
+/** Options for wk_store_open. Initialise with wk_store_opts_init, then change fields. */
+struct wk_store_opts {
+    size_t block_raw_max;        /* seal a block at this many raw (encoded) bytes; 256 KiB */
+    int64_t block_age_ns;        /* ... or when its first event is this old (mono); 1 s */
+    int64_t commit_interval_ns;  /* commit sealed blocks at least this often; 100 ms */
+    size_t commit_bytes;         /* ... or when this many compressed bytes wait; 1 MiB */
+    int zstd_level;              /* hot-tier zstd level; 3 */
+    bool dictionaries;           /* train a zstd dictionary per source; true */
+    uint64_t map_initial;        /* initial LMDB map size; 64 MiB */
+    uint64_t map_max;            /* ceiling the map may grow to; 64 GiB */
+    int64_t retain_age_ns;       /* retention: drop blocks whose newest event is older; 0=off */
+    uint64_t retain_bytes;       /* retention: keep stored block bytes under this; 0=off */
+    bool fsync;                  /* fsync on commit; true (false only for tests/benches) */
+    bool read_only;              /* open for reading only (query, stats, verify); false */
+    /* Fields indexed per block, NULL-terminated; NULL: the defaults
+     * process.executable, user.id, event.action, auditd.key. container.id,
+     * container.name and event.module are always indexed. Borrowed during open only. */
+    const char *const *index_terms;
+    uint32_t checkpoint_blocks;  /* sign a checkpoint every this many blocks; 256 */
+    /* Ed25519 signing key file; NULL: DIR/signing.key (created 0600 on first use, with
+     * DIR/signing.pub beside it). Borrowed during open only. */
+    const char *key_path;
+};
+
+/** Fill opts with the defaults above. */
+void wk_store_opts_init(struct wk_store_opts *opts);
+
+/**
+ * Open (creating when absent, mode 0700 for the directory and 0600 for files) a store.
+ * @param[out] out the store, owned; release with wk_store_close().
+ * @param[in] dir directory path (borrowed). @param[in] opts NULL for defaults.
+ * @return 0, -errno (directory, file, LMDB errors mapped to errno where possible),
+ *         WK_EVERSION (schema version mismatch), WK_ECORRUPT (meta unreadable),
+ *         -ENOENT (read_only and no store there).
+ */
+int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_opts *opts);
+
+/**
+ * Flush (seal + commit everything held, write a checkpoint when writable) and close.
+ * NULL allowed. Writer thread. A failed final flush loses only what was not committed:
+ * call wk_store_flush first to see the error. @return NULL.
+ */
+struct wk_store *wk_store_close(struct wk_store *st);
+
+/** The directory of the store (borrowed, valid until close). */
+const char *wk_store_dir(const struct wk_store *st);
+
+/* ---------------------------------------------------------------------------------- */
+/* Writing (writer thread only)                                                        */
+
+/**
+ * Reference to one stored event: the block holding it and its index inside the block.
+ * Stable for the life of the event (retention removes it; recompaction keeps refs valid).
+ */
+struct wk_store_ref {
+    uint64_t block;
+    uint32_t index;
+};
+
+/**
+ * Resume point of one source instance, an opaque byte string (file inode + offset, Docker
+ * `since`, audit serial, ...). `source` names the instance ("ingest:/var/log/a.log",
+ * "docker:/run/docker.sock"), at most 255 bytes.
+ */
+struct wk_store_cursor {
+    const char *source;
+    const void *data;
+    size_t len; /* at most 4096 */
+};
+
+/**
+ * Add one event. It is encoded (copied) at once; ev stays the caller's. When `cur` is not
+ * NULL, that cursor is recorded for cur->source and commits together with this event.
+ * May seal the current block and commit (which is where commit errors surface).
+ * @param[out] ref when not NULL, where the event will be once committed (usable at once as
+ *             evidence for wk_store_alert_add).
+ * @return 0; -EINVAL (ts 0, bad cursor); WK_ELIMIT (event encodes to > 64 MiB);
+ *         WK_EMAP_FULL / -ENOSPC (commit failed: the event IS held; retry wk_store_flush
+ *         later); -ENOMEM; -EROFS (read-only store).
+ */
+int wk_store_add(struct wk_store *st, const struct wk_event *ev,
+                 const struct wk_store_cursor *cur, struct wk_store_ref *ref);
+
+/**
+ * Record a cursor without an event (e.g. input that produced only rejected lines). It
+ * commits with the events added before it, or alone at the next commit.
+ * @return 0, -EINVAL, -ENOMEM, -EROFS.
+ */
+int wk_store_cursor_set(struct wk_store *st, const struct wk_store_cursor *cur);
+
+/**
+ * Read the last COMMITTED cursor of a source instance (any thread).
+ * @param[out] buf receives up to cap bytes; @param[out] len the cursor's full length.
+ * @return 0; WK_ENOT_FOUND (no cursor: start from the beginning); -ENOBUFS (cap too small,
+ *         *len says how much is needed); other LMDB errors as -errno.
+ */
+int wk_store_cursor_get(struct wk_store *st, const char *source, void *buf, size_t cap,
+                        size_t *len);
+
+/**
+ * Add an alert: JSON text (copied) plus references to its evidence events. Commits with
+ * the block holding the most recent evidence (or the next commit).
+ * @param[out] id when not NULL, the alert id (increasing from 1).
+ * @return 0, -EINVAL, -ENOMEM, -EROFS, commit errors as for wk_store_add.
+ */
+int wk_store_alert_add(struct wk_store *st, const char *json, size_t len,
+                       const struct wk_store_ref *refs, size_t nrefs, uint64_t *id);
+
+/**
+ * Keep input that could not be parsed: source name, reason, exact raw bytes. Commits with
+ * the next commit (with the cursor that moves past it). @return 0, -ENOMEM, -EROFS.
+ */
+int wk_store_quarantine_add(struct wk_store *st, const char *source, const char *reason,
+                            const void *raw, size_t len);
+
+/**
+ * Store the identity of a container (JSON text: names, image, labels, pod, risk facts,
+ * first/last seen), replacing the previous value. Commits with the next commit.
+ * @return 0, -EINVAL, -ENOMEM, -EROFS.
+ */
+int wk_store_container_put(struct wk_store *st, const char *id, const char *json,
+                           size_t len);
+
+/**
+ * Seal the current block when it is old enough and commit when commit_interval_ns has
+ * passed. Call it regularly (e.g. every 100 ms) when no events arrive.
+ * @param[in] now_mono_ns wk_time_mono_ns() (or 0 for "now").
+ * @return 0 or a commit error (as wk_store_add).
+ */
+int wk_store_tick(struct wk_store *st, int64_t now_mono_ns);
+
+/**
+ * Seal the current block (if it holds events) and commit everything held now.
+ * @return 0, WK_EMAP_FULL, -ENOSPC, -EIO, -ENOMEM (held data kept: retry later).
+ */
+int wk_store_flush(struct wk_store *st);
+
+/**
+ * Record that output `name` delivered every alert up to `alert_id`. Commits at once in its
+ * own transaction; any thread. @return 0, -EINVAL, -EROFS, -errno.
+ */
+int wk_store_delivery_set(struct wk_store *st, const char *name, uint64_t alert_id);
+
+/** Last alert id delivered by output `name` (0 when none). @return 0 or -errno. */
+int wk_store_delivery_get(struct wk_store *st, const char *name, uint64_t *alert_id);
+
+/**
+ * Apply retention (retain_age_ns, retain_bytes) now: deletes whole oldest blocks and their
+ * index entries in bounded transactions, and records the new chain start in meta, so that
+ * wk_store_verify still passes. Writer thread.
+ * @param[out] removed blocks deleted (may be NULL). @return 0 or -errno.
+ */
+int wk_store_retain(struct wk_store *st, int64_t now_ns, uint64_t *removed);
+
+/* ---------------------------------------------------------------------------------- */
+/* Reading (any thread, one reader per thread)                                         */
+
+/** A term filter: the event (or one of its records) has field == value (text compare). */
+struct wk_store_term {
+    const char *field;
+    const char *value;
+};
+
+/** Return true to keep the event. Called on events that passed the other filters. */
+typedef bool (*wk_store_pred_cb)(const struct wk_event *ev, void *arg);
+
+/** What to read. Zero-initialise, then set what you need (all filters AND together). */
+struct wk_store_filter {
+    int64_t since;                     /* ns, inclusive; 0: from the beginning */
+    int64_t until;                     /* ns, inclusive; 0: to the end */
+    const char *container;             /* full id, id prefix (>= 4 hex chars) or name */
+    const char *source;                /* event.module */
+    const struct wk_store_term *terms; /* nterms terms */
+    size_t nterms;
+    wk_store_pred_cb pred;             /* optional exact predicate */
+    void *pred_arg;
+};
+
+/** What a block header says (values copied). */
+struct wk_store_block_info {
+    uint64_t id;
+    int64_t ts_min, ts_max;    /* ns */
+    uint32_t count;            /* events */
+    uint32_t raw_size;         /* encoded records, uncompressed */
+    uint32_t stored_size;      /* bytes of the LMDB value (header + frame) */
+    uint32_t dict_id;          /* 0: no dictionary */
+    uint8_t prev[WK_STORE_HASH_LEN];
+    uint8_t hash[WK_STORE_HASH_LEN];
+};
+
+/**
+ * Open a reader: a read-only LMDB snapshot plus decompression scratch. Cheap; open one
+ * per thread (hunt workers) and close it soon (long snapshots keep pages from reuse).
+ * @return 0, -ENOMEM, -errno.
+ */
+int wk_store_reader_open(struct wk_store *st, struct wk_store_reader **out);
+/** Close a reader (NULL allowed). @return NULL. */
+struct wk_store_reader *wk_store_reader_close(struct wk_store_reader *r);
+
+/**
+ * Candidate blocks for a filter, in store order (= commit order), using the time index and
+ * the per-block container/term summaries. A candidate may still hold no matching event.
+ * @param[out] ids malloc'd array (caller frees), @param[out] n its length.
+ * @return 0, -ENOMEM, -errno.
+ */
+int wk_store_candidates(struct wk_store_reader *r, const struct wk_store_filter *f,
+                        uint64_t **ids, size_t *n);
+
+/** Header of one block. @return 0, WK_ENOT_FOUND, WK_ECORRUPT. */
+int wk_store_block_info(struct wk_store_reader *r, uint64_t id,
+                        struct wk_store_block_info *info);
+
+/** Called per matching event of a block; ev borrowed for the call. Return <0 to stop. */
+typedef int (*wk_store_event_cb)(const struct wk_event *ev, struct wk_store_ref ref,
+                                 void *arg);
+
+/**
+ * Decode one block and call cb on each event matching f (f may be NULL: all).
+ * @return 0, what cb returned (<0), WK_ENOT_FOUND, WK_ECORRUPT (bad frame / records).
+ */
+int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
+                        const struct wk_store_filter *f, wk_store_event_cb cb, void *arg);
+
+/**
+ * Fetch one event by reference (evidence of an alert).
+ * @param[out] ev reset and filled (the caller's event). @return 0, WK_ENOT_FOUND,
+ *         WK_ECORRUPT.
+ */
+int wk_store_event_get(struct wk_store_reader *r, struct wk_store_ref ref,
+                       struct wk_event *ev);
+
+/**
+ * Iterate the events matching f in store order (candidates, then exact filters).
+ * @param[in] f copied, but its strings and pred_arg are borrowed for the iterator's life.
+ * @return 0, -ENOMEM, -errno.
+ */
+int wk_store_iter_new(struct wk_store_reader *r, const struct wk_store_filter *f,
+                      struct wk_store_iter **out);
+/**
+ * Next matching event. @param[out] ev borrowed until the next call. @param[out] ref may
+ * be NULL. @return 1 (an event), 0 (end), WK_ECORRUPT or -errno.
+ */
+int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
+                       struct wk_store_ref *ref);
+/** NULL allowed. @return NULL. */
+struct wk_store_iter *wk_store_iter_free(struct wk_store_iter *it);
+
+/** One alert as stored (borrowed from the reader's snapshot). */
+struct wk_store_alert {
+    uint64_t id;
+    const char *json; /* not NUL-terminated */
+    size_t len;
+    const struct wk_store_ref *refs; /* nrefs */
+    size_t nrefs;
+};
+
+/**
+ * Read the first alert with id >= *id. On success *id is advanced past it (call again to
+ * iterate). @param[out] a borrowed until the next call on r.
+ * @return 1 (an alert), 0 (no more), -errno.
+ */
+int wk_store_alert_next(struct wk_store_reader *r, uint64_t *id, struct wk_store_alert *a);
+
+/** Container identity JSON (borrowed until the next call on r). @return 0, WK_ENOT_FOUND. */
+int wk_store_container_get(struct wk_store_reader *r, const char *id, const char **json,
+                           size_t *len);
+
+/** One quarantined input. */
+struct wk_store_quarantined {
+    uint64_t id;
+    int64_t ts;          /* wall clock when quarantined */
+    const char *source;  /* NUL-terminated */
+    const char *reason;  /* NUL-terminated */
+    const void *raw;
+    size_t len;
+};
+
+/** As wk_store_alert_next, over the quarantine. @return 1, 0, -errno. */
+int wk_store_quarantine_next(struct wk_store_reader *r, uint64_t *id,
+                             struct wk_store_quarantined *q);
+
+/* ---------------------------------------------------------------------------------- */
+/* Stats, verification                                                                 */
+
+struct wk_store_source_stats {
+    char name[32];
+    uint64_t events;
+    uint64_t raw_bytes;
+    uint64_t stored_bytes;
+    uint32_t dict_id; /* current dictionary, 0 when none */
+};
+
+struct wk_store_stats {
+    uint64_t events, blocks;
+    uint64_t raw_bytes;     /* encoded records, uncompressed */
+    uint64_t stored_bytes;  /* block values in LMDB */
+    uint64_t first_block, last_block;
+    int64_t ts_min, ts_max;
+    uint64_t alerts, quarantined, containers, cursors, dictionaries;
+    uint8_t head[WK_STORE_HASH_LEN];
+    uint64_t map_size;      /* current map size, bytes */
+    uint64_t map_used;      /* pages in use x page size */
+    uint64_t map_max;
+    uint64_t free_pages;    /* pages on LMDB's free list (reused space) */
+    uint32_t page_size;
+    uint32_t schema;
+    size_t nsources;
+    struct wk_store_source_stats sources[16];
+};
+
+/** Compute stats from a snapshot (any thread). @return 0 or -errno. */
+int wk_store_stats(struct wk_store *st, struct wk_store_stats *out);
+
+struct wk_store_verify_result {
+    uint64_t blocks;        /* blocks checked */
+    uint64_t checkpoints;   /* signatures checked */
+    uint64_t first_bad;     /* id of the first bad block (0 when intact) */
+    char reason[160];       /* what is wrong with it, or "" */
+};
+
+/**
+ * Walk the hash chain from block `from` (0: the chain start) to the head, recomputing
+ * every block's hash from its decompressed records, and check the signed checkpoints.
+ * @param[in] pubkey Ed25519 public key to trust (NULL: the store's own signing.pub).
+ * @return 0 intact; WK_ECHAIN broken (res names the first bad block and why); -errno.
+ */
+int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
+                    struct wk_store_verify_result *res);
+
+/**
+ * The store's Ed25519 public key (creating the key pair when absent and writable).
+ * @param[out] pk WK_STORE_PUBKEY_LEN bytes. @return 0, -errno.
+ */
+int wk_store_pubkey(struct wk_store *st, uint8_t pk[WK_STORE_PUBKEY_LEN]);
+
+/**
+ * Parse a public key as written in DIR/signing.pub (64 hex digits, trailing newline
+ * allowed). @return 0 or WK_EPARSE.
+ */
+int wk_store_pubkey_parse(const char *text, size_t len, uint8_t pk[WK_STORE_PUBKEY_LEN]);
+
+#endif /* WK_STORE_H */

@@ -1,0 +1,695 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Readers: a read transaction plus decompression scratch. Candidate blocks come from the
+ * time index (keys are the running maximum timestamp, so a range starts with one seek and
+ * ends early) and the per-block container/term summaries; only candidates are
+ * decompressed, then every event is checked exactly against the filter.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_private.h"
+#include "watchkeeper/error.h"
+
+struct wk_store_reader {
+    struct wk_store *st;
+    MDB_txn *txn;
+    ZSTD_DCtx *dctx;
+    struct wk__buf raw;
+    uint64_t raw_id; /* block held in raw, 0: none */
+    struct wk_event *ev;
+    int64_t skew;
+};
+
+struct wk_store_iter {
+    struct wk_store_reader *r;
+    struct wk_store_filter f;
+    uint64_t *ids;
+    size_t n, i;
+    struct wk__buf raw;
+    uint64_t id;
+    size_t pos;
+    uint32_t idx;
+    bool in_block;
+    struct wk_event *ev;
+};
+
+static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id)
+{
+    pthread_mutex_lock(&st->dict_mu);
+    struct wk__dict *d = st->dicts;
+    while (d && d->id != id)
+        d = d->next;
+    if (!d) {
+        /* "dict:" + u32 BE id; see docs/store.md */
+        uint8_t key[9] = {'d', 'i', 'c', 't', ':', (uint8_t)(id >> 24), (uint8_t)(id >> 16),
+                          (uint8_t)(id >> 8), (uint8_t)id};
+        MDB_val k = {9, key}, v;
+        if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && (d = wk_new0(struct wk__dict, 1))) {
+            d->id = id;
+            d->ddict = ZSTD_createDDict(v.mv_data, v.mv_size);
+            if (!d->ddict) {
+                free(d);
+                d = NULL;
+            } else {
+                d->next = st->dicts;
+                st->dicts = d;
+            }
+        }
+    }
+    pthread_mutex_unlock(&st->dict_mu);
+    return d;
+}
+
+int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
+                        const uint8_t *val, size_t vlen, struct wk__buf *out)
+{
+    if (vlen < WK__BLK_HDR || val[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT)
+        return WK_ECORRUPT;
+    uint32_t raw = wk__get_u32le(val + WK__BLK_OFF_RAW);
+    uint32_t dict = wk__get_u32le(val + WK__BLK_OFF_DICT);
+    out->len = 0;
+    int rc = wk__buf_reserve(out, (size_t)raw + 1);
+    if (rc < 0)
+        return rc;
+    size_t n;
+    if (dict) {
+        struct wk__dict *d = dict_find(st, txn, dict);
+        if (!d)
+            return WK_ECORRUPT;
+        n = ZSTD_decompress_usingDDict(dctx, out->p, raw, val + WK__BLK_HDR, vlen - WK__BLK_HDR,
+                                       d->ddict);
+    } else {
+        n = ZSTD_decompressDCtx(dctx, out->p, raw, val + WK__BLK_HDR, vlen - WK__BLK_HDR);
+    }
+    if (ZSTD_isError(n) || n != raw)
+        return WK_ECORRUPT;
+    out->len = n;
+    return 0;
+}
+
+int wk_store_reader_open(struct wk_store *st, struct wk_store_reader **out)
+{
+    *out = NULL;
+    struct wk_store_reader *r = wk_new0(struct wk_store_reader, 1);
+    if (!r)
+        return -ENOMEM;
+    r->st = st;
+    int rc = -ENOMEM;
+    if (!(r->dctx = ZSTD_createDCtx()) || wk_event_new(&r->ev) < 0)
+        goto fail;
+    if ((rc = wk__store_rdtxn(st, &r->txn)) < 0) {
+        r->txn = NULL;
+        goto fail;
+    }
+    MDB_val k = {4, "head"}, v;
+    if (mdb_get(r->txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size >= 56)
+        r->skew = (int64_t)wk__get_u64le((uint8_t *)v.mv_data + 48);
+    *out = r;
+    return 0;
+fail:
+    wk_store_reader_close(r);
+    return rc;
+}
+
+struct wk_store_reader *wk_store_reader_close(struct wk_store_reader *r)
+{
+    if (!r)
+        return NULL;
+    if (r->txn)
+        wk__store_rdtxn_end(r->st, r->txn);
+    ZSTD_freeDCtx(r->dctx);
+    wk__buf_fini(&r->raw);
+    wk_event_free(r->ev);
+    free(r);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Filters                                                                             */
+
+static bool is_hex_prefix(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 4 || n >= 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+static bool sum_has(const MDB_val *v, uint64_t h)
+{
+    size_t lo = 0, hi = v->mv_size / 8;
+    const uint8_t *p = v->mv_data;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        uint64_t x = wk__get_u64le(p + 8 * mid);
+        if (x == h)
+            return true;
+        if (x < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static bool streq(const char *a, size_t alen, const char *b)
+{
+    return a && strlen(b) == alen && memcmp(a, b, alen) == 0;
+}
+
+static bool term_match(const struct wk_event *ev, const struct wk_store_term *t)
+{
+    size_t nf = wk_event_nfields(ev), flen = strlen(t->field);
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk_key *k = wk_event_field_key(ev, i);
+        if (k->len != flen || memcmp(k->name, t->field, flen) != 0)
+            continue;
+        const struct wk_value *v = wk_event_field_value(ev, i);
+        char buf[32];
+        const char *s;
+        size_t len;
+        if (v->kind == WK_VAL_STRLIST) {
+            for (uint32_t j = 0; j < v->len; j++) {
+                if (streq(v->u.items[j].s, v->u.items[j].len, t->value))
+                    return true;
+            }
+        } else if (v->kind == WK_VAL_REAL) {
+            char *end;
+            double d = strtod(t->value, &end);
+            if (*t->value && !*end && d == v->u.r)
+                return true;
+        } else if (v->kind == WK_VAL_NULL) {
+            if (strcmp(t->value, "null") == 0)
+                return true;
+        } else if (wk__value_text(v, buf, &s, &len) && streq(s, len, t->value)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool event_match(const struct wk_store_filter *f, const struct wk_event *ev)
+{
+    if (!f)
+        return true;
+    int64_t ts = wk_event_ts(ev);
+    if ((f->since && ts < f->since) || (f->until && ts > f->until))
+        return false;
+    size_t len;
+    if (f->source) {
+        const char *m = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &len);
+        if (!streq(m, len, f->source))
+            return false;
+    }
+    if (f->container) {
+        size_t nlen = 0;
+        const char *id = wk_event_get_str(ev, &WK_KEY_CONTAINER_ID, &len);
+        const char *name = wk_event_get_str(ev, &WK_KEY_CONTAINER_NAME, &nlen);
+        size_t cl = strlen(f->container);
+        bool ok = streq(id, len, f->container) || streq(name, nlen, f->container) ||
+                  (id && is_hex_prefix(f->container) && len >= cl &&
+                   memcmp(id, f->container, cl) == 0);
+        if (!ok)
+            return false;
+    }
+    for (size_t i = 0; i < f->nterms; i++) {
+        if (!term_match(ev, &f->terms[i]))
+            return false;
+    }
+    return !f->pred || f->pred(ev, f->pred_arg);
+}
+
+static bool block_candidate(struct wk_store_reader *r, const struct wk_store_filter *f,
+                            const uint8_t idb[8])
+{
+    struct wk_store *st = r->st;
+    MDB_val k = {8, (void *)idb}, v;
+    if (f->container && !is_hex_prefix(f->container) &&
+        mdb_get(r->txn, st->dbi[WK__DB_BY_CONTAINER], &k, &v) == 0) {
+        size_t cl = strlen(f->container);
+        if (!sum_has(&v, wk__term_hash("container.id", 12, f->container, cl)) &&
+            !sum_has(&v, wk__term_hash("container.name", 14, f->container, cl)))
+            return false;
+    }
+    bool need_terms = f->source != NULL;
+    for (size_t i = 0; i < f->nterms && !need_terms; i++)
+        need_terms = wk__store_is_term(st, f->terms[i].field, strlen(f->terms[i].field));
+    if (!need_terms || mdb_get(r->txn, st->dbi[WK__DB_BY_TERM], &k, &v) != 0)
+        return true;
+    if (f->source && !sum_has(&v, wk__term_hash("event.module", 12, f->source, strlen(f->source))))
+        return false;
+    for (size_t i = 0; i < f->nterms; i++) {
+        const char *fld = f->terms[i].field;
+        size_t fl = strlen(fld);
+        if ((wk__store_is_term(st, fld, fl) || streq(fld, fl, "event.module")) &&
+            !sum_has(&v, wk__term_hash(fld, fl, f->terms[i].value, strlen(f->terms[i].value))))
+            return false;
+    }
+    return true;
+}
+
+int wk_store_candidates(struct wk_store_reader *r, const struct wk_store_filter *f,
+                        uint64_t **ids, size_t *n)
+{
+    static const struct wk_store_filter none;
+    struct wk_store *st = r->st;
+    MDB_cursor *c;
+    size_t cap = 0;
+    *ids = NULL;
+    *n = 0;
+    if (!f)
+        f = &none;
+    int rc = mdb_cursor_open(r->txn, st->dbi[WK__DB_BY_TIME], &c);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    uint8_t kb[16];
+    wk__put_tskey(kb, f->since);
+    memset(kb + 8, 0, 8);
+    MDB_val k = {16, kb}, v;
+    MDB_cursor_op op = f->since ? MDB_SET_RANGE : MDB_FIRST;
+    rc = 0;
+    int mrc;
+    while ((mrc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+        op = MDB_NEXT;
+        if (k.mv_size != 16 || v.mv_size != 16) {
+            rc = WK_ECORRUPT;
+            break;
+        }
+        int64_t tmark = wk__get_tskey(k.mv_data);
+        if (f->until && tmark - r->skew > f->until)
+            break;
+        int64_t tmin = (int64_t)wk__get_u64le(v.mv_data);
+        int64_t tmax = (int64_t)wk__get_u64le((uint8_t *)v.mv_data + 8);
+        if ((f->since && tmax < f->since) || (f->until && tmin > f->until))
+            continue;
+        const uint8_t *idb = (const uint8_t *)k.mv_data + 8;
+        if (!block_candidate(r, f, idb))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            uint64_t *a = realloc(*ids, cap * sizeof(*a));
+            if (!a) {
+                rc = -ENOMEM;
+                break;
+            }
+            *ids = a;
+        }
+        (*ids)[(*n)++] = wk__get_u64be(idb);
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND && rc == 0)
+        rc = wk__mdb_err(mrc);
+    mdb_cursor_close(c);
+    if (rc < 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int get_block(struct wk_store_reader *r, uint64_t id, MDB_val *v)
+{
+    uint8_t kb[8];
+    wk__put_u64be(kb, id);
+    MDB_val k = {8, kb};
+    int rc = mdb_get(r->txn, r->st->dbi[WK__DB_BLOCKS], &k, v);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    if (v->mv_size < WK__BLK_HDR)
+        return WK_ECORRUPT;
+    return 0;
+}
+
+int wk_store_block_info(struct wk_store_reader *r, uint64_t id, struct wk_store_block_info *info)
+{
+    MDB_val v;
+    int rc = get_block(r, id, &v);
+    if (rc < 0)
+        return rc;
+    const uint8_t *h = v.mv_data;
+    info->id = id;
+    info->count = wk__get_u32le(h + WK__BLK_OFF_COUNT);
+    info->raw_size = wk__get_u32le(h + WK__BLK_OFF_RAW);
+    info->dict_id = wk__get_u32le(h + WK__BLK_OFF_DICT);
+    info->ts_min = (int64_t)wk__get_u64le(h + WK__BLK_OFF_TSMIN);
+    info->ts_max = (int64_t)wk__get_u64le(h + WK__BLK_OFF_TSMAX);
+    info->stored_size = (uint32_t)v.mv_size;
+    memcpy(info->prev, h + WK__BLK_OFF_PREV, 32);
+    memcpy(info->hash, h + WK__BLK_OFF_HASH, 32);
+    return 0;
+}
+
+static int load_raw(struct wk_store_reader *r, uint64_t id, struct wk__buf *raw)
+{
+    MDB_val v;
+    int rc = get_block(r, id, &v);
+    if (rc < 0)
+        return rc;
+    return wk__store_block_raw(r->st, r->txn, r->dctx, v.mv_data, v.mv_size, raw);
+}
+
+/* A record's timestamp is its first 8 bytes: filter on it before decoding. */
+static bool ts_out(const struct wk_store_filter *f, const uint8_t *body, size_t blen)
+{
+    if (!f || blen < 8)
+        return false;
+    int64_t ts = (int64_t)wk__get_u64le(body);
+    return (f->since && ts < f->since) || (f->until && ts > f->until);
+}
+
+int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
+                        const struct wk_store_filter *f, wk_store_event_cb cb, void *arg)
+{
+    r->raw_id = 0;
+    int rc = load_raw(r, id, &r->raw);
+    if (rc < 0)
+        return rc;
+    r->raw_id = id;
+    size_t pos = 0, blen;
+    const uint8_t *body;
+    uint32_t idx = 0;
+    while ((rc = wk__store_next_record(r->raw.p, r->raw.len, &pos, &body, &blen)) == 1) {
+        uint32_t i = idx++;
+        if (ts_out(f, body, blen))
+            continue;
+        if ((rc = wk__store_decode(body, blen, r->ev)) < 0)
+            return rc;
+        if (!event_match(f, r->ev))
+            continue;
+        struct wk_store_ref ref = {id, i};
+        if ((rc = cb(r->ev, ref, arg)) < 0)
+            return rc;
+    }
+    return rc;
+}
+
+int wk_store_event_get(struct wk_store_reader *r, struct wk_store_ref ref, struct wk_event *ev)
+{
+    int rc;
+    if (r->raw_id != ref.block) {
+        r->raw_id = 0;
+        if ((rc = load_raw(r, ref.block, &r->raw)) < 0)
+            return rc;
+        r->raw_id = ref.block;
+    }
+    size_t pos = 0, blen;
+    const uint8_t *body;
+    uint32_t idx = 0;
+    while ((rc = wk__store_next_record(r->raw.p, r->raw.len, &pos, &body, &blen)) == 1) {
+        if (idx++ == ref.index)
+            return wk__store_decode(body, blen, ev);
+    }
+    return rc < 0 ? rc : WK_ENOT_FOUND;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Iterator                                                                            */
+
+int wk_store_iter_new(struct wk_store_reader *r, const struct wk_store_filter *f,
+                      struct wk_store_iter **out)
+{
+    *out = NULL;
+    struct wk_store_iter *it = wk_new0(struct wk_store_iter, 1);
+    if (!it)
+        return -ENOMEM;
+    it->r = r;
+    if (f)
+        it->f = *f;
+    int rc = wk_event_new(&it->ev);
+    if (rc == 0)
+        rc = wk_store_candidates(r, &it->f, &it->ids, &it->n);
+    if (rc < 0) {
+        wk_store_iter_free(it);
+        return rc;
+    }
+    *out = it;
+    return 0;
+}
+
+int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
+                       struct wk_store_ref *ref)
+{
+    int rc;
+    for (;;) {
+        if (!it->in_block) {
+            if (it->i == it->n)
+                return 0;
+            it->id = it->ids[it->i++];
+            if ((rc = load_raw(it->r, it->id, &it->raw)) < 0)
+                return rc;
+            it->pos = 0;
+            it->idx = 0;
+            it->in_block = true;
+        }
+        const uint8_t *body;
+        size_t blen;
+        rc = wk__store_next_record(it->raw.p, it->raw.len, &it->pos, &body, &blen);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            it->in_block = false;
+            continue;
+        }
+        uint32_t idx = it->idx++;
+        if (ts_out(&it->f, body, blen))
+            continue;
+        if ((rc = wk__store_decode(body, blen, it->ev)) < 0)
+            return rc;
+        if (!event_match(&it->f, it->ev))
+            continue;
+        *ev = it->ev;
+        if (ref) {
+            ref->block = it->id;
+            ref->index = idx;
+        }
+        return 1;
+    }
+}
+
+struct wk_store_iter *wk_store_iter_free(struct wk_store_iter *it)
+{
+    if (!it)
+        return NULL;
+    free(it->ids);
+    wk__buf_fini(&it->raw);
+    wk_event_free(it->ev);
+    free(it);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Alerts, containers, quarantine                                                      */
+
+static int next_by_id(struct wk_store_reader *r, int db, uint64_t *id, MDB_val *k, MDB_val *v)
+{
+    MDB_cursor *c;
+    uint8_t kb[8];
+    int rc = mdb_cursor_open(r->txn, r->st->dbi[db], &c);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    wk__put_u64be(kb, *id);
+    k->mv_size = 8;
+    k->mv_data = kb;
+    rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    if (k->mv_size != 8)
+        return WK_ECORRUPT;
+    *id = wk__get_u64be(k->mv_data) + 1;
+    return 1;
+}
+
+int wk_store_alert_next(struct wk_store_reader *r, uint64_t *id, struct wk_store_alert *a)
+{
+    MDB_val k, v;
+    int rc = next_by_id(r, WK__DB_ALERTS, id, &k, &v);
+    if (rc <= 0)
+        return rc;
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size < 4)
+        return WK_ECORRUPT;
+    uint32_t n = wk__get_u32le(p);
+    if ((size_t)n * 12 + 4 > v.mv_size)
+        return WK_ECORRUPT;
+    /* refs are packed 12 bytes each on disk; unpack into the reader's scratch. */
+    struct wk__buf *b = &r->raw;
+    r->raw_id = 0;
+    b->len = 0;
+    if ((rc = wk__buf_reserve(b, (size_t)n * sizeof(struct wk_store_ref) + 8)) < 0)
+        return rc;
+    struct wk_store_ref *refs = (struct wk_store_ref *)(void *)b->p;
+    for (uint32_t i = 0; i < n; i++) {
+        refs[i].block = wk__get_u64le(p + 4 + 12 * i);
+        refs[i].index = wk__get_u32le(p + 12 + 12 * i);
+    }
+    a->id = *id - 1;
+    a->refs = refs;
+    a->nrefs = n;
+    a->json = (const char *)p + 4 + 12 * (size_t)n;
+    a->len = v.mv_size - 4 - 12 * (size_t)n;
+    return 1;
+}
+
+int wk_store_container_get(struct wk_store_reader *r, const char *id, const char **json,
+                           size_t *len)
+{
+    MDB_val k = {strlen(id), (void *)id}, v;
+    int rc = mdb_get(r->txn, r->st->dbi[WK__DB_CONTAINERS], &k, &v);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    *json = v.mv_data;
+    *len = v.mv_size;
+    return 0;
+}
+
+int wk_store_quarantine_next(struct wk_store_reader *r, uint64_t *id,
+                             struct wk_store_quarantined *q)
+{
+    MDB_val k, v;
+    int rc = next_by_id(r, WK__DB_QUARANTINE, id, &k, &v);
+    if (rc <= 0)
+        return rc;
+    const char *p = v.mv_data, *end = p + v.mv_size;
+    if (v.mv_size < 10)
+        return WK_ECORRUPT;
+    q->id = *id - 1;
+    q->ts = (int64_t)wk__get_u64le((const uint8_t *)p);
+    q->source = p + 8;
+    const char *z = memchr(q->source, '\0', (size_t)(end - q->source));
+    if (!z)
+        return WK_ECORRUPT;
+    q->reason = z + 1;
+    z = memchr(q->reason, '\0', (size_t)(end - q->reason));
+    if (!z)
+        return WK_ECORRUPT;
+    q->raw = z + 1;
+    q->len = (size_t)(end - (z + 1));
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Stats                                                                               */
+
+static uint64_t db_entries(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_stat ms;
+    return mdb_stat(txn, dbi, &ms) == 0 ? ms.ms_entries : 0;
+}
+
+int wk_store_stats(struct wk_store *st, struct wk_store_stats *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    memset(out, 0, sizeof(*out));
+    int rc = wk__store_rdtxn(st, &txn);
+    if (rc < 0)
+        return rc;
+    MDB_envinfo info;
+    MDB_stat ms;
+    mdb_env_info(st->env, &info);
+    mdb_env_stat(st->env, &ms);
+    out->map_size = info.me_mapsize;
+    out->map_max = st->opts.map_max > info.me_mapsize ? st->opts.map_max : info.me_mapsize;
+    out->page_size = ms.ms_psize;
+    out->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+    out->schema = WK_STORE_SCHEMA_VERSION;
+    out->blocks = db_entries(txn, st->dbi[WK__DB_BLOCKS]);
+    out->alerts = db_entries(txn, st->dbi[WK__DB_ALERTS]);
+    out->quarantined = db_entries(txn, st->dbi[WK__DB_QUARANTINE]);
+    out->containers = db_entries(txn, st->dbi[WK__DB_CONTAINERS]);
+    out->cursors = db_entries(txn, st->dbi[WK__DB_CURSORS]);
+    k.mv_size = 6;
+    k.mv_data = "totals";
+    if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size == 32) {
+        out->events = wk__get_u64le(v.mv_data);
+        out->raw_bytes = wk__get_u64le((uint8_t *)v.mv_data + 16);
+        out->stored_bytes = wk__get_u64le((uint8_t *)v.mv_data + 24);
+    }
+    k.mv_size = 4;
+    k.mv_data = "head";
+    if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size >= 56) {
+        out->last_block = wk__get_u64le(v.mv_data);
+        memcpy(out->head, (uint8_t *)v.mv_data + 8, 32);
+    }
+    if (mdb_cursor_open(txn, st->dbi[WK__DB_META], &c) == 0) {
+        k.mv_size = 4;
+        k.mv_data = "src:";
+        MDB_cursor_op op = MDB_SET_RANGE;
+        while (mdb_cursor_get(c, &k, &v, op) == 0) {
+            op = MDB_NEXT;
+            if (k.mv_size < 4 || memcmp(k.mv_data, "src:", 4) != 0)
+                break;
+            if (v.mv_size != 24 || out->nsources == WK_ARRAY_SIZE(out->sources))
+                continue;
+            struct wk_store_source_stats *s = &out->sources[out->nsources++];
+            size_t nl = k.mv_size - 4 < sizeof(s->name) - 1 ? k.mv_size - 4 : sizeof(s->name) - 1;
+            memcpy(s->name, (char *)k.mv_data + 4, nl);
+            s->name[nl] = '\0';
+            s->events = wk__get_u64le(v.mv_data);
+            s->raw_bytes = wk__get_u64le((uint8_t *)v.mv_data + 8);
+            s->stored_bytes = wk__get_u64le((uint8_t *)v.mv_data + 16);
+        }
+        k.mv_size = 5;
+        k.mv_data = "dict:";
+        op = MDB_SET_RANGE;
+        while (mdb_cursor_get(c, &k, &v, op) == 0) {
+            op = MDB_NEXT;
+            if (k.mv_size < 5 || memcmp(k.mv_data, "dict:", 5) != 0)
+                break;
+            out->dictionaries++;
+        }
+        mdb_cursor_close(c);
+    }
+    if (mdb_cursor_open(txn, st->dbi[WK__DB_BY_TIME], &c) == 0) {
+        bool first = true;
+        MDB_cursor_op op = MDB_FIRST;
+        while (mdb_cursor_get(c, &k, &v, op) == 0) {
+            op = MDB_NEXT;
+            if (v.mv_size != 16 || k.mv_size != 16)
+                continue;
+            int64_t a = (int64_t)wk__get_u64le(v.mv_data);
+            int64_t b = (int64_t)wk__get_u64le((uint8_t *)v.mv_data + 8);
+            if (first) {
+                out->first_block = wk__get_u64be((uint8_t *)k.mv_data + 8);
+                out->ts_min = a;
+                out->ts_max = b;
+                first = false;
+            }
+            if (a < out->ts_min)
+                out->ts_min = a;
+            if (b > out->ts_max)
+                out->ts_max = b;
+        }
+        mdb_cursor_close(c);
+    }
+    /* Free pages: LMDB's free list (dbi 0) maps txn ids to arrays of page numbers whose
+     * first element is the count. */
+    if (mdb_cursor_open(txn, 0, &c) == 0) {
+        MDB_cursor_op op = MDB_FIRST;
+        while (mdb_cursor_get(c, &k, &v, op) == 0) {
+            op = MDB_NEXT;
+            if (v.mv_size >= sizeof(size_t)) {
+                size_t cnt;
+                memcpy(&cnt, v.mv_data, sizeof(cnt));
+                out->free_pages += cnt;
+            }
+        }
+        mdb_cursor_close(c);
+    }
+    wk__store_rdtxn_end(st, txn);
+    return 0;
+}

@@ -1,0 +1,1113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store's environment and its writer: open/close, the open block being filled, sealing
+ * (encode, compress, chain), and the one-transaction commit of sealed blocks with their
+ * index entries, cursors, alerts, quarantined input and container identities. Map growth
+ * on MDB_MAP_FULL happens here, between transactions, under the map lock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "store_private.h"
+#include "watchkeeper/error.h"
+#include "watchkeeper/timefmt.h"
+
+const char *const wk__store_db_names[WK__DB_COUNT] = {
+    "blocks", "by_time", "by_container", "by_term", "cursors",
+    "alerts", "deliveries", "containers", "quarantine", "meta",
+};
+
+static const char *const default_terms[] = {
+    "process.executable", "user.id", "event.action", "auditd.key", NULL,
+};
+
+void wk_store_opts_init(struct wk_store_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->block_raw_max = 256u << 10;
+    opts->block_age_ns = WK_NS_PER_SEC;
+    opts->commit_interval_ns = WK_NS_PER_SEC / 10;
+    opts->commit_bytes = 1u << 20;
+    opts->zstd_level = 3;
+    opts->dictionaries = true;
+    opts->map_initial = 64ull << 20;
+    opts->map_max = 64ull << 30;
+    opts->fsync = true;
+    opts->checkpoint_blocks = 256;
+}
+
+int wk__mdb_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return WK_ENOT_FOUND;
+    case MDB_MAP_FULL:
+        return WK_EMAP_FULL;
+    case MDB_VERSION_MISMATCH:
+        return WK_EVERSION;
+    case MDB_CORRUPTED:
+    case MDB_INVALID:
+    case MDB_PAGE_NOTFOUND:
+        return WK_ECORRUPT;
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL:
+    case MDB_DBS_FULL:
+        return WK_ELIMIT;
+    default:
+        return rc > 0 ? -rc : (rc < 0 && rc > -4096 ? rc : -EIO);
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Writer state                                                                        */
+
+/* Data held for the next commit that is not a block: one list of (db, key, value). */
+struct side_item {
+    uint8_t db;
+    bool append;
+    uint32_t klen, vlen;
+    size_t off; /* key then value, in the list's buffer */
+};
+
+struct side {
+    struct side_item *items;
+    size_t n, cap;
+    struct wk__buf bytes;
+    ssize_t last_cursor; /* index of the last cursor item, for in-place update */
+};
+
+struct src_count {
+    char name[32];
+    uint64_t events, raw, stored;
+};
+
+struct sealed {
+    uint64_t id;
+    struct wk__buf val;  /* header + frame */
+    uint8_t tkey[16];
+    uint8_t tval[16];
+    struct wk__buf csum; /* sorted u64 LE hashes */
+    struct wk__buf tsum;
+};
+
+struct wk__writer {
+    /* The open block. */
+    struct wk__buf raw;
+    uint32_t count;
+    int64_t ts_min, ts_max;
+    int64_t first_mono;
+    uint64_t *ch, *th;
+    size_t nch, cch, nth, cth;
+    struct src_count osrc[WK__MAX_SOURCES];
+    size_t nosrc;
+    struct side oside; /* belongs to the open block */
+
+    /* The batch: sealed blocks and side data waiting for the commit. */
+    struct sealed *sealed;
+    size_t nsealed, csealed;
+    size_t sealed_bytes;
+    struct side bside;
+    int64_t batch_mono; /* 0: batch empty */
+    struct src_count bsrc[WK__MAX_SOURCES];
+    size_t nbsrc;
+
+    /* Chain and id state including what is sealed but not committed. */
+    uint64_t next_block;
+    uint8_t head[32];
+    int64_t tmark, skew;
+    uint64_t next_alert, next_quar;
+    uint64_t since_ckpt;
+
+    /* Committed state, for rollback of the in-memory ids on a failed commit. */
+    uint64_t c_next_block, c_next_alert, c_next_quar;
+
+    ZSTD_CCtx *cctx;
+    struct wk__buf enc;
+};
+
+static void side_clear(struct side *s)
+{
+    s->n = 0;
+    s->bytes.len = 0;
+    s->last_cursor = -1;
+}
+
+static void side_fini(struct side *s)
+{
+    free(s->items);
+    wk__buf_fini(&s->bytes);
+}
+
+static int side_add(struct side *s, uint8_t db, bool append, const void *k, size_t klen,
+                    const void *v1, size_t v1len, const void *v2, size_t v2len)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct side_item *it = realloc(s->items, cap * sizeof(*it));
+        if (!it)
+            return -ENOMEM;
+        s->items = it;
+        s->cap = cap;
+    }
+    int rc = wk__buf_reserve(&s->bytes, klen + v1len + v2len);
+    if (rc < 0)
+        return rc;
+    struct side_item *it = &s->items[s->n++];
+    it->db = db;
+    it->append = append;
+    it->klen = (uint32_t)klen;
+    it->vlen = (uint32_t)(v1len + v2len);
+    it->off = s->bytes.len;
+    wk__buf_put(&s->bytes, k, klen);
+    wk__buf_put(&s->bytes, v1, v1len);
+    wk__buf_put(&s->bytes, v2, v2len);
+    return 0;
+}
+
+static int side_move(struct side *to, struct side *from)
+{
+    for (size_t i = 0; i < from->n; i++) {
+        struct side_item *it = &from->items[i];
+        const uint8_t *b = from->bytes.p + it->off;
+        int rc = side_add(to, it->db, it->append, b, it->klen, b + it->klen, it->vlen, NULL, 0);
+        if (rc < 0)
+            return rc;
+        if (it->db == WK__DB_CURSORS)
+            to->last_cursor = (ssize_t)to->n - 1;
+    }
+    side_clear(from);
+    return 0;
+}
+
+static int side_cursor(struct side *s, const struct wk_store_cursor *cur)
+{
+    size_t klen = strlen(cur->source);
+    if (s->last_cursor >= 0) {
+        struct side_item *it = &s->items[s->last_cursor];
+        if (it->klen == klen && it->vlen == cur->len &&
+            memcmp(s->bytes.p + it->off, cur->source, klen) == 0) {
+            memcpy(s->bytes.p + it->off + klen, cur->data, cur->len);
+            return 0;
+        }
+    }
+    int rc = side_add(s, WK__DB_CURSORS, false, cur->source, klen, cur->data, cur->len, NULL, 0);
+    if (rc == 0)
+        s->last_cursor = (ssize_t)s->n - 1;
+    return rc;
+}
+
+static struct wk__writer *writer_free(struct wk__writer *w)
+{
+    if (!w)
+        return NULL;
+    wk__buf_fini(&w->raw);
+    free(w->ch);
+    free(w->th);
+    side_fini(&w->oside);
+    side_fini(&w->bside);
+    for (size_t i = 0; i < w->csealed; i++) {
+        wk__buf_fini(&w->sealed[i].val);
+        wk__buf_fini(&w->sealed[i].csum);
+        wk__buf_fini(&w->sealed[i].tsum);
+    }
+    free(w->sealed);
+    ZSTD_freeCCtx(w->cctx);
+    wk__buf_fini(&w->enc);
+    free(w);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Environment                                                                         */
+
+static int meta_get(MDB_txn *txn, struct wk_store *st, const char *name, MDB_val *v)
+{
+    MDB_val k = {strlen(name), (void *)name};
+    return mdb_get(txn, st->dbi[WK__DB_META], &k, v);
+}
+
+static int meta_put(MDB_txn *txn, struct wk_store *st, const char *name, const void *p,
+                    size_t n)
+{
+    MDB_val k = {strlen(name), (void *)name};
+    MDB_val v = {n, (void *)p};
+    return mdb_put(txn, st->dbi[WK__DB_META], &k, &v, 0);
+}
+
+int wk__store_rdtxn(struct wk_store *st, MDB_txn **txn)
+{
+    for (int tries = 0;; tries++) {
+        pthread_rwlock_rdlock(&st->maplock);
+        int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+        if (rc == 0)
+            return 0;
+        pthread_rwlock_unlock(&st->maplock);
+        if (rc != MDB_MAP_RESIZED || tries > 3)
+            return wk__mdb_err(rc);
+        /* Another process grew the map: adopt its size. */
+        pthread_rwlock_wrlock(&st->maplock);
+        (void)mdb_env_set_mapsize(st->env, 0);
+        pthread_rwlock_unlock(&st->maplock);
+    }
+}
+
+void wk__store_rdtxn_end(struct wk_store *st, MDB_txn *txn)
+{
+    if (!txn)
+        return;
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&st->maplock);
+}
+
+bool wk__store_is_term(const struct wk_store *st, const char *name, size_t len)
+{
+    for (size_t i = 0; i < st->nterms; i++) {
+        if (strlen(st->terms[i]) == len && memcmp(st->terms[i], name, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* LMDB maps the file: a truncated data file would raise SIGBUS on first access, so
+ * compare the size LMDB expects with the file's before any read. */
+static int check_size(struct wk_store *st)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    struct stat sb;
+    char path[4096];
+    mdb_env_info(st->env, &info);
+    mdb_env_stat(st->env, &ms);
+    snprintf(path, sizeof(path), "%s/data.mdb", st->dir);
+    if (stat(path, &sb) < 0)
+        return -errno;
+    if ((uint64_t)(info.me_last_pgno + 1) * ms.ms_psize > (uint64_t)sb.st_size)
+        return WK_ECORRUPT;
+    st->map_size = info.me_mapsize;
+    return 0;
+}
+
+static int load_writer(struct wk_store *st, MDB_txn *txn)
+{
+    struct wk__writer *w = st->w;
+    MDB_val v;
+    MDB_cursor *c;
+    w->next_block = 1;
+    int rc = meta_get(txn, st, "head", &v);
+    if (rc == 0 && v.mv_size >= 56) {
+        const uint8_t *p = v.mv_data;
+        w->next_block = wk__get_u64le(p) + 1;
+        memcpy(w->head, p + 8, 32);
+        w->tmark = (int64_t)wk__get_u64le(p + 40);
+        w->skew = (int64_t)wk__get_u64le(p + 48);
+    } else if (rc == MDB_NOTFOUND) {
+        if (meta_get(txn, st, "start", &v) == 0 && v.mv_size >= 40) {
+            w->next_block = wk__get_u64le(v.mv_data);
+            memcpy(w->head, (uint8_t *)v.mv_data + 8, 32);
+        }
+    } else {
+        return rc == 0 ? WK_ECORRUPT : wk__mdb_err(rc);
+    }
+    if (meta_get(txn, st, "ckpt_since", &v) == 0 && v.mv_size == 8)
+        w->since_ckpt = wk__get_u64le(v.mv_data);
+    w->next_alert = w->next_quar = 1;
+    const int dbs[2] = {WK__DB_ALERTS, WK__DB_QUARANTINE};
+    uint64_t *nexts[2] = {&w->next_alert, &w->next_quar};
+    for (int i = 0; i < 2; i++) {
+        if ((rc = mdb_cursor_open(txn, st->dbi[dbs[i]], &c)) != 0)
+            return wk__mdb_err(rc);
+        MDB_val k;
+        if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+            *nexts[i] = wk__get_u64be(k.mv_data) + 1;
+        mdb_cursor_close(c);
+    }
+    w->c_next_block = w->next_block;
+    w->c_next_alert = w->next_alert;
+    w->c_next_quar = w->next_quar;
+    return 0;
+}
+
+int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_opts *opts)
+{
+    struct wk_store_opts defaults;
+    int rc;
+    MDB_txn *txn = NULL;
+    *out = NULL;
+    if (!opts) {
+        wk_store_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (!dir || !*dir)
+        return -EINVAL;
+    if (sodium_init() < 0)
+        return -EIO;
+    struct wk_store *st = wk_new0(struct wk_store, 1);
+    if (!st)
+        return -ENOMEM;
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    /* Map growth must not starve behind a stream of readers. */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&st->maplock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&st->dict_mu, NULL);
+    st->opts = *opts;
+    st->opts.index_terms = NULL;
+    st->opts.key_path = NULL;
+    st->rdonly = opts->read_only;
+    if (st->opts.block_raw_max < 1024)
+        st->opts.block_raw_max = 1024;
+    if (st->opts.map_max < st->opts.map_initial)
+        st->opts.map_max = st->opts.map_initial;
+    st->dir = strdup(dir);
+    if (st->dir) {
+        if (opts->key_path)
+            st->key_path = strdup(opts->key_path);
+        else if (asprintf(&st->key_path, "%s/signing.key", dir) < 0)
+            st->key_path = NULL;
+    }
+    if (!st->dir || !st->key_path) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    const char *const *terms = opts->index_terms ? opts->index_terms : default_terms;
+    for (size_t i = 0; terms[i]; i++)
+        st->nterms++;
+    st->terms = wk_new0(char *, st->nterms + 1);
+    if (!st->terms) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < st->nterms; i++) {
+        if (!(st->terms[i] = strdup(terms[i]))) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+    }
+    if (!st->rdonly && mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        rc = -errno;
+        goto fail;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        rc = -ENOTDIR;
+        goto fail;
+    }
+    if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+        (rc = mdb_env_set_maxreaders(st->env, 512)) != 0 ||
+        (rc = mdb_env_set_mapsize(st->env, (size_t)st->opts.map_initial)) != 0) {
+        rc = wk__mdb_err(rc);
+        goto fail;
+    }
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (st->rdonly)
+        flags |= MDB_RDONLY;
+    if (!st->opts.fsync)
+        flags |= MDB_NOSYNC;
+    if (st->rdonly) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/data.mdb", dir);
+        if (access(path, F_OK) < 0) {
+            rc = -ENOENT;
+            goto fail;
+        }
+    }
+    if ((rc = mdb_env_open(st->env, dir, flags, 0600)) != 0) {
+        rc = wk__mdb_err(rc);
+        goto fail;
+    }
+    if ((rc = check_size(st)) < 0)
+        goto fail;
+    if ((rc = mdb_txn_begin(st->env, NULL, st->rdonly ? MDB_RDONLY : 0, &txn)) != 0) {
+        rc = wk__mdb_err(rc);
+        goto fail;
+    }
+    for (int i = 0; i < WK__DB_COUNT; i++) {
+        rc = mdb_dbi_open(txn, wk__store_db_names[i], st->rdonly ? 0 : MDB_CREATE, &st->dbi[i]);
+        if (rc != 0) {
+            rc = rc == MDB_NOTFOUND ? -ENOENT : wk__mdb_err(rc);
+            goto fail;
+        }
+    }
+    MDB_val v;
+    rc = meta_get(txn, st, "schema", &v);
+    if (rc == MDB_NOTFOUND && !st->rdonly) {
+        uint8_t b[4];
+        wk__put_u32le(b, WK_STORE_SCHEMA_VERSION);
+        if ((rc = meta_put(txn, st, "schema", b, 4)) != 0) {
+            rc = wk__mdb_err(rc);
+            goto fail;
+        }
+    } else if (rc != 0) {
+        rc = rc == MDB_NOTFOUND ? -ENOENT : wk__mdb_err(rc);
+        goto fail;
+    } else if (v.mv_size != 4 || wk__get_u32le(v.mv_data) != WK_STORE_SCHEMA_VERSION) {
+        rc = WK_EVERSION;
+        goto fail;
+    }
+    if (!st->rdonly) {
+        st->w = wk_new0(struct wk__writer, 1);
+        if (!st->w || !(st->w->cctx = ZSTD_createCCtx())) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        st->w->oside.last_cursor = st->w->bside.last_cursor = -1;
+        ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_compressionLevel, st->opts.zstd_level);
+        ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_checksumFlag, 1);
+        if ((rc = load_writer(st, txn)) < 0)
+            goto fail;
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
+        rc = wk__mdb_err(rc);
+        goto fail;
+    }
+    if (!st->rdonly && (rc = wk__key_load(st, true)) < 0)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    wk_store_close(st);
+    return rc;
+}
+
+static int commit(struct wk_store *st, bool final);
+static int seal(struct wk_store *st);
+
+struct wk_store *wk_store_close(struct wk_store *st)
+{
+    if (!st)
+        return NULL;
+    if (st->w && st->env) {
+        if (seal(st) == 0)
+            (void)commit(st, true);
+    }
+    st->w = writer_free(st->w);
+    if (st->env)
+        mdb_env_close(st->env);
+    for (struct wk__dict *d = st->dicts, *n; d; d = n) {
+        n = d->next;
+        ZSTD_freeDDict(d->ddict);
+        free(d);
+    }
+    for (size_t i = 0; st->terms && i < st->nterms; i++)
+        free(st->terms[i]);
+    free(st->terms);
+    free(st->dir);
+    free(st->key_path);
+    pthread_rwlock_destroy(&st->maplock);
+    pthread_mutex_destroy(&st->dict_mu);
+    sodium_memzero(st->sk, sizeof(st->sk));
+    free(st);
+    return NULL;
+}
+
+const char *wk_store_dir(const struct wk_store *st)
+{
+    return st->dir;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Adding                                                                              */
+
+static int push_hash(uint64_t **arr, size_t *n, size_t *cap, uint64_t h)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 256;
+        uint64_t *a = realloc(*arr, c * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        *arr = a;
+        *cap = c;
+    }
+    (*arr)[(*n)++] = h;
+    return 0;
+}
+
+static int src_add(struct src_count *tab, size_t *n, const char *name, size_t len,
+                   uint64_t events, uint64_t raw, uint64_t stored)
+{
+    if (len >= sizeof(tab[0].name))
+        len = sizeof(tab[0].name) - 1;
+    for (size_t i = 0; i < *n; i++) {
+        if (strlen(tab[i].name) == len && memcmp(tab[i].name, name, len) == 0) {
+            tab[i].events += events;
+            tab[i].raw += raw;
+            tab[i].stored += stored;
+            return 0;
+        }
+    }
+    if (*n == WK__MAX_SOURCES)
+        return src_add(tab, n, "other", 5, events, raw, stored);
+    memcpy(tab[*n].name, name, len);
+    tab[*n].name[len] = '\0';
+    tab[*n].events = events;
+    tab[*n].raw = raw;
+    tab[*n].stored = stored;
+    (*n)++;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t compact(uint64_t *a, size_t n)
+{
+    size_t m = 0;
+    qsort(a, n, sizeof(*a), cmp_u64);
+    for (size_t i = 0; i < n; i++) {
+        if (!m || a[m - 1] != a[i])
+            a[m++] = a[i];
+    }
+    return m;
+}
+
+/* Summaries of one event: container id and name, source, and the configured terms. */
+static int summarize(struct wk_store *st, const struct wk_event *ev)
+{
+    struct wk__writer *w = st->w;
+    int rc = 0;
+    size_t nf = wk_event_nfields(ev);
+    for (size_t i = 0; i < nf && rc == 0; i++) {
+        const struct wk_key *k = wk_event_field_key(ev, i);
+        const struct wk_value *v = wk_event_field_value(ev, i);
+        char buf[32];
+        const char *s;
+        size_t len;
+        if (k->len == 12 && memcmp(k->name, "container.id", 12) == 0) {
+            if (wk__value_text(v, buf, &s, &len))
+                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash(k->name, k->len, s, len));
+        } else if (k->len == 14 && memcmp(k->name, "container.name", 14) == 0) {
+            if (wk__value_text(v, buf, &s, &len))
+                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash(k->name, k->len, s, len));
+        } else if ((k->len == 12 && memcmp(k->name, "event.module", 12) == 0) ||
+                   wk__store_is_term(st, k->name, k->len)) {
+            if (v->kind == WK_VAL_STRLIST) {
+                for (uint32_t j = 0; j < v->len && rc == 0; j++)
+                    rc = push_hash(&w->th, &w->nth, &w->cth,
+                                   wk__term_hash(k->name, k->len, v->u.items[j].s,
+                                                 v->u.items[j].len));
+            } else if (wk__value_text(v, buf, &s, &len)) {
+                rc = push_hash(&w->th, &w->nth, &w->cth, wk__term_hash(k->name, k->len, s, len));
+            }
+        }
+    }
+    /* Keep the arrays small when one block holds many events of few values. */
+    if (w->nth >= 8192)
+        w->nth = compact(w->th, w->nth);
+    if (w->nch >= 8192)
+        w->nch = compact(w->ch, w->nch);
+    return rc;
+}
+
+static int sorted_unique(struct wk__buf *out, uint64_t *a, size_t n)
+{
+    out->len = 0;
+    qsort(a, n, sizeof(*a), cmp_u64);
+    int rc = wk__buf_reserve(out, n * 8);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (i && a[i] == a[i - 1])
+            continue;
+        wk__put_u64le(out->p + out->len, a[i]);
+        out->len += 8;
+    }
+    return 0;
+}
+
+static bool batch_empty(const struct wk__writer *w)
+{
+    return w->nsealed == 0 && w->bside.n == 0;
+}
+
+static void batch_touch(struct wk__writer *w)
+{
+    if (!w->batch_mono)
+        w->batch_mono = wk_time_mono_ns();
+}
+
+/* Seal the open block: compress, chain, prepare its index entries. */
+static int seal(struct wk_store *st)
+{
+    struct wk__writer *w = st->w;
+    int rc;
+    if (w->count == 0)
+        return 0;
+    if (w->nsealed == w->csealed) {
+        size_t c = w->csealed ? w->csealed * 2 : 8;
+        struct sealed *s = realloc(w->sealed, c * sizeof(*s));
+        if (!s)
+            return -ENOMEM;
+        memset(s + w->csealed, 0, (c - w->csealed) * sizeof(*s));
+        w->sealed = s;
+        w->csealed = c;
+    }
+    struct sealed *b = &w->sealed[w->nsealed];
+    size_t bound = ZSTD_compressBound(w->raw.len);
+    b->val.len = 0;
+    if ((rc = wk__buf_reserve(&b->val, WK__BLK_HDR + bound)) < 0)
+        return rc;
+    size_t z = ZSTD_compress2(w->cctx, b->val.p + WK__BLK_HDR, bound, w->raw.p, w->raw.len);
+    if (ZSTD_isError(z))
+        return -EIO;
+    uint8_t *h = b->val.p;
+    memset(h, 0, WK__BLK_HDR);
+    h[WK__BLK_OFF_FORMAT] = WK__BLK_FORMAT;
+    h[WK__BLK_OFF_HDRLEN] = WK__BLK_HDR & 0xff;
+    h[WK__BLK_OFF_HDRLEN + 1] = WK__BLK_HDR >> 8;
+    wk__put_u32le(h + WK__BLK_OFF_COUNT, w->count);
+    wk__put_u32le(h + WK__BLK_OFF_RAW, (uint32_t)w->raw.len);
+    wk__put_u32le(h + WK__BLK_OFF_DICT, 0);
+    wk__put_u64le(h + WK__BLK_OFF_TSMIN, (uint64_t)w->ts_min);
+    wk__put_u64le(h + WK__BLK_OFF_TSMAX, (uint64_t)w->ts_max);
+    memcpy(h + WK__BLK_OFF_PREV, w->head, 32);
+    wk__records_hash(w->raw.p, w->raw.len, h + WK__BLK_OFF_RHASH);
+    b->id = w->next_block;
+    wk__chain_hash(b->id, h, h + WK__BLK_OFF_HASH);
+    b->val.len = WK__BLK_HDR + z;
+
+    if ((rc = sorted_unique(&b->csum, w->ch, w->nch)) < 0 ||
+        (rc = sorted_unique(&b->tsum, w->th, w->nth)) < 0)
+        return rc;
+    if ((rc = side_move(&w->bside, &w->oside)) < 0)
+        return rc;
+
+    /* Time key: the running maximum of ts_max, so keys only grow (MDB_APPEND) even when
+     * events arrive out of order; skew bounds how far below its key a block may reach. */
+    int64_t tmark = w->ts_max > w->tmark ? w->ts_max : w->tmark;
+    int64_t skew = tmark - w->ts_min;
+    wk__put_tskey(b->tkey, tmark);
+    wk__put_u64be(b->tkey + 8, b->id);
+    wk__put_u64le(b->tval, (uint64_t)w->ts_min);
+    wk__put_u64le(b->tval + 8, (uint64_t)w->ts_max);
+    w->tmark = tmark;
+    if (skew > w->skew)
+        w->skew = skew;
+
+    for (size_t i = 0; i < w->nosrc; i++) {
+        uint64_t stored = w->raw.len ? (uint64_t)((double)b->val.len * (double)w->osrc[i].raw /
+                                                  (double)w->raw.len)
+                                     : 0;
+        src_add(w->bsrc, &w->nbsrc, w->osrc[i].name, strlen(w->osrc[i].name),
+                w->osrc[i].events, w->osrc[i].raw, stored);
+    }
+    memcpy(w->head, h + WK__BLK_OFF_HASH, 32);
+    w->next_block++;
+    w->nsealed++;
+    w->sealed_bytes += b->val.len;
+    batch_touch(w);
+
+    w->raw.len = 0;
+    w->count = 0;
+    w->nch = w->nth = 0;
+    w->nosrc = 0;
+    return 0;
+}
+
+static int add_u64(MDB_txn *txn, struct wk_store *st, const char *name, const uint64_t *d,
+                   size_t n)
+{
+    MDB_val v;
+    uint8_t b[64];
+    memset(b, 0, sizeof(b));
+    int rc = meta_get(txn, st, name, &v);
+    if (rc == 0 && v.mv_size == n * 8)
+        memcpy(b, v.mv_data, n * 8);
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        wk__put_u64le(b + 8 * i, wk__get_u64le(b + 8 * i) + d[i]);
+    return meta_put(txn, st, name, b, n * 8);
+}
+
+static int commit_txn(struct wk_store *st, bool final)
+{
+    struct wk__writer *w = st->w;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    uint64_t events = 0, raw = 0, stored = 0;
+    for (size_t i = 0; i < w->nsealed && rc == 0; i++) {
+        struct sealed *b = &w->sealed[i];
+        uint8_t id[8];
+        wk__put_u64be(id, b->id);
+        MDB_val k = {8, id}, v = {b->val.len, b->val.p};
+        if ((rc = mdb_put(txn, st->dbi[WK__DB_BLOCKS], &k, &v, MDB_APPEND)) != 0)
+            break;
+        MDB_val tk = {16, b->tkey}, tv = {16, b->tval};
+        if ((rc = mdb_put(txn, st->dbi[WK__DB_BY_TIME], &tk, &tv, MDB_APPEND)) != 0)
+            break;
+        MDB_val cv = {b->csum.len, b->csum.p};
+        if ((rc = mdb_put(txn, st->dbi[WK__DB_BY_CONTAINER], &k, &cv, MDB_APPEND)) != 0)
+            break;
+        MDB_val sv = {b->tsum.len, b->tsum.p};
+        if ((rc = mdb_put(txn, st->dbi[WK__DB_BY_TERM], &k, &sv, MDB_APPEND)) != 0)
+            break;
+        events += wk__get_u32le(b->val.p + WK__BLK_OFF_COUNT);
+        raw += wk__get_u32le(b->val.p + WK__BLK_OFF_RAW);
+        stored += b->val.len;
+    }
+    for (size_t i = 0; i < w->bside.n && rc == 0; i++) {
+        struct side_item *it = &w->bside.items[i];
+        MDB_val k = {it->klen, w->bside.bytes.p + it->off};
+        MDB_val v = {it->vlen, w->bside.bytes.p + it->off + it->klen};
+        rc = mdb_put(txn, st->dbi[it->db], &k, &v, it->append ? MDB_APPEND : 0);
+    }
+    if (rc == 0 && w->nsealed) {
+        uint8_t head[56];
+        wk__put_u64le(head, w->next_block - 1);
+        memcpy(head + 8, w->head, 32);
+        wk__put_u64le(head + 40, (uint64_t)w->tmark);
+        wk__put_u64le(head + 48, (uint64_t)w->skew);
+        rc = meta_put(txn, st, "head", head, sizeof(head));
+        uint64_t d[4] = {events, w->nsealed, raw, stored};
+        if (rc == 0)
+            rc = add_u64(txn, st, "totals", d, 4);
+        for (size_t i = 0; i < w->nbsrc && rc == 0; i++) {
+            char name[48];
+            snprintf(name, sizeof(name), "src:%.31s", w->bsrc[i].name);
+            uint64_t s[3] = {w->bsrc[i].events, w->bsrc[i].raw, w->bsrc[i].stored};
+            rc = add_u64(txn, st, name, s, 3);
+        }
+    }
+    uint64_t since = w->since_ckpt + w->nsealed;
+    if (rc == 0 && w->next_block > 1 &&
+        ((since >= st->opts.checkpoint_blocks && st->opts.checkpoint_blocks) ||
+         (final && since > 0))) {
+        rc = wk__checkpoint_put(st, txn, w->next_block - 1, w->head);
+        if (rc < 0) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+        since = 0;
+    }
+    if (rc == 0 && w->nsealed) {
+        uint8_t b[8];
+        wk__put_u64le(b, since);
+        rc = meta_put(txn, st, "ckpt_since", b, 8);
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return rc;
+    w->since_ckpt = since;
+    return 0;
+}
+
+static int grow(struct wk_store *st)
+{
+    uint64_t cur = st->map_size;
+    if (cur >= st->opts.map_max)
+        return WK_EMAP_FULL;
+    uint64_t next = cur < (1ull << 30) ? cur * 2 : cur + (1ull << 30);
+    if (next > st->opts.map_max)
+        next = st->opts.map_max;
+    pthread_rwlock_wrlock(&st->maplock);
+    int rc = mdb_env_set_mapsize(st->env, (size_t)next);
+    pthread_rwlock_unlock(&st->maplock);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    st->map_size = info.me_mapsize;
+    return 0;
+}
+
+static int commit(struct wk_store *st, bool final)
+{
+    struct wk__writer *w = st->w;
+    if (batch_empty(w) && !(final && w->since_ckpt > 0))
+        return 0;
+    for (;;) {
+        int rc = commit_txn(st, final);
+        if (rc == MDB_MAP_FULL) {
+            if ((rc = grow(st)) < 0)
+                return rc;
+            continue;
+        }
+        if (rc != 0)
+            return rc < 0 ? rc : wk__mdb_err(rc);
+        break;
+    }
+    w->nsealed = 0;
+    w->sealed_bytes = 0;
+    side_clear(&w->bside);
+    w->nbsrc = 0;
+    w->batch_mono = 0;
+    w->c_next_block = w->next_block;
+    w->c_next_alert = w->next_alert;
+    w->c_next_quar = w->next_quar;
+    return 0;
+}
+
+/* Seal and commit when the size or age limits say so. */
+static int maybe_commit(struct wk_store *st, int64_t now)
+{
+    struct wk__writer *w = st->w;
+    int rc;
+    if (w->count && (w->raw.len >= st->opts.block_raw_max ||
+                     now - w->first_mono >= st->opts.block_age_ns)) {
+        if ((rc = seal(st)) < 0)
+            return rc;
+    }
+    if (!batch_empty(w) && (w->sealed_bytes >= st->opts.commit_bytes ||
+                            now - w->batch_mono >= st->opts.commit_interval_ns))
+        return commit(st, false);
+    return 0;
+}
+
+static int check_cursor(const struct wk_store_cursor *cur)
+{
+    if (!cur->source || !*cur->source || strlen(cur->source) > 255 || cur->len > 4096 ||
+        (cur->len && !cur->data))
+        return -EINVAL;
+    return 0;
+}
+
+int wk_store_add(struct wk_store *st, const struct wk_event *ev,
+                 const struct wk_store_cursor *cur, struct wk_store_ref *ref)
+{
+    struct wk__writer *w = st->w;
+    int rc;
+    if (!w)
+        return -EROFS;
+    int64_t ts = wk_event_ts(ev);
+    if (ts == 0 || (cur && check_cursor(cur) < 0))
+        return -EINVAL;
+    /* Encode into scratch first so the open block is never left half-written. */
+    w->enc.len = 0;
+    if ((rc = wk__store_encode(&w->enc, ev)) < 0)
+        return rc;
+    if (w->enc.len > WK__MAX_EVENT)
+        return WK_ELIMIT;
+    /* An event that would push a non-empty block far over its limit starts a new one. */
+    if (w->count && w->raw.len + w->enc.len > st->opts.block_raw_max + st->opts.block_raw_max / 4 &&
+        (rc = seal(st)) < 0)
+        return rc;
+    if ((rc = wk__buf_reserve(&w->raw, w->enc.len + 10)) < 0)
+        return rc;
+    size_t mark = w->raw.len;
+    size_t nch = w->nch, nth = w->nth;
+    w->raw.len += wk__varint_put(w->raw.p + w->raw.len, w->enc.len);
+    memcpy(w->raw.p + w->raw.len, w->enc.p, w->enc.len);
+    w->raw.len += w->enc.len;
+    if ((rc = summarize(st, ev)) < 0)
+        goto undo;
+    size_t mlen = 0;
+    const char *module = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &mlen);
+    if (!module) {
+        module = "unknown";
+        mlen = 7;
+    }
+    src_add(w->osrc, &w->nosrc, module, mlen, 1, w->raw.len - mark, 0);
+    if (cur && (rc = side_cursor(&w->oside, cur)) < 0)
+        goto undo;
+    int64_t now = wk_time_mono_ns();
+    if (w->count == 0) {
+        w->ts_min = w->ts_max = ts;
+        w->first_mono = now;
+    } else {
+        if (ts < w->ts_min)
+            w->ts_min = ts;
+        if (ts > w->ts_max)
+            w->ts_max = ts;
+    }
+    if (ref) {
+        ref->block = w->next_block;
+        ref->index = w->count;
+    }
+    w->count++;
+    return maybe_commit(st, now);
+undo:
+    w->raw.len = mark;
+    w->nch = nch;
+    w->nth = nth;
+    return rc;
+}
+
+/* Side data follows the open block when it holds events, else goes to the batch. */
+static struct side *side_for(struct wk__writer *w)
+{
+    if (w->count)
+        return &w->oside;
+    batch_touch(w);
+    return &w->bside;
+}
+
+int wk_store_cursor_set(struct wk_store *st, const struct wk_store_cursor *cur)
+{
+    if (!st->w)
+        return -EROFS;
+    if (check_cursor(cur) < 0)
+        return -EINVAL;
+    return side_cursor(side_for(st->w), cur);
+}
+
+int wk_store_cursor_get(struct wk_store *st, const char *source, void *buf, size_t cap,
+                        size_t *len)
+{
+    MDB_txn *txn;
+    int rc = wk__store_rdtxn(st, &txn);
+    if (rc < 0)
+        return rc;
+    MDB_val k = {strlen(source), (void *)source}, v;
+    rc = mdb_get(txn, st->dbi[WK__DB_CURSORS], &k, &v);
+    if (rc == 0) {
+        *len = v.mv_size;
+        if (v.mv_size > cap)
+            rc = -ENOBUFS;
+        else
+            memcpy(buf, v.mv_data, v.mv_size);
+    } else {
+        rc = wk__mdb_err(rc);
+    }
+    wk__store_rdtxn_end(st, txn);
+    return rc;
+}
+
+int wk_store_alert_add(struct wk_store *st, const char *json, size_t len,
+                       const struct wk_store_ref *refs, size_t nrefs, uint64_t *id)
+{
+    struct wk__writer *w = st->w;
+    if (!w)
+        return -EROFS;
+    if ((!json && len) || (nrefs && !refs) || nrefs > 65535)
+        return -EINVAL;
+    uint8_t key[8];
+    uint8_t hdr[4];
+    wk__put_u64be(key, w->next_alert);
+    wk__put_u32le(hdr, (uint32_t)nrefs);
+    /* Refs: u64 LE block, u32 LE index each. */
+    uint8_t *r = malloc(nrefs * 12 + 4);
+    if (!r)
+        return -ENOMEM;
+    memcpy(r, hdr, 4);
+    for (size_t i = 0; i < nrefs; i++) {
+        wk__put_u64le(r + 4 + 12 * i, refs[i].block);
+        wk__put_u32le(r + 12 + 12 * i, refs[i].index);
+    }
+    int rc = side_add(side_for(w), WK__DB_ALERTS, true, key, 8, r, nrefs * 12 + 4, json, len);
+    free(r);
+    if (rc < 0)
+        return rc;
+    if (id)
+        *id = w->next_alert;
+    w->next_alert++;
+    return 0;
+}
+
+int wk_store_quarantine_add(struct wk_store *st, const char *source, const char *reason,
+                            const void *raw, size_t len)
+{
+    struct wk__writer *w = st->w;
+    if (!w)
+        return -EROFS;
+    if (!source)
+        source = "";
+    if (!reason)
+        reason = "";
+    uint8_t key[8];
+    wk__put_u64be(key, w->next_quar);
+    size_t sl = strlen(source) + 1, rl = strlen(reason) + 1;
+    uint8_t *h = malloc(8 + sl + rl);
+    if (!h)
+        return -ENOMEM;
+    wk__put_u64le(h, (uint64_t)wk_time_now_ns());
+    memcpy(h + 8, source, sl);
+    memcpy(h + 8 + sl, reason, rl);
+    int rc = side_add(side_for(w), WK__DB_QUARANTINE, true, key, 8, h, 8 + sl + rl, raw, len);
+    free(h);
+    if (rc == 0)
+        w->next_quar++;
+    return rc;
+}
+
+int wk_store_container_put(struct wk_store *st, const char *id, const char *json, size_t len)
+{
+    if (!st->w)
+        return -EROFS;
+    if (!id || !*id || strlen(id) > 255 || (!json && len))
+        return -EINVAL;
+    return side_add(side_for(st->w), WK__DB_CONTAINERS, false, id, strlen(id), json, len,
+                    NULL, 0);
+}
+
+int wk_store_tick(struct wk_store *st, int64_t now_mono_ns)
+{
+    if (!st->w)
+        return -EROFS;
+    return maybe_commit(st, now_mono_ns ? now_mono_ns : wk_time_mono_ns());
+}
+
+int wk_store_flush(struct wk_store *st)
+{
+    if (!st->w)
+        return -EROFS;
+    int rc = seal(st);
+    if (rc < 0)
+        return rc;
+    return commit(st, false);
+}
+
+int wk_store_delivery_set(struct wk_store *st, const char *name, uint64_t alert_id)
+{
+    if (st->rdonly)
+        return -EROFS;
+    if (!name || !*name)
+        return -EINVAL;
+    MDB_txn *txn;
+    uint8_t b[8];
+    wk__put_u64le(b, alert_id);
+    pthread_rwlock_rdlock(&st->maplock);
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc == 0) {
+        MDB_val k = {strlen(name), (void *)name}, v = {8, b};
+        rc = mdb_put(txn, st->dbi[WK__DB_DELIVERIES], &k, &v, 0);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    pthread_rwlock_unlock(&st->maplock);
+    return wk__mdb_err(rc);
+}
+
+int wk_store_delivery_get(struct wk_store *st, const char *name, uint64_t *alert_id)
+{
+    MDB_txn *txn;
+    int rc = wk__store_rdtxn(st, &txn);
+    if (rc < 0)
+        return rc;
+    MDB_val k = {strlen(name), (void *)name}, v;
+    *alert_id = 0;
+    rc = mdb_get(txn, st->dbi[WK__DB_DELIVERIES], &k, &v);
+    if (rc == 0 && v.mv_size == 8)
+        *alert_id = wk__get_u64le(v.mv_data);
+    wk__store_rdtxn_end(st, txn);
+    return rc == MDB_NOTFOUND ? 0 : wk__mdb_err(rc);
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals of the store shared by store.c (writer), read.c (readers), chain.c (hashes,
+ * checkpoints, verify), retention.c and codec.c (the binary event encoding). The on-disk
+ * layout is documented in docs/store.md; keep both in step.
+ */
+#ifndef WK_STORE_PRIVATE_H
+#define WK_STORE_PRIVATE_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zstd.h>
+
+#include "watchkeeper/mem.h"
+#include "watchkeeper/store.h"
+
+/* Block value: a fixed header, then one zstd frame of the records. */
+#define WK__BLK_FORMAT 1u
+#define WK__BLK_HDR 128u
+#define WK__BLK_OFF_FORMAT 0   /* u8 */
+#define WK__BLK_OFF_FLAGS 1    /* u8, 0 */
+#define WK__BLK_OFF_HDRLEN 2   /* u16 LE = 128 */
+#define WK__BLK_OFF_COUNT 4    /* u32 LE */
+#define WK__BLK_OFF_RAW 8      /* u32 LE */
+#define WK__BLK_OFF_DICT 12    /* u32 LE */
+#define WK__BLK_OFF_TSMIN 16   /* i64 LE */
+#define WK__BLK_OFF_TSMAX 24   /* i64 LE */
+#define WK__BLK_OFF_PREV 32    /* 32 bytes */
+#define WK__BLK_OFF_RHASH 64   /* 32 bytes: BLAKE2b-256 of the uncompressed records */
+#define WK__BLK_OFF_HASH 96    /* 32 bytes: this block's chain hash */
+
+#define WK__MAX_EVENT (64u << 20)
+#define WK__MAX_SOURCES 16
+
+enum {
+    WK__DB_BLOCKS,
+    WK__DB_BY_TIME,
+    WK__DB_BY_CONTAINER,
+    WK__DB_BY_TERM,
+    WK__DB_CURSORS,
+    WK__DB_ALERTS,
+    WK__DB_DELIVERIES,
+    WK__DB_CONTAINERS,
+    WK__DB_QUARANTINE,
+    WK__DB_META,
+    WK__DB_COUNT
+};
+
+extern const char *const wk__store_db_names[WK__DB_COUNT];
+
+/* A growable byte buffer, kept across uses so the hot path does not allocate. */
+struct wk__buf {
+    uint8_t *p;
+    size_t len, cap;
+};
+int wk__buf_reserve(struct wk__buf *b, size_t add);
+int wk__buf_put(struct wk__buf *b, const void *p, size_t n);
+void wk__buf_fini(struct wk__buf *b);
+
+/* Little/big endian helpers. */
+static inline void wk__put_u64be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+static inline uint64_t wk__get_u64be(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline void wk__put_u64le(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+static inline uint64_t wk__get_u64le(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline void wk__put_u32le(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+static inline uint32_t wk__get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+/* Timestamps as big-endian keys that sort like signed integers. */
+static inline void wk__put_tskey(uint8_t *p, int64_t ts)
+{
+    wk__put_u64be(p, (uint64_t)ts ^ (UINT64_C(1) << 63));
+}
+static inline int64_t wk__get_tskey(const uint8_t *p)
+{
+    return (int64_t)(wk__get_u64be(p) ^ (UINT64_C(1) << 63));
+}
+
+/* codec.c: one event <-> one record body (without its length prefix). */
+int wk__store_encode(struct wk__buf *b, const struct wk_event *ev);
+int wk__store_decode(const uint8_t *p, size_t len, struct wk_event *ev);
+/* Records of a block: varint length + body each. Reads one; @return 1, 0 (end), <0. */
+int wk__store_next_record(const uint8_t *raw, size_t len, size_t *pos, const uint8_t **body,
+                          size_t *blen);
+size_t wk__varint_put(uint8_t *p, uint64_t v);
+/* Summary hash of (field, value text) for the per-block container/term summaries. */
+uint64_t wk__term_hash(const char *field, size_t flen, const char *val, size_t vlen);
+/* Text of a scalar value for term comparison: into buf (>= 32 bytes) for numbers. */
+bool wk__value_text(const struct wk_value *v, char *buf, const char **s, size_t *len);
+
+/* Dictionaries loaded from meta, shared by readers (immutable once published). */
+struct wk__dict {
+    uint32_t id;
+    ZSTD_DDict *ddict;
+    struct wk__dict *next;
+};
+
+struct wk__side; /* writer-side held data, store.c */
+
+struct wk_store {
+    char *dir;
+    MDB_env *env;
+    MDB_dbi dbi[WK__DB_COUNT];
+    struct wk_store_opts opts;
+    bool rdonly;
+    uint64_t map_size;
+    pthread_rwlock_t maplock; /* readers hold it shared; map growth takes it exclusive */
+    pthread_mutex_t dict_mu;
+    struct wk__dict *dicts;
+
+    /* Term index configuration: hashes of the indexed field names. */
+    size_t nterms;
+    char **terms;
+
+    /* Signing key (loaded lazily). */
+    char *key_path;
+    bool have_key;
+    uint8_t sk[64];
+    uint8_t pk[32];
+
+    /* Writer state (writer thread only). */
+    struct wk__writer *w;
+};
+
+/* store.c */
+int wk__store_rdtxn(struct wk_store *st, MDB_txn **txn);
+void wk__store_rdtxn_end(struct wk_store *st, MDB_txn *txn);
+int wk__mdb_err(int rc);
+bool wk__store_is_term(const struct wk_store *st, const char *name, size_t len);
+/* Decompress a block value into out (reset). @return 0, WK_ECORRUPT, -ENOMEM. */
+int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
+                        const uint8_t *val, size_t vlen, struct wk__buf *out);
+
+/* chain.c */
+void wk__chain_hash(uint64_t id, const uint8_t *hdr, uint8_t out[32]);
+void wk__records_hash(const uint8_t *raw, size_t len, uint8_t out[32]);
+int wk__key_load(struct wk_store *st, bool create);
+int wk__checkpoint_put(struct wk_store *st, MDB_txn *txn, uint64_t id, const uint8_t *hash);
+
+#endif /* WK_STORE_PRIVATE_H */

@@ -1,0 +1,838 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The store: bit-exact round trips, cursors, sealing, index queries against a brute-force
+ * scan on randomized data, alerts and side databases, tamper detection, retention, map
+ * growth and the map ceiling. */
+#include "config.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "watchkeeper/error.h"
+#include "watchkeeper/event.h"
+#include "watchkeeper/mem.h"
+#include "watchkeeper/store.h"
+#include "wk_test.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static const char *const modules[] = {"auditd", "docker", "clog"};
+static const char *const actions[] = {"execve", "open", "connect", "start", "exec_create"};
+static const char *const exes[] = {"/bin/sh", "/usr/bin/curl", "/bin/busybox", "/usr/sbin/nginx"};
+static char cids[6][65];
+static const char *const cnames[] = {"web", "db", "cache", "worker", "proxy", "job"};
+
+static void init_cids(void)
+{
+    for (int i = 0; i < 6; i++) {
+        for (int j = 0; j < 64; j++)
+            cids[i][j] = "0123456789abcdef"[(i * 7 + j * 3 + (j * j)) % 16];
+        cids[i][64] = '\0';
+    }
+}
+
+#define K(name) (wk_key_init(name))
+
+/* A random event using every value kind, records, flags, dots and binary strings. */
+static void make_event(struct wk_event *ev, int64_t ts)
+{
+    wk_event_reset(ev);
+    wk_event_set_ts(ev, ts);
+    struct wk_key k;
+    const char *m = modules[rnd() % 3];
+    wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, m, strlen(m));
+    const char *a = actions[rnd() % 5];
+    k = K("event.action");
+    wk_event_add_str(ev, 0, &k, a, strlen(a));
+    if (rnd() % 4) {
+        int c = (int)(rnd() % 6);
+        wk_event_add_str(ev, 0, &WK_KEY_CONTAINER_ID, cids[c], 64);
+        wk_event_add_str(ev, 0, &WK_KEY_CONTAINER_NAME, cnames[c], strlen(cnames[c]));
+    }
+    k = K("user.id");
+    wk_event_add_int(ev, 0, &k, (int64_t)(rnd() % 3) * 1000 - 1);
+    k = K("process.executable");
+    const char *x = exes[rnd() % 4];
+    wk_event_add_str(ev, 0, &k, x, strlen(x));
+    k = K("score");
+    wk_event_add_real(ev, 0, &k, (double)(rnd() % 1000) / 7.0);
+    k = K("flag");
+    wk_event_add_bool(ev, 0, &k, rnd() & 1);
+    k = K("nothing");
+    wk_event_add_null(ev, 0, &k);
+    struct wk_str items[3] = {{"a", 1}, {"bb", 2}, {"", 0}};
+    k = K("tags");
+    wk_event_add_strlist(ev, 0, &k, items, rnd() % 4);
+    k = K("blob");
+    wk_event_add_json(ev, 0, &k, "[{\"x\":1}]", 9);
+    char bin[16];
+    for (int i = 0; i < 16; i++)
+        bin[i] = (char)rnd();
+    k = K("raw.bytes");
+    wk_event_add_str(ev, 0, &k, bin, 16);
+    wk_event_flag_last(ev, WK_VALF_TRUNCATED);
+    struct wk_value lv = {.kind = WK_VAL_STR, .len = 3, .u.s = "yes"};
+    k = K("docker.container.labels.com.example.x");
+    wk_event_add_value(ev, 0, &k, 0x18, &lv);
+    if (strcmp(m, "auditd") == 0) {
+        int r = wk_event_add_record(ev);
+        k = K("type");
+        wk_event_add_str(ev, (unsigned)r, &k, "SYSCALL", 7);
+        k = K("a0");
+        wk_event_add_str(ev, (unsigned)r, &k, "7ffd", 4);
+        r = wk_event_add_record(ev);
+        wk_event_add_str(ev, (unsigned)r, &k, "ls -l", 5);
+        k = K("auditd.key");
+        const char *key = rnd() % 2 ? "exec" : "net";
+        wk_event_add_str(ev, 0, &k, key, strlen(key));
+    }
+    char orig[80];
+    int n = snprintf(orig, sizeof(orig), "raw line %llu", (unsigned long long)rnd());
+    wk_event_add_str(ev, 0, &WK_KEY_EVENT_ORIGINAL, orig, (size_t)n);
+}
+
+static struct wk_store_opts test_opts(void)
+{
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    o.fsync = false;
+    return o;
+}
+
+static char *store_dir(const char *name)
+{
+    static char buf[32][512];
+    static int i;
+    char *b = buf[i++ % 32];
+    snprintf(b, 512, "%s/%s", wk_test_tmpdir(), name);
+    return b;
+}
+
+/* Store n random events; keep copies in evs. */
+static void fill(struct wk_store *st, struct wk_event **evs, size_t n, int64_t ts0, bool shuffle)
+{
+    for (size_t i = 0; i < n; i++) {
+        WK_ASSERT_OK(wk_event_new(&evs[i]));
+        int64_t ts = ts0 + (int64_t)i * 1000000 + (shuffle ? (int64_t)(rnd() % 50000000) : 0);
+        make_event(evs[i], ts);
+        WK_ASSERT_OK(wk_store_add(st, evs[i], NULL, NULL));
+    }
+}
+
+static void free_evs(struct wk_event **evs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wk_event_free(evs[i]);
+}
+
+WK_TEST(round_trip_bit_exact_in_order)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 8192; /* many blocks */
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, store_dir("s"), &o));
+    enum { N = 2000 };
+    static struct wk_event *evs[N];
+    fill(st, evs, N, 1700000000000000000LL, true);
+    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    struct wk_store_iter *it;
+    WK_ASSERT_OK(wk_store_iter_new(r, NULL, &it));
+    const struct wk_event *ev;
+    struct wk_store_ref ref;
+    size_t i = 0;
+    int rc;
+    struct wk_event *got;
+    WK_ASSERT_OK(wk_event_new(&got));
+    while ((rc = wk_store_iter_next(it, &ev, &ref)) == 1) {
+        WK_ASSERT(i < N);
+        WK_ASSERT(wk_event_equal(ev, evs[i]));
+        char *a, *b;
+        WK_ASSERT_OK(wk_event_to_json(ev, &a, NULL));
+        WK_ASSERT_OK(wk_event_to_json(evs[i], &b, NULL));
+        WK_ASSERT_STR_EQ(a, b);
+        free(a);
+        free(b);
+        if (i % 97 == 0) {
+            WK_ASSERT_OK(wk_store_event_get(r, ref, got));
+            WK_ASSERT(wk_event_equal(got, evs[i]));
+        }
+        i++;
+    }
+    WK_ASSERT_INT_EQ(rc, 0);
+    WK_ASSERT_INT_EQ(i, N);
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+    struct wk_store_stats s;
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.events, N);
+    WK_ASSERT(s.blocks > 10);
+    WK_ASSERT(s.stored_bytes < s.raw_bytes);
+    uint64_t per = 0;
+    for (size_t j = 0; j < s.nsources; j++)
+        per += s.sources[j].events;
+    WK_ASSERT_UINT_EQ(per, N);
+    wk_event_free(got);
+    free_evs(evs, N);
+    wk_store_close(st);
+    /* Reopen read-only: same content, same stats. */
+    o.read_only = true;
+    WK_ASSERT_OK(wk_store_open(&st, store_dir("s"), &o));
+    struct wk_store_stats s2;
+    WK_ASSERT_OK(wk_store_stats(st, &s2));
+    WK_ASSERT_UINT_EQ(s2.events, N);
+    WK_ASSERT_INT_EQ(wk_store_add(st, evs[0] = NULL, NULL, NULL), -EROFS);
+    wk_store_close(st);
+}
+
+WK_TEST(files_modes_and_schema)
+{
+    struct wk_store *st;
+    struct wk_store_opts o = test_opts();
+    const char *d = store_dir("m");
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    wk_store_close(st);
+    struct stat sb;
+    char p[600];
+    WK_ASSERT_INT_EQ(stat(d, &sb), 0);
+    WK_ASSERT_INT_EQ(sb.st_mode & 0777, 0700);
+    snprintf(p, sizeof(p), "%s/data.mdb", d);
+    WK_ASSERT_INT_EQ(stat(p, &sb), 0);
+    WK_ASSERT_INT_EQ(sb.st_mode & 0777, 0600);
+    snprintf(p, sizeof(p), "%s/signing.key", d);
+    WK_ASSERT_INT_EQ(stat(p, &sb), 0);
+    WK_ASSERT_INT_EQ(sb.st_mode & 0777, 0600);
+    /* A wrong schema version is refused with WK_EVERSION. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, d, 0, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    uint8_t nine[4] = {9, 0, 0, 0};
+    MDB_val k = {6, "schema"}, v = {4, nine};
+    WK_ASSERT_INT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    WK_ASSERT_INT_EQ(wk_store_open(&st, d, &o), WK_EVERSION);
+    o.read_only = true;
+    WK_ASSERT_INT_EQ(wk_store_open(&st, store_dir("absent"), &o), -ENOENT);
+}
+
+WK_TEST(cursors_commit_with_their_events)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.block_age_ns = 3600LL * 1000000000; /* only size or flush seals */
+    o.commit_interval_ns = 3600LL * 1000000000;
+    o.commit_bytes = 1;
+    struct wk_store *st;
+    const char *d = store_dir("c");
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    char buf[64];
+    size_t len;
+    WK_ASSERT_INT_EQ(wk_store_cursor_get(st, "f", buf, sizeof(buf), &len), WK_ENOT_FOUND);
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    make_event(ev, 1000);
+    struct wk_store_cursor cur = {"f", "pos=1", 5};
+    WK_ASSERT_OK(wk_store_add(st, ev, &cur, NULL));
+    /* Not sealed yet: nothing committed, the cursor is not visible. */
+    WK_ASSERT_INT_EQ(wk_store_cursor_get(st, "f", buf, sizeof(buf), &len), WK_ENOT_FOUND);
+    cur.data = "pos=2";
+    WK_ASSERT_OK(wk_store_add(st, ev, &cur, NULL));
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_cursor_get(st, "f", buf, sizeof(buf), &len));
+    WK_ASSERT_MEM_EQ(buf, len, "pos=2", 5);
+    WK_ASSERT_INT_EQ(wk_store_cursor_get(st, "f", buf, 2, &len), -ENOBUFS);
+    WK_ASSERT_UINT_EQ(len, 5);
+    /* A cursor without events commits at the next flush. */
+    struct wk_store_cursor c2 = {"g", "xyz", 3};
+    WK_ASSERT_OK(wk_store_cursor_set(st, &c2));
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_cursor_get(st, "g", buf, sizeof(buf), &len));
+    WK_ASSERT_MEM_EQ(buf, len, "xyz", 3);
+    /* Close without flush commits what is held (pos=3). */
+    cur.data = "pos=3";
+    WK_ASSERT_OK(wk_store_add(st, ev, &cur, NULL));
+    wk_store_close(st);
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    WK_ASSERT_OK(wk_store_cursor_get(st, "f", buf, sizeof(buf), &len));
+    WK_ASSERT_MEM_EQ(buf, len, "pos=3", 5);
+    struct wk_store_stats s;
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.events, 3);
+    WK_ASSERT_UINT_EQ(s.cursors, 2);
+    wk_store_close(st);
+    wk_event_free(ev);
+}
+
+WK_TEST(sealing_by_size_and_by_age)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 4096;
+    o.block_age_ns = 50 * 1000000LL;
+    o.commit_interval_ns = 10 * 1000000LL;
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, store_dir("z"), &o));
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    struct wk_store_ref ref;
+    size_t n = 0;
+    do {
+        make_event(ev, 1000 + (int64_t)n);
+        WK_ASSERT_OK(wk_store_add(st, ev, NULL, &ref));
+        n++;
+    } while (ref.block == 1);
+    /* Block 1 sealed by size when block 2 started; with commit_bytes 1 MiB it is held
+     * until the commit interval passes: tick after it. */
+    WK_ASSERT(n > 2);
+    usleep(20000);
+    WK_ASSERT_OK(wk_store_tick(st, 0));
+    struct wk_store_stats s;
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.blocks, 1);
+    WK_ASSERT_UINT_EQ(s.events, n - 1);
+    /* The open block (one event) seals by age. */
+    WK_ASSERT_OK(wk_store_tick(st, 0));
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.blocks, 1);
+    usleep(60000);
+    WK_ASSERT_OK(wk_store_tick(st, 0)); /* seals; commit waits for the interval */
+    usleep(20000);
+    WK_ASSERT_OK(wk_store_tick(st, 0));
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.blocks, 2);
+    WK_ASSERT_UINT_EQ(s.events, n);
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    struct wk_store_block_info bi;
+    WK_ASSERT_OK(wk_store_block_info(r, 1, &bi));
+    WK_ASSERT_UINT_EQ(bi.count, n - 1);
+    WK_ASSERT(bi.raw_size >= 4096);
+    WK_ASSERT_OK(wk_store_block_info(r, 2, &bi));
+    WK_ASSERT_UINT_EQ(bi.count, 1);
+    WK_ASSERT_INT_EQ(wk_store_block_info(r, 3, &bi), WK_ENOT_FOUND);
+    wk_store_reader_close(r);
+    wk_store_close(st);
+    wk_event_free(ev);
+}
+
+struct bf {
+    const struct wk_store_filter *f;
+    size_t n;
+};
+
+static bool pred_even_user(const struct wk_event *ev, void *arg)
+{
+    (void)arg;
+    struct wk_key k = wk_key_init("user.id");
+    const struct wk_value *v = wk_event_get(ev, 0, &k);
+    return v && v->kind == WK_VAL_INT && v->u.i == 999;
+}
+
+/* The expected result by brute force: a direct check of each kept event. */
+static bool bf_match(const struct wk_store_filter *f, const struct wk_event *ev)
+{
+    int64_t ts = wk_event_ts(ev);
+    if ((f->since && ts < f->since) || (f->until && ts > f->until))
+        return false;
+    size_t l;
+    if (f->source) {
+        const char *m = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &l);
+        if (!m || strcmp(m, f->source) != 0)
+            return false;
+    }
+    if (f->container) {
+        const char *id = wk_event_get_str(ev, &WK_KEY_CONTAINER_ID, &l);
+        const char *nm = wk_event_get_str(ev, &WK_KEY_CONTAINER_NAME, &l);
+        bool ok = (id && (strcmp(id, f->container) == 0 ||
+                          (strlen(f->container) < 64 &&
+                           strncmp(id, f->container, strlen(f->container)) == 0))) ||
+                  (nm && strcmp(nm, f->container) == 0);
+        if (!ok)
+            return false;
+    }
+    for (size_t i = 0; i < f->nterms; i++) {
+        struct wk_key k = wk_key_init(f->terms[i].field);
+        bool hit = false;
+        for (unsigned rec = 0; rec <= wk_event_nrecords(ev) && !hit; rec++) {
+            const struct wk_value *v = wk_event_get(ev, rec, &k);
+            if (!v)
+                continue;
+            if (v->kind == WK_VAL_STR)
+                hit = strlen(f->terms[i].value) == v->len &&
+                      memcmp(v->u.s, f->terms[i].value, v->len) == 0;
+            else if (v->kind == WK_VAL_INT)
+                hit = atoll(f->terms[i].value) == v->u.i;
+        }
+        if (!hit)
+            return false;
+    }
+    return !f->pred || f->pred(ev, f->pred_arg);
+}
+
+WK_TEST(index_queries_match_brute_force)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 6000;
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, store_dir("q"), &o));
+    enum { N = 3000 };
+    static struct wk_event *evs[N];
+    int64_t t0 = 1700000000000000000LL;
+    fill(st, evs, N, t0, true);
+    WK_ASSERT_OK(wk_store_flush(st));
+    char prefix[13];
+    memcpy(prefix, cids[2], 12);
+    prefix[12] = '\0';
+    struct wk_store_term t_exe = {"process.executable", "/bin/sh"};
+    struct wk_store_term t_key[2] = {{"auditd.key", "exec"}, {"a0", "ls -l"}};
+    struct wk_store_term t_uid = {"user.id", "999"};
+    struct wk_store_term t_none = {"event.action", "nope"};
+    for (int round = 0; round < 60; round++) {
+        struct wk_store_filter f = {0};
+        if (rnd() % 2)
+            f.since = t0 + (int64_t)(rnd() % (N * 1000000ull));
+        if (rnd() % 2)
+            f.until = (f.since ? f.since : t0) + (int64_t)(rnd() % (N * 500000ull));
+        switch (rnd() % 4) {
+        case 0: f.container = cids[rnd() % 6]; break;
+        case 1: f.container = cnames[rnd() % 6]; break;
+        case 2: f.container = prefix; break;
+        default: break;
+        }
+        if (rnd() % 3 == 0)
+            f.source = modules[rnd() % 3];
+        switch (rnd() % 6) {
+        case 0: f.terms = &t_exe; f.nterms = 1; break;
+        case 1: f.terms = t_key; f.nterms = 2; break;
+        case 2: f.terms = &t_uid; f.nterms = 1; break;
+        case 3: f.terms = &t_none; f.nterms = 1; break;
+        case 4: f.pred = pred_even_user; break;
+        default: break;
+        }
+        size_t want = 0;
+        for (size_t i = 0; i < N; i++)
+            want += bf_match(&f, evs[i]);
+        struct wk_store_reader *r;
+        WK_ASSERT_OK(wk_store_reader_open(st, &r));
+        struct wk_store_iter *it;
+        WK_ASSERT_OK(wk_store_iter_new(r, &f, &it));
+        const struct wk_event *ev;
+        size_t got = 0, j = 0;
+        int rc;
+        while ((rc = wk_store_iter_next(it, &ev, NULL)) == 1) {
+            /* Same events, in store order. */
+            while (j < N && !bf_match(&f, evs[j]))
+                j++;
+            WK_ASSERT(j < N);
+            WK_ASSERT(wk_event_equal(ev, evs[j]));
+            j++;
+            got++;
+        }
+        WK_ASSERT_INT_EQ(rc, 0);
+        if (got != want)
+            WK_FAIL("round %d: got %zu want %zu", round, got, want);
+        wk_store_iter_free(it);
+        wk_store_reader_close(r);
+    }
+    /* Candidate pruning works: a term no event has gives no candidate block. */
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    struct wk_store_filter f = {.terms = &t_none, .nterms = 1};
+    uint64_t *ids;
+    size_t n;
+    WK_ASSERT_OK(wk_store_candidates(r, &f, &ids, &n));
+    WK_ASSERT_UINT_EQ(n, 0);
+    free(ids);
+    struct wk_store_filter g = {.since = t0 + 1000000000LL, .until = t0 + 1100000000LL};
+    WK_ASSERT_OK(wk_store_candidates(r, &g, &ids, &n));
+    struct wk_store_filter all = {0};
+    uint64_t *ids2;
+    size_t n2;
+    WK_ASSERT_OK(wk_store_candidates(r, &all, &ids2, &n2));
+    WK_ASSERT(n > 0 && n < n2 / 4);
+    free(ids);
+    free(ids2);
+    wk_store_reader_close(r);
+    free_evs(evs, N);
+    wk_store_close(st);
+}
+
+WK_TEST(alerts_deliveries_containers_quarantine)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, store_dir("a"), &o));
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    make_event(ev, 5000);
+    struct wk_store_ref refs[2];
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, &refs[0]));
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, &refs[1]));
+    WK_ASSERT_UINT_EQ(refs[1].index, 1);
+    uint64_t id1, id2;
+    WK_ASSERT_OK(wk_store_alert_add(st, "{\"rule\":\"x\"}", 12, refs, 2, &id1));
+    WK_ASSERT_OK(wk_store_alert_add(st, "{}", 2, NULL, 0, &id2));
+    WK_ASSERT_UINT_EQ(id1, 1);
+    WK_ASSERT_UINT_EQ(id2, 2);
+    WK_ASSERT_OK(wk_store_container_put(st, cids[0], "{\"name\":\"web\"}", 14));
+    WK_ASSERT_OK(wk_store_quarantine_add(st, "jsonl", "not JSON", "\x01garbage", 8));
+    WK_ASSERT_OK(wk_store_delivery_set(st, "webhook", 7));
+    uint64_t d;
+    WK_ASSERT_OK(wk_store_delivery_get(st, "webhook", &d));
+    WK_ASSERT_UINT_EQ(d, 7);
+    WK_ASSERT_OK(wk_store_delivery_get(st, "other", &d));
+    WK_ASSERT_UINT_EQ(d, 0);
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    uint64_t it = 0;
+    struct wk_store_alert a;
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 0); /* not committed yet */
+    wk_store_reader_close(r);
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    it = 0;
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
+    WK_ASSERT_UINT_EQ(a.id, 1);
+    WK_ASSERT_MEM_EQ(a.json, a.len, "{\"rule\":\"x\"}", 12);
+    WK_ASSERT_UINT_EQ(a.nrefs, 2);
+    struct wk_event *got;
+    WK_ASSERT_OK(wk_event_new(&got));
+    WK_ASSERT_OK(wk_store_event_get(r, a.refs[1], got));
+    WK_ASSERT(wk_event_equal(got, ev));
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
+    WK_ASSERT_UINT_EQ(a.id, 2);
+    WK_ASSERT_UINT_EQ(a.nrefs, 0);
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 0);
+    const char *js;
+    size_t jl;
+    WK_ASSERT_OK(wk_store_container_get(r, cids[0], &js, &jl));
+    WK_ASSERT_MEM_EQ(js, jl, "{\"name\":\"web\"}", 14);
+    WK_ASSERT_INT_EQ(wk_store_container_get(r, "nope", &js, &jl), WK_ENOT_FOUND);
+    struct wk_store_quarantined q;
+    it = 0;
+    WK_ASSERT_INT_EQ(wk_store_quarantine_next(r, &it, &q), 1);
+    WK_ASSERT_STR_EQ(q.source, "jsonl");
+    WK_ASSERT_STR_EQ(q.reason, "not JSON");
+    WK_ASSERT_MEM_EQ(q.raw, q.len, "\x01garbage", 8);
+    WK_ASSERT_INT_EQ(wk_store_quarantine_next(r, &it, &q), 0);
+    wk_store_reader_close(r);
+    wk_store_close(st);
+    wk_event_free(ev);
+    wk_event_free(got);
+}
+
+/* Tampering, done with LMDB directly as an attacker with file access would. */
+static void tamper(const char *dir, void (*fn)(MDB_txn *txn, MDB_dbi blocks, MDB_dbi meta))
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi blocks, meta;
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, 0, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &blocks), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    fn(txn, blocks, meta);
+    WK_ASSERT_INT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static MDB_val bkey(uint64_t id, uint8_t *b)
+{
+    for (int i = 7; i >= 0; i--) {
+        b[i] = (uint8_t)id;
+        id >>= 8;
+    }
+    return (MDB_val){8, b};
+}
+
+static size_t flip_at;
+static void flip(MDB_txn *txn, MDB_dbi blocks, MDB_dbi meta)
+{
+    uint8_t kb[8];
+    MDB_val k = bkey(3, kb), v;
+    WK_ASSERT_INT_EQ(mdb_get(txn, blocks, &k, &v), 0);
+    uint8_t *copy = malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    size_t at = flip_at < v.mv_size ? flip_at : v.mv_size - 1;
+    copy[at] ^= 0x01;
+    MDB_val nv = {v.mv_size, copy};
+    WK_ASSERT_INT_EQ(mdb_put(txn, blocks, &k, &nv, 0), 0);
+    free(copy);
+}
+static void del3(MDB_txn *txn, MDB_dbi blocks, MDB_dbi meta)
+{
+    uint8_t kb[8];
+    MDB_val k = bkey(3, kb);
+    WK_ASSERT_INT_EQ(mdb_del(txn, blocks, &k, NULL), 0);
+}
+static void swap34(MDB_txn *txn, MDB_dbi blocks, MDB_dbi meta)
+{
+    uint8_t k3b[8], k4b[8];
+    MDB_val k3 = bkey(3, k3b), k4 = bkey(4, k4b), v3, v4;
+    WK_ASSERT_INT_EQ(mdb_get(txn, blocks, &k3, &v3), 0);
+    WK_ASSERT_INT_EQ(mdb_get(txn, blocks, &k4, &v4), 0);
+    void *c3 = malloc(v3.mv_size), *c4 = malloc(v4.mv_size);
+    memcpy(c3, v3.mv_data, v3.mv_size);
+    memcpy(c4, v4.mv_data, v4.mv_size);
+    MDB_val n3 = {v4.mv_size, c4}, n4 = {v3.mv_size, c3};
+    WK_ASSERT_INT_EQ(mdb_put(txn, blocks, &k3, &n3, 0), 0);
+    WK_ASSERT_INT_EQ(mdb_put(txn, blocks, &k4, &n4, 0), 0);
+    free(c3);
+    free(c4);
+}
+static uint64_t last_id;
+static void del_last(MDB_txn *txn, MDB_dbi blocks, MDB_dbi meta)
+{
+    uint8_t kb[8];
+    MDB_val k = bkey(last_id, kb);
+    WK_ASSERT_INT_EQ(mdb_del(txn, blocks, &k, NULL), 0);
+}
+static void del_last_and_head(MDB_txn *txn, MDB_dbi blocks, MDB_dbi meta)
+{
+    /* A smarter attacker also rewrites the head: the signed checkpoint still catches it. */
+    del_last(txn, blocks, meta);
+    uint8_t kb[8];
+    MDB_val k = bkey(last_id - 1, kb), v;
+    WK_ASSERT_INT_EQ(mdb_get(txn, blocks, &k, &v), 0);
+    uint8_t head[56] = {0};
+    uint64_t id = last_id - 1;
+    for (int i = 0; i < 8; i++)
+        head[i] = (uint8_t)(id >> (8 * i));
+    memcpy(head + 8, (uint8_t *)v.mv_data + 96, 32);
+    MDB_val hk = {4, "head"}, hv = {56, head};
+    WK_ASSERT_INT_EQ(mdb_put(txn, meta, &hk, &hv, 0), 0);
+}
+
+static void build_chain(const char *dir, struct wk_store_opts *o)
+{
+    init_cids();
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, dir, o));
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (int i = 0; i < 400; i++) {
+        make_event(ev, 1000000000LL * (i + 1));
+        WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    }
+    wk_store_close(st);
+    wk_event_free(ev);
+}
+
+static int verify_dir(const char *dir, struct wk_store_verify_result *res)
+{
+    struct wk_store *st;
+    struct wk_store_opts o = test_opts();
+    o.read_only = true;
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    int rc = wk_store_verify(st, 0, NULL, res);
+    wk_store_close(st);
+    return rc;
+}
+
+WK_TEST(verify_detects_tampering)
+{
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 4096;
+    o.checkpoint_blocks = 4;
+    struct wk_store_verify_result res;
+    const char *d = store_dir("v");
+    build_chain(d, &o);
+    WK_ASSERT_INT_EQ(verify_dir(d, &res), 0);
+    WK_ASSERT(res.blocks >= 8);
+    WK_ASSERT(res.checkpoints >= 1);
+    uint64_t nblocks = res.blocks;
+
+    /* Flip one byte: in the payload, in a header hash field, in the counts. */
+    size_t spots[] = {5, 20, 40, 70, 100, 130, 400};
+    for (size_t i = 0; i < WK_ARRAY_SIZE(spots); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "flip%zu", i);
+        const char *d2 = store_dir(name);
+        build_chain(d2, &o);
+        flip_at = spots[i];
+        tamper(d2, flip);
+        WK_ASSERT_INT_EQ(verify_dir(d2, &res), WK_ECHAIN);
+        if (res.first_bad != 3)
+            WK_FAIL("flip at %zu: first bad %llu (%s)", spots[i],
+                    (unsigned long long)res.first_bad, res.reason);
+    }
+    const char *d3 = store_dir("del");
+    build_chain(d3, &o);
+    tamper(d3, del3);
+    WK_ASSERT_INT_EQ(verify_dir(d3, &res), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(res.first_bad, 3);
+    WK_ASSERT(strstr(res.reason, "missing") != NULL);
+
+    const char *d4 = store_dir("swap");
+    build_chain(d4, &o);
+    tamper(d4, swap34);
+    WK_ASSERT_INT_EQ(verify_dir(d4, &res), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(res.first_bad, 3);
+
+    const char *d5 = store_dir("trunc");
+    build_chain(d5, &o);
+    WK_ASSERT_INT_EQ(verify_dir(d5, &res), 0);
+    last_id = res.blocks;
+    tamper(d5, del_last);
+    WK_ASSERT_INT_EQ(verify_dir(d5, &res), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(res.first_bad, last_id);
+
+    const char *d6 = store_dir("trunc2");
+    build_chain(d6, &o);
+    WK_ASSERT_INT_EQ(verify_dir(d6, &res), 0);
+    last_id = res.blocks;
+    tamper(d6, del_last_and_head);
+    WK_ASSERT_INT_EQ(verify_dir(d6, &res), WK_ECHAIN);
+    if (!strstr(res.reason, "checkpoint"))
+        WK_FAIL("reason: %s", res.reason);
+
+    /* A foreign public key fails the signatures. */
+    struct wk_store *st;
+    struct wk_store_opts ro = test_opts();
+    ro.read_only = true;
+    WK_ASSERT_OK(wk_store_open(&st, d, &ro));
+    uint8_t pk[32];
+    memset(pk, 7, sizeof(pk));
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, pk, &res), WK_ECHAIN);
+    if (!strstr(res.reason, "signature"))
+        WK_FAIL("reason: %s", res.reason);
+    WK_ASSERT_OK(wk_store_pubkey(st, pk));
+    WK_ASSERT_OK(wk_store_verify(st, 0, pk, &res));
+    WK_ASSERT_OK(wk_store_verify(st, 5, pk, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, nblocks - 4);
+    wk_store_close(st);
+}
+
+WK_TEST(retention_keeps_verify_passing)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 4096;
+    o.checkpoint_blocks = 3;
+    const char *d = store_dir("r");
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    int64_t t0 = 1700000000000000000LL;
+    for (int i = 0; i < 600; i++) {
+        make_event(ev, t0 + 1000000000LL * i);
+        WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    }
+    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store_stats s0, s1;
+    WK_ASSERT_OK(wk_store_stats(st, &s0));
+    wk_store_close(st);
+    /* Age: drop what is older than 300 s before the newest event. */
+    o.retain_age_ns = 300LL * 1000000000;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    uint64_t removed;
+    WK_ASSERT_OK(wk_store_retain(st, t0 + 600LL * 1000000000, &removed));
+    WK_ASSERT(removed > 0);
+    WK_ASSERT_OK(wk_store_stats(st, &s1));
+    WK_ASSERT_UINT_EQ(s1.blocks, s0.blocks - removed);
+    WK_ASSERT(s1.ts_min >= t0 + 299LL * 1000000000 - 60LL * 1000000000);
+    WK_ASSERT(s1.free_pages > 0);
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, s1.blocks);
+    /* Events still append and chain on after retention, and survive reopening. */
+    make_event(ev, t0 + 700LL * 1000000000);
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    wk_store_close(st);
+    /* Size: keep under 3 blocks' worth. */
+    o.retain_age_ns = 0;
+    o.retain_bytes = 3 * (s1.stored_bytes / s1.blocks);
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    WK_ASSERT_OK(wk_store_retain(st, 0, &removed));
+    WK_ASSERT_OK(wk_store_stats(st, &s1));
+    WK_ASSERT(s1.stored_bytes <= o.retain_bytes);
+    WK_ASSERT(s1.blocks >= 1);
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    uint64_t ev_sum = 0;
+    for (size_t i = 0; i < s1.nsources; i++)
+        ev_sum += s1.sources[i].events;
+    WK_ASSERT_UINT_EQ(ev_sum, s1.events);
+    wk_store_close(st);
+    wk_event_free(ev);
+}
+
+WK_TEST(map_grows_then_ceiling_is_a_clear_error)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.map_initial = 256 << 10;
+    o.map_max = 2 << 20;
+    o.zstd_level = 1;
+    const char *d = store_dir("g");
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    struct wk_store_cursor cur = {"src", NULL, 8};
+    uint64_t i, committed = 0;
+    int rc = 0;
+    for (i = 1; i < 200000; i++) {
+        make_event(ev, (int64_t)i);
+        /* Incompressible payload fills the map fast. */
+        char junk[512];
+        for (size_t j = 0; j < sizeof(junk); j++)
+            junk[j] = (char)rnd();
+        struct wk_key k = wk_key_init("junk");
+        wk_event_add_str(ev, 0, &k, junk, sizeof(junk));
+        uint8_t pos[8];
+        memcpy(pos, &i, 8);
+        cur.data = pos;
+        rc = wk_store_add(st, ev, &cur, NULL);
+        if (rc < 0)
+            break;
+    }
+    WK_ASSERT_INT_EQ(rc, WK_EMAP_FULL);
+    struct wk_store_stats s;
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT(s.map_size > (256u << 10)); /* it grew */
+    WK_ASSERT(s.map_size <= (2u << 20));
+    WK_ASSERT(s.events > 0);
+    /* What is committed is intact and the cursor matches it exactly. */
+    uint8_t pos[8];
+    size_t len;
+    WK_ASSERT_OK(wk_store_cursor_get(st, "src", pos, sizeof(pos), &len));
+    memcpy(&committed, pos, 8);
+    WK_ASSERT_UINT_EQ(committed, s.events);
+    WK_ASSERT_INT_EQ(wk_store_flush(st), WK_EMAP_FULL); /* still full: back-pressure */
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    wk_store_close(st);
+    /* Reopen with a higher ceiling: appends work again and the old data is intact. */
+    o.map_max = 64 << 20;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    make_event(ev, 1);
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    struct wk_store_stats s2;
+    WK_ASSERT_OK(wk_store_stats(st, &s2));
+    WK_ASSERT_UINT_EQ(s2.events, s.events + 1);
+    wk_store_close(st);
+    wk_event_free(ev);
+}
