@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The evaluator: one event against the rules its logsource selects. Rules of a per-record
+ * logsource (auditd) match when one record, with the event's context fields, matches.
+ * Values compare as text (integers as their decimal text), case-insensitively unless
+ * `cased`; field names are case-sensitive. Per-worker state lives in the scratch.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_private.h"
+#include "watchkeeper/error.h"
+
+#define MAX_ARGV 128
+static struct wk_key argv_keys[MAX_ARGV];
+static char argv_names[MAX_ARGV][8];
+static struct wk_key type_key;
+
+static void argv_keys_init(void)
+{
+    static int done;
+    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE))
+        return;
+    for (int i = 0; i < MAX_ARGV; i++) {
+        snprintf(argv_names[i], sizeof(argv_names[i]), "a%d", i);
+        argv_keys[i] = wk_key_init(argv_names[i]);
+    }
+    type_key = wk_key_init("type");
+    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+}
+
+void wk_corr_opts_init(struct wk_corr_opts *o)
+{
+    o->max_bytes = 64u << 20;
+    o->lateness_ns = 60LL * 1000000000;
+}
+
+int wk_rule_scratch_new(struct wk_rule_scratch **out, struct wk_ruleset *rs,
+                        const struct wk_corr_opts *opts)
+{
+    argv_keys_init();
+    struct wk_rule_scratch *sc = calloc(1, sizeof(*sc));
+    if (!sc)
+        return -ENOMEM;
+    sc->rs = wk_ruleset_ref(rs);
+    if (opts)
+        sc->copts = *opts;
+    else
+        wk_corr_opts_init(&sc->copts);
+    sc->md = pcre2_match_data_create(1, NULL);
+    sc->mctx = pcre2_match_context_create(NULL);
+    sc->fired = calloc(rs->rules.n + 1, sizeof(uint64_t));
+    if (!sc->md || !sc->mctx || !sc->fired || wk__corr_new(sc) < 0) {
+        wk_rule_scratch_free(sc);
+        return -ENOMEM;
+    }
+    /* a pathological regex costs a bounded amount of work, then simply does not match */
+    pcre2_set_match_limit(sc->mctx, 100000);
+    pcre2_set_depth_limit(sc->mctx, 1000);
+    *out = sc;
+    return 0;
+}
+
+struct wk_rule_scratch *wk_rule_scratch_free(struct wk_rule_scratch *sc)
+{
+    if (!sc)
+        return NULL;
+    wk__corr_free(sc);
+    pcre2_match_data_free(sc->md);
+    pcre2_match_context_free(sc->mctx);
+    free(sc->fired);
+    free(sc->argv);
+    wk_ruleset_unref(sc->rs);
+    free(sc);
+    return NULL;
+}
+
+void wk_rule_scratch_stats(const struct wk_rule_scratch *sc, struct wk_rule_stats *out)
+{
+    *out = sc->st;
+}
+
+/* ---- text matching ------------------------------------------------------------------------- */
+static inline bool fold_eq(const char *a, const char *lit, size_t n, bool cased)
+{
+    if (cased)
+        return memcmp(a, lit, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (wk__sg_fold[(unsigned char)a[i]] != (unsigned char)lit[i])
+            return false;
+    return true;
+}
+
+static bool fold_find(const char *h, size_t hl, const char *n, size_t nl, bool cased)
+{
+    if (nl == 0)
+        return true;
+    if (nl > hl)
+        return false;
+    if (cased)
+        return memmem(h, hl, n, nl) != NULL;
+    unsigned char c0 = (unsigned char)n[0];
+    unsigned char up = (c0 >= 'a' && c0 <= 'z') ? (unsigned char)(c0 - 32) : c0;
+    const char *end = h + hl - nl + 1;
+    const char *p = h;
+    while (p < end) {
+        /* jump to the next byte equal to the first needle byte, in either case */
+        const char *a = memchr(p, c0, (size_t)(end - p));
+        const char *b = up != c0 ? memchr(p, up, (size_t)(a ? a - p : end - p)) : NULL;
+        const char *q = b ? b : a;
+        if (!q)
+            return false;
+        if (fold_eq(q + 1, n + 1, nl - 1, false))
+            return true;
+        p = q + 1;
+    }
+    return false;
+}
+
+/* One token at s (len left): bytes consumed, or -1. */
+static int tok_at(const struct sg_gtok_s *t, const char *s, size_t len, bool cased)
+{
+    switch (t->kind) {
+    case SG_G_LIT:
+        return len >= t->len && fold_eq(s, t->s, t->len, cased) ? (int)t->len : -1;
+    case SG_G_ONE: {
+        if (!len)
+            return -1;
+        unsigned char c = (unsigned char)s[0];
+        int n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                                 : (c & 0xf8) == 0xf0 ? 4 : 1;
+        return (size_t)n <= len ? n : 1;
+    }
+    case SG_G_DASH:
+        if (len && (s[0] == '-' || s[0] == '/'))
+            return 1;
+        if (len >= 3 && (unsigned char)s[0] == 0xe2 && (unsigned char)s[1] == 0x80 &&
+            ((unsigned char)s[2] == 0x93 || (unsigned char)s[2] == 0x94 ||
+             (unsigned char)s[2] == 0x95))
+            return 3;
+        return -1;
+    }
+    return -1;
+}
+
+/* Wildcard match of the whole string. Each token matches at most one way at a position,
+ * so backtracking to the last star is exact (the classic linear glob algorithm). */
+static bool glob(const struct sg_gtok_s *t, size_t nt, const char *s, size_t len, bool cased)
+{
+    size_t ti = 0, si = 0, star_t = (size_t)-1, star_s = 0;
+    while (si < len || ti < nt) {
+        if (ti < nt) {
+            if (t[ti].kind == SG_G_STAR) {
+                star_t = ti++;
+                star_s = si;
+                continue;
+            }
+            int n = tok_at(&t[ti], s + si, len - si, cased);
+            if (n >= 0) {
+                ti++;
+                si += (size_t)n;
+                continue;
+            }
+        }
+        if (star_t != (size_t)-1 && star_s < len) {
+            star_s++;
+            si = star_s;
+            ti = star_t + 1;
+            continue;
+        }
+        return false;
+    }
+    return true;
+}
+
+bool wk__sg_matcher_text(const struct sg_matcher *m, const char *s, size_t len,
+                         struct wk_rule_scratch *sc)
+{
+    switch (m->kind) {
+    case SG_MK_EQ:
+        return len == m->len && fold_eq(s, m->lit, len, m->cased);
+    case SG_MK_PREFIX:
+        return len >= m->len && fold_eq(s, m->lit, m->len, m->cased);
+    case SG_MK_SUFFIX:
+        return len >= m->len && fold_eq(s + len - m->len, m->lit, m->len, m->cased);
+    case SG_MK_CONTAINS:
+        return fold_find(s, len, m->lit, m->len, m->cased);
+    case SG_MK_GLOB:
+        return glob(m->toks, m->ntoks, s, len, m->cased);
+    case SG_MK_RE:
+        return pcre2_match(m->re, (PCRE2_SPTR)s, len, 0, 0, sc->md, sc->mctx) >= 0;
+    default:
+        return false;
+    }
+}
+
+/* The text of a scalar value (borrowed or in sc->num). */
+static bool value_text(const struct wk_value *v, struct wk_rule_scratch *sc, const char **s,
+                       size_t *len)
+{
+    switch (v->kind) {
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        *s = v->u.s, *len = v->len;
+        return true;
+    case WK_VAL_INT:
+        *len = (size_t)snprintf(sc->num, sizeof(sc->num), "%lld", (long long)v->u.i);
+        *s = sc->num;
+        return true;
+    case WK_VAL_REAL:
+        *len = (size_t)snprintf(sc->num, sizeof(sc->num), "%.17g", v->u.r);
+        *s = sc->num;
+        return true;
+    case WK_VAL_BOOL:
+        *s = v->u.b ? "true" : "false";
+        *len = strlen(*s);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool value_num(const struct wk_value *v, double *out)
+{
+    if (v->kind == WK_VAL_INT) {
+        *out = (double)v->u.i;
+        return true;
+    }
+    if (v->kind == WK_VAL_REAL) {
+        *out = v->u.r;
+        return true;
+    }
+    if (v->kind == WK_VAL_STR && v->len && v->len < 64) {
+        char tmp[64], *end;
+        memcpy(tmp, v->u.s, v->len);
+        tmp[v->len] = 0;
+        *out = strtod(tmp, &end);
+        return end != tmp && *end == 0;
+    }
+    return false;
+}
+
+static bool cidr_match(const struct sg_matcher *m, const char *s, size_t len)
+{
+    char tmp[64];
+    unsigned char ip[16];
+    if (len >= sizeof(tmp))
+        return false;
+    memcpy(tmp, s, len);
+    tmp[len] = 0;
+    if (inet_pton(m->family == 4 ? AF_INET : AF_INET6, tmp, ip) != 1)
+        return false;
+    unsigned bits = m->plen;
+    for (unsigned i = 0; bits; i++) {
+        unsigned b = bits >= 8 ? 8 : bits;
+        unsigned char mask = (unsigned char)(0xff << (8 - b));
+        if ((ip[i] & mask) != (m->ip[i] & mask))
+            return false;
+        bits -= b;
+    }
+    return true;
+}
+
+struct ctx {
+    struct wk_rule_scratch *sc;
+    const struct wk_event *ev;
+    unsigned rec;
+    bool per_record;
+    const struct sg_logsource *ls;
+};
+
+static const struct wk_value *lookup(const struct ctx *c, const struct wk_key *k)
+{
+    return c->per_record ? wk_event_get_ctx(c->ev, c->rec, k) : wk_event_get(c->ev, 0, k);
+}
+
+static bool fieldref(const struct sg_matcher *m, const struct wk_value *v, const struct ctx *c)
+{
+    const struct wk_value *o = lookup(c, &m->ref);
+    if (!o || o->kind == WK_VAL_NULL)
+        return false;
+    const char *os, *vs;
+    size_t ol, vl;
+    char tmp[64];
+    if (!value_text(o, c->sc, &os, &ol))
+        return false;
+    if (os == c->sc->num) { /* both may format numbers: keep the first one apart */
+        memcpy(tmp, os, ol + 1);
+        os = tmp;
+    }
+    if (!value_text(v, c->sc, &vs, &vl))
+        return false;
+    switch (m->numop) {
+    case SG_MK_EQ: return vl == ol && (m->cased ? !memcmp(vs, os, ol) : !strncasecmp(vs, os, ol));
+    case SG_MK_PREFIX: return vl >= ol && (m->cased ? !memcmp(vs, os, ol) : !strncasecmp(vs, os, ol));
+    case SG_MK_SUFFIX:
+        return vl >= ol && (m->cased ? !memcmp(vs + vl - ol, os, ol) : !strncasecmp(vs + vl - ol, os, ol));
+    default: {
+        if (m->cased)
+            return memmem(vs, vl, os, ol) != NULL;
+        for (size_t i = 0; i + ol <= vl; i++)
+            if (!strncasecmp(vs + i, os, ol))
+                return true;
+        return false;
+    }
+    }
+}
+
+static bool matcher_value(const struct sg_matcher *m, const struct wk_value *v,
+                          const struct ctx *c)
+{
+    switch (m->kind) {
+    case SG_MK_NULL:
+        return !v || v->kind == WK_VAL_NULL;
+    case SG_MK_EXISTS:
+        return (v != NULL) == m->want;
+    default:
+        break;
+    }
+    if (!v || v->kind == WK_VAL_NULL)
+        return false;
+    if (m->kind == SG_MK_NUM) {
+        double x;
+        if (!value_num(v, &x))
+            return false;
+        switch (m->numop) {
+        case 0: return x > m->num;
+        case 1: return x >= m->num;
+        case 2: return x < m->num;
+        default: return x <= m->num;
+        }
+    }
+    if (m->kind == SG_MK_FIELDREF)
+        return fieldref(m, v, c);
+    if (v->kind == WK_VAL_STRLIST) {
+        for (uint32_t i = 0; i < v->len; i++) {
+            const struct wk_str *it = &v->u.items[i];
+            if (m->kind == SG_MK_CIDR ? cidr_match(m, it->s, it->len)
+                                      : wk__sg_matcher_text(m, it->s, it->len, c->sc))
+                return true;
+        }
+        return false;
+    }
+    const char *s;
+    size_t len;
+    if (!value_text(v, c->sc, &s, &len))
+        return false;
+    if (m->kind == SG_MK_CIDR)
+        return cidr_match(m, s, len);
+    return wk__sg_matcher_text(m, s, len, c->sc);
+}
+
+/* Keyword haystack: the argv of an EXECVE-like record joined with spaces. */
+static bool joined_argv(const struct ctx *c, const char **s, size_t *len)
+{
+    struct wk_rule_scratch *sc = c->sc;
+    if (!c->ls || !c->ls->keyword_join_type || !c->rec)
+        return false;
+    if (sc->argv_gen == sc->gen && sc->argv_rec == c->rec) {
+        *s = sc->argv, *len = sc->argv_len;
+        return sc->argv_len > 0;
+    }
+    sc->argv_gen = sc->gen;
+    sc->argv_rec = c->rec;
+    sc->argv_len = 0;
+    const struct wk_value *t = wk_event_get(c->ev, c->rec, &type_key);
+    if (!t || t->kind != WK_VAL_STR || strcasecmp(t->u.s, c->ls->keyword_join_type))
+        return false;
+    for (int i = 0; i < MAX_ARGV; i++) {
+        const struct wk_value *a = wk_event_get(c->ev, c->rec, &argv_keys[i]);
+        if (!a || a->kind != WK_VAL_STR)
+            break;
+        size_t need = sc->argv_len + a->len + 2;
+        if (need > sc->argv_cap) {
+            char *p = realloc(sc->argv, need * 2);
+            if (!p)
+                return false;
+            sc->argv = p;
+            sc->argv_cap = need * 2;
+        }
+        if (i)
+            sc->argv[sc->argv_len++] = ' ';
+        memcpy(sc->argv + sc->argv_len, a->u.s, a->len);
+        sc->argv_len += a->len;
+    }
+    *s = sc->argv, *len = sc->argv_len;
+    return sc->argv_len > 0;
+}
+
+/* A keyword matcher against every string of the record (or of the event when rec is 0). */
+static bool keyword_matcher(const struct sg_matcher *m, const struct ctx *c)
+{
+    const char *s;
+    size_t len;
+    if (joined_argv(c, &s, &len) && wk__sg_matcher_text(m, s, len, c->sc))
+        return true;
+    size_t n = wk_event_nfields(c->ev);
+    for (size_t i = 0; i < n; i++) {
+        const struct wk_value *v = wk_event_field_value(c->ev, i);
+        if (v->rec != c->rec)
+            continue;
+        if (v->kind == WK_VAL_STRLIST) {
+            for (uint32_t k = 0; k < v->len; k++)
+                if (wk__sg_matcher_text(m, v->u.items[k].s, v->u.items[k].len, c->sc))
+                    return true;
+            continue;
+        }
+        if (value_text(v, c->sc, &s, &len) && wk__sg_matcher_text(m, s, len, c->sc))
+            return true;
+    }
+    return false;
+}
+
+static bool item_match(const struct sg_item *it, const struct ctx *c)
+{
+    const struct wk_value *v = it->field ? lookup(c, &it->key) : NULL;
+    bool r;
+    if (it->all) {
+        r = true;
+        for (uint16_t g = 0; r && g < it->ngroups; g++) {
+            bool any = false;
+            for (size_t i = 0; !any && i < it->m.n; i++)
+                if (it->m.v[i].group == g)
+                    any = it->field ? matcher_value(&it->m.v[i], v, c)
+                                    : keyword_matcher(&it->m.v[i], c);
+            r = any;
+        }
+    } else {
+        r = false;
+        for (size_t i = 0; !r && i < it->m.n; i++)
+            r = it->field ? matcher_value(&it->m.v[i], v, c) : keyword_matcher(&it->m.v[i], c);
+    }
+    return it->neg ? !r : r;
+}
+
+static bool sel_match(const struct sg_sel *s, const struct ctx *c)
+{
+    for (size_t a = 0; a < s->alts.n; a++) {
+        const struct sg_alt *alt = &s->alts.v[a];
+        bool ok = true;
+        for (size_t i = 0; ok && i < alt->items.n; i++)
+            ok = item_match(&alt->items.v[i], c);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+static bool cond_eval(const struct sg_rule *r, const struct sg_cond *k, const struct ctx *c)
+{
+    switch (k->op) {
+    case SG_C_SEL:
+        return sel_match(&r->sels.v[k->sel], c);
+    case SG_C_AND:
+        for (size_t i = 0; i < k->nkids; i++)
+            if (!cond_eval(r, k->kids[i], c))
+                return false;
+        return true;
+    case SG_C_OR:
+        for (size_t i = 0; i < k->nkids; i++)
+            if (cond_eval(r, k->kids[i], c))
+                return true;
+        return false;
+    case SG_C_NOT:
+        return !cond_eval(r, k->kids[0], c);
+    case SG_C_TRUE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool ls_applies(const struct sg_logsource *ls, const struct wk_event *ev)
+{
+    for (size_t i = 0; i < ls->match.n; i++) {
+        const struct sg_lsmatch *m = &ls->match.v[i];
+        const struct wk_value *v = wk_event_get(ev, 0, &m->key);
+        if (!v)
+            return false;
+        if (m->values.n == 0)
+            continue;
+        if (v->kind != WK_VAL_STR)
+            return false;
+        bool any = false;
+        for (size_t k = 0; !any && k < m->values.n; k++)
+            any = strlen(m->values.v[k]) == v->len &&
+                  fold_eq(v->u.s, m->values.v[k], v->len, false);
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+int wk__engine_emit(struct wk_rule_scratch *sc, const struct wk_alert *a, wk_alert_cb cb,
+                    void *data)
+{
+    sc->st.alerts++;
+    return cb ? cb(a, data) : 0;
+}
+
+int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
+                        const struct wk_event *ev, uint64_t ref, wk_alert_cb cb, void *data)
+{
+    int nalerts = 0;
+    sc->gen++;
+    sc->st.events++;
+    unsigned nrec = wk_event_nrecords(ev);
+    for (size_t l = 0; l < rs->ls.n; l++) {
+        const struct sg_logsource *ls = &rs->ls.v[l];
+        if (ls->rules.n == 0 || !ls_applies(ls, ev))
+            continue;
+        struct ctx c = { sc, ev, 0, ls->per_record && nrec > 0, ls };
+        for (size_t k = 0; k < ls->rules.n; k++) {
+            uint32_t ri = ls->rules.v[k];
+            if (sc->fired[ri] == sc->gen)
+                continue;
+            const struct sg_rule *r = rs->rules.v[ri];
+            bool hit = false;
+            if (c.per_record) {
+                for (unsigned rec = 1; !hit && rec <= nrec; rec++) {
+                    c.rec = rec;
+                    sc->st.rule_evals++;
+                    hit = cond_eval(r, r->cond, &c);
+                }
+            } else {
+                c.rec = 0;
+                sc->st.rule_evals++;
+                hit = cond_eval(r, r->cond, &c);
+            }
+            if (!hit)
+                continue;
+            sc->fired[ri] = sc->gen;
+            if (!r->suppressed) {
+                struct wk_alert a = { .rule = ri, .info = &r->info, .attack = r->attack_json,
+                                      .ts = wk_event_ts(ev), .event = ev,
+                                      .record = c.per_record ? c.rec : 0, .ref = ref };
+                int rc = wk__engine_emit(sc, &a, cb, data);
+                if (rc < 0)
+                    return rc;
+                nalerts++;
+            }
+            for (size_t f = 0; f < r->feeds.n; f++) {
+                int rc = wk__corr_feed(sc, r->feeds.v[f], ri, ev, c.per_record ? c.rec : 0,
+                                       ref, cb, data);
+                if (rc < 0)
+                    return rc;
+                nalerts += rc;
+            }
+        }
+    }
+    return nalerts;
+}
+
+int wk_ruleset_eval(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
+                    const struct wk_event *ev, wk_alert_cb cb, void *data)
+{
+    return wk_ruleset_eval_ref(rs, sc, ev, 0, cb, data);
+}

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal representation shared by the Sigma loader (sigma_load.c), the compiler
+ * (compile.c), the evaluator (engine.c), correlations (correlate.c) and alerts (alert.c).
+ * The loader fills plain data (strings, modifier lists, a condition tree) with source
+ * positions; compile.c turns values into matchers; the result is an immutable ruleset.
+ */
+#ifndef WK_SIGMA_PRIVATE_H
+#define WK_SIGMA_PRIVATE_H
+
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "watchkeeper/event.h"
+#include "watchkeeper/rule.h"
+
+/* ---- growable arrays ---------------------------------------------------------------- */
+#define SG_VEC(T)                                                                        \
+    struct {                                                                             \
+        T *v;                                                                            \
+        size_t n, cap;                                                                   \
+    }
+int wk__sg_grow(void **v, size_t *cap, size_t need, size_t elsize);
+#define SG_PUSH(vec, val)                                                                \
+    (wk__sg_grow((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof(*(vec).v)) < 0      \
+         ? -ENOMEM                                                                       \
+         : ((vec).v[(vec).n++] = (val), 0))
+
+/* ---- value modifiers ------------------------------------------------------------------ */
+enum sg_mod {
+    SG_M_CONTAINS, SG_M_STARTSWITH, SG_M_ENDSWITH, SG_M_ALL, SG_M_RE, SG_M_RE_I, SG_M_RE_M,
+    SG_M_RE_S, SG_M_CIDR, SG_M_BASE64, SG_M_BASE64OFFSET, SG_M_UTF16LE, SG_M_UTF16BE,
+    SG_M_UTF16, SG_M_WINDASH, SG_M_EXISTS, SG_M_GT, SG_M_GTE, SG_M_LT, SG_M_LTE,
+    SG_M_FIELDREF, SG_M_CASED, SG_M_EXPAND, SG_M_NEQ,
+};
+
+/* ---- matchers (compile.c) -------------------------------------------------------------- */
+enum sg_mkind {
+    SG_MK_EQ,       /* literal equality */
+    SG_MK_PREFIX,   /* literal prefix */
+    SG_MK_SUFFIX,   /* literal suffix */
+    SG_MK_CONTAINS, /* literal substring */
+    SG_MK_GLOB,     /* wildcard pattern (tokens) */
+    SG_MK_RE,       /* pcre2 */
+    SG_MK_CIDR,
+    SG_MK_NUM,      /* gt/gte/lt/lte */
+    SG_MK_EXISTS,   /* presence test (value = want) */
+    SG_MK_NULL,     /* absent or null */
+    SG_MK_FIELDREF, /* compare with another field (lit = mode: EQ/PREFIX/SUFFIX/CONTAINS) */
+};
+
+enum sg_gtok { SG_G_LIT, SG_G_STAR, SG_G_ONE, SG_G_DASH };
+struct sg_gtok_s {
+    uint8_t kind;
+    uint32_t len; /* LIT */
+    char *s;      /* LIT (folded unless cased) */
+};
+
+struct sg_matcher {
+    uint8_t kind;   /* enum sg_mkind */
+    bool cased;     /* case-sensitive literal/glob */
+    uint8_t numop;  /* NUM: 0 gt 1 gte 2 lt 3 lte; FIELDREF: sub kind */
+    bool want;      /* EXISTS */
+    uint16_t group; /* `all`: every group needs one matching matcher */
+    char *lit;      /* literal (folded to lower case unless cased) */
+    size_t len;
+    struct sg_gtok_s *toks; /* GLOB */
+    size_t ntoks;
+    pcre2_code *re;    /* RE */
+    uint32_t re_idx;   /* index of the match data slot in the scratch */
+    uint8_t ip[16], plen, family; /* CIDR */
+    double num;                   /* NUM */
+    struct wk_key ref;            /* FIELDREF */
+    char *refname;
+};
+
+/* A map entry (field|mods: values) or a keyword item (no field). */
+struct sg_item {
+    char *field; /* NULL: keyword search */
+    struct wk_key key;
+    bool all;    /* values linked with AND (by group) */
+    bool neg;    /* neq: the item is negated */
+    uint16_t ngroups;
+    SG_VEC(struct sg_matcher) m;
+    unsigned line, col;
+};
+
+/* A search identifier: OR of alternatives, each an AND of items. */
+struct sg_alt {
+    SG_VEC(struct sg_item) items;
+};
+struct sg_sel {
+    char *name;
+    SG_VEC(struct sg_alt) alts;
+    unsigned line, col;
+};
+
+enum sg_cop { SG_C_SEL, SG_C_AND, SG_C_OR, SG_C_NOT, SG_C_TRUE, SG_C_FALSE };
+struct sg_cond {
+    uint8_t op;
+    uint32_t sel;           /* SEL */
+    struct sg_cond **kids;  /* AND/OR/NOT */
+    size_t nkids;
+};
+
+/* ---- rules ---------------------------------------------------------------------------- */
+enum sg_ctype { SG_CT_EVENT_COUNT, SG_CT_VALUE_COUNT, SG_CT_TEMPORAL, SG_CT_TEMPORAL_ORDERED,
+                SG_CT_VALUE_SUM, SG_CT_VALUE_AVG };
+
+struct sg_alias {
+    char *name;
+    SG_VEC(char *) rule_refs; /* rule id/name, parallel with fields */
+    SG_VEC(char *) fields;
+};
+
+struct sg_corr {
+    uint8_t type;
+    SG_VEC(char *) refs;       /* as written */
+    SG_VEC(uint32_t) rules;    /* resolved rule indexes */
+    SG_VEC(char *) group_by;
+    SG_VEC(struct sg_alias) aliases;
+    int64_t timespan_ns;
+    bool has_lo, has_hi, lo_incl, hi_incl, eq;
+    double lo, hi; /* count (or value) bounds */
+    bool default_cond;
+    char *field; /* value_count/value_sum/value_avg */
+    bool generate;
+    /* per referenced rule (parallel with rules): keys to read the group-by fields */
+    struct wk_key *gkeys; /* rules.n * group_by.n */
+    struct wk_key fkey;
+};
+
+struct sg_rule {
+    /* metadata */
+    char *file;
+    unsigned line;
+    char *title, *id, *name, *status, *level, *description, *author, *license, *date;
+    SG_VEC(char *) tags;
+    SG_VEC(char *) references;
+    SG_VEC(char *) falsepositives;
+    SG_VEC(char *) fields;
+    char *ls_product, *ls_service, *ls_category;
+    /* detection */
+    SG_VEC(struct sg_sel) sels;
+    struct sg_cond *cond;
+    /* correlation (when is_corr) */
+    bool is_corr;
+    struct sg_corr corr;
+    /* compiled facts */
+    bool suppressed;        /* referenced by a correlation without generate */
+    SG_VEC(uint32_t) feeds; /* correlation rules this rule feeds */
+    struct wk_rule_info info;
+    char *attack_json;
+};
+
+/* A logsource mapping (rules/logsources.yaml). */
+struct sg_lsmatch {
+    char *field;
+    struct wk_key key;
+    SG_VEC(char *) values; /* lower case; empty: field must exist */
+};
+struct sg_fieldmap {
+    char *from, *to;
+};
+struct sg_logsource {
+    char *product, *service, *category;
+    SG_VEC(struct sg_lsmatch) match;
+    SG_VEC(struct sg_fieldmap) fields;
+    bool per_record;
+    char *keyword_join_type; /* record type whose argv is joined for keywords (EXECVE) */
+    SG_VEC(uint32_t) rules;  /* detection rules evaluated for this logsource */
+};
+
+struct sg_placeholder {
+    char *name;
+    SG_VEC(char *) values;
+};
+
+struct wk_rule_loader {
+    SG_VEC(struct sg_rule *) rules;
+    SG_VEC(struct sg_logsource) ls;
+    SG_VEC(struct sg_placeholder) ph;
+    SG_VEC(struct wk_rule_reject) rejects;
+    bool ls_loaded;
+    size_t nfiles;
+};
+
+struct wk_ruleset {
+    int refs; /* atomic */
+    SG_VEC(struct sg_rule *) rules;
+    SG_VEC(struct sg_logsource) ls;
+    uint32_t nre; /* regex matchers: one match-data slot each in a scratch */
+    uint32_t ncorr;
+    size_t nitems, nmatchers;
+};
+
+/* loader helpers (sigma_load.c) */
+void wk__sg_rule_free(struct sg_rule *r);
+void wk__sg_logsource_fini(struct sg_logsource *ls);
+/* compile.c: build the matchers of one item from its raw values. */
+struct sg_rawval {
+    char *s; /* NULL: YAML null */
+    size_t len;
+    bool plain; /* unquoted YAML scalar */
+};
+int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum sg_mod *mods,
+                        size_t nmods, const struct sg_rawval *vals, size_t nvals, char *err,
+                        size_t errlen);
+void wk__sg_item_fini(struct sg_item *it);
+void wk__sg_cond_free(struct sg_cond *c);
+/* engine.c */
+bool wk__sg_matcher_text(const struct sg_matcher *m, const char *s, size_t len,
+                         struct wk_rule_scratch *sc);
+/* case folding */
+extern const unsigned char wk__sg_fold[256];
+
+#endif /* WK_SIGMA_PRIVATE_H */

@@ -1,0 +1,849 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The rule engine: Sigma loading (and rejections with positions), every detection feature
+ * and value modifier, per-record auditd matching, correlations, state persistence, alerts.
+ * docs/rules.md names these tests in its feature table.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "watchkeeper/error.h"
+#include "watchkeeper/rule.h"
+#include "wk_test.h"
+
+static const char *test_ls =
+    "logsources:\n"
+    "  - logsource: {product: linux, service: auditd}\n"
+    "    match: {event.module: auditd}\n"
+    "    per_record: true\n"
+    "    keyword_argv_record: EXECVE\n"
+    "  - logsource: {category: test}\n"
+    "    match: {}\n";
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    WK_ASSERT(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char last_reject[1024];
+
+/* Load one YAML text (with the test logsource mapping and placeholders). */
+static struct wk_ruleset *load_text(const char *yaml, size_t *nrej)
+{
+    char p[4200], ls[4200], ph[4200];
+    snprintf(p, sizeof(p), "%s/r.yml", wk_test_tmpdir());
+    snprintf(ls, sizeof(ls), "%s/ls.yaml", wk_test_tmpdir());
+    snprintf(ph, sizeof(ph), "%s/ph.yaml", wk_test_tmpdir());
+    write_file(p, yaml);
+    write_file(ls, test_ls);
+    write_file(ph, "admins: [root, 'adm*']\nsh: ['/bin/sh', '/bin/bash']\n");
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_INT_EQ(wk_rule_loader_logsources(l, ls), 0);
+    WK_ASSERT_INT_EQ(wk_rule_loader_placeholders(l, ph), 0);
+    WK_ASSERT(wk_rule_loader_add(l, p) >= 0);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    *nrej = wk_rule_loader_nrejects(l);
+    last_reject[0] = 0;
+    if (*nrej) {
+        const struct wk_rule_reject *r = wk_rule_loader_reject(l, 0);
+        snprintf(last_reject, sizeof(last_reject), "%u:%u: %s", r->line, r->col, r->msg);
+    }
+    wk_rule_loader_free(l);
+    return rs;
+}
+
+static struct wk_ruleset *load_ok(const char *yaml)
+{
+    size_t nrej = 0;
+    struct wk_ruleset *rs = load_text(yaml, &nrej);
+    if (nrej)
+        WK_FAIL("unexpected rejection: %s", last_reject);
+    return rs;
+}
+
+static void expect_reject(const char *yaml, const char *msg)
+{
+    size_t nrej = 0;
+    struct wk_ruleset *rs = load_text(yaml, &nrej);
+    WK_ASSERT_INT_EQ(nrej, 1);
+    WK_ASSERT_STR_EQ(last_reject, msg);
+    wk_ruleset_unref(rs);
+}
+
+static struct wk_event *ev_json(const char *json)
+{
+    struct wk_event *ev = NULL;
+    const char *err = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    if (wk_event_from_json(ev, json, strlen(json), &err) < 0)
+        WK_FAIL("bad test event: %s", err ? err : "?");
+    return ev;
+}
+
+/* Number of alerts of a fresh scratch on one event. */
+static int hits(struct wk_ruleset *rs, const char *json)
+{
+    struct wk_rule_scratch *sc = NULL;
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    struct wk_event *ev = ev_json(json);
+    int n = wk_ruleset_eval(rs, sc, ev, NULL, NULL);
+    WK_ASSERT(n >= 0);
+    wk_event_free(ev);
+    wk_rule_scratch_free(sc);
+    return n;
+}
+
+#define RULE(det)                                                                        \
+    "title: t\nid: 11111111-1111-4111-8111-111111111111\nlogsource: {category: test}\n"  \
+    "detection:\n" det
+
+static void check(const char *yaml, const char *const *yes, const char *const *no)
+{
+    struct wk_ruleset *rs = load_ok(yaml);
+    for (size_t i = 0; yes && yes[i]; i++)
+        if (hits(rs, yes[i]) != 1)
+            WK_FAIL("expected a match on %s", yes[i]);
+    for (size_t i = 0; no && no[i]; i++)
+        if (hits(rs, no[i]) != 0)
+            WK_FAIL("expected no match on %s", no[i]);
+    wk_ruleset_unref(rs);
+}
+#define YES(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NO(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* ---- the corpus ------------------------------------------------------------------------ */
+static struct wk_ruleset *load_dirs(const char *const *dirs, size_t *nrej, size_t *nrules)
+{
+    char ls[4200], p[4200];
+    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_INT_EQ(wk_rule_loader_logsources(l, ls), 0);
+    snprintf(ls, sizeof(ls), "%s/rules/placeholders.yaml", wk_test_srcdir());
+    WK_ASSERT_INT_EQ(wk_rule_loader_placeholders(l, ls), 0);
+    for (size_t i = 0; dirs[i]; i++) {
+        snprintf(p, sizeof(p), "%s/%s", wk_test_corpus(), dirs[i]);
+        WK_ASSERT(wk_rule_loader_add(l, p) > 0);
+    }
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    *nrej = wk_rule_loader_nrejects(l);
+    for (size_t i = 0; i < *nrej; i++) {
+        const struct wk_rule_reject *r = wk_rule_loader_reject(l, i);
+        fprintf(stderr, "# reject %s:%u:%u: %s\n", r->file, r->line, r->col, r->msg);
+    }
+    *nrules = wk_ruleset_nrules(rs);
+    wk_rule_loader_free(l);
+    return rs;
+}
+
+WK_TEST(corpus_rules_all_load)
+{
+    /* every SigmaHQ rule of the corpus meant to load: rules/, deprecated/, emerging threats */
+    size_t nrej, n;
+    struct wk_ruleset *rs = load_dirs(
+        (const char *const[]){ "sigma/rules", "sigma/deprecated", "sigma/rules-emerging-threats",
+                               NULL },
+        &nrej, &n);
+    WK_ASSERT_INT_EQ(nrej, 0);
+    WK_ASSERT_INT_EQ(n, 76); /* 53 auditd + 4 process_creation + 16 kubernetes + 2 + 1 */
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(corpus_unsupported_rejected_with_feature)
+{
+    /* unsupported/: four use the removed v1 pipe aggregation, named; one loads */
+    size_t nrej, n;
+    struct wk_ruleset *rs =
+        load_dirs((const char *const[]){ "sigma/unsupported", NULL }, &nrej, &n);
+    WK_ASSERT_INT_EQ(nrej, 4);
+    WK_ASSERT_INT_EQ(n, 1);
+    wk_ruleset_unref(rs);
+}
+
+static const char *corpus_rule(const char *rel, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/sigma/rules/linux/auditd/%s", wk_test_corpus(), rel);
+    return buf;
+}
+
+static struct wk_ruleset *load_corpus_rule(const char *rel)
+{
+    char ls[4200], p[4200];
+    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_INT_EQ(wk_rule_loader_logsources(l, ls), 0);
+    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, corpus_rule(rel, p, sizeof(p))), 1);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    WK_ASSERT_INT_EQ(wk_rule_loader_nrejects(l), 0);
+    wk_rule_loader_free(l);
+    return rs;
+}
+
+#define AUDITD(recs) "{\"@timestamp\":\"2024-05-01T10:00:00Z\",\"event\":{\"module\":\"auditd\"}," \
+                     "\"records\":[" recs "]}"
+
+WK_TEST(auditd_per_record_aslr)
+{
+    /* SYSCALL a0 is a hex argument: `a0: 40000` matches its raw text in the SYSCALL record
+     * only; an EXECVE record with a0=40000 (a string argument) does not satisfy the SYSCALL
+     * selection, and fields of two records never combine. */
+    struct wk_ruleset *rs = load_corpus_rule("lnx_auditd_disable_aslr_protection.yml");
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"personality\","
+                                     "\"a0\":\"40000\"}")),
+                     1);
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"personality\","
+                                     "\"a0\":\"0\"},{\"type\":\"EXECVE\",\"a0\":\"40000\"}")),
+                     0);
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\"},"
+                                     "{\"type\":\"EXECVE\",\"a0\":\"sysctl\",\"a1\":\"-w\","
+                                     "\"a2\":\"kernel.randomize_va_space=0\"}")),
+                     1);
+    /* field names are case-sensitive: `syscall` is not `SYSCALL` */
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"SYSCALL\",\"syscall\":\"personality\","
+                                     "\"a0\":\"40000\"}")),
+                     0);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(auditd_keywords_see_joined_argv)
+{
+    /* bpfdoor: keyword '--to-ports 42' spans EXECVE arguments a5 and a6 */
+    struct wk_ruleset *rs = load_corpus_rule("execve/lnx_auditd_bpfdoor_port_redirect.yml");
+    WK_ASSERT_INT_EQ(
+        hits(rs, AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\"},{\"type\":\"EXECVE\","
+                        "\"argc\":\"7\",\"a0\":\"/sbin/iptables\",\"a1\":\"-t\",\"a2\":\"nat\","
+                        "\"a3\":\"-A\",\"a4\":\"PREROUTING\",\"a5\":\"--to-ports\","
+                        "\"a6\":\"42392\"}")),
+        1);
+    WK_ASSERT_INT_EQ(
+        hits(rs, AUDITD("{\"type\":\"EXECVE\",\"a0\":\"/sbin/iptables\",\"a1\":\"-t\","
+                        "\"a2\":\"nat\",\"a3\":\"--to-ports\",\"a4\":\"8080\"}")),
+        0);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(auditd_type_value_case_insensitive)
+{
+    /* `type: 'execve'` (lower case in 6 SigmaHQ rules) matches record type EXECVE */
+    struct wk_ruleset *rs = load_corpus_rule("execve/lnx_auditd_masquerading_crond.yml");
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"EXECVE\",\"a0\":\"cp\",\"a1\":\"/bin/sh\","
+                                     "\"a2\":\"/etc/cron.d/crond\"}")),
+                     1);
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"EXECVE\",\"a0\":\"cp\",\"a1\":\"/bin/sh\","
+                                     "\"a2\":\"/etc/cron.d/other\"}")),
+                     0);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(auditd_integer_raw_text)
+{
+    /* `euid: 33` compares with the field's text "33"; an int field 33 too */
+    struct wk_ruleset *rs = load_corpus_rule("syscall/lnx_auditd_web_rce.yml");
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\","
+                                     "\"euid\":\"33\"}")),
+                     1);
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\","
+                                     "\"euid\":33}")),
+                     1);
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\","
+                                     "\"euid\":\"0x21\"}")),
+                     0);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(auditd_regex_rule_fires)
+{
+    struct wk_ruleset *rs = load_corpus_rule("execve/lnx_auditd_hidden_files_directories.yml");
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"EXECVE\",\"a0\":\"mkdir\","
+                                     "\"a1\":\"/tmp/.hidden\"}")),
+                     1);
+    WK_ASSERT_INT_EQ(hits(rs, AUDITD("{\"type\":\"EXECVE\",\"a0\":\"mkdir\","
+                                     "\"a1\":\"/tmp/visible\"}")),
+                     0);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(process_creation_view)
+{
+    char ls[4200], p[4200];
+    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
+    snprintf(p, sizeof(p),
+             "%s/sigma/rules/linux/process_creation/"
+             "proc_creation_lnx_susp_container_residence_discovery.yml",
+             wk_test_corpus());
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, p), 1);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    wk_rule_loader_free(l);
+    WK_ASSERT_INT_EQ(hits(rs, "{\"@timestamp\":\"2024-05-01T10:00:00Z\",\"event\":{\"module\":"
+                              "\"auditd\",\"action\":\"execve\"},\"Image\":\"/usr/bin/cat\","
+                              "\"CommandLine\":\"cat /proc/1/cgroup\"}"),
+                     1);
+    /* not an execve event: the process_creation view does not apply */
+    WK_ASSERT_INT_EQ(hits(rs, "{\"@timestamp\":\"2024-05-01T10:00:00Z\",\"event\":{\"module\":"
+                              "\"auditd\",\"action\":\"open\"},\"Image\":\"/usr/bin/cat\","
+                              "\"CommandLine\":\"cat /proc/1/cgroup\"}"),
+                     0);
+    wk_ruleset_unref(rs);
+}
+
+/* ---- detection semantics ---------------------------------------------------------------- */
+WK_TEST(map_and_list_or)
+{
+    check(RULE("  sel:\n    a: x\n    b: [y, z]\n  condition: sel\n"),
+          YES("{\"a\":\"x\",\"b\":\"z\"}", "{\"a\":\"X\",\"b\":\"Y\"}"),
+          NO("{\"a\":\"x\"}", "{\"a\":\"x\",\"b\":\"w\"}"));
+}
+
+WK_TEST(list_of_maps_or)
+{
+    check(RULE("  sel:\n    - a: x\n    - b: y\n  condition: sel\n"),
+          YES("{\"a\":\"x\"}", "{\"b\":\"y\"}"), NO("{\"a\":\"y\"}"));
+}
+
+WK_TEST(null_and_empty)
+{
+    check(RULE("  sel:\n    a: null\n  condition: sel\n"), YES("{\"b\":1}", "{\"a\":null}"),
+          NO("{\"a\":\"\"}", "{\"a\":\"x\"}"));
+    check(RULE("  sel:\n    a: ''\n  condition: sel\n"), YES("{\"a\":\"\"}"),
+          NO("{\"b\":1}", "{\"a\":\"x\"}"));
+    /* an empty list is a null test (pySigma) */
+    check(RULE("  sel:\n    a: []\n  condition: sel\n"), YES("{\"b\":1}"), NO("{\"a\":\"x\"}"));
+}
+
+WK_TEST(keywords_plain_and_all)
+{
+    check(RULE("  kw:\n    - evil\n    - bad\n  condition: kw\n"),
+          YES("{\"message\":\"an EVIL thing\"}", "{\"x\":\"so bad\"}"), NO("{\"message\":\"ok\"}"));
+    check(RULE("  kw:\n    '|all':\n      - foo\n      - bar\n  condition: kw\n"),
+          YES("{\"message\":\"foo and bar\"}", "{\"a\":\"foo\",\"b\":\"bar\"}"),
+          NO("{\"message\":\"foo only\"}"));
+}
+
+WK_TEST(wildcards_and_escapes)
+{
+    check(RULE("  sel:\n    a: 'ab*c?e'\n  condition: sel\n"),
+          YES("{\"a\":\"abXXcde\"}", "{\"a\":\"ABcdE\"}", "{\"a\":\"abc\xc3\xa9\x65\"}"),
+          NO("{\"a\":\"abcde2\"}", "{\"a\":\"abce\"}"));
+    /* \* is a literal star, \\ a backslash, other \x keep the backslash */
+    check(RULE("  sel:\n    a: 'a\\*b'\n    c: 'C:\\Windows\\\\*'\n  condition: sel\n"),
+          YES("{\"a\":\"a*b\",\"c\":\"c:\\\\windows\\\\x\"}"),
+          NO("{\"a\":\"axb\",\"c\":\"c:\\\\windows\\\\x\"}"));
+}
+
+WK_TEST(cased_and_case_insensitive)
+{
+    check(RULE("  sel:\n    a|cased: Foo\n  condition: sel\n"), YES("{\"a\":\"Foo\"}"),
+          NO("{\"a\":\"foo\"}"));
+    check(RULE("  sel:\n    a: Foo\n  condition: sel\n"), YES("{\"a\":\"fOO\"}"),
+          NO("{\"A\":\"foo\"}"));
+}
+
+WK_TEST(numbers_as_text_and_strlist)
+{
+    check(RULE("  sel:\n    a: 26\n    t: true\n  condition: sel\n"),
+          YES("{\"a\":26,\"t\":true}", "{\"a\":\"26\",\"t\":\"True\"}"),
+          NO("{\"a\":\"0x1a\",\"t\":true}", "{\"a\":26.5,\"t\":true}"));
+    check(RULE("  sel:\n    tags: b\n  condition: sel\n"), YES("{\"tags\":[\"a\",\"b\"]}"),
+          NO("{\"tags\":[\"a\",\"c\"]}"));
+}
+
+WK_TEST(condition_grammar)
+{
+    const char *d = "  s1:\n    a: 1\n  s2:\n    b: 1\n  _f:\n    c: 1\n";
+    char y[2048];
+    snprintf(y, sizeof(y), RULE("%s  condition: s1 and not (s2 or _f)\n"), d);
+    check(y, YES("{\"a\":1}"), NO("{\"a\":1,\"b\":1}", "{\"a\":1,\"c\":1}"));
+    snprintf(y, sizeof(y), RULE("%s  condition: all of s*\n"), d);
+    check(y, YES("{\"a\":1,\"b\":1}"), NO("{\"a\":1}"));
+    snprintf(y, sizeof(y), RULE("%s  condition: 1 of them\n"), d);
+    check(y, YES("{\"a\":1}", "{\"b\":1}"), NO("{\"c\":1}")); /* them skips _f */
+    snprintf(y, sizeof(y), RULE("%s  condition: all of them\n"), d);
+    check(y, YES("{\"a\":1,\"b\":1}"), NO("{\"a\":1}"));
+    snprintf(y, sizeof(y), RULE("%s  condition: any of s* and not _f\n"), d);
+    check(y, YES("{\"b\":1}"), NO("{\"b\":1,\"c\":1}"));
+    snprintf(y, sizeof(y), RULE("%s  condition:\n    - s1 and s2\n    - _f\n"), d);
+    check(y, YES("{\"a\":1,\"b\":1}", "{\"c\":1}"), NO("{\"a\":1}"));
+    /* precedence: or < and < not */
+    snprintf(y, sizeof(y), RULE("%s  condition: s1 or s2 and _f\n"), d);
+    check(y, YES("{\"a\":1}", "{\"b\":1,\"c\":1}"), NO("{\"b\":1}"));
+    /* word boundaries: an identifier named notx is not `not x` */
+    check(RULE("  notx:\n    a: 1\n  condition: notx\n"), YES("{\"a\":1}"), NO("{\"a\":2}"));
+}
+
+/* ---- modifiers ---------------------------------------------------------------------------- */
+WK_TEST(mod_contains_startswith_endswith)
+{
+    check(RULE("  sel:\n    a|contains: mid\n    b|startswith: '/home/*/x'\n"
+               "    c|endswith: .SH\n  condition: sel\n"),
+          YES("{\"a\":\"xMIDx\",\"b\":\"/home/u/xy\",\"c\":\"run.sh\"}"),
+          NO("{\"a\":\"mi\",\"b\":\"/home/u/xy\",\"c\":\"run.sh\"}",
+             "{\"a\":\"mid\",\"b\":\"/opt/u/xy\",\"c\":\"run.sh\"}",
+             "{\"a\":\"mid\",\"b\":\"/home/u/xy\",\"c\":\"run.shx\"}"));
+}
+
+WK_TEST(mod_all)
+{
+    check(RULE("  sel:\n    a|contains|all: [x, y]\n  condition: sel\n"),
+          YES("{\"a\":\"..y..x\"}"), NO("{\"a\":\"x\"}"));
+}
+
+WK_TEST(mod_re_flags)
+{
+    check(RULE("  sel:\n    a|re: '^ab+c$'\n  condition: sel\n"), YES("{\"a\":\"abbc\"}"),
+          NO("{\"a\":\"ABBC\"}", "{\"a\":\"xabc\"}"));
+    check(RULE("  sel:\n    a|re|i: '^ab+c$'\n  condition: sel\n"), YES("{\"a\":\"ABBC\"}"),
+          NO("{\"a\":\"ac\"}"));
+    check(RULE("  sel:\n    a|re|m: '^two$'\n  condition: sel\n"),
+          YES("{\"a\":\"one\\ntwo\\nthree\"}"), NO("{\"a\":\"one two\"}"));
+    check(RULE("  sel:\n    a|re|s: 'one.two'\n  condition: sel\n"),
+          YES("{\"a\":\"one\\ntwo\"}"), NO("{\"a\":\"one\\n\\ntwo\"}"));
+}
+
+WK_TEST(mod_cidr)
+{
+    check(RULE("  sel:\n    ip|cidr: [10.0.0.0/8, 'fd00::/8']\n  condition: sel\n"),
+          YES("{\"ip\":\"10.2.3.4\"}", "{\"ip\":\"fd12::1\"}"),
+          NO("{\"ip\":\"11.0.0.1\"}", "{\"ip\":\"fe80::1\"}", "{\"ip\":\"nope\"}"));
+}
+
+WK_TEST(mod_base64_base64offset)
+{
+    /* base64("secret") = c2VjcmV0 */
+    check(RULE("  sel:\n    a|base64|contains: secret\n  condition: sel\n"),
+          YES("{\"a\":\"xx c2VjcmV0 yy\"}"), NO("{\"a\":\"C2VJCMV0\"}", "{\"a\":\"secret\"}"));
+    /* the three offsets of "ping" inside longer base64 text */
+    check(RULE("  sel:\n    a|base64offset|contains: ping\n  condition: sel\n"),
+          YES("{\"a\":\"cGluZyBob3N0\"}",  /* "ping host" */
+              "{\"a\":\"IHBpbmcgaG9zdA==\"}", /* " ping host" */
+              "{\"a\":\"eCBwaW5nIGhvc3Q=\"}"), /* "x ping host" */
+          NO("{\"a\":\"aG9zdA==\"}"));
+}
+
+WK_TEST(mod_utf16_wide)
+{
+    /* "ab" UTF-16LE = 61 00 62 00, base64 YQBiAA== ; BE = 00 61 00 62 -> AGEAYg== */
+    check(RULE("  sel:\n    a|wide|base64: ab\n  condition: sel\n"), YES("{\"a\":\"YQBiAA==\"}"),
+          NO("{\"a\":\"AGEAYg==\"}"));
+    check(RULE("  sel:\n    a|utf16le|base64: ab\n  condition: sel\n"),
+          YES("{\"a\":\"YQBiAA==\"}"), NO("{\"a\":\"YWI=\"}"));
+    check(RULE("  sel:\n    a|utf16be|base64: ab\n  condition: sel\n"),
+          YES("{\"a\":\"AGEAYg==\"}"), NO("{\"a\":\"YQBiAA==\"}"));
+    /* utf16: BOM FF FE then LE: //5hAGIA */
+    check(RULE("  sel:\n    a|utf16|base64: ab\n  condition: sel\n"),
+          YES("{\"a\":\"//5hAGIA\"}"), NO("{\"a\":\"YQBiAA==\"}"));
+}
+
+WK_TEST(mod_windash)
+{
+    check(RULE("  sel:\n    a|windash|contains: ' -exec'\n  condition: sel\n"),
+          YES("{\"a\":\"x -exec\"}", "{\"a\":\"x /exec\"}", "{\"a\":\"x \xe2\x80\x93" "exec\"}",
+              "{\"a\":\"x \xe2\x80\x94" "exec\"}", "{\"a\":\"x \xe2\x80\x95" "exec\"}"),
+          NO("{\"a\":\"x exec\"}", "{\"a\":\"x +exec\"}"));
+}
+
+WK_TEST(mod_exists)
+{
+    check(RULE("  sel:\n    a|exists: true\n    b|exists: false\n  condition: sel\n"),
+          YES("{\"a\":\"\"}", "{\"a\":null}"), NO("{\"a\":1,\"b\":1}", "{\"c\":1}"));
+}
+
+WK_TEST(mod_numeric)
+{
+    check(RULE("  sel:\n    a|gt: 10\n    b|gte: 10\n    c|lt: 5\n    d|lte: 5.5\n"
+               "  condition: sel\n"),
+          YES("{\"a\":11,\"b\":10,\"c\":\"4\",\"d\":5.5}"),
+          NO("{\"a\":10,\"b\":10,\"c\":4,\"d\":5}", "{\"a\":\"x\",\"b\":10,\"c\":4,\"d\":5}",
+             "{\"a\":11,\"b\":10,\"c\":4,\"d\":6}"));
+}
+
+WK_TEST(mod_fieldref)
+{
+    check(RULE("  sel:\n    a|fieldref: b\n  condition: sel\n"),
+          YES("{\"a\":\"X\",\"b\":\"x\"}", "{\"a\":7,\"b\":\"7\"}"),
+          NO("{\"a\":\"x\",\"b\":\"y\"}", "{\"a\":\"x\"}"));
+    check(RULE("  sel:\n    a|fieldref|startswith: b\n  condition: sel\n"),
+          YES("{\"a\":\"/usr/bin/x\",\"b\":\"/usr\"}"), NO("{\"a\":\"/opt/x\",\"b\":\"/usr\"}"));
+}
+
+WK_TEST(mod_expand)
+{
+    check(RULE("  sel:\n    user|expand: '%admins%'\n  condition: sel\n"),
+          YES("{\"user\":\"root\"}", "{\"user\":\"admin2\"}"), NO("{\"user\":\"bob\"}"));
+    check(RULE("  sel:\n    a: '100%sh%'\n  condition: sel\n"), YES("{\"a\":\"100%sh%\"}"),
+          NO("{\"a\":\"100/bin/sh\"}"));
+    expect_reject(RULE("  sel:\n    a|expand: '%nope%'\n  condition: sel\n"),
+                  "6:16: modifier 'expand': placeholder %nope% has no configured values");
+}
+
+WK_TEST(mod_neq)
+{
+    check(RULE("  sel:\n    a|neq: [x, y]\n  condition: sel\n"), YES("{\"a\":\"z\"}"),
+          NO("{\"a\":\"x\"}", "{\"a\":\"Y\"}"));
+}
+
+/* ---- rejections ------------------------------------------------------------------------------ */
+WK_TEST(reject_unknown_modifier_with_position)
+{
+    expect_reject(RULE("  sel:\n    a|nonsense: x\n  condition: sel\n"),
+                  "6:5: unsupported value modifier 'nonsense'");
+    expect_reject(RULE("  sel:\n    a|minute: 5\n  condition: sel\n"),
+                  "6:5: unsupported value modifier 'minute'");
+}
+
+WK_TEST(reject_bad_conditions)
+{
+    expect_reject(RULE("  sel:\n    a: x\n  condition: sel and nope\n"),
+                  "7:14: condition: unknown search identifier 'nope'");
+    expect_reject(RULE("  sel:\n    a: x\n  condition: sel | count() > 5\n"),
+                  "7:14: condition: legacy aggregation/near pipe syntax '|' (removed in Sigma "
+                  "2.0; write a correlation rule)");
+    expect_reject(RULE("  sel:\n    a: x\n  condition: 2 of sel\n"),
+                  "7:14: condition: quantifier '2 of' (only '1 of', 'any of', 'all of')");
+    expect_reject(RULE("  sel:\n    a: x\n  condition: (sel\n"),
+                  "7:14: condition: expected ')' near 'end'");
+}
+
+WK_TEST(reject_bad_values)
+{
+    expect_reject(RULE("  sel:\n    a|re: '(['\n  condition: sel\n"),
+                  "6:12: modifier 're': missing terminating ] for character class at offset 2");
+    expect_reject(RULE("  sel:\n    a|cidr: 10.0.0.0/33\n  condition: sel\n"),
+                  "6:13: modifier 'cidr': bad network '10.0.0.0/33'");
+    expect_reject(RULE("  sel:\n    a|all: x\n  condition: sel\n"),
+                  "6:5: modifier 'all' on a single value (spec: only for value lists)");
+    expect_reject(RULE("  sel:\n    a|base64: 'x*'\n  condition: sel\n"),
+                  "6:16: wildcards are not allowed in an encoded (base64/utf16) value");
+    expect_reject("title: t\nlogsource: {product: windows}\ndetection:\n  s:\n    a: 1\n"
+                  "  condition: s\n",
+                  "2:13: logsource {product: windows, service: -, category: -} has no mapping "
+                  "in logsources.yaml");
+    expect_reject("title: [\n", "2:1: YAML syntax: flow sequence without a closing bracket");
+}
+
+/* ---- correlations ------------------------------------------------------------------------------ */
+struct rec_alerts {
+    int n;
+    char last[4096];
+    double value;
+};
+
+static int rec_cb(const struct wk_alert *a, void *data)
+{
+    struct rec_alerts *r = data;
+    r->n++;
+    r->value = a->value;
+    char *j = NULL;
+    WK_ASSERT_OK(wk_alert_to_json(a, &j, NULL));
+    snprintf(r->last, sizeof(r->last), "%s", j);
+    free(j);
+    return 0;
+}
+
+static int feed(struct wk_ruleset *rs, struct wk_rule_scratch *sc, int sec, const char *fields,
+                struct rec_alerts *ra)
+{
+    char j[1024];
+    snprintf(j, sizeof(j), "{\"@timestamp\":\"2024-05-01T10:%02d:%02dZ\",%s}", sec / 60,
+             sec % 60, fields);
+    struct wk_event *ev = ev_json(j);
+    int n = wk_ruleset_eval(rs, sc, ev, rec_cb, ra);
+    wk_event_free(ev);
+    return n;
+}
+
+static const char *base =
+    "title: base\nname: base\nlogsource: {category: test}\n"
+    "detection:\n  s:\n    a: x\n  condition: s\n---\n";
+
+WK_TEST(corr_event_count_groupby_timespan)
+{
+    char y[4096];
+    snprintf(y, sizeof(y),
+             "%stitle: burst\nid: c1\nlevel: high\ncorrelation:\n  type: event_count\n"
+             "  rules: [base]\n  group-by: [host]\n  timespan: 10s\n  condition:\n    gte: 3\n",
+             base);
+    struct wk_ruleset *rs = load_ok(y);
+    struct wk_rule_scratch *sc = NULL;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    /* the base rule is referenced without generate: it makes no alert of its own */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 0, "\"a\":\"x\",\"host\":\"h1\"", &ra), 0);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 1, "\"a\":\"x\",\"host\":\"h2\"", &ra), 0);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 5, "\"a\":\"x\",\"host\":\"h1\"", &ra), 0);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 20, "\"a\":\"x\",\"host\":\"h1\"", &ra), 0); /* window passed */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 21, "\"a\":\"x\",\"host\":\"h1\"", &ra), 0);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 25, "\"a\":\"x\",\"host\":\"h1\"", &ra), 1);
+    WK_ASSERT(strstr(ra.last, "\"group\":{\"host\":\"h1\"}") != NULL);
+    WK_ASSERT(strstr(ra.last, "\"type\":\"event_count\"") != NULL);
+    WK_ASSERT(strstr(ra.last, "\"contributing\":[{\"@timestamp\":\"2024-05-01T10:00:20."
+                              "000000000Z\"") != NULL);
+    WK_ASSERT(ra.value == 3);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(corr_event_count_out_of_order_and_late)
+{
+    char y[4096];
+    snprintf(y, sizeof(y),
+             "%stitle: burst\nid: c1\ncorrelation:\n  type: event_count\n  rules: [base]\n"
+             "  group-by: [host]\n  timespan: 10s\n  condition:\n    gte: 2\n",
+             base);
+    struct wk_ruleset *rs = load_ok(y);
+    struct wk_rule_scratch *sc = NULL;
+    struct wk_corr_opts o;
+    wk_corr_opts_init(&o);
+    o.lateness_ns = 30LL * 1000000000;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, &o));
+    WK_ASSERT_INT_EQ(feed(rs, sc, 100, "\"a\":\"x\",\"host\":\"h\"", &ra), 0);
+    /* 40 s older than the newest: beyond the lateness, dropped and counted */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 60, "\"a\":\"x\",\"host\":\"h\"", &ra), 0);
+    /* 5 s older, within lateness and window (event time): fires */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 95, "\"a\":\"x\",\"host\":\"h\"", &ra), 1);
+    struct wk_rule_stats st;
+    wk_rule_scratch_stats(sc, &st);
+    WK_ASSERT_UINT_EQ(st.corr_late, 1);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(corr_value_count_and_lt_flush)
+{
+    char y[4096];
+    snprintf(y, sizeof(y),
+             "%stitle: many users\nid: c2\ncorrelation:\n  type: value_count\n  rules: base\n"
+             "  group-by: [host]\n  timespan: 1m\n  condition:\n    gt: 2\n    field: user\n"
+             "---\ntitle: few users\nid: c3\ncorrelation:\n  type: value_count\n  rules: base\n"
+             "  group-by: [host]\n  timespan: 1m\n  generate: true\n  condition:\n"
+             "    lt: 2\n    field: user\n",
+             base);
+    struct wk_ruleset *rs = load_ok(y);
+    struct wk_rule_scratch *sc = NULL;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    /* generate: true on c3 lets the base rule alert too */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 0, "\"a\":\"x\",\"host\":\"h\",\"user\":\"u1\"", &ra), 1);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 1, "\"a\":\"x\",\"host\":\"h\",\"user\":\"u1\"", &ra), 1);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 2, "\"a\":\"x\",\"host\":\"h\",\"user\":\"u2\"", &ra), 1);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 3, "\"a\":\"x\",\"host\":\"h\",\"user\":\"u3\"", &ra), 2);
+    WK_ASSERT(strstr(ra.last, "\"title\":\"many users\"") != NULL);
+    WK_ASSERT(ra.value == 3);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 10, "\"a\":\"x\",\"host\":\"k\",\"user\":\"u1\"", &ra), 1);
+    /* lt is decided when the window closes: at the end of the stream */
+    ra.n = 0;
+    WK_ASSERT_INT_EQ(wk_rule_scratch_flush(sc, rec_cb, &ra), 1);
+    WK_ASSERT(strstr(ra.last, "\"group\":{\"host\":\"k\"}") != NULL);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+static const char *two =
+    "title: r1\nname: r1\nlogsource: {category: test}\ndetection:\n  s:\n    a: one\n"
+    "  condition: s\n---\n"
+    "title: r2\nname: r2\nlogsource: {category: test}\ndetection:\n  s:\n    a: two\n"
+    "  condition: s\n---\n";
+
+WK_TEST(corr_temporal_with_aliases)
+{
+    char y[4096];
+    snprintf(y, sizeof(y),
+             "%stitle: both\nid: c4\ncorrelation:\n  type: temporal\n  rules: [r1, r2]\n"
+             "  group-by: [who]\n  timespan: 30s\n  aliases:\n    who:\n      r1: user\n"
+             "      r2: target\n",
+             two);
+    struct wk_ruleset *rs = load_ok(y);
+    struct wk_rule_scratch *sc = NULL;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    WK_ASSERT_INT_EQ(feed(rs, sc, 0, "\"a\":\"two\",\"target\":\"bob\"", &ra), 0);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 5, "\"a\":\"one\",\"user\":\"eve\"", &ra), 0);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 6, "\"a\":\"one\",\"user\":\"bob\"", &ra), 1);
+    WK_ASSERT(strstr(ra.last, "\"group\":{\"who\":\"bob\"}") != NULL);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(corr_temporal_ordered)
+{
+    char y[4096];
+    snprintf(y, sizeof(y),
+             "%stitle: seq\nid: c5\ncorrelation:\n  type: temporal_ordered\n  rules: [r1, r2]\n"
+             "  group-by: [h]\n  timespan: 30s\n",
+             two);
+    struct wk_ruleset *rs = load_ok(y);
+    struct wk_rule_scratch *sc = NULL;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    WK_ASSERT_INT_EQ(feed(rs, sc, 0, "\"a\":\"two\",\"h\":\"x\"", &ra), 0);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 1, "\"a\":\"one\",\"h\":\"x\"", &ra), 0); /* wrong order */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 2, "\"a\":\"two\",\"h\":\"x\"", &ra), 1);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(corr_memory_ceiling_evicts)
+{
+    char y[4096];
+    snprintf(y, sizeof(y),
+             "%stitle: burst\nid: c1\ncorrelation:\n  type: event_count\n  rules: [base]\n"
+             "  group-by: [host]\n  timespan: 1h\n  condition:\n    gte: 2\n",
+             base);
+    struct wk_ruleset *rs = load_ok(y);
+    struct wk_rule_scratch *sc = NULL;
+    struct wk_corr_opts o;
+    wk_corr_opts_init(&o);
+    o.max_bytes = 2000;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, &o));
+    char f[128];
+    for (int i = 0; i < 100; i++) {
+        snprintf(f, sizeof(f), "\"a\":\"x\",\"host\":\"h%d\"", i);
+        feed(rs, sc, i, f, &ra);
+    }
+    struct wk_rule_stats st;
+    wk_rule_scratch_stats(sc, &st);
+    WK_ASSERT(st.corr_bytes <= 2000);
+    WK_ASSERT(st.corr_evicted > 50);
+    WK_ASSERT_UINT_EQ(st.corr_groups + st.corr_evicted, 100);
+    WK_ASSERT_INT_EQ(ra.n, 0);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(corr_state_survives_restart)
+{
+    char y[4096];
+    snprintf(y, sizeof(y),
+             "%stitle: burst\nid: c1\ncorrelation:\n  type: event_count\n  rules: [base]\n"
+             "  group-by: [host]\n  timespan: 1m\n  condition:\n    gte: 3\n",
+             base);
+    struct wk_ruleset *rs = load_ok(y);
+    struct wk_rule_scratch *sc = NULL;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    feed(rs, sc, 0, "\"a\":\"x\",\"host\":\"h\"", &ra);
+    feed(rs, sc, 1, "\"a\":\"x\",\"host\":\"h\"", &ra);
+    char *state = NULL;
+    size_t len = 0;
+    WK_ASSERT_OK(wk_rule_scratch_save(sc, &state, &len));
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+    /* a new process: a freshly loaded ruleset and scratch, state restored */
+    rs = load_ok(y);
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    WK_ASSERT_OK(wk_rule_scratch_restore(sc, state, len));
+    free(state);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 2, "\"a\":\"x\",\"host\":\"h\"", &ra), 1);
+    WK_ASSERT_INT_EQ(wk_rule_scratch_restore(sc, "[", 1), WK_EPARSE);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(corr_unresolved_reference_rejected)
+{
+    size_t nrej = 0;
+    struct wk_ruleset *rs = load_text(
+        "title: c\ncorrelation:\n  type: event_count\n  rules: [missing]\n  group-by: [a]\n"
+        "  timespan: 5m\n  condition:\n    gte: 2\n",
+        &nrej);
+    WK_ASSERT_INT_EQ(nrej, 1);
+    WK_ASSERT_STR_EQ(last_reject, "1:1: correlation 'rules': 'missing' names no loaded rule "
+                                  "(id or name)");
+    WK_ASSERT_INT_EQ(wk_ruleset_nrules(rs), 0);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(pysigma_correlation_fixture_loads)
+{
+    char p[4200], ls[4200];
+    snprintf(p, sizeof(p), "%s/sigma/pysigma-tests/correlation_rule_valid__correlation_rule.yml",
+             wk_test_corpus());
+    snprintf(ls, sizeof(ls), "%s/ls.yaml", wk_test_tmpdir());
+    write_file(ls, test_ls);
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, p), 6);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    WK_ASSERT_INT_EQ(wk_rule_loader_nrejects(l), 0);
+    wk_rule_loader_free(l);
+    /* event_count gte 10 on (fieldC, fieldD) */
+    struct wk_rule_scratch *sc = NULL;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    int n = 0;
+    for (int i = 0; i < 10; i++)
+        n += feed(rs, sc, i, "\"fieldA\":\"value1\",\"fieldB\":\"value2\",\"fieldC\":\"c\","
+                             "\"fieldD\":\"d\"",
+                  &ra);
+    WK_ASSERT_INT_EQ(n, 1);
+    WK_ASSERT(strstr(ra.last, "\"title\":\"Multiple occurrences of base event\"") != NULL);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(spec_correlation_examples)
+{
+    /* The spec's schema examples reference rules that are not part of them: each is
+     * rejected for that reason; value_percentile is rejected as unsupported. */
+    char p[4200], ls[4200];
+    snprintf(ls, sizeof(ls), "%s/ls.yaml", wk_test_tmpdir());
+    write_file(ls, test_ls);
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    snprintf(p, sizeof(p), "%s/sigma/spec-tests/correlation/value_percentile.yml",
+             wk_test_corpus());
+    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, p), 0);
+    WK_ASSERT_INT_EQ(wk_rule_loader_nrejects(l), 1);
+    WK_ASSERT(strstr(wk_rule_loader_reject(l, 0)->msg,
+                     "unsupported correlation type 'value_percentile'") != NULL);
+    snprintf(p, sizeof(p), "%s/sigma/spec-tests/correlation/temporal_ordered.yml",
+             wk_test_corpus());
+    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, p), 1);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    WK_ASSERT_INT_EQ(wk_rule_loader_nrejects(l), 2);
+    WK_ASSERT(strstr(wk_rule_loader_reject(l, 1)->msg, "'recon_cmd_a' names no loaded rule"));
+    wk_rule_loader_free(l);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(alert_json_carries_author_and_attack)
+{
+    struct wk_ruleset *rs = load_ok(
+        "title: t\nid: x-1\nauthor: Jane Doe\nlevel: high\n"
+        "tags: [attack.execution, attack.t1059.004, attack.t1611]\n"
+        "logsource: {category: test}\ndetection:\n  s:\n    a: x\n  condition: s\n");
+    struct wk_rule_scratch *sc = NULL;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    WK_ASSERT_INT_EQ(feed(rs, sc, 0, "\"a\":\"x\"", &ra), 1);
+    const char *want = "{\"@timestamp\":\"2024-05-01T10:00:00.000000000Z\",\"rule\":{\"id\":"
+                     "\"x-1\",\"title\":\"t\",\"level\":\"high\",\"type\":\"detection\","
+                     "\"tags\":[\"attack.execution\",\"attack.t1059.004\",\"attack.t1611\"],"
+                     "\"attack\":[\"T1059.004\",\"T1611\"],\"author\":\"Jane Doe\",\"file\":\"";
+    if (strncmp(ra.last, want, strlen(want)) != 0)
+        WK_FAIL("alert JSON:\n  got:  %s\n  want: %s...", ra.last, want);
+    WK_ASSERT(strstr(ra.last, "\"event\":{\"@timestamp\"") != NULL);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
