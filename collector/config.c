@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "watchkeeper/error.h"
 #include "watchkeeper/log.h"
@@ -243,12 +244,40 @@ static bool in_list(const char *s, const char *const *list)
     return false;
 }
 
+/* The default rule pack: $WK_RULES_DIR, else rules/ beside a build tree (the binary in
+ * build/), else the installed share directory. The same search as `watchkeeper rules`. */
+static void default_rules_dir(struct wk_strv *dirs)
+{
+    const char *env = getenv("WK_RULES_DIR");
+    char exe[3072], dir[4096], probe[4200];
+    const char *pick = env && *env ? env : NULL;
+    ssize_t n = pick ? -1 : readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        static const char *const rel[] = { "../rules", "../share/watchkeeper/rules" };
+        for (size_t i = 0; i < 2 && !pick; i++) {
+            snprintf(dir, sizeof(dir), "%s/%s", exe, rel[i]);
+            snprintf(probe, sizeof(probe), "%s/logsources.yaml", dir);
+            if (access(probe, R_OK) == 0 && realpath(dir, probe))
+                pick = probe;
+        }
+    }
+    if (!pick)
+        return; /* keep WK_RULES_DIR */
+    wk_strv_clear(dirs);
+    (void)wk_strv_push(dirs, pick);
+}
+
 static void config_init(struct wk_config *c)
 {
     /* Defaults of built-in tables are valid by construction; a failure here is OOM and
      * shows as NULL strings, which the loaders report. */
     (void)wk_options_defaults(wk_config_store_options, &c->store);
     (void)wk_options_defaults(wk_config_rules_options, &c->rules);
+    default_rules_dir(&c->rules.dirs);
     (void)wk_options_defaults(wk_config_pipeline_options, &c->pipeline);
     (void)wk_options_defaults(wk_config_api_options, &c->api);
     (void)wk_options_defaults(wk_config_logging_options, &c->logging);

@@ -28,9 +28,6 @@
 #include "watchkeeper/timefmt.h"
 #include "watchkeeper/version.h"
 
-int (*wk_daemon_rules_loader)(const struct wk_config_rules *cfg, struct wk_rules_hook *out,
-                              char *err, size_t errlen);
-
 /* A running source instance. */
 struct running {
     struct running *next;
@@ -326,7 +323,7 @@ static int rules_build(const struct wk_config *cfg, struct wk_rules_hook *out, c
 {
     memset(out, 0, sizeof(*out));
     if (!wk_daemon_rules_loader) {
-        snprintf(err, errlen, "no rule engine in this build: running without live rules");
+        snprintf(err, errlen, "running without live rules");
         return 0;
     }
     return wk_daemon_rules_loader(&cfg->rules, out, err, errlen);
@@ -550,7 +547,7 @@ static void on_tick(uv_timer_t *t)
 
 static int open_backend(struct wk_daemon *d)
 {
-    int rc = wk_spool_open(&d->backend, &d->bctx, d->cfg->store.path, d->cfg->store.fsync);
+    int rc = wk_store_backend_open(&d->backend, &d->bctx, &d->cfg->store);
     if (rc < 0)
         wk_log_error("store: %s: %s", d->cfg->store.path, wk_strerror(rc));
     return rc;
@@ -584,11 +581,11 @@ int wk_daemon_run(const struct wk_daemon_opts *opts)
     }
     struct wk_rules_hook rules;
     if (rules_build(d->cfg, &rules, err, sizeof(err)) < 0) {
-        wk_log_error("rules: %s", err);
+        wk_log_error("%s", err);
         goto out;
     }
     if (*err)
-        wk_log_warn("rules: %s", err);
+        wk_log_warn("%s", err);
     snprintf(d->rules_error, sizeof(d->rules_error), "%s", err);
     d->nrules = rules.nrules;
     wk__pipeline_set_rules(d->pl, &rules, &d->cfg->rules);

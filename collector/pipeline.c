@@ -26,11 +26,12 @@
 
 struct item {
     struct item *next;
-    struct wk_event *ev;
+    struct wk_event *ev; /* NULL: a quarantined input, cur[] holds reason\0raw */
     int64_t enq_ns; /* monotonic */
     uint32_t slot;
     uint32_t bytes;
     uint32_t curlen;
+    bool kept; /* quarantined input handed to the backend already */
     unsigned char cur[];
 };
 
@@ -153,6 +154,7 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
     if (!it)
         return -ENOMEM;
     it->next = NULL;
+    it->kept = false;
     it->slot = (uint32_t)(sl - p->slots);
     it->bytes = (uint32_t)bytes;
     it->curlen = (uint32_t)cursor_len;
@@ -164,6 +166,9 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
         free(it);
         return -ENOMEM;
     }
+    /* Input without a time of its own is stamped with its arrival. */
+    if (wk_event_ts(it->ev) == 0)
+        wk_event_set_ts(it->ev, wk_time_now_ns());
     /* The last cursor this run, for a source restarted by a reload before its events
      * are committed. */
     if (cursor_len > sl->last_cap) {
@@ -199,12 +204,37 @@ static int pl_reject(struct wk_source_sink *sink, struct wk_source *src, const c
     struct wk_pipeline *p = wk_container_of(sink, struct wk_pipeline, sink);
     static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 5);
     struct slot *sl = slot_of(p, src);
-    pthread_mutex_lock(&p->lock);
-    p->st.rejected++;
-    pthread_mutex_unlock(&p->lock);
     if (wk_ratelimit_ok(&rl))
         wk_log_warn("source %s: input rejected: %s: %.*s", sl ? sl->instance : "?", reason,
                     (int)(len > 120 ? 120 : len), raw);
+    /* Kept with the next commit (quarantine), counted against the same bounds. */
+    size_t rlen = strlen(reason ? reason : "") + 1;
+    size_t bytes = sizeof(struct item) + rlen + len;
+    pthread_mutex_lock(&p->lock);
+    p->st.rejected++;
+    bool full = !sl || p->stop || p->st.queued_bytes + bytes > p->lim.queue_bytes ||
+                p->st.queued_events >= (uint64_t)p->lim.queue_events;
+    pthread_mutex_unlock(&p->lock);
+    if (full)
+        return 0; /* counted and logged; not kept */
+    struct item *it = malloc(sizeof(*it) + rlen + len);
+    if (!it)
+        return 0;
+    it->next = NULL;
+    it->ev = NULL;
+    it->kept = false;
+    it->slot = (uint32_t)(sl - p->slots);
+    it->bytes = (uint32_t)bytes;
+    it->curlen = (uint32_t)(rlen + len);
+    it->enq_ns = wk_time_mono_ns();
+    memcpy(it->cur, reason ? reason : "", rlen);
+    memcpy(it->cur + rlen, raw, len);
+    pthread_mutex_lock(&p->lock);
+    *p->tailp = it;
+    p->tailp = &it->next;
+    p->st.queued_events++;
+    p->st.queued_bytes += bytes;
+    pthread_mutex_unlock(&p->lock);
     return 0;
 }
 
@@ -418,8 +448,26 @@ static void *writer_main(void *arg)
 
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->head && !p->stop)
-            pthread_cond_wait(&p->cond, &p->lock);
+        while (!p->head && !p->stop) {
+            /* Idle: let the backend commit what it holds (block age, commit interval). */
+            if (p->backend->tick) {
+                pthread_mutex_unlock(&p->lock);
+                int trc = p->backend->tick(p->bctx, false);
+                if (trc < 0 && wk_ratelimit_ok(&rl))
+                    wk_log_error("store: commit failed: %s (retrying)", wk_strerror(trc));
+                pthread_mutex_lock(&p->lock);
+                if (p->head || p->stop)
+                    break;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += 100000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+        }
         if ((!p->head && p->stop) || p->abandon)
             break;
         /* Wait for a full batch, its age, a flush or the stop. */
@@ -469,12 +517,28 @@ static void *writer_main(void *arg)
         struct item *lastof[MAX_SLOTS] = { 0 };
         uint64_t bytes = 0;
         size_t i = 0;
+        size_t nq = 0;
         for (struct item *it = batch; it; it = it->next) {
+            bytes += it->bytes;
+            if (!it->ev) {
+                nq++;
+                continue;
+            }
             if (i < evcap)
                 evs[i] = it->ev;
             i++;
             lastof[it->slot] = it;
-            bytes += it->bytes;
+        }
+        size_t nitems = n;
+        n = i; /* events; the nq quarantined inputs go to the backend first */
+        for (struct item *it = batch; nq && it && p->backend->quarantine; it = it->next) {
+            if (it->ev || it->kept)
+                continue;
+            it->kept = true;
+            size_t rl0 = strlen((const char *)it->cur) + 1;
+            (void)p->backend->quarantine(p->bctx, p->slots[it->slot].instance,
+                                         (const char *)it->cur, it->cur + rl0,
+                                         it->curlen - rl0);
         }
         size_t ncur = 0;
         for (size_t s = 0; curs && s < MAX_SLOTS; s++) {
@@ -546,7 +610,7 @@ static void *writer_main(void *arg)
                 break; /* freed while the store fails: what is queued is not committed */
             continue;
         }
-        p->st.queued_events -= n;
+        p->st.queued_events -= nitems;
         p->st.queued_bytes -= bytes;
         p->st.committed += n;
         p->st.commits++;
@@ -564,6 +628,14 @@ static void *writer_main(void *arg)
             uv_async_send(&p->async);
         pthread_mutex_lock(&p->lock);
     }
+    bool abandon = p->abandon;
+    pthread_mutex_unlock(&p->lock);
+    if (!abandon && p->backend->tick) {
+        int trc = p->backend->tick(p->bctx, true);
+        if (trc < 0)
+            wk_log_error("store: final commit failed: %s", wk_strerror(trc));
+    }
+    pthread_mutex_lock(&p->lock);
     p->drained = true;
     pthread_mutex_unlock(&p->lock);
     uv_async_send(&p->async);

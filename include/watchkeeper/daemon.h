@@ -4,8 +4,8 @@
  * - a storage backend, which commits one batch (events, the cursors of the sources whose
  *   events it holds, the alerts on them) in one transaction and hands stored cursors back;
  * - a live-rules hook, which evaluates one event and emits alerts.
- * The store and the rule engine implement these in a few lines each; until they are linked
- * in, the daemon uses its own append-only JSON-lines spool and runs without rules.
+ * store_backend.c and live_rules.c implement them on the LMDB store and the rule engine;
+ * tests plug in their own.
  *
  * Threading: the backend and the rules hook are called on the pipeline's writer thread only
  * (never on the libuv loop thread), one call at a time.
@@ -21,6 +21,8 @@
 
 #include "watchkeeper/event.h"
 #include "watchkeeper/wkconfig.h"
+
+struct wk_rules_hook;
 
 /** The stored resume point of one source instance, carried by a batch. */
 struct wk_batch_cursor {
@@ -62,6 +64,14 @@ struct wk_backend_ops {
     int (*commit)(void *ctx, const struct wk_batch *b);
     /** The stored cursor of instance: @param[out] data malloc'd (NULL, 0 when none). */
     int (*cursor_get)(void *ctx, const char *instance, void **data, size_t *len);
+    /**
+     * Called by the writer when idle (about every 100 ms) and with flush at the end of a
+     * drain: commit what waits (optional). @return 0 or <0 (logged, retried).
+     */
+    int (*tick)(void *ctx, bool flush);
+    /** Keep input a source could not parse, with the reason (optional). */
+    int (*quarantine)(void *ctx, const char *instance, const char *reason, const void *raw,
+                      size_t len);
     /** Counters (optional). Any thread. */
     void (*stats)(void *ctx, struct wk_backend_stats *st);
     /** Close and free (NULL ctx allowed). */
@@ -69,12 +79,21 @@ struct wk_backend_ops {
 };
 
 /**
- * Open the daemon's built-in spool backend: DIR/spool.jsonl, one line per event (its JSON
- * form), `{"@alert":...}` lines and a `{"@commit":N,"cursors":{...}}` line closing each
- * batch; a torn tail after the last commit line is cut on open.
- * @param[out] ctx for the returned ops. @return 0, -errno.
+ * Open the LMDB store (store.h) at cfg->path as the pipeline's backend.
+ * @param[out] ctx for the returned ops. @return 0 or what wk_store_open returns.
  */
-int wk_spool_open(const struct wk_backend_ops **ops, void **ctx, const char *dir, bool fsync);
+int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
+                          const struct wk_config_store *cfg);
+
+/**
+ * The live rules of the rule engine (rule.h) as a hook: loads every directory of
+ * cfg->dirs (logsources.yaml and placeholders.yaml from the first directory that has
+ * them, else from the default pack), drops alerts of cfg->disable. A rule set with any
+ * rejected rule is refused as a whole (err names the first rejection and the count).
+ * This is what wk_daemon_rules_loader points at.
+ */
+int wk_live_rules_load(const struct wk_config_rules *cfg, struct wk_rules_hook *out,
+                       char *err, size_t errlen);
 
 /** A live rule set (immutable once built). */
 struct wk_rules_hook {
@@ -91,9 +110,9 @@ struct wk_rules_hook {
 };
 
 /**
- * How the daemon builds a rule set from the `rules:` section. NULL (the default until the
- * engine is linked) runs without live rules. On failure set err and return <0: a reload
- * then keeps the rule set in use.
+ * How the daemon builds a rule set from the `rules:` section (default wk_live_rules_load;
+ * NULL runs without live rules). On failure set err and return <0: a reload then keeps
+ * the rule set in use.
  */
 extern int (*wk_daemon_rules_loader)(const struct wk_config_rules *cfg,
                                      struct wk_rules_hook *out, char *err, size_t errlen);

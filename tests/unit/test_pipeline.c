@@ -79,6 +79,7 @@ static int submit(struct wk_pipeline *p, struct fake_src *s, const char *action,
     struct wk_event *ev;
     if (wk_event_new(&ev) < 0)
         return -ENOMEM;
+    wk_event_set_ts(ev, 1);
     (void)wk_event_add_str(ev, 0, &WK_KEY_EVENT_ACTION, action, strlen(action));
     if (container)
         (void)wk_event_add_str(ev, 0, &WK_KEY_CONTAINER_NAME, container, strlen(container));
@@ -250,7 +251,7 @@ WK_TEST(live_rules_alerts_and_allow_list)
     char *text = wk_test_read_file(path, &len);
     WK_ASSERT(text != NULL);
     WK_ASSERT_STR_EQ(text, "{\"rule\":\"t-1\",\"level\":\"high\",\"event\":{\"@timestamp\":"
-                           "\"1970-01-01T00:00:00.000000000Z\",\"event\":{\"action\":\"bad\"},"
+                           "\"1970-01-01T00:00:00.000000001Z\",\"event\":{\"action\":\"bad\"},"
                            "\"container\":{\"name\":\"web\"}}}\n");
     free(text);
     /* A swap frees the old set once no batch uses it. */
