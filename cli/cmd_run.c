@@ -22,7 +22,8 @@ const char wk_cmd_run_usage[] =
     "Signals: SIGHUP reloads the config and rules (a bad set is rejected, the running one\n"
     "kept); SIGTERM/SIGINT drain and commit within pipeline.drain_timeout (10 s), a second\n"
     "one exits at once. Under systemd it notifies READY, RELOADING, STOPPING, WATCHDOG.\n"
-    "Exit: 0 stopped cleanly, 2 usage, 3 config/store error or drain timeout.\n";
+    "Exit: 0 stopped cleanly (--once: and no alert), 1 --once raised alerts, 2 usage,\n"
+    "3 config/store error or drain timeout.\n";
 
 int wk_cmd_run(int argc, char **argv)
 {

@@ -627,6 +627,13 @@ int wk_daemon_run(const struct wk_daemon_opts *opts)
     d->exit_code = 0;
     uv_run(&d->loop, UV_RUN_DEFAULT);
     code = d->exit_code;
+    if (code == 0 && opts->once && d->pl) {
+        /* Like every command that finds something: exit 1 when alerts were raised. */
+        struct wk_pipeline_stats ps;
+        wk__pipeline_stats(d->pl, &ps);
+        if (ps.alerts)
+            code = 1;
+    }
 out:
     /* Everything is closed or was never opened; free what is left. */
     d->pl = wk__pipeline_free(d->pl);

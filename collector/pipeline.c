@@ -406,8 +406,14 @@ static void write_alerts(struct outputs *o, struct evalctx *e, struct wk_event *
             json_decref(evj);
             continue;
         }
-        int lvl = level_num(json_string_value(json_object_get(a, "level")));
-        json_object_set_new(a, "event", evj);
+        const char *ls = json_string_value(json_object_get(a, "level"));
+        if (!ls)
+            ls = json_string_value(json_object_get(json_object_get(a, "rule"), "level"));
+        int lvl = level_num(ls);
+        if (!json_object_get(a, "event"))
+            json_object_set_new(a, "event", evj);
+        else
+            json_decref(evj);
         char *line = json_dumps(a, JSON_COMPACT);
         json_decref(a);
         for (size_t j = 0; line && j < o->n; j++) {
@@ -440,6 +446,7 @@ static void *writer_main(void *arg)
     struct wk_pipeline *p = arg;
     static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
     struct wk_event **evs = NULL;
+    struct wk_batch_cursor *evcur = NULL;
     size_t evcap = 0;
     struct wk_batch_cursor *curs = wk_new0(struct wk_batch_cursor, MAX_SLOTS);
     struct wk_batch_alert *bal = NULL;
@@ -508,8 +515,11 @@ static void *writer_main(void *arg)
 
         if (n > evcap) {
             struct wk_event **ne = realloc(evs, n * sizeof(*ne));
-            if (ne) {
+            struct wk_batch_cursor *nc = ne ? realloc(evcur, n * sizeof(*nc)) : NULL;
+            if (ne)
                 evs = ne;
+            if (nc) {
+                evcur = nc;
                 evcap = n;
             }
         }
@@ -524,8 +534,12 @@ static void *writer_main(void *arg)
                 nq++;
                 continue;
             }
-            if (i < evcap)
+            if (i < evcap) {
                 evs[i] = it->ev;
+                evcur[i].instance = p->slots[it->slot].instance;
+                evcur[i].data = it->cur;
+                evcur[i].len = it->curlen;
+            }
             i++;
             lastof[it->slot] = it;
         }
@@ -576,7 +590,8 @@ static void *writer_main(void *arg)
             bal[i].alert = e.alerts[i];
             bal[i].event_index = e.idx[i];
         }
-        struct wk_batch b = { .events = evs, .nevents = n, .cursors = curs, .ncursors = ncur,
+        struct wk_batch b = { .events = evs, .nevents = n, .event_cursors = evcur,
+                              .cursors = curs, .ncursors = ncur,
                               .alerts = bal, .nalerts = nal, .raw_bytes = bytes };
         int rc = (evcap >= n && curs) ? p->backend->commit(p->bctx, &b) : -ENOMEM;
         if (rc == 0) {
@@ -640,6 +655,7 @@ static void *writer_main(void *arg)
     pthread_mutex_unlock(&p->lock);
     uv_async_send(&p->async);
     free(evs);
+    free(evcur);
     free(curs);
     free(bal);
     return NULL;

@@ -52,7 +52,13 @@ static int sb_commit(void *ctx, const struct wk_batch *b)
     /* From the first add on, the batch is the store's: never fail it back (it would be
      * added twice); a commit error only means "held, flush later". */
     for (size_t i = 0; i < b->nevents; i++) {
-        int rc = wk_store_add(s->st, b->events[i], NULL, &s->refs[i]);
+        /* Each event carries the cursor after it: the store may commit in the middle of
+         * a batch (a block sealed), and that commit must hold exactly the cursor of the
+         * last event it holds, or a crash would replay what it committed. */
+        const struct wk_batch_cursor *bc = b->event_cursors ? &b->event_cursors[i] : NULL;
+        struct wk_store_cursor c = { bc ? bc->instance : NULL, bc ? bc->data : NULL,
+                                     bc ? bc->len : 0 };
+        int rc = wk_store_add(s->st, b->events[i], c.len ? &c : NULL, &s->refs[i]);
         if (rc < 0 && is_commit_error(rc)) {
             s->stuck = true;
         } else if (rc < 0) {

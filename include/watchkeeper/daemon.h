@@ -41,6 +41,10 @@ struct wk_batch_alert {
 struct wk_batch {
     struct wk_event *const *events;
     size_t nevents;
+    /* events_cursors[i]: the cursor after events[i] (len 0: none). A backend that may
+     * commit part of a batch must store these with each event. */
+    const struct wk_batch_cursor *event_cursors;
+    /* The cursor after the last event of each source in the batch. */
     const struct wk_batch_cursor *cursors;
     size_t ncursors;
     const struct wk_batch_alert *alerts;
