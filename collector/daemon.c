@@ -58,7 +58,7 @@ struct wk_daemon {
     uint64_t once_last;
     int exit_code;
     size_t nrules;
-    char rules_error[256];
+    char rules_error[512];
     uint64_t reloads, reload_failures;
 };
 

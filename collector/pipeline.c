@@ -84,6 +84,7 @@ struct wk_pipeline {
     uint64_t alert_min[60]; /* alerts per minute of the last hour, by minute % 60 */
     int64_t alert_min_at[60];
 
+    long test_delay_ms; /* $WK_TEST_SLOW_COMMIT_MS: a slow store, for tests only */
     uv_async_t async;
     void (*drain_done)(void *);
     void *drain_arg;
@@ -593,6 +594,10 @@ static void *writer_main(void *arg)
         struct wk_batch b = { .events = evs, .nevents = n, .event_cursors = evcur,
                               .cursors = curs, .ncursors = ncur,
                               .alerts = bal, .nalerts = nal, .raw_bytes = bytes };
+        if (p->test_delay_ms) {
+            struct timespec ts = { p->test_delay_ms / 1000, (p->test_delay_ms % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
         int rc = (evcap >= n && curs) ? p->backend->commit(p->bctx, &b) : -ENOMEM;
         if (rc == 0) {
             backoff_ms = 10;
@@ -715,6 +720,9 @@ int wk__pipeline_new(struct wk_pipeline **out, uv_loop_t *loop,
     p->bctx = backend_ctx;
     p->lim = *limits;
     p->tailp = &p->head;
+    const char *slow = getenv("WK_TEST_SLOW_COMMIT_MS");
+    if (slow)
+        p->test_delay_ms = strtol(slow, NULL, 10);
     pthread_mutex_init(&p->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

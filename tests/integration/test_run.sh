@@ -102,4 +102,41 @@ kill -TERM $pid
 wait $pid || wk_fail "daemon exit status $?"
 wk_expect_eq "$(wk_stored "$store" | sha256sum)" "$(grep -v 'not json' "$in" | sha256sum)" \
     "stored == input after the daemon"
+# --- systemd notifications: READY, RELOADING with MONOTONIC_USEC, WATCHDOG, STOPPING ----
+python3 - "$WK_TMP/notify.sock" "$WK_TMP/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as f:
+    while True:
+        msg = s.recv(4096).decode()
+        f.write(msg.replace("\n", " ") + "\n")
+PY
+listener=$!
+wk_track_pid $listener
+wk_wait_for 5 test -S "$WK_TMP/notify.sock" || wk_fail "no notify socket"
+NOTIFY_SOCKET=$WK_TMP/notify.sock WATCHDOG_USEC=200000 "$WK_BIN" run -c "$cfg" \
+    2>"$WK_TMP/daemon2.log" &
+pid=$!
+wk_track_pid $pid
+wk_wait_for 10 grep -q '^READY=1 STATUS=running$' "$WK_TMP/notify.log" || wk_fail "no READY=1"
+kill -HUP $pid
+wk_wait_for 10 grep -Eq '^RELOADING=1 MONOTONIC_USEC=[0-9]+$' "$WK_TMP/notify.log" ||
+    wk_fail "no RELOADING=1 with MONOTONIC_USEC: $(cat "$WK_TMP/notify.log")"
+wk_wait_for 10 grep -q '^WATCHDOG=1$' "$WK_TMP/notify.log" || wk_fail "no WATCHDOG=1"
+kill -TERM $pid
+wait $pid || wk_fail "exit status after SIGTERM"
+grep -q '^STOPPING=1$' "$WK_TMP/notify.log" || wk_fail "no STOPPING=1"
+wk_expect_eq "$(grep -c '^READY=1' "$WK_TMP/notify.log")" "2" "READY at start and after reload"
+
+# --- no config: the defaults, with what was found and why the rest is not used ----------
+wk_run 0 "$WK_BIN" run --once --store "$WK_TMP/store-defaults" --api ''
+grep -q "default sources: file_jsonl: not used: no path configured" <<<"$WK_ERR" ||
+    wk_fail "no probe line: $WK_ERR"
+grep -q "store $WK_TMP/store-defaults (lmdb)" <<<"$WK_ERR" || wk_fail "store override"
+# JSON logs
+printf 'logging: {json: true}\nsources: []\nstore: {path: %s}\n' "$WK_TMP/s3" >"$WK_TMP/j.yaml"
+wk_run 0 "$WK_BIN" run -c "$WK_TMP/j.yaml" --once
+jq -e 'select(."log.level" == "info") | .message' <<<"$WK_ERR" >/dev/null ||
+    wk_fail "logs are not JSON lines: $WK_ERR"
 echo "run: ok"
