@@ -306,7 +306,18 @@ int wk_cmd_query(int argc, char **argv)
             if (i + 1 < ncols)
                 used += widths[i] + 2;
         }
-        widths[ncols - 1] = width - used > 10 ? width - used : 10;
+        /* Narrow terminal: shrink the widest fixed column until the last one gets 12. */
+        while (ncols > 1 && used + 12 > width) {
+            size_t w = 0;
+            for (size_t i = 1; i + 1 < ncols; i++)
+                if (widths[i] > widths[w])
+                    w = i;
+            if (widths[w] <= 4)
+                break;
+            widths[w]--;
+            used--;
+        }
+        widths[ncols - 1] = width - used > 4 ? width - used : 4;
         for (size_t i = 0; i < ncols; i++) {
             const char *h = cols[i];
             table_cell(h, strlen(h), widths[i], i + 1 == ncols);

@@ -9,13 +9,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
+#include <zdict.h>
 
 #include "store_private.h"
 #include "watchkeeper/error.h"
@@ -38,7 +41,9 @@ void wk_store_opts_init(struct wk_store_opts *opts)
     opts->commit_interval_ns = WK_NS_PER_SEC / 10;
     opts->commit_bytes = 1u << 20;
     opts->zstd_level = 3;
+    opts->cold_level = 19;
     opts->dictionaries = true;
+    opts->dict_sample_bytes = 2u << 20;
     opts->map_initial = 64ull << 20;
     opts->map_max = 64ull << 30;
     opts->fsync = true;
@@ -134,6 +139,14 @@ struct wk__writer {
 
     ZSTD_CCtx *cctx;
     struct wk__buf enc;
+
+    /* Dictionary: samples (records of the first blocks) until trained. */
+    struct wk__buf samples;
+    size_t *ssizes;
+    size_t nsamples, csamples;
+    bool dict_done;
+    uint32_t dict_id;
+    ZSTD_CDict *cdict;
 };
 
 static void side_clear(struct side *s)
@@ -224,6 +237,9 @@ static struct wk__writer *writer_free(struct wk__writer *w)
     free(w->sealed);
     ZSTD_freeCCtx(w->cctx);
     wk__buf_fini(&w->enc);
+    wk__buf_fini(&w->samples);
+    free(w->ssizes);
+    ZSTD_freeCDict(w->cdict);
     free(w);
     return NULL;
 }
@@ -268,6 +284,11 @@ void wk__store_rdtxn_end(struct wk_store *st, MDB_txn *txn)
         return;
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&st->maplock);
+}
+
+uint32_t wk__store_dict_id(const struct wk_store *st)
+{
+    return st->w ? st->w->dict_id : 0;
 }
 
 bool wk__store_is_term(const struct wk_store *st, const char *name, size_t len)
@@ -319,6 +340,26 @@ static int load_writer(struct wk_store *st, MDB_txn *txn)
     } else {
         return rc == 0 ? WK_ECORRUPT : wk__mdb_err(rc);
     }
+    /* The newest dictionary stays in use after a restart. */
+    if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_META], &c)) != 0)
+        return wk__mdb_err(rc);
+    uint8_t dk[9] = {'d', 'i', 'c', 't', ';'};
+    MDB_val dkey = {5, dk};
+    /* "dict;" sorts right after every "dict:" key: step back from it. */
+    rc = mdb_cursor_get(c, &dkey, &v, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(c, &dkey, &v, MDB_PREV) : mdb_cursor_get(c, &dkey, &v, MDB_LAST);
+    if (rc == 0 && dkey.mv_size == 9 && memcmp(dkey.mv_data, "dict:", 5) == 0) {
+        const uint8_t *kp = dkey.mv_data;
+        w->dict_id = (uint32_t)kp[5] << 24 | (uint32_t)kp[6] << 16 | (uint32_t)kp[7] << 8 | kp[8];
+        w->cdict = ZSTD_createCDict(v.mv_data, v.mv_size, st->opts.zstd_level);
+        if (!w->cdict) {
+            mdb_cursor_close(c);
+            return -ENOMEM;
+        }
+        ZSTD_CCtx_refCDict(w->cctx, w->cdict);
+        w->dict_done = true;
+    }
+    mdb_cursor_close(c);
     if (meta_get(txn, st, "ckpt_since", &v) == 0 && v.mv_size == 8)
         w->since_ckpt = wk__get_u64le(v.mv_data);
     w->next_alert = w->next_quar = 1;
@@ -461,6 +502,13 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
         goto fail;
     }
     if (!st->rdonly) {
+        /* Page faults are expensive on these VMs: keep freed heap memory (LMDB's dirty
+         * overflow pages, zstd buffers) for reuse instead of trimming and re-faulting it.
+         * Process-wide, so only a writer (the daemon, ingest) sets it. */
+        if (!getenv("WK_STORE_NO_MALLOPT")) {
+            mallopt(M_TRIM_THRESHOLD, 64 << 20);
+            mallopt(M_MMAP_THRESHOLD, 16 << 20);
+        }
         st->w = wk_new0(struct wk__writer, 1);
         if (!st->w || !(st->w->cctx = ZSTD_createCCtx())) {
             rc = -ENOMEM;
@@ -624,8 +672,9 @@ static int summarize(struct wk_store *st, const struct wk_event *ev)
 static int sorted_unique(struct wk__buf *out, uint64_t *a, size_t n)
 {
     out->len = 0;
-    qsort(a, n, sizeof(*a), cmp_u64);
-    int rc = wk__buf_reserve(out, n * 8);
+    if (n)
+        qsort(a, n, sizeof(*a), cmp_u64);
+    int rc = wk__buf_reserve(out, n * 8 + 8);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -648,6 +697,61 @@ static void batch_touch(struct wk__writer *w)
         w->batch_mono = wk_time_mono_ns();
 }
 
+/* Collect the records of the first blocks as samples; once there are enough, train a
+ * dictionary, hand it to the next commit (meta "dict:" id), and use it from this block on.
+ * Blocks compressed before keep dictionary 0 and stay readable. */
+static int dict_sample(struct wk_store *st)
+{
+    struct wk__writer *w = st->w;
+    size_t pos = 0, blen;
+    const uint8_t *body;
+    int rc;
+    while (wk__store_next_record(w->raw.p, w->raw.len, &pos, &body, &blen) == 1) {
+        if (w->nsamples == w->csamples) {
+            size_t c = w->csamples ? w->csamples * 2 : 1024;
+            size_t *a = realloc(w->ssizes, c * sizeof(*a));
+            if (!a)
+                return -ENOMEM;
+            w->ssizes = a;
+            w->csamples = c;
+        }
+        if ((rc = wk__buf_put(&w->samples, body, blen)) < 0)
+            return rc;
+        w->ssizes[w->nsamples++] = blen;
+    }
+    if (w->samples.len < st->opts.dict_sample_bytes)
+        return 0;
+    size_t cap = 64u << 10;
+    uint8_t *dict = malloc(cap);
+    if (!dict)
+        return -ENOMEM;
+    size_t n = ZDICT_trainFromBuffer(dict, cap, w->samples.p, w->ssizes, (unsigned)w->nsamples);
+    w->dict_done = true; /* one attempt: a failure means the data does not suit one */
+    wk__buf_fini(&w->samples);
+    free(w->ssizes);
+    w->ssizes = NULL;
+    w->nsamples = w->csamples = 0;
+    if (ZDICT_isError(n)) {
+        free(dict);
+        return 0;
+    }
+    ZSTD_CDict *cd = ZSTD_createCDict(dict, n, st->opts.zstd_level);
+    uint32_t id = w->dict_id + 1;
+    uint8_t key[9] = {'d', 'i', 'c', 't', ':', (uint8_t)(id >> 24), (uint8_t)(id >> 16),
+                      (uint8_t)(id >> 8), (uint8_t)id};
+    rc = cd ? side_add(&w->bside, WK__DB_META, false, key, 9, dict, n, NULL, 0) : -ENOMEM;
+    free(dict);
+    if (rc < 0) {
+        ZSTD_freeCDict(cd);
+        return rc;
+    }
+    ZSTD_freeCDict(w->cdict);
+    w->cdict = cd;
+    w->dict_id = id;
+    ZSTD_CCtx_refCDict(w->cctx, cd);
+    return 0;
+}
+
 /* Seal the open block: compress, chain, prepare its index entries. */
 static int seal(struct wk_store *st)
 {
@@ -665,6 +769,8 @@ static int seal(struct wk_store *st)
         w->csealed = c;
     }
     struct sealed *b = &w->sealed[w->nsealed];
+    if (st->opts.dictionaries && !w->dict_done && (rc = dict_sample(st)) < 0)
+        return rc;
     size_t bound = ZSTD_compressBound(w->raw.len);
     b->val.len = 0;
     if ((rc = wk__buf_reserve(&b->val, WK__BLK_HDR + bound)) < 0)
@@ -679,7 +785,7 @@ static int seal(struct wk_store *st)
     h[WK__BLK_OFF_HDRLEN + 1] = WK__BLK_HDR >> 8;
     wk__put_u32le(h + WK__BLK_OFF_COUNT, w->count);
     wk__put_u32le(h + WK__BLK_OFF_RAW, (uint32_t)w->raw.len);
-    wk__put_u32le(h + WK__BLK_OFF_DICT, 0);
+    wk__put_u32le(h + WK__BLK_OFF_DICT, w->cdict ? w->dict_id : 0);
     wk__put_u64le(h + WK__BLK_OFF_TSMIN, (uint64_t)w->ts_min);
     wk__put_u64le(h + WK__BLK_OFF_TSMAX, (uint64_t)w->ts_max);
     memcpy(h + WK__BLK_OFF_PREV, w->head, 32);
@@ -850,8 +956,15 @@ static int commit(struct wk_store *st, bool final)
                 return rc;
             continue;
         }
-        if (rc != 0)
-            return rc < 0 ? rc : wk__mdb_err(rc);
+        if (rc != 0) {
+            rc = rc < 0 ? rc : wk__mdb_err(rc);
+            /* LMDB reports a short write (a full disk) as EIO: tell them apart. */
+            struct statvfs sv;
+            if (rc == -EIO && statvfs(st->dir, &sv) == 0 &&
+                (uint64_t)sv.f_bavail * sv.f_frsize < w->sealed_bytes + (1u << 20))
+                rc = -ENOSPC;
+            return rc;
+        }
         break;
     }
     w->nsealed = 0;

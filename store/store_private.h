@@ -159,6 +159,7 @@ struct wk_store {
 int wk__store_rdtxn(struct wk_store *st, MDB_txn **txn);
 void wk__store_rdtxn_end(struct wk_store *st, MDB_txn *txn);
 int wk__mdb_err(int rc);
+uint32_t wk__store_dict_id(const struct wk_store *st);
 bool wk__store_is_term(const struct wk_store *st, const char *name, size_t len);
 /* Decompress a block value into out (reset). @return 0, WK_ECORRUPT, -ENOMEM. */
 int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,

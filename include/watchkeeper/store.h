@@ -55,7 +55,9 @@ struct wk_store_opts {
     int64_t commit_interval_ns;  /* commit sealed blocks at least this often; 100 ms */
     size_t commit_bytes;         /* ... or when this many compressed bytes wait; 1 MiB */
     int zstd_level;              /* hot-tier zstd level; 3 */
-    bool dictionaries;           /* train a zstd dictionary per source; true */
+    int cold_level;              /* level of wk_store_recompact (cold tier); 19 */
+    bool dictionaries;           /* train a zstd dictionary on the store's data; true */
+    size_t dict_sample_bytes;    /* ... from this many raw bytes of records; 2 MiB */
     uint64_t map_initial;        /* initial LMDB map size; 64 MiB */
     uint64_t map_max;            /* ceiling the map may grow to; 64 GiB */
     int64_t retain_age_ns;       /* retention: drop blocks whose newest event is older; 0=off */
@@ -201,6 +203,17 @@ int wk_store_delivery_get(struct wk_store *st, const char *name, uint64_t *alert
  * @param[out] removed blocks deleted (may be NULL). @return 0 or -errno.
  */
 int wk_store_retain(struct wk_store *st, int64_t now_ns, uint64_t *removed);
+
+/**
+ * Cold tier: recompress committed hot blocks, oldest first, at opts.cold_level (with the
+ * current dictionary), each replaced in place only when smaller. Block ids, event refs and
+ * the hash chain are unchanged (the chain covers the uncompressed records). Stops when
+ * `budget_ns` of CPU-bound work has been spent (call it from the writer thread when idle,
+ * e.g. a slice every second). The newest `keep_hot` blocks are left alone.
+ * @param[out] done blocks recompressed (may be NULL). @return 0 or -errno / WK_E*.
+ */
+int wk_store_recompact(struct wk_store *st, int64_t budget_ns, uint64_t keep_hot,
+                       uint64_t *done);
 
 /* ---------------------------------------------------------------------------------- */
 /* Reading (any thread, one reader per thread)                                         */

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Store benchmark: append throughput (time inside wk_store_add/flush only, one core),
+ * stored bytes per event, and query latency (first result and completion) for a
+ * time-range + container query and a key + time query. bench/store_bench.sh runs it next
+ * to `zstd -19 --long` and `ausearch -k` on the same events.
+ * usage: store_bench EVENTS.jsonl STORE_DIR [ZSTD_LEVEL [KEY [BLOCK_KIB]]]
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "watchkeeper/error.h"
+#include "watchkeeper/event.h"
+#include "watchkeeper/store.h"
+#include "watchkeeper/timefmt.h"
+
+static int64_t cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static double ms(int64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+static void run_query(struct wk_store *st, const char *what, const struct wk_store_filter *f)
+{
+    int64_t t0 = wk_time_mono_ns(), first = 0;
+    struct wk_store_reader *r;
+    struct wk_store_iter *it;
+    const struct wk_event *ev;
+    uint64_t n = 0;
+    if (wk_store_reader_open(st, &r) < 0 || wk_store_iter_new(r, f, &it) < 0) {
+        fprintf(stderr, "query setup failed\n");
+        exit(3);
+    }
+    while (wk_store_iter_next(it, &ev, NULL) == 1) {
+        if (!n++)
+            first = wk_time_mono_ns() - t0;
+    }
+    int64_t all = wk_time_mono_ns() - t0;
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+    printf("query %-28s %8llu events, first result %.2f ms, complete %.1f ms\n", what,
+           (unsigned long long)n, ms(first), ms(all));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: store_bench EVENTS.jsonl STORE_DIR [ZSTD_LEVEL]\n");
+        return 2;
+    }
+    wk_keys_init();
+    FILE *in = fopen(argv[1], "r");
+    if (!in) {
+        perror(argv[1]);
+        return 3;
+    }
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    if (argc > 3)
+        o.zstd_level = atoi(argv[3]);
+    if (argc > 5)
+        o.block_raw_max = (size_t)atoi(argv[5]) << 10;
+    o.fsync = getenv("WK_BENCH_NOFSYNC") == NULL;
+    struct wk_store *st;
+    int rc = wk_store_open(&st, argv[2], &o);
+    if (rc < 0) {
+        fprintf(stderr, "open: %s\n", wk_strerror(rc));
+        return 3;
+    }
+    struct wk_event *ev;
+    wk_event_new(&ev);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    uint64_t n = 0, in_bytes = 0;
+    int64_t add_ns = 0, add_cpu = 0, ts_min = INT64_MAX, ts_max = 0;
+    char cid[65] = "";
+    const char *err;
+    while ((len = getline(&line, &cap, in)) > 0) {
+        in_bytes += (uint64_t)len;
+        if (wk_event_from_json(ev, line, (size_t)len - 1, &err) < 0)
+            continue;
+        int64_t t = wk_event_ts(ev);
+        if (t < ts_min)
+            ts_min = t;
+        if (t > ts_max)
+            ts_max = t;
+        if (n == 1000) {
+            size_t l;
+            const char *c = wk_event_get_str(ev, &WK_KEY_CONTAINER_ID, &l);
+            if (c && l == 64)
+                memcpy(cid, c, 65);
+        }
+        int64_t t0 = wk_time_mono_ns(), c0 = cpu_ns();
+        rc = wk_store_add(st, ev, NULL, NULL);
+        add_cpu += cpu_ns() - c0;
+        add_ns += wk_time_mono_ns() - t0;
+        if (rc < 0) {
+            fprintf(stderr, "add: %s\n", wk_strerror(rc));
+            return 3;
+        }
+        n++;
+    }
+    int64_t t0 = wk_time_mono_ns(), c0 = cpu_ns();
+    rc = wk_store_flush(st);
+    add_cpu += cpu_ns() - c0;
+    add_ns += wk_time_mono_ns() - t0;
+    if (rc < 0) {
+        fprintf(stderr, "flush: %s\n", wk_strerror(rc));
+        return 3;
+    }
+    struct wk_store_stats s;
+    wk_store_stats(st, &s);
+    printf("events            %llu\n", (unsigned long long)n);
+    printf("append            %.0f events/s (%.2f s in wk_store_add+flush, fsync on, zstd %d)\n",
+           (double)n / ((double)add_ns / 1e9), (double)add_ns / 1e9, o.zstd_level);
+    printf("append CPU        %.0f events/s per core (%.2f s CPU; the rest is fsync wait)\n",
+           (double)n / ((double)add_cpu / 1e9), (double)add_cpu / 1e9);
+    printf("input jsonl       %llu bytes\n", (unsigned long long)in_bytes);
+    printf("raw records       %llu bytes (%.1f/event)\n", (unsigned long long)s.raw_bytes,
+           (double)s.raw_bytes / (double)n);
+    printf("stored blocks     %llu bytes (%.1f/event, x%.2f)\n",
+           (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)n,
+           (double)s.raw_bytes / (double)s.stored_bytes);
+    printf("map used          %llu bytes (%.1f/event, %.3f x stored blocks)\n",
+           (unsigned long long)s.map_used, (double)s.map_used / (double)n,
+           (double)s.map_used / (double)s.stored_bytes);
+    printf("blocks            %llu\n", (unsigned long long)s.blocks);
+
+    /* A 10% time window in the middle, one container. */
+    int64_t span = ts_max - ts_min;
+    struct wk_store_filter f = {.since = ts_min + span / 2, .until = ts_min + span / 2 + span / 10,
+                                .container = cid};
+    run_query(st, "time 10% + container", &f);
+    struct wk_store_filter g = {.since = ts_min + span / 2, .until = ts_min + span / 2 + span / 10};
+    run_query(st, "time 10%", &g);
+    struct wk_store_term key = {"auditd.key", argc > 4 ? argv[4] : "delete"};
+    struct wk_store_filter h = {.terms = &key, .nterms = 1};
+    run_query(st, "auditd.key (all time)", &h);
+    struct wk_store_filter all = {0};
+    run_query(st, "everything", &all);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak RSS          %ld KiB\n", ru.ru_maxrss);
+    wk_store_close(st);
+    wk_event_free(ev);
+    free(line);
+    fclose(in);
+    return 0;
+}

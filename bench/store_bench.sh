@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Store benchmark: N realistic events (default 1M) generated from the corpus shapes; append
+# throughput, stored bytes/event against `zstd -19 --long` of the raw input, query latency,
+# and a key query against `ausearch -k` on the same auditd events as a raw log.
+# usage: bench/store_bench.sh STORE_BENCH GEN_EVENTS   (or: meson compile -C build bench-store)
+set -euo pipefail
+bench=$1
+gen=$2
+N=${N:-1000000}
+src=$(cd "$(dirname "$0")/.." && pwd)
+corpus=${WK_CORPUS:-$src/../shared/corpus}
+tmp=$(mktemp -d /tmp/wk-bench-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+"$gen" "$corpus" "$N" 1 >"$tmp/events.jsonl"
+"$gen" "$corpus" "$N" 1 --raw >"$tmp/raw.log"
+"$gen" "$corpus" "$N" 1 --raw-auditd >"$tmp/audit.log"
+echo "== store ($N events)"
+/usr/bin/time -f "peak RSS (time -v)  %M KiB" "$bench" "$tmp/events.jsonl" "$tmp/store" 3 recon \
+    2>&1 | tee "$tmp/bench.out"
+stored=$(sed -n 's/^stored blocks *\([0-9]*\) bytes.*/\1/p' "$tmp/bench.out")
+used=$(sed -n 's/^map used *\([0-9]*\) bytes.*/\1/p' "$tmp/bench.out")
+echo "== zstd -19 --long of the raw input ($(stat -c %s "$tmp/raw.log") bytes)"
+t0=$(date +%s.%N)
+z=$(zstd -19 --long -T1 -q -c "$tmp/raw.log" | wc -c)
+t1=$(date +%s.%N)
+printf 'zstd -19 --long    %d bytes (%.1f/event) in %.1f s\n' "$z" "$(echo "$z / $N" | bc -l)" \
+    "$(echo "$t1 - $t0" | bc -l)"
+printf 'ratio              stored blocks / zstd-19 = %.3f, data file / zstd-19 = %.3f\n' \
+    "$(echo "$stored / $z" | bc -l)" "$(echo "$used / $z" | bc -l)"
+echo "== ausearch -k recon on the auditd events as a raw log ($(wc -l <"$tmp/audit.log") lines)"
+t0=$(date +%s.%N)
+a=$(ausearch -if "$tmp/audit.log" -k recon --raw 2>/dev/null | grep -c 'key="recon"' || true)
+t1=$(date +%s.%N)
+printf 'ausearch -k        %d records in %.2f s\n' "$a" "$(echo "$t1 - $t0" | bc -l)"
