@@ -19,6 +19,8 @@
 #include "watchkeeper/error.h"
 #include "watchkeeper/mem.h"
 
+bool wk__sg_no_jit;
+
 const unsigned char wk__sg_fold[256] = {
 #define F(i) (unsigned char)((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i))
 #define F4(i) F(i), F(i + 1), F(i + 2), F(i + 3)
@@ -531,7 +533,8 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
                 return fail(err, errlen, "modifier 're': %s at offset %zu", (char *)msg,
                             (size_t)eo);
             }
-            (void)pcre2_jit_compile(m.re, PCRE2_JIT_COMPLETE); /* interpreter if no JIT */
+            if (!wk__sg_no_jit) /* the interpreter when JIT is unavailable (or benchmarked) */
+                (void)pcre2_jit_compile(m.re, PCRE2_JIT_COMPLETE);
             m.kind = SG_MK_RE;
             if (push_matcher(it, &m) < 0)
                 return -ENOMEM;
@@ -730,6 +733,113 @@ static bool ls_match_rule(const struct sg_rule *r, const struct sg_logsource *m)
     return true;
 }
 
+/* ---- the dispatch index ---------------------------------------------------------------------
+ * The literal values a rule requires of the dispatch field (auditd `type`, docker
+ * `event.action`): a SEL alternative constrains it when it holds an item `field: literal(s)`
+ * (equality, case-insensitive, not negated); OR unions; AND takes a constrained child; NOT
+ * and anything else constrain nothing. Sound: a rule is never skipped when it could match.
+ */
+typedef SG_VEC(const struct sg_matcher *) mset;
+
+static bool alt_values(const struct sg_alt *alt, const char *field, mset *out)
+{
+    for (size_t i = 0; i < alt->items.n; i++) {
+        const struct sg_item *it = &alt->items.v[i];
+        if (!it->field || strcmp(it->field, field) || it->neg || it->m.n == 0)
+            continue;
+        if (it->all && it->ngroups > 1)
+            continue;
+        bool ok = true;
+        for (size_t k = 0; ok && k < it->m.n; k++)
+            ok = it->m.v[k].kind == SG_MK_EQ && !it->m.v[k].cased;
+        if (!ok)
+            continue;
+        for (size_t k = 0; k < it->m.n; k++)
+            if (SG_PUSH(*out, &it->m.v[k]) < 0)
+                return false;
+        return true;
+    }
+    return false;
+}
+
+static bool cond_values(const struct sg_rule *r, const struct sg_cond *c, const char *field,
+                        mset *out)
+{
+    switch (c->op) {
+    case SG_C_SEL: {
+        const struct sg_sel *s = &r->sels.v[c->sel];
+        for (size_t a = 0; a < s->alts.n; a++)
+            if (!alt_values(&s->alts.v[a], field, out))
+                return false;
+        return s->alts.n > 0;
+    }
+    case SG_C_OR:
+        for (size_t i = 0; i < c->nkids; i++)
+            if (!cond_values(r, c->kids[i], field, out))
+                return false;
+        return c->nkids > 0;
+    case SG_C_AND:
+        for (size_t i = 0; i < c->nkids; i++) {
+            size_t before = out->n;
+            if (cond_values(r, c->kids[i], field, out))
+                return true;
+            out->n = before;
+        }
+        return false;
+    default:
+        return false;
+    }
+}
+
+static uint32_t fnv(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static int index_rule(struct sg_logsource *ls, const struct sg_rule *r, uint32_t ri)
+{
+    mset vals = { 0 };
+    int rc = 0;
+    if (!ls->dispatch || !cond_values(r, r->cond, ls->dispatch, &vals)) {
+        free(vals.v);
+        return SG_PUSH(ls->any, ri);
+    }
+    for (size_t i = 0; rc == 0 && i < vals.n; i++) {
+        const struct sg_matcher *m = vals.v[i];
+        uint32_t h = fnv(m->lit, m->len);
+        struct sg_bucket *b = NULL;
+        for (size_t k = 0; !b && k < ls->buckets.n; k++)
+            if (ls->buckets.v[k].hash == h && ls->buckets.v[k].len == m->len &&
+                !memcmp(ls->buckets.v[k].val, m->lit, m->len))
+                b = &ls->buckets.v[k];
+        if (!b) {
+            struct sg_bucket nb = { strndup(m->lit, m->len), m->len, h, { 0 } };
+            if (!nb.val || SG_PUSH(ls->buckets, nb) < 0) {
+                free(nb.val);
+                rc = -ENOMEM;
+                break;
+            }
+            b = &ls->buckets.v[ls->buckets.n - 1];
+        }
+        if (b->rules.n && b->rules.v[b->rules.n - 1] == ri)
+            continue; /* listed twice (type: [EXECVE, execve]) */
+        rc = SG_PUSH(b->rules, ri);
+    }
+    free(vals.v);
+    return rc;
+}
+
+uint32_t wk__sg_hash_fold(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ wk__sg_fold[(unsigned char)s[i]]) * 16777619u;
+    return h;
+}
+
 int wk_rule_loader_build(struct wk_rule_loader *l, struct wk_ruleset **out)
 {
     struct wk_ruleset *rs = calloc(1, sizeof(*rs));
@@ -859,11 +969,15 @@ int wk_rule_loader_build(struct wk_rule_loader *l, struct wk_ruleset **out)
                     }
                 }
         for (size_t k = 0; k < rs->ls.n; k++)
-            if (ls_match_rule(r, &rs->ls.v[k]) && SG_PUSH(rs->ls.v[k].rules, (uint32_t)i) < 0) {
+            if (ls_match_rule(r, &rs->ls.v[k]) &&
+                (SG_PUSH(rs->ls.v[k].rules, (uint32_t)i) < 0 ||
+                 index_rule(&rs->ls.v[k], r, (uint32_t)i) < 0)) {
                 rc = -ENOMEM;
                 goto fail;
             }
     }
+    if (!l->no_prefilter && (rc = wk__sg_prefilter_build(rs)) < 0)
+        goto fail;
     *out = rs;
     return 0;
 fail:
@@ -885,11 +999,23 @@ struct wk_ruleset *wk_ruleset_unref(struct wk_ruleset *rs)
     for (size_t i = 0; i < rs->rules.n; i++)
         wk__sg_rule_free(rs->rules.v[i]);
     free(rs->rules.v);
-    for (size_t i = 0; i < rs->ls.n; i++)
+    for (size_t i = 0; i < rs->ls.n; i++) {
+        wk__sg_prefilter_fini(&rs->ls.v[i]);
         wk__sg_logsource_fini(&rs->ls.v[i]);
+    }
     free(rs->ls.v);
     free(rs);
     return NULL;
+}
+
+void wk_rule_loader_set_prefilter(struct wk_rule_loader *l, bool on)
+{
+    l->no_prefilter = !on;
+}
+
+bool wk_ruleset_has_prefilter(const struct wk_ruleset *rs)
+{
+    return rs->prefilter;
 }
 
 size_t wk_ruleset_nrules(const struct wk_ruleset *rs)

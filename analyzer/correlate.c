@@ -441,8 +441,10 @@ int wk__corr_feed(struct wk_rule_scratch *sc, uint32_t ci, uint32_t rule,
             g->n -= drop;
             at = at >= drop ? at - drop : 0;
         }
-        /* the windows of length timespan that end or start at the new entry */
-        for (int w = 0; w < 2 && g->n; w++) {
+        /* the window of length timespan that ends at the new entry, and, when the entry
+         * arrived out of order (newer ones are already there), the one starting at it */
+        bool newest = at + 1 == g->n || g->e[g->n - 1].ts == ts;
+        for (int w = 0; w < (newest ? 1 : 2) && g->n; w++) {
             size_t lo = 0, hi = g->n;
             if (w == 0) {
                 while (lo < g->n && g->e[lo].ts < ts - c->timespan_ns)

@@ -55,7 +55,8 @@ int wk_rule_scratch_new(struct wk_rule_scratch **out, struct wk_ruleset *rs,
     sc->md = pcre2_match_data_create(1, NULL);
     sc->mctx = pcre2_match_context_create(NULL);
     sc->fired = calloc(rs->rules.n + 1, sizeof(uint64_t));
-    if (!sc->md || !sc->mctx || !sc->fired || wk__corr_new(sc) < 0) {
+    if (!sc->md || !sc->mctx || !sc->fired || wk__corr_new(sc) < 0 ||
+        wk__sg_prefilter_scratch(sc) < 0) {
         wk_rule_scratch_free(sc);
         return -ENOMEM;
     }
@@ -71,6 +72,7 @@ struct wk_rule_scratch *wk_rule_scratch_free(struct wk_rule_scratch *sc)
     if (!sc)
         return NULL;
     wk__corr_free(sc);
+    wk__sg_prefilter_scratch_free(sc);
     pcre2_match_data_free(sc->md);
     pcre2_match_context_free(sc->mctx);
     free(sc->fired);
@@ -503,6 +505,40 @@ int wk__engine_emit(struct wk_rule_scratch *sc, const struct wk_alert *a, wk_ale
     return cb ? cb(a, data) : 0;
 }
 
+/* One rule on the current record (or event); alert and feed correlations on a match. */
+static int try_rule(struct wk_ruleset *rs, struct wk_rule_scratch *sc, struct ctx *c,
+                    uint32_t ri, uint64_t ref, wk_alert_cb cb, void *data)
+{
+    if (sc->fired[ri] == sc->gen)
+        return 0;
+    const struct sg_rule *r = rs->rules.v[ri];
+    if (r->has_factor && sc->cand[ri] != sc->cgen)
+        return 0; /* none of its literals is in the event: it cannot match */
+    sc->st.rule_evals++;
+    if (!cond_eval(r, r->cond, c))
+        return 0;
+    int nalerts = 0;
+    sc->fired[ri] = sc->gen;
+    const struct wk_event *ev = c->ev;
+    unsigned rec = c->per_record ? c->rec : 0;
+    if (!r->suppressed) {
+        struct wk_alert a = { .rule = ri, .info = &r->info, .attack = r->attack_json,
+                              .ts = wk_event_ts(ev), .event = ev, .record = rec, .ref = ref };
+        int rc = wk__engine_emit(sc, &a, cb, data);
+        if (rc < 0)
+            return rc;
+        nalerts++;
+    }
+    for (size_t f = 0; f < r->feeds.n; f++) {
+        int rc = sc->defer ? sc->defer(sc->defer_arg, r->feeds.v[f], ri, ev, rec, ref)
+                           : wk__corr_feed(sc, r->feeds.v[f], ri, ev, rec, ref, cb, data);
+        if (rc < 0)
+            return rc;
+        nalerts += rc;
+    }
+    return nalerts;
+}
+
 int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
                         const struct wk_event *ev, uint64_t ref, wk_alert_cb cb, void *data)
 {
@@ -515,41 +551,34 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
         if (ls->rules.n == 0 || !ls_applies(ls, ev))
             continue;
         struct ctx c = { sc, ev, 0, ls->per_record && nrec > 0, ls };
-        for (size_t k = 0; k < ls->rules.n; k++) {
-            uint32_t ri = ls->rules.v[k];
-            if (sc->fired[ri] == sc->gen)
-                continue;
-            const struct sg_rule *r = rs->rules.v[ri];
-            bool hit = false;
-            if (c.per_record) {
-                for (unsigned rec = 1; !hit && rec <= nrec; rec++) {
-                    c.rec = rec;
-                    sc->st.rule_evals++;
-                    hit = cond_eval(r, r->cond, &c);
+        unsigned from = c.per_record ? 1 : 0, to = c.per_record ? nrec : 0;
+        for (unsigned rec = from; rec <= to; rec++) {
+            c.rec = rec;
+            if (ls->pf.n)
+                wk__sg_prefilter_scan(sc, ls, ev, rec, c.per_record);
+            const struct sg_bucket *b = NULL;
+            if (ls->dispatch) {
+                const struct wk_value *dv = c.per_record ? wk_event_get_ctx(ev, rec, &ls->dkey)
+                                                         : wk_event_get(ev, 0, &ls->dkey);
+                if (dv && dv->kind == WK_VAL_STR) {
+                    uint32_t h = wk__sg_hash_fold(dv->u.s, dv->len);
+                    for (size_t k = 0; !b && k < ls->buckets.n; k++)
+                        if (ls->buckets.v[k].hash == h && ls->buckets.v[k].len == dv->len &&
+                            fold_eq(dv->u.s, ls->buckets.v[k].val, dv->len, false))
+                            b = &ls->buckets.v[k];
                 }
-            } else {
-                c.rec = 0;
-                sc->st.rule_evals++;
-                hit = cond_eval(r, r->cond, &c);
             }
-            if (!hit)
-                continue;
-            sc->fired[ri] = sc->gen;
-            if (!r->suppressed) {
-                struct wk_alert a = { .rule = ri, .info = &r->info, .attack = r->attack_json,
-                                      .ts = wk_event_ts(ev), .event = ev,
-                                      .record = c.per_record ? c.rec : 0, .ref = ref };
-                int rc = wk__engine_emit(sc, &a, cb, data);
-                if (rc < 0)
-                    return rc;
-                nalerts++;
-            }
-            for (size_t f = 0; f < r->feeds.n; f++) {
-                int rc = wk__corr_feed(sc, r->feeds.v[f], ri, ev, c.per_record ? c.rec : 0,
-                                       ref, cb, data);
-                if (rc < 0)
-                    return rc;
-                nalerts += rc;
+            for (int pass = 0; pass < 2; pass++) {
+                const uint32_t *rv = pass == 0 ? (b ? b->rules.v : NULL)
+                                               : (ls->dispatch ? ls->any.v : ls->rules.v);
+                size_t rn = pass == 0 ? (b ? b->rules.n : 0)
+                                      : (ls->dispatch ? ls->any.n : ls->rules.n);
+                for (size_t k = 0; k < rn; k++) {
+                    int rc = try_rule(rs, sc, &c, rv[k], ref, cb, data);
+                    if (rc < 0)
+                        return rc;
+                    nalerts += rc;
+                }
             }
         }
     }

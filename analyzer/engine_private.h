@@ -25,6 +25,14 @@ struct wk_rule_scratch {
     struct wk_corr_opts copts;
     struct corr_state *corr;
     struct wk_rule_stats st;
+    uint64_t *cand;  /* prefilter: per rule, the record generation its literal was seen */
+    uint64_t cgen;
+    void *hs;        /* hs_scratch_t */
+    /* hunt: detection runs in parallel workers; correlation feeds are deferred and replayed
+     * in store order by one thread (hunt.c), which keeps the results identical to live */
+    int (*defer)(void *arg, uint32_t corr, uint32_t rule, const struct wk_event *ev,
+                 unsigned rec, uint64_t ref);
+    void *defer_arg;
 };
 
 /* correlate.c */
@@ -34,6 +42,11 @@ void wk__corr_free(struct wk_rule_scratch *sc);
 int wk__corr_feed(struct wk_rule_scratch *sc, uint32_t ci, uint32_t rule,
                   const struct wk_event *ev, unsigned rec, uint64_t ref, wk_alert_cb cb,
                   void *data);
+/* prefilter.c: mark the candidate rules of (ls, ev, rec) in sc->cand under a new cgen */
+int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource *ls,
+                          const struct wk_event *ev, unsigned rec, bool per_record);
+int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc);
+void wk__sg_prefilter_scratch_free(struct wk_rule_scratch *sc);
 /* engine.c: emit an alert through cb, counting it. */
 int wk__engine_emit(struct wk_rule_scratch *sc, const struct wk_alert *a, wk_alert_cb cb,
                     void *data);

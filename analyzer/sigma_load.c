@@ -1120,6 +1120,8 @@ static int yaml_file(struct wk_rule_loader *l, const char *path,
         n = n ? n : 0;
     }
     fy_parser_destroy(fyp);
+    /* collected errors are only released when collection is turned off */
+    fy_diag_set_collect_errors(diag, false);
     fy_diag_unref(diag);
     return n;
 }
@@ -1142,6 +1144,11 @@ int wk_rule_loader_new(struct wk_rule_loader **out)
 void wk__sg_logsource_fini(struct sg_logsource *ls)
 {
     free(ls->product), free(ls->service), free(ls->category), free(ls->keyword_join_type);
+    free(ls->dispatch);
+    for (size_t i = 0; i < ls->buckets.n; i++)
+        free(ls->buckets.v[i].val), free(ls->buckets.v[i].rules.v);
+    free(ls->buckets.v);
+    free(ls->any.v);
     for (size_t i = 0; i < ls->match.n; i++) {
         free(ls->match.v[i].field);
         for (size_t j = 0; j < ls->match.v[i].values.n; j++)
@@ -1216,6 +1223,9 @@ static void ls_doc(struct doc *d, struct fy_node *root, unsigned line, void *arg
             ls.per_record = s && len == 4 && !memcmp(s, "true", 4);
         }
         ls.keyword_join_type = get_str(d, e, "keyword_argv_record", false);
+        ls.dispatch = get_str(d, e, "dispatch", false);
+        if (ls.dispatch)
+            ls.dkey = wk_key_init(ls.dispatch);
         struct fy_node *m = map_get(e, "match");
         void *it2 = NULL;
         struct fy_node_pair *p;

@@ -150,9 +150,26 @@ struct sg_rule {
     struct sg_corr corr;
     /* compiled facts */
     bool suppressed;        /* referenced by a correlation without generate */
+    bool has_factor;        /* prefilter: only evaluated when one of its literals is seen */
     SG_VEC(uint32_t) feeds; /* correlation rules this rule feeds */
     struct wk_rule_info info;
     char *attack_json;
+};
+
+struct sg_bucket {
+    char *val; /* folded */
+    size_t len;
+    uint32_t hash;
+    SG_VEC(uint32_t) rules;
+};
+
+/* Prefilter: literal factors of one field, one multi-literal database (Hyperscan). */
+struct sg_pfield {
+    char *field;
+    struct wk_key key;
+    SG_VEC(char *) lits;     /* folded literals */
+    SG_VEC(uint32_t) owner;  /* literal i belongs to rule owner.v[i] */
+    void *db;                /* hs_database_t */
 };
 
 /* A logsource mapping (rules/logsources.yaml). */
@@ -171,6 +188,13 @@ struct sg_logsource {
     bool per_record;
     char *keyword_join_type; /* record type whose argv is joined for keywords (EXECVE) */
     SG_VEC(uint32_t) rules;  /* detection rules evaluated for this logsource */
+    /* index: rules that require dispatch field == one of some literal values are only
+     * tried when the event (record) carries one of them; the others always */
+    char *dispatch;
+    struct wk_key dkey;
+    SG_VEC(struct sg_bucket) buckets;
+    SG_VEC(uint32_t) any;
+    SG_VEC(struct sg_pfield) pf; /* prefilter fields (empty without Hyperscan) */
 };
 
 struct sg_placeholder {
@@ -184,6 +208,7 @@ struct wk_rule_loader {
     SG_VEC(struct sg_placeholder) ph;
     SG_VEC(struct wk_rule_reject) rejects;
     bool ls_loaded;
+    bool no_prefilter;
     size_t nfiles;
 };
 
@@ -194,6 +219,7 @@ struct wk_ruleset {
     uint32_t nre; /* regex matchers: one match-data slot each in a scratch */
     uint32_t ncorr;
     size_t nitems, nmatchers;
+    bool prefilter; /* Hyperscan databases built */
 };
 
 /* loader helpers (sigma_load.c) */
@@ -213,6 +239,13 @@ void wk__sg_cond_free(struct sg_cond *c);
 /* engine.c */
 bool wk__sg_matcher_text(const struct sg_matcher *m, const char *s, size_t len,
                          struct wk_rule_scratch *sc);
+/* FNV-1a of the case-folded bytes (the dispatch index; matches fnv of folded literals) */
+uint32_t wk__sg_hash_fold(const char *s, size_t n);
+/* prefilter.c */
+int wk__sg_prefilter_build(struct wk_ruleset *rs);
+void wk__sg_prefilter_fini(struct sg_logsource *ls);
+/* compile `re` without pcre2 JIT (benchmark of JIT vs interpreter only) */
+extern bool wk__sg_no_jit;
 /* case folding */
 extern const unsigned char wk__sg_fold[256];
 

@@ -23,8 +23,10 @@ const char wk_cmd_rules_usage[] =
     "  check   load every rule file under PATH (files or directories); print each rejected\n"
     "          rule as FILE:LINE:COL: reason; exit 1 when any rule is rejected\n"
     "  list    table of id, title, level, logsource (default: the rule pack)\n"
-    "  test    for each rule file DIR/X.yml, replay DIR/samples/X.pos.jsonl (the file's\n"
-    "          last rule must alert) and DIR/samples/X.neg.jsonl (it must not)\n\n"
+    "  test    for each rule file DIR/X.yml, replay DIR/samples/X.pos.jsonl and\n"
+    "          DIR/samples/X.neg.jsonl through the file's last rule: a detection rule must\n"
+    "          alert on every positive event, a correlation at least once; neither on any\n"
+    "          negative event; exit 1 on any failure or missing sample\n\n"
     "Options:\n"
     "  --logsources FILE    logsource mapping (default: PATH/logsources.yaml, else the pack's)\n"
     "  --placeholders FILE  values for the `expand` modifier (default: likewise)\n"
@@ -107,12 +109,14 @@ static int on_alert(const struct wk_alert *a, void *data)
 }
 
 /* Replay a sample file through a fresh scratch: alerts of rule `ri`, or -1 on error. */
-static int replay(struct wk_ruleset *rs, uint32_t ri, const char *path, bool verbose)
+static int replay(struct wk_ruleset *rs, uint32_t ri, const char *path, bool verbose,
+                  long *nevents)
 {
     struct wk_event **evs = NULL;
     long n = wk_events_read("rules", path, &evs);
     if (n < 0)
         return -1;
+    *nevents = n;
     struct wk_rule_scratch *sc = NULL;
     struct count c = { ri, 0, 0, verbose };
     if (wk_rule_scratch_new(&sc, rs, NULL) < 0) {
@@ -170,15 +174,18 @@ static int cmd_test(struct wk_rules_opts *o, char **paths, int n, bool verbose)
             failed++;
             continue;
         }
-        int p = replay(rs, (uint32_t)i, pos, verbose);
-        int q = replay(rs, (uint32_t)i, neg, verbose);
-        if (p > 0 && q == 0) {
+        long np = 0, nn = 0;
+        int p = replay(rs, (uint32_t)i, pos, verbose, &np);
+        int q = replay(rs, (uint32_t)i, neg, verbose, &nn);
+        /* a detection rule alerts on every positive event; a correlation at least once */
+        bool pos_ok = r->is_correlation ? p > 0 : p == np && np > 0;
+        if (pos_ok && q == 0) {
             printf("ok   %s: %d alert(s) on positive sample, none on negative\n", rel, p);
             passed++;
         } else {
-            printf("FAIL %s: %d alert(s) on positive sample (want > 0), %d on negative "
+            printf("FAIL %s: %d alert(s) on %ld positive event(s) (want %s), %d on negative "
                    "(want 0)\n",
-                   rel, p, q);
+                   rel, p, np, r->is_correlation ? "> 0" : "one each", q);
             failed++;
         }
     }

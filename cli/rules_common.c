@@ -122,6 +122,7 @@ int wk_rules_load(const char *cmd, const struct wk_rules_opts *o, char **paths, 
             goto out;
         }
     }
+    wk_rule_loader_set_prefilter(l, !o->no_prefilter);
     rc = wk_rule_loader_build(l, out);
     if (rc < 0) {
         wk_cli_error(cmd, "%s", wk_strerror(rc));

@@ -13,6 +13,7 @@
 struct wk_rules_opts {
     const char *logsources;   /* --logsources, else PATH/logsources.yaml, else the pack's */
     const char *placeholders; /* --placeholders, else PATH/placeholders.yaml, else pack's */
+    bool no_prefilter;        /* --no-prefilter: evaluate every rule exactly */
 };
 
 /** The default rule pack directory ($WK_RULES_DIR, or rules/ next to the build tree, or

@@ -77,6 +77,12 @@ size_t wk_rule_loader_nrejects(const struct wk_rule_loader *l);
 const struct wk_rule_reject *wk_rule_loader_reject(const struct wk_rule_loader *l, size_t i);
 
 /**
+ * Use the multi-literal prefilter (Hyperscan, when built with it; default on). Off, every
+ * rule of an event's logsource is evaluated exactly: the alerts are the same, only slower.
+ */
+void wk_rule_loader_set_prefilter(struct wk_rule_loader *l, bool on);
+
+/**
  * Resolve correlation references, index rules by logsource and build the ruleset. Rules
  * the loader holds move into the ruleset; correlations whose references do not resolve are
  * rejected (recorded) and dropped.
@@ -89,6 +95,9 @@ int wk_rule_loader_build(struct wk_rule_loader *l, struct wk_ruleset **out);
 struct wk_ruleset *wk_ruleset_ref(struct wk_ruleset *rs);
 /** Drop a reference (thread-safe); the last one frees. @return NULL. */
 struct wk_ruleset *wk_ruleset_unref(struct wk_ruleset *rs);
+
+/** True when the ruleset was built with the Hyperscan prefilter. */
+bool wk_ruleset_has_prefilter(const struct wk_ruleset *rs);
 
 /** Number of rules (detection and correlation) and the i-th rule's facts (borrowed). */
 size_t wk_ruleset_nrules(const struct wk_ruleset *rs);

@@ -534,6 +534,9 @@ WK_TEST(reject_bad_values)
                   "2:13: logsource {product: windows, service: -, category: -} has no mapping "
                   "in logsources.yaml");
     expect_reject("title: [\n", "2:1: YAML syntax: flow sequence without a closing bracket");
+    expect_reject("title: f\nlogsource: {category: test}\nfilter:\n  rules: [x]\n  s:\n"
+                  "    a: 1\n  condition: not s\n",
+                  "1:1: Sigma meta filters ('filter' documents) are not supported");
 }
 
 /* ---- correlations ------------------------------------------------------------------------------ */
@@ -846,4 +849,176 @@ WK_TEST(alert_json_carries_author_and_attack)
     WK_ASSERT(strstr(ra.last, "\"event\":{\"@timestamp\"") != NULL);
     wk_rule_scratch_free(sc);
     wk_ruleset_unref(rs);
+}
+
+/* ---- prefilter --------------------------------------------------------------------------- */
+struct jsonv {
+    char **v;
+    size_t n;
+};
+
+static int collect_cb(const struct wk_alert *a, void *data)
+{
+    struct jsonv *j = data;
+    char *s = NULL;
+    WK_ASSERT_OK(wk_alert_to_json(a, &s, NULL));
+    j->v = realloc(j->v, (j->n + 1) * sizeof(char *));
+    j->v[j->n++] = s;
+    return 0;
+}
+
+static void run_pf(bool pf, const char *const *events, struct jsonv *out)
+{
+    char ls[4200], ph[4200], pack[4200], corpus[4200];
+    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
+    snprintf(ph, sizeof(ph), "%s/rules/placeholders.yaml", wk_test_srcdir());
+    snprintf(pack, sizeof(pack), "%s/rules", wk_test_srcdir());
+    snprintf(corpus, sizeof(corpus), "%s/sigma/rules", wk_test_corpus());
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    WK_ASSERT_OK(wk_rule_loader_placeholders(l, ph));
+    WK_ASSERT(wk_rule_loader_add(l, pack) > 0);
+    WK_ASSERT(wk_rule_loader_add(l, corpus) > 0);
+    wk_rule_loader_set_prefilter(l, pf);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    wk_rule_loader_free(l);
+    WK_ASSERT_INT_EQ(wk_ruleset_has_prefilter(rs), pf && WK_HAVE_HYPERSCAN);
+    struct wk_rule_scratch *sc = NULL;
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    for (size_t i = 0; events[i]; i++) {
+        struct wk_event *ev = ev_json(events[i]);
+        WK_ASSERT(wk_ruleset_eval(rs, sc, ev, collect_cb, out) >= 0);
+        wk_event_free(ev);
+    }
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(prefilter_same_alerts)
+{
+    /* Every pack sample plus auditd events that hit corpus rules (literal, wildcard, regex
+     * and keyword rules): the same alerts, in the same order, with and without Hyperscan. */
+    const char *const extra[] = {
+        AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"personality\",\"a0\":\"40000\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"/sbin/iptables\",\"a1\":\"-t\",\"a2\":\"nat\","
+               "\"a3\":\"--to-ports\",\"a4\":\"42\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"mkdir\",\"a1\":\"/tmp/.x\"}"),
+        AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\",\"exe\":\"/home/u/public_html/x\"}"),
+        AUDITD("{\"type\":\"PATH\",\"name\":\"/etc/ld.so.preload\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"chattr\",\"a1\":\"-i\",\"a2\":\"/etc/x\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"grep\",\"a1\":\"-r\",\"a2\":\"password\","
+               "\"a3\":\"/etc\"}"),
+        NULL,
+    };
+    static const char *const files[] = {
+        "cap_sys_admin", "clog_auth_failure_burst", "clog_injection_patterns",
+        "container_docker_socket_access", "container_escape_syscalls",
+        "container_sensitive_file_read", "container_shell_exec", "crash_loop",
+        "docker_socket_mounted", "exec_storm", "host_namespaces", "image_latest_tag",
+        "image_not_allowed", "privileged_container", "seccomp_apparmor_unconfined",
+        "sensitive_host_mount", "setuid_setgid_chmod",
+    };
+    const char *evs[512];
+    size_t n = 0;
+    char *bufs[64];
+    size_t nb = 0;
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++)
+        for (int pos = 0; pos < 2; pos++) {
+            char p[4200];
+            snprintf(p, sizeof(p), "%s/rules/samples/%s.%s.jsonl", wk_test_srcdir(), files[f],
+                     pos ? "pos" : "neg");
+            char *text = wk_test_read_file(p, NULL);
+            bufs[nb++] = text;
+            for (char *line = strtok(text, "\n"); line && n < 500; line = strtok(NULL, "\n"))
+                evs[n++] = line;
+        }
+    for (size_t i = 0; extra[i]; i++)
+        evs[n++] = extra[i];
+    evs[n] = NULL;
+    struct jsonv a = { 0 }, b = { 0 };
+    run_pf(true, evs, &a);
+    run_pf(false, evs, &b);
+    WK_ASSERT_UINT_EQ(a.n, 38);
+    WK_ASSERT_UINT_EQ(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++)
+        WK_ASSERT_STR_EQ(a.v[i], b.v[i]);
+    for (size_t i = 0; i < a.n; i++)
+        free(a.v[i]), free(b.v[i]);
+    free(a.v), free(b.v);
+    for (size_t i = 0; i < nb; i++)
+        free(bufs[i]);
+}
+
+WK_TEST(corr_value_sum_and_avg)
+{
+    char y[4096];
+    snprintf(y, sizeof(y),
+             "%stitle: bytes\nid: c6\ncorrelation:\n  type: value_sum\n  rules: [base]\n"
+             "  group-by: [host]\n  timespan: 1m\n  condition:\n    gte: 100\n    field: n\n"
+             "---\ntitle: avg\nid: c7\ncorrelation:\n  type: value_avg\n  rules: [base]\n"
+             "  group-by: [host]\n  timespan: 1m\n  condition:\n    gt: 40\n    lt: 60\n"
+             "    field: n\n",
+             base);
+    struct wk_ruleset *rs = load_ok(y);
+    struct wk_rule_scratch *sc = NULL;
+    struct rec_alerts ra = { 0 };
+    WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+    WK_ASSERT_INT_EQ(feed(rs, sc, 0, "\"a\":\"x\",\"host\":\"h\",\"n\":30", &ra), 0);
+    WK_ASSERT_INT_EQ(feed(rs, sc, 1, "\"a\":\"x\",\"host\":\"h\",\"n\":\"20\"", &ra), 0);
+    /* sum 100 reaches gte 100; the average (33.3) is outside the 40..60 range */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 2, "\"a\":\"x\",\"host\":\"h\",\"n\":50", &ra), 1);
+    WK_ASSERT(strstr(ra.last, "\"title\":\"bytes\"") != NULL);
+    WK_ASSERT(ra.value == 100);
+    /* a fresh group: 50 then 50 -> average 50 within (40, 60) */
+    WK_ASSERT_INT_EQ(feed(rs, sc, 3, "\"a\":\"x\",\"host\":\"k\",\"n\":50", &ra), 1);
+    WK_ASSERT(strstr(ra.last, "\"title\":\"avg\"") != NULL);
+    wk_rule_scratch_free(sc);
+    wk_ruleset_unref(rs);
+}
+
+WK_TEST(corpus_rules_fire_on_positive_records)
+{
+    /* SigmaHQ auditd rules against records shaped like the corpus logs (go-libaudit,
+     * laurel, beats samples): each fires on its positive and not on its near miss. */
+    static const struct {
+        const char *rule, *yes, *no;
+    } cases[] = {
+        { "syscall/lnx_auditd_create_account.yml",
+          AUDITD("{\"type\":\"ADD_USER\",\"msg\":\"op=adding user id=1001 exe=\\\"/usr/sbin/useradd\\\"\"}"),
+          AUDITD("{\"type\":\"ADD_GROUP\",\"msg\":\"op=adding group\"}") },
+        { "path/lnx_auditd_ld_so_preload_mod.yml",
+          AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"openat\"},{\"type\":\"PATH\",\"name\":\"/etc/ld.so.preload\"}"),
+          AUDITD("{\"type\":\"PATH\",\"name\":\"/etc/ld.so.conf\"}") },
+        { "lnx_auditd_susp_c2_commands.yml",
+          AUDITD("{\"type\":\"SYSCALL\",\"key\":[\"exec\",\"susp_activity\"]}"),
+          AUDITD("{\"type\":\"SYSCALL\",\"key\":\"exec\"}") },
+        { "execve/lnx_auditd_coinminer.yml",
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"./xmrig\",\"a1\":\"-o\",\"a2\":\"pool:3333\",\"a3\":\"--cpu-priority=5\"}"),
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"./xmrig\",\"a1\":\"--cpu-max-threads-hint=5\"}") },
+        { "syscall/lnx_auditd_load_module_insmod.yml",
+          AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"finit_module\",\"comm\":\"insmod\",\"exe\":\"/usr/bin/kmod\"}"),
+          AUDITD("{\"type\":\"SYSCALL\",\"comm\":\"modprobe\",\"exe\":\"/usr/bin/kmod\"}") },
+        { "execve/lnx_auditd_find_cred_in_files.yml",
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"grep\",\"a1\":\"-ri\",\"a2\":\"PASSWORD\",\"a3\":\"/etc\"}"),
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"grep\",\"a1\":\"-ri\",\"a2\":\"user\"}") },
+        { "execve/lnx_auditd_system_shutdown_reboot.yml",
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"telinit\",\"a1\":\"6\"}"),
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"telinit\",\"a1\":\"q\"}") },
+        { "execve/lnx_auditd_binary_padding.yml",
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"dd\",\"a1\":\"if=/dev/zero\",\"a2\":\"bs=1\",\"a3\":\"count=1\"}"),
+          AUDITD("{\"type\":\"EXECVE\",\"a0\":\"dd\",\"a1\":\"if=/dev/zero\",\"a2\":\"of=/tmp/x\"}") },
+        { "syscall/lnx_auditd_susp_exe_folders.yml",
+          AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\",\"exe\":\"/home/bob/public_html/x\"}"),
+          AUDITD("{\"type\":\"SYSCALL\",\"SYSCALL\":\"execve\",\"exe\":\"/usr/bin/x\"}") },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct wk_ruleset *rs = load_corpus_rule(cases[i].rule);
+        if (hits(rs, cases[i].yes) != 1)
+            WK_FAIL("%s does not fire on %s", cases[i].rule, cases[i].yes);
+        if (hits(rs, cases[i].no) != 0)
+            WK_FAIL("%s fires on %s", cases[i].rule, cases[i].no);
+        wk_ruleset_unref(rs);
+    }
 }

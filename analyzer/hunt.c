@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Hunt over a store: candidate blocks (time index) are split in batches; worker threads,
+ * each with its own store reader and rule scratch, evaluate detection rules on their
+ * blocks and record, per block and in event order, alert JSON and deferred correlation
+ * feeds (a copy of the event); the calling thread then replays the batch in store order,
+ * printing alerts and feeding correlation windows, exactly as live evaluation would.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine_private.h"
+#include "watchkeeper/hunt.h"
+
+struct item {
+    char *json;            /* an alert, or NULL: a deferred correlation feed */
+    size_t len;
+    struct wk_event *ev;   /* feed: copy of the event */
+    uint32_t corr, rule;
+    unsigned rec;
+    uint64_t ref;
+};
+
+struct slot {
+    uint64_t block;
+    SG_VEC(struct item) items;
+    uint64_t events;
+    int rc;
+};
+
+struct hunt {
+    struct wk_store *st;
+    struct wk_ruleset *rs;
+    const struct wk_store_filter *f;
+    struct slot *slots;
+    size_t nslots;
+    size_t next; /* atomic: next slot to take */
+};
+
+struct worker {
+    struct hunt *h;
+    struct wk_store_reader *rd;
+    struct wk_rule_scratch *sc;
+    struct slot *cur;
+    pthread_t tid;
+    int rc;
+};
+
+static int push_item(struct slot *s, struct item *it)
+{
+    if (SG_PUSH(s->items, *it) < 0) {
+        free(it->json);
+        wk_event_free(it->ev);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int on_alert(const struct wk_alert *a, void *arg)
+{
+    struct worker *w = arg;
+    struct item it = { 0 };
+    int rc = wk_alert_to_json(a, &it.json, &it.len);
+    return rc < 0 ? rc : push_item(w->cur, &it);
+}
+
+static int on_defer(void *arg, uint32_t corr, uint32_t rule, const struct wk_event *ev,
+                    unsigned rec, uint64_t ref)
+{
+    struct worker *w = arg;
+    struct item it = { .corr = corr, .rule = rule, .rec = rec, .ref = ref };
+    if (wk_event_new(&it.ev) < 0)
+        return -ENOMEM;
+    if (wk_event_copy(it.ev, ev) < 0) {
+        wk_event_free(it.ev);
+        return -ENOMEM;
+    }
+    return push_item(w->cur, &it);
+}
+
+static int on_event(const struct wk_event *ev, struct wk_store_ref ref, void *arg)
+{
+    struct worker *w = arg;
+    w->cur->events++;
+    int rc = wk_ruleset_eval_ref(w->h->rs, w->sc, ev, wk_hunt_ref(ref.block, ref.index),
+                                 on_alert, w);
+    return rc < 0 ? rc : 0;
+}
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    struct hunt *h = w->h;
+    for (;;) {
+        size_t i = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
+        if (i >= h->nslots)
+            break;
+        w->cur = &h->slots[i];
+        w->cur->rc = wk_store_block_scan(w->rd, w->cur->block, h->f, on_event, w);
+    }
+    return NULL;
+}
+
+static void slot_fini(struct slot *s)
+{
+    for (size_t i = 0; i < s->items.n; i++) {
+        free(s->items.v[i].json);
+        wk_event_free(s->items.v[i].ev);
+    }
+    free(s->items.v);
+    memset(s, 0, sizeof(*s));
+}
+
+struct replay {
+    wk_hunt_alert_cb cb;
+    void *arg;
+    uint64_t alerts;
+};
+
+static int corr_alert(const struct wk_alert *a, void *arg)
+{
+    struct replay *r = arg;
+    char *j = NULL;
+    size_t len = 0;
+    int rc = wk_alert_to_json(a, &j, &len);
+    if (rc < 0)
+        return rc;
+    r->alerts++;
+    rc = r->cb ? r->cb(j, len, r->arg) : 0;
+    free(j);
+    return rc;
+}
+
+int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hunt_opts *o,
+                  wk_hunt_alert_cb cb, void *arg, struct wk_hunt_stats *stats)
+{
+    struct wk_store_reader *rd = NULL;
+    struct wk_rule_scratch *main_sc = NULL;
+    uint64_t *ids = NULL;
+    size_t nids = 0;
+    struct worker *ws = NULL;
+    struct slot *slots = NULL;
+    struct replay rp = { cb, arg, 0 };
+    unsigned nthreads = o && o->threads ? o->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nthreads < 1)
+        nthreads = 1;
+    if (nthreads > 64)
+        nthreads = 64;
+    /* the time filter applies to the events of each block too, not only to candidates */
+    struct wk_store_filter f = { 0 };
+    if (o) {
+        f.since = o->since;
+        f.until = o->until;
+    }
+    int rc = wk_store_reader_open(st, &rd);
+    if (rc < 0)
+        return rc;
+    rc = wk_store_candidates(rd, &f, &ids, &nids);
+    if (rc < 0)
+        goto out;
+    rc = wk_rule_scratch_new(&main_sc, rs, NULL);
+    if (rc < 0)
+        goto out;
+    ws = calloc(nthreads, sizeof(*ws));
+    size_t batch = (size_t)nthreads * 8;
+    slots = calloc(batch, sizeof(*slots));
+    if (!ws || !slots) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (unsigned t = 0; t < nthreads; t++) {
+        ws[t].rc = wk_store_reader_open(st, &ws[t].rd);
+        if (ws[t].rc == 0)
+            ws[t].rc = wk_rule_scratch_new(&ws[t].sc, rs, NULL);
+        if (ws[t].rc < 0) {
+            rc = ws[t].rc;
+            goto out;
+        }
+        ws[t].sc->defer = on_defer;
+        ws[t].sc->defer_arg = &ws[t];
+    }
+    uint64_t events = 0;
+    for (size_t b0 = 0; b0 < nids && rc == 0; b0 += batch) {
+        size_t nb = nids - b0 < batch ? nids - b0 : batch;
+        struct hunt h = { st, rs, &f, slots, nb, 0 };
+        for (size_t i = 0; i < nb; i++)
+            slots[i].block = ids[b0 + i];
+        unsigned nt = nb < nthreads ? (unsigned)nb : nthreads;
+        for (unsigned t = 0; t < nt; t++) {
+            ws[t].h = &h;
+            if (nt == 1 || pthread_create(&ws[t].tid, NULL, work, &ws[t]) != 0) {
+                ws[t].tid = 0;
+                work(&ws[t]); /* run inline */
+            }
+        }
+        for (unsigned t = 0; t < nt; t++)
+            if (ws[t].tid) {
+                pthread_join(ws[t].tid, NULL);
+                ws[t].tid = 0;
+            }
+        for (size_t i = 0; i < nb; i++) {
+            struct slot *s = &slots[i];
+            if (rc == 0 && s->rc < 0)
+                rc = s->rc;
+            events += s->events;
+            for (size_t k = 0; rc == 0 && k < s->items.n; k++) {
+                struct item *it = &s->items.v[k];
+                if (it->json) {
+                    rp.alerts++;
+                    rc = cb ? cb(it->json, it->len, arg) : 0;
+                } else {
+                    int n = wk__corr_feed(main_sc, it->corr, it->rule, it->ev, it->rec, it->ref,
+                                          corr_alert, &rp);
+                    rc = n < 0 ? n : 0;
+                }
+            }
+            slot_fini(s);
+        }
+        if (o && o->progress)
+            o->progress(b0 + nb, nids, o->progress_arg);
+    }
+    if (rc == 0) {
+        int n = wk_rule_scratch_flush(main_sc, corr_alert, &rp);
+        rc = n < 0 ? n : 0;
+    }
+    if (stats) {
+        stats->blocks = nids;
+        stats->events = events;
+        stats->alerts = rp.alerts;
+    }
+out:
+    for (unsigned t = 0; ws && t < nthreads; t++) {
+        wk_store_reader_close(ws[t].rd);
+        wk_rule_scratch_free(ws[t].sc);
+    }
+    for (size_t i = 0; slots && i < batch; i++)
+        slot_fini(&slots[i]);
+    free(slots);
+    free(ws);
+    free(ids);
+    wk_rule_scratch_free(main_sc);
+    wk_store_reader_close(rd);
+    return rc;
+}
