@@ -110,6 +110,17 @@ static int api_listen(const char *path, char *err, size_t errlen)
         return -ENAMETOOLONG;
     }
     strcpy(sa.sun_path, path);
+    /* /run/watchkeeper is made by systemd (RuntimeDirectory=); elsewhere, make it. */
+    char parent[sizeof(sa.sun_path)];
+    snprintf(parent, sizeof(parent), "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        if (mkdir(parent, 0750) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: %s", parent, strerror(errno));
+            return -errno;
+        }
+    }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));

@@ -37,6 +37,9 @@ struct running {
     char *name;
     void *cfg; /* a copy of its options, to compare on reload */
     char start_error[256];
+    uint64_t rate_events; /* events at the last rate sample */
+    int64_t rate_at;      /* when (mono ns) */
+    double rate;          /* events/s over the last sample (about 1 s) */
 };
 
 struct wk_daemon {
@@ -292,8 +295,7 @@ static json_t *daemon_status(void *arg)
             srcs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:s}", "name", r->name,
                             "type", r->ops->name, "state", st.state ? st.state : "running",
                             "events", (json_int_t)st.events, "rejected",
-                            (json_int_t)st.rejected, "events_per_s",
-                            up > 0 ? (double)st.events / up : 0.0, "lag_bytes",
+                            (json_int_t)st.rejected, "events_per_s", r->rate, "lag_bytes",
                             (json_int_t)st.lag_bytes, "lag_ns", (json_int_t)st.lag_ns,
                             "last_error", st.last_error));
     }
@@ -515,6 +517,17 @@ static void on_tick(uv_timer_t *t)
     if (d->watchdog_usec && now - d->last_watchdog >= (int64_t)d->watchdog_usec * 500) {
         notify("WATCHDOG=1");
         d->last_watchdog = now;
+    }
+    /* events/s of each source over the last second, for /status */
+    for (struct running *r = d->sources; r && !d->stopping; r = r->next) {
+        if (now - r->rate_at < WK_NS_PER_SEC || !r->ops->status)
+            continue;
+        struct wk_source_status st = { .state = "running" };
+        r->ops->status(r->src, &st);
+        if (r->rate_at)
+            r->rate = (double)(st.events - r->rate_events) * 1e9 / (double)(now - r->rate_at);
+        r->rate_events = st.events;
+        r->rate_at = now;
     }
     if (d->stopping) {
         if (now >= d->drain_deadline) {

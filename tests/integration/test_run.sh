@@ -102,6 +102,27 @@ kill -TERM $pid
 wait $pid || wk_fail "daemon exit status $?"
 wk_expect_eq "$(wk_stored "$store" | sha256sum)" "$(grep -v 'not json' "$in" | sha256sum)" \
     "stored == input after the daemon"
+# --- rotation and truncation of the tailed file ------------------------------------------
+store=$WK_TMP/store-rot
+wk_write_config "$cfg" "$store" "$in" "$rules"
+wk_gen_events 1 300 >"$in"
+"$WK_BIN" run -c "$cfg" 2>"$WK_TMP/rot.log" &
+pid=$!
+wk_track_pid $pid
+wk_wait_committed 300 || wk_fail "before rotation"
+wk_gen_events 301 400 >>"$in"
+mv "$in" "$in.1"                       # rotated: the tail of the old file is read first
+wk_gen_events 401 500 >"$in"
+wk_wait_committed 500 || wk_fail "after rotation: $(wk_status_field .pipeline.committed)"
+: >"$in"                               # truncated: read again from the start
+sleep 0.3
+wk_gen_events 501 550 >>"$in"
+wk_wait_committed 550 || wk_fail "after truncation: $(wk_status_field .pipeline.committed)"
+kill -TERM $pid
+wait $pid || wk_fail "exit after rotation"
+wk_expect_eq "$(wk_stored "$store" | sha256sum)" "$(wk_gen_events 1 550 | sha256sum)" \
+    "rotation and truncation: every event once"
+
 # --- systemd notifications: READY, RELOADING with MONOTONIC_USEC, WATCHDOG, STOPPING ----
 python3 - "$WK_TMP/notify.sock" "$WK_TMP/notify.log" <<'PY' &
 import socket, sys
