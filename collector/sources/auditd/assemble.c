@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The auditd event assembler: groups records by (node, serial) into held slots, closes a
+ * slot on EOE, at once for single-record types, when it is older than the timeout in
+ * stream time (or tick time), or when all slots are busy (the oldest goes). Serial jumps
+ * and auditd's own DAEMON_* records become `gap` events. Held lines are copied into the
+ * slot's reused buffer; nothing is allocated per line once warm.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "watchkeeper/error.h"
+
+#include "auditd_private.h"
+
+static struct wk_key K_GKIND, K_GREASON, K_GCOUNT, K_GSTART, K_GEND, K_GNODE;
+static bool gkeys_ready;
+
+static void gkeys_init(void)
+{
+    if (gkeys_ready)
+        return;
+    K_GKIND = wk_key_init("event.kind");
+    K_GREASON = wk_key_init("gap.reason");
+    K_GCOUNT = wk_key_init("gap.count");
+    K_GSTART = wk_key_init("gap.start");
+    K_GEND = wk_key_init("gap.end");
+    K_GNODE = wk_key_init("auditd.node");
+    gkeys_ready = true;
+}
+
+uint64_t wk__au_resume(const struct wk_parser *p)
+{
+    uint64_t r = p->next_off;
+    for (size_t i = 0; i < WK_AU_SLOTS; i++) {
+        if (p->slots[i].used && p->slots[i].first_off < r)
+            r = p->slots[i].first_off;
+    }
+    return r;
+}
+
+int wk__au_emit_gap(struct wk_parser *p, struct wk_parser_sink *sink, int64_t ts,
+                    const char *reason, uint64_t count, uint64_t start, uint64_t end,
+                    const char *node, size_t nodelen)
+{
+    struct wk_event *ev = p->ev;
+    int rc;
+    gkeys_init();
+    wk_event_reset(ev);
+    wk_event_set_ts(ev, ts);
+    if ((rc = wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, "auditd", 6)) < 0 ||
+        (rc = wk_event_add_str(ev, 0, &K_GKIND, "gap", 3)) < 0 ||
+        (rc = wk_event_add_str(ev, 0, &WK_KEY_EVENT_ACTION, "gap", 3)) < 0 ||
+        (rc = wk_event_add_str(ev, 0, &K_GREASON, reason, strlen(reason))) < 0 ||
+        (rc = wk_event_add_int(ev, 0, &K_GCOUNT, (int64_t)count)) < 0)
+        return rc;
+    if (start || end) {
+        if ((rc = wk_event_add_int(ev, 0, &K_GSTART, (int64_t)start)) < 0 ||
+            (rc = wk_event_add_int(ev, 0, &K_GEND, (int64_t)end)) < 0)
+            return rc;
+    }
+    if (p->opts.host)
+        rc = wk_event_add_str(ev, 0, &WK_KEY_HOST_NAME, p->opts.host, strlen(p->opts.host));
+    else if (nodelen)
+        rc = wk_event_add_str(ev, 0, &WK_KEY_HOST_NAME, node, nodelen);
+    if (rc < 0)
+        return rc;
+    if (nodelen && (rc = wk_event_add_str(ev, 0, &K_GNODE, node, nodelen)) < 0)
+        return rc;
+    p->n_gaps++;
+    return sink->emit(sink, ev, wk__au_resume(p));
+}
+
+size_t wk__au_held_serials(const struct wk_parser *p, uint64_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < WK_AU_SLOTS; i++) {
+        if (!p->slots[i].used)
+            continue;
+        if (n == max)
+            return max + 1;
+        out[n++] = p->slots[i].serial;
+    }
+    return n;
+}
+
+void wk__au_replay(struct wk_parser *p, bool replaying)
+{
+    p->replay_line = replaying && p->replay_active;
+    if (!replaying)
+        p->replay_active = false;
+}
+
+void wk__au_replay_start(struct wk_parser *p, const uint64_t *held, size_t n)
+{
+    p->replay_active = true;
+    p->nreplay_held = (unsigned)(n < 16 ? n : 16);
+    memcpy(p->replay_held, held, p->nreplay_held * sizeof(*held));
+}
+
+/* Was this event (all of whose lines were re-read) emitted before the restart? */
+static bool already_emitted(const struct wk_parser *p, uint64_t serial)
+{
+    for (unsigned i = 0; i < p->nreplay_held; i++) {
+        if (p->replay_held[i] == serial)
+            return false;
+    }
+    return true;
+}
+
+int wk__au_emit_slot(struct wk_parser *p, struct wk__au_slot *s, struct wk_parser_sink *sink)
+{
+    if (s->all_replay && already_emitted(p, s->serial)) {
+        if (s->single)
+            p->nsingle--;
+        s->single = false;
+        s->used = false;
+        s->blen = 0;
+        s->nrec = 0;
+        p->n_deduped++;
+        return 0;
+    }
+    int rc = wk__au_normalize(p, s);
+    if (s->single)
+        p->nsingle--;
+    s->single = false;
+    s->used = false; /* released before emit: the resume offset no longer counts it */
+    s->blen = 0;
+    s->nrec = 0;
+    if (rc < 0)
+        return rc;
+    return sink->emit(sink, p->ev, wk__au_resume(p));
+}
+
+static int slot_append(struct wk__au_slot *s, const char *line, size_t len, uint64_t in_off,
+                       uint64_t lineno)
+{
+    if (s->blen + len > s->bcap) {
+        size_t nc = s->bcap ? s->bcap : 1024;
+        while (nc < s->blen + len)
+            nc *= 2;
+        char *b = realloc(s->buf, nc);
+        if (!b)
+            return -ENOMEM;
+        s->buf = b;
+        s->bcap = nc;
+    }
+    if (s->nrec == s->rcap) {
+        size_t nc = s->rcap ? s->rcap * 2 : 8;
+        struct wk__au_held *r = realloc(s->recs, nc * sizeof(*r));
+        if (!r)
+            return -ENOMEM;
+        s->recs = r;
+        s->rcap = nc;
+    }
+    memcpy(s->buf + s->blen, line, len);
+    s->recs[s->nrec++] = (struct wk__au_held){ (uint32_t)s->blen, (uint32_t)len, in_off, lineno };
+    s->blen += len;
+    return 0;
+}
+
+static struct wk__au_slot *find_slot(struct wk_parser *p, const struct wk__au_hdr *h)
+{
+    for (size_t i = 0; i < WK_AU_SLOTS; i++) {
+        struct wk__au_slot *s = &p->slots[i];
+        if (s->used && s->serial == h->serial && s->nodelen == h->nodelen &&
+            memcmp(s->node, h->node ? h->node : "", h->nodelen) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Close, oldest first, every slot whose time is before `before`. */
+static int close_older(struct wk_parser *p, int64_t before, struct wk_parser_sink *sink)
+{
+    for (;;) {
+        struct wk__au_slot *old = NULL;
+        for (size_t i = 0; i < WK_AU_SLOTS; i++) {
+            struct wk__au_slot *s = &p->slots[i];
+            if (s->used && s->base_ns < before && (!old || s->age < old->age))
+                old = s;
+        }
+        if (!old)
+            return 0;
+        p->n_timeouts++;
+        int rc = wk__au_emit_slot(p, old, sink);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int emit_gaps(struct wk_parser *p, int64_t before, struct wk_parser_sink *sink)
+{
+    for (size_t i = 0; i < WK_AU_GAPS; i++) {
+        struct wk__au_gap *g = &p->gaps[i];
+        if (!g->used || g->ts_ns >= before)
+            continue;
+        g->used = false;
+        uint64_t missing = g->end - g->start + 1 - g->seen;
+        if (missing == 0)
+            continue;
+        int rc = wk__au_emit_gap(p, sink, g->ts_ns, "audit serial jump", missing, g->start,
+                                 g->end, g->node, g->nodelen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static struct wk__au_nodestate *node_state(struct wk_parser *p, const struct wk__au_hdr *h)
+{
+    size_t n = h->nodelen < 63 ? h->nodelen : 63;
+    for (size_t i = 0; i < WK_ARRAY_SIZE(p->nodes); i++) {
+        struct wk__au_nodestate *s = &p->nodes[i];
+        if (s->have && s->nodelen == n && memcmp(s->node, h->node ? h->node : "", n) == 0)
+            return s;
+    }
+    for (size_t i = 0; i < WK_ARRAY_SIZE(p->nodes); i++) {
+        struct wk__au_nodestate *s = &p->nodes[i];
+        if (!s->have) {
+            memcpy(s->node, h->node ? h->node : "", n);
+            s->nodelen = n;
+            return s;
+        }
+    }
+    return NULL; /* more nodes than we track: no gap detection for the rest */
+}
+
+/* Serial bookkeeping for one record that opens a new (node, serial). */
+static int track_serial(struct wk_parser *p, const struct wk__au_hdr *h,
+                        struct wk_parser_sink *sink)
+{
+    struct wk__au_nodestate *ns = node_state(p, h);
+    if (!ns)
+        return 0;
+    if (!ns->have || h->serial + 1000000 < ns->max_serial) {
+        /* first record, or a reboot / wrap: start over */
+        ns->have = true;
+        ns->max_serial = h->serial;
+        return 0;
+    }
+    if (h->serial > ns->max_serial) {
+        if (h->serial > ns->max_serial + 1) {
+            struct wk__au_gap *g = NULL;
+            for (size_t i = 0; i < WK_AU_GAPS && !g; i++) {
+                if (!p->gaps[i].used)
+                    g = &p->gaps[i];
+            }
+            if (!g) { /* all busy: report the oldest now */
+                g = &p->gaps[0];
+                for (size_t i = 1; i < WK_AU_GAPS; i++) {
+                    if (p->gaps[i].ts_ns < g->ts_ns)
+                        g = &p->gaps[i];
+                }
+                int rc = wk__au_emit_gap(p, sink, g->ts_ns, "audit serial jump",
+                                         g->end - g->start + 1 - g->seen, g->start, g->end,
+                                         g->node, g->nodelen);
+                if (rc < 0)
+                    return rc;
+            }
+            g->used = true;
+            g->start = ns->max_serial + 1;
+            g->end = h->serial - 1;
+            g->seen = 0;
+            g->ts_ns = h->ts_ns;
+            memcpy(g->node, ns->node, ns->nodelen);
+            g->nodelen = ns->nodelen;
+        }
+        ns->max_serial = h->serial;
+        return 0;
+    }
+    /* a late serial: it fills a hole we noted */
+    for (size_t i = 0; i < WK_AU_GAPS; i++) {
+        struct wk__au_gap *g = &p->gaps[i];
+        if (g->used && h->serial >= g->start && h->serial <= g->end && g->nodelen == ns->nodelen &&
+            memcmp(g->node, ns->node, ns->nodelen) == 0) {
+            g->seen++;
+            break;
+        }
+    }
+    return 0;
+}
+
+static bool is_daemon(int t)
+{
+    return t >= 1200 && t < 1300;
+}
+
+int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
+                    const struct wk_line_ctx *where, struct wk_parser_sink *sink)
+{
+    struct wk__au_hdr h;
+    const char *reason = NULL;
+    uint64_t in_off = where ? where->offset : p->next_off;
+    uint64_t lineno = where ? where->lineno : 0;
+    uint64_t end_off = in_off + len + 1;
+    int rc;
+
+    while (len && line[len - 1] == '\r')
+        len--;
+    if (len == 0) {
+        p->next_off = end_off;
+        return 0;
+    }
+    if (len > p->opts.max_line)
+        reason = "record longer than max_line";
+    else if (wk__au_lex_header(line, len, &h, &reason) == 0 && h.nodelen > 63)
+        reason = "node= name longer than 63 bytes";
+    if (reason) {
+        p->n_rejected++;
+        p->next_off = end_off;
+        return sink->reject(sink, where, reason, line, len);
+    }
+    /* Before this line is held, the resume point must not pass it. */
+    p->next_off = in_off;
+    if (h.ts_ns > p->newest_ns) {
+        p->newest_ns = h.ts_ns;
+        if ((rc = close_older(p, h.ts_ns - p->timeout_ns, sink)) < 0 ||
+            (rc = emit_gaps(p, h.ts_ns - p->timeout_ns, sink)) < 0)
+            return rc;
+    }
+
+    struct wk__au_slot *s = find_slot(p, &h);
+    if (p->nsingle) {
+        /* A stand-alone record (user-space message) is complete once another serial
+         * starts; records of its own serial (a SYSCALL the kernel attached) join it. */
+        for (size_t i = 0; i < WK_AU_SLOTS && p->nsingle; i++) {
+            struct wk__au_slot *o = &p->slots[i];
+            if (o->used && o->single && o != s && (rc = wk__au_emit_slot(p, o, sink)) < 0)
+                return rc;
+        }
+    }
+    if (h.typeno == 1320) { /* EOE */
+        p->next_off = end_off;
+        if (!s)
+            return 0; /* already closed (timeout): nothing to add */
+        if ((rc = slot_append(s, line, len, in_off, lineno)) < 0)
+            return rc;
+        s->all_replay = s->all_replay && p->replay_line;
+        return wk__au_emit_slot(p, s, sink);
+    }
+    if (!s) {
+        if (is_daemon(h.typeno)) {
+            /* auditd's own records: their serials are auditd's, not the kernel's. A start,
+             * stop or abort bounds a stretch with no collection: say so. */
+            struct wk__au_slot tmp = { 0 };
+            struct wk__au_held held = { 0, (uint32_t)len, in_off, lineno };
+            const char *why = NULL;
+            if (h.typelen == 12 && memcmp(h.type, "DAEMON_START", 12) == 0)
+                why = "auditd started";
+            else if (h.typelen == 10 && memcmp(h.type, "DAEMON_END", 10) == 0)
+                why = "auditd stopped";
+            else if (h.typelen == 12 && memcmp(h.type, "DAEMON_ABORT", 12) == 0)
+                why = "auditd aborted";
+            if (p->replay_line && already_emitted(p, h.serial)) {
+                p->next_off = end_off;
+                p->n_deduped++;
+                return 0;
+            }
+            tmp.used = true;
+            tmp.buf = (char *)line;
+            tmp.recs = &held;
+            tmp.nrec = 1;
+            tmp.serial = h.serial;
+            tmp.ts_ns = h.ts_ns;
+            memcpy(tmp.node, h.node ? h.node : "", h.nodelen);
+            tmp.nodelen = h.nodelen;
+            p->next_off = end_off;
+            if ((rc = wk__au_normalize(p, &tmp)) < 0)
+                return rc;
+            if (why) {
+                static struct wk_key kk, kr;
+                if (!kk.name) {
+                    kk = wk_key_init("event.kind");
+                    kr = wk_key_init("gap.reason");
+                }
+                if ((rc = wk_event_add_str(p->ev, 0, &kk, "gap", 3)) < 0 ||
+                    (rc = wk_event_add_str(p->ev, 0, &WK_KEY_EVENT_ACTION, "gap", 3)) < 0 ||
+                    (rc = wk_event_add_str(p->ev, 0, &kr, why, strlen(why))) < 0)
+                    return rc;
+                p->n_gaps++;
+            }
+            return sink->emit(sink, p->ev, wk__au_resume(p));
+        }
+        if ((rc = track_serial(p, &h, sink)) < 0)
+            return rc;
+        for (size_t i = 0; i < WK_AU_SLOTS && !s; i++) {
+            if (!p->slots[i].used)
+                s = &p->slots[i];
+        }
+        if (!s) { /* all busy: close the oldest */
+            struct wk__au_slot *old = &p->slots[0];
+            for (size_t i = 1; i < WK_AU_SLOTS; i++) {
+                if (p->slots[i].age < old->age)
+                    old = &p->slots[i];
+            }
+            if ((rc = wk__au_emit_slot(p, old, sink)) < 0)
+                return rc;
+            s = old;
+        }
+        s->used = true;
+        s->all_replay = p->replay_line;
+        s->single = wk__au_is_single(h.typeno);
+        p->nsingle += s->single;
+        s->serial = h.serial;
+        s->ts_ns = h.ts_ns;
+        /* records may arrive with older timestamps than the newest seen (interleaving):
+         * the timeout counts from when the slot opened in stream time */
+        s->base_ns = h.ts_ns > p->newest_ns ? h.ts_ns : p->newest_ns;
+        s->first_off = in_off;
+        s->age = ++p->age;
+        memcpy(s->node, h.node ? h.node : "", h.nodelen);
+        s->nodelen = h.nodelen;
+        s->blen = 0;
+        s->nrec = 0;
+    }
+    if ((rc = slot_append(s, line, len, in_off, lineno)) < 0)
+        return rc;
+    s->all_replay = s->all_replay && p->replay_line;
+    if (h.typeno == 1327 && !s->single) {
+        /* PROCTITLE is a syscall event's last record, and auditd 3 does not write EOE to
+         * its log: the event is complete once another serial starts (or EOE comes). */
+        s->single = true;
+        p->nsingle++;
+    }
+    p->next_off = end_off;
+    return 0;
+}
+
+int wk__au_tick(struct wk_parser *p, int64_t now_ns, struct wk_parser_sink *sink)
+{
+    int rc = close_older(p, now_ns - p->timeout_ns, sink);
+    if (rc < 0)
+        return rc;
+    return emit_gaps(p, now_ns - p->timeout_ns, sink);
+}
+
+int wk__au_flush(struct wk_parser *p, struct wk_parser_sink *sink)
+{
+    int rc = close_older(p, INT64_MAX, sink);
+    if (rc < 0)
+        return rc;
+    return emit_gaps(p, INT64_MAX, sink);
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The auditd source's internals, shared by its files: the record lexer (lex.c), value
+ * decoding and naming (decode.c), the event assembler (assemble.c), the normalizer
+ * (normalize.c), container attribution (attrib.c), and the parser glue (parser.c) that the
+ * file tailer (tail.c) and the audisp stdin reader (audisp.c) drive.
+ */
+#ifndef WK_AUDITD_PRIVATE_H
+#define WK_AUDITD_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "watchkeeper/event.h"
+#include "watchkeeper/mem.h"
+#include "watchkeeper/parser.h"
+
+/* ---- lex.c: one record line ---- */
+
+enum wk__au_form {
+    WK_AU_PLAIN = 0, /* unquoted token: number, hex string, (null), ? */
+    WK_AU_DQUOTED,   /* "text": v/vlen exclude the quotes */
+    WK_AU_SQUOTED,   /* 'text' (not msg=): v/vlen exclude the quotes */
+};
+
+struct wk__au_field {
+    const char *k;
+    const char *v;   /* value without quotes */
+    const char *raw; /* value as logged, with its quotes */
+    uint32_t klen, vlen, rawlen;
+    uint8_t form;     /* enum wk__au_form */
+    bool enriched;    /* after the 0x1d separator (ENRICHED format's interpretations) */
+    bool nested;      /* inside msg='...' */
+};
+
+struct wk__au_hdr {
+    const char *node; /* NULL when no node= prefix */
+    size_t nodelen;
+    const char *type; /* "SYSCALL", "UNKNOWN[1334]" */
+    size_t typelen;
+    int typeno;    /* numeric type, 0 when unknown */
+    int64_t ts_ns; /* sec.ms from msg=audit(...) */
+    uint64_t serial;
+    size_t body;   /* offset in the line where the fields start */
+};
+
+struct wk__au_fields {
+    struct wk__au_field *f;
+    size_t n, cap;
+};
+
+/** Parse the header of a record. @return 0 or WK_EPARSE with *reason set (static). */
+int wk__au_lex_header(const char *line, size_t len, struct wk__au_hdr *h, const char **reason);
+/** Split the fields of a record (after the header) into out (reused; grows). @return 0, -ENOMEM. */
+int wk__au_lex_fields(const char *line, size_t len, size_t body, struct wk__au_fields *out);
+void wk__au_fields_fini(struct wk__au_fields *fs);
+
+/* ---- decode.c: values and names ---- */
+
+/** Whether a field of this name may be hex-encoded when logged unquoted. */
+bool wk__au_is_encoded_field(int typeno, const char *k, size_t klen);
+/** Decode an even-length upper/lower hex string. @return decoded length, or -1 if not hex. */
+ssize_t wk__au_unhex(const char *s, size_t len, char *out);
+/** Message type number from its name (cached libaudit lookup); 0 when unknown. */
+int wk__au_type_number(const char *name, size_t len);
+/** True when records of this type are events on their own (no EOE follows). */
+bool wk__au_is_single(int typeno);
+/** Machine name ("x86_64") and libaudit machine id from the hex `arch` value. */
+const char *wk__au_arch_name(const char *hex, size_t len, int *machine);
+/** Syscall name for nr on machine; NULL when unknown. Static storage. */
+const char *wk__au_syscall_name(int machine, long nr);
+/** errno name ("ENOENT") for a positive errno; NULL when unknown. */
+const char *wk__au_errno_name(int err);
+/**
+ * uid/gid to name like auparse: "unset" for 4294967295, the passwd/group name, or
+ * "unknown(N)". Cached per parser. Writes into buf (size >= 64). @return length.
+ */
+struct wk__au_idcache;
+struct wk__au_idcache *wk__au_idcache_new(void);
+struct wk__au_idcache *wk__au_idcache_free(struct wk__au_idcache *c);
+size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
+                      char *buf, size_t bufsz, bool *known);
+/** Whether a field name holds a uid / gid (auid, uid, euid, ouid, ... / gid, egid, ogid...). */
+int wk__au_id_kind(const char *k, size_t klen); /* 0 no, 1 uid, 2 gid */
+
+struct wk__au_sockaddr {
+    int family;          /* AF_* */
+    char text[160];      /* auparse-style "{ saddr_fam=inet laddr=1.2.3.4 lport=80 }" */
+    char addr[64];       /* ip or unix path */
+    int port;            /* -1 when none */
+};
+/** Decode a SOCKADDR saddr hex value. @return 0 or -1 when malformed. */
+int wk__au_sockaddr(const char *hex, size_t len, struct wk__au_sockaddr *out);
+
+/* ---- attrib.c: process table and container attribution ---- */
+
+struct wk__au_proc {
+    int32_t pid, ppid;
+    uint32_t stamp;      /* last touch, for eviction */
+    bool runtime;        /* runc, crun, containerd-shim, conmon */
+    bool proc_checked;   /* /proc/PID/cgroup already read */
+    char cid[65];        /* container this process runs in ("" none) */
+    char rt_cid[65];     /* runtime processes: the container they manage */
+    char exe[160];
+    char cmd[256];       /* command line, truncated */
+};
+
+struct wk__au_attrib;
+/** A process table of at most `cap` processes (rounded up to a power of two). */
+struct wk__au_attrib *wk__au_attrib_new(size_t cap, bool use_proc);
+struct wk__au_attrib *wk__au_attrib_free(struct wk__au_attrib *a);
+/** The entry for pid, NULL when unknown. Borrowed until the next call. */
+const struct wk__au_proc *wk__au_attrib_get(struct wk__au_attrib *a, int32_t pid);
+/**
+ * Account one event of process pid (child of ppid). For an execve, exe/args describe the
+ * new image. @return the container id ("" when none), borrowed until the next call.
+ */
+const char *wk__au_attrib_event(struct wk__au_attrib *a, int32_t pid, int32_t ppid,
+                                bool execve, const char *exe, size_t exelen,
+                                const struct wk_str *args, size_t nargs);
+/** Extract a 64-hex container id from the text of a /proc/PID/cgroup file. @return 0/-1. */
+int wk__au_cgroup_cid(const char *text, size_t len, char out[65]);
+/** Number of processes in the table (for tests). */
+size_t wk__au_attrib_count(const struct wk__au_attrib *a);
+
+/* ---- parser.c: the state shared by assembly and normalization ---- */
+
+struct wk__au_held {
+    uint32_t off, len;  /* in the slot's buffer */
+    uint64_t in_off;    /* input offset of the line */
+    uint64_t lineno;
+};
+
+struct wk__au_slot {
+    bool used;
+    char node[64];
+    size_t nodelen;
+    uint64_t serial;
+    int64_t ts_ns;
+    int64_t base_ns;    /* stream time when opened: the timeout counts from here */
+    uint64_t first_off; /* input offset of its first line */
+    uint64_t age;       /* arrival order, to close the oldest first */
+    bool single;        /* a stand-alone type: closes when another serial arrives */
+    bool all_replay;    /* every line was re-read after a restart (see wk__au_replay) */
+    char *buf;
+    size_t blen, bcap;
+    struct wk__au_held *recs;
+    size_t nrec, rcap;
+};
+
+#define WK_AU_SLOTS 64
+#define WK_AU_GAPS 16
+
+struct wk__au_gap {
+    bool used;
+    uint64_t start, end; /* missing serial range, inclusive */
+    uint64_t seen;       /* serials of the range that arrived late */
+    int64_t ts_ns;       /* when it was noticed (stream time) */
+    char node[64];
+    size_t nodelen;
+};
+
+struct wk__au_nodestate {
+    char node[64];
+    size_t nodelen;
+    bool have;
+    uint64_t max_serial;
+};
+
+struct wk_parser {
+    struct wk_parser_opts opts;
+    struct wk_event *ev;
+    struct wk_arena scratch; /* decoded values of the event being built */
+    struct wk__au_fields fields;
+    struct wk__au_idcache *ids;
+    struct wk__au_attrib *attrib;
+    struct wk__au_slot slots[WK_AU_SLOTS];
+    struct wk__au_gap gaps[WK_AU_GAPS];
+    struct wk__au_nodestate nodes[8];
+    uint64_t age;
+    unsigned nsingle;     /* held slots of stand-alone types */
+    int64_t timeout_ns;   /* close events without EOE after this much stream time */
+    int64_t newest_ns;    /* newest timestamp seen */
+    uint64_t next_off;    /* input offset after the last line fed */
+    char *orig;           /* event.original being built */
+    size_t olen, ocap;
+    struct wk_str *args;  /* process.args being built (reused) */
+    size_t nargs, acap;
+    bool live;            /* attribution may read /proc */
+    /* Restart de-duplication: lines before the stored high-water mark are re-read; an
+     * event made only of such lines was emitted before unless its serial was held. */
+    bool replay_line;
+    bool replay_active;
+    uint64_t replay_held[16];
+    unsigned nreplay_held;
+    uint64_t n_deduped;
+    /* counters */
+    uint64_t n_events, n_records, n_rejected, n_gaps, n_timeouts;
+};
+
+/** Create with the live options (read /proc for attribution). */
+int wk__auditd_parser_new(struct wk_parser **out, const struct wk_parser_opts *opts,
+                          bool live);
+/** Close a held slot: build its event and emit it. @return 0 or what emit returned. */
+int wk__au_emit_slot(struct wk_parser *p, struct wk__au_slot *s, struct wk_parser_sink *sink);
+/** Build the event of a slot into p->ev. @return 0 or -ENOMEM. */
+int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s);
+/** The resume offset: the oldest held line, else the end of the last line fed. */
+uint64_t wk__au_resume(const struct wk_parser *p);
+/** Add one line to assembly. */
+int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
+                    const struct wk_line_ctx *where, struct wk_parser_sink *sink);
+int wk__au_tick(struct wk_parser *p, int64_t now_ns, struct wk_parser_sink *sink);
+int wk__au_flush(struct wk_parser *p, struct wk_parser_sink *sink);
+/** Serials of the events held now; @return their number, or max + 1 when more. */
+size_t wk__au_held_serials(const struct wk_parser *p, uint64_t *out, size_t max);
+/** Mark the lines fed next as re-read (true) or new (false). */
+void wk__au_replay(struct wk_parser *p, bool replaying);
+/** Start de-duplicating a replay: serials that were held when the cursor was stored. */
+void wk__au_replay_start(struct wk_parser *p, const uint64_t *held, size_t n);
+/** Emit a gap event (reason, count, start, end) at time ts. */
+int wk__au_emit_gap(struct wk_parser *p, struct wk_parser_sink *sink, int64_t ts,
+                    const char *reason, uint64_t count, uint64_t start, uint64_t end,
+                    const char *node, size_t nodelen);
+
+#endif /* WK_AUDITD_PRIVATE_H */

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The auditd record lexer: `[node=N ]type=T msg=audit(SEC.MS:SERIAL): k=v ...[\x1dK=V ...]`.
+ * Splits a line into (key, value) spans pointing into the line itself (no copy, no malloc
+ * per field), unnesting the msg='...' of user-space records and marking the ENRICHED part.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "watchkeeper/error.h"
+
+#include "auditd_private.h"
+
+static size_t skip_sp(const char *s, size_t i, size_t len)
+{
+    while (i < len && s[i] == ' ')
+        i++;
+    return i;
+}
+
+int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const char **reason)
+{
+    size_t i = 0;
+    memset(h, 0, sizeof(*h));
+    if (len >= 5 && memcmp(s, "node=", 5) == 0) {
+        size_t j = 5;
+        while (j < len && s[j] != ' ')
+            j++;
+        h->node = s + 5;
+        h->nodelen = j - 5;
+        i = skip_sp(s, j, len);
+    }
+    if (len - i < 5 || memcmp(s + i, "type=", 5) != 0) {
+        *reason = "no type= at the start of the record";
+        return WK_EPARSE;
+    }
+    i += 5;
+    size_t t0 = i;
+    while (i < len && s[i] != ' ')
+        i++;
+    if (i == t0) {
+        *reason = "empty record type";
+        return WK_EPARSE;
+    }
+    h->type = s + t0;
+    h->typelen = i - t0;
+    i = skip_sp(s, i, len);
+    if (len - i < 10 || memcmp(s + i, "msg=audit(", 10) != 0) {
+        *reason = "no msg=audit(...) after the record type";
+        return WK_EPARSE;
+    }
+    i += 10;
+    uint64_t sec = 0, frac = 0, serial = 0;
+    size_t d0 = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9' && i - d0 < 12)
+        sec = sec * 10 + (uint64_t)(s[i++] - '0');
+    if (i == d0 || i >= len || s[i] != '.') {
+        *reason = "bad timestamp in msg=audit(...)";
+        return WK_EPARSE;
+    }
+    i++;
+    size_t f0 = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9' && i - f0 < 9)
+        frac = frac * 10 + (uint64_t)(s[i++] - '0');
+    size_t fd = i - f0;
+    if (fd == 0 || i >= len || s[i] != ':') {
+        *reason = "bad timestamp in msg=audit(...)";
+        return WK_EPARSE;
+    }
+    for (size_t k = fd; k < 9; k++)
+        frac *= 10;
+    i++;
+    size_t s0 = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9' && i - s0 < 20)
+        serial = serial * 10 + (uint64_t)(s[i++] - '0');
+    if (i == s0 || i >= len || s[i] != ')') {
+        *reason = "bad serial in msg=audit(...)";
+        return WK_EPARSE;
+    }
+    h->ts_ns = (int64_t)(sec * 1000000000ull + frac);
+    h->serial = serial;
+    /* "): " normally; old auditd DAEMON_* records lack the ':' */
+    h->body = i + 1 < len && s[i + 1] == ':' ? i + 2 : i + 1;
+    if (h->typelen > 9 && memcmp(h->type, "UNKNOWN[", 8) == 0) {
+        int n = 0;
+        for (size_t k = 8; k < h->typelen && h->type[k] >= '0' && h->type[k] <= '9'; k++)
+            n = n * 10 + (h->type[k] - '0');
+        h->typeno = n;
+    } else {
+        h->typeno = wk__au_type_number(h->type, h->typelen);
+    }
+    return 0;
+}
+
+static int push(struct wk__au_fields *out, struct wk__au_field *f)
+{
+    if (out->n == out->cap) {
+        size_t nc = out->cap ? out->cap * 2 : 64;
+        struct wk__au_field *nf = realloc(out->f, nc * sizeof(*nf));
+        if (!nf)
+            return -ENOMEM;
+        out->f = nf;
+        out->cap = nc;
+    }
+    out->f[out->n++] = *f;
+    return 0;
+}
+
+/*
+ * Lex k=v pairs in s[i..len). Inside a msg='...' (nested) an unquoted "'" ends the list;
+ * a 0x1d switches to the enriched part. Tokens without '=' (AVC's "denied { read }") are
+ * skipped, like auparse does. @return the position where lexing stopped, or -ENOMEM.
+ */
+static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *enriched,
+                        struct wk__au_fields *out)
+{
+    while (i < len) {
+        char c = s[i];
+        if (c == ' ') {
+            i++;
+            continue;
+        }
+        if (c == 0x1d) {
+            *enriched = true;
+            i++;
+            continue;
+        }
+        if (nested && c == '\'')
+            return (ssize_t)i + 1;
+        size_t k0 = i;
+        while (i < len && s[i] != '=' && s[i] != ' ' && s[i] != 0x1d && !(nested && s[i] == '\''))
+            i++;
+        if (i >= len || s[i] != '=') {
+            continue; /* a bare word */
+        }
+        struct wk__au_field f = { .k = s + k0, .klen = (uint32_t)(i - k0), .enriched = *enriched,
+                                  .nested = nested };
+        if (nested && f.klen > 1 && f.k[0] == '(') { /* old PAM format: "(hostname=?, " */
+            f.k++;
+            f.klen--;
+        }
+        i++;
+        size_t r0 = i;
+        if (i < len && s[i] == '"') {
+            size_t e = i + 1;
+            while (e < len && s[e] != '"')
+                e++;
+            f.form = WK_AU_DQUOTED;
+            f.v = s + i + 1;
+            f.vlen = (uint32_t)(e - i - 1);
+            i = e < len ? e + 1 : len;
+        } else if (i < len && s[i] == '\'') {
+            if (!nested && f.klen == 3 && memcmp(f.k, "msg", 3) == 0) {
+                ssize_t r = lex_list(s, i + 1, len, true, enriched, out);
+                if (r < 0)
+                    return r;
+                i = (size_t)r;
+                continue;
+            }
+            size_t e = i + 1;
+            while (e < len && s[e] != '\'')
+                e++;
+            f.form = WK_AU_SQUOTED;
+            f.v = s + i + 1;
+            f.vlen = (uint32_t)(e - i - 1);
+            i = e < len ? e + 1 : len;
+        } else if (i < len && s[i] == '{' && *enriched) {
+            /* ENRICHED SADDR={ saddr_fam=inet laddr=... } holds spaces */
+            size_t e = i;
+            while (e < len && s[e] != '}')
+                e++;
+            e = e < len ? e + 1 : len;
+            f.form = WK_AU_PLAIN;
+            f.v = s + i;
+            f.vlen = (uint32_t)(e - i);
+            i = e;
+        } else {
+            size_t e = i;
+            while (e < len && s[e] != ' ' && s[e] != 0x1d && !(nested && s[e] == '\''))
+                e++;
+            f.form = WK_AU_PLAIN;
+            f.v = s + i;
+            f.vlen = (uint32_t)(e - i);
+            i = e;
+            if (nested) { /* old PAM format: "addr=?, terminal=cron res=success)" */
+                while (f.vlen && (f.v[f.vlen - 1] == ',' || f.v[f.vlen - 1] == ')'))
+                    f.vlen--;
+            }
+        }
+        f.raw = s + r0;
+        f.rawlen = (uint32_t)(i - r0);
+        if (push(out, &f) < 0)
+            return -ENOMEM;
+    }
+    return (ssize_t)i;
+}
+
+int wk__au_lex_fields(const char *line, size_t len, size_t body, struct wk__au_fields *out)
+{
+    bool enriched = false;
+    out->n = 0;
+    ssize_t r = lex_list(line, body, len, false, &enriched, out);
+    return r < 0 ? (int)r : 0;
+}
+
+void wk__au_fields_fini(struct wk__au_fields *fs)
+{
+    free(fs->f);
+    fs->f = NULL;
+    fs->n = fs->cap = 0;
+}

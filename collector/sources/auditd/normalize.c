@@ -1,0 +1,782 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The auditd normalizer: builds one event from the records of one (node, serial), straight
+ * into the parser's reused event. Each record becomes an event record holding `type`, every
+ * native field with hex values decoded, and the ENRICHED-format names (SYSCALL, ARCH, AUID,
+ * UID, ... SADDR, EXIT) — taken from the line when it has them, computed otherwise. The
+ * event level gets the ECS fields, the Sigma process_creation view for execve, and the
+ * container found by attrib.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "watchkeeper/error.h"
+
+#include "auditd_private.h"
+
+/* Event-level keys, hashed once. */
+static struct wk_key K_TYPE, K_KIND, K_OUTCOME, K_SERIAL, K_NODE, K_KEY, K_TAGS, K_PID,
+    K_PPID, K_EXE, K_PNAME, K_ARGS, K_CMDLINE, K_CWD, K_TITLE, K_UID, K_UNAME, K_AUID,
+    K_AUNAME, K_EUID, K_FPATH, K_SIP, K_SPORT, K_DIP, K_DPORT, K_IMAGE, K_COMMANDLINE,
+    K_PIMAGE, K_PCOMMANDLINE, K_CURDIR, K_USER, K_PROCESSID, K_PPROCESSID, K_PEXE,
+    K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE, K_NODE_R;
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+
+static void keys_init(void)
+{
+    wk_keys_init();
+    K_TYPE = wk_key_init("type");
+    K_NODE_R = wk_key_init("node");
+    K_KIND = wk_key_init("event.kind");
+    K_OUTCOME = wk_key_init("event.outcome");
+    K_SERIAL = wk_key_init("auditd.serial");
+    K_NODE = wk_key_init("auditd.node");
+    K_KEY = wk_key_init("auditd.key");
+    K_TAGS = wk_key_init("tags");
+    K_PID = wk_key_init("process.pid");
+    K_PPID = wk_key_init("process.parent.pid");
+    K_EXE = wk_key_init("process.executable");
+    K_PNAME = wk_key_init("process.name");
+    K_ARGS = wk_key_init("process.args");
+    K_CMDLINE = wk_key_init("process.command_line");
+    K_CWD = wk_key_init("process.working_directory");
+    K_TITLE = wk_key_init("process.title");
+    K_PEXE = wk_key_init("process.parent.executable");
+    K_UID = wk_key_init("user.id");
+    K_UNAME = wk_key_init("user.name");
+    K_AUID = wk_key_init("user.audit.id");
+    K_AUNAME = wk_key_init("user.audit.name");
+    K_EUID = wk_key_init("user.effective.id");
+    K_FPATH = wk_key_init("file.path");
+    K_SIP = wk_key_init("source.ip");
+    K_SPORT = wk_key_init("source.port");
+    K_DIP = wk_key_init("destination.ip");
+    K_DPORT = wk_key_init("destination.port");
+    K_IMAGE = wk_key_init("Image");
+    K_COMMANDLINE = wk_key_init("CommandLine");
+    K_PIMAGE = wk_key_init("ParentImage");
+    K_PCOMMANDLINE = wk_key_init("ParentCommandLine");
+    K_CURDIR = wk_key_init("CurrentDirectory");
+    K_USER = wk_key_init("User");
+    K_PROCESSID = wk_key_init("ProcessId");
+    K_PPROCESSID = wk_key_init("ParentProcessId");
+    K_ARCH_U = wk_key_init("ARCH");
+    K_SYSCALL_U = wk_key_init("SYSCALL");
+    K_SADDR_U = wk_key_init("SADDR");
+    K_EXIT_U = wk_key_init("EXIT");
+    K_ERRCODE = wk_key_init("error.code");
+}
+
+void wk__au_keys_init(void);
+void wk__au_keys_init(void)
+{
+    pthread_once(&keys_once, keys_init);
+}
+
+struct facts {
+    struct wk_str type0;
+    const char *sysname;
+    int machine;
+    const char *archname;
+    struct wk_str syscall, success, res, exitv;
+    int64_t pid, ppid;
+    struct wk_str exe, comm, cwd, title, path, path_parent, key, uid, auid, euid;
+    struct wk_str uname, auname; /* names from the ENRICHED part or computed */
+    bool uname_known, auname_known;
+    bool have_sock;
+    struct wk__au_sockaddr sa;
+    bool have_execve;
+    size_t argc;
+    /* an EXECVE argument split as aN_len + aN[k] chunks, possibly over several records */
+    long chunk_idx;
+    int chunk_rec;
+    char *cbuf;
+    size_t clen, ccap, craw; /* decoded bytes, aN_len, logged bytes (hex counts twice) */
+    struct wk_str *ptargs;
+    size_t nptargs;
+};
+
+#define EQ(f, lit) ((f)->klen == sizeof(lit) - 1 && memcmp((f)->k, lit, sizeof(lit) - 1) == 0)
+
+static int64_t to_i64(const char *s, size_t len, bool *ok)
+{
+    int64_t v = 0;
+    bool neg = false;
+    size_t i = 0;
+    *ok = false;
+    if (len && s[0] == '-') {
+        neg = true;
+        i = 1;
+    }
+    if (i == len || len - i > 18)
+        return 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *ok = true;
+    return neg ? -v : v;
+}
+
+static int orig_append(struct wk_parser *p, const char *s, size_t len)
+{
+    if (p->olen + len + 1 > p->ocap) {
+        size_t nc = p->ocap ? p->ocap : 4096;
+        while (nc < p->olen + len + 1)
+            nc *= 2;
+        char *n = realloc(p->orig, nc);
+        if (!n)
+            return -ENOMEM;
+        p->orig = n;
+        p->ocap = nc;
+    }
+    if (p->olen)
+        p->orig[p->olen++] = '\n';
+    memcpy(p->orig + p->olen, s, len);
+    p->olen += len;
+    return 0;
+}
+
+static int args_set(struct wk_parser *p, size_t idx, const char *s, size_t len)
+{
+    if (idx > 65535)
+        return 0;
+    if (idx >= p->acap) {
+        size_t nc = p->acap ? p->acap : 64;
+        while (nc <= idx)
+            nc *= 2;
+        struct wk_str *n = realloc(p->args, nc * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        p->args = n;
+        p->acap = nc;
+    }
+    while (p->nargs <= idx) {
+        p->args[p->nargs].s = "";
+        p->args[p->nargs++].len = 0;
+    }
+    p->args[idx].s = s;
+    p->args[idx].len = len;
+    return 0;
+}
+
+/* "a12" / "a12[3]" / "a12_len": the index, and what follows the digits. */
+static long arg_index(const struct wk__au_field *f, const char **rest)
+{
+    if (f->klen < 2 || f->k[0] != 'a' || f->k[1] < '0' || f->k[1] > '9')
+        return -1;
+    long n = 0;
+    size_t i = 1;
+    for (; i < f->klen && f->k[i] >= '0' && f->k[i] <= '9' && i < 8; i++)
+        n = n * 10 + (f->k[i] - '0');
+    *rest = f->k + i;
+    return n;
+}
+
+static size_t upper_key(char *dst, const char *k, size_t klen)
+{
+    for (size_t i = 0; i < klen; i++)
+        dst[i] = (k[i] >= 'a' && k[i] <= 'z') ? (char)(k[i] - 32) : k[i];
+    dst[klen] = 0;
+    return klen;
+}
+
+/* Decode one value into the scratch arena when its field may be hex-encoded. */
+static int decode_value(struct wk_parser *p, int typeno, const struct wk__au_field *f,
+                        const char **v, size_t *vlen)
+{
+    *v = f->v;
+    *vlen = f->vlen;
+    if (f->form != WK_AU_PLAIN || f->vlen < 2 || f->v[0] == '(' ||
+        !wk__au_is_encoded_field(typeno, f->k, f->klen))
+        return 0;
+    char *d = wk_arena_alloc(&p->scratch, f->vlen / 2 + 1);
+    if (!d)
+        return -ENOMEM;
+    size_t hl = f->vlen;
+    if ((hl & 1) && f->v[hl - 1] == '"')
+        hl--; /* a stray quote after hex, seen in the wild; auparse decodes it too */
+    ssize_t n = wk__au_unhex(f->v, hl, d);
+    if (n < 0)
+        return 0; /* not hex after all: keep as logged */
+    d[n] = 0;
+    *v = d;
+    *vlen = (size_t)n;
+    return 0;
+}
+
+struct idref {
+    const char *k;
+    size_t klen;
+    const char *v;
+    size_t vlen;
+    int kind;
+};
+
+/* SELinux AVC text "avc:  denied  { read write } for ...": auparse's seresult and seperms. */
+static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
+{
+    static struct wk_key kres, kperms;
+    if (!kres.name) {
+        kres = wk_key_init("seresult");
+        kperms = wk_key_init("seperms");
+    }
+    const char *a = memmem(line, len, "avc:", 4);
+    if (!a)
+        return 0;
+    const char *e = line + len;
+    const char *w = a + 4;
+    while (w < e && *w == ' ')
+        w++;
+    const char *we = w;
+    while (we < e && *we != ' ')
+        we++;
+    if (!((we - w == 6 && memcmp(w, "denied", 6) == 0) || (we - w == 7 && memcmp(w, "granted", 7) == 0)))
+        return 0;
+    int rc = wk_event_add_str(p->ev, (unsigned)rec, &kres, w, (size_t)(we - w));
+    if (rc < 0)
+        return rc;
+    const char *ob = memchr(we, '{', (size_t)(e - we));
+    const char *cb = ob ? memchr(ob, '}', (size_t)(e - ob)) : NULL;
+    if (!cb)
+        return 0;
+    char *perms = wk_arena_alloc(&p->scratch, (size_t)(cb - ob) + 1);
+    if (!perms)
+        return -ENOMEM;
+    size_t n = 0;
+    for (const char *q = ob + 1; q < cb;) {
+        while (q < cb && *q == ' ')
+            q++;
+        const char *qe = q;
+        while (qe < cb && *qe != ' ')
+            qe++;
+        if (qe > q) {
+            if (n)
+                perms[n++] = ',';
+            memcpy(perms + n, q, (size_t)(qe - q));
+            n += (size_t)(qe - q);
+        }
+        q = qe;
+    }
+    return wk_event_add_str(p->ev, (unsigned)rec, &kperms, perms, n);
+}
+
+/* Finish a chunked EXECVE argument: aN in the record that announced it, and the arg. */
+static int chunk_done(struct wk_parser *p, struct facts *fx)
+{
+    if (fx->chunk_idx < 0 || !fx->cbuf)
+        return 0;
+    char kb[32];
+    int kl = snprintf(kb, sizeof(kb), "a%ld", fx->chunk_idx);
+    struct wk_key key = wk_key_initn(kb, (size_t)kl);
+    int rc = wk_event_add_str(p->ev, (unsigned)fx->chunk_rec, &key, fx->cbuf, fx->clen);
+    if (rc >= 0)
+        rc = args_set(p, (size_t)fx->chunk_idx, fx->cbuf, fx->clen);
+    fx->have_execve = true;
+    fx->chunk_idx = -1;
+    fx->cbuf = NULL;
+    return rc;
+}
+
+static int add_record(struct wk_parser *p, const char *line, size_t len, struct facts *fx)
+{
+    struct wk_event *ev = p->ev;
+    struct wk__au_hdr h;
+    const char *reason;
+    int rc;
+    if (wk__au_lex_header(line, len, &h, &reason) < 0)
+        return 0; /* checked when the line was held */
+    if ((rc = orig_append(p, line, len)) < 0)
+        return rc;
+    if (h.typeno == 1320)
+        return 0;
+    if ((rc = wk__au_lex_fields(line, len, h.body, &p->fields)) < 0)
+        return rc;
+    int rec = wk_event_add_record(ev);
+    if (rec < 0)
+        return rec;
+    if ((rc = wk_event_add_str(ev, (unsigned)rec, &K_TYPE, h.type, h.typelen)) < 0)
+        return rc;
+    if (h.node && (rc = wk_event_add_str(ev, (unsigned)rec, &K_NODE_R, h.node, h.nodelen)) < 0)
+        return rc;
+    if ((h.typeno == 1400 || h.typeno == 1107) && (rc = add_avc(p, rec, line, len)) < 0)
+        return rc;
+    if (!fx->type0.s) {
+        fx->type0.s = h.type;
+        fx->type0.len = h.typelen;
+    }
+    bool is_syscall = h.typeno == 1300, is_execve = h.typeno == 1309;
+    bool enriched = false;
+    struct idref ids[24];
+    size_t nids = 0;
+    char kbuf[32];
+
+    for (size_t i = 0; i < p->fields.n; i++) {
+        const struct wk__au_field *f = &p->fields.f[i];
+        struct wk_key key;
+        if (f->enriched) {
+            enriched = true;
+            key = wk_key_initn(f->k, f->klen);
+            if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, f->v, f->vlen)) < 0)
+                return rc;
+            if (EQ(f, "UID")) {
+                fx->uname = (struct wk_str){ f->v, f->vlen };
+                fx->uname_known = f->vlen < 8 || memcmp(f->v, "unknown(", 8) != 0;
+            } else if (EQ(f, "AUID")) {
+                fx->auname = (struct wk_str){ f->v, f->vlen };
+                fx->auname_known = f->vlen < 8 || memcmp(f->v, "unknown(", 8) != 0;
+                if (f->vlen == 5 && memcmp(f->v, "unset", 5) == 0)
+                    fx->auname_known = false;
+            }
+            continue;
+        }
+        const char *v;
+        size_t vlen;
+        if (is_execve && f->k[0] == 'a') {
+            const char *rest;
+            long idx = arg_index(f, &rest);
+            size_t restlen = idx >= 0 ? (size_t)(f->k + f->klen - rest) : 0;
+            if (idx >= 0 && restlen == 4 && memcmp(rest, "_len", 4) == 0) {
+                bool ok;
+                int64_t l = to_i64(f->v, f->vlen, &ok);
+                if ((rc = chunk_done(p, fx)) < 0)
+                    return rc;
+                if (ok && l >= 0 && (size_t)l <= p->opts.max_line) {
+                    fx->chunk_idx = idx;
+                    fx->chunk_rec = rec;
+                    fx->ccap = (size_t)l;
+                    fx->clen = 0;
+                    fx->craw = 0;
+                    if (!(fx->cbuf = wk_arena_alloc(&p->scratch, fx->ccap + 1)))
+                        return -ENOMEM;
+                }
+                /* aN_len itself is kept as a native field below */
+            } else if (idx >= 0 && restlen > 0 && rest[0] == '[') {
+                if (idx == fx->chunk_idx && fx->cbuf) {
+                    if ((rc = decode_value(p, h.typeno, f, &v, &vlen)) < 0)
+                        return rc;
+                    if (vlen > fx->ccap - fx->clen)
+                        vlen = fx->ccap - fx->clen;
+                    memcpy(fx->cbuf + fx->clen, v, vlen);
+                    fx->clen += vlen;
+                    fx->cbuf[fx->clen] = 0;
+                    fx->craw += f->form == WK_AU_PLAIN ? f->vlen : vlen;
+                    if (fx->craw >= fx->ccap && (rc = chunk_done(p, fx)) < 0)
+                        return rc;
+                }
+                continue; /* chunks are folded into aN */
+            } else if (idx >= 0 && restlen == 0) {
+                if ((rc = decode_value(p, h.typeno, f, &v, &vlen)) < 0 ||
+                    (rc = args_set(p, (size_t)idx, v, vlen)) < 0)
+                    return rc;
+                fx->have_execve = true;
+                key = wk_key_initn(f->k, f->klen);
+                if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, v, vlen)) < 0)
+                    return rc;
+                continue;
+            }
+        }
+        if ((rc = decode_value(p, h.typeno, f, &v, &vlen)) < 0)
+            return rc;
+        key = wk_key_initn(f->k, f->klen);
+        if (f->nested && wk_event_get(ev, (unsigned)rec, &key))
+            continue; /* "uid=0 ... msg='pam_tally2 uid=1004'": the first one is the record's */
+        if (h.typeno == 1327 && EQ(f, "proctitle")) {
+            /* argv joined by NULs: split for process.args, spaces for the text form */
+            char *t = wk_arena_strndup(&p->scratch, v, vlen);
+            if (!t)
+                return -ENOMEM;
+            while (vlen && t[vlen - 1] == 0)
+                vlen--;
+            size_t n = 1;
+            for (size_t j = 0; j < vlen; j++)
+                n += t[j] == 0;
+            fx->ptargs = wk_arena_alloc(&p->scratch, n * sizeof(struct wk_str));
+            if (!fx->ptargs)
+                return -ENOMEM;
+            const char *a0 = wk_arena_strndup(&p->scratch, t, vlen);
+            if (!a0)
+                return -ENOMEM;
+            size_t s0 = 0;
+            fx->nptargs = 0;
+            for (size_t j = 0; j <= vlen; j++) {
+                if (j == vlen || t[j] == 0) {
+                    fx->ptargs[fx->nptargs++] = (struct wk_str){ a0 + s0, j - s0 };
+                    if (j < vlen)
+                        t[j] = ' ';
+                    s0 = j + 1;
+                }
+            }
+            v = t;
+            fx->title = (struct wk_str){ t, vlen };
+        }
+        if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, v, vlen)) < 0)
+            return rc;
+
+        /* facts for the event level: first occurrence wins */
+        int idk = wk__au_id_kind(f->k, f->klen);
+        if (idk && nids < WK_ARRAY_SIZE(ids))
+            ids[nids++] = (struct idref){ f->k, f->klen, v, vlen, idk };
+        struct wk_str sv = { v, vlen };
+        bool ok;
+        switch (f->k[0]) {
+        case 'a':
+            if (EQ(f, "auid") && !fx->auid.s)
+                fx->auid = sv;
+            else if (EQ(f, "arch") && is_syscall)
+                fx->archname = wk__au_arch_name(v, vlen, &fx->machine);
+            else if (EQ(f, "argc") && is_execve)
+                fx->argc = (size_t)to_i64(v, vlen, &ok);
+            break;
+        case 'c':
+            if (EQ(f, "comm") && !fx->comm.s)
+                fx->comm = sv;
+            else if (EQ(f, "cwd") && !fx->cwd.s)
+                fx->cwd = sv;
+            break;
+        case 'e':
+            if (EQ(f, "exe") && !fx->exe.s)
+                fx->exe = sv;
+            else if (EQ(f, "exit") && is_syscall)
+                fx->exitv = sv;
+            else if (EQ(f, "euid") && !fx->euid.s)
+                fx->euid = sv;
+            break;
+        case 'k':
+            if (EQ(f, "key") && !fx->key.s && !(vlen == 6 && memcmp(v, "(null)", 6) == 0))
+                fx->key = sv;
+            break;
+        case 'n':
+            if (EQ(f, "name") && h.typeno == 1302) {
+                bool parent = false;
+                for (size_t j = i + 1; j < p->fields.n; j++) {
+                    const struct wk__au_field *g = &p->fields.f[j];
+                    if (EQ(g, "nametype"))
+                        parent = g->vlen == 6 && memcmp(g->v, "PARENT", 6) == 0;
+                }
+                if (parent && !fx->path_parent.s)
+                    fx->path_parent = sv;
+                else if (!parent && !fx->path.s)
+                    fx->path = sv;
+            }
+            break;
+        case 'p':
+            if (EQ(f, "pid") && !fx->pid) {
+                int64_t x = to_i64(v, vlen, &ok);
+                if (ok)
+                    fx->pid = x;
+            } else if (EQ(f, "ppid") && !fx->ppid) {
+                int64_t x = to_i64(v, vlen, &ok);
+                if (ok)
+                    fx->ppid = x;
+            }
+            break;
+        case 'r':
+            if (EQ(f, "res") && !fx->res.s)
+                fx->res = sv;
+            break;
+        case 's':
+            if (EQ(f, "syscall") && is_syscall)
+                fx->syscall = sv;
+            else if (EQ(f, "success") && is_syscall)
+                fx->success = sv;
+            else if (EQ(f, "saddr") && h.typeno == 1306 && !fx->have_sock)
+                fx->have_sock = wk__au_sockaddr(f->v, f->vlen, &fx->sa) == 0;
+            break;
+        case 'u':
+            if (EQ(f, "uid") && !fx->uid.s)
+                fx->uid = sv;
+            break;
+        default:
+            break;
+        }
+    }
+
+    /* The ENRICHED names, when the line did not carry them (RAW format). */
+    if (is_syscall && fx->archname && fx->syscall.s) {
+        bool ok;
+        int64_t nr = to_i64(fx->syscall.s, fx->syscall.len, &ok);
+        if (ok)
+            fx->sysname = wk__au_syscall_name(fx->machine, (long)nr);
+    }
+#define MISSING(k) (!enriched || !wk_event_get(ev, (unsigned)rec, (k)))
+    if (is_syscall) {
+        if (fx->archname && MISSING(&K_ARCH_U) &&
+            (rc = wk_event_add_str(ev, (unsigned)rec, &K_ARCH_U, fx->archname,
+                                   strlen(fx->archname))) < 0)
+            return rc;
+        if (fx->sysname && MISSING(&K_SYSCALL_U) &&
+            (rc = wk_event_add_str(ev, (unsigned)rec, &K_SYSCALL_U, fx->sysname,
+                                   strlen(fx->sysname))) < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < nids; i++) {
+        char nb[64];
+        bool known;
+        size_t nl = wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, nb,
+                                   sizeof(nb), &known);
+        upper_key(kbuf, ids[i].k, ids[i].klen);
+        struct wk_key key = wk_key_initn(kbuf, ids[i].klen);
+        if (!MISSING(&key))
+            continue;
+        if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, nb, nl)) < 0)
+            return rc;
+        /* keep the names for the event level (copied: nb is on the stack) */
+        if (ids[i].kind == 1 && (ids[i].klen == 3 || ids[i].klen == 4) &&
+            memcmp(kbuf, ids[i].klen == 3 ? "UID" : "AUID", ids[i].klen) == 0) {
+            char *c = wk_arena_strndup(&p->scratch, nb, nl);
+            if (!c)
+                return -ENOMEM;
+            if (ids[i].klen == 3 && !fx->uname.s) {
+                fx->uname = (struct wk_str){ c, nl };
+                fx->uname_known = known;
+            } else if (ids[i].klen == 4 && !fx->auname.s) {
+                fx->auname = (struct wk_str){ c, nl };
+                fx->auname_known = known;
+            }
+        }
+    }
+    if (h.typeno == 1306 && fx->have_sock && MISSING(&K_SADDR_U) &&
+        (rc = wk_event_add_str(ev, (unsigned)rec, &K_SADDR_U, fx->sa.text,
+                               strlen(fx->sa.text))) < 0)
+        return rc;
+    if (is_syscall && fx->exitv.s && fx->exitv.len > 1 && fx->exitv.s[0] == '-' &&
+        MISSING(&K_EXIT_U)) {
+        bool ok;
+        int64_t e = to_i64(fx->exitv.s, fx->exitv.len, &ok);
+        const char *en = ok && e < 0 && e > -4096 ? wk__au_errno_name((int)-e) : NULL;
+        if (en) {
+            char eb[160];
+            int el = snprintf(eb, sizeof(eb), "%s(%s)", en, strerror((int)-e));
+            if ((rc = wk_event_add_str(ev, (unsigned)rec, &K_EXIT_U, eb, (size_t)el)) < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int add_cstr(struct wk_event *ev, const struct wk_key *k, const char *s)
+{
+    return wk_event_add_str(ev, 0, k, s, strlen(s));
+}
+
+static int add_wstr(struct wk_event *ev, const struct wk_key *k, struct wk_str s)
+{
+    return s.s ? wk_event_add_str(ev, 0, k, s.s, s.len) : 0;
+}
+
+/* Join args with spaces into the scratch arena. */
+static struct wk_str join_args(struct wk_parser *p, const struct wk_str *a, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += a[i].len + 1;
+    char *b = wk_arena_alloc(&p->scratch, total + 1);
+    if (!b)
+        return (struct wk_str){ NULL, 0 };
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            b[o++] = ' ';
+        memcpy(b + o, a[i].s, a[i].len);
+        o += a[i].len;
+    }
+    b[o] = 0;
+    return (struct wk_str){ b, o };
+}
+
+int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
+{
+    struct wk_event *ev = p->ev;
+    struct facts fx;
+    int rc;
+    memset(&fx, 0, sizeof(fx));
+    fx.chunk_idx = -1;
+    wk_event_reset(ev);
+    wk_arena_reset(&p->scratch);
+    p->olen = 0;
+    p->nargs = 0;
+    wk_event_set_ts(ev, s->ts_ns);
+    for (size_t i = 0; i < s->nrec; i++) {
+        if ((rc = add_record(p, s->buf + s->recs[i].off, s->recs[i].len, &fx)) < 0)
+            return rc;
+    }
+    if ((rc = chunk_done(p, &fx)) < 0) /* cut short: keep what came */
+        return rc;
+    p->n_records += s->nrec;
+
+    if ((rc = add_cstr(ev, &WK_KEY_EVENT_MODULE, "auditd")) < 0 ||
+        (rc = add_cstr(ev, &K_KIND, "event")) < 0)
+        return rc;
+    /* event.action: the syscall name, else the record type */
+    if (fx.sysname)
+        rc = add_cstr(ev, &WK_KEY_EVENT_ACTION, fx.sysname);
+    else if (fx.syscall.s)
+        rc = add_wstr(ev, &WK_KEY_EVENT_ACTION, fx.syscall);
+    else
+        rc = add_wstr(ev, &WK_KEY_EVENT_ACTION, fx.type0);
+    if (rc < 0)
+        return rc;
+    const char *outcome = NULL;
+    if (fx.success.s)
+        outcome = fx.success.len == 3 && memcmp(fx.success.s, "yes", 3) == 0 ? "success"
+                                                                             : "failure";
+    else if (fx.res.s) {
+        if ((fx.res.len == 7 && memcmp(fx.res.s, "success", 7) == 0) ||
+            (fx.res.len == 1 && fx.res.s[0] == '1') ||
+            (fx.res.len == 3 && memcmp(fx.res.s, "yes", 3) == 0))
+            outcome = "success";
+        else if ((fx.res.len == 6 && memcmp(fx.res.s, "failed", 6) == 0) ||
+                 (fx.res.len == 1 && fx.res.s[0] == '0') ||
+                 (fx.res.len == 2 && memcmp(fx.res.s, "no", 2) == 0))
+            outcome = "failure";
+    }
+    if (outcome && (rc = add_cstr(ev, &K_OUTCOME, outcome)) < 0)
+        return rc;
+    if (fx.exitv.s && outcome && outcome[0] == 'f' && fx.exitv.s[0] == '-') {
+        bool ok;
+        int64_t e = to_i64(fx.exitv.s, fx.exitv.len, &ok);
+        const char *en = ok && e < 0 && e > -4096 ? wk__au_errno_name((int)-e) : NULL;
+        if (en && (rc = add_cstr(ev, &K_ERRCODE, en)) < 0)
+            return rc;
+    }
+    if ((rc = wk_event_add_str(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig, p->olen)) < 0)
+        return rc;
+    if (p->opts.host)
+        rc = add_cstr(ev, &WK_KEY_HOST_NAME, p->opts.host);
+    else if (s->nodelen)
+        rc = wk_event_add_str(ev, 0, &WK_KEY_HOST_NAME, s->node, s->nodelen);
+    if (rc < 0)
+        return rc;
+    if ((rc = wk_event_add_int(ev, 0, &K_SERIAL, (int64_t)s->serial)) < 0)
+        return rc;
+    if (s->nodelen && (rc = wk_event_add_str(ev, 0, &K_NODE, s->node, s->nodelen)) < 0)
+        return rc;
+    if (fx.key.s) {
+        /* several keys are joined by 0x01 */
+        struct wk_str tags[16];
+        size_t nt = 0, t0 = 0;
+        for (size_t j = 0; j <= fx.key.len && nt < 16; j++) {
+            if (j == fx.key.len || fx.key.s[j] == 1) {
+                if (j > t0)
+                    tags[nt++] = (struct wk_str){ fx.key.s + t0, j - t0 };
+                t0 = j + 1;
+            }
+        }
+        if (nt && ((rc = wk_event_add_str(ev, 0, &K_KEY, tags[0].s, tags[0].len)) < 0 ||
+                   (rc = wk_event_add_strlist(ev, 0, &K_TAGS, tags, nt)) < 0))
+            return rc;
+    }
+
+    /* process */
+    const struct wk_str *args = NULL;
+    size_t nargs = 0;
+    if (fx.have_execve) {
+        args = p->args;
+        nargs = p->nargs;
+    } else if (fx.nptargs) {
+        args = fx.ptargs;
+        nargs = fx.nptargs;
+    }
+    bool execve = fx.sysname && (strcmp(fx.sysname, "execve") == 0 ||
+                                 strcmp(fx.sysname, "execveat") == 0);
+    bool exec_ok = execve && outcome && outcome[0] == 's';
+    if (fx.pid > 0) {
+        if ((rc = wk_event_add_int(ev, 0, &K_PID, fx.pid)) < 0)
+            return rc;
+        if (fx.ppid > 0 && (rc = wk_event_add_int(ev, 0, &K_PPID, fx.ppid)) < 0)
+            return rc;
+    }
+    if ((rc = add_wstr(ev, &K_EXE, fx.exe)) < 0)
+        return rc;
+    if (fx.comm.s)
+        rc = add_wstr(ev, &K_PNAME, fx.comm);
+    if (rc < 0)
+        return rc;
+    struct wk_str cmdline = { NULL, 0 };
+    if (nargs) {
+        cmdline = join_args(p, args, nargs);
+        if (!cmdline.s)
+            return -ENOMEM;
+        if ((rc = wk_event_add_strlist(ev, 0, &K_ARGS, args, nargs)) < 0 ||
+            (rc = add_wstr(ev, &K_CMDLINE, cmdline)) < 0)
+            return rc;
+    }
+    if ((rc = add_wstr(ev, &K_CWD, fx.cwd)) < 0 || (rc = add_wstr(ev, &K_TITLE, fx.title)) < 0)
+        return rc;
+    /* user */
+    if ((rc = add_wstr(ev, &K_UID, fx.uid)) < 0)
+        return rc;
+    if (fx.uname_known && (rc = add_wstr(ev, &K_UNAME, fx.uname)) < 0)
+        return rc;
+    if ((rc = add_wstr(ev, &K_AUID, fx.auid)) < 0)
+        return rc;
+    if (fx.auname_known && (rc = add_wstr(ev, &K_AUNAME, fx.auname)) < 0)
+        return rc;
+    if ((rc = add_wstr(ev, &K_EUID, fx.euid)) < 0)
+        return rc;
+    if (fx.path.s)
+        rc = add_wstr(ev, &K_FPATH, fx.path);
+    else if (fx.path_parent.s)
+        rc = add_wstr(ev, &K_FPATH, fx.path_parent);
+    if (rc < 0)
+        return rc;
+    if (fx.have_sock && fx.sa.addr[0] &&
+        (fx.sa.family == AF_INET || fx.sa.family == AF_INET6)) {
+        bool src = fx.sysname && (strcmp(fx.sysname, "bind") == 0 ||
+                                  strncmp(fx.sysname, "accept", 6) == 0 ||
+                                  strncmp(fx.sysname, "recv", 4) == 0);
+        if ((rc = add_cstr(ev, src ? &K_SIP : &K_DIP, fx.sa.addr)) < 0 ||
+            (rc = wk_event_add_int(ev, 0, src ? &K_SPORT : &K_DPORT, fx.sa.port)) < 0)
+            return rc;
+    }
+
+    /* container and parent, from the process table */
+    struct wk_str pimage = { NULL, 0 }, pcmd = { NULL, 0 };
+    if (fx.pid > 0 && p->attrib) {
+        const char *cid = wk__au_attrib_event(p->attrib, (int32_t)fx.pid, (int32_t)fx.ppid,
+                                              exec_ok, fx.exe.s, fx.exe.len, args, nargs);
+        if (cid[0] && (rc = wk_event_add_str(ev, 0, &WK_KEY_CONTAINER_ID, cid, 64)) < 0)
+            return rc;
+        const struct wk__au_proc *par =
+            fx.ppid > 0 ? wk__au_attrib_get(p->attrib, (int32_t)fx.ppid) : NULL;
+        if (par) {
+            if (par->exe[0] && !(pimage.s = wk_arena_strndup(&p->scratch, par->exe,
+                                                             strlen(par->exe))))
+                return -ENOMEM;
+            pimage.len = pimage.s ? strlen(pimage.s) : 0;
+            if (par->cmd[0] && !(pcmd.s = wk_arena_strndup(&p->scratch, par->cmd,
+                                                           strlen(par->cmd))))
+                return -ENOMEM;
+            pcmd.len = pcmd.s ? strlen(pcmd.s) : 0;
+        }
+        if ((rc = add_wstr(ev, &K_PEXE, pimage)) < 0)
+            return rc;
+    }
+    /* the Sigma process_creation view */
+    if (execve) {
+        if ((rc = add_wstr(ev, &K_IMAGE, fx.exe)) < 0 ||
+            (rc = add_wstr(ev, &K_COMMANDLINE, cmdline)) < 0 ||
+            (rc = add_wstr(ev, &K_PIMAGE, pimage)) < 0 ||
+            (rc = add_wstr(ev, &K_PCOMMANDLINE, pcmd)) < 0 ||
+            (rc = add_wstr(ev, &K_CURDIR, fx.cwd)) < 0)
+            return rc;
+        if (fx.uname.s)
+            rc = add_wstr(ev, &K_USER, fx.uname);
+        else
+            rc = add_wstr(ev, &K_USER, fx.uid);
+        if (rc < 0)
+            return rc;
+        if (fx.pid > 0 && ((rc = wk_event_add_int(ev, 0, &K_PROCESSID, fx.pid)) < 0 ||
+                           (rc = wk_event_add_int(ev, 0, &K_PPROCESSID, fx.ppid)) < 0))
+            return rc;
+    }
+    p->n_events++;
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the two auditd live sources share: the cursor encoding and a bounded queue of events
+ * the pipeline refused (-EAGAIN), kept in order and submitted again on resume().
+ */
+#ifndef WK_AUDITD_SOURCE_PRIVATE_H
+#define WK_AUDITD_SOURCE_PRIVATE_H
+
+#include "watchkeeper/parser.h"
+#include "watchkeeper/source.h"
+
+extern const struct wk_parser_ops wk_parser_auditd;
+
+/* The tail cursor: oldest held line (inode, offset), high-water mark (inode, offset after
+ * the last line fed), then the count and serials of the events held (255: too many). */
+#define WK_AU_CURSOR_MAX (33 + 16 * 8)
+
+struct wk__au_pending {
+    struct wk_event **ev;
+    uint8_t (*cur)[WK_AU_CURSOR_MAX];
+    size_t *curlen;
+    size_t head, n, max;
+    bool paused;      /* the pipeline said -EAGAIN; nothing is submitted until drained */
+    uint64_t dropped; /* events refused because the queue was full */
+};
+
+void wk__au_pending_init(struct wk__au_pending *q, size_t max);
+void wk__au_pending_fini(struct wk__au_pending *q);
+/**
+ * Submit ev, or queue a copy when the pipeline is full (or events are already queued).
+ * @return 0 submitted; -EAGAIN queued; -ENOBUFS dropped (queue full, counted); other <0.
+ */
+int wk__au_pending_submit(struct wk__au_pending *q, struct wk_source_base *src,
+                          const struct wk_event *ev, const void *cur, size_t curlen);
+/** Submit the queued events in order. @return 0 when empty, -EAGAIN when full again. */
+int wk__au_pending_drain(struct wk__au_pending *q, struct wk_source_base *src);
+
+/** The kernel's lost-record counter (auditctl -s). @return 0 or -errno. */
+int wk__au_kernel_lost(uint32_t *lost);
+struct wk__au_lost {
+    bool have;
+    uint32_t last;
+};
+/** Poll the counter; an increase since the last poll becomes a gap event. */
+int wk__au_lost_check(struct wk__au_lost *l, struct wk_parser *p, struct wk_parser_sink *sink,
+                      int64_t now_ns);
+
+void wk__au_cursor_pack(uint8_t out[16], uint64_t ino, uint64_t off);
+void wk__au_cursor_unpack(const void *in, uint64_t *ino, uint64_t *off);
+
+#endif

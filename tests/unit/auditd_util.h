@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the auditd unit tests: run the auditd parser over a buffer or a corpus
+ * file, collecting events as JSON lines and rejects with their line numbers. */
+#ifndef WK_TEST_AUDITD_UTIL_H
+#define WK_TEST_AUDITD_UTIL_H
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "watchkeeper/parser.h"
+#include "wk_test.h"
+
+struct au_collect {
+    struct wk_parser_sink sink;
+    char *out; /* JSON lines */
+    size_t len, cap;
+    int events, rejects;
+    uint64_t reject_line;
+    char reject_reason[128];
+    uint64_t resumes[4096];
+    struct wk_event *copies[256]; /* the first events, copied */
+};
+
+static int au_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resume)
+{
+    struct au_collect *c = (struct au_collect *)s;
+    char *js;
+    size_t jl;
+    if (wk_event_to_json(ev, &js, &jl) < 0)
+        return -12;
+    if (c->len + jl + 2 > c->cap) {
+        c->cap = (c->len + jl + 2) * 2;
+        c->out = realloc(c->out, c->cap);
+    }
+    memcpy(c->out + c->len, js, jl);
+    c->len += jl;
+    c->out[c->len++] = '\n';
+    c->out[c->len] = 0;
+    free(js);
+    if (c->events < 4096)
+        c->resumes[c->events] = resume;
+    if (c->events < 256) {
+        wk_event_new(&c->copies[c->events]);
+        wk_event_copy(c->copies[c->events], ev);
+    }
+    c->events++;
+    return 0;
+}
+
+static int au_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
+                     const char *reason, const char *raw, size_t len)
+{
+    struct au_collect *c = (struct au_collect *)s;
+    (void)raw;
+    (void)len;
+    c->rejects++;
+    c->reject_line = where ? where->lineno : 0;
+    snprintf(c->reject_reason, sizeof(c->reject_reason), "%s", reason);
+    char line[256];
+    int n = snprintf(line, sizeof(line), "# rejected %s:%llu: %s\n", where && where->path ? where->path : "-",
+                     (unsigned long long)c->reject_line, reason);
+    if (c->len + (size_t)n + 1 > c->cap) {
+        c->cap = (c->len + (size_t)n + 1) * 2;
+        c->out = realloc(c->out, c->cap);
+    }
+    memcpy(c->out + c->len, line, (size_t)n + 1);
+    c->len += (size_t)n;
+    return 0;
+}
+
+static void au_collect_init(struct au_collect *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->sink.emit = au_emit;
+    c->sink.reject = au_reject;
+}
+
+static void au_collect_fini(struct au_collect *c)
+{
+    free(c->out);
+    for (int i = 0; i < 256; i++)
+        wk_event_free(c->copies[i]);
+}
+
+/* Feed buf line by line (as `ingest` does) and flush. */
+static void au_run(struct au_collect *c, const char *path, const char *buf, size_t len)
+{
+    const struct wk_parser_ops *ops = wk_parser_find("auditd");
+    struct wk_parser_opts opts;
+    struct wk_parser *p = NULL;
+    WK_ASSERT(ops != NULL);
+    wk_parser_opts_init(&opts);
+    WK_ASSERT_OK(ops->create(&p, &opts));
+    size_t i = 0;
+    uint64_t lineno = 0;
+    while (i < len) {
+        const char *nl = memchr(buf + i, '\n', len - i);
+        size_t l = nl ? (size_t)(nl - (buf + i)) : len - i;
+        struct wk_line_ctx where = { path, ++lineno, i };
+        WK_ASSERT_OK(ops->feed_line(p, buf + i, l, &where, &c->sink));
+        i += l + 1;
+    }
+    WK_ASSERT_OK(ops->flush(p, &c->sink));
+    ops->destroy(p);
+}
+
+/* The corpus directory: $WK_CORPUS, ../shared/corpus, or ../../shared/corpus (worktrees). */
+static const char *au_corpus(void)
+{
+    static char path[4096];
+    struct stat st;
+    const char *c = wk_test_corpus();
+    if (stat(c, &st) == 0)
+        return c;
+    snprintf(path, sizeof(path), "%s/../../shared/corpus", wk_test_srcdir());
+    if (stat(path, &st) == 0)
+        return path;
+    WK_SKIP("corpus not found (set WK_CORPUS)");
+}
+
+static char *au_read_corpus(const char *rel, size_t *len)
+{
+    char path[8192];
+    snprintf(path, sizeof(path), "%s/auditd/%s", au_corpus(), rel);
+    return wk_test_read_file(path, len);
+}
+
+#endif

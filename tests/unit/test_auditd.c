@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The auditd parser: lexing, decoding, assembly, gaps, rejects, resume offsets, container
+ * attribution, and golden outputs over ../shared/corpus/auditd/ (exact JSON lines in
+ * tests/golden/auditd/; WK_UPDATE_GOLDEN=1 rewrites them after a reviewed change).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../../collector/sources/auditd/auditd_private.h"
+#include "auditd_util.h"
+
+/* Corpus files with golden outputs (paths under ../shared/corpus/auditd/). */
+static const char *const golden_files[] = {
+    "audit-userspace/test.log",
+    "audit-userspace/test2.log",
+    "audit-userspace/test3.log",
+    "audit-userspace/test4.log",
+    "beats/auditbeat-chown.log",
+    "beats/auditbeat-setuid.log",
+    "beats/auditbeat-sudo.log",
+    "beats/auditbeat-userlogin.log",
+    "beats/filebeat-module-auditd-audit-cent7-node.log",
+    "beats/filebeat-module-auditd-execve-hex-arg.log",
+    "beats/filebeat-module-auditd-useradd.log",
+    "go-libaudit/auparse__audit-rhel6.log",
+    "go-libaudit/auparse__audit-rhel7.log",
+    "go-libaudit/auparse__audit-ubuntu14.log",
+    "go-libaudit/auparse__audit-ubuntu16.log",
+    "go-libaudit/auparse__audit-ubuntu17.log",
+    "go-libaudit/root__lost_messages.log",
+    "go-libaudit/root__normal.log",
+    "go-libaudit/root__out_of_order.log",
+    "go-libaudit/root__rollover.log",
+    "laurel/fork-sleep-exec.txt",
+    "laurel/line-user-acct.txt",
+    "laurel/record-adjntpval.txt",
+    "laurel/record-anom-promiscuous.txt",
+    "laurel/record-avc-apparmor.txt",
+    "laurel/record-bind-ipv4-bigendian.txt",
+    "laurel/record-connect.txt",
+    "laurel/record-execve-long.txt",
+    "laurel/record-execve.txt",
+    "laurel/record-login.txt",
+    "laurel/record-nscd.txt",
+    "laurel/record-perl-reverse-shell.txt",
+    "laurel/record-ptrace.txt",
+    "laurel/record-service-start.txt",
+    "laurel/record-syscall-key.txt",
+    "laurel/record-syscall-nullkey.txt",
+    "laurel/record-uringop.txt",
+    "laurel/record-weblogic.txt",
+    "laurel/shell-proc-trace.txt",
+    "laurel/shell-proc-trace-reordered.txt",
+};
+
+static void golden_name(const char *rel, char *out, size_t n)
+{
+    snprintf(out, n, "%s/tests/golden/auditd/%s", wk_test_srcdir(), rel);
+    for (char *c = out + strlen(wk_test_srcdir()) + strlen("/tests/golden/auditd/"); *c; c++) {
+        if (*c == '/')
+            *c = '_';
+    }
+    strncat(out, ".jsonl", n - strlen(out) - 1);
+}
+
+WK_TEST(golden_corpus)
+{
+    bool update = getenv("WK_UPDATE_GOLDEN") != NULL;
+    int failures = 0;
+    for (size_t i = 0; i < WK_ARRAY_SIZE(golden_files); i++) {
+        size_t len;
+        char *in = au_read_corpus(golden_files[i], &len);
+        struct au_collect c;
+        au_collect_init(&c);
+        au_run(&c, golden_files[i], in, len);
+        char gpath[4096];
+        golden_name(golden_files[i], gpath, sizeof(gpath));
+        if (update) {
+            FILE *f = fopen(gpath, "wb");
+            WK_ASSERT(f != NULL);
+            fwrite(c.out ? c.out : "", 1, c.len, f);
+            fclose(f);
+        } else {
+            size_t glen;
+            char *g = wk_test_read_file(gpath, &glen);
+            if (glen != c.len || memcmp(g, c.out ? c.out : "", glen) != 0) {
+                fprintf(stderr, "golden mismatch: %s (got %zu bytes, want %zu)\n",
+                        golden_files[i], c.len, glen);
+                failures++;
+            }
+            free(g);
+        }
+        au_collect_fini(&c);
+        free(in);
+    }
+    WK_ASSERT_INT_EQ(failures, 0);
+}
+
+
+static const struct wk_value *ev_get(const struct wk_event *ev, unsigned rec, const char *name)
+{
+    struct wk_key k = wk_key_init(name);
+    return wk_event_get(ev, rec, &k);
+}
+
+static void assert_str(const struct wk_event *ev, unsigned rec, const char *name, const char *want)
+{
+    const struct wk_value *v = ev_get(ev, rec, name);
+    if (!v || v->kind != WK_VAL_STR)
+        WK_FAIL("field %s (rec %u) absent or not a string, want '%s'", name, rec, want);
+    if (v->len != strlen(want) || memcmp(v->u.s, want, v->len) != 0)
+        WK_FAIL("field %s (rec %u) is '%.*s', want '%s'", name, rec, (int)v->len, v->u.s, want);
+}
+
+static int64_t get_int(const struct wk_event *ev, const char *name)
+{
+    const struct wk_value *v = ev_get(ev, 0, name);
+    if (!v || v->kind != WK_VAL_INT)
+        WK_FAIL("field %s absent or not an int", name);
+    return v->u.i;
+}
+
+#define SYSC(ser, pid, ppid, exe, extra)                                                     \
+    "type=SYSCALL msg=audit(1700000000.100:" ser "): arch=c000003e syscall=59 success=yes "  \
+    "exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=" ppid " pid=" pid " auid=4294967295 uid=0 "     \
+    "gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 "           \
+    "comm=\"x\" exe=\"" exe "\" key=(null)" extra
+
+WK_TEST(interleaved_serials_resume_offsets)
+{
+    const char *in = SYSC("100", "10", "1", "/bin/a", "") "\n"
+                     SYSC("101", "11", "1", "/bin/b", "") "\n"
+                     "type=EXECVE msg=audit(1700000000.100:100): argc=2 a0=\"a\" a1=\"-x\"\n"
+                     "type=EOE msg=audit(1700000000.100:101): \n"
+                     "type=EOE msg=audit(1700000000.100:100): \n";
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "mem", in, strlen(in));
+    WK_ASSERT_INT_EQ(c.events, 2);
+    WK_ASSERT_INT_EQ(get_int(c.copies[0], "auditd.serial"), 101);
+    /* 100's first line is still held when 101 goes: the cursor must not pass it */
+    WK_ASSERT_UINT_EQ(c.resumes[0], 0);
+    WK_ASSERT_INT_EQ(get_int(c.copies[1], "auditd.serial"), 100);
+    WK_ASSERT_UINT_EQ(c.resumes[1], strlen(in));
+    assert_str(c.copies[1], 0, "process.command_line", "a -x");
+    assert_str(c.copies[1], 2, "type", "EXECVE");
+    assert_str(c.copies[1], 1, "SYSCALL", "execve");
+    assert_str(c.copies[1], 0, "event.action", "execve");
+    WK_ASSERT_INT_EQ(wk_event_nrecords(c.copies[1]), 2);
+    au_collect_fini(&c);
+}
+
+WK_TEST(serial_jump_is_a_gap_late_serial_shrinks_it)
+{
+    const char *in = SYSC("10", "10", "1", "/bin/a", "") "\n"
+                     "type=EOE msg=audit(1700000000.100:10): \n"
+                     SYSC("15", "10", "1", "/bin/a", "") "\n"
+                     "type=EOE msg=audit(1700000000.100:15): \n"
+                     SYSC("13", "10", "1", "/bin/a", "") "\n"
+                     "type=EOE msg=audit(1700000000.100:13): \n";
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "mem", in, strlen(in));
+    WK_ASSERT_INT_EQ(c.events, 4);
+    const struct wk_event *gap = c.copies[3];
+    assert_str(gap, 0, "event.kind", "gap");
+    assert_str(gap, 0, "event.action", "gap");
+    assert_str(gap, 0, "gap.reason", "audit serial jump");
+    WK_ASSERT_INT_EQ(get_int(gap, "gap.count"), 3); /* 11..14 missing, 13 came late */
+    WK_ASSERT_INT_EQ(get_int(gap, "gap.start"), 11);
+    WK_ASSERT_INT_EQ(get_int(gap, "gap.end"), 14);
+    au_collect_fini(&c);
+}
+
+WK_TEST(malformed_lines_rejected_with_line_and_reason)
+{
+    const char *in = SYSC("10", "10", "1", "/bin/a", "") "\n"
+                     "type=SYSCALL msg=audit(17000x): junk\n"
+                     "hello world\n"
+                     "type=EOE msg=audit(1700000000.100:10): \n";
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "mem", in, strlen(in));
+    WK_ASSERT_INT_EQ(c.events, 1);
+    WK_ASSERT_INT_EQ(c.rejects, 2);
+    WK_ASSERT_UINT_EQ(c.reject_line, 3);
+    WK_ASSERT_STR_EQ(c.reject_reason, "no type= at the start of the record");
+    WK_ASSERT(strstr(c.out, "# rejected mem:2: bad timestamp in msg=audit(...)") != NULL);
+    au_collect_fini(&c);
+}
+
+WK_TEST(live_tick_closes_event_without_eoe)
+{
+    struct wk_parser_opts opts;
+    struct wk_parser *p = NULL;
+    struct au_collect c;
+    au_collect_init(&c);
+    wk_parser_opts_init(&opts);
+    WK_ASSERT_OK(wk__auditd_parser_new(&p, &opts, false));
+    wk_parser_find("auditd")->destroy(p);
+    WK_ASSERT_OK(wk__auditd_parser_new(&p, &opts, true));
+    const char *l = SYSC("7", "999999", "1", "/bin/a", "");
+    struct wk_line_ctx where = { "live", 1, 0 };
+    WK_ASSERT_OK(wk_parser_find("auditd")->feed_line(p, l, strlen(l), &where, &c.sink));
+    WK_ASSERT_OK(wk_parser_find("auditd")->tick(p, 1700000001000000000LL, &c.sink));
+    WK_ASSERT_INT_EQ(c.events, 0); /* 0.9 s: still open */
+    WK_ASSERT_OK(wk_parser_find("auditd")->tick(p, 1700000002200000000LL, &c.sink));
+    WK_ASSERT_INT_EQ(c.events, 1);
+    WK_ASSERT_UINT_EQ(c.resumes[0], strlen(l) + 1);
+    wk_parser_find("auditd")->destroy(p);
+    au_collect_fini(&c);
+}
+
+WK_TEST(daemon_records_are_gap_events)
+{
+    size_t len;
+    char *in = au_read_corpus("beats/filebeat-module-auditd-audit-cent7-node.log", &len);
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "cent7", in, len);
+    /* first line: DAEMON_START with node= prefix */
+    assert_str(c.copies[0], 0, "event.kind", "gap");
+    assert_str(c.copies[0], 0, "gap.reason", "auditd started");
+    assert_str(c.copies[0], 0, "event.action", "gap");
+    assert_str(c.copies[0], 0, "host.name", "localhost.localdomain");
+    assert_str(c.copies[0], 0, "auditd.node", "localhost.localdomain");
+    assert_str(c.copies[0], 1, "type", "DAEMON_START");
+    assert_str(c.copies[0], 1, "format", "raw");
+    au_collect_fini(&c);
+    free(in);
+}
+
+WK_TEST(hex_proctitle_and_long_execve_args)
+{
+    size_t len;
+    char *in = au_read_corpus("beats/auditbeat-chown.log", &len);
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "chown", in, len);
+    WK_ASSERT_INT_EQ(c.events, 1);
+    const struct wk_value *args = ev_get(c.copies[0], 0, "process.args");
+    WK_ASSERT(args && args->kind == WK_VAL_STRLIST && args->len >= 2);
+    assert_str(c.copies[0], 0, "event.action", "fchownat");
+    au_collect_fini(&c);
+    free(in);
+
+    in = au_read_corpus("laurel/record-execve-long.txt", &len);
+    au_collect_init(&c);
+    au_run(&c, "long", in, len);
+    WK_ASSERT_INT_EQ(c.events, 1);
+    const struct wk_event *ev = c.copies[0];
+    unsigned rec = 2;
+    assert_str(ev, rec, "type", "EXECVE");
+    const struct wk_value *a1len = ev_get(ev, rec, "a1_len");
+    WK_ASSERT(a1len != NULL);
+    const struct wk_value *a1 = ev_get(ev, rec, "a1");
+    WK_ASSERT(a1 != NULL);
+    /* aN_len counts the logged bytes: hex-encoded chunks count twice */
+    WK_ASSERT_UINT_EQ(a1->len * 2, strtoul(a1len->u.s, NULL, 10));
+    args = ev_get(ev, 0, "process.args");
+    WK_ASSERT(args && args->len == 2); /* argc=2; laurel/record-execve-long.json: 8192 bytes */
+    WK_ASSERT_UINT_EQ(a1->len, 8192);
+    WK_ASSERT_UINT_EQ(args->u.items[1].len, a1->len);
+    au_collect_fini(&c);
+    free(in);
+}
+
+WK_TEST(enriched_sockaddr_node_user_msg)
+{
+    size_t len;
+    char *in = au_read_corpus("laurel/record-execve.txt", &len);
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "enriched", in, len);
+    const struct wk_event *ev = c.copies[0];
+    assert_str(ev, 1, "SYSCALL", "execve");
+    assert_str(ev, 1, "AUID", "user");
+    assert_str(ev, 1, "node", "work");
+    assert_str(ev, 0, "host.name", "work");
+    assert_str(ev, 0, "Image", "/usr/bin/whoami");
+    assert_str(ev, 0, "CommandLine", "whoami");
+    assert_str(ev, 0, "CurrentDirectory", "/home/user/tmp");
+    assert_str(ev, 0, "User", "root");
+    assert_str(ev, 0, "user.audit.name", "user");
+    WK_ASSERT_INT_EQ(get_int(ev, "ProcessId"), 10884);
+    WK_ASSERT_INT_EQ(get_int(ev, "ParentProcessId"), 10883);
+    /* event.original: every record, exact bytes, EOE included */
+    const struct wk_value *o = ev_get(ev, 0, "event.original");
+    WK_ASSERT(o && o->len + 1 == len && memcmp(o->u.s, in, o->len) == 0);
+    au_collect_fini(&c);
+    free(in);
+
+    in = au_read_corpus("laurel/record-connect.txt", &len);
+    au_collect_init(&c);
+    au_run(&c, "connect", in, len);
+    assert_str(c.copies[0], 2, "SADDR", "{ saddr_fam=inet laddr=127.0.0.1 lport=11211 }");
+    assert_str(c.copies[0], 0, "destination.ip", "127.0.0.1");
+    WK_ASSERT_INT_EQ(get_int(c.copies[0], "destination.port"), 11211);
+    assert_str(c.copies[1], 0, "destination.ip", "::1");
+    assert_str(c.copies[1], 0, "event.outcome", "failure");
+    assert_str(c.copies[1], 0, "error.code", "EINPROGRESS");
+    au_collect_fini(&c);
+    free(in);
+
+    in = au_read_corpus("beats/auditbeat-sudo.log", &len);
+    au_collect_init(&c);
+    au_run(&c, "sudo", in, len);
+    /* nested msg='op=PAM:authentication ... res=failed' */
+    bool failed = false;
+    for (int i = 0; i < c.events && i < 256; i++) {
+        const struct wk_value *res = ev_get(c.copies[i], 1, "res");
+        if (res && strcmp(res->u.s, "failed") == 0) {
+            assert_str(c.copies[i], 0, "event.outcome", "failure");
+            assert_str(c.copies[i], 1, "op", "PAM:authentication");
+            failed = true;
+        }
+    }
+    WK_ASSERT(failed);
+    au_collect_fini(&c);
+    free(in);
+}
+
+WK_TEST(every_corpus_line_is_an_event_record_or_a_reject)
+{
+    for (size_t i = 0; i < WK_ARRAY_SIZE(golden_files); i++) {
+        size_t len, lines = 0, held = 0;
+        char *in = au_read_corpus(golden_files[i], &len);
+        for (size_t j = 0; j < len; j++) {
+            if (in[j] == '\n' && j > 0 && in[j - 1] != '\n')
+                lines++;
+        }
+        if (len && in[len - 1] != '\n')
+            lines++;
+        struct au_collect c;
+        au_collect_init(&c);
+        au_run(&c, golden_files[i], in, len);
+        WK_ASSERT(c.events <= 256);
+        for (int e = 0; e < c.events; e++) {
+            const struct wk_value *o = ev_get(c.copies[e], 0, "event.original");
+            if (!o)
+                continue; /* serial-jump gap events have no input line */
+            held++;
+            for (size_t j = 0; j < o->len; j++)
+                held += o->u.s[j] == '\n';
+        }
+        if (held + (size_t)c.rejects != lines)
+            WK_FAIL("%s: %zu lines, %zu in events, %d rejected", golden_files[i], lines, held,
+                    c.rejects);
+        au_collect_fini(&c);
+        free(in);
+    }
+}
+
+WK_TEST(container_attribution_from_runtime_ancestry)
+{
+#define CID "3b1f0e6f5a3c4d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e"
+#define EXE(ser, pid, ppid, exe, args)                                                      \
+    SYSC(ser, pid, ppid, exe, "") "\ntype=EXECVE msg=audit(1700000000.100:" ser "): " args  \
+    "\ntype=EOE msg=audit(1700000000.100:" ser "): \n"
+    const char *in =
+        EXE("1", "100", "1", "/usr/bin/containerd-shim-runc-v2",
+            "argc=7 a0=\"/usr/bin/containerd-shim-runc-v2\" a1=\"-namespace\" a2=\"moby\" "
+            "a3=\"-id\" a4=\"" CID "\" a5=\"-address\" a6=\"/run/containerd/containerd.sock\"")
+        EXE("2", "101", "100", "/usr/sbin/runc",
+            "argc=6 a0=\"runc\" a1=\"--root\" a2=\"/var/run/docker/runtime-runc/moby\" "
+            "a3=\"create\" a4=\"--bundle\" a5=\"" CID "\"")
+        EXE("3", "102", "101", "/usr/sbin/runc", "argc=2 a0=\"runc\" a1=\"init\"")
+        EXE("4", "102", "100", "/bin/busybox", "argc=2 a0=\"sh\" a1=\"-c\"")
+        EXE("5", "103", "102", "/bin/busybox", "argc=2 a0=\"ls\" a1=\"/\"")
+        EXE("6", "200", "1", "/usr/bin/ls", "argc=1 a0=\"ls\"");
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "attrib", in, strlen(in));
+    WK_ASSERT_INT_EQ(c.events, 6);
+    WK_ASSERT(ev_get(c.copies[0], 0, "container.id") == NULL); /* the shim is on the host */
+    WK_ASSERT(ev_get(c.copies[1], 0, "container.id") == NULL);
+    WK_ASSERT(ev_get(c.copies[2], 0, "container.id") == NULL);
+    assert_str(c.copies[3], 0, "container.id", CID); /* runc init became the entrypoint */
+    assert_str(c.copies[4], 0, "container.id", CID); /* its child */
+    assert_str(c.copies[4], 0, "ParentImage", "/bin/busybox");
+    assert_str(c.copies[4], 0, "ParentCommandLine", "sh -c");
+    WK_ASSERT(ev_get(c.copies[5], 0, "container.id") == NULL);
+    au_collect_fini(&c);
+}
+
+WK_TEST(cgroup_paths_of_runtimes)
+{
+    char out[65];
+    static const char *const yes[] = {
+        "0::/system.slice/docker-" CID ".scope\n",
+        "12:pids:/docker/" CID "\n11:cpu:/docker/" CID "\n",
+        "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
+        "cri-containerd-" CID ".scope\n",
+        "0::/kubepods/besteffort/pod1/crio-" CID "\n",
+        "0::/machine.slice/libpod-" CID ".scope/container\n",
+    };
+    for (size_t i = 0; i < WK_ARRAY_SIZE(yes); i++) {
+        WK_ASSERT_INT_EQ(wk__au_cgroup_cid(yes[i], strlen(yes[i]), out), 0);
+        WK_ASSERT_STR_EQ(out, CID);
+    }
+    static const char *const no[] = {
+        "0::/user.slice/user-0.slice/session-1.scope\n",
+        "0::/machine.slice/libpod-conmon-" CID ".scope\n",
+        "0::/init.scope\n",
+    };
+    for (size_t i = 0; i < WK_ARRAY_SIZE(no); i++)
+        WK_ASSERT_INT_EQ(wk__au_cgroup_cid(no[i], strlen(no[i]), out), -1);
+}
+
+WK_TEST(process_table_is_bounded)
+{
+    struct wk__au_attrib *a = wk__au_attrib_new(1024, false);
+    WK_ASSERT(a != NULL);
+    for (int32_t pid = 1; pid < 100000; pid++)
+        (void)wk__au_attrib_event(a, pid, 1, false, "/bin/x", 6, NULL, 0);
+    WK_ASSERT(wk__au_attrib_count(a) <= 1024);
+    wk__au_attrib_free(a);
+}
+
+WK_TEST(detects_audit_logs)
+{
+    size_t len;
+    char *in = au_read_corpus("audit-userspace/test.log", &len);
+    WK_ASSERT(wk_parser_detect(in, len, "x") == wk_parser_find("auditd"));
+    WK_ASSERT(wk_parser_detect("{\"a\":1}\n", 8, "x") != wk_parser_find("auditd"));
+    free(in);
+}
