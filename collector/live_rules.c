@@ -71,6 +71,18 @@ static void live_free(void *ctx)
     free(lv);
 }
 
+/* Correlation windows survive a reload: saved from the old scratch, restored into the new
+ * one (correlations are matched by id/title; state of removed rules is dropped). */
+static void live_carry(void *ctx, void *from_ctx)
+{
+    struct live *to = ctx, *from = from_ctx;
+    char *text = NULL;
+    size_t len = 0;
+    if (wk_rule_scratch_save(from->sc, &text, &len) == 0)
+        (void)wk_rule_scratch_restore(to->sc, text, len);
+    free(text);
+}
+
 static bool has_file(const char *dir, const char *name, char *buf, size_t len)
 {
     struct stat st;
@@ -135,6 +147,7 @@ int wk_live_rules_load(const struct wk_config_rules *cfg, struct wk_rules_hook *
     memset(out, 0, sizeof(*out));
     out->eval = live_eval;
     out->free = live_free;
+    out->carry = live_carry;
     out->nrules = wk_ruleset_nrules(lv->rs);
     out->ctx = lv;
     lv = NULL;

@@ -452,6 +452,7 @@ static void *writer_main(void *arg)
     struct wk_batch_cursor *curs = wk_new0(struct wk_batch_cursor, MAX_SLOTS);
     struct wk_batch_alert *bal = NULL;
     size_t balcap = 0;
+    struct rules_ref *prev_rules = NULL; /* the set of the previous batch (one ref) */
     int backoff_ms = 10;
 
     pthread_mutex_lock(&p->lock);
@@ -513,6 +514,20 @@ static void *writer_main(void *arg)
         if (outs)
             outs->refs++;
         pthread_mutex_unlock(&p->lock);
+
+        /* A new rule set (reload): carry the old one's state over before its first eval.
+         * Both are only evaluated here, so this needs no lock. */
+        if (rules != prev_rules) {
+            if (rules && prev_rules && rules->hook.carry && prev_rules->hook.ctx)
+                rules->hook.carry(rules->hook.ctx, prev_rules->hook.ctx);
+            rules_unref(p, prev_rules);
+            prev_rules = rules;
+            if (rules) {
+                pthread_mutex_lock(&p->lock);
+                rules->refs++;
+                pthread_mutex_unlock(&p->lock);
+            }
+        }
 
         if (n > evcap) {
             struct wk_event **ne = realloc(evs, n * sizeof(*ne));
@@ -659,6 +674,7 @@ static void *writer_main(void *arg)
     p->drained = true;
     pthread_mutex_unlock(&p->lock);
     uv_async_send(&p->async);
+    rules_unref(p, prev_rules);
     free(evs);
     free(evcur);
     free(curs);

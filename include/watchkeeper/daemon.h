@@ -109,6 +109,11 @@ struct wk_rules_hook {
                 int (*emit)(void *arg, json_t *alert), void *arg);
     /** Free the rule set (NULL ctx allowed). */
     void (*free)(void *ctx);
+    /**
+     * Optional: carry evaluation state (correlation windows) from the set being replaced
+     * into this one; called on the writer thread before this set's first eval.
+     */
+    void (*carry)(void *ctx, void *from_ctx);
     size_t nrules;
     void *ctx;
 };
