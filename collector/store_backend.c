@@ -19,12 +19,15 @@
 #include "watchkeeper/log.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/store.h"
+#include "watchkeeper/timefmt.h"
 
 struct sb {
     struct wk_store *st;
     bool stuck; /* a commit failed: data is held in the store, flush before adding more */
     struct wk_store_ref *refs;
     size_t refcap;
+    int64_t retention;   /* store.retention (ns), 0: keep everything */
+    int64_t retained_at; /* mono ns of the last retention pass */
 };
 
 static bool is_commit_error(int rc)
@@ -93,6 +96,18 @@ static int sb_tick(void *ctx, bool flush)
     struct sb *s = ctx;
     int rc = flush || s->stuck ? wk_store_flush(s->st) : wk_store_tick(s->st, 0);
     s->stuck = rc < 0;
+    /* Retention: whole old blocks, checked once a minute (and at the first idle tick). */
+    int64_t now = wk_time_mono_ns();
+    if (rc == 0 && !flush && s->retention > 0 &&
+        (!s->retained_at || now - s->retained_at >= 60 * WK_NS_PER_SEC)) {
+        uint64_t removed = 0;
+        s->retained_at = now;
+        int r = wk_store_retain(s->st, wk_time_now_ns(), &removed);
+        if (r < 0)
+            wk_log_error("store: retention failed: %s", wk_strerror(r));
+        else if (removed)
+            wk_log_info("store: retention removed %llu blocks", (unsigned long long)removed);
+    }
     return rc;
 }
 
@@ -177,6 +192,7 @@ int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
     struct sb *s = wk_new0(struct sb, 1);
     if (!s)
         return -ENOMEM;
+    s->retention = cfg->retention;
     int rc = wk_store_open(&s->st, cfg->path, &so);
     if (rc < 0) {
         free(s);
