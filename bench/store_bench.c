@@ -4,7 +4,7 @@
  * stored bytes per event, and query latency (first result and completion) for a
  * time-range + container query and a key + time query. bench/store_bench.sh runs it next
  * to `zstd -19 --long` and `ausearch -k` on the same events.
- * usage: store_bench EVENTS.jsonl STORE_DIR [ZSTD_LEVEL [KEY [BLOCK_KIB]]]
+ * usage: store_bench EVENTS.jsonl|- STORE_DIR [ZSTD_LEVEL [KEY [BLOCK_KIB]]]
  */
 #include "config.h"
 
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
         return 2;
     }
     wk_keys_init();
-    FILE *in = fopen(argv[1], "r");
+    FILE *in = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "r");
     if (!in) {
         perror(argv[1]);
         return 3;
@@ -96,12 +96,6 @@ int main(int argc, char **argv)
             ts_min = t;
         if (t > ts_max)
             ts_max = t;
-        if (n == 1000) {
-            size_t l;
-            const char *c = wk_event_get_str(ev, &WK_KEY_CONTAINER_ID, &l);
-            if (c && l == 64)
-                memcpy(cid, c, 65);
-        }
         int64_t t0 = wk_time_mono_ns(), c0 = cpu_ns();
         rc = wk_store_add(st, ev, NULL, NULL);
         add_cpu += cpu_ns() - c0;
@@ -123,13 +117,14 @@ int main(int argc, char **argv)
     struct wk_store_stats s;
     wk_store_stats(st, &s);
     printf("events            %llu\n", (unsigned long long)n);
-    printf("append            %.0f events/s (%.2f s in wk_store_add+flush, fsync on, zstd %d)\n",
-           (double)n / ((double)add_ns / 1e9), (double)add_ns / 1e9, o.zstd_level);
-    printf("append CPU        %.0f events/s per core (%.2f s CPU; the rest is fsync wait)\n",
-           (double)n / ((double)add_cpu / 1e9), (double)add_cpu / 1e9);
+    printf("append            %.0f events/s (%.2f s in wk_store_add+flush, fsync %s, zstd %d)\n",
+           n ? (double)n / ((double)add_ns / 1e9) : 0.0, (double)add_ns / 1e9,
+           o.fsync ? "on" : "off", o.zstd_level);
+    printf("append CPU        %.0f events/s per core (%.2f s CPU; the rest is I/O wait)\n",
+           n ? (double)n / ((double)add_cpu / 1e9) : 0.0, (double)add_cpu / 1e9);
     printf("input jsonl       %llu bytes\n", (unsigned long long)in_bytes);
     printf("raw records       %llu bytes (%.1f/event)\n", (unsigned long long)s.raw_bytes,
-           (double)s.raw_bytes / (double)n);
+           (double)s.raw_bytes / (double)(s.events ? s.events : 1));
     printf("stored blocks     %llu bytes (%.1f/event, x%.2f)\n",
            (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)n,
            (double)s.raw_bytes / (double)s.stored_bytes);
@@ -138,6 +133,38 @@ int main(int argc, char **argv)
            (double)s.map_used / (double)s.stored_bytes);
     printf("blocks            %llu\n", (unsigned long long)s.blocks);
 
+    if (getenv("WK_BENCH_COLD")) {
+        int64_t k0 = cpu_ns();
+        uint64_t done = 0;
+        rc = wk_store_recompact(st, INT64_MAX, 0, &done);
+        int64_t k1 = cpu_ns();
+        wk_store_stats(st, &s);
+        printf("cold tier         %llu blocks at zstd %d in %.1f s CPU: %llu bytes (%.1f/event, "
+               "x%.2f)%s\n", (unsigned long long)done, o.cold_level, (double)(k1 - k0) / 1e9,
+               (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)n,
+               (double)s.raw_bytes / (double)s.stored_bytes, rc < 0 ? " (failed)" : "");
+    }
+    /* Queries use the whole store (also when it was filled by an earlier run). */
+    n = s.events;
+    ts_min = s.ts_min;
+    ts_max = s.ts_max;
+    {
+        /* A container that has events: the first one found from the middle on. */
+        struct wk_store_reader *r;
+        struct wk_store_iter *it;
+        const struct wk_event *e;
+        struct wk_store_filter mid = {.since = ts_min + (ts_max - ts_min) / 2};
+        if (wk_store_reader_open(st, &r) == 0 && wk_store_iter_new(r, &mid, &it) == 0) {
+            while (!cid[0] && wk_store_iter_next(it, &e, NULL) == 1) {
+                size_t l;
+                const char *c = wk_event_get_str(e, &WK_KEY_CONTAINER_ID, &l);
+                if (c && l == 64)
+                    memcpy(cid, c, 65);
+            }
+            wk_store_iter_free(it);
+        }
+        wk_store_reader_close(r);
+    }
     /* A 10% time window in the middle, one container. */
     int64_t span = ts_max - ts_min;
     struct wk_store_filter f = {.since = ts_min + span / 2, .until = ts_min + span / 2 + span / 10,

@@ -358,13 +358,36 @@ static int load_raw(struct wk_store_reader *r, uint64_t id, struct wk__buf *raw)
     return wk__store_block_raw(r->st, r->txn, r->dctx, v.mv_data, v.mv_size, raw);
 }
 
-/* A record's timestamp is its first 8 bytes: filter on it before decoding. */
+/* Could this text be stored as a number, boolean or null (not as its bytes)? */
+static bool maybe_scalar(const char *v)
+{
+    char *end;
+    if (!*v || strcmp(v, "true") == 0 || strcmp(v, "false") == 0 || strcmp(v, "null") == 0)
+        return true;
+    (void)strtod(v, &end);
+    return *end == '\0';
+}
+
+/* Before decoding a record: its timestamp is its first 8 bytes, and every string a filter
+ * wants equal must occur in its bytes (strings are stored verbatim). A cheap exact-safe
+ * pre-check that spares decoding most records of a candidate block. */
 static bool ts_out(const struct wk_store_filter *f, const uint8_t *body, size_t blen)
 {
     if (!f || blen < 8)
         return false;
     int64_t ts = (int64_t)wk__get_u64le(body);
-    return (f->since && ts < f->since) || (f->until && ts > f->until);
+    if ((f->since && ts < f->since) || (f->until && ts > f->until))
+        return true;
+    if (f->source && !memmem(body, blen, f->source, strlen(f->source)))
+        return true;
+    if (f->container && !memmem(body, blen, f->container, strlen(f->container)))
+        return true;
+    for (size_t i = 0; i < f->nterms; i++) {
+        const char *v = f->terms[i].value;
+        if (!maybe_scalar(v) && !memmem(body, blen, v, strlen(v)))
+            return true;
+    }
+    return false;
 }
 
 int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,

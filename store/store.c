@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -933,7 +934,14 @@ static int grow(struct wk_store *st)
     uint64_t next = cur < (1ull << 30) ? cur * 2 : cur + (1ull << 30);
     if (next > st->opts.map_max)
         next = st->opts.map_max;
-    pthread_rwlock_wrlock(&st->maplock);
+    /* Remapping needs every reader of this process out of its snapshot. Wait a bounded
+     * time: a long hunt must not stall the writer forever, and a thread holding two
+     * readers must not deadlock against a waiting writer. Busy: retry at a later commit. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    if (pthread_rwlock_timedwrlock(&st->maplock, &until) != 0)
+        return -EBUSY;
     int rc = mdb_env_set_mapsize(st->env, (size_t)next);
     pthread_rwlock_unlock(&st->maplock);
     if (rc != 0)

@@ -24,6 +24,9 @@
  * - When the map reaches map_max (or the disk is full) the commit fails with WK_EMAP_FULL
  *   (or -ENOSPC) and everything not committed stays held: call wk_store_flush again later
  *   (back-pressure). Nothing already committed is lost.
+ * - Growing the map needs every reader of this process out of its snapshot: the writer
+ *   waits up to 2 s for open readers, then the commit fails with -EBUSY (data held, retry
+ *   later). Keep readers short-lived.
  * - Pointers handed out by readers (events, alert JSON, block data) are borrowed: valid
  *   until the next call on the same reader/iterator, or its close, unless stated.
  */
@@ -183,7 +186,7 @@ int wk_store_tick(struct wk_store *st, int64_t now_mono_ns);
 
 /**
  * Seal the current block (if it holds events) and commit everything held now.
- * @return 0, WK_EMAP_FULL, -ENOSPC, -EIO, -ENOMEM (held data kept: retry later).
+ * @return 0, WK_EMAP_FULL, -ENOSPC, -EBUSY, -EIO, -ENOMEM (held data kept: retry later).
  */
 int wk_store_flush(struct wk_store *st);
 

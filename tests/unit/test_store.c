@@ -931,3 +931,38 @@ WK_TEST(recompaction_shrinks_and_keeps_chain_and_refs)
     wk_store_close(st);
     free_evs(evs, N);
 }
+
+WK_TEST(map_growth_waits_for_readers_then_backs_off)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.map_initial = 256 << 10;
+    o.map_max = 64 << 20;
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, store_dir("busy"), &o));
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    int rc = 0;
+    for (int i = 1; i < 100000 && rc == 0; i++) {
+        make_event(ev, i);
+        char junk[256];
+        for (size_t j = 0; j < sizeof(junk); j++)
+            junk[j] = (char)rnd();
+        struct wk_key k = wk_key_init("junk");
+        wk_event_add_str(ev, 0, &k, junk, sizeof(junk));
+        rc = wk_store_add(st, ev, NULL, NULL);
+    }
+    /* The open reader pins the mapping: growth gave up after its bounded wait. */
+    WK_ASSERT_INT_EQ(rc, -EBUSY);
+    wk_store_reader_close(r);
+    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store_stats s;
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT(s.map_size > (256u << 10));
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    wk_store_close(st);
+    wk_event_free(ev);
+}
