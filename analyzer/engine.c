@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +22,19 @@ static struct wk_key argv_keys[MAX_ARGV];
 static char argv_names[MAX_ARGV][8];
 static struct wk_key type_key;
 
-static void argv_keys_init(void)
+static void argv_keys_once(void)
 {
-    static int done;
-    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE))
-        return;
     for (int i = 0; i < MAX_ARGV; i++) {
         snprintf(argv_names[i], sizeof(argv_names[i]), "a%d", i);
         argv_keys[i] = wk_key_init(argv_names[i]);
     }
     type_key = wk_key_init("type");
-    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+}
+
+static void argv_keys_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, argv_keys_once);
 }
 
 void wk_corr_opts_init(struct wk_corr_opts *o)

@@ -31,6 +31,7 @@ struct slot {
     SG_VEC(struct item) items;
     uint64_t events;
     int rc;
+    int done; /* set by the worker (under hunt.mu) */
 };
 
 struct hunt {
@@ -39,7 +40,10 @@ struct hunt {
     const struct wk_store_filter *f;
     struct slot *slots;
     size_t nslots;
-    size_t next; /* atomic: next slot to take */
+    size_t next;   /* atomic: next slot to take */
+    int stop;      /* atomic: the consumer gave up */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
 };
 
 struct worker {
@@ -48,7 +52,7 @@ struct worker {
     struct wk_rule_scratch *sc;
     struct slot *cur;
     pthread_t tid;
-    int rc;
+    bool started;
 };
 
 static int push_item(struct slot *s, struct item *it)
@@ -92,16 +96,25 @@ static int on_event(const struct wk_event *ev, struct wk_store_ref ref, void *ar
     return rc < 0 ? rc : 0;
 }
 
+/* A worker takes blocks in order (atomic counter) until none are left; the consumer reads
+ * finished slots in store order, so workers run ahead while it replays. */
 static void *work(void *arg)
 {
     struct worker *w = arg;
     struct hunt *h = w->h;
     for (;;) {
+        if (__atomic_load_n(&h->stop, __ATOMIC_RELAXED))
+            break;
         size_t i = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
         if (i >= h->nslots)
             break;
         w->cur = &h->slots[i];
-        w->cur->rc = wk_store_block_scan(w->rd, w->cur->block, h->f, on_event, w);
+        int rc = wk_store_block_scan(w->rd, w->cur->block, h->f, on_event, w);
+        pthread_mutex_lock(&h->mu);
+        w->cur->rc = rc;
+        w->cur->done = 1;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
     }
     return NULL;
 }
@@ -144,7 +157,6 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
     uint64_t *ids = NULL;
     size_t nids = 0;
     struct worker *ws = NULL;
-    struct slot *slots = NULL;
     struct replay rp = { cb, arg, 0 };
     unsigned nthreads = o && o->threads ? o->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)
@@ -157,72 +169,78 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
         f.since = o->since;
         f.until = o->until;
     }
+    struct hunt h = { .st = st, .rs = rs, .f = &f };
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
     int rc = wk_store_reader_open(st, &rd);
     if (rc < 0)
-        return rc;
+        goto out;
     rc = wk_store_candidates(rd, &f, &ids, &nids);
     if (rc < 0)
         goto out;
     rc = wk_rule_scratch_new(&main_sc, rs, NULL);
     if (rc < 0)
         goto out;
+    if (nthreads > nids)
+        nthreads = nids ? (unsigned)nids : 1;
     ws = calloc(nthreads, sizeof(*ws));
-    size_t batch = (size_t)nthreads * 8;
-    slots = calloc(batch, sizeof(*slots));
-    if (!ws || !slots) {
+    h.slots = calloc(nids ? nids : 1, sizeof(*h.slots));
+    if (!ws || !h.slots) {
         rc = -ENOMEM;
         goto out;
     }
+    h.nslots = nids;
+    for (size_t i = 0; i < nids; i++)
+        h.slots[i].block = ids[i];
     for (unsigned t = 0; t < nthreads; t++) {
-        ws[t].rc = wk_store_reader_open(st, &ws[t].rd);
-        if (ws[t].rc == 0)
-            ws[t].rc = wk_rule_scratch_new(&ws[t].sc, rs, NULL);
-        if (ws[t].rc < 0) {
-            rc = ws[t].rc;
+        ws[t].h = &h;
+        rc = wk_store_reader_open(st, &ws[t].rd);
+        if (rc == 0)
+            rc = wk_rule_scratch_new(&ws[t].sc, rs, NULL);
+        if (rc < 0)
             goto out;
-        }
         ws[t].sc->defer = on_defer;
         ws[t].sc->defer_arg = &ws[t];
     }
+    for (unsigned t = 0; t < nthreads; t++)
+        ws[t].started = pthread_create(&ws[t].tid, NULL, work, &ws[t]) == 0;
+    if (!ws[0].started) /* no thread at all: work inline, then replay */
+        work(&ws[0]);
     uint64_t events = 0;
-    for (size_t b0 = 0; b0 < nids && rc == 0; b0 += batch) {
-        size_t nb = nids - b0 < batch ? nids - b0 : batch;
-        struct hunt h = { st, rs, &f, slots, nb, 0 };
-        for (size_t i = 0; i < nb; i++)
-            slots[i].block = ids[b0 + i];
-        unsigned nt = nb < nthreads ? (unsigned)nb : nthreads;
-        for (unsigned t = 0; t < nt; t++) {
-            ws[t].h = &h;
-            if (nt == 1 || pthread_create(&ws[t].tid, NULL, work, &ws[t]) != 0) {
-                ws[t].tid = 0;
-                work(&ws[t]); /* run inline */
+    for (size_t i = 0; i < nids; i++) {
+        struct slot *s = &h.slots[i];
+        pthread_mutex_lock(&h.mu);
+        while (!s->done)
+            pthread_cond_wait(&h.cv, &h.mu);
+        pthread_mutex_unlock(&h.mu);
+        if (rc == 0 && s->rc < 0)
+            rc = s->rc;
+        events += s->events;
+        for (size_t k = 0; rc == 0 && k < s->items.n; k++) {
+            struct item *it = &s->items.v[k];
+            if (it->json) {
+                rp.alerts++;
+                rc = cb ? cb(it->json, it->len, arg) : 0;
+            } else {
+                int n = wk__corr_feed(main_sc, it->corr, it->rule, it->ev, it->rec, it->ref,
+                                      corr_alert, &rp);
+                rc = n < 0 ? n : 0;
             }
         }
-        for (unsigned t = 0; t < nt; t++)
-            if (ws[t].tid) {
-                pthread_join(ws[t].tid, NULL);
-                ws[t].tid = 0;
+        slot_fini(s);
+        if (rc < 0) {
+            __atomic_store_n(&h.stop, 1, __ATOMIC_RELAXED);
+            /* let the workers finish the block they hold, then drain */
+            for (size_t k = i + 1; k < nids; k++) {
+                pthread_mutex_lock(&h.mu);
+                while (!h.slots[k].done && k < __atomic_load_n(&h.next, __ATOMIC_RELAXED))
+                    pthread_cond_wait(&h.cv, &h.mu);
+                pthread_mutex_unlock(&h.mu);
             }
-        for (size_t i = 0; i < nb; i++) {
-            struct slot *s = &slots[i];
-            if (rc == 0 && s->rc < 0)
-                rc = s->rc;
-            events += s->events;
-            for (size_t k = 0; rc == 0 && k < s->items.n; k++) {
-                struct item *it = &s->items.v[k];
-                if (it->json) {
-                    rp.alerts++;
-                    rc = cb ? cb(it->json, it->len, arg) : 0;
-                } else {
-                    int n = wk__corr_feed(main_sc, it->corr, it->rule, it->ev, it->rec, it->ref,
-                                          corr_alert, &rp);
-                    rc = n < 0 ? n : 0;
-                }
-            }
-            slot_fini(s);
+            break;
         }
-        if (o && o->progress)
-            o->progress(b0 + nb, nids, o->progress_arg);
+        if (o && o->progress && ((i + 1) % 64 == 0 || i + 1 == nids))
+            o->progress(i + 1, nids, o->progress_arg);
     }
     if (rc == 0) {
         int n = wk_rule_scratch_flush(main_sc, corr_alert, &rp);
@@ -235,15 +253,19 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
     }
 out:
     for (unsigned t = 0; ws && t < nthreads; t++) {
+        if (ws[t].started)
+            pthread_join(ws[t].tid, NULL);
         wk_store_reader_close(ws[t].rd);
         wk_rule_scratch_free(ws[t].sc);
     }
-    for (size_t i = 0; slots && i < batch; i++)
-        slot_fini(&slots[i]);
-    free(slots);
+    for (size_t i = 0; h.slots && i < h.nslots; i++)
+        slot_fini(&h.slots[i]);
+    free(h.slots);
     free(ws);
     free(ids);
     wk_rule_scratch_free(main_sc);
     wk_store_reader_close(rd);
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.mu);
     return rc;
 }

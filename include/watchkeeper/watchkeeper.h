@@ -7,6 +7,8 @@
 #include "watchkeeper/event.h"
 #include "watchkeeper/log.h"
 #include "watchkeeper/store.h"
+#include "watchkeeper/rule.h"
+#include "watchkeeper/hunt.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/timefmt.h"
 #include "watchkeeper/version.h"
