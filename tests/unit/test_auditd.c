@@ -428,3 +428,24 @@ WK_TEST(detects_audit_logs)
     WK_ASSERT(wk_parser_detect("{\"a\":1}\n", 8, "x") != wk_parser_find("auditd"));
     free(in);
 }
+
+WK_TEST(held_event_memory_is_bounded)
+{
+    /* one serial that never ends: 3000 records of ~2 KiB; the slot is emitted at 4 MiB */
+    size_t cap = 3000 * 2200, len = 0;
+    char *in = malloc(cap);
+    char pad[2001];
+    memset(pad, 'x', 2000);
+    pad[2000] = 0;
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)snprintf(in + len, cap - len,
+                                "type=PATH msg=audit(1700000000.100:5): item=%d name=\"%s\"\n", i, pad);
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "big", in, len);
+    WK_ASSERT_INT_EQ(c.events, 2); /* cut once past the bound, the rest at the end */
+    WK_ASSERT(wk_event_nrecords(c.copies[0]) < 3000);
+    WK_ASSERT_INT_EQ(wk_event_nrecords(c.copies[0]) + wk_event_nrecords(c.copies[1]), 3000);
+    au_collect_fini(&c);
+    free(in);
+}

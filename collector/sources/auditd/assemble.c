@@ -419,6 +419,8 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
     if ((rc = slot_append(s, line, len, in_off, lineno)) < 0)
         return rc;
     s->all_replay = s->all_replay && p->replay_line;
+    if (s->blen > WK_AU_SLOT_MAX)
+        return wk__au_emit_slot(p, s, sink); /* memory stays bounded: emit what we have */
     if (h.typeno == 1327 && !s->single) {
         /* PROCTITLE is a syscall event's last record, and auditd 3 does not write EOE to
          * its log: the event is complete once another serial starts (or EOE comes). */

@@ -55,6 +55,11 @@ struct wk__au_attrib *wk__au_attrib_free(struct wk__au_attrib *a)
     return NULL;
 }
 
+void wk__au_attrib_set_proc(struct wk__au_attrib *a, bool use_proc)
+{
+    a->use_proc = use_proc;
+}
+
 size_t wk__au_attrib_count(const struct wk__au_attrib *a)
 {
     return a->count;

@@ -100,11 +100,12 @@ static int audisp_create(struct wk_source **out, const void *config)
     a->cfg.host = c->host ? strdup(c->host) : NULL;
     wk_parser_opts_init(&opts);
     opts.host = a->cfg.host;
-    if (wk__auditd_parser_new(&a->parser, &opts, c->read_proc) < 0) {
+    if (wk__auditd_parser_new(&a->parser, &opts, true) < 0) {
         free(a->cfg.host);
         free(a);
         return -ENOMEM;
     }
+    wk__au_attrib_set_proc(a->parser->attrib, c->read_proc);
     a->psink.emit = audisp_emit;
     a->psink.reject = audisp_reject;
     wk__au_pending_init(&a->pend, c->queue > 0 ? (size_t)c->queue : 16384);

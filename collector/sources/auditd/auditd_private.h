@@ -121,6 +121,8 @@ const char *wk__au_attrib_event(struct wk__au_attrib *a, int32_t pid, int32_t pp
                                 const struct wk_str *args, size_t nargs);
 /** Extract a 64-hex container id from the text of a /proc/PID/cgroup file. @return 0/-1. */
 int wk__au_cgroup_cid(const char *text, size_t len, char out[65]);
+/** Whether to read /proc (live only). */
+void wk__au_attrib_set_proc(struct wk__au_attrib *a, bool use_proc);
 /** Number of processes in the table (for tests). */
 size_t wk__au_attrib_count(const struct wk__au_attrib *a);
 
@@ -150,6 +152,7 @@ struct wk__au_slot {
 };
 
 #define WK_AU_SLOTS 64
+#define WK_AU_SLOT_MAX (4u << 20) /* bytes held per event at most */
 #define WK_AU_GAPS 16
 
 struct wk__au_gap {

@@ -135,6 +135,15 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         if (i >= len || s[i] != '=') {
             continue; /* a bare word */
         }
+        bool ascii = i > k0;
+        for (size_t j = k0; j < i && ascii; j++)
+            ascii = (unsigned char)s[j] > 0x20 && (unsigned char)s[j] < 0x7f && s[j] != '.';
+        if (!ascii) { /* names are ASCII without dots (a dot would nest): noise, skip it */
+            i++;
+            while (i < len && s[i] != ' ' && s[i] != 0x1d)
+                i++;
+            continue;
+        }
         struct wk__au_field f = { .k = s + k0, .klen = (uint32_t)(i - k0), .enriched = *enriched,
                                   .nested = nested };
         if (nested && f.klen > 1 && f.k[0] == '(') { /* old PAM format: "(hostname=?, " */

@@ -155,7 +155,7 @@ static int tail_create(struct wk_source **out, const void *config)
         return -ENOMEM;
     }
     if (!c->read_proc)
-        t->parser->live = false;
+        wk__au_attrib_set_proc(t->parser->attrib, false);
     t->psink.emit = tail_emit;
     t->psink.reject = tail_reject;
     wk__au_pending_init(&t->pend, 1024);
