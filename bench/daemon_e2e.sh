@@ -109,7 +109,14 @@ PY
     feeder=$!
     read -r _ _ _ _ _ _ _ _ _ _ _ _ _ ut0 st0 _ </proc/$pid/stat
     t0=$(date +%s%N)
-    wait $feeder
+    # Peak anonymous memory (heap, queue), sampled: VmHWM also counts the store's mmap'd
+    # file pages, which are page cache the kernel can drop.
+    anon=0
+    while kill -0 $feeder 2>/dev/null; do
+        a=$(awk '/^RssAnon:/ {print $2}' /proc/$pid/status)
+        [ "$a" -gt "$anon" ] && anon=$a
+        sleep 0.1
+    done
     for _ in $(seq 1 100); do
         c=$("$bin" status --socket "$tmp/api.sock" --json | jq .pipeline.committed)
         [ "$c" = "$total" ] && break
@@ -121,13 +128,13 @@ PY
     kill -TERM $pid
     wait $pid || true
     python3 - "$rate" "$total" "$c" "$((ut1 + st1 - ut0 - st0))" "$(getconf CLK_TCK)" \
-        "$(((t1 - t0) / 1000000))" "$hwm" "$mult" <<'PY'
+        "$(((t1 - t0) / 1000000))" "$hwm" "$mult" "$anon" <<'PY'
 import sys
-rate, total, c, ticks, hz, ms, hwm, mult = (int(x) for x in sys.argv[1:])
+rate, total, c, ticks, hz, ms, hwm, mult, anon = (int(x) for x in sys.argv[1:])
 cpu = ticks / hz
 cores = cpu / (ms / 1000)
 print(f"{mult}x: {rate:,} events/s for {total/rate:.0f} s: committed {c}/{total}, "
       f"{cores:.3f} cores, {cores / (rate / 10000):.3f} cores per 10k events/s, "
-      f"peak RSS {hwm/1024:.1f} MiB")
+      f"peak RSS {hwm/1024:.1f} MiB (anonymous {anon/1024:.1f} MiB)")
 PY
 done

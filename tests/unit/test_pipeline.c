@@ -179,7 +179,7 @@ WK_TEST(queue_bytes_bound)
     uv_loop_init(&loop);
     struct mem_backend m = { .fail_next = 1 << 30 };
     struct wk_config_pipeline l = limits(1000000, 100000);
-    l.queue_bytes = 64 * 1024;
+    l.queue_bytes = 128 * 1024;
     struct wk_pipeline *p;
     WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
     struct fake_src s = { .base = { .ops = &fake_ops } };
