@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The rule engine (rule.h) as the pipeline's live-rules hook: one immutable ruleset and the
+ * writer thread's scratch. A reload builds a new hook and the pipeline swaps it whole.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "watchkeeper/daemon.h"
+#include "watchkeeper/error.h"
+#include "watchkeeper/mem.h"
+#include "watchkeeper/rule.h"
+
+int (*wk_daemon_rules_loader)(const struct wk_config_rules *cfg, struct wk_rules_hook *out,
+                              char *err, size_t errlen) = wk_live_rules_load;
+
+struct live {
+    struct wk_ruleset *rs;
+    struct wk_rule_scratch *sc;
+    struct wk_strv disable;
+};
+
+struct emit_ctx {
+    struct live *lv;
+    int (*emit)(void *arg, json_t *alert);
+    void *arg;
+};
+
+static int on_alert(const struct wk_alert *a, void *data)
+{
+    struct emit_ctx *e = data;
+    for (size_t i = 0; a->info && a->info->id && i < e->lv->disable.n; i++) {
+        if (strcmp(a->info->id, e->lv->disable.v[i]) == 0)
+            return 0;
+    }
+    char *text;
+    size_t len;
+    int rc = wk_alert_to_json(a, &text, &len);
+    if (rc < 0)
+        return rc;
+    json_t *o = json_loadb(text, len, 0, NULL);
+    free(text);
+    if (!o)
+        return -ENOMEM;
+    return e->emit(e->arg, o);
+}
+
+static int live_eval(void *ctx, const struct wk_event *ev, int (*emit)(void *, json_t *),
+                     void *arg)
+{
+    struct live *lv = ctx;
+    struct emit_ctx e = { lv, emit, arg };
+    int rc = wk_ruleset_eval(lv->rs, lv->sc, ev, on_alert, &e);
+    return rc < 0 ? rc : 0;
+}
+
+static void live_free(void *ctx)
+{
+    struct live *lv = ctx;
+    if (!lv)
+        return;
+    wk_rule_scratch_free(lv->sc);
+    wk_ruleset_unref(lv->rs);
+    wk_strv_clear(&lv->disable);
+    free(lv);
+}
+
+/* Correlation windows survive a reload: saved from the old scratch, restored into the new
+ * one (correlations are matched by id/title; state of removed rules is dropped). */
+static void live_carry(void *ctx, void *from_ctx)
+{
+    struct live *to = ctx, *from = from_ctx;
+    char *text = NULL;
+    size_t len = 0;
+    if (wk_rule_scratch_save(from->sc, &text, &len) == 0)
+        (void)wk_rule_scratch_restore(to->sc, text, len);
+    free(text);
+}
+
+static bool has_file(const char *dir, const char *name, char *buf, size_t len)
+{
+    struct stat st;
+    snprintf(buf, len, "%s/%s", dir, name);
+    return stat(buf, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int wk_live_rules_load(const struct wk_config_rules *cfg, struct wk_rules_hook *out,
+                       char *err, size_t errlen)
+{
+    struct wk_rule_loader *l = NULL;
+    struct live *lv = wk_new0(struct live, 1);
+    char path[4096];
+    int rc = lv ? wk_rule_loader_new(&l) : -ENOMEM;
+    if (rc < 0) {
+        snprintf(err, errlen, "rules: %s", wk_strerror(rc));
+        goto out;
+    }
+    /* The logsource mapping and placeholders come with the pack: the first directory
+     * holding them. */
+    const char *ls = NULL;
+    for (size_t i = 0; i < cfg->dirs.n && !ls; i++) {
+        if (has_file(cfg->dirs.v[i], "logsources.yaml", path, sizeof(path)))
+            ls = path;
+    }
+    if (!ls) {
+        rc = -ENOENT;
+        snprintf(err, errlen, "rules: no logsources.yaml in any of rules.dirs");
+        goto out;
+    }
+    rc = wk_rule_loader_logsources(l, ls);
+    for (size_t i = 0; rc == 0 && i < cfg->dirs.n; i++) {
+        if (has_file(cfg->dirs.v[i], "placeholders.yaml", path, sizeof(path))) {
+            rc = wk_rule_loader_placeholders(l, path);
+            break;
+        }
+    }
+    for (size_t i = 0; rc >= 0 && i < cfg->dirs.n; i++) {
+        rc = wk_rule_loader_add(l, cfg->dirs.v[i]);
+        if (rc < 0)
+            snprintf(err, errlen, "rules: %s: %s", cfg->dirs.v[i], wk_strerror(rc));
+    }
+    size_t nrej = wk_rule_loader_nrejects(l);
+    if (nrej) {
+        const struct wk_rule_reject *r = wk_rule_loader_reject(l, 0);
+        snprintf(err, errlen, "rules: %s:%u:%u: %s (%zu rejected in all)", r->file, r->line,
+                 r->col, r->msg, nrej);
+        rc = WK_ERULE_SYNTAX;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    rc = wk_rule_loader_build(l, &lv->rs);
+    if (rc == 0)
+        rc = wk_rule_scratch_new(&lv->sc, lv->rs, NULL);
+    for (size_t i = 0; rc == 0 && i < cfg->disable.n; i++)
+        rc = wk_strv_push(&lv->disable, cfg->disable.v[i]);
+    if (rc < 0) {
+        snprintf(err, errlen, "rules: %s", wk_strerror(rc));
+        goto out;
+    }
+    memset(out, 0, sizeof(*out));
+    out->eval = live_eval;
+    out->free = live_free;
+    out->carry = live_carry;
+    out->nrules = wk_ruleset_nrules(lv->rs);
+    out->ctx = lv;
+    lv = NULL;
+out:
+    wk_rule_loader_free(l);
+    live_free(lv);
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pipeline's backend on the LMDB store (store.h): a batch's events are added, then the
+ * cursors of its sources (which commit with the events added before them), then its alerts
+ * with references to their evidence. The store seals and commits blocks by its own size,
+ * age and interval policy; wk_store_tick, called by the writer when idle, commits what
+ * waits. A failed commit leaves the data held by the store: the next batch first retries
+ * the flush and is refused (back-pressure) until it succeeds, so nothing is added twice.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "watchkeeper/daemon.h"
+#include "watchkeeper/error.h"
+#include "watchkeeper/log.h"
+#include "watchkeeper/mem.h"
+#include "watchkeeper/store.h"
+#include "watchkeeper/timefmt.h"
+
+struct sb {
+    struct wk_store *st;
+    bool stuck; /* a commit failed: data is held in the store, flush before adding more */
+    struct wk_store_ref *refs;
+    size_t refcap;
+    int64_t retention;   /* store.retention (ns), 0: keep everything */
+    int64_t retained_at; /* mono ns of the last retention pass */
+};
+
+static bool is_commit_error(int rc)
+{
+    return rc == WK_EMAP_FULL || rc == -ENOSPC || rc == -EIO || rc == -EDQUOT;
+}
+
+static int sb_commit(void *ctx, const struct wk_batch *b)
+{
+    struct sb *s = ctx;
+    static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
+    if (s->stuck) {
+        int rc = wk_store_flush(s->st);
+        if (rc < 0)
+            return rc; /* nothing of this batch was added: the pipeline retries it */
+        s->stuck = false;
+    }
+    if (b->nevents > s->refcap) {
+        struct wk_store_ref *nr = realloc(s->refs, b->nevents * sizeof(*nr));
+        if (!nr)
+            return -ENOMEM;
+        s->refs = nr;
+        s->refcap = b->nevents;
+    }
+    /* From the first add on, the batch is the store's: never fail it back (it would be
+     * added twice); a commit error only means "held, flush later". */
+    for (size_t i = 0; i < b->nevents; i++) {
+        /* Each event carries the cursor after it: the store may commit in the middle of
+         * a batch (a block sealed), and that commit must hold exactly the cursor of the
+         * last event it holds, or a crash would replay what it committed. */
+        const struct wk_batch_cursor *bc = b->event_cursors ? &b->event_cursors[i] : NULL;
+        struct wk_store_cursor c = { bc ? bc->instance : NULL, bc ? bc->data : NULL,
+                                     bc ? bc->len : 0 };
+        int rc = wk_store_add(s->st, b->events[i], c.len ? &c : NULL, &s->refs[i]);
+        if (rc < 0 && is_commit_error(rc)) {
+            s->stuck = true;
+        } else if (rc < 0) {
+            s->refs[i].block = 0;
+            if (wk_ratelimit_ok(&rl))
+                wk_log_error("store: event dropped: %s", wk_strerror(rc));
+        }
+    }
+    for (size_t i = 0; i < b->ncursors; i++) {
+        struct wk_store_cursor c = { b->cursors[i].instance, b->cursors[i].data,
+                                     b->cursors[i].len };
+        int rc = wk_store_cursor_set(s->st, &c);
+        if (rc < 0 && wk_ratelimit_ok(&rl))
+            wk_log_error("store: cursor of %s not kept: %s", c.source, wk_strerror(rc));
+    }
+    for (size_t i = 0; i < b->nalerts; i++) {
+        char *js = json_dumps(b->alerts[i].alert, JSON_COMPACT);
+        const struct wk_store_ref *ref = &s->refs[b->alerts[i].event_index];
+        int rc = js ? wk_store_alert_add(s->st, js, strlen(js), ref, ref->block ? 1 : 0, NULL)
+                    : -ENOMEM;
+        free(js);
+        if (rc < 0 && is_commit_error(rc))
+            s->stuck = true;
+        else if (rc < 0 && wk_ratelimit_ok(&rl))
+            wk_log_error("store: alert dropped: %s", wk_strerror(rc));
+    }
+    return 0;
+}
+
+static int sb_tick(void *ctx, bool flush)
+{
+    struct sb *s = ctx;
+    int rc = flush || s->stuck ? wk_store_flush(s->st) : wk_store_tick(s->st, 0);
+    s->stuck = rc < 0;
+    /* Retention: whole old blocks, checked once a minute (and at the first idle tick). */
+    int64_t now = wk_time_mono_ns();
+    if (rc == 0 && !flush && s->retention > 0 &&
+        (!s->retained_at || now - s->retained_at >= 60 * WK_NS_PER_SEC)) {
+        uint64_t removed = 0;
+        s->retained_at = now;
+        int r = wk_store_retain(s->st, wk_time_now_ns(), &removed);
+        if (r < 0)
+            wk_log_error("store: retention failed: %s", wk_strerror(r));
+        else if (removed)
+            wk_log_info("store: retention removed %llu blocks", (unsigned long long)removed);
+    }
+    return rc;
+}
+
+static int sb_quarantine(void *ctx, const char *instance, const char *reason, const void *raw,
+                         size_t len)
+{
+    struct sb *s = ctx;
+    return wk_store_quarantine_add(s->st, instance, reason, raw, len);
+}
+
+static int sb_cursor_get(void *ctx, const char *instance, void **data, size_t *len)
+{
+    struct sb *s = ctx;
+    *data = NULL;
+    *len = 0;
+    void *buf = malloc(4096);
+    if (!buf)
+        return -ENOMEM;
+    int rc = wk_store_cursor_get(s->st, instance, buf, 4096, len);
+    if (rc == WK_ENOT_FOUND) {
+        free(buf);
+        *len = 0;
+        return 0;
+    }
+    if (rc < 0) {
+        free(buf);
+        *len = 0;
+        return rc;
+    }
+    *data = buf;
+    return 0;
+}
+
+static void sb_stats(void *ctx, struct wk_backend_stats *out)
+{
+    struct sb *s = ctx;
+    struct wk_store_stats st;
+    memset(out, 0, sizeof(*out));
+    if (wk_store_stats(s->st, &st) < 0)
+        return;
+    out->events = st.events;
+    out->alerts = st.alerts;
+    out->raw_bytes = st.raw_bytes;
+    out->stored_bytes = st.stored_bytes;
+}
+
+static void sb_close(void *ctx)
+{
+    struct sb *s = ctx;
+    if (!s)
+        return;
+    int rc = wk_store_flush(s->st);
+    if (rc < 0)
+        wk_log_error("store: final commit failed: %s (the sources resume from their "
+                     "committed cursors)", wk_strerror(rc));
+    wk_store_close(s->st);
+    free(s->refs);
+    free(s);
+}
+
+static const struct wk_backend_ops sb_ops = {
+    .name = "lmdb",
+    .commit = sb_commit,
+    .tick = sb_tick,
+    .quarantine = sb_quarantine,
+    .cursor_get = sb_cursor_get,
+    .stats = sb_stats,
+    .close = sb_close,
+};
+
+int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
+                          const struct wk_config_store *cfg)
+{
+    struct wk_store_opts so;
+    wk_store_opts_init(&so);
+    so.block_raw_max = (size_t)cfg->block_size;
+    so.block_age_ns = cfg->block_age;
+    so.zstd_level = (int)cfg->compression_level;
+    so.map_max = cfg->map_size;
+    so.retain_age_ns = cfg->retention;
+    so.fsync = cfg->fsync;
+    struct sb *s = wk_new0(struct sb, 1);
+    if (!s)
+        return -ENOMEM;
+    s->retention = cfg->retention;
+    int rc = wk_store_open(&s->st, cfg->path, &so);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    *ops = &sb_ops;
+    *ctx = s;
+    return 0;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The collector daemon (`watchkeeper run`) and the two seams of its pipeline:
+ * - a storage backend, which commits one batch (events, the cursors of the sources whose
+ *   events it holds, the alerts on them) in one transaction and hands stored cursors back;
+ * - a live-rules hook, which evaluates one event and emits alerts.
+ * store_backend.c and live_rules.c implement them on the LMDB store and the rule engine;
+ * tests plug in their own.
+ *
+ * Threading: the backend and the rules hook are called on the pipeline's writer thread only
+ * (never on the libuv loop thread), one call at a time.
+ */
+#ifndef WK_DAEMON_H
+#define WK_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "watchkeeper/event.h"
+#include "watchkeeper/wkconfig.h"
+
+struct wk_rules_hook;
+
+/** The stored resume point of one source instance, carried by a batch. */
+struct wk_batch_cursor {
+    const char *instance;
+    const void *data;
+    size_t len;
+};
+
+/** An alert raised on events[event_index] of the same batch. */
+struct wk_batch_alert {
+    json_t *alert; /* borrowed; the rule's id, title, level, tags, ... */
+    size_t event_index;
+};
+
+/** What one commit holds; everything is borrowed for the call. */
+struct wk_batch {
+    struct wk_event *const *events;
+    size_t nevents;
+    /* events_cursors[i]: the cursor after events[i] (len 0: none). A backend that may
+     * commit part of a batch must store these with each event. */
+    const struct wk_batch_cursor *event_cursors;
+    /* The cursor after the last event of each source in the batch. */
+    const struct wk_batch_cursor *cursors;
+    size_t ncursors;
+    const struct wk_batch_alert *alerts;
+    size_t nalerts;
+    uint64_t raw_bytes; /* sum of the events' serialised sizes (estimate) */
+};
+
+struct wk_backend_stats {
+    uint64_t events;       /* events stored */
+    uint64_t alerts;       /* alerts stored */
+    uint64_t raw_bytes;    /* bytes of the events before compression */
+    uint64_t stored_bytes; /* bytes on disk */
+};
+
+struct wk_backend_ops {
+    const char *name;
+    /**
+     * Commit a batch atomically: after a crash either all of it (events, cursors, alerts)
+     * is stored or none. @return 0 or <0 (the pipeline retries with a backoff).
+     */
+    int (*commit)(void *ctx, const struct wk_batch *b);
+    /** The stored cursor of instance: @param[out] data malloc'd (NULL, 0 when none). */
+    int (*cursor_get)(void *ctx, const char *instance, void **data, size_t *len);
+    /**
+     * Called by the writer when idle (about every 100 ms) and with flush at the end of a
+     * drain: commit what waits (optional). @return 0 or <0 (logged, retried).
+     */
+    int (*tick)(void *ctx, bool flush);
+    /** Keep input a source could not parse, with the reason (optional). */
+    int (*quarantine)(void *ctx, const char *instance, const char *reason, const void *raw,
+                      size_t len);
+    /** Counters (optional). Any thread. */
+    void (*stats)(void *ctx, struct wk_backend_stats *st);
+    /** Close and free (NULL ctx allowed). */
+    void (*close)(void *ctx);
+};
+
+/**
+ * Open the LMDB store (store.h) at cfg->path as the pipeline's backend.
+ * @param[out] ctx for the returned ops. @return 0 or what wk_store_open returns.
+ */
+int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
+                          const struct wk_config_store *cfg);
+
+/**
+ * The live rules of the rule engine (rule.h) as a hook: loads every directory of
+ * cfg->dirs (logsources.yaml and placeholders.yaml from the first directory that has
+ * them, else from the default pack), drops alerts of cfg->disable. A rule set with any
+ * rejected rule is refused as a whole (err names the first rejection and the count).
+ * This is what wk_daemon_rules_loader points at.
+ */
+int wk_live_rules_load(const struct wk_config_rules *cfg, struct wk_rules_hook *out,
+                       char *err, size_t errlen);
+
+/** A live rule set (immutable once built). */
+struct wk_rules_hook {
+    /**
+     * Evaluate one event; call emit once per alert (alert is stolen by emit).
+     * @return 0 or <0 (logged, the event is still stored).
+     */
+    int (*eval)(void *ctx, const struct wk_event *ev,
+                int (*emit)(void *arg, json_t *alert), void *arg);
+    /** Free the rule set (NULL ctx allowed). */
+    void (*free)(void *ctx);
+    /**
+     * Optional: carry evaluation state (correlation windows) from the set being replaced
+     * into this one; called on the writer thread before this set's first eval.
+     */
+    void (*carry)(void *ctx, void *from_ctx);
+    size_t nrules;
+    void *ctx;
+};
+
+/**
+ * How the daemon builds a rule set from the `rules:` section (default wk_live_rules_load;
+ * NULL runs without live rules). On failure set err and return <0: a reload then keeps
+ * the rule set in use.
+ */
+extern int (*wk_daemon_rules_loader)(const struct wk_config_rules *cfg,
+                                     struct wk_rules_hook *out, char *err, size_t errlen);
+
+struct wk_daemon_opts {
+    const char *config_path; /* NULL: the built-in defaults */
+    bool once;               /* process what the sources have now, then exit */
+    const char *store_path;  /* overrides store.path when not NULL */
+    const char *api_socket;  /* overrides api.socket when not NULL ("" disables) */
+};
+
+/**
+ * Run the collector until SIGTERM/SIGINT (or, with once, until the sources are caught up).
+ * Logs its own errors. @return a CLI exit code: 0 ok, 3 runtime error (config, store).
+ */
+int wk_daemon_run(const struct wk_daemon_opts *opts);
+
+#endif /* WK_DAEMON_H */

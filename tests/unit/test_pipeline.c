@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The pipeline: batches with the cursor after each source's last event, back-pressure
+ * (-EAGAIN, then resume), live rules with allow-lists, alert outputs, commit retries. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../collector/pipeline_private.h"
+#include "watchkeeper/mem.h"
+#include "wk_test.h"
+
+/* A backend that keeps what it is given. */
+struct mem_backend {
+    size_t events, commits, alerts, fail_next;
+    char cursor[64];
+    char last_action[64];
+};
+
+static int mem_commit(void *ctx, const struct wk_batch *b)
+{
+    struct mem_backend *m = ctx;
+    if (m->fail_next) {
+        m->fail_next--;
+        return -EIO;
+    }
+    m->events += b->nevents;
+    m->commits++;
+    m->alerts += b->nalerts;
+    for (size_t i = 0; i < b->ncursors; i++)
+        snprintf(m->cursor, sizeof(m->cursor), "%s=%.*s", b->cursors[i].instance,
+                 (int)b->cursors[i].len, (const char *)b->cursors[i].data);
+    if (b->nevents) {
+        const char *a = wk_event_get_str(b->events[b->nevents - 1], &WK_KEY_EVENT_ACTION, NULL);
+        snprintf(m->last_action, sizeof(m->last_action), "%s", a ? a : "");
+    }
+    return 0;
+}
+
+static int mem_cursor_get(void *ctx, const char *inst, void **d, size_t *l)
+{
+    *d = NULL;
+    *l = 0;
+    return 0;
+}
+
+static const struct wk_backend_ops mem_ops = {
+    .name = "mem", .commit = mem_commit, .cursor_get = mem_cursor_get,
+};
+
+/* A source that only counts resume() calls. */
+struct fake_src {
+    struct wk_source_base base;
+    int resumed;
+};
+
+static void fake_resume(struct wk_source *s)
+{
+    ((struct fake_src *)s)->resumed++;
+}
+
+static const struct wk_source_ops fake_ops = { .version = WK_SOURCE_OPS_V1, .name = "fake",
+                                               .resume = fake_resume };
+
+static struct wk_config_pipeline limits(int64_t qev, int64_t batch)
+{
+    struct wk_config_pipeline l = { .queue_events = qev, .queue_bytes = 64u << 20,
+                                    .batch_events = batch, .batch_age = 50000000,
+                                    .drain_timeout = 1000000000 };
+    return l;
+}
+
+static int submit(struct wk_pipeline *p, struct fake_src *s, const char *action, int n,
+                  const char *container)
+{
+    struct wk_event *ev;
+    if (wk_event_new(&ev) < 0)
+        return -ENOMEM;
+    wk_event_set_ts(ev, 1);
+    (void)wk_event_add_str(ev, 0, &WK_KEY_EVENT_ACTION, action, strlen(action));
+    if (container)
+        (void)wk_event_add_str(ev, 0, &WK_KEY_CONTAINER_NAME, container, strlen(container));
+    char cur[16];
+    int cl = snprintf(cur, sizeof(cur), "%d", n);
+    struct wk_source_sink *sink = wk__pipeline_sink(p);
+    int rc = sink->submit(sink, (struct wk_source *)s, ev, cur, (size_t)cl);
+    wk_event_free(ev);
+    return rc;
+}
+
+static void drained(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static void drain(uv_loop_t *loop, struct wk_pipeline *p)
+{
+    int done = 0;
+    wk__pipeline_drain(p, drained, &done);
+    while (!done)
+        uv_run(loop, UV_RUN_ONCE);
+}
+
+static void finish(uv_loop_t *loop, struct wk_pipeline *p)
+{
+    wk__pipeline_free(p);
+    uv_run(loop, UV_RUN_DEFAULT);
+    WK_ASSERT_INT_EQ(uv_loop_close(loop), 0);
+}
+
+WK_TEST(batches_carry_last_cursor)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { 0 };
+    struct wk_config_pipeline l = limits(1000, 4);
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    for (int i = 1; i <= 10; i++)
+        WK_ASSERT_OK(submit(p, &s, "x", i, NULL));
+    drain(&loop, p);
+    struct wk_pipeline_stats st;
+    wk__pipeline_stats(p, &st);
+    WK_ASSERT_UINT_EQ(m.events, 10);
+    WK_ASSERT(m.commits >= 3); /* batch_events = 4 */
+    WK_ASSERT_STR_EQ(m.cursor, "a=10");
+    WK_ASSERT_UINT_EQ(st.committed, 10);
+    WK_ASSERT_UINT_EQ(st.queued_events, 0);
+    WK_ASSERT_UINT_EQ(st.queued_bytes, 0);
+    /* After the drain nothing is taken. */
+    WK_ASSERT_INT_EQ(submit(p, &s, "late", 11, NULL), -EAGAIN);
+    finish(&loop, p);
+}
+
+WK_TEST(back_pressure_then_resume)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { .fail_next = 1 << 30 }; /* a store that is stuck */
+    struct wk_config_pipeline l = limits(4, 100);
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    for (int i = 1; i <= 4; i++)
+        WK_ASSERT_OK(submit(p, &s, "x", i, NULL));
+    WK_ASSERT_INT_EQ(submit(p, &s, "x", 5, NULL), -EAGAIN);
+    struct wk_pipeline_stats st;
+    wk__pipeline_stats(p, &st);
+    WK_ASSERT_UINT_EQ(st.queued_events, 4);
+    WK_ASSERT_UINT_EQ(st.refused, 1);
+    WK_ASSERT_INT_EQ(s.resumed, 0);
+    /* The writer retries the stuck store (with a backoff) ... */
+    for (int i = 0; i < 2000 && st.commit_errors < 2; i++) {
+        usleep(1000);
+        wk__pipeline_stats(p, &st);
+    }
+    WK_ASSERT(st.commit_errors >= 2);
+    /* ... the store recovers: the batch commits, the source is resumed on the loop. */
+    __atomic_store_n(&m.fail_next, 0, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 2000 && !s.resumed; i++)
+        uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
+    WK_ASSERT_INT_EQ(s.resumed, 1);
+    WK_ASSERT_OK(submit(p, &s, "x", 5, NULL));
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, 5);
+    WK_ASSERT_STR_EQ(m.cursor, "a=5");
+    finish(&loop, p);
+}
+
+WK_TEST(queue_bytes_bound)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { .fail_next = 1 << 30 };
+    struct wk_config_pipeline l = limits(1000000, 100000);
+    l.queue_bytes = 128 * 1024;
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    int taken = 0;
+    while (submit(p, &s, "x", taken + 1, NULL) == 0)
+        taken++;
+    struct wk_pipeline_stats st;
+    wk__pipeline_stats(p, &st);
+    WK_ASSERT(taken > 10);
+    WK_ASSERT(st.queued_bytes <= l.queue_bytes);
+    WK_ASSERT(st.peak_bytes <= l.queue_bytes);
+    __atomic_store_n(&m.fail_next, 0, __ATOMIC_SEQ_CST);
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, (size_t)taken);
+    finish(&loop, p);
+}
+
+/* Rules: alert on event.action "bad". */
+static int bad_eval(void *ctx, const struct wk_event *ev, int (*emit)(void *, json_t *),
+                    void *arg)
+{
+    const char *a = wk_event_get_str(ev, &WK_KEY_EVENT_ACTION, NULL);
+    if (a && strcmp(a, "bad") == 0)
+        return emit(arg, json_pack("{s:s, s:s}", "rule", "t-1", "level", "high"));
+    return 0;
+}
+
+static int freed;
+static void bad_free(void *ctx)
+{
+    freed++;
+}
+
+WK_TEST(live_rules_alerts_and_allow_list)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { 0 };
+    struct wk_config_pipeline l = limits(1000, 100);
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/alerts.jsonl", wk_test_tmpdir());
+    struct wk_config_output outs[2] = {
+        { .type = "file", .name = "f", .path = path, .min_level = "informational" },
+        { .type = "file", .name = "crit", .path = "/dev/null", .min_level = "critical" },
+    };
+    char err[256];
+    WK_ASSERT_OK(wk__pipeline_set_outputs(p, outs, 2, err, sizeof(err)));
+    struct wk_config_rules allow = { 0 };
+    WK_ASSERT_OK(wk_strv_push(&allow.allow_containers, "ci-runner"));
+    struct wk_rules_hook h = { .eval = bad_eval, .free = bad_free, .nrules = 1 };
+    wk__pipeline_set_rules(p, &h, &allow);
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    WK_ASSERT_OK(submit(p, &s, "good", 1, "web"));
+    WK_ASSERT_OK(submit(p, &s, "bad", 2, "web"));
+    WK_ASSERT_OK(submit(p, &s, "bad", 3, "ci-runner")); /* allowed: no alert */
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, 3);
+    WK_ASSERT_UINT_EQ(m.alerts, 1);
+    struct wk_pipeline_stats st;
+    wk__pipeline_stats(p, &st);
+    WK_ASSERT_UINT_EQ(st.alerts, 1);
+    WK_ASSERT_UINT_EQ(st.alerts_hour, 1);
+    WK_ASSERT_UINT_EQ(st.nrules, 1);
+    size_t len;
+    char *text = wk_test_read_file(path, &len);
+    WK_ASSERT(text != NULL);
+    WK_ASSERT_STR_EQ(text, "{\"rule\":\"t-1\",\"level\":\"high\",\"event\":{\"@timestamp\":"
+                           "\"1970-01-01T00:00:00.000000001Z\",\"event\":{\"action\":\"bad\"},"
+                           "\"container\":{\"name\":\"web\"}}}\n");
+    free(text);
+    /* A swap frees the old set once no batch uses it. */
+    WK_ASSERT_INT_EQ(freed, 0);
+    wk__pipeline_set_rules(p, NULL, NULL);
+    WK_ASSERT_INT_EQ(freed, 1);
+    wk_options_fini(wk_config_rules_options, &allow);
+    finish(&loop, p);
+}
+
+WK_TEST(bad_output_keeps_old)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { 0 };
+    struct wk_config_pipeline l = limits(1000, 100);
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct wk_config_output o = { .type = "file", .name = "x", .path = "/nonexistent/dir/a" };
+    char err[256] = "";
+    WK_ASSERT_INT_EQ(wk__pipeline_set_outputs(p, &o, 1, err, sizeof(err)), -ENOENT);
+    WK_ASSERT_STR_EQ(err, "output x: /nonexistent/dir/a: No such file or directory");
+    drain(&loop, p);
+    finish(&loop, p);
+}
