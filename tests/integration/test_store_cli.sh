@@ -110,17 +110,30 @@ printf '%064d\n' 7 >"$WK_TMP/other.pub"
 wk_run 1 "$WK_BIN" verify --store "$S" --pubkey "$WK_TMP/other.pub"
 grep -q 'signature does not verify' <<<"$WK_ERR" || wk_fail "foreign key: $WK_ERR"
 
-# Flip one byte inside the second block's zstd frame (found by its magic number).
+# Flip one byte inside the second block's zstd frame. The live value is read with
+# mdb_dump; every copy of a 32-byte run from inside its frame is flipped, because LMDB's
+# free pages may hold stale copies and a match by position alone could miss the live one.
 T=$WK_TMP/flip
 cp -r "$S" "$T"
-# A block value starts its overflow page: 16 bytes of page header, 128 of block header,
-# then the frame; other matches of the magic are chance bytes (the dictionary, free pages).
-off=$(LC_ALL=C grep -obUaP '\x28\xb5\x2f\xfd' "$T/data.mdb" | cut -d: -f1 |
-    awk '$1 % 4096 == 144' | sed -n 2p)
-[ -n "$off" ] || wk_fail "no zstd frame found in data.mdb"
-pos=$((off + 20)) # inside the frame even for a tiny block (a frame ends mid-page)
-byte=$(od -An -tu1 -j "$pos" -N1 "$T/data.mdb" | tr -d ' ')
-printf "\\x$(printf %02x $((byte ^ 1)))" | dd of="$T/data.mdb" bs=1 seek="$pos" conv=notrunc 2>/dev/null
+python3 - "$T" <<'PY' || wk_fail "could not flip a byte of block 2"
+import subprocess, sys
+d = sys.argv[1]
+out = subprocess.run(["mdb_dump", "-s", "blocks", d], check=True, capture_output=True,
+                     text=True).stdout.splitlines()
+data = [l.strip() for l in out[out.index("HEADER=END") + 1:] if l.startswith(" ")]
+value = bytes.fromhex(data[3])  # key, value, key, value: the second block's value
+frame = value.find(b"\x28\xb5\x2f\xfd")
+run = value[frame + 8:frame + 40]
+assert frame >= 0 and len(run) == 32, "no zstd frame in block 2"
+raw = bytearray(open(d + "/data.mdb", "rb").read())
+n, at = 0, raw.find(run)
+while at >= 0:
+    raw[at + 4] ^= 1
+    n += 1
+    at = raw.find(run, at + 1)
+assert n >= 1, "block 2 not found in data.mdb"
+open(d + "/data.mdb", "wb").write(raw)
+PY
 wk_run 1 "$WK_BIN" verify --store "$T"
 grep -q '^watchkeeper: verify: .*: chain broken at block [0-9]*: block [0-9]*: ' <<<"$WK_ERR" ||
     wk_fail "verify names the bad block: $WK_ERR"
