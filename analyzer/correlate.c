@@ -268,35 +268,18 @@ static int fire(struct wk_rule_scratch *sc, uint32_t ci, struct cgroup *g, size_
     return n;
 }
 
+/* A group-by or value field's text: a scalar's, or a string list's first item. */
 static bool value_text(const struct wk_value *v, char *num, size_t numlen, const char **s,
                        size_t *len)
 {
-    switch (v ? v->kind : WK_VAL_NULL) {
-    case WK_VAL_STR:
-    case WK_VAL_JSON:
-        *s = v->u.s, *len = v->len;
+    if (v && v->kind == WK_VAL_STRLIST) {
+        if (!v->len)
+            return false;
+        *s = v->u.items[0].s;
+        *len = v->u.items[0].len;
         return true;
-    case WK_VAL_INT:
-        *len = (size_t)snprintf(num, numlen, "%lld", (long long)v->u.i);
-        *s = num;
-        return true;
-    case WK_VAL_REAL:
-        *len = (size_t)snprintf(num, numlen, "%.17g", v->u.r);
-        *s = num;
-        return true;
-    case WK_VAL_BOOL:
-        *s = v->u.b ? "true" : "false";
-        *len = strlen(*s);
-        return true;
-    case WK_VAL_STRLIST:
-        if (v->len) {
-            *s = v->u.items[0].s, *len = v->u.items[0].len;
-            return true;
-        }
-        return false;
-    default:
-        return false;
     }
+    return wk_value_text(v, num, numlen, s, len);
 }
 
 /* Evaluate a closing (tumbling) window of g and clear it. */

@@ -205,29 +205,10 @@ bool wk__sg_matcher_text(const struct sg_matcher *m, const char *s, size_t len,
 }
 
 /* The text of a scalar value (borrowed or in sc->num). */
-static bool value_text(const struct wk_value *v, struct wk_rule_scratch *sc, const char **s,
-                       size_t *len)
+static inline bool value_text(const struct wk_value *v, struct wk_rule_scratch *sc,
+                              const char **s, size_t *len)
 {
-    switch (v->kind) {
-    case WK_VAL_STR:
-    case WK_VAL_JSON:
-        *s = v->u.s, *len = v->len;
-        return true;
-    case WK_VAL_INT:
-        *len = (size_t)snprintf(sc->num, sizeof(sc->num), "%lld", (long long)v->u.i);
-        *s = sc->num;
-        return true;
-    case WK_VAL_REAL:
-        *len = (size_t)snprintf(sc->num, sizeof(sc->num), "%.17g", v->u.r);
-        *s = sc->num;
-        return true;
-    case WK_VAL_BOOL:
-        *s = v->u.b ? "true" : "false";
-        *len = strlen(*s);
-        return true;
-    default:
-        return false;
-    }
+    return wk_value_text(v, sc->num, sizeof(sc->num), s, len);
 }
 
 static bool value_num(const struct wk_value *v, double *out)

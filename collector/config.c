@@ -98,29 +98,6 @@ static const char *const output_types[] = { "stdout", "file", NULL };
 static const char *const rule_levels[] = { "informational", "low", "medium", "high",
                                            "critical", NULL };
 
-void wk_strv_clear(struct wk_strv *sv)
-{
-    if (!sv)
-        return;
-    for (size_t i = 0; i < sv->n; i++)
-        free(sv->v[i]);
-    free(sv->v);
-    sv->v = NULL;
-    sv->n = 0;
-}
-
-int wk_strv_push(struct wk_strv *sv, const char *s)
-{
-    char **v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
-    if (!v)
-        return -ENOMEM;
-    sv->v = v;
-    if (!(v[sv->n] = strdup(s)))
-        return -ENOMEM;
-    sv->n++;
-    return 0;
-}
-
 /* The loader's state: the file name for messages and the errors found so far. */
 struct loader {
     const char *name;

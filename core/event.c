@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "event_private.h"
@@ -332,6 +333,32 @@ void wk_event_flag_last(struct wk_event *ev, uint8_t flags)
 {
     if (ev->n)
         ev->fields[ev->n - 1].v.flags |= flags;
+}
+
+bool wk_value_text(const struct wk_value *v, char *buf, size_t buflen, const char **s,
+                   size_t *len)
+{
+    switch (v ? v->kind : WK_VAL_NULL) {
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        *s = v->u.s;
+        *len = v->len;
+        return true;
+    case WK_VAL_INT:
+        *len = (size_t)snprintf(buf, buflen, "%lld", (long long)v->u.i);
+        *s = buf;
+        return true;
+    case WK_VAL_REAL:
+        *len = (size_t)snprintf(buf, buflen, "%.17g", v->u.r);
+        *s = buf;
+        return true;
+    case WK_VAL_BOOL:
+        *s = v->u.b ? "true" : "false";
+        *len = v->u.b ? 4 : 5;
+        return true;
+    default:
+        return false;
+    }
 }
 
 int wk_event_copy(struct wk_event *dst, const struct wk_event *src)

@@ -69,7 +69,7 @@ const struct wk_option *wk_option_find(const struct wk_option *table, const char
     return NULL;
 }
 
-static void strv_clear(struct wk_strv *sv)
+void wk_strv_clear(struct wk_strv *sv)
 {
     for (size_t i = 0; i < sv->n; i++)
         free(sv->v[i]);
@@ -78,7 +78,7 @@ static void strv_clear(struct wk_strv *sv)
     sv->n = 0;
 }
 
-static int strv_push(struct wk_strv *sv, const char *s)
+int wk_strv_push(struct wk_strv *sv, const char *s)
 {
     char **v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
     if (!v)
@@ -143,10 +143,10 @@ static int set_one(const struct wk_option *o, void *cfg, const char *value, bool
     case WK_OPT_STRLIST: {
         struct wk_strv *sv = (struct wk_strv *)(void *)base;
         if (!append)
-            strv_clear(sv);
+            wk_strv_clear(sv);
         if (!append && !*value)
             return 0;
-        return strv_push(sv, value);
+        return wk_strv_push(sv, value);
     }
     case WK_OPT_END: break;
     }
@@ -198,9 +198,9 @@ int wk_options_defaults(const struct wk_option *table, void *cfg)
             if (!dup)
                 return -ENOMEM;
             struct wk_strv *sv = (struct wk_strv *)(void *)((char *)cfg + o->offset);
-            strv_clear(sv);
+            wk_strv_clear(sv);
             for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (strv_push(sv, t) < 0) {
+                if (wk_strv_push(sv, t) < 0) {
                     free(dup);
                     return -ENOMEM;
                 }
@@ -223,7 +223,7 @@ void wk_options_fini(const struct wk_option *table, void *cfg)
             free(*(char **)(void *)base);
             *(char **)(void *)base = NULL;
         } else if (o->type == WK_OPT_STRLIST) {
-            strv_clear((struct wk_strv *)(void *)base);
+            wk_strv_clear((struct wk_strv *)(void *)base);
         }
     }
 }

@@ -148,6 +148,15 @@ const struct wk_value *wk_event_get_ctx(const struct wk_event *ev, unsigned rec,
 /** String value of an event-level field or NULL if absent or not a string; len may be NULL. */
 const char *wk_event_get_str(const struct wk_event *ev, const struct wk_key *key, size_t *len);
 
+/**
+ * The text of a scalar value, as rules compare it: strings and JSON as they are, integers
+ * in decimal, reals with 17 significant digits, booleans as "true"/"false".
+ * @param[out] buf storage for numbers (at least 32 bytes); @param[out] s, len the text
+ * (borrowed from v or buf). @return false for null and string lists.
+ */
+bool wk_value_text(const struct wk_value *v, char *buf, size_t buflen, const char **s,
+                   size_t *len);
+
 /** Copy src into dst (dst is reset first). @return 0 or -ENOMEM. */
 int wk_event_copy(struct wk_event *dst, const struct wk_event *src);
 /** True when both events hold the same timestamp, fields, values and order. */

@@ -35,6 +35,11 @@ struct wk_option {
     const char *description;
 };
 
+/** Append a copy of s to a string list. @return 0 or -ENOMEM. */
+int wk_strv_push(struct wk_strv *sv, const char *s);
+/** Free the strings of a list and empty it. */
+void wk_strv_clear(struct wk_strv *sv);
+
 /** Set every option of the table to its default in cfg. @return 0, -EINVAL (bad default). */
 int wk_options_defaults(const struct wk_option *table, void *cfg);
 /**

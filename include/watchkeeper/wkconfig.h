@@ -125,9 +125,5 @@ int wk_config_defaults(struct wk_config **out, struct wk_strv *probe);
 /** Free a config (NULL allowed). @return NULL. */
 struct wk_config *wk_config_free(struct wk_config *cfg);
 
-/** Append a copy of s to a string list. @return 0 or -ENOMEM. */
-int wk_strv_push(struct wk_strv *sv, const char *s);
-/** Free the strings of a list and empty it. */
-void wk_strv_clear(struct wk_strv *sv);
 
 #endif /* WK_WKCONFIG_H */

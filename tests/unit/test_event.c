@@ -339,3 +339,27 @@ WK_TEST(jansson_bridge_prefix)
     json_decref(j);
     wk_event_free(ev);
 }
+
+WK_TEST(value_text_of_each_kind)
+{
+    char buf[32];
+    const char *s = NULL;
+    size_t len = 0;
+    struct wk_value v = { .kind = WK_VAL_INT, .u.i = -9223372036854775807 - 1 };
+    WK_ASSERT(wk_value_text(&v, buf, sizeof(buf), &s, &len));
+    WK_ASSERT_MEM_EQ(s, len, "-9223372036854775808", 20);
+    v = (struct wk_value){ .kind = WK_VAL_REAL, .u.r = 0.1 };
+    WK_ASSERT(wk_value_text(&v, buf, sizeof(buf), &s, &len));
+    WK_ASSERT_MEM_EQ(s, len, "0.10000000000000001", 19);
+    v = (struct wk_value){ .kind = WK_VAL_BOOL, .u.b = false };
+    WK_ASSERT(wk_value_text(&v, buf, sizeof(buf), &s, &len));
+    WK_ASSERT_MEM_EQ(s, len, "false", 5);
+    v = (struct wk_value){ .kind = WK_VAL_STR, .len = 3, .u.s = "a\0b" };
+    WK_ASSERT(wk_value_text(&v, buf, sizeof(buf), &s, &len));
+    WK_ASSERT_MEM_EQ(s, len, "a\0b", 3);
+    v = (struct wk_value){ .kind = WK_VAL_NULL };
+    WK_ASSERT(!wk_value_text(&v, buf, sizeof(buf), &s, &len));
+    WK_ASSERT(!wk_value_text(NULL, buf, sizeof(buf), &s, &len));
+    v = (struct wk_value){ .kind = WK_VAL_STRLIST };
+    WK_ASSERT(!wk_value_text(&v, buf, sizeof(buf), &s, &len));
+}
