@@ -67,6 +67,7 @@ int wk_event_new(struct wk_event **out)
     if (!ev)
         return -ENOMEM;
     wk_arena_init(&ev->arena);
+    ev->gen = 1;
     *out = ev;
     return 0;
 }
@@ -78,6 +79,7 @@ struct wk_event *wk_event_free(struct wk_event *ev)
     wk_arena_fini(&ev->arena);
     free(ev->fields);
     free(ev->hashes);
+    free(ev->idx);
     free(ev);
     return NULL;
 }
@@ -87,7 +89,11 @@ void wk_event_reset(struct wk_event *ev)
     ev->ts = 0;
     ev->n = 0;
     ev->nrec = 0;
-    memset(ev->bloom, 0, sizeof(ev->bloom));
+    if (++ev->gen > 0xFFFFu) {
+        if (ev->idx)
+            memset(ev->idx, 0, ev->idxcap * sizeof(*ev->idx));
+        ev->gen = 1;
+    }
     wk_arena_reset(&ev->arena);
 }
 
@@ -138,23 +144,38 @@ static inline bool key_eq(const struct wk_key *a, const struct wk_key *b)
     return a->hash == b->hash && a->len == b->len && memcmp(a->name, b->name, a->len) == 0;
 }
 
-static inline bool bloom_has(const struct wk_event *ev, unsigned rec, uint32_t hash)
+static inline size_t idx_home(uint32_t hash, unsigned rec, size_t mask)
 {
-    unsigned b = wk__event_bloom_bit(hash, rec);
-    return ev->bloom[b >> 6] >> (b & 63) & 1u;
+    uint32_t m = hash ^ (rec * 0x9E3779B1u);
+    m ^= m >> 15;
+    return m & mask;
 }
 
 static ssize_t find(const struct wk_event *ev, unsigned rec, const struct wk_key *key)
 {
-    const uint32_t h = key->hash;
-    if (!bloom_has(ev, rec, h))
+    if (!ev->idx)
         return -1;
-    const uint32_t *hs = ev->hashes;
-    for (size_t i = 0, n = ev->n; i < n; i++) {
-        if (hs[i] == h && ev->fields[i].v.rec == rec && key_eq(&ev->fields[i].key, key))
-            return (ssize_t)i;
+    const uint32_t h = key->hash;
+    const size_t mask = ev->idxcap - 1;
+    const uint32_t gen = ev->gen;
+    for (size_t p = idx_home(h, rec, mask);; p = (p + 1) & mask) {
+        uint32_t e = ev->idx[p];
+        if (e >> 16 != gen)
+            return -1;
+        e &= 0xFFFFu;
+        const struct wk_field *f = &ev->fields[e - 1];
+        if (ev->hashes[e - 1] == h && f->v.rec == rec && key_eq(&f->key, key))
+            return (ssize_t)(e - 1);
     }
-    return -1;
+}
+
+static void idx_insert(struct wk_event *ev, size_t i)
+{
+    const size_t mask = ev->idxcap - 1;
+    size_t p = idx_home(ev->hashes[i], ev->fields[i].v.rec, mask);
+    while (ev->idx[p] >> 16 == ev->gen)
+        p = (p + 1) & mask;
+    ev->idx[p] = ev->gen << 16 | (uint32_t)(i + 1);
 }
 
 const struct wk_value *wk_event_get(const struct wk_event *ev, unsigned rec,
@@ -212,7 +233,17 @@ static struct wk_field *slot(struct wk_event *ev, unsigned rec, const struct wk_
             return NULL;
         }
         ev->hashes = h;
+        uint32_t *ix = calloc(cap * 2, sizeof(*ix));
+        if (!ix) {
+            *rc = -ENOMEM;
+            return NULL;
+        }
+        free(ev->idx);
+        ev->idx = ix;
+        ev->idxcap = cap * 2;
         ev->cap = cap;
+        for (size_t i = 0; i < ev->n; i++)
+            idx_insert(ev, i);
     }
     char *name = wk_arena_strndup(&ev->arena, key->name, key->len);
     if (!name) {
@@ -224,10 +255,10 @@ static struct wk_field *slot(struct wk_event *ev, unsigned rec, const struct wk_
     f->key.len = key->len;
     f->key.hash = key->hash;
     f->dots = 0;
+    f->v.rec = (uint16_t)rec; /* the index hashes rec; the caller fills the rest of v */
     ev->hashes[ev->n] = key->hash;
+    idx_insert(ev, ev->n);
     ev->n++;
-    unsigned b = wk__event_bloom_bit(key->hash, rec);
-    ev->bloom[b >> 6] |= UINT64_C(1) << (b & 63);
     return f;
 }
 

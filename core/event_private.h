@@ -22,18 +22,17 @@ struct wk_event {
     size_t n;
     size_t cap;
     unsigned nrec;
-    /* A 256-bit bloom filter over (hash, rec) of the fields present: adding a new name
-     * skips the duplicate scan, and looking up an absent field (most lookups rules make)
-     * answers without scanning. */
-    uint64_t bloom[4];
+    /* An open-addressing index over (hash, rec), twice the field capacity so it is at
+     * most half full: lookups (every rule's) and the duplicate check of every add are
+     * O(1) whatever the event's size. An entry is gen << 16 | (field number + 1); entries
+     * of an older generation are empty, so a reset is gen++ rather than a memset. */
+    uint32_t *idx;
+    size_t idxcap; /* power of two, 2 * cap */
+    uint32_t gen;  /* 1..65535 */
     struct wk_arena arena;
 };
 
 bool wk__utf8_valid(const char *s, size_t len);
 
-static inline unsigned wk__event_bloom_bit(uint32_t hash, unsigned rec)
-{
-    return (hash ^ (hash >> 16) ^ (rec * 0x9E3779B1u)) & 255u;
-}
 
 #endif

@@ -363,3 +363,37 @@ WK_TEST(value_text_of_each_kind)
     v = (struct wk_value){ .kind = WK_VAL_STRLIST };
     WK_ASSERT(!wk_value_text(&v, buf, sizeof(buf), &s, &len));
 }
+
+WK_TEST(index_big_events_and_generation_wrap)
+{
+    struct wk_event *ev = new_event();
+    char name[32];
+    /* 5000 fields over 3 records: every one found, with its own value; absent ones not. */
+    WK_ASSERT_INT_EQ(wk_event_add_record(ev), 1);
+    WK_ASSERT_INT_EQ(wk_event_add_record(ev), 2);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "f%d", i);
+        struct wk_key k = wk_key_init(name);
+        WK_ASSERT_OK(wk_event_add_int(ev, (unsigned)(i % 3), &k, i));
+    }
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "f%d", i);
+        struct wk_key k = wk_key_init(name);
+        const struct wk_value *v = wk_event_get(ev, (unsigned)(i % 3), &k);
+        WK_ASSERT(v && v->u.i == i);
+        WK_ASSERT(wk_event_get(ev, (unsigned)((i + 1) % 3), &k) == NULL);
+    }
+    /* 70000 resets pass the 16-bit generation: nothing of an old event may be found. */
+    struct wk_key a = wk_key_init("a"), b = wk_key_init("b");
+    for (int round = 0; round < 70000; round++) {
+        wk_event_reset(ev);
+        if (wk_event_get(ev, 0, &a) || wk_event_get(ev, 0, &b))
+            WK_FAIL("round %d: a field survived the reset", round);
+        WK_ASSERT_OK(wk_event_add_int(ev, 0, round % 2 ? &a : &b, round));
+        WK_ASSERT_OK(wk_event_add_int(ev, 0, round % 2 ? &a : &b, round + 1));
+        WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 1);
+    }
+    WK_ASSERT(wk_event_get(ev, 0, &a) && wk_event_get(ev, 0, &a)->u.i == 70000);
+    WK_ASSERT(wk_event_get(ev, 0, &b) == NULL);
+    wk_event_free(ev);
+}
