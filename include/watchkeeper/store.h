@@ -177,6 +177,26 @@ int wk_store_quarantine_add(struct wk_store *st, const char *source, const char 
 int wk_store_container_put(struct wk_store *st, const char *id, const char *json,
                            size_t len);
 
+/** Longest name of a state (wk_store_state_set). */
+#define WK_STORE_STATE_NAME_MAX 64u
+
+/**
+ * Stage a named opaque state (e.g. the rule engine's correlation windows, "rules") to be
+ * written as meta `state:NAME` in the SAME transaction as the events added before it:
+ * like a cursor, it belongs to the open block when that holds events, else to the next
+ * commit. Setting it again before that commit replaces the staged value. After a crash
+ * the committed state is the one set after the last committed event (or older).
+ * @param[in] data copied. @return 0, -EINVAL (name empty or > 64 bytes), -ENOMEM, -EROFS.
+ */
+int wk_store_state_set(struct wk_store *st, const char *name, const void *data, size_t len);
+
+/**
+ * Read the last COMMITTED state of that name (any thread).
+ * @param[out] data malloc'd copy (caller frees), @param[out] len its length.
+ * @return 0; WK_ENOT_FOUND (never committed); -EINVAL; -ENOMEM; -errno.
+ */
+int wk_store_state_get(struct wk_store *st, const char *name, void **data, size_t *len);
+
 /**
  * Seal the current block when it is old enough and commit when commit_interval_ns has
  * passed. Call it regularly (e.g. every 100 ms) when no events arrive.
