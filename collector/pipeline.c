@@ -84,6 +84,14 @@ struct wk_pipeline {
     uint64_t alert_min[60]; /* alerts per minute of the last hour, by minute % 60 */
     int64_t alert_min_at[60];
 
+    /* The live rules' state, saved with the commits (writer thread only). */
+    char *state_last;       /* last staged text */
+    size_t state_len;
+    bool state_dirty;       /* events evaluated since the last save */
+    int64_t state_next_ns;  /* mono: no save before this (bounds the cost) */
+    uint64_t state_saves;
+    int64_t state_save_ns;  /* total time in save */
+
     long test_delay_ms; /* $WK_TEST_SLOW_COMMIT_MS: a slow store, for tests only */
     uv_async_t async;
     void (*drain_done)(void *);
@@ -453,6 +461,63 @@ static void count_alerts(struct wk_pipeline *p, size_t n)
     p->st.alerts += n;
 }
 
+/* Stage the live rules' state (correlation windows) with the backend, so it commits with
+ * the events it counted and a restart resumes from it. A save costs in proportion to the
+ * windows: after one, the next waits 50x its cost (at most ~2% of the writer's time);
+ * what is skipped is saved when idle, and always before the final commit. */
+static void state_save(struct wk_pipeline *p, struct rules_ref *r, bool force)
+{
+    static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
+    if (!p->state_dirty || !r || !r->hook.save || !p->backend->state_set)
+        return;
+    int64_t t0 = wk_time_mono_ns();
+    if (!force && t0 < p->state_next_ns)
+        return;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = r->hook.save(r->hook.ctx, &text, &len);
+    int64_t t1 = wk_time_mono_ns();
+    p->state_next_ns = t1 + 50 * (t1 - t0);
+    p->state_saves++;
+    p->state_save_ns += t1 - t0;
+    if (rc == 0 && p->state_last && len == p->state_len &&
+        memcmp(text, p->state_last, len) == 0) {
+        free(text);
+        p->state_dirty = false;
+        return;
+    }
+    if (rc == 0)
+        rc = p->backend->state_set(p->bctx, "rules", text, len);
+    if (rc < 0) {
+        free(text);
+        if (wk_ratelimit_ok(&rl))
+            wk_log_error("rules: correlation state not saved: %s", wk_strerror(rc));
+        return;
+    }
+    free(p->state_last);
+    p->state_last = text;
+    p->state_len = len;
+    p->state_dirty = false;
+}
+
+/* Before the first eval of this run: the correlation state committed by the last run. */
+static void state_restore(struct wk_pipeline *p, struct rules_ref *r)
+{
+    if (!r->hook.restore || !p->backend->state_get)
+        return;
+    void *data = NULL;
+    size_t len = 0;
+    int rc = p->backend->state_get(p->bctx, "rules", &data, &len);
+    if (rc == 0 && data)
+        rc = r->hook.restore(r->hook.ctx, data, len);
+    if (rc < 0)
+        wk_log_warn("rules: correlation state not restored (starting empty): %s",
+                    wk_strerror(rc));
+    else if (data)
+        wk_log_info("rules: correlation state restored (%zu bytes)", len);
+    free(data);
+}
+
 static void *writer_main(void *arg)
 {
     struct wk_pipeline *p = arg;
@@ -464,6 +529,7 @@ static void *writer_main(void *arg)
     struct wk_batch_alert *bal = NULL;
     size_t balcap = 0;
     struct rules_ref *prev_rules = NULL; /* the set of the previous batch (one ref) */
+    bool restored = false;
     int backoff_ms = 10;
 
     pthread_mutex_lock(&p->lock);
@@ -472,6 +538,7 @@ static void *writer_main(void *arg)
             /* Idle: let the backend commit what it holds (block age, commit interval). */
             if (p->backend->tick) {
                 pthread_mutex_unlock(&p->lock);
+                state_save(p, prev_rules, false);
                 int trc = p->backend->tick(p->bctx, false);
                 if (trc < 0 && wk_ratelimit_ok(&rl))
                     wk_log_error("store: commit failed: %s (retrying)", wk_strerror(trc));
@@ -529,6 +596,9 @@ static void *writer_main(void *arg)
         /* A new rule set (reload): carry the old one's state over before its first eval.
          * Both are only evaluated here, so this needs no lock. */
         if (rules != prev_rules) {
+            if (rules && !restored)
+                state_restore(p, rules);
+            restored = restored || rules;
             if (rules && prev_rules && rules->hook.carry && prev_rules->hook.ctx)
                 rules->hook.carry(rules->hook.ctx, prev_rules->hook.ctx);
             rules_unref(p, prev_rules);
@@ -628,6 +698,8 @@ static void *writer_main(void *arg)
         if (rc == 0) {
             backoff_ms = 10;
             write_alerts(outs, &e, evs);
+            p->state_dirty = p->state_dirty || (rules && n);
+            state_save(p, rules, false);
         }
         for (i = 0; i < e.n; i++)
             json_decref(e.alerts[i]);
@@ -676,6 +748,15 @@ static void *writer_main(void *arg)
     }
     bool abandon = p->abandon;
     pthread_mutex_unlock(&p->lock);
+    if (!abandon)
+        state_save(p, prev_rules, true);
+    if (p->state_saves)
+        wk_log_info("rules: correlation state saved %llu times, %lld us each on average, "
+                    "%zu bytes", (unsigned long long)p->state_saves,
+                    (long long)(p->state_save_ns / (int64_t)p->state_saves / 1000),
+                    p->state_len);
+    free(p->state_last);
+    p->state_last = NULL;
     if (!abandon && p->backend->tick) {
         int trc = p->backend->tick(p->bctx, true);
         if (trc < 0)

@@ -141,6 +141,19 @@ static int sb_cursor_get(void *ctx, const char *instance, void **data, size_t *l
     return 0;
 }
 
+static int sb_state_set(void *ctx, const char *name, const void *data, size_t len)
+{
+    struct sb *s = ctx;
+    return wk_store_state_set(s->st, name, data, len);
+}
+
+static int sb_state_get(void *ctx, const char *name, void **data, size_t *len)
+{
+    struct sb *s = ctx;
+    int rc = wk_store_state_get(s->st, name, data, len);
+    return rc == WK_ENOT_FOUND ? 0 : rc;
+}
+
 static void sb_stats(void *ctx, struct wk_backend_stats *out)
 {
     struct sb *s = ctx;
@@ -175,6 +188,8 @@ static const struct wk_backend_ops sb_ops = {
     .quarantine = sb_quarantine,
     .cursor_get = sb_cursor_get,
     .stats = sb_stats,
+    .state_set = sb_state_set,
+    .state_get = sb_state_get,
     .close = sb_close,
 };
 

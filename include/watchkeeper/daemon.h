@@ -78,6 +78,14 @@ struct wk_backend_ops {
                       size_t len);
     /** Counters (optional). Any thread. */
     void (*stats)(void *ctx, struct wk_backend_stats *st);
+    /**
+     * Optional: stage a named state (the live rules' correlation windows, "rules") to
+     * commit with the events committed before it (copied).
+     * @return 0 or <0 (logged; the previous state stays).
+     */
+    int (*state_set)(void *ctx, const char *name, const void *data, size_t len);
+    /** Optional: the last committed state: @param[out] data malloc'd (NULL, 0 when none). */
+    int (*state_get)(void *ctx, const char *name, void **data, size_t *len);
     /** Close and free (NULL ctx allowed). */
     void (*close)(void *ctx);
 };
@@ -114,6 +122,13 @@ struct wk_rules_hook {
      * into this one; called on the writer thread before this set's first eval.
      */
     void (*carry)(void *ctx, void *from_ctx);
+    /**
+     * Optional: serialise the evaluation state (malloc'd text) so that it survives a
+     * restart, and restore it into a fresh set before its first eval (writer thread).
+     * @return 0 or <0.
+     */
+    int (*save)(void *ctx, char **out, size_t *len);
+    int (*restore)(void *ctx, const char *text, size_t len);
     size_t nrules;
     void *ctx;
 };
