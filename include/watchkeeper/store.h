@@ -402,6 +402,7 @@ struct wk_store_verify_result {
     uint64_t blocks;        /* blocks checked */
     uint64_t checkpoints;   /* signatures checked */
     uint64_t first_bad;     /* id of the first bad block (0 when intact) */
+    uint64_t last;          /* id of the last block checked (0: none) */
     char reason[160];       /* what is wrong with it, or "" */
 };
 
@@ -413,6 +414,16 @@ struct wk_store_verify_result {
  */
 int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
                     struct wk_store_verify_result *res);
+
+/**
+ * Check the blocks from `from` (0: the chain start) to the committed head as
+ * wk_store_verify does, linking block `from` to the STORED hash of block from-1 (so
+ * consecutive calls, each from the last one's res->last + 1, check the whole chain once),
+ * without the checkpoint signatures: the daemon's check of each commit. Any thread.
+ * @return 0 intact (res->blocks may be 0: nothing new); WK_ECHAIN; -errno.
+ */
+int wk_store_verify_blocks(struct wk_store *st, uint64_t from,
+                           struct wk_store_verify_result *res);
 
 /**
  * The store's Ed25519 public key (creating the key pair when absent and writable).

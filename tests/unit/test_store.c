@@ -724,6 +724,41 @@ WK_TEST(verify_detects_tampering)
     wk_store_close(st);
 }
 
+/* The daemon's check after each commit: from the last checked block + 1, linked to the
+ * stored hash of the block before, no signatures. */
+WK_TEST(verify_blocks_links_to_the_stored_predecessor)
+{
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 4096;
+    struct wk_store_verify_result res;
+    const char *d = store_dir("vb");
+    build_chain(d, &o);
+    struct wk_store *st;
+    struct wk_store_opts ro = test_opts();
+    ro.read_only = true;
+    WK_ASSERT_OK(wk_store_open(&st, d, &ro));
+    WK_ASSERT_OK(wk_store_verify_blocks(st, 0, &res));
+    uint64_t n = res.blocks;
+    WK_ASSERT(n >= 8);
+    WK_ASSERT_UINT_EQ(res.last, n);
+    WK_ASSERT_OK(wk_store_verify_blocks(st, 5, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, n - 4);
+    WK_ASSERT_OK(wk_store_verify_blocks(st, n + 1, &res)); /* nothing new */
+    WK_ASSERT_UINT_EQ(res.blocks, 0);
+    wk_store_close(st);
+
+    /* Block 3's stored hash altered: checking from 4 on finds that 4 no longer links. */
+    flip_at = 100;
+    tamper(d, flip);
+    WK_ASSERT_OK(wk_store_open(&st, d, &ro));
+    WK_ASSERT_INT_EQ(wk_store_verify_blocks(st, 4, &res), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(res.first_bad, 4);
+    WK_ASSERT_INT_EQ(wk_store_verify_blocks(st, 3, &res), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(res.first_bad, 3);
+    WK_ASSERT_OK(wk_store_verify_blocks(st, 5, &res));
+    wk_store_close(st);
+}
+
 WK_TEST(retention_keeps_verify_passing)
 {
     init_cids();
