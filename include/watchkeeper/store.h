@@ -7,8 +7,8 @@
  *
  * Caveats:
  * - ONE writer: wk_store_add, wk_store_cursor_set, wk_store_alert_add,
- *   wk_store_quarantine_add, wk_store_container_put, wk_store_tick, wk_store_flush,
- *   wk_store_retain, wk_store_recompact and wk_store_close must be called from one thread
+ *   wk_store_quarantine_add, wk_store_container_put, wk_store_state_set, wk_store_tick,
+ *   wk_store_flush, wk_store_retain, wk_store_recompact and wk_store_close must be called from one thread
  *   at a time (the daemon's writer thread). Retention and the cold tier are not automatic:
  *   the owner calls wk_store_retain and wk_store_recompact on its own schedule. Everything else (readers, iterators, stats, verify,
  *   wk_store_delivery_set) may run concurrently from any thread, each thread with its own
