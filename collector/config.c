@@ -36,6 +36,8 @@ const struct wk_option wk_config_store_options[] = {
     { "map_size", WK_OPT_SIZE, "64GiB", S_OFF(map_size),
       "LMDB map ceiling: the most the store may grow to" },
     { "fsync", WK_OPT_BOOL, "true", S_OFF(fsync), "fsync every commit (durable on power loss)" },
+    { "verify_interval", WK_OPT_DURATION, "1h", S_OFF(verify_interval),
+      "verify the whole hash chain this often (off the writer; SIGUSR1: now); 0s: never" },
     { 0 },
 };
 #undef S_OFF

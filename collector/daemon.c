@@ -51,7 +51,7 @@ struct wk_daemon {
     struct wk_pipeline *pl;
     struct running *sources;
     struct wk_api *api;
-    uv_signal_t sig_hup, sig_term, sig_int;
+    uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
     uv_timer_t tick;   /* watchdog, --once progress, drain deadline */
     int64_t started_ns, drain_deadline;
     uint64_t watchdog_usec;
@@ -462,6 +462,7 @@ static void close_all(struct wk_daemon *d)
     uv_close((uv_handle_t *)&d->sig_hup, on_handle_closed);
     uv_close((uv_handle_t *)&d->sig_term, on_handle_closed);
     uv_close((uv_handle_t *)&d->sig_int, on_handle_closed);
+    uv_close((uv_handle_t *)&d->sig_usr1, on_handle_closed);
     uv_close((uv_handle_t *)&d->tick, on_handle_closed);
 }
 
@@ -499,6 +500,11 @@ static void on_signal(uv_signal_t *s, int signum)
     if (signum == SIGHUP) {
         if (!d->stopping)
             reload(d);
+        return;
+    }
+    if (signum == SIGUSR1) {
+        wk_log_info("SIGUSR1: verifying the store's hash chain");
+        wk__pipeline_verify_now(d->pl);
         return;
     }
     if (d->stopping) {
@@ -610,10 +616,15 @@ int wk_daemon_run(const struct wk_daemon_opts *opts)
     uv_signal_init(&d->loop, &d->sig_hup);
     uv_signal_init(&d->loop, &d->sig_term);
     uv_signal_init(&d->loop, &d->sig_int);
-    d->sig_hup.data = d->sig_term.data = d->sig_int.data = d;
+    uv_signal_init(&d->loop, &d->sig_usr1);
+    d->sig_hup.data = d->sig_term.data = d->sig_int.data = d->sig_usr1.data = d;
     uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    uv_signal_start(&d->sig_usr1, on_signal, SIGUSR1);
+    /* The scheduled full verify; each commit's new blocks are checked by the writer. */
+    if (!opts->once)
+        wk__pipeline_set_verify(d->pl, d->cfg->store.verify_interval);
     uv_timer_init(&d->loop, &d->tick);
     d->tick.data = d;
 

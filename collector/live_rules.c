@@ -83,6 +83,18 @@ static void live_carry(void *ctx, void *from_ctx)
     free(text);
 }
 
+static int live_save(void *ctx, char **out, size_t *len)
+{
+    struct live *lv = ctx;
+    return wk_rule_scratch_save(lv->sc, out, len);
+}
+
+static int live_restore(void *ctx, const char *text, size_t len)
+{
+    struct live *lv = ctx;
+    return wk_rule_scratch_restore(lv->sc, text, len);
+}
+
 static bool has_file(const char *dir, const char *name, char *buf, size_t len)
 {
     struct stat st;
@@ -148,6 +160,8 @@ int wk_live_rules_load(const struct wk_config_rules *cfg, struct wk_rules_hook *
     out->eval = live_eval;
     out->free = live_free;
     out->carry = live_carry;
+    out->save = live_save;
+    out->restore = live_restore;
     out->nrules = wk_ruleset_nrules(lv->rs);
     out->ctx = lv;
     lv = NULL;

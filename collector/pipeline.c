@@ -84,6 +84,28 @@ struct wk_pipeline {
     uint64_t alert_min[60]; /* alerts per minute of the last hour, by minute % 60 */
     int64_t alert_min_at[60];
 
+    /* The live rules' state, saved with the commits (writer thread only). */
+    char *state_last;       /* last staged text */
+    size_t state_len;
+    bool state_dirty;       /* events evaluated since the last save */
+    int64_t state_next_ns;  /* mono: no save before this (bounds the cost) */
+    uint64_t state_saves;
+    int64_t state_save_ns;  /* total time in save */
+
+    /* Integrity: the verifier thread runs the full check every verify_interval (or at
+     * once on verify_now); what it and the writer's check of each commit find becomes an
+     * alert, queued in pend for the writer to commit and output (under lock). */
+    pthread_t verifier;
+    bool verifier_started, verify_now, vstop;
+    pthread_cond_t vcond;
+    int64_t verify_interval;
+    json_t **pend;
+    size_t npend, cpend;
+    uint64_t reported[64]; /* blocks already alerted on (a break stays broken) */
+    size_t nreported;
+    uint64_t verifies;     /* writer: checks after a commit, and their total time */
+    int64_t verify_ns;
+
     long test_delay_ms; /* $WK_TEST_SLOW_COMMIT_MS: a slow store, for tests only */
     uv_async_t async;
     void (*drain_done)(void *);
@@ -412,8 +434,9 @@ static void write_alerts(struct outputs *o, struct evalctx *e, struct wk_event *
     static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
     for (size_t i = 0; o && i < e->n; i++) {
         json_t *a = json_deep_copy(e->alerts[i]);
-        json_t *evj = wk_event_to_jansson(evs[e->idx[i]]);
-        if (!a || !evj) {
+        bool noev = e->idx[i] == WK_BATCH_NO_EVENT;
+        json_t *evj = noev ? NULL : wk_event_to_jansson(evs[e->idx[i]]);
+        if (!a || (!evj && !noev)) {
             json_decref(a);
             json_decref(evj);
             continue;
@@ -422,7 +445,7 @@ static void write_alerts(struct outputs *o, struct evalctx *e, struct wk_event *
         if (!ls)
             ls = json_string_value(json_object_get(json_object_get(a, "rule"), "level"));
         int lvl = level_num(ls);
-        if (!json_object_get(a, "event"))
+        if (evj && !json_object_get(a, "event"))
             json_object_set_new(a, "event", evj);
         else
             json_decref(evj);
@@ -453,6 +476,208 @@ static void count_alerts(struct wk_pipeline *p, size_t n)
     p->st.alerts += n;
 }
 
+/* A broken hash chain: an alert of the built-in rule, once per bad block, committed and
+ * written to the outputs by the writer like any other. Any thread. */
+static void integrity_alert(struct wk_pipeline *p, uint64_t block, const char *reason)
+{
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->nreported; i++) {
+        if (p->reported[i] == block) {
+            pthread_mutex_unlock(&p->lock);
+            return;
+        }
+    }
+    if (p->nreported < WK_ARRAY_SIZE(p->reported))
+        p->reported[p->nreported++] = block;
+    pthread_mutex_unlock(&p->lock);
+    wk_log_error("store: integrity check failed: %s", reason);
+    char ts[40];
+    wk_time_format(wk_time_now_ns(), ts);
+    json_t *a = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:[]}, s:{s:I, s:s}}",
+                          "@timestamp", ts, "rule", "id", WK_INTEGRITY_RULE_ID, "title",
+                          "Store Integrity Chain Broken", "level", "critical", "status",
+                          "stable", "tags", "attack", "store", "block", (json_int_t)block,
+                          "reason", reason);
+    pthread_mutex_lock(&p->lock);
+    if (a && p->npend == p->cpend) {
+        size_t nc = p->cpend ? p->cpend * 2 : 4;
+        json_t **np = realloc(p->pend, nc * sizeof(*np));
+        if (np) {
+            p->pend = np;
+            p->cpend = nc;
+        }
+    }
+    if (a && p->npend < p->cpend) {
+        p->pend[p->npend++] = a;
+        a = NULL;
+    }
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    json_decref(a);
+}
+
+/* Writer: check the blocks committed since the last check against their predecessor. */
+static void verify_new(struct wk_pipeline *p)
+{
+    static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
+    if (!p->backend->verify)
+        return;
+    uint64_t block = 0;
+    char reason[160] = "";
+    int64_t t0 = wk_time_mono_ns();
+    int rc = p->backend->verify(p->bctx, false, &block, reason, sizeof(reason));
+    p->verify_ns += wk_time_mono_ns() - t0;
+    p->verifies++;
+    if (rc == WK_ECHAIN)
+        integrity_alert(p, block, reason);
+    else if (rc < 0 && wk_ratelimit_ok(&rl))
+        wk_log_error("store: integrity check failed to run: %s", wk_strerror(rc));
+}
+
+/* Writer: commit the queued integrity alerts (no evidence event), then output them. On a
+ * commit error they stay queued for the next try. */
+static void commit_pending(struct wk_pipeline *p)
+{
+    pthread_mutex_lock(&p->lock);
+    size_t n = p->npend;
+    json_t **al = p->pend;
+    struct outputs *outs = p->outs;
+    if (!n) {
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
+    p->pend = NULL;
+    p->npend = p->cpend = 0;
+    if (outs)
+        outs->refs++;
+    pthread_mutex_unlock(&p->lock);
+    struct wk_batch_alert *bal = calloc(n, sizeof(*bal));
+    size_t *idx = calloc(n, sizeof(*idx));
+    for (size_t i = 0; bal && idx && i < n; i++) {
+        bal[i].alert = al[i];
+        bal[i].event_index = idx[i] = WK_BATCH_NO_EVENT;
+    }
+    struct wk_batch b = { .alerts = bal, .nalerts = n };
+    int rc = bal && idx ? p->backend->commit(p->bctx, &b) : -ENOMEM;
+    if (rc == 0) {
+        struct evalctx e = { .alerts = al, .idx = idx, .n = n };
+        write_alerts(outs, &e, NULL);
+        for (size_t i = 0; i < n; i++)
+            json_decref(al[i]);
+        free(al);
+        pthread_mutex_lock(&p->lock);
+        count_alerts(p, n);
+        pthread_mutex_unlock(&p->lock);
+    } else {
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->npend; i++) /* raised meanwhile: after ours */
+            json_decref(p->pend[i]);
+        free(p->pend);
+        p->pend = al;
+        p->npend = p->cpend = n;
+        pthread_mutex_unlock(&p->lock);
+    }
+    free(bal);
+    free(idx);
+    outputs_unref(p, outs);
+}
+
+static void *verifier_main(void *arg)
+{
+    struct wk_pipeline *p = arg;
+    int64_t last = wk_time_mono_ns();
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->vstop && !p->verify_now) {
+            if (p->verify_interval <= 0) {
+                pthread_cond_wait(&p->vcond, &p->lock);
+                continue;
+            }
+            int64_t due = last + p->verify_interval;
+            if (wk_time_mono_ns() >= due)
+                break;
+            struct timespec ts = { due / WK_NS_PER_SEC, due % WK_NS_PER_SEC };
+            pthread_cond_timedwait(&p->vcond, &p->lock, &ts);
+        }
+        if (p->vstop)
+            break;
+        p->verify_now = false;
+        pthread_mutex_unlock(&p->lock);
+        uint64_t block = 0;
+        char reason[160] = "";
+        int64_t t0 = wk_time_mono_ns();
+        int rc = p->backend->verify(p->bctx, true, &block, reason, sizeof(reason));
+        last = wk_time_mono_ns();
+        if (rc == WK_ECHAIN)
+            integrity_alert(p, block, reason);
+        else if (rc < 0)
+            wk_log_error("store: integrity check failed to run: %s", wk_strerror(rc));
+        else
+            wk_log_info("store: hash chain verified in %lld ms",
+                        (long long)((last - t0) / 1000000));
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Stage the live rules' state (correlation windows) with the backend, so it commits with
+ * the events it counted and a restart resumes from it. A save costs in proportion to the
+ * windows: after one, the next waits 50x its cost (at most ~2% of the writer's time);
+ * what is skipped is saved when idle, and always before the final commit. */
+static void state_save(struct wk_pipeline *p, struct rules_ref *r, bool force)
+{
+    static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
+    if (!p->state_dirty || !r || !r->hook.save || !p->backend->state_set)
+        return;
+    int64_t t0 = wk_time_mono_ns();
+    if (!force && t0 < p->state_next_ns)
+        return;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = r->hook.save(r->hook.ctx, &text, &len);
+    int64_t t1 = wk_time_mono_ns();
+    p->state_next_ns = t1 + 50 * (t1 - t0);
+    p->state_saves++;
+    p->state_save_ns += t1 - t0;
+    if (rc == 0 && p->state_last && len == p->state_len &&
+        memcmp(text, p->state_last, len) == 0) {
+        free(text);
+        p->state_dirty = false;
+        return;
+    }
+    if (rc == 0)
+        rc = p->backend->state_set(p->bctx, "rules", text, len);
+    if (rc < 0) {
+        free(text);
+        if (wk_ratelimit_ok(&rl))
+            wk_log_error("rules: correlation state not saved: %s", wk_strerror(rc));
+        return;
+    }
+    free(p->state_last);
+    p->state_last = text;
+    p->state_len = len;
+    p->state_dirty = false;
+}
+
+/* Before the first eval of this run: the correlation state committed by the last run. */
+static void state_restore(struct wk_pipeline *p, struct rules_ref *r)
+{
+    if (!r->hook.restore || !p->backend->state_get)
+        return;
+    void *data = NULL;
+    size_t len = 0;
+    int rc = p->backend->state_get(p->bctx, "rules", &data, &len);
+    if (rc == 0 && data)
+        rc = r->hook.restore(r->hook.ctx, data, len);
+    if (rc < 0)
+        wk_log_warn("rules: correlation state not restored (starting empty): %s",
+                    wk_strerror(rc));
+    else if (data)
+        wk_log_info("rules: correlation state restored (%zu bytes)", len);
+    free(data);
+}
+
 static void *writer_main(void *arg)
 {
     struct wk_pipeline *p = arg;
@@ -464,6 +689,7 @@ static void *writer_main(void *arg)
     struct wk_batch_alert *bal = NULL;
     size_t balcap = 0;
     struct rules_ref *prev_rules = NULL; /* the set of the previous batch (one ref) */
+    bool restored = false;
     int backoff_ms = 10;
 
     pthread_mutex_lock(&p->lock);
@@ -472,9 +698,12 @@ static void *writer_main(void *arg)
             /* Idle: let the backend commit what it holds (block age, commit interval). */
             if (p->backend->tick) {
                 pthread_mutex_unlock(&p->lock);
+                state_save(p, prev_rules, false);
                 int trc = p->backend->tick(p->bctx, false);
                 if (trc < 0 && wk_ratelimit_ok(&rl))
                     wk_log_error("store: commit failed: %s (retrying)", wk_strerror(trc));
+                verify_new(p);
+                commit_pending(p);
                 pthread_mutex_lock(&p->lock);
                 if (p->head || p->stop)
                     break;
@@ -529,6 +758,9 @@ static void *writer_main(void *arg)
         /* A new rule set (reload): carry the old one's state over before its first eval.
          * Both are only evaluated here, so this needs no lock. */
         if (rules != prev_rules) {
+            if (rules && !restored)
+                state_restore(p, rules);
+            restored = restored || rules;
             if (rules && prev_rules && rules->hook.carry && prev_rules->hook.ctx)
                 rules->hook.carry(rules->hook.ctx, prev_rules->hook.ctx);
             rules_unref(p, prev_rules);
@@ -628,6 +860,10 @@ static void *writer_main(void *arg)
         if (rc == 0) {
             backoff_ms = 10;
             write_alerts(outs, &e, evs);
+            p->state_dirty = p->state_dirty || (rules && n);
+            state_save(p, rules, false);
+            verify_new(p);
+            commit_pending(p);
         }
         for (i = 0; i < e.n; i++)
             json_decref(e.alerts[i]);
@@ -676,6 +912,21 @@ static void *writer_main(void *arg)
     }
     bool abandon = p->abandon;
     pthread_mutex_unlock(&p->lock);
+    if (!abandon) {
+        state_save(p, prev_rules, true);
+        commit_pending(p);
+    }
+    if (p->verifies)
+        wk_log_info("store: checked each commit's new blocks %llu times, %lld us each on "
+                    "average", (unsigned long long)p->verifies,
+                    (long long)(p->verify_ns / (int64_t)p->verifies / 1000));
+    if (p->state_saves)
+        wk_log_info("rules: correlation state saved %llu times, %lld us each on average, "
+                    "%zu bytes", (unsigned long long)p->state_saves,
+                    (long long)(p->state_save_ns / (int64_t)p->state_saves / 1000),
+                    p->state_len);
+    free(p->state_last);
+    p->state_last = NULL;
     if (!abandon && p->backend->tick) {
         int trc = p->backend->tick(p->bctx, true);
         if (trc < 0)
@@ -755,6 +1006,7 @@ int wk__pipeline_new(struct wk_pipeline **out, uv_loop_t *loop,
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->cond, &ca);
+    pthread_cond_init(&p->vcond, &ca);
     pthread_condattr_destroy(&ca);
     int rc = uv_async_init(loop, &p->async, on_async);
     if (rc < 0) {
@@ -823,6 +1075,25 @@ const void *wk__pipeline_last_cursor(struct wk_pipeline *p, const char *instance
     return NULL;
 }
 
+void wk__pipeline_set_verify(struct wk_pipeline *p, int64_t interval_ns)
+{
+    pthread_mutex_lock(&p->lock);
+    p->verify_interval = interval_ns;
+    pthread_cond_signal(&p->vcond);
+    bool start = !p->verifier_started && p->backend->verify;
+    pthread_mutex_unlock(&p->lock);
+    if (start && pthread_create(&p->verifier, NULL, verifier_main, p) == 0)
+        p->verifier_started = true;
+}
+
+void wk__pipeline_verify_now(struct wk_pipeline *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->verify_now = true;
+    pthread_cond_signal(&p->vcond);
+    pthread_mutex_unlock(&p->lock);
+}
+
 void wk__pipeline_flush(struct wk_pipeline *p)
 {
     pthread_mutex_lock(&p->lock);
@@ -862,6 +1133,13 @@ struct wk_pipeline *wk__pipeline_free(struct wk_pipeline *p)
 {
     if (!p)
         return NULL;
+    if (p->verifier_started) {
+        pthread_mutex_lock(&p->lock);
+        p->vstop = true;
+        pthread_cond_signal(&p->vcond);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->verifier, NULL);
+    }
     if (p->writer_started) {
         pthread_mutex_lock(&p->lock);
         p->stop = true;
@@ -881,8 +1159,12 @@ struct wk_pipeline *wk__pipeline_free(struct wk_pipeline *p)
         free(p->slots[i].instance);
         free(p->slots[i].last_cur);
     }
+    for (size_t i = 0; i < p->npend; i++)
+        json_decref(p->pend[i]);
+    free(p->pend);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
+    pthread_cond_destroy(&p->vcond);
     uv_close((uv_handle_t *)&p->async, on_async_closed);
     return NULL;
 }

@@ -60,6 +60,14 @@ void wk__pipeline_set_rules(struct wk_pipeline *p, struct wk_rules_hook *rules,
 int wk__pipeline_set_outputs(struct wk_pipeline *p, const struct wk_config_output *outs,
                              size_t n, char *err, size_t errlen);
 void wk__pipeline_set_limits(struct wk_pipeline *p, const struct wk_config_pipeline *limits);
+/** Id of the built-in rule of the store's integrity alerts. */
+#define WK_INTEGRITY_RULE_ID "wk-store-integrity"
+/** Verify the backend's whole hash chain every interval_ns (0: only on
+ *  wk__pipeline_verify_now) on a thread of its own; starts it on the first call. A break
+ *  (found there or by the writer's check of each commit) raises one alert per bad block. */
+void wk__pipeline_set_verify(struct wk_pipeline *p, int64_t interval_ns);
+/** Run the full verify now (SIGUSR1). Any thread. */
+void wk__pipeline_verify_now(struct wk_pipeline *p);
 /** Commit now what is queued (no waiting for batch_age). */
 void wk__pipeline_flush(struct wk_pipeline *p);
 /** Commit everything queued, stop the writer, then call done on the loop thread. */

@@ -28,6 +28,9 @@ struct sb {
     size_t refcap;
     int64_t retention;   /* store.retention (ns), 0: keep everything */
     int64_t retained_at; /* mono ns of the last retention pass */
+    uint64_t verified;   /* last block checked after a commit (writer thread) */
+    uint8_t pk[WK_STORE_PUBKEY_LEN]; /* loaded at open: verify runs off the writer */
+    bool have_pk;
 };
 
 static bool is_commit_error(int rc)
@@ -79,8 +82,10 @@ static int sb_commit(void *ctx, const struct wk_batch *b)
     }
     for (size_t i = 0; i < b->nalerts; i++) {
         char *js = json_dumps(b->alerts[i].alert, JSON_COMPACT);
-        const struct wk_store_ref *ref = &s->refs[b->alerts[i].event_index];
-        int rc = js ? wk_store_alert_add(s->st, js, strlen(js), ref, ref->block ? 1 : 0, NULL)
+        size_t ei = b->alerts[i].event_index;
+        const struct wk_store_ref *ref = ei == WK_BATCH_NO_EVENT ? NULL : &s->refs[ei];
+        int rc = js ? wk_store_alert_add(s->st, js, strlen(js), ref, ref && ref->block ? 1 : 0,
+                                         NULL)
                     : -ENOMEM;
         free(js);
         if (rc < 0 && is_commit_error(rc))
@@ -141,6 +146,34 @@ static int sb_cursor_get(void *ctx, const char *instance, void **data, size_t *l
     return 0;
 }
 
+static int sb_state_set(void *ctx, const char *name, const void *data, size_t len)
+{
+    struct sb *s = ctx;
+    return wk_store_state_set(s->st, name, data, len);
+}
+
+static int sb_state_get(void *ctx, const char *name, void **data, size_t *len)
+{
+    struct sb *s = ctx;
+    int rc = wk_store_state_get(s->st, name, data, len);
+    return rc == WK_ENOT_FOUND ? 0 : rc;
+}
+
+static int sb_verify(void *ctx, bool full, uint64_t *block, char *reason, size_t cap)
+{
+    struct sb *s = ctx;
+    struct wk_store_verify_result res;
+    int rc = full ? wk_store_verify(s->st, 0, s->have_pk ? s->pk : NULL, &res)
+                  : wk_store_verify_blocks(s->st, s->verified + 1, &res);
+    if (!full && rc == 0 && res.blocks)
+        s->verified = res.last;
+    else if (!full && rc == WK_ECHAIN)
+        s->verified = res.first_bad; /* reported; check what follows against it */
+    *block = res.first_bad;
+    snprintf(reason, cap, "%s", res.reason);
+    return rc;
+}
+
 static void sb_stats(void *ctx, struct wk_backend_stats *out)
 {
     struct sb *s = ctx;
@@ -175,6 +208,9 @@ static const struct wk_backend_ops sb_ops = {
     .quarantine = sb_quarantine,
     .cursor_get = sb_cursor_get,
     .stats = sb_stats,
+    .state_set = sb_state_set,
+    .state_get = sb_state_get,
+    .verify = sb_verify,
     .close = sb_close,
 };
 
@@ -198,6 +234,13 @@ int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
         free(s);
         return rc;
     }
+    /* The key is loaded here, before any thread: verify reads it off the writer. The
+     * checks after each commit start at the current head (the scheduled full verify
+     * covers what was there before). */
+    s->have_pk = wk_store_pubkey(s->st, s->pk) == 0;
+    struct wk_store_stats sst;
+    if (wk_store_stats(s->st, &sst) == 0)
+        s->verified = sst.last_block;
     *ops = &sb_ops;
     *ctx = s;
     return 0;

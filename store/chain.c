@@ -213,8 +213,10 @@ static int check_block(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
     return 0;
 }
 
-int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
-                    struct wk_store_verify_result *res)
+/* link: check block `from` against the stored hash of block from-1 (else trust it);
+ * sigs: check the signed checkpoints too. */
+static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
+                       struct wk_store_verify_result *res, bool link, bool sigs)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *c = NULL;
@@ -233,7 +235,7 @@ int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
     if (pubkey) {
         memcpy(pk, pubkey, 32);
         have_pk = true;
-    } else if (wk_store_pubkey(st, pk) == 0) {
+    } else if (sigs && wk_store_pubkey(st, pk) == 0) {
         have_pk = true;
     }
     if ((rc = wk__store_rdtxn(st, &txn)) < 0)
@@ -255,6 +257,21 @@ int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
     if (from > first) {
         expect = from;
         have_prev = false; /* trust the stored predecessor hash of the first block checked */
+    }
+    if (from > first && link) {
+        uint8_t pb[8];
+        wk__put_u64be(pb, from - 1);
+        MDB_val pk8 = {8, pb}, pv;
+        if (mdb_get(txn, st->dbi[WK__DB_BLOCKS], &pk8, &pv) != 0) {
+            rc = bad(res, from - 1, "block %llu is missing", (unsigned long long)(from - 1));
+            goto out;
+        }
+        if (pv.mv_size < WK__BLK_HDR) {
+            rc = bad(res, from - 1, "block %llu: bad header", (unsigned long long)(from - 1));
+            goto out;
+        }
+        memcpy(prev, (uint8_t *)pv.mv_data + WK__BLK_OFF_HASH, 32);
+        have_prev = true;
     }
     if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0) {
         rc = wk__mdb_err(rc);
@@ -303,6 +320,10 @@ int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
                  (unsigned long long)head_id);
         goto out;
     }
+    res->last = last;
+    rc = 0;
+    if (!sigs)
+        goto out;
     /* Signed checkpoints. */
     mdb_cursor_close(c);
     c = NULL;
@@ -363,4 +384,16 @@ out:
     ZSTD_freeDCtx(dctx);
     wk__buf_fini(&raw);
     return rc;
+}
+
+int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
+                    struct wk_store_verify_result *res)
+{
+    return verify_impl(st, from, pubkey, res, false, true);
+}
+
+int wk_store_verify_blocks(struct wk_store *st, uint64_t from,
+                           struct wk_store_verify_result *res)
+{
+    return verify_impl(st, from, NULL, res, true, false);
 }

@@ -82,6 +82,7 @@ int wk__mdb_err(int rc)
 struct side_item {
     uint8_t db;
     bool append;
+    bool dead; /* replaced by a later item (a state set again before its commit) */
     uint32_t klen, vlen;
     size_t off; /* key then value, in the list's buffer */
 };
@@ -181,6 +182,7 @@ static int side_add(struct side *s, uint8_t db, bool append, const void *k, size
     struct side_item *it = &s->items[s->n++];
     it->db = db;
     it->append = append;
+    it->dead = false;
     it->klen = (uint32_t)klen;
     it->vlen = (uint32_t)(v1len + v2len);
     it->off = s->bytes.len;
@@ -190,11 +192,26 @@ static int side_add(struct side *s, uint8_t db, bool append, const void *k, size
     return 0;
 }
 
+/* Mark the held meta item with this key (a state set earlier) as replaced. */
+static void side_kill(struct side *s, const void *key, size_t klen)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct side_item *it = &s->items[i];
+        if (!it->dead && it->db == WK__DB_META && it->klen == klen &&
+            memcmp(s->bytes.p + it->off, key, klen) == 0)
+            it->dead = true;
+    }
+}
+
 static int side_move(struct side *to, struct side *from)
 {
     for (size_t i = 0; i < from->n; i++) {
         struct side_item *it = &from->items[i];
         const uint8_t *b = from->bytes.p + it->off;
+        if (it->dead)
+            continue;
+        if (it->db == WK__DB_META)
+            side_kill(to, b, it->klen);
         int rc = side_add(to, it->db, it->append, b, it->klen, b + it->klen, it->vlen, NULL, 0);
         if (rc < 0)
             return rc;
@@ -882,6 +899,8 @@ static int commit_txn(struct wk_store *st, bool final)
     }
     for (size_t i = 0; i < w->bside.n && rc == 0; i++) {
         struct side_item *it = &w->bside.items[i];
+        if (it->dead)
+            continue;
         MDB_val k = {it->klen, w->bside.bytes.p + it->off};
         MDB_val v = {it->vlen, w->bside.bytes.p + it->off + it->klen};
         rc = mdb_put(txn, st->dbi[it->db], &k, &v, it->append ? MDB_APPEND : 0);
@@ -1201,6 +1220,52 @@ int wk_store_container_put(struct wk_store *st, const char *id, const char *json
         return -EINVAL;
     return side_add(side_for(st->w), WK__DB_CONTAINERS, false, id, strlen(id), json, len,
                     NULL, 0);
+}
+
+int wk_store_state_set(struct wk_store *st, const char *name, const void *data, size_t len)
+{
+    if (!st->w)
+        return -EROFS;
+    size_t nl = name ? strlen(name) : 0;
+    if (!nl || nl > WK_STORE_STATE_NAME_MAX || (!data && len))
+        return -EINVAL;
+    char key[6 + WK_STORE_STATE_NAME_MAX];
+    memcpy(key, "state:", 6);
+    memcpy(key + 6, name, nl);
+    struct side *s = side_for(st->w);
+    side_kill(s, key, 6 + nl);
+    return side_add(s, WK__DB_META, false, key, 6 + nl, data, len, NULL, 0);
+}
+
+int wk_store_state_get(struct wk_store *st, const char *name, void **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    size_t nl = name ? strlen(name) : 0;
+    if (!nl || nl > WK_STORE_STATE_NAME_MAX)
+        return -EINVAL;
+    char key[6 + WK_STORE_STATE_NAME_MAX];
+    memcpy(key, "state:", 6);
+    memcpy(key + 6, name, nl);
+    MDB_txn *txn;
+    int rc = wk__store_rdtxn(st, &txn);
+    if (rc < 0)
+        return rc;
+    MDB_val k = {6 + nl, key}, v;
+    rc = mdb_get(txn, st->dbi[WK__DB_META], &k, &v);
+    if (rc == 0) {
+        *data = malloc(v.mv_size ? v.mv_size : 1);
+        if (*data) {
+            memcpy(*data, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        } else {
+            rc = -ENOMEM;
+        }
+    } else {
+        rc = wk__mdb_err(rc);
+    }
+    wk__store_rdtxn_end(st, txn);
+    return rc;
 }
 
 int wk_store_tick(struct wk_store *st, int64_t now_mono_ns)

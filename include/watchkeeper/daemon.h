@@ -31,10 +31,13 @@ struct wk_batch_cursor {
     size_t len;
 };
 
+/** event_index of an alert with no evidence event (the store's integrity alerts). */
+#define WK_BATCH_NO_EVENT SIZE_MAX
+
 /** An alert raised on events[event_index] of the same batch. */
 struct wk_batch_alert {
     json_t *alert; /* borrowed; the rule's id, title, level, tags, ... */
-    size_t event_index;
+    size_t event_index; /* or WK_BATCH_NO_EVENT */
 };
 
 /** What one commit holds; everything is borrowed for the call. */
@@ -78,6 +81,22 @@ struct wk_backend_ops {
                       size_t len);
     /** Counters (optional). Any thread. */
     void (*stats)(void *ctx, struct wk_backend_stats *st);
+    /**
+     * Optional: stage a named state (the live rules' correlation windows, "rules") to
+     * commit with the events committed before it (copied).
+     * @return 0 or <0 (logged; the previous state stays).
+     */
+    int (*state_set)(void *ctx, const char *name, const void *data, size_t len);
+    /** Optional: the last committed state: @param[out] data malloc'd (NULL, 0 when none). */
+    int (*state_get)(void *ctx, const char *name, void **data, size_t *len);
+    /**
+     * Optional: check the stored hash chain. full: the whole chain and its signed
+     * checkpoints, from a read snapshot (any thread; never blocks the writer); else only
+     * the blocks committed since the last such call, against their predecessor (writer
+     * thread). @param[out] block the first bad block; @param[out] reason why (cap bytes).
+     * @return 0 intact, WK_ECHAIN broken, <0 could not check.
+     */
+    int (*verify)(void *ctx, bool full, uint64_t *block, char *reason, size_t cap);
     /** Close and free (NULL ctx allowed). */
     void (*close)(void *ctx);
 };
@@ -114,6 +133,13 @@ struct wk_rules_hook {
      * into this one; called on the writer thread before this set's first eval.
      */
     void (*carry)(void *ctx, void *from_ctx);
+    /**
+     * Optional: serialise the evaluation state (malloc'd text) so that it survives a
+     * restart, and restore it into a fresh set before its first eval (writer thread).
+     * @return 0 or <0.
+     */
+    int (*save)(void *ctx, char **out, size_t *len);
+    int (*restore)(void *ctx, const char *text, size_t len);
     size_t nrules;
     void *ctx;
 };

@@ -7,8 +7,8 @@
  *
  * Caveats:
  * - ONE writer: wk_store_add, wk_store_cursor_set, wk_store_alert_add,
- *   wk_store_quarantine_add, wk_store_container_put, wk_store_tick, wk_store_flush,
- *   wk_store_retain, wk_store_recompact and wk_store_close must be called from one thread
+ *   wk_store_quarantine_add, wk_store_container_put, wk_store_state_set, wk_store_tick,
+ *   wk_store_flush, wk_store_retain, wk_store_recompact and wk_store_close must be called from one thread
  *   at a time (the daemon's writer thread). Retention and the cold tier are not automatic:
  *   the owner calls wk_store_retain and wk_store_recompact on its own schedule. Everything else (readers, iterators, stats, verify,
  *   wk_store_delivery_set) may run concurrently from any thread, each thread with its own
@@ -176,6 +176,26 @@ int wk_store_quarantine_add(struct wk_store *st, const char *source, const char 
  */
 int wk_store_container_put(struct wk_store *st, const char *id, const char *json,
                            size_t len);
+
+/** Longest name of a state (wk_store_state_set). */
+#define WK_STORE_STATE_NAME_MAX 64u
+
+/**
+ * Stage a named opaque state (e.g. the rule engine's correlation windows, "rules") to be
+ * written as meta `state:NAME` in the SAME transaction as the events added before it:
+ * like a cursor, it belongs to the open block when that holds events, else to the next
+ * commit. Setting it again before that commit replaces the staged value. After a crash
+ * the committed state is the one set after the last committed event (or older).
+ * @param[in] data copied. @return 0, -EINVAL (name empty or > 64 bytes), -ENOMEM, -EROFS.
+ */
+int wk_store_state_set(struct wk_store *st, const char *name, const void *data, size_t len);
+
+/**
+ * Read the last COMMITTED state of that name (any thread).
+ * @param[out] data malloc'd copy (caller frees), @param[out] len its length.
+ * @return 0; WK_ENOT_FOUND (never committed); -EINVAL; -ENOMEM; -errno.
+ */
+int wk_store_state_get(struct wk_store *st, const char *name, void **data, size_t *len);
 
 /**
  * Seal the current block when it is old enough and commit when commit_interval_ns has
@@ -382,6 +402,7 @@ struct wk_store_verify_result {
     uint64_t blocks;        /* blocks checked */
     uint64_t checkpoints;   /* signatures checked */
     uint64_t first_bad;     /* id of the first bad block (0 when intact) */
+    uint64_t last;          /* id of the last block checked (0: none) */
     char reason[160];       /* what is wrong with it, or "" */
 };
 
@@ -393,6 +414,16 @@ struct wk_store_verify_result {
  */
 int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
                     struct wk_store_verify_result *res);
+
+/**
+ * Check the blocks from `from` (0: the chain start) to the committed head as
+ * wk_store_verify does, linking block `from` to the STORED hash of block from-1 (so
+ * consecutive calls, each from the last one's res->last + 1, check the whole chain once),
+ * without the checkpoint signatures: the daemon's check of each commit. Any thread.
+ * @return 0 intact (res->blocks may be 0: nothing new); WK_ECHAIN; -errno.
+ */
+int wk_store_verify_blocks(struct wk_store *st, uint64_t from,
+                           struct wk_store_verify_result *res);
 
 /**
  * The store's Ed25519 public key (creating the key pair when absent and writable).

@@ -28,6 +28,7 @@ struct wk_config_store {
     int64_t retention;         /* ns: blocks older are deleted; 0 keeps everything */
     uint64_t map_size;         /* LMDB map ceiling */
     bool fsync;                /* fsync each commit (durable) */
+    int64_t verify_interval;   /* ns: verify the whole hash chain this often; 0: never */
 };
 
 /** rules: the live rule set and what it ignores. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "watchkeeper/error.h"
@@ -723,6 +724,41 @@ WK_TEST(verify_detects_tampering)
     wk_store_close(st);
 }
 
+/* The daemon's check after each commit: from the last checked block + 1, linked to the
+ * stored hash of the block before, no signatures. */
+WK_TEST(verify_blocks_links_to_the_stored_predecessor)
+{
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 4096;
+    struct wk_store_verify_result res;
+    const char *d = store_dir("vb");
+    build_chain(d, &o);
+    struct wk_store *st;
+    struct wk_store_opts ro = test_opts();
+    ro.read_only = true;
+    WK_ASSERT_OK(wk_store_open(&st, d, &ro));
+    WK_ASSERT_OK(wk_store_verify_blocks(st, 0, &res));
+    uint64_t n = res.blocks;
+    WK_ASSERT(n >= 8);
+    WK_ASSERT_UINT_EQ(res.last, n);
+    WK_ASSERT_OK(wk_store_verify_blocks(st, 5, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, n - 4);
+    WK_ASSERT_OK(wk_store_verify_blocks(st, n + 1, &res)); /* nothing new */
+    WK_ASSERT_UINT_EQ(res.blocks, 0);
+    wk_store_close(st);
+
+    /* Block 3's stored hash altered: checking from 4 on finds that 4 no longer links. */
+    flip_at = 100;
+    tamper(d, flip);
+    WK_ASSERT_OK(wk_store_open(&st, d, &ro));
+    WK_ASSERT_INT_EQ(wk_store_verify_blocks(st, 4, &res), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(res.first_bad, 4);
+    WK_ASSERT_INT_EQ(wk_store_verify_blocks(st, 3, &res), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(res.first_bad, 3);
+    WK_ASSERT_OK(wk_store_verify_blocks(st, 5, &res));
+    wk_store_close(st);
+}
+
 WK_TEST(retention_keeps_verify_passing)
 {
     init_cids();
@@ -963,6 +999,79 @@ WK_TEST(map_growth_waits_for_readers_then_backs_off)
     WK_ASSERT(s.map_size > (256u << 10));
     struct wk_store_verify_result res;
     WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    wk_store_close(st);
+    wk_event_free(ev);
+}
+
+/* A named state commits in the transaction of the events added before it: staged, it is
+ * invisible; a process that dies before the commit leaves the previous state. */
+WK_TEST(state_commits_with_its_block)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.block_age_ns = 3600LL * 1000000000;
+    o.commit_interval_ns = 3600LL * 1000000000;
+    const char *d = store_dir("state");
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    void *data;
+    size_t len;
+    WK_ASSERT_INT_EQ(wk_store_state_get(st, "rules", &data, &len), WK_ENOT_FOUND);
+    WK_ASSERT_INT_EQ(wk_store_state_set(st, "", "x", 1), -EINVAL);
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    make_event(ev, 1000);
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    WK_ASSERT_OK(wk_store_state_set(st, "rules", "first", 5));
+    WK_ASSERT_OK(wk_store_state_set(st, "rules", "A", 1)); /* replaces the staged one */
+    WK_ASSERT_INT_EQ(wk_store_state_get(st, "rules", &data, &len), WK_ENOT_FOUND);
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_state_get(st, "rules", &data, &len));
+    WK_ASSERT_MEM_EQ(data, len, "A", 1);
+    free(data);
+    wk_store_close(st);
+
+    /* A writer that stages "B" with an event and dies before committing. */
+    pid_t pid = fork();
+    WK_ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct wk_store *cs;
+        if (wk_store_open(&cs, d, &o) < 0)
+            _exit(2);
+        make_event(ev, 2000);
+        if (wk_store_add(cs, ev, NULL, NULL) < 0 ||
+            wk_store_state_set(cs, "rules", "BBBBBBBB", 8) < 0)
+            _exit(3);
+        _exit(0); /* no flush, no close: a crash */
+    }
+    int status = 0;
+    WK_ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+    WK_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    WK_ASSERT_OK(wk_store_state_get(st, "rules", &data, &len));
+    WK_ASSERT_MEM_EQ(data, len, "A", 1);
+    free(data);
+    struct wk_store_stats s;
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.events, 1);
+    /* Staged in a block that is sealed, then again in the next open block: the last
+     * commit holds the last value, and verify is unaffected. */
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    WK_ASSERT_OK(wk_store_state_set(st, "rules", "CC", 2));
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_state_set(st, "rules", "DDD", 3)); /* no events: next commit */
+    WK_ASSERT_OK(wk_store_state_set(st, "other", "", 0));
+    wk_store_close(st);
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    WK_ASSERT_OK(wk_store_state_get(st, "rules", &data, &len));
+    WK_ASSERT_MEM_EQ(data, len, "DDD", 3);
+    free(data);
+    WK_ASSERT_OK(wk_store_state_get(st, "other", &data, &len));
+    WK_ASSERT_UINT_EQ(len, 0);
+    free(data);
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, 2);
     wk_store_close(st);
     wk_event_free(ev);
 }
