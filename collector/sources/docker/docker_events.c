@@ -247,6 +247,8 @@ struct wk_parser {
 static int de_detect(const char *buf, size_t len, const char *path)
 {
     (void)path;
+    if (!buf || len == 0)
+        return 0;
     const char *nl = memchr(buf, '\n', len);
     size_t l = nl ? (size_t)(nl - buf) : len;
     wk__docker_trim(&buf, &l);
