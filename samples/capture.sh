@@ -5,8 +5,11 @@
 #   audit.log            auditd's log (ENRICHED format) of the run
 #   docker-events.jsonl  the Engine API /events stream of the run (API 1.41)
 #   containers/<id>-json.log  each container's json-file log
+#   docker.jsonl         the run's docker events as `watchkeeper run` stored them: normalized
+#                        and enriched by container inspection (when WK_BIN is a watchkeeper
+#                        binary; default: build/watchkeeper of this repo if it exists)
 # Host-specific paths and the host name are scrubbed. Needs root, docker.io, auditd,
-# busybox-static, curl. Starts its own dockerd and auditd (own dirs), stops both by pid,
+# busybox-static, curl (and jq with WK_BIN). Starts its own dockerd and auditd (own dirs), stops both by pid,
 # and removes exactly the audit rules it added, on failure too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,13 +20,22 @@ if [ "$(auditctl -s | awk '/^pid/ {print $2}')" != 0 ]; then
     exit 3
 fi
 
+wk_bin=${WK_BIN:-$here/../build/watchkeeper}
+[ -x "$wk_bin" ] || wk_bin=""
+
 tmp=$(mktemp -d /tmp/wk-capture-XXXXXX)
 sock=$tmp/docker.sock
 dockerd_pid=""
+wk_pid=""
 auditd_pid=""
 rules_added=()
 cleanup() {
     set +e
+    if [ -n "$wk_pid" ]; then
+        kill "$wk_pid" 2>/dev/null
+        for _ in $(seq 150); do kill -0 "$wk_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$wk_pid" 2>/dev/null
+    fi
     for r in "${rules_added[@]}"; do
         # shellcheck disable=SC2086
         auditctl ${r/-a /-d } >/dev/null 2>&1 || auditctl ${r/-w /-W } >/dev/null 2>&1
@@ -94,6 +106,32 @@ d() { docker -H "unix://$sock" "$@"; }
 for _ in $(seq 150); do d version >/dev/null 2>&1 && break; sleep 0.2; done
 d version >/dev/null
 
+# --- watchkeeper run with a docker source on this dockerd: the stored events carry the
+# inspection enrichment (mounts, capabilities, namespaces) that /events lacks ---
+if [ -n "$wk_bin" ]; then
+    cat >"$tmp/wk.yaml" <<YAML
+store:
+  path: $tmp/wkstore
+  fsync: false
+sources:
+  - type: docker
+    host: unix://$sock
+rules:
+  dirs: [$here/../rules]
+outputs:
+  - type: file
+    path: $tmp/wk-alerts.jsonl
+api:
+  enabled: false
+pipeline:
+  batch_age: 50ms
+YAML
+    "$wk_bin" run -c "$tmp/wk.yaml" </dev/null 2>"$tmp/wk.log" &
+    wk_pid=$!
+    for _ in $(seq 100); do grep -q "docker: connected" "$tmp/wk.log" && break; sleep 0.1; done
+    grep -q "docker: connected" "$tmp/wk.log" || { cat "$tmp/wk.log"; exit 3; }
+fi
+
 mkdir -p "$tmp/rootfs/bin" "$tmp/rootfs/etc" "$tmp/rootfs/tmp"
 cp /bin/busybox "$tmp/rootfs/bin/busybox"
 for a in sh ls cat echo id chmod unshare mount sleep seq head wc nsenter; do
@@ -144,6 +182,23 @@ mkdir -p "$out/containers"
 rm -f "$out"/containers/*-json.log
 curl -s --unix-socket "$sock" "http://localhost/v1.41/events?since=$start&until=$end" \
     >"$tmp/events.jsonl"
+if [ -n "$wk_bin" ]; then
+    # every event of the /events capture stored, then stop the daemon (SIGTERM: exit 0)
+    n_ev=$(wc -l <"$tmp/events.jsonl")
+    for _ in $(seq 100); do
+        [ "$("$wk_bin" query --store "$tmp/wkstore" --source docker | wc -l)" -ge "$n_ev" ] && break
+        sleep 0.2
+    done
+    kill -TERM "$wk_pid"
+    wait "$wk_pid" || { echo "capture.sh: watchkeeper run exited $?" >&2; cat "$tmp/wk.log" >&2; exit 3; }
+    wk_pid=""
+    # the events of the same window as the /events capture
+    "$wk_bin" query --store "$tmp/wkstore" --source docker --format jsonl |
+        jq -c --argjson s "${start/./}" --argjson e "${end/./}" \
+            'select(.timeNano >= $s and .timeNano <= $e)' >"$tmp/docker.jsonl"
+    [ "$(wc -l <"$tmp/docker.jsonl")" -eq "$n_ev" ] ||
+        { echo "capture.sh: watchkeeper stored $(wc -l <"$tmp/docker.jsonl") of $n_ev docker events" >&2; exit 3; }
+fi
 for id in $(d ps -aq --no-trunc); do
     f="$tmp/data/containers/$id/$id-json.log"
     [ -s "$f" ] && cp "$f" "$out/containers/"
@@ -161,8 +216,10 @@ host=$(hostname)
 scrub() {
     sed -e "s#$tmp/data#/var/lib/docker#g" -e "s#$tmp/exec#/run/docker#g" \
         -e "s#$tmp/docker.sock#/run/docker.sock#g" -e "s#$tmp#/tmp/capture#g" \
-        -e "s#node=$host #node=sample-host #g" -e "s#hostname=$host #hostname=sample-host #g"
+        -e "s#node=$host #node=sample-host #g" -e "s#hostname=$host #hostname=sample-host #g" \
+        -e "s#\"host\":{\"name\":\"$host\"}#\"host\":{\"name\":\"sample-host\"}#g"
 }
 scrub <"$tmp/audit.all" >"$out/audit.log"
 scrub <"$tmp/events.jsonl" >"$out/docker-events.jsonl"
-echo "capture.sh: $(wc -l <"$out/audit.log") audit records, $(wc -l <"$out/docker-events.jsonl") docker events, $(ls "$out/containers" | wc -l) container logs in $out"
+[ -z "$wk_bin" ] || scrub <"$tmp/docker.jsonl" >"$out/docker.jsonl"
+echo "capture.sh: $(wc -l <"$out/audit.log") audit records, $(wc -l <"$out/docker-events.jsonl") docker events${wk_bin:+ ($(wc -l <"$out/docker.jsonl") stored enriched by watchkeeper)}, $(ls "$out/containers" | wc -l) container logs in $out"
