@@ -109,10 +109,12 @@ static void add_container(struct wk_event *ev, const struct container *c)
 static void gen_auditd(struct wk_event *ev, const char *tpl, int64_t ts, uint64_t serial,
                        char *raw, size_t cap)
 {
+    if (strncmp(tpl, "type=", 5) != 0)
+        return; /* checked first: tpl + 5 is inside tpl only then */
     const char *colon = strstr(tpl, "): ");
     const char *type = tpl + 5;
     const char *sp = strchr(type, ' ');
-    if (!colon || !sp || strncmp(tpl, "type=", 5) != 0)
+    if (!colon || !sp)
         return;
     size_t n = (size_t)snprintf(raw, cap, "type=%.*s msg=audit(%lld.%03lld:%llu): %s",
                                 (int)(sp - type), type, (long long)(ts / 1000000000),

@@ -244,6 +244,12 @@ struct wk_parser {
     struct wk_parser_opts opts;
 };
 
+/* Whether the first l bytes of b hold the literal needle. */
+static bool holds(const char *b, size_t l, const char *needle, size_t nl)
+{
+    return b && l >= nl && memmem(b, l, needle, nl) != NULL;
+}
+
 static int de_detect(const char *buf, size_t len, const char *path)
 {
     (void)path;
@@ -254,8 +260,8 @@ static int de_detect(const char *buf, size_t len, const char *path)
     wk__docker_trim(&buf, &l);
     if (l < 2 || buf[0] != '{')
         return 0;
-    bool actor = memmem(buf, l, "\"Actor\":{", 9) && memmem(buf, l, "\"Type\":", 7);
-    bool legacy = memmem(buf, l, "\"status\":", 9) && memmem(buf, l, "\"time\":", 7);
+    bool actor = holds(buf, l, "\"Actor\":{", 9) && holds(buf, l, "\"Type\":", 7);
+    bool legacy = holds(buf, l, "\"status\":", 9) && holds(buf, l, "\"time\":", 7);
     return actor || legacy ? 85 : 0;
 }
 
