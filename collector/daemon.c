@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -581,6 +582,12 @@ int wk_daemon_run(const struct wk_daemon_opts *opts)
     }
     d->opts = opts;
     d->started_ns = wk_time_mono_ns();
+    /* The signal mask survives fork and exec: auditd starts its plugins with SIGTERM,
+     * SIGHUP and SIGUSR1 blocked, and uv_signal_start does not unblock them. Unblock all
+     * before any thread exists (threads inherit the mask) so stop and reload work. */
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
     int code = 3;
     char err[512] = "";
     if (uv_loop_init(&d->loop) < 0) {
