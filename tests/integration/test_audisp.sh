@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The auditd_audisp source as a real auditd runs it: auditd (own config dir and log) starts
-# `watchkeeper run --config=CFG` as its plugin (plugins.d conf as shipped: two args, format
-# string), an execve rule with a unique key (removed exactly in teardown), marker commands;
+# `watchkeeper run --config=CFG` as its plugin (packaging/audit/plugins.d/watchkeeper.conf,
+# activated), an execve rule with a unique key (removed exactly in teardown), marker commands;
 # then auditd is stopped by pid and stops its plugin. Asserts each marker's execve event is
 # stored exactly once with its args, the daemon logged a clean stop, and `verify` passes.
 . "$(dirname "$0")/lib.sh"
@@ -59,14 +59,12 @@ echo \$\$ >$wkpid
 exec $WK_BIN "\$@" 2>>$wklog
 EOF
 chmod 0750 "$wrapper"
-cat >"$A/plugins.d/watchkeeper.conf" <<EOF
-active = yes
-direction = out
-path = $wrapper
-type = always
-args = run --config=$cfg
-format = string
-EOF
+# the shipped plugin conf, activated, with our wrapper and config
+sed -e 's|^active = no$|active = yes|' -e "s|^path = .*|path = $wrapper|" \
+    -e "s|/etc/watchkeeper/audisp.yaml|$cfg|" \
+    "$WK_SRCDIR/packaging/audit/plugins.d/watchkeeper.conf" >"$A/plugins.d/watchkeeper.conf"
+wk_expect_eq "$(grep -E '^(active|path|args) ' "$A/plugins.d/watchkeeper.conf" | tr '\n' ';')" \
+    "active = yes;path = $wrapper;args = run --config=$cfg;" "the plugin conf derived from the shipped one"
 chmod 0640 "$A/plugins.d/watchkeeper.conf"
 cat >"$A/auditd.conf" <<EOF
 local_events = yes
