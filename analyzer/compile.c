@@ -400,6 +400,15 @@ static int expand(struct wk_rule_loader *l, const char *s, size_t len, void *out
     return 0;
 }
 
+/* Time modifiers in enum sg_tpart order, with the values a rule may compare with. */
+static const struct {
+    const char *name;
+    int lo, hi;
+} tpart_names[] = {
+    { "minute", 0, 59 }, { "hour", 0, 23 }, { "day", 1, 31 },
+    { "week", 1, 53 },   { "month", 1, 12 }, { "year", 0, 9999 },
+};
+
 int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum sg_mod *mods,
                         size_t nmods, const struct sg_rawval *vals, size_t nvals, char *err,
                         size_t errlen)
@@ -409,6 +418,7 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
     size_t nenc = 0;
     int pos = 0; /* 0 eq, 1 contains, 2 startswith, 3 endswith */
     int numop = -1;
+    int tpart = -1; /* enum sg_tpart */
     for (size_t i = 0; i < nmods; i++) {
         enum sg_mod m = mods[i];
         if (has[m])
@@ -431,6 +441,12 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
                 return fail(err, errlen, "two numeric comparison modifiers");
             numop = m == SG_M_GT ? 0 : m == SG_M_GTE ? 1 : m == SG_M_LT ? 2 : 3;
             break;
+        case SG_M_MINUTE: case SG_M_HOUR: case SG_M_DAY: case SG_M_WEEK: case SG_M_MONTH:
+        case SG_M_YEAR:
+            if (tpart >= 0)
+                return fail(err, errlen, "two time modifiers");
+            tpart = (int)(m - SG_M_MINUTE);
+            break;
         default:
             break;
         }
@@ -444,7 +460,7 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
     if ((has[SG_M_RE_I] || has[SG_M_RE_M] || has[SG_M_RE_S]) && !re)
         return fail(err, errlen, "regex flag modifier (i/m/s) without 're'");
     if (re && (pos || nenc || has[SG_M_WINDASH] || has[SG_M_CIDR] || has[SG_M_EXPAND] ||
-               has[SG_M_FIELDREF] || numop >= 0 || has[SG_M_EXISTS] || cased))
+               has[SG_M_FIELDREF] || numop >= 0 || tpart >= 0 || has[SG_M_EXISTS] || cased))
         return fail(err, errlen, "modifier 're' combined with a non-regex modifier");
     if (has[SG_M_EXISTS] && nmods != 1)
         return fail(err, errlen, "modifier 'exists' must be the only modifier");
@@ -454,7 +470,12 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
         return fail(err, errlen, "numeric comparison combined with a string modifier");
     if (has[SG_M_FIELDREF] && (nenc || has[SG_M_WINDASH] || has[SG_M_EXPAND]))
         return fail(err, errlen, "modifier 'fieldref' combined with an encoding");
-    if (keyword && (has[SG_M_EXISTS] || has[SG_M_FIELDREF] || has[SG_M_CIDR] || numop >= 0))
+    if (tpart >= 0 && (pos || nenc || has[SG_M_WINDASH] || has[SG_M_CIDR] ||
+                       has[SG_M_FIELDREF] || has[SG_M_EXPAND] || cased))
+        return fail(err, errlen, "time modifier '%s' combined with a string modifier",
+                    tpart_names[tpart].name);
+    if (keyword && (has[SG_M_EXISTS] || has[SG_M_FIELDREF] || has[SG_M_CIDR] || numop >= 0 ||
+                    tpart >= 0))
         return fail(err, errlen, "a keyword (field-less) search cannot use this modifier");
     if (keyword && !re && !pos)
         pos = 1; /* keywords are substring searches of the whole event */
@@ -481,6 +502,24 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
             else
                 return fail(err, errlen, "modifier 'exists' needs true or false");
             m.kind = SG_MK_EXISTS;
+            if (push_matcher(it, &m) < 0)
+                return -ENOMEM;
+            continue;
+        }
+        if (tpart >= 0) {
+            /* an integer in the part's range: a typo (hour 24, month 0) never loads */
+            const char *nm = tpart_names[tpart].name;
+            long v = -1;
+            if (rv->len && rv->len <= 4 && strspn(rv->s, "0123456789") == rv->len)
+                v = strtol(rv->s, NULL, 10);
+            if (v < tpart_names[tpart].lo || v > tpart_names[tpart].hi)
+                return fail(err, errlen, "modifier '%s': '%s' is not an integer from %d to %d",
+                            nm, rv->s, tpart_names[tpart].lo, tpart_names[tpart].hi);
+            m.kind = SG_MK_TIME;
+            m.tpart = (uint8_t)tpart;
+            m.numop = (uint8_t)(numop >= 0 ? numop : 4);
+            m.num = (double)v;
+            m.want = !strcmp(it->field, "@timestamp");
             if (push_matcher(it, &m) < 0)
                 return -ENOMEM;
             continue;

@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine_private.h"
 #include "watchkeeper/error.h"
+#include "watchkeeper/timefmt.h"
 
 #define MAX_ARGV 128
 static struct wk_key argv_keys[MAX_ARGV];
@@ -252,6 +254,68 @@ static bool cidr_match(const struct sg_matcher *m, const char *s, size_t len)
     return true;
 }
 
+/* ISO 8601 week-based year of y has 53 weeks (it starts or, in a leap year, ends on Thu) */
+static bool long_iso_year(long y)
+{
+    long p = (y + y / 4 - y / 100 + y / 400) % 7;
+    long q = ((y - 1) + (y - 1) / 4 - (y - 1) / 100 + (y - 1) / 400) % 7;
+    return p == 4 || q == 3;
+}
+
+/* The time part of ns since the epoch, in UTC (week: ISO 8601, 1..53). */
+static long time_part(int64_t ns, uint8_t part)
+{
+    int64_t sec = ns / WK_NS_PER_SEC - (ns % WK_NS_PER_SEC < 0);
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm))
+        return -1;
+    switch (part) {
+    case SG_T_MINUTE: return tm.tm_min;
+    case SG_T_HOUR: return tm.tm_hour;
+    case SG_T_DAY: return tm.tm_mday;
+    case SG_T_MONTH: return tm.tm_mon + 1;
+    case SG_T_YEAR: return tm.tm_year + 1900L;
+    default: {
+        long y = tm.tm_year + 1900L;
+        long w = (tm.tm_yday - (tm.tm_wday + 6) % 7 + 10) / 7;
+        if (w < 1)
+            return long_iso_year(y - 1) ? 53 : 52;
+        if (w == 53 && !long_iso_year(y))
+            return 1;
+        return w;
+    }
+    }
+}
+
+/* A time modifier on one timestamp (ns). */
+static bool time_cmp(const struct sg_matcher *m, int64_t ns)
+{
+    long x = time_part(ns, m->tpart);
+    if (x < 0)
+        return false;
+    switch (m->numop) {
+    case 0: return x > m->num;
+    case 1: return x >= m->num;
+    case 2: return x < m->num;
+    case 3: return x <= m->num;
+    default: return x == m->num;
+    }
+}
+
+/* A time modifier on a field value: RFC 3339 text (any item of a string list). */
+static bool time_match(const struct sg_matcher *m, const struct wk_value *v)
+{
+    int64_t ns;
+    if (v->kind == WK_VAL_STR)
+        return wk_time_parse(v->u.s, v->len, &ns) == 0 && time_cmp(m, ns);
+    if (v->kind == WK_VAL_STRLIST)
+        for (uint32_t i = 0; i < v->len; i++)
+            if (wk_time_parse(v->u.items[i].s, v->u.items[i].len, &ns) == 0 && time_cmp(m, ns))
+                return true;
+    return false;
+}
+
 struct ctx {
     struct wk_rule_scratch *sc;
     const struct wk_event *ev;
@@ -305,6 +369,10 @@ static bool matcher_value(const struct sg_matcher *m, const struct wk_value *v,
         return !v || v->kind == WK_VAL_NULL;
     case SG_MK_EXISTS:
         return (v != NULL) == m->want;
+    case SG_MK_TIME:
+        if (m->want) /* `@timestamp`: the event's own time (0: unset) */
+            return wk_event_ts(c->ev) != 0 && time_cmp(m, wk_event_ts(c->ev));
+        break;
     default:
         break;
     }
@@ -323,6 +391,8 @@ static bool matcher_value(const struct sg_matcher *m, const struct wk_value *v,
     }
     if (m->kind == SG_MK_FIELDREF)
         return fieldref(m, v, c);
+    if (m->kind == SG_MK_TIME)
+        return time_match(m, v);
     if (v->kind == WK_VAL_STRLIST) {
         for (uint32_t i = 0; i < v->len; i++) {
             const struct wk_str *it = &v->u.items[i];

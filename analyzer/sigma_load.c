@@ -208,7 +208,8 @@ static const struct {
     { "utf16", SG_M_UTF16 }, { "windash", SG_M_WINDASH }, { "exists", SG_M_EXISTS },
     { "gt", SG_M_GT }, { "gte", SG_M_GTE }, { "lt", SG_M_LT }, { "lte", SG_M_LTE },
     { "fieldref", SG_M_FIELDREF }, { "cased", SG_M_CASED }, { "expand", SG_M_EXPAND },
-    { "neq", SG_M_NEQ },
+    { "neq", SG_M_NEQ }, { "minute", SG_M_MINUTE }, { "hour", SG_M_HOUR },
+    { "day", SG_M_DAY }, { "week", SG_M_WEEK }, { "month", SG_M_MONTH }, { "year", SG_M_YEAR },
 };
 
 static int mod_lookup(const char *s, size_t len)

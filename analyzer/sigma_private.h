@@ -34,7 +34,11 @@ enum sg_mod {
     SG_M_RE_S, SG_M_CIDR, SG_M_BASE64, SG_M_BASE64OFFSET, SG_M_UTF16LE, SG_M_UTF16BE,
     SG_M_UTF16, SG_M_WINDASH, SG_M_EXISTS, SG_M_GT, SG_M_GTE, SG_M_LT, SG_M_LTE,
     SG_M_FIELDREF, SG_M_CASED, SG_M_EXPAND, SG_M_NEQ,
+    /* time parts (2.1), in enum sg_tpart order */
+    SG_M_MINUTE, SG_M_HOUR, SG_M_DAY, SG_M_WEEK, SG_M_MONTH, SG_M_YEAR,
 };
+/* The part of a timestamp a time modifier extracts (UTC; week = ISO 8601). */
+enum sg_tpart { SG_T_MINUTE, SG_T_HOUR, SG_T_DAY, SG_T_WEEK, SG_T_MONTH, SG_T_YEAR };
 
 /* ---- matchers (compile.c) -------------------------------------------------------------- */
 enum sg_mkind {
@@ -49,6 +53,7 @@ enum sg_mkind {
     SG_MK_EXISTS,   /* presence test (value = want) */
     SG_MK_NULL,     /* absent or null */
     SG_MK_FIELDREF, /* compare with another field (lit = mode: EQ/PREFIX/SUFFIX/CONTAINS) */
+    SG_MK_TIME,     /* time part (tpart) of an RFC 3339 value compared (numop, 4 = eq) */
 };
 
 enum sg_gtok { SG_G_LIT, SG_G_STAR, SG_G_ONE, SG_G_DASH };
@@ -61,8 +66,9 @@ struct sg_gtok_s {
 struct sg_matcher {
     uint8_t kind;   /* enum sg_mkind */
     bool cased;     /* case-sensitive literal/glob */
-    uint8_t numop;  /* NUM: 0 gt 1 gte 2 lt 3 lte; FIELDREF: sub kind */
-    bool want;      /* EXISTS */
+    uint8_t numop;  /* NUM, TIME: 0 gt 1 gte 2 lt 3 lte (TIME: 4 eq); FIELDREF: sub kind */
+    bool want;      /* EXISTS; TIME: the field is `@timestamp`, the event's own time */
+    uint8_t tpart;  /* TIME: enum sg_tpart */
     uint16_t group; /* `all`: every group needs one matching matcher */
     char *lit;      /* literal (folded to lower case unless cased) */
     size_t len;

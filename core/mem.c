@@ -13,7 +13,6 @@
 struct wk_arena_chunk {
     struct wk_arena_chunk *next;
     size_t size; /* usable bytes in data[] */
-    size_t off;  /* bytes used */
     _Alignas(8) unsigned char data[];
 };
 
@@ -21,7 +20,8 @@ void wk_arena_init(struct wk_arena *a)
 {
     a->head = NULL;
     a->free = NULL;
-    a->used = 0;
+    a->cur = NULL;
+    a->end = NULL;
 }
 
 static void chunk_list_free(struct wk_arena_chunk *c)
@@ -42,67 +42,47 @@ void wk_arena_fini(struct wk_arena *a)
 
 void wk_arena_reset(struct wk_arena *a)
 {
-    /* Keep the largest chunks only: a single huge event must not pin memory forever. */
+    /* Keep chunks up to 1 MiB only: a single huge event must not pin memory forever. */
     struct wk_arena_chunk *c = a->head;
     while (c) {
         struct wk_arena_chunk *next = c->next;
         if (c->size > 16u * ARENA_MIN_CHUNK * 16u) {
             free(c);
         } else {
-            c->off = 0;
             c->next = a->free;
             a->free = c;
         }
         c = next;
     }
     a->head = NULL;
-    a->used = 0;
+    a->cur = NULL;
+    a->end = NULL;
 }
 
-void *wk_arena_alloc(struct wk_arena *a, size_t n)
+void *wk__arena_alloc_slow(struct wk_arena *a, size_t need)
 {
-    size_t need = (n + 7u) & ~(size_t)7u;
-    if (need < n)
-        return NULL;
-    struct wk_arena_chunk *c = a->head;
-    if (!c || c->size - c->off < need) {
-        /* Reuse a kept chunk that fits, else allocate one. */
-        struct wk_arena_chunk **pp = &a->free;
-        while (*pp && (*pp)->size < need)
-            pp = &(*pp)->next;
-        if (*pp) {
-            c = *pp;
-            *pp = c->next;
-        } else {
-            size_t size = need > ARENA_MIN_CHUNK ? need : ARENA_MIN_CHUNK;
-            if (a->head && size < a->head->size * 2 && a->head->size * 2 <= 1u << 20)
-                size = a->head->size * 2;
-            if (size > SIZE_MAX - sizeof(*c))
-                return NULL;
-            c = malloc(sizeof(*c) + size);
-            if (!c)
-                return NULL;
-            c->size = size;
-        }
-        c->off = 0;
-        c->next = a->head;
-        a->head = c;
+    /* Reuse a kept chunk that fits, else allocate one (doubling up to 1 MiB). */
+    struct wk_arena_chunk *c;
+    struct wk_arena_chunk **pp = &a->free;
+    while (*pp && (*pp)->size < need)
+        pp = &(*pp)->next;
+    if (*pp) {
+        c = *pp;
+        *pp = c->next;
+    } else {
+        size_t size = need > ARENA_MIN_CHUNK ? need : ARENA_MIN_CHUNK;
+        if (a->head && size < a->head->size * 2 && a->head->size * 2 <= 1u << 20)
+            size = a->head->size * 2;
+        if (size > SIZE_MAX - sizeof(*c))
+            return NULL;
+        c = malloc(sizeof(*c) + size);
+        if (!c)
+            return NULL;
+        c->size = size;
     }
-    void *p = c->data + c->off;
-    c->off += need;
-    a->used += need;
-    return p;
-}
-
-char *wk_arena_strndup(struct wk_arena *a, const char *s, size_t n)
-{
-    if (n == SIZE_MAX)
-        return NULL;
-    char *p = wk_arena_alloc(a, n + 1);
-    if (!p)
-        return NULL;
-    if (n)
-        memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
+    c->next = a->head;
+    a->head = c;
+    a->cur = (char *)c->data + need;
+    a->end = (char *)c->data + c->size;
+    return c->data;
 }

@@ -33,6 +33,7 @@ static void write_file(const char *path, const char *text)
 }
 
 static char last_reject[1024];
+static char last_reject_file[4200];
 
 /* Load one YAML text (with the test logsource mapping and placeholders). */
 static struct wk_ruleset *load_text(const char *yaml, size_t *nrej)
@@ -56,6 +57,7 @@ static struct wk_ruleset *load_text(const char *yaml, size_t *nrej)
     if (*nrej) {
         const struct wk_rule_reject *r = wk_rule_loader_reject(l, 0);
         snprintf(last_reject, sizeof(last_reject), "%u:%u: %s", r->line, r->col, r->msg);
+        snprintf(last_reject_file, sizeof(last_reject_file), "%s", r->file ? r->file : "");
     }
     wk_rule_loader_free(l);
     return rs;
@@ -497,13 +499,106 @@ WK_TEST(mod_neq)
           NO("{\"a\":\"x\"}", "{\"a\":\"Y\"}"));
 }
 
+/* Time modifiers: the part of an RFC 3339 value in UTC, at the edges of each part. */
+WK_TEST(mod_time_parts)
+{
+    check(RULE("  sel:\n    t|minute: 59\n  condition: sel\n"),
+          YES("{\"t\":\"2026-11-23T09:59:00Z\"}", "{\"t\":\"2026-11-23T09:59:59.999999999Z\"}",
+              "{\"t\":[\"x\",\"2026-11-23t10:29:00+05:30\"]}"),
+          NO("{\"t\":\"2026-11-23T09:58:59.999Z\"}", "{\"t\":\"2026-11-23T10:00:00Z\"}",
+             "{\"t\":\"2026-11-23T09:59:00+05:45\"}"));
+    /* offsets are converted to UTC; text that is not RFC 3339 and numbers never match */
+    check(RULE("  sel:\n    t|hour: 0\n  condition: sel\n"),
+          YES("{\"t\":\"2026-11-23T00:00:00Z\"}", "{\"t\":\"2026-11-22T23:30:00-01:00\"}",
+              "{\"t\":\"2026-11-23 01:59:59+01:00\"}"),
+          NO("{\"t\":\"2026-11-23T23:59:59Z\"}", "{\"t\":\"2026-11-23T01:00:00Z\"}",
+             "{\"t\":\"2026-11-23T00:30:00+01:00\"}", "{\"t\":\"2026-11-23\"}",
+             "{\"t\":\"00:00:00\"}", "{\"t\":0}", "{\"u\":\"2026-11-23T00:00:00Z\"}"));
+    check(RULE("  sel:\n    t|day: 1\n  condition: sel\n"),
+          YES("{\"t\":\"2026-03-01T00:00:00Z\"}", "{\"t\":\"2026-02-28T23:30:00-01:00\"}"),
+          NO("{\"t\":\"2026-02-28T23:59:59Z\"}", "{\"t\":\"2026-03-01T00:30:00+01:00\"}"));
+    check(RULE("  sel:\n    t|month: 12\n  condition: sel\n"),
+          YES("{\"t\":\"2026-12-31T23:59:59Z\"}", "{\"t\":\"2026-12-01T00:00:00Z\"}"),
+          NO("{\"t\":\"2027-01-01T00:00:00Z\"}", "{\"t\":\"2026-11-30T23:59:59Z\"}"));
+    check(RULE("  sel:\n    t|year: 2027\n  condition: sel\n"),
+          YES("{\"t\":\"2027-01-01T00:00:00Z\"}", "{\"t\":\"2026-12-31T23:30:00-01:00\"}"),
+          NO("{\"t\":\"2026-12-31T23:59:59.999999999Z\"}", "{\"t\":\"2028-01-01T00:00:00Z\"}"));
+    /* ISO 8601 weeks: 2020 and 2026 have 53, 2024 has 52; week 1 holds the first Thursday */
+    check(RULE("  sel:\n    t|week: 53\n  condition: sel\n"),
+          YES("{\"t\":\"2020-12-31T12:00:00Z\"}", "{\"t\":\"2021-01-03T23:59:59Z\"}",
+              "{\"t\":\"2027-01-03T10:00:00Z\"}", "{\"t\":\"2026-12-28T00:00:00Z\"}"),
+          NO("{\"t\":\"2021-01-04T00:00:00Z\"}", "{\"t\":\"2024-12-29T12:00:00Z\"}",
+             "{\"t\":\"2026-12-27T23:59:59Z\"}", "{\"t\":\"2026-01-01T00:00:00Z\"}",
+             "{\"t\":\"2022-01-02T00:00:00Z\"}"));
+    check(RULE("  sel:\n    t|week: 1\n  condition: sel\n"),
+          YES("{\"t\":\"2024-12-30T00:00:00Z\"}", "{\"t\":\"2026-01-01T00:00:00Z\"}",
+              "{\"t\":\"2021-01-10T23:59:59Z\"}"),
+          NO("{\"t\":\"2024-12-29T23:59:59Z\"}", "{\"t\":\"2021-01-03T00:00:00Z\"}",
+             "{\"t\":\"2021-01-11T00:00:00Z\"}"));
+}
+
+/* Combined with gt/gte/lt/lte (either order) and neq; the event's own `@timestamp`. */
+WK_TEST(mod_time_compare_and_event_timestamp)
+{
+    check(RULE("  sel:\n    t|hour|gte: 9\n    t|lt|hour: 17\n  condition: sel\n"),
+          YES("{\"t\":\"2026-11-23T09:00:00Z\"}", "{\"t\":\"2026-11-23T16:59:59Z\"}"),
+          NO("{\"t\":\"2026-11-23T08:59:59Z\"}", "{\"t\":\"2026-11-23T17:00:00Z\"}"));
+    check(RULE("  sel:\n    t|month|gt: 3\n    t|month|lte: 4\n  condition: sel\n"),
+          YES("{\"t\":\"2026-04-01T00:00:00Z\"}", "{\"t\":\"2026-04-30T23:59:59Z\"}"),
+          NO("{\"t\":\"2026-03-31T23:59:59Z\"}", "{\"t\":\"2026-05-01T00:00:00Z\"}"));
+    check(RULE("  sel:\n    t|day|neq: 1\n  condition: sel\n"),
+          YES("{\"t\":\"2026-11-02T00:00:00Z\"}"), NO("{\"t\":\"2026-11-01T23:59:59Z\"}"));
+    check(RULE("  sel:\n    '@timestamp|hour': 23\n    '@timestamp|minute|gte': 30\n"
+               "  condition: sel\n"),
+          YES("{\"@timestamp\":\"2026-11-23T23:30:00Z\"}",
+              "{\"@timestamp\":\"2026-11-23T23:59:59.999999999Z\"}",
+              "{\"@timestamp\":\"2026-11-24T01:45:00+02:00\"}"),
+          NO("{\"@timestamp\":\"2026-11-23T23:29:59.999999999Z\"}",
+             "{\"@timestamp\":\"2026-11-24T00:00:00Z\"}", "{\"a\":1}"));
+    /* an event without a timestamp (0) has no time parts */
+    check(RULE("  sel:\n    '@timestamp|year': 1970\n  condition: sel\n"),
+          YES("{\"@timestamp\":\"1970-01-01T00:00:00.000000001Z\"}"), NO("{\"a\":1}"));
+}
+
+WK_TEST(mod_time_reject_bad_values)
+{
+    expect_reject(RULE("  sel:\n    a|hour: 24\n  condition: sel\n"),
+                  "6:13: modifier 'hour': '24' is not an integer from 0 to 23");
+    WK_ASSERT(strlen(last_reject_file) > 6);
+    WK_ASSERT_STR_EQ(last_reject_file + strlen(last_reject_file) - 6, "/r.yml");
+    expect_reject(RULE("  sel:\n    a|minute: [0, 60]\n  condition: sel\n"),
+                  "6:16: modifier 'minute': '60' is not an integer from 0 to 59");
+    expect_reject(RULE("  sel:\n    a|minute: -1\n  condition: sel\n"),
+                  "6:15: modifier 'minute': '-1' is not an integer from 0 to 59");
+    expect_reject(RULE("  sel:\n    a|day: 0\n  condition: sel\n"),
+                  "6:12: modifier 'day': '0' is not an integer from 1 to 31");
+    expect_reject(RULE("  sel:\n    a|day: 1.5\n  condition: sel\n"),
+                  "6:12: modifier 'day': '1.5' is not an integer from 1 to 31");
+    expect_reject(RULE("  sel:\n    a|week: 54\n  condition: sel\n"),
+                  "6:13: modifier 'week': '54' is not an integer from 1 to 53");
+    expect_reject(RULE("  sel:\n    a|month: 13\n  condition: sel\n"),
+                  "6:14: modifier 'month': '13' is not an integer from 1 to 12");
+    expect_reject(RULE("  sel:\n    a|year: '2026*'\n  condition: sel\n"),
+                  "6:14: modifier 'year': '2026*' is not an integer from 0 to 9999");
+    expect_reject(RULE("  sel:\n    a|hour|contains: 3\n  condition: sel\n"),
+                  "6:22: time modifier 'hour' combined with a string modifier");
+    expect_reject(RULE("  sel:\n    a|hour|minute: 3\n  condition: sel\n"),
+                  "6:20: two time modifiers");
+    expect_reject(RULE("  sel:\n    a|hour|re: 3\n  condition: sel\n"),
+                  "6:16: modifier 're' combined with a non-regex modifier");
+    expect_reject(RULE("  sel:\n    a|hour: null\n  condition: sel\n"),
+                  "6:13: null value with a modifier");
+    expect_reject(RULE("  sel:\n    '|hour': 3\n  condition: sel\n"),
+                  "6:14: a keyword (field-less) search cannot use this modifier");
+}
+
 /* ---- rejections ------------------------------------------------------------------------------ */
 WK_TEST(reject_unknown_modifier_with_position)
 {
     expect_reject(RULE("  sel:\n    a|nonsense: x\n  condition: sel\n"),
                   "6:5: unsupported value modifier 'nonsense'");
-    expect_reject(RULE("  sel:\n    a|minute: 5\n  condition: sel\n"),
-                  "6:5: unsupported value modifier 'minute'");
+    expect_reject(RULE("  sel:\n    a|second: 5\n  condition: sel\n"),
+                  "6:5: unsupported value modifier 'second'");
 }
 
 WK_TEST(reject_bad_conditions)

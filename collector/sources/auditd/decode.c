@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <libaudit.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -56,6 +57,17 @@ static const struct {
     N("new_user"),
 };
 
+/* For each name length 2..15, a bitmap of the first letters (mod 64) the table holds:
+ * nearly every field (arch, syscall, pid, uid, ...) is ruled out by one test. */
+static uint64_t encoded_first[16];
+static pthread_once_t encoded_once = PTHREAD_ONCE_INIT;
+
+static void encoded_first_init(void)
+{
+    for (size_t i = 0; i < WK_ARRAY_SIZE(encoded_names); i++)
+        encoded_first[encoded_names[i].len] |= UINT64_C(1) << (encoded_names[i].s[0] & 63);
+}
+
 bool wk__au_is_encoded_field(int typeno, const char *k, size_t klen)
 {
     if (typeno == AUDIT_EXECVE && klen >= 2 && k[0] == 'a' && k[1] >= '0' && k[1] <= '9') {
@@ -68,6 +80,9 @@ bool wk__au_is_encoded_field(int typeno, const char *k, size_t klen)
     }
     /* most fields are numbers and flags: rule them out by length and first letter */
     if (klen < 2 || klen > 15)
+        return false;
+    pthread_once(&encoded_once, encoded_first_init);
+    if (!(encoded_first[klen] >> (k[0] & 63) & 1u))
         return false;
     for (size_t i = 0; i < WK_ARRAY_SIZE(encoded_names); i++) {
         if (encoded_names[i].len == klen && encoded_names[i].s[0] == k[0] &&

@@ -113,9 +113,15 @@ static int push(struct wk__au_fields *out, struct wk__au_field *f)
  * a 0x1d switches to the enriched part. Tokens without '=' (AVC's "denied { read }") are
  * skipped, like auparse does. @return the position where lexing stopped, or -ENOMEM.
  */
+/* Character classes of the scans: a space or 0x1d ends a value (1), '=' ends a name (2),
+ * a single quote ends both inside a nested msg='...' (4). */
+static const unsigned char lex_class[256] = { [' '] = 1, [0x1d] = 1, ['='] = 2, ['\''] = 4 };
+
 static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *enriched,
                         struct wk__au_fields *out)
 {
+    const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
+    const unsigned value_stop = nested ? 1u | 4u : 1u;
     while (i < len) {
         char c = s[i];
         if (c == ' ') {
@@ -130,7 +136,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         if (nested && c == '\'')
             return (ssize_t)i + 1;
         size_t k0 = i;
-        while (i < len && s[i] != '=' && s[i] != ' ' && s[i] != 0x1d && !(nested && s[i] == '\''))
+        while (i < len && !(lex_class[(unsigned char)s[i]] & name_stop))
             i++;
         if (i >= len || s[i] != '=') {
             continue; /* a bare word */
@@ -153,9 +159,8 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         i++;
         size_t r0 = i;
         if (i < len && s[i] == '"') {
-            size_t e = i + 1;
-            while (e < len && s[e] != '"')
-                e++;
+            const char *q = memchr(s + i + 1, '"', len - i - 1);
+            size_t e = q ? (size_t)(q - s) : len;
             f.form = WK_AU_DQUOTED;
             f.v = s + i + 1;
             f.vlen = (uint32_t)(e - i - 1);
@@ -187,7 +192,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             i = e;
         } else {
             size_t e = i;
-            while (e < len && s[e] != ' ' && s[e] != 0x1d && !(nested && s[e] == '\''))
+            while (e < len && !(lex_class[(unsigned char)s[e]] & value_stop))
                 e++;
             f.form = WK_AU_PLAIN;
             f.v = s + i;
