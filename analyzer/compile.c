@@ -51,6 +51,9 @@ static void matcher_fini(struct sg_matcher *m)
     free(m->toks);
     if (m->re)
         pcre2_code_free(m->re);
+    for (size_t i = 0; i < m->nrelit; i++)
+        free(m->relit[i]);
+    free(m->relit);
     free(m->refname);
 }
 
@@ -575,6 +578,10 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
             if (!wk__sg_no_jit) /* the interpreter when JIT is unavailable (or benchmarked) */
                 (void)pcre2_jit_compile(m.re, PCRE2_JIT_COMPLETE);
             m.kind = SG_MK_RE;
+            if (wk__sg_re_factors(rv->s, rv->len, has[SG_M_RE_I], &m.relit, &m.nrelit) < 0) {
+                matcher_fini(&m);
+                return -ENOMEM;
+            }
             if (push_matcher(it, &m) < 0)
                 return -ENOMEM;
             continue;
@@ -1038,6 +1045,7 @@ struct wk_ruleset *wk_ruleset_unref(struct wk_ruleset *rs)
     for (size_t i = 0; i < rs->rules.n; i++)
         wk__sg_rule_free(rs->rules.v[i]);
     free(rs->rules.v);
+    wk__sg_prefilter_free_raw(rs);
     for (size_t i = 0; i < rs->ls.n; i++) {
         wk__sg_prefilter_fini(&rs->ls.v[i]);
         wk__sg_logsource_fini(&rs->ls.v[i]);

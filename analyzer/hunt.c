@@ -5,6 +5,8 @@
  * blocks and record, per block and in event order, alert JSON and deferred correlation
  * feeds (a copy of the event); the calling thread then replays the batch in store order,
  * printing alerts and feeding correlation windows, exactly as live evaluation would.
+ * When the ruleset has a block prefilter (prefilter.c), a worker scans each block's stored
+ * records once for its literals and decodes only the events that hold one.
  */
 #include "config.h"
 
@@ -30,6 +32,8 @@ struct slot {
     uint64_t block;
     SG_VEC(struct item) items;
     uint64_t events;
+    uint64_t skipped; /* records the block prefilter skipped undecoded */
+    bool skipped_all; /* ... and it skipped the whole block */
     int rc;
     int done; /* set by the worker (under hunt.mu) */
 };
@@ -41,7 +45,10 @@ struct hunt {
     struct slot *slots;
     size_t nslots;
     size_t next;   /* atomic: next slot to take */
+    size_t batch;  /* slots a worker takes at a time */
     int stop;      /* atomic: the consumer gave up */
+    size_t waiting; /* under mu: slot the consumer waits for + 1, 0: not waiting */
+    bool raw;      /* block prefilter on */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -51,6 +58,10 @@ struct worker {
     struct wk_store_reader *rd;
     struct wk_rule_scratch *sc;
     struct slot *cur;
+    struct wk_store_filter f; /* h->f plus this worker's raw pre-check */
+    struct wk_store_raw raw;
+    struct wk__offs hits;     /* block prefilter: literal end offsets in the block */
+    size_t hi;
     pthread_t tid;
     bool started;
 };
@@ -96,6 +107,34 @@ static int on_event(const struct wk_event *ev, struct wk_store_ref ref, void *ar
     return rc < 0 ? rc : 0;
 }
 
+/* Block prefilter: scan the block's stored records once for the literals one of which any
+ * event that can match contains (prefilter.c); decode only the records holding a hit. */
+static int raw_block(const uint8_t *p, size_t len, void *arg)
+{
+    struct worker *w = arg;
+    int rc = wk__sg_prefilter_raw_scan(w->sc, p, len, &w->hits);
+    if (rc < 0)
+        return rc;
+    w->hi = 0;
+    if (w->hits.n == 0) {
+        w->cur->skipped_all = true;
+        return 0;
+    }
+    return 1;
+}
+
+static bool raw_record(size_t off, size_t len, void *arg)
+{
+    struct worker *w = arg;
+    /* a literal inside the record ends in (off, off + len]; hits ascend, records too */
+    while (w->hi < w->hits.n && w->hits.v[w->hi] <= off)
+        w->hi++;
+    if (w->hi < w->hits.n && w->hits.v[w->hi] <= off + len)
+        return true;
+    w->cur->skipped++;
+    return false;
+}
+
 /* A worker takes blocks in order (atomic counter) until none are left; the consumer reads
  * finished slots in store order, so workers run ahead while it replays. */
 static void *work(void *arg)
@@ -105,15 +144,20 @@ static void *work(void *arg)
     for (;;) {
         if (__atomic_load_n(&h->stop, __ATOMIC_RELAXED))
             break;
-        size_t i = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
+        /* a batch of consecutive blocks, published together: one wake-up per batch */
+        size_t i = __atomic_fetch_add(&h->next, h->batch, __ATOMIC_RELAXED);
         if (i >= h->nslots)
             break;
-        w->cur = &h->slots[i];
-        int rc = wk_store_block_scan(w->rd, w->cur->block, h->f, on_event, w);
+        size_t e = i + h->batch < h->nslots ? i + h->batch : h->nslots;
+        for (size_t k = i; k < e; k++) {
+            w->cur = &h->slots[k];
+            w->cur->rc = wk_store_block_scan(w->rd, w->cur->block, &w->f, on_event, w);
+        }
         pthread_mutex_lock(&h->mu);
-        w->cur->rc = rc;
-        w->cur->done = 1;
-        pthread_cond_broadcast(&h->cv);
+        for (size_t k = i; k < e; k++)
+            h->slots[k].done = 1;
+        if (h->waiting > i && h->waiting <= e) /* the consumer waits for one of them */
+            pthread_cond_broadcast(&h->cv);
         pthread_mutex_unlock(&h->mu);
     }
     return NULL;
@@ -191,6 +235,7 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
     }
     f.source = single_module(rs);
     struct hunt h = { .st = st, .rs = rs, .f = &f };
+    h.raw = rs->rawdb && !(o && o->no_block_prefilter);
     pthread_mutex_init(&h.mu, NULL);
     pthread_cond_init(&h.cv, NULL);
     int rc = wk_store_reader_open(st, &rd);
@@ -211,6 +256,8 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
         goto out;
     }
     h.nslots = nids;
+    h.batch = nids / ((size_t)nthreads * 8);
+    h.batch = h.batch < 1 ? 1 : h.batch > 16 ? 16 : h.batch;
     for (size_t i = 0; i < nids; i++)
         h.slots[i].block = ids[i];
     for (unsigned t = 0; t < nthreads; t++) {
@@ -222,21 +269,36 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
             goto out;
         ws[t].sc->defer = on_defer;
         ws[t].sc->defer_arg = &ws[t];
+        ws[t].f = f;
+        if (h.raw) {
+            ws[t].raw = (struct wk_store_raw){ raw_block, raw_record, &ws[t] };
+            ws[t].f.raw = &ws[t].raw;
+        }
     }
     for (unsigned t = 0; t < nthreads; t++)
         ws[t].started = pthread_create(&ws[t].tid, NULL, work, &ws[t]) == 0;
     if (!ws[0].started) /* no thread at all: work inline, then replay */
         work(&ws[0]);
-    uint64_t events = 0;
+    uint64_t events = 0, skipped = 0, skipped_blocks = 0;
     for (size_t i = 0; i < nids; i++) {
         struct slot *s = &h.slots[i];
         pthread_mutex_lock(&h.mu);
-        while (!s->done)
+        while (!s->done) {
+            h.waiting = i + 1;
             pthread_cond_wait(&h.cv, &h.mu);
+        }
+        h.waiting = 0;
         pthread_mutex_unlock(&h.mu);
         if (rc == 0 && s->rc < 0)
             rc = s->rc;
         events += s->events;
+        skipped += s->skipped;
+        if (s->skipped_all) {
+            struct wk_store_block_info bi;
+            skipped_blocks++;
+            if (wk_store_block_info(rd, s->block, &bi) == 0)
+                skipped += bi.count;
+        }
         for (size_t k = 0; rc == 0 && k < s->items.n; k++) {
             struct item *it = &s->items.v[k];
             if (it->json) {
@@ -254,8 +316,11 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
             /* let the workers finish the block they hold, then drain */
             for (size_t k = i + 1; k < nids; k++) {
                 pthread_mutex_lock(&h.mu);
-                while (!h.slots[k].done && k < __atomic_load_n(&h.next, __ATOMIC_RELAXED))
+                while (!h.slots[k].done && k < __atomic_load_n(&h.next, __ATOMIC_RELAXED)) {
+                    h.waiting = k + 1;
                     pthread_cond_wait(&h.cv, &h.mu);
+                }
+                h.waiting = 0;
                 pthread_mutex_unlock(&h.mu);
             }
             break;
@@ -271,6 +336,9 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
         stats->blocks = nids;
         stats->events = events;
         stats->alerts = rp.alerts;
+        stats->skipped_blocks = skipped_blocks;
+        stats->skipped_events = skipped;
+        stats->block_prefilter = h.raw;
     }
 out:
     for (unsigned t = 0; ws && t < nthreads; t++) {
@@ -278,6 +346,7 @@ out:
             pthread_join(ws[t].tid, NULL);
         wk_store_reader_close(ws[t].rd);
         wk_rule_scratch_free(ws[t].sc);
+        free(ws[t].hits.v);
     }
     for (size_t i = 0; h.slots && i < h.nslots; i++)
         slot_fini(&h.slots[i]);

@@ -37,12 +37,15 @@ const char wk_cmd_hunt_usage[] =
     "      --logsources FILE  logsource mapping (default: next to the rules, else the pack's)\n"
     "      --placeholders FILE values for `expand` (default: likewise)\n"
     "      --no-prefilter     evaluate every rule exactly, without the Hyperscan literal\n"
-    "                         prefilter (same alerts, slower)\n\n"
+    "                         prefilters (same alerts, slower)\n"
+    "      --no-block-prefilter  decode every stored event, without the block prefilter\n"
+    "                         (same alerts, slower)\n"
+    "      --stats            print blocks, events evaluated and skipped to stderr\n\n"
     "A progress bar is shown on a terminal. Alert \"ref\" = block * 2^32 + index (store) or\n"
     "the line number (input). Exit: 0 no alert (compare: no difference), 1 alerts found\n"
     "(compare: differences), 2 usage, 3 runtime error.\n";
 
-enum { O_SINCE = 256, O_UNTIL, O_COMPARE, O_LS, O_PH, O_NOPF };
+enum { O_SINCE = 256, O_UNTIL, O_COMPARE, O_LS, O_PH, O_NOPF, O_NOBPF, O_STATS };
 static const struct option longopts[] = {
     { "rules", required_argument, NULL, 'r' },
     { "store", required_argument, NULL, 's' },
@@ -55,6 +58,8 @@ static const struct option longopts[] = {
     { "logsources", required_argument, NULL, O_LS },
     { "placeholders", required_argument, NULL, O_PH },
     { "no-prefilter", no_argument, NULL, O_NOPF },
+    { "no-block-prefilter", no_argument, NULL, O_NOBPF },
+    { "stats", no_argument, NULL, O_STATS },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -141,6 +146,7 @@ struct src {
     const char *store, *input;
     int64_t since, until;
     unsigned threads;
+    bool no_block_prefilter, stats;
 };
 
 /* Run rs over the source; alerts to o. @return alerts (>= 0) or an exit code (negative). */
@@ -156,7 +162,8 @@ static long run(struct wk_ruleset *rs, const struct src *s, struct out *o)
             wk_cli_error("hunt", "%s: %s", s->store, wk_strerror(rc));
             return -WK_EXIT_RUNTIME;
         }
-        struct wk_hunt_opts ho = { s->since, s->until, s->threads, NULL, NULL };
+        struct wk_hunt_opts ho = { s->since, s->until, s->threads, NULL, NULL,
+                                   s->no_block_prefilter };
         if (isatty(STDERR_FILENO))
             ho.progress = progress;
         struct wk_hunt_stats hs = { 0 };
@@ -166,6 +173,13 @@ static long run(struct wk_ruleset *rs, const struct src *s, struct out *o)
             wk_cli_error("hunt", "%s: %s", s->store, wk_strerror(rc));
             return -WK_EXIT_RUNTIME;
         }
+        if (s->stats)
+            fprintf(stderr,
+                    "hunt: %llu blocks, %llu events evaluated, block prefilter %s: %llu events "
+                    "(%llu whole blocks) skipped undecoded, %llu alerts\n",
+                    (unsigned long long)hs.blocks, (unsigned long long)hs.events,
+                    hs.block_prefilter ? "on" : "off", (unsigned long long)hs.skipped_events,
+                    (unsigned long long)hs.skipped_blocks, (unsigned long long)hs.alerts);
         return (long)hs.alerts;
     }
     struct wk_event **evs = NULL;
@@ -318,6 +332,8 @@ int wk_cmd_hunt(int argc, char **argv)
         case O_LS: ro.logsources = optarg; break;
         case O_PH: ro.placeholders = optarg; break;
         case O_NOPF: ro.no_prefilter = true; break;
+        case O_NOBPF: s.no_block_prefilter = true; break;
+        case O_STATS: s.stats = true; break;
         case 'h': fputs(wk_cmd_hunt_usage, stdout); return WK_EXIT_OK;
         default:
             wk_cli_error("hunt", "unknown or incomplete option '%s'", argv[optind - 1]);
