@@ -156,6 +156,12 @@ struct sg_rule {
     /* correlation (when is_corr) */
     bool is_corr;
     struct sg_corr corr;
+    /* meta filter (a `filter` document): never evaluated alone; a detection rule it applies
+     * to matches only when the filter's condition does not (rule and not filter) */
+    bool is_filter;
+    bool filter_any;          /* rules: any / all / [] (pySigma): every rule of its logsource */
+    SG_VEC(char *) filter_refs; /* rule ids or names */
+    SG_VEC(uint32_t) filters; /* detection rule: indexes in rs->filters applied to it */
     /* compiled facts */
     bool suppressed;        /* referenced by a correlation without generate */
     bool has_factor;        /* prefilter: only evaluated when one of its literals is seen */
@@ -223,6 +229,7 @@ struct wk_rule_loader {
 struct wk_ruleset {
     int refs; /* atomic */
     SG_VEC(struct sg_rule *) rules;
+    SG_VEC(struct sg_rule *) filters; /* meta filters (sg_rule.is_filter) */
     SG_VEC(struct sg_logsource) ls;
     uint32_t nre; /* regex matchers: one match-data slot each in a scratch */
     uint32_t ncorr;
