@@ -20,7 +20,8 @@
 #include "watchkeeper/hunt.h"
 
 struct item {
-    char *json;            /* an alert, or NULL: a deferred correlation feed */
+    char *json;            /* an alert, or NULL: a deferred correlation feed (ev set) or a
+                            * counted alert (count mode) */
     size_t len;
     struct wk_event *ev;   /* feed: copy of the event */
     uint32_t corr, rule;
@@ -49,6 +50,7 @@ struct hunt {
     int stop;      /* atomic: the consumer gave up */
     size_t waiting; /* under mu: slot the consumer waits for + 1, 0: not waiting */
     bool raw;      /* block prefilter on */
+    bool count;    /* count mode: no alert JSON */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -79,8 +81,8 @@ static int push_item(struct slot *s, struct item *it)
 static int on_alert(const struct wk_alert *a, void *arg)
 {
     struct worker *w = arg;
-    struct item it = { 0 };
-    int rc = wk_alert_to_json(a, &it.json, &it.len);
+    struct item it = { .rule = a->rule };
+    int rc = w->h->count ? 0 : wk_alert_to_json(a, &it.json, &it.len);
     return rc < 0 ? rc : push_item(w->cur, &it);
 }
 
@@ -177,11 +179,17 @@ struct replay {
     wk_hunt_alert_cb cb;
     void *arg;
     uint64_t alerts;
+    void (*count)(uint32_t rule, void *arg);
 };
 
 static int corr_alert(const struct wk_alert *a, void *arg)
 {
     struct replay *r = arg;
+    if (r->count) {
+        r->alerts++;
+        r->count(a->rule, r->arg);
+        return 0;
+    }
     char *j = NULL;
     size_t len = 0;
     int rc = wk_alert_to_json(a, &j, &len);
@@ -221,7 +229,7 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
     uint64_t *ids = NULL;
     size_t nids = 0;
     struct worker *ws = NULL;
-    struct replay rp = { cb, arg, 0 };
+    struct replay rp = { cb, arg, 0, o ? o->count : NULL };
     unsigned nthreads = o && o->threads ? o->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)
         nthreads = 1;
@@ -236,6 +244,7 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
     f.source = single_module(rs);
     struct hunt h = { .st = st, .rs = rs, .f = &f };
     h.raw = rs->rawdb && !(o && o->no_block_prefilter);
+    h.count = rp.count != NULL;
     pthread_mutex_init(&h.mu, NULL);
     pthread_cond_init(&h.cv, NULL);
     int rc = wk_store_reader_open(st, &rd);
@@ -304,6 +313,9 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
             if (it->json) {
                 rp.alerts++;
                 rc = cb ? cb(it->json, it->len, arg) : 0;
+            } else if (!it->ev) {
+                rp.alerts++;
+                rp.count(it->rule, arg);
             } else {
                 int n = wk__corr_feed(main_sc, it->corr, it->rule, it->ev, it->rec, it->ref,
                                       corr_alert, &rp);

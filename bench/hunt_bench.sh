@@ -37,7 +37,7 @@ YML
 printf 'events: %s (raw %s bytes, raw.zst %s bytes, store %s)\n' "$n" \
     "$(zstd -dc "$tmp/raw.zst" | wc -c)" \
     "$(stat -c %s "$tmp/raw.zst")" "$(du -sh "$tmp/st" | cut -f1)"
-"$wk" hunt -r "$tmp/rule.yml" -s "$tmp/st" --stats 2>&1 >/dev/null | grep '^hunt:' || true
+"$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" --stats 2>&1 >/dev/null | grep '^hunt:' || true
 timed() { # NAME CMD...: run, print the seconds, set $last
     local t0 t1 rc=0
     t0=$(now)
@@ -53,14 +53,18 @@ for run in $(seq 1 "$runs"); do
     timed "zstd -dc | grep -cE" grep_pipe
     g=$last
     echo "    (grep -c: $(cat "$tmp/out"))"
-    timed "hunt -j 1" "$wk" hunt -r "$tmp/rule.yml" -s "$tmp/st" -j 1
+    timed "hunt -j 1" "$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" -j 1
     h1=$last
-    timed "hunt -j 2" "$wk" hunt -r "$tmp/rule.yml" -s "$tmp/st" -j 2
+    timed "hunt -j 2" "$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" -j 2
     h2=$last
-    timed "hunt -j 2 --no-block-prefilter" "$wk" hunt -r "$tmp/rule.yml" -s "$tmp/st" -j 2 \
+    timed "hunt -j 2 --no-block-prefilter" "$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" -j 2 \
         --no-block-prefilter
     h3=$last
+    # like grep -c: count the alerts, do not format them
+    timed "hunt -j 2 -f count" "$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" -j 2 -f count
+    h4=$last
+    echo "    (count: $(cat "$tmp/out"))"
     echo "  ratio (grep pipeline time / hunt time): -j 1 $(echo "scale=2; $g / $h1" | bc)x," \
         "-j 2 $(echo "scale=2; $g / $h2" | bc)x, -j 2 without block prefilter" \
-        "$(echo "scale=2; $g / $h3" | bc)x"
+        "$(echo "scale=2; $g / $h3" | bc)x, -j 2 -f count $(echo "scale=2; $g / $h4" | bc)x"
 done

@@ -31,7 +31,8 @@ const char wk_cmd_hunt_usage[] =
     "  -i, --input FILE       events in JSON form, one per line ('-': stdin)\n"
     "      --since TIME       from TIME (RFC 3339, or relative: 2h, 7d)\n"
     "      --until TIME       to TIME\n"
-    "  -f, --format FMT       jsonl (default: one alert JSON per line) or text\n"
+    "  -f, --format FMT       jsonl (default: one alert JSON per line), text, or count\n"
+    "                         (alerts per rule: COUNT ID TITLE, like grep -c; store only)\n"
     "  -j, --threads N        worker threads (default: one per CPU)\n"
     "      --compare OLD NEW  compare two rule sets (files or directories)\n"
     "      --logsources FILE  logsource mapping (default: next to the rules, else the pack's)\n"
@@ -65,7 +66,8 @@ static const struct option longopts[] = {
 };
 
 struct out {
-    bool text, collect;
+    bool text, collect, count;
+    uint64_t *counts; /* count: per rule index */
     char **v;
     size_t n, cap;
 };
@@ -116,6 +118,12 @@ static int emit(const char *json, size_t len, void *arg)
     return 0;
 }
 
+static void count_alert(uint32_t rule, void *arg)
+{
+    struct out *o = arg;
+    o->counts[rule]++;
+}
+
 static int emit_alert(const struct wk_alert *a, void *arg)
 {
     char *j = NULL;
@@ -163,7 +171,16 @@ static long run(struct wk_ruleset *rs, const struct src *s, struct out *o)
             return -WK_EXIT_RUNTIME;
         }
         struct wk_hunt_opts ho = { s->since, s->until, s->threads, NULL, NULL,
-                                   s->no_block_prefilter };
+                                   s->no_block_prefilter, NULL };
+        if (o->count) {
+            o->counts = calloc(wk_ruleset_nrules(rs) + 1, sizeof(*o->counts));
+            if (!o->counts) {
+                wk_store_close(st);
+                wk_cli_error("hunt", "out of memory");
+                return -WK_EXIT_RUNTIME;
+            }
+            ho.count = count_alert;
+        }
         if (isatty(STDERR_FILENO))
             ho.progress = progress;
         struct wk_hunt_stats hs = { 0 };
@@ -173,6 +190,14 @@ static long run(struct wk_ruleset *rs, const struct src *s, struct out *o)
             wk_cli_error("hunt", "%s: %s", s->store, wk_strerror(rc));
             return -WK_EXIT_RUNTIME;
         }
+        for (size_t i = 0; o->counts && i < wk_ruleset_nrules(rs); i++) {
+            const struct wk_rule_info *r = wk_ruleset_rule(rs, i);
+            if (o->counts[i])
+                printf("%llu %s %s\n", (unsigned long long)o->counts[i],
+                       r->id ? r->id : r->name ? r->name : "-", r->title ? r->title : "");
+        }
+        free(o->counts);
+        o->counts = NULL;
         if (s->stats)
             fprintf(stderr,
                     "hunt: %llu blocks, %llu events evaluated, block prefilter %s: %llu events "
@@ -322,8 +347,10 @@ int wk_cmd_hunt(int argc, char **argv)
         case 'f':
             if (!strcmp(optarg, "text"))
                 o.text = true;
+            else if (!strcmp(optarg, "count"))
+                o.count = true;
             else if (strcmp(optarg, "jsonl")) {
-                wk_cli_error("hunt", "unknown format '%s' (jsonl, text)", optarg);
+                wk_cli_error("hunt", "unknown format '%s' (jsonl, text, count)", optarg);
                 return WK_EXIT_USAGE;
             }
             break;
@@ -342,6 +369,10 @@ int wk_cmd_hunt(int argc, char **argv)
     }
     if (!!s.store == !!s.input) {
         wk_cli_error("hunt", "give exactly one of --store DIR or --input FILE");
+        return WK_EXIT_USAGE;
+    }
+    if (o.count && (!s.store || cmp)) {
+        wk_cli_error("hunt", "--format count needs --store (and no --compare)");
         return WK_EXIT_USAGE;
     }
     if (cmp) {

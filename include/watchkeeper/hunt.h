@@ -29,6 +29,9 @@ struct wk_hunt_opts {
     /* do not use the block prefilter (decode and evaluate every candidate event; the same
      * alerts, slower): for tests and benchmarks */
     bool no_block_prefilter;
+    /* count only: when set, alerts are not formatted; count(rule index, arg) is called per
+     * alert (from the calling thread, in store order) instead of the alert callback */
+    void (*count)(uint32_t rule, void *arg);
 };
 
 struct wk_hunt_stats {

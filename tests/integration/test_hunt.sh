@@ -62,6 +62,13 @@ YML
 [ "$(wc -l <"$WK_TMP/re_live")" -gt 100 ] || wk_fail "the regex rule fires"
 cmp -s "$WK_TMP/re_live" "$WK_TMP/re_hunt" || wk_fail "block prefilter: regex hunt differs from live"
 cmp -s "$WK_TMP/re_live" "$WK_TMP/re_nobpf" || wk_fail "regex hunt differs from live"
+# -f count: alerts per rule, not formatted (like grep -c)
+wk_run 1 "$WK_BIN" hunt -r "$WK_TMP/re.yml" -s "$WK_TMP/st" -f count
+wk_expect_eq "$WK_OUT" "$(wc -l <"$WK_TMP/re_live") 6f1b0a8e-1d7e-4c1e-9a55-2f9a0e1b7c33 bench regex" \
+    "count format"
+wk_run 1 "$WK_BIN" hunt -r "$WK_SRCDIR/rules" -s "$WK_TMP/st" -f count
+wk_expect_eq "$(awk '{n += $1} END {print n}' <<<"$WK_OUT")" "$(wc -l <"$WK_TMP/live")" \
+    "count format: every alert (correlations too) counted"
 python3 - "$WK_TMP/re_stats" "$(wc -l <"$WK_TMP/re_live")" <<'PY' || wk_fail "regex: too few events skipped"
 import re, sys
 m = re.match(r"hunt: \d+ blocks, (\d+) events evaluated, block prefilter on: (\d+) events", open(sys.argv[1]).read())
