@@ -64,6 +64,8 @@ struct worker {
     struct wk_store_raw raw;
     struct wk__offs hits;     /* block prefilter: literal end offsets in the block */
     size_t hi;
+    uint64_t seen, kept, blocks; /* block prefilter: records seen / decoded, blocks scanned */
+    bool raw_off;                /* ... given up by this worker */
     pthread_t tid;
     bool started;
 };
@@ -114,6 +116,13 @@ static int on_event(const struct wk_event *ev, struct wk_store_ref ref, void *ar
 static int raw_block(const uint8_t *p, size_t len, void *arg)
 {
     struct worker *w = arg;
+    /* when it keeps most records (broad rule sets) the scan costs more than it saves:
+     * after 32 blocks, a worker that decoded over half of what it saw stops using it */
+    if (w->raw_off || (++w->blocks == 33 && w->kept * 2 > w->seen)) {
+        w->raw_off = true;
+        w->f.raw = NULL; /* from the next block on */
+        return 1;
+    }
     int rc = wk__sg_prefilter_raw_scan(w->sc, p, len, &w->hits);
     if (rc < 0)
         return rc;
@@ -128,11 +137,16 @@ static int raw_block(const uint8_t *p, size_t len, void *arg)
 static bool raw_record(size_t off, size_t len, void *arg)
 {
     struct worker *w = arg;
+    if (w->raw_off)
+        return true;
     /* a literal inside the record ends in (off, off + len]; hits ascend, records too */
     while (w->hi < w->hits.n && w->hits.v[w->hi] <= off)
         w->hi++;
-    if (w->hi < w->hits.n && w->hits.v[w->hi] <= off + len)
+    w->seen++;
+    if (w->hi < w->hits.n && w->hits.v[w->hi] <= off + len) {
+        w->kept++;
         return true;
+    }
     w->cur->skipped++;
     return false;
 }

@@ -373,3 +373,55 @@ WK_TEST(block_prefilter_pack_and_corpus_same_alerts)
     wk_ruleset_unref(rs);
     wk_store_close(st);
 }
+
+WK_TEST(block_prefilter_gives_up_when_it_keeps_most)
+{
+    /* a rule whose literal is in 9 events of 10: after 32 blocks the worker stops scanning
+     * (the scan would cost more than the tenth it skips); the alerts stay the same */
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/st", wk_test_tmpdir());
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    o.fsync = false;
+    o.block_raw_max = 1024;
+    o.dictionaries = false;
+    struct wk_store *st = NULL;
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (int i = 0; i < 2000; i++) {
+        char line[256];
+        snprintf(line, sizeof(line), "{\"event.module\":\"clog\",\"message\":\"%s line %d\"}",
+                 i % 10 == 3 ? "other" : "common", i);
+        WK_ASSERT_OK(wk_event_from_json(ev, line, strlen(line), NULL));
+        wk_event_set_ts(ev, 1767225600LL * 1000000000 + i);
+        WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    }
+    wk_event_free(ev);
+    WK_ASSERT_OK(wk_store_flush(st));
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/r.yml", wk_test_tmpdir());
+    write_file(path, "title: common\nid: c1\nlogsource: {product: docker, service: "
+                     "container_logs}\ndetection:\n  s: {message|contains: 'common line'}\n"
+                     "  condition: s\nlevel: low\n");
+    const char *p = path;
+    struct wk_ruleset *rs = load_rules(&p, 1);
+    struct alerts on = { 0 }, off = { 0 };
+    struct wk_hunt_stats s1 = { 0 }, s2 = { 0 };
+    struct wk_hunt_opts ho = { 0 };
+    ho.threads = 1;
+    WK_ASSERT_OK(wk_hunt_store(st, rs, &ho, collect, &on, &s1));
+    ho.no_block_prefilter = true;
+    WK_ASSERT_OK(wk_hunt_store(st, rs, &ho, collect, &off, &s2));
+    WK_ASSERT_UINT_EQ(on.n, 1800);
+    WK_ASSERT_UINT_EQ(on.n, off.n);
+    for (size_t i = 0; i < on.n; i++)
+        WK_ASSERT_STR_EQ(on.v[i], off.v[i]);
+    WK_ASSERT(s1.blocks > 66);
+    if (wk_ruleset_has_prefilter(rs)) /* it skipped in the first 32 blocks only */
+        WK_ASSERT(s1.skipped_events > 0 && s1.skipped_events < 200);
+    alerts_free(&on);
+    alerts_free(&off);
+    wk_ruleset_unref(rs);
+    wk_store_close(st);
+}
