@@ -51,6 +51,9 @@ static void matcher_fini(struct sg_matcher *m)
     free(m->toks);
     if (m->re)
         pcre2_code_free(m->re);
+    for (size_t i = 0; i < m->nrelit; i++)
+        free(m->relit[i]);
+    free(m->relit);
     free(m->refname);
 }
 
@@ -575,6 +578,10 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
             if (!wk__sg_no_jit) /* the interpreter when JIT is unavailable (or benchmarked) */
                 (void)pcre2_jit_compile(m.re, PCRE2_JIT_COMPLETE);
             m.kind = SG_MK_RE;
+            if (wk__sg_re_factors(rv->s, rv->len, has[SG_M_RE_I], &m.relit, &m.nrelit) < 0) {
+                matcher_fini(&m);
+                return -ENOMEM;
+            }
             if (push_matcher(it, &m) < 0)
                 return -ENOMEM;
             continue;
@@ -700,6 +707,29 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
 }
 
 /* ---- the ruleset ---------------------------------------------------------------------------- */
+static bool ref_names(const struct sg_rule *r, const char *ref)
+{
+    return (r->id && !strcmp(r->id, ref)) || (r->name && !strcmp(r->name, ref));
+}
+
+/* A filter applies to a detection rule whose logsource has every key the filter's gives,
+ * equal (pySigma: rule.logsource in filter.logsource), named by it (or any). */
+static bool filter_applies(const struct sg_rule *f, const struct sg_rule *r)
+{
+    if (r->is_filter || r->is_corr)
+        return false;
+    if ((f->ls_product && (!r->ls_product || strcmp(f->ls_product, r->ls_product))) ||
+        (f->ls_service && (!r->ls_service || strcmp(f->ls_service, r->ls_service))) ||
+        (f->ls_category && (!r->ls_category || strcmp(f->ls_category, r->ls_category))))
+        return false;
+    if (f->filter_any)
+        return true;
+    for (size_t k = 0; k < f->filter_refs.n; k++)
+        if (ref_names(r, f->filter_refs.v[k]))
+            return true;
+    return false;
+}
+
 static struct sg_rule *find_rule(struct sg_rule **rules, size_t n, const bool *dead,
                                  const char *ref, size_t *idx)
 {
@@ -914,10 +944,53 @@ int wk_rule_loader_build(struct wk_rule_loader *l, struct wk_ruleset **out)
             }
         }
     }
+    /* meta filters: every reference must name a loaded detection rule, and the filter must
+     * apply to at least one (else it is a typo that would silently filter nothing) */
+    for (size_t i = 0; i < n; i++) {
+        struct sg_rule *f = l->rules.v[i];
+        if (!f->is_filter || dead[i])
+            continue;
+        char msg[512];
+        msg[0] = 0;
+        for (size_t k = 0; !msg[0] && k < f->filter_refs.n; k++) {
+            const char *ref = f->filter_refs.v[k];
+            const struct sg_rule *t = NULL;
+            for (size_t j = 0; !t && j < n; j++)
+                if (!dead[j] && !l->rules.v[j]->is_filter && ref_names(l->rules.v[j], ref))
+                    t = l->rules.v[j];
+            if (!t)
+                snprintf(msg, sizeof(msg), "filter 'rules': '%s' names no loaded rule (id or "
+                                           "name)", ref);
+            else if (t->is_corr)
+                snprintf(msg, sizeof(msg), "filter 'rules': '%s' is a correlation rule "
+                                           "(filters apply to detection rules only)", ref);
+        }
+        size_t applies = 0;
+        for (size_t j = 0; !msg[0] && j < n; j++)
+            applies += !dead[j] && filter_applies(f, l->rules.v[j]);
+        if (!msg[0] && !applies)
+            snprintf(msg, sizeof(msg), "filter applies to no loaded rule (its logsource "
+                                       "{product: %s, service: %s, category: %s} matches none "
+                                       "of the %s)",
+                     f->ls_product ? f->ls_product : "-", f->ls_service ? f->ls_service : "-",
+                     f->ls_category ? f->ls_category : "-",
+                     f->filter_any ? "loaded detection rules" : "rules it names");
+        if (msg[0]) {
+            struct wk_rule_reject rj = { strdup(f->file), f->line, 1, strdup(msg) };
+            if (SG_PUSH(l->rejects, rj) < 0)
+                free(rj.file), free(rj.msg);
+            dead[i] = true;
+        }
+    }
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (dead[i]) {
             wk__sg_rule_free(l->rules.v[i]);
+        } else if (l->rules.v[i]->is_filter) {
+            if (SG_PUSH(rs->filters, l->rules.v[i]) < 0) {
+                wk__sg_rule_free(l->rules.v[i]);
+                rc = -ENOMEM;
+            }
         } else if (SG_PUSH(rs->rules, l->rules.v[i]) < 0) {
             wk__sg_rule_free(l->rules.v[i]);
             rc = -ENOMEM;
@@ -981,6 +1054,24 @@ int wk_rule_loader_build(struct wk_rule_loader *l, struct wk_ruleset **out)
             gen = gen || rs->rules.v[r->feeds.v[k]]->corr.generate;
         r->suppressed = !gen;
     }
+    /* meta filters onto the rules they apply to; number their regexes too */
+    for (size_t fi = 0; fi < rs->filters.n; fi++) {
+        struct sg_rule *f = rs->filters.v[fi];
+        for (size_t i = 0; i < rs->rules.n; i++)
+            if (filter_applies(f, rs->rules.v[i]) &&
+                SG_PUSH(rs->rules.v[i]->filters, (uint32_t)fi) < 0) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+        for (size_t s = 0; s < f->sels.n; s++)
+            for (size_t a = 0; a < f->sels.v[s].alts.n; a++)
+                for (size_t k = 0; k < f->sels.v[s].alts.v[a].items.n; k++) {
+                    struct sg_item *it = &f->sels.v[s].alts.v[a].items.v[k];
+                    for (size_t m = 0; m < it->m.n; m++)
+                        if (it->m.v[m].kind == SG_MK_RE)
+                            it->m.v[m].re_idx = rs->nre++;
+                }
+    }
     /* index detection rules by logsource; number regexes for scratch slots */
     for (size_t i = 0; i < rs->rules.n; i++) {
         struct sg_rule *r = rs->rules.v[i];
@@ -1038,6 +1129,10 @@ struct wk_ruleset *wk_ruleset_unref(struct wk_ruleset *rs)
     for (size_t i = 0; i < rs->rules.n; i++)
         wk__sg_rule_free(rs->rules.v[i]);
     free(rs->rules.v);
+    for (size_t i = 0; i < rs->filters.n; i++)
+        wk__sg_rule_free(rs->filters.v[i]);
+    free(rs->filters.v);
+    wk__sg_prefilter_free_raw(rs);
     for (size_t i = 0; i < rs->ls.n; i++) {
         wk__sg_prefilter_fini(&rs->ls.v[i]);
         wk__sg_logsource_fini(&rs->ls.v[i]);
@@ -1060,6 +1155,11 @@ bool wk_ruleset_has_prefilter(const struct wk_ruleset *rs)
 size_t wk_ruleset_nrules(const struct wk_ruleset *rs)
 {
     return rs->rules.n;
+}
+
+size_t wk_ruleset_nfilters(const struct wk_ruleset *rs)
+{
+    return rs->filters.n;
 }
 
 const struct wk_rule_info *wk_ruleset_rule(const struct wk_ruleset *rs, size_t i)

@@ -571,6 +571,11 @@ static int try_rule(struct wk_ruleset *rs, struct wk_rule_scratch *sc, struct ct
     sc->st.rule_evals++;
     if (!cond_eval(r, r->cond, c))
         return 0;
+    for (size_t f = 0; f < r->filters.n; f++) { /* meta filters: rule and not filter */
+        const struct sg_rule *fr = rs->filters.v[r->filters.v[f]];
+        if (cond_eval(fr, fr->cond, c))
+            return 0;
+    }
     int nalerts = 0;
     sc->fired[ri] = sc->gen;
     const struct wk_event *ev = c->ev;

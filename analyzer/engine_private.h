@@ -35,6 +35,12 @@ struct wk_rule_scratch {
     void *defer_arg;
 };
 
+/* End offsets of literal hits in a buffer (hunt's block prefilter). */
+struct wk__offs {
+    uint32_t *v;
+    size_t n, cap;
+};
+
 /* correlate.c */
 int wk__corr_new(struct wk_rule_scratch *sc);
 void wk__corr_free(struct wk_rule_scratch *sc);
@@ -46,6 +52,10 @@ int wk__corr_feed(struct wk_rule_scratch *sc, uint32_t ci, uint32_t rule,
 int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource *ls,
                           const struct wk_event *ev, unsigned rec, bool per_record);
 int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc);
+/* prefilter.c: the end offsets (ascending, distinct) of every block-prefilter literal in
+ * p[0..len) into hits (reset first); needs sc->rs->rawdb. @return 0, -ENOMEM, -EINVAL. */
+int wk__sg_prefilter_raw_scan(struct wk_rule_scratch *sc, const uint8_t *p, size_t len,
+                              struct wk__offs *hits);
 void wk__sg_prefilter_scratch_free(struct wk_rule_scratch *sc);
 /* engine.c: emit an alert through cb, counting it. */
 int wk__engine_emit(struct wk_rule_scratch *sc, const struct wk_alert *a, wk_alert_cb cb,

@@ -5,6 +5,8 @@
  * blocks and record, per block and in event order, alert JSON and deferred correlation
  * feeds (a copy of the event); the calling thread then replays the batch in store order,
  * printing alerts and feeding correlation windows, exactly as live evaluation would.
+ * When the ruleset has a block prefilter (prefilter.c), a worker scans each block's stored
+ * records once for its literals and decodes only the events that hold one.
  */
 #include "config.h"
 
@@ -18,7 +20,8 @@
 #include "watchkeeper/hunt.h"
 
 struct item {
-    char *json;            /* an alert, or NULL: a deferred correlation feed */
+    char *json;            /* an alert, or NULL: a deferred correlation feed (ev set) or a
+                            * counted alert (count mode) */
     size_t len;
     struct wk_event *ev;   /* feed: copy of the event */
     uint32_t corr, rule;
@@ -30,6 +33,8 @@ struct slot {
     uint64_t block;
     SG_VEC(struct item) items;
     uint64_t events;
+    uint64_t skipped; /* records the block prefilter skipped undecoded */
+    bool skipped_all; /* ... and it skipped the whole block */
     int rc;
     int done; /* set by the worker (under hunt.mu) */
 };
@@ -41,7 +46,11 @@ struct hunt {
     struct slot *slots;
     size_t nslots;
     size_t next;   /* atomic: next slot to take */
+    size_t batch;  /* slots a worker takes at a time */
     int stop;      /* atomic: the consumer gave up */
+    size_t waiting; /* under mu: slot the consumer waits for + 1, 0: not waiting */
+    bool raw;      /* block prefilter on */
+    bool count;    /* count mode: no alert JSON */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -51,6 +60,12 @@ struct worker {
     struct wk_store_reader *rd;
     struct wk_rule_scratch *sc;
     struct slot *cur;
+    struct wk_store_filter f; /* h->f plus this worker's raw pre-check */
+    struct wk_store_raw raw;
+    struct wk__offs hits;     /* block prefilter: literal end offsets in the block */
+    size_t hi;
+    uint64_t seen, kept, blocks; /* block prefilter: records seen / decoded, blocks scanned */
+    bool raw_off;                /* ... given up by this worker */
     pthread_t tid;
     bool started;
 };
@@ -68,8 +83,8 @@ static int push_item(struct slot *s, struct item *it)
 static int on_alert(const struct wk_alert *a, void *arg)
 {
     struct worker *w = arg;
-    struct item it = { 0 };
-    int rc = wk_alert_to_json(a, &it.json, &it.len);
+    struct item it = { .rule = a->rule };
+    int rc = w->h->count ? 0 : wk_alert_to_json(a, &it.json, &it.len);
     return rc < 0 ? rc : push_item(w->cur, &it);
 }
 
@@ -96,6 +111,46 @@ static int on_event(const struct wk_event *ev, struct wk_store_ref ref, void *ar
     return rc < 0 ? rc : 0;
 }
 
+/* Block prefilter: scan the block's stored records once for the literals one of which any
+ * event that can match contains (prefilter.c); decode only the records holding a hit. */
+static int raw_block(const uint8_t *p, size_t len, void *arg)
+{
+    struct worker *w = arg;
+    /* when it keeps most records (broad rule sets) the scan costs more than it saves:
+     * after 32 blocks, a worker that decoded over half of what it saw stops using it */
+    if (w->raw_off || (++w->blocks == 33 && w->kept * 2 > w->seen)) {
+        w->raw_off = true;
+        w->f.raw = NULL; /* from the next block on */
+        return 1;
+    }
+    int rc = wk__sg_prefilter_raw_scan(w->sc, p, len, &w->hits);
+    if (rc < 0)
+        return rc;
+    w->hi = 0;
+    if (w->hits.n == 0) {
+        w->cur->skipped_all = true;
+        return 0;
+    }
+    return 1;
+}
+
+static bool raw_record(size_t off, size_t len, void *arg)
+{
+    struct worker *w = arg;
+    if (w->raw_off)
+        return true;
+    /* a literal inside the record ends in (off, off + len]; hits ascend, records too */
+    while (w->hi < w->hits.n && w->hits.v[w->hi] <= off)
+        w->hi++;
+    w->seen++;
+    if (w->hi < w->hits.n && w->hits.v[w->hi] <= off + len) {
+        w->kept++;
+        return true;
+    }
+    w->cur->skipped++;
+    return false;
+}
+
 /* A worker takes blocks in order (atomic counter) until none are left; the consumer reads
  * finished slots in store order, so workers run ahead while it replays. */
 static void *work(void *arg)
@@ -105,15 +160,20 @@ static void *work(void *arg)
     for (;;) {
         if (__atomic_load_n(&h->stop, __ATOMIC_RELAXED))
             break;
-        size_t i = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
+        /* a batch of consecutive blocks, published together: one wake-up per batch */
+        size_t i = __atomic_fetch_add(&h->next, h->batch, __ATOMIC_RELAXED);
         if (i >= h->nslots)
             break;
-        w->cur = &h->slots[i];
-        int rc = wk_store_block_scan(w->rd, w->cur->block, h->f, on_event, w);
+        size_t e = i + h->batch < h->nslots ? i + h->batch : h->nslots;
+        for (size_t k = i; k < e; k++) {
+            w->cur = &h->slots[k];
+            w->cur->rc = wk_store_block_scan(w->rd, w->cur->block, &w->f, on_event, w);
+        }
         pthread_mutex_lock(&h->mu);
-        w->cur->rc = rc;
-        w->cur->done = 1;
-        pthread_cond_broadcast(&h->cv);
+        for (size_t k = i; k < e; k++)
+            h->slots[k].done = 1;
+        if (h->waiting > i && h->waiting <= e) /* the consumer waits for one of them */
+            pthread_cond_broadcast(&h->cv);
         pthread_mutex_unlock(&h->mu);
     }
     return NULL;
@@ -133,11 +193,17 @@ struct replay {
     wk_hunt_alert_cb cb;
     void *arg;
     uint64_t alerts;
+    void (*count)(uint32_t rule, void *arg);
 };
 
 static int corr_alert(const struct wk_alert *a, void *arg)
 {
     struct replay *r = arg;
+    if (r->count) {
+        r->alerts++;
+        r->count(a->rule, r->arg);
+        return 0;
+    }
     char *j = NULL;
     size_t len = 0;
     int rc = wk_alert_to_json(a, &j, &len);
@@ -177,7 +243,7 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
     uint64_t *ids = NULL;
     size_t nids = 0;
     struct worker *ws = NULL;
-    struct replay rp = { cb, arg, 0 };
+    struct replay rp = { cb, arg, 0, o ? o->count : NULL };
     unsigned nthreads = o && o->threads ? o->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)
         nthreads = 1;
@@ -191,6 +257,8 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
     }
     f.source = single_module(rs);
     struct hunt h = { .st = st, .rs = rs, .f = &f };
+    h.raw = rs->rawdb && !(o && o->no_block_prefilter);
+    h.count = rp.count != NULL;
     pthread_mutex_init(&h.mu, NULL);
     pthread_cond_init(&h.cv, NULL);
     int rc = wk_store_reader_open(st, &rd);
@@ -211,6 +279,8 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
         goto out;
     }
     h.nslots = nids;
+    h.batch = nids / ((size_t)nthreads * 8);
+    h.batch = h.batch < 1 ? 1 : h.batch > 16 ? 16 : h.batch;
     for (size_t i = 0; i < nids; i++)
         h.slots[i].block = ids[i];
     for (unsigned t = 0; t < nthreads; t++) {
@@ -222,26 +292,44 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
             goto out;
         ws[t].sc->defer = on_defer;
         ws[t].sc->defer_arg = &ws[t];
+        ws[t].f = f;
+        if (h.raw) {
+            ws[t].raw = (struct wk_store_raw){ raw_block, raw_record, &ws[t] };
+            ws[t].f.raw = &ws[t].raw;
+        }
     }
     for (unsigned t = 0; t < nthreads; t++)
         ws[t].started = pthread_create(&ws[t].tid, NULL, work, &ws[t]) == 0;
     if (!ws[0].started) /* no thread at all: work inline, then replay */
         work(&ws[0]);
-    uint64_t events = 0;
+    uint64_t events = 0, skipped = 0, skipped_blocks = 0;
     for (size_t i = 0; i < nids; i++) {
         struct slot *s = &h.slots[i];
         pthread_mutex_lock(&h.mu);
-        while (!s->done)
+        while (!s->done) {
+            h.waiting = i + 1;
             pthread_cond_wait(&h.cv, &h.mu);
+        }
+        h.waiting = 0;
         pthread_mutex_unlock(&h.mu);
         if (rc == 0 && s->rc < 0)
             rc = s->rc;
         events += s->events;
+        skipped += s->skipped;
+        if (s->skipped_all) {
+            struct wk_store_block_info bi;
+            skipped_blocks++;
+            if (wk_store_block_info(rd, s->block, &bi) == 0)
+                skipped += bi.count;
+        }
         for (size_t k = 0; rc == 0 && k < s->items.n; k++) {
             struct item *it = &s->items.v[k];
             if (it->json) {
                 rp.alerts++;
                 rc = cb ? cb(it->json, it->len, arg) : 0;
+            } else if (!it->ev) {
+                rp.alerts++;
+                rp.count(it->rule, arg);
             } else {
                 int n = wk__corr_feed(main_sc, it->corr, it->rule, it->ev, it->rec, it->ref,
                                       corr_alert, &rp);
@@ -254,8 +342,11 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
             /* let the workers finish the block they hold, then drain */
             for (size_t k = i + 1; k < nids; k++) {
                 pthread_mutex_lock(&h.mu);
-                while (!h.slots[k].done && k < __atomic_load_n(&h.next, __ATOMIC_RELAXED))
+                while (!h.slots[k].done && k < __atomic_load_n(&h.next, __ATOMIC_RELAXED)) {
+                    h.waiting = k + 1;
                     pthread_cond_wait(&h.cv, &h.mu);
+                }
+                h.waiting = 0;
                 pthread_mutex_unlock(&h.mu);
             }
             break;
@@ -271,6 +362,9 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
         stats->blocks = nids;
         stats->events = events;
         stats->alerts = rp.alerts;
+        stats->skipped_blocks = skipped_blocks;
+        stats->skipped_events = skipped;
+        stats->block_prefilter = h.raw;
     }
 out:
     for (unsigned t = 0; ws && t < nthreads; t++) {
@@ -278,6 +372,7 @@ out:
             pthread_join(ws[t].tid, NULL);
         wk_store_reader_close(ws[t].rd);
         wk_rule_scratch_free(ws[t].sc);
+        free(ws[t].hits.v);
     }
     for (size_t i = 0; h.slots && i < h.nslots; i++)
         slot_fini(&h.slots[i]);

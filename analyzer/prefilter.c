@@ -38,40 +38,105 @@ static size_t min_len(const fset *f, size_t from)
     return m;
 }
 
-/* The longest literal a matcher needs in its field, or NULL. */
-static const char *matcher_lit(const struct sg_matcher *m, size_t *len)
+/* Could no number or boolean have lit (folded) in its text (wk_value_text: "%lld",
+ * "%.17g", "true", "false")? Such values are binary-coded in the store, so only a literal
+ * that is in no such text proves that the text it was found in is a stored string. The
+ * texts: [-+.0-9e]* (integers, reals), "inf", "nan" (with '-'), "true", "false". */
+static bool raw_safe(const char *lit, size_t len)
+{
+    char f[8];
+    bool numeric = true;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = wk__sg_fold[(unsigned char)lit[i]];
+        if (!c || !strchr("0123456789+-.e", c))
+            numeric = false;
+        if (i < sizeof(f))
+            f[i] = (char)c;
+    }
+    if (numeric)
+        return false;
+    if (len >= sizeof(f))
+        return true;
+    static const char *const words[] = { "true", "false", "-inf", "-nan" };
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+        if (memmem(words[w], strlen(words[w]), f, len))
+            return false;
+    return true;
+}
+
+/* Factor mode: per field (the live prefilter, which scans each field's value text) or raw
+ * (hunt's block prefilter, which scans the stored bytes of whole events). */
+struct fmode {
+    bool raw;
+};
+
+/* Push the best piece of lit usable in this mode: all of it per field; in raw mode the
+ * longest piece without a space for a keyword (keywords also see the EXECVE arguments
+ * joined by spaces, which are not stored: a piece without a space lies in one argument),
+ * and only when raw_safe. */
+static bool push_lit(const struct fmode *md, const struct sg_item *it, const char *lit,
+                     size_t len, fset *out)
+{
+    if (md->raw && !it->field) {
+        size_t best = 0, bl = 0;
+        for (size_t i = 0; i < len;) {
+            size_t j = i;
+            while (j < len && lit[j] != ' ')
+                j++;
+            if (j - i > bl)
+                best = i, bl = j - i;
+            i = j + 1;
+        }
+        lit += best;
+        len = bl;
+    }
+    if (!len || (md->raw && !raw_safe(lit, len)))
+        return false;
+    return SG_PUSH(*out, ((struct fpair){ it->field, lit, len })) == 0;
+}
+
+/* The literals one of which a matcher needs in its value: pushed, or false. */
+static bool matcher_lits(const struct fmode *md, const struct sg_item *it,
+                         const struct sg_matcher *m, fset *out)
 {
     switch (m->kind) {
     case SG_MK_EQ:
     case SG_MK_PREFIX:
     case SG_MK_SUFFIX:
     case SG_MK_CONTAINS:
-        *len = m->len;
-        return m->len ? m->lit : NULL;
+        return push_lit(md, it, m->lit, m->len, out);
     case SG_MK_GLOB: {
-        const struct sg_gtok_s *best = NULL;
-        for (size_t i = 0; i < m->ntoks; i++)
-            if (m->toks[i].kind == SG_G_LIT && (!best || m->toks[i].len > best->len))
-                best = &m->toks[i];
-        if (!best)
-            return NULL;
-        *len = best->len;
-        return best->s;
+        /* the longest usable literal token */
+        fset one = { 0 };
+        struct fpair best = { 0 };
+        for (size_t i = 0; i < m->ntoks; i++) {
+            one.n = 0;
+            if (m->toks[i].kind == SG_G_LIT &&
+                push_lit(md, it, m->toks[i].s, m->toks[i].len, &one) && one.v[0].len > best.len)
+                best = one.v[0];
+        }
+        free(one.v);
+        return best.len && SG_PUSH(*out, best) == 0;
     }
+    case SG_MK_RE:
+        if (!m->nrelit)
+            return false;
+        for (size_t i = 0; i < m->nrelit; i++)
+            if (!push_lit(md, it, m->relit[i], strlen(m->relit[i]), out))
+                return false;
+        return true;
     default:
-        return NULL;
+        return false;
     }
 }
 
-static bool item_factor(const struct sg_item *it, fset *out)
+static bool item_factor(const struct fmode *md, const struct sg_item *it, fset *out)
 {
-    if (!it->field || it->neg || it->m.n == 0)
+    if ((!it->field && !md->raw) || it->neg || it->m.n == 0)
         return false;
     size_t before = out->n;
     for (size_t k = 0; k < it->m.n; k++) {
-        size_t len = 0;
-        const char *lit = matcher_lit(&it->m.v[k], &len);
-        if (!lit || SG_PUSH(*out, ((struct fpair){ it->field, lit, len })) < 0) {
+        if (!matcher_lits(md, it, &it->m.v[k], out)) {
             out->n = before;
             return false;
         }
@@ -80,13 +145,13 @@ static bool item_factor(const struct sg_item *it, fset *out)
 }
 
 /* An AND of items: the child with the longest shortest literal. */
-static bool alt_factor(const struct sg_alt *alt, fset *out)
+static bool alt_factor(const struct fmode *md, const struct sg_alt *alt, fset *out)
 {
     fset best = { 0 }, cur = { 0 };
     size_t best_min = 0;
     for (size_t i = 0; i < alt->items.n; i++) {
         cur.n = 0;
-        if (!item_factor(&alt->items.v[i], &cur))
+        if (!item_factor(md, &alt->items.v[i], &cur))
             continue;
         size_t m = min_len(&cur, 0);
         if (m > best_min) {
@@ -105,14 +170,15 @@ static bool alt_factor(const struct sg_alt *alt, fset *out)
     return ok;
 }
 
-static bool cond_factor(const struct sg_rule *r, const struct sg_cond *c, fset *out)
+static bool cond_factor(const struct fmode *md, const struct sg_rule *r,
+                        const struct sg_cond *c, fset *out)
 {
     size_t before = out->n;
     switch (c->op) {
     case SG_C_SEL: {
         const struct sg_sel *s = &r->sels.v[c->sel];
         for (size_t a = 0; a < s->alts.n; a++)
-            if (!alt_factor(&s->alts.v[a], out)) {
+            if (!alt_factor(md, &s->alts.v[a], out)) {
                 out->n = before;
                 return false;
             }
@@ -120,7 +186,7 @@ static bool cond_factor(const struct sg_rule *r, const struct sg_cond *c, fset *
     }
     case SG_C_OR:
         for (size_t i = 0; i < c->nkids; i++)
-            if (!cond_factor(r, c->kids[i], out)) {
+            if (!cond_factor(md, r, c->kids[i], out)) {
                 out->n = before;
                 return false;
             }
@@ -130,7 +196,7 @@ static bool cond_factor(const struct sg_rule *r, const struct sg_cond *c, fset *
         size_t best_min = 0;
         for (size_t i = 0; i < c->nkids; i++) {
             cur.n = 0;
-            if (!cond_factor(r, c->kids[i], &cur))
+            if (!cond_factor(md, r, c->kids[i], &cur))
                 continue;
             size_t m = min_len(&cur, 0);
             if (m > best_min) {
@@ -172,18 +238,123 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
     memset(&ls->pf, 0, sizeof(ls->pf));
 }
 
+#if WK_HAVE_HYPERSCAN
+static int compile_lits(char *const *lits, size_t n, unsigned flag, hs_database_t **db)
+{
+    unsigned *flags = calloc(n, sizeof(*flags)), *ids = calloc(n, sizeof(*ids));
+    size_t *lens = calloc(n, sizeof(*lens));
+    if (!flags || !ids || !lens) {
+        free(flags), free(ids), free(lens);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        flags[i] = HS_FLAG_CASELESS | flag;
+        ids[i] = (unsigned)i;
+        lens[i] = strlen(lits[i]);
+    }
+    hs_compile_error_t *err = NULL;
+    hs_error_t e = hs_compile_lit_multi((const char *const *)lits, flags, ids, lens,
+                                        (unsigned)n, HS_MODE_BLOCK, NULL, db, &err);
+    free(flags), free(ids), free(lens);
+    if (e != HS_SUCCESS) {
+        hs_free_compile_error(err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* A rule without a raw factor of its own still only matches events of its logsource, and
+ * a logsource requires a string field equal (ASCII case-insensitively) to one of some
+ * values (event.module: auditd): those values, when usable, are its factor. */
+static bool ls_factor(const struct sg_logsource *ls, size_t min_useful, fset *out)
+{
+    const struct sg_lsmatch *best = NULL;
+    size_t best_min = 0;
+    for (size_t i = 0; i < ls->match.n; i++) {
+        const struct sg_lsmatch *m = &ls->match.v[i];
+        size_t mn = m->values.n ? (size_t)-1 : 0;
+        for (size_t k = 0; mn && k < m->values.n; k++) {
+            size_t len = strlen(m->values.v[k]);
+            mn = !raw_safe(m->values.v[k], len) ? 0 : len < mn ? len : mn;
+        }
+        if (mn > best_min)
+            best = m, best_min = mn;
+    }
+    if (!best || best_min < min_useful)
+        return false;
+    for (size_t k = 0; k < best->values.n; k++)
+        if (SG_PUSH(*out, ((struct fpair){ best->field, best->values.v[k],
+                                           strlen(best->values.v[k]) })) < 0)
+            return false;
+    return true;
+}
+
+/* The block prefilter: when every detection rule has a raw factor (its own, or its
+ * logsource's), one database of all of them; otherwise none, and hunt decodes every
+ * event. */
+static int build_raw(struct wk_ruleset *rs, size_t min_useful)
+{
+    static const struct fmode raw_mode = { true };
+    SG_VEC(char *) lits = { 0 };
+    int rc = 0;
+    bool ok = true;
+    for (size_t l = 0; ok && l < rs->ls.n; l++) {
+        const struct sg_logsource *ls = &rs->ls.v[l];
+        for (size_t k = 0; ok && k < ls->rules.n; k++) {
+            const struct sg_rule *r = rs->rules.v[ls->rules.v[k]];
+            fset f = { 0 };
+            ok = cond_factor(&raw_mode, r, r->cond, &f) && min_len(&f, 0) >= min_useful;
+            if (!ok) {
+                f.n = 0;
+                ok = ls_factor(ls, min_useful, &f);
+            }
+            for (size_t i = 0; ok && i < f.n; i++) {
+                char *lit = strndup(f.v[i].lit, f.v[i].len);
+                if (!lit || SG_PUSH(lits, lit) < 0) {
+                    free(lit);
+                    rc = -ENOMEM;
+                    ok = false;
+                }
+            }
+            free(f.v);
+        }
+    }
+    if (ok && lits.n) {
+        hs_database_t *db = NULL;
+        rc = compile_lits(lits.v, lits.n, 0, &db);
+        if (rc == 0) {
+            rs->rawdb = db;
+            rs->nrawlits = lits.n;
+        }
+    }
+    for (size_t i = 0; i < lits.n; i++)
+        free(lits.v[i]);
+    free(lits.v);
+    return rc;
+}
+#endif
+
+void wk__sg_prefilter_free_raw(struct wk_ruleset *rs)
+{
+#if WK_HAVE_HYPERSCAN
+    hs_free_database(rs->rawdb);
+#endif
+    rs->rawdb = NULL;
+}
+
 int wk__sg_prefilter_build(struct wk_ruleset *rs)
 {
 #if WK_HAVE_HYPERSCAN
     /* a factor made of 1-2 byte literals would not filter anything: keep such rules plain */
     const size_t min_useful = 3;
+    static const struct fmode field_mode = { false };
     for (size_t l = 0; l < rs->ls.n; l++) {
         struct sg_logsource *ls = &rs->ls.v[l];
         for (size_t k = 0; k < ls->rules.n; k++) {
             uint32_t ri = ls->rules.v[k];
             struct sg_rule *r = rs->rules.v[ri];
             fset f = { 0 };
-            if (!cond_factor(r, r->cond, &f) || min_len(&f, 0) < min_useful) {
+            if (!cond_factor(&field_mode, r, r->cond, &f) || min_len(&f, 0) < min_useful) {
                 free(f.v);
                 continue;
             }
@@ -218,32 +389,17 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
         for (size_t q = 0; q < ls->pf.n; q++) {
             struct sg_pfield *pf = &ls->pf.v[q];
             pf->key = wk_key_init(pf->field); /* the vector may have moved */
-            size_t n = pf->lits.n;
-            unsigned *flags = calloc(n, sizeof(*flags)), *ids = calloc(n, sizeof(*ids));
-            size_t *lens = calloc(n, sizeof(*lens));
-            if (!flags || !ids || !lens) {
-                free(flags), free(ids), free(lens);
-                return -ENOMEM;
-            }
-            for (size_t i = 0; i < n; i++) {
-                flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-                ids[i] = (unsigned)i;
-                lens[i] = strlen(pf->lits.v[i]);
-            }
-            hs_compile_error_t *err = NULL;
             hs_database_t *db = NULL;
-            hs_error_t e = hs_compile_lit_multi((const char *const *)pf->lits.v, flags, ids,
-                                                lens, (unsigned)n, HS_MODE_BLOCK, NULL, &db,
-                                                &err);
-            free(flags), free(ids), free(lens);
-            if (e != HS_SUCCESS) {
-                hs_free_compile_error(err);
-                return -EINVAL;
-            }
+            int rc = compile_lits(pf->lits.v, pf->lits.n, HS_FLAG_SINGLEMATCH, &db);
+            if (rc < 0)
+                return rc;
             pf->db = db;
         }
     }
     rs->prefilter = true;
+    int rc = build_raw(rs, min_useful);
+    if (rc < 0)
+        return rc;
 #else
     (void)rs;
 #endif
@@ -257,11 +413,16 @@ int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc)
         return -ENOMEM;
 #if WK_HAVE_HYPERSCAN
     hs_scratch_t *s = NULL;
-    for (size_t l = 0; l < sc->rs->ls.n; l++)
-        for (size_t q = 0; q < sc->rs->ls.v[l].pf.n; q++)
+    int rc = 0;
+    for (size_t l = 0; rc == 0 && l < sc->rs->ls.n; l++)
+        for (size_t q = 0; rc == 0 && q < sc->rs->ls.v[l].pf.n; q++)
             if (hs_alloc_scratch(sc->rs->ls.v[l].pf.v[q].db, &s) != HS_SUCCESS)
-                return -ENOMEM;
+                rc = -ENOMEM;
+    if (rc == 0 && sc->rs->rawdb && hs_alloc_scratch(sc->rs->rawdb, &s) != HS_SUCCESS)
+        rc = -ENOMEM;
     sc->hs = s;
+    if (rc < 0)
+        return rc;
 #endif
     return 0;
 }
@@ -334,4 +495,47 @@ int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource 
     (void)ls, (void)ev, (void)rec, (void)per_record;
 #endif
     return 0;
+}
+
+#if WK_HAVE_HYPERSCAN
+static int on_raw(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                  void *arg)
+{
+    (void)id, (void)from, (void)flags;
+    struct wk__offs *o = arg;
+    if (o->n && o->v[o->n - 1] == (uint32_t)to)
+        return 0;
+    return SG_PUSH(*o, (uint32_t)to) < 0 ? 1 : 0; /* non-zero stops the scan */
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+#endif
+
+int wk__sg_prefilter_raw_scan(struct wk_rule_scratch *sc, const uint8_t *p, size_t len,
+                              struct wk__offs *hits)
+{
+    hits->n = 0;
+#if WK_HAVE_HYPERSCAN
+    if (!sc->rs->rawdb || len > UINT32_MAX)
+        return -EINVAL;
+    hs_error_t e = hs_scan(sc->rs->rawdb, (const char *)p, (unsigned)len, 0, sc->hs, on_raw,
+                           hits);
+    if (e == HS_SCAN_TERMINATED)
+        return -ENOMEM;
+    if (e != HS_SUCCESS)
+        return -EINVAL;
+    for (size_t i = 1; i < hits->n; i++)
+        if (hits->v[i] < hits->v[i - 1]) {
+            qsort(hits->v, hits->n, sizeof(*hits->v), cmp_u32);
+            break;
+        }
+    return 0;
+#else
+    (void)sc, (void)p, (void)len;
+    return -EINVAL;
+#endif
 }

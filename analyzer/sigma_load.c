@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "sigma_private.h"
@@ -700,6 +701,10 @@ void wk__sg_rule_free(struct sg_rule *r)
     free(c->field);
     free(c->gkeys);
     free(r->feeds.v);
+    for (size_t i = 0; i < r->filter_refs.n; i++)
+        free(r->filter_refs.v[i]);
+    free(r->filter_refs.v);
+    free(r->filters.v);
     free(r->attack_json);
     free(r);
 }
@@ -932,6 +937,99 @@ static void map_fields(struct wk_rule_loader *l, struct sg_rule *r)
     }
 }
 
+static bool ls_mapped(const struct wk_rule_loader *l, struct doc *d, const struct sg_rule *r,
+                      struct fy_node *root)
+{
+    for (size_t k = 0; k < l->ls.n; k++)
+        if (ls_selects(r, &l->ls.v[k]))
+            return true;
+    rej(d, map_get(root, "logsource"),
+        "logsource {product: %s, service: %s, category: %s} has no mapping in "
+        "logsources.yaml",
+        r->ls_product ? r->ls_product : "-", r->ls_service ? r->ls_service : "-",
+        r->ls_category ? r->ls_category : "-");
+    return false;
+}
+
+/* A Sigma meta filter (filters spec 2.0.0): title, id, logsource, and
+ * filter: {rules: ids/names, <search identifiers>, condition: one string}. Which rules it
+ * applies to is resolved when the ruleset is built (compile.c). */
+static void parse_filter(struct doc *d, struct sg_rule *r, struct fy_node *root,
+                         struct fy_node *flt)
+{
+    r->is_filter = true;
+    r->title = get_str(d, root, "title", true);
+    r->id = get_str(d, root, "id", false);
+    r->name = get_str(d, root, "name", false);
+    r->description = get_str(d, root, "description", false);
+    r->author = get_str(d, root, "author", false);
+    r->date = get_str(d, root, "date", false);
+    if (d->failed)
+        return;
+    parse_logsource(d, r, map_get(root, "logsource"));
+    if (d->failed)
+        return;
+    if (fy_node_get_type(flt) != FYNT_MAPPING) {
+        rej(d, flt, "'filter' must be a map");
+        return;
+    }
+    struct fy_node *rules = map_get(flt, "rules");
+    if (!rules || is_null(rules)) {
+        rej(d, flt, "filter without 'rules' (rule ids or names, or 'any')");
+        return;
+    }
+    if (fy_node_get_type(rules) == FYNT_SCALAR) {
+        char *s = node_str(rules, NULL);
+        if (s && (!strcasecmp(s, "any") || !strcasecmp(s, "all"))) {
+            r->filter_any = true;
+            free(s);
+        } else if (!s || SG_PUSH(r->filter_refs, s) < 0) {
+            free(s);
+            rej(d, rules, "out of memory");
+            return;
+        }
+    } else if (fy_node_get_type(rules) == FYNT_SEQUENCE) {
+        get_strlist(d, flt, "rules", &r->filter_refs);
+        if (d->failed)
+            return;
+        r->filter_any = r->filter_refs.n == 0;
+    } else {
+        rej(d, rules, "filter 'rules' must be a rule id or name, a list of them, or 'any'");
+        return;
+    }
+    struct fy_node *condn = NULL;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while (!d->failed && (p = fy_node_mapping_iterate(flt, &it))) {
+        if (key_is(p, "rules"))
+            continue;
+        if (key_is(p, "condition")) {
+            condn = fy_node_pair_value(p);
+            continue;
+        }
+        parse_selection(d, r, fy_node_pair_key(p), fy_node_pair_value(p));
+    }
+    if (d->failed)
+        return;
+    if (!condn || is_null(condn)) {
+        rej(d, flt, "filter without 'condition'");
+        return;
+    }
+    if (fy_node_get_type(condn) != FYNT_SCALAR) {
+        rej(d, condn, "filter 'condition' must be one string (filters spec, pySigma)");
+        return;
+    }
+    char *cs = node_str(condn, NULL);
+    r->cond = cs ? parse_condition(d, r, condn, cs) : NULL;
+    free(cs);
+    if (d->failed)
+        return;
+    /* no mapping check: a filter's logsource may be broader than any mapping ({product:
+     * linux}); the build rejects a filter that applies to no loaded rule. Field renames
+     * come from the mapping its logsource selects, if one does. */
+    map_fields(d->l, r);
+}
+
 static const char *const known_keys[] = {
     "title", "id", "name", "related", "taxonomy", "status", "description", "license",
     "author", "references", "date", "modified", "logsource", "detection", "fields",
@@ -960,8 +1058,13 @@ static void parse_document(struct doc *d, struct fy_node *root, unsigned docline
     (void)known_keys;
     struct fy_node *det = map_get(root, "detection");
     struct fy_node *corr = map_get(root, "correlation");
-    if (map_get(root, "filter")) {
-        rej(d, root, "Sigma meta filters ('filter' documents) are not supported");
+    struct fy_node *flt = map_get(root, "filter");
+    if (flt && (det || corr)) {
+        rej(d, root, "document has 'filter' and '%s'", det ? "detection" : "correlation");
+        goto out;
+    }
+    if (flt) {
+        parse_filter(d, r, root, flt);
         goto out;
     }
     if (!det && !corr) {
@@ -1052,17 +1155,8 @@ static void parse_document(struct doc *d, struct fy_node *root, unsigned docline
     if (d->failed)
         goto out;
     /* logsource mapping */
-    bool mapped = false;
-    for (size_t k = 0; k < l->ls.n; k++)
-        mapped = mapped || ls_selects(r, &l->ls.v[k]);
-    if (!mapped) {
-        rej(d, map_get(root, "logsource"),
-            "logsource {product: %s, service: %s, category: %s} has no mapping in "
-            "logsources.yaml",
-            r->ls_product ? r->ls_product : "-", r->ls_service ? r->ls_service : "-",
-            r->ls_category ? r->ls_category : "-");
+    if (!ls_mapped(l, d, r, root))
         goto out;
-    }
     map_fields(l, r);
 out:
     if (!d->failed && SG_PUSH(l->rules, r) == 0)

@@ -76,6 +76,8 @@ struct sg_matcher {
     size_t ntoks;
     pcre2_code *re;    /* RE */
     uint32_t re_idx;   /* index of the match data slot in the scratch */
+    char **relit;      /* RE: literals one of which every match contains (folded), or none */
+    size_t nrelit;
     uint8_t ip[16], plen, family; /* CIDR */
     double num;                   /* NUM */
     struct wk_key ref;            /* FIELDREF */
@@ -154,6 +156,12 @@ struct sg_rule {
     /* correlation (when is_corr) */
     bool is_corr;
     struct sg_corr corr;
+    /* meta filter (a `filter` document): never evaluated alone; a detection rule it applies
+     * to matches only when the filter's condition does not (rule and not filter) */
+    bool is_filter;
+    bool filter_any;          /* rules: any / all / [] (pySigma): every rule of its logsource */
+    SG_VEC(char *) filter_refs; /* rule ids or names */
+    SG_VEC(uint32_t) filters; /* detection rule: indexes in rs->filters applied to it */
     /* compiled facts */
     bool suppressed;        /* referenced by a correlation without generate */
     bool has_factor;        /* prefilter: only evaluated when one of its literals is seen */
@@ -221,11 +229,16 @@ struct wk_rule_loader {
 struct wk_ruleset {
     int refs; /* atomic */
     SG_VEC(struct sg_rule *) rules;
+    SG_VEC(struct sg_rule *) filters; /* meta filters (sg_rule.is_filter) */
     SG_VEC(struct sg_logsource) ls;
     uint32_t nre; /* regex matchers: one match-data slot each in a scratch */
     uint32_t ncorr;
     size_t nitems, nmatchers;
     bool prefilter; /* Hyperscan databases built */
+    /* block prefilter (hunt): the literals one of which every event matching any detection
+     * rule contains verbatim in its stored record bytes; NULL when not provable */
+    void *rawdb;    /* hs_database_t */
+    size_t nrawlits;
 };
 
 /* loader helpers (sigma_load.c) */
@@ -247,8 +260,12 @@ bool wk__sg_matcher_text(const struct sg_matcher *m, const char *s, size_t len,
                          struct wk_rule_scratch *sc);
 /* FNV-1a of the case-folded bytes (the dispatch index; matches fnv of folded literals) */
 uint32_t wk__sg_hash_fold(const char *s, size_t n);
+/* re_factor.c: literals one of which every match of the regex contains (folded, malloc'd;
+ * *n = 0: none known). @return 0 or -ENOMEM. */
+int wk__sg_re_factors(const char *pat, size_t len, bool caseless, char ***lits, size_t *n);
 /* prefilter.c */
 int wk__sg_prefilter_build(struct wk_ruleset *rs);
+void wk__sg_prefilter_free_raw(struct wk_ruleset *rs);
 void wk__sg_prefilter_fini(struct sg_logsource *ls);
 /* compile `re` without pcre2 JIT (benchmark of JIT vs interpreter only) */
 extern bool wk__sg_no_jit;

@@ -31,18 +31,22 @@ const char wk_cmd_hunt_usage[] =
     "  -i, --input FILE       events in JSON form, one per line ('-': stdin)\n"
     "      --since TIME       from TIME (RFC 3339, or relative: 2h, 7d)\n"
     "      --until TIME       to TIME\n"
-    "  -f, --format FMT       jsonl (default: one alert JSON per line) or text\n"
+    "  -f, --format FMT       jsonl (default: one alert JSON per line), text, or count\n"
+    "                         (alerts per rule: COUNT ID TITLE, like grep -c; store only)\n"
     "  -j, --threads N        worker threads (default: one per CPU)\n"
     "      --compare OLD NEW  compare two rule sets (files or directories)\n"
     "      --logsources FILE  logsource mapping (default: next to the rules, else the pack's)\n"
     "      --placeholders FILE values for `expand` (default: likewise)\n"
     "      --no-prefilter     evaluate every rule exactly, without the Hyperscan literal\n"
-    "                         prefilter (same alerts, slower)\n\n"
+    "                         prefilters (same alerts, slower)\n"
+    "      --no-block-prefilter  decode every stored event, without the block prefilter\n"
+    "                         (same alerts, slower)\n"
+    "      --stats            print blocks, events evaluated and skipped to stderr\n\n"
     "A progress bar is shown on a terminal. Alert \"ref\" = block * 2^32 + index (store) or\n"
     "the line number (input). Exit: 0 no alert (compare: no difference), 1 alerts found\n"
     "(compare: differences), 2 usage, 3 runtime error.\n";
 
-enum { O_SINCE = 256, O_UNTIL, O_COMPARE, O_LS, O_PH, O_NOPF };
+enum { O_SINCE = 256, O_UNTIL, O_COMPARE, O_LS, O_PH, O_NOPF, O_NOBPF, O_STATS };
 static const struct option longopts[] = {
     { "rules", required_argument, NULL, 'r' },
     { "store", required_argument, NULL, 's' },
@@ -55,12 +59,15 @@ static const struct option longopts[] = {
     { "logsources", required_argument, NULL, O_LS },
     { "placeholders", required_argument, NULL, O_PH },
     { "no-prefilter", no_argument, NULL, O_NOPF },
+    { "no-block-prefilter", no_argument, NULL, O_NOBPF },
+    { "stats", no_argument, NULL, O_STATS },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
 
 struct out {
-    bool text, collect;
+    bool text, collect, count;
+    uint64_t *counts; /* count: per rule index */
     char **v;
     size_t n, cap;
 };
@@ -111,6 +118,12 @@ static int emit(const char *json, size_t len, void *arg)
     return 0;
 }
 
+static void count_alert(uint32_t rule, void *arg)
+{
+    struct out *o = arg;
+    o->counts[rule]++;
+}
+
 static int emit_alert(const struct wk_alert *a, void *arg)
 {
     char *j = NULL;
@@ -141,6 +154,7 @@ struct src {
     const char *store, *input;
     int64_t since, until;
     unsigned threads;
+    bool no_block_prefilter, stats;
 };
 
 /* Run rs over the source; alerts to o. @return alerts (>= 0) or an exit code (negative). */
@@ -156,7 +170,17 @@ static long run(struct wk_ruleset *rs, const struct src *s, struct out *o)
             wk_cli_error("hunt", "%s: %s", s->store, wk_strerror(rc));
             return -WK_EXIT_RUNTIME;
         }
-        struct wk_hunt_opts ho = { s->since, s->until, s->threads, NULL, NULL };
+        struct wk_hunt_opts ho = { s->since, s->until, s->threads, NULL, NULL,
+                                   s->no_block_prefilter, NULL };
+        if (o->count) {
+            o->counts = calloc(wk_ruleset_nrules(rs) + 1, sizeof(*o->counts));
+            if (!o->counts) {
+                wk_store_close(st);
+                wk_cli_error("hunt", "out of memory");
+                return -WK_EXIT_RUNTIME;
+            }
+            ho.count = count_alert;
+        }
         if (isatty(STDERR_FILENO))
             ho.progress = progress;
         struct wk_hunt_stats hs = { 0 };
@@ -166,6 +190,21 @@ static long run(struct wk_ruleset *rs, const struct src *s, struct out *o)
             wk_cli_error("hunt", "%s: %s", s->store, wk_strerror(rc));
             return -WK_EXIT_RUNTIME;
         }
+        for (size_t i = 0; o->counts && i < wk_ruleset_nrules(rs); i++) {
+            const struct wk_rule_info *r = wk_ruleset_rule(rs, i);
+            if (o->counts[i])
+                printf("%llu %s %s\n", (unsigned long long)o->counts[i],
+                       r->id ? r->id : r->name ? r->name : "-", r->title ? r->title : "");
+        }
+        free(o->counts);
+        o->counts = NULL;
+        if (s->stats)
+            fprintf(stderr,
+                    "hunt: %llu blocks, %llu events evaluated, block prefilter %s: %llu events "
+                    "(%llu whole blocks) skipped undecoded, %llu alerts\n",
+                    (unsigned long long)hs.blocks, (unsigned long long)hs.events,
+                    hs.block_prefilter ? "on" : "off", (unsigned long long)hs.skipped_events,
+                    (unsigned long long)hs.skipped_blocks, (unsigned long long)hs.alerts);
         return (long)hs.alerts;
     }
     struct wk_event **evs = NULL;
@@ -308,8 +347,10 @@ int wk_cmd_hunt(int argc, char **argv)
         case 'f':
             if (!strcmp(optarg, "text"))
                 o.text = true;
+            else if (!strcmp(optarg, "count"))
+                o.count = true;
             else if (strcmp(optarg, "jsonl")) {
-                wk_cli_error("hunt", "unknown format '%s' (jsonl, text)", optarg);
+                wk_cli_error("hunt", "unknown format '%s' (jsonl, text, count)", optarg);
                 return WK_EXIT_USAGE;
             }
             break;
@@ -318,6 +359,8 @@ int wk_cmd_hunt(int argc, char **argv)
         case O_LS: ro.logsources = optarg; break;
         case O_PH: ro.placeholders = optarg; break;
         case O_NOPF: ro.no_prefilter = true; break;
+        case O_NOBPF: s.no_block_prefilter = true; break;
+        case O_STATS: s.stats = true; break;
         case 'h': fputs(wk_cmd_hunt_usage, stdout); return WK_EXIT_OK;
         default:
             wk_cli_error("hunt", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -326,6 +369,10 @@ int wk_cmd_hunt(int argc, char **argv)
     }
     if (!!s.store == !!s.input) {
         wk_cli_error("hunt", "give exactly one of --store DIR or --input FILE");
+        return WK_EXIT_USAGE;
+    }
+    if (o.count && (!s.store || cmp)) {
+        wk_cli_error("hunt", "--format count needs --store (and no --compare)");
         return WK_EXIT_USAGE;
     }
     if (cmp) {

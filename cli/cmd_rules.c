@@ -53,8 +53,11 @@ static int cmd_check(struct wk_rules_opts *o, char **paths, int n)
     size_t nr = wk_ruleset_nrules(rs), nc = 0;
     for (size_t i = 0; i < nr; i++)
         nc += wk_ruleset_rule(rs, i)->is_correlation;
-    printf("%zu rules loaded (%zu detection, %zu correlation), %zu rejected\n", nr, nr - nc,
-           nc, nrej);
+    size_t nf = wk_ruleset_nfilters(rs);
+    printf("%zu rules loaded (%zu detection, %zu correlation), ", nr, nr - nc, nc);
+    if (nf)
+        printf("%zu filter%s, ", nf, nf == 1 ? "" : "s");
+    printf("%zu rejected\n", nrej);
     wk_ruleset_unref(rs);
     return nrej ? WK_EXIT_FOUND : WK_EXIT_OK;
 }

@@ -398,11 +398,16 @@ int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
     if (rc < 0)
         return rc;
     r->raw_id = id;
+    const struct wk_store_raw *rw = f ? f->raw : NULL;
+    if (rw && rw->block && (rc = rw->block(r->raw.p, r->raw.len, rw->arg)) <= 0)
+        return rc;
     size_t pos = 0, blen;
     const uint8_t *body;
     uint32_t idx = 0;
     while ((rc = wk__store_next_record(r->raw.p, r->raw.len, &pos, &body, &blen)) == 1) {
         uint32_t i = idx++;
+        if (rw && rw->record && !rw->record((size_t)(body - r->raw.p), blen, rw->arg))
+            continue;
         if (ts_out(f, body, blen))
             continue;
         if ((rc = wk__store_decode(body, blen, r->ev)) < 0)
@@ -473,6 +478,13 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
             it->pos = 0;
             it->idx = 0;
             it->in_block = true;
+            const struct wk_store_raw *rw = it->f.raw;
+            if (rw && rw->block && (rc = rw->block(it->raw.p, it->raw.len, rw->arg)) <= 0) {
+                if (rc < 0)
+                    return rc;
+                it->in_block = false;
+                continue;
+            }
         }
         const uint8_t *body;
         size_t blen;
@@ -484,6 +496,9 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
             continue;
         }
         uint32_t idx = it->idx++;
+        if (it->f.raw && it->f.raw->record &&
+            !it->f.raw->record((size_t)(body - it->raw.p), blen, it->f.raw->arg))
+            continue;
         if (ts_out(&it->f, body, blen))
             continue;
         if ((rc = wk__store_decode(body, blen, it->ev)) < 0)

@@ -4,6 +4,10 @@
  * with the same results as live evaluation of the same events in store order (detection
  * runs in worker threads; correlation windows are fed by one thread in store order).
  *
+ * Block prefilter: when every detection rule of the set provably needs one of some literals
+ * in a string value (analyzer/prefilter.c), each block's stored records are scanned once
+ * for them and only the events holding one are decoded and evaluated.
+ *
  * Caveats: alerts are delivered as JSON (wk_alert_to_json form) from the calling thread, in
  * store order. Alert "ref" = block id * 2^32 + index inside the block.
  */
@@ -22,10 +26,19 @@ struct wk_hunt_opts {
     /* called from the calling thread after each batch of blocks (may be NULL) */
     void (*progress)(uint64_t blocks_done, uint64_t blocks_total, void *arg);
     void *progress_arg;
+    /* do not use the block prefilter (decode and evaluate every candidate event; the same
+     * alerts, slower): for tests and benchmarks */
+    bool no_block_prefilter;
+    /* count only: when set, alerts are not formatted; count(rule index, arg) is called per
+     * alert (from the calling thread, in store order) instead of the alert callback */
+    void (*count)(uint32_t rule, void *arg);
 };
 
 struct wk_hunt_stats {
-    uint64_t blocks, events, alerts;
+    uint64_t blocks, events, alerts; /* events: evaluated */
+    /* block prefilter: used; blocks skipped whole; events skipped without decoding */
+    bool block_prefilter;
+    uint64_t skipped_blocks, skipped_events;
 };
 
 /** Called once per alert, in store order, from the calling thread. <0 stops the hunt. */

@@ -102,6 +102,8 @@ bool wk_ruleset_has_prefilter(const struct wk_ruleset *rs);
 /** Number of rules (detection and correlation) and the i-th rule's facts (borrowed). */
 size_t wk_ruleset_nrules(const struct wk_ruleset *rs);
 const struct wk_rule_info *wk_ruleset_rule(const struct wk_ruleset *rs, size_t i);
+/** Number of Sigma meta filters in the set (applied to rules; not counted as rules). */
+size_t wk_ruleset_nfilters(const struct wk_ruleset *rs);
 /** ATT&CK technique ids parsed from the tags of rule i, as a JSON array text (borrowed). */
 const char *wk_ruleset_rule_attack(const struct wk_ruleset *rs, size_t i);
 

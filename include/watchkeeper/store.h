@@ -251,6 +251,22 @@ struct wk_store_term {
 /** Return true to keep the event. Called on events that passed the other filters. */
 typedef bool (*wk_store_pred_cb)(const struct wk_event *ev, void *arg);
 
+/**
+ * Pre-check of the encoded records of a block, before any is decoded. Every string value
+ * of an event (a string, each item of a string list, JSON text) occurs verbatim in its
+ * record's bytes; numbers, booleans and field metadata are binary-coded. So a reader that
+ * needs a string can skip records that do not contain it, without decoding them.
+ */
+struct wk_store_raw {
+    /* Once per block, with its uncompressed records (borrowed for the block's scan).
+     * Return 1 to go on with the block, 0 to skip all of it, <0 to stop (returned). */
+    int (*block)(const uint8_t *recs, size_t len, void *arg);
+    /* Per record, in order: the offset of its encoded bytes in recs, and their length.
+     * Return false to skip the record undecoded. NULL: every record is decoded. */
+    bool (*record)(size_t off, size_t len, void *arg);
+    void *arg;
+};
+
 /** What to read. Zero-initialise, then set what you need (all filters AND together). */
 struct wk_store_filter {
     int64_t since;                     /* ns, inclusive; 0: from the beginning */
@@ -261,6 +277,8 @@ struct wk_store_filter {
     size_t nterms;
     wk_store_pred_cb pred;             /* optional exact predicate */
     void *pred_arg;
+    /* optional raw pre-check (borrowed); honoured by wk_store_block_scan and the iterator */
+    const struct wk_store_raw *raw;
 };
 
 /** What a block header says (values copied). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # `rules check|list|test`: the SigmaHQ corpus loads with zero rejections, unsupported legacy
-# rules are rejected with file:line:col and the feature, the default pack passes its samples.
+# rules are rejected with file:line:col and the feature, the default pack passes its samples,
+# meta filters load from the rules directory and remove what they select.
 . "$(dirname "$0")/lib.sh"
 S=$WK_CORPUS/sigma
 
@@ -41,5 +42,33 @@ cp "$WK_TMP/pack/samples/privileged_container.neg.jsonl" "$WK_TMP/pack/samples/p
 wk_run 1 "$WK_BIN" rules test "$WK_TMP/pack"
 grep -q '^FAIL privileged_container.yml: 0 alert(s) on 1 positive event(s)' <<<"$WK_OUT" ||
     wk_fail "failing sample reported"
+# a Sigma meta filter in a rules directory: counted by check, applied by hunt (--compare
+# shows the one alert it removes), rejected with its position when it names no rule
+mkdir -p "$WK_TMP/filtered"
+cp "$WK_SRCDIR"/rules/*.yml "$WK_SRCDIR"/rules/*.yaml "$WK_TMP/filtered/"
+cat >"$WK_TMP/filtered/mf_web_privileged.yml" <<'YML'
+title: The web container runs privileged on purpose
+id: 5a0c7c9e-2f1b-4d8e-9c3a-7e6f5d4c3b2a
+logsource: {product: docker, service: events}
+filter:
+    rules:
+        - 1b41f763-c742-4fff-9a73-ffdf8525c2f4 # Privileged Container Started
+    selection:
+        container.name: web
+    condition: selection
+YML
+wk_run 0 "$WK_BIN" rules check "$WK_TMP/filtered"
+wk_expect_eq "$WK_OUT" "20 rules loaded (17 detection, 3 correlation), 1 filter, 0 rejected" \
+    "check with a filter"
+wk_run 1 "$WK_BIN" hunt --compare "$WK_SRCDIR/rules" "$WK_TMP/filtered" \
+    -i "$WK_SRCDIR/rules/samples/privileged_container.pos.jsonl"
+grep -q '^- 2026-11-23T08:00:00.000000000Z	1b41f763-c742-4fff-9a73-ffdf8525c2f4	' <<<"$WK_OUT" ||
+    wk_fail "filtered alert removed"
+wk_expect_eq "$(tail -n1 <<<"$WK_OUT")" "0 added, 1 removed, 0 unchanged" "filter compare"
+sed -i 's/1b41f763-c742-4fff-9a73-ffdf8525c2f4 # Privileged/1b41f763-0000-0000-0000-000000000000 #/' \
+    "$WK_TMP/filtered/mf_web_privileged.yml"
+wk_run 1 "$WK_BIN" rules check "$WK_TMP/filtered"
+wk_expect_eq "$(head -n1 <<<"$WK_OUT")" "$WK_TMP/filtered/mf_web_privileged.yml:1:1: filter 'rules': '1b41f763-0000-0000-0000-000000000000' names no loaded rule (id or name)" \
+    "filter rejection"
 wk_run 2 "$WK_BIN" rules frob
 echo "rules_cli: ok"
