@@ -29,6 +29,7 @@ struct wk__au_field {
     const char *v;   /* value without quotes */
     const char *raw; /* value as logged, with its quotes */
     uint32_t klen, vlen, rawlen;
+    uint32_t khash;   /* wk_key_hash(k, klen), computed while lexing */
     uint8_t form;     /* enum wk__au_form */
     bool enriched;    /* after the 0x1d separator (ENRICHED format's interpretations) */
     bool nested;      /* inside msg='...' */
@@ -93,6 +94,20 @@ struct wk__au_sockaddr {
 /** Decode a SOCKADDR saddr hex value. @return 0 or -1 when malformed. */
 int wk__au_sockaddr(const char *hex, size_t len, struct wk__au_sockaddr *out);
 
+/* ---- names.c: the known field names as static keys ---- */
+
+struct wk__au_name {
+    struct wk_key key;                /* static name and its hash */
+    const struct wk__au_name *upper;  /* uid/gid fields: the ENRICHED name ("auid": "AUID") */
+    uint8_t idkind;                   /* wk__au_id_kind() */
+    bool enc, enc_execve;             /* wk__au_is_encoded_field() in other records, EXECVE */
+};
+
+/** Build the table (idempotent, thread-safe; the parser's creation calls it). */
+void wk__au_names_init(void);
+/** The entry of a name given its wk_key_hash; NULL when not a known name. */
+const struct wk__au_name *wk__au_name_find(uint32_t hash, const char *k, size_t klen);
+
 /* ---- attrib.c: process table and container attribution ---- */
 
 struct wk__au_proc {
@@ -132,6 +147,12 @@ struct wk__au_held {
     uint32_t off, len;  /* in the slot's buffer */
     uint64_t in_off;    /* input offset of the line */
     uint64_t lineno;
+    /* the header, lexed once when the line was held (offsets into the line) */
+    int32_t typeno;
+    uint32_t body;
+    uint32_t typeoff, typelen;
+    uint8_t nodelen;    /* at offset 5 ("node=") when has_node */
+    bool has_node;
 };
 
 struct wk__au_slot {
@@ -149,9 +170,14 @@ struct wk__au_slot {
     size_t blen, bcap;
     struct wk__au_held *recs;
     size_t nrec, rcap;
+    /* assemble.c's indexes: the age list (older/newer slot, WK_AU_NONE at the ends) and the
+     * chain of its serial's bucket (slot + 1, 0 ends) */
+    uint8_t older, newer, hnext;
 };
 
-#define WK_AU_SLOTS 64
+#define WK_AU_SLOTS 64 /* the masks below are 64-bit */
+#define WK_AU_NONE 0xFF
+#define WK_AU_BUCKETS 256
 #define WK_AU_SLOT_MAX (4u << 20) /* bytes held per event at most */
 #define WK_AU_GAPS 16
 
@@ -182,7 +208,15 @@ struct wk_parser {
     struct wk__au_gap gaps[WK_AU_GAPS];
     struct wk__au_nodestate nodes[8];
     uint64_t age;
-    unsigned nsingle;     /* held slots of stand-alone types */
+    /* The held slots, indexed so that no line scans them all: bit i of used_mask is
+     * slots[i].used, of single_mask slots[i].single; the age list runs from the oldest to the
+     * newest slot; buckets by serial (slot + 1) find a line's slot. */
+    uint64_t used_mask, single_mask;
+    uint8_t oldest, newest;
+    uint8_t bucket[WK_AU_BUCKETS];
+    struct wk__au_slot *last; /* the slot the previous line went to (usually the next's) */
+    uint64_t last_open_off;   /* input offset of the newest slot's first line */
+    bool off_backwards;       /* a slot opened at a lower input offset than the one before */
     int64_t timeout_ns;   /* close events without EOE after this much stream time */
     int64_t newest_ns;    /* newest timestamp seen */
     uint64_t next_off;    /* input offset after the last line fed */

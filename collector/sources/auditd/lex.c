@@ -94,17 +94,14 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     return 0;
 }
 
-static int push(struct wk__au_fields *out, struct wk__au_field *f)
+static int grow(struct wk__au_fields *out)
 {
-    if (out->n == out->cap) {
-        size_t nc = out->cap ? out->cap * 2 : 64;
-        struct wk__au_field *nf = realloc(out->f, nc * sizeof(*nf));
-        if (!nf)
-            return -ENOMEM;
-        out->f = nf;
-        out->cap = nc;
-    }
-    out->f[out->n++] = *f;
+    size_t nc = out->cap ? out->cap * 2 : 64;
+    struct wk__au_field *nf = realloc(out->f, nc * sizeof(*nf));
+    if (!nf)
+        return -ENOMEM;
+    out->f = nf;
+    out->cap = nc;
     return 0;
 }
 
@@ -114,16 +111,30 @@ static int push(struct wk__au_fields *out, struct wk__au_field *f)
  * skipped, like auparse does. @return the position where lexing stopped, or -ENOMEM.
  */
 /* Character classes of the scans: a space or 0x1d ends a value (1), '=' ends a name (2),
- * a single quote ends both inside a nested msg='...' (4). */
-static const unsigned char lex_class[256] = { [' '] = 1, [0x1d] = 1, ['='] = 2, ['\''] = 4 };
+ * a single quote ends both inside a nested msg='...' (4); a byte that may not be in a name
+ * (8: controls, non-ASCII, '.', which would nest) sends the name scan to its slow path. */
+#define BAD8 8, 8, 8, 8, 8, 8, 8, 8
+#define BAD64 BAD8, BAD8, BAD8, BAD8, BAD8, BAD8, BAD8, BAD8
+static const unsigned char lex_class[256] = {
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, /* 0x00 */
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1 | 8, 8, 8, /* 0x1d: value end */
+    1 | 8, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 8, 0, /* ' ', '\'', '.' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, /* '=' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, /* 0x7f */
+    BAD64, BAD64,                                   /* 0x80..0xff */
+};
 
 static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *enriched,
                         struct wk__au_fields *out)
 {
     const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
     const unsigned value_stop = nested ? 1u | 4u : 1u;
+    const unsigned char *u = (const unsigned char *)s;
     while (i < len) {
-        char c = s[i];
+        unsigned char c = u[i];
         if (c == ' ') {
             i++;
             continue;
@@ -135,78 +146,87 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         }
         if (nested && c == '\'')
             return (ssize_t)i + 1;
+        /* the name, hashed on the way (FNV-1a, as wk_key_hash) */
         size_t k0 = i;
-        while (i < len && !(lex_class[(unsigned char)s[i]] & name_stop))
+        uint32_t h = 2166136261u;
+        while (i < len && !(lex_class[u[i]] & (name_stop | 8u))) {
+            h = (h ^ u[i]) * 16777619u;
             i++;
-        if (i >= len || s[i] != '=') {
-            continue; /* a bare word */
         }
-        bool ascii = i > k0;
-        for (size_t j = k0; j < i && ascii; j++)
-            ascii = (unsigned char)s[j] > 0x20 && (unsigned char)s[j] < 0x7f && s[j] != '.';
-        if (!ascii) { /* names are ASCII without dots (a dot would nest): noise, skip it */
+        bool ok = i > k0; /* names are ASCII without dots (a dot would nest) */
+        if (i < len && !(lex_class[u[i]] & name_stop)) {
+            ok = false; /* a byte no name holds: find where the token's name would end */
+            while (i < len && !(lex_class[u[i]] & name_stop))
+                i++;
+        }
+        if (i >= len || s[i] != '=')
+            continue; /* a bare word */
+        if (!ok) { /* noise, skip it */
             i++;
             while (i < len && s[i] != ' ' && s[i] != 0x1d)
                 i++;
             continue;
         }
-        struct wk__au_field f = { .k = s + k0, .klen = (uint32_t)(i - k0), .enriched = *enriched,
-                                  .nested = nested };
-        if (nested && f.klen > 1 && f.k[0] == '(') { /* old PAM format: "(hostname=?, " */
-            f.k++;
-            f.klen--;
+        if (out->n == out->cap && grow(out) < 0)
+            return -ENOMEM;
+        struct wk__au_field *f = &out->f[out->n];
+        f->k = s + k0;
+        f->klen = (uint32_t)(i - k0);
+        f->khash = h;
+        f->enriched = *enriched;
+        f->nested = nested;
+        if (nested && f->klen > 1 && f->k[0] == '(') { /* old PAM format: "(hostname=?, " */
+            f->k++;
+            f->klen--;
+            f->khash = wk_key_hash(f->k, f->klen);
         }
         i++;
         size_t r0 = i;
         if (i < len && s[i] == '"') {
             const char *q = memchr(s + i + 1, '"', len - i - 1);
             size_t e = q ? (size_t)(q - s) : len;
-            f.form = WK_AU_DQUOTED;
-            f.v = s + i + 1;
-            f.vlen = (uint32_t)(e - i - 1);
+            f->form = WK_AU_DQUOTED;
+            f->v = s + i + 1;
+            f->vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
         } else if (i < len && s[i] == '\'') {
-            if (!nested && f.klen == 3 && memcmp(f.k, "msg", 3) == 0) {
+            if (!nested && f->klen == 3 && memcmp(f->k, "msg", 3) == 0) {
                 ssize_t r = lex_list(s, i + 1, len, true, enriched, out);
                 if (r < 0)
                     return r;
                 i = (size_t)r;
                 continue;
             }
-            size_t e = i + 1;
-            while (e < len && s[e] != '\'')
-                e++;
-            f.form = WK_AU_SQUOTED;
-            f.v = s + i + 1;
-            f.vlen = (uint32_t)(e - i - 1);
+            const char *q = memchr(s + i + 1, '\'', len - i - 1);
+            size_t e = q ? (size_t)(q - s) : len;
+            f->form = WK_AU_SQUOTED;
+            f->v = s + i + 1;
+            f->vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
         } else if (i < len && s[i] == '{' && *enriched) {
             /* ENRICHED SADDR={ saddr_fam=inet laddr=... } holds spaces */
-            size_t e = i;
-            while (e < len && s[e] != '}')
-                e++;
-            e = e < len ? e + 1 : len;
-            f.form = WK_AU_PLAIN;
-            f.v = s + i;
-            f.vlen = (uint32_t)(e - i);
+            const char *q = memchr(s + i, '}', len - i);
+            size_t e = q ? (size_t)(q - s) + 1 : len;
+            f->form = WK_AU_PLAIN;
+            f->v = s + i;
+            f->vlen = (uint32_t)(e - i);
             i = e;
         } else {
             size_t e = i;
-            while (e < len && !(lex_class[(unsigned char)s[e]] & value_stop))
+            while (e < len && !(lex_class[u[e]] & value_stop))
                 e++;
-            f.form = WK_AU_PLAIN;
-            f.v = s + i;
-            f.vlen = (uint32_t)(e - i);
+            f->form = WK_AU_PLAIN;
+            f->v = s + i;
+            f->vlen = (uint32_t)(e - i);
             i = e;
             if (nested) { /* old PAM format: "addr=?, terminal=cron res=success)" */
-                while (f.vlen && (f.v[f.vlen - 1] == ',' || f.v[f.vlen - 1] == ')'))
-                    f.vlen--;
+                while (f->vlen && (f->v[f->vlen - 1] == ',' || f->v[f->vlen - 1] == ')'))
+                    f->vlen--;
             }
         }
-        f.raw = s + r0;
-        f.rawlen = (uint32_t)(i - r0);
-        if (push(out, &f) < 0)
-            return -ENOMEM;
+        f->raw = s + r0;
+        f->rawlen = (uint32_t)(i - r0);
+        out->n++;
     }
     return (ssize_t)i;
 }
