@@ -205,10 +205,34 @@ const char *wk_event_get_str(const struct wk_event *ev, const struct wk_key *key
     return v->u.s;
 }
 
+/* Double the field capacity and rebuild the index (out of the inlined add path). */
+static __attribute__((noinline)) int grow(struct wk_event *ev)
+{
+    size_t cap = ev->cap ? ev->cap * 2 : 32;
+    struct wk_field *f = realloc(ev->fields, cap * sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    ev->fields = f;
+    uint32_t *h = realloc(ev->hashes, cap * sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    ev->hashes = h;
+    uint32_t *ix = calloc(cap * 2, sizeof(*ix));
+    if (!ix)
+        return -ENOMEM;
+    free(ev->idx);
+    ev->idx = ix;
+    ev->idxcap = cap * 2;
+    ev->cap = cap;
+    for (size_t i = 0; i < ev->n; i++)
+        idx_insert(ev, i);
+    return 0;
+}
+
 /* Reserve the slot for a field (new or replaced); copies the key name into the arena
  * unless copy_name is false (the caller's name outlives the field: wk_event_add_*_sn). */
-static struct wk_field *slot(struct wk_event *ev, unsigned rec, const struct wk_key *key,
-                             bool copy_name, int *rc)
+static inline __attribute__((always_inline)) struct wk_field *
+slot(struct wk_event *ev, unsigned rec, const struct wk_key *key, bool copy_name, int *rc)
 {
     if (key->len == 0 || key->len > 65535u || rec > ev->nrec) {
         *rc = -EINVAL;
@@ -236,30 +260,8 @@ static struct wk_field *slot(struct wk_event *ev, unsigned rec, const struct wk_
         return NULL;
     }
     if (ev->n == ev->cap) {
-        size_t cap = ev->cap ? ev->cap * 2 : 32;
-        struct wk_field *f = realloc(ev->fields, cap * sizeof(*f));
-        if (!f) {
-            *rc = -ENOMEM;
+        if ((*rc = grow(ev)) < 0)
             return NULL;
-        }
-        ev->fields = f;
-        uint32_t *h = realloc(ev->hashes, cap * sizeof(*h));
-        if (!h) {
-            *rc = -ENOMEM;
-            return NULL;
-        }
-        ev->hashes = h;
-        uint32_t *ix = calloc(cap * 2, sizeof(*ix));
-        if (!ix) {
-            *rc = -ENOMEM;
-            return NULL;
-        }
-        free(ev->idx);
-        ev->idx = ix;
-        ev->idxcap = cap * 2;
-        ev->cap = cap;
-        for (size_t i = 0; i < ev->n; i++)
-            idx_insert(ev, i);
         pos = SIZE_MAX; /* a new index */
     }
     const char *name = key->name;
@@ -340,8 +342,9 @@ int wk_event_add_value_sn(struct wk_event *ev, unsigned rec, const struct wk_key
 }
 
 /* The string case of add_value without building a value: the hot path of parsers. */
-static inline int add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key,
-                          const char *s, size_t len, bool copy_name)
+static inline __attribute__((always_inline)) int
+add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key, const char *s, size_t len,
+        bool copy_name)
 {
     if (len > UINT32_MAX)
         return WK_ELIMIT;

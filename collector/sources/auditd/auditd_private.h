@@ -105,8 +105,26 @@ struct wk__au_name {
 
 /** Build the table (idempotent, thread-safe; the parser's creation calls it). */
 void wk__au_names_init(void);
+#define WK_AU_NAME_TAB 2048 /* power of two, at most a quarter full */
+extern const struct wk__au_name *wk__au_name_tab[WK_AU_NAME_TAB];
+
 /** The entry of a name given its wk_key_hash; NULL when not a known name. */
-const struct wk__au_name *wk__au_name_find(uint32_t hash, const char *k, size_t klen);
+static inline const struct wk__au_name *wk__au_name_find(uint32_t hash, const char *k,
+                                                         size_t klen)
+{
+    for (uint32_t i = hash & (WK_AU_NAME_TAB - 1);; i = (i + 1) & (WK_AU_NAME_TAB - 1)) {
+        const struct wk__au_name *n = wk__au_name_tab[i];
+        if (!n)
+            return NULL;
+        if (n->key.hash == hash && n->key.len == klen) {
+            size_t j = 0; /* names are short: no call to memcmp */
+            while (j < klen && n->key.name[j] == k[j])
+                j++;
+            if (j == klen)
+                return n;
+        }
+    }
+}
 
 /* ---- attrib.c: process table and container attribution ---- */
 

@@ -127,6 +127,37 @@ static const unsigned char lex_class[256] = {
     BAD64, BAD64,                                   /* 0x80..0xff */
 };
 
+/* The end of an unquoted value: the first byte at or after e whose class is in `stop` (a
+ * space or 0x1d, and a single quote when nested), or len. Eight bytes at a time: a byte
+ * equal to c makes (x ^ c) - 0x01 borrow into its high bit, and the lowest such bit of the
+ * word is exact (a borrow only spoils the bytes above it). */
+static inline size_t value_end(const unsigned char *u, size_t e, size_t len, bool nested,
+                               unsigned stop)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    while (e + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, u + e, 8);
+        uint64_t a = w ^ (ones * ' '), b = w ^ (ones * 0x1d);
+        uint64_t m = ((a - ones) & ~a) | ((b - ones) & ~b);
+        if (nested) {
+            uint64_t c = w ^ (ones * '\'');
+            m |= (c - ones) & ~c;
+        }
+        m &= highs;
+        if (m)
+            return e + (size_t)(__builtin_ctzll(m) >> 3);
+        e += 8;
+    }
+#else
+    (void)nested;
+#endif
+    while (e < len && !(lex_class[u[e]] & stop))
+        e++;
+    return e;
+}
+
 static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *enriched,
                         struct wk__au_fields *out)
 {
@@ -212,9 +243,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             f->vlen = (uint32_t)(e - i);
             i = e;
         } else {
-            size_t e = i;
-            while (e < len && !(lex_class[u[e]] & value_stop))
-                e++;
+            size_t e = value_end(u, i, len, nested, value_stop);
             f->form = WK_AU_PLAIN;
             f->v = s + i;
             f->vlen = (uint32_t)(e - i);

@@ -45,31 +45,19 @@ static const char *const known[] = {
 
 #define NAME_ARGS 128     /* EXECVE a0..a127 */
 #define NAME_MAX_N 512
-#define NAME_TAB 2048     /* power of two, at most a quarter full */
 
 static struct wk__au_name names[NAME_MAX_N];
 static size_t nnames;
 static char argnames[NAME_ARGS][5];
 static char uppers[64][16];
 static size_t nuppers;
-static const struct wk__au_name *tab[NAME_TAB];
+const struct wk__au_name *wk__au_name_tab[WK_AU_NAME_TAB];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
-
-static const struct wk__au_name *find(uint32_t hash, const char *k, size_t klen)
-{
-    for (uint32_t i = hash & (NAME_TAB - 1);; i = (i + 1) & (NAME_TAB - 1)) {
-        const struct wk__au_name *n = tab[i];
-        if (!n)
-            return NULL;
-        if (n->key.hash == hash && n->key.len == klen && memcmp(n->key.name, k, klen) == 0)
-            return n;
-    }
-}
 
 static struct wk__au_name *add(const char *name)
 {
     struct wk_key key = wk_key_init(name);
-    const struct wk__au_name *have = find(key.hash, key.name, key.len);
+    const struct wk__au_name *have = wk__au_name_find(key.hash, key.name, key.len);
     if (have)
         return (struct wk__au_name *)have;
     if (nnames == NAME_MAX_N)
@@ -79,10 +67,10 @@ static struct wk__au_name *add(const char *name)
     n->idkind = (uint8_t)wk__au_id_kind(name, key.len);
     n->enc = wk__au_is_encoded_field(0, name, key.len);
     n->enc_execve = wk__au_is_encoded_field(1309, name, key.len); /* AUDIT_EXECVE */
-    uint32_t i = key.hash & (NAME_TAB - 1);
-    while (tab[i])
-        i = (i + 1) & (NAME_TAB - 1);
-    tab[i] = n;
+    uint32_t i = key.hash & (WK_AU_NAME_TAB - 1);
+    while (wk__au_name_tab[i])
+        i = (i + 1) & (WK_AU_NAME_TAB - 1);
+    wk__au_name_tab[i] = n;
     return n;
 }
 
@@ -114,9 +102,4 @@ static void names_init(void)
 void wk__au_names_init(void)
 {
     pthread_once(&names_once, names_init);
-}
-
-const struct wk__au_name *wk__au_name_find(uint32_t hash, const char *k, size_t klen)
-{
-    return find(hash, k, klen);
 }
