@@ -282,8 +282,10 @@ size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_
     }
     if (id > 0xffffffffull)
         goto raw;
-    if (id == 0xffffffffull)
-        return (size_t)snprintf(buf, bufsz, "unset");
+    if (id == 0xffffffffull) {
+        memcpy(buf, "unset", 6); /* bufsz >= 64 */
+        return 5;
+    }
     uint32_t h = (uint32_t)id * 2654435761u >> 24;
     struct id_entry *e = NULL;
     for (unsigned w = 0; w < 4 && !e; w++) {
