@@ -100,10 +100,21 @@ static void slot_release(struct wk_parser *p, struct wk__au_slot *s)
     *b = s->hnext;
     p->used_mask &= ~(UINT64_C(1) << i);
     p->single_mask &= ~(UINT64_C(1) << i);
+    p->held_bytes -= s->blen + s->nrec * sizeof(struct wk__au_held);
     s->single = false;
     s->used = false;
     s->blen = 0;
     s->nrec = 0;
+    if (s->bcap > WK_AU_SLOT_KEEP) { /* a big event's memory is not kept for the next */
+        free(s->buf);
+        s->buf = NULL;
+        s->bcap = 0;
+    }
+    if (s->rcap * sizeof(struct wk__au_held) > WK_AU_SLOT_KEEP) {
+        free(s->recs);
+        s->recs = NULL;
+        s->rcap = 0;
+    }
 }
 
 int wk__au_emit_gap(struct wk_parser *p, struct wk_parser_sink *sink, int64_t ts,
@@ -191,18 +202,17 @@ int wk__au_emit_slot(struct wk_parser *p, struct wk__au_slot *s, struct wk_parse
 
 /* The header of a held line, as normalize.c reads it back. */
 static struct wk__au_held held_of(const char *line, const struct wk__au_hdr *h, uint32_t off,
-                                  size_t len, uint64_t in_off, uint64_t lineno)
+                                  size_t len)
 {
-    return (struct wk__au_held){ .off = off, .len = (uint32_t)len, .in_off = in_off,
-                                 .lineno = lineno, .typeno = h->typeno,
+    return (struct wk__au_held){ .off = off, .len = (uint32_t)len, .typeno = h->typeno,
                                  .body = (uint32_t)h->body,
                                  .typeoff = (uint32_t)(h->type - line),
                                  .typelen = (uint32_t)h->typelen,
                                  .nodelen = (uint8_t)h->nodelen, .has_node = h->node != NULL };
 }
 
-static int slot_append(struct wk__au_slot *s, const char *line, size_t len,
-                       const struct wk__au_hdr *h, uint64_t in_off, uint64_t lineno)
+static int slot_append(struct wk_parser *p, struct wk__au_slot *s, const char *line,
+                       size_t len, const struct wk__au_hdr *h)
 {
     if (s->blen + len > s->bcap) {
         size_t nc = s->bcap ? s->bcap : 1024;
@@ -223,8 +233,9 @@ static int slot_append(struct wk__au_slot *s, const char *line, size_t len,
         s->rcap = nc;
     }
     memcpy(s->buf + s->blen, line, len);
-    s->recs[s->nrec++] = held_of(line, h, (uint32_t)s->blen, len, in_off, lineno);
+    s->recs[s->nrec++] = held_of(line, h, (uint32_t)s->blen, len);
     s->blen += len;
+    p->held_bytes += len + sizeof(struct wk__au_held);
     return 0;
 }
 
@@ -364,7 +375,6 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
     struct wk__au_hdr h;
     const char *reason = NULL;
     uint64_t in_off = where ? where->offset : p->next_off;
-    uint64_t lineno = where ? where->lineno : 0;
     uint64_t end_off = in_off + len + 1;
     int rc;
 
@@ -404,7 +414,7 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
         p->next_off = end_off;
         if (!s)
             return 0; /* already closed (timeout): nothing to add */
-        if ((rc = slot_append(s, line, len, &h, in_off, lineno)) < 0)
+        if ((rc = slot_append(p, s, line, len, &h)) < 0)
             return rc;
         s->all_replay = s->all_replay && p->replay_line;
         return wk__au_emit_slot(p, s, sink);
@@ -414,7 +424,7 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
             /* auditd's own records: their serials are auditd's, not the kernel's. A start,
              * stop or abort bounds a stretch with no collection: say so. */
             struct wk__au_slot tmp = { 0 };
-            struct wk__au_held held = held_of(line, &h, 0, len, in_off, lineno);
+            struct wk__au_held held = held_of(line, &h, 0, len);
             const char *why = NULL;
             if (h.typelen == 12 && memcmp(h.type, "DAEMON_START", 12) == 0)
                 why = "auditd started";
@@ -478,12 +488,20 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
         s->blen = 0;
         s->nrec = 0;
     }
-    if ((rc = slot_append(s, line, len, &h, in_off, lineno)) < 0)
+    if ((rc = slot_append(p, s, line, len, &h)) < 0)
         return rc;
     p->last = s;
     s->all_replay = s->all_replay && p->replay_line;
     if (s->blen > WK_AU_SLOT_MAX)
         return wk__au_emit_slot(p, s, sink); /* memory stays bounded: emit what we have */
+    while (p->held_bytes > WK_AU_HELD_MAX) {
+        /* all events together hold too much: the oldest others go first */
+        uint8_t o = p->oldest == slot_index(p, s) ? s->newer : p->oldest;
+        if (o == WK_AU_NONE)
+            break;
+        if ((rc = wk__au_emit_slot(p, &p->slots[o], sink)) < 0)
+            return rc;
+    }
     if (h.typeno == 1327 && !s->single) {
         /* PROCTITLE is a syscall event's last record, and auditd 3 does not write EOE to
          * its log: the event is complete once another serial starts (or EOE comes). */

@@ -75,13 +75,15 @@ const char *wk__au_syscall_name(int machine, long nr);
 const char *wk__au_errno_name(int err);
 /**
  * uid/gid to name like auparse: "unset" for 4294967295, the passwd/group name, or
- * "unknown(N)". Cached per parser. Writes into buf (size >= 64). @return length.
+ * "unknown(N)"; a value that is not a number as it is (at most 63 bytes). Cached per
+ * parser. @return the name (not NUL-terminated in general), borrowed until the next call;
+ * *len its length.
  */
 struct wk__au_idcache;
 struct wk__au_idcache *wk__au_idcache_new(void);
 struct wk__au_idcache *wk__au_idcache_free(struct wk__au_idcache *c);
-size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
-                      char *buf, size_t bufsz, bool *known);
+const char *wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
+                           size_t *len, bool *known);
 /** Whether a field name holds a uid / gid (auid, uid, euid, ouid, ... / gid, egid, ogid...). */
 int wk__au_id_kind(const char *k, size_t klen); /* 0 no, 1 uid, 2 gid */
 
@@ -163,8 +165,6 @@ size_t wk__au_attrib_count(const struct wk__au_attrib *a);
 
 struct wk__au_held {
     uint32_t off, len;  /* in the slot's buffer */
-    uint64_t in_off;    /* input offset of the line */
-    uint64_t lineno;
     /* the header, lexed once when the line was held (offsets into the line) */
     int32_t typeno;
     uint32_t body;
@@ -197,6 +197,8 @@ struct wk__au_slot {
 #define WK_AU_NONE 0xFF
 #define WK_AU_BUCKETS 256
 #define WK_AU_SLOT_MAX (4u << 20) /* bytes held per event at most */
+#define WK_AU_HELD_MAX (16u << 20) /* bytes held by all events at most (lines + index) */
+#define WK_AU_SLOT_KEEP (64u << 10) /* a released slot keeps at most this much memory */
 #define WK_AU_GAPS 16
 
 struct wk__au_gap {
@@ -234,6 +236,7 @@ struct wk_parser {
     uint8_t bucket[WK_AU_BUCKETS];
     struct wk__au_slot *last; /* the slot the previous line went to (usually the next's) */
     uint64_t last_open_off;   /* input offset of the newest slot's first line */
+    size_t held_bytes;        /* lines and their index held by all slots */
     bool off_backwards;       /* a slot opened at a lower input offset than the one before */
     int64_t timeout_ns;   /* close events without EOE after this much stream time */
     int64_t newest_ns;    /* newest timestamp seen */

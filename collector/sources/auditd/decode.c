@@ -268,8 +268,8 @@ int wk__au_id_kind(const char *k, size_t klen)
     return 0;
 }
 
-size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
-                      char *buf, size_t bufsz, bool *known)
+const char *wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
+                           size_t *len, bool *known)
 {
     uint64_t id = 0;
     *known = false;
@@ -283,8 +283,8 @@ size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_
     if (id > 0xffffffffull)
         goto raw;
     if (id == 0xffffffffull) {
-        memcpy(buf, "unset", 6); /* bufsz >= 64 */
-        return 5;
+        *len = 5;
+        return "unset";
     }
     uint32_t h = (uint32_t)id * 2654435761u >> 24;
     struct id_entry *e = NULL;
@@ -325,15 +325,11 @@ size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_
             e->len = (uint8_t)snprintf(e->name, sizeof(e->name), "unknown(%d)", (int)(uint32_t)id);
     }
     *known = e->known;
-    memcpy(buf, e->name, e->len);
-    buf[e->len] = 0;
-    return e->len;
+    *len = e->len;
+    return e->name;
 raw:
-    if (vlen >= bufsz)
-        vlen = bufsz - 1;
-    memcpy(buf, v, vlen);
-    buf[vlen] = 0;
-    return vlen;
+    *len = vlen < 63 ? vlen : 63; /* as auparse shows it, cut like the names */
+    return v;
 }
 
 /* ---- SOCKADDR ---- */

@@ -549,10 +549,6 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             return rc;
     }
     for (size_t i = 0; i < nids; i++) {
-        char nb[64];
-        bool known;
-        size_t nl = wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, nb,
-                                   sizeof(nb), &known);
         const struct wk__au_name *up = ids[i].nm ? ids[i].nm->upper : NULL;
         struct wk_key key;
         if (up) {
@@ -563,10 +559,14 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         }
         if (!MISSING(&key))
             continue;
+        bool known;
+        size_t nl;
+        const char *nb =
+            wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
         if ((rc = up ? wk_event_add_str_sn(ev, (unsigned)rec, &up->key, nb, nl)
                      : wk_event_add_str(ev, (unsigned)rec, &key, nb, nl)) < 0)
             return rc;
-        /* keep the names for the event level (copied: nb is on the stack) */
+        /* keep the names for the event level (copied: nb is borrowed from the cache) */
         if (ids[i].kind == 1 && (ids[i].klen == 3 || ids[i].klen == 4) &&
             memcmp(key.name, ids[i].klen == 3 ? "UID" : "AUID", ids[i].klen) == 0) {
             char *c = wk_arena_strndup(&p->scratch, nb, nl);
