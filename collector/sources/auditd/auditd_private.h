@@ -30,6 +30,7 @@ struct wk__au_field {
     const char *raw; /* value as logged, with its quotes */
     uint32_t klen, vlen, rawlen;
     uint32_t khash;   /* wk_key_hash(k, klen), computed while lexing */
+    const struct wk__au_name *nm; /* the known name (names.c), NULL when not one */
     uint8_t form;     /* enum wk__au_form */
     bool enriched;    /* after the 0x1d separator (ENRICHED format's interpretations) */
     bool nested;      /* inside msg='...' */
@@ -46,15 +47,30 @@ struct wk__au_hdr {
     size_t body;   /* offset in the line where the fields start */
 };
 
+/* The names the last record of a type had, in order: records of one type nearly always
+ * come with the same fields, so the lexer first checks the name expected at a position. */
+#define WK_AU_HINT_TYPES 64
+#define WK_AU_HINT_FIELDS 48
+struct wk__au_hints {
+    int typeno;
+    unsigned n;
+    const struct wk__au_name *nm[WK_AU_HINT_FIELDS];
+};
+
 struct wk__au_fields {
     struct wk__au_field *f;
     size_t n, cap;
+    struct wk__au_hints hints[WK_AU_HINT_TYPES]; /* by typeno % WK_AU_HINT_TYPES */
 };
 
 /** Parse the header of a record. @return 0 or WK_EPARSE with *reason set (static). */
 int wk__au_lex_header(const char *line, size_t len, struct wk__au_hdr *h, const char **reason);
-/** Split the fields of a record (after the header) into out (reused; grows). @return 0, -ENOMEM. */
-int wk__au_lex_fields(const char *line, size_t len, size_t body, struct wk__au_fields *out);
+/**
+ * Split the fields of a record (after the header) into out (reused; grows), each with its
+ * known name when it has one; typeno selects the name hints. @return 0, -ENOMEM.
+ */
+int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
+                      struct wk__au_fields *out);
 void wk__au_fields_fini(struct wk__au_fields *fs);
 
 /* ---- decode.c: values and names ---- */

@@ -159,7 +159,7 @@ static inline size_t value_end(const unsigned char *u, size_t e, size_t len, boo
 }
 
 static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *enriched,
-                        struct wk__au_fields *out)
+                        const struct wk__au_hints *hint, struct wk__au_fields *out)
 {
     const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
     const unsigned value_stop = nested ? 1u | 4u : 1u;
@@ -177,8 +177,30 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         }
         if (nested && c == '\'')
             return (ssize_t)i + 1;
-        /* the name, hashed on the way (FNV-1a, as wk_key_hash) */
         size_t k0 = i;
+        struct wk__au_field *f;
+        const struct wk__au_name *nm = out->n < hint->n ? hint->nm[out->n] : NULL;
+        if (nm && nm->key.len < len - i && s[i + nm->key.len] == '=') {
+            /* the name this position had in the last record of the type? (known names
+             * hold no byte that ends or spoils a name, so it is what the scan would find) */
+            size_t j = 0;
+            while (j < nm->key.len && nm->key.name[j] == s[i + j])
+                j++;
+            if (j == nm->key.len) {
+                i += j;
+                if (out->n == out->cap && grow(out) < 0)
+                    return -ENOMEM;
+                f = &out->f[out->n];
+                f->k = s + k0;
+                f->klen = nm->key.len;
+                f->khash = nm->key.hash;
+                f->nm = nm;
+                f->enriched = *enriched;
+                f->nested = nested;
+                goto value;
+            }
+        }
+        /* the name, hashed on the way (FNV-1a, as wk_key_hash) */
         uint32_t h = 2166136261u;
         while (i < len && !(lex_class[u[i]] & (name_stop | 8u))) {
             h = (h ^ u[i]) * 16777619u;
@@ -200,7 +222,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         }
         if (out->n == out->cap && grow(out) < 0)
             return -ENOMEM;
-        struct wk__au_field *f = &out->f[out->n];
+        f = &out->f[out->n];
         f->k = s + k0;
         f->klen = (uint32_t)(i - k0);
         f->khash = h;
@@ -211,6 +233,8 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             f->klen--;
             f->khash = wk_key_hash(f->k, f->klen);
         }
+        f->nm = wk__au_name_find(f->khash, f->k, f->klen);
+    value:
         i++;
         size_t r0 = i;
         if (i < len && s[i] == '"') {
@@ -222,7 +246,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             i = e < len ? e + 1 : len;
         } else if (i < len && s[i] == '\'') {
             if (!nested && f->klen == 3 && memcmp(f->k, "msg", 3) == 0) {
-                ssize_t r = lex_list(s, i + 1, len, true, enriched, out);
+                ssize_t r = lex_list(s, i + 1, len, true, enriched, hint, out);
                 if (r < 0)
                     return r;
                 i = (size_t)r;
@@ -260,12 +284,23 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
     return (ssize_t)i;
 }
 
-int wk__au_lex_fields(const char *line, size_t len, size_t body, struct wk__au_fields *out)
+int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
+                      struct wk__au_fields *out)
 {
     bool enriched = false;
+    struct wk__au_hints *hint = &out->hints[(unsigned)typeno % WK_AU_HINT_TYPES];
+    static const struct wk__au_hints none;
     out->n = 0;
-    ssize_t r = lex_list(line, body, len, false, &enriched, out);
-    return r < 0 ? (int)r : 0;
+    ssize_t r = lex_list(line, body, len, false, &enriched, hint->typeno == typeno ? hint : &none,
+                         out);
+    if (r < 0)
+        return (int)r;
+    /* this record's names are the next one's hints */
+    hint->typeno = typeno;
+    hint->n = out->n < WK_AU_HINT_FIELDS ? (unsigned)out->n : WK_AU_HINT_FIELDS;
+    for (unsigned j = 0; j < hint->n; j++)
+        hint->nm[j] = out->f[j].nm;
+    return 0;
 }
 
 void wk__au_fields_fini(struct wk__au_fields *fs)

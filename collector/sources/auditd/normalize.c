@@ -191,7 +191,7 @@ static size_t upper_key(char *dst, const char *k, size_t klen)
 /* The known name of a field (NULL: not in names.c's table). */
 static inline const struct wk__au_name *field_name(const struct wk__au_field *f)
 {
-    return wk__au_name_find(f->khash, f->k, f->klen);
+    return f->nm;
 }
 
 /* The key of a field: the static one of a known name, else one on the line's bytes. */
@@ -329,7 +329,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         return rc;
     if (h.typeno == 1320)
         return 0;
-    if ((rc = wk__au_lex_fields(line, len, h.body, &p->fields)) < 0)
+    if ((rc = wk__au_lex_fields(line, len, h.body, h.typeno, &p->fields)) < 0)
         return rc;
     int rec = wk_event_add_record(ev);
     if (rec < 0)
