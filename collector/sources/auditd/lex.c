@@ -20,6 +20,17 @@ static size_t skip_sp(const char *s, size_t i, size_t len)
     return i;
 }
 
+/* The decimal digits at s[i..], at most max of them: their value in *v; @return their end. */
+static inline size_t digits(const char *s, size_t i, size_t len, size_t max, uint64_t *v)
+{
+    size_t end = len - i < max ? len : i + max;
+    uint64_t x = 0;
+    while (i < end && (unsigned)(s[i] - '0') < 10u)
+        x = x * 10 + (uint64_t)(s[i++] - '0');
+    *v = x;
+    return i;
+}
+
 int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const char **reason)
 {
     size_t i = 0;
@@ -54,16 +65,14 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     i += 10;
     uint64_t sec = 0, frac = 0, serial = 0;
     size_t d0 = i;
-    while (i < len && s[i] >= '0' && s[i] <= '9' && i - d0 < 12)
-        sec = sec * 10 + (uint64_t)(s[i++] - '0');
+    i = digits(s, i, len, 12, &sec);
     if (i == d0 || i >= len || s[i] != '.') {
         *reason = "bad timestamp in msg=audit(...)";
         return WK_EPARSE;
     }
     i++;
     size_t f0 = i;
-    while (i < len && s[i] >= '0' && s[i] <= '9' && i - f0 < 9)
-        frac = frac * 10 + (uint64_t)(s[i++] - '0');
+    i = digits(s, i, len, 9, &frac);
     size_t fd = i - f0;
     if (fd == 0 || i >= len || s[i] != ':') {
         *reason = "bad timestamp in msg=audit(...)";
@@ -73,8 +82,7 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
         frac *= 10;
     i++;
     size_t s0 = i;
-    while (i < len && s[i] >= '0' && s[i] <= '9' && i - s0 < 20)
-        serial = serial * 10 + (uint64_t)(s[i++] - '0');
+    i = digits(s, i, len, 20, &serial);
     if (i == s0 || i >= len || s[i] != ')') {
         *reason = "bad serial in msg=audit(...)";
         return WK_EPARSE;

@@ -213,16 +213,10 @@ static inline int add_field(struct wk_event *ev, int rec, const struct wk__au_na
 }
 
 /* Decode one value into the scratch arena when its field may be hex-encoded. */
-static int decode_value(struct wk_parser *p, int typeno, const struct wk__au_field *f,
-                        const struct wk__au_name *nm, const char **v, size_t *vlen)
+/* The hex decoding of decode_value (out of line: few fields are encoded). */
+static __attribute__((noinline)) int unhex_value(struct wk_parser *p, const struct wk__au_field *f,
+                                                 const char **v, size_t *vlen)
 {
-    *v = f->v;
-    *vlen = f->vlen;
-    if (f->form != WK_AU_PLAIN || f->vlen < 2 || f->v[0] == '(')
-        return 0;
-    if (nm ? !(typeno == 1309 ? nm->enc_execve : nm->enc)
-           : !wk__au_is_encoded_field(typeno, f->k, f->klen))
-        return 0;
     char *d = wk_arena_alloc(&p->scratch, f->vlen / 2 + 1);
     if (!d)
         return -ENOMEM;
@@ -236,6 +230,19 @@ static int decode_value(struct wk_parser *p, int typeno, const struct wk__au_fie
     *v = d;
     *vlen = (size_t)n;
     return 0;
+}
+
+static inline int decode_value(struct wk_parser *p, int typeno, const struct wk__au_field *f,
+                               const struct wk__au_name *nm, const char **v, size_t *vlen)
+{
+    *v = f->v;
+    *vlen = f->vlen;
+    if (f->form != WK_AU_PLAIN || f->vlen < 2 || f->v[0] == '(')
+        return 0;
+    if (nm ? !(typeno == 1309 ? nm->enc_execve : nm->enc)
+           : !wk__au_is_encoded_field(typeno, f->k, f->klen))
+        return 0;
+    return unhex_value(p, f, v, vlen);
 }
 
 struct idref {
