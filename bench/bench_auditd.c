@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auditd throughput on one core, in one run, over one file (bench/gen_auditd_log.py makes a
- * real-shaped one): the raw limit (split lines and key=value pairs), watchkeeper's parser
- * (parse + assemble + decode + normalize + attribute into events), a minimal libauparse loop
- * (events, records, fields), and `ausearch -i --input FILE`. Each runs in its own process so
- * its peak RSS is its own. Usage: bench_auditd FILE [--no-ausearch]
+ * real-shaped one): two raw limits (lines with their '=' counted, a loop the compiler
+ * vectorizes; lines split into key=value spans, the least a tokenizer does), watchkeeper's
+ * parser (parse + assemble + decode + normalize + attribute into events), a minimal
+ * libauparse loop (events, records, fields), and `ausearch -i --input FILE`. Each runs in
+ * its own process so its peak RSS is its own. Usage: bench_auditd FILE [--no-ausearch]
+ * (WK_BENCH_ONLY=N runs only part N, for profiling: 0 raw, 1 watchkeeper, 2 auparse,
+ * 3 ausearch, 4 raw split. WK_BENCH_REPEAT=N runs each part but ausearch N times, in
+ * turn, and keeps each one's fastest run: on a shared machine, the run least disturbed.)
  */
 #include "config.h"
 
@@ -19,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "watchkeeper/mem.h"
 #include "watchkeeper/parser.h"
 
 struct result {
@@ -82,6 +87,46 @@ static uint64_t run_raw(void)
     uint64_t c[2] = { 0, 0 };
     for_lines(raw_line, c);
     return c[0] + (c[1] & 0); /* report lines; pairs keep the loop honest */
+}
+
+/* The second raw limit: each line split at spaces into tokens, each token with a '=' kept
+ * as a (key, value) pair of spans, as any key=value tokenizer must at least do. */
+struct span_pair {
+    const char *k, *v;
+    size_t klen, vlen;
+};
+struct split_state {
+    struct span_pair pairs[512];
+    uint64_t lines, npairs, bytes;
+};
+
+static void split_line(void *arg, const char *l, size_t len, uint64_t off)
+{
+    struct split_state *st = arg;
+    const char *p = l, *e = l + len;
+    size_t n = 0;
+    (void)off;
+    while (p < e) {
+        const char *sp = memchr(p, ' ', (size_t)(e - p));
+        const char *te = sp ? sp : e;
+        const char *eq = memchr(p, '=', (size_t)(te - p));
+        if (eq && n < WK_ARRAY_SIZE(st->pairs)) {
+            st->pairs[n++] = (struct span_pair){ p, eq + 1, (size_t)(eq - p),
+                                                 (size_t)(te - eq - 1) };
+        }
+        p = te + 1;
+    }
+    for (size_t i = 0; i < n; i++) /* use the spans */
+        st->bytes += st->pairs[i].klen + st->pairs[i].vlen;
+    st->npairs += n;
+    st->lines++;
+}
+
+static uint64_t run_split(void)
+{
+    static struct split_state st;
+    for_lines(split_line, &st);
+    return st.lines + ((st.npairs + st.bytes) & 0);
 }
 
 struct wk_run {
@@ -170,8 +215,11 @@ static struct result measure(int which, const char *path)
     if (pid == 0) {
         close(fds[0]);
         double t0 = now();
-        uint64_t n = which == 0 ? run_raw() : which == 1 ? run_wk() : which == 2 ? run_auparse(path)
-                                                                                : run_ausearch(path);
+        uint64_t n = which == 0   ? run_raw()
+                     : which == 1 ? run_wk()
+                     : which == 2 ? run_auparse(path)
+                     : which == 3 ? run_ausearch(path)
+                                  : run_split();
         r.secs = now() - t0;
         r.events = n;
         struct rusage ru;
@@ -205,33 +253,46 @@ int main(int argc, char **argv)
     bench_path = argv[1];
     close(fd);
     bool ausearch = !(argc > 2 && strcmp(argv[2], "--no-ausearch") == 0);
-    static const char *const names[] = { "raw limit (lines + k=v)", "watchkeeper auditd",
-                                         "libauparse loop", "ausearch -i" };
-    struct result res[4];
+    static const char *const names[] = { "raw limit (lines, '=' count)", "watchkeeper auditd",
+                                         "libauparse loop", "ausearch -i",
+                                         "raw split (k=v spans)" };
+    struct result res[5];
     double mb = (double)size / (1 << 20);
-    for (int w = 0; w < 4; w++) {
-        const char *only = getenv("WK_BENCH_ONLY"); /* profiling one part: 0..3 */
-        if ((w == 3 && !ausearch) || (only && atoi(only) != w)) {
-            res[w].secs = 0;
-            res[w].events = 0;
-            continue;
+    const char *rep_env = getenv("WK_BENCH_REPEAT");
+    int repeat = rep_env && atoi(rep_env) > 0 ? atoi(rep_env) : 1;
+    for (int r = 0; r < repeat; r++) {
+        for (int w = 0; w < 5; w++) {
+            const char *only = getenv("WK_BENCH_ONLY"); /* profiling one part: 0..4 */
+            if ((w == 3 && (!ausearch || r > 0)) || (only && atoi(only) != w)) {
+                if (r == 0) {
+                    res[w].secs = 0;
+                    res[w].events = 0;
+                }
+                continue;
+            }
+            struct result x = measure(w, argv[1]);
+            if (r == 0 || x.secs < res[w].secs)
+                res[w] = x;
         }
-        res[w] = measure(w, argv[1]);
     }
     uint64_t events = res[1].events;
-    printf("file %s: %.1f MiB, %llu events (watchkeeper's count)\n", argv[1], mb,
-           (unsigned long long)events);
-    printf("%-26s %9s %10s %12s %11s %9s\n", "", "seconds", "MiB/s", "events/s", "vs ours", "maxRSS");
-    for (int w = 0; w < 4; w++) {
+    printf("file %s: %.1f MiB, %llu events (watchkeeper's count), best of %d\n", argv[1], mb,
+           (unsigned long long)events, repeat);
+    printf("%-29s %9s %10s %12s %11s %9s\n", "", "seconds", "MiB/s", "events/s", "vs ours", "maxRSS");
+    static const int order[] = { 0, 4, 1, 2, 3 };
+    for (int o = 0; o < 5; o++) {
+        int w = order[o];
         if (res[w].secs <= 0)
             continue;
-        printf("%-26s %9.2f %10.1f %12.0f %10.2fx %7ld MB\n", names[w], res[w].secs, mb / res[w].secs,
+        printf("%-29s %9.2f %10.1f %12.0f %10.2fx %7ld MB\n", names[w], res[w].secs, mb / res[w].secs,
                (double)events / res[w].secs, res[w].secs / res[1].secs, res[w].maxrss_kb / 1024);
     }
     if (res[1].secs <= 0 || res[0].secs <= 0)
         return 0;
-    printf("ours = %.0f%% of the raw limit; %.1fx faster than the libauparse loop",
-           100.0 * res[0].secs / res[1].secs, res[2].secs / res[1].secs);
+    printf("ours = %.0f%% of the raw limit ('=' count), %.0f%% of the raw split (k=v spans); "
+           "%.1fx faster than the libauparse loop",
+           100.0 * res[0].secs / res[1].secs,
+           res[4].secs > 0 ? 100.0 * res[4].secs / res[1].secs : 0.0, res[2].secs / res[1].secs);
     if (res[3].secs > 0)
         printf("; %.1fx faster than ausearch -i", res[3].secs / res[1].secs);
     printf("\n");

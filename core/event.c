@@ -141,7 +141,8 @@ uint64_t wk_event_field_dots(const struct wk_event *ev, size_t i)
 
 static inline bool key_eq(const struct wk_key *a, const struct wk_key *b)
 {
-    return a->hash == b->hash && a->len == b->len && memcmp(a->name, b->name, a->len) == 0;
+    return a->hash == b->hash && a->len == b->len &&
+           (a->name == b->name || memcmp(a->name, b->name, a->len) == 0);
 }
 
 static inline size_t idx_home(uint32_t hash, unsigned rec, size_t mask)
@@ -204,49 +205,67 @@ const char *wk_event_get_str(const struct wk_event *ev, const struct wk_key *key
     return v->u.s;
 }
 
-/* Reserve the slot for a field (new or replaced); copies the key name into the arena. */
-static struct wk_field *slot(struct wk_event *ev, unsigned rec, const struct wk_key *key,
-                             int *rc)
+/* Double the field capacity and rebuild the index (out of the inlined add path). */
+static __attribute__((noinline)) int grow(struct wk_event *ev)
+{
+    size_t cap = ev->cap ? ev->cap * 2 : 32;
+    struct wk_field *f = realloc(ev->fields, cap * sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    ev->fields = f;
+    uint32_t *h = realloc(ev->hashes, cap * sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    ev->hashes = h;
+    uint32_t *ix = calloc(cap * 2, sizeof(*ix));
+    if (!ix)
+        return -ENOMEM;
+    free(ev->idx);
+    ev->idx = ix;
+    ev->idxcap = cap * 2;
+    ev->cap = cap;
+    for (size_t i = 0; i < ev->n; i++)
+        idx_insert(ev, i);
+    return 0;
+}
+
+/* Reserve the slot for a field (new or replaced); copies the key name into the arena
+ * unless copy_name is false (the caller's name outlives the field: wk_event_add_*_sn). */
+static inline __attribute__((always_inline)) struct wk_field *
+slot(struct wk_event *ev, unsigned rec, const struct wk_key *key, bool copy_name, int *rc)
 {
     if (key->len == 0 || key->len > 65535u || rec > ev->nrec) {
         *rc = -EINVAL;
         return NULL;
     }
-    ssize_t at = find(ev, rec, key);
-    if (at >= 0)
-        return &ev->fields[at];
+    /* find(), remembering the free index entry a new field takes */
+    size_t pos = SIZE_MAX;
+    if (ev->idx) {
+        const uint32_t h = key->hash;
+        const size_t mask = ev->idxcap - 1;
+        for (size_t p = idx_home(h, rec, mask);; p = (p + 1) & mask) {
+            uint32_t e = ev->idx[p];
+            if (e >> 16 != ev->gen) {
+                pos = p;
+                break;
+            }
+            e &= 0xFFFFu;
+            if (ev->hashes[e - 1] == h && ev->fields[e - 1].v.rec == rec &&
+                key_eq(&ev->fields[e - 1].key, key))
+                return &ev->fields[e - 1];
+        }
+    }
     if (ev->n >= WK_EVENT_MAX_FIELDS) {
         *rc = WK_ELIMIT;
         return NULL;
     }
     if (ev->n == ev->cap) {
-        size_t cap = ev->cap ? ev->cap * 2 : 32;
-        struct wk_field *f = realloc(ev->fields, cap * sizeof(*f));
-        if (!f) {
-            *rc = -ENOMEM;
+        if ((*rc = grow(ev)) < 0)
             return NULL;
-        }
-        ev->fields = f;
-        uint32_t *h = realloc(ev->hashes, cap * sizeof(*h));
-        if (!h) {
-            *rc = -ENOMEM;
-            return NULL;
-        }
-        ev->hashes = h;
-        uint32_t *ix = calloc(cap * 2, sizeof(*ix));
-        if (!ix) {
-            *rc = -ENOMEM;
-            return NULL;
-        }
-        free(ev->idx);
-        ev->idx = ix;
-        ev->idxcap = cap * 2;
-        ev->cap = cap;
-        for (size_t i = 0; i < ev->n; i++)
-            idx_insert(ev, i);
+        pos = SIZE_MAX; /* a new index */
     }
-    char *name = wk_arena_strndup(&ev->arena, key->name, key->len);
-    if (!name) {
+    const char *name = key->name;
+    if (copy_name && !(name = wk_arena_strndup(&ev->arena, key->name, key->len))) {
         *rc = -ENOMEM;
         return NULL;
     }
@@ -257,13 +276,16 @@ static struct wk_field *slot(struct wk_event *ev, unsigned rec, const struct wk_
     f->dots = 0;
     f->v.rec = (uint16_t)rec; /* the index hashes rec; the caller fills the rest of v */
     ev->hashes[ev->n] = key->hash;
-    idx_insert(ev, ev->n);
+    if (pos == SIZE_MAX)
+        idx_insert(ev, ev->n);
+    else
+        ev->idx[pos] = ev->gen << 16 | (uint32_t)(ev->n + 1);
     ev->n++;
     return f;
 }
 
-int wk_event_add_value(struct wk_event *ev, unsigned rec, const struct wk_key *key,
-                       uint64_t literal_dots, const struct wk_value *v)
+static int add_value(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                     uint64_t literal_dots, const struct wk_value *v, bool copy_name)
 {
     int rc = 0;
     struct wk_value nv = *v;
@@ -299,7 +321,7 @@ int wk_event_add_value(struct wk_event *ev, unsigned rec, const struct wk_key *k
     default:
         return -EINVAL;
     }
-    struct wk_field *f = slot(ev, rec, key, &rc);
+    struct wk_field *f = slot(ev, rec, key, copy_name, &rc);
     if (!f)
         return rc;
     f->dots = literal_dots;
@@ -307,13 +329,54 @@ int wk_event_add_value(struct wk_event *ev, unsigned rec, const struct wk_key *k
     return 0;
 }
 
-int wk_event_add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key,
-                     const char *s, size_t len)
+int wk_event_add_value(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                       uint64_t literal_dots, const struct wk_value *v)
+{
+    return add_value(ev, rec, key, literal_dots, v, true);
+}
+
+int wk_event_add_value_sn(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                          uint64_t literal_dots, const struct wk_value *v)
+{
+    return add_value(ev, rec, key, literal_dots, v, false);
+}
+
+/* The string case of add_value without building a value: the hot path of parsers. */
+static inline __attribute__((always_inline)) int
+add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key, const char *s, size_t len,
+        bool copy_name)
 {
     if (len > UINT32_MAX)
         return WK_ELIMIT;
-    struct wk_value v = { .kind = WK_VAL_STR, .len = (uint32_t)len, .u.s = s };
-    return wk_event_add_value(ev, rec, key, 0, &v);
+    char *copy = wk_arena_alloc(&ev->arena, len + 1);
+    if (!copy)
+        return -ENOMEM;
+    if (len)
+        memcpy(copy, s, len);
+    copy[len] = '\0';
+    int rc = 0;
+    struct wk_field *f = slot(ev, rec, key, copy_name, &rc);
+    if (!f)
+        return rc;
+    f->dots = 0;
+    f->v.kind = WK_VAL_STR;
+    f->v.flags = 0;
+    f->v.rec = (uint16_t)rec;
+    f->v.len = (uint32_t)len;
+    f->v.u.s = copy;
+    return 0;
+}
+
+int wk_event_add_str_sn(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                        const char *s, size_t len)
+{
+    return add_str(ev, rec, key, s, len, false);
+}
+
+int wk_event_add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                     const char *s, size_t len)
+{
+    return add_str(ev, rec, key, s, len, true);
 }
 
 int wk_event_add_int(struct wk_event *ev, unsigned rec, const struct wk_key *key, int64_t i)

@@ -130,6 +130,18 @@ int wk_event_add_json(struct wk_event *ev, unsigned rec, const struct wk_key *ke
 /** The general form: copies the value (and its strings) with the given dots mask. */
 int wk_event_add_value(struct wk_event *ev, unsigned rec, const struct wk_key *key,
                        uint64_t literal_dots, const struct wk_value *v);
+/**
+ * Like wk_event_add_value / wk_event_add_str, but the key's name is NOT copied: the event
+ * keeps key->name as given. For parsers whose field names are a known set (static tables):
+ * it saves a copy per field. The name must be NUL-terminated, and stay valid and unchanged
+ * as long as the event may hold the field (until it is reset or freed): static storage, or
+ * storage that outlives the event. The value is copied as usual. Everything else (lookup,
+ * replacement of an existing name, JSON, wk_event_copy, which copies names) is the same.
+ */
+int wk_event_add_value_sn(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                          uint64_t literal_dots, const struct wk_value *v);
+int wk_event_add_str_sn(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                        const char *s, size_t len);
 /** Set flags (WK_VALF_*) on the field last added. */
 void wk_event_flag_last(struct wk_event *ev, uint8_t flags);
 /** The literal-dots mask of the i-th field. */

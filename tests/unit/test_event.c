@@ -397,3 +397,41 @@ WK_TEST(index_big_events_and_generation_wrap)
     WK_ASSERT(wk_event_get(ev, 0, &b) == NULL);
     wk_event_free(ev);
 }
+
+WK_TEST(static_names_are_kept_not_copied)
+{
+    /* wk_event_add_*_sn keep the caller's name pointer; everything else behaves as usual */
+    static const char name[] = "process.name", rname[] = "comm";
+    struct wk_event *ev = new_event(), *cp = new_event(), *back = new_event();
+    struct wk_key k = wk_key_init(name), rk = wk_key_init(rname);
+    struct wk_value iv = { .kind = WK_VAL_INT, .u.i = 7 };
+    struct wk_key ik = wk_key_init("process.pid");
+    wk_event_set_ts(ev, 1);
+    int rec = wk_event_add_record(ev);
+    WK_ASSERT_INT_EQ(rec, 1);
+    WK_ASSERT_OK(wk_event_add_str_sn(ev, 0, &k, "sh", 2));
+    WK_ASSERT_OK(wk_event_add_str_sn(ev, 1, &rk, "bash", 4));
+    WK_ASSERT_OK(wk_event_add_value_sn(ev, 0, &ik, 0, &iv));
+    WK_ASSERT(wk_event_field_key(ev, 0)->name == name);
+    WK_ASSERT(wk_event_field_key(ev, 1)->name == rname);
+    /* same name, same record: replaced, not added; a copied-name add finds it too */
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &k, "dash", 4));
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 3);
+    WK_ASSERT_STR_EQ(wk_event_get_str(ev, &k, NULL), "dash");
+    WK_ASSERT_INT_EQ(wk_event_add_str_sn(ev, 2, &k, "x", 1), -EINVAL); /* no record 2 */
+    struct wk_key empty = { "", 0, 0 };
+    WK_ASSERT_INT_EQ(wk_event_add_str_sn(ev, 0, &empty, "x", 1), -EINVAL);
+    /* a copy owns its names; JSON round trip and equality as for copied names */
+    WK_ASSERT_OK(wk_event_copy(cp, ev));
+    WK_ASSERT(wk_event_field_key(cp, 0)->name != name);
+    WK_ASSERT(wk_event_equal(ev, cp));
+    char *js = to_json(ev);
+    WK_ASSERT_STR_EQ(js, "{\"@timestamp\":\"1970-01-01T00:00:00.000000001Z\","
+                         "\"process\":{\"name\":\"dash\",\"pid\":7},\"records\":[{\"comm\":\"bash\"}]}");
+    WK_ASSERT_OK(wk_event_from_json(back, js, strlen(js), NULL));
+    WK_ASSERT(wk_event_equal(ev, back));
+    free(js);
+    wk_event_free(ev);
+    wk_event_free(cp);
+    wk_event_free(back);
+}

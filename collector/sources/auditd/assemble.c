@@ -34,11 +34,87 @@ static void gkeys_init(void)
 uint64_t wk__au_resume(const struct wk_parser *p)
 {
     uint64_t r = p->next_off;
+    if (!p->off_backwards) {
+        /* slots opened at nondecreasing offsets: the oldest holds the lowest */
+        if (p->oldest != WK_AU_NONE && p->slots[p->oldest].first_off < r)
+            r = p->slots[p->oldest].first_off;
+        return r;
+    }
     for (size_t i = 0; i < WK_AU_SLOTS; i++) {
         if (p->slots[i].used && p->slots[i].first_off < r)
             r = p->slots[i].first_off;
     }
     return r;
+}
+
+/* ---- the slot indexes (see struct wk_parser) ---- */
+
+static size_t slot_index(const struct wk_parser *p, const struct wk__au_slot *s)
+{
+    return (size_t)(s - p->slots);
+}
+
+/* Hold slot s (not held) as the newest, for serial (already set). */
+static void slot_hold(struct wk_parser *p, struct wk__au_slot *s, uint64_t in_off)
+{
+    size_t i = slot_index(p, s);
+    s->used = true;
+    s->single = false;
+    p->used_mask |= UINT64_C(1) << i;
+    s->older = p->newest;
+    s->newer = WK_AU_NONE;
+    if (p->newest != WK_AU_NONE)
+        p->slots[p->newest].newer = (uint8_t)i;
+    else
+        p->oldest = (uint8_t)i;
+    p->newest = (uint8_t)i;
+    uint8_t *b = &p->bucket[s->serial & (WK_AU_BUCKETS - 1)];
+    s->hnext = *b;
+    *b = (uint8_t)(i + 1);
+    if (in_off < p->last_open_off)
+        p->off_backwards = true;
+    p->last_open_off = in_off;
+}
+
+static void slot_set_single(struct wk_parser *p, struct wk__au_slot *s)
+{
+    s->single = true;
+    p->single_mask |= UINT64_C(1) << slot_index(p, s);
+}
+
+/* Release a held slot (its lines are kept for reuse). */
+static void slot_release(struct wk_parser *p, struct wk__au_slot *s)
+{
+    size_t i = slot_index(p, s);
+    if (s->older != WK_AU_NONE)
+        p->slots[s->older].newer = s->newer;
+    else
+        p->oldest = s->newer;
+    if (s->newer != WK_AU_NONE)
+        p->slots[s->newer].older = s->older;
+    else
+        p->newest = s->older;
+    uint8_t *b = &p->bucket[s->serial & (WK_AU_BUCKETS - 1)];
+    while (*b != i + 1)
+        b = &p->slots[*b - 1].hnext;
+    *b = s->hnext;
+    p->used_mask &= ~(UINT64_C(1) << i);
+    p->single_mask &= ~(UINT64_C(1) << i);
+    p->held_bytes -= s->blen + s->nrec * sizeof(struct wk__au_held);
+    s->single = false;
+    s->used = false;
+    s->blen = 0;
+    s->nrec = 0;
+    if (s->bcap > WK_AU_SLOT_KEEP) { /* a big event's memory is not kept for the next */
+        free(s->buf);
+        s->buf = NULL;
+        s->bcap = 0;
+    }
+    if (s->rcap * sizeof(struct wk__au_held) > WK_AU_SLOT_KEEP) {
+        free(s->recs);
+        s->recs = NULL;
+        s->rcap = 0;
+    }
 }
 
 int wk__au_emit_gap(struct wk_parser *p, struct wk_parser_sink *sink, int64_t ts,
@@ -113,29 +189,30 @@ static bool already_emitted(const struct wk_parser *p, uint64_t serial)
 int wk__au_emit_slot(struct wk_parser *p, struct wk__au_slot *s, struct wk_parser_sink *sink)
 {
     if (s->all_replay && already_emitted(p, s->serial)) {
-        if (s->single)
-            p->nsingle--;
-        s->single = false;
-        s->used = false;
-        s->blen = 0;
-        s->nrec = 0;
+        slot_release(p, s);
         p->n_deduped++;
         return 0;
     }
     int rc = wk__au_normalize(p, s);
-    if (s->single)
-        p->nsingle--;
-    s->single = false;
-    s->used = false; /* released before emit: the resume offset no longer counts it */
-    s->blen = 0;
-    s->nrec = 0;
+    slot_release(p, s); /* released before emit: the resume offset no longer counts it */
     if (rc < 0)
         return rc;
     return sink->emit(sink, p->ev, wk__au_resume(p));
 }
 
-static int slot_append(struct wk__au_slot *s, const char *line, size_t len, uint64_t in_off,
-                       uint64_t lineno)
+/* The header of a held line, as normalize.c reads it back. */
+static struct wk__au_held held_of(const char *line, const struct wk__au_hdr *h, uint32_t off,
+                                  size_t len)
+{
+    return (struct wk__au_held){ .off = off, .len = (uint32_t)len, .typeno = h->typeno,
+                                 .body = (uint32_t)h->body,
+                                 .typeoff = (uint32_t)(h->type - line),
+                                 .typelen = (uint32_t)h->typelen,
+                                 .nodelen = (uint8_t)h->nodelen, .has_node = h->node != NULL };
+}
+
+static int slot_append(struct wk_parser *p, struct wk__au_slot *s, const char *line,
+                       size_t len, const struct wk__au_hdr *h)
 {
     if (s->blen + len > s->bcap) {
         size_t nc = s->bcap ? s->bcap : 1024;
@@ -156,18 +233,25 @@ static int slot_append(struct wk__au_slot *s, const char *line, size_t len, uint
         s->rcap = nc;
     }
     memcpy(s->buf + s->blen, line, len);
-    s->recs[s->nrec++] = (struct wk__au_held){ (uint32_t)s->blen, (uint32_t)len, in_off, lineno };
+    s->recs[s->nrec++] = held_of(line, h, (uint32_t)s->blen, len);
     s->blen += len;
+    p->held_bytes += len + sizeof(struct wk__au_held);
     return 0;
+}
+
+static bool slot_is(const struct wk__au_slot *s, const struct wk__au_hdr *h)
+{
+    return s->used && s->serial == h->serial && s->nodelen == h->nodelen &&
+           memcmp(s->node, h->node ? h->node : "", h->nodelen) == 0;
 }
 
 static struct wk__au_slot *find_slot(struct wk_parser *p, const struct wk__au_hdr *h)
 {
-    for (size_t i = 0; i < WK_AU_SLOTS; i++) {
-        struct wk__au_slot *s = &p->slots[i];
-        if (s->used && s->serial == h->serial && s->nodelen == h->nodelen &&
-            memcmp(s->node, h->node ? h->node : "", h->nodelen) == 0)
-            return s;
+    if (p->last && slot_is(p->last, h))
+        return p->last;
+    for (uint8_t b = p->bucket[h->serial & (WK_AU_BUCKETS - 1)]; b; b = p->slots[b - 1].hnext) {
+        if (slot_is(&p->slots[b - 1], h))
+            return &p->slots[b - 1];
     }
     return NULL;
 }
@@ -175,14 +259,11 @@ static struct wk__au_slot *find_slot(struct wk_parser *p, const struct wk__au_hd
 /* Close, oldest first, every slot whose time is before `before`. */
 static int close_older(struct wk_parser *p, int64_t before, struct wk_parser_sink *sink)
 {
+    /* slots open at nondecreasing base_ns (the newest stream time when opened), so the ones
+     * to close are the oldest ones */
     for (;;) {
-        struct wk__au_slot *old = NULL;
-        for (size_t i = 0; i < WK_AU_SLOTS; i++) {
-            struct wk__au_slot *s = &p->slots[i];
-            if (s->used && s->base_ns < before && (!old || s->age < old->age))
-                old = s;
-        }
-        if (!old)
+        struct wk__au_slot *old = p->oldest != WK_AU_NONE ? &p->slots[p->oldest] : NULL;
+        if (!old || old->base_ns >= before)
             return 0;
         p->n_timeouts++;
         int rc = wk__au_emit_slot(p, old, sink);
@@ -294,7 +375,6 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
     struct wk__au_hdr h;
     const char *reason = NULL;
     uint64_t in_off = where ? where->offset : p->next_off;
-    uint64_t lineno = where ? where->lineno : 0;
     uint64_t end_off = in_off + len + 1;
     int rc;
 
@@ -323,20 +403,18 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
     }
 
     struct wk__au_slot *s = find_slot(p, &h);
-    if (p->nsingle) {
-        /* A stand-alone record (user-space message) is complete once another serial
-         * starts; records of its own serial (a SYSCALL the kernel attached) join it. */
-        for (size_t i = 0; i < WK_AU_SLOTS && p->nsingle; i++) {
-            struct wk__au_slot *o = &p->slots[i];
-            if (o->used && o->single && o != s && (rc = wk__au_emit_slot(p, o, sink)) < 0)
-                return rc;
-        }
+    /* A stand-alone record (user-space message) is complete once another serial starts;
+     * records of its own serial (a SYSCALL the kernel attached) join it. */
+    for (uint64_t m = p->single_mask & ~(s ? UINT64_C(1) << slot_index(p, s) : 0); m;
+         m &= m - 1) {
+        if ((rc = wk__au_emit_slot(p, &p->slots[__builtin_ctzll(m)], sink)) < 0)
+            return rc;
     }
     if (h.typeno == 1320) { /* EOE */
         p->next_off = end_off;
         if (!s)
             return 0; /* already closed (timeout): nothing to add */
-        if ((rc = slot_append(s, line, len, in_off, lineno)) < 0)
+        if ((rc = slot_append(p, s, line, len, &h)) < 0)
             return rc;
         s->all_replay = s->all_replay && p->replay_line;
         return wk__au_emit_slot(p, s, sink);
@@ -346,7 +424,7 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
             /* auditd's own records: their serials are auditd's, not the kernel's. A start,
              * stop or abort bounds a stretch with no collection: say so. */
             struct wk__au_slot tmp = { 0 };
-            struct wk__au_held held = { 0, (uint32_t)len, in_off, lineno };
+            struct wk__au_held held = held_of(line, &h, 0, len);
             const char *why = NULL;
             if (h.typelen == 12 && memcmp(h.type, "DAEMON_START", 12) == 0)
                 why = "auditd started";
@@ -386,25 +464,19 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
         }
         if ((rc = track_serial(p, &h, sink)) < 0)
             return rc;
-        for (size_t i = 0; i < WK_AU_SLOTS && !s; i++) {
-            if (!p->slots[i].used)
-                s = &p->slots[i];
-        }
-        if (!s) { /* all busy: close the oldest */
-            struct wk__au_slot *old = &p->slots[0];
-            for (size_t i = 1; i < WK_AU_SLOTS; i++) {
-                if (p->slots[i].age < old->age)
-                    old = &p->slots[i];
-            }
+        if (~p->used_mask) {
+            s = &p->slots[__builtin_ctzll(~p->used_mask)];
+        } else { /* all busy: close the oldest */
+            struct wk__au_slot *old = &p->slots[p->oldest];
             if ((rc = wk__au_emit_slot(p, old, sink)) < 0)
                 return rc;
             s = old;
         }
-        s->used = true;
-        s->all_replay = p->replay_line;
-        s->single = wk__au_is_single(h.typeno);
-        p->nsingle += s->single;
         s->serial = h.serial;
+        slot_hold(p, s, in_off);
+        s->all_replay = p->replay_line;
+        if (wk__au_is_single(h.typeno))
+            slot_set_single(p, s);
         s->ts_ns = h.ts_ns;
         /* records may arrive with older timestamps than the newest seen (interleaving):
          * the timeout counts from when the slot opened in stream time */
@@ -416,16 +488,24 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
         s->blen = 0;
         s->nrec = 0;
     }
-    if ((rc = slot_append(s, line, len, in_off, lineno)) < 0)
+    if ((rc = slot_append(p, s, line, len, &h)) < 0)
         return rc;
+    p->last = s;
     s->all_replay = s->all_replay && p->replay_line;
     if (s->blen > WK_AU_SLOT_MAX)
         return wk__au_emit_slot(p, s, sink); /* memory stays bounded: emit what we have */
+    while (p->held_bytes > WK_AU_HELD_MAX) {
+        /* all events together hold too much: the oldest others go first */
+        uint8_t o = p->oldest == slot_index(p, s) ? s->newer : p->oldest;
+        if (o == WK_AU_NONE)
+            break;
+        if ((rc = wk__au_emit_slot(p, &p->slots[o], sink)) < 0)
+            return rc;
+    }
     if (h.typeno == 1327 && !s->single) {
         /* PROCTITLE is a syscall event's last record, and auditd 3 does not write EOE to
          * its log: the event is complete once another serial starts (or EOE comes). */
-        s->single = true;
-        p->nsingle++;
+        slot_set_single(p, s);
     }
     p->next_off = end_off;
     return 0;

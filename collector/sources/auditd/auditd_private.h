@@ -29,6 +29,8 @@ struct wk__au_field {
     const char *v;   /* value without quotes */
     const char *raw; /* value as logged, with its quotes */
     uint32_t klen, vlen, rawlen;
+    uint32_t khash;   /* wk_key_hash(k, klen), computed while lexing */
+    const struct wk__au_name *nm; /* the known name (names.c), NULL when not one */
     uint8_t form;     /* enum wk__au_form */
     bool enriched;    /* after the 0x1d separator (ENRICHED format's interpretations) */
     bool nested;      /* inside msg='...' */
@@ -45,15 +47,30 @@ struct wk__au_hdr {
     size_t body;   /* offset in the line where the fields start */
 };
 
+/* The names the last record of a type had, in order: records of one type nearly always
+ * come with the same fields, so the lexer first checks the name expected at a position. */
+#define WK_AU_HINT_TYPES 64
+#define WK_AU_HINT_FIELDS 48
+struct wk__au_hints {
+    int typeno;
+    unsigned n;
+    const struct wk__au_name *nm[WK_AU_HINT_FIELDS];
+};
+
 struct wk__au_fields {
     struct wk__au_field *f;
     size_t n, cap;
+    struct wk__au_hints hints[WK_AU_HINT_TYPES]; /* by typeno % WK_AU_HINT_TYPES */
 };
 
 /** Parse the header of a record. @return 0 or WK_EPARSE with *reason set (static). */
 int wk__au_lex_header(const char *line, size_t len, struct wk__au_hdr *h, const char **reason);
-/** Split the fields of a record (after the header) into out (reused; grows). @return 0, -ENOMEM. */
-int wk__au_lex_fields(const char *line, size_t len, size_t body, struct wk__au_fields *out);
+/**
+ * Split the fields of a record (after the header) into out (reused; grows), each with its
+ * known name when it has one; typeno selects the name hints. @return 0, -ENOMEM.
+ */
+int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
+                      struct wk__au_fields *out);
 void wk__au_fields_fini(struct wk__au_fields *fs);
 
 /* ---- decode.c: values and names ---- */
@@ -74,13 +91,15 @@ const char *wk__au_syscall_name(int machine, long nr);
 const char *wk__au_errno_name(int err);
 /**
  * uid/gid to name like auparse: "unset" for 4294967295, the passwd/group name, or
- * "unknown(N)". Cached per parser. Writes into buf (size >= 64). @return length.
+ * "unknown(N)"; a value that is not a number as it is (at most 63 bytes). Cached per
+ * parser. @return the name (not NUL-terminated in general), borrowed until the next call;
+ * *len its length.
  */
 struct wk__au_idcache;
 struct wk__au_idcache *wk__au_idcache_new(void);
 struct wk__au_idcache *wk__au_idcache_free(struct wk__au_idcache *c);
-size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
-                      char *buf, size_t bufsz, bool *known);
+const char *wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
+                           size_t *len, bool *known);
 /** Whether a field name holds a uid / gid (auid, uid, euid, ouid, ... / gid, egid, ogid...). */
 int wk__au_id_kind(const char *k, size_t klen); /* 0 no, 1 uid, 2 gid */
 
@@ -92,6 +111,38 @@ struct wk__au_sockaddr {
 };
 /** Decode a SOCKADDR saddr hex value. @return 0 or -1 when malformed. */
 int wk__au_sockaddr(const char *hex, size_t len, struct wk__au_sockaddr *out);
+
+/* ---- names.c: the known field names as static keys ---- */
+
+struct wk__au_name {
+    struct wk_key key;                /* static name and its hash */
+    const struct wk__au_name *upper;  /* uid/gid fields: the ENRICHED name ("auid": "AUID") */
+    uint8_t idkind;                   /* wk__au_id_kind() */
+    bool enc, enc_execve;             /* wk__au_is_encoded_field() in other records, EXECVE */
+};
+
+/** Build the table (idempotent, thread-safe; the parser's creation calls it). */
+void wk__au_names_init(void);
+#define WK_AU_NAME_TAB 2048 /* power of two, at most a quarter full */
+extern const struct wk__au_name *wk__au_name_tab[WK_AU_NAME_TAB];
+
+/** The entry of a name given its wk_key_hash; NULL when not a known name. */
+static inline const struct wk__au_name *wk__au_name_find(uint32_t hash, const char *k,
+                                                         size_t klen)
+{
+    for (uint32_t i = hash & (WK_AU_NAME_TAB - 1);; i = (i + 1) & (WK_AU_NAME_TAB - 1)) {
+        const struct wk__au_name *n = wk__au_name_tab[i];
+        if (!n)
+            return NULL;
+        if (n->key.hash == hash && n->key.len == klen) {
+            size_t j = 0; /* names are short: no call to memcmp */
+            while (j < klen && n->key.name[j] == k[j])
+                j++;
+            if (j == klen)
+                return n;
+        }
+    }
+}
 
 /* ---- attrib.c: process table and container attribution ---- */
 
@@ -130,8 +181,12 @@ size_t wk__au_attrib_count(const struct wk__au_attrib *a);
 
 struct wk__au_held {
     uint32_t off, len;  /* in the slot's buffer */
-    uint64_t in_off;    /* input offset of the line */
-    uint64_t lineno;
+    /* the header, lexed once when the line was held (offsets into the line) */
+    int32_t typeno;
+    uint32_t body;
+    uint32_t typeoff, typelen;
+    uint8_t nodelen;    /* at offset 5 ("node=") when has_node */
+    bool has_node;
 };
 
 struct wk__au_slot {
@@ -149,10 +204,17 @@ struct wk__au_slot {
     size_t blen, bcap;
     struct wk__au_held *recs;
     size_t nrec, rcap;
+    /* assemble.c's indexes: the age list (older/newer slot, WK_AU_NONE at the ends) and the
+     * chain of its serial's bucket (slot + 1, 0 ends) */
+    uint8_t older, newer, hnext;
 };
 
-#define WK_AU_SLOTS 64
+#define WK_AU_SLOTS 64 /* the masks below are 64-bit */
+#define WK_AU_NONE 0xFF
+#define WK_AU_BUCKETS 256
 #define WK_AU_SLOT_MAX (4u << 20) /* bytes held per event at most */
+#define WK_AU_HELD_MAX (16u << 20) /* bytes held by all events at most (lines + index) */
+#define WK_AU_SLOT_KEEP (64u << 10) /* a released slot keeps at most this much memory */
 #define WK_AU_GAPS 16
 
 struct wk__au_gap {
@@ -182,7 +244,16 @@ struct wk_parser {
     struct wk__au_gap gaps[WK_AU_GAPS];
     struct wk__au_nodestate nodes[8];
     uint64_t age;
-    unsigned nsingle;     /* held slots of stand-alone types */
+    /* The held slots, indexed so that no line scans them all: bit i of used_mask is
+     * slots[i].used, of single_mask slots[i].single; the age list runs from the oldest to the
+     * newest slot; buckets by serial (slot + 1) find a line's slot. */
+    uint64_t used_mask, single_mask;
+    uint8_t oldest, newest;
+    uint8_t bucket[WK_AU_BUCKETS];
+    struct wk__au_slot *last; /* the slot the previous line went to (usually the next's) */
+    uint64_t last_open_off;   /* input offset of the newest slot's first line */
+    size_t held_bytes;        /* lines and their index held by all slots */
+    bool off_backwards;       /* a slot opened at a lower input offset than the one before */
     int64_t timeout_ns;   /* close events without EOE after this much stream time */
     int64_t newest_ns;    /* newest timestamp seen */
     uint64_t next_off;    /* input offset after the last line fed */

@@ -28,15 +28,26 @@ static int hexval(unsigned char c)
     return -1;
 }
 
+/* Hex digit values plus one (0: not a hex digit), so the decode loop has no branches but
+ * its check. */
+#define HX(c, v) [c] = (v) + 1
+static const unsigned char hex1[256] = {
+    HX('0', 0), HX('1', 1), HX('2', 2), HX('3', 3), HX('4', 4), HX('5', 5), HX('6', 6),
+    HX('7', 7), HX('8', 8), HX('9', 9), HX('A', 10), HX('B', 11), HX('C', 12), HX('D', 13),
+    HX('E', 14), HX('F', 15), HX('a', 10), HX('b', 11), HX('c', 12), HX('d', 13),
+    HX('e', 14), HX('f', 15),
+};
+
 ssize_t wk__au_unhex(const char *s, size_t len, char *out)
 {
     if (len == 0 || (len & 1))
         return -1;
+    const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len; i += 2) {
-        int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
-        if (hi < 0 || lo < 0)
+        unsigned hi = hex1[u[i]], lo = hex1[u[i + 1]];
+        if (!hi || !lo)
             return -1;
-        out[i / 2] = (char)(hi << 4 | lo);
+        out[i / 2] = (char)((hi - 1) << 4 | (lo - 1));
     }
     return (ssize_t)(len / 2);
 }
@@ -257,8 +268,8 @@ int wk__au_id_kind(const char *k, size_t klen)
     return 0;
 }
 
-size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
-                      char *buf, size_t bufsz, bool *known)
+const char *wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
+                           size_t *len, bool *known)
 {
     uint64_t id = 0;
     *known = false;
@@ -271,8 +282,10 @@ size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_
     }
     if (id > 0xffffffffull)
         goto raw;
-    if (id == 0xffffffffull)
-        return (size_t)snprintf(buf, bufsz, "unset");
+    if (id == 0xffffffffull) {
+        *len = 5;
+        return "unset";
+    }
     uint32_t h = (uint32_t)id * 2654435761u >> 24;
     struct id_entry *e = NULL;
     for (unsigned w = 0; w < 4 && !e; w++) {
@@ -312,15 +325,11 @@ size_t wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_
             e->len = (uint8_t)snprintf(e->name, sizeof(e->name), "unknown(%d)", (int)(uint32_t)id);
     }
     *known = e->known;
-    memcpy(buf, e->name, e->len);
-    buf[e->len] = 0;
-    return e->len;
+    *len = e->len;
+    return e->name;
 raw:
-    if (vlen >= bufsz)
-        vlen = bufsz - 1;
-    memcpy(buf, v, vlen);
-    buf[vlen] = 0;
-    return vlen;
+    *len = vlen < 63 ? vlen : 63; /* as auparse shows it, cut like the names */
+    return v;
 }
 
 /* ---- SOCKADDR ---- */

@@ -20,6 +20,17 @@ static size_t skip_sp(const char *s, size_t i, size_t len)
     return i;
 }
 
+/* The decimal digits at s[i..], at most max of them: their value in *v; @return their end. */
+static inline size_t digits(const char *s, size_t i, size_t len, size_t max, uint64_t *v)
+{
+    size_t end = len - i < max ? len : i + max;
+    uint64_t x = 0;
+    while (i < end && (unsigned)(s[i] - '0') < 10u)
+        x = x * 10 + (uint64_t)(s[i++] - '0');
+    *v = x;
+    return i;
+}
+
 int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const char **reason)
 {
     size_t i = 0;
@@ -54,16 +65,14 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     i += 10;
     uint64_t sec = 0, frac = 0, serial = 0;
     size_t d0 = i;
-    while (i < len && s[i] >= '0' && s[i] <= '9' && i - d0 < 12)
-        sec = sec * 10 + (uint64_t)(s[i++] - '0');
+    i = digits(s, i, len, 12, &sec);
     if (i == d0 || i >= len || s[i] != '.') {
         *reason = "bad timestamp in msg=audit(...)";
         return WK_EPARSE;
     }
     i++;
     size_t f0 = i;
-    while (i < len && s[i] >= '0' && s[i] <= '9' && i - f0 < 9)
-        frac = frac * 10 + (uint64_t)(s[i++] - '0');
+    i = digits(s, i, len, 9, &frac);
     size_t fd = i - f0;
     if (fd == 0 || i >= len || s[i] != ':') {
         *reason = "bad timestamp in msg=audit(...)";
@@ -73,8 +82,7 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
         frac *= 10;
     i++;
     size_t s0 = i;
-    while (i < len && s[i] >= '0' && s[i] <= '9' && i - s0 < 20)
-        serial = serial * 10 + (uint64_t)(s[i++] - '0');
+    i = digits(s, i, len, 20, &serial);
     if (i == s0 || i >= len || s[i] != ')') {
         *reason = "bad serial in msg=audit(...)";
         return WK_EPARSE;
@@ -94,17 +102,14 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     return 0;
 }
 
-static int push(struct wk__au_fields *out, struct wk__au_field *f)
+static int grow(struct wk__au_fields *out)
 {
-    if (out->n == out->cap) {
-        size_t nc = out->cap ? out->cap * 2 : 64;
-        struct wk__au_field *nf = realloc(out->f, nc * sizeof(*nf));
-        if (!nf)
-            return -ENOMEM;
-        out->f = nf;
-        out->cap = nc;
-    }
-    out->f[out->n++] = *f;
+    size_t nc = out->cap ? out->cap * 2 : 64;
+    struct wk__au_field *nf = realloc(out->f, nc * sizeof(*nf));
+    if (!nf)
+        return -ENOMEM;
+    out->f = nf;
+    out->cap = nc;
     return 0;
 }
 
@@ -114,16 +119,61 @@ static int push(struct wk__au_fields *out, struct wk__au_field *f)
  * skipped, like auparse does. @return the position where lexing stopped, or -ENOMEM.
  */
 /* Character classes of the scans: a space or 0x1d ends a value (1), '=' ends a name (2),
- * a single quote ends both inside a nested msg='...' (4). */
-static const unsigned char lex_class[256] = { [' '] = 1, [0x1d] = 1, ['='] = 2, ['\''] = 4 };
+ * a single quote ends both inside a nested msg='...' (4); a byte that may not be in a name
+ * (8: controls, non-ASCII, '.', which would nest) sends the name scan to its slow path. */
+#define BAD8 8, 8, 8, 8, 8, 8, 8, 8
+#define BAD64 BAD8, BAD8, BAD8, BAD8, BAD8, BAD8, BAD8, BAD8
+static const unsigned char lex_class[256] = {
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, /* 0x00 */
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1 | 8, 8, 8, /* 0x1d: value end */
+    1 | 8, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 8, 0, /* ' ', '\'', '.' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, /* '=' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, /* 0x7f */
+    BAD64, BAD64,                                   /* 0x80..0xff */
+};
+
+/* The end of an unquoted value: the first byte at or after e whose class is in `stop` (a
+ * space or 0x1d, and a single quote when nested), or len. Eight bytes at a time: a byte
+ * equal to c makes (x ^ c) - 0x01 borrow into its high bit, and the lowest such bit of the
+ * word is exact (a borrow only spoils the bytes above it). */
+static inline size_t value_end(const unsigned char *u, size_t e, size_t len, bool nested,
+                               unsigned stop)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    while (e + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, u + e, 8);
+        uint64_t a = w ^ (ones * ' '), b = w ^ (ones * 0x1d);
+        uint64_t m = ((a - ones) & ~a) | ((b - ones) & ~b);
+        if (nested) {
+            uint64_t c = w ^ (ones * '\'');
+            m |= (c - ones) & ~c;
+        }
+        m &= highs;
+        if (m)
+            return e + (size_t)(__builtin_ctzll(m) >> 3);
+        e += 8;
+    }
+#else
+    (void)nested;
+#endif
+    while (e < len && !(lex_class[u[e]] & stop))
+        e++;
+    return e;
+}
 
 static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *enriched,
-                        struct wk__au_fields *out)
+                        const struct wk__au_hints *hint, struct wk__au_fields *out)
 {
     const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
     const unsigned value_stop = nested ? 1u | 4u : 1u;
+    const unsigned char *u = (const unsigned char *)s;
     while (i < len) {
-        char c = s[i];
+        unsigned char c = u[i];
         if (c == ' ') {
             i++;
             continue;
@@ -136,87 +186,129 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         if (nested && c == '\'')
             return (ssize_t)i + 1;
         size_t k0 = i;
-        while (i < len && !(lex_class[(unsigned char)s[i]] & name_stop))
-            i++;
-        if (i >= len || s[i] != '=') {
-            continue; /* a bare word */
+        struct wk__au_field *f;
+        const struct wk__au_name *nm = out->n < hint->n ? hint->nm[out->n] : NULL;
+        if (nm && nm->key.len < len - i && s[i + nm->key.len] == '=') {
+            /* the name this position had in the last record of the type? (known names
+             * hold no byte that ends or spoils a name, so it is what the scan would find) */
+            size_t j = 0;
+            while (j < nm->key.len && nm->key.name[j] == s[i + j])
+                j++;
+            if (j == nm->key.len) {
+                i += j;
+                if (out->n == out->cap && grow(out) < 0)
+                    return -ENOMEM;
+                f = &out->f[out->n];
+                f->k = s + k0;
+                f->klen = nm->key.len;
+                f->khash = nm->key.hash;
+                f->nm = nm;
+                f->enriched = *enriched;
+                f->nested = nested;
+                goto value;
+            }
         }
-        bool ascii = i > k0;
-        for (size_t j = k0; j < i && ascii; j++)
-            ascii = (unsigned char)s[j] > 0x20 && (unsigned char)s[j] < 0x7f && s[j] != '.';
-        if (!ascii) { /* names are ASCII without dots (a dot would nest): noise, skip it */
+        /* the name, hashed on the way (FNV-1a, as wk_key_hash) */
+        uint32_t h = 2166136261u;
+        while (i < len && !(lex_class[u[i]] & (name_stop | 8u))) {
+            h = (h ^ u[i]) * 16777619u;
+            i++;
+        }
+        bool ok = i > k0; /* names are ASCII without dots (a dot would nest) */
+        if (i < len && !(lex_class[u[i]] & name_stop)) {
+            ok = false; /* a byte no name holds: find where the token's name would end */
+            while (i < len && !(lex_class[u[i]] & name_stop))
+                i++;
+        }
+        if (i >= len || s[i] != '=')
+            continue; /* a bare word */
+        if (!ok) { /* noise, skip it */
             i++;
             while (i < len && s[i] != ' ' && s[i] != 0x1d)
                 i++;
             continue;
         }
-        struct wk__au_field f = { .k = s + k0, .klen = (uint32_t)(i - k0), .enriched = *enriched,
-                                  .nested = nested };
-        if (nested && f.klen > 1 && f.k[0] == '(') { /* old PAM format: "(hostname=?, " */
-            f.k++;
-            f.klen--;
+        if (out->n == out->cap && grow(out) < 0)
+            return -ENOMEM;
+        f = &out->f[out->n];
+        f->k = s + k0;
+        f->klen = (uint32_t)(i - k0);
+        f->khash = h;
+        f->enriched = *enriched;
+        f->nested = nested;
+        if (nested && f->klen > 1 && f->k[0] == '(') { /* old PAM format: "(hostname=?, " */
+            f->k++;
+            f->klen--;
+            f->khash = wk_key_hash(f->k, f->klen);
         }
+        f->nm = wk__au_name_find(f->khash, f->k, f->klen);
+    value:
         i++;
         size_t r0 = i;
         if (i < len && s[i] == '"') {
             const char *q = memchr(s + i + 1, '"', len - i - 1);
             size_t e = q ? (size_t)(q - s) : len;
-            f.form = WK_AU_DQUOTED;
-            f.v = s + i + 1;
-            f.vlen = (uint32_t)(e - i - 1);
+            f->form = WK_AU_DQUOTED;
+            f->v = s + i + 1;
+            f->vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
         } else if (i < len && s[i] == '\'') {
-            if (!nested && f.klen == 3 && memcmp(f.k, "msg", 3) == 0) {
-                ssize_t r = lex_list(s, i + 1, len, true, enriched, out);
+            if (!nested && f->klen == 3 && memcmp(f->k, "msg", 3) == 0) {
+                ssize_t r = lex_list(s, i + 1, len, true, enriched, hint, out);
                 if (r < 0)
                     return r;
                 i = (size_t)r;
                 continue;
             }
-            size_t e = i + 1;
-            while (e < len && s[e] != '\'')
-                e++;
-            f.form = WK_AU_SQUOTED;
-            f.v = s + i + 1;
-            f.vlen = (uint32_t)(e - i - 1);
+            const char *q = memchr(s + i + 1, '\'', len - i - 1);
+            size_t e = q ? (size_t)(q - s) : len;
+            f->form = WK_AU_SQUOTED;
+            f->v = s + i + 1;
+            f->vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
         } else if (i < len && s[i] == '{' && *enriched) {
             /* ENRICHED SADDR={ saddr_fam=inet laddr=... } holds spaces */
-            size_t e = i;
-            while (e < len && s[e] != '}')
-                e++;
-            e = e < len ? e + 1 : len;
-            f.form = WK_AU_PLAIN;
-            f.v = s + i;
-            f.vlen = (uint32_t)(e - i);
+            const char *q = memchr(s + i, '}', len - i);
+            size_t e = q ? (size_t)(q - s) + 1 : len;
+            f->form = WK_AU_PLAIN;
+            f->v = s + i;
+            f->vlen = (uint32_t)(e - i);
             i = e;
         } else {
-            size_t e = i;
-            while (e < len && !(lex_class[(unsigned char)s[e]] & value_stop))
-                e++;
-            f.form = WK_AU_PLAIN;
-            f.v = s + i;
-            f.vlen = (uint32_t)(e - i);
+            size_t e = value_end(u, i, len, nested, value_stop);
+            f->form = WK_AU_PLAIN;
+            f->v = s + i;
+            f->vlen = (uint32_t)(e - i);
             i = e;
             if (nested) { /* old PAM format: "addr=?, terminal=cron res=success)" */
-                while (f.vlen && (f.v[f.vlen - 1] == ',' || f.v[f.vlen - 1] == ')'))
-                    f.vlen--;
+                while (f->vlen && (f->v[f->vlen - 1] == ',' || f->v[f->vlen - 1] == ')'))
+                    f->vlen--;
             }
         }
-        f.raw = s + r0;
-        f.rawlen = (uint32_t)(i - r0);
-        if (push(out, &f) < 0)
-            return -ENOMEM;
+        f->raw = s + r0;
+        f->rawlen = (uint32_t)(i - r0);
+        out->n++;
     }
     return (ssize_t)i;
 }
 
-int wk__au_lex_fields(const char *line, size_t len, size_t body, struct wk__au_fields *out)
+int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
+                      struct wk__au_fields *out)
 {
     bool enriched = false;
+    struct wk__au_hints *hint = &out->hints[(unsigned)typeno % WK_AU_HINT_TYPES];
+    static const struct wk__au_hints none;
     out->n = 0;
-    ssize_t r = lex_list(line, body, len, false, &enriched, out);
-    return r < 0 ? (int)r : 0;
+    ssize_t r = lex_list(line, body, len, false, &enriched, hint->typeno == typeno ? hint : &none,
+                         out);
+    if (r < 0)
+        return (int)r;
+    /* this record's names are the next one's hints */
+    hint->typeno = typeno;
+    hint->n = out->n < WK_AU_HINT_FIELDS ? (unsigned)out->n : WK_AU_HINT_FIELDS;
+    for (unsigned j = 0; j < hint->n; j++)
+        hint->nm[j] = out->f[j].nm;
+    return 0;
 }
 
 void wk__au_fields_fini(struct wk__au_fields *fs)

@@ -70,6 +70,7 @@ static void keys_init(void)
     K_SADDR_U = wk_key_init("SADDR");
     K_EXIT_U = wk_key_init("EXIT");
     K_ERRCODE = wk_key_init("error.code");
+    wk__au_names_init();
 }
 
 void wk__au_keys_init(void);
@@ -187,15 +188,35 @@ static size_t upper_key(char *dst, const char *k, size_t klen)
     return klen;
 }
 
-/* Decode one value into the scratch arena when its field may be hex-encoded. */
-static int decode_value(struct wk_parser *p, int typeno, const struct wk__au_field *f,
-                        const char **v, size_t *vlen)
+/* The known name of a field (NULL: not in names.c's table). */
+static inline const struct wk__au_name *field_name(const struct wk__au_field *f)
 {
-    *v = f->v;
-    *vlen = f->vlen;
-    if (f->form != WK_AU_PLAIN || f->vlen < 2 || f->v[0] == '(' ||
-        !wk__au_is_encoded_field(typeno, f->k, f->klen))
-        return 0;
+    return f->nm;
+}
+
+/* The key of a field: the static one of a known name, else one on the line's bytes. */
+static inline const struct wk_key *field_key(const struct wk__au_field *f,
+                                             const struct wk__au_name *nm, struct wk_key *tmp)
+{
+    if (nm)
+        return &nm->key;
+    *tmp = (struct wk_key){ f->k, f->klen, f->khash };
+    return tmp;
+}
+
+/* Add a record field: known names are static (not copied), others are copied. */
+static inline int add_field(struct wk_event *ev, int rec, const struct wk__au_name *nm,
+                            const struct wk_key *key, const char *v, size_t vlen)
+{
+    return nm ? wk_event_add_str_sn(ev, (unsigned)rec, key, v, vlen)
+              : wk_event_add_str(ev, (unsigned)rec, key, v, vlen);
+}
+
+/* Decode one value into the scratch arena when its field may be hex-encoded. */
+/* The hex decoding of decode_value (out of line: few fields are encoded). */
+static __attribute__((noinline)) int unhex_value(struct wk_parser *p, const struct wk__au_field *f,
+                                                 const char **v, size_t *vlen)
+{
     char *d = wk_arena_alloc(&p->scratch, f->vlen / 2 + 1);
     if (!d)
         return -ENOMEM;
@@ -211,12 +232,26 @@ static int decode_value(struct wk_parser *p, int typeno, const struct wk__au_fie
     return 0;
 }
 
+static inline int decode_value(struct wk_parser *p, int typeno, const struct wk__au_field *f,
+                               const struct wk__au_name *nm, const char **v, size_t *vlen)
+{
+    *v = f->v;
+    *vlen = f->vlen;
+    if (f->form != WK_AU_PLAIN || f->vlen < 2 || f->v[0] == '(')
+        return 0;
+    if (nm ? !(typeno == 1309 ? nm->enc_execve : nm->enc)
+           : !wk__au_is_encoded_field(typeno, f->k, f->klen))
+        return 0;
+    return unhex_value(p, f, v, vlen);
+}
+
 struct idref {
     const char *k;
     size_t klen;
     const char *v;
     size_t vlen;
     int kind;
+    const struct wk__au_name *nm;
 };
 
 /* SELinux AVC text "avc:  denied  { read write } for ...": auparse's seresult and seperms. */
@@ -239,7 +274,7 @@ static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
         we++;
     if (!((we - w == 6 && memcmp(w, "denied", 6) == 0) || (we - w == 7 && memcmp(w, "granted", 7) == 0)))
         return 0;
-    int rc = wk_event_add_str(p->ev, (unsigned)rec, &kres, w, (size_t)(we - w));
+    int rc = wk_event_add_str_sn(p->ev, (unsigned)rec, &kres, w, (size_t)(we - w));
     if (rc < 0)
         return rc;
     const char *ob = memchr(we, '{', (size_t)(e - we));
@@ -264,7 +299,7 @@ static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
         }
         q = qe;
     }
-    return wk_event_add_str(p->ev, (unsigned)rec, &kperms, perms, n);
+    return wk_event_add_str_sn(p->ev, (unsigned)rec, &kperms, perms, n);
 }
 
 /* Finish a chunked EXECVE argument: aN in the record that announced it, and the arg. */
@@ -284,26 +319,31 @@ static int chunk_done(struct wk_parser *p, struct facts *fx)
     return rc;
 }
 
-static int add_record(struct wk_parser *p, const char *line, size_t len, struct facts *fx)
+static int add_record(struct wk_parser *p, const char *line, const struct wk__au_held *held,
+                      struct facts *fx)
 {
     struct wk_event *ev = p->ev;
-    struct wk__au_hdr h;
-    const char *reason;
+    size_t len = held->len;
+    struct wk__au_hdr h; /* what the assembler lexed when it held the line */
+    h.type = line + held->typeoff;
+    h.typelen = held->typelen;
+    h.node = held->has_node ? line + 5 : NULL;
+    h.nodelen = held->nodelen;
+    h.typeno = held->typeno;
+    h.body = held->body;
     int rc;
-    if (wk__au_lex_header(line, len, &h, &reason) < 0)
-        return 0; /* checked when the line was held */
     if ((rc = orig_append(p, line, len)) < 0)
         return rc;
     if (h.typeno == 1320)
         return 0;
-    if ((rc = wk__au_lex_fields(line, len, h.body, &p->fields)) < 0)
+    if ((rc = wk__au_lex_fields(line, len, h.body, h.typeno, &p->fields)) < 0)
         return rc;
     int rec = wk_event_add_record(ev);
     if (rec < 0)
         return rec;
-    if ((rc = wk_event_add_str(ev, (unsigned)rec, &K_TYPE, h.type, h.typelen)) < 0)
+    if ((rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_TYPE, h.type, h.typelen)) < 0)
         return rc;
-    if (h.node && (rc = wk_event_add_str(ev, (unsigned)rec, &K_NODE_R, h.node, h.nodelen)) < 0)
+    if (h.node && (rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_NODE_R, h.node, h.nodelen)) < 0)
         return rc;
     if ((h.typeno == 1400 || h.typeno == 1107) && (rc = add_avc(p, rec, line, len)) < 0)
         return rc;
@@ -319,11 +359,12 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
 
     for (size_t i = 0; i < p->fields.n; i++) {
         const struct wk__au_field *f = &p->fields.f[i];
-        struct wk_key key;
+        const struct wk__au_name *nm = field_name(f);
+        struct wk_key tmpkey;
+        const struct wk_key *key = field_key(f, nm, &tmpkey);
         if (f->enriched) {
             enriched = true;
-            key = wk_key_initn(f->k, f->klen);
-            if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, f->v, f->vlen)) < 0)
+            if ((rc = add_field(ev, rec, nm, key, f->v, f->vlen)) < 0)
                 return rc;
             if (EQ(f, "UID")) {
                 fx->uname = (struct wk_str){ f->v, f->vlen };
@@ -359,7 +400,7 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
                 /* aN_len itself is kept as a native field below */
             } else if (idx >= 0 && restlen > 0 && rest[0] == '[') {
                 if (idx == fx->chunk_idx && fx->cbuf) {
-                    if ((rc = decode_value(p, h.typeno, f, &v, &vlen)) < 0)
+                    if ((rc = decode_value(p, h.typeno, f, nm, &v, &vlen)) < 0)
                         return rc;
                     if (vlen > fx->ccap - fx->clen)
                         vlen = fx->ccap - fx->clen;
@@ -372,20 +413,18 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
                 }
                 continue; /* chunks are folded into aN */
             } else if (idx >= 0 && restlen == 0) {
-                if ((rc = decode_value(p, h.typeno, f, &v, &vlen)) < 0 ||
+                if ((rc = decode_value(p, h.typeno, f, nm, &v, &vlen)) < 0 ||
                     (rc = args_set(p, (size_t)idx, v, vlen)) < 0)
                     return rc;
                 fx->have_execve = true;
-                key = wk_key_initn(f->k, f->klen);
-                if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, v, vlen)) < 0)
+                if ((rc = add_field(ev, rec, nm, key, v, vlen)) < 0)
                     return rc;
                 continue;
             }
         }
-        if ((rc = decode_value(p, h.typeno, f, &v, &vlen)) < 0)
+        if ((rc = decode_value(p, h.typeno, f, nm, &v, &vlen)) < 0)
             return rc;
-        key = wk_key_initn(f->k, f->klen);
-        if (f->nested && wk_event_get(ev, (unsigned)rec, &key))
+        if (f->nested && wk_event_get(ev, (unsigned)rec, key))
             continue; /* "uid=0 ... msg='pam_tally2 uid=1004'": the first one is the record's */
         if (h.typeno == 1327 && EQ(f, "proctitle")) {
             /* argv joined by NULs: split for process.args, spaces for the text form */
@@ -416,13 +455,13 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
             v = t;
             fx->title = (struct wk_str){ t, vlen };
         }
-        if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, v, vlen)) < 0)
+        if ((rc = add_field(ev, rec, nm, key, v, vlen)) < 0)
             return rc;
 
         /* facts for the event level: first occurrence wins */
-        int idk = wk__au_id_kind(f->k, f->klen);
+        int idk = nm ? nm->idkind : wk__au_id_kind(f->k, f->klen);
         if (idk && nids < WK_ARRAY_SIZE(ids))
-            ids[nids++] = (struct idref){ f->k, f->klen, v, vlen, idk };
+            ids[nids++] = (struct idref){ f->k, f->klen, v, vlen, idk, nm };
         struct wk_str sv = { v, vlen };
         bool ok;
         switch (f->k[0]) {
@@ -508,28 +547,35 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
 #define MISSING(k) (!enriched || !wk_event_get(ev, (unsigned)rec, (k)))
     if (is_syscall) {
         if (fx->archname && MISSING(&K_ARCH_U) &&
-            (rc = wk_event_add_str(ev, (unsigned)rec, &K_ARCH_U, fx->archname,
+            (rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_ARCH_U, fx->archname,
                                    strlen(fx->archname))) < 0)
             return rc;
         if (fx->sysname && MISSING(&K_SYSCALL_U) &&
-            (rc = wk_event_add_str(ev, (unsigned)rec, &K_SYSCALL_U, fx->sysname,
+            (rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_SYSCALL_U, fx->sysname,
                                    strlen(fx->sysname))) < 0)
             return rc;
     }
     for (size_t i = 0; i < nids; i++) {
-        char nb[64];
-        bool known;
-        size_t nl = wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, nb,
-                                   sizeof(nb), &known);
-        upper_key(kbuf, ids[i].k, ids[i].klen);
-        struct wk_key key = wk_key_initn(kbuf, ids[i].klen);
+        const struct wk__au_name *up = ids[i].nm ? ids[i].nm->upper : NULL;
+        struct wk_key key;
+        if (up) {
+            key = up->key;
+        } else {
+            upper_key(kbuf, ids[i].k, ids[i].klen);
+            key = wk_key_initn(kbuf, ids[i].klen);
+        }
         if (!MISSING(&key))
             continue;
-        if ((rc = wk_event_add_str(ev, (unsigned)rec, &key, nb, nl)) < 0)
+        bool known;
+        size_t nl;
+        const char *nb =
+            wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
+        if ((rc = up ? wk_event_add_str_sn(ev, (unsigned)rec, &up->key, nb, nl)
+                     : wk_event_add_str(ev, (unsigned)rec, &key, nb, nl)) < 0)
             return rc;
-        /* keep the names for the event level (copied: nb is on the stack) */
+        /* keep the names for the event level (copied: nb is borrowed from the cache) */
         if (ids[i].kind == 1 && (ids[i].klen == 3 || ids[i].klen == 4) &&
-            memcmp(kbuf, ids[i].klen == 3 ? "UID" : "AUID", ids[i].klen) == 0) {
+            memcmp(key.name, ids[i].klen == 3 ? "UID" : "AUID", ids[i].klen) == 0) {
             char *c = wk_arena_strndup(&p->scratch, nb, nl);
             if (!c)
                 return -ENOMEM;
@@ -543,7 +589,7 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
         }
     }
     if (h.typeno == 1306 && fx->have_sock && MISSING(&K_SADDR_U) &&
-        (rc = wk_event_add_str(ev, (unsigned)rec, &K_SADDR_U, fx->sa.text,
+        (rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_SADDR_U, fx->sa.text,
                                strlen(fx->sa.text))) < 0)
         return rc;
     if (is_syscall && fx->exitv.s && fx->exitv.len > 1 && fx->exitv.s[0] == '-' &&
@@ -554,21 +600,37 @@ static int add_record(struct wk_parser *p, const char *line, size_t len, struct 
         if (en) {
             char eb[160];
             int el = snprintf(eb, sizeof(eb), "%s(%s)", en, strerror((int)-e));
-            if ((rc = wk_event_add_str(ev, (unsigned)rec, &K_EXIT_U, eb, (size_t)el)) < 0)
+            if ((rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_EXIT_U, eb, (size_t)el)) < 0)
                 return rc;
         }
     }
     return 0;
 }
 
+/* Event-level fields under the static K_* / WK_KEY_* names (not copied). */
 static int add_cstr(struct wk_event *ev, const struct wk_key *k, const char *s)
 {
-    return wk_event_add_str(ev, 0, k, s, strlen(s));
+    return wk_event_add_str_sn(ev, 0, k, s, strlen(s));
 }
 
 static int add_wstr(struct wk_event *ev, const struct wk_key *k, struct wk_str s)
 {
-    return s.s ? wk_event_add_str(ev, 0, k, s.s, s.len) : 0;
+    return s.s ? wk_event_add_str_sn(ev, 0, k, s.s, s.len) : 0;
+}
+
+static int add_int(struct wk_event *ev, const struct wk_key *k, int64_t i)
+{
+    struct wk_value v = { .kind = WK_VAL_INT, .u.i = i };
+    return wk_event_add_value_sn(ev, 0, k, 0, &v);
+}
+
+static int add_strlist(struct wk_event *ev, const struct wk_key *k, const struct wk_str *items,
+                       size_t n)
+{
+    if (n > UINT32_MAX)
+        return WK_ELIMIT;
+    struct wk_value v = { .kind = WK_VAL_STRLIST, .len = (uint32_t)n, .u.items = items };
+    return wk_event_add_value_sn(ev, 0, k, 0, &v);
 }
 
 /* Join args with spaces into the scratch arena. */
@@ -604,7 +666,7 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     p->nargs = 0;
     wk_event_set_ts(ev, s->ts_ns);
     for (size_t i = 0; i < s->nrec; i++) {
-        if ((rc = add_record(p, s->buf + s->recs[i].off, s->recs[i].len, &fx)) < 0)
+        if ((rc = add_record(p, s->buf + s->recs[i].off, &s->recs[i], &fx)) < 0)
             return rc;
     }
     if ((rc = chunk_done(p, &fx)) < 0) /* cut short: keep what came */
@@ -646,18 +708,18 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         if (en && (rc = add_cstr(ev, &K_ERRCODE, en)) < 0)
             return rc;
     }
-    if ((rc = wk_event_add_str(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig, p->olen)) < 0)
+    if ((rc = wk_event_add_str_sn(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig, p->olen)) < 0)
         return rc;
     /* node= names the host that logged (aggregated logs); the option fills the rest */
     if (s->nodelen)
-        rc = wk_event_add_str(ev, 0, &WK_KEY_HOST_NAME, s->node, s->nodelen);
+        rc = wk_event_add_str_sn(ev, 0, &WK_KEY_HOST_NAME, s->node, s->nodelen);
     else if (p->opts.host)
         rc = add_cstr(ev, &WK_KEY_HOST_NAME, p->opts.host);
     if (rc < 0)
         return rc;
-    if ((rc = wk_event_add_int(ev, 0, &K_SERIAL, (int64_t)s->serial)) < 0)
+    if ((rc = add_int(ev, &K_SERIAL, (int64_t)s->serial)) < 0)
         return rc;
-    if (s->nodelen && (rc = wk_event_add_str(ev, 0, &K_NODE, s->node, s->nodelen)) < 0)
+    if (s->nodelen && (rc = wk_event_add_str_sn(ev, 0, &K_NODE, s->node, s->nodelen)) < 0)
         return rc;
     if (fx.key.s) {
         /* several keys are joined by 0x01 */
@@ -670,8 +732,8 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
                 t0 = j + 1;
             }
         }
-        if (nt && ((rc = wk_event_add_str(ev, 0, &K_KEY, tags[0].s, tags[0].len)) < 0 ||
-                   (rc = wk_event_add_strlist(ev, 0, &K_TAGS, tags, nt)) < 0))
+        if (nt && ((rc = wk_event_add_str_sn(ev, 0, &K_KEY, tags[0].s, tags[0].len)) < 0 ||
+                   (rc = add_strlist(ev, &K_TAGS, tags, nt)) < 0))
             return rc;
     }
 
@@ -689,9 +751,9 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
                                  strcmp(fx.sysname, "execveat") == 0);
     bool exec_ok = execve && outcome && outcome[0] == 's';
     if (fx.pid > 0) {
-        if ((rc = wk_event_add_int(ev, 0, &K_PID, fx.pid)) < 0)
+        if ((rc = add_int(ev, &K_PID, fx.pid)) < 0)
             return rc;
-        if (fx.ppid > 0 && (rc = wk_event_add_int(ev, 0, &K_PPID, fx.ppid)) < 0)
+        if (fx.ppid > 0 && (rc = add_int(ev, &K_PPID, fx.ppid)) < 0)
             return rc;
     }
     if ((rc = add_wstr(ev, &K_EXE, fx.exe)) < 0)
@@ -705,7 +767,7 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         cmdline = join_args(p, args, nargs);
         if (!cmdline.s)
             return -ENOMEM;
-        if ((rc = wk_event_add_strlist(ev, 0, &K_ARGS, args, nargs)) < 0 ||
+        if ((rc = add_strlist(ev, &K_ARGS, args, nargs)) < 0 ||
             (rc = add_wstr(ev, &K_CMDLINE, cmdline)) < 0)
             return rc;
     }
@@ -734,7 +796,7 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
                                   strncmp(fx.sysname, "accept", 6) == 0 ||
                                   strncmp(fx.sysname, "recv", 4) == 0);
         if ((rc = add_cstr(ev, src ? &K_SIP : &K_DIP, fx.sa.addr)) < 0 ||
-            (rc = wk_event_add_int(ev, 0, src ? &K_SPORT : &K_DPORT, fx.sa.port)) < 0)
+            (rc = add_int(ev, src ? &K_SPORT : &K_DPORT, fx.sa.port)) < 0)
             return rc;
     }
 
@@ -743,7 +805,7 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     if (fx.pid > 0 && p->attrib) {
         const char *cid = wk__au_attrib_event(p->attrib, (int32_t)fx.pid, (int32_t)fx.ppid,
                                               exec_ok, fx.exe.s, fx.exe.len, args, nargs);
-        if (cid[0] && (rc = wk_event_add_str(ev, 0, &WK_KEY_CONTAINER_ID, cid, 64)) < 0)
+        if (cid[0] && (rc = wk_event_add_str_sn(ev, 0, &WK_KEY_CONTAINER_ID, cid, 64)) < 0)
             return rc;
         const struct wk__au_proc *par =
             fx.ppid > 0 ? wk__au_attrib_get(p->attrib, (int32_t)fx.ppid) : NULL;
@@ -774,8 +836,8 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
             rc = add_wstr(ev, &K_USER, fx.uid);
         if (rc < 0)
             return rc;
-        if (fx.pid > 0 && ((rc = wk_event_add_int(ev, 0, &K_PROCESSID, fx.pid)) < 0 ||
-                           (rc = wk_event_add_int(ev, 0, &K_PPROCESSID, fx.ppid)) < 0))
+        if (fx.pid > 0 && ((rc = add_int(ev, &K_PROCESSID, fx.pid)) < 0 ||
+                           (rc = add_int(ev, &K_PPROCESSID, fx.ppid)) < 0))
             return rc;
     }
     p->n_events++;

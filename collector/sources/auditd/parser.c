@@ -19,6 +19,7 @@ int wk__auditd_parser_new(struct wk_parser **out, const struct wk_parser_opts *o
     if (!p)
         return -ENOMEM;
     wk__au_keys_init();
+    p->oldest = p->newest = WK_AU_NONE;
     p->opts = *opts;
     if (!p->opts.max_line)
         p->opts.max_line = 1u << 20;
