@@ -183,7 +183,8 @@ static int check_block(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
 {
     const uint8_t *h = v->mv_data;
     uint8_t hash[32];
-    if (v->mv_size < WK__BLK_HDR || h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT)
+    if (v->mv_size < WK__BLK_HDR ||
+        (h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT && h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2))
         return bad(res, id, "block %llu: bad header", (unsigned long long)id);
     if (prev && memcmp(h + WK__BLK_OFF_PREV, prev, 32) != 0)
         return bad(res, id, "block %llu: previous-block hash does not match (block removed, "
@@ -198,11 +199,14 @@ static int check_block(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
     if (memcmp(hash, h + WK__BLK_OFF_RHASH, 32) != 0)
         return bad(res, id, "block %llu: records hash does not match its contents",
                    (unsigned long long)id);
-    size_t pos = 0, blen;
-    const uint8_t *body;
+    struct wk__blkview view = {0};
     uint32_t count = 0;
-    while ((rc = wk__store_next_record(raw->p, raw->len, &pos, &body, &blen)) == 1)
-        count++;
+    rc = wk__blkview_open(&view, wk__blk_format(h), raw->p, raw->len);
+    if (rc == 0)
+        rc = wk__blkview_count(&view, &count);
+    wk__blkview_fini(&view);
+    if (rc == -ENOMEM)
+        return rc;
     if (rc < 0 || count != wk__get_u32le(h + WK__BLK_OFF_COUNT))
         return bad(res, id, "block %llu: record count does not match its header",
                    (unsigned long long)id);

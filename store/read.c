@@ -22,6 +22,7 @@ struct wk_store_reader {
     ZSTD_DCtx *dctx;
     struct wk__buf raw;
     uint64_t raw_id; /* block held in raw, 0: none */
+    struct wk__blkview view; /* over raw */
     struct wk_event *ev;
     int64_t skew;
 };
@@ -32,8 +33,8 @@ struct wk_store_iter {
     uint64_t *ids;
     size_t n, i;
     struct wk__buf raw;
+    struct wk__blkview view;
     uint64_t id;
-    size_t pos;
     uint32_t idx;
     bool in_block;
     struct wk_event *ev;
@@ -69,7 +70,8 @@ static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id
 int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
                         const uint8_t *val, size_t vlen, struct wk__buf *out)
 {
-    if (vlen < WK__BLK_HDR || val[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT)
+    if (vlen < WK__BLK_HDR ||
+        (val[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT && val[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2))
         return WK_ECORRUPT;
     uint32_t raw = wk__get_u32le(val + WK__BLK_OFF_RAW);
     uint32_t dict = wk__get_u32le(val + WK__BLK_OFF_DICT);
@@ -125,6 +127,7 @@ struct wk_store_reader *wk_store_reader_close(struct wk_store_reader *r)
         wk__store_rdtxn_end(r->st, r->txn);
     ZSTD_freeDCtx(r->dctx);
     wk__buf_fini(&r->raw);
+    wk__blkview_fini(&r->view);
     wk_event_free(r->ev);
     free(r);
     return NULL;
@@ -349,13 +352,16 @@ int wk_store_block_info(struct wk_store_reader *r, uint64_t id, struct wk_store_
     return 0;
 }
 
-static int load_raw(struct wk_store_reader *r, uint64_t id, struct wk__buf *raw)
+static int load_raw(struct wk_store_reader *r, uint64_t id, struct wk__buf *raw,
+                    struct wk__blkview *view)
 {
     MDB_val v;
     int rc = get_block(r, id, &v);
     if (rc < 0)
         return rc;
-    return wk__store_block_raw(r->st, r->txn, r->dctx, v.mv_data, v.mv_size, raw);
+    if ((rc = wk__store_block_raw(r->st, r->txn, r->dctx, v.mv_data, v.mv_size, raw)) < 0)
+        return rc;
+    return wk__blkview_open(view, wk__blk_format(v.mv_data), raw->p, raw->len);
 }
 
 /* Could this text be stored as a number, boolean or null (not as its bytes)? */
@@ -371,11 +377,10 @@ static bool maybe_scalar(const char *v)
 /* Before decoding a record: its timestamp is its first 8 bytes, and every string a filter
  * wants equal must occur in its bytes (strings are stored verbatim). A cheap exact-safe
  * pre-check that spares decoding most records of a candidate block. */
-static bool ts_out(const struct wk_store_filter *f, const uint8_t *body, size_t blen)
+static bool ts_out(const struct wk_store_filter *f, int64_t ts, const uint8_t *body, size_t blen)
 {
-    if (!f || blen < 8)
+    if (!f)
         return false;
-    int64_t ts = (int64_t)wk__get_u64le(body);
     if ((f->since && ts < f->since) || (f->until && ts > f->until))
         return true;
     if (f->source && !memmem(body, blen, f->source, strlen(f->source)))
@@ -394,18 +399,19 @@ int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
                         const struct wk_store_filter *f, wk_store_event_cb cb, void *arg)
 {
     r->raw_id = 0;
-    int rc = load_raw(r, id, &r->raw);
+    int rc = load_raw(r, id, &r->raw, &r->view);
     if (rc < 0)
         return rc;
     r->raw_id = id;
-    size_t pos = 0, blen;
+    size_t blen;
     const uint8_t *body;
+    int64_t ts;
     uint32_t idx = 0;
-    while ((rc = wk__store_next_record(r->raw.p, r->raw.len, &pos, &body, &blen)) == 1) {
+    while ((rc = wk__blkview_next(&r->view, &body, &blen, &ts)) == 1) {
         uint32_t i = idx++;
-        if (ts_out(f, body, blen))
+        if (ts_out(f, ts, body, blen))
             continue;
-        if ((rc = wk__store_decode(body, blen, r->ev)) < 0)
+        if ((rc = wk__blkview_decode(&r->view, body, blen, ts, r->ev)) < 0)
             return rc;
         if (!event_match(f, r->ev))
             continue;
@@ -421,16 +427,18 @@ int wk_store_event_get(struct wk_store_reader *r, struct wk_store_ref ref, struc
     int rc;
     if (r->raw_id != ref.block) {
         r->raw_id = 0;
-        if ((rc = load_raw(r, ref.block, &r->raw)) < 0)
+        if ((rc = load_raw(r, ref.block, &r->raw, &r->view)) < 0)
             return rc;
         r->raw_id = ref.block;
     }
-    size_t pos = 0, blen;
+    size_t blen;
     const uint8_t *body;
+    int64_t ts;
     uint32_t idx = 0;
-    while ((rc = wk__store_next_record(r->raw.p, r->raw.len, &pos, &body, &blen)) == 1) {
+    wk__blkview_rewind(&r->view);
+    while ((rc = wk__blkview_next(&r->view, &body, &blen, &ts)) == 1) {
         if (idx++ == ref.index)
-            return wk__store_decode(body, blen, ev);
+            return wk__blkview_decode(&r->view, body, blen, ts, ev);
     }
     return rc < 0 ? rc : WK_ENOT_FOUND;
 }
@@ -468,15 +476,15 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
             if (it->i == it->n)
                 return 0;
             it->id = it->ids[it->i++];
-            if ((rc = load_raw(it->r, it->id, &it->raw)) < 0)
+            if ((rc = load_raw(it->r, it->id, &it->raw, &it->view)) < 0)
                 return rc;
-            it->pos = 0;
             it->idx = 0;
             it->in_block = true;
         }
         const uint8_t *body;
         size_t blen;
-        rc = wk__store_next_record(it->raw.p, it->raw.len, &it->pos, &body, &blen);
+        int64_t ts;
+        rc = wk__blkview_next(&it->view, &body, &blen, &ts);
         if (rc < 0)
             return rc;
         if (rc == 0) {
@@ -484,9 +492,9 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
             continue;
         }
         uint32_t idx = it->idx++;
-        if (ts_out(&it->f, body, blen))
+        if (ts_out(&it->f, ts, body, blen))
             continue;
-        if ((rc = wk__store_decode(body, blen, it->ev)) < 0)
+        if ((rc = wk__blkview_decode(&it->view, body, blen, ts, it->ev)) < 0)
             return rc;
         if (!event_match(&it->f, it->ev))
             continue;
@@ -505,6 +513,7 @@ struct wk_store_iter *wk_store_iter_free(struct wk_store_iter *it)
         return NULL;
     free(it->ids);
     wk__buf_fini(&it->raw);
+    wk__blkview_fini(&it->view);
     wk_event_free(it->ev);
     free(it);
     return NULL;

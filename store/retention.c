@@ -65,7 +65,7 @@ static int sub_u64(MDB_txn *txn, MDB_dbi meta, const char *name, const uint64_t 
 
 /* One bounded round. @return blocks removed (>= 0) or an error. */
 static int retain_round(struct wk_store *st, int64_t now_ns, ZSTD_DCtx *dctx,
-                        struct wk__buf *raw, struct wk_event *ev)
+                        struct wk__buf *raw, struct wk__blkview *view, struct wk_event *ev)
 {
     MDB_txn *txn;
     MDB_cursor *c;
@@ -109,13 +109,15 @@ static int retain_round(struct wk_store *st, int64_t now_ns, ZSTD_DCtx *dctx,
         }
         /* Per-source counters: decode the block once (retention is rare and bounded). */
         uint32_t braw = wk__get_u32le(h + WK__BLK_OFF_RAW);
-        if (wk__store_block_raw(st, txn, dctx, h, bv.mv_size, raw) == 0) {
-            size_t pos = 0, blen;
+        if (wk__store_block_raw(st, txn, dctx, h, bv.mv_size, raw) == 0 &&
+            wk__blkview_open(view, wk__blk_format(h), raw->p, raw->len) == 0) {
+            size_t blen;
             const uint8_t *body;
-            while (wk__store_next_record(raw->p, raw->len, &pos, &body, &blen) == 1) {
+            int64_t ts;
+            while (wk__blkview_next(view, &body, &blen, &ts) == 1) {
                 size_t ml = 7;
                 const char *m = "unknown";
-                if (wk__store_decode(body, blen, ev) == 0) {
+                if (wk__blkview_decode(view, body, blen, ts, ev) == 0) {
                     const char *x = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &ml);
                     if (x)
                         m = x;
@@ -186,11 +188,12 @@ int wk_store_retain(struct wk_store *st, int64_t now_ns, uint64_t *removed)
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     struct wk_event *ev = NULL;
     struct wk__buf raw = {0};
+    struct wk__blkview view = {0};
     int rc = -ENOMEM;
     if (!dctx || wk_event_new(&ev) < 0)
         goto out;
     for (;;) {
-        rc = retain_round(st, now_ns, dctx, &raw, ev);
+        rc = retain_round(st, now_ns, dctx, &raw, &view, ev);
         if (rc <= 0)
             break;
         if (removed)
@@ -200,5 +203,6 @@ out:
     ZSTD_freeDCtx(dctx);
     wk_event_free(ev);
     wk__buf_fini(&raw);
+    wk__blkview_fini(&view);
     return rc < 0 ? rc : 0;
 }
