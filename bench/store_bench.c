@@ -33,7 +33,7 @@ static double ms(int64_t ns)
 
 static void run_query(struct wk_store *st, const char *what, const struct wk_store_filter *f)
 {
-    int64_t t0 = wk_time_mono_ns(), first = 0;
+    int64_t t0 = wk_time_mono_ns(), c0 = cpu_ns(), first = 0;
     struct wk_store_reader *r;
     struct wk_store_iter *it;
     const struct wk_event *ev;
@@ -46,11 +46,11 @@ static void run_query(struct wk_store *st, const char *what, const struct wk_sto
         if (!n++)
             first = wk_time_mono_ns() - t0;
     }
-    int64_t all = wk_time_mono_ns() - t0;
+    int64_t all = wk_time_mono_ns() - t0, cpu = cpu_ns() - c0;
     wk_store_iter_free(it);
     wk_store_reader_close(r);
-    printf("query %-28s %8llu events, first result %.2f ms, complete %.1f ms\n", what,
-           (unsigned long long)n, ms(first), ms(all));
+    printf("query %-28s %8llu events, first result %.2f ms, complete %.1f ms (CPU %.1f ms)\n",
+           what, (unsigned long long)n, ms(first), ms(all), ms(cpu));
 }
 
 int main(int argc, char **argv)
@@ -72,6 +72,8 @@ int main(int argc, char **argv)
     if (argc > 5)
         o.block_raw_max = (size_t)atoi(argv[5]) << 10;
     o.fsync = getenv("WK_BENCH_NOFSYNC") == NULL;
+    if (getenv("WK_BENCH_COLD_KIB"))
+        o.cold_block_bytes = (size_t)atoi(getenv("WK_BENCH_COLD_KIB")) << 10;
     struct wk_store *st;
     int rc = wk_store_open(&st, argv[2], &o);
     if (rc < 0) {
@@ -139,8 +141,9 @@ int main(int argc, char **argv)
         rc = wk_store_recompact(st, INT64_MAX, 0, &done);
         int64_t k1 = cpu_ns();
         wk_store_stats(st, &s);
-        printf("cold tier         %llu blocks at zstd %d in %.1f s CPU: %llu bytes (%.1f/event, "
-               "x%.2f)%s\n", (unsigned long long)done, o.cold_level, (double)(k1 - k0) / 1e9,
+        printf("cold tier         %llu blocks at zstd %d, %zu KiB values, in %.1f s CPU: %llu "
+               "bytes (%.1f/event, x%.2f)%s\n", (unsigned long long)done, o.cold_level,
+               o.cold_block_bytes >> 10, (double)(k1 - k0) / 1e9,
                (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)n,
                (double)s.raw_bytes / (double)s.stored_bytes, rc < 0 ? " (failed)" : "");
     }

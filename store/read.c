@@ -21,7 +21,8 @@ struct wk_store_reader {
     MDB_txn *txn;
     ZSTD_DCtx *dctx;
     struct wk__buf raw;
-    uint64_t raw_id; /* block held in raw, 0: none */
+    uint64_t raw_key; /* key of the value held in raw, 0: none */
+    uint64_t view_id; /* block the view is open on, 0: none */
     struct wk__blkview view; /* over raw */
     struct wk_event *ev;
     int64_t skew;
@@ -34,6 +35,7 @@ struct wk_store_iter {
     size_t n, i;
     struct wk__buf raw;
     struct wk__blkview view;
+    uint64_t raw_key;
     uint64_t id;
     uint32_t idx;
     bool in_block;
@@ -67,16 +69,95 @@ static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id
     return d;
 }
 
+static bool record_format(uint8_t f)
+{
+    return f == WK__BLK_FORMAT || f == WK__BLK_FORMAT2;
+}
+
+int wk__blkloc_init(uint64_t key, const void *val, size_t vlen, uint32_t member,
+                    struct wk__blkloc *loc)
+{
+    const uint8_t *p = val;
+    loc->val = p;
+    loc->vlen = vlen;
+    loc->key = key;
+    loc->member = member;
+    if (vlen >= WK__BLK_HDR && record_format(p[WK__BLK_OFF_FORMAT])) {
+        if (member)
+            return WK_ECORRUPT;
+        loc->hdr = p;
+        loc->nmembers = 1;
+        loc->off = 0;
+        loc->len = wk__get_u32le(p + WK__BLK_OFF_RAW);
+        return 0;
+    }
+    if (vlen < WK__MRG_HDR || p[WK__BLK_OFF_FORMAT] != WK__BLK_MERGED)
+        return WK_ECORRUPT;
+    uint32_t n = wk__get_u32le(p + WK__MRG_OFF_COUNT);
+    if (n == 0 || member >= n || (vlen - WK__MRG_HDR) / WK__BLK_HDR < n)
+        return WK_ECORRUPT;
+    loc->nmembers = n;
+    loc->off = 0;
+    for (uint32_t i = 0; i < member; i++)
+        loc->off += wk__get_u32le(p + WK__MRG_HDR + (size_t)i * WK__BLK_HDR + WK__BLK_OFF_RAW);
+    loc->hdr = p + WK__MRG_HDR + (size_t)member * WK__BLK_HDR;
+    if (!record_format(loc->hdr[WK__BLK_OFF_FORMAT]))
+        return WK_ECORRUPT;
+    loc->len = wk__get_u32le(loc->hdr + WK__BLK_OFF_RAW);
+    return 0;
+}
+
+int wk__store_block_find(struct wk_store *st, MDB_txn *txn, uint64_t id, struct wk__blkloc *loc)
+{
+    uint8_t kb[8];
+    wk__put_u64be(kb, id);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_get(txn, st->dbi[WK__DB_BLOCKS], &k, &v);
+    if (rc == 0)
+        return wk__blkloc_init(id, v.mv_data, v.mv_size, 0, loc);
+    if (rc != MDB_NOTFOUND)
+        return wk__mdb_err(rc);
+    /* Not a value of its own: a member of the merged value at the greatest key below. */
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
+        return wk__mdb_err(rc);
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    if (k.mv_size != 8)
+        return WK_ECORRUPT;
+    uint64_t key = wk__get_u64be(k.mv_data);
+    const uint8_t *p = v.mv_data;
+    if (key > id || v.mv_size < WK__MRG_HDR || p[WK__BLK_OFF_FORMAT] != WK__BLK_MERGED ||
+        id - key >= wk__get_u32le(p + WK__MRG_OFF_COUNT))
+        return WK_ENOT_FOUND;
+    return wk__blkloc_init(key, v.mv_data, v.mv_size, (uint32_t)(id - key), loc);
+}
+
 int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
                         const uint8_t *val, size_t vlen, struct wk__buf *out)
 {
-    if (vlen < WK__BLK_HDR ||
-        (val[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT && val[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2))
+    size_t hl, raw = 0;
+    uint32_t dict;
+    if (vlen >= WK__BLK_HDR && record_format(val[WK__BLK_OFF_FORMAT])) {
+        hl = WK__BLK_HDR;
+        raw = wk__get_u32le(val + WK__BLK_OFF_RAW);
+        dict = wk__get_u32le(val + WK__BLK_OFF_DICT);
+    } else if (vlen >= WK__MRG_HDR && val[WK__BLK_OFF_FORMAT] == WK__BLK_MERGED) {
+        uint32_t n = wk__get_u32le(val + WK__MRG_OFF_COUNT);
+        if (n == 0 || (vlen - WK__MRG_HDR) / WK__BLK_HDR < n)
+            return WK_ECORRUPT;
+        hl = WK__MRG_HDR + (size_t)n * WK__BLK_HDR;
+        for (uint32_t i = 0; i < n; i++)
+            raw += wk__get_u32le(val + WK__MRG_HDR + (size_t)i * WK__BLK_HDR + WK__BLK_OFF_RAW);
+        dict = wk__get_u32le(val + WK__MRG_OFF_DICT);
+    } else {
         return WK_ECORRUPT;
-    uint32_t raw = wk__get_u32le(val + WK__BLK_OFF_RAW);
-    uint32_t dict = wk__get_u32le(val + WK__BLK_OFF_DICT);
+    }
     out->len = 0;
-    int rc = wk__buf_reserve(out, (size_t)raw + 1);
+    int rc = wk__buf_reserve(out, raw + 1);
     if (rc < 0)
         return rc;
     size_t n;
@@ -84,10 +165,9 @@ int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
         struct wk__dict *d = dict_find(st, txn, dict);
         if (!d)
             return WK_ECORRUPT;
-        n = ZSTD_decompress_usingDDict(dctx, out->p, raw, val + WK__BLK_HDR, vlen - WK__BLK_HDR,
-                                       d->ddict);
+        n = ZSTD_decompress_usingDDict(dctx, out->p, raw, val + hl, vlen - hl, d->ddict);
     } else {
-        n = ZSTD_decompressDCtx(dctx, out->p, raw, val + WK__BLK_HDR, vlen - WK__BLK_HDR);
+        n = ZSTD_decompressDCtx(dctx, out->p, raw, val + hl, vlen - hl);
     }
     if (ZSTD_isError(n) || n != raw)
         return WK_ECORRUPT;
@@ -320,48 +400,51 @@ int wk_store_candidates(struct wk_store_reader *r, const struct wk_store_filter 
     return rc;
 }
 
-static int get_block(struct wk_store_reader *r, uint64_t id, MDB_val *v)
-{
-    uint8_t kb[8];
-    wk__put_u64be(kb, id);
-    MDB_val k = {8, kb};
-    int rc = mdb_get(r->txn, r->st->dbi[WK__DB_BLOCKS], &k, v);
-    if (rc != 0)
-        return wk__mdb_err(rc);
-    if (v->mv_size < WK__BLK_HDR)
-        return WK_ECORRUPT;
-    return 0;
-}
-
 int wk_store_block_info(struct wk_store_reader *r, uint64_t id, struct wk_store_block_info *info)
 {
-    MDB_val v;
-    int rc = get_block(r, id, &v);
+    struct wk__blkloc loc;
+    int rc = wk__store_block_find(r->st, r->txn, id, &loc);
     if (rc < 0)
         return rc;
-    const uint8_t *h = v.mv_data;
+    const uint8_t *h = loc.hdr;
     info->id = id;
     info->count = wk__get_u32le(h + WK__BLK_OFF_COUNT);
     info->raw_size = wk__get_u32le(h + WK__BLK_OFF_RAW);
-    info->dict_id = wk__get_u32le(h + WK__BLK_OFF_DICT);
     info->ts_min = (int64_t)wk__get_u64le(h + WK__BLK_OFF_TSMIN);
     info->ts_max = (int64_t)wk__get_u64le(h + WK__BLK_OFF_TSMAX);
-    info->stored_size = (uint32_t)v.mv_size;
+    if (loc.nmembers == 1) {
+        info->dict_id = wk__get_u32le(h + WK__BLK_OFF_DICT);
+        info->stored_size = (uint32_t)loc.vlen;
+    } else { /* a merged block: its share of the value by raw size */
+        size_t total = 0;
+        for (uint32_t i = 0; i < loc.nmembers; i++)
+            total += wk__get_u32le(loc.val + WK__MRG_HDR + (size_t)i * WK__BLK_HDR + WK__BLK_OFF_RAW);
+        info->dict_id = wk__get_u32le(loc.val + WK__MRG_OFF_DICT);
+        info->stored_size = (uint32_t)(total ? (double)loc.vlen * (double)loc.len / (double)total : 0);
+    }
     memcpy(info->prev, h + WK__BLK_OFF_PREV, 32);
     memcpy(info->hash, h + WK__BLK_OFF_HASH, 32);
     return 0;
 }
 
+/* Open `view` on block id's records, decompressing its value into raw unless raw already
+ * holds it (*raw_key: the key of the value in raw, 0: none). */
 static int load_raw(struct wk_store_reader *r, uint64_t id, struct wk__buf *raw,
-                    struct wk__blkview *view)
+                    uint64_t *raw_key, struct wk__blkview *view)
 {
-    MDB_val v;
-    int rc = get_block(r, id, &v);
+    struct wk__blkloc loc;
+    int rc = wk__store_block_find(r->st, r->txn, id, &loc);
     if (rc < 0)
         return rc;
-    if ((rc = wk__store_block_raw(r->st, r->txn, r->dctx, v.mv_data, v.mv_size, raw)) < 0)
-        return rc;
-    return wk__blkview_open(view, wk__blk_format(v.mv_data), raw->p, raw->len);
+    if (*raw_key != loc.key) {
+        *raw_key = 0;
+        if ((rc = wk__store_block_raw(r->st, r->txn, r->dctx, loc.val, loc.vlen, raw)) < 0)
+            return rc;
+        *raw_key = loc.key;
+    }
+    if (loc.off > raw->len || loc.len > raw->len - loc.off)
+        return WK_ECORRUPT;
+    return wk__blkview_open(view, wk__blk_format(loc.hdr), raw->p + loc.off, loc.len);
 }
 
 /* Could this text be stored as a number, boolean or null (not as its bytes)? */
@@ -398,11 +481,11 @@ static bool ts_out(const struct wk_store_filter *f, int64_t ts, const uint8_t *b
 int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
                         const struct wk_store_filter *f, wk_store_event_cb cb, void *arg)
 {
-    r->raw_id = 0;
-    int rc = load_raw(r, id, &r->raw, &r->view);
+    r->view_id = 0;
+    int rc = load_raw(r, id, &r->raw, &r->raw_key, &r->view);
     if (rc < 0)
         return rc;
-    r->raw_id = id;
+    r->view_id = id;
     size_t blen;
     const uint8_t *body;
     int64_t ts;
@@ -425,11 +508,11 @@ int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
 int wk_store_event_get(struct wk_store_reader *r, struct wk_store_ref ref, struct wk_event *ev)
 {
     int rc;
-    if (r->raw_id != ref.block) {
-        r->raw_id = 0;
-        if ((rc = load_raw(r, ref.block, &r->raw, &r->view)) < 0)
+    if (r->view_id != ref.block) {
+        r->view_id = 0;
+        if ((rc = load_raw(r, ref.block, &r->raw, &r->raw_key, &r->view)) < 0)
             return rc;
-        r->raw_id = ref.block;
+        r->view_id = ref.block;
     }
     size_t blen;
     const uint8_t *body;
@@ -476,7 +559,7 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
             if (it->i == it->n)
                 return 0;
             it->id = it->ids[it->i++];
-            if ((rc = load_raw(it->r, it->id, &it->raw, &it->view)) < 0)
+            if ((rc = load_raw(it->r, it->id, &it->raw, &it->raw_key, &it->view)) < 0)
                 return rc;
             it->idx = 0;
             it->in_block = true;
@@ -558,7 +641,7 @@ int wk_store_alert_next(struct wk_store_reader *r, uint64_t *id, struct wk_store
         return WK_ECORRUPT;
     /* refs are packed 12 bytes each on disk; unpack into the reader's scratch. */
     struct wk__buf *b = &r->raw;
-    r->raw_id = 0;
+    r->raw_key = r->view_id = 0;
     b->len = 0;
     if ((rc = wk__buf_reserve(b, (size_t)n * sizeof(struct wk_store_ref) + 8)) < 0)
         return rc;
@@ -648,6 +731,7 @@ int wk_store_stats(struct wk_store *st, struct wk_store_stats *out)
     k.mv_data = "totals";
     if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size == 32) {
         out->events = wk__get_u64le(v.mv_data);
+        out->blocks = wk__get_u64le((uint8_t *)v.mv_data + 8); /* merged cold values hold several */
         out->raw_bytes = wk__get_u64le((uint8_t *)v.mv_data + 16);
         out->stored_bytes = wk__get_u64le((uint8_t *)v.mv_data + 24);
     }

@@ -19,6 +19,14 @@
 /* Block value: a fixed header, then one zstd frame of the records. */
 #define WK__BLK_FORMAT 1u  /* records of format 1 (docs/store.md) */
 #define WK__BLK_FORMAT2 2u /* shape table + records of format 2 */
+#define WK__BLK_MERGED 3u  /* cold tier: several blocks in one frame (below) */
+#define WK__BLK_FLAG_COLD 0x01u
+/* A merged value (key: its first member's id): format (3), flags, u16 header length,
+ * u32 member count, u32 dictionary id, u32 0, then each member's own 128-byte header,
+ * then one zstd frame of the members' uncompressed bytes one after the other. */
+#define WK__MRG_HDR 16u
+#define WK__MRG_OFF_COUNT 4
+#define WK__MRG_OFF_DICT 8
 #define WK__BLK_HDR 128u
 #define WK__BLK_OFF_FORMAT 0   /* u8 */
 #define WK__BLK_OFF_FLAGS 1    /* u8, 0 */
@@ -224,6 +232,20 @@ bool wk__store_is_term(const struct wk_store *st, const char *name, size_t len);
 /* Decompress a block value into out (reset). @return 0, WK_ECORRUPT, -ENOMEM. */
 int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
                         const uint8_t *val, size_t vlen, struct wk__buf *out);
+/* Where block `id` is: its own value, or a member of a merged one. */
+struct wk__blkloc {
+    const uint8_t *val; /* the LMDB value */
+    size_t vlen;
+    uint64_t key;        /* its key: the id of its first block */
+    const uint8_t *hdr;  /* the block's own 128-byte header */
+    uint32_t member, nmembers;
+    size_t off, len;     /* its records within the value's uncompressed bytes */
+};
+/* @return 0, WK_ENOT_FOUND, WK_ECORRUPT, -errno. */
+int wk__store_block_find(struct wk_store *st, MDB_txn *txn, uint64_t id, struct wk__blkloc *loc);
+/* Describe member `member` of a value read at `key`. @return 0 or WK_ECORRUPT. */
+int wk__blkloc_init(uint64_t key, const void *val, size_t vlen, uint32_t member,
+                    struct wk__blkloc *loc);
 /* The record format (1 or 2) of a block header. */
 static inline uint8_t wk__blk_format(const uint8_t *hdr)
 {
