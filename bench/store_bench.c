@@ -144,7 +144,7 @@ int main(int argc, char **argv)
         printf("cold tier         %llu blocks at zstd %d, %zu KiB values, in %.1f s CPU: %llu "
                "bytes (%.1f/event, x%.2f)%s\n", (unsigned long long)done, o.cold_level,
                o.cold_block_bytes >> 10, (double)(k1 - k0) / 1e9,
-               (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)n,
+               (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)s.events,
                (double)s.raw_bytes / (double)s.stored_bytes, rc < 0 ? " (failed)" : "");
     }
     /* Queries use the whole store (also when it was filled by an earlier run). */

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,26 +55,60 @@ struct refs {
                       * value usually lie just after it */
 };
 
+/* Where s occurs in the original (searching on from the last reference first). */
+static const char *find_ref(const struct refs *r, const char *s, size_t n)
+{
+    const char *at = NULL;
+    if (!r->orig || n > r->olen)
+        return NULL;
+    if (r->prev_end < r->olen)
+        at = memmem(r->orig + r->prev_end, r->olen - r->prev_end, s, n);
+    if (!at && r->prev_end) {
+        size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
+        at = memmem(r->orig, lim, s, n);
+    }
+    return at;
+}
+
+/* A reference: varint (length << 1 | 1), zigzag varint of offset - end of the last one. */
+static void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
+{
+    size_t off = (size_t)(at - r->orig);
+    PUTV(b, ((uint64_t)n << 1) | 1);
+    PUTV(b, zigzag((int64_t)off - (int64_t)r->prev_end));
+    r->prev_end = off + n;
+}
+
+/* An integer: a reference to its decimal text in the original when there (auditd serials,
+ * Docker timeNano, ...), else varint (zigzag << 1); 1 escapes a raw 8-byte value. */
+static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof(t), "%lld", (long long)v);
+    const char *at = n >= 2 ? find_ref(r, t, (size_t)n) : NULL;
+    if (at) {
+        put_ref(b, r, at, (size_t)n);
+        return;
+    }
+    uint64_t z = zigzag(v);
+    if (z < (UINT64_C(1) << 63)) {
+        PUTV(b, z << 1);
+        return;
+    }
+    b->p[b->len++] = 1;
+    wk__put_u64le(b->p + b->len, (uint64_t)v);
+    b->len += 8;
+}
+
 static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n)
 {
     int rc = wk__buf_reserve(b, 20);
     if (rc < 0)
         return rc;
-    if (r->orig && n >= MIN_REF && n <= r->olen) {
-        const char *at = NULL;
-        if (r->prev_end < r->olen)
-            at = memmem(r->orig + r->prev_end, r->olen - r->prev_end, s, n);
-        if (!at && r->prev_end) {
-            size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
-            at = memmem(r->orig, lim, s, n);
-        }
-        if (at) {
-            size_t off = (size_t)(at - r->orig);
-            PUTV(b, ((uint64_t)n << 1) | 1);
-            PUTV(b, zigzag((int64_t)off - (int64_t)r->prev_end));
-            r->prev_end = off + n;
-            return 0;
-        }
+    const char *at = n >= MIN_REF ? find_ref(r, s, n) : NULL;
+    if (at) {
+        put_ref(b, r, at, n);
+        return 0;
     }
     if ((rc = wk__buf_reserve(b, n + 10)) < 0)
         return rc;
@@ -140,7 +175,7 @@ int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_e
             vals->p[vals->len++] = v->u.b ? 1 : 0;
             break;
         case WK_VAL_INT:
-            PUTV(vals, zigzag(v->u.i));
+            put_int(vals, &r, v->u.i);
             break;
         case WK_VAL_REAL:
             memcpy(vals->p + vals->len, &v->u.r, 8);
@@ -456,6 +491,52 @@ static int get_str(const uint8_t *p, size_t len, size_t *pos, const uint8_t *ori
     return 0;
 }
 
+static int get_int(const uint8_t *p, size_t len, size_t *pos, const uint8_t *orig, size_t olen,
+                   size_t *prev_end, int64_t *out)
+{
+    uint64_t t;
+    int rc;
+    if ((rc = varint_get(p, len, pos, &t)) < 0)
+        return rc;
+    if (t == 1) {
+        if (len - *pos < 8)
+            return WK_ECORRUPT;
+        *out = (int64_t)wk__get_u64le(p + *pos);
+        *pos += 8;
+        return 0;
+    }
+    if (!(t & 1)) {
+        *out = unzigzag(t >> 1);
+        return 0;
+    }
+    /* Decimal text in the original, as the writer found it. */
+    uint64_t d;
+    if (!orig || (rc = varint_get(p, len, pos, &d)) < 0)
+        return WK_ECORRUPT;
+    uint64_t n = t >> 1;
+    int64_t off = (int64_t)*prev_end + unzigzag(d);
+    if (n == 0 || n > 20 || off < 0 || (uint64_t)off > olen || n > olen - (uint64_t)off)
+        return WK_ECORRUPT;
+    const uint8_t *s = orig + off;
+    size_t i = 0;
+    bool neg = s[0] == '-';
+    if (neg)
+        i++;
+    if (i == n)
+        return WK_ECORRUPT;
+    uint64_t mag = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || mag > (UINT64_MAX - 9) / 10)
+            return WK_ECORRUPT;
+        mag = mag * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (mag > (uint64_t)INT64_MAX + (neg ? 1 : 0))
+        return WK_ECORRUPT;
+    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    *prev_end = (size_t)off + (size_t)n;
+    return 0;
+}
+
 #define GETV(var)                                                                        \
     do {                                                                                 \
         if ((rc = varint_get(p, len, &pos, &(var))) < 0)                                 \
@@ -510,8 +591,8 @@ static int decode2(const struct wk__blkview *bv, const uint8_t *p, size_t len, i
                 v.u.b = p[pos++] != 0;
                 break;
             case WK_VAL_INT:
-                GETV(n);
-                v.u.i = unzigzag(n);
+                if ((rc = get_int(p, len, &pos, orig, olen, &prev_end, &v.u.i)) < 0)
+                    return rc;
                 break;
             case WK_VAL_REAL:
                 if (len - pos < 8)

@@ -91,7 +91,8 @@ WK_TEST(format2_round_trips_every_kind_and_reference)
     for (int i = 0; i < N; i++) {
         /* Timestamps out of order: deltas are signed. */
         struct wk_event *ev = evs[i] = ev_new(1700000000000000000LL + (i % 3) * 1000 - i);
-        const char *orig = "type=SYSCALL msg=audit(1.2:3): pid=42 exe=\"/bin/sh\" key=\"recon\"";
+        const char *orig = "type=SYSCALL msg=audit(1.2:3): pid=42 exe=\"/bin/sh\" key=\"recon\" "
+                           "x=-17 big=9223372036854775807 lead=007";
         add_str(ev, 0, "event.module", "auditd", 6);
         int r = wk_event_add_record(ev);
         add_str(ev, (unsigned)r, "type", "SYSCALL", 7);
@@ -103,6 +104,14 @@ WK_TEST(format2_round_trips_every_kind_and_reference)
         add_str(ev, 0, "empty", "", 0);
         struct wk_key k = K("n");
         WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, -1234567890123LL * i));
+        /* Integers: decimal text in the original (a reference), not there, extremes. */
+        const int64_t ints[] = {42, -17, INT64_MAX, 7, INT64_MIN, -1, 0, 4611686018427387904LL};
+        for (size_t j = 0; j < sizeof(ints) / sizeof(ints[0]); j++) {
+            char nm[16];
+            snprintf(nm, sizeof(nm), "int%zu", j);
+            k = K(nm);
+            WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, ints[j]));
+        }
         k = K("r");
         WK_ASSERT_OK(wk_event_add_real(ev, 0, &k, 0.1 * i));
         k = K("b");
