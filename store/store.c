@@ -49,7 +49,7 @@ void wk_store_opts_init(struct wk_store_opts *opts)
     opts->map_max = 64ull << 30;
     opts->fsync = true;
     opts->checkpoint_blocks = 256;
-    opts->cold_block_bytes = 4u << 20;
+    opts->cold_block_bytes = 1u << 20;
 }
 
 int wk__mdb_err(int rc)
