@@ -72,6 +72,8 @@ int main(int argc, char **argv)
     if (argc > 5)
         o.block_raw_max = (size_t)atoi(argv[5]) << 10;
     o.fsync = getenv("WK_BENCH_NOFSYNC") == NULL;
+    if (getenv("WK_BENCH_NODICT"))
+        o.dictionaries = false;
     if (getenv("WK_BENCH_COLD_KIB"))
         o.cold_block_bytes = (size_t)atoi(getenv("WK_BENCH_COLD_KIB")) << 10;
     struct wk_store *st;

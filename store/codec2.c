@@ -55,6 +55,25 @@ struct refs {
                       * value usually lie just after it */
 };
 
+/* First occurrence of n (nl >= 1 bytes) in h (hl bytes). Needles are short and usually
+ * close to the start (the next value after the last one): memchr + memcmp beats memmem's
+ * set-up here. */
+static const char *find(const char *h, size_t hl, const char *n, size_t nl)
+{
+    if (nl > hl)
+        return NULL;
+    const char *end = h + (hl - nl) + 1;
+    while (h < end) {
+        const char *p = memchr(h, n[0], (size_t)(end - h));
+        if (!p)
+            return NULL;
+        if (memcmp(p + 1, n + 1, nl - 1) == 0)
+            return p;
+        h = p + 1;
+    }
+    return NULL;
+}
+
 /* Where s occurs in the original (searching on from the last reference first). */
 static const char *find_ref(const struct refs *r, const char *s, size_t n)
 {
@@ -62,10 +81,10 @@ static const char *find_ref(const struct refs *r, const char *s, size_t n)
     if (!r->orig || n > r->olen)
         return NULL;
     if (r->prev_end < r->olen)
-        at = memmem(r->orig + r->prev_end, r->olen - r->prev_end, s, n);
+        at = find(r->orig + r->prev_end, r->olen - r->prev_end, s, n);
     if (!at && r->prev_end) {
         size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
-        at = memmem(r->orig, lim, s, n);
+        at = find(r->orig, lim, s, n);
     }
     return at;
 }
@@ -84,10 +103,17 @@ static void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
 static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
 {
     char t[24];
-    int n = snprintf(t, sizeof(t), "%lld", (long long)v);
-    const char *at = n >= 2 ? find_ref(r, t, (size_t)n) : NULL;
+    size_t n = 0;
+    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[sizeof(t) - 1 - n++] = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag);
+    if (v < 0)
+        t[sizeof(t) - 1 - n++] = '-';
+    const char *at = n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n) : NULL;
     if (at) {
-        put_ref(b, r, at, (size_t)n);
+        put_ref(b, r, at, n);
         return;
     }
     uint64_t z = zigzag(v);
