@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The cold tier: committed hot blocks (zstd 3, 256 KiB) are merged, oldest first and under
- * a time budget, into values of at least cold_block_bytes (4 MiB) compressed once at a high
+ * a time budget, into values of at least cold_block_bytes (1 MiB) compressed once at a high
  * level (zstd 19) with a window covering the value and the store's dictionary. A merged
  * value is stored under its first block's id and keeps every block's own header, so ids,
  * event refs and the hash chain (over each block's uncompressed records) do not change.

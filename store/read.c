@@ -16,6 +16,18 @@
 #include "store_private.h"
 #include "watchkeeper/error.h"
 
+/* Strings a filter wants, searched in a block's bytes before decoding (ts_out). */
+#define PF_MAX 8
+struct prefilter {
+    size_t n;
+    struct {
+        const char *s;
+        size_t len;
+        const uint8_t *next; /* next occurrence at or after the last record, NULL: none */
+        bool valid;          /* next is known for this block */
+    } k[PF_MAX];
+};
+
 struct wk_store_reader {
     struct wk_store *st;
     MDB_txn *txn;
@@ -35,6 +47,7 @@ struct wk_store_iter {
     size_t n, i;
     struct wk__buf raw;
     struct wk__blkview view;
+    struct prefilter pf;
     uint64_t raw_key;
     uint64_t id;
     uint32_t idx;
@@ -457,22 +470,59 @@ static bool maybe_scalar(const char *v)
     return *end == '\0';
 }
 
-/* Before decoding a record: its timestamp is its first 8 bytes, and every string a filter
- * wants equal must occur in its bytes (strings are stored verbatim). A cheap exact-safe
- * pre-check that spares decoding most records of a candidate block. */
-static bool ts_out(const struct wk_store_filter *f, int64_t ts, const uint8_t *body, size_t blen)
+/* Before decoding a record: its timestamp, and every string a filter wants equal must
+ * occur in its bytes (string values are stored verbatim or as references into the
+ * original, which is there: docs/store.md, "Invariant"). A cheap exact-safe pre-check that
+ * spares decoding most records of a candidate block. The strings are searched in the
+ * block once, from record to record (the next occurrence of each is kept), not per record:
+ * a key that occurs in some records of every block costs one pass over the block. */
+
+static void pf_add(struct prefilter *pf, const char *s)
+{
+    if (pf->n < PF_MAX && *s) {
+        pf->k[pf->n].s = s;
+        pf->k[pf->n].len = strlen(s);
+        pf->k[pf->n].valid = false;
+        pf->n++;
+    }
+}
+
+static void pf_init(struct prefilter *pf, const struct wk_store_filter *f)
+{
+    pf->n = 0;
+    if (!f)
+        return;
+    if (f->source)
+        pf_add(pf, f->source);
+    if (f->container)
+        pf_add(pf, f->container);
+    for (size_t i = 0; i < f->nterms; i++) {
+        if (!maybe_scalar(f->terms[i].value))
+            pf_add(pf, f->terms[i].value);
+    }
+}
+
+/* A new block: forget the occurrences found in the last one. */
+static void pf_block(struct prefilter *pf)
+{
+    for (size_t i = 0; i < pf->n; i++)
+        pf->k[i].valid = false;
+}
+
+static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, const struct wk__blkview *v,
+                   int64_t ts, const uint8_t *body, size_t blen)
 {
     if (!f)
         return false;
     if ((f->since && ts < f->since) || (f->until && ts > f->until))
         return true;
-    if (f->source && !memmem(body, blen, f->source, strlen(f->source)))
-        return true;
-    if (f->container && !memmem(body, blen, f->container, strlen(f->container)))
-        return true;
-    for (size_t i = 0; i < f->nterms; i++) {
-        const char *v = f->terms[i].value;
-        if (!maybe_scalar(v) && !memmem(body, blen, v, strlen(v)))
+    const uint8_t *end = v->raw + v->len;
+    for (size_t i = 0; i < pf->n; i++) {
+        if (!pf->k[i].valid || (pf->k[i].next && pf->k[i].next < body)) {
+            pf->k[i].next = memmem(body, (size_t)(end - body), pf->k[i].s, pf->k[i].len);
+            pf->k[i].valid = true;
+        }
+        if (!pf->k[i].next || pf->k[i].next + pf->k[i].len > body + blen)
             return true;
     }
     return false;
@@ -490,9 +540,11 @@ int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
     const uint8_t *body;
     int64_t ts;
     uint32_t idx = 0;
+    struct prefilter pf;
+    pf_init(&pf, f);
     while ((rc = wk__blkview_next(&r->view, &body, &blen, &ts)) == 1) {
         uint32_t i = idx++;
-        if (ts_out(f, ts, body, blen))
+        if (ts_out(f, &pf, &r->view, ts, body, blen))
             continue;
         if ((rc = wk__blkview_decode(&r->view, body, blen, ts, r->ev)) < 0)
             return rc;
@@ -539,6 +591,7 @@ int wk_store_iter_new(struct wk_store_reader *r, const struct wk_store_filter *f
     it->r = r;
     if (f)
         it->f = *f;
+    pf_init(&it->pf, &it->f);
     int rc = wk_event_new(&it->ev);
     if (rc == 0)
         rc = wk_store_candidates(r, &it->f, &it->ids, &it->n);
@@ -563,6 +616,7 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
                 return rc;
             it->idx = 0;
             it->in_block = true;
+            pf_block(&it->pf);
         }
         const uint8_t *body;
         size_t blen;
@@ -575,7 +629,7 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
             continue;
         }
         uint32_t idx = it->idx++;
-        if (ts_out(&it->f, ts, body, blen))
+        if (ts_out(&it->f, &it->pf, &it->view, ts, body, blen))
             continue;
         if ((rc = wk__blkview_decode(&it->view, body, blen, ts, it->ev)) < 0)
             return rc;
