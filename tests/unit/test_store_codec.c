@@ -7,11 +7,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store_private.h"
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
+#include "watchkeeper/event_json.h"
+#include "watchkeeper/store.h"
 #include "wk_test.h"
 
 #define K(name) (wk_key_init(name))
@@ -286,4 +290,83 @@ WK_TEST(format1_blocks_still_read)
     wk_event_free(b);
     wk__buf_fini(&enc);
     wk__buf_fini(&raw);
+}
+
+/* A store written before format 2 (tests/unit/data/store-format1): read, verified, extended
+ * with format-2 blocks, merged by the cold tier across both formats, verified again. */
+WK_TEST(format1_store_reads_extends_and_merges)
+{
+    char src[1024], dir[1024], cmd[6144];
+    snprintf(src, sizeof(src), "%s/tests/unit/data/store-format1", wk_test_srcdir());
+    snprintf(dir, sizeof(dir), "%s/v1", wk_test_tmpdir());
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp '%s/data.mdb' '%s/signing.key' '%s/signing.pub' '%s/'",
+             dir, src, src, src, dir);
+    WK_ASSERT_INT_EQ(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/events.jsonl", src);
+    FILE *in = fopen(cmd, "r");
+    WK_ASSERT(in != NULL);
+    enum { N = 60 };
+    struct wk_event *evs[N + 10];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    size_t n = 0;
+    const char *err;
+    wk_keys_init();
+    while ((len = getline(&line, &cap, in)) > 0 && n < N) {
+        WK_ASSERT_OK(wk_event_new(&evs[n]));
+        WK_ASSERT_OK(wk_event_from_json(evs[n], line, (size_t)len - 1, &err));
+        n++;
+    }
+    free(line);
+    fclose(in);
+    WK_ASSERT_UINT_EQ(n, N);
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    o.fsync = false;
+    o.block_raw_max = 4096;
+    o.cold_block_bytes = 16384;
+    o.cold_level = 5;
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, 8);
+    /* Ten more events: format-2 blocks chained after the format-1 ones. */
+    for (size_t i = 0; i < 10; i++) {
+        WK_ASSERT_OK(wk_event_new(&evs[N + i]));
+        WK_ASSERT_OK(wk_event_copy(evs[N + i], evs[i]));
+        wk_event_set_ts(evs[N + i], wk_event_ts(evs[i]) + 3600LL * 1000000000);
+        WK_ASSERT_OK(wk_store_add(st, evs[N + i], NULL, NULL));
+    }
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    WK_ASSERT(res.blocks > 8);
+    uint64_t done = 0;
+    WK_ASSERT_OK(wk_store_recompact(st, 60LL * 1000000000, 0, &done));
+    WK_ASSERT(done >= 8);
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    for (int pass = 0; pass < 2; pass++) {
+        struct wk_store_reader *r;
+        WK_ASSERT_OK(wk_store_reader_open(st, &r));
+        struct wk_store_iter *it;
+        WK_ASSERT_OK(wk_store_iter_new(r, NULL, &it));
+        const struct wk_event *got;
+        size_t i = 0;
+        while (wk_store_iter_next(it, &got, NULL) == 1) {
+            WK_ASSERT(i < N + 10);
+            WK_ASSERT(wk_event_equal(got, evs[i]));
+            i++;
+        }
+        WK_ASSERT_UINT_EQ(i, N + 10);
+        wk_store_iter_free(it);
+        wk_store_reader_close(r);
+        if (pass == 0) { /* and after reopening */
+            wk_store_close(st);
+            WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+        }
+    }
+    wk_store_close(st);
+    for (size_t i = 0; i < N + 10; i++)
+        wk_event_free(evs[i]);
 }
