@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "store_private.h"
 #include "watchkeeper/error.h"
@@ -44,6 +47,38 @@ static inline int64_t unzigzag(uint64_t v)
 }
 
 #define PUTV(b, v) ((b)->len += wk__varint_put((b)->p + (b)->len, (v)))
+
+/* ---------------------------------------------------------------------------------- */
+/* Substring search for the readers' pre-check                                         */
+
+const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl)
+{
+    if (nl == 0)
+        return h;
+    if (nl > hl)
+        return NULL;
+    if (nl == 1)
+        return memchr(h, n[0], hl);
+    size_t i = 0;
+#ifdef __SSE2__
+    /* 16 positions at a time: candidates are where both the needle's first byte and its
+     * last byte (nl - 1 further on) match; only those are compared in full. */
+    const __m128i first = _mm_set1_epi8((char)n[0]), last = _mm_set1_epi8((char)n[nl - 1]);
+    for (; i + nl + 15 <= hl; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nl - 1));
+        unsigned mask = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last)));
+        while (mask) {
+            unsigned bit = (unsigned)__builtin_ctz(mask);
+            if (memcmp(h + i + bit + 1, n + 1, nl - 2) == 0)
+                return h + i + bit;
+            mask &= mask - 1;
+        }
+    }
+#endif
+    return memmem(h + i, hl - i, n, nl);
+}
 
 /* ---------------------------------------------------------------------------------- */
 /* Encoding                                                                            */
@@ -361,8 +396,12 @@ void wk__blkview_fini(struct wk__blkview *v)
     memset(v, 0, sizeof(*v));
 }
 
-static int parse_shape(struct wk__blkview *v, const uint8_t *p, size_t len)
+/* Parse shape s (its fields appended to v->fields) on its first use: a query that decodes
+ * few records of a block does not pay for the shapes it does not meet. */
+static int parse_shape(struct wk__blkview *v, struct wk__shape *s)
 {
+    const uint8_t *p = s->desc;
+    size_t len = s->dlen;
     size_t pos = 0;
     uint64_t nrec, nf, orig;
     int rc;
@@ -371,14 +410,6 @@ static int parse_shape(struct wk__blkview *v, const uint8_t *p, size_t len)
         return rc;
     if (nrec > 65535 || nf > 65535 || orig > nf)
         return WK_ECORRUPT;
-    if (v->nshapes == v->cshapes) {
-        size_t c = v->cshapes ? v->cshapes * 2 : 64;
-        struct wk__shape *s = realloc(v->shapes, c * sizeof(*s));
-        if (!s)
-            return -ENOMEM;
-        v->shapes = s;
-        v->cshapes = c;
-    }
     if (v->nfields + nf > v->cfields) {
         size_t c = v->cfields ? v->cfields : 256;
         while (c < v->nfields + nf)
@@ -389,7 +420,6 @@ static int parse_shape(struct wk__blkview *v, const uint8_t *p, size_t len)
         v->fields = f;
         v->cfields = c;
     }
-    struct wk__shape *s = &v->shapes[v->nshapes];
     s->first = (uint32_t)v->nfields;
     s->nf = (uint32_t)nf;
     s->nrec = (uint32_t)nrec;
@@ -422,7 +452,7 @@ static int parse_shape(struct wk__blkview *v, const uint8_t *p, size_t len)
     if (pos != len)
         return WK_ECORRUPT;
     v->nfields += nf;
-    v->nshapes++;
+    s->parsed = true;
     return 0;
 }
 
@@ -452,8 +482,18 @@ int wk__blkview_open(struct wk__blkview *v, uint8_t format, const uint8_t *raw, 
             return rc;
         if (sl > end - pos)
             return WK_ECORRUPT;
-        if ((rc = parse_shape(v, raw + pos, (size_t)sl)) < 0)
-            return rc;
+        if (v->nshapes == v->cshapes) {
+            size_t c = v->cshapes ? v->cshapes * 2 : 64;
+            struct wk__shape *sh = realloc(v->shapes, c * sizeof(*sh));
+            if (!sh)
+                return -ENOMEM;
+            v->shapes = sh;
+            v->cshapes = c;
+        }
+        struct wk__shape *sh = &v->shapes[v->nshapes++];
+        memset(sh, 0, sizeof(*sh));
+        sh->desc = raw + pos;
+        sh->dlen = (size_t)sl;
         pos += (size_t)sl;
     }
     if (pos != end)
@@ -569,7 +609,7 @@ static int get_int(const uint8_t *p, size_t len, size_t *pos, const uint8_t *ori
             return rc;                                                                   \
     } while (0)
 
-static int decode2(const struct wk__blkview *bv, const uint8_t *p, size_t len, int64_t ts,
+static int decode2(struct wk__blkview *bv, const uint8_t *p, size_t len, int64_t ts,
                    struct wk_event *ev)
 {
     int rc;
@@ -581,7 +621,9 @@ static int decode2(const struct wk__blkview *bv, const uint8_t *p, size_t len, i
     GETV(sid);
     if (sid >= bv->nshapes)
         return WK_ECORRUPT;
-    const struct wk__shape *s = &bv->shapes[sid];
+    struct wk__shape *s = &bv->shapes[sid];
+    if (!s->parsed && (rc = parse_shape(bv, s)) < 0)
+        return rc;
     for (uint32_t i = 0; i < s->nrec; i++) {
         if ((rc = wk_event_add_record(ev)) < 0)
             return rc;
@@ -670,7 +712,7 @@ static int decode2(const struct wk__blkview *bv, const uint8_t *p, size_t len, i
     return pos == len ? 0 : WK_ECORRUPT;
 }
 
-int wk__blkview_decode(const struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
+int wk__blkview_decode(struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
                        struct wk_event *ev)
 {
     if (v->format == WK__BLK_FORMAT)

@@ -519,7 +519,8 @@ static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, const 
     const uint8_t *end = v->raw + v->len;
     for (size_t i = 0; i < pf->n; i++) {
         if (!pf->k[i].valid || (pf->k[i].next && pf->k[i].next < body)) {
-            pf->k[i].next = memmem(body, (size_t)(end - body), pf->k[i].s, pf->k[i].len);
+            pf->k[i].next = wk__find(body, (size_t)(end - body), (const uint8_t *)pf->k[i].s,
+                                     pf->k[i].len);
             pf->k[i].valid = true;
         }
         if (!pf->k[i].next || pf->k[i].next + pf->k[i].len > body + blen)

@@ -160,6 +160,9 @@ struct wk__fdesc {
     uint8_t kind, flags;
 };
 struct wk__shape {
+    const uint8_t *desc; /* its descriptor in the block's bytes */
+    size_t dlen;
+    bool parsed;         /* first, nf, nrec, orig and its fields are known */
     uint32_t first, nf, nrec, orig; /* orig: index + 1 of event.original, 0: none */
 };
 struct wk__blkview {
@@ -176,11 +179,15 @@ int wk__blkview_open(struct wk__blkview *v, uint8_t format, const uint8_t *raw, 
 void wk__blkview_rewind(struct wk__blkview *v);
 /* @return 1 (a record: body, blen, ts), 0 (end), WK_ECORRUPT. */
 int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts);
-int wk__blkview_decode(const struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
+int wk__blkview_decode(struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
                        struct wk_event *ev);
 /* Count the records (rewinds). @return 0 or WK_ECORRUPT. */
 int wk__blkview_count(struct wk__blkview *v, uint32_t *count);
 void wk__blkview_fini(struct wk__blkview *v);
+
+/* memmem for the readers' pre-check: SSE2 (first and last byte of the needle, 16
+ * positions at a time) where available. */
+const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl);
 
 /* Summary hash of (field, value text) for the per-block container/term summaries. */
 uint64_t wk__term_hash(const char *field, size_t flen, const char *val, size_t vlen);
