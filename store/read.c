@@ -440,6 +440,17 @@ int wk_store_block_info(struct wk_store_reader *r, uint64_t id, struct wk_store_
     return 0;
 }
 
+int wk_store_block_value(struct wk_store_reader *r, uint64_t id, uint64_t *first, uint32_t *n)
+{
+    struct wk__blkloc loc;
+    int rc = wk__store_block_find(r->st, r->txn, id, &loc);
+    if (rc < 0)
+        return rc;
+    *first = loc.key;
+    *n = loc.nmembers;
+    return 0;
+}
+
 /* Open `view` on block id's records, decompressing its value into raw unless raw already
  * holds it (*raw_key: the key of the value in raw, 0: none). */
 static int load_raw(struct wk_store_reader *r, uint64_t id, struct wk__buf *raw,

@@ -305,6 +305,15 @@ int wk_store_candidates(struct wk_store_reader *r, const struct wk_store_filter 
 int wk_store_block_info(struct wk_store_reader *r, uint64_t id,
                         struct wk_store_block_info *info);
 
+/**
+ * The stored value holding block `id`: the cold tier merges consecutive blocks into one
+ * value (one zstd frame), whose blocks are [*first, *first + *n). A reader decompresses a
+ * value once for all its blocks it scans in a row, so parallel readers (hunt) should take a
+ * value's blocks together rather than interleave them. Hot blocks: *first = id, *n = 1.
+ * @return 0, WK_ENOT_FOUND, WK_ECORRUPT.
+ */
+int wk_store_block_value(struct wk_store_reader *r, uint64_t id, uint64_t *first, uint32_t *n);
+
 /** Called per matching event of a block; ev borrowed for the call. Return <0 to stop. */
 typedef int (*wk_store_event_cb)(const struct wk_event *ev, struct wk_store_ref ref,
                                  void *arg);

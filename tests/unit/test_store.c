@@ -1052,6 +1052,14 @@ WK_TEST(cold_tier_merges_blocks_and_keeps_refs_chain_retention)
     WK_ASSERT_OK(wk_store_block_info(r, 2, &bi));
     WK_ASSERT_UINT_EQ(bi.id, 2);
     WK_ASSERT(bi.count > 0);
+    uint64_t vfirst;
+    uint32_t vn;
+    WK_ASSERT_OK(wk_store_block_value(r, 2, &vfirst, &vn));
+    WK_ASSERT_UINT_EQ(vfirst, 1);
+    WK_ASSERT(vn >= 2);
+    WK_ASSERT_OK(wk_store_block_value(r, s0.blocks, &vfirst, &vn));
+    WK_ASSERT(vfirst <= s0.blocks && vfirst + vn > s0.blocks);
+    WK_ASSERT_INT_EQ(wk_store_block_value(r, s0.blocks + 1, &vfirst, &vn), WK_ENOT_FOUND);
     uint64_t next = 1;
     struct wk_store_alert al;
     WK_ASSERT_INT_EQ(wk_store_alert_next(r, &next, &al), 1);
