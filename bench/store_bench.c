@@ -33,7 +33,7 @@ static double ms(int64_t ns)
 
 static void run_query(struct wk_store *st, const char *what, const struct wk_store_filter *f)
 {
-    int64_t t0 = wk_time_mono_ns(), first = 0;
+    int64_t t0 = wk_time_mono_ns(), c0 = cpu_ns(), first = 0;
     struct wk_store_reader *r;
     struct wk_store_iter *it;
     const struct wk_event *ev;
@@ -46,11 +46,50 @@ static void run_query(struct wk_store *st, const char *what, const struct wk_sto
         if (!n++)
             first = wk_time_mono_ns() - t0;
     }
-    int64_t all = wk_time_mono_ns() - t0;
+    int64_t all = wk_time_mono_ns() - t0, cpu = cpu_ns() - c0;
     wk_store_iter_free(it);
     wk_store_reader_close(r);
-    printf("query %-28s %8llu events, first result %.2f ms, complete %.1f ms\n", what,
-           (unsigned long long)n, ms(first), ms(all));
+    printf("query %-28s %8llu events, first result %.2f ms, complete %.1f ms (CPU %.1f ms)\n",
+           what, (unsigned long long)n, ms(first), ms(all), ms(cpu));
+}
+
+/* The queries, on the whole store (also when it was filled by an earlier run). */
+static void queries(struct wk_store *st, const char *key_value, const char *tier)
+{
+    struct wk_store_stats s;
+    char cid[65] = "";
+    wk_store_stats(st, &s);
+    int64_t ts_min = s.ts_min, ts_max = s.ts_max;
+    printf("== queries, %s\n", tier);
+    {
+        /* A container that has events: the first one found from the middle on. */
+        struct wk_store_reader *r;
+        struct wk_store_iter *it;
+        const struct wk_event *e;
+        struct wk_store_filter mid = {.since = ts_min + (ts_max - ts_min) / 2};
+        if (wk_store_reader_open(st, &r) == 0 && wk_store_iter_new(r, &mid, &it) == 0) {
+            while (!cid[0] && wk_store_iter_next(it, &e, NULL) == 1) {
+                size_t l;
+                const char *c = wk_event_get_str(e, &WK_KEY_CONTAINER_ID, &l);
+                if (c && l == 64)
+                    memcpy(cid, c, 65);
+            }
+            wk_store_iter_free(it);
+        }
+        wk_store_reader_close(r);
+    }
+    /* A 10% time window in the middle, one container. */
+    int64_t span = ts_max - ts_min;
+    struct wk_store_filter f = {.since = ts_min + span / 2, .until = ts_min + span / 2 + span / 10,
+                                .container = cid};
+    run_query(st, "time 10% + container", &f);
+    struct wk_store_filter g = {.since = ts_min + span / 2, .until = ts_min + span / 2 + span / 10};
+    run_query(st, "time 10%", &g);
+    struct wk_store_term key = {"auditd.key", key_value};
+    struct wk_store_filter h = {.terms = &key, .nterms = 1};
+    run_query(st, "auditd.key (all time)", &h);
+    struct wk_store_filter all = {0};
+    run_query(st, "everything", &all);
 }
 
 int main(int argc, char **argv)
@@ -72,6 +111,10 @@ int main(int argc, char **argv)
     if (argc > 5)
         o.block_raw_max = (size_t)atoi(argv[5]) << 10;
     o.fsync = getenv("WK_BENCH_NOFSYNC") == NULL;
+    if (getenv("WK_BENCH_NODICT"))
+        o.dictionaries = false;
+    if (getenv("WK_BENCH_COLD_KIB"))
+        o.cold_block_bytes = (size_t)atoi(getenv("WK_BENCH_COLD_KIB")) << 10;
     struct wk_store *st;
     int rc = wk_store_open(&st, argv[2], &o);
     if (rc < 0) {
@@ -85,7 +128,6 @@ int main(int argc, char **argv)
     ssize_t len;
     uint64_t n = 0, in_bytes = 0;
     int64_t add_ns = 0, add_cpu = 0, ts_min = INT64_MAX, ts_max = 0;
-    char cid[65] = "";
     const char *err;
     while ((len = getline(&line, &cap, in)) > 0) {
         in_bytes += (uint64_t)len;
@@ -133,50 +175,22 @@ int main(int argc, char **argv)
            (double)s.map_used / (double)s.stored_bytes);
     printf("blocks            %llu\n", (unsigned long long)s.blocks);
 
+    const char *key_value = argc > 4 ? argv[4] : "delete";
+    if (getenv("WK_BENCH_COLD"))
+        queries(st, key_value, "hot tier");
     if (getenv("WK_BENCH_COLD")) {
         int64_t k0 = cpu_ns();
         uint64_t done = 0;
         rc = wk_store_recompact(st, INT64_MAX, 0, &done);
         int64_t k1 = cpu_ns();
         wk_store_stats(st, &s);
-        printf("cold tier         %llu blocks at zstd %d in %.1f s CPU: %llu bytes (%.1f/event, "
-               "x%.2f)%s\n", (unsigned long long)done, o.cold_level, (double)(k1 - k0) / 1e9,
-               (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)n,
+        printf("cold tier         %llu blocks at zstd %d, %zu KiB values, in %.1f s CPU: %llu "
+               "bytes (%.1f/event, x%.2f)%s\n", (unsigned long long)done, o.cold_level,
+               o.cold_block_bytes >> 10, (double)(k1 - k0) / 1e9,
+               (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)s.events,
                (double)s.raw_bytes / (double)s.stored_bytes, rc < 0 ? " (failed)" : "");
     }
-    /* Queries use the whole store (also when it was filled by an earlier run). */
-    n = s.events;
-    ts_min = s.ts_min;
-    ts_max = s.ts_max;
-    {
-        /* A container that has events: the first one found from the middle on. */
-        struct wk_store_reader *r;
-        struct wk_store_iter *it;
-        const struct wk_event *e;
-        struct wk_store_filter mid = {.since = ts_min + (ts_max - ts_min) / 2};
-        if (wk_store_reader_open(st, &r) == 0 && wk_store_iter_new(r, &mid, &it) == 0) {
-            while (!cid[0] && wk_store_iter_next(it, &e, NULL) == 1) {
-                size_t l;
-                const char *c = wk_event_get_str(e, &WK_KEY_CONTAINER_ID, &l);
-                if (c && l == 64)
-                    memcpy(cid, c, 65);
-            }
-            wk_store_iter_free(it);
-        }
-        wk_store_reader_close(r);
-    }
-    /* A 10% time window in the middle, one container. */
-    int64_t span = ts_max - ts_min;
-    struct wk_store_filter f = {.since = ts_min + span / 2, .until = ts_min + span / 2 + span / 10,
-                                .container = cid};
-    run_query(st, "time 10% + container", &f);
-    struct wk_store_filter g = {.since = ts_min + span / 2, .until = ts_min + span / 2 + span / 10};
-    run_query(st, "time 10%", &g);
-    struct wk_store_term key = {"auditd.key", argc > 4 ? argv[4] : "delete"};
-    struct wk_store_filter h = {.terms = &key, .nterms = 1};
-    run_query(st, "auditd.key (all time)", &h);
-    struct wk_store_filter all = {0};
-    run_query(st, "everything", &all);
+    queries(st, key_value, getenv("WK_BENCH_COLD") ? "after the cold tier" : "as stored");
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak RSS          %ld KiB\n", ru.ru_maxrss);

@@ -5,7 +5,9 @@
 # and a key query against `ausearch -k` on the same auditd events as a raw log.
 # usage: bench/store_bench.sh STORE_BENCH GEN_EVENTS   (or: meson compile -C build bench-store)
 # env: N (events), BLOCK_KIB (hot block size), WK_BENCH_COLD=1 (also run the cold tier:
-# zstd 19, slow), ZSTD_BYTES (skip the zstd -19 run and use this size), WK_CORPUS.
+# zstd 19, slow; queries run before and after it), WK_BENCH_COLD_KIB (cold value size),
+# WK_BENCH_NODICT=1 (no dictionary), ZSTD_BYTES (skip the zstd -19 run and use this size),
+# WK_CORPUS.
 set -euo pipefail
 bench=$1
 gen=$2
@@ -35,6 +37,15 @@ printf 'ratio              stored blocks / zstd-19 = %.3f, data file / zstd-19 =
 [ -z "$cold" ] || printf 'ratio (cold tier)  stored blocks / zstd-19 = %.3f\n' "$(echo "$cold / $z" | bc -l)"
 echo "== ausearch -k recon on the auditd events as a raw log ($(wc -l <"$tmp/audit.log") lines)"
 t0=$(date +%s.%N)
-a=$(ausearch -if "$tmp/audit.log" -k recon --raw 2>/dev/null | grep -c 'key="recon"' || true)
+/usr/bin/time -o "$tmp/ausearch.time" -f '%U %S' ausearch -if "$tmp/audit.log" -k recon --raw \
+    >"$tmp/ausearch.out" 2>/dev/null || true
 t1=$(date +%s.%N)
-printf 'ausearch -k        %d records in %.2f s\n' "$a" "$(echo "$t1 - $t0" | bc -l)"
+a=$(grep -c 'key="recon"' "$tmp/ausearch.out" || true)
+cpu=$(awk 'END {print $1 + $2}' "$tmp/ausearch.time")
+printf 'ausearch -k        %d records in %.2f s (CPU %.2f s)\n' "$a" "$(echo "$t1 - $t0" | bc -l)" "$cpu"
+# The store's key queries (wall and CPU, ms) from its output above, against ausearch.
+grep '^query auditd.key' "$tmp/bench.out" | sed 's/.*complete \([0-9.]*\) ms (CPU \([0-9.]*\) ms)/\1 \2/' |
+    while read -r wall qcpu; do
+        printf 'key query vs ausearch -k: %.1fx wall, %.1fx CPU\n' \
+            "$(echo "($t1 - $t0) * 1000 / $wall" | bc -l)" "$(echo "$cpu * 1000 / $qcpu" | bc -l)"
+    done

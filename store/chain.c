@@ -176,33 +176,32 @@ static int bad(struct wk_store_verify_result *res, uint64_t id, const char *fmt,
     return WK_ECHAIN;
 }
 
-/* Check one block against its expected id and predecessor hash. */
-static int check_block(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
-                       struct wk__buf *raw, uint64_t id, const MDB_val *v,
-                       const uint8_t *prev, struct wk_store_verify_result *res)
+/* Check one block (its header h and its uncompressed records raw, or NULL when its value
+ * did not decompress: why in zerr) against its expected id and predecessor hash. */
+static int check_block(uint64_t id, const uint8_t *h, const uint8_t *raw, size_t rlen,
+                       int zerr, const uint8_t *prev, struct wk_store_verify_result *res)
 {
-    const uint8_t *h = v->mv_data;
     uint8_t hash[32];
-    if (v->mv_size < WK__BLK_HDR || h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT)
+    if (h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT && h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2)
         return bad(res, id, "block %llu: bad header", (unsigned long long)id);
     if (prev && memcmp(h + WK__BLK_OFF_PREV, prev, 32) != 0)
         return bad(res, id, "block %llu: previous-block hash does not match (block removed, "
                    "reordered or altered before it)", (unsigned long long)id);
-    int rc = wk__store_block_raw(st, txn, dctx, h, v->mv_size, raw);
-    if (rc == -ENOMEM)
-        return rc;
-    if (rc < 0)
+    if (!raw)
         return bad(res, id, "block %llu: payload does not decompress (%s)",
-                   (unsigned long long)id, wk_strerror(rc));
-    wk__records_hash(raw->p, raw->len, hash);
+                   (unsigned long long)id, wk_strerror(zerr));
+    wk__records_hash(raw, rlen, hash);
     if (memcmp(hash, h + WK__BLK_OFF_RHASH, 32) != 0)
         return bad(res, id, "block %llu: records hash does not match its contents",
                    (unsigned long long)id);
-    size_t pos = 0, blen;
-    const uint8_t *body;
+    struct wk__blkview view = {0};
     uint32_t count = 0;
-    while ((rc = wk__store_next_record(raw->p, raw->len, &pos, &body, &blen)) == 1)
-        count++;
+    int rc = wk__blkview_open(&view, wk__blk_format(h), raw, rlen);
+    if (rc == 0)
+        rc = wk__blkview_count(&view, &count);
+    wk__blkview_fini(&view);
+    if (rc == -ENOMEM)
+        return rc;
     if (rc < 0 || count != wk__get_u32le(h + WK__BLK_OFF_COUNT))
         return bad(res, id, "block %llu: record count does not match its header",
                    (unsigned long long)id);
@@ -258,30 +257,33 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
         expect = from;
         have_prev = false; /* trust the stored predecessor hash of the first block checked */
     }
+    struct wk__blkloc loc;
     if (from > first && link) {
-        uint8_t pb[8];
-        wk__put_u64be(pb, from - 1);
-        MDB_val pk8 = {8, pb}, pv;
-        if (mdb_get(txn, st->dbi[WK__DB_BLOCKS], &pk8, &pv) != 0) {
+        rc = wk__store_block_find(st, txn, from - 1, &loc);
+        if (rc == WK_ENOT_FOUND) {
             rc = bad(res, from - 1, "block %llu is missing", (unsigned long long)(from - 1));
             goto out;
         }
-        if (pv.mv_size < WK__BLK_HDR) {
+        if (rc < 0) {
             rc = bad(res, from - 1, "block %llu: bad header", (unsigned long long)(from - 1));
             goto out;
         }
-        memcpy(prev, (uint8_t *)pv.mv_data + WK__BLK_OFF_HASH, 32);
+        memcpy(prev, loc.hdr + WK__BLK_OFF_HASH, 32);
         have_prev = true;
     }
     if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0) {
         rc = wk__mdb_err(rc);
         goto out;
     }
+    /* Start at the value holding block `expect` (a merged one may begin below it). */
     uint8_t kb[8];
     wk__put_u64be(kb, expect);
+    if (wk__store_block_find(st, txn, expect, &loc) == 0)
+        wk__put_u64be(kb, loc.key);
     k.mv_size = 8;
     k.mv_data = kb;
     MDB_cursor_op op = MDB_SET_RANGE;
+    const uint64_t start = expect;
     rc = 0;
     for (;;) {
         int mrc = mdb_cursor_get(c, &k, &v, op);
@@ -293,21 +295,43 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
                      (unsigned long long)expect, mdb_strerror(mrc));
             goto out;
         }
-        uint64_t id = k.mv_size == 8 ? wk__get_u64be(k.mv_data) : 0;
-        if (id < first) /* below the chain start: retention leftovers cannot exist */
-            continue;
-        if (id != expect) {
-            rc = bad(res, expect, "block %llu is missing (next stored block is %llu)",
-                     (unsigned long long)expect, (unsigned long long)id);
+        uint64_t key = k.mv_size == 8 ? wk__get_u64be(k.mv_data) : 0;
+        if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, 0, &loc)) < 0) {
+            rc = bad(res, key < start ? start : key, "block %llu: bad header",
+                     (unsigned long long)(key < start ? start : key));
             goto out;
         }
-        if ((rc = check_block(st, txn, dctx, &raw, id, &v, have_prev ? prev : NULL, res)) < 0)
+        /* Decompress the value once for all its blocks. */
+        int zerr = wk__store_block_raw(st, txn, dctx, v.mv_data, v.mv_size, &raw);
+        if (zerr == -ENOMEM) {
+            rc = zerr;
             goto out;
-        memcpy(prev, (uint8_t *)v.mv_data + WK__BLK_OFF_HASH, 32);
-        have_prev = true;
-        res->blocks++;
-        last = id;
-        expect = id + 1;
+        }
+        for (uint32_t m = 0; m < loc.nmembers; m++) {
+            uint64_t id = key + m;
+            /* Below the chain start (blocks of a merged value that retention cut) or below
+             * where this walk starts. */
+            if (id < first || id < start)
+                continue;
+            if (id != expect) {
+                rc = bad(res, expect, "block %llu is missing (next stored block is %llu)",
+                         (unsigned long long)expect, (unsigned long long)id);
+                goto out;
+            }
+            if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, m, &loc)) < 0 ||
+                (zerr == 0 && (loc.off > raw.len || loc.len > raw.len - loc.off))) {
+                rc = bad(res, id, "block %llu: bad header", (unsigned long long)id);
+                goto out;
+            }
+            if ((rc = check_block(id, loc.hdr, zerr == 0 ? raw.p + loc.off : NULL, loc.len, zerr,
+                                  have_prev ? prev : NULL, res)) < 0)
+                goto out;
+            memcpy(prev, loc.hdr + WK__BLK_OFF_HASH, 32);
+            have_prev = true;
+            res->blocks++;
+            last = id;
+            expect = id + 1;
+        }
     }
     if (have_head && head_id >= expect) {
         rc = bad(res, expect, "the chain head is block %llu but the store ends at block %llu "
@@ -365,11 +389,8 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
                      (unsigned long long)last);
             goto out;
         }
-        uint8_t idb[8];
-        wk__put_u64be(idb, id);
-        MDB_val bk = {8, idb}, bv;
-        if (mdb_get(txn, st->dbi[WK__DB_BLOCKS], &bk, &bv) != 0 || bv.mv_size < WK__BLK_HDR ||
-            memcmp((uint8_t *)bv.mv_data + WK__BLK_OFF_HASH, p + 16, 32) != 0) {
+        if (wk__store_block_find(st, txn, id, &loc) != 0 ||
+            memcmp(loc.hdr + WK__BLK_OFF_HASH, p + 16, 32) != 0) {
             rc = bad(res, id, "block %llu: hash differs from its signed checkpoint",
                      (unsigned long long)id);
             goto out;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The store's binary event encoding (docs/store.md, "Record"): compact, exact (every
+ * The store's binary event encoding, format 1 (docs/store.md; the writer now writes format 2,
+ * codec2.c; this one is read for older blocks): compact, exact (every
  * kind, flag, record number and literal-dots mask survives), and cheap to decode. zstd
  * removes the repetition of field names across the records of a block.
  */

@@ -1,36 +1,80 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The cold tier: committed blocks written at the hot level (zstd 3) are recompressed at a
- * high level (zstd 19, with the store's dictionary) under a time budget, oldest first, and
- * replaced in place. Ids, event refs and the chain do not change: block hashes cover the
- * uncompressed records, not the frame. Header flag bit 0 marks a cold block.
+ * The cold tier: committed hot blocks (zstd 3, 256 KiB) are merged, oldest first and under
+ * a time budget, into values of at least cold_block_bytes (1 MiB) compressed once at a high
+ * level (zstd 19) with a window covering the value and the store's dictionary. A merged
+ * value is stored under its first block's id and keeps every block's own header, so ids,
+ * event refs and the hash chain (over each block's uncompressed records) do not change.
+ * One transaction per value: a crash leaves either the hot blocks or the merged value.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <string.h>
 
 #include "store_private.h"
 #include "watchkeeper/error.h"
 #include "watchkeeper/timefmt.h"
 
-#define WK__BLK_FLAG_COLD 0x01u
-
-static ZSTD_CDict *cold_cdict(struct wk_store *st, MDB_txn *txn, uint32_t id)
+/* The dictionary of that id from meta (borrowed from txn), or NULL. */
+static const MDB_val *dict_bytes(struct wk_store *st, MDB_txn *txn, uint32_t id, MDB_val *v)
 {
     uint8_t key[9] = {'d', 'i', 'c', 't', ':', (uint8_t)(id >> 24), (uint8_t)(id >> 16),
                       (uint8_t)(id >> 8), (uint8_t)id};
-    MDB_val k = {9, key}, v;
-    if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) != 0)
+    MDB_val k = {9, key};
+    if (!id || mdb_get(txn, st->dbi[WK__DB_META], &k, v) != 0)
         return NULL;
-    return ZSTD_createCDict(v.mv_data, v.mv_size, st->opts.cold_level);
+    return v;
 }
 
-/* Recompress one block. @return 1 done, 0 nothing to do (stop), <0 error. */
-static int one(struct wk_store *st, uint64_t keep_hot, ZSTD_CCtx *cc, ZSTD_DCtx *dc,
-               struct wk__buf *raw, struct wk__buf *out, ZSTD_CDict **cd, uint32_t *cd_id,
-               uint64_t *cursor)
+/* Compress src into out after hl header bytes at the cold level, with a window covering
+ * all of src and dictionary d. @return frame size or -EIO. */
+static ssize_t cold_compress(struct wk_store *st, ZSTD_CCtx *cc, const MDB_val *d,
+                             const struct wk__buf *src, struct wk__buf *out, size_t hl)
+{
+    int wlog = 10;
+    while (wlog < 27 && ((size_t)1 << wlog) < src->len)
+        wlog++;
+    ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, st->opts.cold_level);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, wlog);
+    if (d && ZSTD_isError(ZSTD_CCtx_loadDictionary(cc, d->mv_data, d->mv_size)))
+        return -EIO;
+    size_t bound = ZSTD_compressBound(src->len);
+    out->len = 0;
+    if (wk__buf_reserve(out, hl + bound) < 0)
+        return -ENOMEM;
+    size_t z = ZSTD_compress2(cc, out->p + hl, bound, src->p, src->len);
+    if (ZSTD_isError(z))
+        return -EIO;
+    return (ssize_t)z;
+}
+
+static int add_stored(struct wk_store *st, MDB_txn *txn, int64_t delta)
+{
+    MDB_val k = {6, "totals"}, v;
+    if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) != 0 || v.mv_size != 32)
+        return 0;
+    uint8_t t[32];
+    memcpy(t, v.mv_data, 32);
+    wk__put_u64le(t + 24, (uint64_t)((int64_t)wk__get_u64le(t + 24) + delta));
+    MDB_val tv = {32, t};
+    return mdb_put(txn, st->dbi[WK__DB_META], &k, &tv, 0);
+}
+
+struct cold {
+    ZSTD_CCtx *cc;
+    ZSTD_DCtx *dc;
+    struct wk__buf raw, one, out, hdrs;
+};
+
+/* Make the next group of hot blocks cold, in one transaction: merged into one value when
+ * they reach cold_block_bytes together, a block alone recompressed in place.
+ * @return blocks made cold (0: nothing to do now, stop), <0 error. */
+static int one(struct wk_store *st, uint64_t keep_hot, struct cold *w, uint64_t *cursor)
 {
     MDB_txn *txn;
     MDB_cursor *c;
@@ -45,81 +89,104 @@ static int one(struct wk_store *st, uint64_t keep_hot, ZSTD_CCtx *cc, ZSTD_DCtx 
         last = wk__get_u64le(v.mv_data);
     if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
         goto fail;
+    size_t target = st->opts.cold_block_bytes;
     uint8_t kb[8];
     wk__put_u64be(kb, *cursor);
     k.mv_size = 8;
     k.mv_data = kb;
     MDB_cursor_op op = MDB_SET_RANGE;
-    int result = 0;
+    uint64_t first = 0, n = 0;
+    size_t old = 0;
+    w->raw.len = w->hdrs.len = 0;
+    const uint8_t *h1 = NULL; /* the value of a group of one */
+    size_t h1len = 0;
     while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
         op = MDB_NEXT;
         uint64_t id = wk__get_u64be(k.mv_data);
+        const uint8_t *h = v.mv_data;
+        struct wk__blkloc loc;
         if (id + keep_hot > last)
             break;
-        *cursor = id + 1;
-        const uint8_t *h = v.mv_data;
-        if (v.mv_size < WK__BLK_HDR || (h[WK__BLK_OFF_FLAGS] & WK__BLK_FLAG_COLD))
+        if ((rc = wk__blkloc_init(id, v.mv_data, v.mv_size, 0, &loc)) < 0)
+            break;
+        bool cold = loc.nmembers > 1 || (h[WK__BLK_OFF_FLAGS] & WK__BLK_FLAG_COLD);
+        if (cold || (n && id != first + n)) {
+            if (n)
+                break; /* the group ends before a cold value or a gap */
+            *cursor = id + loc.nmembers;
             continue;
-        if ((rc = wk__store_block_raw(st, txn, dc, h, v.mv_size, raw)) < 0)
+        }
+        if ((rc = wk__store_block_raw(st, txn, w->dc, h, v.mv_size, &w->one)) < 0 ||
+            (rc = wk__buf_put(&w->raw, w->one.p, w->one.len)) < 0 ||
+            (rc = wk__buf_put(&w->hdrs, h, WK__BLK_HDR)) < 0)
             break;
-        /* The block's own dictionary, or the current one for blocks written before it. */
-        uint32_t dict = wk__get_u32le(h + WK__BLK_OFF_DICT);
-        if (!dict)
-            dict = wk__store_dict_id(st);
-        if (dict && *cd_id != dict) {
-            ZSTD_freeCDict(*cd);
-            *cd = cold_cdict(st, txn, dict);
-            *cd_id = *cd ? dict : 0;
-        }
-        ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
-        ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
-        if (dict && *cd_id == dict)
-            ZSTD_CCtx_refCDict(cc, *cd);
-        else {
-            ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, st->opts.cold_level);
-            dict = 0;
-        }
-        size_t bound = ZSTD_compressBound(raw->len);
-        out->len = 0;
-        if ((rc = wk__buf_reserve(out, WK__BLK_HDR + bound)) < 0)
+        if (!n++)
+            first = id;
+        old += v.mv_size;
+        h1 = h;
+        h1len = v.mv_size;
+        if (w->raw.len >= target)
             break;
-        size_t z = ZSTD_compress2(cc, out->p + WK__BLK_HDR, bound, raw->p, raw->len);
-        if (ZSTD_isError(z)) {
-            rc = -EIO;
-            break;
-        }
-        memcpy(out->p, h, WK__BLK_HDR);
-        out->p[WK__BLK_OFF_FLAGS] |= WK__BLK_FLAG_COLD;
-        size_t old = v.mv_size;
-        if (WK__BLK_HDR + z < old) {
-            wk__put_u32le(out->p + WK__BLK_OFF_DICT, dict);
-            out->len = WK__BLK_HDR + z;
-        } else { /* keep the hot frame, only mark it as done */
-            memcpy(out->p + WK__BLK_HDR, h + WK__BLK_HDR, old - WK__BLK_HDR);
-            out->len = old;
-        }
-        MDB_val nk = {8, kb}, nv = {out->len, out->p};
-        wk__put_u64be(kb, id);
-        if ((rc = mdb_put(txn, st->dbi[WK__DB_BLOCKS], &nk, &nv, 0)) != 0)
-            break;
-        /* Keep the stored-bytes total exact. */
-        k.mv_size = 6;
-        k.mv_data = "totals";
-        if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size == 32) {
-            uint8_t t[32];
-            memcpy(t, v.mv_data, 32);
-            wk__put_u64le(t + 24, wk__get_u64le(t + 24) - (old - out->len));
-            MDB_val tv = {32, t};
-            rc = mdb_put(txn, st->dbi[WK__DB_META], &k, &tv, 0);
-        }
-        result = 1;
-        break;
     }
     mdb_cursor_close(c);
     if (rc == MDB_NOTFOUND)
         rc = 0;
     if (rc != 0)
         goto fail;
+    int result = 0;
+    if (n && w->raw.len >= target) {
+        MDB_val dv;
+        const MDB_val *d = dict_bytes(st, txn, wk__store_dict_id(st), &dv);
+        uint32_t dict = d ? wk__store_dict_id(st) : 0;
+        uint8_t idb[8];
+        if (n == 1) {
+            /* In place, only when smaller; marked cold either way. */
+            ssize_t z = cold_compress(st, w->cc, d, &w->raw, &w->out, WK__BLK_HDR);
+            if (z < 0) {
+                rc = (int)z;
+                goto fail;
+            }
+            memcpy(w->out.p, h1, WK__BLK_HDR);
+            if (WK__BLK_HDR + (size_t)z < h1len) {
+                wk__put_u32le(w->out.p + WK__BLK_OFF_DICT, dict);
+                w->out.len = WK__BLK_HDR + (size_t)z;
+            } else {
+                memcpy(w->out.p + WK__BLK_HDR, h1 + WK__BLK_HDR, h1len - WK__BLK_HDR);
+                w->out.len = h1len;
+            }
+            w->out.p[WK__BLK_OFF_FLAGS] |= WK__BLK_FLAG_COLD;
+        } else {
+            size_t hl = WK__MRG_HDR + w->hdrs.len;
+            ssize_t z = cold_compress(st, w->cc, d, &w->raw, &w->out, hl);
+            if (z < 0) {
+                rc = (int)z;
+                goto fail;
+            }
+            uint8_t *m = w->out.p;
+            memset(m, 0, WK__MRG_HDR);
+            m[WK__BLK_OFF_FORMAT] = WK__BLK_MERGED;
+            m[WK__BLK_OFF_FLAGS] = WK__BLK_FLAG_COLD;
+            m[WK__BLK_OFF_HDRLEN] = WK__MRG_HDR; /* the fixed part; members follow */
+            wk__put_u32le(m + WK__MRG_OFF_COUNT, (uint32_t)n);
+            wk__put_u32le(m + WK__MRG_OFF_DICT, dict);
+            memcpy(m + WK__MRG_HDR, w->hdrs.p, w->hdrs.len);
+            /* Members keep their own headers; their dictionary id field is unused here. */
+            w->out.len = hl + (size_t)z;
+            for (uint64_t i = 1; i < n; i++) {
+                wk__put_u64be(idb, first + i);
+                MDB_val dk = {8, idb};
+                if ((rc = mdb_del(txn, st->dbi[WK__DB_BLOCKS], &dk, NULL)) != 0)
+                    goto fail;
+            }
+        }
+        wk__put_u64be(idb, first);
+        MDB_val nk = {8, idb}, nv = {w->out.len, w->out.p};
+        if ((rc = mdb_put(txn, st->dbi[WK__DB_BLOCKS], &nk, &nv, 0)) != 0 ||
+            (rc = add_stored(st, txn, (int64_t)w->out.len - (int64_t)old)) != 0)
+            goto fail;
+        *cursor = first + n;
+        result = (int)n;
+    }
     uint8_t cb[8];
     wk__put_u64le(cb, *cursor);
     k.mv_size = 9;
@@ -144,14 +211,10 @@ int wk_store_recompact(struct wk_store *st, int64_t budget_ns, uint64_t keep_hot
     if (!st->w)
         return -EROFS;
     int64_t t0 = wk_time_mono_ns();
-    ZSTD_CCtx *cc = ZSTD_createCCtx();
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
-    ZSTD_CDict *cd = NULL;
-    uint32_t cd_id = 0;
-    struct wk__buf raw = {0}, out = {0};
+    struct cold w = {.cc = ZSTD_createCCtx(), .dc = ZSTD_createDCtx()};
     uint64_t cursor = 1;
     int rc = -ENOMEM;
-    if (!cc || !dc)
+    if (!w.cc || !w.dc)
         goto out;
     MDB_txn *txn;
     if ((rc = wk__store_rdtxn(st, &txn)) < 0)
@@ -161,15 +224,16 @@ int wk_store_recompact(struct wk_store *st, int64_t budget_ns, uint64_t keep_hot
         cursor = wk__get_u64le(v.mv_data);
     wk__store_rdtxn_end(st, txn);
     do {
-        rc = one(st, keep_hot, cc, dc, &raw, &out, &cd, &cd_id, &cursor);
-        if (rc == 1 && done)
-            (*done)++;
-    } while (rc == 1 && wk_time_mono_ns() - t0 < budget_ns);
+        rc = one(st, keep_hot, &w, &cursor);
+        if (rc > 0 && done)
+            *done += (uint64_t)rc;
+    } while (rc > 0 && wk_time_mono_ns() - t0 < budget_ns);
 out:
-    ZSTD_freeCCtx(cc);
-    ZSTD_freeDCtx(dc);
-    ZSTD_freeCDict(cd);
-    wk__buf_fini(&raw);
-    wk__buf_fini(&out);
+    ZSTD_freeCCtx(w.cc);
+    ZSTD_freeDCtx(w.dc);
+    wk__buf_fini(&w.raw);
+    wk__buf_fini(&w.one);
+    wk__buf_fini(&w.out);
+    wk__buf_fini(&w.hdrs);
     return rc < 0 ? rc : 0;
 }

@@ -16,12 +16,26 @@
 #include "store_private.h"
 #include "watchkeeper/error.h"
 
+/* Strings a filter wants, searched in a block's bytes before decoding (ts_out). */
+#define PF_MAX 8
+struct prefilter {
+    size_t n;
+    struct {
+        const char *s;
+        size_t len;
+        const uint8_t *next; /* next occurrence at or after the last record, NULL: none */
+        bool valid;          /* next is known for this block */
+    } k[PF_MAX];
+};
+
 struct wk_store_reader {
     struct wk_store *st;
     MDB_txn *txn;
     ZSTD_DCtx *dctx;
     struct wk__buf raw;
-    uint64_t raw_id; /* block held in raw, 0: none */
+    uint64_t raw_key; /* key of the value held in raw, 0: none */
+    uint64_t view_id; /* block the view is open on, 0: none */
+    struct wk__blkview view; /* over raw */
     struct wk_event *ev;
     int64_t skew;
 };
@@ -32,8 +46,10 @@ struct wk_store_iter {
     uint64_t *ids;
     size_t n, i;
     struct wk__buf raw;
+    struct wk__blkview view;
+    struct prefilter pf;
+    uint64_t raw_key;
     uint64_t id;
-    size_t pos;
     uint32_t idx;
     bool in_block;
     struct wk_event *ev;
@@ -66,15 +82,95 @@ static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id
     return d;
 }
 
+static bool record_format(uint8_t f)
+{
+    return f == WK__BLK_FORMAT || f == WK__BLK_FORMAT2;
+}
+
+int wk__blkloc_init(uint64_t key, const void *val, size_t vlen, uint32_t member,
+                    struct wk__blkloc *loc)
+{
+    const uint8_t *p = val;
+    loc->val = p;
+    loc->vlen = vlen;
+    loc->key = key;
+    loc->member = member;
+    if (vlen >= WK__BLK_HDR && record_format(p[WK__BLK_OFF_FORMAT])) {
+        if (member)
+            return WK_ECORRUPT;
+        loc->hdr = p;
+        loc->nmembers = 1;
+        loc->off = 0;
+        loc->len = wk__get_u32le(p + WK__BLK_OFF_RAW);
+        return 0;
+    }
+    if (vlen < WK__MRG_HDR || p[WK__BLK_OFF_FORMAT] != WK__BLK_MERGED)
+        return WK_ECORRUPT;
+    uint32_t n = wk__get_u32le(p + WK__MRG_OFF_COUNT);
+    if (n == 0 || member >= n || (vlen - WK__MRG_HDR) / WK__BLK_HDR < n)
+        return WK_ECORRUPT;
+    loc->nmembers = n;
+    loc->off = 0;
+    for (uint32_t i = 0; i < member; i++)
+        loc->off += wk__get_u32le(p + WK__MRG_HDR + (size_t)i * WK__BLK_HDR + WK__BLK_OFF_RAW);
+    loc->hdr = p + WK__MRG_HDR + (size_t)member * WK__BLK_HDR;
+    if (!record_format(loc->hdr[WK__BLK_OFF_FORMAT]))
+        return WK_ECORRUPT;
+    loc->len = wk__get_u32le(loc->hdr + WK__BLK_OFF_RAW);
+    return 0;
+}
+
+int wk__store_block_find(struct wk_store *st, MDB_txn *txn, uint64_t id, struct wk__blkloc *loc)
+{
+    uint8_t kb[8];
+    wk__put_u64be(kb, id);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_get(txn, st->dbi[WK__DB_BLOCKS], &k, &v);
+    if (rc == 0)
+        return wk__blkloc_init(id, v.mv_data, v.mv_size, 0, loc);
+    if (rc != MDB_NOTFOUND)
+        return wk__mdb_err(rc);
+    /* Not a value of its own: a member of the merged value at the greatest key below. */
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
+        return wk__mdb_err(rc);
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    if (k.mv_size != 8)
+        return WK_ECORRUPT;
+    uint64_t key = wk__get_u64be(k.mv_data);
+    const uint8_t *p = v.mv_data;
+    if (key > id || v.mv_size < WK__MRG_HDR || p[WK__BLK_OFF_FORMAT] != WK__BLK_MERGED ||
+        id - key >= wk__get_u32le(p + WK__MRG_OFF_COUNT))
+        return WK_ENOT_FOUND;
+    return wk__blkloc_init(key, v.mv_data, v.mv_size, (uint32_t)(id - key), loc);
+}
+
 int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
                         const uint8_t *val, size_t vlen, struct wk__buf *out)
 {
-    if (vlen < WK__BLK_HDR || val[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT)
+    size_t hl, raw = 0;
+    uint32_t dict;
+    if (vlen >= WK__BLK_HDR && record_format(val[WK__BLK_OFF_FORMAT])) {
+        hl = WK__BLK_HDR;
+        raw = wk__get_u32le(val + WK__BLK_OFF_RAW);
+        dict = wk__get_u32le(val + WK__BLK_OFF_DICT);
+    } else if (vlen >= WK__MRG_HDR && val[WK__BLK_OFF_FORMAT] == WK__BLK_MERGED) {
+        uint32_t n = wk__get_u32le(val + WK__MRG_OFF_COUNT);
+        if (n == 0 || (vlen - WK__MRG_HDR) / WK__BLK_HDR < n)
+            return WK_ECORRUPT;
+        hl = WK__MRG_HDR + (size_t)n * WK__BLK_HDR;
+        for (uint32_t i = 0; i < n; i++)
+            raw += wk__get_u32le(val + WK__MRG_HDR + (size_t)i * WK__BLK_HDR + WK__BLK_OFF_RAW);
+        dict = wk__get_u32le(val + WK__MRG_OFF_DICT);
+    } else {
         return WK_ECORRUPT;
-    uint32_t raw = wk__get_u32le(val + WK__BLK_OFF_RAW);
-    uint32_t dict = wk__get_u32le(val + WK__BLK_OFF_DICT);
+    }
     out->len = 0;
-    int rc = wk__buf_reserve(out, (size_t)raw + 1);
+    int rc = wk__buf_reserve(out, raw + 1);
     if (rc < 0)
         return rc;
     size_t n;
@@ -82,10 +178,9 @@ int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
         struct wk__dict *d = dict_find(st, txn, dict);
         if (!d)
             return WK_ECORRUPT;
-        n = ZSTD_decompress_usingDDict(dctx, out->p, raw, val + WK__BLK_HDR, vlen - WK__BLK_HDR,
-                                       d->ddict);
+        n = ZSTD_decompress_usingDDict(dctx, out->p, raw, val + hl, vlen - hl, d->ddict);
     } else {
-        n = ZSTD_decompressDCtx(dctx, out->p, raw, val + WK__BLK_HDR, vlen - WK__BLK_HDR);
+        n = ZSTD_decompressDCtx(dctx, out->p, raw, val + hl, vlen - hl);
     }
     if (ZSTD_isError(n) || n != raw)
         return WK_ECORRUPT;
@@ -125,6 +220,7 @@ struct wk_store_reader *wk_store_reader_close(struct wk_store_reader *r)
         wk__store_rdtxn_end(r->st, r->txn);
     ZSTD_freeDCtx(r->dctx);
     wk__buf_fini(&r->raw);
+    wk__blkview_fini(&r->view);
     wk_event_free(r->ev);
     free(r);
     return NULL;
@@ -317,45 +413,62 @@ int wk_store_candidates(struct wk_store_reader *r, const struct wk_store_filter 
     return rc;
 }
 
-static int get_block(struct wk_store_reader *r, uint64_t id, MDB_val *v)
-{
-    uint8_t kb[8];
-    wk__put_u64be(kb, id);
-    MDB_val k = {8, kb};
-    int rc = mdb_get(r->txn, r->st->dbi[WK__DB_BLOCKS], &k, v);
-    if (rc != 0)
-        return wk__mdb_err(rc);
-    if (v->mv_size < WK__BLK_HDR)
-        return WK_ECORRUPT;
-    return 0;
-}
-
 int wk_store_block_info(struct wk_store_reader *r, uint64_t id, struct wk_store_block_info *info)
 {
-    MDB_val v;
-    int rc = get_block(r, id, &v);
+    struct wk__blkloc loc;
+    int rc = wk__store_block_find(r->st, r->txn, id, &loc);
     if (rc < 0)
         return rc;
-    const uint8_t *h = v.mv_data;
+    const uint8_t *h = loc.hdr;
     info->id = id;
     info->count = wk__get_u32le(h + WK__BLK_OFF_COUNT);
     info->raw_size = wk__get_u32le(h + WK__BLK_OFF_RAW);
-    info->dict_id = wk__get_u32le(h + WK__BLK_OFF_DICT);
     info->ts_min = (int64_t)wk__get_u64le(h + WK__BLK_OFF_TSMIN);
     info->ts_max = (int64_t)wk__get_u64le(h + WK__BLK_OFF_TSMAX);
-    info->stored_size = (uint32_t)v.mv_size;
+    if (loc.nmembers == 1) {
+        info->dict_id = wk__get_u32le(h + WK__BLK_OFF_DICT);
+        info->stored_size = (uint32_t)loc.vlen;
+    } else { /* a merged block: its share of the value by raw size */
+        size_t total = 0;
+        for (uint32_t i = 0; i < loc.nmembers; i++)
+            total += wk__get_u32le(loc.val + WK__MRG_HDR + (size_t)i * WK__BLK_HDR + WK__BLK_OFF_RAW);
+        info->dict_id = wk__get_u32le(loc.val + WK__MRG_OFF_DICT);
+        info->stored_size = (uint32_t)(total ? (double)loc.vlen * (double)loc.len / (double)total : 0);
+    }
     memcpy(info->prev, h + WK__BLK_OFF_PREV, 32);
     memcpy(info->hash, h + WK__BLK_OFF_HASH, 32);
     return 0;
 }
 
-static int load_raw(struct wk_store_reader *r, uint64_t id, struct wk__buf *raw)
+int wk_store_block_value(struct wk_store_reader *r, uint64_t id, uint64_t *first, uint32_t *n)
 {
-    MDB_val v;
-    int rc = get_block(r, id, &v);
+    struct wk__blkloc loc;
+    int rc = wk__store_block_find(r->st, r->txn, id, &loc);
     if (rc < 0)
         return rc;
-    return wk__store_block_raw(r->st, r->txn, r->dctx, v.mv_data, v.mv_size, raw);
+    *first = loc.key;
+    *n = loc.nmembers;
+    return 0;
+}
+
+/* Open `view` on block id's records, decompressing its value into raw unless raw already
+ * holds it (*raw_key: the key of the value in raw, 0: none). */
+static int load_raw(struct wk_store_reader *r, uint64_t id, struct wk__buf *raw,
+                    uint64_t *raw_key, struct wk__blkview *view)
+{
+    struct wk__blkloc loc;
+    int rc = wk__store_block_find(r->st, r->txn, id, &loc);
+    if (rc < 0)
+        return rc;
+    if (*raw_key != loc.key) {
+        *raw_key = 0;
+        if ((rc = wk__store_block_raw(r->st, r->txn, r->dctx, loc.val, loc.vlen, raw)) < 0)
+            return rc;
+        *raw_key = loc.key;
+    }
+    if (loc.off > raw->len || loc.len > raw->len - loc.off)
+        return WK_ECORRUPT;
+    return wk__blkview_open(view, wk__blk_format(loc.hdr), raw->p + loc.off, loc.len);
 }
 
 /* Could this text be stored as a number, boolean or null (not as its bytes)? */
@@ -368,23 +481,60 @@ static bool maybe_scalar(const char *v)
     return *end == '\0';
 }
 
-/* Before decoding a record: its timestamp is its first 8 bytes, and every string a filter
- * wants equal must occur in its bytes (strings are stored verbatim). A cheap exact-safe
- * pre-check that spares decoding most records of a candidate block. */
-static bool ts_out(const struct wk_store_filter *f, const uint8_t *body, size_t blen)
+/* Before decoding a record: its timestamp, and every string a filter wants equal must
+ * occur in its bytes (string values are stored verbatim or as references into the
+ * original, which is there: docs/store.md, "Invariant"). A cheap exact-safe pre-check that
+ * spares decoding most records of a candidate block. The strings are searched in the
+ * block once, from record to record (the next occurrence of each is kept), not per record:
+ * a key that occurs in some records of every block costs one pass over the block. */
+
+static void pf_add(struct prefilter *pf, const char *s)
 {
-    if (!f || blen < 8)
+    if (pf->n < PF_MAX && *s) {
+        pf->k[pf->n].s = s;
+        pf->k[pf->n].len = strlen(s);
+        pf->k[pf->n].valid = false;
+        pf->n++;
+    }
+}
+
+static void pf_init(struct prefilter *pf, const struct wk_store_filter *f)
+{
+    pf->n = 0;
+    if (!f)
+        return;
+    if (f->source)
+        pf_add(pf, f->source);
+    if (f->container)
+        pf_add(pf, f->container);
+    for (size_t i = 0; i < f->nterms; i++) {
+        if (!maybe_scalar(f->terms[i].value))
+            pf_add(pf, f->terms[i].value);
+    }
+}
+
+/* A new block: forget the occurrences found in the last one. */
+static void pf_block(struct prefilter *pf)
+{
+    for (size_t i = 0; i < pf->n; i++)
+        pf->k[i].valid = false;
+}
+
+static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, const struct wk__blkview *v,
+                   int64_t ts, const uint8_t *body, size_t blen)
+{
+    if (!f)
         return false;
-    int64_t ts = (int64_t)wk__get_u64le(body);
     if ((f->since && ts < f->since) || (f->until && ts > f->until))
         return true;
-    if (f->source && !memmem(body, blen, f->source, strlen(f->source)))
-        return true;
-    if (f->container && !memmem(body, blen, f->container, strlen(f->container)))
-        return true;
-    for (size_t i = 0; i < f->nterms; i++) {
-        const char *v = f->terms[i].value;
-        if (!maybe_scalar(v) && !memmem(body, blen, v, strlen(v)))
+    const uint8_t *end = v->raw + v->len;
+    for (size_t i = 0; i < pf->n; i++) {
+        if (!pf->k[i].valid || (pf->k[i].next && pf->k[i].next < body)) {
+            pf->k[i].next = wk__find(body, (size_t)(end - body), (const uint8_t *)pf->k[i].s,
+                                     pf->k[i].len);
+            pf->k[i].valid = true;
+        }
+        if (!pf->k[i].next || pf->k[i].next + pf->k[i].len > body + blen)
             return true;
     }
     return false;
@@ -393,24 +543,27 @@ static bool ts_out(const struct wk_store_filter *f, const uint8_t *body, size_t 
 int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
                         const struct wk_store_filter *f, wk_store_event_cb cb, void *arg)
 {
-    r->raw_id = 0;
-    int rc = load_raw(r, id, &r->raw);
+    r->view_id = 0;
+    int rc = load_raw(r, id, &r->raw, &r->raw_key, &r->view);
     if (rc < 0)
         return rc;
-    r->raw_id = id;
+    r->view_id = id;
     const struct wk_store_raw *rw = f ? f->raw : NULL;
-    if (rw && rw->block && (rc = rw->block(r->raw.p, r->raw.len, rw->arg)) <= 0)
+    if (rw && rw->block && (rc = rw->block(r->view.raw, r->view.len, rw->arg)) <= 0)
         return rc;
-    size_t pos = 0, blen;
+    size_t blen;
     const uint8_t *body;
+    int64_t ts;
     uint32_t idx = 0;
-    while ((rc = wk__store_next_record(r->raw.p, r->raw.len, &pos, &body, &blen)) == 1) {
+    struct prefilter pf;
+    pf_init(&pf, f);
+    while ((rc = wk__blkview_next(&r->view, &body, &blen, &ts)) == 1) {
         uint32_t i = idx++;
-        if (rw && rw->record && !rw->record((size_t)(body - r->raw.p), blen, rw->arg))
+        if (rw && rw->record && !rw->record((size_t)(body - r->view.raw), blen, rw->arg))
             continue;
-        if (ts_out(f, body, blen))
+        if (ts_out(f, &pf, &r->view, ts, body, blen))
             continue;
-        if ((rc = wk__store_decode(body, blen, r->ev)) < 0)
+        if ((rc = wk__blkview_decode(&r->view, body, blen, ts, r->ev)) < 0)
             return rc;
         if (!event_match(f, r->ev))
             continue;
@@ -424,18 +577,20 @@ int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
 int wk_store_event_get(struct wk_store_reader *r, struct wk_store_ref ref, struct wk_event *ev)
 {
     int rc;
-    if (r->raw_id != ref.block) {
-        r->raw_id = 0;
-        if ((rc = load_raw(r, ref.block, &r->raw)) < 0)
+    if (r->view_id != ref.block) {
+        r->view_id = 0;
+        if ((rc = load_raw(r, ref.block, &r->raw, &r->raw_key, &r->view)) < 0)
             return rc;
-        r->raw_id = ref.block;
+        r->view_id = ref.block;
     }
-    size_t pos = 0, blen;
+    size_t blen;
     const uint8_t *body;
+    int64_t ts;
     uint32_t idx = 0;
-    while ((rc = wk__store_next_record(r->raw.p, r->raw.len, &pos, &body, &blen)) == 1) {
+    wk__blkview_rewind(&r->view);
+    while ((rc = wk__blkview_next(&r->view, &body, &blen, &ts)) == 1) {
         if (idx++ == ref.index)
-            return wk__store_decode(body, blen, ev);
+            return wk__blkview_decode(&r->view, body, blen, ts, ev);
     }
     return rc < 0 ? rc : WK_ENOT_FOUND;
 }
@@ -453,6 +608,7 @@ int wk_store_iter_new(struct wk_store_reader *r, const struct wk_store_filter *f
     it->r = r;
     if (f)
         it->f = *f;
+    pf_init(&it->pf, &it->f);
     int rc = wk_event_new(&it->ev);
     if (rc == 0)
         rc = wk_store_candidates(r, &it->f, &it->ids, &it->n);
@@ -473,13 +629,13 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
             if (it->i == it->n)
                 return 0;
             it->id = it->ids[it->i++];
-            if ((rc = load_raw(it->r, it->id, &it->raw)) < 0)
+            if ((rc = load_raw(it->r, it->id, &it->raw, &it->raw_key, &it->view)) < 0)
                 return rc;
-            it->pos = 0;
             it->idx = 0;
             it->in_block = true;
+            pf_block(&it->pf);
             const struct wk_store_raw *rw = it->f.raw;
-            if (rw && rw->block && (rc = rw->block(it->raw.p, it->raw.len, rw->arg)) <= 0) {
+            if (rw && rw->block && (rc = rw->block(it->view.raw, it->view.len, rw->arg)) <= 0) {
                 if (rc < 0)
                     return rc;
                 it->in_block = false;
@@ -488,7 +644,8 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
         }
         const uint8_t *body;
         size_t blen;
-        rc = wk__store_next_record(it->raw.p, it->raw.len, &it->pos, &body, &blen);
+        int64_t ts;
+        rc = wk__blkview_next(&it->view, &body, &blen, &ts);
         if (rc < 0)
             return rc;
         if (rc == 0) {
@@ -497,11 +654,11 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
         }
         uint32_t idx = it->idx++;
         if (it->f.raw && it->f.raw->record &&
-            !it->f.raw->record((size_t)(body - it->raw.p), blen, it->f.raw->arg))
+            !it->f.raw->record((size_t)(body - it->view.raw), blen, it->f.raw->arg))
             continue;
-        if (ts_out(&it->f, body, blen))
+        if (ts_out(&it->f, &it->pf, &it->view, ts, body, blen))
             continue;
-        if ((rc = wk__store_decode(body, blen, it->ev)) < 0)
+        if ((rc = wk__blkview_decode(&it->view, body, blen, ts, it->ev)) < 0)
             return rc;
         if (!event_match(&it->f, it->ev))
             continue;
@@ -520,6 +677,7 @@ struct wk_store_iter *wk_store_iter_free(struct wk_store_iter *it)
         return NULL;
     free(it->ids);
     wk__buf_fini(&it->raw);
+    wk__blkview_fini(&it->view);
     wk_event_free(it->ev);
     free(it);
     return NULL;
@@ -564,7 +722,7 @@ int wk_store_alert_next(struct wk_store_reader *r, uint64_t *id, struct wk_store
         return WK_ECORRUPT;
     /* refs are packed 12 bytes each on disk; unpack into the reader's scratch. */
     struct wk__buf *b = &r->raw;
-    r->raw_id = 0;
+    r->raw_key = r->view_id = 0;
     b->len = 0;
     if ((rc = wk__buf_reserve(b, (size_t)n * sizeof(struct wk_store_ref) + 8)) < 0)
         return rc;
@@ -654,6 +812,7 @@ int wk_store_stats(struct wk_store *st, struct wk_store_stats *out)
     k.mv_data = "totals";
     if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size == 32) {
         out->events = wk__get_u64le(v.mv_data);
+        out->blocks = wk__get_u64le((uint8_t *)v.mv_data + 8); /* merged cold values hold several */
         out->raw_bytes = wk__get_u64le((uint8_t *)v.mv_data + 16);
         out->stored_bytes = wk__get_u64le((uint8_t *)v.mv_data + 24);
     }

@@ -65,7 +65,8 @@ static int sub_u64(MDB_txn *txn, MDB_dbi meta, const char *name, const uint64_t 
 
 /* One bounded round. @return blocks removed (>= 0) or an error. */
 static int retain_round(struct wk_store *st, int64_t now_ns, ZSTD_DCtx *dctx,
-                        struct wk__buf *raw, struct wk_event *ev)
+                        struct wk__buf *raw, uint64_t *raw_key, struct wk__blkview *view,
+                        struct wk_event *ev)
 {
     MDB_txn *txn;
     MDB_cursor *c;
@@ -95,27 +96,35 @@ static int retain_round(struct wk_store *st, int64_t now_ns, ZSTD_DCtx *dctx,
         int64_t ts_max = (int64_t)wk__get_u64le((uint8_t *)v.mv_data + 8);
         uint8_t idb[8];
         memcpy(idb, (uint8_t *)k.mv_data + 8, 8);
-        MDB_val bk = {8, idb}, bv;
-        if ((rc = mdb_get(txn, st->dbi[WK__DB_BLOCKS], &bk, &bv)) != 0)
+        uint64_t id = wk__get_u64be(idb);
+        struct wk__blkloc loc;
+        if ((rc = wk__store_block_find(st, txn, id, &loc)) < 0)
             break;
         bool old = st->opts.retain_age_ns && ts_max < now_ns - st->opts.retain_age_ns;
         bool big = st->opts.retain_bytes && stored_total > st->opts.retain_bytes;
-        if (!old && !big)
+        /* A merged value goes as a whole: once its first block went, the rest follow. */
+        if (!old && !big && loc.member == 0)
             break;
-        const uint8_t *h = bv.mv_data;
-        if (bv.mv_size < WK__BLK_HDR) {
-            rc = WK_ECORRUPT;
-            break;
-        }
+        const uint8_t *h = loc.hdr;
+        bool last_member = loc.member + 1 == loc.nmembers;
+        /* The stored bytes of the value count when its last block goes. */
+        size_t vsize = last_member ? loc.vlen : 0;
         /* Per-source counters: decode the block once (retention is rare and bounded). */
         uint32_t braw = wk__get_u32le(h + WK__BLK_OFF_RAW);
-        if (wk__store_block_raw(st, txn, dctx, h, bv.mv_size, raw) == 0) {
-            size_t pos = 0, blen;
+        if (loc.member == 0 || *raw_key != loc.key) {
+            *raw_key = 0;
+            if (wk__store_block_raw(st, txn, dctx, loc.val, loc.vlen, raw) == 0)
+                *raw_key = loc.key;
+        }
+        if (*raw_key == loc.key && loc.off <= raw->len && loc.len <= raw->len - loc.off &&
+            wk__blkview_open(view, wk__blk_format(h), raw->p + loc.off, loc.len) == 0) {
+            size_t blen;
             const uint8_t *body;
-            while (wk__store_next_record(raw->p, raw->len, &pos, &body, &blen) == 1) {
+            int64_t ts;
+            while (wk__blkview_next(view, &body, &blen, &ts) == 1) {
                 size_t ml = 7;
                 const char *m = "unknown";
-                if (wk__store_decode(body, blen, ev) == 0) {
+                if (wk__blkview_decode(view, body, blen, ts, ev) == 0) {
                     const char *x = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &ml);
                     if (x)
                         m = x;
@@ -124,19 +133,27 @@ static int retain_round(struct wk_store *st, int64_t now_ns, ZSTD_DCtx *dctx,
                 }
                 uint64_t r = blen + 1;
                 delta_add(src, &nsrc, m, ml, r,
-                          braw ? (uint64_t)((double)bv.mv_size * (double)r / (double)braw) : 0);
+                          braw ? (uint64_t)((double)loc.vlen * (double)r / (double)braw /
+                                            loc.nmembers) : 0);
             }
         }
         tot[0] += wk__get_u32le(h + WK__BLK_OFF_COUNT);
         tot[1] += 1;
         tot[2] += wk__get_u32le(h + WK__BLK_OFF_RAW);
-        tot[3] += bv.mv_size;
-        stored_total = stored_total > bv.mv_size ? stored_total - bv.mv_size : 0;
-        next_id = wk__get_u64be(idb) + 1;
+        tot[3] += vsize;
+        stored_total = stored_total > vsize ? stored_total - vsize : 0;
+        next_id = id + 1;
         memcpy(next_prev, h + WK__BLK_OFF_HASH, 32);
-        if ((rc = mdb_cursor_del(c, 0)) != 0 ||
-            (rc = mdb_del(txn, st->dbi[WK__DB_BLOCKS], &bk, NULL)) != 0)
+        MDB_val bk = {8, idb};
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
             break;
+        if (last_member) {
+            uint8_t kk[8];
+            wk__put_u64be(kk, loc.key);
+            MDB_val vk = {8, kk};
+            if ((rc = mdb_del(txn, st->dbi[WK__DB_BLOCKS], &vk, NULL)) != 0)
+                break;
+        }
         int r1 = mdb_del(txn, st->dbi[WK__DB_BY_CONTAINER], &bk, NULL);
         int r2 = mdb_del(txn, st->dbi[WK__DB_BY_TERM], &bk, NULL);
         if ((r1 && r1 != MDB_NOTFOUND) || (r2 && r2 != MDB_NOTFOUND)) {
@@ -186,11 +203,13 @@ int wk_store_retain(struct wk_store *st, int64_t now_ns, uint64_t *removed)
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     struct wk_event *ev = NULL;
     struct wk__buf raw = {0};
+    struct wk__blkview view = {0};
+    uint64_t raw_key = 0;
     int rc = -ENOMEM;
     if (!dctx || wk_event_new(&ev) < 0)
         goto out;
     for (;;) {
-        rc = retain_round(st, now_ns, dctx, &raw, ev);
+        rc = retain_round(st, now_ns, dctx, &raw, &raw_key, &view, ev);
         if (rc <= 0)
             break;
         if (removed)
@@ -200,5 +219,6 @@ out:
     ZSTD_freeDCtx(dctx);
     wk_event_free(ev);
     wk__buf_fini(&raw);
+    wk__blkview_fini(&view);
     return rc < 0 ? rc : 0;
 }

@@ -49,6 +49,7 @@ void wk_store_opts_init(struct wk_store_opts *opts)
     opts->map_max = 64ull << 30;
     opts->fsync = true;
     opts->checkpoint_blocks = 256;
+    opts->cold_block_bytes = 1u << 20;
 }
 
 int wk__mdb_err(int rc)
@@ -140,7 +141,11 @@ struct wk__writer {
     uint64_t c_next_block, c_next_alert, c_next_quar;
 
     ZSTD_CCtx *cctx;
-    struct wk__buf enc;
+    struct wk__buf enc;   /* values of the event being added (format 2) */
+    struct wk__buf desc;  /* its shape descriptor */
+    struct wk__shapes shapes; /* shape table of the open block */
+    int64_t prev_ts;      /* timestamp of the open block's last record */
+    struct wk__buf blk;   /* the sealed block's uncompressed bytes: shapes + records */
     double ratio_est; /* compressed/raw of recent blocks, 0: unknown */
 
     /* Dictionary: samples (records of the first blocks) until trained. */
@@ -256,6 +261,9 @@ static struct wk__writer *writer_free(struct wk__writer *w)
     free(w->sealed);
     ZSTD_freeCCtx(w->cctx);
     wk__buf_fini(&w->enc);
+    wk__buf_fini(&w->desc);
+    wk__buf_fini(&w->blk);
+    wk__shapes_fini(&w->shapes);
     wk__buf_fini(&w->samples);
     free(w->ssizes);
     ZSTD_freeCDict(w->cdict);
@@ -722,10 +730,13 @@ static void batch_touch(struct wk__writer *w)
 static int dict_sample(struct wk_store *st)
 {
     struct wk__writer *w = st->w;
-    size_t pos = 0, blen;
-    const uint8_t *body;
+    /* Samples: the block's shape table, then each record. */
+    size_t pos = w->blk.len - w->raw.len, blen = pos;
+    const uint8_t *body = w->blk.p;
     int rc;
-    while (wk__store_next_record(w->raw.p, w->raw.len, &pos, &body, &blen) == 1) {
+    for (bool first = true;
+         first || wk__store_next_record(w->blk.p, w->blk.len, &pos, &body, &blen) == 1;
+         first = false) {
         if (w->nsamples == w->csamples) {
             size_t c = w->csamples ? w->csamples * 2 : 1024;
             size_t *a = realloc(w->ssizes, c * sizeof(*a));
@@ -788,27 +799,35 @@ static int seal(struct wk_store *st)
         w->csealed = c;
     }
     struct sealed *b = &w->sealed[w->nsealed];
+    /* The block's bytes: its shape table, then the records. */
+    struct wk__buf *blk = &w->blk;
+    blk->len = 0;
+    if ((rc = wk__shapes_section(&w->shapes, blk)) < 0 ||
+        (rc = wk__buf_put(blk, w->raw.p, w->raw.len)) < 0)
+        return rc;
+    if (blk->len > UINT32_MAX)
+        return WK_ELIMIT;
     if (st->opts.dictionaries && !w->dict_done && (rc = dict_sample(st)) < 0)
         return rc;
-    size_t bound = ZSTD_compressBound(w->raw.len);
+    size_t bound = ZSTD_compressBound(blk->len);
     b->val.len = 0;
     if ((rc = wk__buf_reserve(&b->val, WK__BLK_HDR + bound)) < 0)
         return rc;
-    size_t z = ZSTD_compress2(w->cctx, b->val.p + WK__BLK_HDR, bound, w->raw.p, w->raw.len);
+    size_t z = ZSTD_compress2(w->cctx, b->val.p + WK__BLK_HDR, bound, blk->p, blk->len);
     if (ZSTD_isError(z))
         return -EIO;
     uint8_t *h = b->val.p;
     memset(h, 0, WK__BLK_HDR);
-    h[WK__BLK_OFF_FORMAT] = WK__BLK_FORMAT;
+    h[WK__BLK_OFF_FORMAT] = WK__BLK_FORMAT2;
     h[WK__BLK_OFF_HDRLEN] = WK__BLK_HDR & 0xff;
     h[WK__BLK_OFF_HDRLEN + 1] = WK__BLK_HDR >> 8;
     wk__put_u32le(h + WK__BLK_OFF_COUNT, w->count);
-    wk__put_u32le(h + WK__BLK_OFF_RAW, (uint32_t)w->raw.len);
+    wk__put_u32le(h + WK__BLK_OFF_RAW, (uint32_t)blk->len);
     wk__put_u32le(h + WK__BLK_OFF_DICT, w->cdict ? w->dict_id : 0);
     wk__put_u64le(h + WK__BLK_OFF_TSMIN, (uint64_t)w->ts_min);
     wk__put_u64le(h + WK__BLK_OFF_TSMAX, (uint64_t)w->ts_max);
     memcpy(h + WK__BLK_OFF_PREV, w->head, 32);
-    wk__records_hash(w->raw.p, w->raw.len, h + WK__BLK_OFF_RHASH);
+    wk__records_hash(blk->p, blk->len, h + WK__BLK_OFF_RHASH);
     b->id = w->next_block;
     wk__chain_hash(b->id, h, h + WK__BLK_OFF_HASH);
     b->val.len = WK__BLK_HDR + z;
@@ -842,12 +861,14 @@ static int seal(struct wk_store *st)
     w->next_block++;
     w->nsealed++;
     w->sealed_bytes += b->val.len;
-    double r = (double)z / (double)w->raw.len;
+    double r = (double)z / (double)blk->len;
     w->ratio_est = w->ratio_est > 0 ? (w->ratio_est + r) / 2 : r;
     batch_touch(w);
 
     w->raw.len = 0;
     w->count = 0;
+    w->prev_ts = 0;
+    wk__shapes_reset(&w->shapes);
     w->nch = w->nth = 0;
     w->nosrc = 0;
     return 0;
@@ -1016,10 +1037,10 @@ static int commit(struct wk_store *st, bool final)
 static bool block_full(const struct wk_store *st)
 {
     const struct wk__writer *w = st->w;
-    size_t max = st->opts.block_raw_max;
-    if (w->raw.len >= max)
+    size_t max = st->opts.block_raw_max, len = w->raw.len + w->shapes.bytes.len;
+    if (len >= max)
         return true;
-    if (w->ratio_est <= 0 || w->raw.len < max / 4 * 3)
+    if (w->ratio_est <= 0 || len < max / 4 * 3)
         return false;
     const double page = 4096, over = WK__BLK_HDR + 16;
     double nominal = over + (double)max * w->ratio_est;
@@ -1027,7 +1048,7 @@ static bool block_full(const struct wk_store *st)
     if (pages < 2)
         return false; /* small blocks: nothing worth aiming at */
     double target = pages * page - pages * page / 32;
-    return over + (double)w->raw.len * w->ratio_est >= target;
+    return over + (double)len * w->ratio_est >= target;
 }
 
 /* Seal and commit when the size or age limits say so. */
@@ -1066,21 +1087,25 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
         return -EINVAL;
     /* Encode into scratch first so the open block is never left half-written. */
     w->enc.len = 0;
-    if ((rc = wk__store_encode(&w->enc, ev)) < 0)
+    w->desc.len = 0;
+    if ((rc = wk__enc2_event(&w->desc, &w->enc, ev)) < 0)
         return rc;
-    if (w->enc.len > WK__MAX_EVENT)
+    if (w->enc.len + w->desc.len > WK__MAX_EVENT)
         return WK_ELIMIT;
     /* An event that would push a non-empty block far over its limit starts a new one. */
-    if (w->count && w->raw.len + w->enc.len > st->opts.block_raw_max + st->opts.block_raw_max / 4 &&
+    if (w->count && w->raw.len + w->shapes.bytes.len + w->enc.len + w->desc.len >
+                        st->opts.block_raw_max + st->opts.block_raw_max / 4 &&
         (rc = seal(st)) < 0)
         return rc;
-    if ((rc = wk__buf_reserve(&w->raw, w->enc.len + 10)) < 0)
+    uint32_t sid;
+    if ((rc = wk__shapes_intern(&w->shapes, w->desc.p, w->desc.len, &sid)) < 0)
+        return rc;
+    if ((rc = wk__buf_reserve(&w->raw, w->enc.len + 40)) < 0)
         return rc;
     size_t mark = w->raw.len;
     size_t nch = w->nch, nth = w->nth;
-    w->raw.len += wk__varint_put(w->raw.p + w->raw.len, w->enc.len);
-    memcpy(w->raw.p + w->raw.len, w->enc.p, w->enc.len);
-    w->raw.len += w->enc.len;
+    int64_t prev_ts = w->prev_ts;
+    wk__enc2_record(&w->raw, &w->prev_ts, ts, sid, w->enc.p, w->enc.len);
     if ((rc = summarize(st, ev)) < 0)
         goto undo;
     size_t mlen = 0;
@@ -1110,6 +1135,7 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     return maybe_commit(st, now);
 undo:
     w->raw.len = mark;
+    w->prev_ts = prev_ts;
     w->nch = nch;
     w->nth = nth;
     return rc;

@@ -17,7 +17,16 @@
 #include "watchkeeper/store.h"
 
 /* Block value: a fixed header, then one zstd frame of the records. */
-#define WK__BLK_FORMAT 1u
+#define WK__BLK_FORMAT 1u  /* records of format 1 (docs/store.md) */
+#define WK__BLK_FORMAT2 2u /* shape table + records of format 2 */
+#define WK__BLK_MERGED 3u  /* cold tier: several blocks in one frame (below) */
+#define WK__BLK_FLAG_COLD 0x01u
+/* A merged value (key: its first member's id): format (3), flags, u16 header length,
+ * u32 member count, u32 dictionary id, u32 0, then each member's own 128-byte header,
+ * then one zstd frame of the members' uncompressed bytes one after the other. */
+#define WK__MRG_HDR 16u
+#define WK__MRG_OFF_COUNT 4
+#define WK__MRG_OFF_DICT 8
 #define WK__BLK_HDR 128u
 #define WK__BLK_OFF_FORMAT 0   /* u8 */
 #define WK__BLK_OFF_FLAGS 1    /* u8, 0 */
@@ -116,6 +125,70 @@ int wk__store_decode(const uint8_t *p, size_t len, struct wk_event *ev);
 int wk__store_next_record(const uint8_t *raw, size_t len, size_t *pos, const uint8_t **body,
                           size_t *blen);
 size_t wk__varint_put(uint8_t *p, uint64_t v);
+/* codec2.c: record format 2. Encode an event's shape descriptor into desc and its
+ * values (original first, strings as references into it when found there) into vals. */
+int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
+/* Append one record (length, timestamp delta, shape id, values) to raw, which has room
+ * for vlen + 40 bytes; *prev_ts is the block's last timestamp (0 at its start). */
+void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
+                     const uint8_t *vals, size_t vlen);
+
+/* The shape table of the block being filled (writer). */
+struct wk__shape_ent {
+    uint64_t hash;
+    size_t off, len; /* descriptor bytes in `bytes` */
+};
+struct wk__shapes {
+    struct wk__buf bytes; /* the table as written: per shape, varint len + descriptor */
+    struct wk__shape_ent *ents;
+    size_t n, cents;
+    uint32_t *slots; /* open addressing: entry index + 1, 0 empty */
+    size_t nslots;
+};
+int wk__shapes_intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint32_t *id);
+/* Append the table section (varint count, varint byte length, entries) to out. */
+int wk__shapes_section(const struct wk__shapes *t, struct wk__buf *out);
+void wk__shapes_reset(struct wk__shapes *t);
+void wk__shapes_fini(struct wk__shapes *t);
+
+/* A decoded block's records, either format: open on the uncompressed bytes (borrowed),
+ * then next() per record (its body and timestamp), decode() the ones wanted. */
+struct wk__fdesc {
+    struct wk_key key;
+    uint64_t dots;
+    uint32_t rec;
+    uint8_t kind, flags;
+};
+struct wk__shape {
+    const uint8_t *desc; /* its descriptor in the block's bytes */
+    size_t dlen;
+    bool parsed;         /* first, nf, nrec, orig and its fields are known */
+    uint32_t first, nf, nrec, orig; /* orig: index + 1 of event.original, 0: none */
+};
+struct wk__blkview {
+    uint8_t format;
+    const uint8_t *raw;
+    size_t len, start, pos;
+    int64_t prev_ts;
+    struct wk__shape *shapes;
+    size_t nshapes, cshapes;
+    struct wk__fdesc *fields;
+    size_t nfields, cfields;
+};
+int wk__blkview_open(struct wk__blkview *v, uint8_t format, const uint8_t *raw, size_t len);
+void wk__blkview_rewind(struct wk__blkview *v);
+/* @return 1 (a record: body, blen, ts), 0 (end), WK_ECORRUPT. */
+int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts);
+int wk__blkview_decode(struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
+                       struct wk_event *ev);
+/* Count the records (rewinds). @return 0 or WK_ECORRUPT. */
+int wk__blkview_count(struct wk__blkview *v, uint32_t *count);
+void wk__blkview_fini(struct wk__blkview *v);
+
+/* memmem for the readers' pre-check: SSE2 (first and last byte of the needle, 16
+ * positions at a time) where available. */
+const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl);
+
 /* Summary hash of (field, value text) for the per-block container/term summaries. */
 uint64_t wk__term_hash(const char *field, size_t flen, const char *val, size_t vlen);
 /* The 32-bit form stored in summaries (a collision only adds a candidate block). */
@@ -166,6 +239,25 @@ bool wk__store_is_term(const struct wk_store *st, const char *name, size_t len);
 /* Decompress a block value into out (reset). @return 0, WK_ECORRUPT, -ENOMEM. */
 int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
                         const uint8_t *val, size_t vlen, struct wk__buf *out);
+/* Where block `id` is: its own value, or a member of a merged one. */
+struct wk__blkloc {
+    const uint8_t *val; /* the LMDB value */
+    size_t vlen;
+    uint64_t key;        /* its key: the id of its first block */
+    const uint8_t *hdr;  /* the block's own 128-byte header */
+    uint32_t member, nmembers;
+    size_t off, len;     /* its records within the value's uncompressed bytes */
+};
+/* @return 0, WK_ENOT_FOUND, WK_ECORRUPT, -errno. */
+int wk__store_block_find(struct wk_store *st, MDB_txn *txn, uint64_t id, struct wk__blkloc *loc);
+/* Describe member `member` of a value read at `key`. @return 0 or WK_ECORRUPT. */
+int wk__blkloc_init(uint64_t key, const void *val, size_t vlen, uint32_t member,
+                    struct wk__blkloc *loc);
+/* The record format (1 or 2) of a block header. */
+static inline uint8_t wk__blk_format(const uint8_t *hdr)
+{
+    return hdr[WK__BLK_OFF_FORMAT];
+}
 
 /* chain.c */
 void wk__chain_hash(uint64_t id, const uint8_t *hdr, uint8_t out[32]);

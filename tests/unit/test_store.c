@@ -929,6 +929,7 @@ WK_TEST(recompaction_shrinks_and_keeps_chain_and_refs)
     o.zstd_level = 1;
     o.cold_level = 12;
     o.dictionaries = false;
+    o.cold_block_bytes = 0; /* each block recompressed alone, in place */
     const char *d = store_dir("cold");
     struct wk_store *st;
     WK_ASSERT_OK(wk_store_open(&st, d, &o));
@@ -965,6 +966,171 @@ WK_TEST(recompaction_shrinks_and_keeps_chain_and_refs)
     wk_store_iter_free(it);
     wk_store_reader_close(r);
     wk_store_close(st);
+    free_evs(evs, N);
+}
+
+/* The cold tier merges hot blocks into larger values: ids, refs, alerts, the chain,
+ * verify (also from a block inside a merged value), tamper detection and retention keep
+ * working, and a partial group stays hot until it is large enough. */
+WK_TEST(cold_tier_merges_blocks_and_keeps_refs_chain_retention)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 8192;
+    o.cold_level = 9;
+    o.cold_block_bytes = 40000;
+    o.dict_sample_bytes = 64 << 10;
+    o.checkpoint_blocks = 5;
+    const char *d = store_dir("merge");
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    enum { N = 1500 };
+    static struct wk_event *evs[N];
+    static struct wk_store_ref refs[N];
+    for (size_t i = 0; i < N; i++) {
+        WK_ASSERT_OK(wk_event_new(&evs[i]));
+        make_event(evs[i], 1700000000000000000LL + (int64_t)i * 1000000000);
+        WK_ASSERT_OK(wk_store_add(st, evs[i], NULL, &refs[i]));
+    }
+    uint64_t aid;
+    struct wk_store_ref aref[2] = {refs[3], refs[N / 2]};
+    WK_ASSERT_OK(wk_store_alert_add(st, "{\"a\":1}", 7, aref, 2, &aid));
+    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store_stats s0, s1;
+    WK_ASSERT_OK(wk_store_stats(st, &s0));
+    WK_ASSERT(s0.blocks > 20);
+    uint64_t done = 0;
+    WK_ASSERT_OK(wk_store_recompact(st, 60LL * 1000000000, 0, &done));
+    WK_ASSERT(done > 10);
+    WK_ASSERT(done <= s0.blocks);
+    WK_ASSERT_OK(wk_store_stats(st, &s1));
+    WK_ASSERT_UINT_EQ(s1.blocks, s0.blocks); /* blocks keep existing inside merged values */
+    WK_ASSERT_UINT_EQ(s1.events, N);
+    WK_ASSERT(s1.stored_bytes < s0.stored_bytes);
+    WK_ASSERT_MEM_EQ(s1.head, 32, s0.head, 32);
+    /* Fewer LMDB values than blocks. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat ms;
+    /* Nothing left that reaches the size: a second call does nothing. */
+    uint64_t again = 0;
+    WK_ASSERT_OK(wk_store_recompact(st, 60LL * 1000000000, 0, &again));
+    WK_ASSERT_UINT_EQ(again, 0);
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, s0.blocks);
+    WK_ASSERT(res.checkpoints >= 1);
+    /* The daemon's incremental check from a block inside a merged value. */
+    WK_ASSERT_OK(wk_store_verify_blocks(st, 4, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, s0.blocks - 3);
+    WK_ASSERT_OK(wk_store_verify(st, 4, NULL, &res));
+    /* Every event in order, and by its ref from before the merge; the alert's refs. */
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    struct wk_store_iter *it;
+    WK_ASSERT_OK(wk_store_iter_new(r, NULL, &it));
+    const struct wk_event *got;
+    struct wk_store_ref ref;
+    size_t i = 0;
+    while (wk_store_iter_next(it, &got, &ref) == 1) {
+        WK_ASSERT(i < N);
+        WK_ASSERT(wk_event_equal(got, evs[i]));
+        WK_ASSERT_UINT_EQ(ref.block, refs[i].block);
+        WK_ASSERT_UINT_EQ(ref.index, refs[i].index);
+        i++;
+    }
+    WK_ASSERT_UINT_EQ(i, N);
+    wk_store_iter_free(it);
+    struct wk_event *one;
+    WK_ASSERT_OK(wk_event_new(&one));
+    for (i = 0; i < N; i += 37) {
+        WK_ASSERT_OK(wk_store_event_get(r, refs[i], one));
+        WK_ASSERT(wk_event_equal(one, evs[i]));
+    }
+    struct wk_store_block_info bi;
+    WK_ASSERT_OK(wk_store_block_info(r, 2, &bi));
+    WK_ASSERT_UINT_EQ(bi.id, 2);
+    WK_ASSERT(bi.count > 0);
+    uint64_t vfirst;
+    uint32_t vn;
+    WK_ASSERT_OK(wk_store_block_value(r, 2, &vfirst, &vn));
+    WK_ASSERT_UINT_EQ(vfirst, 1);
+    WK_ASSERT(vn >= 2);
+    WK_ASSERT_OK(wk_store_block_value(r, s0.blocks, &vfirst, &vn));
+    WK_ASSERT(vfirst <= s0.blocks && vfirst + vn > s0.blocks);
+    WK_ASSERT_INT_EQ(wk_store_block_value(r, s0.blocks + 1, &vfirst, &vn), WK_ENOT_FOUND);
+    uint64_t next = 1;
+    struct wk_store_alert al;
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &next, &al), 1);
+    struct wk_store_ref ar[2] = {al.refs[0], al.refs[1]};
+    for (int j = 0; j < 2; j++) {
+        WK_ASSERT_OK(wk_store_event_get(r, ar[j], one));
+        WK_ASSERT(wk_event_equal(one, evs[j ? N / 2 : 3]));
+    }
+    wk_store_reader_close(r);
+    wk_store_close(st);
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, d, MDB_RDONLY, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
+    WK_ASSERT_INT_EQ(mdb_stat(txn, dbi, &ms), 0);
+    WK_ASSERT(ms.ms_entries < s0.blocks - done / 2);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+
+    /* Tamper: flip a byte inside the first (merged) value's frame. */
+    char cp[600];
+    snprintf(cp, sizeof(cp), "%s.t", d);
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", cp, d, cp);
+    WK_ASSERT_INT_EQ(system(cmd), 0);
+    {
+        WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+        mdb_env_set_maxdbs(env, 16);
+        WK_ASSERT_INT_EQ(mdb_env_open(env, cp, MDB_WRITEMAP, 0600), 0);
+        WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
+        uint8_t kb[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+        MDB_val k = {8, kb}, v;
+        WK_ASSERT_INT_EQ(mdb_get(txn, dbi, &k, &v), 0);
+        WK_ASSERT_INT_EQ(((uint8_t *)v.mv_data)[0], 3); /* merged */
+        ((uint8_t *)v.mv_data)[v.mv_size / 2] ^= 0x40;
+        WK_ASSERT_INT_EQ(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+        struct wk_store_opts ro = test_opts();
+        ro.read_only = true;
+        WK_ASSERT_OK(wk_store_open(&st, cp, &ro));
+        WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), WK_ECHAIN);
+        WK_ASSERT_UINT_EQ(res.first_bad, 1);
+        wk_store_close(st);
+    }
+
+    /* Retention by size removes whole merged values and verify still passes. */
+    o.retain_bytes = s1.stored_bytes / 2;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    uint64_t removed = 0;
+    WK_ASSERT_OK(wk_store_retain(st, 0, &removed));
+    WK_ASSERT(removed > 0);
+    struct wk_store_stats s2;
+    WK_ASSERT_OK(wk_store_stats(st, &s2));
+    WK_ASSERT(s2.stored_bytes <= o.retain_bytes);
+    WK_ASSERT_UINT_EQ(s2.blocks, s0.blocks - removed);
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, s2.blocks);
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    WK_ASSERT_OK(wk_store_iter_new(r, NULL, &it));
+    size_t left = 0;
+    while (wk_store_iter_next(it, &got, &ref) == 1) {
+        WK_ASSERT(wk_event_equal(got, evs[N - s2.events + left]));
+        left++;
+    }
+    WK_ASSERT_UINT_EQ(left, s2.events);
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+    wk_store_close(st);
+    wk_event_free(one);
     free_evs(evs, N);
 }
 

@@ -1,0 +1,736 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Record format 2 (docs/store.md, "Records, format 2"): each event is a timestamp delta,
+ * the id of its field "shape" (names, records, kinds, flags, dots masks; kept once per
+ * block) and its values, where strings found verbatim in the event's event.original are
+ * stored as (offset, length) references into it. The block view reads both formats.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "store_private.h"
+#include "watchkeeper/error.h"
+
+/* Shorter strings are stored literally: a reference would not be smaller. */
+#define MIN_REF 3
+
+static int varint_get(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= len)
+            return WK_ECORRUPT;
+        uint8_t c = p[(*pos)++];
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return WK_ECORRUPT;
+}
+
+static inline uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+#define PUTV(b, v) ((b)->len += wk__varint_put((b)->p + (b)->len, (v)))
+
+/* ---------------------------------------------------------------------------------- */
+/* Substring search for the readers' pre-check                                         */
+
+const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl)
+{
+    if (nl == 0)
+        return h;
+    if (nl > hl)
+        return NULL;
+    if (nl == 1)
+        return memchr(h, n[0], hl);
+    size_t i = 0;
+#ifdef __SSE2__
+    /* 16 positions at a time: candidates are where both the needle's first byte and its
+     * last byte (nl - 1 further on) match; only those are compared in full. */
+    const __m128i first = _mm_set1_epi8((char)n[0]), last = _mm_set1_epi8((char)n[nl - 1]);
+    for (; i + nl + 15 <= hl; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nl - 1));
+        unsigned mask = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last)));
+        while (mask) {
+            unsigned bit = (unsigned)__builtin_ctz(mask);
+            if (memcmp(h + i + bit + 1, n + 1, nl - 2) == 0)
+                return h + i + bit;
+            mask &= mask - 1;
+        }
+    }
+#endif
+    return memmem(h + i, hl - i, n, nl);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Encoding                                                                            */
+
+struct refs {
+    const char *orig;
+    size_t olen;
+    size_t prev_end; /* end of the last reference: the parser's order makes the next
+                      * value usually lie just after it */
+};
+
+/* First occurrence of n (nl >= 1 bytes) in h (hl bytes). Needles are short and usually
+ * close to the start (the next value after the last one): memchr + memcmp beats memmem's
+ * set-up here. */
+static const char *find(const char *h, size_t hl, const char *n, size_t nl)
+{
+    if (nl > hl)
+        return NULL;
+    const char *end = h + (hl - nl) + 1;
+    while (h < end) {
+        const char *p = memchr(h, n[0], (size_t)(end - h));
+        if (!p)
+            return NULL;
+        if (memcmp(p + 1, n + 1, nl - 1) == 0)
+            return p;
+        h = p + 1;
+    }
+    return NULL;
+}
+
+/* Where s occurs in the original (searching on from the last reference first). */
+static const char *find_ref(const struct refs *r, const char *s, size_t n)
+{
+    const char *at = NULL;
+    if (!r->orig || n > r->olen)
+        return NULL;
+    if (r->prev_end < r->olen)
+        at = find(r->orig + r->prev_end, r->olen - r->prev_end, s, n);
+    if (!at && r->prev_end) {
+        size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
+        at = find(r->orig, lim, s, n);
+    }
+    return at;
+}
+
+/* A reference: varint (length << 1 | 1), zigzag varint of offset - end of the last one. */
+static void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
+{
+    size_t off = (size_t)(at - r->orig);
+    PUTV(b, ((uint64_t)n << 1) | 1);
+    PUTV(b, zigzag((int64_t)off - (int64_t)r->prev_end));
+    r->prev_end = off + n;
+}
+
+/* An integer: a reference to its decimal text in the original when there (auditd serials,
+ * Docker timeNano, ...), else varint (zigzag << 1); 1 escapes a raw 8-byte value. */
+static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
+{
+    char t[24];
+    size_t n = 0;
+    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[sizeof(t) - 1 - n++] = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag);
+    if (v < 0)
+        t[sizeof(t) - 1 - n++] = '-';
+    const char *at = n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n) : NULL;
+    if (at) {
+        put_ref(b, r, at, n);
+        return;
+    }
+    uint64_t z = zigzag(v);
+    if (z < (UINT64_C(1) << 63)) {
+        PUTV(b, z << 1);
+        return;
+    }
+    b->p[b->len++] = 1;
+    wk__put_u64le(b->p + b->len, (uint64_t)v);
+    b->len += 8;
+}
+
+static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n)
+{
+    int rc = wk__buf_reserve(b, 20);
+    if (rc < 0)
+        return rc;
+    const char *at = n >= MIN_REF ? find_ref(r, s, n) : NULL;
+    if (at) {
+        put_ref(b, r, at, n);
+        return 0;
+    }
+    if ((rc = wk__buf_reserve(b, n + 10)) < 0)
+        return rc;
+    PUTV(b, (uint64_t)n << 1);
+    if (n)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static bool is_original(const struct wk_key *k, const struct wk_value *v)
+{
+    return v->rec == 0 && v->kind == WK_VAL_STR && k->len == 14 &&
+           memcmp(k->name, "event.original", 14) == 0;
+}
+
+int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
+{
+    size_t nf = wk_event_nfields(ev);
+    size_t orig = 0; /* field index + 1 */
+    struct refs r = {0};
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk_value *v = wk_event_field_value(ev, i);
+        if (is_original(wk_event_field_key(ev, i), v)) {
+            orig = i + 1;
+            r.orig = v->u.s;
+            r.olen = v->len;
+            break;
+        }
+    }
+    int rc = wk__buf_reserve(desc, 30);
+    if (rc < 0)
+        return rc;
+    PUTV(desc, wk_event_nrecords(ev));
+    PUTV(desc, nf);
+    PUTV(desc, orig);
+    if (orig) {
+        if ((rc = wk__buf_reserve(vals, r.olen + 10)) < 0)
+            return rc;
+        PUTV(vals, r.olen);
+        memcpy(vals->p + vals->len, r.orig, r.olen);
+        vals->len += r.olen;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk_key *k = wk_event_field_key(ev, i);
+        const struct wk_value *v = wk_event_field_value(ev, i);
+        if ((rc = wk__buf_reserve(desc, k->len + 40)) < 0)
+            return rc;
+        PUTV(desc, k->len);
+        memcpy(desc->p + desc->len, k->name, k->len);
+        desc->len += k->len;
+        PUTV(desc, v->rec);
+        desc->p[desc->len++] = v->kind;
+        desc->p[desc->len++] = v->flags;
+        PUTV(desc, wk_event_field_dots(ev, i));
+        if (i + 1 == orig)
+            continue;
+        if ((rc = wk__buf_reserve(vals, 20)) < 0)
+            return rc;
+        switch (v->kind) {
+        case WK_VAL_NULL:
+            break;
+        case WK_VAL_BOOL:
+            vals->p[vals->len++] = v->u.b ? 1 : 0;
+            break;
+        case WK_VAL_INT:
+            put_int(vals, &r, v->u.i);
+            break;
+        case WK_VAL_REAL:
+            memcpy(vals->p + vals->len, &v->u.r, 8);
+            vals->len += 8;
+            break;
+        case WK_VAL_STR:
+            if ((rc = put_str(vals, &r, v->u.s, v->len)) < 0)
+                return rc;
+            break;
+        case WK_VAL_JSON: {
+            struct refs none = {0};
+            if ((rc = put_str(vals, &none, v->u.s, v->len)) < 0)
+                return rc;
+            break;
+        }
+        case WK_VAL_STRLIST:
+            PUTV(vals, v->len);
+            for (uint32_t j = 0; j < v->len; j++) {
+                if ((rc = put_str(vals, &r, v->u.items[j].s, v->u.items[j].len)) < 0)
+                    return rc;
+            }
+            break;
+        default:
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
+                     const uint8_t *vals, size_t vlen)
+{
+    uint8_t hb[20];
+    size_t hl = wk__varint_put(hb, zigzag((int64_t)((uint64_t)ts - (uint64_t)*prev_ts)));
+    hl += wk__varint_put(hb + hl, sid);
+    PUTV(raw, hl + vlen);
+    memcpy(raw->p + raw->len, hb, hl);
+    raw->len += hl;
+    memcpy(raw->p + raw->len, vals, vlen);
+    raw->len += vlen;
+    *prev_ts = ts;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Shape table of the open block (writer)                                              */
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        h = (h ^ x) * UINT64_C(0x100000001b3);
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h ^ (h >> 32);
+}
+
+void wk__shapes_reset(struct wk__shapes *t)
+{
+    t->n = 0;
+    t->bytes.len = 0;
+    if (t->slots)
+        memset(t->slots, 0, t->nslots * sizeof(*t->slots));
+}
+
+void wk__shapes_fini(struct wk__shapes *t)
+{
+    free(t->slots);
+    free(t->ents);
+    wk__buf_fini(&t->bytes);
+    memset(t, 0, sizeof(*t));
+}
+
+static int grow_slots(struct wk__shapes *t)
+{
+    size_t ns = t->nslots ? t->nslots * 2 : 256;
+    uint32_t *s = calloc(ns, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t j = (size_t)t->ents[i].hash & (ns - 1);
+        while (s[j])
+            j = (j + 1) & (ns - 1);
+        s[j] = (uint32_t)i + 1;
+    }
+    free(t->slots);
+    t->slots = s;
+    t->nslots = ns;
+    return 0;
+}
+
+int wk__shapes_intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint32_t *id)
+{
+    uint64_t h = hash_bytes(desc, len);
+    if (t->nslots) {
+        size_t j = (size_t)h & (t->nslots - 1);
+        while (t->slots[j]) {
+            const struct wk__shape_ent *e = &t->ents[t->slots[j] - 1];
+            if (e->hash == h && e->len == len && memcmp(t->bytes.p + e->off, desc, len) == 0) {
+                *id = t->slots[j] - 1;
+                return 0;
+            }
+            j = (j + 1) & (t->nslots - 1);
+        }
+    }
+    int rc;
+    if ((t->n + 1) * 2 > t->nslots && (rc = grow_slots(t)) < 0)
+        return rc;
+    if (t->n == t->cents) {
+        size_t c = t->cents ? t->cents * 2 : 64;
+        struct wk__shape_ent *e = realloc(t->ents, c * sizeof(*e));
+        if (!e)
+            return -ENOMEM;
+        t->ents = e;
+        t->cents = c;
+    }
+    if ((rc = wk__buf_reserve(&t->bytes, len + 10)) < 0)
+        return rc;
+    struct wk__shape_ent *e = &t->ents[t->n];
+    e->hash = h;
+    e->len = len;
+    PUTV(&t->bytes, len);
+    e->off = t->bytes.len;
+    memcpy(t->bytes.p + t->bytes.len, desc, len);
+    t->bytes.len += len;
+    size_t j = (size_t)h & (t->nslots - 1);
+    while (t->slots[j])
+        j = (j + 1) & (t->nslots - 1);
+    t->slots[j] = (uint32_t)t->n + 1;
+    *id = (uint32_t)t->n++;
+    return 0;
+}
+
+int wk__shapes_section(const struct wk__shapes *t, struct wk__buf *out)
+{
+    int rc = wk__buf_reserve(out, t->bytes.len + 20);
+    if (rc < 0)
+        return rc;
+    PUTV(out, t->n);
+    PUTV(out, t->bytes.len);
+    memcpy(out->p + out->len, t->bytes.p, t->bytes.len);
+    out->len += t->bytes.len;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Block view: the records of a block of either format                                 */
+
+void wk__blkview_fini(struct wk__blkview *v)
+{
+    free(v->shapes);
+    free(v->fields);
+    memset(v, 0, sizeof(*v));
+}
+
+/* Parse shape s (its fields appended to v->fields) on its first use: a query that decodes
+ * few records of a block does not pay for the shapes it does not meet. */
+static int parse_shape(struct wk__blkview *v, struct wk__shape *s)
+{
+    const uint8_t *p = s->desc;
+    size_t len = s->dlen;
+    size_t pos = 0;
+    uint64_t nrec, nf, orig;
+    int rc;
+    if ((rc = varint_get(p, len, &pos, &nrec)) < 0 || (rc = varint_get(p, len, &pos, &nf)) < 0 ||
+        (rc = varint_get(p, len, &pos, &orig)) < 0)
+        return rc;
+    if (nrec > 65535 || nf > 65535 || orig > nf)
+        return WK_ECORRUPT;
+    if (v->nfields + nf > v->cfields) {
+        size_t c = v->cfields ? v->cfields : 256;
+        while (c < v->nfields + nf)
+            c *= 2;
+        struct wk__fdesc *f = realloc(v->fields, c * sizeof(*f));
+        if (!f)
+            return -ENOMEM;
+        v->fields = f;
+        v->cfields = c;
+    }
+    s->first = (uint32_t)v->nfields;
+    s->nf = (uint32_t)nf;
+    s->nrec = (uint32_t)nrec;
+    s->orig = (uint32_t)orig;
+    for (uint64_t i = 0; i < nf; i++) {
+        uint64_t klen, rec, dots;
+        if ((rc = varint_get(p, len, &pos, &klen)) < 0)
+            return rc;
+        if (klen == 0 || klen > len - pos)
+            return WK_ECORRUPT;
+        struct wk__fdesc *f = &v->fields[v->nfields + i];
+        f->key = wk_key_initn((const char *)p + pos, (size_t)klen);
+        pos += (size_t)klen;
+        if ((rc = varint_get(p, len, &pos, &rec)) < 0)
+            return rc;
+        if (len - pos < 2 || rec > nrec)
+            return WK_ECORRUPT;
+        f->rec = (uint32_t)rec;
+        f->kind = p[pos++];
+        f->flags = p[pos++];
+        if (f->kind > WK_VAL_JSON)
+            return WK_ECORRUPT;
+        if ((rc = varint_get(p, len, &pos, &dots)) < 0)
+            return rc;
+        f->dots = dots;
+        /* The original is a string at event level. */
+        if (i + 1 == orig && (f->kind != WK_VAL_STR || rec != 0))
+            return WK_ECORRUPT;
+    }
+    if (pos != len)
+        return WK_ECORRUPT;
+    v->nfields += nf;
+    s->parsed = true;
+    return 0;
+}
+
+int wk__blkview_open(struct wk__blkview *v, uint8_t format, const uint8_t *raw, size_t len)
+{
+    v->format = format;
+    v->raw = raw;
+    v->len = len;
+    v->start = v->pos = 0;
+    v->prev_ts = 0;
+    v->nshapes = v->nfields = 0;
+    if (format == WK__BLK_FORMAT)
+        return 0;
+    if (format != WK__BLK_FORMAT2)
+        return WK_ECORRUPT;
+    uint64_t n, bytes;
+    size_t pos = 0;
+    int rc;
+    if ((rc = varint_get(raw, len, &pos, &n)) < 0 || (rc = varint_get(raw, len, &pos, &bytes)) < 0)
+        return rc;
+    if (bytes > len - pos || n > bytes)
+        return WK_ECORRUPT;
+    size_t end = pos + (size_t)bytes;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t sl;
+        if ((rc = varint_get(raw, end, &pos, &sl)) < 0)
+            return rc;
+        if (sl > end - pos)
+            return WK_ECORRUPT;
+        if (v->nshapes == v->cshapes) {
+            size_t c = v->cshapes ? v->cshapes * 2 : 64;
+            struct wk__shape *sh = realloc(v->shapes, c * sizeof(*sh));
+            if (!sh)
+                return -ENOMEM;
+            v->shapes = sh;
+            v->cshapes = c;
+        }
+        struct wk__shape *sh = &v->shapes[v->nshapes++];
+        memset(sh, 0, sizeof(*sh));
+        sh->desc = raw + pos;
+        sh->dlen = (size_t)sl;
+        pos += (size_t)sl;
+    }
+    if (pos != end)
+        return WK_ECORRUPT;
+    v->start = v->pos = end;
+    return 0;
+}
+
+void wk__blkview_rewind(struct wk__blkview *v)
+{
+    v->pos = v->start;
+    v->prev_ts = 0;
+}
+
+int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts)
+{
+    int rc = wk__store_next_record(v->raw, v->len, &v->pos, body, blen);
+    if (rc <= 0)
+        return rc;
+    if (v->format == WK__BLK_FORMAT) {
+        if (*blen < 8)
+            return WK_ECORRUPT;
+        *ts = (int64_t)wk__get_u64le(*body);
+        return 1;
+    }
+    size_t pos = 0;
+    uint64_t d;
+    if ((rc = varint_get(*body, *blen, &pos, &d)) < 0)
+        return rc;
+    v->prev_ts = (int64_t)((uint64_t)v->prev_ts + (uint64_t)unzigzag(d));
+    *ts = v->prev_ts;
+    return 1;
+}
+
+/* A string of format 2: literal or a reference into the original. */
+static int get_str(const uint8_t *p, size_t len, size_t *pos, const uint8_t *orig, size_t olen,
+                   size_t *prev_end, struct wk_str *out)
+{
+    uint64_t h, n;
+    int rc;
+    if ((rc = varint_get(p, len, pos, &h)) < 0)
+        return rc;
+    n = h >> 1;
+    if (h & 1) {
+        uint64_t d;
+        if (!orig || (rc = varint_get(p, len, pos, &d)) < 0)
+            return WK_ECORRUPT;
+        int64_t off = (int64_t)*prev_end + unzigzag(d);
+        if (off < 0 || (uint64_t)off > olen || n > olen - (uint64_t)off)
+            return WK_ECORRUPT;
+        out->s = (const char *)orig + off;
+        out->len = (size_t)n;
+        *prev_end = (size_t)off + (size_t)n;
+        return 0;
+    }
+    if (n > len - *pos)
+        return WK_ECORRUPT;
+    out->s = (const char *)p + *pos;
+    out->len = (size_t)n;
+    *pos += (size_t)n;
+    return 0;
+}
+
+static int get_int(const uint8_t *p, size_t len, size_t *pos, const uint8_t *orig, size_t olen,
+                   size_t *prev_end, int64_t *out)
+{
+    uint64_t t;
+    int rc;
+    if ((rc = varint_get(p, len, pos, &t)) < 0)
+        return rc;
+    if (t == 1) {
+        if (len - *pos < 8)
+            return WK_ECORRUPT;
+        *out = (int64_t)wk__get_u64le(p + *pos);
+        *pos += 8;
+        return 0;
+    }
+    if (!(t & 1)) {
+        *out = unzigzag(t >> 1);
+        return 0;
+    }
+    /* Decimal text in the original, as the writer found it. */
+    uint64_t d;
+    if (!orig || (rc = varint_get(p, len, pos, &d)) < 0)
+        return WK_ECORRUPT;
+    uint64_t n = t >> 1;
+    int64_t off = (int64_t)*prev_end + unzigzag(d);
+    if (n == 0 || n > 20 || off < 0 || (uint64_t)off > olen || n > olen - (uint64_t)off)
+        return WK_ECORRUPT;
+    const uint8_t *s = orig + off;
+    size_t i = 0;
+    bool neg = s[0] == '-';
+    if (neg)
+        i++;
+    if (i == n)
+        return WK_ECORRUPT;
+    uint64_t mag = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || mag > (UINT64_MAX - 9) / 10)
+            return WK_ECORRUPT;
+        mag = mag * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (mag > (uint64_t)INT64_MAX + (neg ? 1 : 0))
+        return WK_ECORRUPT;
+    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    *prev_end = (size_t)off + (size_t)n;
+    return 0;
+}
+
+#define GETV(var)                                                                        \
+    do {                                                                                 \
+        if ((rc = varint_get(p, len, &pos, &(var))) < 0)                                 \
+            return rc;                                                                   \
+    } while (0)
+
+static int decode2(struct wk__blkview *bv, const uint8_t *p, size_t len, int64_t ts,
+                   struct wk_event *ev)
+{
+    int rc;
+    size_t pos = 0;
+    uint64_t d, sid, n;
+    wk_event_reset(ev);
+    wk_event_set_ts(ev, ts);
+    GETV(d);
+    GETV(sid);
+    if (sid >= bv->nshapes)
+        return WK_ECORRUPT;
+    struct wk__shape *s = &bv->shapes[sid];
+    if (!s->parsed && (rc = parse_shape(bv, s)) < 0)
+        return rc;
+    for (uint32_t i = 0; i < s->nrec; i++) {
+        if ((rc = wk_event_add_record(ev)) < 0)
+            return rc;
+    }
+    const uint8_t *orig = NULL;
+    size_t olen = 0, prev_end = 0;
+    if (s->orig) {
+        GETV(n);
+        if (n > len - pos)
+            return WK_ECORRUPT;
+        orig = p + pos;
+        olen = (size_t)n;
+        pos += olen;
+    }
+    struct wk_str items_small[16];
+    for (uint32_t i = 0; i < s->nf; i++) {
+        const struct wk__fdesc *f = &bv->fields[s->first + i];
+        struct wk_value v;
+        memset(&v, 0, sizeof(v));
+        v.kind = f->kind;
+        v.flags = f->flags;
+        struct wk_str *items = NULL, str;
+        if (i + 1 == s->orig) {
+            v.u.s = (const char *)orig;
+            v.len = (uint32_t)olen;
+        } else {
+            switch (v.kind) {
+            case WK_VAL_NULL:
+                break;
+            case WK_VAL_BOOL:
+                if (pos >= len)
+                    return WK_ECORRUPT;
+                v.u.b = p[pos++] != 0;
+                break;
+            case WK_VAL_INT:
+                if ((rc = get_int(p, len, &pos, orig, olen, &prev_end, &v.u.i)) < 0)
+                    return rc;
+                break;
+            case WK_VAL_REAL:
+                if (len - pos < 8)
+                    return WK_ECORRUPT;
+                memcpy(&v.u.r, p + pos, 8);
+                pos += 8;
+                break;
+            case WK_VAL_STR:
+            case WK_VAL_JSON: {
+                size_t pe = prev_end;
+                if ((rc = get_str(p, len, &pos, orig, olen, v.kind == WK_VAL_STR ? &prev_end : &pe,
+                                  &str)) < 0)
+                    return rc;
+                if (str.len > UINT32_MAX)
+                    return WK_ECORRUPT;
+                v.u.s = str.s;
+                v.len = (uint32_t)str.len;
+                break;
+            }
+            case WK_VAL_STRLIST:
+                GETV(n);
+                if (n > len - pos)
+                    return WK_ECORRUPT;
+                items = n <= 16 ? items_small : malloc((size_t)n * sizeof(*items));
+                if (!items)
+                    return -ENOMEM;
+                for (uint64_t j = 0; j < n; j++) {
+                    if ((rc = get_str(p, len, &pos, orig, olen, &prev_end, &items[j])) < 0) {
+                        if (items != items_small)
+                            free(items);
+                        return rc;
+                    }
+                }
+                v.len = (uint32_t)n;
+                v.u.items = items;
+                break;
+            default:
+                return WK_ECORRUPT;
+            }
+        }
+        rc = wk_event_add_value(ev, f->rec, &f->key, f->dots, &v);
+        if (items && items != items_small)
+            free(items);
+        if (rc < 0)
+            return rc == -EINVAL ? WK_ECORRUPT : rc;
+        if (v.flags)
+            wk_event_flag_last(ev, v.flags);
+    }
+    return pos == len ? 0 : WK_ECORRUPT;
+}
+
+int wk__blkview_decode(struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
+                       struct wk_event *ev)
+{
+    if (v->format == WK__BLK_FORMAT)
+        return wk__store_decode(body, blen, ev);
+    return decode2(v, body, blen, ts, ev);
+}
+
+int wk__blkview_count(struct wk__blkview *v, uint32_t *count)
+{
+    const uint8_t *body;
+    size_t blen;
+    int64_t ts;
+    int rc;
+    uint32_t n = 0;
+    wk__blkview_rewind(v);
+    while ((rc = wk__blkview_next(v, &body, &blen, &ts)) == 1)
+        n++;
+    wk__blkview_rewind(v);
+    *count = n;
+    return rc;
+}

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The store's record format 2 (docs/store.md): round trips of the shape table + original
+ * references encoding (values that are and are not substrings of event.original, binary
+ * originals, events without one, huge values), that every string value of every event is
+ * a byte substring of its block's uncompressed bytes (the hunt prefilter relies on it),
+ * and that blocks of format 1 stay readable. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_private.h"
+#include "watchkeeper/error.h"
+#include "watchkeeper/event.h"
+#include "watchkeeper/event_json.h"
+#include "watchkeeper/store.h"
+#include "wk_test.h"
+
+#define K(name) (wk_key_init(name))
+
+/* Build one block the way the writer does, then decode every event back. */
+static void block_round_trip(struct wk_event **evs, size_t n)
+{
+    struct wk__buf desc = {0}, vals = {0}, recs = {0}, blk = {0};
+    struct wk__shapes shapes = {0};
+    int64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        desc.len = vals.len = 0;
+        WK_ASSERT_OK(wk__enc2_event(&desc, &vals, evs[i]));
+        uint32_t sid;
+        WK_ASSERT_OK(wk__shapes_intern(&shapes, desc.p, desc.len, &sid));
+        WK_ASSERT_OK(wk__buf_reserve(&recs, vals.len + 40));
+        wk__enc2_record(&recs, &prev, wk_event_ts(evs[i]), sid, vals.p, vals.len);
+    }
+    WK_ASSERT_OK(wk__shapes_section(&shapes, &blk));
+    WK_ASSERT_OK(wk__buf_put(&blk, recs.p, recs.len));
+    struct wk__blkview v = {0};
+    WK_ASSERT_OK(wk__blkview_open(&v, WK__BLK_FORMAT2, blk.p, blk.len));
+    uint32_t count;
+    WK_ASSERT_OK(wk__blkview_count(&v, &count));
+    WK_ASSERT_UINT_EQ(count, n);
+    struct wk_event *got;
+    WK_ASSERT_OK(wk_event_new(&got));
+    const uint8_t *body;
+    size_t blen;
+    int64_t ts;
+    for (size_t i = 0; i < n; i++) {
+        WK_ASSERT_INT_EQ(wk__blkview_next(&v, &body, &blen, &ts), 1);
+        WK_ASSERT_INT_EQ(ts, wk_event_ts(evs[i]));
+        WK_ASSERT_OK(wk__blkview_decode(&v, body, blen, ts, got));
+        WK_ASSERT(wk_event_equal(got, evs[i]));
+    }
+    WK_ASSERT_INT_EQ(wk__blkview_next(&v, &body, &blen, &ts), 0);
+    /* A truncated block is refused, never read out of bounds (small blocks only: each
+     * try decodes the whole block). */
+    for (size_t cut = 1; blk.len < (64u << 10) && cut < blk.len; cut += 3) {
+        if (wk__blkview_open(&v, WK__BLK_FORMAT2, blk.p, blk.len - cut) < 0)
+            continue;
+        int rc;
+        while ((rc = wk__blkview_next(&v, &body, &blen, &ts)) == 1)
+            (void)wk__blkview_decode(&v, body, blen, ts, got);
+    }
+    wk_event_free(got);
+    wk__blkview_fini(&v);
+    wk__shapes_fini(&shapes);
+    wk__buf_fini(&desc);
+    wk__buf_fini(&vals);
+    wk__buf_fini(&recs);
+    wk__buf_fini(&blk);
+}
+
+static struct wk_event *ev_new(int64_t ts)
+{
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    wk_event_set_ts(ev, ts);
+    return ev;
+}
+
+static void add_str(struct wk_event *ev, unsigned rec, const char *k, const char *v, size_t n)
+{
+    struct wk_key key = K(k);
+    WK_ASSERT_OK(wk_event_add_str(ev, rec, &key, v, n));
+}
+
+WK_TEST(format2_round_trips_every_kind_and_reference)
+{
+    enum { N = 12 };
+    struct wk_event *evs[N];
+    static char huge[3 << 20];
+    for (size_t i = 0; i < sizeof(huge); i++)
+        huge[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    for (int i = 0; i < N; i++) {
+        /* Timestamps out of order: deltas are signed. */
+        struct wk_event *ev = evs[i] = ev_new(1700000000000000000LL + (i % 3) * 1000 - i);
+        const char *orig = "type=SYSCALL msg=audit(1.2:3): pid=42 exe=\"/bin/sh\" key=\"recon\" "
+                           "x=-17 big=9223372036854775807 lead=007";
+        add_str(ev, 0, "event.module", "auditd", 6);
+        int r = wk_event_add_record(ev);
+        add_str(ev, (unsigned)r, "type", "SYSCALL", 7);
+        add_str(ev, (unsigned)r, "exe", "/bin/sh", 7);     /* in the original */
+        add_str(ev, (unsigned)r, "key", "recon", 5);       /* in the original */
+        add_str(ev, (unsigned)r, "SYSCALL", "execve", 6);  /* not in it */
+        add_str(ev, (unsigned)r, "pid", "42", 2);          /* short: literal */
+        add_str(ev, 0, "process.executable", "/bin/sh", 7); /* again, backwards */
+        add_str(ev, 0, "empty", "", 0);
+        struct wk_key k = K("n");
+        WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, -1234567890123LL * i));
+        /* Integers: decimal text in the original (a reference), not there, extremes. */
+        const int64_t ints[] = {42, -17, INT64_MAX, 7, INT64_MIN, -1, 0, 4611686018427387904LL};
+        for (size_t j = 0; j < sizeof(ints) / sizeof(ints[0]); j++) {
+            char nm[16];
+            snprintf(nm, sizeof(nm), "int%zu", j);
+            k = K(nm);
+            WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, ints[j]));
+        }
+        k = K("r");
+        WK_ASSERT_OK(wk_event_add_real(ev, 0, &k, 0.1 * i));
+        k = K("b");
+        WK_ASSERT_OK(wk_event_add_bool(ev, 0, &k, i & 1));
+        k = K("z");
+        WK_ASSERT_OK(wk_event_add_null(ev, 0, &k));
+        struct wk_str items[3] = {{"recon", 5}, {"not there", 9}, {"", 0}};
+        k = K("tags");
+        WK_ASSERT_OK(wk_event_add_strlist(ev, 0, &k, items, (uint32_t)(i % 4)));
+        k = K("j");
+        WK_ASSERT_OK(wk_event_add_json(ev, 0, &k, "{\"exe\":\"/bin/sh\"}", 17));
+        struct wk_value lv = {.kind = WK_VAL_STR, .len = 5, .u.s = "recon"};
+        k = K("labels.a.b");
+        WK_ASSERT_OK(wk_event_add_value(ev, 0, &k, 0x2, &lv));
+        wk_event_flag_last(ev, WK_VALF_TRUNCATED);
+        switch (i % 4) {
+        case 0: /* the usual: original last */
+            add_str(ev, 0, "event.original", orig, strlen(orig));
+            break;
+        case 1: { /* binary, non-UTF-8 original, first; values referencing it */
+            char bin[64];
+            for (int j = 0; j < 64; j++)
+                bin[j] = (char)(0xff - j * 3);
+            memcpy(bin + 20, "/bin/sh", 7);
+            add_str(ev, 0, "event.original", bin, 64);
+            wk_event_flag_last(ev, WK_VALF_TRUNCATED);
+            add_str(ev, 0, "bin.slice", bin + 3, 10);
+            break;
+        }
+        case 2: /* no original; a field of that name in a record is not one */
+            add_str(ev, (unsigned)r, "event.original", orig, strlen(orig));
+            break;
+        default: /* huge values, one inside a huge original */
+            add_str(ev, 0, "event.original", huge, sizeof(huge));
+            add_str(ev, 0, "huge.ref", huge + 1000, 2 << 20);
+            add_str(ev, 0, "huge.lit", huge + 1, 1 << 20);
+            break;
+        }
+    }
+    block_round_trip(evs, N);
+    /* Without the huge events: small enough to try every truncation. */
+    struct wk_event *small[N];
+    size_t ns = 0;
+    for (int i = 0; i < N; i++) {
+        if (i % 4 != 3)
+            small[ns++] = evs[i];
+    }
+    block_round_trip(small, ns);
+    for (int i = 0; i < N; i++)
+        wk_event_free(evs[i]);
+}
+
+/* Every string value (STR, each STRLIST item, JSON text) of every event must occur
+ * verbatim in the uncompressed bytes of its block. */
+static bool in_raw(const struct wk__buf *raw, const char *s, size_t n)
+{
+    return n == 0 || memmem(raw->p, raw->len, s, n) != NULL;
+}
+
+WK_TEST(string_values_are_substrings_of_the_block)
+{
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    o.fsync = false;
+    o.block_raw_max = 4096;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/inv", wk_test_tmpdir());
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    enum { N = 300 };
+    for (int i = 0; i < N; i++) {
+        struct wk_event *ev = ev_new(1700000000000000000LL + i * 1000);
+        char orig[200], v[64];
+        int n = snprintf(orig, sizeof(orig), "line %d exe=/usr/bin/x%d cwd=/tmp/%d", i, i % 7, i);
+        add_str(ev, 0, "event.module", "auditd", 6);
+        snprintf(v, sizeof(v), "/usr/bin/x%d", i % 7);
+        add_str(ev, 0, "process.executable", v, strlen(v));
+        snprintf(v, sizeof(v), "outside-%d", i);
+        add_str(ev, 0, "other", v, strlen(v));
+        struct wk_str items[2] = {{orig + 5, 2}, {"item-x", 6}};
+        struct wk_key k = K("list");
+        WK_ASSERT_OK(wk_event_add_strlist(ev, 0, &k, items, 2));
+        k = K("js");
+        WK_ASSERT_OK(wk_event_add_json(ev, 0, &k, "[1,2]", 5));
+        add_str(ev, 0, "event.original", orig, (size_t)n);
+        WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+        wk_event_free(ev);
+    }
+    WK_ASSERT_OK(wk_store_flush(st));
+    MDB_txn *txn;
+    WK_ASSERT_OK(wk__store_rdtxn(st, &txn));
+    MDB_cursor *c;
+    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c), 0);
+    MDB_val k, v;
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    struct wk__buf raw = {0};
+    struct wk__blkview view = {0};
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    size_t events = 0, blocks = 0, checked = 0;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        blocks++;
+        WK_ASSERT_INT_EQ(wk__blk_format(v.mv_data), WK__BLK_FORMAT2);
+        WK_ASSERT_OK(wk__store_block_raw(st, txn, d, v.mv_data, v.mv_size, &raw));
+        WK_ASSERT_OK(wk__blkview_open(&view, WK__BLK_FORMAT2, raw.p, raw.len));
+        const uint8_t *body;
+        size_t blen;
+        int64_t ts;
+        while (wk__blkview_next(&view, &body, &blen, &ts) == 1) {
+            WK_ASSERT_OK(wk__blkview_decode(&view, body, blen, ts, ev));
+            events++;
+            for (size_t i = 0; i < wk_event_nfields(ev); i++) {
+                const struct wk_value *x = wk_event_field_value(ev, i);
+                if (x->kind == WK_VAL_STR || x->kind == WK_VAL_JSON) {
+                    WK_ASSERT(in_raw(&raw, x->u.s, x->len));
+                    checked++;
+                } else if (x->kind == WK_VAL_STRLIST) {
+                    for (uint32_t j = 0; j < x->len; j++) {
+                        WK_ASSERT(in_raw(&raw, x->u.items[j].s, x->u.items[j].len));
+                        checked++;
+                    }
+                }
+            }
+        }
+    }
+    WK_ASSERT_UINT_EQ(events, N);
+    WK_ASSERT(blocks > 3);
+    WK_ASSERT_UINT_EQ(checked, (size_t)N * 7);
+    mdb_cursor_close(c);
+    wk__store_rdtxn_end(st, txn);
+    ZSTD_freeDCtx(d);
+    wk__buf_fini(&raw);
+    wk__blkview_fini(&view);
+    wk_event_free(ev);
+    wk_store_close(st);
+}
+
+WK_TEST(format1_blocks_still_read)
+{
+    /* A format-1 record sequence (what stores written before format 2 hold). */
+    struct wk_event *a = ev_new(1700000000000000001LL), *b = ev_new(1700000000000000000LL);
+    add_str(a, 0, "event.module", "docker", 6);
+    add_str(a, 0, "event.original", "{\"x\":1}", 7);
+    add_str(b, 0, "message", "hello", 5);
+    struct wk__buf enc = {0}, raw = {0};
+    struct wk_event *evs[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        enc.len = 0;
+        WK_ASSERT_OK(wk__store_encode(&enc, evs[i]));
+        WK_ASSERT_OK(wk__buf_reserve(&raw, enc.len + 10));
+        raw.len += wk__varint_put(raw.p + raw.len, enc.len);
+        WK_ASSERT_OK(wk__buf_put(&raw, enc.p, enc.len));
+    }
+    struct wk__blkview v = {0};
+    WK_ASSERT_OK(wk__blkview_open(&v, WK__BLK_FORMAT, raw.p, raw.len));
+    struct wk_event *got;
+    WK_ASSERT_OK(wk_event_new(&got));
+    const uint8_t *body;
+    size_t blen;
+    int64_t ts;
+    for (int i = 0; i < 2; i++) {
+        WK_ASSERT_INT_EQ(wk__blkview_next(&v, &body, &blen, &ts), 1);
+        WK_ASSERT_INT_EQ(ts, wk_event_ts(evs[i]));
+        WK_ASSERT_OK(wk__blkview_decode(&v, body, blen, ts, got));
+        WK_ASSERT(wk_event_equal(got, evs[i]));
+    }
+    WK_ASSERT_INT_EQ(wk__blkview_next(&v, &body, &blen, &ts), 0);
+    WK_ASSERT_INT_EQ(wk__blkview_open(&v, 7, raw.p, raw.len), WK_ECORRUPT);
+    wk__blkview_fini(&v);
+    wk_event_free(got);
+    wk_event_free(a);
+    wk_event_free(b);
+    wk__buf_fini(&enc);
+    wk__buf_fini(&raw);
+}
+
+/* A store written before format 2 (tests/unit/data/store-format1): read, verified, extended
+ * with format-2 blocks, merged by the cold tier across both formats, verified again. */
+WK_TEST(format1_store_reads_extends_and_merges)
+{
+    char src[1024], dir[1024], cmd[6144];
+    snprintf(src, sizeof(src), "%s/tests/unit/data/store-format1", wk_test_srcdir());
+    snprintf(dir, sizeof(dir), "%s/v1", wk_test_tmpdir());
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp '%s/data.mdb' '%s/signing.key' '%s/signing.pub' '%s/'",
+             dir, src, src, src, dir);
+    WK_ASSERT_INT_EQ(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/events.jsonl", src);
+    FILE *in = fopen(cmd, "r");
+    WK_ASSERT(in != NULL);
+    enum { N = 60 };
+    struct wk_event *evs[N + 10];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    size_t n = 0;
+    const char *err;
+    wk_keys_init();
+    while ((len = getline(&line, &cap, in)) > 0 && n < N) {
+        WK_ASSERT_OK(wk_event_new(&evs[n]));
+        WK_ASSERT_OK(wk_event_from_json(evs[n], line, (size_t)len - 1, &err));
+        n++;
+    }
+    free(line);
+    fclose(in);
+    WK_ASSERT_UINT_EQ(n, N);
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    o.fsync = false;
+    o.block_raw_max = 4096;
+    o.cold_block_bytes = 16384;
+    o.cold_level = 5;
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, 8);
+    /* Ten more events: format-2 blocks chained after the format-1 ones. */
+    for (size_t i = 0; i < 10; i++) {
+        WK_ASSERT_OK(wk_event_new(&evs[N + i]));
+        WK_ASSERT_OK(wk_event_copy(evs[N + i], evs[i]));
+        wk_event_set_ts(evs[N + i], wk_event_ts(evs[i]) + 3600LL * 1000000000);
+        WK_ASSERT_OK(wk_store_add(st, evs[N + i], NULL, NULL));
+    }
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    WK_ASSERT(res.blocks > 8);
+    uint64_t done = 0;
+    WK_ASSERT_OK(wk_store_recompact(st, 60LL * 1000000000, 0, &done));
+    WK_ASSERT(done >= 8);
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    for (int pass = 0; pass < 2; pass++) {
+        struct wk_store_reader *r;
+        WK_ASSERT_OK(wk_store_reader_open(st, &r));
+        struct wk_store_iter *it;
+        WK_ASSERT_OK(wk_store_iter_new(r, NULL, &it));
+        const struct wk_event *got;
+        size_t i = 0;
+        while (wk_store_iter_next(it, &got, NULL) == 1) {
+            WK_ASSERT(i < N + 10);
+            WK_ASSERT(wk_event_equal(got, evs[i]));
+            i++;
+        }
+        WK_ASSERT_UINT_EQ(i, N + 10);
+        wk_store_iter_free(it);
+        wk_store_reader_close(r);
+        if (pass == 0) { /* and after reopening */
+            wk_store_close(st);
+            WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+        }
+    }
+    wk_store_close(st);
+    for (size_t i = 0; i < N + 10; i++)
+        wk_event_free(evs[i]);
+}
