@@ -31,9 +31,17 @@ struct item {
     uint32_t slot;
     uint32_t bytes;
     uint32_t curlen;
+    uint32_t curcap; /* room in cur[] */
     bool kept; /* quarantined input handed to the backend already */
     unsigned char cur[];
 };
+
+/* Committed items are kept for reuse, their event's arena and field arrays with them, so
+ * the steady state allocates nothing per event (and the writer does not free what the loop
+ * thread allocated, which costs glibc a lock and, trimming, page faults). Bounded: at most
+ * POOL_EVENTS items and queue_bytes / 8 of them (by their queue size). */
+#define POOL_EVENTS 4096
+#define POOL_CUR 64 /* cursor room given to every item, so most can be reused for any */
 
 /* One source instance by name. Slots are never freed during a run, so the writer can read
  * instance names without locking while the loop thread adds slots. */
@@ -76,6 +84,9 @@ struct wk_pipeline {
     pthread_t writer;
     bool writer_started;
     struct item *head, **tailp;
+    struct item *pool; /* reusable items, each with an event (under lock) */
+    size_t npool;
+    uint64_t pool_bytes;
     struct wk_config_pipeline lim;
     bool stop, flush_now, any_paused, drained, abandon;
     struct rules_ref *rules;
@@ -182,11 +193,28 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
         uv_ref((uv_handle_t *)&p->async);
         return -EAGAIN;
     }
+    struct item *it = p->pool;
+    if (it) {
+        p->pool = it->next;
+        p->npool--;
+        p->pool_bytes -= it->bytes;
+    }
     pthread_mutex_unlock(&p->lock);
 
-    struct item *it = malloc(sizeof(*it) + cursor_len);
-    if (!it)
-        return -ENOMEM;
+    if (!it || it->curcap < cursor_len) {
+        size_t cap = cursor_len > POOL_CUR ? cursor_len : POOL_CUR;
+        struct item *ni = realloc(it, sizeof(*it) + cap);
+        if (!ni) {
+            if (it)
+                wk_event_free(it->ev);
+            free(it);
+            return -ENOMEM;
+        }
+        if (!it)
+            ni->ev = NULL;
+        it = ni;
+        it->curcap = (uint32_t)cap;
+    }
     it->next = NULL;
     it->kept = false;
     it->slot = (uint32_t)(sl - p->slots);
@@ -195,7 +223,7 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
     if (cursor_len)
         memcpy(it->cur, cursor, cursor_len);
     it->enq_ns = wk_time_mono_ns();
-    if (wk_event_new(&it->ev) < 0 || wk_event_copy(it->ev, ev) < 0) {
+    if ((!it->ev && wk_event_new(&it->ev) < 0) || wk_event_copy(it->ev, ev) < 0) {
         wk_event_free(it->ev);
         free(it);
         return -ENOMEM;
@@ -260,6 +288,7 @@ static int pl_reject(struct wk_source_sink *sink, struct wk_source *src, const c
     it->slot = (uint32_t)(sl - p->slots);
     it->bytes = (uint32_t)bytes;
     it->curlen = (uint32_t)(rlen + len);
+    it->curcap = it->curlen;
     it->enq_ns = wk_time_mono_ns();
     memcpy(it->cur, reason ? reason : "", rlen);
     memcpy(it->cur + rlen, raw, len);
@@ -381,33 +410,77 @@ void wk__pipeline_set_limits(struct wk_pipeline *p, const struct wk_config_pipel
 
 /* ---- the writer thread ---- */
 
+/* One alert of a batch, as the JSON text that is stored and written to the outputs. */
+struct pal {
+    char *text; /* compact JSON with its evidence event (malloc'd) */
+    size_t len;
+    size_t idx; /* the event's index in the batch, or WK_BATCH_NO_EVENT */
+    int level;  /* index in levels[] */
+};
+
 struct evalctx {
-    json_t **alerts;
-    size_t *idx;
+    struct pal *a;
     size_t n, cap, cur;
+    const struct wk_event *ev; /* the event being evaluated */
     bool oom;
 };
 
+static int push_alert(struct evalctx *e, char *text, size_t len, int level)
+{
+    if (e->n == e->cap) {
+        size_t nc = e->cap ? e->cap * 2 : 16;
+        struct pal *na = realloc(e->a, nc * sizeof(*na));
+        if (!na) {
+            free(text);
+            e->oom = true;
+            return -ENOMEM;
+        }
+        e->a = na;
+        e->cap = nc;
+    }
+    e->a[e->n++] = (struct pal){ text, len, e->cur, level };
+    return 0;
+}
+
+static int collect_text(void *arg, char *json, size_t len, int level)
+{
+    return push_alert(arg, json, len, level);
+}
+
+/* An alert as a jansson object (hooks without eval_text, the integrity alerts): it gets
+ * its evidence event unless it has one, then it is serialised once. */
 static int collect_alert(void *arg, json_t *alert)
 {
     struct evalctx *e = arg;
-    if (e->n == e->cap) {
-        size_t nc = e->cap ? e->cap * 2 : 16;
-        json_t **na = realloc(e->alerts, nc * sizeof(*na));
-        size_t *ni = na ? realloc(e->idx, nc * sizeof(*ni)) : NULL;
-        if (na)
-            e->alerts = na;
-        if (!na || !ni) {
+    const char *ls = json_string_value(json_object_get(alert, "level"));
+    if (!ls)
+        ls = json_string_value(json_object_get(json_object_get(alert, "rule"), "level"));
+    int lvl = level_num(ls);
+    if (e->ev && !json_object_get(alert, "event")) {
+        json_t *evj = wk_event_to_jansson(e->ev);
+        if (!evj) {
             json_decref(alert);
             e->oom = true;
             return -ENOMEM;
         }
-        e->idx = ni;
-        e->cap = nc;
+        json_object_set_new(alert, "event", evj);
     }
-    e->alerts[e->n] = alert;
-    e->idx[e->n++] = e->cur;
-    return 0;
+    char *text = json_dumps(alert, JSON_COMPACT);
+    json_decref(alert);
+    if (!text) {
+        e->oom = true;
+        return -ENOMEM;
+    }
+    return push_alert(e, text, strlen(text), lvl);
+}
+
+static void evalctx_fini(struct evalctx *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->a[i].text);
+    free(e->a);
+    e->a = NULL;
+    e->n = e->cap = 0;
 }
 
 static bool strv_has(const struct wk_strv *sv, const char *s, size_t len)
@@ -429,35 +502,18 @@ static bool allowed(const struct rules_ref *r, const struct wk_event *ev)
     return img && strv_has(&r->allow.allow_images, img, len);
 }
 
-static void write_alerts(struct outputs *o, struct evalctx *e, struct wk_event **evs)
+static void write_alerts(struct outputs *o, const struct evalctx *e)
 {
     static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
     for (size_t i = 0; o && i < e->n; i++) {
-        json_t *a = json_deep_copy(e->alerts[i]);
-        bool noev = e->idx[i] == WK_BATCH_NO_EVENT;
-        json_t *evj = noev ? NULL : wk_event_to_jansson(evs[e->idx[i]]);
-        if (!a || (!evj && !noev)) {
-            json_decref(a);
-            json_decref(evj);
-            continue;
-        }
-        const char *ls = json_string_value(json_object_get(a, "level"));
-        if (!ls)
-            ls = json_string_value(json_object_get(json_object_get(a, "rule"), "level"));
-        int lvl = level_num(ls);
-        if (evj && !json_object_get(a, "event"))
-            json_object_set_new(a, "event", evj);
-        else
-            json_decref(evj);
-        char *line = json_dumps(a, JSON_COMPACT);
-        json_decref(a);
-        for (size_t j = 0; line && j < o->n; j++) {
-            if (lvl < o->o[j].min_level)
+        const struct pal *a = &e->a[i];
+        for (size_t j = 0; j < o->n; j++) {
+            if (a->level < o->o[j].min_level)
                 continue;
-            if (fprintf(o->o[j].f, "%s\n", line) < 0 && wk_ratelimit_ok(&rl))
+            if ((fwrite(a->text, 1, a->len, o->o[j].f) != a->len ||
+                 putc('\n', o->o[j].f) == EOF) && wk_ratelimit_ok(&rl))
                 wk_log_error("output: write failed: %s", strerror(errno));
         }
-        free(line);
     }
     for (size_t j = 0; o && j < o->n; j++)
         fflush(o->o[j].f);
@@ -551,17 +607,20 @@ static void commit_pending(struct wk_pipeline *p)
     if (outs)
         outs->refs++;
     pthread_mutex_unlock(&p->lock);
+    /* Serialised once (a copy: on a commit error the objects stay queued). */
+    struct evalctx e = { .cur = WK_BATCH_NO_EVENT };
+    for (size_t i = 0; i < n; i++)
+        (void)collect_alert(&e, json_incref(al[i]));
     struct wk_batch_alert *bal = calloc(n, sizeof(*bal));
-    size_t *idx = calloc(n, sizeof(*idx));
-    for (size_t i = 0; bal && idx && i < n; i++) {
-        bal[i].alert = al[i];
-        bal[i].event_index = idx[i] = WK_BATCH_NO_EVENT;
+    for (size_t i = 0; bal && i < e.n; i++) {
+        bal[i].event_index = WK_BATCH_NO_EVENT;
+        bal[i].text = e.a[i].text;
+        bal[i].len = e.a[i].len;
     }
-    struct wk_batch b = { .alerts = bal, .nalerts = n };
-    int rc = bal && idx ? p->backend->commit(p->bctx, &b) : -ENOMEM;
+    struct wk_batch b = { .alerts = bal, .nalerts = e.n };
+    int rc = bal && !e.oom ? p->backend->commit(p->bctx, &b) : -ENOMEM;
     if (rc == 0) {
-        struct evalctx e = { .alerts = al, .idx = idx, .n = n };
-        write_alerts(outs, &e, NULL);
+        write_alerts(outs, &e);
         for (size_t i = 0; i < n; i++)
             json_decref(al[i]);
         free(al);
@@ -577,8 +636,8 @@ static void commit_pending(struct wk_pipeline *p)
         p->npend = p->cpend = n;
         pthread_mutex_unlock(&p->lock);
     }
+    evalctx_fini(&e);
     free(bal);
-    free(idx);
     outputs_unref(p, outs);
 }
 
@@ -823,18 +882,20 @@ static void *writer_main(void *arg)
             ncur++;
         }
         struct evalctx e = { 0 };
-        if (rules && rules->hook.eval && evcap >= n) {
-            for (i = 0; i < n; i++) {
-                size_t before = e.n;
-                e.cur = i;
-                int rc = rules->hook.eval(rules->hook.ctx, evs[i], collect_alert, &e);
-                if (rc < 0 && wk_ratelimit_ok(&rl))
-                    wk_log_warn("rules: evaluation failed: %s", wk_strerror(rc));
-                if (e.n > before && allowed(rules, evs[i])) {
-                    for (size_t k = before; k < e.n; k++)
-                        json_decref(e.alerts[k]);
-                    e.n = before;
-                }
+        bool evaluating = rules && (rules->hook.eval_text || rules->hook.eval);
+        for (i = 0; evaluating && evcap >= n && i < n; i++) {
+            size_t before = e.n;
+            e.cur = i;
+            e.ev = evs[i];
+            int rc = rules->hook.eval_text
+                         ? rules->hook.eval_text(rules->hook.ctx, evs[i], collect_text, &e)
+                         : rules->hook.eval(rules->hook.ctx, evs[i], collect_alert, &e);
+            if (rc < 0 && wk_ratelimit_ok(&rl))
+                wk_log_warn("rules: evaluation failed: %s", wk_strerror(rc));
+            if (e.n > before && allowed(rules, evs[i])) {
+                for (size_t k = before; k < e.n; k++)
+                    free(e.a[k].text);
+                e.n = before;
             }
         }
         if (e.n > balcap) {
@@ -846,8 +907,8 @@ static void *writer_main(void *arg)
         }
         size_t nal = e.n <= balcap ? e.n : 0;
         for (i = 0; i < nal; i++) {
-            bal[i].alert = e.alerts[i];
-            bal[i].event_index = e.idx[i];
+            bal[i] = (struct wk_batch_alert){ .event_index = e.a[i].idx, .text = e.a[i].text,
+                                              .len = e.a[i].len };
         }
         struct wk_batch b = { .events = evs, .nevents = n, .event_cursors = evcur,
                               .cursors = curs, .ncursors = ncur,
@@ -859,16 +920,13 @@ static void *writer_main(void *arg)
         int rc = (evcap >= n && curs) ? p->backend->commit(p->bctx, &b) : -ENOMEM;
         if (rc == 0) {
             backoff_ms = 10;
-            write_alerts(outs, &e, evs);
+            write_alerts(outs, &e);
             p->state_dirty = p->state_dirty || (rules && n);
             state_save(p, rules, false);
             verify_new(p);
             commit_pending(p);
         }
-        for (i = 0; i < e.n; i++)
-            json_decref(e.alerts[i]);
-        free(e.alerts);
-        free(e.idx);
+        evalctx_fini(&e);
         rules_unref(p, rules);
         outputs_unref(p, outs);
 
@@ -900,8 +958,23 @@ static void *writer_main(void *arg)
         bool wake = p->any_paused &&
                     p->st.queued_events <= (uint64_t)p->lim.queue_events / 2 &&
                     p->st.queued_bytes <= p->lim.queue_bytes / 2;
-        pthread_mutex_unlock(&p->lock);
+        /* Keep what the pool has room for; free the rest outside the lock. */
+        struct item *spare = NULL;
         for (struct item *it = batch, *nx; it; it = nx) {
+            nx = it->next;
+            if (it->ev && it->curcap >= POOL_CUR && p->npool < POOL_EVENTS &&
+                p->pool_bytes + it->bytes <= p->lim.queue_bytes / 8) {
+                it->next = p->pool;
+                p->pool = it;
+                p->npool++;
+                p->pool_bytes += it->bytes;
+            } else {
+                it->next = spare;
+                spare = it;
+            }
+        }
+        pthread_mutex_unlock(&p->lock);
+        for (struct item *it = spare, *nx; it; it = nx) {
             nx = it->next;
             wk_event_free(it->ev);
             free(it);
@@ -1149,6 +1222,11 @@ struct wk_pipeline *wk__pipeline_free(struct wk_pipeline *p)
         pthread_join(p->writer, NULL);
     }
     for (struct item *it = p->head, *nx; it; it = nx) {
+        nx = it->next;
+        wk_event_free(it->ev);
+        free(it);
+    }
+    for (struct item *it = p->pool, *nx; it; it = nx) {
         nx = it->next;
         wk_event_free(it->ev);
         free(it);

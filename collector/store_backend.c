@@ -81,12 +81,15 @@ static int sb_commit(void *ctx, const struct wk_batch *b)
             wk_log_error("store: cursor of %s not kept: %s", c.source, wk_strerror(rc));
     }
     for (size_t i = 0; i < b->nalerts; i++) {
-        char *js = json_dumps(b->alerts[i].alert, JSON_COMPACT);
-        size_t ei = b->alerts[i].event_index;
+        const struct wk_batch_alert *ba = &b->alerts[i];
+        char *js = ba->text ? NULL : json_dumps(ba->alert, JSON_COMPACT);
+        const char *text = ba->text ? ba->text : js;
+        size_t len = ba->text ? ba->len : js ? strlen(js) : 0;
+        size_t ei = ba->event_index;
         const struct wk_store_ref *ref = ei == WK_BATCH_NO_EVENT ? NULL : &s->refs[ei];
-        int rc = js ? wk_store_alert_add(s->st, js, strlen(js), ref, ref && ref->block ? 1 : 0,
-                                         NULL)
-                    : -ENOMEM;
+        int rc = text ? wk_store_alert_add(s->st, text, len, ref, ref && ref->block ? 1 : 0,
+                                           NULL)
+                      : -ENOMEM;
         free(js);
         if (rc < 0 && is_commit_error(rc))
             s->stuck = true;

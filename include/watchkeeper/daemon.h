@@ -36,8 +36,12 @@ struct wk_batch_cursor {
 
 /** An alert raised on events[event_index] of the same batch. */
 struct wk_batch_alert {
-    json_t *alert; /* borrowed; the rule's id, title, level, tags, ... */
+    json_t *alert; /* borrowed; the rule's id, title, level, tags, ...; NULL when text is */
     size_t event_index; /* or WK_BATCH_NO_EVENT */
+    /* The same alert as compact JSON text (borrowed), set by the pipeline: a backend
+     * stores it as is instead of serialising alert. NULL: serialise alert. */
+    const char *text;
+    size_t len;
 };
 
 /** What one commit holds; everything is borrowed for the call. */
@@ -142,6 +146,14 @@ struct wk_rules_hook {
     int (*restore)(void *ctx, const char *text, size_t len);
     size_t nrules;
     void *ctx;
+    /**
+     * Optional, used instead of eval when set: emit gets each alert as compact JSON text
+     * holding its evidence event (json malloc'd, stolen by emit) and the rule's level
+     * (0 informational, 1 low, 2 medium, 3 high, 4 critical). Saves the pipeline from
+     * parsing and re-serialising alerts. @return 0 or <0 as eval.
+     */
+    int (*eval_text)(void *ctx, const struct wk_event *ev,
+                     int (*emit)(void *arg, char *json, size_t len, int level), void *arg);
 };
 
 /**
