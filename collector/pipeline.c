@@ -63,6 +63,15 @@ struct out_one {
     FILE *f;
     bool own;
     int min_level;
+    struct out_state *st;
+};
+
+/* Delivery state of an output, by name, kept across reloads (under p->lock). */
+#define MAX_OUTPUTS 32
+struct out_state {
+    struct wk_pipeline_output pub; /* what status shows */
+    uint64_t saved;                /* delivered as last stored (writer thread) */
+    int64_t saved_at;
 };
 
 struct outputs {
@@ -91,6 +100,8 @@ struct wk_pipeline {
     bool stop, flush_now, any_paused, drained, abandon;
     struct rules_ref *rules;
     struct outputs *outs;
+    struct out_state ostate[MAX_OUTPUTS];
+    size_t nostate;
     struct wk_pipeline_stats st;
     uint64_t alert_min[60]; /* alerts per minute of the last hour, by minute % 60 */
     int64_t alert_min_at[60];
@@ -368,6 +379,37 @@ void wk__pipeline_set_rules(struct wk_pipeline *p, struct wk_rules_hook *rules,
     rules_unref(p, old);
 }
 
+/* The state of output c's name: found, or added with what the backend last stored as
+ * delivered. Loop thread (the only one adding). */
+static struct out_state *out_state_of(struct wk_pipeline *p, const struct wk_config_output *c)
+{
+    for (size_t i = 0; i < p->nostate; i++) {
+        struct out_state *s = &p->ostate[i];
+        if (strcmp(s->pub.name, c->name) == 0) {
+            pthread_mutex_lock(&p->lock);
+            snprintf(s->pub.type, sizeof(s->pub.type), "%s", c->type);
+            snprintf(s->pub.path, sizeof(s->pub.path), "%s", c->path ? c->path : "");
+            pthread_mutex_unlock(&p->lock);
+            return s;
+        }
+    }
+    if (p->nostate == MAX_OUTPUTS)
+        return NULL;
+    uint64_t delivered = 0;
+    if (p->backend->delivery_get && p->backend->delivery_get(p->bctx, c->name, &delivered) < 0)
+        delivered = 0;
+    struct out_state *s = &p->ostate[p->nostate];
+    pthread_mutex_lock(&p->lock);
+    memset(s, 0, sizeof(*s));
+    snprintf(s->pub.name, sizeof(s->pub.name), "%s", c->name);
+    snprintf(s->pub.type, sizeof(s->pub.type), "%s", c->type);
+    snprintf(s->pub.path, sizeof(s->pub.path), "%s", c->path ? c->path : "");
+    s->pub.delivered = s->saved = delivered;
+    p->nostate++;
+    pthread_mutex_unlock(&p->lock);
+    return s;
+}
+
 int wk__pipeline_set_outputs(struct wk_pipeline *p, const struct wk_config_output *outs,
                              size_t n, char *err, size_t errlen)
 {
@@ -375,8 +417,19 @@ int wk__pipeline_set_outputs(struct wk_pipeline *p, const struct wk_config_outpu
     if (!o)
         return -ENOMEM;
     o->refs = 1;
+    if (n > MAX_OUTPUTS) {
+        snprintf(err, errlen, "outputs: at most %d", MAX_OUTPUTS);
+        free(o);
+        return -EINVAL;
+    }
     for (size_t i = 0; i < n; i++) {
         o->o[i].min_level = level_num(outs[i].min_level);
+        o->o[i].st = out_state_of(p, &outs[i]);
+        if (!o->o[i].st) {
+            snprintf(err, errlen, "outputs: more than %d names in this run", MAX_OUTPUTS);
+            outputs_unref(p, o);
+            return -ENOSPC;
+        }
         if (strcmp(outs[i].type, "file") == 0) {
             o->o[i].f = fopen(outs[i].path, "ae");
             if (!o->o[i].f) {
@@ -395,9 +448,25 @@ int wk__pipeline_set_outputs(struct wk_pipeline *p, const struct wk_config_outpu
     pthread_mutex_lock(&p->lock);
     struct outputs *old = p->outs;
     p->outs = o;
+    for (size_t i = 0; i < p->nostate; i++)
+        p->ostate[i].pub.active = false;
+    for (size_t i = 0; i < o->n; i++)
+        o->o[i].st->pub.active = true;
     pthread_mutex_unlock(&p->lock);
     outputs_unref(p, old);
     return 0;
+}
+
+size_t wk__pipeline_outputs(struct wk_pipeline *p, struct wk_pipeline_output *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->nostate && n < max; i++) {
+        if (p->ostate[i].pub.active)
+            out[n++] = p->ostate[i].pub;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return n;
 }
 
 void wk__pipeline_set_limits(struct wk_pipeline *p, const struct wk_config_pipeline *limits)
@@ -502,21 +571,80 @@ static bool allowed(const struct rules_ref *r, const struct wk_event *ev)
     return img && strv_has(&r->allow.allow_images, img, len);
 }
 
-static void write_alerts(struct outputs *o, const struct evalctx *e)
+/* Write the alerts to each output; an output has delivered every alert (of any level) of a
+ * batch once all of its lines were written and flushed (a failed write may lose what was
+ * buffered before it, so a failing batch delivers nothing). ids: stored ids (NULL: none). */
+static void write_alerts(struct wk_pipeline *p, struct outputs *o, const struct evalctx *e,
+                         const uint64_t *ids)
 {
     static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
-    for (size_t i = 0; o && i < e->n; i++) {
-        const struct pal *a = &e->a[i];
-        for (size_t j = 0; j < o->n; j++) {
-            if (a->level < o->o[j].min_level)
-                continue;
-            if ((fwrite(a->text, 1, a->len, o->o[j].f) != a->len ||
-                 putc('\n', o->o[j].f) == EOF) && wk_ratelimit_ok(&rl))
-                wk_log_error("output: write failed: %s", strerror(errno));
+    for (size_t j = 0; o && j < o->n; j++) {
+        struct out_one *out = &o->o[j];
+        uint64_t upto = 0, written = 0;
+        int err = 0;
+        for (size_t i = 0; i < e->n && !err; i++) {
+            const struct pal *a = &e->a[i];
+            if (a->level >= out->min_level) {
+                if (fwrite(a->text, 1, a->len, out->f) != a->len || putc('\n', out->f) == EOF)
+                    err = errno ? errno : EIO;
+                else
+                    written++;
+            }
+            if (!err && ids && ids[i])
+                upto = ids[i];
         }
+        if (fflush(out->f) == EOF && !err)
+            err = errno ? errno : EIO;
+        if (err)
+            upto = 0; /* buffered lines of the batch may be lost with the failed write */
+        if (err && wk_ratelimit_ok(&rl))
+            wk_log_error("output %s: write failed: %s", out->st->pub.name, strerror(err));
+        pthread_mutex_lock(&p->lock);
+        struct wk_pipeline_output *st = &out->st->pub;
+        if (upto > st->delivered)
+            st->delivered = upto;
+        st->written += err ? 0 : written; /* a failed batch: nothing surely written */
+        if (err) {
+            st->errors++;
+            snprintf(st->last_error, sizeof(st->last_error), "write: %s", strerror(err));
+        }
+        st->failing = err != 0;
+        pthread_mutex_unlock(&p->lock);
     }
-    for (size_t j = 0; o && j < o->n; j++)
-        fflush(o->o[j].f);
+}
+
+/* Writer: store each output's delivered id when it moved, at most once a second each (its
+ * own transaction), and always with force (the end of a drain). */
+static void deliveries_save(struct wk_pipeline *p, bool force)
+{
+    static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
+    if (!p->backend->delivery_set)
+        return;
+    int64_t now = wk_time_mono_ns();
+    for (size_t i = 0; i < MAX_OUTPUTS; i++) {
+        pthread_mutex_lock(&p->lock);
+        if (i >= p->nostate) {
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        struct out_state *s = &p->ostate[i];
+        uint64_t d = s->pub.delivered;
+        char name[sizeof(s->pub.name)];
+        memcpy(name, s->pub.name, sizeof(name));
+        bool due = d != s->saved && (force || now - s->saved_at >= WK_NS_PER_SEC);
+        pthread_mutex_unlock(&p->lock);
+        if (!due)
+            continue;
+        int rc = p->backend->delivery_set(p->bctx, name, d);
+        if (rc < 0) {
+            if (wk_ratelimit_ok(&rl))
+                wk_log_error("output %s: delivered alert id not stored: %s", name,
+                             wk_strerror(rc));
+            continue;
+        }
+        s->saved = d; /* writer thread only */
+        s->saved_at = now;
+    }
 }
 
 static void count_alerts(struct wk_pipeline *p, size_t n)
@@ -612,15 +740,16 @@ static void commit_pending(struct wk_pipeline *p)
     for (size_t i = 0; i < n; i++)
         (void)collect_alert(&e, json_incref(al[i]));
     struct wk_batch_alert *bal = calloc(n, sizeof(*bal));
+    uint64_t *ids = calloc(n, sizeof(*ids));
     for (size_t i = 0; bal && i < e.n; i++) {
         bal[i].event_index = WK_BATCH_NO_EVENT;
         bal[i].text = e.a[i].text;
         bal[i].len = e.a[i].len;
     }
-    struct wk_batch b = { .alerts = bal, .nalerts = e.n };
-    int rc = bal && !e.oom ? p->backend->commit(p->bctx, &b) : -ENOMEM;
+    struct wk_batch b = { .alerts = bal, .nalerts = e.n, .alert_ids = ids };
+    int rc = bal && ids && !e.oom ? p->backend->commit(p->bctx, &b) : -ENOMEM;
     if (rc == 0) {
-        write_alerts(outs, &e);
+        write_alerts(p, outs, &e, ids);
         for (size_t i = 0; i < n; i++)
             json_decref(al[i]);
         free(al);
@@ -638,6 +767,7 @@ static void commit_pending(struct wk_pipeline *p)
     }
     evalctx_fini(&e);
     free(bal);
+    free(ids);
     outputs_unref(p, outs);
 }
 
@@ -746,6 +876,7 @@ static void *writer_main(void *arg)
     size_t evcap = 0;
     struct wk_batch_cursor *curs = wk_new0(struct wk_batch_cursor, MAX_SLOTS);
     struct wk_batch_alert *bal = NULL;
+    uint64_t *aids = NULL;
     size_t balcap = 0;
     struct rules_ref *prev_rules = NULL; /* the set of the previous batch (one ref) */
     bool restored = false;
@@ -763,6 +894,7 @@ static void *writer_main(void *arg)
                     wk_log_error("store: commit failed: %s (retrying)", wk_strerror(trc));
                 verify_new(p);
                 commit_pending(p);
+                deliveries_save(p, false);
                 pthread_mutex_lock(&p->lock);
                 if (p->head || p->stop)
                     break;
@@ -900,8 +1032,11 @@ static void *writer_main(void *arg)
         }
         if (e.n > balcap) {
             struct wk_batch_alert *nb = realloc(bal, e.n * sizeof(*nb));
-            if (nb) {
+            uint64_t *na = nb ? realloc(aids, e.n * sizeof(*na)) : NULL;
+            if (nb)
                 bal = nb;
+            if (na) {
+                aids = na;
                 balcap = e.n;
             }
         }
@@ -912,7 +1047,10 @@ static void *writer_main(void *arg)
         }
         struct wk_batch b = { .events = evs, .nevents = n, .event_cursors = evcur,
                               .cursors = curs, .ncursors = ncur,
-                              .alerts = bal, .nalerts = nal, .raw_bytes = bytes };
+                              .alerts = bal, .nalerts = nal, .raw_bytes = bytes,
+                              .alert_ids = nal ? aids : NULL };
+        if (nal)
+            memset(aids, 0, nal * sizeof(*aids));
         if (p->test_delay_ms) {
             struct timespec ts = { p->test_delay_ms / 1000, (p->test_delay_ms % 1000) * 1000000L };
             nanosleep(&ts, NULL);
@@ -920,7 +1058,9 @@ static void *writer_main(void *arg)
         int rc = (evcap >= n && curs) ? p->backend->commit(p->bctx, &b) : -ENOMEM;
         if (rc == 0) {
             backoff_ms = 10;
-            write_alerts(outs, &e);
+            write_alerts(p, outs, &e, nal == e.n ? aids : NULL);
+            if (nal)
+                deliveries_save(p, false);
             p->state_dirty = p->state_dirty || (rules && n);
             state_save(p, rules, false);
             verify_new(p);
@@ -1005,6 +1145,8 @@ static void *writer_main(void *arg)
         if (trc < 0)
             wk_log_error("store: final commit failed: %s", wk_strerror(trc));
     }
+    if (!abandon)
+        deliveries_save(p, true);
     pthread_mutex_lock(&p->lock);
     p->drained = true;
     pthread_mutex_unlock(&p->lock);
@@ -1014,6 +1156,7 @@ static void *writer_main(void *arg)
     free(evcur);
     free(curs);
     free(bal);
+    free(aids);
     return NULL;
 }
 

@@ -57,6 +57,9 @@ struct wk_batch {
     const struct wk_batch_alert *alerts;
     size_t nalerts;
     uint64_t raw_bytes; /* sum of the events' serialised sizes (estimate) */
+    /* Optional out (nalerts entries): the backend sets alert_ids[i] to the id alerts[i]
+     * was stored under (increasing), 0 when it has none. */
+    uint64_t *alert_ids;
 };
 
 struct wk_backend_stats {
@@ -64,6 +67,7 @@ struct wk_backend_stats {
     uint64_t alerts;       /* alerts stored */
     uint64_t raw_bytes;    /* bytes of the events before compression */
     uint64_t stored_bytes; /* bytes on disk */
+    uint64_t last_alert_id; /* id of the newest alert stored (0: none) */
 };
 
 struct wk_backend_ops {
@@ -103,6 +107,13 @@ struct wk_backend_ops {
     int (*verify)(void *ctx, bool full, uint64_t *block, char *reason, size_t cap);
     /** Close and free (NULL ctx allowed). */
     void (*close)(void *ctx);
+    /**
+     * Optional: record that output `name` delivered every alert up to alert_id (its own
+     * transaction; writer thread), and read it back (any thread; 0 when none).
+     * @return 0 or <0.
+     */
+    int (*delivery_set)(void *ctx, const char *name, uint64_t alert_id);
+    int (*delivery_get)(void *ctx, const char *name, uint64_t *alert_id);
 };
 
 /**
