@@ -33,6 +33,7 @@ struct item {
     uint32_t curlen;
     uint32_t curcap; /* room in cur[] */
     bool kept; /* quarantined input handed to the backend already */
+    bool curonly; /* no event: cur[] is a cursor alone (sink->cursor) */
     unsigned char cur[];
 };
 
@@ -182,6 +183,61 @@ static struct slot *slot_of(struct wk_pipeline *p, struct wk_source *src)
     return NULL;
 }
 
+/* The last cursor this run, for a source restarted by a reload before its events are
+ * committed. Loop thread. */
+static void remember_cursor(struct slot *sl, const void *cursor, size_t cursor_len)
+{
+    if (cursor_len > sl->last_cap) {
+        unsigned char *nc = realloc(sl->last_cur, cursor_len);
+        if (nc) {
+            sl->last_cur = nc;
+            sl->last_cap = cursor_len;
+        }
+    }
+    if (cursor_len <= sl->last_cap) {
+        if (cursor_len)
+            memcpy(sl->last_cur, cursor, cursor_len);
+        sl->last_len = cursor_len;
+    }
+}
+
+/* A cursor without an event: queued in order with the events, committed as the source's
+ * cursor of the batch when nothing of that source follows it there. Not refused when the
+ * queue is full (it is small, and a source calls it once per file it finishes). */
+static int pl_cursor(struct wk_source_sink *sink, struct wk_source *src, const void *cursor,
+                     size_t cursor_len)
+{
+    struct wk_pipeline *p = wk_container_of(sink, struct wk_pipeline, sink);
+    struct slot *sl = slot_of(p, src);
+    if (!sl || !cursor_len)
+        return -EINVAL;
+    struct item *it = malloc(sizeof(*it) + cursor_len);
+    if (!it)
+        return -ENOMEM;
+    memset(it, 0, sizeof(*it));
+    it->curonly = true;
+    it->slot = (uint32_t)(sl - p->slots);
+    it->bytes = (uint32_t)(sizeof(*it) + cursor_len);
+    it->curlen = it->curcap = (uint32_t)cursor_len;
+    it->enq_ns = wk_time_mono_ns();
+    memcpy(it->cur, cursor, cursor_len);
+    remember_cursor(sl, cursor, cursor_len);
+    pthread_mutex_lock(&p->lock);
+    if (p->stop) {
+        pthread_mutex_unlock(&p->lock);
+        free(it);
+        return 0; /* draining: the last submitted cursor stands (replays, loses nothing) */
+    }
+    *p->tailp = it;
+    p->tailp = &it->next;
+    p->st.queued_events++;
+    p->st.queued_bytes += it->bytes;
+    if (p->st.queued_events == 1)
+        pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
 static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
                      const struct wk_event *ev, const void *cursor, size_t cursor_len)
 {
@@ -228,6 +284,7 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
     }
     it->next = NULL;
     it->kept = false;
+    it->curonly = false;
     it->slot = (uint32_t)(sl - p->slots);
     it->bytes = (uint32_t)bytes;
     it->curlen = (uint32_t)cursor_len;
@@ -242,20 +299,7 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
     /* Input without a time of its own is stamped with its arrival. */
     if (wk_event_ts(it->ev) == 0)
         wk_event_set_ts(it->ev, wk_time_now_ns());
-    /* The last cursor this run, for a source restarted by a reload before its events
-     * are committed. */
-    if (cursor_len > sl->last_cap) {
-        unsigned char *nc = realloc(sl->last_cur, cursor_len);
-        if (nc) {
-            sl->last_cur = nc;
-            sl->last_cap = cursor_len;
-        }
-    }
-    if (cursor_len <= sl->last_cap) {
-        if (cursor_len)
-            memcpy(sl->last_cur, cursor, cursor_len);
-        sl->last_len = cursor_len;
-    }
+    remember_cursor(sl, cursor, cursor_len);
 
     pthread_mutex_lock(&p->lock);
     *p->tailp = it;
@@ -296,6 +340,7 @@ static int pl_reject(struct wk_source_sink *sink, struct wk_source *src, const c
     it->next = NULL;
     it->ev = NULL;
     it->kept = false;
+    it->curonly = false;
     it->slot = (uint32_t)(sl - p->slots);
     it->bytes = (uint32_t)bytes;
     it->curlen = (uint32_t)(rlen + len);
@@ -980,6 +1025,10 @@ static void *writer_main(void *arg)
         size_t nq = 0;
         for (struct item *it = batch; it; it = it->next) {
             bytes += it->bytes;
+            if (it->curonly) {
+                lastof[it->slot] = it;
+                continue;
+            }
             if (!it->ev) {
                 nq++;
                 continue;
@@ -996,7 +1045,7 @@ static void *writer_main(void *arg)
         size_t nitems = n;
         n = i; /* events; the nq quarantined inputs go to the backend first */
         for (struct item *it = batch; nq && it && p->backend->quarantine; it = it->next) {
-            if (it->ev || it->kept)
+            if (it->ev || it->kept || it->curonly)
                 continue;
             it->kept = true;
             size_t rl0 = strlen((const char *)it->cur) + 1;
@@ -1210,6 +1259,7 @@ int wk__pipeline_new(struct wk_pipeline **out, uv_loop_t *loop,
     p->loop = loop;
     p->sink.submit = pl_submit;
     p->sink.reject = pl_reject;
+    p->sink.cursor = pl_cursor;
     p->backend = backend;
     p->bctx = backend_ctx;
     p->lim = *limits;
