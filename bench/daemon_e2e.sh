@@ -150,7 +150,8 @@ once() { # NAME [audit_only]
     local bytes
     bytes=$(du -cb "$tmp/in-$name/audit.log" "$tmp/in-$name/docker" "$tmp/in-$name/docker-events.jsonl" | tail -1 | cut -f1)
     local rc=0 pre=()
-    [ "${PERF:-0}" = 1 ] && [ "$name" = mix ] && pre=(perf record -g -o "$tmp/perf.data" --)
+    [ "${PERF:-0}" = 1 ] && [ "$name" = mix ] &&
+        pre=(perf record -q --call-graph dwarf,16384 -F 200 -o "$tmp/perf.data" --)
     /usr/bin/time -f '%e %U %S %M' -o "$tmp/t-$name" "${pre[@]}" "$bin" run \
         -c "$tmp/c-$name.yaml" --once 2>"$tmp/log-$name" >/dev/null || rc=$?
     [ $rc -le 1 ] || { cat "$tmp/log-$name"; exit 1; }
@@ -180,40 +181,33 @@ once mix
 once audit audit_only
 
 if [ "${PERF:-0}" = 1 ]; then
-    # CPU shares: by thread (loop = sources + parsing + queue handoff; writer = rules +
-    # store) and by component, from the symbols' own samples.
-    perf report -i "$tmp/perf.data" --no-children --sort comm --stdio 2>/dev/null |
-        grep -E '^ +[0-9]' | sed 's/^/  thread /'
-    perf report -i "$tmp/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null |
-        grep -E '^ +[0-9]' | python3 -c '
+    # CPU shares of the throughput run (all sources) by component, from call graphs: the
+    # share of samples under each function (callees included).
+    perf report -i "$tmp/perf.data" --children --sort sym --stdio -g none 2>/dev/null |
+        python3 -c '
 import re, sys
-groups = [
-    ("auditd parser", r"wk__au|auditd|au_"),
-    ("clog parser/source", r"clog|jsonfile|wk__jf|cri_"),
-    ("docker-events parser", r"docker"),
-    ("rule engine", r"wk_rule|rule_|sigma|match_|pcre2|hs_|hyperscan|libhs|libpcre"),
-    ("store (encoder, zstd, lmdb, hashing)", r"wk_store|store_|enc_|zstd|ZSTD|mdb_|liblmdb|libzstd|blake|sha|sodium|crypto_"),
-    ("event model (core/event.c)", r"wk_event|arena|wk_key|wk_value"),
-    ("pipeline/daemon", r"pl_submit|writer_main|pipeline|backend|live_rules|event_size|content_size"),
-    ("jansson", r"json_|jansson|hashtable|libjansson"),
-    ("malloc/free", r"malloc|free|calloc|realloc|_int_|tcache|arena_get|sysmalloc"),
-    ("string/memory (libc)", r"mem|str|__strlen|__memcpy|__memmove|__memchr"),
-    ("kernel", r"\[k\]"),
-]
-tot = {}
+pct = {}
 for line in sys.stdin:
-    m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(.*)", line)
-    if not m:
-        continue
-    pct, dso, sym = float(m.group(1)), m.group(2), m.group(3)
-    key = "other"
-    for name, rx in groups:
-        if re.search(rx, dso + " " + sym):
-            key = name
-            break
-    tot[key] = tot.get(key, 0) + pct
-for k, v in sorted(tot.items(), key=lambda x: -x[1]):
-    print(f"  {v:5.1f}%  {k}")
+    m = re.match(r"\s+([\d.]+)%\s+[\d.]+%\s+\[\.\]\s+(\S+)", line)
+    if m:
+        pct[m.group(2)] = max(pct.get(m.group(2), 0.0), float(m.group(1)))
+g = lambda *n: sum(pct.get(x, 0.0) for x in n)
+loop, writer = g("wk_daemon_run"), g("writer_main")
+rows = [
+    ("loop thread (sources, parsers, submit)", loop),
+    ("  auditd source: read, parse, assemble (tail_tick, minus submit)", g("tail_tick") - g("tail_emit")),
+    ("  pipeline submit: copy into the queue (pl_submit)", g("pl_submit")),
+    ("  file_jsonl + docker-events parser (fj_tick, minus submit)", g("fj_tick") - g("fj_emit")),
+    ("  clog + json-file parser (rest of the loop)", loop - g("tail_tick") - g("fj_tick")),
+    ("writer thread (rules, store, outputs)", writer),
+    ("  rule engine (live_eval_text)", g("live_eval_text")),
+    ("    of which alert JSON (wk_alert_to_json)", g("wk_alert_to_json")),
+    ("  store: encode, compress, commit (sb_commit, sb_tick)", g("sb_commit", "sb_tick")),
+    ("  store: re-check of new blocks (verify_new)", g("verify_new")),
+    ("  outputs (write_alerts)", g("write_alerts")),
+]
+for name, v in rows:
+    print(f"  {v:5.1f}%  {name}")
 '
 fi
 
@@ -259,10 +253,12 @@ for mult in 1 2 4; do
 import sys
 rate, total, c = (int(x) for x in sys.argv[1:4])
 c0, c1 = float(sys.argv[4]), float(sys.argv[5])
-ms, hwm, mult, anon = (int(x) for x in sys.argv[6:])
-cores = (c1 - c0) / (ms / 1000)
-print(f"{mult}x: {rate:,} events/s for {total/rate:.0f} s: committed {c}/{total}, "
-      f"{cores:.3f} cores, {cores / (rate / 10000):.3f} cores per 10k events/s, "
+ms, hwm, mult, anon = (int(x) for x in sys.argv[6:10])
+cpu = c1 - c0
+# CPU per event, whatever the wall time the feeder took: cores needed at 10k events/s.
+per10k = cpu / total * 10000
+print(f"{mult}x: {rate:,} events/s offered, {total:,} in {ms/1000:.1f} s: committed {c}, "
+      f"CPU {cpu:.2f} s = {per10k:.3f} cores per 10k events/s, "
       f"peak RSS {hwm/1024:.1f} MiB (anonymous {anon/1024:.1f} MiB)")
 PY
     rm -rf "$d" "$tmp/store-live-$mult"
