@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* watchkeeper status: ask the running daemon (GET /status on its unix socket) and print a
- * table: sources, store, rules, alerts. */
+ * table: sources, outputs (delivered alert id vs the newest), store, rules, alerts. */
 #include "config.h"
 
 #include <curl/curl.h>
@@ -15,8 +15,9 @@
 const char wk_cmd_status_usage[] =
     "usage: watchkeeper status [--socket PATH] [--json]\n\n"
     "Show the state of the running daemon: per source its state, events, events/s, lag\n"
-    "and last error; the store's size and compression ratio; rules loaded; alerts in the\n"
-    "last hour; the pipeline's queue.\n\n"
+    "and last error; per output the last alert id it delivered, the newest alert id, the\n"
+    "lag between them, alerts written this run and its last error; the store's size and\n"
+    "compression ratio; rules loaded; alerts in the last hour; the pipeline's queue.\n\n"
     "  --socket PATH  the daemon's API socket (api.socket; default /run/watchkeeper/api.sock)\n"
     "  --json         print the daemon's JSON as is\n";
 
@@ -85,6 +86,16 @@ static void print_table(json_t *st)
     }
     if (!json_array_size(json_object_get(st, "sources")))
         printf("(no sources)\n");
+    printf("\n%-16s %-8s %-6s %10s %10s %8s %8s  %s\n", "OUTPUT", "TYPE", "STATE",
+           "DELIVERED", "NEWEST", "LAG", "WRITTEN", "LAST ERROR");
+    json_array_foreach(json_object_get(st, "outputs"), i, s) {
+        printf("%-16s %-8s %-6s %10lld %10lld %8lld %8lld  %s\n", js(s, "name", "?"),
+               js(s, "type", "?"), js(s, "state", "?"), (long long)ji(s, "delivered"),
+               (long long)ji(s, "newest"), (long long)ji(s, "lag"), (long long)ji(s, "written"),
+               js(s, "last_error", ""));
+    }
+    if (!json_array_size(json_object_get(st, "outputs")))
+        printf("(no outputs)\n");
     json_t *store = json_object_get(st, "store");
     char raw[32], disk[32];
     human((double)ji(store, "raw_bytes"), raw, sizeof(raw));

@@ -59,7 +59,7 @@ const struct wk_option wk_config_rules_options[] = {
 const struct wk_option wk_config_pipeline_options[] = {
     { "queue_events", WK_OPT_INT, "65536", P_OFF(queue_events),
       "events waiting for the writer at most; sources pause beyond" },
-    { "queue_bytes", WK_OPT_SIZE, "32MiB", P_OFF(queue_bytes),
+    { "queue_bytes", WK_OPT_SIZE, "16MiB", P_OFF(queue_bytes),
       "bytes of events waiting for the writer at most; sources pause beyond" },
     { "batch_events", WK_OPT_INT, "4096", P_OFF(batch_events), "events per commit at most" },
     { "batch_age", WK_OPT_DURATION, "200ms", P_OFF(batch_age),
@@ -285,6 +285,26 @@ static int add_source(struct wk_config *c, const struct wk_source_ops *ops, cons
     return 0;
 }
 
+/* The `sources:` and `outputs:` lists: each call returns the next item that is a mapping
+ * (NULL at the end), with its `type` node and value (NULL when missing); other items are
+ * reported and skipped. */
+static struct fy_node *next_typed(struct loader *ld, struct fy_node *seq, void **it,
+                                  const char *section, struct fy_node **tnode,
+                                  const char **type)
+{
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, it))) {
+        if (fy_node_get_type(item) != FYNT_MAPPING) {
+            err_at(ld, item, "%s: each item must be a mapping with a type", section);
+            continue;
+        }
+        *tnode = fy_node_mapping_lookup_by_string(item, "type", FY_NT);
+        *type = scalar(*tnode);
+        return item;
+    }
+    return NULL;
+}
+
 static void load_sources(struct loader *ld, struct wk_config *c, struct fy_node *seq)
 {
     if (fy_node_get_type(seq) != FYNT_SEQUENCE) {
@@ -292,15 +312,10 @@ static void load_sources(struct loader *ld, struct wk_config *c, struct fy_node 
         return;
     }
     void *it = NULL;
-    struct fy_node *item;
+    struct fy_node *item, *tnode;
+    const char *type;
     static const char *const skip[] = { "type", "name", NULL };
-    while ((item = fy_node_sequence_iterate(seq, &it))) {
-        if (fy_node_get_type(item) != FYNT_MAPPING) {
-            err_at(ld, item, "sources: each item must be a mapping with a type");
-            continue;
-        }
-        struct fy_node *tnode = fy_node_mapping_lookup_by_string(item, "type", FY_NT);
-        const char *type = scalar(tnode);
+    while ((item = next_typed(ld, seq, &it, "sources", &tnode, &type))) {
         if (!type) {
             err_at(ld, first_key(item), "sources: item has no 'type'");
             continue;
@@ -348,15 +363,10 @@ static void load_outputs(struct loader *ld, struct wk_config *c, struct fy_node 
         return;
     }
     void *it = NULL;
-    struct fy_node *item;
+    struct fy_node *item, *tnode;
+    const char *type;
     static const char *const skip[] = { "type", "name", NULL };
-    while ((item = fy_node_sequence_iterate(seq, &it))) {
-        if (fy_node_get_type(item) != FYNT_MAPPING) {
-            err_at(ld, item, "outputs: each item must be a mapping with a type");
-            continue;
-        }
-        struct fy_node *tnode = fy_node_mapping_lookup_by_string(item, "type", FY_NT);
-        const char *type = scalar(tnode);
+    while ((item = next_typed(ld, seq, &it, "outputs", &tnode, &type))) {
         if (!type || !in_list(type, output_types)) {
             err_at(ld, tnode ? tnode : first_key(item),
                    "outputs: type must be stdout or file, not '%s'", type ? type : "");

@@ -300,12 +300,28 @@ static json_t *daemon_status(void *arg)
                             (json_int_t)st.lag_bytes, "lag_ns", (json_int_t)st.lag_ns,
                             "last_error", st.last_error));
     }
+    /* Outputs: the newest stored alert id against the last one each output delivered. */
+    json_t *outs = json_array();
+    struct wk_pipeline_output po[32];
+    size_t npo = wk__pipeline_outputs(d->pl, po, WK_ARRAY_SIZE(po));
+    for (size_t i = 0; i < npo; i++) {
+        uint64_t newest = bs.last_alert_id > po[i].delivered ? bs.last_alert_id
+                                                             : po[i].delivered;
+        json_array_append_new(
+            outs, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "name",
+                            po[i].name, "type", po[i].type, "path", po[i].path, "state",
+                            po[i].failing ? "error" : "ok", "delivered",
+                            (json_int_t)po[i].delivered, "newest", (json_int_t)newest, "lag",
+                            (json_int_t)(newest - po[i].delivered), "written",
+                            (json_int_t)po[i].written, "errors", (json_int_t)po[i].errors,
+                            "last_error", po[i].last_error));
+    }
     return json_pack(
-        "{s:s, s:I, s:f, s:s?, s:o, s:{s:s, s:s, s:I, s:I, s:I, s:I, s:f}, "
+        "{s:s, s:I, s:f, s:s?, s:o, s:o, s:{s:s, s:s, s:I, s:I, s:I, s:I, s:f}, "
         "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:s}, s:{s:I, s:I}, "
         "s:{s:I, s:I}}",
         "version", wk_version(), "pid", (json_int_t)getpid(), "uptime_s", up, "config",
-        d->cfg->file, "sources", srcs, "store", "backend", d->backend->name, "path",
+        d->cfg->file, "sources", srcs, "outputs", outs, "store", "backend", d->backend->name, "path",
         d->cfg->store.path, "events", (json_int_t)bs.events, "alerts", (json_int_t)bs.alerts,
         "raw_bytes", (json_int_t)bs.raw_bytes, "stored_bytes", (json_int_t)bs.stored_bytes,
         "ratio", bs.stored_bytes ? (double)bs.raw_bytes / (double)bs.stored_bytes : 0.0,

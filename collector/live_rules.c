@@ -29,8 +29,20 @@ struct live {
 struct emit_ctx {
     struct live *lv;
     int (*emit)(void *arg, json_t *alert);
+    int (*emit_text)(void *arg, char *json, size_t len, int level);
     void *arg;
 };
+
+static int level_num(const char *s)
+{
+    static const char *const levels[] = { "informational", "low", "medium", "high",
+                                          "critical" };
+    for (int i = 0; s && i < (int)WK_ARRAY_SIZE(levels); i++) {
+        if (strcmp(s, levels[i]) == 0)
+            return i;
+    }
+    return 0;
+}
 
 static int on_alert(const struct wk_alert *a, void *data)
 {
@@ -44,6 +56,8 @@ static int on_alert(const struct wk_alert *a, void *data)
     int rc = wk_alert_to_json(a, &text, &len);
     if (rc < 0)
         return rc;
+    if (e->emit_text)
+        return e->emit_text(e->arg, text, len, level_num(a->info ? a->info->level : NULL));
     json_t *o = json_loadb(text, len, 0, NULL);
     free(text);
     if (!o)
@@ -55,7 +69,17 @@ static int live_eval(void *ctx, const struct wk_event *ev, int (*emit)(void *, j
                      void *arg)
 {
     struct live *lv = ctx;
-    struct emit_ctx e = { lv, emit, arg };
+    struct emit_ctx e = { lv, emit, NULL, arg };
+    int rc = wk_ruleset_eval(lv->rs, lv->sc, ev, on_alert, &e);
+    return rc < 0 ? rc : 0;
+}
+
+/* The alert text as the engine wrote it goes straight to the store and the outputs. */
+static int live_eval_text(void *ctx, const struct wk_event *ev,
+                          int (*emit)(void *, char *, size_t, int), void *arg)
+{
+    struct live *lv = ctx;
+    struct emit_ctx e = { lv, NULL, emit, arg };
     int rc = wk_ruleset_eval(lv->rs, lv->sc, ev, on_alert, &e);
     return rc < 0 ? rc : 0;
 }
@@ -158,6 +182,7 @@ int wk_live_rules_load(const struct wk_config_rules *cfg, struct wk_rules_hook *
     }
     memset(out, 0, sizeof(*out));
     out->eval = live_eval;
+    out->eval_text = live_eval_text;
     out->free = live_free;
     out->carry = live_carry;
     out->save = live_save;

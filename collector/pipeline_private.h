@@ -38,6 +38,17 @@ struct wk_pipeline_stats {
     size_t nrules;
 };
 
+/** An output's delivery state (GET /status). */
+struct wk_pipeline_output {
+    char name[64], type[16], path[256];
+    bool active;            /* in the current outputs */
+    bool failing;           /* the last write failed */
+    uint64_t delivered;     /* every alert up to this id was handled (written or filtered) */
+    uint64_t written;       /* alert lines written this run */
+    uint64_t errors;        /* failed batches this run */
+    char last_error[160];
+};
+
 /** Create a pipeline on loop (started: the writer thread runs). Takes no ownership. */
 int wk__pipeline_new(struct wk_pipeline **out, uv_loop_t *loop,
                      const struct wk_config_pipeline *limits,
@@ -59,6 +70,8 @@ void wk__pipeline_set_rules(struct wk_pipeline *p, struct wk_rules_hook *rules,
 /** Swap the outputs (opens files; on error keeps the old ones). @return 0 or -errno. */
 int wk__pipeline_set_outputs(struct wk_pipeline *p, const struct wk_config_output *outs,
                              size_t n, char *err, size_t errlen);
+/** The current outputs' delivery states (any thread). @return how many were copied. */
+size_t wk__pipeline_outputs(struct wk_pipeline *p, struct wk_pipeline_output *out, size_t max);
 void wk__pipeline_set_limits(struct wk_pipeline *p, const struct wk_config_pipeline *limits);
 /** Id of the built-in rule of the store's integrity alerts. */
 #define WK_INTEGRITY_RULE_ID "wk-store-integrity"

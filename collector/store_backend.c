@@ -31,6 +31,7 @@ struct sb {
     uint64_t verified;   /* last block checked after a commit (writer thread) */
     uint8_t pk[WK_STORE_PUBKEY_LEN]; /* loaded at open: verify runs off the writer */
     bool have_pk;
+    uint64_t last_alert; /* newest alert id (written by the writer, read by status) */
 };
 
 static bool is_commit_error(int rc)
@@ -81,13 +82,21 @@ static int sb_commit(void *ctx, const struct wk_batch *b)
             wk_log_error("store: cursor of %s not kept: %s", c.source, wk_strerror(rc));
     }
     for (size_t i = 0; i < b->nalerts; i++) {
-        char *js = json_dumps(b->alerts[i].alert, JSON_COMPACT);
-        size_t ei = b->alerts[i].event_index;
+        const struct wk_batch_alert *ba = &b->alerts[i];
+        char *js = ba->text ? NULL : json_dumps(ba->alert, JSON_COMPACT);
+        const char *text = ba->text ? ba->text : js;
+        size_t len = ba->text ? ba->len : js ? strlen(js) : 0;
+        size_t ei = ba->event_index;
         const struct wk_store_ref *ref = ei == WK_BATCH_NO_EVENT ? NULL : &s->refs[ei];
-        int rc = js ? wk_store_alert_add(s->st, js, strlen(js), ref, ref && ref->block ? 1 : 0,
-                                         NULL)
-                    : -ENOMEM;
+        uint64_t id = 0;
+        int rc = text ? wk_store_alert_add(s->st, text, len, ref, ref && ref->block ? 1 : 0,
+                                           &id)
+                      : -ENOMEM;
         free(js);
+        if (rc == 0)
+            __atomic_store_n(&s->last_alert, id, __ATOMIC_RELAXED);
+        if (b->alert_ids)
+            b->alert_ids[i] = rc == 0 ? id : 0;
         if (rc < 0 && is_commit_error(rc))
             s->stuck = true;
         else if (rc < 0 && wk_ratelimit_ok(&rl))
@@ -185,6 +194,54 @@ static void sb_stats(void *ctx, struct wk_backend_stats *out)
     out->alerts = st.alerts;
     out->raw_bytes = st.raw_bytes;
     out->stored_bytes = st.stored_bytes;
+    out->last_alert_id = __atomic_load_n(&s->last_alert, __ATOMIC_RELAXED);
+}
+
+static int sb_delivery_set(void *ctx, const char *name, uint64_t alert_id)
+{
+    struct sb *s = ctx;
+    return wk_store_delivery_set(s->st, name, alert_id);
+}
+
+static int sb_delivery_get(void *ctx, const char *name, uint64_t *alert_id)
+{
+    struct sb *s = ctx;
+    return wk_store_delivery_get(s->st, name, alert_id);
+}
+
+/* The newest alert id at open: ids increase from 1 and wk_store_alert_next finds the first
+ * id >= a probe, so gallop up from the count, then bisect (a few dozen seeks). */
+static uint64_t newest_alert(struct wk_store *st, uint64_t count)
+{
+    struct wk_store_reader *r = NULL;
+    if (!count || wk_store_reader_open(st, &r) < 0)
+        return 0;
+    struct wk_store_alert a;
+    uint64_t lo = 0, hi = 0, probe = count, step = count;
+    for (int guard = 0; guard < 64 && !hi; guard++) {
+        uint64_t id = probe;
+        if (wk_store_alert_next(r, &id, &a) == 1) {
+            lo = a.id;
+            probe = a.id + step;
+            step *= 2;
+        } else {
+            hi = probe;
+        }
+    }
+    if (!lo) { /* every id is below count: start from the first */
+        uint64_t id = 1;
+        if (wk_store_alert_next(r, &id, &a) == 1)
+            lo = a.id;
+    }
+    while (lo && hi > lo + 1) {
+        uint64_t mid = lo + (hi - lo) / 2, id = mid;
+        if (wk_store_alert_next(r, &id, &a) == 1 && a.id < hi)
+            lo = a.id;
+        else
+            hi = mid;
+    }
+    wk_store_reader_close(r);
+    return lo;
 }
 
 static void sb_close(void *ctx)
@@ -212,6 +269,8 @@ static const struct wk_backend_ops sb_ops = {
     .state_get = sb_state_get,
     .verify = sb_verify,
     .close = sb_close,
+    .delivery_set = sb_delivery_set,
+    .delivery_get = sb_delivery_get,
 };
 
 int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
@@ -239,8 +298,10 @@ int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
      * covers what was there before). */
     s->have_pk = wk_store_pubkey(s->st, s->pk) == 0;
     struct wk_store_stats sst;
-    if (wk_store_stats(s->st, &sst) == 0)
+    if (wk_store_stats(s->st, &sst) == 0) {
         s->verified = sst.last_block;
+        s->last_alert = newest_alert(s->st, sst.alerts);
+    }
     *ops = &sb_ops;
     *ctx = s;
     return 0;

@@ -36,8 +36,12 @@ struct wk_batch_cursor {
 
 /** An alert raised on events[event_index] of the same batch. */
 struct wk_batch_alert {
-    json_t *alert; /* borrowed; the rule's id, title, level, tags, ... */
+    json_t *alert; /* borrowed; the rule's id, title, level, tags, ...; NULL when text is */
     size_t event_index; /* or WK_BATCH_NO_EVENT */
+    /* The same alert as compact JSON text (borrowed), set by the pipeline: a backend
+     * stores it as is instead of serialising alert. NULL: serialise alert. */
+    const char *text;
+    size_t len;
 };
 
 /** What one commit holds; everything is borrowed for the call. */
@@ -53,6 +57,9 @@ struct wk_batch {
     const struct wk_batch_alert *alerts;
     size_t nalerts;
     uint64_t raw_bytes; /* sum of the events' serialised sizes (estimate) */
+    /* Optional out (nalerts entries): the backend sets alert_ids[i] to the id alerts[i]
+     * was stored under (increasing), 0 when it has none. */
+    uint64_t *alert_ids;
 };
 
 struct wk_backend_stats {
@@ -60,6 +67,7 @@ struct wk_backend_stats {
     uint64_t alerts;       /* alerts stored */
     uint64_t raw_bytes;    /* bytes of the events before compression */
     uint64_t stored_bytes; /* bytes on disk */
+    uint64_t last_alert_id; /* id of the newest alert stored (0: none) */
 };
 
 struct wk_backend_ops {
@@ -99,6 +107,13 @@ struct wk_backend_ops {
     int (*verify)(void *ctx, bool full, uint64_t *block, char *reason, size_t cap);
     /** Close and free (NULL ctx allowed). */
     void (*close)(void *ctx);
+    /**
+     * Optional: record that output `name` delivered every alert up to alert_id (its own
+     * transaction; writer thread), and read it back (any thread; 0 when none).
+     * @return 0 or <0.
+     */
+    int (*delivery_set)(void *ctx, const char *name, uint64_t alert_id);
+    int (*delivery_get)(void *ctx, const char *name, uint64_t *alert_id);
 };
 
 /**
@@ -142,6 +157,14 @@ struct wk_rules_hook {
     int (*restore)(void *ctx, const char *text, size_t len);
     size_t nrules;
     void *ctx;
+    /**
+     * Optional, used instead of eval when set: emit gets each alert as compact JSON text
+     * holding its evidence event (json malloc'd, stolen by emit) and the rule's level
+     * (0 informational, 1 low, 2 medium, 3 high, 4 critical). Saves the pipeline from
+     * parsing and re-serialising alerts. @return 0 or <0 as eval.
+     */
+    int (*eval_text)(void *ctx, const struct wk_event *ev,
+                     int (*emit)(void *arg, char *json, size_t len, int level), void *arg);
 };
 
 /**

@@ -50,6 +50,13 @@ struct wk_source_sink {
     /** Input that could not be parsed, kept with its reason (quarantine). */
     int (*reject)(struct wk_source_sink *sink, struct wk_source *src, const char *reason,
                   const char *raw, size_t len);
+    /**
+     * Optional (NULL when the sink has none): store a new cursor (copied) without an
+     * event, e.g. once a followed file is finished and forgotten, so that a restart does
+     * not look for it. Ordered with the submits; never -EAGAIN. @return 0 or <0 (fatal).
+     */
+    int (*cursor)(struct wk_source_sink *sink, struct wk_source *src, const void *cursor,
+                  size_t cursor_len);
 };
 
 struct wk_source_status {

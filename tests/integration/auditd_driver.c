@@ -75,7 +75,7 @@ static void on_signal(uv_signal_t *h, int sig)
 static int tail(const char *log, const char *cur, const char *outpath)
 {
     uv_loop_t *loop = uv_default_loop();
-    struct wk_source_sink sink = { d_submit, d_reject };
+    struct wk_source_sink sink = { .submit = d_submit, .reject = d_reject };
     const char *err;
     cursor_path = cur;
     out = fopen(outpath, "ab");

@@ -79,11 +79,15 @@ sleep 0.3
 check slow 1500
 
 # --- 4. docker rm while the source is behind: the open descriptor is drained -------------
+# The container runs to its end while the source is stopped; the source then starts with
+# small reads and the container is removed as soon as its file is open (about 5 s of
+# reading left), whatever the machine's load.
 wk_driver_stop
-drv --opt read_chunk=8KiB --opt poll_interval=100ms
 dk run --name gone --network none -v "$GEN:/gen.sh:ro" wk-busybox sh /gen.sh 1000 >/dev/null 2>&1
 dk inspect -f '{{.Id}}' gone >"$WK_TMP/id.gone"
 id=$(cat "$WK_TMP/id.gone")
+drv --opt read_chunk=8KiB --opt poll_interval=100ms
+wk_wait_for "grep -q '\"id\":\"$id\"' '$OUT'"
 before=$(grep -c "\"id\":\"$id\"" "$OUT" || true)
 dk rm gone >/dev/null
 [ ! -d "$DOCKER_ROOT/data/containers/$id" ] || wk_fail "container dir still there"
@@ -91,10 +95,9 @@ dk rm gone >/dev/null
 wk_wait_for "[ \$(grep -c '\"id\":\"$id\"' '$OUT') -ge 1100 ]"
 sleep 1
 check gone 1000
-# Cursors are stored with events only: one more event stores the cursor without the
-# finished file (otherwise the restart conservatively reports it as a possible gap).
-dk run --name flusher --network none wk-busybox echo flush >/dev/null
-wk_wait_for "grep -q '\"message\":\"flush\"' '$OUT'"
+# The deleted file was finished after the source's last event: the cursor without it is
+# stored at once (sink->cursor), so the restart below reports no gap for it (the
+# expected list of section 5 has only the copytruncate gap).
 wk_driver_stop
 
 # --- 5. CRI: corpus file, generated partials, rotation by rename, copytruncate -------------

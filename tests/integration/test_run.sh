@@ -150,6 +150,51 @@ wait $pid || wk_fail "exit status after SIGTERM"
 grep -q '^STOPPING=1$' "$WK_TMP/notify.log" || wk_fail "no STOPPING=1"
 wk_expect_eq "$(grep -c '^READY=1' "$WK_TMP/notify.log")" "2" "READY at start and after reload"
 
+# --- status: each output's delivered alert id against the newest, a failing output -----
+store=$WK_TMP/store-out
+ocfg=$WK_TMP/out.yaml
+wk_gen_events 1 100 >"$WK_TMP/out.jsonl"
+cat >"$ocfg" <<YAML
+store: {path: $store, fsync: false}
+sources:
+  - {type: file_jsonl, name: events, path: $WK_TMP/out.jsonl, poll: 50ms}
+rules: {dirs: [$rules]}
+outputs:
+  - {type: file, name: siem, path: $WK_TMP/alerts-out.jsonl}
+  - {type: file, name: full, path: /dev/full}
+api: {socket: $WK_TMP/api.sock}
+pipeline: {batch_age: 50ms}
+YAML
+out_row() { printf '%-16s %-8s %-6s %10s %10s %8s %8s  %s\n' "$@"; }
+"$WK_BIN" run -c "$ocfg" 2>"$WK_TMP/out.log" &
+pid=$!
+wk_track_pid $pid
+wk_wait_committed 100 || wk_fail "outputs: not committed"
+wk_wait_for 10 wk_status_is .outputs[0].delivered -gt 0 || wk_fail "outputs: nothing delivered"
+n=$(wc -l <"$WK_TMP/alerts-out.jsonl")
+[ "$n" -gt 0 ] || wk_fail "outputs: no alert written"
+wk_run 0 "$WK_BIN" status --socket "$WK_TMP/api.sock"
+wk_expect_eq "$(sed -n '/^OUTPUT /,/^$/p' <<<"$WK_OUT")" \
+    "$(out_row OUTPUT TYPE STATE DELIVERED NEWEST LAG WRITTEN 'LAST ERROR'
+       out_row siem file ok "$n" "$n" 0 "$n" ''
+       out_row full file error 0 "$n" "$n" 0 'write: No space left on device'
+       echo)" "status: outputs with their lag"
+wk_expect_eq "$(wk_status_field '.outputs[1] | "\(.lag) \(.errors > 0) \(.path)"')" \
+    "$n true /dev/full" "status JSON: the failing output"
+kill -TERM $pid
+wait $pid || wk_fail "outputs: exit status"
+# Delivered ids are stored: after a restart (nothing new) they and the newest id stay.
+"$WK_BIN" run -c "$ocfg" 2>"$WK_TMP/out2.log" &
+pid=$!
+wk_track_pid $pid
+wk_wait_for 10 test -S "$WK_TMP/api.sock" || wk_fail "outputs: no API socket"
+wk_run 0 "$WK_BIN" status --socket "$WK_TMP/api.sock"
+wk_expect_eq "$(sed -n '/^siem /p; /^full /p' <<<"$WK_OUT")" \
+    "$(out_row siem file ok "$n" "$n" 0 0 ''
+       out_row full file ok 0 "$n" "$n" 0 '')" "status after a restart"
+kill -TERM $pid
+wait $pid || wk_fail "outputs: exit status after restart"
+
 # --- no config: the defaults, with what was found and why the rest is not used ----------
 wk_run 0 "$WK_BIN" run --once --store "$WK_TMP/store-defaults" --api ''
 grep -q "default sources: file_jsonl: not used: no path configured" <<<"$WK_ERR" ||

@@ -109,8 +109,9 @@ wait $pid || wk_fail "exit after slow store"
 wk_expect_eq "$(wk_stored "$store" | sha256sum)" "$(sha256sum <"$in")" "content after slow store"
 echo "slow store: $refused refused submits, queue peak $qpeak B, peak RSS $peak KiB"
 # --- a drain slower than drain_timeout: exit 3, nothing lost; second SIGTERM: at once ---
-slow_config() { # STORE
+slow_config() { # STORE (the queue must hold more than 5000 of these events)
     wk_write_config "$cfg" "$1" "$in" "$rules" "  queue_events: 20000
+  queue_bytes: 64MiB
   batch_events: 64
   drain_timeout: 1s"
 }

@@ -37,6 +37,21 @@ static void on_resume(uv_timer_t *t)
     ops->resume(src);
 }
 
+/* Overwritten in place (a rename per event costs a flush on ext4): the driver is stopped
+ * with SIGTERM, never mid-write. */
+static void write_cursor(const void *cursor, size_t cursor_len)
+{
+    if (cursor_fd < 0)
+        cursor_fd = open(cursor_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    static size_t last_len;
+    if (cursor_fd < 0 || pwrite(cursor_fd, cursor, cursor_len, 0) != (ssize_t)cursor_len ||
+        (cursor_len < last_len && ftruncate(cursor_fd, (off_t)cursor_len) < 0)) {
+        perror(cursor_path);
+        exit(3);
+    }
+    last_len = cursor_len;
+}
+
 static int submit(struct wk_source_sink *sink, struct wk_source *s, const struct wk_event *ev,
                   const void *cursor, size_t cursor_len)
 {
@@ -54,17 +69,17 @@ static int submit(struct wk_source_sink *sink, struct wk_source *s, const struct
     fputc('\n', out);
     fflush(out);
     free(js);
-    /* Overwritten in place (a rename per event costs a flush on ext4): the driver is
-     * stopped with SIGTERM, never mid-write. */
-    if (cursor_fd < 0)
-        cursor_fd = open(cursor_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    static size_t last_len;
-    if (cursor_fd < 0 || pwrite(cursor_fd, cursor, cursor_len, 0) != (ssize_t)cursor_len ||
-        (cursor_len < last_len && ftruncate(cursor_fd, (off_t)cursor_len) < 0)) {
-        perror(cursor_path);
-        exit(3);
-    }
-    last_len = cursor_len;
+    write_cursor(cursor, cursor_len);
+    return 0;
+}
+
+/* sink->cursor: a cursor without an event (clog, when it forgets a finished file). */
+static int cursor_only(struct wk_source_sink *sink, struct wk_source *s, const void *cursor,
+                       size_t cursor_len)
+{
+    (void)sink;
+    (void)s;
+    write_cursor(cursor, cursor_len);
     return 0;
 }
 
@@ -78,7 +93,7 @@ static int reject(struct wk_source_sink *sink, struct wk_source *s, const char *
     return 0;
 }
 
-static struct wk_source_sink the_sink = {submit, reject};
+static struct wk_source_sink the_sink = {submit, reject, cursor_only};
 
 static void stopped(struct wk_source *s)
 {

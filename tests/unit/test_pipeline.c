@@ -137,6 +137,36 @@ WK_TEST(batches_carry_last_cursor)
     finish(&loop, p);
 }
 
+/* sink->cursor: a cursor without an event is committed as the source's cursor, in order
+ * with the events (clog forgetting a finished file), even into a full queue. */
+WK_TEST(cursor_without_event)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { 0 };
+    struct wk_config_pipeline l = limits(2, 100);
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    struct wk_source_sink *sink = wk__pipeline_sink(p);
+    WK_ASSERT_OK(submit(p, &s, "x", 1, NULL));
+    WK_ASSERT_OK(submit(p, &s, "x", 2, NULL));
+    WK_ASSERT_OK(sink->cursor(sink, (struct wk_source *)&s, "2-done", 6));
+    size_t len = 0;
+    const char *last = wk__pipeline_last_cursor(p, "a", &len);
+    WK_ASSERT(last && len == 6 && memcmp(last, "2-done", 6) == 0);
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, 2);
+    WK_ASSERT_STR_EQ(m.cursor, "a=2-done");
+    struct wk_pipeline_stats st;
+    wk__pipeline_stats(p, &st);
+    WK_ASSERT_UINT_EQ(st.committed, 2);
+    WK_ASSERT_UINT_EQ(st.queued_events, 0);
+    WK_ASSERT_UINT_EQ(st.queued_bytes, 0);
+    finish(&loop, p);
+}
+
 WK_TEST(back_pressure_then_resume)
 {
     uv_loop_t loop;

@@ -535,6 +535,14 @@ static int tail_finish_(struct wk_source *s, struct tail *t, const char *success
     wk_log_debug("clog: finished %s at %llu", t->path, (unsigned long long)t->off);
     slot_remove(s, t->slot);
     tail_free(s, t);
+    /* Store the cursor without the finished file now: otherwise it would only travel
+     * with the next event, and a restart before one would look for the file and report
+     * it as a possible gap. */
+    if (s->base.sink->cursor && s->cursor.len) {
+        int crc = s->base.sink->cursor(s->base.sink, s, s->cursor.p, s->cursor.len);
+        if (crc < 0)
+            snprintf(s->last_error, sizeof(s->last_error), "cursor: %s", wk_strerror(crc));
+    }
     return 0;
 }
 

@@ -23,7 +23,6 @@
 #include "watchkeeper/source.h"
 #include "watchkeeper/timefmt.h"
 
-extern const struct wk_parser_ops wk_parser_jsonl; /* collector/parsers/jsonl.c */
 
 struct fj_cfg {
     char *path;
@@ -32,6 +31,7 @@ struct fj_cfg {
     uint64_t tick_read; /* bytes read per loop iteration at most */
     char *start;        /* "beginning" or "end" when no cursor is stored */
     char *host;         /* host.name set on events that have none */
+    char *format;       /* the parser: jsonl, or any line-per-event --format name */
 };
 
 static const struct wk_option fj_options[] = {
@@ -46,6 +46,8 @@ static const struct wk_option fj_options[] = {
       "where to start with no stored cursor: beginning or end" },
     { "host", WK_OPT_STRING, NULL, offsetof(struct fj_cfg, host),
       "host.name for events that carry none" },
+    { "format", WK_OPT_STRING, "jsonl", offsetof(struct fj_cfg, format),
+      "input format (an `ingest --format` name): jsonl, docker-events, json-file, ..." },
     { 0 },
 };
 
@@ -58,6 +60,7 @@ struct fj {
     struct wk_source_base base;
     struct fj_cfg cfg;
     uv_timer_t timer;
+    const struct wk_parser_ops *pops;
     struct wk_parser *parser;
     struct wk_parser_sink psink;
     int fd;
@@ -178,7 +181,7 @@ static int fj_consume(struct fj *s)
             s->skipping = false; /* the tail of an over-long line, rejected already */
         } else {
             struct wk_line_ctx where = { .path = s->cfg.path, .offset = s->pos.off };
-            rc = wk_parser_jsonl.feed_line(s->parser, s->buf + i, l, &where, &s->psink);
+            rc = s->pops->feed_line(s->parser, s->buf + i, l, &where, &s->psink);
             if (rc == -EAGAIN)
                 break;
             if (rc < 0)
@@ -323,7 +326,9 @@ static int fj_copy_cfg(struct fj_cfg *dst, const struct fj_cfg *src)
     dst->path = src->path ? strdup(src->path) : NULL;
     dst->start = strdup(src->start ? src->start : "beginning");
     dst->host = src->host ? strdup(src->host) : NULL;
-    if ((src->path && !dst->path) || !dst->start || (src->host && !dst->host))
+    dst->format = strdup(src->format ? src->format : "jsonl");
+    if ((src->path && !dst->path) || !dst->start || (src->host && !dst->host) ||
+        !dst->format)
         return -ENOMEM;
     return 0;
 }
@@ -334,7 +339,8 @@ static void fj_destroy(struct wk_source *src)
     if (!s)
         return;
     fj_close_fd(s);
-    wk_parser_jsonl.destroy(s->parser);
+    if (s->pops)
+        s->pops->destroy(s->parser);
     wk_options_fini(fj_options, &s->cfg);
     free(s->buf);
     free(s);
@@ -347,6 +353,9 @@ static int fj_create(struct wk_source **out, const void *config)
         return -EINVAL;
     if (strcmp(c->start, "beginning") != 0 && strcmp(c->start, "end") != 0)
         return -EINVAL;
+    const struct wk_parser_ops *pops = wk_parser_find(c->format ? c->format : "jsonl");
+    if (!pops)
+        return -EINVAL;
     struct fj *s = wk_new0(struct fj, 1);
     if (!s)
         return -ENOMEM;
@@ -354,13 +363,16 @@ static int fj_create(struct wk_source **out, const void *config)
     s->rl = (struct wk_ratelimit)WK_RATELIMIT_INIT(60, 3);
     s->psink.emit = fj_emit;
     s->psink.reject = fj_reject;
+    s->pops = pops;
     struct wk_parser_opts po;
     wk_parser_opts_init(&po);
     int rc = fj_copy_cfg(&s->cfg, c);
     po.host = s->cfg.host;
     po.max_line = s->cfg.max_line;
     if (rc == 0)
-        rc = wk_parser_jsonl.create(&s->parser, &po);
+        rc = pops->create(&s->parser, &po);
+    if (rc < 0)
+        s->pops = NULL;
     if (rc < 0) {
         fj_destroy((struct wk_source *)s);
         return rc;
