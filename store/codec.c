@@ -62,33 +62,7 @@ size_t wk__varint_put(uint8_t *p, uint64_t v)
     return n;
 }
 
-static int varint_get(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*pos >= len)
-            return WK_ECORRUPT;
-        uint8_t c = p[(*pos)++];
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return WK_ECORRUPT;
-}
 
-static inline uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-static inline int64_t unzigzag(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
-/* Append a varint; the caller reserved room. */
-#define PUTV(b, v) ((b)->len += wk__varint_put((b)->p + (b)->len, (v)))
 
 static int put_bytes(struct wk__buf *b, const void *s, size_t n)
 {
@@ -130,7 +104,7 @@ int wk__store_encode(struct wk__buf *b, const struct wk_event *ev)
             b->p[b->len++] = v->u.b ? 1 : 0;
             break;
         case WK_VAL_INT:
-            PUTV(b, zigzag(v->u.i));
+            PUTV(b, wk__zigzag(v->u.i));
             break;
         case WK_VAL_REAL:
             memcpy(b->p + b->len, &v->u.r, 8);
@@ -159,7 +133,7 @@ int wk__store_encode(struct wk__buf *b, const struct wk_event *ev)
  * WK_ECORRUPT, never a read out of bounds. */
 #define GETV(var)                                                                        \
     do {                                                                                 \
-        if ((rc = varint_get(p, len, &pos, &(var))) < 0)                                 \
+        if ((rc = wk__varint_get(p, len, &pos, &(var))) < 0)                                 \
             return rc;                                                                   \
     } while (0)
 
@@ -207,7 +181,7 @@ int wk__store_decode(const uint8_t *p, size_t len, struct wk_event *ev)
             break;
         case WK_VAL_INT:
             GETV(n);
-            v.u.i = unzigzag(n);
+            v.u.i = wk__unzigzag(n);
             break;
         case WK_VAL_REAL:
             if (len - pos < 8)
@@ -233,7 +207,7 @@ int wk__store_decode(const uint8_t *p, size_t len, struct wk_event *ev)
                 return -ENOMEM;
             for (uint64_t j = 0; j < n; j++) {
                 uint64_t l;
-                if ((rc = varint_get(p, len, &pos, &l)) < 0 || l > len - pos) {
+                if ((rc = wk__varint_get(p, len, &pos, &l)) < 0 || l > len - pos) {
                     if (items != items_small)
                         free(items);
                     return WK_ECORRUPT;
@@ -265,7 +239,7 @@ int wk__store_next_record(const uint8_t *raw, size_t len, size_t *pos, const uin
     if (*pos >= len)
         return 0;
     uint64_t n;
-    int rc = varint_get(raw, len, pos, &n);
+    int rc = wk__varint_get(raw, len, pos, &n);
     if (rc < 0)
         return rc;
     if (n > len - *pos)

@@ -21,32 +21,7 @@
 /* Shorter strings are stored literally: a reference would not be smaller. */
 #define MIN_REF 3
 
-static int varint_get(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*pos >= len)
-            return WK_ECORRUPT;
-        uint8_t c = p[(*pos)++];
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return WK_ECORRUPT;
-}
 
-static inline uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-static inline int64_t unzigzag(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
-#define PUTV(b, v) ((b)->len += wk__varint_put((b)->p + (b)->len, (v)))
 
 /* ---------------------------------------------------------------------------------- */
 /* Substring search for the readers' pre-check                                         */
@@ -129,7 +104,7 @@ static void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
 {
     size_t off = (size_t)(at - r->orig);
     PUTV(b, ((uint64_t)n << 1) | 1);
-    PUTV(b, zigzag((int64_t)off - (int64_t)r->prev_end));
+    PUTV(b, wk__zigzag((int64_t)off - (int64_t)r->prev_end));
     r->prev_end = off + n;
 }
 
@@ -151,7 +126,7 @@ static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
         put_ref(b, r, at, n);
         return;
     }
-    uint64_t z = zigzag(v);
+    uint64_t z = wk__zigzag(v);
     if (z < (UINT64_C(1) << 63)) {
         PUTV(b, z << 1);
         return;
@@ -270,7 +245,7 @@ void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t
                      const uint8_t *vals, size_t vlen)
 {
     uint8_t hb[20];
-    size_t hl = wk__varint_put(hb, zigzag((int64_t)((uint64_t)ts - (uint64_t)*prev_ts)));
+    size_t hl = wk__varint_put(hb, wk__zigzag((int64_t)((uint64_t)ts - (uint64_t)*prev_ts)));
     hl += wk__varint_put(hb + hl, sid);
     PUTV(raw, hl + vlen);
     memcpy(raw->p + raw->len, hb, hl);
@@ -405,8 +380,8 @@ static int parse_shape(struct wk__blkview *v, struct wk__shape *s)
     size_t pos = 0;
     uint64_t nrec, nf, orig;
     int rc;
-    if ((rc = varint_get(p, len, &pos, &nrec)) < 0 || (rc = varint_get(p, len, &pos, &nf)) < 0 ||
-        (rc = varint_get(p, len, &pos, &orig)) < 0)
+    if ((rc = wk__varint_get(p, len, &pos, &nrec)) < 0 || (rc = wk__varint_get(p, len, &pos, &nf)) < 0 ||
+        (rc = wk__varint_get(p, len, &pos, &orig)) < 0)
         return rc;
     if (nrec > 65535 || nf > 65535 || orig > nf)
         return WK_ECORRUPT;
@@ -426,14 +401,14 @@ static int parse_shape(struct wk__blkview *v, struct wk__shape *s)
     s->orig = (uint32_t)orig;
     for (uint64_t i = 0; i < nf; i++) {
         uint64_t klen, rec, dots;
-        if ((rc = varint_get(p, len, &pos, &klen)) < 0)
+        if ((rc = wk__varint_get(p, len, &pos, &klen)) < 0)
             return rc;
         if (klen == 0 || klen > len - pos)
             return WK_ECORRUPT;
         struct wk__fdesc *f = &v->fields[v->nfields + i];
         f->key = wk_key_initn((const char *)p + pos, (size_t)klen);
         pos += (size_t)klen;
-        if ((rc = varint_get(p, len, &pos, &rec)) < 0)
+        if ((rc = wk__varint_get(p, len, &pos, &rec)) < 0)
             return rc;
         if (len - pos < 2 || rec > nrec)
             return WK_ECORRUPT;
@@ -442,7 +417,7 @@ static int parse_shape(struct wk__blkview *v, struct wk__shape *s)
         f->flags = p[pos++];
         if (f->kind > WK_VAL_JSON)
             return WK_ECORRUPT;
-        if ((rc = varint_get(p, len, &pos, &dots)) < 0)
+        if ((rc = wk__varint_get(p, len, &pos, &dots)) < 0)
             return rc;
         f->dots = dots;
         /* The original is a string at event level. */
@@ -471,14 +446,14 @@ int wk__blkview_open(struct wk__blkview *v, uint8_t format, const uint8_t *raw, 
     uint64_t n, bytes;
     size_t pos = 0;
     int rc;
-    if ((rc = varint_get(raw, len, &pos, &n)) < 0 || (rc = varint_get(raw, len, &pos, &bytes)) < 0)
+    if ((rc = wk__varint_get(raw, len, &pos, &n)) < 0 || (rc = wk__varint_get(raw, len, &pos, &bytes)) < 0)
         return rc;
     if (bytes > len - pos || n > bytes)
         return WK_ECORRUPT;
     size_t end = pos + (size_t)bytes;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t sl;
-        if ((rc = varint_get(raw, end, &pos, &sl)) < 0)
+        if ((rc = wk__varint_get(raw, end, &pos, &sl)) < 0)
             return rc;
         if (sl > end - pos)
             return WK_ECORRUPT;
@@ -521,9 +496,9 @@ int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, 
     }
     size_t pos = 0;
     uint64_t d;
-    if ((rc = varint_get(*body, *blen, &pos, &d)) < 0)
+    if ((rc = wk__varint_get(*body, *blen, &pos, &d)) < 0)
         return rc;
-    v->prev_ts = (int64_t)((uint64_t)v->prev_ts + (uint64_t)unzigzag(d));
+    v->prev_ts = (int64_t)((uint64_t)v->prev_ts + (uint64_t)wk__unzigzag(d));
     *ts = v->prev_ts;
     return 1;
 }
@@ -534,14 +509,14 @@ static int get_str(const uint8_t *p, size_t len, size_t *pos, const uint8_t *ori
 {
     uint64_t h, n;
     int rc;
-    if ((rc = varint_get(p, len, pos, &h)) < 0)
+    if ((rc = wk__varint_get(p, len, pos, &h)) < 0)
         return rc;
     n = h >> 1;
     if (h & 1) {
         uint64_t d;
-        if (!orig || (rc = varint_get(p, len, pos, &d)) < 0)
+        if (!orig || (rc = wk__varint_get(p, len, pos, &d)) < 0)
             return WK_ECORRUPT;
-        int64_t off = (int64_t)*prev_end + unzigzag(d);
+        int64_t off = (int64_t)*prev_end + wk__unzigzag(d);
         if (off < 0 || (uint64_t)off > olen || n > olen - (uint64_t)off)
             return WK_ECORRUPT;
         out->s = (const char *)orig + off;
@@ -562,7 +537,7 @@ static int get_int(const uint8_t *p, size_t len, size_t *pos, const uint8_t *ori
 {
     uint64_t t;
     int rc;
-    if ((rc = varint_get(p, len, pos, &t)) < 0)
+    if ((rc = wk__varint_get(p, len, pos, &t)) < 0)
         return rc;
     if (t == 1) {
         if (len - *pos < 8)
@@ -572,15 +547,15 @@ static int get_int(const uint8_t *p, size_t len, size_t *pos, const uint8_t *ori
         return 0;
     }
     if (!(t & 1)) {
-        *out = unzigzag(t >> 1);
+        *out = wk__unzigzag(t >> 1);
         return 0;
     }
     /* Decimal text in the original, as the writer found it. */
     uint64_t d;
-    if (!orig || (rc = varint_get(p, len, pos, &d)) < 0)
+    if (!orig || (rc = wk__varint_get(p, len, pos, &d)) < 0)
         return WK_ECORRUPT;
     uint64_t n = t >> 1;
-    int64_t off = (int64_t)*prev_end + unzigzag(d);
+    int64_t off = (int64_t)*prev_end + wk__unzigzag(d);
     if (n == 0 || n > 20 || off < 0 || (uint64_t)off > olen || n > olen - (uint64_t)off)
         return WK_ECORRUPT;
     const uint8_t *s = orig + off;
@@ -605,7 +580,7 @@ static int get_int(const uint8_t *p, size_t len, size_t *pos, const uint8_t *ori
 
 #define GETV(var)                                                                        \
     do {                                                                                 \
-        if ((rc = varint_get(p, len, &pos, &(var))) < 0)                                 \
+        if ((rc = wk__varint_get(p, len, &pos, &(var))) < 0)                                 \
             return rc;                                                                   \
     } while (0)
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <zstd.h>
 
+#include "watchkeeper/error.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/store.h"
 
@@ -125,6 +126,32 @@ int wk__store_decode(const uint8_t *p, size_t len, struct wk_event *ev);
 int wk__store_next_record(const uint8_t *raw, size_t len, size_t *pos, const uint8_t **body,
                           size_t *blen);
 size_t wk__varint_put(uint8_t *p, uint64_t v);
+/* Append a varint to a wk__buf; the caller reserved room. */
+#define PUTV(b, v) ((b)->len += wk__varint_put((b)->p + (b)->len, (v)))
+/* Read a LEB128 varint at *pos (advanced). @return 0 or WK_ECORRUPT (truncated, > 64 bits). */
+static inline int wk__varint_get(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= len)
+            return WK_ECORRUPT;
+        uint8_t c = p[(*pos)++];
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return WK_ECORRUPT;
+}
+static inline uint64_t wk__zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t wk__unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
 /* codec2.c: record format 2. Encode an event's shape descriptor into desc and its
  * values (original first, strings as references into it when found there) into vals. */
 int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
