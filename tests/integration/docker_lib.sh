@@ -88,8 +88,9 @@ wk_driver_stop() {
     wait "$DRIVER_PID" || wk_fail "driver exited with $?"
 }
 
-# wk_wait_for CMD... : retry a command for up to 30 s.
-wk_wait_for() {
+# wk_wait_eval "CMD" : eval CMD every 0.1 s for up to 30 s; fail the test at the timeout
+# (lib.sh's wk_wait_for TIMEOUT CMD... returns 1 instead and does not eval).
+wk_wait_eval() {
     for _ in $(seq 1 300); do
         if eval "$*"; then return 0; fi
         sleep 0.1

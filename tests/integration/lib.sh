@@ -75,6 +75,13 @@ wk_run() {
     fi
 }
 
+# Skip unless no auditd is registered with the kernel: only one can be at a time.
+wk_require_no_auditd() {
+    local pid
+    pid=$(auditctl -s | awk '/^pid/ {print $2}')
+    [ "$pid" = 0 ] || wk_skip "an auditd is already registered with the kernel (pid $pid); only one can be"
+}
+
 # Poll until a command succeeds or the timeout (s) passes.
 wk_wait_for() {
     local timeout=$1

@@ -9,19 +9,7 @@
 
 wk_require_root "auditd"
 for b in auditd auditctl jq; do command -v "$b" >/dev/null || wk_skip "$b not installed"; done
-if [ "$(auditctl -s | awk '/^pid/ {print $2}')" != 0 ]; then
-    wk_skip "an auditd is already registered with the kernel (pid $(auditctl -s | awk '/^pid/ {print $2}')); only one can be"
-fi
-
-# until TIMEOUT CMD...: poll CMD every 0.2 s, 0 once it succeeds, 1 at the timeout.
-until_ok() {
-    local end=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt "$end" ] || return 1
-        sleep 0.2
-    done
-}
+wk_require_no_auditd
 
 # auditd checks plugin files: owned by root, not world-writable, the program at least 0750.
 A=$WK_TMP/audit
@@ -113,8 +101,8 @@ auditd -n -c "$A" </dev/null >"$WK_TMP/auditd.out" 2>&1 &
 AUDITD_PID=$!
 wk_track_pid "$AUDITD_PID"
 wk_on_exit 'stop_pid "$AUDITD_PID"'
-until_ok 10 test -s "$A/log/audit.log" || wk_fail "auditd did not start: $(cat "$WK_TMP/auditd.out")"
-until_ok 20 test -S "$api" ||
+wk_wait_for 10 test -s "$A/log/audit.log" || wk_fail "auditd did not start: $(cat "$WK_TMP/auditd.out")"
+wk_wait_for 20 test -S "$api" ||
     wk_fail "auditd did not start the plugin: auditd: $(cat "$WK_TMP/auditd.out"); plugin: $(cat "$wklog" 2>/dev/null)"
 PLUGIN_PID=$(cat "$wkpid")
 wk_expect_eq "$(ps -o ppid= -p "$PLUGIN_PID" | tr -d ' ')" "$AUDITD_PID" "the plugin's parent is our auditd"
@@ -138,7 +126,7 @@ q() { "$WK_BIN" query --store "$store" --format jsonl --source auditd "$@"; }
 markers() { q --where "auditd.key=$KEY" | jq -c --arg m "$M" 'select(.event.action == "execve" and .process.executable == $m)'; }
 stored() { [ "$(markers | wc -l)" -ge "$1" ]; }
 wait_stored() {
-    until_ok 30 stored "$1" || wk_fail "marker events not stored after 30 s: $(markers | wc -l) of $1; status: $("$WK_BIN" status --socket "$api"); log: $(cat "$wklog")"
+    wk_wait_for 30 stored "$1" || wk_fail "marker events not stored after 30 s: $(markers | wc -l) of $1; status: $("$WK_BIN" status --socket "$api"); log: $(cat "$wklog")"
 }
 batch 1
 wait_stored $N
@@ -148,20 +136,20 @@ wait_stored $N
 kill -KILL "$PLUGIN_PID"
 new_plugin() { p=$(cat "$wkpid") && [ "$p" != "$PLUGIN_PID" ] && kill -0 "$p"; }
 # auditd notices at its next event for the plugin: the execs of this loop make some
-until_ok 20 new_plugin || wk_fail "auditd did not restart its plugin: $(cat "$WK_TMP/auditd.out")"
+wk_wait_for 20 new_plugin || wk_fail "auditd did not restart its plugin: $(cat "$WK_TMP/auditd.out")"
 PLUGIN_PID=$(cat "$wkpid")
-until_ok 20 "$WK_BIN" status --socket "$api" || wk_fail "restarted plugin: no API: $(cat "$wklog")"
+wk_wait_for 20 "$WK_BIN" status --socket "$api" || wk_fail "restarted plugin: no API: $(cat "$wklog")"
 batch 2
 "$M" "wkas-$KEY-quote" "it's \"quoted\"" ''
 wait_stored $((2 * N + 1))
 
 # --- stop auditd by pid: it sends its plugin SIGTERM
 kill -TERM "$AUDITD_PID"
-until_ok 15 sh -c "! kill -0 $AUDITD_PID" || wk_fail "auditd still running 15 s after SIGTERM"
+wk_wait_for 15 sh -c "! kill -0 $AUDITD_PID" || wk_fail "auditd still running 15 s after SIGTERM"
 rc=0
 wait "$AUDITD_PID" || rc=$?
 wk_expect_eq "$rc" "0" "auditd exit status"
-until_ok 15 sh -c "! kill -0 $PLUGIN_PID" || wk_fail "the plugin still runs 15 s after auditd stopped"
+wk_wait_for 15 sh -c "! kill -0 $PLUGIN_PID" || wk_fail "the plugin still runs 15 s after auditd stopped"
 grep -q 'stopped: [0-9]* events committed this run' "$wklog" ||
     wk_fail "the daemon did not log a clean stop: $(cat "$wklog")"
 wk_expect_eq "$(grep -Eci 'error|drain timed out|second' "$wklog" || true)" "0" \

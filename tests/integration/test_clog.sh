@@ -53,7 +53,7 @@ PY
 # --- 1. every line once and byte-identical ----------------------------------------------
 drv
 dk run --name plain --network none -v "$GEN:/gen.sh:ro" wk-busybox sh /gen.sh 2000 >/dev/null 2>&1
-wk_wait_for "[ \$(grep -c '\"container\":{\"id\":\"'\$(dk inspect -f '{{.Id}}' plain)'\"' '$OUT') -ge 2200 ]"
+wk_wait_eval "[ \$(grep -c '\"container\":{\"id\":\"'\$(dk inspect -f '{{.Id}}' plain)'\"' '$OUT') -ge 2200 ]"
 check plain 2000
 
 # --- 2. fast rotation: max-size 64k, 4 files, 3000 lines (~1.4 MB, ~20 rotations in ~3 s;
@@ -61,7 +61,7 @@ check plain 2000
 dk run --name rot --network none --log-opt max-size=64k --log-opt max-file=4 \
     -v "$GEN:/gen.sh:ro" wk-busybox sh /gen.sh 3000 200 >/dev/null 2>&1
 id=$(dk inspect -f '{{.Id}}' rot)
-wk_wait_for "[ \$(grep -c '\"id\":\"$id\"' '$OUT') -ge 3300 ]"
+wk_wait_eval "[ \$(grep -c '\"id\":\"$id\"' '$OUT') -ge 3300 ]"
 sleep 0.3
 check rot 3000
 ls "$DOCKER_ROOT/data/containers/$id/" | grep -q 'json.log.3' || wk_fail "no rotation happened"
@@ -69,12 +69,12 @@ ls "$DOCKER_ROOT/data/containers/$id/" | grep -q 'json.log.3' || wk_fail "no rot
 # --- 3. restart the source mid-stream ---------------------------------------------------
 dk run -d --name slow --network none -v "$GEN:/gen.sh:ro" wk-busybox sh /gen.sh 1500 100 >/dev/null
 id=$(dk inspect -f '{{.Id}}' slow)
-wk_wait_for "[ \$(grep -c '\"id\":\"$id\"' '$OUT') -ge 300 ]"
+wk_wait_eval "[ \$(grep -c '\"id\":\"$id\"' '$OUT') -ge 300 ]"
 wk_driver_stop
 sleep 0.5
 drv --full-every 7
-wk_wait_for "[ \"\$(dk inspect -f '{{.State.Running}}' slow)\" = false ]"
-wk_wait_for "[ \$(grep -c '\"id\":\"$id\"' '$OUT') -ge 1650 ]"
+wk_wait_eval "[ \"\$(dk inspect -f '{{.State.Running}}' slow)\" = false ]"
+wk_wait_eval "[ \$(grep -c '\"id\":\"$id\"' '$OUT') -ge 1650 ]"
 sleep 0.3
 check slow 1500
 
@@ -87,12 +87,12 @@ dk run --name gone --network none -v "$GEN:/gen.sh:ro" wk-busybox sh /gen.sh 100
 dk inspect -f '{{.Id}}' gone >"$WK_TMP/id.gone"
 id=$(cat "$WK_TMP/id.gone")
 drv --opt read_chunk=8KiB --opt poll_interval=100ms
-wk_wait_for "grep -q '\"id\":\"$id\"' '$OUT'"
+wk_wait_eval "grep -q '\"id\":\"$id\"' '$OUT'"
 before=$(grep -c "\"id\":\"$id\"" "$OUT" || true)
 dk rm gone >/dev/null
 [ ! -d "$DOCKER_ROOT/data/containers/$id" ] || wk_fail "container dir still there"
 [ "$before" -lt 1100 ] || wk_fail "not behind at rm time ($before events): test proves nothing"
-wk_wait_for "[ \$(grep -c '\"id\":\"$id\"' '$OUT') -ge 1100 ]"
+wk_wait_eval "[ \$(grep -c '\"id\":\"$id\"' '$OUT') -ge 1100 ]"
 sleep 1
 check gone 1000
 # The deleted file was finished after the source's last event: the cursor without it is
@@ -105,7 +105,7 @@ cdir=$WK_TMP/pods/default_web-1_0b1c2d3e-1111-2222-3333-444455556666/nginx
 mkdir -p "$cdir"
 cp "$WK_CORPUS/cri/fluent-bit-multiline-test-cri_input.cri.log" "$cdir/0.log"
 drv
-wk_wait_for "[ \$(grep -c '\"format\":\"cri\"' '$OUT') -ge 8 ]"
+wk_wait_eval "[ \$(grep -c '\"format\":\"cri\"' '$OUT') -ge 8 ]"
 {
     echo "2024-01-01T00:00:00.000000001Z stdout P part-a "
     echo "2024-01-01T00:00:00.000000002Z stdout P part-b "
@@ -114,13 +114,13 @@ sleep 0.3
 echo "2024-01-01T00:00:00.000000003Z stdout F part-c" >>"$cdir/0.log"
 mv "$cdir/0.log" "$cdir/0.log.20240101-000000"          # kubelet rotation by rename
 echo "2024-01-01T00:00:01.000000000Z stderr F after rotation" >"$cdir/0.log"
-wk_wait_for "grep -q 'after rotation' '$OUT'"
+wk_wait_eval "grep -q 'after rotation' '$OUT'"
 echo "2024-01-01T00:00:02.000000000Z stdout F before truncate" >>"$cdir/0.log"
-wk_wait_for "grep -q 'before truncate' '$OUT'"
+wk_wait_eval "grep -q 'before truncate' '$OUT'"
 : >"$cdir/0.log"                                       # copytruncate
 sleep 0.3
 echo "2024-01-01T00:00:03.000000000Z stdout F x" >>"$cdir/0.log"
-wk_wait_for "grep -q '\"message\":\"x\"' '$OUT'"
+wk_wait_eval "grep -q '\"message\":\"x\"' '$OUT'"
 wk_driver_stop
 got=$(python3 - "$OUT" <<'PY'
 import json, sys

@@ -35,7 +35,7 @@ PY
 # --- 1. the scripted scenario ---------------------------------------------------------
 : >"$OUT"
 drv
-wk_wait_for "[ -s '$WK_TMP/driver-docker.log' ]"
+wk_wait_eval "[ -s '$WK_TMP/driver-docker.log' ]"
 dk volume create v1 >/dev/null
 dk network create -d bridge --internal n1 >/dev/null
 dk create --name c1 --network none -v /:/host --cap-add SYS_ADMIN wk-busybox sleep 300 >/dev/null
@@ -49,7 +49,7 @@ dk tag wk-busybox wk-busybox:t2
 tar -C "$WK_TMP/rootfs" -c . | dk import - wk-imported >/dev/null
 dk volume rm v1 >/dev/null
 dk network rm n1 >/dev/null
-wk_wait_for "[ \$(nev) -ge 24 ]"
+wk_wait_eval "[ \$(nev) -ge 24 ]"
 sleep 0.3
 wk_driver_stop
 
@@ -109,11 +109,11 @@ dk create --name r1 --network none wk-busybox true >/dev/null   # while stopped
 drv --full-every 3      # and with back-pressure: every 3rd submit is refused once
 dk rm r1 >/dev/null
 dk create --name r2 --network none wk-busybox true >/dev/null
-wk_wait_for "[ \$(nev) -ge $((base + 3)) ]"
+wk_wait_eval "[ \$(nev) -ge $((base + 3)) ]"
 wk_driver_stop
 dk rm r2 >/dev/null                                             # while stopped again
 drv
-wk_wait_for "[ \$(nev) -ge $((base + 4)) ]"
+wk_wait_eval "[ \$(nev) -ge $((base + 4)) ]"
 sleep 0.5
 wk_driver_stop
 wk_expect_eq "$(summary | tail -n +$((base + 1)))" "container create
@@ -125,11 +125,11 @@ container destroy" "source restarts: every event once"
 base=$(nev)
 drv
 dk run -d --name keep --stop-timeout 1 --network none wk-busybox sleep 300 >/dev/null
-wk_wait_for "[ \$(nev) -ge $((base + 3)) ]"
+wk_wait_eval "[ \$(nev) -ge $((base + 3)) ]"
 wk_dockerd_restart
 dk create --name after --network none wk-busybox true >/dev/null
-wk_wait_for "grep -q '\"action\":\"gap\"' '$OUT'"
-wk_wait_for "summary | grep -q 'container create' && [ \$(summary | tail -n +$((base + 1)) | grep -c . ) -ge 6 ]"
+wk_wait_eval "grep -q '\"action\":\"gap\"' '$OUT'"
+wk_wait_eval "summary | grep -q 'container create' && [ \$(summary | tail -n +$((base + 1)) | grep -c . ) -ge 6 ]"
 sleep 0.5
 wk_driver_stop
 got=$(summary | tail -n +$((base + 1)) | grep -v '^network ')
@@ -161,7 +161,7 @@ for i in $(seq 1 150); do
     api -X DELETE "http://localhost/v1.41/volumes/ov$i"
 done
 drv
-wk_wait_for "grep -c '\"action\":\"gap\"' '$OUT' | grep -qx 2"
+wk_wait_eval "grep -c '\"action\":\"gap\"' '$OUT' | grep -qx 2"
 sleep 0.5
 wk_driver_stop
 gaps=$(summary | tail -n +$((base + 1)) | grep '^GAP')

@@ -12,19 +12,7 @@
 
 wk_docker_require
 for b in auditd auditctl jq; do command -v "$b" >/dev/null || wk_skip "$b not installed"; done
-if [ "$(auditctl -s | awk '/^pid/ {print $2}')" != 0 ]; then
-    wk_skip "an auditd is already registered with the kernel; only one can be"
-fi
-
-# until TIMEOUT CMD...: poll CMD every 0.2 s, 0 once it succeeds, 1 at the timeout.
-until_ok() {
-    local end=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt "$end" ] || return 1
-        sleep 0.2
-    done
-}
+wk_require_no_auditd
 
 # --- a real auditd: own config and log, our rules only -----------------------------------
 A=$WK_TMP/audit
@@ -54,7 +42,7 @@ chmod 0640 "$A/auditd.conf"
 auditd -n -c "$A" </dev/null >"$WK_TMP/auditd.out" 2>&1 &
 AUDITD_PID=$!
 wk_track_pid "$AUDITD_PID"
-until_ok 10 test -s "$A/log/audit.log" || wk_fail "auditd did not start: $(cat "$WK_TMP/auditd.out")"
+wk_wait_for 10 test -s "$A/log/audit.log" || wk_fail "auditd did not start: $(cat "$WK_TMP/auditd.out")"
 RULES=(
     "-a always,exit -F arch=b64 -S execve -k wklive_exec"
     "-a always,exit -F arch=b64 -S mount,unshare,setns -k wklive_ns"
@@ -120,8 +108,8 @@ start_wk() {
     "$WK_BIN" run -c "$cfg" 2>>"$WK_TMP/daemon.log" &
     WK_PID=$!
     wk_track_pid "$WK_PID"
-    until_ok 20 test -S "$api" || wk_fail "no API socket: $(cat "$WK_TMP/daemon.log")"
-    until_ok 20 docker_running || wk_fail "docker source not running: $("$WK_BIN" status --socket "$api")"
+    wk_wait_for 20 test -S "$api" || wk_fail "no API socket: $(cat "$WK_TMP/daemon.log")"
+    wk_wait_for 20 docker_running || wk_fail "docker source not running: $("$WK_BIN" status --socket "$api")"
 }
 docker_running() { "$WK_BIN" status --socket "$api" | grep -Eq '^docker +docker +running '; }
 # stop_wk: SIGTERM; the daemon must exit 0 within the drain bound (10 s) plus slack.
@@ -164,7 +152,7 @@ all_stored() {
         [ "$(q --source clog --container "$CID_LOGS" | wc -l)" -ge $((2 * N)) ] &&
         [ "$(q --source auditd --container "$CID_EXEC" | jq -s '[.[] | select(.event.action == "chmod" and .file.path == "/tmp/wkl-suid")] | length')" -ge 1 ]
 }
-until_ok 40 all_stored || wk_fail "not all stored after 40 s: $("$WK_BIN" status --socket "$api")"
+wk_wait_for 40 all_stored || wk_fail "not all stored after 40 s: $("$WK_BIN" status --socket "$api")"
 stop_wk
 
 # --- docker: each container's create/start/die once, with the enrichment ----------------
@@ -247,7 +235,7 @@ after_stored() {
     [ "$(q --source docker --container "$CID_AFTER" --where event.action=destroy | wc -l)" -eq 1 ] &&
         [ "$(q --source clog --container "$CID_AFTER" | wc -l)" -eq 2 ]
 }
-until_ok 30 after_stored || wk_fail "second run did not store the new container"
+wk_wait_for 30 after_stored || wk_fail "second run did not store the new container"
 stop_wk
 q --source docker >"$WK_TMP/docker2.jsonl"
 new_docker=$(jq -r --arg c "$CID_AFTER" 'select(.container.id == $c) | .event.action' "$WK_TMP/docker2.jsonl" | sort | tr '\n' ' ')
