@@ -71,6 +71,14 @@ check_store "$store" "$in" "merged"
 # Stored bytes shrink: the totals count the merged values.
 grep -q "^cold blocks   $cold (" <<<"$("$WK_BIN" stats --store "$store")" || wk_fail "stats line"
 
+# Offline, `compact` finishes the job: with 4 KiB values the hot blocks go cold too, all
+# but the last (sealed by the stop, under 4 KiB).
+out=$("$WK_BIN" compact --store "$store" --block-bytes 4KiB) || wk_fail "compact: $out"
+wk_expect_eq "$(cold_blocks "$store")" "$((blocks - 1))" "compact: every full block cold"
+grep -q "; $((blocks - 1)) of $blocks blocks cold, " <<<"$out" || wk_fail "compact said: $out"
+check_store "$store" "$in" "compact"
+"$WK_BIN" compact --store "$store" --cpu-budget 0 2>/dev/null && wk_fail "budget 0 accepted"
+
 # --- 2. SIGTERM and kill -9 while merging 1 MiB values lose nothing ---------------------
 in2=$WK_TMP/in2.jsonl
 store2=$WK_TMP/store2
