@@ -45,8 +45,9 @@ struct hunt {
     const struct wk_store_filter *f;
     struct slot *slots;
     size_t nslots;
-    size_t next;   /* atomic: next slot to take */
-    size_t batch;  /* slots a worker takes at a time */
+    size_t next;   /* atomic: next unit to take */
+    size_t *units; /* unit u is slots [units[u-1] (0 for u = 0), units[u]) */
+    size_t nunits;
     int stop;      /* atomic: the consumer gave up */
     size_t waiting; /* under mu: slot the consumer waits for + 1, 0: not waiting */
     bool raw;      /* block prefilter on */
@@ -160,11 +161,11 @@ static void *work(void *arg)
     for (;;) {
         if (__atomic_load_n(&h->stop, __ATOMIC_RELAXED))
             break;
-        /* a batch of consecutive blocks, published together: one wake-up per batch */
-        size_t i = __atomic_fetch_add(&h->next, h->batch, __ATOMIC_RELAXED);
-        if (i >= h->nslots)
+        /* a unit of consecutive blocks, published together: one wake-up per unit */
+        size_t u = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
+        if (u >= h->nunits)
             break;
-        size_t e = i + h->batch < h->nslots ? i + h->batch : h->nslots;
+        size_t i = u ? h->units[u - 1] : 0, e = h->units[u];
         for (size_t k = i; k < e; k++) {
             w->cur = &h->slots[k];
             w->cur->rc = wk_store_block_scan(w->rd, w->cur->block, &w->f, on_event, w);
@@ -279,10 +280,36 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
         goto out;
     }
     h.nslots = nids;
-    h.batch = nids / ((size_t)nthreads * 8);
-    h.batch = h.batch < 1 ? 1 : h.batch > 16 ? 16 : h.batch;
     for (size_t i = 0; i < nids; i++)
         h.slots[i].block = ids[i];
+    /* Units of up to `batch` consecutive candidates, never splitting a stored value: the
+     * cold tier merges blocks into one zstd frame, which a reader decompresses once for
+     * the blocks of it that it scans in a row, so one worker takes all of them. */
+    size_t batch = nids / ((size_t)nthreads * 8);
+    batch = batch < 1 ? 1 : batch > 16 ? 16 : batch;
+    h.units = calloc(nids ? nids : 1, sizeof(*h.units));
+    if (!h.units) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    uint64_t vfirst = 0, vend = 0; /* the value of the last slot: blocks [vfirst, vend) */
+    for (size_t i = 0, start = 0; i < nids; i++) {
+        uint64_t first = ids[i];
+        uint32_t n = 1;
+        if (!(ids[i] >= vfirst && ids[i] < vend) &&
+            wk_store_block_value(rd, ids[i], &first, &n) == 0) {
+            vfirst = first;
+            vend = first + n;
+        }
+        bool same = i > start && ids[i] >= vfirst && ids[i] < vend && ids[i - 1] >= vfirst &&
+                    ids[i - 1] < vend;
+        if (i > start && !same && i - start >= batch) {
+            h.units[h.nunits++] = i;
+            start = i;
+        }
+        if (i + 1 == nids)
+            h.units[h.nunits++] = nids;
+    }
     for (unsigned t = 0; t < nthreads; t++) {
         ws[t].h = &h;
         rc = wk_store_reader_open(st, &ws[t].rd);
@@ -342,7 +369,9 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
             /* let the workers finish the block they hold, then drain */
             for (size_t k = i + 1; k < nids; k++) {
                 pthread_mutex_lock(&h.mu);
-                while (!h.slots[k].done && k < __atomic_load_n(&h.next, __ATOMIC_RELAXED)) {
+                size_t u = __atomic_load_n(&h.next, __ATOMIC_RELAXED);
+                size_t claimed = !u ? 0 : u >= h.nunits ? nids : h.units[u - 1];
+                while (!h.slots[k].done && k < claimed) {
                     h.waiting = k + 1;
                     pthread_cond_wait(&h.cv, &h.mu);
                 }
@@ -377,6 +406,7 @@ out:
     for (size_t i = 0; h.slots && i < h.nslots; i++)
         slot_fini(&h.slots[i]);
     free(h.slots);
+    free(h.units);
     free(ws);
     free(ids);
     wk_rule_scratch_free(main_sc);

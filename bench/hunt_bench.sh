@@ -4,7 +4,8 @@
 # the raw input, same machine, same run (each measured RUNS times, default 2; the ratio is
 # taken within a run). usage: hunt_bench.sh WATCHKEEPER GEN_EVENTS [N]
 # Environment: N (events, default 1000000), RUNS, KEEP=DIR (build the store and inputs in
-# DIR and keep them; reused when DIR/st exists), WK_CORPUS.
+# DIR and keep them; reused when DIR/st exists), WK_CORPUS, COLD=1 (move the store to the
+# cold tier with `watchkeeper compact` first: merged 1 MiB values at zstd 19).
 set -euo pipefail
 wk=$1 gen=$2 n=${3:-${N:-1000000}}
 runs=${RUNS:-2}
@@ -23,6 +24,9 @@ if [ ! -d "$tmp/st" ]; then
     # events are piped into ingest (10M events are ~6.5 GB of JSON lines)
     "$gen" "$corpus" "$n" 5 --raw | zstd -q -3 -o "$tmp/raw.zst"
     "$gen" "$corpus" "$n" 5 | "$wk" ingest --store "$tmp/st" --format jsonl --no-fsync - >/dev/null
+fi
+if [ "${COLD:-0}" = 1 ]; then
+    "$wk" compact --store "$tmp/st"
 fi
 cat >"$tmp/rule.yml" <<YML
 title: bench regex

@@ -32,6 +32,7 @@ int wk_cmd_config(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "options") == 0 && argc == 2) {
         print_table("store", wk_config_store_options);
+        print_table("store.cold", wk_config_cold_options);
         print_table("rules", wk_config_rules_options);
         print_table("pipeline", wk_config_pipeline_options);
         print_table("api", wk_config_api_options);

@@ -80,6 +80,15 @@ int wk_cmd_stats(int argc, char **argv)
                (unsigned long long)s.first_block, (unsigned long long)s.last_block);
     else
         printf("blocks        0\n");
+    if (s.blocks) {
+        /* Blocks before cold_next were recompressed by the cold tier (merged values hold
+         * several: values counts what LMDB stores). */
+        uint64_t cold = s.cold_next > s.first_block ? s.cold_next - s.first_block : 0;
+        if (cold > s.blocks)
+            cold = s.blocks;
+        printf("cold blocks   %llu (%llu hot; %llu stored values)\n", (unsigned long long)cold,
+               (unsigned long long)(s.blocks - cold), (unsigned long long)s.values);
+    }
     printf("raw bytes     %llu\n", (unsigned long long)s.raw_bytes);
     printf("stored bytes  %llu (x%.2f, %.1f bytes/event)\n", (unsigned long long)s.stored_bytes,
            ratio(s.raw_bytes, s.stored_bytes),

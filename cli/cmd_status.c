@@ -104,6 +104,12 @@ static void print_table(json_t *st)
            json_string_value(json_object_get(store, "path")),
            json_string_value(json_object_get(store, "backend")), (long long)ji(store, "events"),
            raw, disk, json_real_value(json_object_get(store, "ratio")));
+    json_t *cold = json_object_get(store, "cold");
+    if (cold)
+        printf("cold      %s: %lld blocks cold, %lld hot, %.1f s CPU since start\n",
+               json_is_true(json_object_get(cold, "enabled")) ? "on" : "off",
+               (long long)ji(cold, "blocks"), (long long)ji(cold, "hot_blocks"),
+               json_real_value(json_object_get(cold, "cpu_s")));
     json_t *pl = json_object_get(st, "pipeline");
     char q[32];
     human((double)ji(pl, "queued_bytes"), q, sizeof(q));

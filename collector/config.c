@@ -42,6 +42,21 @@ const struct wk_option wk_config_store_options[] = {
 };
 #undef S_OFF
 
+#define C_OFF(m) offsetof(struct wk_config_cold, m)
+const struct wk_option wk_config_cold_options[] = {
+    { "enabled", WK_OPT_BOOL, "true", C_OFF(enabled),
+      "merge old blocks into large, highly compressed values in the background" },
+    { "after", WK_OPT_DURATION, "10m", C_OFF(after),
+      "a block goes cold once its newest event (@timestamp) is this old" },
+    { "cpu_budget", WK_OPT_INT, "10", C_OFF(cpu_budget),
+      "percent of one core the recompaction may use on average (1-100)" },
+    { "block_bytes", WK_OPT_SIZE, "1MiB", C_OFF(block_bytes),
+      "raw bytes of events per merged cold value (at least 64KiB)" },
+    { "level", WK_OPT_INT, "19", C_OFF(level), "zstd level of the cold values (1-22)" },
+    { 0 },
+};
+#undef C_OFF
+
 #define R_OFF(m) offsetof(struct wk_config_rules, m)
 const struct wk_option wk_config_rules_options[] = {
     { "dirs", WK_OPT_STRLIST, WK_RULES_DIR, R_OFF(dirs),
@@ -255,6 +270,7 @@ static void config_init(struct wk_config *c)
     /* Defaults of built-in tables are valid by construction; a failure here is OOM and
      * shows as NULL strings, which the loaders report. */
     (void)wk_options_defaults(wk_config_store_options, &c->store);
+    (void)wk_options_defaults(wk_config_cold_options, &c->store.cold);
     (void)wk_options_defaults(wk_config_rules_options, &c->rules);
     default_rules_dir(&c->rules.dirs);
     (void)wk_options_defaults(wk_config_pipeline_options, &c->pipeline);
@@ -417,8 +433,16 @@ static void load_root(struct loader *ld, struct wk_config *c, struct fy_node *ro
             continue; /* "store:" with nothing under it keeps the defaults */
         if (!v)
             continue;
-        if (strcmp(key, "store") == 0)
-            fill_section(ld, wk_config_store_options, &c->store, "store", v, NULL);
+        if (strcmp(key, "store") == 0) {
+            static const char *const cold_key[] = {"cold", NULL};
+            fill_section(ld, wk_config_store_options, &c->store, "store", v, cold_key);
+            struct fy_node *cn = fy_node_get_type(v) == FYNT_MAPPING
+                                     ? fy_node_mapping_lookup_by_string(v, "cold", FY_NT)
+                                     : NULL;
+            if (cn && !(fy_node_get_type(cn) == FYNT_SCALAR && fy_node_is_null(cn)))
+                fill_section(ld, wk_config_cold_options, &c->store.cold, "store.cold", cn,
+                             NULL);
+        }
         else if (strcmp(key, "rules") == 0)
             fill_section(ld, wk_config_rules_options, &c->rules, "rules", v, NULL);
         else if (strcmp(key, "pipeline") == 0)
@@ -450,6 +474,18 @@ static void check_values(struct loader *ld, struct wk_config *c, struct fy_node 
     if (c->store.compression_level < 1 || c->store.compression_level > 19)
         err_at(ld, root ? fy_node_by_path(root, "/store/compression_level", FY_NT, 0) : NULL,
                "store.compression_level must be 1..19");
+    if (c->store.cold.cpu_budget < 1 || c->store.cold.cpu_budget > 100)
+        err_at(ld, root ? fy_node_by_path(root, "/store/cold/cpu_budget", FY_NT, 0) : NULL,
+               "store.cold.cpu_budget must be 1..100 (percent of one core)");
+    if (c->store.cold.level < 1 || c->store.cold.level > 22)
+        err_at(ld, root ? fy_node_by_path(root, "/store/cold/level", FY_NT, 0) : NULL,
+               "store.cold.level must be 1..22");
+    if (c->store.cold.block_bytes < 65536 || c->store.cold.block_bytes > (64u << 20))
+        err_at(ld, root ? fy_node_by_path(root, "/store/cold/block_bytes", FY_NT, 0) : NULL,
+               "store.cold.block_bytes must be 64KiB..64MiB");
+    if (c->store.cold.after < 0)
+        err_at(ld, root ? fy_node_by_path(root, "/store/cold/after", FY_NT, 0) : NULL,
+               "store.cold.after must not be negative");
     if (c->pipeline.queue_events < 1 || c->pipeline.batch_events < 1)
         err_at(ld, root ? fy_node_by_path(root, "/pipeline", FY_NT, 0) : NULL,
                "pipeline.queue_events and batch_events must be at least 1");
@@ -630,6 +666,7 @@ struct wk_config *wk_config_free(struct wk_config *c)
     if (!c)
         return NULL;
     wk_options_fini(wk_config_store_options, &c->store);
+    wk_options_fini(wk_config_cold_options, &c->store.cold);
     wk_options_fini(wk_config_rules_options, &c->rules);
     wk_options_fini(wk_config_pipeline_options, &c->pipeline);
     wk_options_fini(wk_config_api_options, &c->api);

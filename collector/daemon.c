@@ -316,7 +316,7 @@ static json_t *daemon_status(void *arg)
                             (json_int_t)po[i].written, "errors", (json_int_t)po[i].errors,
                             "last_error", po[i].last_error));
     }
-    return json_pack(
+    json_t *res = json_pack(
         "{s:s, s:I, s:f, s:s?, s:o, s:o, s:{s:s, s:s, s:I, s:I, s:I, s:I, s:f}, "
         "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:s}, s:{s:I, s:I}, "
         "s:{s:I, s:I}}",
@@ -333,6 +333,15 @@ static json_t *daemon_status(void *arg)
         "rules", "loaded", (json_int_t)ps.nrules, "error", d->rules_error, "alerts", "total",
         (json_int_t)ps.alerts, "last_hour", (json_int_t)ps.alerts_hour, "reloads", "ok",
         (json_int_t)d->reloads, "failed", (json_int_t)d->reload_failures);
+    /* The cold tier: blocks recompressed, blocks still hot (pending or too young). */
+    json_t *jst = res ? json_object_get(res, "store") : NULL;
+    if (jst)
+        json_object_set_new(jst, "cold",
+                            json_pack("{s:b, s:I, s:I, s:f}", "enabled",
+                                      d->cfg->store.cold.enabled, "blocks",
+                                      (json_int_t)bs.cold_blocks, "hot_blocks",
+                                      (json_int_t)(bs.blocks - bs.cold_blocks), "cpu_s", (double)bs.cold_cpu_ns / 1e9));
+    return res;
 }
 
 /* ---- rules and config sets ---- */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "watchkeeper/daemon.h"
 #include "watchkeeper/error.h"
@@ -32,6 +33,18 @@ struct sb {
     uint8_t pk[WK_STORE_PUBKEY_LEN]; /* loaded at open: verify runs off the writer */
     bool have_pk;
     uint64_t last_alert; /* newest alert id (written by the writer, read by status) */
+    /* The cold tier (writer thread, when idle): one merged value per slice, a slice only
+     * while the CPU it used stays within cold_budget percent of the wall time. */
+    bool cold;
+    int64_t cold_budget;  /* percent of one core */
+    int64_t cold_credit;  /* ns of CPU it may still use (negative: owed) */
+    int64_t cold_at;      /* mono ns of the last credit update */
+    int64_t cold_idle_at; /* mono ns of the last slice that found nothing to do */
+    uint64_t cold_cpu;    /* CPU ns used, total (read by status) */
+    int64_t cold_after;   /* ns since its commit before a block may go cold */
+    uint64_t newest;      /* newest block id events were added to */
+    struct { int64_t at; uint64_t block; } seen[64]; /* (mono ns, newest) samples, a ring */
+    unsigned nseen;
 };
 
 static bool is_commit_error(int rc)
@@ -66,6 +79,8 @@ static int sb_commit(void *ctx, const struct wk_batch *b)
         struct wk_store_cursor c = { bc ? bc->instance : NULL, bc ? bc->data : NULL,
                                      bc ? bc->len : 0 };
         int rc = wk_store_add(s->st, b->events[i], c.len ? &c : NULL, &s->refs[i]);
+        if (rc == 0 && s->refs[i].block > s->newest)
+            s->newest = s->refs[i].block;
         if (rc < 0 && is_commit_error(rc)) {
             s->stuck = true;
         } else if (rc < 0) {
@@ -105,6 +120,8 @@ static int sb_commit(void *ctx, const struct wk_batch *b)
     return 0;
 }
 
+static void cold_slice(struct sb *s);
+
 static int sb_tick(void *ctx, bool flush)
 {
     struct sb *s = ctx;
@@ -122,7 +139,80 @@ static int sb_tick(void *ctx, bool flush)
         else if (removed)
             wk_log_info("store: retention removed %llu blocks", (unsigned long long)removed);
     }
+    if (rc == 0 && !flush && s->cold)
+        cold_slice(s);
     return rc;
+}
+
+/* Remember which block was the newest when, at most 64 times per 2 x cold_after. */
+static void cold_sample(struct sb *s, int64_t now)
+{
+    int64_t every = s->cold_after / 32 > WK_NS_PER_SEC / 10 ? s->cold_after / 32
+                                                            : WK_NS_PER_SEC / 10;
+    unsigned last = (s->nseen - 1) % 64;
+    if (s->nseen && now - s->seen[last].at < every)
+        return;
+    s->seen[s->nseen % 64].at = now;
+    s->seen[s->nseen % 64].block = s->newest;
+    s->nseen++;
+}
+
+/* Blocks to leave hot: those added after the newest sample at least cold_after old (all
+ * of them when there is none yet: blocks found at open count as committed at open). */
+static bool cold_keep(const struct sb *s, int64_t now, uint64_t *keep)
+{
+    bool found = false;
+    uint64_t old = 0;
+    for (unsigned i = 0; i < 64 && i < s->nseen; i++) {
+        if (now - s->seen[i].at >= s->cold_after && (!found || s->seen[i].block > old)) {
+            old = s->seen[i].block;
+            found = true;
+        }
+    }
+    *keep = found ? s->newest - old : 0;
+    return found && old > 0;
+}
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * WK_NS_PER_SEC + ts.tv_nsec;
+}
+
+/* One slice of the cold tier: at most one merged value (one LMDB transaction, so a crash or
+ * a stop between slices loses nothing), run only when the CPU budget has credit. The
+ * credit grows by budget% of the wall time and is capped at 100 ms, so the average use
+ * stays within the budget and a slice (about 0.3 s for 1 MiB at zstd 19) is paid back by
+ * waiting before the next. When nothing is cold enough it looks again a second later. */
+static void cold_slice(struct sb *s)
+{
+    int64_t now = wk_time_mono_ns();
+    uint64_t keep;
+    cold_sample(s, now);
+    if (!cold_keep(s, now, &keep))
+        return;
+    if (!s->cold_at)
+        s->cold_at = now;
+    s->cold_credit += (now - s->cold_at) * s->cold_budget / 100;
+    s->cold_at = now;
+    if (s->cold_credit > WK_NS_PER_SEC / 10)
+        s->cold_credit = WK_NS_PER_SEC / 10;
+    if (s->cold_credit < 0 || (s->cold_idle_at && now - s->cold_idle_at < WK_NS_PER_SEC))
+        return;
+    int64_t c0 = thread_cpu_ns();
+    uint64_t done = 0;
+    int rc = wk_store_recompact(s->st, 1, keep, &done);
+    int64_t used = thread_cpu_ns() - c0;
+    s->cold_credit -= used;
+    __atomic_store_n(&s->cold_cpu, s->cold_cpu + (uint64_t)used, __ATOMIC_RELAXED);
+    s->cold_idle_at = done ? 0 : now;
+    static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
+    if (rc < 0 && wk_ratelimit_ok(&rl))
+        wk_log_error("store: cold tier: %s (retrying)", wk_strerror(rc));
+    else if (done)
+        wk_log_debug("store: cold tier: %llu blocks merged (%.0f ms CPU)",
+                     (unsigned long long)done, (double)used / 1e6);
 }
 
 static int sb_quarantine(void *ctx, const char *instance, const char *reason, const void *raw,
@@ -195,6 +285,10 @@ static void sb_stats(void *ctx, struct wk_backend_stats *out)
     out->raw_bytes = st.raw_bytes;
     out->stored_bytes = st.stored_bytes;
     out->last_alert_id = __atomic_load_n(&s->last_alert, __ATOMIC_RELAXED);
+    out->blocks = st.blocks;
+    uint64_t cold = st.cold_next > st.first_block ? st.cold_next - st.first_block : 0;
+    out->cold_blocks = cold < st.blocks ? cold : st.blocks;
+    out->cold_cpu_ns = __atomic_load_n(&s->cold_cpu, __ATOMIC_RELAXED);
 }
 
 static int sb_delivery_set(void *ctx, const char *name, uint64_t alert_id)
@@ -284,10 +378,15 @@ int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
     so.map_max = cfg->map_size;
     so.retain_age_ns = cfg->retention;
     so.fsync = cfg->fsync;
+    so.cold_block_bytes = (size_t)cfg->cold.block_bytes;
+    so.cold_level = (int)cfg->cold.level;
     struct sb *s = wk_new0(struct sb, 1);
     if (!s)
         return -ENOMEM;
     s->retention = cfg->retention;
+    s->cold = cfg->cold.enabled;
+    s->cold_budget = cfg->cold.cpu_budget;
+    s->cold_after = cfg->cold.after;
     int rc = wk_store_open(&s->st, cfg->path, &so);
     if (rc < 0) {
         free(s);
@@ -300,6 +399,7 @@ int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
     struct wk_store_stats sst;
     if (wk_store_stats(s->st, &sst) == 0) {
         s->verified = sst.last_block;
+        s->newest = sst.last_block;
         s->last_alert = newest_alert(s->st, sst.alerts);
     }
     *ops = &sb_ops;

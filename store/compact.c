@@ -76,6 +76,7 @@ struct cold {
  * @return blocks made cold (0: nothing to do now, stop), <0 error. */
 static int one(struct wk_store *st, uint64_t keep_hot, struct cold *w, uint64_t *cursor)
 {
+    uint64_t cursor0 = *cursor;
     MDB_txn *txn;
     MDB_cursor *c;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
@@ -186,6 +187,10 @@ static int one(struct wk_store *st, uint64_t keep_hot, struct cold *w, uint64_t 
             goto fail;
         *cursor = first + n;
         result = (int)n;
+    }
+    if (!result && *cursor == cursor0) {
+        mdb_txn_abort(txn); /* nothing changed: no commit (and no fsync) when idle */
+        return 0;
     }
     uint8_t cb[8];
     wk__put_u64le(cb, *cursor);

@@ -804,6 +804,7 @@ int wk_store_stats(struct wk_store *st, struct wk_store_stats *out)
     out->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
     out->schema = WK_STORE_SCHEMA_VERSION;
     out->blocks = db_entries(txn, st->dbi[WK__DB_BLOCKS]);
+    out->values = out->blocks;
     out->alerts = db_entries(txn, st->dbi[WK__DB_ALERTS]);
     out->quarantined = db_entries(txn, st->dbi[WK__DB_QUARANTINE]);
     out->containers = db_entries(txn, st->dbi[WK__DB_CONTAINERS]);
@@ -816,6 +817,10 @@ int wk_store_stats(struct wk_store *st, struct wk_store_stats *out)
         out->raw_bytes = wk__get_u64le((uint8_t *)v.mv_data + 16);
         out->stored_bytes = wk__get_u64le((uint8_t *)v.mv_data + 24);
     }
+    k.mv_size = 9;
+    k.mv_data = "cold_next";
+    if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size == 8)
+        out->cold_next = wk__get_u64le(v.mv_data);
     k.mv_size = 4;
     k.mv_data = "head";
     if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size >= 56) {

@@ -68,6 +68,9 @@ struct wk_backend_stats {
     uint64_t raw_bytes;    /* bytes of the events before compression */
     uint64_t stored_bytes; /* bytes on disk */
     uint64_t last_alert_id; /* id of the newest alert stored (0: none) */
+    uint64_t blocks;       /* blocks stored */
+    uint64_t cold_blocks;  /* ... of which the cold tier has recompressed */
+    uint64_t cold_cpu_ns;  /* CPU time the cold tier has used since start */
 };
 
 struct wk_backend_ops {

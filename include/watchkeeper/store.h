@@ -428,6 +428,8 @@ struct wk_store_stats {
     uint32_t schema;
     size_t nsources;
     struct wk_store_source_stats sources[16];
+    uint64_t values;        /* stored values (a merged cold value holds several blocks) */
+    uint64_t cold_next;     /* the cold tier's next block: the blocks before it are cold */
 };
 
 /** Compute stats from a snapshot (any thread). @return 0 or -errno. */

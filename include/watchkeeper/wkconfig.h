@@ -29,6 +29,13 @@ struct wk_config_store {
     uint64_t map_size;         /* LMDB map ceiling */
     bool fsync;                /* fsync each commit (durable) */
     int64_t verify_interval;   /* ns: verify the whole hash chain this often; 0: never */
+    struct wk_config_cold {    /* store.cold: the background recompaction (cold tier) */
+        bool enabled;          /* run it in the daemon */
+        int64_t after;         /* ns: blocks whose newest event is younger stay hot */
+        int64_t cpu_budget;    /* percent of one core it may use on average (1-100) */
+        uint64_t block_bytes;  /* raw bytes per merged cold value */
+        int64_t level;         /* zstd level of the cold values (1-22) */
+    } cold;
 };
 
 /** rules: the live rule set and what it ignores. */
@@ -91,6 +98,7 @@ struct wk_config {
 
 /** The option tables of the sections, for docs and `config check`. */
 extern const struct wk_option wk_config_store_options[];
+extern const struct wk_option wk_config_cold_options[];
 extern const struct wk_option wk_config_rules_options[];
 extern const struct wk_option wk_config_pipeline_options[];
 extern const struct wk_option wk_config_api_options[];

@@ -129,6 +129,46 @@ WK_TEST(every_error_with_its_position)
     wk_strv_clear(&errs);
 }
 
+WK_TEST(store_cold_section)
+{
+    struct wk_config *c = NULL;
+    WK_ASSERT_OK(load("", &c, NULL));
+    WK_ASSERT(c->store.cold.enabled); /* defaults */
+    WK_ASSERT_INT_EQ(c->store.cold.after, 600LL * 1000000000);
+    WK_ASSERT_INT_EQ(c->store.cold.cpu_budget, 10);
+    WK_ASSERT_UINT_EQ(c->store.cold.block_bytes, 1u << 20);
+    WK_ASSERT_INT_EQ(c->store.cold.level, 19);
+    wk_config_free(c);
+    c = NULL;
+    WK_ASSERT_OK(load("store:\n  cold: {enabled: false, after: 1s, cpu_budget: 50,\n"
+                      "         block_bytes: 64KiB, level: 12}\n", &c, NULL));
+    WK_ASSERT(!c->store.cold.enabled);
+    WK_ASSERT_INT_EQ(c->store.cold.after, 1000000000);
+    WK_ASSERT_INT_EQ(c->store.cold.cpu_budget, 50);
+    WK_ASSERT_UINT_EQ(c->store.cold.block_bytes, 65536);
+    WK_ASSERT_INT_EQ(c->store.cold.level, 12);
+    wk_config_free(c);
+    c = NULL;
+    const char *y = "store:\n"                   /* 1 */
+                    "  cold:\n"                  /* 2 */
+                    "    cpu_budget: 0\n"        /* 3 */
+                    "    level: 23\n"            /* 4 */
+                    "    block_bytes: 1KiB\n"    /* 5 */
+                    "    later: 1h\n";           /* 6 */
+    struct wk_strv errs = { 0 };
+    WK_ASSERT_INT_EQ(load(y, &c, &errs), WK_EPARSE);
+    const char *want[] = {
+        "t.yaml:6:5: store.cold: unknown key 'later'",
+        "t.yaml:3:17: store.cold.cpu_budget must be 1..100 (percent of one core)",
+        "t.yaml:4:12: store.cold.level must be 1..22",
+        "t.yaml:5:18: store.cold.block_bytes must be 64KiB..64MiB",
+    };
+    WK_ASSERT_UINT_EQ(errs.n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < errs.n; i++)
+        WK_ASSERT_STR_EQ(errs.v[i], want[i]);
+    wk_strv_clear(&errs);
+}
+
 WK_TEST(yaml_syntax_error_has_position)
 {
     struct wk_config *c = NULL;

@@ -284,6 +284,69 @@ WK_TEST(block_prefilter_crafted_exact)
     wk_store_close(st);
 }
 
+/* The crafted rules over the crafted store, hot and after the cold tier merged its blocks
+ * into values of several blocks (one worker takes a value's blocks): the same alerts, with
+ * the same store references, with and without the block prefilter. */
+WK_TEST(cold_values_same_alerts)
+{
+    struct wk_store *st = crafted_store();
+    size_t nr = sizeof(rules) / sizeof(rules[0]);
+    struct alerts *hot = calloc(nr, sizeof(*hot));
+    WK_ASSERT(hot != NULL);
+    struct wk_ruleset **rs = calloc(nr, sizeof(*rs));
+    WK_ASSERT(rs != NULL);
+    size_t total = 0;
+    for (size_t r = 0; r < nr; r++) {
+        char path[4200], y[2048];
+        snprintf(path, sizeof(path), "%s/%s.yml", wk_test_tmpdir(), rules[r].name);
+        snprintf(y, sizeof(y),
+                 "title: %s\nid: %s\nlogsource: %s\ndetection:\n  %s\nlevel: low\n",
+                 rules[r].name, rules[r].name, rules[r].ls, rules[r].det);
+        write_file(path, y);
+        const char *p = path;
+        rs[r] = load_rules(&p, 1);
+        hunt(st, rs[r], true, &hot[r], NULL);
+        total += hot[r].n;
+    }
+    wk_store_close(st);
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/st", wk_test_tmpdir());
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    o.fsync = false;
+    o.cold_block_bytes = 3000; /* about 3 blocks of 1 KiB per value */
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    uint64_t done = 0;
+    WK_ASSERT_OK(wk_store_recompact(st, INT64_MAX, 0, &done));
+    struct wk_store_stats ss;
+    WK_ASSERT_OK(wk_store_stats(st, &ss));
+    WK_ASSERT(done >= ss.blocks - 4);
+    if (ss.values * 2 > ss.blocks) /* merged */
+        WK_FAIL("%llu values for %llu blocks (%llu made cold)", (unsigned long long)ss.values,
+                (unsigned long long)ss.blocks, (unsigned long long)done);
+    for (size_t r = 0; r < nr; r++) {
+        struct alerts on = { 0 }, off = { 0 };
+        struct wk_hunt_stats s1 = { 0 }, s2 = { 0 };
+        hunt(st, rs[r], true, &on, &s1);
+        hunt(st, rs[r], false, &off, &s2);
+        WK_ASSERT_UINT_EQ(on.n, rules[r].want);
+        WK_ASSERT_UINT_EQ(on.n, hot[r].n);
+        WK_ASSERT_UINT_EQ(off.n, hot[r].n);
+        for (size_t i = 0; i < on.n; i++) {
+            WK_ASSERT_STR_EQ(on.v[i], hot[r].v[i]);
+            WK_ASSERT_STR_EQ(off.v[i], hot[r].v[i]);
+        }
+        alerts_free(&on);
+        alerts_free(&off);
+        alerts_free(&hot[r]);
+        wk_ruleset_unref(rs[r]);
+    }
+    WK_ASSERT(total > 10);
+    free(hot);
+    free(rs);
+    wk_store_close(st);
+}
+
 WK_TEST(block_prefilter_pack_and_corpus_same_alerts)
 {
     /* the pack and every corpus Sigma rule over corpus-shaped events plus the pack's
