@@ -8,10 +8,13 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/event_private.h" /* wk__utf8_valid */
 #include "watchkeeper/event_json.h"
 #include "watchkeeper/rule.h"
 #include "watchkeeper/timefmt.h"
@@ -149,6 +152,353 @@ static void jb_json(struct jb *b, const json_t *v, int depth)
     }
 }
 
+/* ---- an event as JSON without building its jansson tree: the same bytes as jb_json over
+ * wk_event_to_jansson (core/event_json.c: fields placed at their structural dots in field
+ * order, a name taken by a non-object ends the path as one literal key, `records`
+ * inserted at the first record field, strings that are not UTF-8 as base64 with their
+ * JSON pointers in `@binary`). The nesting is built as a small tree of nodes first. ---- */
+#define EV_PTR_CAP 4096 /* core/event_json.c's pointer buffer */
+
+struct enode {
+    const char *key;
+    size_t klen;
+    const struct wk_value *v; /* a leaf; NULL: an object */
+    size_t child, last, next;  /* node indices + 1 (0: none): nodes are realloc'd */
+};
+
+struct etree {
+    struct enode *nodes;
+    size_t n, cap;
+    struct jb bin; /* the @binary pointers, as JSON strings joined by ',' */
+    size_t nbin;
+    bool fail;     /* the jansson form would fail: no event in the alert */
+};
+
+static struct enode *enode_new(struct etree *t, const char *key, size_t klen)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct enode *nn = realloc(t->nodes, cap * sizeof(*nn));
+        if (!nn) {
+            t->fail = true;
+            return NULL;
+        }
+        t->nodes = nn;
+        t->cap = cap;
+    }
+    struct enode *e = &t->nodes[t->n++];
+    *e = (struct enode){ .key = key, .klen = klen };
+    return e;
+}
+
+#define EIDX(t, e) ((size_t)((e) - (t)->nodes) + 1)
+#define ENODE(t, i) (&(t)->nodes[(i) - 1]) /* i > 0 */
+
+static size_t enode_find(struct etree *t, size_t obj, const char *key, size_t klen)
+{
+    for (size_t c = ENODE(t, obj)->child; c;
+         c = ENODE(t, c)->next) {
+        const struct enode *e = ENODE(t, c);
+        if (e->klen == klen && memcmp(e->key, key, klen) == 0)
+            return c;
+    }
+    return 0;
+}
+
+/* json_object_setn: a new key goes last; an existing one keeps its place, new value. */
+static size_t enode_set(struct etree *t, size_t obj, const char *key, size_t klen,
+                        const struct wk_value *v)
+{
+    size_t c = enode_find(t, obj, key, klen);
+    if (c) {
+        struct enode *e = ENODE(t, c);
+        e->v = v;
+        e->child = e->last = 0;
+        return c;
+    }
+    struct enode *e = enode_new(t, key, klen);
+    if (!e)
+        return 0;
+    e->v = v;
+    c = EIDX(t, e);
+    struct enode *o = ENODE(t, obj);
+    if (o->last)
+        ENODE(t, o->last)->next = c;
+    else
+        o->child = c;
+    o->last = c;
+    return c;
+}
+
+static bool ptr_push(char *buf, size_t *len, const char *seg, size_t seglen)
+{
+    if (*len + 1 >= EV_PTR_CAP)
+        return false;
+    buf[(*len)++] = '/';
+    for (size_t i = 0; i < seglen; i++) {
+        const char *rep = seg[i] == '~' ? "~0" : seg[i] == '/' ? "~1" : NULL;
+        size_t n = rep ? 2 : 1;
+        if (*len + n >= EV_PTR_CAP)
+            return false;
+        if (rep)
+            memcpy(buf + *len, rep, 2);
+        else
+            buf[*len] = seg[i];
+        *len += n;
+    }
+    buf[*len] = '\0';
+    return true;
+}
+
+static void bin_note(struct etree *t, const char *ptr, size_t len)
+{
+    if (t->nbin++)
+        JB_LIT(&t->bin, ",");
+    jb_str(&t->bin, ptr, len);
+}
+
+/* Note the binary strings of a value placed at pointer ptr (as value_json does). */
+static void value_note(struct etree *t, const struct wk_value *v, char *ptr, size_t ptrlen)
+{
+    if (v->kind == WK_VAL_STR && !wk__utf8_valid(v->u.s, v->len)) {
+        bin_note(t, ptr, ptrlen);
+    } else if (v->kind == WK_VAL_STRLIST) {
+        for (uint32_t i = 0; i < v->len; i++) {
+            char idx[24];
+            size_t l = ptrlen;
+            int n = snprintf(idx, sizeof(idx), "%u", i);
+            if (!ptr_push(ptr, &l, idx, (size_t)n)) {
+                t->fail = true;
+                return;
+            }
+            if (!wk__utf8_valid(v->u.items[i].s, v->u.items[i].len))
+                bin_note(t, ptr, l);
+            ptr[ptrlen] = '\0';
+        }
+    }
+}
+
+static void place(struct etree *t, size_t root, const struct wk_key *k, uint64_t dots,
+                  const struct wk_value *v, char *ptr, size_t ptrlen)
+{
+    const char *name = k->name;
+    size_t len = k->len, start = 0, obj = root;
+    unsigned dot = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && name[i] != '.')
+            continue;
+        bool last = i == len;
+        if (!last) {
+            bool literal = dot < 64 && (dots >> dot & 1u);
+            dot++;
+            if (literal)
+                continue;
+        }
+        if (!ptr_push(ptr, &ptrlen, name + start, i - start)) {
+            t->fail = true;
+            return;
+        }
+        if (last)
+            break;
+        size_t c = enode_find(t, obj, name + start, i - start);
+        if (!c) {
+            c = enode_set(t, obj, name + start, i - start, NULL);
+            if (!c)
+                return;
+        } else if (ENODE(t, c)->v) {
+            /* a non-object holds the name: the rest of the path is one literal key */
+            value_note(t, v, ptr, ptrlen);
+            enode_set(t, obj, name + start, len - start, v);
+            return;
+        }
+        obj = c;
+        start = i + 1;
+    }
+    value_note(t, v, ptr, ptrlen);
+    enode_set(t, obj, name + start, len - start, v);
+}
+
+static void jb_value(struct jb *b, const struct wk_value *v)
+{
+    switch (v->kind) {
+    case WK_VAL_NULL: JB_LIT(b, "null"); break;
+    case WK_VAL_BOOL:
+        if (v->u.b)
+            JB_LIT(b, "true");
+        else
+            JB_LIT(b, "false");
+        break;
+    case WK_VAL_INT: jb_int(b, (long long)v->u.i); break;
+    case WK_VAL_REAL: {
+        json_t *r = json_real(v->u.r);
+        if (r)
+            jb_dump_any(b, r);
+        else
+            b->oom = true;
+        json_decref(r);
+        break;
+    }
+    case WK_VAL_JSON: {
+        json_t *j = json_loadb(v->u.s, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (j)
+            jb_json(b, j, 0);
+        else
+            b->oom = true; /* checked before writing: not reached */
+        json_decref(j);
+        break;
+    }
+    case WK_VAL_STR:
+    case WK_VAL_STRLIST:
+        for (uint32_t i = 0; i < (v->kind == WK_VAL_STR ? 1u : v->len); i++) {
+            const char *s = v->kind == WK_VAL_STR ? v->u.s : v->u.items[i].s;
+            size_t n = v->kind == WK_VAL_STR ? v->len : v->u.items[i].len;
+            if (v->kind == WK_VAL_STRLIST)
+                jb_put(b, i ? "," : "[", 1);
+            if (wk__utf8_valid(s, n)) {
+                jb_str(b, s, n);
+                continue;
+            }
+            size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+            char *enc = malloc(cap);
+            if (!enc) {
+                b->oom = true;
+                return;
+            }
+            sodium_bin2base64(enc, cap, (const unsigned char *)s, n,
+                              sodium_base64_VARIANT_ORIGINAL);
+            jb_str(b, enc, strlen(enc));
+            free(enc);
+        }
+        if (v->kind == WK_VAL_STRLIST)
+            jb_put(b, v->len ? "]" : "[]", v->len ? 1 : 2);
+        break;
+    default: b->oom = true;
+    }
+}
+
+static void jb_enode(struct jb *b, struct etree *t, size_t obj)
+{
+    bool first = true;
+    JB_LIT(b, "{");
+    for (size_t c = ENODE(t, obj)->child; c;
+         c = ENODE(t, c)->next) {
+        const struct enode *e = ENODE(t, c);
+        if (!first)
+            JB_LIT(b, ",");
+        first = false;
+        jb_str(b, e->key, e->klen);
+        JB_LIT(b, ":");
+        if (e->v)
+            jb_value(b, e->v);
+        else
+            jb_enode(b, t, c);
+    }
+    JB_LIT(b, "}");
+}
+
+/* Append `"event":{...}` (with its leading comma unless first); nothing when the jansson
+ * form would not build either (a pointer over 4 KiB, a JSON value that does not parse). */
+static void jb_event(struct jb *b, bool *first, const struct wk_event *ev)
+{
+    static const struct wk_value records_mark = { .kind = WK_VAL_NULL };
+    struct etree t = { 0 };
+    char ts[WK_RFC3339_MAX], ptr[EV_PTR_CAP];
+    size_t nf = wk_event_nfields(ev), nrec = wk_event_nrecords(ev);
+    struct wk_value tsv = { .kind = WK_VAL_STR };
+    /* node 1: the root; records: node index of the first record object (consecutive) */
+    size_t root = 0, records = 0;
+    struct enode *r = enode_new(&t, NULL, 0);
+    if (r)
+        root = EIDX(&t, r);
+    wk_time_format(wk_event_ts(ev), ts);
+    tsv.u.s = ts;
+    tsv.len = (uint32_t)strlen(ts);
+    if (root)
+        enode_set(&t, root, "@timestamp", 10, &tsv);
+    for (size_t i = 0; i < nf && !t.fail; i++) {
+        const struct wk_key *k = wk_event_field_key(ev, i);
+        const struct wk_value *v = wk_event_field_value(ev, i);
+        size_t parent = root, plen = 0;
+        ptr[0] = '\0';
+        if (v->rec) {
+            if (!records) {
+                /* `records` is a leaf marker; its objects are nodes records..+nrec-1 */
+                enode_set(&t, root, "records", 7, &records_mark);
+                records = t.n + 1;
+                for (size_t j = 0; j < nrec && !t.fail; j++)
+                    enode_new(&t, NULL, 0);
+                if (t.fail)
+                    break;
+            }
+            if (v->rec > nrec) {
+                t.fail = true; /* json_array_get gives NULL: jansson fails too */
+                break;
+            }
+            parent = records + v->rec - 1u;
+            plen = (size_t)snprintf(ptr, sizeof(ptr), "/records/%u", v->rec - 1u);
+        }
+        /* What json_object_setn (UTF-8 keys) and json_real (finite) refuse. */
+        if (!wk__utf8_valid(k->name, k->len) ||
+            (v->kind == WK_VAL_REAL && !isfinite(v->u.r))) {
+            t.fail = true;
+            break;
+        }
+        if (v->kind == WK_VAL_JSON) {
+            json_t *j = json_loadb(v->u.s, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+            if (!j) {
+                t.fail = true;
+                break;
+            }
+            json_decref(j);
+        }
+        place(&t, parent, k, wk_event_field_dots(ev, i), v, ptr, plen);
+    }
+    if (!t.fail && !records && nrec) {
+        enode_set(&t, root, "records", 7, &records_mark);
+        records = t.n + 1;
+        for (size_t j = 0; j < nrec && !t.fail; j++)
+            enode_new(&t, NULL, 0);
+    }
+    if (!t.fail && !t.bin.oom) {
+        jb_key(b, first, "event");
+        /* The root, with `records` written as the array of its record objects. */
+        bool f = true;
+        JB_LIT(b, "{");
+        for (size_t c = ENODE(&t, root)->child; c;
+             c = ENODE(&t, c)->next) {
+            const struct enode *e = ENODE(&t, c);
+            if (!f)
+                JB_LIT(b, ",");
+            f = false;
+            jb_str(b, e->key, e->klen);
+            JB_LIT(b, ":");
+            if (e->v == &records_mark) {
+                JB_LIT(b, "[");
+                for (size_t j = 0; j < nrec; j++) {
+                    if (j)
+                        JB_LIT(b, ",");
+                    jb_enode(b, &t, records + j);
+                }
+                JB_LIT(b, "]");
+            } else if (e->v) {
+                jb_value(b, e->v);
+            } else {
+                jb_enode(b, &t, c);
+            }
+        }
+        if (t.nbin) {
+            JB_LIT(b, ",\"@binary\":[");
+            jb_put(b, t.bin.p, t.bin.n);
+            JB_LIT(b, "]");
+        }
+        JB_LIT(b, "}");
+    } else if (!t.fail) {
+        b->oom = true;
+    }
+    free(t.nodes);
+    free(t.bin.p);
+}
+
 static void jb_opt(struct jb *b, bool *first, const char *k, const char *v)
 {
     if (v) {
@@ -233,14 +583,8 @@ int wk_alert_to_json(const struct wk_alert *a, char **out, size_t *len)
         jb_key(&b, &first, "ref");
         jb_int(&b, (long long)a->ref);
     }
-    if (a->event) {
-        json_t *ev = wk_event_to_jansson(a->event);
-        if (ev) {
-            jb_key(&b, &first, "event");
-            jb_json(&b, ev, 0);
-            json_decref(ev);
-        }
-    }
+    if (a->event)
+        jb_event(&b, &first, a->event);
     JB_LIT(&b, "}");
     if (b.oom) {
         free(b.p);

@@ -164,6 +164,31 @@ int wk__checkpoint_put(struct wk_store *st, MDB_txn *txn, uint64_t id, const uin
     return mdb_put(txn, st->dbi[WK__DB_META], &k, &v, 0);
 }
 
+static uint64_t value_mac(const struct wk_store *st, const uint8_t *val, size_t vlen)
+{
+    uint8_t mac[crypto_shorthash_BYTES];
+    crypto_shorthash(mac, val, vlen, st->wrote_key);
+    return wk__get_u64le(mac);
+}
+
+void wk__chain_wrote(struct wk_store *st, uint64_t id, const uint8_t *val, size_t vlen)
+{
+    uint64_t mac = value_mac(st, val, vlen);
+    pthread_mutex_lock(&st->wrote_mu);
+    st->wrote[id % WK__WROTE_SLOTS] = (struct wk__wrote){ .id = id, .mac = mac };
+    pthread_mutex_unlock(&st->wrote_mu);
+}
+
+/* Is the value at `key` (one block) byte for byte what this process's writer committed? */
+static bool value_as_written(struct wk_store *st, uint64_t key, const uint8_t *val,
+                             size_t vlen)
+{
+    pthread_mutex_lock(&st->wrote_mu);
+    struct wk__wrote e = st->wrote[key % WK__WROTE_SLOTS];
+    pthread_mutex_unlock(&st->wrote_mu);
+    return e.id == key && key && e.mac == value_mac(st, val, vlen);
+}
+
 static int bad(struct wk_store_verify_result *res, uint64_t id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int bad(struct wk_store_verify_result *res, uint64_t id, const char *fmt, ...)
@@ -177,9 +202,13 @@ static int bad(struct wk_store_verify_result *res, uint64_t id, const char *fmt,
 }
 
 /* Check one block (its header h and its uncompressed records raw, or NULL when its value
- * did not decompress: why in zerr) against its expected id and predecessor hash. */
+ * did not decompress: why in zerr) against its expected id and predecessor hash. `as_written`:
+ * its stored value is byte for byte what this process's writer committed, so its records
+ * hash and count (computed by the writer from the bytes it compressed) hold: raw is not
+ * needed. */
 static int check_block(uint64_t id, const uint8_t *h, const uint8_t *raw, size_t rlen,
-                       int zerr, const uint8_t *prev, struct wk_store_verify_result *res)
+                       int zerr, bool as_written, const uint8_t *prev,
+                       struct wk_store_verify_result *res)
 {
     uint8_t hash[32];
     if (h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT && h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2)
@@ -187,6 +216,8 @@ static int check_block(uint64_t id, const uint8_t *h, const uint8_t *raw, size_t
     if (prev && memcmp(h + WK__BLK_OFF_PREV, prev, 32) != 0)
         return bad(res, id, "block %llu: previous-block hash does not match (block removed, "
                    "reordered or altered before it)", (unsigned long long)id);
+    if (as_written)
+        goto chain;
     if (!raw)
         return bad(res, id, "block %llu: payload does not decompress (%s)",
                    (unsigned long long)id, wk_strerror(zerr));
@@ -205,6 +236,7 @@ static int check_block(uint64_t id, const uint8_t *h, const uint8_t *raw, size_t
     if (rc < 0 || count != wk__get_u32le(h + WK__BLK_OFF_COUNT))
         return bad(res, id, "block %llu: record count does not match its header",
                    (unsigned long long)id);
+chain:
     wk__chain_hash(id, h, hash);
     if (memcmp(hash, h + WK__BLK_OFF_HASH, 32) != 0)
         return bad(res, id, "block %llu: header hash does not match (header altered or "
@@ -301,8 +333,13 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
                      (unsigned long long)(key < start ? start : key));
             goto out;
         }
-        /* Decompress the value once for all its blocks. */
-        int zerr = wk__store_block_raw(st, txn, dctx, v.mv_data, v.mv_size, &raw);
+        /* The per-commit check (link) skips decompressing a value this process wrote
+         * and that is still byte for byte as written; else decompress the value once for
+         * all its blocks. */
+        bool as_written = link && loc.nmembers == 1 &&
+                          value_as_written(st, key, v.mv_data, v.mv_size);
+        int zerr = as_written ? 0
+                              : wk__store_block_raw(st, txn, dctx, v.mv_data, v.mv_size, &raw);
         if (zerr == -ENOMEM) {
             rc = zerr;
             goto out;
@@ -319,12 +356,14 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
                 goto out;
             }
             if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, m, &loc)) < 0 ||
-                (zerr == 0 && (loc.off > raw.len || loc.len > raw.len - loc.off))) {
+                (zerr == 0 && !as_written &&
+                 (loc.off > raw.len || loc.len > raw.len - loc.off))) {
                 rc = bad(res, id, "block %llu: bad header", (unsigned long long)id);
                 goto out;
             }
-            if ((rc = check_block(id, loc.hdr, zerr == 0 ? raw.p + loc.off : NULL, loc.len, zerr,
-                                  have_prev ? prev : NULL, res)) < 0)
+            if ((rc = check_block(id, loc.hdr, zerr == 0 && !as_written ? raw.p + loc.off : NULL,
+                                  loc.len, zerr,
+                                  as_written, have_prev ? prev : NULL, res)) < 0)
                 goto out;
             memcpy(prev, loc.hdr + WK__BLK_OFF_HASH, 32);
             have_prev = true;

@@ -430,6 +430,8 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
     pthread_rwlock_init(&st->maplock, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&st->dict_mu, NULL);
+    pthread_mutex_init(&st->wrote_mu, NULL);
+    randombytes_buf(st->wrote_key, sizeof(st->wrote_key));
     st->opts = *opts;
     st->opts.index_terms = NULL;
     st->opts.key_path = NULL;
@@ -590,6 +592,8 @@ struct wk_store *wk_store_close(struct wk_store *st)
     free(st->key_path);
     pthread_rwlock_destroy(&st->maplock);
     pthread_mutex_destroy(&st->dict_mu);
+    pthread_mutex_destroy(&st->wrote_mu);
+    sodium_memzero(st->wrote_key, sizeof(st->wrote_key));
     sodium_memzero(st->sk, sizeof(st->sk));
     free(st);
     return NULL;
@@ -965,6 +969,8 @@ static int commit_txn(struct wk_store *st, bool final)
     }
     if ((rc = mdb_txn_commit(txn)) != 0)
         return rc;
+    for (size_t i = 0; i < w->nsealed; i++)
+        wk__chain_wrote(st, w->sealed[i].id, w->sealed[i].val.p, w->sealed[i].val.len);
     w->since_ckpt = since;
     return 0;
 }

@@ -255,7 +255,20 @@ struct wk_store {
 
     /* Writer state (writer thread only). */
     struct wk__writer *w;
+
+    /* The blocks this process committed, for the per-commit check (chain.c): slot
+     * id % WK__WROTE_SLOTS holds (id, keyed SipHash of the value bytes written); id 0 is
+     * an empty slot. A block whose stored value still has that MAC need not be
+     * decompressed again: its records hash and count were computed by the writer from
+     * the bytes it compressed. */
+    pthread_mutex_t wrote_mu;
+    uint8_t wrote_key[16];
+    struct wk__wrote { uint64_t id; uint64_t mac; } wrote[1024];
 };
+#define WK__WROTE_SLOTS 1024u
+
+/* chain.c: note a committed block value / its MAC (writer thread). */
+void wk__chain_wrote(struct wk_store *st, uint64_t id, const uint8_t *val, size_t vlen);
 
 /* store.c */
 int wk__store_rdtxn(struct wk_store *st, MDB_txn **txn);

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * wk_alert_to_json writes the alert's event directly (no jansson tree): its bytes must be
+ * those of the event's jansson form (wk_event_to_jansson) dumped compact, for real events
+ * from the corpus (auditd, CRI logs) and for the corner cases of the JSON mapping.
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "watchkeeper/event_json.h"
+#include "watchkeeper/mem.h"
+#include "watchkeeper/parser.h"
+#include "watchkeeper/rule.h"
+#include "wk_test.h"
+
+static const char *const tags[] = { "attack.t1059", "x\"y" };
+static const struct wk_rule_info info = {
+    .id = "r-1", .title = "T", .level = "high", .status = "test", .author = "a",
+    .tags = tags, .ntags = 2,
+};
+
+static size_t checked;
+
+/* The reference: the alert without its event, then "event": the jansson dump. */
+static void check_event(const struct wk_event *ev)
+{
+    struct wk_alert a = { .info = &info, .attack = "[\"T1059\"]", .ts = 1700000000123456789,
+                          .record = 2, .ref = 77 };
+    char *base = NULL, *got = NULL;
+    size_t blen = 0, glen = 0;
+    WK_ASSERT_OK(wk_alert_to_json(&a, &base, &blen));
+    a.event = ev;
+    WK_ASSERT_OK(wk_alert_to_json(&a, &got, &glen));
+    json_t *j = wk_event_to_jansson(ev);
+    char *want;
+    if (j) {
+        char *dump = json_dumps(j, JSON_COMPACT);
+        WK_ASSERT(dump != NULL);
+        WK_ASSERT(asprintf(&want, "%.*s,\"event\":%s}", (int)blen - 1, base, dump) > 0);
+        free(dump);
+        json_decref(j);
+    } else {
+        want = strdup(base);
+    }
+    if (strlen(want) != glen || memcmp(want, got, glen) != 0)
+        WK_FAIL("event %zu differs:\n want %s\n got  %s", checked, want, got);
+    checked++;
+    if (getenv("WK_SHOW"))
+        fprintf(stderr, "%s\n", got);
+    free(want);
+    free(base);
+    free(got);
+}
+
+struct psink {
+    struct wk_parser_sink sink;
+};
+
+static int emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resume)
+{
+    (void)s;
+    (void)resume;
+    check_event(ev);
+    return 0;
+}
+
+static int reject(struct wk_parser_sink *s, const struct wk_line_ctx *w, const char *why,
+                  const char *raw, size_t len)
+{
+    (void)s, (void)w, (void)why, (void)raw, (void)len;
+    return 0;
+}
+
+static void feed_file(const char *parser, const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", wk_test_corpus(), rel);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        WK_SKIP("no corpus file");
+    const struct wk_parser_ops *ops = wk_parser_find(parser);
+    WK_ASSERT(ops != NULL);
+    struct wk_parser_opts o;
+    wk_parser_opts_init(&o);
+    o.host = "h";
+    struct wk_parser *p;
+    WK_ASSERT_OK(ops->create(&p, &o));
+    struct wk_parser_sink sink = { emit, reject };
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    struct wk_line_ctx where = { .path = path };
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        if (n && line[n - 1] == '\n')
+            n--;
+        where.lineno++;
+        WK_ASSERT_OK(ops->feed_line(p, line, (size_t)n, &where, &sink));
+        where.offset += (uint64_t)n + 1;
+    }
+    WK_ASSERT_OK(ops->flush(p, &sink));
+    ops->destroy(p);
+    free(line);
+    fclose(f);
+}
+
+WK_TEST(corpus_auditd_and_cri_events_match_the_jansson_form)
+{
+    static const char *const audit[] = {
+        "auditd/audit-userspace/test.log", "auditd/audit-userspace/test2.log",
+        "auditd/audit-userspace/test3.log", "auditd/audit-userspace/test4.log",
+        "auditd/go-libaudit/auparse__audit-rhel7.log",
+        "auditd/go-libaudit/auparse__audit-ubuntu17.log",
+        "auditd/go-libaudit/auparse__audit-rhel6.log",
+        "auditd/go-libaudit/auparse__audit-ubuntu16.log",
+        "auditd/go-libaudit/auparse__test2.log", "auditd/go-libaudit/auparse__test3.log",
+    };
+    for (size_t i = 0; i < WK_ARRAY_SIZE(audit); i++)
+        feed_file("auditd", audit[i]);
+    feed_file("cri", "cri/kubernetes-kubelet-logs_test-parse-vectors.log");
+    if (checked < 80)
+        WK_FAIL("only %zu events checked", checked);
+}
+
+/* A key (pointer to a compound literal in the caller's block). */
+#define K(n) ((struct wk_key[]){ wk_key_init(n) })
+
+WK_TEST(corner_cases_match_the_jansson_form)
+{
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    check_event(ev); /* empty */
+
+    /* Nesting, regrouping of a parent met again later, a name taken by a non-object,
+     * literal dots, records with and without fields, every kind, binary strings. */
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("process.name"), "sh", 2));
+    WK_ASSERT_OK(wk_event_add_int(ev, 0, K("user.id"), -5));
+    WK_ASSERT_OK(wk_event_add_int(ev, 0, K("process.pid"), 42));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("a"), "x", 1));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("a.b.c"), "conflict", 8));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("a.b~/\xc3\xa9"), "\xff\xfe", 2));
+    WK_ASSERT_OK(wk_event_add_value(ev, 0, K("t~x.com.docker/x"), 0x6,
+                                    &(struct wk_value){ .kind = WK_VAL_STR, .u.s = "v",
+                                                        .len = 1 }));
+    WK_ASSERT_OK(wk_event_add_real(ev, 0, K("r"), 0.1));
+    WK_ASSERT_OK(wk_event_add_real(ev, 0, K("r2"), 1e300));
+    WK_ASSERT_OK(wk_event_add_bool(ev, 0, K("b.t"), true));
+    WK_ASSERT_OK(wk_event_add_bool(ev, 0, K("b.f"), false));
+    WK_ASSERT_OK(wk_event_add_null(ev, 0, K("n")));
+    WK_ASSERT_OK(wk_event_add_json(ev, 0, K("j.k"), "{\"z\":[1,2.5,\"q\"],\"a\":{}}", 24));
+    struct wk_str items[] = { { "one", 3 }, { "\x80", 1 }, { "t\"\n\x01", 4 } };
+    WK_ASSERT_OK(wk_event_add_strlist(ev, 0, K("process.args"), items, 3));
+    WK_ASSERT_OK(wk_event_add_strlist(ev, 0, K("empty"), NULL, 0));
+    static const char esc[] = "q\"\\\b\f\n\r\t\x1f\x7f/é";
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("esc"), esc, sizeof(esc) - 1));
+    check_event(ev);
+    WK_ASSERT_OK(wk_event_add_record(ev));
+    WK_ASSERT_OK(wk_event_add_record(ev));
+    WK_ASSERT_OK(wk_event_add_record(ev));
+    check_event(ev); /* records without fields: at the end */
+    WK_ASSERT_OK(wk_event_add_str(ev, 2, K("type"), "PATH", 4));
+    WK_ASSERT_OK(wk_event_add_str(ev, 2, K("name"), "\xc3", 1));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("after.records"), "y", 1));
+    WK_ASSERT_OK(wk_event_add_str(ev, 1, K("x.y"), "z", 1));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("@timestamp"), "over", 4));
+    /* Replacing a value keeps its place. */
+    WK_ASSERT_OK(wk_event_add_int(ev, 0, K("process.name"), 9));
+    check_event(ev);
+    /* A JSON value that does not parse, a name that is not UTF-8: no event. */
+    wk_event_reset(ev);
+    WK_ASSERT_OK(wk_event_add_json(ev, 0, K("j"), "{", 1));
+    check_event(ev);
+    wk_event_reset(ev);
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("bad\xff.name"), "v", 1));
+    check_event(ev);
+    /* A pointer longer than the form allows (4 KiB). */
+    wk_event_reset(ev);
+    char *lng = malloc(5000);
+    memset(lng, 'a', 4999);
+    lng[4999] = 0;
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K(lng), "v", 1));
+    check_event(ev);
+    free(lng);
+    wk_event_free(ev);
+}
+
+
