@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "watchkeeper/mem.h"
 #include "watchkeeper/option.h"
 #include "watchkeeper/source.h"
 #include "wk_test.h"
@@ -21,6 +22,7 @@
 struct csink {
     struct wk_source_sink sink;
     uint64_t serials[1024];
+    size_t origlen[1024]; /* length of each event's event.original */
     int n;
     uint8_t cursor[256];
     size_t cursor_len;
@@ -48,8 +50,12 @@ static int cs_submit(struct wk_source_sink *s, struct wk_source *src, const stru
         c->gap_count += wk_event_get(ev, 0, &kc)->u.i;
         return 0;
     }
-    if (c->n < 1024)
+    if (c->n < 1024) {
+        struct wk_key ko = wk_key_init("event.original");
+        const struct wk_value *o = wk_event_get(ev, 0, &ko);
+        c->origlen[c->n] = o ? strlen(o->u.s) : 0;
         c->serials[c->n++] = v ? (uint64_t)v->u.i : 0;
+    }
     if (cursor_len && cursor_len <= sizeof(c->cursor)) {
         memcpy(c->cursor, cursor, cursor_len);
         c->cursor_len = cursor_len;
@@ -326,6 +332,65 @@ WK_TEST(tail_restart_between_interleaved_events_stores_each_once)
     WK_ASSERT_UINT_EQ(r2.cs.serials[0], 2);
     WK_ASSERT_UINT_EQ(r2.cs.serials[1], 4);
     finish(&r2);
+}
+
+/* Tail `path` with tick_read = chunk bytes per 1 ms poll until it was all read and the
+ * tick after the end of file ran; the events go to r->cs. */
+static void tail_in_chunks(struct run *r, size_t chunk, size_t filesize)
+{
+    const char *err;
+    char v[32];
+    setup_tail(r);
+    WK_ASSERT_OK(wk_option_set(r->ops->options, r->cfg, "poll", "1ms", &err));
+    snprintf(v, sizeof(v), "%zu", chunk);
+    WK_ASSERT_OK(wk_option_set(r->ops->options, r->cfg, "tick_read", v, &err));
+    start(r, NULL, 0);
+    for (size_t i = 0; i < filesize / chunk + 20; i++)
+        uv_run(&r->loop, UV_RUN_ONCE);
+    finish(r);
+}
+
+WK_TEST(tail_assembly_does_not_depend_on_read_chunks)
+{
+    /* Events without EOE (as auditd 3 writes its log), stamped long ago, as when the tailer
+     * catches up on a backlog or a bench file: the live timeout (2 s, checked by the tick
+     * after each read) once compared these old stamps with the wall clock and closed every
+     * held event at every tick, so an event whose records straddled a tick_read boundary was
+     * stored as two. Whatever the chunk size, the events must be those of one big read. */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/audit.log", wk_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    WK_ASSERT(f != NULL);
+    for (unsigned s = 1; s <= 6; s++) {
+        fprintf(f, "type=SYSCALL msg=audit(1700000000.%03u:%u): arch=c000003e syscall=59 "
+                   "success=yes exit=0 pid=%u ppid=1 exe=\"/bin/x\"\n"
+                   "type=EXECVE msg=audit(1700000000.%03u:%u): argc=1 a0=\"x\"\n",
+                s, s, s + 100, s, s);
+        if (s % 2) /* PROCTITLE closes at the next serial; the others wait for it too */
+            fprintf(f, "type=PROCTITLE msg=audit(1700000000.%03u:%u): proctitle=78\n", s, s);
+    }
+    long size = ftell(f);
+    fclose(f);
+
+    struct run ref = { 0 };
+    tail_in_chunks(&ref, (size_t)4 << 20, 1);
+    WK_ASSERT_INT_EQ(ref.cs.n, 6);
+    unsigned seen = 0; /* each serial once (those without PROCTITLE close later) */
+    for (int i = 0; i < ref.cs.n; i++)
+        seen |= 1u << ref.cs.serials[i];
+    WK_ASSERT_UINT_EQ(seen, 0x7eu);
+    static const size_t chunks[] = { 1, 3, 7, 16, 50, 97, 200 };
+    for (size_t k = 0; k < WK_ARRAY_SIZE(chunks); k++) {
+        struct run r = { 0 };
+        tail_in_chunks(&r, chunks[k], (size_t)size);
+        if (r.cs.n != ref.cs.n)
+            fprintf(stderr, "tick_read %zu: %d events\n", chunks[k], r.cs.n);
+        WK_ASSERT_INT_EQ(r.cs.n, ref.cs.n);
+        for (int i = 0; i < ref.cs.n; i++) {
+            WK_ASSERT_UINT_EQ(r.cs.serials[i], ref.cs.serials[i]);
+            WK_ASSERT_UINT_EQ(r.cs.origlen[i], ref.cs.origlen[i]);
+        }
+    }
 }
 
 int wk__au_kernel_lost(uint32_t *lost);

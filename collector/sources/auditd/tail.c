@@ -383,6 +383,12 @@ static void tail_tick(uv_timer_t *timer)
             return;
         t->parser->next_off = t->vbase;
     }
+    /* Whether we read to the end of the live file: only then have an event's records
+     * stopped arriving. A tick that ends because tick_read ran out (or back-pressure) has
+     * more of the file to read, and the records still to come may belong to events held
+     * now: closing those by the wall-clock timeout would split them at a read boundary
+     * (and old records, far older than 2 s, would all be closed at every tick). */
+    bool caught_up = false;
     for (int guard = 0; guard < 1000 && budget > 0 && !t->pend.paused; guard++) {
         ssize_t n = read_some(t, budget);
         if (n < 0) {
@@ -415,12 +421,14 @@ static void tail_tick(uv_timer_t *timer)
             next_file(t); /* truncated in place: read it again from 0 */
             continue;
         }
+        caught_up = true;
         break;
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-    (void)wk_parser_auditd.tick(t->parser, now, &t->psink);
+    if (caught_up && !t->pend.paused)
+        (void)wk_parser_auditd.tick(t->parser, now, &t->psink);
     if (t->cfg.lost_poll > 0 && now >= t->lost_next) {
         t->lost_next = now + t->cfg.lost_poll;
         (void)wk__au_lost_check(&t->lost, t->parser, &t->psink, now);
