@@ -233,6 +233,35 @@ WK_TEST(daemon_records_are_gap_events)
     free(in);
 }
 
+/* auditd's own records carry auditd's serials, not the kernel's: one that happens to share
+ * the serial of a held kernel event is its own gap event and does not join that event. */
+WK_TEST(daemon_record_sharing_a_kernel_serial_stays_apart)
+{
+    const char *in =
+        SYSC("500", "77", "1", "/bin/a", "") "\n"
+        "type=DAEMON_START msg=audit(1700000000.150:500): auditd start, ver=3.0.9 "
+        "format=enriched kernel=6.1.0 auid=4294967295 pid=251 uid=0 ses=4294967295 res=success\n"
+        "type=PATH msg=audit(1700000000.100:500): item=0 name=\"/bin/a\" inode=1 dev=08:01 "
+        "mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 "
+        "cap_fver=0 cap_frootid=0\n"
+        "type=EOE msg=audit(1700000000.100:500): \n";
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "mixed", in, strlen(in));
+    WK_ASSERT_INT_EQ(c.events, 2);
+    assert_str(c.copies[0], 0, "event.kind", "gap");
+    assert_str(c.copies[0], 1, "type", "DAEMON_START");
+    WK_ASSERT_UINT_EQ(wk_event_nrecords(c.copies[0]), 1);
+    assert_str(c.copies[1], 0, "event.action", "execve");
+    assert_str(c.copies[1], 1, "type", "SYSCALL");
+    assert_str(c.copies[1], 2, "type", "PATH");
+    for (unsigned r = 1; r <= wk_event_nrecords(c.copies[1]); r++) {
+        const struct wk_value *t = ev_get(c.copies[1], r, "type");
+        WK_ASSERT(t != NULL && strcmp(t->u.s, "DAEMON_START") != 0);
+    }
+    au_collect_fini(&c);
+}
+
 WK_TEST(hex_proctitle_and_long_execve_args)
 {
     size_t len;

@@ -402,7 +402,9 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
             return rc;
     }
 
-    struct wk__au_slot *s = find_slot(p, &h);
+    /* auditd's own records carry auditd's serials, not the kernel's: never join a held
+     * kernel event that happens to have the same serial. */
+    struct wk__au_slot *s = is_daemon(h.typeno) ? NULL : find_slot(p, &h);
     /* A stand-alone record (user-space message) is complete once another serial starts;
      * records of its own serial (a SYSCALL the kernel attached) join it. */
     for (uint64_t m = p->single_mask & ~(s ? UINT64_C(1) << slot_index(p, s) : 0); m;
