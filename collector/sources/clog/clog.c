@@ -327,18 +327,22 @@ static struct tail *tail_find(struct wk_source *s, uint64_t dev, uint64_t ino)
 
 /* Follow a file. `main`: it is the live name; otherwise only followed when the cursor
  * says we were reading it (a rotated file to finish). */
-static struct tail *tail_open_(struct wk_source *s, const char *path, enum wk__clog_format fmt,
-                               bool main, bool force)
+static struct tail *tail_open_fd(struct wk_source *s, const char *path, int fd,
+                                 enum wk__clog_format fmt, bool main, bool force)
 {
     if (main) {
         /* The live name we already follow changed inode: pass() finishes the old file
          * (and rotated ones) first, then opens this one. */
         for (struct tail *t = s->tails; t; t = t->next) {
-            if (t->main && strcmp(t->path, path) == 0)
+            if (t->main && strcmp(t->path, path) == 0) {
+                if (fd >= 0)
+                    close(fd);
                 return NULL;
+            }
         }
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
     struct stat sb;
@@ -393,6 +397,12 @@ static struct tail *tail_open_(struct wk_source *s, const char *path, enum wk__c
     s->tails = t;
     wk_log_debug("clog: following %s from offset %llu", path, (unsigned long long)t->off);
     return t;
+}
+
+static struct tail *tail_open_(struct wk_source *s, const char *path, enum wk__clog_format fmt,
+                               bool main, bool force)
+{
+    return tail_open_fd(s, path, -1, fmt, main, force);
 }
 
 static struct tail *tail_open(struct wk_source *s, const char *path, enum wk__clog_format fmt,
@@ -745,10 +755,13 @@ static int drain_now(struct wk_source *s, struct tail *t, const char *successor)
 }
 
 /* After finishing a file that was rotated away (its last write at `after`), follow the
- * rotated siblings written after it — files that rotated through entirely between two
- * passes — oldest first, before the live file. */
+ * rotated siblings written after it and not after the pinned live file (`before`, its
+ * mtime when opened; pin_dev/pin_ino: that file) — files that rotated through entirely
+ * between two passes or while the old file was drained — oldest first, before the live
+ * file. */
 static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_format fmt,
-                     int64_t after, uint64_t done_dev, uint64_t done_ino)
+                     int64_t after, int64_t before, uint64_t done_dev, uint64_t done_ino,
+                     uint64_t pin_dev, uint64_t pin_ino)
 {
     char dir[4096];
     if (snprintf(dir, sizeof(dir), "%s", main_path) >= (int)sizeof(dir))
@@ -778,10 +791,11 @@ static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_f
         struct stat sb;
         if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
             tail_find(s, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino) ||
-            ((uint64_t)sb.st_dev == done_dev && (uint64_t)sb.st_ino == done_ino))
+            ((uint64_t)sb.st_dev == done_dev && (uint64_t)sb.st_ino == done_ino) ||
+            ((uint64_t)sb.st_dev == pin_dev && (uint64_t)sb.st_ino == pin_ino))
             continue;
         int64_t mt = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
-        if (mt < after)
+        if (mt < after || mt > before)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
@@ -846,8 +860,20 @@ static void pass(struct wk_source *s)
                         : 0;
                 uint64_t ddev = t->dev, dino = t->ino;
                 if (p && drain_now(s, t, p) == 0) {
-                    catch_up(s, p, fmt, after, ddev, dino);
-                    tail_open(s, p, fmt, true);
+                    /* The live file seen by stat() above may itself have rotated away
+                     * while the old one was drained (a slow pipeline, a busy machine):
+                     * pin the current live file first, then every rotated file written
+                     * between the old one and it is in the directory for catch_up. */
+                    int pfd = open(p, O_RDONLY | O_CLOEXEC);
+                    struct stat pb;
+                    memset(&pb, 0, sizeof(pb));
+                    int64_t before = INT64_MAX;
+                    if (pfd >= 0 && fstat(pfd, &pb) == 0)
+                        before = (int64_t)pb.st_mtim.tv_sec * WK_NS_PER_SEC + pb.st_mtim.tv_nsec;
+                    catch_up(s, p, fmt, after, before, ddev, dino,
+                             pfd >= 0 ? (uint64_t)pb.st_dev : 0, pfd >= 0 ? (uint64_t)pb.st_ino : 0);
+                    if (pfd >= 0)
+                        tail_open_fd(s, p, pfd, fmt, true, false);
                 } else if (p) {
                     /* Back-pressure: the new file is found by the next rescan. */
                     s->last_rescan = 0;
