@@ -84,7 +84,7 @@ struct tail {
     enum wk__clog_format fmt;
     int fd;
     uint64_t dev, ino;
-    uint64_t off;        /* next byte to read */
+    uint64_t off;         /* next byte to read */
     struct wk__cbuf line; /* bytes of an unfinished line, starting at off - line.len */
     uint64_t lineno;
     struct wk_parser *p;
@@ -524,6 +524,15 @@ static int tail_finish_(struct wk_source *s, struct tail *t, const char *success
         }
         t->line.len = 0;
     }
+    struct stat sb;
+    if (successor && fstat(t->fd, &sb) == 0 && sb.st_nlink == 0) {
+        /* This rotated file was deleted (rotated out by max-file) before we finished it:
+         * we were that many rotations behind, and files rotated after it may have been
+         * deleted unread too. Not provable from the files left, so say it. */
+        emit_gap(s, t->path,
+                 "a rotated log file was deleted before it was finished: log files "
+                 "rotated after it may have been deleted unread");
+    }
     struct wk__clog_state st;
     wk__clog_parser_state(t->p, &st);
     if (successor && st.nheld && !s->handover_p) {
@@ -871,7 +880,8 @@ static void pass(struct wk_source *s)
                     if (pfd >= 0 && fstat(pfd, &pb) == 0)
                         before = (int64_t)pb.st_mtim.tv_sec * WK_NS_PER_SEC + pb.st_mtim.tv_nsec;
                     catch_up(s, p, fmt, after, before, ddev, dino,
-                             pfd >= 0 ? (uint64_t)pb.st_dev : 0, pfd >= 0 ? (uint64_t)pb.st_ino : 0);
+                             pfd >= 0 ? (uint64_t)pb.st_dev : 0,
+                             pfd >= 0 ? (uint64_t)pb.st_ino : 0);
                     if (pfd >= 0)
                         tail_open_fd(s, p, pfd, fmt, true, false);
                 } else if (p) {
