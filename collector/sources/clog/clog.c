@@ -764,13 +764,12 @@ static int drain_now(struct wk_source *s, struct tail *t, const char *successor)
 }
 
 /* After finishing a file that was rotated away (its last write at `after`), follow the
- * rotated siblings written after it and not after the pinned live file (`before`, its
- * mtime when opened; pin_dev/pin_ino: that file) — files that rotated through entirely
- * between two passes or while the old file was drained — oldest first, before the live
- * file. */
+ * rotated siblings written after it, except the live file already pinned (pin_dev,
+ * pin_ino) — files that rotated through entirely between two passes or while the old
+ * file was drained — oldest first, before the live file. */
 static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_format fmt,
-                     int64_t after, int64_t before, uint64_t done_dev, uint64_t done_ino,
-                     uint64_t pin_dev, uint64_t pin_ino)
+                     int64_t after, uint64_t done_dev, uint64_t done_ino, uint64_t pin_dev,
+                     uint64_t pin_ino)
 {
     char dir[4096];
     if (snprintf(dir, sizeof(dir), "%s", main_path) >= (int)sizeof(dir))
@@ -804,7 +803,7 @@ static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_f
             ((uint64_t)sb.st_dev == pin_dev && (uint64_t)sb.st_ino == pin_ino))
             continue;
         int64_t mt = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
-        if (mt < after || mt > before)
+        if (mt < after)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
@@ -869,19 +868,17 @@ static void pass(struct wk_source *s)
                         : 0;
                 uint64_t ddev = t->dev, dino = t->ino;
                 if (p && drain_now(s, t, p) == 0) {
-                    /* The live file seen by stat() above may itself have rotated away
-                     * while the old one was drained (a slow pipeline, a busy machine):
-                     * pin the current live file first, then every rotated file written
-                     * between the old one and it is in the directory for catch_up. */
+                    /* The live file seen by stat() above may itself rotate away while
+                     * the old one or rotated ones are drained (a slow pipeline, a busy
+                     * machine): pin the current live file first, so every file rotated
+                     * before it is in the directory for catch_up, and it is followed. */
                     int pfd = open(p, O_RDONLY | O_CLOEXEC);
                     struct stat pb;
                     memset(&pb, 0, sizeof(pb));
-                    int64_t before = INT64_MAX;
-                    if (pfd >= 0 && fstat(pfd, &pb) == 0)
-                        before = (int64_t)pb.st_mtim.tv_sec * WK_NS_PER_SEC + pb.st_mtim.tv_nsec;
-                    catch_up(s, p, fmt, after, before, ddev, dino,
-                             pfd >= 0 ? (uint64_t)pb.st_dev : 0,
-                             pfd >= 0 ? (uint64_t)pb.st_ino : 0);
+                    if (pfd >= 0 && fstat(pfd, &pb) < 0)
+                        memset(&pb, 0, sizeof(pb));
+                    catch_up(s, p, fmt, after, ddev, dino, (uint64_t)pb.st_dev,
+                             (uint64_t)pb.st_ino);
                     if (pfd >= 0)
                         tail_open_fd(s, p, pfd, fmt, true, false);
                 } else if (p) {
