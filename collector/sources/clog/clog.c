@@ -84,7 +84,7 @@ struct tail {
     enum wk__clog_format fmt;
     int fd;
     uint64_t dev, ino;
-    uint64_t off;        /* next byte to read */
+    uint64_t off;         /* next byte to read */
     struct wk__cbuf line; /* bytes of an unfinished line, starting at off - line.len */
     uint64_t lineno;
     struct wk_parser *p;
@@ -327,18 +327,22 @@ static struct tail *tail_find(struct wk_source *s, uint64_t dev, uint64_t ino)
 
 /* Follow a file. `main`: it is the live name; otherwise only followed when the cursor
  * says we were reading it (a rotated file to finish). */
-static struct tail *tail_open_(struct wk_source *s, const char *path, enum wk__clog_format fmt,
-                               bool main, bool force)
+static struct tail *tail_open_fd(struct wk_source *s, const char *path, int fd,
+                                 enum wk__clog_format fmt, bool main, bool force)
 {
     if (main) {
         /* The live name we already follow changed inode: pass() finishes the old file
          * (and rotated ones) first, then opens this one. */
         for (struct tail *t = s->tails; t; t = t->next) {
-            if (t->main && strcmp(t->path, path) == 0)
+            if (t->main && strcmp(t->path, path) == 0) {
+                if (fd >= 0)
+                    close(fd);
                 return NULL;
+            }
         }
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
     struct stat sb;
@@ -393,6 +397,12 @@ static struct tail *tail_open_(struct wk_source *s, const char *path, enum wk__c
     s->tails = t;
     wk_log_debug("clog: following %s from offset %llu", path, (unsigned long long)t->off);
     return t;
+}
+
+static struct tail *tail_open_(struct wk_source *s, const char *path, enum wk__clog_format fmt,
+                               bool main, bool force)
+{
+    return tail_open_fd(s, path, -1, fmt, main, force);
 }
 
 static struct tail *tail_open(struct wk_source *s, const char *path, enum wk__clog_format fmt,
@@ -513,6 +523,15 @@ static int tail_finish_(struct wk_source *s, struct tail *t, const char *success
             return -EAGAIN;
         }
         t->line.len = 0;
+    }
+    struct stat sb;
+    if (successor && fstat(t->fd, &sb) == 0 && sb.st_nlink == 0) {
+        /* This rotated file was deleted (rotated out by max-file) before we finished it:
+         * we were that many rotations behind, and files rotated after it may have been
+         * deleted unread too. Not provable from the files left, so say it. */
+        emit_gap(s, t->path,
+                 "a rotated log file was deleted before it was finished: log files "
+                 "rotated after it may have been deleted unread");
     }
     struct wk__clog_state st;
     wk__clog_parser_state(t->p, &st);
@@ -745,10 +764,12 @@ static int drain_now(struct wk_source *s, struct tail *t, const char *successor)
 }
 
 /* After finishing a file that was rotated away (its last write at `after`), follow the
- * rotated siblings written after it — files that rotated through entirely between two
- * passes — oldest first, before the live file. */
+ * rotated siblings written after it, except the live file already pinned (pin_dev,
+ * pin_ino) — files that rotated through entirely between two passes or while the old
+ * file was drained — oldest first, before the live file. */
 static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_format fmt,
-                     int64_t after, uint64_t done_dev, uint64_t done_ino)
+                     int64_t after, uint64_t done_dev, uint64_t done_ino, uint64_t pin_dev,
+                     uint64_t pin_ino)
 {
     char dir[4096];
     if (snprintf(dir, sizeof(dir), "%s", main_path) >= (int)sizeof(dir))
@@ -778,7 +799,8 @@ static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_f
         struct stat sb;
         if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
             tail_find(s, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino) ||
-            ((uint64_t)sb.st_dev == done_dev && (uint64_t)sb.st_ino == done_ino))
+            ((uint64_t)sb.st_dev == done_dev && (uint64_t)sb.st_ino == done_ino) ||
+            ((uint64_t)sb.st_dev == pin_dev && (uint64_t)sb.st_ino == pin_ino))
             continue;
         int64_t mt = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
         if (mt < after)
@@ -846,8 +868,19 @@ static void pass(struct wk_source *s)
                         : 0;
                 uint64_t ddev = t->dev, dino = t->ino;
                 if (p && drain_now(s, t, p) == 0) {
-                    catch_up(s, p, fmt, after, ddev, dino);
-                    tail_open(s, p, fmt, true);
+                    /* The live file seen by stat() above may itself rotate away while
+                     * the old one or rotated ones are drained (a slow pipeline, a busy
+                     * machine): pin the current live file first, so every file rotated
+                     * before it is in the directory for catch_up, and it is followed. */
+                    int pfd = open(p, O_RDONLY | O_CLOEXEC);
+                    struct stat pb;
+                    memset(&pb, 0, sizeof(pb));
+                    if (pfd >= 0 && fstat(pfd, &pb) < 0)
+                        memset(&pb, 0, sizeof(pb));
+                    catch_up(s, p, fmt, after, ddev, dino, (uint64_t)pb.st_dev,
+                             (uint64_t)pb.st_ino);
+                    if (pfd >= 0)
+                        tail_open_fd(s, p, pfd, fmt, true, false);
                 } else if (p) {
                     /* Back-pressure: the new file is found by the next rescan. */
                     s->last_rescan = 0;

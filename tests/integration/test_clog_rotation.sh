@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# clog under rotation while its output is stalled (no dockerd: json-file rotation done by
+# hand as dockerd does it, by rename). The source finishes the rotated file X, catches up
+# with W (rotated through between two passes) into a stalled pipeline and, while it is
+# blocked, the live file Y rotates away too and Z becomes the live file. Y must still be
+# read: it once was silently skipped (the source opened Z as the successor). Deterministic:
+# the reader and the source are paused by signals.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/docker_lib.sh"
+
+id=e282b0d068467e1c63ced8bc2e4e0396b146c644a821e8c09b2e79b5df6b3ca6
+cdir=$WK_TMP/data/containers/$id
+mkdir -p "$cdir"
+log=$cdir/$id-json.log
+FIFO=$WK_TMP/out.fifo
+OUT=$WK_TMP/logs.jsonl
+mkfifo "$FIFO"
+: >"$OUT"
+cat "$FIFO" >>"$OUT" &
+CAT=$!
+wk_track_pid "$CAT"
+lines() { # lines FROM TO: json-file lines "line N"
+    awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i <= b; i++)
+        printf "{\"log\":\"line %d padding padding padding padding padding\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00.000000001Z\"}\n", i }'
+}
+lines 1 1 >"$log"
+wk_driver_start clog "$FIFO" "$WK_TMP/cursor" --opt "docker_root=$WK_TMP/data" \
+    --opt pods_dir= --opt containers_dir= --opt poll_interval=50ms --opt rescan_interval=200ms
+wk_wait_eval "grep -q '\"line 1 padding' '$OUT'"
+
+kill -STOP "$CAT"
+kill -STOP "$DRIVER_PID"
+# While the source sleeps: X (being followed) gets one more line and rotates; W (3000
+# lines: far more than a pipe holds once printed as events) is written and rotates; Y is
+# the live file.
+lines 2 2 >>"$log"
+mv "$log" "$log.1"
+lines 3 3002 >"$log"                                     # W
+mv "$log.1" "$log.2"
+mv "$log" "$log.1"
+lines 3003 3102 >"$log"                                  # Y
+kill -CONT "$DRIVER_PID"
+# The source finishes X, catches up with W and blocks writing W's events (syscall 1 =
+# write on x86_64: the pipe is full, its reader stopped). It has already looked at the
+# directory, where Y was the live file.
+blocked() { [ "$(cut -d' ' -f1 "/proc/$DRIVER_PID/syscall" 2>/dev/null)" = 1 ]; }
+wk_wait_eval blocked
+sleep 0.3
+blocked || wk_fail "source not blocked in write"
+# Y rotates away while the source is blocked; Z is the live file.
+mv "$log.2" "$log.3"
+mv "$log.1" "$log.2"
+mv "$log" "$log.1"
+lines 3103 3150 >"$log"                                  # Z
+kill -CONT "$CAT"
+wk_wait_eval "grep -q '\"line 3150 padding' '$OUT'"
+
+sleep 0.5
+got=$(python3 - "$OUT" <<'PY'
+import json, sys
+n = [int(json.loads(l)["message"].split()[1]) for l in open(sys.argv[1])]
+exp = list(range(1, 3151))
+print("ok" if n == exp else "got %d events; missing %s" % (len(n), sorted(set(exp) - set(n))[:3]))
+PY
+)
+wk_expect_eq "$got" "ok" "every line once, in order, across rotations during a stall"
+
+# 2. Files really deleted unread: while the source drains Z (3000 more lines, stalled),
+# Z and its successor V are rotated out of existence (max-file); V is lost, and that must
+# be said by a gap event, not silently.
+sleep 0.5
+kill -STOP "$CAT"
+kill -STOP "$DRIVER_PID"
+rm -f "$log.1" "$log.2" "$log.3"
+lines 3151 6150 >>"$log"
+mv "$log" "$log.1"
+lines 6151 6200 >"$log"                                  # V
+kill -CONT "$DRIVER_PID"
+wk_wait_eval blocked
+sleep 0.3
+blocked || wk_fail "source not blocked in write (2)"
+rm "$log.1"                                              # Z rotated out
+mv "$log" "$log.1"
+rm "$log.1"                                              # V rotated out, unread
+lines 6201 6250 >"$log"
+kill -CONT "$CAT"
+wk_wait_eval "grep -q '\"line 6250 padding' '$OUT'"
+sleep 0.5
+got=$(python3 - "$OUT" <<'PY'
+import json, sys
+n = []
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"].get("kind") == "gap":
+        n.append("GAP")
+    else:
+        n.append(int(e["message"].split()[1]))
+exp = list(range(1, 6151)) + ["GAP"] + list(range(6201, 6251))
+print("ok" if n == exp else "got %d events; first diff %s" % (
+    len(n), next(((i, a, b) for i, (a, b) in enumerate(zip(n, exp)) if a != b), None)))
+PY
+)
+wk_expect_eq "$got" "ok" "a gap where rotated files were deleted unread"
+wk_driver_stop
+echo "ok: clog_rotation"
