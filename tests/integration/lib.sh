@@ -82,6 +82,26 @@ wk_require_no_auditd() {
     [ "$pid" = 0 ] || wk_skip "an auditd is already registered with the kernel (pid $pid); only one can be"
 }
 
+# wk_auditd_conf DIR [LINE...]: write DIR/auditd.conf (mode 0640) for a test's own auditd:
+# ENRICHED log in DIR/log/audit.log, plugins from DIR/plugins.d, nothing that stops or
+# suspends it on a small disk; each LINE ("key = value") is added after the common ones.
+wk_auditd_conf() {
+    local dir=$1 line
+    shift
+    mkdir -p "$dir/plugins.d" "$dir/log"
+    {
+        printf '%s\n' "local_events = yes" "write_logs = yes" "log_file = $dir/log/audit.log" \
+            "log_group = root" "log_format = ENRICHED" "flush = INCREMENTAL_ASYNC" "freq = 20" \
+            "max_log_file = 50" "max_log_file_action = ROTATE" "space_left = 10" \
+            "space_left_action = IGNORE" "admin_space_left = 5" \
+            "admin_space_left_action = IGNORE" "disk_full_action = IGNORE" \
+            "disk_error_action = IGNORE" "name_format = NONE" "plugin_dir = $dir/plugins.d" \
+            "end_of_event_timeout = 2"
+        for line in "$@"; do printf '%s\n' "$line"; done
+    } >"$dir/auditd.conf"
+    chmod 0640 "$dir/auditd.conf"
+}
+
 # Poll until a command succeeds or the timeout (s) passes.
 wk_wait_for() {
     local timeout=$1

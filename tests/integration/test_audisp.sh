@@ -54,30 +54,7 @@ sed -e 's|^active = no$|active = yes|' -e "s|^path = .*|path = $wrapper|" \
 wk_expect_eq "$(grep -E '^(active|path|args) ' "$A/plugins.d/watchkeeper.conf" | tr '\n' ';')" \
     "active = yes;path = $wrapper;args = run --config=$cfg;" "the plugin conf derived from the shipped one"
 chmod 0640 "$A/plugins.d/watchkeeper.conf"
-cat >"$A/auditd.conf" <<EOF
-local_events = yes
-write_logs = yes
-log_file = $A/log/audit.log
-log_group = root
-log_format = ENRICHED
-flush = INCREMENTAL_ASYNC
-freq = 20
-max_log_file = 50
-num_logs = 2
-max_log_file_action = ROTATE
-space_left = 10
-space_left_action = IGNORE
-admin_space_left = 5
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = IGNORE
-name_format = NONE
-q_depth = 2000
-max_restarts = 2
-plugin_dir = $A/plugins.d
-end_of_event_timeout = 2
-EOF
-chmod 0640 "$A/auditd.conf"
+wk_auditd_conf "$A" "num_logs = 2" "q_depth = 2000" "max_restarts = 2"
 
 # Teardown (cleanups run in reverse order, before lib.sh's tracked pids): auditd first, by
 # pid, so it cannot restart its plugin; then the plugin's watchkeeper if still alive, found

@@ -19,37 +19,9 @@ fi
 
 A=$WK_TMP/audit
 mkdir -p "$A/plugins.d" "$A/log" "$WK_TMP/watched"
-cat >"$A/auditd.conf" <<EOF
-local_events = yes
-write_logs = yes
-log_file = $A/log/audit.log
-log_group = root
-log_format = ENRICHED
-flush = INCREMENTAL_ASYNC
-freq = 20
-max_log_file = 50
-num_logs = 9
-priority_boost = 4
-name_format = NONE
-max_log_file_action = ROTATE
-space_left = 10
-space_left_action = IGNORE
-admin_space_left = 5
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = IGNORE
-use_libwrap = no
-tcp_listen_queue = 5
-tcp_max_per_addr = 1
-tcp_client_max_idle = 0
-transport = TCP
-distribute_network = no
-q_depth = 2000
-overflow_action = SYSLOG
-max_restarts = 10
-plugin_dir = $A/plugins.d
-end_of_event_timeout = 2
-EOF
+wk_auditd_conf "$A" "num_logs = 9" "priority_boost = 4" "use_libwrap = no" \
+    "tcp_listen_queue = 5" "tcp_max_per_addr = 1" "tcp_client_max_idle = 0" "transport = TCP" \
+    "distribute_network = no" "q_depth = 2000" "overflow_action = SYSLOG" "max_restarts = 10"
 auditd -n -c "$A" >"$WK_TMP/auditd.out" 2>&1 &
 AUDITD_PID=$!
 wk_track_pid "$AUDITD_PID"

@@ -17,28 +17,7 @@ wk_require_no_auditd
 # --- a real auditd: own config and log, our rules only -----------------------------------
 A=$WK_TMP/audit
 mkdir -p "$A/plugins.d" "$A/log"
-cat >"$A/auditd.conf" <<EOF
-local_events = yes
-write_logs = yes
-log_file = $A/log/audit.log
-log_group = root
-log_format = ENRICHED
-flush = INCREMENTAL_ASYNC
-freq = 20
-max_log_file = 50
-num_logs = 2
-max_log_file_action = ROTATE
-space_left = 10
-space_left_action = IGNORE
-admin_space_left = 5
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = IGNORE
-name_format = NONE
-plugin_dir = $A/plugins.d
-end_of_event_timeout = 2
-EOF
-chmod 0640 "$A/auditd.conf"
+wk_auditd_conf "$A" "num_logs = 2"
 auditd -n -c "$A" </dev/null >"$WK_TMP/auditd.out" 2>&1 &
 AUDITD_PID=$!
 wk_track_pid "$AUDITD_PID"
