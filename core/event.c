@@ -152,8 +152,12 @@ static inline size_t idx_home(uint32_t hash, unsigned rec, size_t mask)
     return m & mask;
 }
 
-static ssize_t find(const struct wk_event *ev, unsigned rec, const struct wk_key *key)
+/* Probe the index for (rec, key): the field's position, or -1 with *free_at set to the
+ * empty index entry where it would go (SIZE_MAX when there is no index yet). */
+static inline __attribute__((always_inline)) ssize_t
+probe(const struct wk_event *ev, unsigned rec, const struct wk_key *key, size_t *free_at)
 {
+    *free_at = SIZE_MAX;
     if (!ev->idx)
         return -1;
     const uint32_t h = key->hash;
@@ -161,13 +165,21 @@ static ssize_t find(const struct wk_event *ev, unsigned rec, const struct wk_key
     const uint32_t gen = ev->gen;
     for (size_t p = idx_home(h, rec, mask);; p = (p + 1) & mask) {
         uint32_t e = ev->idx[p];
-        if (e >> 16 != gen)
+        if (e >> 16 != gen) {
+            *free_at = p;
             return -1;
+        }
         e &= 0xFFFFu;
         const struct wk_field *f = &ev->fields[e - 1];
         if (ev->hashes[e - 1] == h && f->v.rec == rec && key_eq(&f->key, key))
             return (ssize_t)(e - 1);
     }
+}
+
+static ssize_t find(const struct wk_event *ev, unsigned rec, const struct wk_key *key)
+{
+    size_t unused;
+    return probe(ev, rec, key, &unused);
 }
 
 static void idx_insert(struct wk_event *ev, size_t i)
@@ -238,23 +250,10 @@ slot(struct wk_event *ev, unsigned rec, const struct wk_key *key, bool copy_name
         *rc = -EINVAL;
         return NULL;
     }
-    /* find(), remembering the free index entry a new field takes */
-    size_t pos = SIZE_MAX;
-    if (ev->idx) {
-        const uint32_t h = key->hash;
-        const size_t mask = ev->idxcap - 1;
-        for (size_t p = idx_home(h, rec, mask);; p = (p + 1) & mask) {
-            uint32_t e = ev->idx[p];
-            if (e >> 16 != ev->gen) {
-                pos = p;
-                break;
-            }
-            e &= 0xFFFFu;
-            if (ev->hashes[e - 1] == h && ev->fields[e - 1].v.rec == rec &&
-                key_eq(&ev->fields[e - 1].key, key))
-                return &ev->fields[e - 1];
-        }
-    }
+    size_t pos; /* the free index entry a new field takes */
+    ssize_t at = probe(ev, rec, key, &pos);
+    if (at >= 0)
+        return &ev->fields[at];
     if (ev->n >= WK_EVENT_MAX_FIELDS) {
         *rc = WK_ELIMIT;
         return NULL;
