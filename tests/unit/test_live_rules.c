@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ static const char RULE[] = "title: Exec into a container\n"
 
 static void write_file(const char *dir, const char *name, const char *text, size_t len)
 {
-    char p[4096];
+    char p[PATH_MAX + 256];
     snprintf(p, sizeof(p), "%s/%s", dir, name);
     FILE *f = fopen(p, "w");
     WK_ASSERT(f != NULL);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +129,7 @@ static int tail_reject(struct wk_parser_sink *ps, const struct wk_line_ctx *wher
                        const char *reason, const char *raw, size_t len)
 {
     struct tail *t = wk_container_of(ps, struct tail, psink);
-    char msg[512];
+    char msg[PATH_MAX + 512]; /* a whole path, its line and the reason: never cut */
     t->rejected++;
     snprintf(msg, sizeof(msg), "%s:%llu: %s", where && where->path ? where->path : "?",
              (unsigned long long)(where ? where->lineno : 0), reason);
