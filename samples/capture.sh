@@ -168,9 +168,19 @@ d run -d --name capsys --network none --cap-add SYS_ADMIN --security-opt seccomp
 d run -d --name sockmount --network none -v "$sock:/var/run/docker.sock" wk-busybox:1.35 \
     sleep 30 >/dev/null
 d run -d --name hostpid --network none --pid host wk-busybox:1.35 sleep 30 >/dev/null
-for i in 1 2 3; do
-    d run --network none --name "crash$i" wk-busybox:1.35 sh -c 'echo boom >&2; exit 3' \
-        >/dev/null 2>&1 || true
+# namespace and mount syscalls from inside a container: only one with CAP_SYS_ADMIN and no
+# seccomp profile gets them past seccomp (which denies before audit sees the syscall)
+d exec capsys unshare -m true >/dev/null 2>&1 || true
+d exec capsys mount -t tmpfs none /mnt >/dev/null 2>&1 || true
+# an image from outside the allow-list (rules/placeholders.yaml)
+d tag wk-busybox:1.35 miner.example.net/xmrig:6.21
+d run --rm --network none --name miner miner.example.net/xmrig:6.21 echo hashing >/dev/null
+# a crash loop: one container that dockerd restarts after each non-zero exit
+d run -d --network none --restart on-failure:3 --name crashloop wk-busybox:1.35 \
+    sh -c 'echo boom >&2; exit 3' >/dev/null
+for _ in $(seq 100); do
+    [ "$(d inspect -f '{{.RestartCount}} {{.State.Status}}' crashloop)" = "3 exited" ] && break
+    sleep 0.2
 done
 d volume create wk-data >/dev/null
 d kill web >/dev/null
@@ -211,10 +221,12 @@ kill -USR1 "$auditd_pid" 2>/dev/null || true # nothing buffered: flush
 sleep 1
 cat "$tmp"/audit/audit.log.* "$tmp/audit/audit.log" 2>/dev/null >"$tmp/audit.all" || true
 
-# Scrub: the temp dirs of this run and the host name become stable, neutral values.
+# Scrub: the temp dirs of this run, the checkout's path and the host name become stable,
+# neutral values.
 host=$(hostname)
+root=$(cd "$here/.." && pwd) # this checkout: the capture's own commands run from it
 scrub() {
-    sed -e "s#$tmp/data#/var/lib/docker#g" -e "s#$tmp/exec#/run/docker#g" \
+    sed -e "s#$tmp/data#/var/lib/docker#g" -e "s#$root\\([/\"]\\)#/src/watchkeeper\\1#g" -e "s#$tmp/exec#/run/docker#g" \
         -e "s#$tmp/docker.sock#/run/docker.sock#g" -e "s#$tmp#/tmp/capture#g" \
         -e "s#node=$host #node=sample-host #g" -e "s#hostname=$host #hostname=sample-host #g" \
         -e "s#\"host\":{\"name\":\"$host\"}#\"host\":{\"name\":\"sample-host\"}#g"

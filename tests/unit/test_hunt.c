@@ -416,7 +416,7 @@ WK_TEST(block_prefilter_pack_and_corpus_same_alerts)
     WK_ASSERT(s1.block_prefilter == wk_ruleset_has_prefilter(rs));
     WK_ASSERT_UINT_EQ(s1.skipped_events, wk_ruleset_has_prefilter(rs) ? 100 : 0);
     WK_ASSERT_UINT_EQ(s2.skipped_events, 0);
-    WK_ASSERT_UINT_EQ(on.n, 35);
+    WK_ASSERT_UINT_EQ(on.n, 36);
     WK_ASSERT_UINT_EQ(on.n, off.n);
     for (size_t i = 0; i < on.n; i++)
         WK_ASSERT_STR_EQ(on.v[i], off.v[i]);

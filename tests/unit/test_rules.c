@@ -1032,7 +1032,7 @@ WK_TEST(prefilter_same_alerts)
     struct jsonv a = { 0 }, b = { 0 };
     run_pf(true, evs, &a);
     run_pf(false, evs, &b);
-    WK_ASSERT_UINT_EQ(a.n, 41);
+    WK_ASSERT_UINT_EQ(a.n, 42);
     WK_ASSERT_UINT_EQ(a.n, b.n);
     for (size_t i = 0; i < a.n; i++)
         WK_ASSERT_STR_EQ(a.v[i], b.v[i]);
