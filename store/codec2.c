@@ -709,3 +709,39 @@ int wk__blkview_count(struct wk__blkview *v, uint32_t *count)
     *count = n;
     return rc;
 }
+
+int wk__blkview_shape_names(const struct wk__blkview *v, uint32_t sid,
+                            const char *const *names, const size_t *lens, size_t n,
+                            uint64_t *present)
+{
+    if (sid >= v->nshapes || n > 64)
+        return WK_ECORRUPT;
+    /* the descriptor's names compared as they are: no key set-up for shapes ruled out */
+    const uint8_t *p = v->shapes[sid].desc;
+    size_t len = v->shapes[sid].dlen, pos = 0;
+    uint64_t nrec, nf, orig, klen, x;
+    int rc;
+    *present = 0;
+    if ((rc = wk__varint_get(p, len, &pos, &nrec)) < 0 || (rc = wk__varint_get(p, len, &pos, &nf)) < 0 ||
+        (rc = wk__varint_get(p, len, &pos, &orig)) < 0)
+        return rc;
+    for (uint64_t f = 0; f < nf; f++) {
+        if ((rc = wk__varint_get(p, len, &pos, &klen)) < 0)
+            return rc;
+        if (klen > len - pos)
+            return WK_ECORRUPT;
+        for (size_t i = 0; i < n; i++) {
+            if (lens[i] == klen && memcmp(p + pos, names[i], lens[i]) == 0)
+                *present |= UINT64_C(1) << i;
+        }
+        pos += (size_t)klen;
+        if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
+            return rc;
+        if (len - pos < 2)
+            return WK_ECORRUPT;
+        pos += 2;
+        if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
+            return rc;
+    }
+    return 0;
+}

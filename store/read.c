@@ -16,8 +16,10 @@
 #include "store_private.h"
 #include "watchkeeper/error.h"
 
-/* Strings a filter wants, searched in a block's bytes before decoding (ts_out). */
+/* Strings a filter wants, searched in a block's bytes before decoding (ts_out); and, for
+ * format 2, the fields it needs, checked once per shape of the block. */
 #define PF_MAX 8
+#define PF_SHAPES 1024 /* shape verdicts kept per block; later shapes are checked each time */
 struct prefilter {
     size_t n;
     struct {
@@ -26,6 +28,11 @@ struct prefilter {
         const uint8_t *next; /* next occurrence at or after the last record, NULL: none */
         bool valid;          /* next is known for this block */
     } k[PF_MAX];
+    bool shapes;                  /* the filter needs fields: rule records out by shape */
+    const char *names[PF_MAX + 3]; /* those fields: event.module, container.id/.name, terms */
+    size_t lens[PF_MAX + 3], nnames;
+    uint64_t need;                /* names each required (a bit each) */
+    uint8_t verdict[PF_SHAPES];   /* per shape id: 0 not known yet, 1 may match, 2 cannot */
 };
 
 struct wk_store_reader {
@@ -507,8 +514,29 @@ static void pf_add(struct prefilter *pf, const char *s)
 static void pf_init(struct prefilter *pf, const struct wk_store_filter *f)
 {
     pf->n = 0;
+    pf->shapes = false;
+    pf->nnames = 0;
+    pf->need = 0;
     if (!f)
         return;
+    /* fields each compared by event_match: a shape without them cannot match */
+    if (f->source) {
+        pf->need |= UINT64_C(1) << pf->nnames;
+        pf->names[pf->nnames++] = "event.module";
+    }
+    if (f->container) { /* either */
+        pf->names[pf->nnames++] = "container.id";
+        pf->names[pf->nnames++] = "container.name";
+    }
+    for (size_t i = 0; i < f->nterms && pf->nnames < PF_MAX + 3; i++) {
+        pf->need |= UINT64_C(1) << pf->nnames;
+        pf->names[pf->nnames++] = f->terms[i].field;
+    }
+    for (size_t i = 0; i < pf->nnames; i++)
+        pf->lens[i] = strlen(pf->names[i]);
+    pf->shapes = pf->nnames > 0;
+    if (pf->shapes)
+        memset(pf->verdict, 0, sizeof(pf->verdict));
     if (f->source)
         pf_add(pf, f->source);
     if (f->container)
@@ -524,15 +552,45 @@ static void pf_block(struct prefilter *pf)
 {
     for (size_t i = 0; i < pf->n; i++)
         pf->k[i].valid = false;
+    if (pf->shapes)
+        memset(pf->verdict, 0, sizeof(pf->verdict));
 }
 
-static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, const struct wk__blkview *v,
+static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, struct wk__blkview *v,
                    int64_t ts, const uint8_t *body, size_t blen)
 {
     if (!f)
         return false;
     if ((f->since && ts < f->since) || (f->until && ts > f->until))
         return true;
+    uint32_t sid;
+    if (pf->shapes && wk__blkview_shape_id(v, body, blen, &sid) == 1) {
+        /* Could an event of this shape pass event_match? Each field it compares must be
+         * a field of the shape (at any record: term_match looks at all): event.module for
+         * a source, container.id or container.name for a container, each term's field.
+         * (A damaged record or shape is left to the decoder, which reports it.) */
+        uint8_t verdict = sid < PF_SHAPES ? pf->verdict[sid] : 0;
+        if (!verdict) {
+            uint64_t have;
+            if (wk__blkview_shape_names(v, sid, pf->names, pf->lens, pf->nnames, &have) < 0)
+                return false;
+            bool ok = (have & pf->need) == pf->need;
+            if (f->container && !(have & (UINT64_C(3) << (f->source ? 1 : 0))))
+                ok = false;
+            verdict = ok ? 1 : 2;
+            if (sid < PF_SHAPES)
+                pf->verdict[sid] = verdict;
+        }
+        if (verdict == 2)
+            return true;
+        /* Records left after the shapes are few when a term's field is rare (auditd.key):
+         * search each in its own bytes rather than the block from record to record. */
+        for (size_t i = 0; i < pf->n; i++) {
+            if (!wk__find(body, blen, (const uint8_t *)pf->k[i].s, pf->k[i].len))
+                return true;
+        }
+        return false;
+    }
     const uint8_t *end = v->raw + v->len;
     for (size_t i = 0; i < pf->n; i++) {
         if (!pf->k[i].valid || (pf->k[i].next && pf->k[i].next < body)) {

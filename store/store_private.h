@@ -208,6 +208,30 @@ void wk__blkview_rewind(struct wk__blkview *v);
 int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts);
 int wk__blkview_decode(struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
                        struct wk_event *ev);
+/* Format 2: the shape id of a record (body as next() gave it: ts delta, shape id, ...).
+ * @return 1, 0 (format 1: no shapes), WK_ECORRUPT. */
+static inline int wk__blkview_shape_id(const struct wk__blkview *v, const uint8_t *body,
+                                       size_t blen, uint32_t *sid)
+{
+    if (v->format != WK__BLK_FORMAT2)
+        return 0;
+    size_t pos = 0;
+    uint64_t d, id;
+    int rc;
+    if ((rc = wk__varint_get(body, blen, &pos, &d)) < 0 ||
+        (rc = wk__varint_get(body, blen, &pos, &id)) < 0)
+        return rc;
+    if (id >= v->nshapes)
+        return WK_ECORRUPT;
+    *sid = (uint32_t)id;
+    return 1;
+}
+/* Which of names[0..n) (n <= 64) are field names of shape sid: bit i of *present. Lets a
+ * reader rule out, before decoding, records whose fields cannot satisfy a filter.
+ * @return 0 or WK_ECORRUPT. */
+int wk__blkview_shape_names(const struct wk__blkview *v, uint32_t sid,
+                            const char *const *names, const size_t *lens, size_t n,
+                            uint64_t *present);
 /* Count the records (rewinds). @return 0 or WK_ECORRUPT. */
 int wk__blkview_count(struct wk__blkview *v, uint32_t *count);
 void wk__blkview_fini(struct wk__blkview *v);
