@@ -51,8 +51,15 @@ const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl
             mask &= mask - 1;
         }
     }
-#endif
+    /* the last < nl + 15 positions: memmem's set-up costs more than this on a record */
+    for (; i + nl <= hl; i++) {
+        if (h[i] == n[0] && h[i + nl - 1] == n[nl - 1] && memcmp(h + i + 1, n + 1, nl - 2) == 0)
+            return h + i;
+    }
+    return NULL;
+#else
     return memmem(h + i, hl - i, n, nl);
+#endif
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -483,23 +490,75 @@ void wk__blkview_rewind(struct wk__blkview *v)
     v->prev_ts = 0;
 }
 
+/* wk__varint_get without a bounds check per byte when 10 bytes are there (the longest
+ * varint): every record's length, time delta and shape id go through it. Same results. */
+static inline int getv_fast(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+{
+    size_t rem = len - *pos;
+    const uint8_t *q = p + *pos;
+    /* lengths, deltas and ids are mostly 1-3 bytes */
+    if (rem >= 3) {
+        if (q[0] < 0x80) {
+            *out = q[0];
+            *pos += 1;
+            return 0;
+        }
+        if (q[1] < 0x80) {
+            *out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+            *pos += 2;
+            return 0;
+        }
+        if (q[2] < 0x80) {
+            *out = (uint64_t)(q[0] & 0x7f) | (uint64_t)(q[1] & 0x7f) << 7 | (uint64_t)q[2] << 14;
+            *pos += 3;
+            return 0;
+        }
+    }
+    if (rem < 10)
+        return wk__varint_get(p, len, pos, out);
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        v |= (uint64_t)(q[i] & 0x7f) << (7 * i);
+        if (q[i] < 0x80) {
+            *pos += i + 1;
+            *out = v;
+            return 0;
+        }
+    }
+    return WK_ECORRUPT;
+}
+
 int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts)
 {
-    int rc = wk__store_next_record(v->raw, v->len, &v->pos, body, blen);
-    if (rc <= 0)
-        return rc;
     if (v->format == WK__BLK_FORMAT) {
+        int rc = wk__store_next_record(v->raw, v->len, &v->pos, body, blen);
+        if (rc <= 0)
+            return rc;
         if (*blen < 8)
             return WK_ECORRUPT;
         *ts = (int64_t)wk__get_u64le(*body);
         return 1;
     }
+    /* format 2: as wk__store_next_record, then the time delta and the shape id */
+    if (v->pos >= v->len)
+        return 0;
+    uint64_t n, d, sid;
+    int rc = getv_fast(v->raw, v->len, &v->pos, &n);
+    if (rc < 0)
+        return rc;
+    if (n > v->len - v->pos)
+        return WK_ECORRUPT;
+    *body = v->raw + v->pos;
+    *blen = (size_t)n;
+    v->pos += (size_t)n;
     size_t pos = 0;
-    uint64_t d;
-    if ((rc = wk__varint_get(*body, *blen, &pos, &d)) < 0)
+    if ((rc = getv_fast(*body, *blen, &pos, &d)) < 0)
         return rc;
     v->prev_ts = (int64_t)((uint64_t)v->prev_ts + (uint64_t)wk__unzigzag(d));
     *ts = v->prev_ts;
+    /* the shape id, for readers that rule records out by shape (decode2 checks it) */
+    v->sid = getv_fast(*body, *blen, &pos, &sid) == 0 && sid < UINT32_MAX ? (uint32_t)sid
+                                                                          : UINT32_MAX;
     return 1;
 }
 

@@ -32,6 +32,7 @@ struct prefilter {
     const char *names[PF_MAX + 3]; /* those fields: event.module, container.id/.name, terms */
     size_t lens[PF_MAX + 3], nnames;
     uint64_t need;                /* names each required (a bit each) */
+    uint64_t seen, kept;          /* records met / left by the shapes (whole query) */
     uint8_t verdict[PF_SHAPES];   /* per shape id: 0 not known yet, 1 may match, 2 cannot */
 };
 
@@ -517,6 +518,7 @@ static void pf_init(struct prefilter *pf, const struct wk_store_filter *f)
     pf->shapes = false;
     pf->nnames = 0;
     pf->need = 0;
+    pf->seen = pf->kept = 0;
     if (!f)
         return;
     /* fields each compared by event_match: a shape without them cannot match */
@@ -564,7 +566,7 @@ static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, struct
     if ((f->since && ts < f->since) || (f->until && ts > f->until))
         return true;
     uint32_t sid;
-    if (pf->shapes && wk__blkview_shape_id(v, body, blen, &sid) == 1) {
+    if (pf->shapes && wk__blkview_shape_id(v, &sid) == 1) {
         /* Could an event of this shape pass event_match? Each field it compares must be
          * a field of the shape (at any record: term_match looks at all): event.module for
          * a source, container.id or container.name for a container, each term's field.
@@ -581,15 +583,19 @@ static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, struct
             if (sid < PF_SHAPES)
                 pf->verdict[sid] = verdict;
         }
+        pf->seen++;
         if (verdict == 2)
             return true;
-        /* Records left after the shapes are few when a term's field is rare (auditd.key):
-         * search each in its own bytes rather than the block from record to record. */
-        for (size_t i = 0; i < pf->n; i++) {
-            if (!wk__find(body, blen, (const uint8_t *)pf->k[i].s, pf->k[i].len))
-                return true;
+        /* When the shapes leave few records (a term's field that is rare, auditd.key),
+         * search each in its own bytes; when they leave most (a container), search the
+         * block from record to record below: it skips from one occurrence to the next. */
+        if (++pf->kept * 4 < pf->seen || pf->seen < 64) {
+            for (size_t i = 0; i < pf->n; i++) {
+                if (!wk__find(body, blen, (const uint8_t *)pf->k[i].s, pf->k[i].len))
+                    return true;
+            }
+            return false;
         }
-        return false;
     }
     const uint8_t *end = v->raw + v->len;
     for (size_t i = 0; i < pf->n; i++) {

@@ -197,6 +197,7 @@ struct wk__blkview {
     const uint8_t *raw;
     size_t len, start, pos;
     int64_t prev_ts;
+    uint32_t sid; /* format 2: shape id of the record next() returned, UINT32_MAX: unread */
     struct wk__shape *shapes;
     size_t nshapes, cshapes;
     struct wk__fdesc *fields;
@@ -208,22 +209,15 @@ void wk__blkview_rewind(struct wk__blkview *v);
 int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts);
 int wk__blkview_decode(struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
                        struct wk_event *ev);
-/* Format 2: the shape id of a record (body as next() gave it: ts delta, shape id, ...).
+/* Format 2: the shape id of the record next() returned last.
  * @return 1, 0 (format 1: no shapes), WK_ECORRUPT. */
-static inline int wk__blkview_shape_id(const struct wk__blkview *v, const uint8_t *body,
-                                       size_t blen, uint32_t *sid)
+static inline int wk__blkview_shape_id(const struct wk__blkview *v, uint32_t *sid)
 {
     if (v->format != WK__BLK_FORMAT2)
         return 0;
-    size_t pos = 0;
-    uint64_t d, id;
-    int rc;
-    if ((rc = wk__varint_get(body, blen, &pos, &d)) < 0 ||
-        (rc = wk__varint_get(body, blen, &pos, &id)) < 0)
-        return rc;
-    if (id >= v->nshapes)
+    if (v->sid >= v->nshapes)
         return WK_ECORRUPT;
-    *sid = (uint32_t)id;
+    *sid = v->sid;
     return 1;
 }
 /* Which of names[0..n) (n <= 64) are field names of shape sid: bit i of *present. Lets a
