@@ -150,8 +150,15 @@ static void jb_key(struct jb *b, bool *first, const char *k)
 
 static void jb_int(struct jb *b, long long v)
 {
-    char t[32];
-    jb_put(b, t, (size_t)snprintf(t, sizeof(t), "%lld", v));
+    char t[24], *e = t + sizeof(t), *p = e;
+    unsigned long long m = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (v < 0)
+        *--p = '-';
+    jb_put(b, p, (size_t)(e - p));
 }
 
 /* Anything else (reals) as jansson writes it. */
@@ -295,6 +302,13 @@ static bool ptr_push(char *buf, size_t *len, const char *seg, size_t seglen)
     if (*len + 1 >= EV_PTR_CAP)
         return false;
     buf[(*len)++] = '/';
+    /* most segments have no '~' or '/' to escape: copied as they are */
+    if (*len + seglen < EV_PTR_CAP && !memchr(seg, '~', seglen) && !memchr(seg, '/', seglen)) {
+        memcpy(buf + *len, seg, seglen);
+        *len += seglen;
+        buf[*len] = '\0';
+        return true;
+    }
     for (size_t i = 0; i < seglen; i++) {
         const char *rep = seg[i] == '~' ? "~0" : seg[i] == '/' ? "~1" : NULL;
         size_t n = rep ? 2 : 1;
