@@ -562,6 +562,51 @@ int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, 
     return 1;
 }
 
+int wk__blkview_next_kept(struct wk__blkview *v, const uint8_t *verdict, size_t nv,
+                          const uint8_t **body, size_t *blen, int64_t *ts, uint32_t *skipped)
+{
+    *skipped = 0;
+    if (v->format != WK__BLK_FORMAT2)
+        return wk__blkview_next(v, body, blen, ts);
+    /* wk__blkview_next in a loop that passes over the records of ruled-out shapes */
+    const uint8_t *raw = v->raw;
+    size_t len = v->len, pos = v->pos;
+    int64_t prev = v->prev_ts;
+    uint32_t n_skip = 0;
+    int rc = 0;
+    while (pos < len) {
+        uint64_t n, d, sid;
+        if ((rc = getv_fast(raw, len, &pos, &n)) < 0)
+            break;
+        if (n > len - pos) {
+            rc = WK_ECORRUPT;
+            break;
+        }
+        const uint8_t *b = raw + pos;
+        size_t bp = 0;
+        pos += (size_t)n;
+        if ((rc = getv_fast(b, (size_t)n, &bp, &d)) < 0)
+            break;
+        prev = (int64_t)((uint64_t)prev + (uint64_t)wk__unzigzag(d));
+        uint32_t s = getv_fast(b, (size_t)n, &bp, &sid) == 0 && sid < UINT32_MAX ? (uint32_t)sid
+                                                                               : UINT32_MAX;
+        if (s < nv && verdict[s] == 2) {
+            n_skip++;
+            continue;
+        }
+        v->sid = s;
+        *body = b;
+        *blen = (size_t)n;
+        *ts = prev;
+        rc = 1;
+        break;
+    }
+    v->pos = pos;
+    v->prev_ts = prev;
+    *skipped = n_skip;
+    return rc;
+}
+
 /* A string of format 2: literal or a reference into the original. */
 static int get_str(const uint8_t *p, size_t len, size_t *pos, const uint8_t *orig, size_t olen,
                    size_t *prev_end, struct wk_str *out)

@@ -627,7 +627,12 @@ int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
     uint32_t idx = 0;
     struct prefilter pf;
     pf_init(&pf, f);
-    while ((rc = wk__blkview_next(&r->view, &body, &blen, &ts)) == 1) {
+    uint32_t skipped;
+    /* records of shapes ts_out ruled out are passed over without a call each */
+    while ((rc = wk__blkview_next_kept(&r->view, pf.verdict, pf.shapes ? PF_SHAPES : 0, &body,
+                                       &blen, &ts, &skipped)) == 1) {
+        idx += skipped;
+        pf.seen += skipped; /* (ruled out by shape: for the choice of search in ts_out) */
         uint32_t i = idx++;
         if (rw && rw->record && !rw->record((size_t)(body - r->view.raw), blen, rw->arg))
             continue;
@@ -715,13 +720,17 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
         const uint8_t *body;
         size_t blen;
         int64_t ts;
-        rc = wk__blkview_next(&it->view, &body, &blen, &ts);
+        uint32_t skipped;
+        rc = wk__blkview_next_kept(&it->view, it->pf.verdict, it->pf.shapes ? PF_SHAPES : 0,
+                                   &body, &blen, &ts, &skipped);
         if (rc < 0)
             return rc;
         if (rc == 0) {
             it->in_block = false;
             continue;
         }
+        it->idx += skipped;
+        it->pf.seen += skipped;
         uint32_t idx = it->idx++;
         if (it->f.raw && it->f.raw->record &&
             !it->f.raw->record((size_t)(body - it->view.raw), blen, it->f.raw->arg))

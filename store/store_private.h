@@ -209,6 +209,10 @@ void wk__blkview_rewind(struct wk__blkview *v);
 int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts);
 int wk__blkview_decode(struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
                        struct wk_event *ev);
+/* next(), passing over (and counting in *skipped) the records of format 2 whose shape id
+ * s < nv has verdict[s] == 2 (a reader's "this shape cannot match"). Format 1: next(). */
+int wk__blkview_next_kept(struct wk__blkview *v, const uint8_t *verdict, size_t nv,
+                          const uint8_t **body, size_t *blen, int64_t *ts, uint32_t *skipped);
 /* Format 2: the shape id of the record next() returned last.
  * @return 1, 0 (format 1: no shapes), WK_ECORRUPT. */
 static inline int wk__blkview_shape_id(const struct wk__blkview *v, uint32_t *sid)

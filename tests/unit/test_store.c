@@ -1354,8 +1354,19 @@ WK_TEST(filters_rule_out_records_by_shape)
         const struct wk_event *e;
         size_t got = 0, scanned = 0;
         WK_ASSERT_OK(wk_store_iter_new(r, &q[i].f, &it));
-        while (wk_store_iter_next(it, &e, NULL) == 1)
+        struct wk_store_ref ref;
+        struct wk_store_reader *r2;
+        struct wk_event *back;
+        WK_ASSERT_OK(wk_store_reader_open(st, &r2));
+        WK_ASSERT_OK(wk_event_new(&back));
+        while (wk_store_iter_next(it, &e, &ref) == 1) {
+            /* its ref counts the records passed over: it names this very event */
+            WK_ASSERT_OK(wk_store_event_get(r2, ref, back));
+            WK_ASSERT(wk_event_equal(back, e));
             got++;
+        }
+        wk_event_free(back);
+        wk_store_reader_close(r2);
         wk_store_iter_free(it);
         uint64_t *ids;
         size_t n;
