@@ -34,7 +34,41 @@ struct prefilter {
     uint64_t need;                /* names each required (a bit each) */
     uint64_t seen, kept;          /* records met / left by the shapes (whole query) */
     uint8_t verdict[PF_SHAPES];   /* per shape id: 0 not known yet, 1 may match, 2 cannot */
+    struct pf_memo *memo;         /* iterator: verdicts by shape descriptor, across blocks */
 };
+
+/* The same shapes recur in every block under other ids: an iterator remembers the verdict
+ * of each descriptor it met (by a hash of its bytes, then compared), PF_MEMO of them. */
+#define PF_MEMO 512
+struct pf_memo {
+    uint64_t h;
+    uint8_t *desc;
+    size_t len;
+    uint8_t verdict;
+};
+
+static uint64_t desc_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15u ^ n, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, p + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    return h ^ (h >> 32);
+}
+
+static void pf_fini(struct prefilter *pf)
+{
+    for (size_t i = 0; pf->memo && i < PF_MEMO; i++)
+        free(pf->memo[i].desc);
+    free(pf->memo);
+    pf->memo = NULL;
+}
 
 struct wk_store_reader {
     struct wk_store *st;
@@ -516,6 +550,7 @@ static void pf_init(struct prefilter *pf, const struct wk_store_filter *f)
 {
     pf->n = 0;
     pf->shapes = false;
+    pf->memo = NULL;
     pf->nnames = 0;
     pf->need = 0;
     pf->seen = pf->kept = 0;
@@ -573,13 +608,30 @@ static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, struct
          * (A damaged record or shape is left to the decoder, which reports it.) */
         uint8_t verdict = sid < PF_SHAPES ? pf->verdict[sid] : 0;
         if (!verdict) {
-            uint64_t have;
-            if (wk__blkview_shape_names(v, sid, pf->names, pf->lens, pf->nnames, &have) < 0)
-                return false;
-            bool ok = (have & pf->need) == pf->need;
-            if (f->container && !(have & (UINT64_C(3) << (f->source ? 1 : 0))))
-                ok = false;
-            verdict = ok ? 1 : 2;
+            const struct wk__shape *sh = &v->shapes[sid];
+            struct pf_memo *m = NULL;
+            uint64_t h = 0;
+            if (pf->memo) {
+                h = desc_hash(sh->desc, sh->dlen);
+                m = &pf->memo[h % PF_MEMO];
+                if (m->desc && m->h == h && m->len == sh->dlen &&
+                    memcmp(m->desc, sh->desc, sh->dlen) == 0)
+                    verdict = m->verdict;
+            }
+            if (!verdict) {
+                uint64_t have;
+                if (wk__blkview_shape_names(v, sid, pf->names, pf->lens, pf->nnames, &have) < 0)
+                    return false;
+                bool ok = (have & pf->need) == pf->need;
+                if (f->container && !(have & (UINT64_C(3) << (f->source ? 1 : 0))))
+                    ok = false;
+                verdict = ok ? 1 : 2;
+                uint8_t *d;
+                if (m && (d = realloc(m->desc, sh->dlen ? sh->dlen : 1))) { /* (or not kept) */
+                    memcpy(d, sh->desc, sh->dlen);
+                    *m = (struct pf_memo){ h, d, sh->dlen, verdict };
+                }
+            }
             if (sid < PF_SHAPES)
                 pf->verdict[sid] = verdict;
         }
@@ -684,6 +736,8 @@ int wk_store_iter_new(struct wk_store_reader *r, const struct wk_store_filter *f
     if (f)
         it->f = *f;
     pf_init(&it->pf, &it->f);
+    if (it->pf.shapes)
+        it->pf.memo = calloc(PF_MEMO, sizeof(*it->pf.memo)); /* (NULL: none kept) */
     int rc = wk_event_new(&it->ev);
     if (rc == 0)
         rc = wk_store_candidates(r, &it->f, &it->ids, &it->n);
@@ -757,6 +811,7 @@ struct wk_store_iter *wk_store_iter_free(struct wk_store_iter *it)
     free(it->ids);
     wk__buf_fini(&it->raw);
     wk__blkview_fini(&it->view);
+    pf_fini(&it->pf);
     wk_event_free(it->ev);
     free(it);
     return NULL;
