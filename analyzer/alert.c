@@ -28,22 +28,33 @@ struct jb {
     bool oom;
 };
 
-static void jb_put(struct jb *b, const char *s, size_t n)
+/* Room for add more bytes and the NUL kept after them. */
+static bool jb_grow(struct jb *b, size_t add)
 {
     if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
+        return false;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->n + add + 1)
+        cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (!np) {
+        b->oom = true;
+        return false;
     }
+    b->p = np;
+    b->cap = cap;
+    return true;
+}
+
+static inline bool jb_reserve(struct jb *b, size_t add)
+{
+    return (!b->oom && b->n + add + 1 <= b->cap) || jb_grow(b, add);
+}
+
+static inline void jb_put(struct jb *b, const char *s, size_t n)
+{
+    if (!jb_reserve(b, n))
+        return;
     memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = 0;
@@ -51,32 +62,81 @@ static void jb_put(struct jb *b, const char *s, size_t n)
 
 #define JB_LIT(b, s) jb_put(b, s, sizeof(s) - 1)
 
+/* wk__utf8_valid with an ASCII fast path: 8 bytes at a time while no high bit is set. */
+static inline bool utf8_ok(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        if (x & 0x8080808080808080u)
+            return wk__utf8_valid(s + i, n - i);
+    }
+    for (; i < n; i++) {
+        if ((unsigned char)s[i] & 0x80)
+            return wk__utf8_valid(s + i, n - i);
+    }
+    return true;
+}
+
+/* Does one of the 8 bytes of x need an escape (< 0x20, '"', '\\')? Exact: the classic
+ * has-zero-byte tests flag no byte when none qualifies (false flags only follow a true one) */
+static inline bool esc8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+}
+
 static void jb_str(struct jb *b, const char *s, size_t n)
 {
-    JB_LIT(b, "\"");
-    size_t from = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+    /* room for the quotes and every byte as itself; an escape reserves what it adds */
+    if (!jb_reserve(b, n + 2))
+        return;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    size_t i = 0;
+    for (;;) {
+        /* 8 bytes at a time while none needs an escape (most strings: all of them) */
+        while (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (esc8(x))
+                break;
+            memcpy(o, &x, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        unsigned char c = (unsigned char)s[i++];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
             continue;
-        jb_put(b, s + from, i - from);
-        from = i + 1;
-        char esc[8];
+        }
+        b->n = (size_t)(o - b->p);
+        if (!jb_reserve(b, n - i + 7)) /* the escape (<= 6), the rest, the quote */
+            return;
+        o = b->p + b->n;
+        *o++ = '\\';
         switch (c) {
-        case '"': JB_LIT(b, "\\\""); break;
-        case '\\': JB_LIT(b, "\\\\"); break;
-        case '\b': JB_LIT(b, "\\b"); break;
-        case '\f': JB_LIT(b, "\\f"); break;
-        case '\n': JB_LIT(b, "\\n"); break;
-        case '\r': JB_LIT(b, "\\r"); break;
-        case '\t': JB_LIT(b, "\\t"); break;
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
         default:
-            snprintf(esc, sizeof(esc), "\\u%04X", c);
-            jb_put(b, esc, 6);
+            memcpy(o, "u00", 3);
+            o[3] = "0123456789ABCDEF"[c >> 4];
+            o[4] = "0123456789ABCDEF"[c & 15];
+            o += 5;
         }
     }
-    jb_put(b, s + from, n - from);
-    JB_LIT(b, "\"");
+    *o++ = '"';
+    *o = '\0';
+    b->n = (size_t)(o - b->p);
 }
 
 static void jb_key(struct jb *b, bool *first, const char *k)
@@ -90,8 +150,15 @@ static void jb_key(struct jb *b, bool *first, const char *k)
 
 static void jb_int(struct jb *b, long long v)
 {
-    char t[32];
-    jb_put(b, t, (size_t)snprintf(t, sizeof(t), "%lld", v));
+    char t[24], *e = t + sizeof(t), *p = e;
+    unsigned long long m = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (v < 0)
+        *--p = '-';
+    jb_put(b, p, (size_t)(e - p));
 }
 
 /* Anything else (reals) as jansson writes it. */
@@ -235,6 +302,13 @@ static bool ptr_push(char *buf, size_t *len, const char *seg, size_t seglen)
     if (*len + 1 >= EV_PTR_CAP)
         return false;
     buf[(*len)++] = '/';
+    /* most segments have no '~' or '/' to escape: copied as they are */
+    if (*len + seglen < EV_PTR_CAP && !memchr(seg, '~', seglen) && !memchr(seg, '/', seglen)) {
+        memcpy(buf + *len, seg, seglen);
+        *len += seglen;
+        buf[*len] = '\0';
+        return true;
+    }
     for (size_t i = 0; i < seglen; i++) {
         const char *rep = seg[i] == '~' ? "~0" : seg[i] == '/' ? "~1" : NULL;
         size_t n = rep ? 2 : 1;
@@ -260,7 +334,7 @@ static void bin_note(struct etree *t, const char *ptr, size_t len)
 /* Note the binary strings of a value placed at pointer ptr (as value_json does). */
 static void value_note(struct etree *t, const struct wk_value *v, char *ptr, size_t ptrlen)
 {
-    if (v->kind == WK_VAL_STR && !wk__utf8_valid(v->u.s, v->len)) {
+    if (v->kind == WK_VAL_STR && !utf8_ok(v->u.s, v->len)) {
         bin_note(t, ptr, ptrlen);
     } else if (v->kind == WK_VAL_STRLIST) {
         for (uint32_t i = 0; i < v->len; i++) {
@@ -271,7 +345,7 @@ static void value_note(struct etree *t, const struct wk_value *v, char *ptr, siz
                 t->fail = true;
                 return;
             }
-            if (!wk__utf8_valid(v->u.items[i].s, v->u.items[i].len))
+            if (!utf8_ok(v->u.items[i].s, v->u.items[i].len))
                 bin_note(t, ptr, l);
             ptr[ptrlen] = '\0';
         }
@@ -354,7 +428,7 @@ static void jb_value(struct jb *b, const struct wk_value *v)
             size_t n = v->kind == WK_VAL_STR ? v->len : v->u.items[i].len;
             if (v->kind == WK_VAL_STRLIST)
                 jb_put(b, i ? "," : "[", 1);
-            if (wk__utf8_valid(s, n)) {
+            if (utf8_ok(s, n)) {
                 jb_str(b, s, n);
                 continue;
             }
@@ -398,7 +472,8 @@ static void jb_enode(struct jb *b, struct etree *t, size_t obj)
 
 /* Append `"event":{...}` (with its leading comma unless first); nothing when the jansson
  * form would not build either (a pointer over 4 KiB, a JSON value that does not parse). */
-static void jb_event(struct jb *b, bool *first, const struct wk_event *ev)
+static void jb_event(struct jb *b, bool *first, const struct wk_event *ev, int64_t hint_ts,
+                     const char *hint)
 {
     static const struct wk_value records_mark = { .kind = WK_VAL_NULL };
     struct etree t = { 0 };
@@ -410,7 +485,10 @@ static void jb_event(struct jb *b, bool *first, const struct wk_event *ev)
     struct enode *r = enode_new(&t, NULL, 0);
     if (r)
         root = EIDX(&t, r);
-    wk_time_format(wk_event_ts(ev), ts);
+    if (wk_event_ts(ev) == hint_ts) /* the alert's own time, formatted already */
+        memcpy(ts, hint, strlen(hint) + 1);
+    else
+        wk_time_format(wk_event_ts(ev), ts);
     tsv.u.s = ts;
     tsv.len = (uint32_t)strlen(ts);
     if (root)
@@ -438,7 +516,7 @@ static void jb_event(struct jb *b, bool *first, const struct wk_event *ev)
             plen = (size_t)snprintf(ptr, sizeof(ptr), "/records/%u", v->rec - 1u);
         }
         /* What json_object_setn (UTF-8 keys) and json_real (finite) refuse. */
-        if (!wk__utf8_valid(k->name, k->len) ||
+        if (!utf8_ok(k->name, k->len) ||
             (v->kind == WK_VAL_REAL && !isfinite(v->u.r))) {
             t.fail = true;
             break;
@@ -507,14 +585,36 @@ static void jb_opt(struct jb *b, bool *first, const char *k, const char *v)
     }
 }
 
+/* An ATT&CK list as compile.c writes it: [] or ["T1234","T1059.004"] (ids of digits and
+ * dots), which the parse-and-dump round trip would give back byte for byte. */
+static bool attack_plain(const char *s)
+{
+    if (!s || *s++ != '[')
+        return false;
+    if (*s == ']')
+        return s[1] == '\0';
+    for (;;) {
+        if (*s++ != '"' || *s++ != 'T' || !(*s >= '0' && *s <= '9'))
+            return false;
+        while ((*s >= '0' && *s <= '9') || *s == '.')
+            s++;
+        if (*s++ != '"')
+            return false;
+        if (*s == ']')
+            return s[1] == '\0';
+        if (*s++ != ',')
+            return false;
+    }
+}
+
 int wk_alert_to_json(const struct wk_alert *a, char **out, size_t *len)
 {
     struct jb b = { 0 };
     bool first = true, rfirst = true;
-    char tbuf[64];
-    wk_time_format(a->ts, tbuf);
+    char tbuf[64], ats[64];
+    wk_time_format(a->ts, ats);
     JB_LIT(&b, "{");
-    jb_opt(&b, &first, "@timestamp", tbuf);
+    jb_opt(&b, &first, "@timestamp", ats);
     jb_key(&b, &first, "rule");
     JB_LIT(&b, "{");
     const struct wk_rule_info *in = a->info;
@@ -533,12 +633,16 @@ int wk_alert_to_json(const struct wk_alert *a, char **out, size_t *len)
     }
     JB_LIT(&b, "]");
     jb_key(&b, &rfirst, "attack");
-    json_t *att = a->attack ? json_loads(a->attack, 0, NULL) : NULL;
-    if (att)
-        jb_json(&b, att, 0);
-    else
-        JB_LIT(&b, "[]");
-    json_decref(att);
+    if (attack_plain(a->attack)) { /* compile.c's form: already what jansson would write */
+        jb_put(&b, a->attack, strlen(a->attack));
+    } else {
+        json_t *att = a->attack ? json_loads(a->attack, 0, NULL) : NULL;
+        if (att)
+            jb_json(&b, att, 0);
+        else
+            JB_LIT(&b, "[]");
+        json_decref(att);
+    }
     jb_opt(&b, &rfirst, "author", in->author);
     jb_opt(&b, &rfirst, "license", in->license);
     jb_opt(&b, &rfirst, "file", in->file);
@@ -584,7 +688,7 @@ int wk_alert_to_json(const struct wk_alert *a, char **out, size_t *len)
         jb_int(&b, (long long)a->ref);
     }
     if (a->event)
-        jb_event(&b, &first, a->event);
+        jb_event(&b, &first, a->event, a->ts, ats);
     JB_LIT(&b, "}");
     if (b.oom) {
         free(b.p);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # hunt of one regex rule over a store vs `zstd -dc raw.zst | grep -cE` of the same pattern on
-# the raw input, same machine, same run (each measured RUNS times, default 2; the ratio is
-# taken within a run). usage: hunt_bench.sh WATCHKEEPER GEN_EVENTS [N]
+# the raw input, same machine, same run (each measured RUNS times, default 2; the ratios,
+# of wall time and of CPU time (user + sys, all processes of the pipeline), are taken
+# within a run). usage: hunt_bench.sh WATCHKEEPER GEN_EVENTS [N]
 # Environment: N (events, default 1000000), RUNS, KEEP=DIR (build the store and inputs in
 # DIR and keep them; reused when DIR/st exists), WK_CORPUS, COLD=1 (move the store to the
 # cold tier with `watchkeeper compact` first: merged 1 MiB values at zstd 19).
@@ -18,7 +19,6 @@ else
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
 fi
-now() { date +%s.%N; }
 pat='std(err|out) [a-z]+ test log'
 if [ ! -d "$tmp/st" ]; then
     # events are piped into ingest (10M events are ~6.5 GB of JSON lines)
@@ -42,33 +42,36 @@ printf 'events: %s (raw %s bytes, raw.zst %s bytes, store %s)\n' "$n" \
     "$(zstd -dc "$tmp/raw.zst" | wc -c)" \
     "$(stat -c %s "$tmp/raw.zst")" "$(du -sh "$tmp/st" | cut -f1)"
 "$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" --stats 2>&1 >/dev/null | grep '^hunt:' || true
-timed() { # NAME CMD...: run, print the seconds, set $last
-    local t0 t1 rc=0
-    t0=$(now)
-    "${@:2}" >"$tmp/out" || rc=$?
+timed() { # NAME CMD...: run under /usr/bin/time, print wall and CPU (user + sys, children
+    # included: the pipeline's zstd and grep both count), set $last (wall) and $lastcpu
+    local rc=0
+    /usr/bin/time -o "$tmp/time" -f '%e %U %S' "${@:2}" >"$tmp/out" || rc=$?
     [ "$rc" -le 1 ] || exit "$rc" # hunt: 1 = alerts found; grep: 1 = no line
-    t1=$(now)
-    last=$(echo "$t1 - $t0" | bc)
-    printf '  %-28s %6s s  (%s lines)\n' "$1" "$last" "$(wc -l <"$tmp/out")"
+    read -r last u s < <(tail -1 "$tmp/time")
+    lastcpu=$(echo "$u + $s" | bc)
+    printf '  %-32s %6s s wall, %6s s CPU  (%s lines)\n' "$1" "$last" "$lastcpu" "$(wc -l <"$tmp/out")"
 }
-grep_pipe() { zstd -dc "$tmp/raw.zst" | grep -cE "$pat"; }
+# the pipeline under one sh (dash: about 1 ms), so its time counts zstd and grep
+pipe=(sh -c 'zstd -dc "$0" | grep -cE "$1"' "$tmp/raw.zst" "$pat")
+hunt=("$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st")
+ratio() { echo "scale=2; $1 / $2" | bc; }
 for run in $(seq 1 "$runs"); do
     echo "run $run:"
-    timed "zstd -dc | grep -cE" grep_pipe
-    g=$last
+    timed "zstd -dc | grep -cE" "${pipe[@]}"
+    g=$last gc=$lastcpu
     echo "    (grep -c: $(cat "$tmp/out"))"
-    timed "hunt -j 1" "$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" -j 1
-    h1=$last
-    timed "hunt -j 2" "$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" -j 2
-    h2=$last
-    timed "hunt -j 2 --no-block-prefilter" "$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" -j 2 \
-        --no-block-prefilter
-    h3=$last
+    timed "hunt -j 1" "${hunt[@]}" -j 1
+    h1=$last c1=$lastcpu
+    timed "hunt -j 2" "${hunt[@]}" -j 2
+    h2=$last c2=$lastcpu
+    timed "hunt -j 2 --no-block-prefilter" "${hunt[@]}" -j 2 --no-block-prefilter
+    h3=$last c3=$lastcpu
     # like grep -c: count the alerts, do not format them
-    timed "hunt -j 2 -f count" "$wk" hunt --logsources "$src/rules/logsources.yaml" -r "$tmp/rule.yml" -s "$tmp/st" -j 2 -f count
-    h4=$last
+    timed "hunt -j 2 -f count" "${hunt[@]}" -j 2 -f count
+    h4=$last c4=$lastcpu
     echo "    (count: $(cat "$tmp/out"))"
-    echo "  ratio (grep pipeline time / hunt time): -j 1 $(echo "scale=2; $g / $h1" | bc)x," \
-        "-j 2 $(echo "scale=2; $g / $h2" | bc)x, -j 2 without block prefilter" \
-        "$(echo "scale=2; $g / $h3" | bc)x, -j 2 -f count $(echo "scale=2; $g / $h4" | bc)x"
+    echo "  ratio wall (pipeline / hunt): -j 1 $(ratio "$g" "$h1")x, -j 2 $(ratio "$g" "$h2")x," \
+        "-j 2 without block prefilter $(ratio "$g" "$h3")x, -j 2 -f count $(ratio "$g" "$h4")x"
+    echo "  ratio CPU  (pipeline / hunt): -j 1 $(ratio "$gc" "$c1")x, -j 2 $(ratio "$gc" "$c2")x," \
+        "-j 2 without block prefilter $(ratio "$gc" "$c3")x, -j 2 -f count $(ratio "$gc" "$c4")x"
 done

@@ -70,6 +70,33 @@ size_t wk_time_format(int64_t ns, char *buf)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999) {
+        /* the common case by hand: snprintf was most of an alert's formatting (hunt) */
+        static const char d2[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                 "31323334353637383940414243444546474849505152535455565758596061"
+                                 "62636465666768697071727374757677787980818283848586878889909192"
+                                 "93949596979899";
+        unsigned hms[3] = { (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60) };
+        memcpy(buf, d2 + 2 * (y / 100), 2);
+        memcpy(buf + 2, d2 + 2 * (y % 100), 2);
+        buf[4] = '-';
+        memcpy(buf + 5, d2 + 2 * m, 2);
+        buf[7] = '-';
+        memcpy(buf + 8, d2 + 2 * d, 2);
+        for (int i = 0; i < 3; i++) {
+            buf[10 + 3 * i] = i ? ':' : 'T';
+            memcpy(buf + 11 + 3 * i, d2 + 2 * hms[i], 2);
+        }
+        buf[19] = '.';
+        uint32_t f = (uint32_t)frac;
+        for (int i = 28; i >= 20; i--) {
+            buf[i] = (char)('0' + f % 10);
+            f /= 10;
+        }
+        buf[29] = 'Z';
+        buf[30] = '\0';
+        return 30;
+    }
     int n = snprintf(buf, WK_RFC3339_MAX, "%04lld-%02u-%02uT%02d:%02d:%02d.%09lldZ",
                      (long long)y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
                      (int)(rem % 60), (long long)frac);

@@ -51,8 +51,15 @@ const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl
             mask &= mask - 1;
         }
     }
-#endif
+    /* the last < nl + 15 positions: memmem's set-up costs more than this on a record */
+    for (; i + nl <= hl; i++) {
+        if (h[i] == n[0] && h[i + nl - 1] == n[nl - 1] && memcmp(h + i + 1, n + 1, nl - 2) == 0)
+            return h + i;
+    }
+    return NULL;
+#else
     return memmem(h + i, hl - i, n, nl);
+#endif
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -483,24 +490,121 @@ void wk__blkview_rewind(struct wk__blkview *v)
     v->prev_ts = 0;
 }
 
+/* wk__varint_get without a bounds check per byte when 10 bytes are there (the longest
+ * varint): every record's length, time delta and shape id go through it. Same results. */
+static inline int getv_fast(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+{
+    size_t rem = len - *pos;
+    const uint8_t *q = p + *pos;
+    /* lengths, deltas and ids are mostly 1-3 bytes */
+    if (rem >= 3) {
+        if (q[0] < 0x80) {
+            *out = q[0];
+            *pos += 1;
+            return 0;
+        }
+        if (q[1] < 0x80) {
+            *out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+            *pos += 2;
+            return 0;
+        }
+        if (q[2] < 0x80) {
+            *out = (uint64_t)(q[0] & 0x7f) | (uint64_t)(q[1] & 0x7f) << 7 | (uint64_t)q[2] << 14;
+            *pos += 3;
+            return 0;
+        }
+    }
+    if (rem < 10)
+        return wk__varint_get(p, len, pos, out);
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        v |= (uint64_t)(q[i] & 0x7f) << (7 * i);
+        if (q[i] < 0x80) {
+            *pos += i + 1;
+            *out = v;
+            return 0;
+        }
+    }
+    return WK_ECORRUPT;
+}
+
 int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts)
 {
-    int rc = wk__store_next_record(v->raw, v->len, &v->pos, body, blen);
-    if (rc <= 0)
-        return rc;
     if (v->format == WK__BLK_FORMAT) {
+        int rc = wk__store_next_record(v->raw, v->len, &v->pos, body, blen);
+        if (rc <= 0)
+            return rc;
         if (*blen < 8)
             return WK_ECORRUPT;
         *ts = (int64_t)wk__get_u64le(*body);
         return 1;
     }
+    /* format 2: as wk__store_next_record, then the time delta and the shape id */
+    if (v->pos >= v->len)
+        return 0;
+    uint64_t n, d, sid;
+    int rc = getv_fast(v->raw, v->len, &v->pos, &n);
+    if (rc < 0)
+        return rc;
+    if (n > v->len - v->pos)
+        return WK_ECORRUPT;
+    *body = v->raw + v->pos;
+    *blen = (size_t)n;
+    v->pos += (size_t)n;
     size_t pos = 0;
-    uint64_t d;
-    if ((rc = wk__varint_get(*body, *blen, &pos, &d)) < 0)
+    if ((rc = getv_fast(*body, *blen, &pos, &d)) < 0)
         return rc;
     v->prev_ts = (int64_t)((uint64_t)v->prev_ts + (uint64_t)wk__unzigzag(d));
     *ts = v->prev_ts;
+    /* the shape id, for readers that rule records out by shape (decode2 checks it) */
+    v->sid = getv_fast(*body, *blen, &pos, &sid) == 0 && sid < UINT32_MAX ? (uint32_t)sid
+                                                                          : UINT32_MAX;
     return 1;
+}
+
+int wk__blkview_next_kept(struct wk__blkview *v, const uint8_t *verdict, size_t nv,
+                          const uint8_t **body, size_t *blen, int64_t *ts, uint32_t *skipped)
+{
+    *skipped = 0;
+    if (v->format != WK__BLK_FORMAT2)
+        return wk__blkview_next(v, body, blen, ts);
+    /* wk__blkview_next in a loop that passes over the records of ruled-out shapes */
+    const uint8_t *raw = v->raw;
+    size_t len = v->len, pos = v->pos;
+    int64_t prev = v->prev_ts;
+    uint32_t n_skip = 0;
+    int rc = 0;
+    while (pos < len) {
+        uint64_t n, d, sid;
+        if ((rc = getv_fast(raw, len, &pos, &n)) < 0)
+            break;
+        if (n > len - pos) {
+            rc = WK_ECORRUPT;
+            break;
+        }
+        const uint8_t *b = raw + pos;
+        size_t bp = 0;
+        pos += (size_t)n;
+        if ((rc = getv_fast(b, (size_t)n, &bp, &d)) < 0)
+            break;
+        prev = (int64_t)((uint64_t)prev + (uint64_t)wk__unzigzag(d));
+        uint32_t s = getv_fast(b, (size_t)n, &bp, &sid) == 0 && sid < UINT32_MAX ? (uint32_t)sid
+                                                                               : UINT32_MAX;
+        if (s < nv && verdict[s] == 2) {
+            n_skip++;
+            continue;
+        }
+        v->sid = s;
+        *body = b;
+        *blen = (size_t)n;
+        *ts = prev;
+        rc = 1;
+        break;
+    }
+    v->pos = pos;
+    v->prev_ts = prev;
+    *skipped = n_skip;
+    return rc;
 }
 
 /* A string of format 2: literal or a reference into the original. */
@@ -708,4 +812,40 @@ int wk__blkview_count(struct wk__blkview *v, uint32_t *count)
     wk__blkview_rewind(v);
     *count = n;
     return rc;
+}
+
+int wk__blkview_shape_names(const struct wk__blkview *v, uint32_t sid,
+                            const char *const *names, const size_t *lens, size_t n,
+                            uint64_t *present)
+{
+    if (sid >= v->nshapes || n > 64)
+        return WK_ECORRUPT;
+    /* the descriptor's names compared as they are: no key set-up for shapes ruled out */
+    const uint8_t *p = v->shapes[sid].desc;
+    size_t len = v->shapes[sid].dlen, pos = 0;
+    uint64_t nrec, nf, orig, klen, x;
+    int rc;
+    *present = 0;
+    if ((rc = wk__varint_get(p, len, &pos, &nrec)) < 0 || (rc = wk__varint_get(p, len, &pos, &nf)) < 0 ||
+        (rc = wk__varint_get(p, len, &pos, &orig)) < 0)
+        return rc;
+    for (uint64_t f = 0; f < nf; f++) {
+        if ((rc = wk__varint_get(p, len, &pos, &klen)) < 0)
+            return rc;
+        if (klen > len - pos)
+            return WK_ECORRUPT;
+        for (size_t i = 0; i < n; i++) {
+            if (lens[i] == klen && memcmp(p + pos, names[i], lens[i]) == 0)
+                *present |= UINT64_C(1) << i;
+        }
+        pos += (size_t)klen;
+        if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
+            return rc;
+        if (len - pos < 2)
+            return WK_ECORRUPT;
+        pos += 2;
+        if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
+            return rc;
+    }
+    return 0;
 }

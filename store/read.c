@@ -16,8 +16,10 @@
 #include "store_private.h"
 #include "watchkeeper/error.h"
 
-/* Strings a filter wants, searched in a block's bytes before decoding (ts_out). */
+/* Strings a filter wants, searched in a block's bytes before decoding (ts_out); and, for
+ * format 2, the fields it needs, checked once per shape of the block. */
 #define PF_MAX 8
+#define PF_SHAPES 1024 /* shape verdicts kept per block; later shapes are checked each time */
 struct prefilter {
     size_t n;
     struct {
@@ -26,7 +28,47 @@ struct prefilter {
         const uint8_t *next; /* next occurrence at or after the last record, NULL: none */
         bool valid;          /* next is known for this block */
     } k[PF_MAX];
+    bool shapes;                  /* the filter needs fields: rule records out by shape */
+    const char *names[PF_MAX + 3]; /* those fields: event.module, container.id/.name, terms */
+    size_t lens[PF_MAX + 3], nnames;
+    uint64_t need;                /* names each required (a bit each) */
+    uint64_t seen, kept;          /* records met / left by the shapes (whole query) */
+    uint8_t verdict[PF_SHAPES];   /* per shape id: 0 not known yet, 1 may match, 2 cannot */
+    struct pf_memo *memo;         /* iterator: verdicts by shape descriptor, across blocks */
 };
+
+/* The same shapes recur in every block under other ids: an iterator remembers the verdict
+ * of each descriptor it met (by a hash of its bytes, then compared), PF_MEMO of them. */
+#define PF_MEMO 512
+struct pf_memo {
+    uint64_t h;
+    uint8_t *desc;
+    size_t len;
+    uint8_t verdict;
+};
+
+static uint64_t desc_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15u ^ n, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, p + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    return h ^ (h >> 32);
+}
+
+static void pf_fini(struct prefilter *pf)
+{
+    for (size_t i = 0; pf->memo && i < PF_MEMO; i++)
+        free(pf->memo[i].desc);
+    free(pf->memo);
+    pf->memo = NULL;
+}
 
 struct wk_store_reader {
     struct wk_store *st;
@@ -198,6 +240,12 @@ int wk_store_reader_open(struct wk_store *st, struct wk_store_reader **out)
     int rc = -ENOMEM;
     if (!(r->dctx = ZSTD_createDCtx()) || wk_event_new(&r->ev) < 0)
         goto fail;
+    /* Readers skip the frame's XXH64 content checksum (14% of a hunt's instructions): the
+     * records' BLAKE2b in the block header is the integrity check, and verify (its own
+     * decompression context) checks both. A damaged frame still fails to decode or yields
+     * records the bounds-checked decoder rejects. ZSTD_d_forceIgnoreChecksum is
+     * ZSTD_d_experimentalParam3 (zstd >= 1.4.7); an older library refuses it: no harm. */
+    (void)ZSTD_DCtx_setParameter(r->dctx, (ZSTD_dParameter)1002 /* forceIgnoreChecksum */, 1);
     if ((rc = wk__store_rdtxn(st, &r->txn)) < 0) {
         r->txn = NULL;
         goto fail;
@@ -501,8 +549,31 @@ static void pf_add(struct prefilter *pf, const char *s)
 static void pf_init(struct prefilter *pf, const struct wk_store_filter *f)
 {
     pf->n = 0;
+    pf->shapes = false;
+    pf->memo = NULL;
+    pf->nnames = 0;
+    pf->need = 0;
+    pf->seen = pf->kept = 0;
     if (!f)
         return;
+    /* fields each compared by event_match: a shape without them cannot match */
+    if (f->source) {
+        pf->need |= UINT64_C(1) << pf->nnames;
+        pf->names[pf->nnames++] = "event.module";
+    }
+    if (f->container) { /* either */
+        pf->names[pf->nnames++] = "container.id";
+        pf->names[pf->nnames++] = "container.name";
+    }
+    for (size_t i = 0; i < f->nterms && pf->nnames < PF_MAX + 3; i++) {
+        pf->need |= UINT64_C(1) << pf->nnames;
+        pf->names[pf->nnames++] = f->terms[i].field;
+    }
+    for (size_t i = 0; i < pf->nnames; i++)
+        pf->lens[i] = strlen(pf->names[i]);
+    pf->shapes = pf->nnames > 0;
+    if (pf->shapes)
+        memset(pf->verdict, 0, sizeof(pf->verdict));
     if (f->source)
         pf_add(pf, f->source);
     if (f->container)
@@ -518,15 +589,66 @@ static void pf_block(struct prefilter *pf)
 {
     for (size_t i = 0; i < pf->n; i++)
         pf->k[i].valid = false;
+    if (pf->shapes)
+        memset(pf->verdict, 0, sizeof(pf->verdict));
 }
 
-static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, const struct wk__blkview *v,
+static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, struct wk__blkview *v,
                    int64_t ts, const uint8_t *body, size_t blen)
 {
     if (!f)
         return false;
     if ((f->since && ts < f->since) || (f->until && ts > f->until))
         return true;
+    uint32_t sid;
+    if (pf->shapes && wk__blkview_shape_id(v, &sid) == 1) {
+        /* Could an event of this shape pass event_match? Each field it compares must be
+         * a field of the shape (at any record: term_match looks at all): event.module for
+         * a source, container.id or container.name for a container, each term's field.
+         * (A damaged record or shape is left to the decoder, which reports it.) */
+        uint8_t verdict = sid < PF_SHAPES ? pf->verdict[sid] : 0;
+        if (!verdict) {
+            const struct wk__shape *sh = &v->shapes[sid];
+            struct pf_memo *m = NULL;
+            uint64_t h = 0;
+            if (pf->memo) {
+                h = desc_hash(sh->desc, sh->dlen);
+                m = &pf->memo[h % PF_MEMO];
+                if (m->desc && m->h == h && m->len == sh->dlen &&
+                    memcmp(m->desc, sh->desc, sh->dlen) == 0)
+                    verdict = m->verdict;
+            }
+            if (!verdict) {
+                uint64_t have;
+                if (wk__blkview_shape_names(v, sid, pf->names, pf->lens, pf->nnames, &have) < 0)
+                    return false;
+                bool ok = (have & pf->need) == pf->need;
+                if (f->container && !(have & (UINT64_C(3) << (f->source ? 1 : 0))))
+                    ok = false;
+                verdict = ok ? 1 : 2;
+                uint8_t *d;
+                if (m && (d = realloc(m->desc, sh->dlen ? sh->dlen : 1))) { /* (or not kept) */
+                    memcpy(d, sh->desc, sh->dlen);
+                    *m = (struct pf_memo){ h, d, sh->dlen, verdict };
+                }
+            }
+            if (sid < PF_SHAPES)
+                pf->verdict[sid] = verdict;
+        }
+        pf->seen++;
+        if (verdict == 2)
+            return true;
+        /* When the shapes leave few records (a term's field that is rare, auditd.key),
+         * search each in its own bytes; when they leave most (a container), search the
+         * block from record to record below: it skips from one occurrence to the next. */
+        if (++pf->kept * 4 < pf->seen || pf->seen < 64) {
+            for (size_t i = 0; i < pf->n; i++) {
+                if (!wk__find(body, blen, (const uint8_t *)pf->k[i].s, pf->k[i].len))
+                    return true;
+            }
+            return false;
+        }
+    }
     const uint8_t *end = v->raw + v->len;
     for (size_t i = 0; i < pf->n; i++) {
         if (!pf->k[i].valid || (pf->k[i].next && pf->k[i].next < body)) {
@@ -557,7 +679,12 @@ int wk_store_block_scan(struct wk_store_reader *r, uint64_t id,
     uint32_t idx = 0;
     struct prefilter pf;
     pf_init(&pf, f);
-    while ((rc = wk__blkview_next(&r->view, &body, &blen, &ts)) == 1) {
+    uint32_t skipped;
+    /* records of shapes ts_out ruled out are passed over without a call each */
+    while ((rc = wk__blkview_next_kept(&r->view, pf.verdict, pf.shapes ? PF_SHAPES : 0, &body,
+                                       &blen, &ts, &skipped)) == 1) {
+        idx += skipped;
+        pf.seen += skipped; /* (ruled out by shape: for the choice of search in ts_out) */
         uint32_t i = idx++;
         if (rw && rw->record && !rw->record((size_t)(body - r->view.raw), blen, rw->arg))
             continue;
@@ -609,6 +736,8 @@ int wk_store_iter_new(struct wk_store_reader *r, const struct wk_store_filter *f
     if (f)
         it->f = *f;
     pf_init(&it->pf, &it->f);
+    if (it->pf.shapes)
+        it->pf.memo = calloc(PF_MEMO, sizeof(*it->pf.memo)); /* (NULL: none kept) */
     int rc = wk_event_new(&it->ev);
     if (rc == 0)
         rc = wk_store_candidates(r, &it->f, &it->ids, &it->n);
@@ -645,13 +774,17 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
         const uint8_t *body;
         size_t blen;
         int64_t ts;
-        rc = wk__blkview_next(&it->view, &body, &blen, &ts);
+        uint32_t skipped;
+        rc = wk__blkview_next_kept(&it->view, it->pf.verdict, it->pf.shapes ? PF_SHAPES : 0,
+                                   &body, &blen, &ts, &skipped);
         if (rc < 0)
             return rc;
         if (rc == 0) {
             it->in_block = false;
             continue;
         }
+        it->idx += skipped;
+        it->pf.seen += skipped;
         uint32_t idx = it->idx++;
         if (it->f.raw && it->f.raw->record &&
             !it->f.raw->record((size_t)(body - it->view.raw), blen, it->f.raw->arg))
@@ -678,6 +811,7 @@ struct wk_store_iter *wk_store_iter_free(struct wk_store_iter *it)
     free(it->ids);
     wk__buf_fini(&it->raw);
     wk__blkview_fini(&it->view);
+    pf_fini(&it->pf);
     wk_event_free(it->ev);
     free(it);
     return NULL;

@@ -197,6 +197,7 @@ struct wk__blkview {
     const uint8_t *raw;
     size_t len, start, pos;
     int64_t prev_ts;
+    uint32_t sid; /* format 2: shape id of the record next() returned, UINT32_MAX: unread */
     struct wk__shape *shapes;
     size_t nshapes, cshapes;
     struct wk__fdesc *fields;
@@ -208,6 +209,27 @@ void wk__blkview_rewind(struct wk__blkview *v);
 int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts);
 int wk__blkview_decode(struct wk__blkview *v, const uint8_t *body, size_t blen, int64_t ts,
                        struct wk_event *ev);
+/* next(), passing over (and counting in *skipped) the records of format 2 whose shape id
+ * s < nv has verdict[s] == 2 (a reader's "this shape cannot match"). Format 1: next(). */
+int wk__blkview_next_kept(struct wk__blkview *v, const uint8_t *verdict, size_t nv,
+                          const uint8_t **body, size_t *blen, int64_t *ts, uint32_t *skipped);
+/* Format 2: the shape id of the record next() returned last.
+ * @return 1, 0 (format 1: no shapes), WK_ECORRUPT. */
+static inline int wk__blkview_shape_id(const struct wk__blkview *v, uint32_t *sid)
+{
+    if (v->format != WK__BLK_FORMAT2)
+        return 0;
+    if (v->sid >= v->nshapes)
+        return WK_ECORRUPT;
+    *sid = v->sid;
+    return 1;
+}
+/* Which of names[0..n) (n <= 64) are field names of shape sid: bit i of *present. Lets a
+ * reader rule out, before decoding, records whose fields cannot satisfy a filter.
+ * @return 0 or WK_ECORRUPT. */
+int wk__blkview_shape_names(const struct wk__blkview *v, uint32_t sid,
+                            const char *const *names, const size_t *lens, size_t n,
+                            uint64_t *present);
 /* Count the records (rewinds). @return 0 or WK_ECORRUPT. */
 int wk__blkview_count(struct wk__blkview *v, uint32_t *count);
 void wk__blkview_fini(struct wk__blkview *v);

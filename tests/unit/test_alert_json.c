@@ -188,3 +188,55 @@ WK_TEST(corner_cases_match_the_jansson_form)
 }
 
 
+
+/* The string writer copies 8 bytes at a time while none needs an escape, and the UTF-8
+ * check skips ASCII 8 bytes at a time: an escape or a non-ASCII byte at every offset of
+ * long strings, against jansson. */
+WK_TEST(escapes_and_utf8_at_every_offset_match_the_jansson_form)
+{
+    static const char *const specials[] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f",
+                                            "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                            "\xff", "\xc3", " " };
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    char s[64];
+    for (size_t k = 0; k < WK_ARRAY_SIZE(specials); k++) {
+        for (size_t at = 0; at < 40; at++) {
+            size_t sl = strlen(specials[k]), len = 0;
+            memset(s, 'a' + (int)(at % 26), at);
+            len = at;
+            memcpy(s + len, specials[k], sl);
+            len += sl;
+            memcpy(s + len, "0123456789abcdef", 16 - at % 7);
+            len += 16 - at % 7;
+            wk_event_reset(ev);
+            WK_ASSERT_OK(wk_event_add_str(ev, 0, K("message"), s, len));
+            WK_ASSERT_OK(wk_event_add_strlist(ev, 0, K("l"),
+                                              (struct wk_str[]){ { s, len }, { s + 1, len - 1 } }, 2));
+            check_event(ev);
+        }
+    }
+    wk_event_free(ev);
+}
+
+/* An ATT&CK list in compile.c's form is copied as it is: the same bytes as the
+ * parse-and-dump path that other forms take. */
+WK_TEST(attack_list_copied_or_reparsed_alike)
+{
+    static const char *const pairs[][2] = {
+        { "[]", "[ ]" },
+        { "[\"T1059\"]", "[ \"T1059\"]" },
+        { "[\"T1059.004\",\"T1611\"]", "[\"T1059.004\", \"T1611\"]" },
+    };
+    for (size_t i = 0; i < WK_ARRAY_SIZE(pairs); i++) {
+        struct wk_alert a = { .info = &info, .attack = pairs[i][0], .ts = 1 };
+        char *x = NULL, *y = NULL;
+        WK_ASSERT_OK(wk_alert_to_json(&a, &x, NULL));
+        a.attack = pairs[i][1];
+        WK_ASSERT_OK(wk_alert_to_json(&a, &y, NULL));
+        WK_ASSERT_STR_EQ(x, y);
+        WK_ASSERT(strstr(x, pairs[i][0]) != NULL);
+        free(x);
+        free(y);
+    }
+}

@@ -90,3 +90,49 @@ WK_TEST(format_parse_roundtrip_many)
             WK_FAIL("round trip of %lld via %s gave %lld", (long long)t, buf, (long long)back);
     }
 }
+
+/* wk_time_format writes digits by hand: the same bytes as the printf form it replaced,
+ * over the whole i64 range (years 1677-2262), ends and second boundaries included. */
+WK_TEST(format_matches_printf_form)
+{
+    char buf[WK_RFC3339_MAX], ref[WK_RFC3339_MAX];
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 300000; i++) {
+        int64_t t;
+        if (i == 0)
+            t = INT64_MIN;
+        else if (i == 1)
+            t = INT64_MAX;
+        else if (i < 100)
+            t = (int64_t)(i - 50) * WK_NS_PER_SEC + (i % 3) - 1;
+        else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            t = (int64_t)x;
+        }
+        int64_t secs = t / WK_NS_PER_SEC, frac = t % WK_NS_PER_SEC;
+        if (frac < 0) {
+            frac += WK_NS_PER_SEC;
+            secs -= 1;
+        }
+        int64_t days = secs / 86400, rem = secs % 86400;
+        if (rem < 0) {
+            rem += 86400;
+            days -= 1;
+        }
+        /* civil date by the textbook algorithm (H. Hinnant) */
+        int64_t z = days + 719468;
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        unsigned doe = (unsigned)(z - era * 146097);
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        unsigned mp = (5 * doy + 2) / 153;
+        unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+        int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+        int n = snprintf(ref, sizeof(ref), "%04lld-%02u-%02uT%02d:%02d:%02d.%09lldZ",
+                         (long long)y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
+                         (int)(rem % 60), (long long)frac);
+        size_t got = wk_time_format(t, buf);
+        if (got != (size_t)n || strcmp(buf, ref) != 0)
+            WK_FAIL("%lld: %s, want %s", (long long)t, buf, ref);
+    }
+}
