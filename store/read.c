@@ -242,8 +242,9 @@ int wk_store_reader_open(struct wk_store *st, struct wk_store_reader **out)
         goto fail;
     /* Readers skip the frame's XXH64 content checksum (14% of a hunt's instructions): the
      * records' BLAKE2b in the block header is the integrity check, and verify (its own
-     * decompression context) checks both. A damaged frame still fails to decode or yields
-     * records the bounds-checked decoder rejects. ZSTD_d_forceIgnoreChecksum is
+     * decompression context) checks both. A damaged frame mostly fails to decode, but a
+     * flipped byte in a raw literal run can decode to a wrong byte: the daemon's continuous
+     * verify and `verify` catch that (docs/store.md). ZSTD_d_forceIgnoreChecksum is
      * ZSTD_d_experimentalParam3 (zstd >= 1.4.7); an older library refuses it: no harm. */
     (void)ZSTD_DCtx_setParameter(r->dctx, (ZSTD_dParameter)1002 /* forceIgnoreChecksum */, 1);
     if ((rc = wk__store_rdtxn(st, &r->txn)) < 0) {
