@@ -2,13 +2,15 @@
 /*
  * Realistic event generator for the store's benchmark and tests: takes the shapes of the
  * real inputs in the shared corpus (auditd records, Docker events, CRI log lines), varies
- * times, serials, pids and containers, and prints either the normalized events (jsonl, the
- * form `ingest` reads) or their raw originals (for `zstd -19` and `ausearch`).
+ * times, serials, rule keys and containers in the raw lines, and prints either the raw lines
+ * (for `zstd -19` and `ausearch`) or the events watchkeeper's own parsers make of them
+ * (jsonl, the form `ingest` reads), plus the enrichment a source adds from its state.
  * usage: gen_events CORPUS_DIR N [SEED] [--raw | --raw-auditd]
  */
 #include "config.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #include "watchkeeper/event.h"
 #include "watchkeeper/event_json.h"
+#include "watchkeeper/parser.h"
 
 struct lines {
     char **v;
@@ -188,19 +191,33 @@ static void gen_auditd(struct wk_event *ev, const char *tpl, int64_t ts, uint64_
     add_str(ev, 0, "event.original", raw, n);
 }
 
+static const struct container *docker_c; /* the container of the last Docker event */
+
 static void gen_docker(struct wk_event *ev, const char *tpl, int64_t ts, char *raw, size_t cap)
 {
     json_t *j = json_loads(tpl, 0, NULL);
     if (!j)
         return;
     const struct container *c = &cont[rnd() % 40];
+    docker_c = c;
     json_object_set_new(j, "time", json_integer(ts / 1000000000));
     json_object_set_new(j, "timeNano", json_integer(ts));
     json_t *actor = json_object_get(j, "Actor");
+    /* a container event names its container as the other sources see it */
     if (actor)
         json_object_set_new(actor, "ID", json_string(c->id));
+    json_t *attrs = actor ? json_object_get(actor, "Attributes") : NULL;
+    const char *type = json_string_value(json_object_get(j, "Type"));
+    if (attrs && (!type || strcmp(type, "container") == 0)) {
+        if (json_object_get(attrs, "name"))
+            json_object_set_new(attrs, "name", json_string(c->name));
+        if (json_object_get(attrs, "image"))
+            json_object_set_new(attrs, "image", json_string(c->image));
+    }
     if (json_object_get(j, "id"))
         json_object_set_new(j, "id", json_string(c->id));
+    if (json_object_get(j, "from"))
+        json_object_set_new(j, "from", json_string(c->image));
     char *s = json_dumps(j, JSON_COMPACT);
     snprintf(raw, cap, "%s", s);
     free(s);
@@ -223,6 +240,8 @@ static void gen_docker(struct wk_event *ev, const char *tpl, int64_t ts, char *r
     json_decref(j);
 }
 
+static const struct container *clog_c; /* the container of the last CRI line */
+
 static void gen_clog(struct wk_event *ev, const char *tpl, int64_t ts, char *raw, size_t cap)
 {
     /* CRI: "TIME STREAM TAG MESSAGE" */
@@ -238,6 +257,7 @@ static void gen_clog(struct wk_event *ev, const char *tpl, int64_t ts, char *raw
     strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(raw, cap, "%s.%09lldZ %s", t, (long long)(ts % 1000000000), p1 + 1);
     const struct container *c = &cont[rnd() % 40];
+    clog_c = c;
     add_cstr(ev, 0, "event.module", "clog");
     add_cstr(ev, 0, "message", p3 + 1);
     add_str(ev, 0, "log.iostream", p1 + 1, (size_t)(p2 - p1 - 1));
@@ -246,6 +266,68 @@ static void gen_clog(struct wk_event *ev, const char *tpl, int64_t ts, char *raw
     add_cstr(ev, 0, "kubernetes.pod.name", c->name);
     add_cstr(ev, 0, "kubernetes.namespace", "default");
     add_cstr(ev, 0, "event.original", raw);
+}
+
+/*
+ * The events of one raw line as watchkeeper's parsers make them, plus what a source adds from
+ * its state and not from the line: container.* of an auditd event (the process's container,
+ * here a function of its pid; a third of the processes run on the host) and container.name
+ * and image of a log line (the container table; the id and kubernetes.* come from the CRI
+ * path). Each generated auditd line has its own serial, so a flush after it emits it.
+ */
+struct gen_sink {
+    struct wk_parser_sink s;
+    unsigned long long emitted;
+    bool out;
+    char *js; /* the line's event as JSON, when out */
+    size_t len;
+};
+
+static int64_t value_int(const struct wk_event *ev, const char *name)
+{
+    struct wk_key k = wk_key_init(name);
+    const struct wk_value *v = wk_event_get(ev, 0, &k);
+    char buf[32];
+    const char *s;
+    size_t l;
+    if (!v || !wk_value_text(v, buf, sizeof(buf), &s, &l) || l >= sizeof(buf))
+        return -1;
+    memmove(buf, s, l);
+    buf[l] = '\0';
+    return atoll(buf);
+}
+
+static int gen_emit(struct wk_parser_sink *sk, struct wk_event *ev, uint64_t resume)
+{
+    (void)resume;
+    struct gen_sink *g = (struct gen_sink *)sk;
+    size_t ml;
+    const char *mod = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &ml);
+    if (mod && ml == 6 && memcmp(mod, "auditd", 6) == 0) {
+        int64_t pid = value_int(ev, "process.pid");
+        uint64_t h = (uint64_t)pid * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+        if (pid > 0 && h % 3)
+            add_container(ev, &cont[(h / 3) % 40]);
+    } else if (mod && ml == 6 && memcmp(mod, "docker", 6) == 0 && docker_c &&
+               wk_event_get_str(ev, &WK_KEY_CONTAINER_ID, NULL) &&
+               !wk_event_get_str(ev, &WK_KEY_CONTAINER_NAME, NULL)) {
+        add_cstr(ev, 0, "container.name", docker_c->name); /* legacy events: from inspect */
+    } else if (mod && ml == 4 && memcmp(mod, "clog", 4) == 0 && clog_c) {
+        add_cstr(ev, 0, "container.name", clog_c->name);
+        add_cstr(ev, 0, "container.image.name", clog_c->image);
+    }
+    if (g->emitted++ || !g->out) {
+            return 0;
+    }
+    return wk_event_to_json(ev, &g->js, &g->len) < 0 ? -ENOMEM : 0;
+}
+
+static int gen_reject(struct wk_parser_sink *sk, const struct wk_line_ctx *where,
+                      const char *reason, const char *raw, size_t len)
+{
+    (void)sk, (void)where, (void)reason, (void)raw, (void)len;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -282,6 +364,20 @@ int main(int argc, char **argv)
         cont[i].image = images[rnd() % 6];
     }
     wk_keys_init();
+    struct wk_parser_opts po;
+    wk_parser_opts_init(&po);
+    po.host = "node-1";
+    const char *const pnames[3] = {"auditd", "docker-events", "cri"};
+    struct wk_parser *parser[3];
+    for (int i = 0; i < 3; i++) {
+        const struct wk_parser_ops *ops = wk_parser_find(pnames[i]);
+        if (!ops || ops->create(&parser[i], &po) < 0) {
+            fprintf(stderr, "gen_events: no %s parser\n", pnames[i]);
+            return 3;
+        }
+    }
+    uint64_t off[42] = {0}; /* bytes written to each container's log file, audit.log */
+    struct gen_sink sink = {{gen_emit, gen_reject}, 0, false, NULL, 0};
     struct wk_event *ev;
     if (wk_event_new(&ev) < 0)
         return 3;
@@ -295,6 +391,7 @@ int main(int argc, char **argv)
         raw[0] = '\0';
         unsigned k = (unsigned)(rnd() % 10);
         bool is_audit = k < 6;
+        clog_c = docker_c = NULL;
         if (k < 6)
             gen_auditd(ev, au.v[rnd() % au.n], ts, serial++, raw, sizeof(raw));
         else if (k < 7)
@@ -302,10 +399,51 @@ int main(int argc, char **argv)
         else
             gen_clog(ev, cl.v[rnd() % cl.n], ts, raw, sizeof(raw));
         if (!raw[0]) {
+            serial -= is_audit; /* a serial skipped would be a gap */
             i--;
             continue;
         }
-        add_cstr(ev, 0, "host.name", "node-1");
+        /* The parser's events, written out unless only raw lines are wanted. */
+        int pi = k < 6 ? 0 : k < 7 ? 1 : 2;
+        char path[256];
+        struct wk_line_ctx where = {"/var/log/audit/audit.log", i + 1, off[40]};
+        uint64_t *o = &off[40];
+        if (pi == 1) {
+            where.path = "-";
+            o = &off[41];
+        } else if (pi == 2) {
+            size_t ci = (size_t)(clog_c - cont);
+            snprintf(path, sizeof(path), "/var/log/containers/%s_default_%s-%s.log",
+                     clog_c->name, clog_c->name, clog_c->id);
+            where.path = path;
+            o = &off[ci];
+        }
+        where.offset = *o;
+        const struct wk_parser_ops *ops = wk_parser_find(pnames[pi]);
+        sink.emitted = 0;
+        sink.out = !raw_out;
+        size_t rl = strlen(raw);
+        if (ops->feed_line(parser[pi], raw, rl, &where, &sink.s) < 0 ||
+            ops->flush(parser[pi], &sink.s) < 0)
+            return 3;
+        if (sink.emitted == 0) { /* rejected: not a line of the format */
+            serial -= is_audit;
+            i--;
+            continue;
+        }
+        if (sink.emitted != 1) {
+            fprintf(stderr, "gen_events: one line made %llu events: %s\n", sink.emitted,
+                    raw);
+            return 3;
+        }
+        *o += rl + 1;
+        if (sink.js) {
+            fwrite(sink.js, 1, sink.len, stdout);
+            putchar('\n');
+            free(sink.js);
+            sink.js = NULL;
+            continue;
+        }
         if (raw_out) {
             if (audit_only && !is_audit)
                 continue;
@@ -313,14 +451,9 @@ int main(int argc, char **argv)
             putchar('\n');
             continue;
         }
-        char *js;
-        size_t len;
-        if (wk_event_to_json(ev, &js, &len) < 0)
-            return 3;
-        fwrite(js, 1, len, stdout);
-        putchar('\n');
-        free(js);
     }
+    for (int i = 0; i < 3; i++)
+        wk_parser_find(pnames[i])->destroy(parser[i]);
     wk_event_free(ev);
     return 0;
 }

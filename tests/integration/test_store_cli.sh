@@ -62,8 +62,8 @@ wk_expect_eq "$got" "$want" "--container NAME"
 want=$(jqcount '.event.module=="auditd"')
 got=$("$WK_BIN" query --store "$S" --source auditd | wc -l)
 wk_expect_eq "$got" "$want" "--source"
-want=$(jqcount '.event.module=="auditd" and .event.action=="syscall_59"')
-got=$("$WK_BIN" query --store "$S" --source auditd --where event.action=syscall_59 | wc -l)
+want=$(jqcount '.event.module=="auditd" and .event.action=="execve"')
+got=$("$WK_BIN" query --store "$S" --source auditd --where event.action=execve | wc -l)
 wk_expect_eq "$got" "$want" "--where event.action"
 [ "$want" -gt 0 ] || wk_fail "oracle found no execve events"
 want=$(jq -c 'select(.records) | select(any(.records[]; .type=="PATH"))' "$WK_TMP/in.jsonl" | wc -l)
