@@ -238,14 +238,17 @@ static int pl_cursor(struct wk_source_sink *sink, struct wk_source *src, const v
     return 0;
 }
 
-static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
-                     const struct wk_event *ev, const void *cursor, size_t cursor_len)
+/* Queue ev: a copy (submit) or its contents, ev left empty (submit_take, take=true). */
+static int submit_one(struct wk_pipeline *p, struct wk_source *src, struct wk_event *ev,
+                      bool take, const void *cursor, size_t cursor_len)
 {
-    struct wk_pipeline *p = wk_container_of(sink, struct wk_pipeline, sink);
     struct slot *sl = slot_of(p, src);
     if (!sl)
         return -EINVAL;
-    size_t bytes = event_size(ev) + sizeof(struct item) + cursor_len;
+    /* What the queued event pins: a taken one exactly (storage kept for reuse included),
+     * a copy as estimated from its contents (its real size is known after the copy). */
+    size_t bytes = (take ? wk_event_mem(ev) : event_size(ev)) + sizeof(struct item) +
+                   (cursor_len > POOL_CUR ? cursor_len : POOL_CUR);
     pthread_mutex_lock(&p->lock);
     bool full = p->st.queued_events >= (uint64_t)p->lim.queue_events ||
                 (p->st.queued_events > 0 && p->st.queued_bytes + bytes > p->lim.queue_bytes);
@@ -286,16 +289,30 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
     it->kept = false;
     it->curonly = false;
     it->slot = (uint32_t)(sl - p->slots);
-    it->bytes = (uint32_t)bytes;
     it->curlen = (uint32_t)cursor_len;
     if (cursor_len)
         memcpy(it->cur, cursor, cursor_len);
     it->enq_ns = wk_time_mono_ns();
-    if ((!it->ev && wk_event_new(&it->ev) < 0) || wk_event_copy(it->ev, ev) < 0) {
-        wk_event_free(it->ev);
+    if (!it->ev && wk_event_new(&it->ev) < 0) {
         free(it);
         return -ENOMEM;
     }
+    if (take) {
+        /* The pooled event (committed, its contents no longer needed) becomes the
+         * source's empty one; the source's becomes the queued one. */
+        wk_event_reset(it->ev);
+        wk_event_swap(it->ev, ev);
+    } else {
+        if (wk_event_copy(it->ev, ev) < 0) {
+            wk_event_free(it->ev);
+            free(it);
+            return -ENOMEM;
+        }
+        size_t real = wk_event_mem(it->ev) + sizeof(*it) + it->curcap;
+        if (real > bytes)
+            bytes = real; /* a recycled event may pin more than this one needs */
+    }
+    it->bytes = (uint32_t)(bytes < UINT32_MAX ? bytes : UINT32_MAX);
     /* Input without a time of its own is stamped with its arrival. */
     if (wk_event_ts(it->ev) == 0)
         wk_event_set_ts(it->ev, wk_time_now_ns());
@@ -305,7 +322,7 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
     *p->tailp = it;
     p->tailp = &it->next;
     p->st.queued_events++;
-    p->st.queued_bytes += bytes;
+    p->st.queued_bytes += it->bytes;
     if (p->st.queued_bytes > p->st.peak_bytes)
         p->st.peak_bytes = p->st.queued_bytes;
     p->st.submitted++;
@@ -313,6 +330,20 @@ static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
         pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     return 0;
+}
+
+static int pl_submit(struct wk_source_sink *sink, struct wk_source *src,
+                     const struct wk_event *ev, const void *cursor, size_t cursor_len)
+{
+    struct wk_pipeline *p = wk_container_of(sink, struct wk_pipeline, sink);
+    return submit_one(p, src, (struct wk_event *)ev, false, cursor, cursor_len);
+}
+
+static int pl_submit_take(struct wk_source_sink *sink, struct wk_source *src,
+                          struct wk_event *ev, const void *cursor, size_t cursor_len)
+{
+    struct wk_pipeline *p = wk_container_of(sink, struct wk_pipeline, sink);
+    return submit_one(p, src, ev, true, cursor, cursor_len);
 }
 
 static int pl_reject(struct wk_source_sink *sink, struct wk_source *src, const char *reason,
@@ -1258,6 +1289,7 @@ int wk__pipeline_new(struct wk_pipeline **out, uv_loop_t *loop,
         return -ENOMEM;
     p->loop = loop;
     p->sink.submit = pl_submit;
+    p->sink.submit_take = pl_submit_take;
     p->sink.reject = pl_reject;
     p->sink.cursor = pl_cursor;
     p->backend = backend;

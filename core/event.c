@@ -468,6 +468,22 @@ int wk_event_copy(struct wk_event *dst, const struct wk_event *src)
     return 0;
 }
 
+void wk_event_swap(struct wk_event *a, struct wk_event *b)
+{
+    /* No member points into the struct itself (the arena's pointers are into its chunks),
+     * so exchanging the structs exchanges the events. */
+    struct wk_event t = *a;
+    *a = *b;
+    *b = t;
+}
+
+size_t wk_event_mem(const struct wk_event *ev)
+{
+    size_t fcap = ev->fields ? ev->cap : 0;
+    return sizeof(*ev) + fcap * (sizeof(*ev->fields) + sizeof(*ev->hashes)) +
+           (ev->idx ? ev->idxcap * sizeof(*ev->idx) : 0) + wk__arena_bytes(&ev->arena);
+}
+
 static bool value_eq(const struct wk_value *a, const struct wk_value *b)
 {
     if (a->kind != b->kind || a->len != b->len || a->flags != b->flags)

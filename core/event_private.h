@@ -33,6 +33,8 @@ struct wk_event {
 };
 
 bool wk__utf8_valid(const char *s, size_t len);
+/** Heap bytes of an arena's chunks, those in use and those kept for reuse (core/mem.c). */
+size_t wk__arena_bytes(const struct wk_arena *a);
 
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "event_private.h" /* wk__arena_bytes */
 #include "watchkeeper/mem.h"
 
 #define ARENA_MIN_CHUNK 4096u
@@ -57,6 +58,16 @@ void wk_arena_reset(struct wk_arena *a)
     a->head = NULL;
     a->cur = NULL;
     a->end = NULL;
+}
+
+size_t wk__arena_bytes(const struct wk_arena *a)
+{
+    size_t n = 0;
+    for (const struct wk_arena_chunk *c = a->head; c; c = c->next)
+        n += sizeof(*c) + c->size;
+    for (const struct wk_arena_chunk *c = a->free; c; c = c->next)
+        n += sizeof(*c) + c->size;
+    return n;
 }
 
 void *wk__arena_alloc_slow(struct wk_arena *a, size_t need)

@@ -65,6 +65,23 @@ const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl
 /* ---------------------------------------------------------------------------------- */
 /* Encoding                                                                            */
 
+/* The encoder's per-field room checks and varints, inline (codec.c's are calls). */
+static inline int room(struct wk__buf *b, size_t add)
+{
+    return b->cap - b->len >= add ? 0 : wk__buf_reserve(b, add);
+}
+
+static inline void putv(struct wk__buf *b, uint64_t v)
+{
+    uint8_t *p = b->p + b->len;
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    b->len = (size_t)(p - b->p);
+}
+
 struct refs {
     const char *orig;
     size_t olen;
@@ -72,21 +89,57 @@ struct refs {
                       * value usually lie just after it */
 };
 
-/* First occurrence of n (nl >= 1 bytes) in h (hl bytes). Needles are short and usually
- * close to the start (the next value after the last one): memchr + memcmp beats memmem's
- * set-up here. */
-static const char *find(const char *h, size_t hl, const char *n, size_t nl)
+/* n[0..len) == m[0..len), for the short tails of needles (inline: no call per candidate). */
+static inline bool same(const char *a, const char *b, size_t len)
+{
+    while (len >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+        a += 8;
+        b += 8;
+        len -= 8;
+    }
+    while (len--) {
+        if (*a++ != *b++)
+            return false;
+    }
+    return true;
+}
+
+/* First occurrence of n (nl >= 1 bytes) in h (hl bytes): exactly the first, as the format
+ * needs (docs/store.md), so the choice of reference never depends on how it is searched.
+ * 16 start positions at a time are filtered on the needle's first and last bytes (a pair
+ * rarely both match by chance, unlike the first byte alone: digits, '/', letters); only
+ * those candidates are compared in full, in order. */
+static inline const char *find(const char *h, size_t hl, const char *n, size_t nl)
 {
     if (nl > hl)
         return NULL;
-    const char *end = h + (hl - nl) + 1;
-    while (h < end) {
-        const char *p = memchr(h, n[0], (size_t)(end - h));
-        if (!p)
-            return NULL;
-        if (memcmp(p + 1, n + 1, nl - 1) == 0)
-            return p;
-        h = p + 1;
+    const size_t last = hl - nl; /* the last start position */
+    const char c0 = n[0], c1 = n[nl - 1];
+    const size_t mid = nl > 2 ? nl - 2 : 0;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i f = _mm_set1_epi8(c0), l = _mm_set1_epi8(c1);
+    for (; i + 15 <= last; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nl - 1));
+        unsigned mask = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
+        while (mask) {
+            size_t at = i + (size_t)__builtin_ctz(mask);
+            if (same(h + at + 1, n + 1, mid))
+                return h + at;
+            mask &= mask - 1;
+        }
+    }
+#endif
+    for (; i <= last; i++) {
+        if (h[i] == c0 && h[i + nl - 1] == c1 && same(h + i + 1, n + 1, mid))
+            return h + i;
     }
     return NULL;
 }
@@ -110,8 +163,8 @@ static const char *find_ref(const struct refs *r, const char *s, size_t n)
 static void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
 {
     size_t off = (size_t)(at - r->orig);
-    PUTV(b, ((uint64_t)n << 1) | 1);
-    PUTV(b, wk__zigzag((int64_t)off - (int64_t)r->prev_end));
+    putv(b, ((uint64_t)n << 1) | 1);
+    putv(b, wk__zigzag((int64_t)off - (int64_t)r->prev_end));
     r->prev_end = off + n;
 }
 
@@ -135,7 +188,7 @@ static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
     }
     uint64_t z = wk__zigzag(v);
     if (z < (UINT64_C(1) << 63)) {
-        PUTV(b, z << 1);
+        putv(b, z << 1);
         return;
     }
     b->p[b->len++] = 1;
@@ -145,7 +198,7 @@ static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
 
 static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n)
 {
-    int rc = wk__buf_reserve(b, 20);
+    int rc = room(b, 20);
     if (rc < 0)
         return rc;
     const char *at = n >= MIN_REF ? find_ref(r, s, n) : NULL;
@@ -153,9 +206,9 @@ static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n)
         put_ref(b, r, at, n);
         return 0;
     }
-    if ((rc = wk__buf_reserve(b, n + 10)) < 0)
+    if ((rc = room(b, n + 10)) < 0)
         return rc;
-    PUTV(b, (uint64_t)n << 1);
+    putv(b, (uint64_t)n << 1);
     if (n)
         memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -182,34 +235,34 @@ int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_e
             break;
         }
     }
-    int rc = wk__buf_reserve(desc, 30);
+    int rc = room(desc, 30);
     if (rc < 0)
         return rc;
-    PUTV(desc, wk_event_nrecords(ev));
-    PUTV(desc, nf);
-    PUTV(desc, orig);
+    putv(desc, wk_event_nrecords(ev));
+    putv(desc, nf);
+    putv(desc, orig);
     if (orig) {
-        if ((rc = wk__buf_reserve(vals, r.olen + 10)) < 0)
+        if ((rc = room(vals, r.olen + 10)) < 0)
             return rc;
-        PUTV(vals, r.olen);
+        putv(vals, r.olen);
         memcpy(vals->p + vals->len, r.orig, r.olen);
         vals->len += r.olen;
     }
     for (size_t i = 0; i < nf; i++) {
         const struct wk_key *k = wk_event_field_key(ev, i);
         const struct wk_value *v = wk_event_field_value(ev, i);
-        if ((rc = wk__buf_reserve(desc, k->len + 40)) < 0)
+        if ((rc = room(desc, k->len + 40)) < 0)
             return rc;
-        PUTV(desc, k->len);
+        putv(desc, k->len);
         memcpy(desc->p + desc->len, k->name, k->len);
         desc->len += k->len;
-        PUTV(desc, v->rec);
+        putv(desc, v->rec);
         desc->p[desc->len++] = v->kind;
         desc->p[desc->len++] = v->flags;
-        PUTV(desc, wk_event_field_dots(ev, i));
+        putv(desc, wk_event_field_dots(ev, i));
         if (i + 1 == orig)
             continue;
-        if ((rc = wk__buf_reserve(vals, 20)) < 0)
+        if ((rc = room(vals, 20)) < 0)
             return rc;
         switch (v->kind) {
         case WK_VAL_NULL:
@@ -235,7 +288,7 @@ int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_e
             break;
         }
         case WK_VAL_STRLIST:
-            PUTV(vals, v->len);
+            putv(vals, v->len);
             for (uint32_t j = 0; j < v->len; j++) {
                 if ((rc = put_str(vals, &r, v->u.items[j].s, v->u.items[j].len)) < 0)
                     return rc;
@@ -254,7 +307,7 @@ void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t
     uint8_t hb[20];
     size_t hl = wk__varint_put(hb, wk__zigzag((int64_t)((uint64_t)ts - (uint64_t)*prev_ts)));
     hl += wk__varint_put(hb + hl, sid);
-    PUTV(raw, hl + vlen);
+    putv(raw, hl + vlen);
     memcpy(raw->p + raw->len, hb, hl);
     raw->len += hl;
     memcpy(raw->p + raw->len, vals, vlen);

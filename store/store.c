@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/statvfs.h>
@@ -127,6 +128,10 @@ struct wk__writer {
     size_t sealed_bytes;
     struct side bside;
     int64_t batch_mono; /* 0: batch empty */
+    int64_t release_mono; /* last release_memory() */
+    void *map_addr;       /* where the data file is mapped (found for map_for) */
+    size_t map_len;
+    uint64_t map_for;
     struct src_count bsrc[WK__MAX_SOURCES];
     size_t nbsrc;
 
@@ -320,8 +325,13 @@ uint32_t wk__store_dict_id(const struct wk_store *st)
 
 bool wk__store_is_term(const struct wk_store *st, const char *name, size_t len)
 {
+    /* Called for every field of every event added: the first byte rejects most terms
+     * before any strlen. */
+    if (len == 0)
+        return false;
     for (size_t i = 0; i < st->nterms; i++) {
-        if (strlen(st->terms[i]) == len && memcmp(st->terms[i], name, len) == 0)
+        const char *t = st->terms[i];
+        if (t[0] == name[0] && strlen(t) == len && memcmp(t, name, len) == 0)
             return true;
     }
     return false;
@@ -1001,6 +1011,57 @@ static int grow(struct wk_store *st)
     return 0;
 }
 
+/* RSS bound of a long-running writer, every RELEASE_NS at most (after a commit):
+ * - the data file's pages this process touched (B-tree walks of the appends, the check of
+ *   each new block, readers) stay mapped, so counted in its RSS, until unmapped: they are
+ *   page cache and come back on the next touch at the cost of a minor fault, so drop them
+ *   (the map is read-only, MDB_WRITEMAP is not used: nothing is lost);
+ * - the heap keeps what was freed (mallopt above: no trimming on free, for speed), among it
+ *   the one-off peak of the dictionary training: hand free pages back (malloc_trim keeps
+ *   the top pad; pages reused within the interval are faulted again, a small cost here).
+ * So the file-backed part is what one interval touches, and the heap what is in use. */
+#define RELEASE_NS (2 * WK_NS_PER_SEC)
+
+/* Where LMDB mapped the data file (its API tells only with MDB_FIXEDMAP): the mapping of
+ * that file's inode in /proc/self/maps. Looked up again after the map grows. */
+static void find_map(struct wk_store *st)
+{
+    struct wk__writer *w = st->w;
+    char path[4096];
+    struct stat sb;
+    w->map_addr = NULL;
+    w->map_for = st->map_size;
+    snprintf(path, sizeof(path), "%s/data.mdb", st->dir);
+    FILE *f = stat(path, &sb) == 0 ? fopen("/proc/self/maps", "re") : NULL;
+    if (!f)
+        return;
+    char line[4096 + 128];
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi, ino;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &ino) == 3 &&
+            ino == (unsigned long)sb.st_ino && hi - lo >= st->map_size / 2) {
+            w->map_addr = (void *)lo;
+            w->map_len = (size_t)(hi - lo);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static void release_memory(struct wk_store *st, int64_t now)
+{
+    struct wk__writer *w = st->w;
+    if (now - w->release_mono < RELEASE_NS)
+        return;
+    w->release_mono = now;
+    if (w->map_for != st->map_size)
+        find_map(st);
+    if (w->map_addr)
+        (void)madvise(w->map_addr, w->map_len, MADV_DONTNEED);
+    if (!getenv("WK_STORE_NO_MALLOPT"))
+        (void)malloc_trim(1u << 20);
+}
+
 static int commit(struct wk_store *st, bool final)
 {
     struct wk__writer *w = st->w;
@@ -1032,6 +1093,7 @@ static int commit(struct wk_store *st, bool final)
     w->c_next_block = w->next_block;
     w->c_next_alert = w->next_alert;
     w->c_next_quar = w->next_quar;
+    release_memory(st, wk_time_mono_ns());
     return 0;
 }
 

@@ -173,6 +173,20 @@ bool wk_value_text(const struct wk_value *v, char *buf, size_t buflen, const cha
 int wk_event_copy(struct wk_event *dst, const struct wk_event *src);
 /** True when both events hold the same timestamp, fields, values and order. */
 bool wk_event_equal(const struct wk_event *a, const struct wk_event *b);
+/**
+ * Exchange the whole contents of a and b (timestamp, records, fields, their strings and the
+ * storage that holds them) in O(1): nothing is copied or allocated. Pointers into either
+ * event's strings stay valid and now belong to the other event. This is how an event is
+ * handed over without a copy (the pipeline takes a source's event and gives back an empty
+ * one, see wk_source_sink.submit_take). Not thread-safe on the same events.
+ */
+void wk_event_swap(struct wk_event *a, struct wk_event *b);
+/**
+ * Heap bytes the event holds: its struct, field arrays, index and string storage, including
+ * what a reset keeps for reuse (so a recycled event is counted at what it really pins).
+ * O(number of storage chunks).
+ */
+size_t wk_event_mem(const struct wk_event *ev);
 
 /*
  * JSON form (one object): "@timestamp" first (RFC 3339, UTC, 9 fraction digits), then the

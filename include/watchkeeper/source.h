@@ -10,6 +10,8 @@
  *   understands: inode+offset, Docker time, audit serial). The pipeline stores the cursor
  *   in the same transaction as the event; on restart, start() receives the last stored
  *   cursor and the source resumes exactly after it.
+ * - Ownership: submit() copies the event; submit_take() (optional) takes its contents and
+ *   leaves the source an empty event to refill: the hot path's way, no copy per event.
  * - Back-pressure: when submit() returns -EAGAIN the pipeline is full; the source stops
  *   reading (the event was NOT taken) and retries after its resume() is called.
  * - Coverage is data: a source that knows it missed input submits a `gap` event
@@ -57,6 +59,17 @@ struct wk_source_sink {
      */
     int (*cursor)(struct wk_source_sink *sink, struct wk_source *src, const void *cursor,
                   size_t cursor_len);
+    /**
+     * Optional (NULL when the sink has none: use submit): submit by hand-over, without a
+     * copy. On 0 the sink has taken everything ev held (fields, strings and the storage
+     * they live in, see wk_event_swap) and left ev an EMPTY event (as after
+     * wk_event_reset, with recycled storage) that the caller still owns and fills again;
+     * on -EAGAIN or another error ev is untouched, as with submit. The cursor is copied.
+     * Field names added with wk_event_add_*_sn must be static storage (the event outlives
+     * the call, and may outlive the source).
+     */
+    int (*submit_take)(struct wk_source_sink *sink, struct wk_source *src, struct wk_event *ev,
+                       const void *cursor, size_t cursor_len);
 };
 
 struct wk_source_status {

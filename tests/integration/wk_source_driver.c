@@ -93,7 +93,8 @@ static int reject(struct wk_source_sink *sink, struct wk_source *s, const char *
     return 0;
 }
 
-static struct wk_source_sink the_sink = {submit, reject, cursor_only};
+static struct wk_source_sink the_sink = { .submit = submit, .reject = reject,
+                                          .cursor = cursor_only };
 
 static void stopped(struct wk_source *s)
 {

@@ -435,3 +435,57 @@ WK_TEST(static_names_are_kept_not_copied)
     wk_event_free(cp);
     wk_event_free(back);
 }
+
+/* Hand-over: swap exchanges everything (strings stay where they are, no copy), both events
+ * stay fully usable (lookups, adds, reset); wk_event_mem counts what a reset keeps. */
+WK_TEST(swap_exchanges_contents_and_mem_counts_kept_storage)
+{
+    struct wk_event *a, *b, *ref;
+    WK_ASSERT_OK(wk_event_new(&a));
+    WK_ASSERT_OK(wk_event_new(&b));
+    WK_ASSERT_OK(wk_event_new(&ref));
+    size_t empty = wk_event_mem(a);
+    WK_ASSERT(empty >= 64);
+    wk_event_set_ts(a, 42);
+    int rec = wk_event_add_record(a);
+    WK_ASSERT_INT_EQ(rec, 1);
+    static char big[20000];
+    memset(big, 'x', sizeof(big));
+    struct wk_key k = wk_key_init("process.name"), rk = wk_key_init("comm");
+    for (int i = 0; i < 40; i++) { /* past the index's first growth */
+        char nm[16];
+        snprintf(nm, sizeof(nm), "f%d", i);
+        struct wk_key fk = wk_key_init(nm);
+        WK_ASSERT_OK(wk_event_add_int(a, 0, &fk, i));
+    }
+    WK_ASSERT_OK(wk_event_add_str(a, 0, &k, "sh", 2));
+    WK_ASSERT_OK(wk_event_add_str(a, 1, &rk, big, sizeof(big)));
+    WK_ASSERT_OK(wk_event_copy(ref, a));
+    const char *s = wk_event_get_str(a, &k, NULL);
+    size_t amem = wk_event_mem(a);
+    WK_ASSERT(amem >= empty + sizeof(big));
+    WK_ASSERT_OK(wk_event_add_str(b, 0, &k, "other", 5));
+
+    wk_event_swap(a, b);
+    WK_ASSERT(wk_event_equal(b, ref));
+    WK_ASSERT(wk_event_get_str(b, &k, NULL) == s); /* the same bytes: nothing copied */
+    WK_ASSERT_UINT_EQ(wk_event_mem(b), amem);
+    WK_ASSERT_STR_EQ(wk_event_get_str(a, &k, NULL), "other");
+    WK_ASSERT_UINT_EQ(wk_event_nfields(a), 1);
+    /* Both go on living: add to the taken one, reset and refill the other. */
+    struct wk_key nk = wk_key_init("f40");
+    WK_ASSERT_OK(wk_event_add_int(b, 0, &nk, 40));
+    WK_ASSERT_UINT_EQ(wk_event_nfields(b), wk_event_nfields(ref) + 1);
+    wk_event_reset(a);
+    WK_ASSERT_UINT_EQ(wk_event_nfields(a), 0);
+    WK_ASSERT(wk_event_get_str(a, &k, NULL) == NULL);
+    WK_ASSERT_OK(wk_event_add_str(a, 0, &k, "again", 5));
+    WK_ASSERT_STR_EQ(wk_event_get_str(a, &k, NULL), "again");
+    /* A reset keeps the storage for reuse, and wk_event_mem still counts it. */
+    size_t bmem = wk_event_mem(b);
+    wk_event_reset(b);
+    WK_ASSERT_UINT_EQ(wk_event_mem(b), bmem);
+    wk_event_free(a);
+    wk_event_free(b);
+    wk_event_free(ref);
+}

@@ -228,6 +228,71 @@ WK_TEST(queue_bytes_bound)
     finish(&loop, p);
 }
 
+/* Hand-over (submit_take): the pipeline takes the event's contents without a copy and
+ * leaves the source an empty event; a refused one (-EAGAIN) is untouched; the queue counts
+ * each taken event at what it pins (wk_event_mem), so queue_bytes bounds them. */
+WK_TEST(hand_over_takes_the_event_and_bounds_memory)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { .fail_next = 1 << 30 };
+    struct wk_config_pipeline l = limits(1000000, 100000);
+    l.queue_bytes = 1024 * 1024;
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    struct wk_source_sink *sink = wk__pipeline_sink(p);
+    WK_ASSERT(sink->submit_take != NULL);
+    static char big[10000];
+    memset(big, 'm', sizeof(big));
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    int taken = 0, rc;
+    size_t pinned = 0;
+    for (;;) {
+        char act[32], cur[16];
+        int al = snprintf(act, sizeof(act), "take-%d", taken + 1);
+        int cl = snprintf(cur, sizeof(cur), "%d", taken + 1);
+        WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 0); /* what the pipeline left us */
+        wk_event_set_ts(ev, 1000 + taken);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_ACTION, act, (size_t)al));
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_MESSAGE, big, sizeof(big)));
+        size_t mem = wk_event_mem(ev);
+        if ((rc = sink->submit_take(sink, (struct wk_source *)&s, ev, cur, (size_t)cl)) != 0)
+            break;
+        pinned += mem;
+        taken++;
+        WK_ASSERT_INT_EQ(wk_event_ts(ev), 0);
+    }
+    WK_ASSERT_INT_EQ(rc, -EAGAIN);
+    /* Refused: still ours, whole. */
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 2);
+    size_t ml = 0;
+    const char *msg = wk_event_get_str(ev, &WK_KEY_MESSAGE, &ml);
+    WK_ASSERT(msg && ml == sizeof(big) && memcmp(msg, big, ml) == 0);
+    struct wk_pipeline_stats st;
+    wk__pipeline_stats(p, &st);
+    printf("# %d events of %zu bytes taken\n", taken, pinned / (size_t)(taken ? taken : 1));
+    WK_ASSERT(taken >= 10);
+    WK_ASSERT_UINT_EQ(st.queued_events, (uint64_t)taken);
+    WK_ASSERT(st.queued_bytes >= pinned); /* every pinned byte counted ... */
+    WK_ASSERT(st.queued_bytes <= l.queue_bytes); /* ... within the bound */
+    __atomic_store_n(&m.fail_next, 0, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 2000 && !s.resumed; i++)
+        uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
+    WK_ASSERT_INT_EQ(s.resumed, 1);
+    WK_ASSERT_OK(sink->submit_take(sink, (struct wk_source *)&s, ev, "last", 4));
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, (size_t)taken + 1);
+    char want[32];
+    snprintf(want, sizeof(want), "take-%d", taken + 1);
+    WK_ASSERT_STR_EQ(m.last_action, want);
+    WK_ASSERT_STR_EQ(m.cursor, "a=last");
+    wk_event_free(ev);
+    finish(&loop, p);
+}
+
 /* Rules: alert on event.action "bad". */
 static int bad_eval(void *ctx, const struct wk_event *ev, int (*emit)(void *, json_t *),
                     void *arg)

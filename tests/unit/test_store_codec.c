@@ -3,7 +3,8 @@
  * references encoding (values that are and are not substrings of event.original, binary
  * originals, events without one, huge values), that every string value of every event is
  * a byte substring of its block's uncompressed bytes (the hunt prefilter relies on it),
- * and that blocks of format 1 stay readable. */
+ * that blocks of format 1 stay readable, and that a fixed event sequence encodes to pinned
+ * bytes (an encoder optimization must not change the format's output). */
 #include "config.h"
 
 #include <errno.h>
@@ -85,10 +86,11 @@ static void add_str(struct wk_event *ev, unsigned rec, const char *k, const char
     WK_ASSERT_OK(wk_event_add_str(ev, rec, &key, v, n));
 }
 
-WK_TEST(format2_round_trips_every_kind_and_reference)
+/* Twelve events using every value kind and reference case (huge ones at i % 4 == 3). */
+enum { NKIND = 12 };
+static void every_kind_events(struct wk_event *evs[NKIND])
 {
-    enum { N = 12 };
-    struct wk_event *evs[N];
+    enum { N = NKIND };
     static char huge[3 << 20];
     for (size_t i = 0; i < sizeof(huge); i++)
         huge[i] = (char)('a' + (i * 7 + i / 13) % 26);
@@ -155,6 +157,13 @@ WK_TEST(format2_round_trips_every_kind_and_reference)
             break;
         }
     }
+}
+
+WK_TEST(format2_round_trips_every_kind_and_reference)
+{
+    enum { N = NKIND };
+    struct wk_event *evs[N];
+    every_kind_events(evs);
     block_round_trip(evs, N);
     /* Without the huge events: small enough to try every truncation. */
     struct wk_event *small[N];
@@ -368,5 +377,144 @@ WK_TEST(format1_store_reads_extends_and_merges)
     }
     wk_store_close(st);
     for (size_t i = 0; i < N + 10; i++)
+        wk_event_free(evs[i]);
+}
+
+/* ---- The format-2 bytes are pinned ----
+ * A fixed event sequence must encode to the same block bytes whatever the encoder's
+ * implementation: tests/unit/data/store-format2/events.jsonl (98 events as `query --format
+ * jsonl` printed them: auditd events of the corpus' logs via bench/gen_auditd_log.py,
+ * json-file lines, Engine API events), then the every-kind events above without the huge
+ * ones. Pinned: the BLAKE2b-256 of the block's uncompressed bytes (the header's records
+ * hash), their length, and the by_container / by_term summaries the store writes for it. */
+
+#define PIN_FIXTURE_EVENTS 98
+#define PIN_EVENTS (PIN_FIXTURE_EVENTS + 9)
+#define PIN_RAW_LEN 105515u
+#define PIN_RHASH "093113706d9716f3f36f9306f8e6fb6f5c61c9d5be1e5cf6bf763fc6f95266ac"
+#define PIN_CSUM "2bc597d84df6b82793e3bbc8413c9d58f5cc3a42bd8859a983603defe62fb40a"
+#define PIN_TSUM "dde89ea3b0f70f06e670628601f8ed9ab6818c941518520b8cd2a75a0fb54bbf"
+
+static size_t pin_events(struct wk_event **evs)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/unit/data/store-format2/events.jsonl",
+             wk_test_srcdir());
+    FILE *f = fopen(path, "r");
+    WK_ASSERT(f != NULL);
+    char *line = NULL;
+    size_t cap = 0, n = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        WK_ASSERT(n < PIN_FIXTURE_EVENTS);
+        const char *err = NULL;
+        WK_ASSERT_OK(wk_event_new(&evs[n]));
+        WK_ASSERT_OK(wk_event_from_json(evs[n], line, (size_t)len - 1, &err));
+        n++;
+    }
+    free(line);
+    fclose(f);
+    WK_ASSERT_UINT_EQ(n, PIN_FIXTURE_EVENTS);
+    struct wk_event *kinds[NKIND];
+    every_kind_events(kinds);
+    for (int i = 0; i < NKIND; i++) {
+        if (i % 4 == 3)
+            wk_event_free(kinds[i]);
+        else
+            evs[n++] = kinds[i];
+    }
+    WK_ASSERT_UINT_EQ(n, PIN_EVENTS);
+    return n;
+}
+
+static void hex32(const uint8_t h[32], char out[65])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+WK_TEST(format2_block_bytes_are_pinned)
+{
+    struct wk_event *evs[PIN_EVENTS];
+    size_t n = pin_events(evs);
+    char hex[65];
+    uint8_t h[32];
+
+    /* The encoder alone, as the writer calls it. */
+    struct wk__buf desc = {0}, vals = {0}, recs = {0}, blk = {0};
+    struct wk__shapes shapes = {0};
+    int64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        desc.len = vals.len = 0;
+        WK_ASSERT_OK(wk__enc2_event(&desc, &vals, evs[i]));
+        uint32_t sid;
+        WK_ASSERT_OK(wk__shapes_intern(&shapes, desc.p, desc.len, &sid));
+        WK_ASSERT_OK(wk__buf_reserve(&recs, vals.len + 40));
+        wk__enc2_record(&recs, &prev, wk_event_ts(evs[i]), sid, vals.p, vals.len);
+    }
+    WK_ASSERT_OK(wk__shapes_section(&shapes, &blk));
+    WK_ASSERT_OK(wk__buf_put(&blk, recs.p, recs.len));
+    wk__records_hash(blk.p, blk.len, h);
+    hex32(h, hex);
+    printf("# encoder: %zu bytes, records hash %s\n", blk.len, hex);
+    fflush(stdout);
+    WK_ASSERT_UINT_EQ(blk.len, PIN_RAW_LEN);
+    WK_ASSERT_STR_EQ(hex, PIN_RHASH);
+
+    /* The store: one block (nothing seals it early), its header and summaries. */
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    o.fsync = false;
+    o.block_raw_max = 4u << 20;
+    o.block_age_ns = INT64_MAX / 4;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/pin", wk_test_tmpdir());
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    for (size_t i = 0; i < n; i++)
+        WK_ASSERT_OK(wk_store_add(st, evs[i], NULL, NULL));
+    WK_ASSERT_OK(wk_store_flush(st));
+    MDB_txn *txn;
+    WK_ASSERT_OK(wk__store_rdtxn(st, &txn));
+    uint8_t id[8];
+    wk__put_u64be(id, 1);
+    MDB_val k = {8, id}, v;
+    WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_BLOCKS], &k, &v), 0);
+    const uint8_t *hdr = v.mv_data;
+    WK_ASSERT_INT_EQ(wk__blk_format(hdr), WK__BLK_FORMAT2);
+    WK_ASSERT_UINT_EQ(wk__get_u32le(hdr + WK__BLK_OFF_COUNT), n);
+    WK_ASSERT_UINT_EQ(wk__get_u32le(hdr + WK__BLK_OFF_RAW), PIN_RAW_LEN);
+    hex32(hdr + WK__BLK_OFF_RHASH, hex);
+    WK_ASSERT_STR_EQ(hex, PIN_RHASH);
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    struct wk__buf raw = {0};
+    WK_ASSERT_OK(wk__store_block_raw(st, txn, d, v.mv_data, v.mv_size, &raw));
+    WK_ASSERT_UINT_EQ(raw.len, blk.len);
+    WK_ASSERT(memcmp(raw.p, blk.p, blk.len) == 0);
+    WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_BY_CONTAINER], &k, &v), 0);
+    wk__records_hash(v.mv_data, v.mv_size, h);
+    hex32(h, hex);
+    printf("# by_container: %zu bytes, hash %s\n", v.mv_size, hex);
+    fflush(stdout);
+    WK_ASSERT_STR_EQ(hex, PIN_CSUM);
+    WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_BY_TERM], &k, &v), 0);
+    wk__records_hash(v.mv_data, v.mv_size, h);
+    hex32(h, hex);
+    printf("# by_term: %zu bytes, hash %s\n", v.mv_size, hex);
+    fflush(stdout);
+    WK_ASSERT_STR_EQ(hex, PIN_TSUM);
+    /* Nothing else: one block. */
+    wk__put_u64be(id, 2);
+    WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_BLOCKS], &k, &v), MDB_NOTFOUND);
+    wk__store_rdtxn_end(st, txn);
+    wk_store_close(st);
+    ZSTD_freeDCtx(d);
+    wk__buf_fini(&raw);
+    wk__shapes_fini(&shapes);
+    wk__buf_fini(&desc);
+    wk__buf_fini(&vals);
+    wk__buf_fini(&recs);
+    wk__buf_fini(&blk);
+    for (size_t i = 0; i < n; i++)
         wk_event_free(evs[i]);
 }

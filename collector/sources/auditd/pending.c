@@ -30,11 +30,20 @@ void wk__au_pending_fini(struct wk__au_pending *q)
     memset(q, 0, sizeof(*q));
 }
 
+/* Hand ev over (no copy; ev is left empty) when the sink can take it, else copy it. */
+static int sink_submit(struct wk_source_base *src, struct wk_event *ev, const void *cur,
+                       size_t curlen)
+{
+    struct wk_source_sink *sk = src->sink;
+    return sk->submit_take ? sk->submit_take(sk, (struct wk_source *)src, ev, cur, curlen)
+                           : sk->submit(sk, (struct wk_source *)src, ev, cur, curlen);
+}
+
 int wk__au_pending_submit(struct wk__au_pending *q, struct wk_source_base *src,
-                          const struct wk_event *ev, const void *cur, size_t curlen)
+                          struct wk_event *ev, const void *cur, size_t curlen)
 {
     if (!q->paused) {
-        int rc = src->sink->submit(src->sink, (struct wk_source *)src, ev, cur, curlen);
+        int rc = sink_submit(src, ev, cur, curlen);
         if (rc != -EAGAIN)
             return rc;
         q->paused = true;
@@ -53,8 +62,8 @@ int wk__au_pending_submit(struct wk__au_pending *q, struct wk_source_base *src,
     size_t i = (q->head + q->n) % q->max;
     if (!q->ev[i] && wk_event_new(&q->ev[i]) < 0)
         return -ENOMEM;
-    if (wk_event_copy(q->ev[i], ev) < 0)
-        return -ENOMEM;
+    wk_event_reset(q->ev[i]);
+    wk_event_swap(q->ev[i], ev);
     if (curlen)
         memcpy(q->cur[i], cur, curlen);
     q->curlen[i] = curlen;
@@ -66,8 +75,7 @@ int wk__au_pending_drain(struct wk__au_pending *q, struct wk_source_base *src)
 {
     while (q->n) {
         size_t i = q->head;
-        int rc = src->sink->submit(src->sink, (struct wk_source *)src, q->ev[i],
-                                   q->curlen[i] ? q->cur[i] : NULL, q->curlen[i]);
+        int rc = sink_submit(src, q->ev[i], q->curlen[i] ? q->cur[i] : NULL, q->curlen[i]);
         if (rc == -EAGAIN)
             return -EAGAIN;
         wk_event_reset(q->ev[i]);

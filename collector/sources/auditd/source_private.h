@@ -27,11 +27,15 @@ struct wk__au_pending {
 void wk__au_pending_init(struct wk__au_pending *q, size_t max);
 void wk__au_pending_fini(struct wk__au_pending *q);
 /**
- * Submit ev, or queue a copy when the pipeline is full (or events are already queued).
- * @return 0 submitted; -EAGAIN queued; -ENOBUFS dropped (queue full, counted); other <0.
+ * Submit ev, or queue it when the pipeline is full (or events are already queued). By
+ * hand-over: ev is the parser's emitted event, which the parser rebuilds from empty for
+ * each event and does not read after emit, so its contents are taken (the pipeline's
+ * submit_take, or swapped into the queue) and ev may be left empty; copied only when the
+ * sink cannot take. @return 0 submitted; -EAGAIN queued; -ENOBUFS dropped (queue full,
+ * counted); other <0.
  */
 int wk__au_pending_submit(struct wk__au_pending *q, struct wk_source_base *src,
-                          const struct wk_event *ev, const void *cur, size_t curlen);
+                          struct wk_event *ev, const void *cur, size_t curlen);
 /** Submit the queued events in order. @return 0 when empty, -EAGAIN when full again. */
 int wk__au_pending_drain(struct wk__au_pending *q, struct wk_source_base *src);
 

@@ -194,9 +194,14 @@ static void slot_remove(struct wk_source *s, int i)
 
 /* ---- events ------------------------------------------------------------------------- */
 
-static int submit(struct wk_source *s, const struct wk_event *ev)
+/* By hand-over when the sink can take it (no copy): ev is the parser's event, which it
+ * rebuilds from empty (wk_event_reset) for every message and does not read after emit, or
+ * the gap event, also reset before each use; either may be left empty. */
+static int submit(struct wk_source *s, struct wk_event *ev)
 {
-    int rc = s->base.sink->submit(s->base.sink, s, ev, s->cursor.p, s->cursor.len);
+    struct wk_source_sink *sk = s->base.sink;
+    int rc = sk->submit_take ? sk->submit_take(sk, s, ev, s->cursor.p, s->cursor.len)
+                             : sk->submit(sk, s, ev, s->cursor.p, s->cursor.len);
     if (rc == -EAGAIN) {
         s->full = true;
         return rc;

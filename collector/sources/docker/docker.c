@@ -459,7 +459,10 @@ static void drain(struct wk_source *s)
         unsigned char cur[16 + MAX_KEYS * 8];
         size_t cl;
         write_cursor(s, cur, &cl);
-        int rc = s->base.sink->submit(s->base.sink, s, q->ev, cur, cl);
+        /* q->ev is ours alone and freed next: hand it over when the sink can take it. */
+        struct wk_source_sink *sk = s->base.sink;
+        int rc = sk->submit_take ? sk->submit_take(sk, s, q->ev, cur, cl)
+                                 : sk->submit(sk, s, q->ev, cur, cl);
         if (rc == -EAGAIN) {
             s->st_ns = ns;
             s->st_nkeys = nk;
@@ -486,11 +489,15 @@ static void drain(struct wk_source *s)
     }
 }
 
-static struct qent *enqueue(struct wk_source *s, const struct wk_event *ev, int64_t ts,
+/* Queue ev's contents, without a copy: ev (the scratch event, rebuilt from empty for every
+ * event) is left empty. */
+static struct qent *enqueue(struct wk_source *s, struct wk_event *ev, int64_t ts,
                             uint64_t key, bool keyed)
 {
     struct qent *q = wk_new0(struct qent, 1);
-    if (!q || wk_event_new(&q->ev) < 0 || wk_event_copy(q->ev, ev) < 0) {
+    if (q && wk_event_new(&q->ev) == 0)
+        wk_event_swap(q->ev, ev);
+    if (!q || !q->ev) {
         if (q)
             wk_event_free(q->ev);
         free(q);
