@@ -378,6 +378,24 @@ int wk_event_add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key
     return add_str(ev, rec, key, s, len, true);
 }
 
+int wk_event_add_str_ref(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                         const char *s, size_t len)
+{
+    if (len > UINT32_MAX)
+        return WK_ELIMIT;
+    int rc = 0;
+    struct wk_field *f = slot(ev, rec, key, false, &rc);
+    if (!f)
+        return rc;
+    f->dots = 0;
+    f->v.kind = WK_VAL_STR;
+    f->v.flags = 0;
+    f->v.rec = (uint16_t)rec;
+    f->v.len = (uint32_t)len;
+    f->v.u.s = s;
+    return 0;
+}
+
 int wk_event_add_int(struct wk_event *ev, unsigned rec, const struct wk_key *key, int64_t i)
 {
     struct wk_value v = { .kind = WK_VAL_INT, .u.i = i };

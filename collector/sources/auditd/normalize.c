@@ -204,11 +204,13 @@ static inline const struct wk_key *field_key(const struct wk__au_field *f,
     return tmp;
 }
 
-/* Add a record field: known names are static (not copied), others are copied. */
+/* Add a record field: known names are static (not copied), others are copied. The value
+ * is NUL-terminated and lives in the scratch arena (the record's copy, or decoded), which
+ * is reset with the event: it is not copied either. */
 static inline int add_field(struct wk_event *ev, int rec, const struct wk__au_name *nm,
                             const struct wk_key *key, const char *v, size_t vlen)
 {
-    return nm ? wk_event_add_str_sn(ev, (unsigned)rec, key, v, vlen)
+    return nm ? wk_event_add_str_ref(ev, (unsigned)rec, key, v, vlen)
               : wk_event_add_str(ev, (unsigned)rec, key, v, vlen);
 }
 
@@ -338,6 +340,20 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         return 0;
     if ((rc = wk__au_lex_fields(line, len, h.body, h.typeno, &p->fields)) < 0)
         return rc;
+    /* One copy of the record in the scratch arena, each value NUL-terminated in place (the
+     * byte after a value is a delimiter no other value holds): the event refers to these
+     * bytes instead of copying every value on its own. */
+    char *lc = wk_arena_alloc(&p->scratch, len + 1);
+    if (!lc)
+        return -ENOMEM;
+    memcpy(lc, line, len);
+    lc[len] = 0;
+    for (size_t i = 0; i < p->fields.n; i++) {
+        struct wk__au_field *f = &p->fields.f[i];
+        size_t o = (size_t)(f->v - line);
+        f->v = lc + o;
+        lc[o + f->vlen] = 0;
+    }
     int rec = wk_event_add_record(ev);
     if (rec < 0)
         return rec;
