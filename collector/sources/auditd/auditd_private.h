@@ -27,8 +27,7 @@ enum wk__au_form {
 struct wk__au_field {
     const char *k;
     const char *v;   /* value without quotes */
-    const char *raw; /* value as logged, with its quotes */
-    uint32_t klen, vlen, rawlen;
+    uint32_t klen, vlen;
     uint32_t khash;   /* wk_key_hash(k, klen), computed while lexing */
     const struct wk__au_name *nm; /* the known name (names.c), NULL when not one */
     uint8_t form;     /* enum wk__au_form */

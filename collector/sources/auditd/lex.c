@@ -63,6 +63,20 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
         return WK_EPARSE;
     }
     i += 10;
+    /* The records of one event carry the same stamp, and come together: the last stamp's
+     * text, through its ')', is checked before parsing numbers again. */
+    static __thread struct {
+        char text[48];
+        size_t len;
+        int64_t ts_ns;
+        uint64_t serial;
+    } last;
+    if (last.len && len - i >= last.len && memcmp(s + i, last.text, last.len) == 0) {
+        h->ts_ns = last.ts_ns;
+        h->serial = last.serial;
+        i += last.len - 1; /* at the ')' */
+        goto stamped;
+    }
     uint64_t sec = 0, frac = 0, serial = 0;
     size_t d0 = i;
     i = digits(s, i, len, 12, &sec);
@@ -89,6 +103,13 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     }
     h->ts_ns = (int64_t)(sec * 1000000000ull + frac);
     h->serial = serial;
+    if (i + 1 - d0 <= sizeof(last.text)) {
+        memcpy(last.text, s + d0, i + 1 - d0);
+        last.len = i + 1 - d0;
+        last.ts_ns = h->ts_ns;
+        last.serial = serial;
+    }
+stamped:
     /* "): " normally; old auditd DAEMON_* records lack the ':' */
     h->body = i + 1 < len && s[i + 1] == ':' ? i + 2 : i + 1;
     if (h->typelen > 9 && memcmp(h->type, "UNKNOWN[", 8) == 0) {
@@ -190,10 +211,21 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         const struct wk__au_name *nm = out->n < hint->n ? hint->nm[out->n] : NULL;
         if (nm && nm->key.len < len - i && s[i + nm->key.len] == '=') {
             /* the name this position had in the last record of the type? (known names
-             * hold no byte that ends or spoils a name, so it is what the scan would find) */
+             * hold no byte that ends or spoils a name, so it is what the scan would find)
+             * Its first 8 bytes (with the '=' when shorter) in one compare. */
             size_t j = 0;
-            while (j < nm->key.len && nm->key.name[j] == s[i + j])
-                j++;
+            if (i + 8 <= len) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                j = ((w ^ nm->w) & nm->wmask) == 0 ? (nm->key.len < 8 ? nm->key.len : 8) : 0;
+                if (j == 8) {
+                    while (j < nm->key.len && nm->key.name[j] == s[i + j])
+                        j++;
+                }
+            } else {
+                while (j < nm->key.len && nm->key.name[j] == s[i + j])
+                    j++;
+            }
             if (j == nm->key.len) {
                 i += j;
                 if (out->n == out->cap && grow(out) < 0)
@@ -244,7 +276,6 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         f->nm = wk__au_name_find(f->khash, f->k, f->klen);
     value:
         i++;
-        size_t r0 = i;
         if (i < len && s[i] == '"') {
             const char *q = memchr(s + i + 1, '"', len - i - 1);
             size_t e = q ? (size_t)(q - s) : len;
@@ -285,8 +316,6 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
                     f->vlen--;
             }
         }
-        f->raw = s + r0;
-        f->rawlen = (uint32_t)(i - r0);
         out->n++;
     }
     return (ssize_t)i;
