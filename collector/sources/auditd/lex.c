@@ -193,6 +193,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
     const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
     const unsigned value_stop = nested ? 1u | 4u : 1u;
     const unsigned char *u = (const unsigned char *)s;
+    bool enr = *enriched; /* (a local: the stores below may alias the pointer) */
     while (i < len) {
         unsigned char c = u[i];
         if (c == ' ') {
@@ -200,7 +201,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             continue;
         }
         if (c == 0x1d) {
-            *enriched = true;
+            *enriched = enr = true;
             i++;
             continue;
         }
@@ -235,7 +236,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
                 f->klen = nm->key.len;
                 f->khash = nm->key.hash;
                 f->nm = nm;
-                f->enriched = *enriched;
+                f->enriched = enr;
                 f->nested = nested;
                 goto value;
             }
@@ -266,7 +267,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         f->k = s + k0;
         f->klen = (uint32_t)(i - k0);
         f->khash = h;
-        f->enriched = *enriched;
+        f->enriched = enr;
         f->nested = nested;
         if (nested && f->klen > 1 && f->k[0] == '(') { /* old PAM format: "(hostname=?, " */
             f->k++;
@@ -288,6 +289,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
                 ssize_t r = lex_list(s, i + 1, len, true, enriched, hint, out);
                 if (r < 0)
                     return r;
+                enr = *enriched;
                 i = (size_t)r;
                 continue;
             }
@@ -297,7 +299,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             f->v = s + i + 1;
             f->vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
-        } else if (i < len && s[i] == '{' && *enriched) {
+        } else if (i < len && s[i] == '{' && enr) {
             /* ENRICHED SADDR={ saddr_fam=inet laddr=... } holds spaces */
             const char *q = memchr(s + i, '}', len - i);
             size_t e = q ? (size_t)(q - s) + 1 : len;

@@ -24,7 +24,7 @@ static struct wk_key K_TYPE, K_KIND, K_OUTCOME, K_SERIAL, K_NODE, K_KEY, K_TAGS,
     K_PPID, K_EXE, K_PNAME, K_ARGS, K_CMDLINE, K_CWD, K_TITLE, K_UID, K_UNAME, K_AUID,
     K_AUNAME, K_EUID, K_FPATH, K_SIP, K_SPORT, K_DIP, K_DPORT, K_IMAGE, K_COMMANDLINE,
     K_PIMAGE, K_PCOMMANDLINE, K_CURDIR, K_USER, K_PROCESSID, K_PPROCESSID, K_PEXE,
-    K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE, K_NODE_R;
+    K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE, K_NODE_R, K_SERESULT, K_SEPERMS;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
 static void keys_init(void)
@@ -70,6 +70,8 @@ static void keys_init(void)
     K_SADDR_U = wk_key_init("SADDR");
     K_EXIT_U = wk_key_init("EXIT");
     K_ERRCODE = wk_key_init("error.code");
+    K_SERESULT = wk_key_init("seresult"); /* (add_avc's: here, set once for all threads) */
+    K_SEPERMS = wk_key_init("seperms");
     wk__au_names_init();
 }
 
@@ -257,11 +259,7 @@ struct idref {
 /* SELinux AVC text "avc:  denied  { read write } for ...": auparse's seresult and seperms. */
 static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
 {
-    static struct wk_key kres, kperms;
-    if (!kres.name) {
-        kres = wk_key_init("seresult");
-        kperms = wk_key_init("seperms");
-    }
+    const struct wk_key kres = K_SERESULT, kperms = K_SEPERMS;
     const char *a = memmem(line, len, "avc:", 4);
     if (!a)
         return 0;
@@ -352,12 +350,6 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         lc[5 + held->nodelen] = 0;
     h.type = lc + held->typeoff;
     h.node = held->has_node ? lc + 5 : NULL;
-    for (size_t i = 0; i < p->fields.n; i++) {
-        struct wk__au_field *f = &p->fields.f[i];
-        size_t o = (size_t)(f->v - line);
-        f->v = lc + o;
-        lc[o + f->vlen] = 0;
-    }
     int rec = wk_event_add_record(ev);
     if (rec < 0)
         return rec;
@@ -378,8 +370,11 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     char kbuf[32];
 
     for (size_t i = 0; i < p->fields.n; i++) {
-        const struct wk__au_field *f = &p->fields.f[i];
+        struct wk__au_field *f = &p->fields.f[i];
         const struct wk__au_name *nm = field_name(f);
+        const size_t o = (size_t)(f->v - line); /* the value in the copy, NUL-terminated */
+        f->v = lc + o;
+        lc[o + f->vlen] = 0;
         /* the common case: a known name that is no fact, no id, never hex here */
         if (nm && nm->plain && !is_execve && !f->enriched && !f->nested) {
             if ((rc = wk_event_add_str_ref(ev, (unsigned)rec, &nm->key, f->v, f->vlen)) < 0)
