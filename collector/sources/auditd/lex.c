@@ -187,8 +187,14 @@ static inline size_t value_end(const unsigned char *u, size_t e, size_t len, boo
     return e;
 }
 
-static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *enriched,
-                        const struct wk__au_hints *hint, struct wk__au_fields *out)
+static ssize_t lex_nested(const char *s, size_t i, size_t len, bool *enriched,
+                          const struct wk__au_hints *hint, struct wk__au_fields *out);
+
+/* One body, two copies (nested or not, a constant in each): the checks of the other case
+ * drop out of the loop. */
+static inline __attribute__((always_inline)) ssize_t
+lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
+         const struct wk__au_hints *hint, struct wk__au_fields *out)
 {
     const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
     const unsigned value_stop = nested ? 1u | 4u : 1u;
@@ -210,24 +216,30 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         size_t k0 = i;
         struct wk__au_field *f;
         const struct wk__au_name *nm = out->n < hint->n ? hint->nm[out->n] : NULL;
-        if (nm && nm->key.len < len - i && s[i + nm->key.len] == '=') {
+        if (nm) {
             /* the name this position had in the last record of the type? (known names
              * hold no byte that ends or spoils a name, so it is what the scan would find)
              * Its first 8 bytes (with the '=' when shorter) in one compare. */
-            size_t j = 0;
+            const size_t kl = nm->key.len;
+            bool same = false;
             if (i + 8 <= len) {
                 uint64_t w;
                 memcpy(&w, s + i, 8);
-                j = ((w ^ nm->w) & nm->wmask) == 0 ? (nm->key.len < 8 ? nm->key.len : 8) : 0;
-                if (j == 8) {
-                    while (j < nm->key.len && nm->key.name[j] == s[i + j])
-                        j++;
+                if (((w ^ nm->w) & nm->wmask) == 0) {
+                    same = true;
+                    if (kl >= 8) {
+                        same = kl < len - i && s[i + kl] == '=';
+                        for (size_t j = 8; j < kl && same; j++)
+                            same = nm->key.name[j] == s[i + j];
+                    }
                 }
-            } else {
-                while (j < nm->key.len && nm->key.name[j] == s[i + j])
-                    j++;
+            } else if (kl < len - i && s[i + kl] == '=') {
+                same = true;
+                for (size_t j = 0; j < kl && same; j++)
+                    same = nm->key.name[j] == s[i + j];
             }
-            if (j == nm->key.len) {
+            if (same) {
+                size_t j = kl;
                 i += j;
                 if (out->n == out->cap && grow(out) < 0)
                     return -ENOMEM;
@@ -286,7 +298,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             i = e < len ? e + 1 : len;
         } else if (i < len && s[i] == '\'') {
             if (!nested && f->klen == 3 && memcmp(f->k, "msg", 3) == 0) {
-                ssize_t r = lex_list(s, i + 1, len, true, enriched, hint, out);
+                ssize_t r = lex_nested(s, i + 1, len, enriched, hint, out);
                 if (r < 0)
                     return r;
                 enr = *enriched;
@@ -321,6 +333,14 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         out->n++;
     }
     return (ssize_t)i;
+}
+
+static __attribute__((noinline)) ssize_t lex_nested(const char *s, size_t i, size_t len,
+                                                    bool *enriched,
+                                                    const struct wk__au_hints *hint,
+                                                    struct wk__au_fields *out)
+{
+    return lex_list(s, i, len, true, enriched, hint, out);
 }
 
 int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
