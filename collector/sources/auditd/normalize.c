@@ -609,15 +609,17 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         size_t nl;
         const char *nb =
             wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
-        if ((rc = up ? wk_event_add_str_sn(ev, (unsigned)rec, &up->key, nb, nl)
-                     : wk_event_add_str(ev, (unsigned)rec, &key, nb, nl)) < 0)
+        /* nb is borrowed from the cache: one copy in the scratch arena serves the record
+         * field and the event level */
+        char *c = wk_arena_strndup(&p->scratch, nb, nl);
+        if (!c)
+            return -ENOMEM;
+        if ((rc = up ? wk_event_add_str_ref(ev, (unsigned)rec, &up->key, c, nl)
+                     : wk_event_add_str(ev, (unsigned)rec, &key, c, nl)) < 0)
             return rc;
-        /* keep the names for the event level (copied: nb is borrowed from the cache) */
+        /* keep the names for the event level */
         if (ids[i].kind == 1 && (ids[i].klen == 3 || ids[i].klen == 4) &&
             memcmp(key.name, ids[i].klen == 3 ? "UID" : "AUID", ids[i].klen) == 0) {
-            char *c = wk_arena_strndup(&p->scratch, nb, nl);
-            if (!c)
-                return -ENOMEM;
             if (ids[i].klen == 3 && !fx->uname.s) {
                 fx->uname = (struct wk_str){ c, nl };
                 fx->uname_known = known;
