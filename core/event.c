@@ -378,6 +378,52 @@ int wk_event_add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key
     return add_str(ev, rec, key, s, len, true);
 }
 
+static __attribute__((noinline)) int add_str_ref_slow(struct wk_event *ev, unsigned rec,
+                                                      const struct wk_key *key, const char *s,
+                                                      size_t len)
+{
+    if (len > UINT32_MAX)
+        return WK_ELIMIT;
+    int rc = 0;
+    struct wk_field *f = slot(ev, rec, key, false, &rc);
+    if (!f)
+        return rc;
+    f->dots = 0;
+    f->v.kind = WK_VAL_STR;
+    f->v.flags = 0;
+    f->v.rec = (uint16_t)rec;
+    f->v.len = (uint32_t)len;
+    f->v.u.s = s;
+    return 0;
+}
+
+/* The common case without a call frame to speak of: a new field whose home index entry is
+ * empty and room in the table; anything else takes the general path. */
+int wk_event_add_str_ref(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                         const char *s, size_t len)
+{
+    const size_t n = ev->n;
+    if (ev->idx && n < ev->cap && n < WK_EVENT_MAX_FIELDS && key->len - 1u < 65535u &&
+        rec <= ev->nrec && len <= UINT32_MAX) {
+        const size_t p = idx_home(key->hash, rec, ev->idxcap - 1);
+        if (ev->idx[p] >> 16 != ev->gen) {
+            struct wk_field *f = &ev->fields[n];
+            f->key = *key;
+            f->dots = 0;
+            f->v.kind = WK_VAL_STR;
+            f->v.flags = 0;
+            f->v.rec = (uint16_t)rec;
+            f->v.len = (uint32_t)len;
+            f->v.u.s = s;
+            ev->hashes[n] = key->hash;
+            ev->idx[p] = ev->gen << 16 | (uint32_t)(n + 1);
+            ev->n = n + 1;
+            return 0;
+        }
+    }
+    return add_str_ref_slow(ev, rec, key, s, len);
+}
+
 int wk_event_add_int(struct wk_event *ev, unsigned rec, const struct wk_key *key, int64_t i)
 {
     struct wk_value v = { .kind = WK_VAL_INT, .u.i = i };

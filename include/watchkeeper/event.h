@@ -142,6 +142,17 @@ int wk_event_add_value_sn(struct wk_event *ev, unsigned rec, const struct wk_key
                           uint64_t literal_dots, const struct wk_value *v);
 int wk_event_add_str_sn(struct wk_event *ev, unsigned rec, const struct wk_key *key,
                         const char *s, size_t len);
+/**
+ * Like wk_event_add_str_sn, but the value is not copied either: the event keeps s as given.
+ * For parsers that already hold the value in memory that outlives the event's use (e.g. a
+ * scratch arena reset together with a reused event). s must be NUL-terminated at s[len]
+ * and stay valid and unchanged until the event is reset or freed (events passed to a sink
+ * are borrowed for the call only, so until the emit returns is enough there). Lookup,
+ * replacement, JSON and wk_event_copy (which copies) behave as for any string.
+ * @return 0, -EINVAL (bad key or record), WK_ELIMIT, -ENOMEM (the field table grows).
+ */
+int wk_event_add_str_ref(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                         const char *s, size_t len);
 /** Set flags (WK_VALF_*) on the field last added. */
 void wk_event_flag_last(struct wk_event *ev, uint8_t flags);
 /** The literal-dots mask of the i-th field. */

@@ -398,6 +398,44 @@ WK_TEST(index_big_events_and_generation_wrap)
     wk_event_free(ev);
 }
 
+WK_TEST(referenced_values_are_kept_not_copied)
+{
+    /* wk_event_add_str_ref keeps the name and the value pointers; replacement, the error
+     * cases, the growth of the table (its general path) and copies behave as usual */
+    static const char name[] = "process.name", v1[] = "sh", v2[] = "dash";
+    char buf[64][8];
+    struct wk_event *ev = new_event(), *cp = new_event();
+    struct wk_key k = wk_key_init(name);
+    WK_ASSERT_INT_EQ(wk_event_add_record(ev), 1);
+    WK_ASSERT_OK(wk_event_add_str_ref(ev, 0, &k, v1, 2));
+    WK_ASSERT(wk_event_field_key(ev, 0)->name == name);
+    WK_ASSERT(wk_event_field_value(ev, 0)->u.s == v1);
+    WK_ASSERT_OK(wk_event_add_str_ref(ev, 0, &k, v2, 4)); /* same name: replaced */
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 1);
+    WK_ASSERT(wk_event_get(ev, 0, &k)->u.s == v2);
+    WK_ASSERT_OK(wk_event_add_str_ref(ev, 1, &k, v1, 2)); /* another record: added */
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 2);
+    WK_ASSERT_INT_EQ(wk_event_add_str_ref(ev, 2, &k, v1, 2), -EINVAL); /* no record 2 */
+    struct wk_key empty = { "", 0, 0 };
+    WK_ASSERT_INT_EQ(wk_event_add_str_ref(ev, 0, &empty, v1, 2), -EINVAL);
+    struct wk_key keys[64];
+    for (int i = 0; i < 64; i++) { /* past the first capacity: the table grows */
+        snprintf(buf[i], sizeof(buf[i]), "f%d", i);
+        keys[i] = wk_key_init(buf[i]);
+        WK_ASSERT_OK(wk_event_add_str_ref(ev, 0, &keys[i], buf[i], strlen(buf[i])));
+    }
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 66);
+    for (int i = 0; i < 64; i++)
+        WK_ASSERT(wk_event_get(ev, 0, &keys[i])->u.s == buf[i]);
+    WK_ASSERT(wk_event_get(ev, 0, &k)->u.s == v2);
+    WK_ASSERT_OK(wk_event_copy(cp, ev)); /* a copy owns its strings */
+    WK_ASSERT(wk_event_get(cp, 0, &k)->u.s != v2);
+    WK_ASSERT_STR_EQ(wk_event_get_str(cp, &k, NULL), "dash");
+    WK_ASSERT(wk_event_equal(ev, cp));
+    wk_event_free(ev);
+    wk_event_free(cp);
+}
+
 WK_TEST(static_names_are_kept_not_copied)
 {
     /* wk_event_add_*_sn keep the caller's name pointer; everything else behaves as usual */

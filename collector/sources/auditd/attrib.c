@@ -206,7 +206,7 @@ static bool is_runtime(const char *exe, size_t len)
     if (bl >= 15 && memcmp(b, "containerd-shim", 15) == 0)
         return true;
     /* runc >= 1.1 re-executes itself from a memfd: "/memfd:runc_cloned:/proc/self/exe" */
-    if (memmem(exe, len, "runc_cloned", 11))
+    if (memchr(exe, '_', len) && memmem(exe, len, "runc_cloned", 11)) /* (most have no '_') */
         return true;
     return false;
 #undef IS

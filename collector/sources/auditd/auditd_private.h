@@ -27,8 +27,7 @@ enum wk__au_form {
 struct wk__au_field {
     const char *k;
     const char *v;   /* value without quotes */
-    const char *raw; /* value as logged, with its quotes */
-    uint32_t klen, vlen, rawlen;
+    uint32_t klen, vlen;
     uint32_t khash;   /* wk_key_hash(k, klen), computed while lexing */
     const struct wk__au_name *nm; /* the known name (names.c), NULL when not one */
     uint8_t form;     /* enum wk__au_form */
@@ -114,11 +113,22 @@ int wk__au_sockaddr(const char *hex, size_t len, struct wk__au_sockaddr *out);
 
 /* ---- names.c: the known field names as static keys ---- */
 
+/* The names normalize.c takes an event-level fact from (wk__au_name.fact). */
+enum wk__au_fact {
+    WK_AU_F_NONE = 0, WK_AU_F_AUID, WK_AU_F_ARCH, WK_AU_F_ARGC, WK_AU_F_COMM, WK_AU_F_CWD,
+    WK_AU_F_EXE, WK_AU_F_EXIT, WK_AU_F_EUID, WK_AU_F_KEY, WK_AU_F_NAME, WK_AU_F_PID,
+    WK_AU_F_PPID, WK_AU_F_RES, WK_AU_F_SYSCALL, WK_AU_F_SUCCESS, WK_AU_F_SADDR, WK_AU_F_UID,
+    WK_AU_F_PROCTITLE, WK_AU_F_NAMETYPE, WK_AU_F_UID_U, WK_AU_F_AUID_U,
+};
+
 struct wk__au_name {
     struct wk_key key;                /* static name and its hash */
     const struct wk__au_name *upper;  /* uid/gid fields: the ENRICHED name ("auid": "AUID") */
+    uint64_t w, wmask; /* the name and its '=' (first 8 bytes), for the lexer's hint check */
     uint8_t idkind;                   /* wk__au_id_kind() */
     bool enc, enc_execve;             /* wk__au_is_encoded_field() in other records, EXECVE */
+    uint8_t fact;                     /* enum wk__au_fact */
+    bool plain; /* no fact, no id, not hex outside EXECVE: normalize.c takes it as logged */
 };
 
 /** Build the table (idempotent, thread-safe; the parser's creation calls it). */

@@ -63,6 +63,20 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
         return WK_EPARSE;
     }
     i += 10;
+    /* The records of one event carry the same stamp, and come together: the last stamp's
+     * text, through its ')', is checked before parsing numbers again. */
+    static __thread struct {
+        char text[48];
+        size_t len;
+        int64_t ts_ns;
+        uint64_t serial;
+    } last;
+    if (last.len && len - i >= last.len && memcmp(s + i, last.text, last.len) == 0) {
+        h->ts_ns = last.ts_ns;
+        h->serial = last.serial;
+        i += last.len - 1; /* at the ')' */
+        goto stamped;
+    }
     uint64_t sec = 0, frac = 0, serial = 0;
     size_t d0 = i;
     i = digits(s, i, len, 12, &sec);
@@ -89,6 +103,13 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     }
     h->ts_ns = (int64_t)(sec * 1000000000ull + frac);
     h->serial = serial;
+    if (i + 1 - d0 <= sizeof(last.text)) {
+        memcpy(last.text, s + d0, i + 1 - d0);
+        last.len = i + 1 - d0;
+        last.ts_ns = h->ts_ns;
+        last.serial = serial;
+    }
+stamped:
     /* "): " normally; old auditd DAEMON_* records lack the ':' */
     h->body = i + 1 < len && s[i + 1] == ':' ? i + 2 : i + 1;
     if (h->typelen > 9 && memcmp(h->type, "UNKNOWN[", 8) == 0) {
@@ -166,12 +187,19 @@ static inline size_t value_end(const unsigned char *u, size_t e, size_t len, boo
     return e;
 }
 
-static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *enriched,
-                        const struct wk__au_hints *hint, struct wk__au_fields *out)
+static ssize_t lex_nested(const char *s, size_t i, size_t len, bool *enriched,
+                          const struct wk__au_hints *hint, struct wk__au_fields *out);
+
+/* One body, two copies (nested or not, a constant in each): the checks of the other case
+ * drop out of the loop. */
+static inline __attribute__((always_inline)) ssize_t
+lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
+         const struct wk__au_hints *hint, struct wk__au_fields *out)
 {
     const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
     const unsigned value_stop = nested ? 1u | 4u : 1u;
     const unsigned char *u = (const unsigned char *)s;
+    bool enr = *enriched; /* (a local: the stores below may alias the pointer) */
     while (i < len) {
         unsigned char c = u[i];
         if (c == ' ') {
@@ -179,7 +207,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             continue;
         }
         if (c == 0x1d) {
-            *enriched = true;
+            *enriched = enr = true;
             i++;
             continue;
         }
@@ -188,13 +216,30 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         size_t k0 = i;
         struct wk__au_field *f;
         const struct wk__au_name *nm = out->n < hint->n ? hint->nm[out->n] : NULL;
-        if (nm && nm->key.len < len - i && s[i + nm->key.len] == '=') {
+        if (nm) {
             /* the name this position had in the last record of the type? (known names
-             * hold no byte that ends or spoils a name, so it is what the scan would find) */
-            size_t j = 0;
-            while (j < nm->key.len && nm->key.name[j] == s[i + j])
-                j++;
-            if (j == nm->key.len) {
+             * hold no byte that ends or spoils a name, so it is what the scan would find)
+             * Its first 8 bytes (with the '=' when shorter) in one compare. */
+            const size_t kl = nm->key.len;
+            bool same = false;
+            if (i + 8 <= len) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (((w ^ nm->w) & nm->wmask) == 0) {
+                    same = true;
+                    if (kl >= 8) {
+                        same = kl < len - i && s[i + kl] == '=';
+                        for (size_t j = 8; j < kl && same; j++)
+                            same = nm->key.name[j] == s[i + j];
+                    }
+                }
+            } else if (kl < len - i && s[i + kl] == '=') {
+                same = true;
+                for (size_t j = 0; j < kl && same; j++)
+                    same = nm->key.name[j] == s[i + j];
+            }
+            if (same) {
+                size_t j = kl;
                 i += j;
                 if (out->n == out->cap && grow(out) < 0)
                     return -ENOMEM;
@@ -203,7 +248,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
                 f->klen = nm->key.len;
                 f->khash = nm->key.hash;
                 f->nm = nm;
-                f->enriched = *enriched;
+                f->enriched = enr;
                 f->nested = nested;
                 goto value;
             }
@@ -234,7 +279,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         f->k = s + k0;
         f->klen = (uint32_t)(i - k0);
         f->khash = h;
-        f->enriched = *enriched;
+        f->enriched = enr;
         f->nested = nested;
         if (nested && f->klen > 1 && f->k[0] == '(') { /* old PAM format: "(hostname=?, " */
             f->k++;
@@ -244,7 +289,6 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
         f->nm = wk__au_name_find(f->khash, f->k, f->klen);
     value:
         i++;
-        size_t r0 = i;
         if (i < len && s[i] == '"') {
             const char *q = memchr(s + i + 1, '"', len - i - 1);
             size_t e = q ? (size_t)(q - s) : len;
@@ -254,9 +298,10 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             i = e < len ? e + 1 : len;
         } else if (i < len && s[i] == '\'') {
             if (!nested && f->klen == 3 && memcmp(f->k, "msg", 3) == 0) {
-                ssize_t r = lex_list(s, i + 1, len, true, enriched, hint, out);
+                ssize_t r = lex_nested(s, i + 1, len, enriched, hint, out);
                 if (r < 0)
                     return r;
+                enr = *enriched;
                 i = (size_t)r;
                 continue;
             }
@@ -266,7 +311,7 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
             f->v = s + i + 1;
             f->vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
-        } else if (i < len && s[i] == '{' && *enriched) {
+        } else if (i < len && s[i] == '{' && enr) {
             /* ENRICHED SADDR={ saddr_fam=inet laddr=... } holds spaces */
             const char *q = memchr(s + i, '}', len - i);
             size_t e = q ? (size_t)(q - s) + 1 : len;
@@ -285,11 +330,17 @@ static ssize_t lex_list(const char *s, size_t i, size_t len, bool nested, bool *
                     f->vlen--;
             }
         }
-        f->raw = s + r0;
-        f->rawlen = (uint32_t)(i - r0);
         out->n++;
     }
     return (ssize_t)i;
+}
+
+static __attribute__((noinline)) ssize_t lex_nested(const char *s, size_t i, size_t len,
+                                                    bool *enriched,
+                                                    const struct wk__au_hints *hint,
+                                                    struct wk__au_fields *out)
+{
+    return lex_list(s, i, len, true, enriched, hint, out);
 }
 
 int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,

@@ -74,6 +74,19 @@ static struct wk__au_name *add(const char *name)
     return n;
 }
 
+static const struct {
+    const char *name;
+    uint8_t fact;
+} facts[] = {
+    { "auid", WK_AU_F_AUID }, { "arch", WK_AU_F_ARCH }, { "argc", WK_AU_F_ARGC },
+    { "comm", WK_AU_F_COMM }, { "cwd", WK_AU_F_CWD }, { "exe", WK_AU_F_EXE },
+    { "exit", WK_AU_F_EXIT }, { "euid", WK_AU_F_EUID }, { "key", WK_AU_F_KEY },
+    { "name", WK_AU_F_NAME }, { "pid", WK_AU_F_PID }, { "ppid", WK_AU_F_PPID },
+    { "res", WK_AU_F_RES }, { "syscall", WK_AU_F_SYSCALL }, { "success", WK_AU_F_SUCCESS },
+    { "saddr", WK_AU_F_SADDR }, { "uid", WK_AU_F_UID }, { "proctitle", WK_AU_F_PROCTITLE },
+    { "nametype", WK_AU_F_NAMETYPE }, { "UID", WK_AU_F_UID_U }, { "AUID", WK_AU_F_AUID_U },
+};
+
 static void names_init(void)
 {
     for (size_t i = 0; i < WK_ARRAY_SIZE(known); i++)
@@ -96,6 +109,30 @@ static void names_init(void)
         if (up && up->key.name == u)
             nuppers++;
         x->upper = up;
+    }
+    for (size_t i = 0; i < WK_ARRAY_SIZE(facts); i++) {
+        struct wk__au_name *x = (struct wk__au_name *)wk__au_name_find(
+            wk_key_hash(facts[i].name, strlen(facts[i].name)), facts[i].name,
+            strlen(facts[i].name));
+        if (x)
+            x->fact = facts[i].fact;
+    }
+    for (size_t i = 0; i < nnames; i++) {
+        struct wk__au_name *x = &names[i];
+        x->plain = !x->fact && !x->idkind && !x->enc; /* (EXECVE records take the slow path) */
+        /* the name and its '=' as the first bytes of a little-endian word */
+        unsigned char b[8] = { 0 };
+        size_t n = x->key.len < 8 ? x->key.len : 8;
+        memcpy(b, x->key.name, n);
+        if (n < 8)
+            b[n++] = '=';
+        uint64_t w = 0, m = 0;
+        for (size_t j = 0; j < n; j++) {
+            w |= (uint64_t)b[j] << (8 * j);
+            m |= (uint64_t)0xff << (8 * j);
+        }
+        x->w = w;
+        x->wmask = m;
     }
 }
 

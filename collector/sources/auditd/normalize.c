@@ -24,7 +24,7 @@ static struct wk_key K_TYPE, K_KIND, K_OUTCOME, K_SERIAL, K_NODE, K_KEY, K_TAGS,
     K_PPID, K_EXE, K_PNAME, K_ARGS, K_CMDLINE, K_CWD, K_TITLE, K_UID, K_UNAME, K_AUID,
     K_AUNAME, K_EUID, K_FPATH, K_SIP, K_SPORT, K_DIP, K_DPORT, K_IMAGE, K_COMMANDLINE,
     K_PIMAGE, K_PCOMMANDLINE, K_CURDIR, K_USER, K_PROCESSID, K_PPROCESSID, K_PEXE,
-    K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE, K_NODE_R;
+    K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE, K_NODE_R, K_SERESULT, K_SEPERMS;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
 static void keys_init(void)
@@ -70,6 +70,8 @@ static void keys_init(void)
     K_SADDR_U = wk_key_init("SADDR");
     K_EXIT_U = wk_key_init("EXIT");
     K_ERRCODE = wk_key_init("error.code");
+    K_SERESULT = wk_key_init("seresult"); /* (add_avc's: here, set once for all threads) */
+    K_SEPERMS = wk_key_init("seperms");
     wk__au_names_init();
 }
 
@@ -101,8 +103,6 @@ struct facts {
     struct wk_str *ptargs;
     size_t nptargs;
 };
-
-#define EQ(f, lit) ((f)->klen == sizeof(lit) - 1 && memcmp((f)->k, lit, sizeof(lit) - 1) == 0)
 
 static int64_t to_i64(const char *s, size_t len, bool *ok)
 {
@@ -204,11 +204,13 @@ static inline const struct wk_key *field_key(const struct wk__au_field *f,
     return tmp;
 }
 
-/* Add a record field: known names are static (not copied), others are copied. */
+/* Add a record field: known names are static (not copied), others are copied. The value
+ * is NUL-terminated and lives in the scratch arena (the record's copy, or decoded), which
+ * is reset with the event: it is not copied either. */
 static inline int add_field(struct wk_event *ev, int rec, const struct wk__au_name *nm,
                             const struct wk_key *key, const char *v, size_t vlen)
 {
-    return nm ? wk_event_add_str_sn(ev, (unsigned)rec, key, v, vlen)
+    return nm ? wk_event_add_str_ref(ev, (unsigned)rec, key, v, vlen)
               : wk_event_add_str(ev, (unsigned)rec, key, v, vlen);
 }
 
@@ -257,11 +259,7 @@ struct idref {
 /* SELinux AVC text "avc:  denied  { read write } for ...": auparse's seresult and seperms. */
 static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
 {
-    static struct wk_key kres, kperms;
-    if (!kres.name) {
-        kres = wk_key_init("seresult");
-        kperms = wk_key_init("seperms");
-    }
+    const struct wk_key kres = K_SERESULT, kperms = K_SEPERMS;
     const char *a = memmem(line, len, "avc:", 4);
     if (!a)
         return 0;
@@ -338,12 +336,26 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         return 0;
     if ((rc = wk__au_lex_fields(line, len, h.body, h.typeno, &p->fields)) < 0)
         return rc;
+    /* One copy of the record in the scratch arena, each value NUL-terminated in place (the
+     * byte after a value is a delimiter no other value holds): the event refers to these
+     * bytes instead of copying every value on its own. */
+    char *lc = wk_arena_alloc(&p->scratch, len + 1);
+    if (!lc)
+        return -ENOMEM;
+    memcpy(lc, line, len);
+    lc[len] = 0;
+    /* the header's type and node end at a space: NUL-terminated in the copy too */
+    lc[held->typeoff + held->typelen] = 0;
+    if (held->has_node)
+        lc[5 + held->nodelen] = 0;
+    h.type = lc + held->typeoff;
+    h.node = held->has_node ? lc + 5 : NULL;
     int rec = wk_event_add_record(ev);
     if (rec < 0)
         return rec;
-    if ((rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_TYPE, h.type, h.typelen)) < 0)
+    if ((rc = wk_event_add_str_ref(ev, (unsigned)rec, &K_TYPE, h.type, h.typelen)) < 0)
         return rc;
-    if (h.node && (rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_NODE_R, h.node, h.nodelen)) < 0)
+    if (h.node && (rc = wk_event_add_str_ref(ev, (unsigned)rec, &K_NODE_R, h.node, h.nodelen)) < 0)
         return rc;
     if ((h.typeno == 1400 || h.typeno == 1107) && (rc = add_avc(p, rec, line, len)) < 0)
         return rc;
@@ -358,18 +370,28 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     char kbuf[32];
 
     for (size_t i = 0; i < p->fields.n; i++) {
-        const struct wk__au_field *f = &p->fields.f[i];
+        struct wk__au_field *f = &p->fields.f[i];
         const struct wk__au_name *nm = field_name(f);
+        const size_t o = (size_t)(f->v - line); /* the value in the copy, NUL-terminated */
+        f->v = lc + o;
+        lc[o + f->vlen] = 0;
+        /* the common case: a known name that is no fact, no id, never hex here */
+        if (nm && nm->plain && !is_execve && !f->enriched && !f->nested) {
+            if ((rc = wk_event_add_str_ref(ev, (unsigned)rec, &nm->key, f->v, f->vlen)) < 0)
+                return rc;
+            continue;
+        }
+        const unsigned fact = nm ? nm->fact : WK_AU_F_NONE;
         struct wk_key tmpkey;
         const struct wk_key *key = field_key(f, nm, &tmpkey);
         if (f->enriched) {
             enriched = true;
             if ((rc = add_field(ev, rec, nm, key, f->v, f->vlen)) < 0)
                 return rc;
-            if (EQ(f, "UID")) {
+            if (fact == WK_AU_F_UID_U) {
                 fx->uname = (struct wk_str){ f->v, f->vlen };
                 fx->uname_known = f->vlen < 8 || memcmp(f->v, "unknown(", 8) != 0;
-            } else if (EQ(f, "AUID")) {
+            } else if (fact == WK_AU_F_AUID_U) {
                 fx->auname = (struct wk_str){ f->v, f->vlen };
                 fx->auname_known = f->vlen < 8 || memcmp(f->v, "unknown(", 8) != 0;
                 if (f->vlen == 5 && memcmp(f->v, "unset", 5) == 0)
@@ -426,7 +448,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             return rc;
         if (f->nested && wk_event_get(ev, (unsigned)rec, key))
             continue; /* "uid=0 ... msg='pam_tally2 uid=1004'": the first one is the record's */
-        if (h.typeno == 1327 && EQ(f, "proctitle")) {
+        if (h.typeno == 1327 && fact == WK_AU_F_PROCTITLE) {
             /* argv joined by NULs: split for process.args, spaces for the text form */
             char *t = wk_arena_strndup(&p->scratch, v, vlen);
             if (!t)
@@ -464,39 +486,49 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             ids[nids++] = (struct idref){ f->k, f->klen, v, vlen, idk, nm };
         struct wk_str sv = { v, vlen };
         bool ok;
-        switch (f->k[0]) {
-        case 'a':
-            if (EQ(f, "auid") && !fx->auid.s)
+        switch (fact) {
+        case WK_AU_F_AUID:
+            if (!fx->auid.s)
                 fx->auid = sv;
-            else if (EQ(f, "arch") && is_syscall)
+            break;
+        case WK_AU_F_ARCH:
+            if (is_syscall)
                 fx->archname = wk__au_arch_name(v, vlen, &fx->machine);
-            else if (EQ(f, "argc") && is_execve)
+            break;
+        case WK_AU_F_ARGC:
+            if (is_execve)
                 fx->argc = (size_t)to_i64(v, vlen, &ok);
             break;
-        case 'c':
-            if (EQ(f, "comm") && !fx->comm.s)
+        case WK_AU_F_COMM:
+            if (!fx->comm.s)
                 fx->comm = sv;
-            else if (EQ(f, "cwd") && !fx->cwd.s)
+            break;
+        case WK_AU_F_CWD:
+            if (!fx->cwd.s)
                 fx->cwd = sv;
             break;
-        case 'e':
-            if (EQ(f, "exe") && !fx->exe.s)
+        case WK_AU_F_EXE:
+            if (!fx->exe.s)
                 fx->exe = sv;
-            else if (EQ(f, "exit") && is_syscall)
+            break;
+        case WK_AU_F_EXIT:
+            if (is_syscall)
                 fx->exitv = sv;
-            else if (EQ(f, "euid") && !fx->euid.s)
+            break;
+        case WK_AU_F_EUID:
+            if (!fx->euid.s)
                 fx->euid = sv;
             break;
-        case 'k':
-            if (EQ(f, "key") && !fx->key.s && !(vlen == 6 && memcmp(v, "(null)", 6) == 0))
+        case WK_AU_F_KEY:
+            if (!fx->key.s && !(vlen == 6 && memcmp(v, "(null)", 6) == 0))
                 fx->key = sv;
             break;
-        case 'n':
-            if (EQ(f, "name") && h.typeno == 1302) {
+        case WK_AU_F_NAME:
+            if (h.typeno == 1302) {
                 bool parent = false;
                 for (size_t j = i + 1; j < p->fields.n; j++) {
                     const struct wk__au_field *g = &p->fields.f[j];
-                    if (EQ(g, "nametype"))
+                    if (g->nm && g->nm->fact == WK_AU_F_NAMETYPE)
                         parent = g->vlen == 6 && memcmp(g->v, "PARENT", 6) == 0;
                 }
                 if (parent && !fx->path_parent.s)
@@ -505,31 +537,38 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
                     fx->path = sv;
             }
             break;
-        case 'p':
-            if (EQ(f, "pid") && !fx->pid) {
+        case WK_AU_F_PID:
+            if (!fx->pid) {
                 int64_t x = to_i64(v, vlen, &ok);
                 if (ok)
                     fx->pid = x;
-            } else if (EQ(f, "ppid") && !fx->ppid) {
+            }
+            break;
+        case WK_AU_F_PPID:
+            if (!fx->ppid) {
                 int64_t x = to_i64(v, vlen, &ok);
                 if (ok)
                     fx->ppid = x;
             }
             break;
-        case 'r':
-            if (EQ(f, "res") && !fx->res.s)
+        case WK_AU_F_RES:
+            if (!fx->res.s)
                 fx->res = sv;
             break;
-        case 's':
-            if (EQ(f, "syscall") && is_syscall)
+        case WK_AU_F_SYSCALL:
+            if (is_syscall)
                 fx->syscall = sv;
-            else if (EQ(f, "success") && is_syscall)
+            break;
+        case WK_AU_F_SUCCESS:
+            if (is_syscall)
                 fx->success = sv;
-            else if (EQ(f, "saddr") && h.typeno == 1306 && !fx->have_sock)
+            break;
+        case WK_AU_F_SADDR:
+            if (h.typeno == 1306 && !fx->have_sock)
                 fx->have_sock = wk__au_sockaddr(f->v, f->vlen, &fx->sa) == 0;
             break;
-        case 'u':
-            if (EQ(f, "uid") && !fx->uid.s)
+        case WK_AU_F_UID:
+            if (!fx->uid.s)
                 fx->uid = sv;
             break;
         default:
@@ -570,15 +609,17 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         size_t nl;
         const char *nb =
             wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
-        if ((rc = up ? wk_event_add_str_sn(ev, (unsigned)rec, &up->key, nb, nl)
-                     : wk_event_add_str(ev, (unsigned)rec, &key, nb, nl)) < 0)
+        /* nb is borrowed from the cache: one copy in the scratch arena serves the record
+         * field and the event level */
+        char *c = wk_arena_strndup(&p->scratch, nb, nl);
+        if (!c)
+            return -ENOMEM;
+        if ((rc = up ? wk_event_add_str_ref(ev, (unsigned)rec, &up->key, c, nl)
+                     : wk_event_add_str(ev, (unsigned)rec, &key, c, nl)) < 0)
             return rc;
-        /* keep the names for the event level (copied: nb is borrowed from the cache) */
+        /* keep the names for the event level */
         if (ids[i].kind == 1 && (ids[i].klen == 3 || ids[i].klen == 4) &&
             memcmp(key.name, ids[i].klen == 3 ? "UID" : "AUID", ids[i].klen) == 0) {
-            char *c = wk_arena_strndup(&p->scratch, nb, nl);
-            if (!c)
-                return -ENOMEM;
             if (ids[i].klen == 3 && !fx->uname.s) {
                 fx->uname = (struct wk_str){ c, nl };
                 fx->uname_known = known;
@@ -613,9 +654,17 @@ static int add_cstr(struct wk_event *ev, const struct wk_key *k, const char *s)
     return wk_event_add_str_sn(ev, 0, k, s, strlen(s));
 }
 
+/* A static string (literal, libaudit's tables): not copied. */
+static int add_lit(struct wk_event *ev, const struct wk_key *k, const char *s)
+{
+    return wk_event_add_str_ref(ev, 0, k, s, strlen(s));
+}
+
+/* The facts' strings are NUL-terminated in the scratch arena (the records' copies, decoded
+ * values, joined args) and live as long as the event: not copied. */
 static int add_wstr(struct wk_event *ev, const struct wk_key *k, struct wk_str s)
 {
-    return s.s ? wk_event_add_str_sn(ev, 0, k, s.s, s.len) : 0;
+    return s.s ? wk_event_add_str_ref(ev, 0, k, s.s, s.len) : 0;
 }
 
 static int add_int(struct wk_event *ev, const struct wk_key *k, int64_t i)
@@ -673,12 +722,12 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         return rc;
     p->n_records += s->nrec;
 
-    if ((rc = add_cstr(ev, &WK_KEY_EVENT_MODULE, "auditd")) < 0 ||
-        (rc = add_cstr(ev, &K_KIND, "event")) < 0)
+    if ((rc = add_lit(ev, &WK_KEY_EVENT_MODULE, "auditd")) < 0 ||
+        (rc = add_lit(ev, &K_KIND, "event")) < 0)
         return rc;
     /* event.action: the syscall name, else the record type */
     if (fx.sysname)
-        rc = add_cstr(ev, &WK_KEY_EVENT_ACTION, fx.sysname);
+        rc = add_lit(ev, &WK_KEY_EVENT_ACTION, fx.sysname);
     else if (fx.syscall.s)
         rc = add_wstr(ev, &WK_KEY_EVENT_ACTION, fx.syscall);
     else
@@ -699,16 +748,19 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
                  (fx.res.len == 2 && memcmp(fx.res.s, "no", 2) == 0))
             outcome = "failure";
     }
-    if (outcome && (rc = add_cstr(ev, &K_OUTCOME, outcome)) < 0)
+    if (outcome && (rc = add_lit(ev, &K_OUTCOME, outcome)) < 0)
         return rc;
     if (fx.exitv.s && outcome && outcome[0] == 'f' && fx.exitv.s[0] == '-') {
         bool ok;
         int64_t e = to_i64(fx.exitv.s, fx.exitv.len, &ok);
         const char *en = ok && e < 0 && e > -4096 ? wk__au_errno_name((int)-e) : NULL;
-        if (en && (rc = add_cstr(ev, &K_ERRCODE, en)) < 0)
+        if (en && (rc = add_lit(ev, &K_ERRCODE, en)) < 0)
             return rc;
     }
-    if ((rc = wk_event_add_str_sn(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig, p->olen)) < 0)
+    if (p->orig)
+        p->orig[p->olen] = 0; /* (orig_append keeps room for it) */
+    if ((rc = wk_event_add_str_ref(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig ? p->orig : "",
+                                   p->olen)) < 0)
         return rc;
     /* node= names the host that logged (aggregated logs); the option fills the rest */
     if (s->nodelen)
