@@ -523,6 +523,11 @@ void wk_event_swap(struct wk_event *a, struct wk_event *b)
     *b = t;
 }
 
+struct wk_arena *wk_event_arena(struct wk_event *ev)
+{
+    return &ev->arena;
+}
+
 size_t wk_event_mem(const struct wk_event *ev)
 {
     size_t fcap = ev->fields ? ev->cap : 0;

@@ -144,10 +144,11 @@ int wk_event_add_str_sn(struct wk_event *ev, unsigned rec, const struct wk_key *
                         const char *s, size_t len);
 /**
  * Like wk_event_add_str_sn, but the value is not copied either: the event keeps s as given.
- * For parsers that already hold the value in memory that outlives the event's use (e.g. a
- * scratch arena reset together with a reused event). s must be NUL-terminated at s[len]
- * and stay valid and unchanged until the event is reset or freed (events passed to a sink
- * are borrowed for the call only, so until the emit returns is enough there). Lookup,
+ * For parsers that already hold the value in memory owned by the event itself: the
+ * event's arena (wk_event_arena), so the bytes travel with the event when a sink takes it
+ * (wk_event_swap, submit_take) and are released by its reset. s must be NUL-terminated at
+ * s[len] and stay valid and unchanged until the event is reset or freed: memory owned by
+ * the parser would not (a sink may keep the event's contents after the emit returns). Lookup,
  * replacement, JSON and wk_event_copy (which copies) behave as for any string.
  * @return 0, -EINVAL (bad key or record), WK_ELIMIT, -ENOMEM (the field table grows).
  */
@@ -192,6 +193,13 @@ bool wk_event_equal(const struct wk_event *a, const struct wk_event *b);
  * one, see wk_source_sink.submit_take). Not thread-safe on the same events.
  */
 void wk_event_swap(struct wk_event *a, struct wk_event *b);
+/**
+ * The event's own arena, for a parser's working bytes that the event's values reference
+ * (wk_event_add_str_ref): released by wk_event_reset/wk_event_free like the event's own
+ * strings, and handed over with them by wk_event_swap. Bytes referenced from anywhere else
+ * would dangle once a sink takes the event (submit_take). Not thread-safe.
+ */
+struct wk_arena *wk_event_arena(struct wk_event *ev);
 /**
  * Heap bytes the event holds: its struct, field arrays, index and string storage, including
  * what a reset keeps for reuse (so a recycled event is counted at what it really pins).

@@ -246,7 +246,6 @@ struct wk__au_nodestate {
 struct wk_parser {
     struct wk_parser_opts opts;
     struct wk_event *ev;
-    struct wk_arena scratch; /* decoded values of the event being built */
     struct wk__au_fields fields;
     struct wk__au_idcache *ids;
     struct wk__au_attrib *attrib;

@@ -205,8 +205,9 @@ static inline const struct wk_key *field_key(const struct wk__au_field *f,
 }
 
 /* Add a record field: known names are static (not copied), others are copied. The value
- * is NUL-terminated and lives in the scratch arena (the record's copy, or decoded), which
- * is reset with the event: it is not copied either. */
+ * is NUL-terminated and lives in the event's own arena (wk_event_arena: the record's copy,
+ * or decoded), which is reset with the event and handed over with it: it is not copied
+ * either. */
 static inline int add_field(struct wk_event *ev, int rec, const struct wk__au_name *nm,
                             const struct wk_key *key, const char *v, size_t vlen)
 {
@@ -219,7 +220,7 @@ static inline int add_field(struct wk_event *ev, int rec, const struct wk__au_na
 static __attribute__((noinline)) int unhex_value(struct wk_parser *p, const struct wk__au_field *f,
                                                  const char **v, size_t *vlen)
 {
-    char *d = wk_arena_alloc(&p->scratch, f->vlen / 2 + 1);
+    char *d = wk_arena_alloc(wk_event_arena(p->ev), f->vlen / 2 + 1);
     if (!d)
         return -ENOMEM;
     size_t hl = f->vlen;
@@ -279,7 +280,7 @@ static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
     const char *cb = ob ? memchr(ob, '}', (size_t)(e - ob)) : NULL;
     if (!cb)
         return 0;
-    char *perms = wk_arena_alloc(&p->scratch, (size_t)(cb - ob) + 1);
+    char *perms = wk_arena_alloc(wk_event_arena(p->ev), (size_t)(cb - ob) + 1);
     if (!perms)
         return -ENOMEM;
     size_t n = 0;
@@ -339,7 +340,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     /* One copy of the record in the scratch arena, each value NUL-terminated in place (the
      * byte after a value is a delimiter no other value holds): the event refers to these
      * bytes instead of copying every value on its own. */
-    char *lc = wk_arena_alloc(&p->scratch, len + 1);
+    char *lc = wk_arena_alloc(wk_event_arena(p->ev), len + 1);
     if (!lc)
         return -ENOMEM;
     memcpy(lc, line, len);
@@ -416,7 +417,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
                     fx->ccap = (size_t)l;
                     fx->clen = 0;
                     fx->craw = 0;
-                    if (!(fx->cbuf = wk_arena_alloc(&p->scratch, fx->ccap + 1)))
+                    if (!(fx->cbuf = wk_arena_alloc(wk_event_arena(p->ev), fx->ccap + 1)))
                         return -ENOMEM;
                 }
                 /* aN_len itself is kept as a native field below */
@@ -450,7 +451,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             continue; /* "uid=0 ... msg='pam_tally2 uid=1004'": the first one is the record's */
         if (h.typeno == 1327 && fact == WK_AU_F_PROCTITLE) {
             /* argv joined by NULs: split for process.args, spaces for the text form */
-            char *t = wk_arena_strndup(&p->scratch, v, vlen);
+            char *t = wk_arena_strndup(wk_event_arena(p->ev), v, vlen);
             if (!t)
                 return -ENOMEM;
             while (vlen && t[vlen - 1] == 0)
@@ -458,10 +459,10 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             size_t n = 1;
             for (size_t j = 0; j < vlen; j++)
                 n += t[j] == 0;
-            fx->ptargs = wk_arena_alloc(&p->scratch, n * sizeof(struct wk_str));
+            fx->ptargs = wk_arena_alloc(wk_event_arena(p->ev), n * sizeof(struct wk_str));
             if (!fx->ptargs)
                 return -ENOMEM;
-            const char *a0 = wk_arena_strndup(&p->scratch, t, vlen);
+            const char *a0 = wk_arena_strndup(wk_event_arena(p->ev), t, vlen);
             if (!a0)
                 return -ENOMEM;
             size_t s0 = 0;
@@ -611,7 +612,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
         /* nb is borrowed from the cache: one copy in the scratch arena serves the record
          * field and the event level */
-        char *c = wk_arena_strndup(&p->scratch, nb, nl);
+        char *c = wk_arena_strndup(wk_event_arena(p->ev), nb, nl);
         if (!c)
             return -ENOMEM;
         if ((rc = up ? wk_event_add_str_ref(ev, (unsigned)rec, &up->key, c, nl)
@@ -688,7 +689,7 @@ static struct wk_str join_args(struct wk_parser *p, const struct wk_str *a, size
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += a[i].len + 1;
-    char *b = wk_arena_alloc(&p->scratch, total + 1);
+    char *b = wk_arena_alloc(wk_event_arena(p->ev), total + 1);
     if (!b)
         return (struct wk_str){ NULL, 0 };
     size_t o = 0;
@@ -709,8 +710,7 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     int rc;
     memset(&fx, 0, sizeof(fx));
     fx.chunk_idx = -1;
-    wk_event_reset(ev);
-    wk_arena_reset(&p->scratch);
+    wk_event_reset(ev); /* also its arena: the scratch below */
     p->olen = 0;
     p->nargs = 0;
     wk_event_set_ts(ev, s->ts_ns);
@@ -757,10 +757,9 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         if (en && (rc = add_lit(ev, &K_ERRCODE, en)) < 0)
             return rc;
     }
-    if (p->orig)
-        p->orig[p->olen] = 0; /* (orig_append keeps room for it) */
-    if ((rc = wk_event_add_str_ref(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig ? p->orig : "",
-                                   p->olen)) < 0)
+    /* Copied: p->orig is the parser's, and a sink may keep the event (submit_take). */
+    if ((rc = wk_event_add_str_sn(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig ? p->orig : "",
+                                  p->olen)) < 0)
         return rc;
     /* node= names the host that logged (aggregated logs); the option fills the rest */
     if (s->nodelen)
@@ -862,11 +861,11 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         const struct wk__au_proc *par =
             fx.ppid > 0 ? wk__au_attrib_get(p->attrib, (int32_t)fx.ppid) : NULL;
         if (par) {
-            if (par->exe[0] && !(pimage.s = wk_arena_strndup(&p->scratch, par->exe,
+            if (par->exe[0] && !(pimage.s = wk_arena_strndup(wk_event_arena(p->ev), par->exe,
                                                              strlen(par->exe))))
                 return -ENOMEM;
             pimage.len = pimage.s ? strlen(pimage.s) : 0;
-            if (par->cmd[0] && !(pcmd.s = wk_arena_strndup(&p->scratch, par->cmd,
+            if (par->cmd[0] && !(pcmd.s = wk_arena_strndup(wk_event_arena(p->ev), par->cmd,
                                                            strlen(par->cmd))))
                 return -ENOMEM;
             pcmd.len = pcmd.s ? strlen(pcmd.s) : 0;

@@ -28,7 +28,6 @@ int wk__auditd_parser_new(struct wk_parser **out, const struct wk_parser_opts *o
      * records of one event may be far apart in a merged or sorted log, so only EOE, the
      * next serial (stand-alone types), the slot limit and the end of input close events. */
     p->timeout_ns = live ? 2000000000LL : INT64_MAX / 4;
-    wk_arena_init(&p->scratch);
     if (wk_event_new(&p->ev) < 0 || !(p->ids = wk__au_idcache_new()) ||
         !(p->attrib = wk__au_attrib_new(8192, live))) {
         wk_event_free(p->ev);
@@ -93,7 +92,6 @@ static void au_destroy(struct wk_parser *p)
         free(p->slots[i].recs);
     }
     wk_event_free(p->ev);
-    wk_arena_fini(&p->scratch);
     wk__au_fields_fini(&p->fields);
     wk__au_idcache_free(p->ids);
     wk__au_attrib_free(p->attrib);
