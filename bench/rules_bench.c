@@ -291,6 +291,8 @@ int main(int argc, char **argv)
            "(prefilter: %s)\n",
            eng, (double)st.rule_evals / (double)st.events, (unsigned long long)st.alerts,
            wk_ruleset_has_prefilter(rs) ? "hyperscan" : "none");
+    if (getenv("WK_BENCH_ENGINE_ONLY")) /* for profiling the engine alone */
+        return 0;
     {
         use_prefilter = false;
         struct wk_ruleset *r2 = load(src, (const char *const[]){ c1, c2, c3, pack, NULL }, &nrej);
