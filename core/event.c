@@ -340,6 +340,25 @@ int wk_event_add_value_sn(struct wk_event *ev, unsigned rec, const struct wk_key
     return add_value(ev, rec, key, literal_dots, v, false);
 }
 
+/* A string field whose bytes stay where s points (the event's arena, or the caller's
+ * promise of wk_event_add_str_ref). */
+static inline __attribute__((always_inline)) int
+put_str(struct wk_event *ev, unsigned rec, const struct wk_key *key, const char *s, size_t len,
+        bool copy_name)
+{
+    int rc = 0;
+    struct wk_field *f = slot(ev, rec, key, copy_name, &rc);
+    if (!f)
+        return rc;
+    f->dots = 0;
+    f->v.kind = WK_VAL_STR;
+    f->v.flags = 0;
+    f->v.rec = (uint16_t)rec;
+    f->v.len = (uint32_t)len;
+    f->v.u.s = s;
+    return 0;
+}
+
 /* The string case of add_value without building a value: the hot path of parsers. */
 static inline __attribute__((always_inline)) int
 add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key, const char *s, size_t len,
@@ -353,17 +372,7 @@ add_str(struct wk_event *ev, unsigned rec, const struct wk_key *key, const char 
     if (len)
         memcpy(copy, s, len);
     copy[len] = '\0';
-    int rc = 0;
-    struct wk_field *f = slot(ev, rec, key, copy_name, &rc);
-    if (!f)
-        return rc;
-    f->dots = 0;
-    f->v.kind = WK_VAL_STR;
-    f->v.flags = 0;
-    f->v.rec = (uint16_t)rec;
-    f->v.len = (uint32_t)len;
-    f->v.u.s = copy;
-    return 0;
+    return put_str(ev, rec, key, copy, len, copy_name);
 }
 
 int wk_event_add_str_sn(struct wk_event *ev, unsigned rec, const struct wk_key *key,
@@ -384,17 +393,7 @@ static __attribute__((noinline)) int add_str_ref_slow(struct wk_event *ev, unsig
 {
     if (len > UINT32_MAX)
         return WK_ELIMIT;
-    int rc = 0;
-    struct wk_field *f = slot(ev, rec, key, false, &rc);
-    if (!f)
-        return rc;
-    f->dots = 0;
-    f->v.kind = WK_VAL_STR;
-    f->v.flags = 0;
-    f->v.rec = (uint16_t)rec;
-    f->v.len = (uint32_t)len;
-    f->v.u.s = s;
-    return 0;
+    return put_str(ev, rec, key, s, len, false);
 }
 
 /* The common case without a call frame to speak of: a new field whose home index entry is

@@ -82,8 +82,8 @@ static void au_collect_fini(struct au_collect *c)
         wk_event_free(c->copies[i]);
 }
 
-/* Feed buf line by line (as `ingest` does) and flush. */
-static void au_run(struct au_collect *c, const char *path, const char *buf, size_t len)
+/* Feed buf line by line (as `ingest` does) into a new parser with sink, and flush. */
+static void au_feed(struct wk_parser_sink *sink, const char *path, const char *buf, size_t len)
 {
     const struct wk_parser_ops *ops = wk_parser_find("auditd");
     struct wk_parser_opts opts;
@@ -97,11 +97,16 @@ static void au_run(struct au_collect *c, const char *path, const char *buf, size
         const char *nl = memchr(buf + i, '\n', len - i);
         size_t l = nl ? (size_t)(nl - (buf + i)) : len - i;
         struct wk_line_ctx where = { path, ++lineno, i };
-        WK_ASSERT_OK(ops->feed_line(p, buf + i, l, &where, &c->sink));
+        WK_ASSERT_OK(ops->feed_line(p, buf + i, l, &where, sink));
         i += l + 1;
     }
-    WK_ASSERT_OK(ops->flush(p, &c->sink));
+    WK_ASSERT_OK(ops->flush(p, sink));
     ops->destroy(p);
+}
+
+static void au_run(struct au_collect *c, const char *path, const char *buf, size_t len)
+{
+    au_feed(&c->sink, path, buf, len);
 }
 
 /* The corpus directory: $WK_CORPUS, ../shared/corpus, or ../../shared/corpus (worktrees). */

@@ -143,22 +143,7 @@ WK_TEST(taken_events_keep_their_values)
         au_collect_init(&c);
         au_run(&c, golden_files[i], in, len);
         struct take_sink t = { { take_emit, take_reject }, NULL, 0, 0 };
-        const struct wk_parser_ops *ops = wk_parser_find("auditd");
-        struct wk_parser_opts opts;
-        struct wk_parser *p = NULL;
-        wk_parser_opts_init(&opts);
-        WK_ASSERT_OK(ops->create(&p, &opts));
-        size_t o = 0;
-        uint64_t lineno = 0;
-        while (o < len) {
-            const char *nl = memchr(in + o, '\n', len - o);
-            size_t l = nl ? (size_t)(nl - (in + o)) : len - o;
-            struct wk_line_ctx where = { golden_files[i], ++lineno, o };
-            WK_ASSERT_OK(ops->feed_line(p, in + o, l, &where, &t.sink));
-            o += l + 1;
-        }
-        WK_ASSERT_OK(ops->flush(p, &t.sink));
-        ops->destroy(p); /* nothing of the parser may be left in the kept events */
+        au_feed(&t.sink, golden_files[i], in, len); /* the parser is gone after it */
         WK_ASSERT_INT_EQ((int)t.n, c.events);
         const char *line = c.out ? c.out : "";
         for (size_t k = 0; k < t.n; k++) {
