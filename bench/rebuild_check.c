@@ -50,29 +50,7 @@ static int cap_reject(struct wk_parser_sink *sk, const struct wk_line_ctx *where
 
 static bool value_eq(const struct wk_value *a, const struct wk_value *b)
 {
-    if (a->kind != b->kind || a->flags != b->flags || a->rec != b->rec || a->len != b->len)
-        return false;
-    switch (a->kind) {
-    case WK_VAL_NULL:
-        return true;
-    case WK_VAL_BOOL:
-        return a->u.b == b->u.b;
-    case WK_VAL_INT:
-        return a->u.i == b->u.i;
-    case WK_VAL_REAL:
-        return memcmp(&a->u.r, &b->u.r, sizeof(double)) == 0;
-    case WK_VAL_STR:
-    case WK_VAL_JSON:
-        return memcmp(a->u.s, b->u.s, a->len) == 0;
-    case WK_VAL_STRLIST:
-        for (uint32_t i = 0; i < a->len; i++) {
-            if (a->u.items[i].len != b->u.items[i].len ||
-                memcmp(a->u.items[i].s, b->u.items[i].s, a->u.items[i].len) != 0)
-                return false;
-        }
-        return true;
-    }
-    return false;
+    return a->rec == b->rec && wk_value_equal(a, b);
 }
 
 /* Counts by field name (a small open list: the names that differ are few). */

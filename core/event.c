@@ -340,6 +340,17 @@ int wk_event_add_value_sn(struct wk_event *ev, unsigned rec, const struct wk_key
     return add_value(ev, rec, key, literal_dots, v, false);
 }
 
+static inline __attribute__((always_inline)) void fill_str(struct wk_field *f, unsigned rec,
+                                                         const char *s, size_t len)
+{
+    f->dots = 0;
+    f->v.kind = WK_VAL_STR;
+    f->v.flags = 0;
+    f->v.rec = (uint16_t)rec;
+    f->v.len = (uint32_t)len;
+    f->v.u.s = s;
+}
+
 /* A string field whose bytes stay where s points (the event's arena, or the caller's
  * promise of wk_event_add_str_ref). */
 static inline __attribute__((always_inline)) int
@@ -350,12 +361,7 @@ put_str(struct wk_event *ev, unsigned rec, const struct wk_key *key, const char 
     struct wk_field *f = slot(ev, rec, key, copy_name, &rc);
     if (!f)
         return rc;
-    f->dots = 0;
-    f->v.kind = WK_VAL_STR;
-    f->v.flags = 0;
-    f->v.rec = (uint16_t)rec;
-    f->v.len = (uint32_t)len;
-    f->v.u.s = s;
+    fill_str(f, rec, s, len);
     return 0;
 }
 
@@ -408,12 +414,7 @@ int wk_event_add_str_ref(struct wk_event *ev, unsigned rec, const struct wk_key 
         if (ev->idx[p] >> 16 != ev->gen) {
             struct wk_field *f = &ev->fields[n];
             f->key = *key;
-            f->dots = 0;
-            f->v.kind = WK_VAL_STR;
-            f->v.flags = 0;
-            f->v.rec = (uint16_t)rec;
-            f->v.len = (uint32_t)len;
-            f->v.u.s = s;
+            fill_str(f, rec, s, len);
             ev->hashes[n] = key->hash;
             ev->idx[p] = ev->gen << 16 | (uint32_t)(n + 1);
             ev->n = n + 1;
@@ -534,7 +535,7 @@ size_t wk_event_mem(const struct wk_event *ev)
            (ev->idx ? ev->idxcap * sizeof(*ev->idx) : 0) + wk__arena_bytes(&ev->arena);
 }
 
-static bool value_eq(const struct wk_value *a, const struct wk_value *b)
+bool wk_value_equal(const struct wk_value *a, const struct wk_value *b)
 {
     if (a->kind != b->kind || a->len != b->len || a->flags != b->flags)
         return false;
@@ -565,7 +566,7 @@ bool wk_event_equal(const struct wk_event *a, const struct wk_event *b)
     for (size_t i = 0; i < a->n; i++) {
         const struct wk_field *fa = &a->fields[i];
         ssize_t j = find(b, fa->v.rec, &fa->key);
-        if (j < 0 || b->fields[j].dots != fa->dots || !value_eq(&fa->v, &b->fields[j].v))
+        if (j < 0 || b->fields[j].dots != fa->dots || !wk_value_equal(&fa->v, &b->fields[j].v))
             return false;
     }
     return true;

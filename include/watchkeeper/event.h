@@ -185,6 +185,8 @@ bool wk_value_text(const struct wk_value *v, char *buf, size_t buflen, const cha
 int wk_event_copy(struct wk_event *dst, const struct wk_event *src);
 /** True when both events hold the same timestamp, fields, values and order. */
 bool wk_event_equal(const struct wk_event *a, const struct wk_event *b);
+/** Equal kind, flags, length and contents (not the record number). */
+bool wk_value_equal(const struct wk_value *a, const struct wk_value *b);
 /**
  * Exchange the whole contents of a and b (timestamp, records, fields, their strings and the
  * storage that holds them) in O(1): nothing is copied or allocated. Pointers into either

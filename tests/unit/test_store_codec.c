@@ -21,22 +21,31 @@
 
 #define K(name) (wk_key_init(name))
 
+/* Encode n events into one format-2 block's bytes (blk), the way the writer does; desc,
+ * vals, recs and shapes are the encoder's working state, left for the caller to free. */
+static void encode_block(struct wk_event **evs, size_t n, struct wk__buf *desc,
+                         struct wk__buf *vals, struct wk__buf *recs, struct wk__shapes *shapes,
+                         struct wk__buf *blk)
+{
+    int64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        desc->len = vals->len = 0;
+        WK_ASSERT_OK(wk__enc2_event(desc, vals, evs[i]));
+        uint32_t sid;
+        WK_ASSERT_OK(wk__shapes_intern(shapes, desc->p, desc->len, &sid));
+        WK_ASSERT_OK(wk__buf_reserve(recs, vals->len + 40));
+        wk__enc2_record(recs, &prev, wk_event_ts(evs[i]), sid, vals->p, vals->len);
+    }
+    WK_ASSERT_OK(wk__shapes_section(shapes, blk));
+    WK_ASSERT_OK(wk__buf_put(blk, recs->p, recs->len));
+}
+
 /* Build one block the way the writer does, then decode every event back. */
 static void block_round_trip(struct wk_event **evs, size_t n)
 {
     struct wk__buf desc = {0}, vals = {0}, recs = {0}, blk = {0};
     struct wk__shapes shapes = {0};
-    int64_t prev = 0;
-    for (size_t i = 0; i < n; i++) {
-        desc.len = vals.len = 0;
-        WK_ASSERT_OK(wk__enc2_event(&desc, &vals, evs[i]));
-        uint32_t sid;
-        WK_ASSERT_OK(wk__shapes_intern(&shapes, desc.p, desc.len, &sid));
-        WK_ASSERT_OK(wk__buf_reserve(&recs, vals.len + 40));
-        wk__enc2_record(&recs, &prev, wk_event_ts(evs[i]), sid, vals.p, vals.len);
-    }
-    WK_ASSERT_OK(wk__shapes_section(&shapes, &blk));
-    WK_ASSERT_OK(wk__buf_put(&blk, recs.p, recs.len));
+    encode_block(evs, n, &desc, &vals, &recs, &shapes, &blk);
     struct wk__blkview v = {0};
     WK_ASSERT_OK(wk__blkview_open(&v, WK__BLK_FORMAT2, blk.p, blk.len));
     uint32_t count;
@@ -443,17 +452,7 @@ WK_TEST(format2_block_bytes_are_pinned)
     /* The encoder alone, as the writer calls it. */
     struct wk__buf desc = {0}, vals = {0}, recs = {0}, blk = {0};
     struct wk__shapes shapes = {0};
-    int64_t prev = 0;
-    for (size_t i = 0; i < n; i++) {
-        desc.len = vals.len = 0;
-        WK_ASSERT_OK(wk__enc2_event(&desc, &vals, evs[i]));
-        uint32_t sid;
-        WK_ASSERT_OK(wk__shapes_intern(&shapes, desc.p, desc.len, &sid));
-        WK_ASSERT_OK(wk__buf_reserve(&recs, vals.len + 40));
-        wk__enc2_record(&recs, &prev, wk_event_ts(evs[i]), sid, vals.p, vals.len);
-    }
-    WK_ASSERT_OK(wk__shapes_section(&shapes, &blk));
-    WK_ASSERT_OK(wk__buf_put(&blk, recs.p, recs.len));
+    encode_block(evs, n, &desc, &vals, &recs, &shapes, &blk);
     wk__records_hash(blk.p, blk.len, h);
     hex32(h, hex);
     printf("# encoder: %zu bytes, records hash %s\n", blk.len, hex);
