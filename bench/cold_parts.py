@@ -9,44 +9,16 @@
 import json, os, subprocess, sys, tempfile
 from datetime import datetime, timezone
 
-
-def varint(n):
-    b = bytearray()
-    while True:
-        c = n & 0x7F
-        n >>= 7
-        b.append(c | (0x80 if n else 0))
-        if not n:
-            return bytes(b)
+from coldlib import chunks_size, flat, varint
 
 
 def zz(v):
     return (v << 1) ^ (v >> 63) if v >= 0 else ((-v) << 1) - 1
 
 
-def flat(o, pre=""):
-    for k, v in o.items():
-        if isinstance(v, dict):
-            yield from flat(v, pre + k + ".")
-        else:
-            yield pre + k, v
-
-
 def ts_ns(s):
     d = datetime.strptime(s[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
     return int(d.timestamp()) * 10**9 + int(s[20:29])
-
-
-def chunks(path):
-    data = open(path, "rb").read()
-    total = 0
-    with tempfile.TemporaryDirectory() as d:
-        for i in range(0, len(data), 1 << 20):
-            f = os.path.join(d, "c")
-            open(f, "wb").write(data[i:i + (1 << 20)])
-            total += len(subprocess.run(["zstd", "-19", "-q", "-c", f], check=True,
-                                        capture_output=True).stdout)
-    return total
 
 
 def main():
@@ -90,7 +62,7 @@ def main():
         for k in names:
             p = os.path.join(d, k)
             print("%-9s raw %6.1f B/event, zstd -19 (1 MiB chunks) %5.2f B/event"
-                  % (k, os.path.getsize(p) / n, chunks(p) / n))
+                  % (k, os.path.getsize(p) / n, chunks_size(p) / n))
         print("shapes   ", len(shapes))
 
 
