@@ -11,56 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include "store_private.h"
 #include "watchkeeper/error.h"
 
 /* Shorter strings are stored literally: a reference would not be smaller. */
 #define MIN_REF 3
-
-
-
-/* ---------------------------------------------------------------------------------- */
-/* Substring search for the readers' pre-check                                         */
-
-const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl)
-{
-    if (nl == 0)
-        return h;
-    if (nl > hl)
-        return NULL;
-    if (nl == 1)
-        return memchr(h, n[0], hl);
-    size_t i = 0;
-#ifdef __SSE2__
-    /* 16 positions at a time: candidates are where both the needle's first byte and its
-     * last byte (nl - 1 further on) match; only those are compared in full. */
-    const __m128i first = _mm_set1_epi8((char)n[0]), last = _mm_set1_epi8((char)n[nl - 1]);
-    for (; i + nl + 15 <= hl; i += 16) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nl - 1));
-        unsigned mask = (unsigned)_mm_movemask_epi8(
-            _mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last)));
-        while (mask) {
-            unsigned bit = (unsigned)__builtin_ctz(mask);
-            if (memcmp(h + i + bit + 1, n + 1, nl - 2) == 0)
-                return h + i + bit;
-            mask &= mask - 1;
-        }
-    }
-    /* the last < nl + 15 positions: memmem's set-up costs more than this on a record */
-    for (; i + nl <= hl; i++) {
-        if (h[i] == n[0] && h[i + nl - 1] == n[nl - 1] && memcmp(h + i + 1, n + 1, nl - 2) == 0)
-            return h + i;
-    }
-    return NULL;
-#else
-    return memmem(h + i, hl - i, n, nl);
-#endif
-}
 
 /* ---------------------------------------------------------------------------------- */
 /* Encoding                                                                            */
@@ -89,59 +44,10 @@ struct refs {
                       * value usually lie just after it */
 };
 
-/* n[0..len) == m[0..len), for the short tails of needles (inline: no call per candidate). */
-static inline bool same(const char *a, const char *b, size_t len)
-{
-    while (len >= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return false;
-        a += 8;
-        b += 8;
-        len -= 8;
-    }
-    while (len--) {
-        if (*a++ != *b++)
-            return false;
-    }
-    return true;
-}
-
-/* First occurrence of n (nl >= 1 bytes) in h (hl bytes): exactly the first, as the format
- * needs (docs/store.md), so the choice of reference never depends on how it is searched.
- * 16 start positions at a time are filtered on the needle's first and last bytes (a pair
- * rarely both match by chance, unlike the first byte alone: digits, '/', letters); only
- * those candidates are compared in full, in order. */
+/* The first occurrence (exactly the first, as the format needs: docs/store.md). */
 static inline const char *find(const char *h, size_t hl, const char *n, size_t nl)
 {
-    if (nl > hl)
-        return NULL;
-    const size_t last = hl - nl; /* the last start position */
-    const char c0 = n[0], c1 = n[nl - 1];
-    const size_t mid = nl > 2 ? nl - 2 : 0;
-    size_t i = 0;
-#ifdef __SSE2__
-    const __m128i f = _mm_set1_epi8(c0), l = _mm_set1_epi8(c1);
-    for (; i + 15 <= last; i += 16) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nl - 1));
-        unsigned mask = (unsigned)_mm_movemask_epi8(
-            _mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
-        while (mask) {
-            size_t at = i + (size_t)__builtin_ctz(mask);
-            if (same(h + at + 1, n + 1, mid))
-                return h + at;
-            mask &= mask - 1;
-        }
-    }
-#endif
-    for (; i <= last; i++) {
-        if (h[i] == c0 && h[i + nl - 1] == c1 && same(h + i + 1, n + 1, mid))
-            return h + i;
-    }
-    return NULL;
+    return (const char *)wk__find((const uint8_t *)h, hl, (const uint8_t *)n, nl);
 }
 
 /* Where s occurs in the original (searching on from the last reference first). */

@@ -11,7 +11,11 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <zstd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "watchkeeper/error.h"
 #include "watchkeeper/mem.h"
@@ -234,9 +238,63 @@ int wk__blkview_shape_names(const struct wk__blkview *v, uint32_t sid,
 int wk__blkview_count(struct wk__blkview *v, uint32_t *count);
 void wk__blkview_fini(struct wk__blkview *v);
 
-/* memmem for the readers' pre-check: SSE2 (first and last byte of the needle, 16
- * positions at a time) where available. */
-const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl);
+/* a[0..len) == b[0..len), for the short tails of needles (inline: no call per candidate). */
+static inline bool wk__same(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    while (len >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+        a += 8;
+        b += 8;
+        len -= 8;
+    }
+    while (len--) {
+        if (*a++ != *b++)
+            return false;
+    }
+    return true;
+}
+
+/* memmem, always the FIRST occurrence (the format-2 encoder's references depend on it,
+ * docs/store.md), for the encoder and the readers' pre-check alike: 16 start positions at
+ * a time are filtered on the needle's first and last bytes (SSE2; a pair rarely both match
+ * by chance, unlike the first byte alone), and only those candidates are compared, in
+ * order. Inline: both callers search short needles in short haystacks, per field. */
+static inline const uint8_t *wk__find(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl)
+{
+    if (nl == 0)
+        return h;
+    if (nl > hl)
+        return NULL;
+    if (nl == 1)
+        return memchr(h, n[0], hl);
+    const size_t last = hl - nl; /* the last start position */
+    const uint8_t c0 = n[0], c1 = n[nl - 1];
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i f = _mm_set1_epi8((char)c0), l = _mm_set1_epi8((char)c1);
+    for (; i + 15 <= last; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nl - 1));
+        unsigned mask = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
+        while (mask) {
+            size_t at = i + (size_t)__builtin_ctz(mask);
+            if (wk__same(h + at + 1, n + 1, nl - 2))
+                return h + at;
+            mask &= mask - 1;
+        }
+    }
+#endif
+    for (; i <= last; i++) {
+        if (h[i] == c0 && h[i + nl - 1] == c1 && wk__same(h + i + 1, n + 1, nl - 2))
+            return h + i;
+    }
+    return NULL;
+}
 
 /* Summary hash of (field, value text) for the per-block container/term summaries. */
 uint64_t wk__term_hash(const char *field, size_t flen, const char *val, size_t vlen);
