@@ -91,4 +91,5 @@ const struct wk_parser_ops wk_parser_jsonl = {
     .feed_line = jsonl_feed,
     .flush = jsonl_flush,
     .destroy = jsonl_destroy,
+    .emits_owned = true,
 };

@@ -76,6 +76,14 @@ struct wk_parser_ops {
     int (*flush)(struct wk_parser *p, struct wk_parser_sink *sink);
     /** Free (NULL allowed). */
     void (*destroy)(struct wk_parser *p);
+    /**
+     * True when the event given to emit may be taken by the sink (its contents swapped out,
+     * wk_event_swap): the parser rebuilds it from empty (wk_event_reset) for every event,
+     * does not read it after emit, and every value it holds lives in the event's own
+     * storage (copied, or in wk_event_arena). False (the default): the event is borrowed
+     * for the call only and a sink that keeps it must copy it.
+     */
+    bool emits_owned;
 };
 
 /** Parser options at their defaults. */

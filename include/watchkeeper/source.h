@@ -72,6 +72,20 @@ struct wk_source_sink {
                        const void *cursor, size_t cursor_len);
 };
 
+/**
+ * Submit ev by hand-over when the sink can take it (submit_take: ev is left empty, no
+ * copy), else by copy (submit: ev unchanged). For a source whose event is its own to give:
+ * rebuilt from empty for every event (wk_parser_ops.emits_owned) or about to be freed.
+ * @return what submit_take/submit returned.
+ */
+static inline int wk_source_hand_over(struct wk_source_sink *sink, struct wk_source *src,
+                                      struct wk_event *ev, const void *cursor,
+                                      size_t cursor_len)
+{
+    return sink->submit_take ? sink->submit_take(sink, src, ev, cursor, cursor_len)
+                             : sink->submit(sink, src, ev, cursor, cursor_len);
+}
+
 struct wk_source_status {
     const char *state;       /* "running", "connecting", "backoff", "stopped", "error" */
     uint64_t events;         /* events submitted */

@@ -110,4 +110,5 @@ const struct wk_parser_ops wk_parser_auditd = {
     .tick = au_tick,
     .flush = au_flush,
     .destroy = au_destroy,
+    .emits_owned = true,
 };

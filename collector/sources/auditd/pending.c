@@ -30,20 +30,11 @@ void wk__au_pending_fini(struct wk__au_pending *q)
     memset(q, 0, sizeof(*q));
 }
 
-/* Hand ev over (no copy; ev is left empty) when the sink can take it, else copy it. */
-static int sink_submit(struct wk_source_base *src, struct wk_event *ev, const void *cur,
-                       size_t curlen)
-{
-    struct wk_source_sink *sk = src->sink;
-    return sk->submit_take ? sk->submit_take(sk, (struct wk_source *)src, ev, cur, curlen)
-                           : sk->submit(sk, (struct wk_source *)src, ev, cur, curlen);
-}
-
 int wk__au_pending_submit(struct wk__au_pending *q, struct wk_source_base *src,
                           struct wk_event *ev, const void *cur, size_t curlen)
 {
     if (!q->paused) {
-        int rc = sink_submit(src, ev, cur, curlen);
+        int rc = wk_source_hand_over(src->sink, (struct wk_source *)src, ev, cur, curlen);
         if (rc != -EAGAIN)
             return rc;
         q->paused = true;
@@ -75,7 +66,8 @@ int wk__au_pending_drain(struct wk__au_pending *q, struct wk_source_base *src)
 {
     while (q->n) {
         size_t i = q->head;
-        int rc = sink_submit(src, q->ev[i], q->curlen[i] ? q->cur[i] : NULL, q->curlen[i]);
+        int rc = wk_source_hand_over(src->sink, (struct wk_source *)src, q->ev[i],
+                                     q->curlen[i] ? q->cur[i] : NULL, q->curlen[i]);
         if (rc == -EAGAIN)
             return -EAGAIN;
         wk_event_reset(q->ev[i]);

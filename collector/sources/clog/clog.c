@@ -199,9 +199,7 @@ static void slot_remove(struct wk_source *s, int i)
  * the gap event, also reset before each use; either may be left empty. */
 static int submit(struct wk_source *s, struct wk_event *ev)
 {
-    struct wk_source_sink *sk = s->base.sink;
-    int rc = sk->submit_take ? sk->submit_take(sk, s, ev, s->cursor.p, s->cursor.len)
-                             : sk->submit(sk, s, ev, s->cursor.p, s->cursor.len);
+    int rc = wk_source_hand_over(s->base.sink, s, ev, s->cursor.p, s->cursor.len);
     if (rc == -EAGAIN) {
         s->full = true;
         return rc;

@@ -809,6 +809,7 @@ const struct wk_parser_ops wk_parser_json_file = {
     .feed_line = jsonfile_feed,
     .flush = clog_flush,
     .destroy = clog_destroy,
+    .emits_owned = true,
 };
 
 const struct wk_parser_ops wk_parser_cri = {
@@ -820,4 +821,5 @@ const struct wk_parser_ops wk_parser_cri = {
     .feed_line = cri_feed,
     .flush = clog_flush,
     .destroy = clog_destroy,
+    .emits_owned = true,
 };

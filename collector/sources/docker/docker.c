@@ -460,9 +460,7 @@ static void drain(struct wk_source *s)
         size_t cl;
         write_cursor(s, cur, &cl);
         /* q->ev is ours alone and freed next: hand it over when the sink can take it. */
-        struct wk_source_sink *sk = s->base.sink;
-        int rc = sk->submit_take ? sk->submit_take(sk, s, q->ev, cur, cl)
-                                 : sk->submit(sk, s, q->ev, cur, cl);
+        int rc = wk_source_hand_over(s->base.sink, s, q->ev, cur, cl);
         if (rc == -EAGAIN) {
             s->st_ns = ns;
             s->st_nkeys = nk;

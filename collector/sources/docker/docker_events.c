@@ -321,4 +321,5 @@ const struct wk_parser_ops wk_parser_docker_events = {
     .feed_line = de_feed,
     .flush = de_flush,
     .destroy = de_destroy,
+    .emits_owned = true,
 };

@@ -68,7 +68,6 @@ struct fj {
     char *buf;           /* bytes read from pos.off on, not yet consumed */
     size_t len, cap;
     bool paused, stopping, skipping; /* skipping: inside an over-long line */
-    bool take; /* the parser's emitted event may be handed over (see parser_takes) */
     void (*done)(struct wk_source *);
     uint64_t events, rejected, size_seen;
     char last_error[256];
@@ -115,8 +114,8 @@ static int fj_emit(struct wk_parser_sink *ps, struct wk_event *ev, uint64_t resu
     unsigned char cur[24];
     pos_encode(&after, cur);
     struct wk_source_sink *sk = s->base.sink;
-    int rc = s->take && sk->submit_take
-                 ? sk->submit_take(sk, (struct wk_source *)s, ev, cur, sizeof(cur))
+    int rc = s->pops->emits_owned
+                 ? wk_source_hand_over(sk, (struct wk_source *)s, ev, cur, sizeof(cur))
                  : sk->submit(sk, (struct wk_source *)s, ev, cur, sizeof(cur));
     if (rc == 0)
         s->events++;
@@ -350,20 +349,6 @@ static void fj_destroy(struct wk_source *src)
     free(s);
 }
 
-/* Parsers known to rebuild their event from empty (wk_event_reset) for every event and not
- * to read it after emit: their events are handed to the pipeline without a copy (parser.h
- * only promises a borrowed event, so a parser not listed here is copied). */
-static bool parser_takes(const char *name)
-{
-    static const char *const known[] = { "jsonl", "docker-events", "json-file", "cri",
-                                         "auditd" };
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        if (strcmp(name, known[i]) == 0)
-            return true;
-    }
-    return false;
-}
-
 static int fj_create(struct wk_source **out, const void *config)
 {
     const struct fj_cfg *c = config;
@@ -382,7 +367,6 @@ static int fj_create(struct wk_source **out, const void *config)
     s->psink.emit = fj_emit;
     s->psink.reject = fj_reject;
     s->pops = pops;
-    s->take = parser_takes(pops->name);
     struct wk_parser_opts po;
     wk_parser_opts_init(&po);
     int rc = fj_copy_cfg(&s->cfg, c);
