@@ -129,6 +129,7 @@ struct wk__writer {
     struct side bside;
     int64_t batch_mono; /* 0: batch empty */
     int64_t release_mono; /* last release_memory() */
+    bool tuned_malloc;    /* mallopt above applied: release_memory() trims the heap */
     void *map_addr;       /* where the data file is mapped (found for map_for) */
     size_t map_len;
     uint64_t map_for;
@@ -544,7 +545,8 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
         /* Page faults are expensive on these VMs: keep freed heap memory (LMDB's dirty
          * overflow pages, zstd buffers) for reuse instead of trimming and re-faulting it.
          * Process-wide, so only a writer (the daemon, ingest) sets it. */
-        if (!getenv("WK_STORE_NO_MALLOPT")) {
+        bool tune = !getenv("WK_STORE_NO_MALLOPT");
+        if (tune) {
             mallopt(M_TRIM_THRESHOLD, 64 << 20);
             mallopt(M_MMAP_THRESHOLD, 16 << 20);
         }
@@ -553,6 +555,7 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
             rc = -ENOMEM;
             goto fail;
         }
+        st->w->tuned_malloc = tune;
         st->w->oside.last_cursor = st->w->bside.last_cursor = -1;
         ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_compressionLevel, st->opts.zstd_level);
         ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_checksumFlag, 1);
@@ -1058,7 +1061,7 @@ static void release_memory(struct wk_store *st, int64_t now)
         find_map(st);
     if (w->map_addr)
         (void)madvise(w->map_addr, w->map_len, MADV_DONTNEED);
-    if (!getenv("WK_STORE_NO_MALLOPT"))
+    if (w->tuned_malloc)
         (void)malloc_trim(1u << 20);
 }
 

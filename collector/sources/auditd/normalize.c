@@ -215,7 +215,7 @@ static inline int add_field(struct wk_event *ev, int rec, const struct wk__au_na
               : wk_event_add_str(ev, (unsigned)rec, key, v, vlen);
 }
 
-/* Decode one value into the scratch arena when its field may be hex-encoded. */
+/* Decode one value into the event's arena when its field may be hex-encoded. */
 /* The hex decoding of decode_value (out of line: few fields are encoded). */
 static __attribute__((noinline)) int unhex_value(struct wk_parser *p, const struct wk__au_field *f,
                                                  const char **v, size_t *vlen)
@@ -260,7 +260,6 @@ struct idref {
 /* SELinux AVC text "avc:  denied  { read write } for ...": auparse's seresult and seperms. */
 static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
 {
-    const struct wk_key kres = K_SERESULT, kperms = K_SEPERMS;
     const char *a = memmem(line, len, "avc:", 4);
     if (!a)
         return 0;
@@ -273,7 +272,7 @@ static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
         we++;
     if (!((we - w == 6 && memcmp(w, "denied", 6) == 0) || (we - w == 7 && memcmp(w, "granted", 7) == 0)))
         return 0;
-    int rc = wk_event_add_str_sn(p->ev, (unsigned)rec, &kres, w, (size_t)(we - w));
+    int rc = wk_event_add_str_sn(p->ev, (unsigned)rec, &K_SERESULT, w, (size_t)(we - w));
     if (rc < 0)
         return rc;
     const char *ob = memchr(we, '{', (size_t)(e - we));
@@ -298,7 +297,7 @@ static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
         }
         q = qe;
     }
-    return wk_event_add_str_sn(p->ev, (unsigned)rec, &kperms, perms, n);
+    return wk_event_add_str_sn(p->ev, (unsigned)rec, &K_SEPERMS, perms, n);
 }
 
 /* Finish a chunked EXECVE argument: aN in the record that announced it, and the arg. */
@@ -337,7 +336,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         return 0;
     if ((rc = wk__au_lex_fields(line, len, h.body, h.typeno, &p->fields)) < 0)
         return rc;
-    /* One copy of the record in the scratch arena, each value NUL-terminated in place (the
+    /* One copy of the record in the event's arena, each value NUL-terminated in place (the
      * byte after a value is a delimiter no other value holds): the event refers to these
      * bytes instead of copying every value on its own. */
     char *lc = wk_arena_alloc(wk_event_arena(p->ev), len + 1);
@@ -610,7 +609,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         size_t nl;
         const char *nb =
             wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
-        /* nb is borrowed from the cache: one copy in the scratch arena serves the record
+        /* nb is borrowed from the cache: one copy in the event's arena serves the record
          * field and the event level */
         char *c = wk_arena_strndup(wk_event_arena(p->ev), nb, nl);
         if (!c)
@@ -661,7 +660,7 @@ static int add_lit(struct wk_event *ev, const struct wk_key *k, const char *s)
     return wk_event_add_str_ref(ev, 0, k, s, strlen(s));
 }
 
-/* The facts' strings are NUL-terminated in the scratch arena (the records' copies, decoded
+/* The facts' strings are NUL-terminated in the event's arena (the records' copies, decoded
  * values, joined args) and live as long as the event: not copied. */
 static int add_wstr(struct wk_event *ev, const struct wk_key *k, struct wk_str s)
 {
@@ -683,7 +682,7 @@ static int add_strlist(struct wk_event *ev, const struct wk_key *k, const struct
     return wk_event_add_value_sn(ev, 0, k, 0, &v);
 }
 
-/* Join args with spaces into the scratch arena. */
+/* Join args with spaces into the event's arena. */
 static struct wk_str join_args(struct wk_parser *p, const struct wk_str *a, size_t n)
 {
     size_t total = 0;
@@ -710,7 +709,7 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     int rc;
     memset(&fx, 0, sizeof(fx));
     fx.chunk_idx = -1;
-    wk_event_reset(ev); /* also its arena: the scratch below */
+    wk_event_reset(ev); /* also its arena, where the values below are written */
     p->olen = 0;
     p->nargs = 0;
     wk_event_set_ts(ev, s->ts_ns);
