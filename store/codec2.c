@@ -487,18 +487,10 @@ static inline int getv_fast(const uint8_t *p, size_t len, size_t *pos, uint64_t 
     return WK_ECORRUPT;
 }
 
-int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts)
+/* One format-2 record: as wk__store_next_record, then its time delta and shape id (kept in
+ * v->sid for readers that rule records out by shape; decode2 checks it). */
+static inline int next2(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts)
 {
-    if (v->format == WK__BLK_FORMAT) {
-        int rc = wk__store_next_record(v->raw, v->len, &v->pos, body, blen);
-        if (rc <= 0)
-            return rc;
-        if (*blen < 8)
-            return WK_ECORRUPT;
-        *ts = (int64_t)wk__get_u64le(*body);
-        return 1;
-    }
-    /* format 2: as wk__store_next_record, then the time delta and the shape id */
     if (v->pos >= v->len)
         return 0;
     uint64_t n, d, sid;
@@ -515,10 +507,23 @@ int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, 
         return rc;
     v->prev_ts = (int64_t)((uint64_t)v->prev_ts + (uint64_t)wk__unzigzag(d));
     *ts = v->prev_ts;
-    /* the shape id, for readers that rule records out by shape (decode2 checks it) */
     v->sid = getv_fast(*body, *blen, &pos, &sid) == 0 && sid < UINT32_MAX ? (uint32_t)sid
                                                                           : UINT32_MAX;
     return 1;
+}
+
+int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts)
+{
+    if (v->format == WK__BLK_FORMAT) {
+        int rc = wk__store_next_record(v->raw, v->len, &v->pos, body, blen);
+        if (rc <= 0)
+            return rc;
+        if (*blen < 8)
+            return WK_ECORRUPT;
+        *ts = (int64_t)wk__get_u64le(*body);
+        return 1;
+    }
+    return next2(v, body, blen, ts);
 }
 
 int wk__blkview_next_kept(struct wk__blkview *v, const uint8_t *verdict, size_t nv,
@@ -527,43 +532,13 @@ int wk__blkview_next_kept(struct wk__blkview *v, const uint8_t *verdict, size_t 
     *skipped = 0;
     if (v->format != WK__BLK_FORMAT2)
         return wk__blkview_next(v, body, blen, ts);
-    /* wk__blkview_next in a loop that passes over the records of ruled-out shapes */
-    const uint8_t *raw = v->raw;
-    size_t len = v->len, pos = v->pos;
-    int64_t prev = v->prev_ts;
-    uint32_t n_skip = 0;
-    int rc = 0;
-    while (pos < len) {
-        uint64_t n, d, sid;
-        if ((rc = getv_fast(raw, len, &pos, &n)) < 0)
-            break;
-        if (n > len - pos) {
-            rc = WK_ECORRUPT;
-            break;
-        }
-        const uint8_t *b = raw + pos;
-        size_t bp = 0;
-        pos += (size_t)n;
-        if ((rc = getv_fast(b, (size_t)n, &bp, &d)) < 0)
-            break;
-        prev = (int64_t)((uint64_t)prev + (uint64_t)wk__unzigzag(d));
-        uint32_t s = getv_fast(b, (size_t)n, &bp, &sid) == 0 && sid < UINT32_MAX ? (uint32_t)sid
-                                                                               : UINT32_MAX;
-        if (s < nv && verdict[s] == 2) {
-            n_skip++;
-            continue;
-        }
-        v->sid = s;
-        *body = b;
-        *blen = (size_t)n;
-        *ts = prev;
-        rc = 1;
-        break;
+    /* next2 inlined in a loop that passes over the records of ruled-out shapes */
+    for (;;) {
+        int rc = next2(v, body, blen, ts);
+        if (rc != 1 || v->sid >= nv || verdict[v->sid] != 2)
+            return rc;
+        (*skipped)++;
     }
-    v->pos = pos;
-    v->prev_ts = prev;
-    *skipped = n_skip;
-    return rc;
 }
 
 /* A string of format 2: literal or a reference into the original. */
