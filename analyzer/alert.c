@@ -62,23 +62,6 @@ static inline void jb_put(struct jb *b, const char *s, size_t n)
 
 #define JB_LIT(b, s) jb_put(b, s, sizeof(s) - 1)
 
-/* wk__utf8_valid with an ASCII fast path: 8 bytes at a time while no high bit is set. */
-static inline bool utf8_ok(const char *s, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, s + i, 8);
-        if (x & 0x8080808080808080u)
-            return wk__utf8_valid(s + i, n - i);
-    }
-    for (; i < n; i++) {
-        if ((unsigned char)s[i] & 0x80)
-            return wk__utf8_valid(s + i, n - i);
-    }
-    return true;
-}
-
 /* Does one of the 8 bytes of x need an escape (< 0x20, '"', '\\')? Exact: the classic
  * has-zero-byte tests flag no byte when none qualifies (false flags only follow a true one) */
 static inline bool esc8(uint64_t x)
@@ -334,7 +317,7 @@ static void bin_note(struct etree *t, const char *ptr, size_t len)
 /* Note the binary strings of a value placed at pointer ptr (as value_json does). */
 static void value_note(struct etree *t, const struct wk_value *v, char *ptr, size_t ptrlen)
 {
-    if (v->kind == WK_VAL_STR && !utf8_ok(v->u.s, v->len)) {
+    if (v->kind == WK_VAL_STR && !wk__utf8_valid(v->u.s, v->len)) {
         bin_note(t, ptr, ptrlen);
     } else if (v->kind == WK_VAL_STRLIST) {
         for (uint32_t i = 0; i < v->len; i++) {
@@ -345,7 +328,7 @@ static void value_note(struct etree *t, const struct wk_value *v, char *ptr, siz
                 t->fail = true;
                 return;
             }
-            if (!utf8_ok(v->u.items[i].s, v->u.items[i].len))
+            if (!wk__utf8_valid(v->u.items[i].s, v->u.items[i].len))
                 bin_note(t, ptr, l);
             ptr[ptrlen] = '\0';
         }
@@ -428,7 +411,7 @@ static void jb_value(struct jb *b, const struct wk_value *v)
             size_t n = v->kind == WK_VAL_STR ? v->len : v->u.items[i].len;
             if (v->kind == WK_VAL_STRLIST)
                 jb_put(b, i ? "," : "[", 1);
-            if (utf8_ok(s, n)) {
+            if (wk__utf8_valid(s, n)) {
                 jb_str(b, s, n);
                 continue;
             }
@@ -516,7 +499,7 @@ static void jb_event(struct jb *b, bool *first, const struct wk_event *ev, int64
             plen = (size_t)snprintf(ptr, sizeof(ptr), "/records/%u", v->rec - 1u);
         }
         /* What json_object_setn (UTF-8 keys) and json_real (finite) refuse. */
-        if (!utf8_ok(k->name, k->len) ||
+        if (!wk__utf8_valid(k->name, k->len) ||
             (v->kind == WK_VAL_REAL && !isfinite(v->u.r))) {
             t.fail = true;
             break;
