@@ -487,28 +487,30 @@ static inline int getv_fast(const uint8_t *p, size_t len, size_t *pos, uint64_t 
     return WK_ECORRUPT;
 }
 
-/* One format-2 record: as wk__store_next_record, then its time delta and shape id (kept in
- * v->sid for readers that rule records out by shape; decode2 checks it). */
-static inline int next2(struct wk__blkview *v, const uint8_t **body, size_t *blen, int64_t *ts)
+/* One format-2 record of raw[0..len) at *pos: as wk__store_next_record, then its time
+ * delta (added to *prev) and shape id (*sid, UINT32_MAX when unreadable: decode2 checks
+ * it, readers rule records out by it). State by pointer so that a caller looping over
+ * records keeps it in locals. */
+static inline int next2(const uint8_t *raw, size_t len, size_t *pos, int64_t *prev,
+                        uint32_t *sid, const uint8_t **body, size_t *blen)
 {
-    if (v->pos >= v->len)
+    if (*pos >= len)
         return 0;
-    uint64_t n, d, sid;
-    int rc = getv_fast(v->raw, v->len, &v->pos, &n);
+    uint64_t n, d, s;
+    int rc = getv_fast(raw, len, pos, &n);
     if (rc < 0)
         return rc;
-    if (n > v->len - v->pos)
+    if (n > len - *pos)
         return WK_ECORRUPT;
-    *body = v->raw + v->pos;
-    *blen = (size_t)n;
-    v->pos += (size_t)n;
-    size_t pos = 0;
-    if ((rc = getv_fast(*body, *blen, &pos, &d)) < 0)
+    const uint8_t *b = raw + *pos;
+    *pos += (size_t)n;
+    size_t bp = 0;
+    if ((rc = getv_fast(b, (size_t)n, &bp, &d)) < 0)
         return rc;
-    v->prev_ts = (int64_t)((uint64_t)v->prev_ts + (uint64_t)wk__unzigzag(d));
-    *ts = v->prev_ts;
-    v->sid = getv_fast(*body, *blen, &pos, &sid) == 0 && sid < UINT32_MAX ? (uint32_t)sid
-                                                                          : UINT32_MAX;
+    *prev = (int64_t)((uint64_t)*prev + (uint64_t)wk__unzigzag(d));
+    *sid = getv_fast(b, (size_t)n, &bp, &s) == 0 && s < UINT32_MAX ? (uint32_t)s : UINT32_MAX;
+    *body = b;
+    *blen = (size_t)n;
     return 1;
 }
 
@@ -523,7 +525,10 @@ int wk__blkview_next(struct wk__blkview *v, const uint8_t **body, size_t *blen, 
         *ts = (int64_t)wk__get_u64le(*body);
         return 1;
     }
-    return next2(v, body, blen, ts);
+    int rc = next2(v->raw, v->len, &v->pos, &v->prev_ts, &v->sid, body, blen);
+    if (rc == 1)
+        *ts = v->prev_ts;
+    return rc;
 }
 
 int wk__blkview_next_kept(struct wk__blkview *v, const uint8_t *verdict, size_t nv,
@@ -532,13 +537,20 @@ int wk__blkview_next_kept(struct wk__blkview *v, const uint8_t *verdict, size_t 
     *skipped = 0;
     if (v->format != WK__BLK_FORMAT2)
         return wk__blkview_next(v, body, blen, ts);
-    /* next2 inlined in a loop that passes over the records of ruled-out shapes */
-    for (;;) {
-        int rc = next2(v, body, blen, ts);
-        if (rc != 1 || v->sid >= nv || verdict[v->sid] != 2)
-            return rc;
-        (*skipped)++;
-    }
+    /* next2 in a loop that passes over the records of ruled-out shapes, in locals */
+    size_t pos = v->pos;
+    int64_t prev = v->prev_ts;
+    uint32_t sid = UINT32_MAX, n_skip = 0;
+    int rc;
+    while ((rc = next2(v->raw, v->len, &pos, &prev, &sid, body, blen)) == 1 && sid < nv &&
+           verdict[sid] == 2)
+        n_skip++;
+    v->pos = pos;
+    v->prev_ts = prev;
+    v->sid = sid;
+    *ts = prev;
+    *skipped = n_skip;
+    return rc;
 }
 
 /* A string of format 2: literal or a reference into the original. */
