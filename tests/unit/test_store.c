@@ -14,6 +14,7 @@
 #include "watchkeeper/event.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/store.h"
+#include "watchkeeper/timefmt.h"
 #include "wk_test.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -299,22 +300,22 @@ WK_TEST(sealing_by_size_and_by_age)
         n++;
     } while (ref.block == 1);
     /* Block 1 sealed by size when block 2 started; with commit_bytes 1 MiB it is held
-     * until the commit interval passes: tick after it. */
+     * until the commit interval passes: tick after it. The ticks take explicit times
+     * from just after the last add, so a loaded machine cannot age block 2 early. */
     WK_ASSERT(n > 2);
-    usleep(20000);
-    WK_ASSERT_OK(wk_store_tick(st, 0));
+    int64_t t0 = wk_time_mono_ns();
+    WK_ASSERT_OK(wk_store_tick(st, t0 + 20 * 1000000LL));
     struct wk_store_stats s;
     WK_ASSERT_OK(wk_store_stats(st, &s));
     WK_ASSERT_UINT_EQ(s.blocks, 1);
     WK_ASSERT_UINT_EQ(s.events, n - 1);
-    /* The open block (one event) seals by age. */
-    WK_ASSERT_OK(wk_store_tick(st, 0));
+    /* The open block (one event) seals by age: not yet at 20 ms... */
+    WK_ASSERT_OK(wk_store_tick(st, t0 + 21 * 1000000LL));
     WK_ASSERT_OK(wk_store_stats(st, &s));
     WK_ASSERT_UINT_EQ(s.blocks, 1);
-    usleep(60000);
-    WK_ASSERT_OK(wk_store_tick(st, 0)); /* seals; commit waits for the interval */
-    usleep(20000);
-    WK_ASSERT_OK(wk_store_tick(st, 0));
+    /* ...but at 120 ms; it commits once the interval has passed again. */
+    WK_ASSERT_OK(wk_store_tick(st, t0 + 120 * 1000000LL));
+    WK_ASSERT_OK(wk_store_tick(st, t0 + 140 * 1000000LL));
     WK_ASSERT_OK(wk_store_stats(st, &s));
     WK_ASSERT_UINT_EQ(s.blocks, 2);
     WK_ASSERT_UINT_EQ(s.events, n);
