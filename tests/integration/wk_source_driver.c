@@ -4,7 +4,8 @@
  * libuv loop with a sink that appends each event (JSON line) to --out and then atomically
  * replaces --cursor with the cursor after it, like the store's transaction would. SIGTERM
  * stops the source cleanly; starting again resumes from the cursor file. --full-every N
- * makes every Nth submit return -EAGAIN (back-pressure). --table FILE persists the shared
+ * makes every Nth submit return -EAGAIN (back-pressure); --full-while FILE refuses every
+ * submit while FILE exists (a stalled pipeline the test can end). --table FILE persists the shared
  * container table (JSON lines) across runs, as the store's `containers` db would.
  */
 #include "config.h"
@@ -23,6 +24,7 @@
 static FILE *out, *rej;
 static const char *cursor_path;
 static unsigned full_every, submits;
+static const char *full_while;
 static uv_loop_t loop;
 static uv_signal_t sig_term, sig_int;
 static uv_timer_t resume_timer;
@@ -57,7 +59,7 @@ static int submit(struct wk_source_sink *sink, struct wk_source *s, const struct
 {
     (void)sink;
     (void)s;
-    if (full_every && ++submits % full_every == 0) {
+    if ((full_every && ++submits % full_every == 0) || (full_while && access(full_while, F_OK) == 0)) {
         uv_timer_start(&resume_timer, on_resume, 5, 0);
         return -EAGAIN;
     }
@@ -138,6 +140,8 @@ int main(int argc, char **argv)
             rej_path = argv[++i];
         } else if (!strcmp(argv[i], "--table") && i + 1 < argc) {
             table_path = argv[++i];
+        } else if (!strcmp(argv[i], "--full-while") && i + 1 < argc) {
+            full_while = argv[++i];
         } else if (!strcmp(argv[i], "--full-every") && i + 1 < argc) {
             full_every = (unsigned)atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--opt") && i + 1 < argc && cfg) {

@@ -93,6 +93,10 @@ struct tail {
     bool inherited;    /* p came from the rotated-away predecessor, holding its partial */
     uint64_t cur_next; /* offset after the line being fed */
     int64_t last_growth;
+    /* Rotated away while the pipeline was full: once finished, catch up with the siblings
+     * of this live name written after catch_after (as an unstalled rotation does). */
+    char *catch_main;
+    int64_t catch_after;
     struct tail *next;
 };
 
@@ -427,6 +431,7 @@ static void tail_free(struct wk_source *s, struct tail *t)
     if (t->fd >= 0)
         close(t->fd);
     wk__cbuf_fini(&t->line);
+    free(t->catch_main);
     free(t->path);
     free(t);
 }
@@ -831,6 +836,36 @@ static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_f
     free(v);
 }
 
+/* Remember to catch up after a file that lost its live name without a successor in view
+ * (the name missing, then back, after partial_timeout). */
+static void defer_catch_up(struct tail *t)
+{
+    struct stat ob;
+    if (t->catch_main || fstat(t->fd, &ob) < 0)
+        return;
+    t->catch_main = strdup(t->path);
+    t->catch_after = (int64_t)ob.st_mtim.tv_sec * WK_NS_PER_SEC + ob.st_mtim.tv_nsec;
+}
+
+/* A drained file is finished; if it was rotated away under back-pressure, the files that
+ * rotated through before the new live one was found are read now (else they were never
+ * opened: the rescan finds only the live name). */
+static void finish_and_catch_up(struct wk_source *s, struct tail *t)
+{
+    char *cm = t->catch_main;
+    int64_t after = t->catch_after;
+    enum wk__clog_format fmt = t->fmt;
+    uint64_t dev = t->dev, ino = t->ino;
+    t->catch_main = NULL;
+    if (tail_finish(s, t) < 0) {
+        t->catch_main = cm; /* rewound: t lives on, try again */
+        return;
+    }
+    if (cm) /* opens them all; a full pipeline drains them in later passes */
+        catch_up(s, cm, fmt, after, dev, ino, 0, 0);
+    free(cm);
+}
+
 static void pass(struct wk_source *s)
 {
     if (s->stopping)
@@ -857,6 +892,9 @@ static void pass(struct wk_source *s)
                 if (!sl || stat(dir, &db) < 0 || now - t->last_growth > s->cfg.partial_timeout) {
                     t->main = false; /* drain the descriptor we hold */
                     t->draining = true;
+                    /* If the name comes back, files may have rotated through meanwhile. */
+                    if (sl && stat(dir, &db) == 0)
+                        defer_catch_up(t);
                 }
             } else if ((uint64_t)sb.st_ino != t->ino || (uint64_t)sb.st_dev != t->dev) {
                 wk_log_debug("clog: %s rotated (at %llu)", t->path, (unsigned long long)t->off);
@@ -885,8 +923,14 @@ static void pass(struct wk_source *s)
                     if (pfd >= 0)
                         tail_open_fd(s, p, pfd, fmt, true, false);
                 } else if (p) {
-                    /* Back-pressure: the new file is found by the next rescan. */
+                    /* Back-pressure: the new file is found by the next rescan; files that
+                     * rotated through meanwhile are caught up once this one is finished. */
                     s->last_rescan = 0;
+                    if (t->draining && !t->catch_main) {
+                        t->catch_main = p;
+                        t->catch_after = after;
+                        p = NULL;
+                    }
                 }
                 free(p);
                 t = next;
@@ -895,7 +939,7 @@ static void pass(struct wk_source *s)
         }
         int rc = tail_read(s, t);
         if (rc == 0 && t->draining) {
-            tail_finish(s, t);
+            finish_and_catch_up(s, t);
         } else if (rc == 0 && t->line.len == 0 && !t->idle_flushed &&
                    now - t->last_growth > s->cfg.partial_timeout) {
             /* Idle with a held partial (container exited mid-line): store it. */
