@@ -5,7 +5,8 @@
 # with W (rotated through between two passes) into a stalled pipeline and, while it is
 # blocked, the live file Y rotates away too and Z becomes the live file. Y must still be
 # read: it once was silently skipped (the source opened Z as the successor). Deterministic:
-# the reader and the source are paused by signals.
+# the reader and the source are paused by signals. Parts 3 and 4: files rotated through
+# while the pipeline refuses events, and while the source is stopped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/docker_lib.sh"
 
@@ -119,9 +120,16 @@ mv "$log" "$log.1"
 lines 6301 6320 >"$log"                                  # Y
 kill -CONT "$DRIVER_PID"
 sleep 1                                                  # passes and rescans, all refused
+# Y rotates away too, still refused; Z is live. Y is finished before X (it was found
+# later, so it is read first): X's catch-up must not read Y a second time.
+mv "$log.2" "$log.3"
+mv "$log.1" "$log.2"
+mv "$log" "$log.1"
+lines 6321 6330 >"$log"                                  # Z
+sleep 1
 grep -q '"line 6251 padding' "$OUT" && wk_fail "the gate did not hold the pipeline"
 rm "$WK_TMP/gate"
-wk_wait_eval "grep -q '\"line 6320 padding' '$OUT' && grep -q '\"line 6260 padding' '$OUT'"
+wk_wait_eval "grep -q '\"line 6330 padding' '$OUT' && grep -q '\"line 6260 padding' '$OUT'"
 sleep 0.5
 got=$(python3 - "$OUT" <<'PY'
 import json, sys
@@ -131,11 +139,38 @@ for l in open(sys.argv[1]):
     if e["event"].get("kind") != "gap":
         n.append(int(e["message"].split()[1]))
 n = sorted(x for x in n if x > 6250)
-exp = list(range(6251, 6321))
+exp = list(range(6251, 6331))
 print("ok" if n == exp else "got %d events; missing %s; twice %s" % (
     len(n), sorted(set(exp) - set(n))[:3], sorted(x for x in set(n) if n.count(x) > 1)[:3]))
 PY
 )
 wk_expect_eq "$got" "ok" "files rotated through under back-pressure are read once"
+wk_driver_stop
+
+# 4. Rotated through while the source was stopped: its cursor names Z, which rotates away
+# with unread lines, then V rotates through, and U is live at the restart. Z is finished
+# from the cursor, and V must be read too (it once was silently skipped: only the live
+# name and files the cursor knows were opened).
+lines 6331 6340 >>"$log"                                 # Z's unread end
+for i in 3 2 1; do mv "$log.$i" "$log.$((i + 1))"; done
+mv "$log" "$log.1"
+lines 6341 6370 >"$log"                                  # V
+for i in 4 3 2 1; do mv "$log.$i" "$log.$((i + 1))"; done
+mv "$log" "$log.1"
+lines 6371 6380 >"$log"                                  # U
+OUT2=$WK_TMP/logs2.jsonl
+wk_driver_start clog "$OUT2" "$WK_TMP/cursor" --opt "docker_root=$WK_TMP/data" \
+    --opt pods_dir= --opt containers_dir= --opt poll_interval=50ms --opt rescan_interval=200ms
+wk_wait_eval "grep -q '\"line 6380 padding' '$OUT2' && grep -q '\"line 6340 padding' '$OUT2'"
+sleep 0.5
+got=$(python3 - "$OUT2" <<'PY'
+import json, sys
+n = sorted(int(json.loads(l)["message"].split()[1]) for l in open(sys.argv[1]))
+exp = list(range(6331, 6381))
+print("ok" if n == exp else "got %d events; missing %s; first %s" % (
+    len(n), sorted(set(exp) - set(n))[:3], n[:3]))
+PY
+)
+wk_expect_eq "$got" "ok" "files rotated through while stopped are read once after a restart"
 wk_driver_stop
 echo "ok: clog_rotation"

@@ -126,6 +126,10 @@ struct wk_source {
     struct wk_parser_opts popts;
     int64_t last_rescan;
     bool first_scan_done;
+    /* Files finished lately (dev, inode, mtime): a catch-up never reads one twice, though
+     * files read side by side may finish out of mtime order. */
+    struct { uint64_t dev, ino; int64_t mtime; } done[32];
+    unsigned ndone;
     char hostname[256];
     uint64_t events, rejected;
     char *readbuf;
@@ -390,6 +394,18 @@ static struct tail *tail_open_fd(struct wk_source *s, const char *path, int fd,
         close(fd);
         return NULL;
     }
+    if (!main && !force && fstat(fd, &sb) == 0) {
+        /* Resumed from the cursor after a restart: files that rotated through while we
+         * were stopped sit between it and the live name; catch up with them once it is
+         * finished. The live name is the path up to its ".log". */
+        const char *dot = NULL;
+        for (const char *q = strstr(path, ".log."); q; q = strstr(q + 1, ".log."))
+            dot = q;
+        if (dot) {
+            t->catch_main = strndup(path, (size_t)(dot + 4 - path));
+            t->catch_after = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
+        }
+    }
     if (s->handover_p && t->off == 0 &&
         strncmp(path, s->handover_path, strlen(s->handover_path)) == 0) {
         /* The successor of a rotated file: continue its unfinished message. */
@@ -560,6 +576,12 @@ static int tail_finish_(struct wk_source *s, struct tail *t, const char *success
         return -EAGAIN;
     }
     wk_log_debug("clog: finished %s at %llu", t->path, (unsigned long long)t->off);
+    if (fstat(t->fd, &sb) == 0) {
+        unsigned i = s->ndone++ % (sizeof(s->done) / sizeof(s->done[0]));
+        s->done[i].dev = t->dev;
+        s->done[i].ino = t->ino;
+        s->done[i].mtime = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
+    }
     slot_remove(s, t->slot);
     tail_free(s, t);
     /* Store the cursor without the finished file now: otherwise it would only travel
@@ -771,6 +793,17 @@ static int drain_now(struct wk_source *s, struct tail *t, const char *successor)
     return tail_finish_(s, t, successor);
 }
 
+static bool finished_lately(const struct wk_source *s, const struct stat *sb)
+{
+    int64_t mt = (int64_t)sb->st_mtim.tv_sec * WK_NS_PER_SEC + sb->st_mtim.tv_nsec;
+    unsigned cap = sizeof(s->done) / sizeof(s->done[0]), n = s->ndone < cap ? s->ndone : cap;
+    for (unsigned i = 0; i < n; i++)
+        if (s->done[i].dev == (uint64_t)sb->st_dev && s->done[i].ino == (uint64_t)sb->st_ino &&
+            s->done[i].mtime == mt)
+            return true;
+    return false;
+}
+
 /* After finishing a file that was rotated away (its last write at `after`), follow the
  * rotated siblings written after it, except the live file already pinned (pin_dev,
  * pin_ino) — files that rotated through entirely between two passes or while the old
@@ -811,7 +844,7 @@ static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_f
             ((uint64_t)sb.st_dev == pin_dev && (uint64_t)sb.st_ino == pin_ino))
             continue;
         int64_t mt = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
-        if (mt < after)
+        if (mt < after || finished_lately(s, &sb))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
