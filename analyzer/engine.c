@@ -326,7 +326,21 @@ struct ctx {
 
 static const struct wk_value *lookup(const struct ctx *c, const struct wk_key *k)
 {
-    return c->per_record ? wk_event_get_ctx(c->ev, c->rec, k) : wk_event_get(c->ev, 0, k);
+    return c->per_record ? wk__sg_get_ctx(c->sc, c->ev, c->rec, k) : wk_event_get(c->ev, 0, k);
+}
+
+static void bloom_build(struct wk_rule_scratch *sc, const struct wk_event *ev)
+{
+    uint64_t b[4] = { 0, 0, 0, 0 };
+    size_t n = wk_event_nfields(ev);
+    const uint32_t *hs = wk_event_field_hashes(ev);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t h = hs[i];
+        unsigned x = (h ^ (h >> 16)) & 255u;
+        b[x >> 6] |= 1ULL << (x & 63u);
+    }
+    memcpy(sc->bloom, b, sizeof(b));
+    sc->bloom_gen = sc->gen;
 }
 
 static bool fieldref(const struct sg_matcher *m, const struct wk_value *v, const struct ctx *c)
@@ -718,11 +732,13 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
             continue;
         struct ctx c = { sc, ev, 0, ls->per_record && nrec > 0, ls };
         unsigned from = c.per_record ? 1 : 0, to = c.per_record ? nrec : 0;
+        if (c.per_record && sc->bloom_gen != sc->gen)
+            bloom_build(sc, ev);
         for (unsigned rec = from; rec <= to; rec++) {
             c.rec = rec;
             const struct sg_bucket *b = NULL;
             if (ls->dispatch) {
-                const struct wk_value *dv = c.per_record ? wk_event_get_ctx(ev, rec, &ls->dkey)
+                const struct wk_value *dv = c.per_record ? wk__sg_get_ctx(sc, ev, rec, &ls->dkey)
                                                          : wk_event_get(ev, 0, &ls->dkey);
                 if (dv && dv->kind == WK_VAL_STR) {
                     uint32_t h = wk__sg_hash_fold(dv->u.s, dv->len);

@@ -36,12 +36,31 @@ struct wk_rule_scratch {
     const void *kw_ls;
     char *kwbuf;
     size_t kwcap;
+    /* the names of the current event's fields (any record), a 256-bit Bloom filter: a
+     * per-record lookup (record, then event level) of a name not in it is answered without
+     * probing the event twice; built once per event (bloom_gen) for per-record logsources */
+    uint64_t bloom[4];
+    uint64_t bloom_gen;
     /* hunt: detection runs in parallel workers; correlation feeds are deferred and replayed
      * in store order by one thread (hunt.c), which keeps the results identical to live */
     int (*defer)(void *arg, uint32_t corr, uint32_t rule, const struct wk_event *ev,
                  unsigned rec, uint64_t ref);
     void *defer_arg;
 };
+
+static inline bool wk__sg_bloom_may_have(const struct wk_rule_scratch *sc, uint32_t h)
+{
+    unsigned b = (h ^ (h >> 16)) & 255u;
+    return (sc->bloom[b >> 6] >> (b & 63u)) & 1u;
+}
+
+/* A field of record rec, else of the event (wk_event_get_ctx), via the Bloom filter. */
+static inline const struct wk_value *wk__sg_get_ctx(const struct wk_rule_scratch *sc,
+                                                    const struct wk_event *ev, unsigned rec,
+                                                    const struct wk_key *k)
+{
+    return wk__sg_bloom_may_have(sc, k->hash) ? wk_event_get_ctx(ev, rec, k) : NULL;
+}
 
 /* End offsets of literal hits in a buffer (hunt's block prefilter). */
 struct wk__offs {

@@ -603,7 +603,7 @@ int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource 
 #if WK_HAVE_HYPERSCAN
     for (size_t q = 0; q < npfs; q++) {
         struct hit h = { sc, &ls->pf.v[pfs[q]] };
-        const struct wk_value *v = per_record ? wk_event_get_ctx(ev, rec, &h.pf->key)
+        const struct wk_value *v = per_record ? wk__sg_get_ctx(sc, ev, rec, &h.pf->key)
                                               : wk_event_get(ev, 0, &h.pf->key);
         if (!v)
             continue;

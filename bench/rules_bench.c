@@ -448,8 +448,9 @@ int main(int argc, char **argv)
     if (getenv("WK_BENCH_ENGINE_ONLY")) { /* for profiling the engine alone */
         double eng = run_engine(rs, ev, nev, n, batch, &st, &fp1);
         printf("engine: %.0f events/s on one core, %.2f rule evaluations per event, %llu "
-               "alerts\n",
-               eng, (double)st.rule_evals / (double)st.events, (unsigned long long)st.alerts);
+               "alerts (fingerprint %016llx)\n",
+               eng, (double)st.rule_evals / (double)st.events, (unsigned long long)st.alerts,
+               (unsigned long long)fp1);
         return 0;
     }
     p = naive_build(rs, &np);

@@ -134,6 +134,11 @@ const struct wk_value *wk_event_field_value(const struct wk_event *ev, size_t i)
     return i < ev->n ? &ev->fields[i].v : NULL;
 }
 
+const uint32_t *wk_event_field_hashes(const struct wk_event *ev)
+{
+    return ev->n ? ev->hashes : NULL;
+}
+
 uint64_t wk_event_field_dots(const struct wk_event *ev, size_t i)
 {
     return i < ev->n ? ev->fields[i].dots : 0;
