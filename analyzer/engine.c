@@ -723,6 +723,7 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
     int nalerts = 0;
     sc->gen++;
     sc->st.events++;
+    wk_event_prefetch(ev);
     unsigned nrec = wk_event_nrecords(ev);
     struct ls_memo mm;
     mm.n = 0;
