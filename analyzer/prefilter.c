@@ -21,6 +21,7 @@
 #include <hs/hs.h>
 #endif
 
+#if WK_HAVE_HYPERSCAN /* the factor analysis feeds the Hyperscan databases only */
 /* A factor: (field, literal) pairs; the rule is a candidate when any pair is seen. */
 struct fpair {
     const char *field;
@@ -223,6 +224,7 @@ static bool cond_factor(const struct fmode *md, const struct sg_rule *r,
         return false;
     }
 }
+#endif
 
 void wk__sg_prefilter_fini(struct sg_logsource *ls)
 {
