@@ -326,7 +326,21 @@ struct ctx {
 
 static const struct wk_value *lookup(const struct ctx *c, const struct wk_key *k)
 {
-    return c->per_record ? wk_event_get_ctx(c->ev, c->rec, k) : wk_event_get(c->ev, 0, k);
+    return c->per_record ? wk__sg_get_ctx(c->sc, c->ev, c->rec, k) : wk_event_get(c->ev, 0, k);
+}
+
+static void bloom_build(struct wk_rule_scratch *sc, const struct wk_event *ev)
+{
+    uint64_t b[4] = { 0, 0, 0, 0 };
+    size_t n = wk_event_nfields(ev);
+    const uint32_t *hs = wk_event_field_hashes(ev);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t h = hs[i];
+        unsigned x = (h ^ (h >> 16)) & 255u;
+        b[x >> 6] |= 1ULL << (x & 63u);
+    }
+    memcpy(sc->bloom, b, sizeof(b));
+    sc->bloom_gen = sc->gen;
 }
 
 static bool fieldref(const struct sg_matcher *m, const struct wk_value *v, const struct ctx *c)
@@ -411,19 +425,22 @@ static bool matcher_value(const struct sg_matcher *m, const struct wk_value *v,
     return wk__sg_matcher_text(m, s, len, c->sc);
 }
 
-/* Keyword haystack: the argv of an EXECVE-like record joined with spaces. */
-static bool joined_argv(const struct ctx *c, const char **s, size_t *len)
+/* Keyword haystack: the argv of an EXECVE-like record joined with spaces (a0..a(n-1), the
+ * leading run of string arguments; *nargs = n). */
+static bool joined_argv(const struct ctx *c, const char **s, size_t *len, unsigned *nargs)
 {
     struct wk_rule_scratch *sc = c->sc;
+    *nargs = 0;
     if (!c->ls || !c->ls->keyword_join_type || !c->rec)
         return false;
     if (sc->argv_gen == sc->gen && sc->argv_rec == c->rec) {
-        *s = sc->argv, *len = sc->argv_len;
+        *s = sc->argv, *len = sc->argv_len, *nargs = sc->argv_n;
         return sc->argv_len > 0;
     }
     sc->argv_gen = sc->gen;
     sc->argv_rec = c->rec;
     sc->argv_len = 0;
+    sc->argv_n = 0;
     const struct wk_value *t = wk_event_get(c->ev, c->rec, &type_key);
     if (!t || t->kind != WK_VAL_STR || strcasecmp(t->u.s, c->ls->keyword_join_type))
         return false;
@@ -434,8 +451,11 @@ static bool joined_argv(const struct ctx *c, const char **s, size_t *len)
         size_t need = sc->argv_len + a->len + 2;
         if (need > sc->argv_cap) {
             char *p = realloc(sc->argv, need * 2);
-            if (!p)
+            if (!p) {
+                sc->argv_len = 0;
+                sc->argv_n = 0;
                 return false;
+            }
             sc->argv = p;
             sc->argv_cap = need * 2;
         }
@@ -443,17 +463,89 @@ static bool joined_argv(const struct ctx *c, const char **s, size_t *len)
             sc->argv[sc->argv_len++] = ' ';
         memcpy(sc->argv + sc->argv_len, a->u.s, a->len);
         sc->argv_len += a->len;
+        sc->argv_n = (unsigned)i + 1;
     }
-    *s = sc->argv, *len = sc->argv_len;
+    *s = sc->argv, *len = sc->argv_len, *nargs = sc->argv_n;
     return sc->argv_len > 0;
 }
 
-/* A keyword matcher against every string of the record (or of the event when rec is 0). */
+/* Is key `a<i>` with i < nargs (an argument already in the joined argv)? */
+static bool joined_arg(const struct wk_key *k, unsigned nargs)
+{
+    if (k->len < 2 || k->len > 4 || k->name[0] != 'a' || k->name[1] < '0' || k->name[1] > '9' ||
+        (k->name[1] == '0' && k->len > 2))
+        return false;
+    unsigned i = 0;
+    for (uint32_t p = 1; p < k->len; p++) {
+        if (k->name[p] < '0' || k->name[p] > '9')
+            return false;
+        i = i * 10 + (unsigned)(k->name[p] - '0');
+    }
+    return i < nargs;
+}
+
+/* Append one keyword haystack to the scratch buffer, then a NUL separator. */
+static bool kw_add(struct wk_rule_scratch *sc, size_t *len, const char *s, size_t n)
+{
+    if (*len + n + 1 > sc->kwcap) {
+        size_t cap = (*len + n + 1) * 2;
+        char *p = realloc(sc->kwbuf, cap);
+        if (!p)
+            return false;
+        sc->kwbuf = p;
+        sc->kwcap = cap;
+    }
+    memcpy(sc->kwbuf + *len, s, n);
+    *len += n;
+    sc->kwbuf[(*len)++] = 0;
+    return true;
+}
+
+/* Scan the record's keyword haystacks (those keyword_matcher searches: the joined argv and
+ * every string of the record, numbers as text) once with the keyword database. An argument
+ * already in the joined argv is left out: a literal in it is in the joined argv too.
+ * @return false when out of memory (the caller then searches itself). */
+static bool kw_scan(const struct ctx *c)
+{
+    struct wk_rule_scratch *sc = c->sc;
+    if (sc->kw_gen == sc->gen && sc->kw_rec == c->rec && sc->kw_ls == c->ls)
+        return true;
+    const char *s;
+    size_t len = 0, n;
+    unsigned nargs;
+    if (joined_argv(c, &s, &n, &nargs) && !kw_add(sc, &len, s, n))
+        return false;
+    size_t nf = wk_event_nfields(c->ev);
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk_value *v = wk_event_field_value(c->ev, i);
+        if (v->rec != c->rec || (nargs && joined_arg(wk_event_field_key(c->ev, i), nargs)))
+            continue;
+        if (v->kind == WK_VAL_STRLIST) {
+            for (uint32_t k = 0; k < v->len; k++)
+                if (!kw_add(sc, &len, v->u.items[k].s, v->u.items[k].len))
+                    return false;
+            continue;
+        }
+        if (value_text(v, sc, &s, &n) && !kw_add(sc, &len, s, n))
+            return false;
+    }
+    wk__sg_prefilter_kw_scan(sc, sc->kwbuf, len);
+    sc->kw_gen = sc->gen;
+    sc->kw_rec = c->rec;
+    sc->kw_ls = c->ls;
+    return true;
+}
+
+/* A keyword matcher against every string of the record (or of the event when rec is 0).
+ * A CONTAINS literal of the keyword database is answered by one scan of the record. */
 static bool keyword_matcher(const struct sg_matcher *m, const struct ctx *c)
 {
+    if (m->kw_id && kw_scan(c))
+        return c->sc->kwseen[m->kw_id - 1] == c->sc->kwcgen;
     const char *s;
     size_t len;
-    if (joined_argv(c, &s, &len) && wk__sg_matcher_text(m, s, len, c->sc))
+    unsigned nargs;
+    if (joined_argv(c, &s, &len, &nargs) && wk__sg_matcher_text(m, s, len, c->sc))
         return true;
     size_t n = wk_event_nfields(c->ev);
     for (size_t i = 0; i < n; i++) {
@@ -531,11 +623,38 @@ static bool cond_eval(const struct sg_rule *r, const struct sg_cond *k, const st
     }
 }
 
-static bool ls_applies(const struct sg_logsource *ls, const struct wk_event *ev)
+/* The event-level fields logsources select on (event.module, event.action), each looked
+ * up once per event however many logsources name it. */
+struct ls_memo {
+    size_t n;
+    struct {
+        const struct wk_key *k;
+        const struct wk_value *v;
+    } e[8];
+};
+
+static const struct wk_value *ls_get(struct ls_memo *mm, const struct wk_event *ev,
+                                     const struct wk_key *k)
+{
+    for (size_t i = 0; i < mm->n; i++) {
+        const struct wk_key *o = mm->e[i].k;
+        if (o->hash == k->hash && o->len == k->len && !memcmp(o->name, k->name, k->len))
+            return mm->e[i].v;
+    }
+    const struct wk_value *v = wk_event_get(ev, 0, k);
+    if (mm->n < sizeof(mm->e) / sizeof(mm->e[0])) {
+        mm->e[mm->n].k = k;
+        mm->e[mm->n++].v = v;
+    }
+    return v;
+}
+
+static bool ls_applies(const struct sg_logsource *ls, const struct wk_event *ev,
+                       struct ls_memo *mm)
 {
     for (size_t i = 0; i < ls->match.n; i++) {
         const struct sg_lsmatch *m = &ls->match.v[i];
-        const struct wk_value *v = wk_event_get(ev, 0, &m->key);
+        const struct wk_value *v = ls_get(mm, ev, &m->key);
         if (!v)
             return false;
         if (m->values.n == 0)
@@ -604,20 +723,23 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
     int nalerts = 0;
     sc->gen++;
     sc->st.events++;
+    wk_event_prefetch(ev);
     unsigned nrec = wk_event_nrecords(ev);
+    struct ls_memo mm;
+    mm.n = 0;
     for (size_t l = 0; l < rs->ls.n; l++) {
         const struct sg_logsource *ls = &rs->ls.v[l];
-        if (ls->rules.n == 0 || !ls_applies(ls, ev))
+        if (ls->rules.n == 0 || !ls_applies(ls, ev, &mm))
             continue;
         struct ctx c = { sc, ev, 0, ls->per_record && nrec > 0, ls };
         unsigned from = c.per_record ? 1 : 0, to = c.per_record ? nrec : 0;
+        if (c.per_record && sc->bloom_gen != sc->gen)
+            bloom_build(sc, ev);
         for (unsigned rec = from; rec <= to; rec++) {
             c.rec = rec;
-            if (ls->pf.n)
-                wk__sg_prefilter_scan(sc, ls, ev, rec, c.per_record);
             const struct sg_bucket *b = NULL;
             if (ls->dispatch) {
-                const struct wk_value *dv = c.per_record ? wk_event_get_ctx(ev, rec, &ls->dkey)
+                const struct wk_value *dv = c.per_record ? wk__sg_get_ctx(sc, ev, rec, &ls->dkey)
                                                          : wk_event_get(ev, 0, &ls->dkey);
                 if (dv && dv->kind == WK_VAL_STR) {
                     uint32_t h = wk__sg_hash_fold(dv->u.s, dv->len);
@@ -627,6 +749,9 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
                             b = &ls->buckets.v[k];
                 }
             }
+            if (ls->pf.n)
+                wk__sg_prefilter_scan(sc, ls, b ? b->pfs.v : ls->pf_any.v,
+                                      b ? b->pfs.n : ls->pf_any.n, ev, rec, c.per_record);
             for (int pass = 0; pass < 2; pass++) {
                 const uint32_t *rv = pass == 0 ? (b ? b->rules.v : NULL)
                                                : (ls->dispatch ? ls->any.v : ls->rules.v);

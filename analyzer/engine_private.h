@@ -18,7 +18,7 @@ struct wk_rule_scratch {
     /* keyword haystack: argv of the current record joined by spaces */
     char *argv;
     size_t argv_len, argv_cap;
-    unsigned argv_rec;
+    unsigned argv_rec, argv_n;
     uint64_t argv_gen;
     uint64_t gen;       /* event generation */
     uint64_t *fired;    /* per rule: generation of the last event it matched */
@@ -28,12 +28,39 @@ struct wk_rule_scratch {
     uint64_t *cand;  /* prefilter: per rule, the record generation its literal was seen */
     uint64_t cgen;
     void *hs;        /* hs_scratch_t */
+    /* keyword prefilter: the record (gen, rec, logsource) whose haystacks were scanned,
+     * and per keyword literal the kwcgen it was last seen at */
+    uint64_t *kwseen;
+    uint64_t kwcgen, kw_gen;
+    unsigned kw_rec;
+    const void *kw_ls;
+    char *kwbuf;
+    size_t kwcap;
+    /* the names of the current event's fields (any record), a 256-bit Bloom filter: a
+     * per-record lookup (record, then event level) of a name not in it is answered without
+     * probing the event twice; built once per event (bloom_gen) for per-record logsources */
+    uint64_t bloom[4];
+    uint64_t bloom_gen;
     /* hunt: detection runs in parallel workers; correlation feeds are deferred and replayed
      * in store order by one thread (hunt.c), which keeps the results identical to live */
     int (*defer)(void *arg, uint32_t corr, uint32_t rule, const struct wk_event *ev,
                  unsigned rec, uint64_t ref);
     void *defer_arg;
 };
+
+static inline bool wk__sg_bloom_may_have(const struct wk_rule_scratch *sc, uint32_t h)
+{
+    unsigned b = (h ^ (h >> 16)) & 255u;
+    return (sc->bloom[b >> 6] >> (b & 63u)) & 1u;
+}
+
+/* A field of record rec, else of the event (wk_event_get_ctx), via the Bloom filter. */
+static inline const struct wk_value *wk__sg_get_ctx(const struct wk_rule_scratch *sc,
+                                                    const struct wk_event *ev, unsigned rec,
+                                                    const struct wk_key *k)
+{
+    return wk__sg_bloom_may_have(sc, k->hash) ? wk_event_get_ctx(ev, rec, k) : NULL;
+}
 
 /* End offsets of literal hits in a buffer (hunt's block prefilter). */
 struct wk__offs {
@@ -48,15 +75,21 @@ void wk__corr_free(struct wk_rule_scratch *sc);
 int wk__corr_feed(struct wk_rule_scratch *sc, uint32_t ci, uint32_t rule,
                   const struct wk_event *ev, unsigned rec, uint64_t ref, wk_alert_cb cb,
                   void *data);
-/* prefilter.c: mark the candidate rules of (ls, ev, rec) in sc->cand under a new cgen */
+/* prefilter.c: mark the candidate rules of (ls, ev, rec) in sc->cand under a new cgen,
+ * scanning the prefilter fields ls->pf.v[pfs[0..npfs)] */
 int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource *ls,
-                          const struct wk_event *ev, unsigned rec, bool per_record);
+                          const uint32_t *pfs, size_t npfs, const struct wk_event *ev,
+                          unsigned rec, bool per_record);
 int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc);
 /* prefilter.c: the end offsets (ascending, distinct) of every block-prefilter literal in
  * p[0..len) into hits (reset first); needs sc->rs->rawdb. @return 0, -ENOMEM, -EINVAL. */
 int wk__sg_prefilter_raw_scan(struct wk_rule_scratch *sc, const uint8_t *p, size_t len,
                               struct wk__offs *hits);
 void wk__sg_prefilter_scratch_free(struct wk_rule_scratch *sc);
+/* prefilter.c: mark in sc->kwseen (under a new kwcgen) every keyword literal of rs->kwdb
+ * that occurs in p[0..len) (the record's keyword haystacks joined by NUL bytes, which no
+ * literal of kwdb contains). */
+void wk__sg_prefilter_kw_scan(struct wk_rule_scratch *sc, const char *p, size_t len);
 /* engine.c: emit an alert through cb, counting it. */
 int wk__engine_emit(struct wk_rule_scratch *sc, const struct wk_alert *a, wk_alert_cb cb,
                     void *data);

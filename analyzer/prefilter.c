@@ -21,6 +21,7 @@
 #include <hs/hs.h>
 #endif
 
+#if WK_HAVE_HYPERSCAN /* the factor analysis feeds the Hyperscan databases only */
 /* A factor: (field, literal) pairs; the rule is a candidate when any pair is seen. */
 struct fpair {
     const char *field;
@@ -68,6 +69,8 @@ static bool raw_safe(const char *lit, size_t len)
  * (hunt's block prefilter, which scans the stored bytes of whole events). */
 struct fmode {
     bool raw;
+    const char *skip; /* a field whose items give no factor (the dispatch field of an
+                       * indexed rule: its bucket already requires those values) */
 };
 
 /* Push the best piece of lit usable in this mode: all of it per field; in raw mode the
@@ -132,7 +135,8 @@ static bool matcher_lits(const struct fmode *md, const struct sg_item *it,
 
 static bool item_factor(const struct fmode *md, const struct sg_item *it, fset *out)
 {
-    if ((!it->field && !md->raw) || it->neg || it->m.n == 0)
+    if ((!it->field && !md->raw) || it->neg || it->m.n == 0 ||
+        (md->skip && it->field && !strcmp(it->field, md->skip)))
         return false;
     size_t before = out->n;
     for (size_t k = 0; k < it->m.n; k++) {
@@ -220,6 +224,7 @@ static bool cond_factor(const struct fmode *md, const struct sg_rule *r,
         return false;
     }
 }
+#endif
 
 void wk__sg_prefilter_fini(struct sg_logsource *ls)
 {
@@ -236,10 +241,19 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
     }
     free(ls->pf.v);
     memset(&ls->pf, 0, sizeof(ls->pf));
+    free(ls->pf_any.v);
+    memset(&ls->pf_any, 0, sizeof(ls->pf_any));
+    for (size_t i = 0; i < ls->buckets.n; i++) {
+        free(ls->buckets.v[i].pfs.v);
+        memset(&ls->buckets.v[i].pfs, 0, sizeof(ls->buckets.v[i].pfs));
+    }
 }
 
 #if WK_HAVE_HYPERSCAN
-static int compile_lits(char *const *lits, size_t n, unsigned flag, hs_database_t **db)
+/* One literal database; flag is added to every literal's flags, which are CASELESS unless
+ * cased[i] (cased NULL: all caseless). */
+static int compile_lits_cased(char *const *lits, const bool *cased, size_t n, unsigned flag,
+                              hs_database_t **db)
 {
     unsigned *flags = calloc(n, sizeof(*flags)), *ids = calloc(n, sizeof(*ids));
     size_t *lens = calloc(n, sizeof(*lens));
@@ -248,7 +262,7 @@ static int compile_lits(char *const *lits, size_t n, unsigned flag, hs_database_
         return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        flags[i] = HS_FLAG_CASELESS | flag;
+        flags[i] = (cased && cased[i] ? 0 : HS_FLAG_CASELESS) | flag;
         ids[i] = (unsigned)i;
         lens[i] = strlen(lits[i]);
     }
@@ -261,6 +275,82 @@ static int compile_lits(char *const *lits, size_t n, unsigned flag, hs_database_
         return -EINVAL;
     }
     return 0;
+}
+
+static int compile_lits(char *const *lits, size_t n, unsigned flag, hs_database_t **db)
+{
+    return compile_lits_cased(lits, NULL, n, flag, db);
+}
+
+/* The keyword prefilter: every keyword (field-less) CONTAINS matcher with a non-empty
+ * literal without a NUL byte gets an id in one database. A CONTAINS keyword matches a
+ * record exactly when its literal occurs in one of the record's keyword haystacks, and the
+ * haystacks are scanned joined by NUL bytes, so a hit lies inside one haystack: the
+ * database answers those matchers exactly (engine.c keyword_matcher). */
+struct kwlits {
+    SG_VEC(char *) lits;
+    SG_VEC(bool) cased;
+};
+
+static int kw_collect(struct sg_rule *r, struct kwlits *kl)
+{
+    for (size_t s = 0; s < r->sels.n; s++)
+        for (size_t a = 0; a < r->sels.v[s].alts.n; a++)
+            for (size_t k = 0; k < r->sels.v[s].alts.v[a].items.n; k++) {
+                struct sg_item *it = &r->sels.v[s].alts.v[a].items.v[k];
+                if (it->field)
+                    continue;
+                for (size_t i = 0; i < it->m.n; i++) {
+                    struct sg_matcher *m = &it->m.v[i];
+                    if (m->kind != SG_MK_CONTAINS || !m->len || memchr(m->lit, 0, m->len) ||
+                        kl->lits.n >= UINT32_MAX - 1)
+                        continue;
+                    char *lit = strndup(m->lit, m->len);
+                    if (!lit || SG_PUSH(kl->lits, lit) < 0) {
+                        free(lit);
+                        return -ENOMEM;
+                    }
+                    if (SG_PUSH(kl->cased, m->cased) < 0)
+                        return -ENOMEM;
+                    m->kw_id = (uint32_t)kl->lits.n;
+                }
+            }
+    return 0;
+}
+
+static int build_kw(struct wk_ruleset *rs)
+{
+    struct kwlits kl = { 0 };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < rs->rules.n; i++)
+        if (!rs->rules.v[i]->is_corr)
+            rc = kw_collect(rs->rules.v[i], &kl);
+    for (size_t i = 0; rc == 0 && i < rs->filters.n; i++)
+        rc = kw_collect(rs->filters.v[i], &kl);
+    if (rc == 0 && kl.lits.n) {
+        hs_database_t *db = NULL;
+        rc = compile_lits_cased(kl.lits.v, kl.cased.v, kl.lits.n, HS_FLAG_SINGLEMATCH, &db);
+        if (rc == 0) {
+            rs->kwdb = db;
+            rs->nkw = (uint32_t)kl.lits.n;
+        }
+    }
+    if (!rs->kwdb) /* no database: every keyword matcher searches itself */
+        for (size_t i = 0; i < rs->rules.n + rs->filters.n; i++) {
+            struct sg_rule *r = i < rs->rules.n ? rs->rules.v[i] : rs->filters.v[i - rs->rules.n];
+            for (size_t s = 0; s < r->sels.n; s++)
+                for (size_t a = 0; a < r->sels.v[s].alts.n; a++)
+                    for (size_t k = 0; k < r->sels.v[s].alts.v[a].items.n; k++) {
+                        struct sg_item *it = &r->sels.v[s].alts.v[a].items.v[k];
+                        for (size_t m = 0; m < it->m.n; m++)
+                            it->m.v[m].kw_id = 0;
+                    }
+        }
+    for (size_t i = 0; i < kl.lits.n; i++)
+        free(kl.lits.v[i]);
+    free(kl.lits.v);
+    free(kl.cased.v);
+    return rc;
 }
 
 /* A rule without a raw factor of its own still only matches events of its logsource, and
@@ -294,7 +384,7 @@ static bool ls_factor(const struct sg_logsource *ls, size_t min_useful, fset *ou
  * event. */
 static int build_raw(struct wk_ruleset *rs, size_t min_useful)
 {
-    static const struct fmode raw_mode = { true };
+    static const struct fmode raw_mode = { true, NULL };
     SG_VEC(char *) lits = { 0 };
     int rc = 0;
     bool ok = true;
@@ -338,8 +428,10 @@ void wk__sg_prefilter_free_raw(struct wk_ruleset *rs)
 {
 #if WK_HAVE_HYPERSCAN
     hs_free_database(rs->rawdb);
+    hs_free_database(rs->kwdb);
 #endif
     rs->rawdb = NULL;
+    rs->kwdb = NULL;
 }
 
 int wk__sg_prefilter_build(struct wk_ruleset *rs)
@@ -347,18 +439,36 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
 #if WK_HAVE_HYPERSCAN
     /* a factor made of 1-2 byte literals would not filter anything: keep such rules plain */
     const size_t min_useful = 3;
-    static const struct fmode field_mode = { false };
-    for (size_t l = 0; l < rs->ls.n; l++) {
+    int rc = 0;
+    uint32_t *mark = calloc(rs->rules.n + 1, sizeof(*mark));
+    bool *indexed = calloc(rs->rules.n + 1, sizeof(*indexed));
+    uint32_t *nls = calloc(rs->rules.n + 1, sizeof(*nls));
+    if (!mark || !indexed || !nls) {
+        free(mark), free(indexed), free(nls);
+        return -ENOMEM;
+    }
+    /* has_factor is a property of the rule, not of one logsource: a rule that several
+     * logsources select gets the same factor (no skipped field) in each */
+    for (size_t l = 0; l < rs->ls.n; l++)
+        for (size_t k = 0; k < rs->ls.v[l].rules.n; k++)
+            nls[rs->ls.v[l].rules.v[k]]++;
+    for (size_t l = 0; rc == 0 && l < rs->ls.n; l++) {
         struct sg_logsource *ls = &rs->ls.v[l];
-        for (size_t k = 0; k < ls->rules.n; k++) {
+        /* a rule in a dispatch bucket is only tried on events carrying the bucket's value */
+        memset(indexed, 0, (rs->rules.n + 1) * sizeof(*indexed));
+        for (size_t b = 0; b < ls->buckets.n; b++)
+            for (size_t k = 0; k < ls->buckets.v[b].rules.n; k++)
+                indexed[ls->buckets.v[b].rules.v[k]] = true;
+        for (size_t k = 0; rc == 0 && k < ls->rules.n; k++) {
             uint32_t ri = ls->rules.v[k];
             struct sg_rule *r = rs->rules.v[ri];
+            const struct fmode field_mode = { false,
+                                              indexed[ri] && nls[ri] == 1 ? ls->dispatch : NULL };
             fset f = { 0 };
             if (!cond_factor(&field_mode, r, r->cond, &f) || min_len(&f, 0) < min_useful) {
                 free(f.v);
                 continue;
             }
-            int rc = 0;
             for (size_t i = 0; rc == 0 && i < f.n; i++) {
                 struct sg_pfield *pf = NULL;
                 for (size_t q = 0; !pf && q < ls->pf.n; q++)
@@ -373,7 +483,6 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
                         break;
                     }
                     pf = &ls->pf.v[ls->pf.n - 1];
-                    pf->key = wk_key_init(pf->field);
                 }
                 char *lit = strndup(f.v[i].lit, f.v[i].len);
                 if (!lit || SG_PUSH(pf->lits, lit) < 0 || SG_PUSH(pf->owner, ri) < 0) {
@@ -382,22 +491,47 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
                 }
             }
             free(f.v);
-            if (rc < 0)
-                return rc;
-            r->has_factor = true;
+            if (rc == 0)
+                r->has_factor = true;
         }
-        for (size_t q = 0; q < ls->pf.n; q++) {
+        for (size_t q = 0; rc == 0 && q < ls->pf.n; q++) {
             struct sg_pfield *pf = &ls->pf.v[q];
             pf->key = wk_key_init(pf->field); /* the vector may have moved */
             hs_database_t *db = NULL;
-            int rc = compile_lits(pf->lits.v, pf->lits.n, HS_FLAG_SINGLEMATCH, &db);
-            if (rc < 0)
-                return rc;
+            rc = compile_lits(pf->lits.v, pf->lits.n, HS_FLAG_SINGLEMATCH, &db);
             pf->db = db;
         }
+        /* the fields worth scanning for an event of each bucket (its rules' and the
+         * unindexed rules'), and for an event of none (the unindexed rules'); mark[ri] is
+         * 1 + the bucket (or 1 + buckets.n for the unindexed rules) that last claimed ri */
+        const uint32_t none = (uint32_t)ls->buckets.n + 1;
+        const uint32_t *av = ls->dispatch ? ls->any.v : ls->rules.v;
+        size_t an = ls->dispatch ? ls->any.n : ls->rules.n;
+        for (size_t b = 0; rc == 0 && b <= ls->buckets.n; b++) {
+            struct sg_bucket *bk = b < ls->buckets.n ? &ls->buckets.v[b] : NULL;
+            uint32_t stamp = bk ? (uint32_t)b + 1 : none;
+            for (size_t k = 0; k < an; k++)
+                mark[av[k]] = stamp;
+            for (size_t k = 0; bk && k < bk->rules.n; k++)
+                mark[bk->rules.v[k]] = stamp;
+            for (size_t q = 0; rc == 0 && q < ls->pf.n; q++) {
+                bool used = false;
+                for (size_t i = 0; !used && i < ls->pf.v[q].owner.n; i++)
+                    used = mark[ls->pf.v[q].owner.v[i]] == stamp;
+                if (used)
+                    rc = bk ? SG_PUSH(bk->pfs, (uint32_t)q) : SG_PUSH(ls->pf_any, (uint32_t)q);
+            }
+        }
     }
+    free(mark);
+    free(indexed);
+    free(nls);
+    if (rc < 0)
+        return rc;
     rs->prefilter = true;
-    int rc = build_raw(rs, min_useful);
+    rc = build_raw(rs, min_useful);
+    if (rc == 0)
+        rc = build_kw(rs);
     if (rc < 0)
         return rc;
 #else
@@ -420,6 +554,10 @@ int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc)
                 rc = -ENOMEM;
     if (rc == 0 && sc->rs->rawdb && hs_alloc_scratch(sc->rs->rawdb, &s) != HS_SUCCESS)
         rc = -ENOMEM;
+    if (rc == 0 && sc->rs->kwdb && hs_alloc_scratch(sc->rs->kwdb, &s) != HS_SUCCESS)
+        rc = -ENOMEM;
+    if (rc == 0 && sc->rs->nkw && !(sc->kwseen = calloc(sc->rs->nkw, sizeof(uint64_t))))
+        rc = -ENOMEM;
     sc->hs = s;
     if (rc < 0)
         return rc;
@@ -434,6 +572,8 @@ void wk__sg_prefilter_scratch_free(struct wk_rule_scratch *sc)
         hs_free_scratch(sc->hs);
 #endif
     free(sc->cand);
+    free(sc->kwseen);
+    free(sc->kwbuf);
 }
 
 #if WK_HAVE_HYPERSCAN
@@ -458,13 +598,14 @@ static void scan(struct hit *h, const char *s, size_t len)
 #endif
 
 int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource *ls,
-                          const struct wk_event *ev, unsigned rec, bool per_record)
+                          const uint32_t *pfs, size_t npfs, const struct wk_event *ev,
+                          unsigned rec, bool per_record)
 {
     sc->cgen++;
 #if WK_HAVE_HYPERSCAN
-    for (size_t q = 0; q < ls->pf.n; q++) {
-        struct hit h = { sc, &ls->pf.v[q] };
-        const struct wk_value *v = per_record ? wk_event_get_ctx(ev, rec, &h.pf->key)
+    for (size_t q = 0; q < npfs; q++) {
+        struct hit h = { sc, &ls->pf.v[pfs[q]] };
+        const struct wk_value *v = per_record ? wk__sg_get_ctx(sc, ev, rec, &h.pf->key)
                                               : wk_event_get(ev, 0, &h.pf->key);
         if (!v)
             continue;
@@ -492,9 +633,31 @@ int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource 
         }
     }
 #else
-    (void)ls, (void)ev, (void)rec, (void)per_record;
+    (void)ls, (void)pfs, (void)npfs, (void)ev, (void)rec, (void)per_record;
 #endif
     return 0;
+}
+
+#if WK_HAVE_HYPERSCAN
+static int on_kw(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                 void *arg)
+{
+    (void)from, (void)to, (void)flags;
+    struct wk_rule_scratch *sc = arg;
+    sc->kwseen[id] = sc->kwcgen;
+    return 0;
+}
+#endif
+
+void wk__sg_prefilter_kw_scan(struct wk_rule_scratch *sc, const char *p, size_t len)
+{
+    sc->kwcgen++;
+#if WK_HAVE_HYPERSCAN
+    if (sc->rs->kwdb && len && len <= UINT32_MAX)
+        (void)hs_scan(sc->rs->kwdb, p, (unsigned)len, 0, sc->hs, on_kw, sc);
+#else
+    (void)p, (void)len;
+#endif
 }
 
 #if WK_HAVE_HYPERSCAN

@@ -82,6 +82,7 @@ struct sg_matcher {
     double num;                   /* NUM */
     struct wk_key ref;            /* FIELDREF */
     char *refname;
+    uint32_t kw_id; /* keyword CONTAINS literal: 1 + its id in rs->kwdb (0: none) */
 };
 
 /* A map entry (field|mods: values) or a keyword item (no field). */
@@ -175,6 +176,7 @@ struct sg_bucket {
     size_t len;
     uint32_t hash;
     SG_VEC(uint32_t) rules;
+    SG_VEC(uint32_t) pfs; /* prefilter fields (ls->pf indexes) its rules and ls->any use */
 };
 
 /* Prefilter: literal factors of one field, one multi-literal database (Hyperscan). */
@@ -209,6 +211,8 @@ struct sg_logsource {
     SG_VEC(struct sg_bucket) buckets;
     SG_VEC(uint32_t) any;
     SG_VEC(struct sg_pfield) pf; /* prefilter fields (empty without Hyperscan) */
+    SG_VEC(uint32_t) pf_any;     /* the pf indexes of ls->any (of every rule without dispatch):
+                                  * those scanned for an event (record) in no bucket */
 };
 
 struct sg_placeholder {
@@ -239,6 +243,10 @@ struct wk_ruleset {
      * rule contains verbatim in its stored record bytes; NULL when not provable */
     void *rawdb;    /* hs_database_t */
     size_t nrawlits;
+    /* keyword prefilter: every keyword (field-less) CONTAINS literal of every rule and
+     * filter, scanned once over a record's keyword haystacks (sg_matcher.kw_id) */
+    void *kwdb;     /* hs_database_t */
+    uint32_t nkw;
 };
 
 /* loader helpers (sigma_load.c) */

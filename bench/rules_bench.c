@@ -27,6 +27,22 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU time of this thread: the machine may be shared, and events/s "on one core" is work
+ * per CPU second (wall time also counts the time other processes had the core). */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Time spent in a timed section: CPU and wall seconds. */
+struct tm2 {
+    double cpu, wall;
+};
+#define TM_START(t0) double t0##c = cpu_s(), t0##w = now_s()
+#define TM_ADD(acc, t0) ((acc).cpu += cpu_s() - t0##c, (acc).wall += now_s() - t0##w)
+
 static struct wk_event **load_events(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "r");
@@ -78,18 +94,90 @@ static struct wk_ruleset *load(const char *src, const char *const *paths, size_t
     return rs;
 }
 
-static double run_engine(struct wk_ruleset *rs, struct wk_event **ev, size_t nev, size_t n,
-                         struct wk_rule_stats *st)
+/* A fingerprint of every alert (evaluation number, rule, record, value): two engines that
+ * agree on it raised the same alerts on the same events. */
+struct fp {
+    uint64_t i, h;
+};
+
+static int fp_cb(const struct wk_alert *a, void *data)
+{
+    struct fp *f = data;
+    uint64_t x[4] = { f->i, a->rule, a->record, (uint64_t)a->value };
+    for (int k = 0; k < 4; k++)
+        f->h = (f->h ^ x[k]) * 0x100000001b3ULL;
+    return 0;
+}
+
+/* Events as live evaluation sees them: the pipeline evaluates each batch of events its
+ * parsers have just built (pipeline.batch_events, 4096 by default), so they are recent in
+ * the caches. With batch > 0 each batch is first rebuilt into reused events (wk_event_copy,
+ * untimed), then evaluated (timed); with batch 0 the prebuilt events are evaluated in turn,
+ * each one cold (50,000 distinct events are ~300 MB). */
+struct feed {
+    struct wk_event **ev, **w;
+    size_t nev, batch;
+};
+
+static void feed_init(struct feed *f, struct wk_event **ev, size_t nev, size_t batch)
+{
+    f->ev = ev, f->nev = nev, f->batch = batch, f->w = NULL;
+    if (!batch)
+        return;
+    f->w = calloc(batch, sizeof(*f->w));
+    for (size_t j = 0; j < batch; j++)
+        if (wk_event_new(&f->w[j]) < 0)
+            exit(3);
+}
+
+/* The events i..i+m of the run (m <= batch): rebuilt when batching. */
+static void feed_fill(struct feed *f, size_t i, size_t m)
+{
+    for (size_t j = 0; f->batch && j < m; j++)
+        if (wk_event_copy(f->w[j], f->ev[(i + j) % f->nev]) < 0)
+            exit(3);
+}
+
+static const struct wk_event *feed_get(const struct feed *f, size_t i, size_t j)
+{
+    return f->batch ? f->w[j] : f->ev[(i + j) % f->nev];
+}
+
+static void feed_fini(struct feed *f)
+{
+    for (size_t j = 0; f->batch && j < f->batch; j++)
+        wk_event_free(f->w[j]);
+    free(f->w);
+}
+
+/* The engine on n events: events/s per CPU second (wall: *wall_rate). */
+static __attribute__((noinline)) double run_engine(struct wk_ruleset *rs, struct wk_event **ev,
+                                                   size_t nev, size_t n, size_t batch,
+                                                   struct wk_rule_stats *st, uint64_t *fph)
 {
     struct wk_rule_scratch *sc = NULL;
+    struct fp f = { 0, 14695981039346656037ULL };
+    struct feed fd;
+    feed_init(&fd, ev, nev, batch);
     wk_rule_scratch_new(&sc, rs, NULL);
-    double t0 = now_s();
-    for (size_t i = 0; i < n; i++)
-        (void)wk_ruleset_eval(rs, sc, ev[i % nev], NULL, NULL);
-    double t = now_s() - t0;
+    struct tm2 t = { 0, 0 };
+    for (size_t i = 0; i < n;) {
+        size_t m = batch ? (n - i < batch ? n - i : batch) : n;
+        feed_fill(&fd, i, m);
+        TM_START(t0);
+        for (size_t j = 0; j < m; j++) {
+            f.i = i + j;
+            (void)wk_ruleset_eval(rs, sc, feed_get(&fd, i, j), fp_cb, &f);
+        }
+        TM_ADD(t, t0);
+        i += m;
+    }
     wk_rule_scratch_stats(sc, st);
     wk_rule_scratch_free(sc);
-    return (double)n / t;
+    feed_fini(&fd);
+    if (fph)
+        *fph = f.h;
+    return (double)n / t.cpu;
 }
 
 /* ---- the naive engine: every pattern as a pcre2 JIT regex on every event -------------- */
@@ -183,27 +271,86 @@ static struct npat *naive_build(struct wk_ruleset *rs, size_t *np)
     return v;
 }
 
-static double run_naive(const struct npat *p, size_t np, struct wk_event **ev, size_t nev,
-                        size_t n, unsigned long *hits)
+static __attribute__((noinline)) void naive_eval(const struct npat *p, size_t np,
+                                                 const struct wk_event *e,
+                                                 pcre2_match_data *md, unsigned long *hits)
 {
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    double t0 = now_s();
-    for (size_t i = 0; i < n; i++) {
-        const struct wk_event *e = ev[i % nev];
-        unsigned nrec = wk_event_nrecords(e);
-        for (size_t k = 0; k < np; k++) {
-            for (unsigned rec = 0; rec <= nrec; rec++) {
-                const struct wk_value *v = p[k].key.name ? wk_event_get(e, rec, &p[k].key)
-                                                         : (rec ? NULL
-                                                                : wk_event_get(e, 0, &WK_KEY_EVENT_ORIGINAL));
-                if (!v || v->kind != WK_VAL_STR)
-                    continue;
-                if (pcre2_match(p[k].re, (PCRE2_SPTR)v->u.s, v->len, 0, 0, md, NULL) >= 0)
-                    (*hits)++;
-            }
+    wk_event_prefetch(e); /* as the engine does: both hide the misses of a cold event */
+    unsigned nrec = wk_event_nrecords(e);
+    for (size_t k = 0; k < np; k++) {
+        for (unsigned rec = 0; rec <= nrec; rec++) {
+            const struct wk_value *v =
+                p[k].key.name ? wk_event_get(e, rec, &p[k].key)
+                              : (rec ? NULL : wk_event_get(e, 0, &WK_KEY_EVENT_ORIGINAL));
+            if (!v || v->kind != WK_VAL_STR)
+                continue;
+            if (pcre2_match(p[k].re, (PCRE2_SPTR)v->u.s, v->len, 0, 0, md, NULL) >= 0)
+                (*hits)++;
         }
     }
-    double t = now_s() - t0;
+}
+
+/* The engine and the naive engine interleaved, batch by batch, so that both see the same
+ * machine (the load of a shared machine changes by the second): the engine on every event,
+ * the naive engine on every `every`-th (it is two orders of magnitude slower). */
+struct pair {
+    struct tm2 eng, nai;
+    size_t neng, nnai;
+    struct wk_rule_stats st;
+    uint64_t fp;
+    unsigned long hits;
+};
+
+static void run_pair(struct wk_ruleset *rs, const struct npat *p, size_t np,
+                     struct wk_event **ev, size_t nev, size_t n, size_t batch, size_t every,
+                     struct pair *out)
+{
+    struct wk_rule_scratch *sc = NULL;
+    struct fp f = { 0, 14695981039346656037ULL };
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    struct feed fd;
+    feed_init(&fd, ev, nev, batch);
+    wk_rule_scratch_new(&sc, rs, NULL);
+    memset(out, 0, sizeof(*out));
+    const size_t seg = batch ? batch : 4096; /* cold: interleave in segments all the same */
+    for (size_t i = 0; i < n;) {
+        size_t m = n - i < seg ? n - i : seg;
+        feed_fill(&fd, i, m);
+        TM_START(t0);
+        for (size_t j = 0; j < m; j++) {
+            f.i = i + j;
+            (void)wk_ruleset_eval(rs, sc, feed_get(&fd, i, j), fp_cb, &f);
+        }
+        TM_ADD(out->eng, t0);
+        out->neng += m;
+        if (batch)
+            feed_fill(&fd, i, m); /* the naive engine too gets just-built events */
+        TM_START(t1);
+        for (size_t j = 0; j < m; j++)
+            if ((i + j) % every == 0) {
+                naive_eval(p, np, feed_get(&fd, i, j), md, &out->hits);
+                out->nnai++;
+            }
+        TM_ADD(out->nai, t1);
+        i += m;
+    }
+    wk_rule_scratch_stats(sc, &out->st);
+    out->fp = f.h;
+    wk_rule_scratch_free(sc);
+    feed_fini(&fd);
+    pcre2_match_data_free(md);
+}
+
+/* The naive engine alone (profiling). */
+static __attribute__((noinline)) double run_naive(const struct npat *p, size_t np,
+                                                  struct wk_event **ev, size_t nev, size_t n,
+                                                  unsigned long *hits)
+{
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    double t0 = cpu_s();
+    for (size_t i = 0; i < n; i++)
+        naive_eval(p, np, ev[i % nev], md, hits);
+    double t = cpu_s() - t0;
     pcre2_match_data_free(md);
     return (double)n / t;
 }
@@ -279,40 +426,74 @@ int main(int argc, char **argv)
     snprintf(c3, sizeof(c3), "%s/sigma/rules-emerging-threats", corpus);
     snprintf(pack, sizeof(pack), "%s/rules", src);
     size_t nrej;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     struct wk_ruleset *rs = load(src, (const char *const[]){ c1, c2, c3, pack, NULL }, &nrej);
-    double tload = now_s() - t0;
-    printf("rules: %zu loaded (corpus + pack), %zu rejected, load+compile %.1f ms\n",
-           wk_ruleset_nrules(rs), nrej, tload * 1e3);
+    double tload = now_s() - t0, cload = cpu_s() - c0;
+    printf("rules: %zu loaded (corpus + pack), %zu rejected, load+compile %.1f ms CPU (%.1f ms "
+           "wall)\n",
+           wk_ruleset_nrules(rs), nrej, cload * 1e3, tload * 1e3);
     printf("events: %zu distinct (gen_events), %zu evaluations\n", nev, n);
     struct wk_rule_stats st;
-    double eng = run_engine(rs, ev, nev, n, &st);
-    printf("engine: %.0f events/s on one core, %.2f rule evaluations per event, %llu alerts "
-           "(prefilter: %s)\n",
-           eng, (double)st.rule_evals / (double)st.events, (unsigned long long)st.alerts,
-           wk_ruleset_has_prefilter(rs) ? "hyperscan" : "none");
-    if (getenv("WK_BENCH_ENGINE_ONLY")) /* for profiling the engine alone */
+    uint64_t fp1 = 0, fp2 = 0;
+    size_t np;
+    struct npat *p = NULL;
+    unsigned long hits = 0;
+    const char *bs = getenv("WK_BENCH_BATCH");
+    size_t batch = bs ? strtoul(bs, NULL, 10) : 4096;
+    if (getenv("WK_BENCH_NAIVE_ONLY")) { /* for profiling the naive engine alone */
+        p = naive_build(rs, &np);
+        double nai = run_naive(p, np, ev, nev, n, &hits);
+        printf("naive:  %.0f events/s on one core (%zu patterns)\n", nai, np);
         return 0;
+    }
+    if (getenv("WK_BENCH_ENGINE_ONLY")) { /* for profiling the engine alone */
+        double eng = run_engine(rs, ev, nev, n, batch, &st, &fp1);
+        printf("engine: %.0f events/s on one core, %.2f rule evaluations per event, %llu "
+               "alerts (fingerprint %016llx)\n",
+               eng, (double)st.rule_evals / (double)st.events, (unsigned long long)st.alerts,
+               (unsigned long long)fp1);
+        return 0;
+    }
+    p = naive_build(rs, &np);
+    printf("naive engine: %zu patterns, each pcre2 JIT on every event; it runs on every 10th "
+           "event, interleaved batch by batch with the engine; rates are per CPU second "
+           "(wall in parentheses)\n",
+           np);
+    struct pair live, cold;
+    run_pair(rs, p, np, ev, nev, n, batch, 10, &live);
+    run_pair(rs, p, np, ev, nev, n, 0, 10, &cold);
+    st = live.st;
+    for (int k = 0; k < 2; k++) {
+        const struct pair *q = k ? &cold : &live;
+        double e = (double)q->neng / q->eng.cpu, nv = (double)q->nnai / q->nai.cpu;
+        printf("%s: engine %.0f events/s (%.0f), naive %.0f events/s (%.0f): engine / naive "
+               "= %.1fx (wall %.1fx)\n",
+               k ? "cold (prebuilt events in turn, each cold in the caches)"
+                 : "live (batches of just-built events)",
+               e, (double)q->neng / q->eng.wall, nv, (double)q->nnai / q->nai.wall, e / nv,
+               ((double)q->neng / q->eng.wall) / ((double)q->nnai / q->nai.wall));
+    }
+    printf("engine: %.2f rule evaluations per event, %llu alerts (prefilter: %s; cold run: "
+           "%s)\n",
+           (double)st.rule_evals / (double)st.events, (unsigned long long)st.alerts,
+           wk_ruleset_has_prefilter(rs) ? "hyperscan" : "none",
+           live.fp == cold.fp && live.st.alerts == cold.st.alerts ? "the same alerts"
+                                                                  : "ALERTS DIFFER");
+    fp1 = live.fp;
     {
         use_prefilter = false;
         struct wk_ruleset *r2 = load(src, (const char *const[]){ c1, c2, c3, pack, NULL }, &nrej);
         struct wk_rule_stats st2;
-        double e2 = run_engine(r2, ev, nev, n, &st2);
+        double e2 = run_engine(r2, ev, nev, n, batch, &st2, &fp2);
         printf("engine without prefilter (index only): %.0f events/s, %.2f rule evaluations "
-               "per event, %llu alerts\n",
+               "per event, %llu alerts (%s)\n",
                e2, (double)st2.rule_evals / (double)st2.events,
-               (unsigned long long)st2.alerts);
+               (unsigned long long)st2.alerts,
+               fp1 == fp2 && st.alerts == st2.alerts ? "the same alerts as with it"
+                                                     : "ALERTS DIFFER FROM THE PREFILTER'S");
         wk_ruleset_unref(r2);
         use_prefilter = true;
     }
-    size_t np;
-    struct npat *p = naive_build(rs, &np);
-    unsigned long hits = 0;
-    size_t nn = n / 10 ? n / 10 : n;
-    double nai = run_naive(p, np, ev, nev, nn, &hits);
-    printf("naive:  %.0f events/s on one core (%zu patterns, each pcre2 JIT on every event)\n",
-           nai, np);
-    printf("ratio:  engine / naive = %.1fx\n", eng / nai);
     /* free only the naive engine's own codes (the `re` ones belong to the ruleset) */
     for (size_t i = 0; i < np; i++) {
         bool shared = false;
@@ -337,18 +518,20 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 3;
     gen_rules(dir, 1000);
-    t0 = now_s();
+    t0 = now_s(), c0 = cpu_s();
     rs = load(src, (const char *const[]){ dir, NULL }, &nrej);
-    double tc = now_s() - t0;
-    printf("1000-rule set: %zu loaded, %zu rejected, load+compile %.1f ms\n",
-           wk_ruleset_nrules(rs), nrej, tc * 1e3);
-    eng = run_engine(rs, ev, nev, n, &st);
-    printf("1000-rule set: %.0f events/s on one core, %.2f rule evaluations per event\n", eng,
-           (double)st.rule_evals / (double)st.events);
+    double tc = now_s() - t0, cc = cpu_s() - c0;
+    printf("1000-rule set: %zu loaded, %zu rejected, load+compile %.1f ms CPU (%.1f ms wall)\n",
+           wk_ruleset_nrules(rs), nrej, cc * 1e3, tc * 1e3);
+    double eng = run_engine(rs, ev, nev, n, batch, &st, NULL);
+    double engc = run_engine(rs, ev, nev, n, 0, &st, NULL);
+    printf("1000-rule set: %.0f events/s on one core as live, %.0f cold, %.2f rule evaluations "
+           "per event\n",
+           eng, engc, (double)st.rule_evals / (double)st.events);
     wk_ruleset_unref(rs);
     use_prefilter = false;
     rs = load(src, (const char *const[]){ dir, NULL }, &nrej);
-    eng = run_engine(rs, ev, nev, n, &st);
+    eng = run_engine(rs, ev, nev, n, batch, &st, NULL);
     printf("1000-rule set without prefilter: %.0f events/s, %.2f rule evaluations per event\n",
            eng, (double)st.rule_evals / (double)st.events);
     wk_ruleset_unref(rs);
@@ -369,11 +552,11 @@ int main(int argc, char **argv)
     if (nclog) {
         use_prefilter = false; /* every regex runs: what JIT changes */
         rs = load(src, (const char *const[]){ pack, NULL }, &nrej);
-        double jit = run_engine(rs, clog, nclog, n / 2, &st);
+        double jit = run_engine(rs, clog, nclog, n / 2, batch, &st, NULL);
         wk_ruleset_unref(rs);
         wk__sg_no_jit = true;
         rs = load(src, (const char *const[]){ pack, NULL }, &nrej);
-        double interp = run_engine(rs, clog, nclog, n / 2, &st);
+        double interp = run_engine(rs, clog, nclog, n / 2, batch, &st, NULL);
         wk_ruleset_unref(rs);
         wk__sg_no_jit = false;
         use_prefilter = true;

@@ -134,6 +134,31 @@ const struct wk_value *wk_event_field_value(const struct wk_event *ev, size_t i)
     return i < ev->n ? &ev->fields[i].v : NULL;
 }
 
+const uint32_t *wk_event_field_hashes(const struct wk_event *ev)
+{
+    return ev->n ? ev->hashes : NULL;
+}
+
+void wk_event_prefetch(const struct wk_event *ev)
+{
+    const char *p = (const char *)ev->fields;
+    for (size_t o = 0, n = ev->n * sizeof(*ev->fields); o < n; o += 64)
+        __builtin_prefetch(p + o);
+    p = (const char *)ev->hashes;
+    for (size_t o = 0, n = ev->n * sizeof(*ev->hashes); o < n; o += 64)
+        __builtin_prefetch(p + o);
+    p = (const char *)ev->idx;
+    for (size_t o = 0, n = ev->idx ? ev->idxcap * sizeof(*ev->idx) : 0; o < n; o += 64)
+        __builtin_prefetch(p + o);
+    /* names and values: the 4 KiB before the arena's bump pointer, where the most recent
+     * fields' bytes are (an address before the chunk is harmless: prefetches never fault) */
+    if (ev->arena.cur) {
+        uintptr_t e = (uintptr_t)ev->arena.cur;
+        for (uintptr_t o = 64; o <= 4096 && o <= e; o += 64)
+            __builtin_prefetch((const void *)(e - o));
+    }
+}
+
 uint64_t wk_event_field_dots(const struct wk_event *ev, size_t i)
 {
     return i < ev->n ? ev->fields[i].dots : 0;

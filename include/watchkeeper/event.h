@@ -108,6 +108,19 @@ int wk_event_add_record(struct wk_event *ev);
 size_t wk_event_nfields(const struct wk_event *ev);
 const struct wk_key *wk_event_field_key(const struct wk_event *ev, size_t i);
 const struct wk_value *wk_event_field_value(const struct wk_event *ev, size_t i);
+/**
+ * The name hashes (wk_key.hash) of all fields in insertion order, wk_event_nfields of them
+ * (borrowed; valid until the event changes; NULL when it has no field). For callers that
+ * summarise which names an event has (the rule engine's per-event Bloom filter).
+ */
+const uint32_t *wk_event_field_hashes(const struct wk_event *ev);
+/**
+ * Hint the CPU to bring the event's field table, lookup index and most recent arena bytes
+ * into the caches, all at once (an evaluator about to look up many fields of an event that
+ * may have left the caches overlaps the misses instead of taking them one after another).
+ * No effect on the event; cheap when it is already cached.
+ */
+void wk_event_prefetch(const struct wk_event *ev);
 
 /*
  * Adding fields. The name and bytes are copied into the event's arena. `rec` is 0 for

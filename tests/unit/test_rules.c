@@ -1043,6 +1043,123 @@ WK_TEST(prefilter_same_alerts)
         free(bufs[i]);
 }
 
+/* Keyword rules of every shape (per record with the EXECVE argv joined, event level, cased,
+ * wildcard and regex keywords, numbers and lists as text, `all`) with and without the
+ * prefilter (Hyperscan answers CONTAINS keywords from one scan of the record's strings
+ * joined by NUL bytes; without it each keyword searches every string itself). */
+static struct wk_ruleset *load_pf(const char *yaml, bool pf)
+{
+    char p[4200], ls[4200], ph[4200];
+    snprintf(p, sizeof(p), "%s/kw.yml", wk_test_tmpdir());
+    snprintf(ls, sizeof(ls), "%s/kwls.yaml", wk_test_tmpdir());
+    snprintf(ph, sizeof(ph), "%s/kwph.yaml", wk_test_tmpdir());
+    write_file(p, yaml);
+    write_file(ls, test_ls);
+    write_file(ph, "admins: [root]\n");
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    WK_ASSERT_OK(wk_rule_loader_placeholders(l, ph));
+    WK_ASSERT(wk_rule_loader_add(l, p) > 0);
+    wk_rule_loader_set_prefilter(l, pf);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    WK_ASSERT_INT_EQ(wk_rule_loader_nrejects(l), 0);
+    wk_rule_loader_free(l);
+    return rs;
+}
+
+#define KWRULE(n, ls, det)                                                               \
+    "title: kw" #n "\nid: 22222222-2222-4222-8222-0000000000" #n "\nlogsource: " ls      \
+    "\ndetection:\n" det
+#define KWAUD "{product: linux, service: auditd}"
+#define KWTST "{category: test}"
+
+WK_TEST(keyword_prefilter_same_alerts)
+{
+    static const char rules[] =
+        KWRULE(01, KWAUD, "  sel:\n    type: EXECVE\n  kw:\n    - shutdown\n    - 'init 6'\n"
+                        "  condition: sel and kw\n") "---\n"
+        KWRULE(02, KWAUD, "  kw:\n    '|cased':\n      - MiXeD\n  condition: kw\n") "---\n"
+        KWRULE(03, KWAUD, "  kw:\n    - 'foo*bar'\n    - 'x?z9'\n  condition: kw\n") "---\n"
+        KWRULE(04, KWAUD, "  kw:\n    '|re': 'q[0-9]+w'\n  condition: kw\n") "---\n"
+        KWRULE(05, KWAUD, "  kw:\n    - 4242\n    - 'true'\n  condition: kw\n") "---\n"
+        KWRULE(06, KWAUD, "  kw:\n    '|all':\n      - alpha\n      - omega\n  condition: kw\n")
+        "---\n"
+        KWRULE(07, KWAUD, "  kw:\n    - 'abcd'\n  flt:\n    - 'nope'\n"
+                        "  condition: kw and not flt\n") "---\n"
+        KWRULE(08, KWTST, "  kw:\n    - needle\n    - 'HAY stack'\n  condition: kw\n") "---\n"
+        KWRULE(09, KWTST, "  kw:\n    '|cased|all':\n      - Big\n      - Small\n"
+                        "  condition: kw\n") "---\n"
+        KWRULE(10, KWAUD, "  sel:\n    type: EXECVE\n  kw:\n    - 'ab cd'\n"
+                        "  condition: sel and kw\n");
+    const char *const evs[] = {
+        /* argv joined: 'init 6' spans two arguments; shutdown in one */
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"/sbin/init\",\"a1\":\"6\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"SHUTDOWN\",\"a1\":\"-h\"}"),
+        /* not EXECVE: fields are not joined ('init' and '6' apart) */
+        AUDITD("{\"type\":\"SYSCALL\",\"a0\":\"init\",\"a1\":\"6\"}"),
+        /* a gap in the argv: a2 is searched on its own */
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"x\",\"a2\":\"shutdown\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":7,\"a1\":\"init 6\"}"),
+        /* cased: only the exact case */
+        AUDITD("{\"type\":\"PATH\",\"name\":\"/a/MiXeD\"}"),
+        AUDITD("{\"type\":\"PATH\",\"name\":\"/a/mixed\"}"),
+        /* wildcard and regex keywords (searched without the database) */
+        AUDITD("{\"type\":\"PATH\",\"name\":\"fooXbar\"}"),
+        AUDITD("{\"type\":\"PATH\",\"name\":\"Q12W\"}"),
+        AUDITD("{\"type\":\"PATH\",\"name\":\"zq12w\"}"),
+        AUDITD("{\"type\":\"PATH\",\"name\":\"xyz9\"}"),
+        /* numbers and booleans as text, lists item by item */
+        AUDITD("{\"type\":\"PATH\",\"inode\":4242}"),
+        AUDITD("{\"type\":\"PATH\",\"inode\":14242}"),
+        AUDITD("{\"type\":\"PATH\",\"ok\":true}"),
+        AUDITD("{\"type\":\"PATH\",\"tags\":[\"x\",\"Alpha\",\"y\"],\"n\":\"omega\"}"),
+        AUDITD("{\"type\":\"PATH\",\"tags\":[\"alpha\"]}"),
+        /* a literal never spans two strings: 'ab' + 'cd' is no 'abcd' */
+        AUDITD("{\"type\":\"PATH\",\"x\":\"ab\",\"y\":\"cd\"}"),
+        AUDITD("{\"type\":\"PATH\",\"x\":\"abcd\"}"),
+        AUDITD("{\"type\":\"PATH\",\"x\":\"abcd\",\"y\":\"NOPE\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"ab\",\"a1\":\"cd\"}"),
+        AUDITD("{\"type\":\"EXECVE\",\"a0\":\"xab\",\"argc\":\"cd\"}"),
+        /* several records: each matches on its own strings */
+        AUDITD("{\"type\":\"SYSCALL\",\"comm\":\"shutdown\"},{\"type\":\"EXECVE\","
+               "\"a0\":\"shutdown\"},{\"type\":\"PATH\",\"name\":\"abcd\"}"),
+        /* event-level keywords (a logsource without records) */
+        "{\"message\":\"a NEEDLE here\"}",
+        "{\"message\":\"hay\",\"b\":\"stack\"}",
+        "{\"message\":\"the hay Stack\"}",
+        "{\"a\":\"Big\",\"b\":[\"Small\"]}",
+        "{\"a\":\"big small\"}",
+        NULL,
+    };
+    struct jsonv out[2] = { { 0 }, { 0 } };
+    for (int pf = 0; pf < 2; pf++) {
+        struct wk_ruleset *rs = load_pf(rules, pf);
+        struct wk_rule_scratch *sc = NULL;
+        WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));
+        for (size_t i = 0; evs[i]; i++) {
+            struct wk_event *ev = ev_json(evs[i]);
+            WK_ASSERT(wk_ruleset_eval(rs, sc, ev, collect_cb, &out[pf]) >= 0);
+            wk_event_free(ev);
+        }
+        wk_rule_scratch_free(sc);
+        wk_ruleset_unref(rs);
+    }
+#undef KWRULE
+#undef KWAUD
+#undef KWTST
+    WK_ASSERT_UINT_EQ(out[0].n, 19);
+    WK_ASSERT_UINT_EQ(out[1].n, out[0].n);
+    for (size_t i = 0; i < out[0].n; i++)
+        WK_ASSERT_STR_EQ(out[1].v[i], out[0].v[i]);
+    for (int pf = 0; pf < 2; pf++) {
+        for (size_t i = 0; i < out[pf].n; i++)
+            free(out[pf].v[i]);
+        free(out[pf].v);
+    }
+}
+
 WK_TEST(corr_value_sum_and_avg)
 {
     char y[4096];
