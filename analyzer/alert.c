@@ -214,11 +214,18 @@ struct enode {
     size_t klen;
     const struct wk_value *v; /* a leaf; NULL: an object */
     size_t child, last, next;  /* node indices + 1 (0: none): nodes are realloc'd */
+    size_t parent;             /* the object holding it (0: not in the index) */
+    uint32_t hash;             /* of (parent, key), for the index */
 };
 
+/* The (parent, key) -> node index: a lookup per path segment stays O(1) where a walk of
+ * the siblings made large records (EXECVE with hundreds of arguments) quadratic. Open
+ * addressing, linear probing, at most half full; slots hold node indices + 1. */
 struct etree {
     struct enode *nodes;
     size_t n, cap;
+    uint32_t *slots;
+    size_t nslots, nindexed;
     struct jb bin; /* the @binary pointers, as JSON strings joined by ',' */
     size_t nbin;
     bool fail;     /* the jansson form would fail: no event in the alert */
@@ -244,33 +251,77 @@ static struct enode *enode_new(struct etree *t, const char *key, size_t klen)
 #define EIDX(t, e) ((size_t)((e) - (t)->nodes) + 1)
 #define ENODE(t, i) (&(t)->nodes[(i) - 1]) /* i > 0 */
 
-static size_t enode_find(struct etree *t, size_t obj, const char *key, size_t klen)
+static uint32_t enode_hash(size_t obj, const char *key, size_t klen)
 {
-    for (size_t c = ENODE(t, obj)->child; c;
-         c = ENODE(t, c)->next) {
-        const struct enode *e = ENODE(t, c);
-        if (e->klen == klen && memcmp(e->key, key, klen) == 0)
-            return c;
+    uint32_t h = 2166136261u ^ (uint32_t)obj * 0x9E3779B1u;
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    return h ^ h >> 15;
+}
+
+static size_t enode_find_h(struct etree *t, size_t obj, const char *key, size_t klen,
+                           uint32_t h)
+{
+    if (!t->nslots)
+        return 0;
+    size_t mask = t->nslots - 1;
+    for (size_t i = h & mask; t->slots[i]; i = (i + 1) & mask) {
+        const struct enode *e = ENODE(t, t->slots[i]);
+        if (e->hash == h && e->parent == obj && e->klen == klen &&
+            memcmp(e->key, key, klen) == 0)
+            return t->slots[i];
     }
     return 0;
 }
 
-/* json_object_setn: a new key goes last; an existing one keeps its place, new value. */
-static size_t enode_set(struct etree *t, size_t obj, const char *key, size_t klen,
-                        const struct wk_value *v)
+/* Index node c (parent and hash set); false when out of memory (t->fail set). */
+static bool enode_index(struct etree *t, size_t c)
 {
-    size_t c = enode_find(t, obj, key, klen);
-    if (c) {
-        struct enode *e = ENODE(t, c);
-        e->v = v;
-        e->child = e->last = 0;
-        return c;
+    if ((t->nindexed + 1) * 2 > t->nslots) {
+        size_t ns = t->nslots ? t->nslots * 2 : 64;
+        uint32_t *sl = calloc(ns, sizeof(*sl));
+        if (!sl) {
+            t->fail = true;
+            return false;
+        }
+        for (size_t i = 0; i < t->nslots; i++) {
+            uint32_t x = t->slots[i];
+            if (!x)
+                continue;
+            size_t j = ENODE(t, x)->hash & (ns - 1);
+            while (sl[j])
+                j = (j + 1) & (ns - 1);
+            sl[j] = x;
+        }
+        free(t->slots);
+        t->slots = sl;
+        t->nslots = ns;
+    }
+    size_t j = ENODE(t, c)->hash & (t->nslots - 1);
+    while (t->slots[j])
+        j = (j + 1) & (t->nslots - 1);
+    t->slots[j] = (uint32_t)c;
+    t->nindexed++;
+    return true;
+}
+
+/* A new child of obj, last (the key is not there yet). */
+static size_t enode_append(struct etree *t, size_t obj, const char *key, size_t klen,
+                           const struct wk_value *v, uint32_t h)
+{
+    if (t->n >= UINT32_MAX) {
+        t->fail = true;
+        return 0;
     }
     struct enode *e = enode_new(t, key, klen);
     if (!e)
         return 0;
     e->v = v;
-    c = EIDX(t, e);
+    e->parent = obj;
+    e->hash = h;
+    size_t c = EIDX(t, e);
+    if (!enode_index(t, c))
+        return 0;
     struct enode *o = ENODE(t, obj);
     if (o->last)
         ENODE(t, o->last)->next = c;
@@ -278,6 +329,35 @@ static size_t enode_set(struct etree *t, size_t obj, const char *key, size_t kle
         o->child = c;
     o->last = c;
     return c;
+}
+
+/* json_object_setn: a new key goes last; an existing one keeps its place, new value. */
+static size_t enode_set(struct etree *t, size_t obj, const char *key, size_t klen,
+                        const struct wk_value *v)
+{
+    uint32_t h = enode_hash(obj, key, klen);
+    size_t c = enode_find_h(t, obj, key, klen, h);
+    if (!c)
+        return enode_append(t, obj, key, klen, v, h);
+    /* its former children stay indexed under it, out of reach: a leaf is never searched
+     * in again */
+    struct enode *e = ENODE(t, c);
+    e->v = v;
+    e->child = e->last = 0;
+    return c;
+}
+
+/* v in decimal at out (no NUL); its length. snprintf's "%u" cost more than the rest of
+ * the event's pointer work. */
+static size_t fmt_u(char *out, unsigned v)
+{
+    char t[12], *e = t + sizeof(t), *p = e;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(out, p, (size_t)(e - p));
+    return (size_t)(e - p);
 }
 
 static bool ptr_push(char *buf, size_t *len, const char *seg, size_t seglen)
@@ -323,8 +403,8 @@ static void value_note(struct etree *t, const struct wk_value *v, char *ptr, siz
         for (uint32_t i = 0; i < v->len; i++) {
             char idx[24];
             size_t l = ptrlen;
-            int n = snprintf(idx, sizeof(idx), "%u", i);
-            if (!ptr_push(ptr, &l, idx, (size_t)n)) {
+            size_t n = fmt_u(idx, i);
+            if (!ptr_push(ptr, &l, idx, n)) {
                 t->fail = true;
                 return;
             }
@@ -357,9 +437,10 @@ static void place(struct etree *t, size_t root, const struct wk_key *k, uint64_t
         }
         if (last)
             break;
-        size_t c = enode_find(t, obj, name + start, i - start);
+        uint32_t h = enode_hash(obj, name + start, i - start);
+        size_t c = enode_find_h(t, obj, name + start, i - start, h);
         if (!c) {
-            c = enode_set(t, obj, name + start, i - start, NULL);
+            c = enode_append(t, obj, name + start, i - start, NULL, h);
             if (!c)
                 return;
         } else if (ENODE(t, c)->v) {
@@ -496,7 +577,9 @@ static void jb_event(struct jb *b, bool *first, const struct wk_event *ev, int64
                 break;
             }
             parent = records + v->rec - 1u;
-            plen = (size_t)snprintf(ptr, sizeof(ptr), "/records/%u", v->rec - 1u);
+            memcpy(ptr, "/records/", 9);
+            plen = 9 + fmt_u(ptr + 9, v->rec - 1u);
+            ptr[plen] = '\0';
         }
         /* What json_object_setn (UTF-8 keys) and json_real (finite) refuse. */
         if (!wk__utf8_valid(k->name, k->len) ||
@@ -557,6 +640,7 @@ static void jb_event(struct jb *b, bool *first, const struct wk_event *ev, int64
         b->oom = true;
     }
     free(t.nodes);
+    free(t.slots);
     free(t.bin.p);
 }
 

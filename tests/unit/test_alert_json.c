@@ -189,6 +189,37 @@ WK_TEST(corner_cases_match_the_jansson_form)
 
 
 
+/* Objects with hundreds of members (an EXECVE record with a0..aN): the writer finds each
+ * name's node through an index that grows as the tree does; a name met again, an object
+ * turned into a value and paths under it, at event level and in records. */
+WK_TEST(many_members_match_the_jansson_form)
+{
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    WK_ASSERT_OK(wk_event_add_record(ev));
+    WK_ASSERT_OK(wk_event_add_record(ev));
+    char name[64], val[32];
+    for (int i = 0; i < 700; i++) {
+        unsigned rec = (unsigned)(i % 3);
+        switch (i % 5) {
+        case 0: snprintf(name, sizeof(name), "a%d", i); break;
+        case 1: snprintf(name, sizeof(name), "g%d.m%d", i % 7, i); break;
+        case 2: snprintf(name, sizeof(name), "g%d.s%d.v", i % 7, i % 11); break;
+        case 3: snprintf(name, sizeof(name), "a%d", i - 3); break; /* met again */
+        default: snprintf(name, sizeof(name), "g%d", i % 7 + (i % 4 ? 100 : 0));
+        }
+        int n = snprintf(val, sizeof(val), "v%d", i);
+        WK_ASSERT_OK(wk_event_add_str(ev, rec, K(name), val, (size_t)n));
+        if (i % 97 == 0)
+            check_event(ev);
+    }
+    /* g0..g6 became values above (i % 5 == 4, i % 4 == 0): paths under them now */
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("g0.m1.x"), "late", 4));
+    WK_ASSERT_OK(wk_event_add_str(ev, 1, K("g3.s1.v"), "late", 4));
+    check_event(ev);
+    wk_event_free(ev);
+}
+
 /* The string writer copies 8 bytes at a time while none needs an escape, and the UTF-8
  * check skips ASCII 8 bytes at a time: an escape or a non-ASCII byte at every offset of
  * long strings, against jansson. */
