@@ -62,9 +62,11 @@ static inline void jb_put(struct jb *b, const char *s, size_t n)
 
 #define JB_LIT(b, s) jb_put(b, s, sizeof(s) - 1)
 
-/* Does one of the 8 bytes of x need an escape (< 0x20, '"', '\\')? Exact: the classic
- * has-zero-byte tests flag no byte when none qualifies (false flags only follow a true one) */
-static inline bool esc8(uint64_t x)
+/* The bytes of x that need an escape (< 0x20, '"', '\\'), flagged by their high bit. The
+ * lowest flag is exact (the classic has-zero-byte tests raise false flags only above a
+ * true one), so its position is the first byte to escape, in memory order (little endian).
+ */
+static inline uint64_t esc8(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
@@ -73,20 +75,31 @@ static inline bool esc8(uint64_t x)
 
 static void jb_str(struct jb *b, const char *s, size_t n)
 {
-    /* room for the quotes and every byte as itself; an escape reserves what it adds */
-    if (!jb_reserve(b, n + 2))
+    /* room for the quotes and every byte as itself, and some escapes (each checks that
+     * the rest still fits) */
+    if (!jb_reserve(b, n + 2 + 64))
         return;
     char *o = b->p + b->n;
     *o++ = '"';
     size_t i = 0;
     for (;;) {
-        /* 8 bytes at a time while none needs an escape (most strings: all of them) */
+        /* 8 bytes at a time up to the first that needs an escape (the copy may write
+         * past it: within the room reserved, overwritten next) */
         while (i + 8 <= n) {
             uint64_t x;
             memcpy(&x, s + i, 8);
-            if (esc8(x))
-                break;
             memcpy(o, &x, 8);
+            uint64_t m = esc8(x);
+            if (m) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+                unsigned k = 0; /* the flags' order is not memory order: byte by byte */
+#else
+                unsigned k = (unsigned)__builtin_ctzll(m) >> 3;
+#endif
+                o += k;
+                i += k;
+                break;
+            }
             o += 8;
             i += 8;
         }
@@ -97,10 +110,13 @@ static void jb_str(struct jb *b, const char *s, size_t n)
             *o++ = (char)c;
             continue;
         }
-        b->n = (size_t)(o - b->p);
-        if (!jb_reserve(b, n - i + 7)) /* the escape (<= 6), the rest, the quote */
-            return;
-        o = b->p + b->n;
+        /* room for the escape (<= 6), the rest and the quote, and the NUL */
+        if (b->cap - (size_t)(o - b->p) < n - i + 8) {
+            b->n = (size_t)(o - b->p);
+            if (!jb_reserve(b, n - i + 7 + 64))
+                return;
+            o = b->p + b->n;
+        }
         *o++ = '\\';
         switch (c) {
         case '"': *o++ = '"'; break;

@@ -252,6 +252,33 @@ WK_TEST(escapes_and_utf8_at_every_offset_match_the_jansson_form)
 
 /* An ATT&CK list in compile.c's form is copied as it is: the same bytes as the
  * parse-and-dump path that other forms take. */
+/* Strings where most bytes need an escape (the writer checks its room per escape, with
+ * some slack reserved up front): every length up to 300 and a 100 KB one, against
+ * jansson. */
+WK_TEST(dense_escapes_match_the_jansson_form)
+{
+    static const char pat[] = "\x01\"a\\\n\x1f\tb\xc3\xa9\"\"\r\x7f";
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    size_t big = 100000;
+    char *s = malloc(big);
+    WK_ASSERT(s != NULL);
+    for (size_t i = 0; i < big; i++)
+        s[i] = pat[i % (sizeof(pat) - 1)];
+    for (size_t len = 0; len <= 300; len++) {
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, K("message"), s + len % 5, len));
+        check_event(ev);
+    }
+    memset(s, 1, big); /* every byte as \u0001 */
+    wk_event_reset(ev);
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("a"), s, big));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("b"), s, big / 3));
+    check_event(ev);
+    free(s);
+    wk_event_free(ev);
+}
+
 WK_TEST(attack_list_copied_or_reparsed_alike)
 {
     static const char *const pairs[][2] = {
