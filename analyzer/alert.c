@@ -472,7 +472,8 @@ static void place(struct etree *t, size_t root, const struct wk_key *k, uint64_t
     enode_set(t, obj, name + start, len - start, v);
 }
 
-static void jb_value(struct jb *b, const struct wk_value *v)
+/* utf8: every string of v is known to be UTF-8 (no check needed). */
+static void jb_value(struct jb *b, const struct wk_value *v, bool utf8)
 {
     switch (v->kind) {
     case WK_VAL_NULL: JB_LIT(b, "null"); break;
@@ -508,7 +509,7 @@ static void jb_value(struct jb *b, const struct wk_value *v)
             size_t n = v->kind == WK_VAL_STR ? v->len : v->u.items[i].len;
             if (v->kind == WK_VAL_STRLIST)
                 jb_put(b, i ? "," : "[", 1);
-            if (wk__utf8_valid(s, n)) {
+            if (utf8 || wk__utf8_valid(s, n)) {
                 jb_str(b, s, n);
                 continue;
             }
@@ -532,6 +533,8 @@ static void jb_value(struct jb *b, const struct wk_value *v)
 
 static void jb_enode(struct jb *b, struct etree *t, size_t obj)
 {
+    /* value_note checked every string placed: none was binary, none needs a check */
+    bool utf8 = t->nbin == 0;
     bool first = true;
     JB_LIT(b, "{");
     for (size_t c = ENODE(t, obj)->child; c;
@@ -543,7 +546,7 @@ static void jb_enode(struct jb *b, struct etree *t, size_t obj)
         jb_str(b, e->key, e->klen);
         JB_LIT(b, ":");
         if (e->v)
-            jb_value(b, e->v);
+            jb_value(b, e->v, utf8);
         else
             jb_enode(b, t, c);
     }
@@ -641,7 +644,7 @@ static void jb_event(struct jb *b, bool *first, const struct wk_event *ev, int64
                 }
                 JB_LIT(b, "]");
             } else if (e->v) {
-                jb_value(b, e->v);
+                jb_value(b, e->v, t.nbin == 0);
             } else {
                 jb_enode(b, &t, c);
             }
