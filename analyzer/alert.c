@@ -62,9 +62,11 @@ static inline void jb_put(struct jb *b, const char *s, size_t n)
 
 #define JB_LIT(b, s) jb_put(b, s, sizeof(s) - 1)
 
-/* Does one of the 8 bytes of x need an escape (< 0x20, '"', '\\')? Exact: the classic
- * has-zero-byte tests flag no byte when none qualifies (false flags only follow a true one) */
-static inline bool esc8(uint64_t x)
+/* The bytes of x that need an escape (< 0x20, '"', '\\'), flagged by their high bit. The
+ * lowest flag is exact (the classic has-zero-byte tests raise false flags only above a
+ * true one), so its position is the first byte to escape, in memory order (little endian).
+ */
+static inline uint64_t esc8(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
@@ -73,20 +75,31 @@ static inline bool esc8(uint64_t x)
 
 static void jb_str(struct jb *b, const char *s, size_t n)
 {
-    /* room for the quotes and every byte as itself; an escape reserves what it adds */
-    if (!jb_reserve(b, n + 2))
+    /* room for the quotes and every byte as itself, and some escapes (each checks that
+     * the rest still fits) */
+    if (!jb_reserve(b, n + 2 + 64))
         return;
     char *o = b->p + b->n;
     *o++ = '"';
     size_t i = 0;
     for (;;) {
-        /* 8 bytes at a time while none needs an escape (most strings: all of them) */
+        /* 8 bytes at a time up to the first that needs an escape (the copy may write
+         * past it: within the room reserved, overwritten next) */
         while (i + 8 <= n) {
             uint64_t x;
             memcpy(&x, s + i, 8);
-            if (esc8(x))
-                break;
             memcpy(o, &x, 8);
+            uint64_t m = esc8(x);
+            if (m) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+                unsigned k = 0; /* the flags' order is not memory order: byte by byte */
+#else
+                unsigned k = (unsigned)__builtin_ctzll(m) >> 3;
+#endif
+                o += k;
+                i += k;
+                break;
+            }
             o += 8;
             i += 8;
         }
@@ -97,10 +110,13 @@ static void jb_str(struct jb *b, const char *s, size_t n)
             *o++ = (char)c;
             continue;
         }
-        b->n = (size_t)(o - b->p);
-        if (!jb_reserve(b, n - i + 7)) /* the escape (<= 6), the rest, the quote */
-            return;
-        o = b->p + b->n;
+        /* room for the escape (<= 6), the rest and the quote, and the NUL */
+        if (b->cap - (size_t)(o - b->p) < n - i + 8) {
+            b->n = (size_t)(o - b->p);
+            if (!jb_reserve(b, n - i + 7 + 64))
+                return;
+            o = b->p + b->n;
+        }
         *o++ = '\\';
         switch (c) {
         case '"': *o++ = '"'; break;
@@ -214,11 +230,18 @@ struct enode {
     size_t klen;
     const struct wk_value *v; /* a leaf; NULL: an object */
     size_t child, last, next;  /* node indices + 1 (0: none): nodes are realloc'd */
+    size_t parent;             /* the object holding it (0: not in the index) */
+    uint32_t hash;             /* of (parent, key), for the index */
 };
 
+/* The (parent, key) -> node index: a lookup per path segment stays O(1) where a walk of
+ * the siblings made large records (EXECVE with hundreds of arguments) quadratic. Open
+ * addressing, linear probing, at most half full; slots hold node indices + 1. */
 struct etree {
     struct enode *nodes;
     size_t n, cap;
+    uint32_t *slots;
+    size_t nslots, nindexed;
     struct jb bin; /* the @binary pointers, as JSON strings joined by ',' */
     size_t nbin;
     bool fail;     /* the jansson form would fail: no event in the alert */
@@ -244,33 +267,77 @@ static struct enode *enode_new(struct etree *t, const char *key, size_t klen)
 #define EIDX(t, e) ((size_t)((e) - (t)->nodes) + 1)
 #define ENODE(t, i) (&(t)->nodes[(i) - 1]) /* i > 0 */
 
-static size_t enode_find(struct etree *t, size_t obj, const char *key, size_t klen)
+static uint32_t enode_hash(size_t obj, const char *key, size_t klen)
 {
-    for (size_t c = ENODE(t, obj)->child; c;
-         c = ENODE(t, c)->next) {
-        const struct enode *e = ENODE(t, c);
-        if (e->klen == klen && memcmp(e->key, key, klen) == 0)
-            return c;
+    uint32_t h = 2166136261u ^ (uint32_t)obj * 0x9E3779B1u;
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    return h ^ h >> 15;
+}
+
+static size_t enode_find_h(struct etree *t, size_t obj, const char *key, size_t klen,
+                           uint32_t h)
+{
+    if (!t->nslots)
+        return 0;
+    size_t mask = t->nslots - 1;
+    for (size_t i = h & mask; t->slots[i]; i = (i + 1) & mask) {
+        const struct enode *e = ENODE(t, t->slots[i]);
+        if (e->hash == h && e->parent == obj && e->klen == klen &&
+            memcmp(e->key, key, klen) == 0)
+            return t->slots[i];
     }
     return 0;
 }
 
-/* json_object_setn: a new key goes last; an existing one keeps its place, new value. */
-static size_t enode_set(struct etree *t, size_t obj, const char *key, size_t klen,
-                        const struct wk_value *v)
+/* Index node c (parent and hash set); false when out of memory (t->fail set). */
+static bool enode_index(struct etree *t, size_t c)
 {
-    size_t c = enode_find(t, obj, key, klen);
-    if (c) {
-        struct enode *e = ENODE(t, c);
-        e->v = v;
-        e->child = e->last = 0;
-        return c;
+    if ((t->nindexed + 1) * 2 > t->nslots) {
+        size_t ns = t->nslots ? t->nslots * 2 : 64;
+        uint32_t *sl = calloc(ns, sizeof(*sl));
+        if (!sl) {
+            t->fail = true;
+            return false;
+        }
+        for (size_t i = 0; i < t->nslots; i++) {
+            uint32_t x = t->slots[i];
+            if (!x)
+                continue;
+            size_t j = ENODE(t, x)->hash & (ns - 1);
+            while (sl[j])
+                j = (j + 1) & (ns - 1);
+            sl[j] = x;
+        }
+        free(t->slots);
+        t->slots = sl;
+        t->nslots = ns;
+    }
+    size_t j = ENODE(t, c)->hash & (t->nslots - 1);
+    while (t->slots[j])
+        j = (j + 1) & (t->nslots - 1);
+    t->slots[j] = (uint32_t)c;
+    t->nindexed++;
+    return true;
+}
+
+/* A new child of obj, last (the key is not there yet). */
+static size_t enode_append(struct etree *t, size_t obj, const char *key, size_t klen,
+                           const struct wk_value *v, uint32_t h)
+{
+    if (t->n >= UINT32_MAX) {
+        t->fail = true;
+        return 0;
     }
     struct enode *e = enode_new(t, key, klen);
     if (!e)
         return 0;
     e->v = v;
-    c = EIDX(t, e);
+    e->parent = obj;
+    e->hash = h;
+    size_t c = EIDX(t, e);
+    if (!enode_index(t, c))
+        return 0;
     struct enode *o = ENODE(t, obj);
     if (o->last)
         ENODE(t, o->last)->next = c;
@@ -278,6 +345,35 @@ static size_t enode_set(struct etree *t, size_t obj, const char *key, size_t kle
         o->child = c;
     o->last = c;
     return c;
+}
+
+/* json_object_setn: a new key goes last; an existing one keeps its place, new value. */
+static size_t enode_set(struct etree *t, size_t obj, const char *key, size_t klen,
+                        const struct wk_value *v)
+{
+    uint32_t h = enode_hash(obj, key, klen);
+    size_t c = enode_find_h(t, obj, key, klen, h);
+    if (!c)
+        return enode_append(t, obj, key, klen, v, h);
+    /* its former children stay indexed under it, out of reach: a leaf is never searched
+     * in again */
+    struct enode *e = ENODE(t, c);
+    e->v = v;
+    e->child = e->last = 0;
+    return c;
+}
+
+/* v in decimal at out (no NUL); its length. snprintf's "%u" cost more than the rest of
+ * the event's pointer work. */
+static size_t fmt_u(char *out, unsigned v)
+{
+    char t[12], *e = t + sizeof(t), *p = e;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(out, p, (size_t)(e - p));
+    return (size_t)(e - p);
 }
 
 static bool ptr_push(char *buf, size_t *len, const char *seg, size_t seglen)
@@ -323,8 +419,8 @@ static void value_note(struct etree *t, const struct wk_value *v, char *ptr, siz
         for (uint32_t i = 0; i < v->len; i++) {
             char idx[24];
             size_t l = ptrlen;
-            int n = snprintf(idx, sizeof(idx), "%u", i);
-            if (!ptr_push(ptr, &l, idx, (size_t)n)) {
+            size_t n = fmt_u(idx, i);
+            if (!ptr_push(ptr, &l, idx, n)) {
                 t->fail = true;
                 return;
             }
@@ -357,9 +453,10 @@ static void place(struct etree *t, size_t root, const struct wk_key *k, uint64_t
         }
         if (last)
             break;
-        size_t c = enode_find(t, obj, name + start, i - start);
+        uint32_t h = enode_hash(obj, name + start, i - start);
+        size_t c = enode_find_h(t, obj, name + start, i - start, h);
         if (!c) {
-            c = enode_set(t, obj, name + start, i - start, NULL);
+            c = enode_append(t, obj, name + start, i - start, NULL, h);
             if (!c)
                 return;
         } else if (ENODE(t, c)->v) {
@@ -375,7 +472,8 @@ static void place(struct etree *t, size_t root, const struct wk_key *k, uint64_t
     enode_set(t, obj, name + start, len - start, v);
 }
 
-static void jb_value(struct jb *b, const struct wk_value *v)
+/* utf8: every string of v is known to be UTF-8 (no check needed). */
+static void jb_value(struct jb *b, const struct wk_value *v, bool utf8)
 {
     switch (v->kind) {
     case WK_VAL_NULL: JB_LIT(b, "null"); break;
@@ -411,7 +509,7 @@ static void jb_value(struct jb *b, const struct wk_value *v)
             size_t n = v->kind == WK_VAL_STR ? v->len : v->u.items[i].len;
             if (v->kind == WK_VAL_STRLIST)
                 jb_put(b, i ? "," : "[", 1);
-            if (wk__utf8_valid(s, n)) {
+            if (utf8 || wk__utf8_valid(s, n)) {
                 jb_str(b, s, n);
                 continue;
             }
@@ -435,6 +533,8 @@ static void jb_value(struct jb *b, const struct wk_value *v)
 
 static void jb_enode(struct jb *b, struct etree *t, size_t obj)
 {
+    /* value_note checked every string placed: none was binary, none needs a check */
+    bool utf8 = t->nbin == 0;
     bool first = true;
     JB_LIT(b, "{");
     for (size_t c = ENODE(t, obj)->child; c;
@@ -446,7 +546,7 @@ static void jb_enode(struct jb *b, struct etree *t, size_t obj)
         jb_str(b, e->key, e->klen);
         JB_LIT(b, ":");
         if (e->v)
-            jb_value(b, e->v);
+            jb_value(b, e->v, utf8);
         else
             jb_enode(b, t, c);
     }
@@ -496,7 +596,9 @@ static void jb_event(struct jb *b, bool *first, const struct wk_event *ev, int64
                 break;
             }
             parent = records + v->rec - 1u;
-            plen = (size_t)snprintf(ptr, sizeof(ptr), "/records/%u", v->rec - 1u);
+            memcpy(ptr, "/records/", 9);
+            plen = 9 + fmt_u(ptr + 9, v->rec - 1u);
+            ptr[plen] = '\0';
         }
         /* What json_object_setn (UTF-8 keys) and json_real (finite) refuse. */
         if (!wk__utf8_valid(k->name, k->len) ||
@@ -542,7 +644,7 @@ static void jb_event(struct jb *b, bool *first, const struct wk_event *ev, int64
                 }
                 JB_LIT(b, "]");
             } else if (e->v) {
-                jb_value(b, e->v);
+                jb_value(b, e->v, t.nbin == 0);
             } else {
                 jb_enode(b, &t, c);
             }
@@ -557,6 +659,7 @@ static void jb_event(struct jb *b, bool *first, const struct wk_event *ev, int64
         b->oom = true;
     }
     free(t.nodes);
+    free(t.slots);
     free(t.bin.p);
 }
 

@@ -15,7 +15,9 @@
 #   2. steady rates: a feeder appends at R events/s (1x, 2x, 4x of BASE) for SECS seconds
 #      while the daemon runs: cores used, cores per 10k events/s, peak RSS.
 # Usage: bench/daemon_e2e.sh [BUILD_DIR] (env: N=200000 BASE=10000 SECS=10 PERF=1 to
-#        profile the throughput run with perf and print CPU shares by component)
+#        profile the throughput run with perf and print CPU shares by component;
+#        CALLGRIND=1 (CG_N=20000) to count instructions per event of `run --once` under
+#        valgrind: CPU seconds on a shared VM move by +-20%, instruction counts do not)
 # Peers (Vector, Fluent Bit) are not installed here; figures are printed against the
 # issue's goals instead (>= 100k audit events/s per core; <= 0.05 core and <= 64 MiB at
 # 10k/s).
@@ -179,6 +181,38 @@ PY
 }
 once mix
 once audit audit_only
+
+if [ "${CALLGRIND:-0}" = 1 ]; then
+    # Instructions of `run --once` (startup = the empty-input run, subtracted), and without
+    # the one-off dictionary training (once per store: CG_N events pay all of it).
+    cg_n=${CG_N:-20000}
+    cg_run() { # NAME COUNT [audit_only]: prints total and training instructions
+        mkdir -p "$tmp/cg-$1"
+        python3 "$tmp/feed.py" "$tmp/cg-$1" "$corpus" "$tmp/audit-src.log" once "$2" ${3:-}
+        config "$tmp/c-cg-$1.yaml" "$tmp/store-cg-$1" "$tmp/cg-$1" ", tick_read: 64MiB, poll: 10ms"
+        valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out.$1" "$bin" run \
+            -c "$tmp/c-cg-$1.yaml" --once >/dev/null 2>"$tmp/log-cg-$1" || true
+        local total train
+        total=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$tmp/log-cg-$1" || true)
+        train=$(callgrind_annotate --inclusive=yes "$tmp/cg.out.$1" 2>/dev/null |
+            awk '/:ZDICT_trainFromBuffer/ && !t { gsub(",", "", $1); t = $1 } END { print t + 0 }' ||
+            true)
+        echo "${total:-0} ${train:-0}"
+        : >"$tmp/alerts.jsonl"
+    }
+    read -r cg0 _ < <(cg_run empty 0)
+    for what in mix audit; do
+        read -r cgt cgd < <(cg_run "$what" "$cg_n" $([ "$what" = audit ] && echo audit_only))
+        python3 - "$what" "$cg_n" "$cg0" "$cgt" "$cgd" <<'PY'
+import sys
+what, n, c0, ct, cd = sys.argv[1], *(int(x) for x in sys.argv[2:])
+what = "audit only" if what == "audit" else "all sources"
+print(f"instructions ({what}, run --once, {n} events, callgrind): {(ct - c0) / n:,.0f} per "
+      f"event ({ct / 1e6:,.0f}M total, startup {c0 / 1e6:,.0f}M excluded); without the "
+      f"dictionary training ({cd / 1e6:,.0f}M): {(ct - c0 - cd) / n:,.0f} per event")
+PY
+    done
+fi
 
 if [ "${PERF:-0}" = 1 ]; then
     # CPU shares of the throughput run (all sources) by component, from call graphs: the

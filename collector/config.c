@@ -74,7 +74,7 @@ const struct wk_option wk_config_rules_options[] = {
 const struct wk_option wk_config_pipeline_options[] = {
     { "queue_events", WK_OPT_INT, "65536", P_OFF(queue_events),
       "events waiting for the writer at most; sources pause beyond" },
-    { "queue_bytes", WK_OPT_SIZE, "16MiB", P_OFF(queue_bytes),
+    { "queue_bytes", WK_OPT_SIZE, "8MiB", P_OFF(queue_bytes),
       "bytes of events waiting for the writer at most; sources pause beyond" },
     { "batch_events", WK_OPT_INT, "4096", P_OFF(batch_events), "events per commit at most" },
     { "batch_age", WK_OPT_DURATION, "200ms", P_OFF(batch_age),

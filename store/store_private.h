@@ -326,6 +326,7 @@ struct wk_store {
     /* Term index configuration: hashes of the indexed field names. */
     size_t nterms;
     char **terms;
+    uint64_t term_lens; /* bit n: a term is n bytes long (n < 63); bit 63: one is longer */
 
     /* Signing key (loaded lazily). */
     char *key_path;

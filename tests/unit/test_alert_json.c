@@ -189,6 +189,37 @@ WK_TEST(corner_cases_match_the_jansson_form)
 
 
 
+/* Objects with hundreds of members (an EXECVE record with a0..aN): the writer finds each
+ * name's node through an index that grows as the tree does; a name met again, an object
+ * turned into a value and paths under it, at event level and in records. */
+WK_TEST(many_members_match_the_jansson_form)
+{
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    WK_ASSERT_OK(wk_event_add_record(ev));
+    WK_ASSERT_OK(wk_event_add_record(ev));
+    char name[64], val[32];
+    for (int i = 0; i < 700; i++) {
+        unsigned rec = (unsigned)(i % 3);
+        switch (i % 5) {
+        case 0: snprintf(name, sizeof(name), "a%d", i); break;
+        case 1: snprintf(name, sizeof(name), "g%d.m%d", i % 7, i); break;
+        case 2: snprintf(name, sizeof(name), "g%d.s%d.v", i % 7, i % 11); break;
+        case 3: snprintf(name, sizeof(name), "a%d", i - 3); break; /* met again */
+        default: snprintf(name, sizeof(name), "g%d", i % 7 + (i % 4 ? 100 : 0));
+        }
+        int n = snprintf(val, sizeof(val), "v%d", i);
+        WK_ASSERT_OK(wk_event_add_str(ev, rec, K(name), val, (size_t)n));
+        if (i % 97 == 0)
+            check_event(ev);
+    }
+    /* g0..g6 became values above (i % 5 == 4, i % 4 == 0): paths under them now */
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("g0.m1.x"), "late", 4));
+    WK_ASSERT_OK(wk_event_add_str(ev, 1, K("g3.s1.v"), "late", 4));
+    check_event(ev);
+    wk_event_free(ev);
+}
+
 /* The string writer copies 8 bytes at a time while none needs an escape, and the UTF-8
  * check skips ASCII 8 bytes at a time: an escape or a non-ASCII byte at every offset of
  * long strings, against jansson. */
@@ -221,6 +252,33 @@ WK_TEST(escapes_and_utf8_at_every_offset_match_the_jansson_form)
 
 /* An ATT&CK list in compile.c's form is copied as it is: the same bytes as the
  * parse-and-dump path that other forms take. */
+/* Strings where most bytes need an escape (the writer checks its room per escape, with
+ * some slack reserved up front): every length up to 300 and a 100 KB one, against
+ * jansson. */
+WK_TEST(dense_escapes_match_the_jansson_form)
+{
+    static const char pat[] = "\x01\"a\\\n\x1f\tb\xc3\xa9\"\"\r\x7f";
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    size_t big = 100000;
+    char *s = malloc(big);
+    WK_ASSERT(s != NULL);
+    for (size_t i = 0; i < big; i++)
+        s[i] = pat[i % (sizeof(pat) - 1)];
+    for (size_t len = 0; len <= 300; len++) {
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, K("message"), s + len % 5, len));
+        check_event(ev);
+    }
+    memset(s, 1, big); /* every byte as \u0001 */
+    wk_event_reset(ev);
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("a"), s, big));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, K("b"), s, big / 3));
+    check_event(ev);
+    free(s);
+    wk_event_free(ev);
+}
+
 WK_TEST(attack_list_copied_or_reparsed_alike)
 {
     static const char *const pairs[][2] = {
