@@ -73,11 +73,11 @@ def clog_line(i):
     ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09dZ" % (i % 10**9)
     if i % 10 == 0:
         msg = json.dumps({"level": "info", "msg": "request served", "path": "/api/v1/items/%d" % i,
-                          "status": 200, "ms": i % 97})
+                          "status": 200, "ms": i % 97}, separators=(",", ":"))
     else:
         msg = "%s GET /static/app.%d.js HTTP/1.1 200 %d \"-\" \"Mozilla/5.0\"" % (ts[:19], i % 50, i % 9000)
     return (json.dumps({"log": msg + "\n", "stream": "stderr" if i % 20 == 0 else "stdout",
-                        "time": ts}) + "\n").encode()
+                        "time": ts}, separators=(",", ":")) + "\n").encode()
 def dock_line(i):
     e = dict(devs[i % len(devs)])
     now = time.time_ns() + i
@@ -85,7 +85,7 @@ def dock_line(i):
     if e.get("Type") == "container":
         e["Actor"] = dict(e["Actor"], ID=ids[i % 8])
         e["id"] = ids[i % 8]
-    return (json.dumps(e) + "\n").encode()
+    return (json.dumps(e, separators=(",", ":")) + "\n").encode()
 def write(n, audit_only=False):
     global ai, ci, di
     na = n if audit_only else n * 80 // 100
