@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "watchkeeper/error.h"
+#include "watchkeeper/jsonw.h"
 #include "watchkeeper/store.h"
 #include "watchkeeper/timefmt.h"
 
@@ -280,6 +281,7 @@ int wk_cmd_query(int argc, char **argv)
     struct wk_store *st = NULL;
     struct wk_store_reader *r = NULL;
     struct wk_store_iter *it = NULL;
+    struct wk_jsonw jw = {0};
     int ret = WK_EXIT_RUNTIME;
     int rc = wk_store_open(&st, dir, &so);
     if (rc < 0) {
@@ -337,13 +339,15 @@ int wk_cmd_query(int argc, char **argv)
     while ((!limit || n < limit) && (rc = wk_store_iter_next(it, &ev, NULL)) == 1) {
         n++;
         if (fmt == FMT_JSONL) {
-            char *js;
-            size_t len;
-            if ((rc = wk_event_to_json(ev, &js, &len)) < 0)
+            /* written directly (jsonw.h: the bytes of wk_event_to_json), events gathered
+             * into 64 KiB writes */
+            if ((rc = wk_jsonw_event(&jw, ev)) < 0)
                 break;
-            fwrite(js, 1, len, stdout);
-            putchar('\n');
-            free(js);
+            wk_jsonw_put(&jw, "\n", 1);
+            if (jw.len >= 1 << 16) {
+                fwrite(jw.p, 1, jw.len, stdout);
+                wk_jsonw_reset(&jw);
+            }
             continue;
         }
         for (size_t i = 0; i < ncols; i++) {
@@ -358,6 +362,8 @@ int wk_cmd_query(int argc, char **argv)
         }
         putchar('\n');
     }
+    if (jw.len)
+        fwrite(jw.p, 1, jw.len, stdout);
     if (rc < 0) {
         wk_cli_error("query", "reading store %s: %s", dir, wk_strerror(rc));
         goto out;
@@ -368,6 +374,7 @@ int wk_cmd_query(int argc, char **argv)
     }
     ret = WK_EXIT_OK;
 out:
+    wk_jsonw_fini(&jw);
     wk_store_iter_free(it);
     wk_store_reader_close(r);
     wk_store_close(st);

@@ -1,0 +1,721 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A JSON writer with jansson's compact bytes, and the event's JSON form written with it
+ * directly: the same bytes as wk_event_to_json (event_json.c builds a jansson tree and
+ * dumps it: 143k instructions per benchmark event; this writes them in 24k). What it does
+ * not write itself (names over 1000 bytes, what jansson refuses) it leaves to
+ * wk_event_to_json, so the bytes and the refusals stay that function's.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_private.h"
+#include "watchkeeper/event_json.h"
+#include "watchkeeper/jsonw.h"
+#include "watchkeeper/timefmt.h"
+
+/* ---------- the writer ---------- */
+
+void wk_jsonw_init(struct wk_jsonw *w)
+{
+    memset(w, 0, sizeof(*w));
+}
+
+void wk_jsonw_fini(struct wk_jsonw *w)
+{
+    if (!w)
+        return;
+    free(w->p);
+    free(w->nodes);
+    free(w->slots);
+    free(w->bin);
+    memset(w, 0, sizeof(*w));
+}
+
+void wk_jsonw_reset(struct wk_jsonw *w)
+{
+    w->len = 0;
+    w->oom = false;
+    if (w->p)
+        w->p[0] = '\0';
+}
+
+/* Room for add more bytes and the NUL after them. */
+static bool grow(struct wk_jsonw *w, size_t add)
+{
+    if (w->oom)
+        return false;
+    size_t cap = w->cap ? w->cap : 1024;
+    while (cap < w->len + add + 1) {
+        if (cap > SIZE_MAX / 2) {
+            w->oom = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(w->p, cap);
+    if (!p) {
+        w->oom = true;
+        return false;
+    }
+    w->p = p;
+    w->cap = cap;
+    return true;
+}
+
+static inline bool reserve(struct wk_jsonw *w, size_t add)
+{
+    return (!w->oom && w->len + add + 1 <= w->cap) || grow(w, add);
+}
+
+void wk_jsonw_put(struct wk_jsonw *w, const char *s, size_t n)
+{
+    if (!reserve(w, n))
+        return;
+    memcpy(w->p + w->len, s, n);
+    w->len += n;
+    w->p[w->len] = '\0';
+}
+
+#define LIT(w, s) wk_jsonw_put(w, s, sizeof(s) - 1)
+
+static inline void put1(struct wk_jsonw *w, char c)
+{
+    if (!reserve(w, 1))
+        return;
+    w->p[w->len++] = c;
+    w->p[w->len] = '\0';
+}
+
+/* Does a byte of x need an escape (< 0x20, '"', '\\')? Exact: the has-zero-byte tests
+ * only flag a byte falsely after a byte that truly qualifies. */
+static inline bool esc8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+}
+
+/* The n < 8 bytes of s in one word (some twice), the rest 'A' (needs no escape): loads
+ * of fixed size, no loop or call per byte (most keys and values are short). */
+static inline uint64_t load_short(const char *s, size_t n)
+{
+    uint32_t a, z;
+    uint16_t c, y;
+    if (n >= 4) {
+        memcpy(&a, s, 4);
+        memcpy(&z, s + n - 4, 4);
+        return a | (uint64_t)z << 32;
+    }
+    if (n >= 2) {
+        memcpy(&c, s, 2);
+        memcpy(&y, s + n - 2, 2);
+        return c | (uint64_t)y << 16 | UINT64_C(0x41414141) << 32;
+    }
+    return n ? (unsigned char)s[0] | UINT64_C(0x41414141414141) << 8 : UINT64_C(0x4141414141414141);
+}
+
+static inline void copy_short(char *o, const char *s, size_t n)
+{
+    if (n >= 4) {
+        memcpy(o, s, 4);
+        memcpy(o + n - 4, s + n - 4, 4);
+    } else if (n >= 2) {
+        memcpy(o, s, 2);
+        memcpy(o + n - 2, s + n - 2, 2);
+    } else if (n) {
+        o[0] = s[0];
+    }
+}
+
+void wk_jsonw_str(struct wk_jsonw *w, const char *s, size_t n)
+{
+    /* the quotes and every byte as itself; an escape reserves what it adds */
+    if (n > SIZE_MAX / 8 || !reserve(w, n + 2))
+        return;
+    char *o = w->p + w->len;
+    *o++ = '"';
+    size_t i = 0;
+    if (n < 8 && !esc8(load_short(s, n))) {
+        copy_short(o, s, n);
+        o += n;
+        i = n;
+    }
+    for (;;) {
+        while (i + 8 <= n) { /* 8 bytes at a time while none needs an escape */
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (esc8(x))
+                break;
+            memcpy(o, &x, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        if (n - i < 8 && n >= 8) {
+            /* the tail: the last 8 bytes again (those before it need no escape) */
+            uint64_t x;
+            memcpy(&x, s + n - 8, 8);
+            if (!esc8(x)) {
+                memcpy(o - (8 - (n - i)), &x, 8);
+                o += n - i;
+                break;
+            }
+        }
+        unsigned char c = (unsigned char)s[i++];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        w->len = (size_t)(o - w->p);
+        if (!reserve(w, n - i + 7)) /* the escape (<= 6), the rest, the quote */
+            return;
+        o = w->p + w->len;
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = "0123456789ABCDEF"[c >> 4];
+            o[4] = "0123456789ABCDEF"[c & 15];
+            o += 5;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    w->len = (size_t)(o - w->p);
+}
+
+void wk_jsonw_int(struct wk_jsonw *w, int64_t v)
+{
+    char t[24], *e = t + sizeof(t), *p = e;
+    uint64_t m = v < 0 ? 0u - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (v < 0)
+        *--p = '-';
+    wk_jsonw_put(w, p, (size_t)(e - p));
+}
+
+/* A jansson value as wk_event_to_json's dump writes it inside the event. */
+static void put_jansson(struct wk_jsonw *w, const json_t *j)
+{
+    char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    if (!t) {
+        w->oom = true;
+        return;
+    }
+    wk_jsonw_put(w, t, strlen(t));
+    free(t);
+}
+
+/* ---------- the event ---------- */
+
+/* The event's objects as a tree of nodes (indices + 1, 0: none; the array is realloc'd),
+ * children in insertion order, as jansson's objects keep them. */
+enum { N_OBJECT, N_VALUE, N_RECORDS };
+struct wk__jsonw_node {
+    const char *key;
+    size_t klen;
+    const struct wk_value *v; /* N_VALUE */
+    json_t *json;             /* N_VALUE of a JSON value: parsed (owned) */
+    uint32_t child, last, next, parent;
+    uint8_t kind;
+    bool valid; /* N_VALUE string: valid UTF-8 (else base64) */
+};
+
+#define NODE(w, i) (&(w)->nodes[(i) - 1])
+#define PTR_CAP 4096 /* event_json.c's pointer buffer */
+#define RECORDS_KEY "records"
+
+struct ev_build {
+    struct wk_jsonw *w;
+    const struct wk_event *ev;
+    unsigned nbin;
+    bool refuse; /* an event wk_event_to_json must not be given (-ENOMEM, as it says) */
+    bool fail; /* not this way: wk_event_to_json decides (it refuses, or it is exotic) */
+};
+
+static uint32_t node_new(struct ev_build *b, uint8_t kind, const char *key, size_t klen)
+{
+    struct wk_jsonw *w = b->w;
+    if (w->nnodes == w->cnodes) {
+        size_t c = w->cnodes ? w->cnodes * 2 : 128;
+        struct wk__jsonw_node *n = c < UINT32_MAX ? realloc(w->nodes, c * sizeof(*n)) : NULL;
+        if (!n) {
+            b->fail = true;
+            w->oom = true;
+            return 0;
+        }
+        w->nodes = n;
+        w->cnodes = c;
+    }
+    struct wk__jsonw_node *e = &w->nodes[w->nnodes++];
+    *e = (struct wk__jsonw_node){.key = key, .klen = klen, .kind = kind};
+    return (uint32_t)w->nnodes;
+}
+
+/* Children are found by (parent, key) in an open-addressing table of node indices
+ * (w->slots, a power of two at least twice the nodes; emptied per event): an auditd
+ * event has some 60 fields, and a walk of the root's children for each cost more than
+ * writing the event. */
+static uint32_t key_hash(uint32_t parent, const char *key, size_t klen)
+{
+    uint64_t h = ((uint64_t)parent << 32 | klen) * 0x9E3779B97F4A7C15u, a = 0, z = 0;
+    if (klen >= 8) { /* the first and the last 8 bytes: names differ there */
+        memcpy(&a, key, 8);
+        memcpy(&z, key + klen - 8, 8);
+    } else {
+        a = load_short(key, klen);
+    }
+    h = (h ^ a) * 0xff51afd7ed558ccdu;
+    h = (h ^ (h >> 29) ^ z) * 0xc4ceb9fe1a85ec53u;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static bool slots_grow(struct ev_build *b)
+{
+    struct wk_jsonw *w = b->w;
+    size_t n = w->nslots ? w->nslots * 2 : 256;
+    uint32_t *sl = calloc(n, sizeof(*sl));
+    if (!sl) {
+        b->fail = true;
+        w->oom = true;
+        return false;
+    }
+    free(w->slots);
+    w->slots = sl;
+    w->nslots = n;
+    for (size_t i = 1; i < w->nnodes; i++) { /* all but the root and the record objects */
+        const struct wk__jsonw_node *e = &w->nodes[i];
+        if (!e->parent)
+            continue;
+        size_t at = key_hash(e->parent, e->key, e->klen) & (n - 1);
+        while (sl[at])
+            at = (at + 1) & (n - 1);
+        sl[at] = (uint32_t)i + 1;
+    }
+    return true;
+}
+
+/* The child of obj named key, or 0; *slot: where a new one goes. */
+static uint32_t child_find(struct ev_build *b, uint32_t obj, const char *key, size_t klen,
+                           size_t *slot)
+{
+    struct wk_jsonw *w = b->w;
+    size_t mask = w->nslots - 1, at = key_hash(obj, key, klen) & mask;
+    for (uint32_t c; (c = w->slots[at]) != 0; at = (at + 1) & mask) {
+        const struct wk__jsonw_node *e = NODE(w, c);
+        if (e->parent == obj && e->klen == klen && memcmp(e->key, key, klen) == 0)
+            return c;
+    }
+    *slot = at;
+    return 0;
+}
+
+static void node_drop_json(struct wk__jsonw_node *e)
+{
+    if (e->json) {
+        json_decref(e->json);
+        e->json = NULL;
+    }
+}
+
+/* json_object_setn: a new key goes last; a key there keeps its place, takes the value. */
+static uint32_t child_set(struct ev_build *b, uint32_t obj, const char *key, size_t klen,
+                          uint8_t kind)
+{
+    struct wk_jsonw *w = b->w;
+    size_t slot;
+    if ((w->nnodes + 1) * 2 > w->nslots && !slots_grow(b))
+        return 0;
+    uint32_t c = child_find(b, obj, key, klen, &slot);
+    if (c) {
+        struct wk__jsonw_node *e = NODE(w, c);
+        node_drop_json(e);
+        e->kind = kind;
+        e->v = NULL;
+        e->child = e->last = 0;
+        return c;
+    }
+    if (!(c = node_new(b, kind, key, klen)))
+        return 0;
+    w->slots[slot] = c;
+    NODE(w, c)->parent = obj;
+    struct wk__jsonw_node *o = NODE(w, obj);
+    if (o->last)
+        NODE(w, o->last)->next = c;
+    else
+        o->child = c;
+    o->last = c;
+    return c;
+}
+
+/* Append one JSON-pointer segment (RFC 6901) to ptr. @return false: over PTR_CAP. */
+static bool ptr_push(char *ptr, size_t *len, const char *seg, size_t seglen)
+{
+    if (*len + 1 >= PTR_CAP)
+        return false;
+    ptr[(*len)++] = '/';
+    for (size_t i = 0; i < seglen; i++) {
+        const char *rep = seg[i] == '~' ? "~0" : seg[i] == '/' ? "~1" : NULL;
+        size_t n = rep ? 2 : 1;
+        if (*len + n >= PTR_CAP)
+            return false;
+        if (rep)
+            memcpy(ptr + *len, rep, 2);
+        else
+            ptr[*len] = seg[i];
+        *len += n;
+    }
+    ptr[*len] = '\0';
+    return true;
+}
+
+/* Note a binary string's pointer in @binary (in field order, as value_json does): the
+ * record prefix, the name's segments up to `upto`, and a list index when idx >= 0. */
+static void bin_note(struct ev_build *b, unsigned rec, const struct wk_key *k, uint64_t dots,
+                     size_t upto, long idx)
+{
+    char ptr[PTR_CAP];
+    size_t len = 0;
+    ptr[0] = '\0';
+    if (rec)
+        len = (size_t)snprintf(ptr, sizeof(ptr), "/" RECORDS_KEY "/%u", rec - 1u);
+    size_t start = 0;
+    unsigned dot = 0;
+    for (size_t i = 0; i <= upto; i++) {
+        if (i < upto && k->name[i] != '.')
+            continue;
+        if (i < upto) {
+            bool literal = dot < 64 && (dots >> dot & 1u);
+            dot++;
+            if (literal)
+                continue;
+        }
+        if (!ptr_push(ptr, &len, k->name + start, i - start)) {
+            b->fail = true;
+            return;
+        }
+        start = i + 1;
+    }
+    if (idx >= 0) {
+        char t[24];
+        int n = snprintf(t, sizeof(t), "%ld", idx);
+        if (!ptr_push(ptr, &len, t, (size_t)n)) {
+            b->fail = true;
+            return;
+        }
+    }
+    struct wk_jsonw *w = b->w;
+    /* @binary's strings, joined by ',', in w->bin */
+    size_t need = 2 * len + 16;
+    if (w->binlen + need > w->bincap) {
+        size_t c = w->bincap ? w->bincap : 256;
+        while (c < w->binlen + need)
+            c *= 2;
+        char *p = realloc(w->bin, c);
+        if (!p) {
+            b->fail = true;
+            w->oom = true;
+            return;
+        }
+        w->bin = p;
+        w->bincap = c;
+    }
+    if (b->nbin++)
+        w->bin[w->binlen++] = ',';
+    /* the pointer as a JSON string: wk_jsonw_str on a borrowed writer over w->bin */
+    struct wk_jsonw t = {.p = w->bin, .len = w->binlen, .cap = w->bincap};
+    wk_jsonw_str(&t, ptr, len);
+    w->bin = t.p;
+    w->binlen = t.len;
+    w->bincap = t.cap;
+    if (t.oom) {
+        b->fail = true;
+        w->oom = true;
+    }
+}
+
+/* Set the value of field i at node obj under key name[start..len); its pointer (for a
+ * binary string) runs to upto. */
+static void leaf(struct ev_build *b, uint32_t obj, size_t i, size_t start, size_t upto)
+{
+    const struct wk_field *f = &b->ev->fields[i];
+    const struct wk_value *v = &f->v;
+    uint32_t c = child_set(b, obj, f->key.name + start, f->key.len - start, N_VALUE);
+    if (!c)
+        return;
+    struct wk__jsonw_node *e = NODE(b->w, c);
+    e->v = v;
+    if (v->kind == WK_VAL_STR) {
+        e->valid = wk__utf8_valid(v->u.s, v->len);
+        if (!e->valid)
+            bin_note(b, v->rec, &f->key, f->dots, upto, -1);
+    } else if (v->kind == WK_VAL_STRLIST) {
+        for (uint32_t j = 0; j < v->len && !b->fail; j++) {
+            if (!wk__utf8_valid(v->u.items[j].s, v->u.items[j].len))
+                bin_note(b, v->rec, &f->key, f->dots, upto, (long)j);
+        }
+    } else if (v->kind == WK_VAL_JSON) {
+        e->json = json_loadb(v->u.s, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (!e->json)
+            b->fail = true;
+    } else if (v->kind == WK_VAL_REAL && !isfinite(v->u.r)) {
+        b->fail = true; /* json_real refuses it */
+    }
+}
+
+static uint32_t w_find(struct ev_build *b, uint32_t obj, const char *key, size_t klen,
+                       size_t *slot)
+{
+    if ((b->w->nnodes + 1) * 2 > b->w->nslots && !slots_grow(b))
+        return 0;
+    return child_find(b, obj, key, klen, slot);
+}
+
+/* event_json.c's place(): walk/create objects at each structural dot; a name held by a
+ * non-object ends the path as one literal key there. */
+static void place(struct ev_build *b, uint32_t root, size_t fi)
+{
+    const struct wk_field *f = &b->ev->fields[fi];
+    const char *name = f->key.name;
+    size_t len = f->key.len, start = 0;
+    uint32_t obj = root;
+    unsigned dot = 0;
+    const char *p = name, *end = name + len;
+    while ((p = memchr(p, '.', (size_t)(end - p))) != NULL) {
+        size_t i = (size_t)(p - name);
+        p++;
+        bool literal = dot < 64 && (f->dots >> dot & 1u);
+        dot++;
+        if (literal)
+            continue;
+        size_t slot;
+        uint32_t c = w_find(b, obj, name + start, i - start, &slot);
+        if (!c) {
+            if (!(c = child_set(b, obj, name + start, i - start, N_OBJECT)))
+                return;
+        } else if (NODE(b->w, c)->kind != N_OBJECT) {
+            leaf(b, obj, fi, start, i);
+            return;
+        }
+        obj = c;
+        start = i + 1;
+    }
+    if (obj == 1 && start == 0 && len == sizeof(RECORDS_KEY) - 1 &&
+        memcmp(name, RECORDS_KEY, len) == 0) {
+        uint32_t c = w_find(b, obj, name, len, &(size_t){0});
+        if (c && NODE(b->w, c)->kind == N_RECORDS) {
+            /* A field "records" at event level after the records array: event_json.c
+             * replaces the array, then reads it freed for the next record field. Refused
+             * here (as it mostly fails there), not handed to it. */
+            b->refuse = true;
+            return;
+        }
+    }
+    leaf(b, obj, fi, start, len);
+}
+
+static void put_value(struct wk_jsonw *w, const struct wk__jsonw_node *e)
+{
+    const struct wk_value *v = e->v;
+    switch (v->kind) {
+    case WK_VAL_NULL: LIT(w, "null"); break;
+    case WK_VAL_BOOL:
+        if (v->u.b)
+            LIT(w, "true");
+        else
+            LIT(w, "false");
+        break;
+    case WK_VAL_INT: wk_jsonw_int(w, v->u.i); break;
+    case WK_VAL_REAL: {
+        json_t *r = json_real(v->u.r);
+        if (r)
+            put_jansson(w, r);
+        else
+            w->oom = true;
+        json_decref(r);
+        break;
+    }
+    case WK_VAL_JSON: put_jansson(w, e->json); break;
+    case WK_VAL_STR:
+    case WK_VAL_STRLIST: {
+        bool list = v->kind == WK_VAL_STRLIST;
+        uint32_t n = list ? v->len : 1;
+        if (list)
+            put1(w, '[');
+        for (uint32_t i = 0; i < n; i++) {
+            const char *s = list ? v->u.items[i].s : v->u.s;
+            size_t l = list ? v->u.items[i].len : v->len;
+            if (i)
+                put1(w, ',');
+            if (list ? wk__utf8_valid(s, l) : e->valid) {
+                wk_jsonw_str(w, s, l);
+                continue;
+            }
+            size_t cap = sodium_base64_ENCODED_LEN(l, sodium_base64_VARIANT_ORIGINAL);
+            char *enc = malloc(cap);
+            if (!enc) {
+                w->oom = true;
+                return;
+            }
+            sodium_bin2base64(enc, cap, (const unsigned char *)s, l,
+                              sodium_base64_VARIANT_ORIGINAL);
+            wk_jsonw_str(w, enc, cap - 1);
+            free(enc);
+        }
+        if (list)
+            put1(w, ']');
+        break;
+    }
+    default: w->oom = true;
+    }
+}
+
+static void put_object(struct wk_jsonw *w, uint32_t obj, uint32_t records, unsigned nrec)
+{
+    put1(w, '{');
+    bool first = true;
+    for (uint32_t c = NODE(w, obj)->child; c; c = NODE(w, c)->next) {
+        const struct wk__jsonw_node *e = NODE(w, c);
+        if (!first)
+            put1(w, ',');
+        first = false;
+        wk_jsonw_str(w, e->key, e->klen);
+        put1(w, ':');
+        if (e->kind == N_VALUE) {
+            put_value(w, e);
+        } else if (e->kind == N_RECORDS) {
+            put1(w, '[');
+            for (unsigned r = 0; r < nrec; r++) {
+                if (r)
+                    put1(w, ',');
+                put_object(w, records + r, 0, 0);
+            }
+            put1(w, ']');
+        } else {
+            put_object(w, c, 0, 0);
+        }
+    }
+    put1(w, '}');
+}
+
+/* The records array (at its first record field, as event_json.c sets it): its objects
+ * are the nodes records .. records + nrec - 1. */
+static uint32_t add_records(struct ev_build *b, uint32_t root)
+{
+    if (!child_set(b, root, RECORDS_KEY, sizeof(RECORDS_KEY) - 1, N_RECORDS))
+        return 0;
+    uint32_t first = (uint32_t)b->w->nnodes + 1;
+    for (unsigned r = 0; r < b->ev->nrec; r++) {
+        if (!node_new(b, N_OBJECT, NULL, 0))
+            return 0;
+    }
+    return first;
+}
+
+static int fallback(struct wk_jsonw *w, const struct wk_event *ev)
+{
+    char *js;
+    size_t len;
+    int rc = wk_event_to_json(ev, &js, &len);
+    if (rc < 0)
+        return rc;
+    wk_jsonw_put(w, js, len);
+    free(js);
+    return w->oom ? -ENOMEM : 0;
+}
+
+int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
+{
+    if (w->oom)
+        return -ENOMEM;
+    struct ev_build b = {.w = w, .ev = ev};
+    char ts[WK_RFC3339_MAX];
+    struct wk_value tsv = {.kind = WK_VAL_STR};
+    w->nnodes = 0;
+    w->binlen = 0;
+    if (w->slots)
+        memset(w->slots, 0, w->nslots * sizeof(*w->slots));
+    uint32_t root = node_new(&b, N_OBJECT, NULL, 0), records = 0;
+    if (root) {
+        wk_time_format(ev->ts, ts);
+        tsv.u.s = ts;
+        tsv.len = (uint32_t)strlen(ts);
+        uint32_t c = child_set(&b, root, "@timestamp", 10, N_VALUE);
+        if (c) {
+            NODE(w, c)->v = &tsv;
+            NODE(w, c)->valid = true;
+        }
+    }
+    for (size_t i = 0; i < ev->n && !b.fail && !b.refuse; i++) {
+        const struct wk_field *f = &ev->fields[i];
+        uint32_t parent = root;
+        /* What event_json.c refuses (a key jansson will not take, a pointer over its
+         * buffer: the bound is loose) or where it differs by accident: decided there. */
+        if (f->key.len > 1000 || !wk__utf8_valid(f->key.name, f->key.len)) {
+            b.fail = true;
+            break;
+        }
+        if (f->v.rec) {
+            if (!records && !(records = add_records(&b, root)))
+                break;
+            if (f->v.rec > ev->nrec) {
+                b.fail = true;
+                break;
+            }
+            parent = records + f->v.rec - 1u;
+        }
+        place(&b, parent, i);
+    }
+    if (b.refuse) {
+        for (size_t i = 0; i < w->nnodes; i++)
+            node_drop_json(&w->nodes[i]);
+        return -ENOMEM;
+    }
+    if (!b.fail && !records && ev->nrec)
+        records = add_records(&b, root);
+    /* a field of that name would keep its place under event_json.c's json_object_set */
+    size_t slot;
+    if (b.nbin && !b.fail && w_find(&b, root, "@binary", 7, &slot))
+        b.fail = true;
+    int rc = 0;
+    if (!b.fail) {
+        size_t at = w->len;
+        put_object(w, root, records, ev->nrec);
+        if (b.nbin && !w->oom) {
+            w->len--; /* the root's '}' */
+            LIT(w, ",\"@binary\":[");
+            wk_jsonw_put(w, w->bin, w->binlen);
+            LIT(w, "]}");
+        }
+        if (w->oom) {
+            w->len = at;
+            rc = -ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < w->nnodes; i++)
+        node_drop_json(&w->nodes[i]);
+    if (b.fail && !w->oom)
+        rc = fallback(w, ev);
+    else if (b.fail)
+        rc = -ENOMEM;
+    return rc;
+}
