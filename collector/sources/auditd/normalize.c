@@ -102,6 +102,18 @@ struct facts {
     size_t clen, ccap, craw; /* decoded bytes, aN_len, logged bytes (hex counts twice) */
     struct wk_str *ptargs;
     size_t nptargs;
+    char *orig; /* event.original being written (the event's arena) */
+    size_t olen;
+    /* the uid/gid names this event already holds: the ids of a SYSCALL record are mostly
+     * one number, named once */
+    struct idmemo {
+        const char *v;
+        uint8_t vlen;
+        bool group, known;
+        uint8_t nl;
+        char *c;
+    } idm[8];
+    unsigned nidm;
 };
 
 static int64_t to_i64(const char *s, size_t len, bool *ok)
@@ -125,23 +137,14 @@ static int64_t to_i64(const char *s, size_t len, bool *ok)
     return neg ? -v : v;
 }
 
-static int orig_append(struct wk_parser *p, const char *s, size_t len)
+/* event.original: the event's lines joined by '\n', written once into the event's arena
+ * (fx->orig, sized by wk__au_normalize) and referenced, not copied again. */
+static void orig_append(struct facts *fx, const char *s, size_t len)
 {
-    if (p->olen + len + 1 > p->ocap) {
-        size_t nc = p->ocap ? p->ocap : 4096;
-        while (nc < p->olen + len + 1)
-            nc *= 2;
-        char *n = realloc(p->orig, nc);
-        if (!n)
-            return -ENOMEM;
-        p->orig = n;
-        p->ocap = nc;
-    }
-    if (p->olen)
-        p->orig[p->olen++] = '\n';
-    memcpy(p->orig + p->olen, s, len);
-    p->olen += len;
-    return 0;
+    if (fx->olen)
+        fx->orig[fx->olen++] = '\n';
+    memcpy(fx->orig + fx->olen, s, len);
+    fx->olen += len;
 }
 
 static int args_set(struct wk_parser *p, size_t idx, const char *s, size_t len)
@@ -248,6 +251,33 @@ static inline int decode_value(struct wk_parser *p, int typeno, const struct wk_
     return unhex_value(p, f, v, vlen);
 }
 
+/* The name of a uid/gid value (wk__au_id_name) as a NUL-terminated copy in the event's
+ * arena, which serves the record field and the event level; a value the event already
+ * named shares that copy. @return the copy or NULL (-ENOMEM). */
+static char *id_name(struct wk_parser *p, struct facts *fx, bool group, const char *v,
+                     size_t vlen, size_t *nl, bool *known)
+{
+    for (unsigned j = 0; j < fx->nidm; j++) {
+        const struct idmemo *m = &fx->idm[j];
+        if (m->vlen != vlen || m->group != group)
+            continue;
+        size_t k = 0; /* a few digits: no call to memcmp */
+        while (k < vlen && m->v[k] == v[k])
+            k++;
+        if (k == vlen) {
+            *nl = m->nl;
+            *known = m->known;
+            return m->c;
+        }
+    }
+    const char *nb = wk__au_id_name(p->ids, group, v, vlen, nl, known);
+    /* nb is borrowed from the cache */
+    char *c = wk_arena_strndup(wk_event_arena(p->ev), nb, *nl);
+    if (c && vlen <= 255 && *nl <= 255 && fx->nidm < WK_ARRAY_SIZE(fx->idm))
+        fx->idm[fx->nidm++] = (struct idmemo){ v, (uint8_t)vlen, group, *known, (uint8_t)*nl, c };
+    return c;
+}
+
 struct idref {
     const char *k;
     size_t klen;
@@ -300,6 +330,37 @@ static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
     return wk_event_add_str_sn(p->ev, (unsigned)rec, &K_SEPERMS, perms, n);
 }
 
+/* A filter of the names a record holds so far, so that a field inside msg='...' checks
+ * the event for an earlier one of its name only when there may be one. */
+struct seen {
+    uint64_t bits;
+    size_t upto;  /* fields before this one are in bits */
+    bool exact;   /* no filter: EXECVE records also get chunked aN names */
+};
+
+static inline uint64_t seen_bits(uint32_t h)
+{
+    return UINT64_C(1) << (h & 63) | UINT64_C(1) << ((h >> 6) & 63);
+}
+
+/* Whether record rec already holds key (the first one wins). The filter holds type, node,
+ * the AVC's seresult and seperms, and the record's fields before fields[i] (all the names
+ * the record may hold by then); the event is asked only when it says maybe. */
+static bool nested_seen(struct wk_event *ev, int rec, const struct wk_key *key,
+                        const struct wk__au_field *fields, size_t i, struct seen *s)
+{
+    if (s->exact)
+        return wk_event_get(ev, (unsigned)rec, key) != NULL;
+    for (size_t j = s->upto; j < i; j++)
+        s->bits |= seen_bits(fields[j].khash);
+    s->upto = i + 1;
+    const uint64_t b = seen_bits(key->hash);
+    if ((s->bits & b) == b && wk_event_get(ev, (unsigned)rec, key))
+        return true;
+    s->bits |= b;
+    return false;
+}
+
 /* Finish a chunked EXECVE argument: aN in the record that announced it, and the arg. */
 static int chunk_done(struct wk_parser *p, struct facts *fx)
 {
@@ -330,20 +391,19 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     h.typeno = held->typeno;
     h.body = held->body;
     int rc;
-    if ((rc = orig_append(p, line, len)) < 0)
-        return rc;
+    orig_append(fx, line, len);
     if (h.typeno == 1320)
         return 0;
-    if ((rc = wk__au_lex_fields(line, len, h.body, h.typeno, &p->fields)) < 0)
-        return rc;
-    /* One copy of the record in the event's arena, each value NUL-terminated in place (the
-     * byte after a value is a delimiter no other value holds): the event refers to these
-     * bytes instead of copying every value on its own. */
+    /* One copy of the record in the event's arena, lexed, then each value NUL-terminated in
+     * place (the byte after a value is a delimiter no other value holds): the event refers
+     * to these bytes instead of copying every value on its own. */
     char *lc = wk_arena_alloc(wk_event_arena(p->ev), len + 1);
     if (!lc)
         return -ENOMEM;
     memcpy(lc, line, len);
     lc[len] = 0;
+    if ((rc = wk__au_lex_fields(lc, len, h.body, h.typeno, &p->fields)) < 0)
+        return rc;
     /* the header's type and node end at a space: NUL-terminated in the copy too */
     lc[held->typeoff + held->typelen] = 0;
     if (held->has_node)
@@ -368,15 +428,18 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     struct idref ids[24];
     size_t nids = 0;
     char kbuf[32];
+    struct seen seen = { seen_bits(K_TYPE.hash) | seen_bits(K_NODE_R.hash) |
+                             seen_bits(K_SERESULT.hash) | seen_bits(K_SEPERMS.hash),
+                         0, is_execve };
 
     for (size_t i = 0; i < p->fields.n; i++) {
         struct wk__au_field *f = &p->fields.f[i];
         const struct wk__au_name *nm = field_name(f);
-        const size_t o = (size_t)(f->v - line); /* the value in the copy, NUL-terminated */
-        f->v = lc + o;
-        lc[o + f->vlen] = 0;
+        ((char *)f->v)[f->vlen] = 0; /* (f->v is in lc) */
         /* the common case: a known name that is no fact, no id, never hex here */
-        if (nm && nm->plain && !is_execve && !f->enriched && !f->nested) {
+        if (nm && nm->plain && !is_execve && !f->enriched) {
+            if (f->nested && nested_seen(ev, rec, &nm->key, p->fields.f, i, &seen))
+                continue; /* (as below) */
             if ((rc = wk_event_add_str_ref(ev, (unsigned)rec, &nm->key, f->v, f->vlen)) < 0)
                 return rc;
             continue;
@@ -446,7 +509,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         }
         if ((rc = decode_value(p, h.typeno, f, nm, &v, &vlen)) < 0)
             return rc;
-        if (f->nested && wk_event_get(ev, (unsigned)rec, key))
+        if (f->nested && nested_seen(ev, rec, key, p->fields.f, i, &seen))
             continue; /* "uid=0 ... msg='pam_tally2 uid=1004'": the first one is the record's */
         if (h.typeno == 1327 && fact == WK_AU_F_PROCTITLE) {
             /* argv joined by NULs: split for process.args, spaces for the text form */
@@ -607,11 +670,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             continue;
         bool known;
         size_t nl;
-        const char *nb =
-            wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
-        /* nb is borrowed from the cache: one copy in the event's arena serves the record
-         * field and the event level */
-        char *c = wk_arena_strndup(wk_event_arena(p->ev), nb, nl);
+        char *c = id_name(p, fx, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
         if (!c)
             return -ENOMEM;
         if ((rc = up ? wk_event_add_str_ref(ev, (unsigned)rec, &up->key, c, nl)
@@ -710,7 +769,11 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     memset(&fx, 0, sizeof(fx));
     fx.chunk_idx = -1;
     wk_event_reset(ev); /* also its arena, where the values below are written */
-    p->olen = 0;
+    size_t ototal = 0;
+    for (size_t i = 0; i < s->nrec; i++)
+        ototal += s->recs[i].len + 1;
+    if (!(fx.orig = wk_arena_alloc(wk_event_arena(ev), ototal + 1)))
+        return -ENOMEM;
     p->nargs = 0;
     wk_event_set_ts(ev, s->ts_ns);
     for (size_t i = 0; i < s->nrec; i++) {
@@ -756,9 +819,9 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         if (en && (rc = add_lit(ev, &K_ERRCODE, en)) < 0)
             return rc;
     }
-    /* Copied: p->orig is the parser's, and a sink may keep the event (submit_take). */
-    if ((rc = wk_event_add_str_sn(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig ? p->orig : "",
-                                  p->olen)) < 0)
+    /* in the event's arena: travels with the event when a sink takes it */
+    fx.orig[fx.olen] = 0;
+    if ((rc = wk_event_add_str_ref(ev, 0, &WK_KEY_EVENT_ORIGINAL, fx.orig, fx.olen)) < 0)
         return rc;
     /* node= names the host that logged (aggregated logs); the option fills the rest */
     if (s->nodelen)
