@@ -31,14 +31,69 @@ static inline size_t digits(const char *s, size_t i, size_t len, size_t max, uin
     return i;
 }
 
+/* The first ' ' at or after i, or len: eight bytes at a time (see value_end). */
+static inline size_t space_at(const char *s, size_t i, size_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    while (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t a = w ^ (ones * ' ');
+        uint64_t m = (a - ones) & ~a & highs;
+        if (m)
+            return i + (size_t)(__builtin_ctzll(m) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < len && s[i] != ' ')
+        i++;
+    return i;
+}
+
+/* Record type names to numbers: the name's bytes (at most 16, as two words) in a small
+ * direct-mapped memo in front of wk__au_type_number, so a header costs no hash of its
+ * type name. */
+static __thread struct {
+    uint64_t w0, w1;
+    size_t len;
+    int no;
+} type_memo[64];
+
+static inline int type_no(const char *s, size_t t0, size_t tlen, size_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (tlen <= 16 && len - t0 >= 16) {
+        uint64_t w0, w1;
+        memcpy(&w0, s + t0, 8);
+        memcpy(&w1, s + t0 + 8, 8);
+        if (tlen < 8) {
+            w0 &= (UINT64_C(1) << (8 * tlen)) - 1;
+            w1 = 0;
+        } else if (tlen < 16) {
+            w1 &= (UINT64_C(1) << (8 * (tlen - 8))) - 1;
+        }
+        const uint64_t k = UINT64_C(0x9E3779B97F4A7C15);
+        unsigned slot = (unsigned)(((w0 ^ (w1 * k) ^ tlen) * k) >> 58);
+        if (type_memo[slot].len == tlen && type_memo[slot].w0 == w0 && type_memo[slot].w1 == w1)
+            return type_memo[slot].no;
+        int no = wk__au_type_number(s + t0, tlen);
+        type_memo[slot].w0 = w0;
+        type_memo[slot].w1 = w1;
+        type_memo[slot].len = tlen;
+        type_memo[slot].no = no;
+        return no;
+    }
+#endif
+    return wk__au_type_number(s + t0, tlen);
+}
+
 int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const char **reason)
 {
     size_t i = 0;
     memset(h, 0, sizeof(*h));
     if (len >= 5 && memcmp(s, "node=", 5) == 0) {
-        size_t j = 5;
-        while (j < len && s[j] != ' ')
-            j++;
+        size_t j = space_at(s, 5, len);
         h->node = s + 5;
         h->nodelen = j - 5;
         i = skip_sp(s, j, len);
@@ -49,8 +104,7 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     }
     i += 5;
     size_t t0 = i;
-    while (i < len && s[i] != ' ')
-        i++;
+    i = space_at(s, i, len);
     if (i == t0) {
         *reason = "empty record type";
         return WK_EPARSE;
@@ -118,7 +172,7 @@ stamped:
             n = n * 10 + (h->type[k] - '0');
         h->typeno = n;
     } else {
-        h->typeno = wk__au_type_number(h->type, h->typelen);
+        h->typeno = type_no(s, t0, h->typelen, len);
     }
     return 0;
 }
