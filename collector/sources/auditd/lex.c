@@ -8,6 +8,9 @@
 
 #include <errno.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "watchkeeper/error.h"
 
@@ -217,6 +220,20 @@ static const unsigned char lex_class[256] = {
 static inline size_t value_end(const unsigned char *u, size_t e, size_t len, bool nested,
                                unsigned stop)
 {
+#if defined(__SSE2__)
+    /* sixteen bytes at a time where the line has them */
+    const __m128i sp = _mm_set1_epi8(' '), gs = _mm_set1_epi8(0x1d), sq = _mm_set1_epi8('\'');
+    while (e + 16 <= len) {
+        const __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(u + e));
+        __m128i m = _mm_or_si128(_mm_cmpeq_epi8(w, sp), _mm_cmpeq_epi8(w, gs));
+        if (nested)
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(w, sq));
+        const unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return e + (size_t)__builtin_ctz(bits);
+        e += 16;
+    }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
     while (e + 8 <= len) {
@@ -243,6 +260,24 @@ static inline size_t value_end(const unsigned char *u, size_t e, size_t len, boo
 
 static ssize_t lex_nested(const char *s, size_t i, size_t len, bool *enriched,
                           const struct wk__au_hints *hint, struct wk__au_fields *out);
+
+/* The first byte c at or after i, or len (memchr without the call for short values). */
+static inline size_t byte_at(const unsigned char *u, size_t i, size_t len, unsigned char c)
+{
+#if defined(__SSE2__)
+    const __m128i cc = _mm_set1_epi8((char)c);
+    while (i + 16 <= len) {
+        const __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+        const unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, cc));
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+        i += 16;
+    }
+#endif
+    while (i < len && u[i] != c)
+        i++;
+    return i;
+}
 
 /* One body, two copies (nested or not, a constant in each): the checks of the other case
  * drop out of the loop. */
@@ -344,8 +379,7 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
     value:
         i++;
         if (i < len && s[i] == '"') {
-            const char *q = memchr(s + i + 1, '"', len - i - 1);
-            size_t e = q ? (size_t)(q - s) : len;
+            size_t e = byte_at(u, i + 1, len, '"');
             f->form = WK_AU_DQUOTED;
             f->v = s + i + 1;
             f->vlen = (uint32_t)(e - i - 1);
@@ -385,6 +419,8 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
             }
         }
         out->n++;
+        if (i < len && u[i] == ' ') /* (the loop would skip it) */
+            i++;
     }
     return (ssize_t)i;
 }
