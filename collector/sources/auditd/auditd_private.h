@@ -48,7 +48,7 @@ struct wk__au_hdr {
 
 /* The names the last record of a type had, in order: records of one type nearly always
  * come with the same fields, so the lexer first checks the name expected at a position. */
-#define WK_AU_HINT_TYPES 64
+#define WK_AU_HINT_TYPES 128
 #define WK_AU_HINT_FIELDS 48
 struct wk__au_hints {
     int typeno;

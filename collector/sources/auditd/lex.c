@@ -259,7 +259,8 @@ static inline size_t value_end(const unsigned char *u, size_t e, size_t len, boo
 }
 
 static ssize_t lex_nested(const char *s, size_t i, size_t len, bool *enriched,
-                          const struct wk__au_hints *hint, struct wk__au_fields *out);
+                          const struct wk__au_hints *hint, struct wk__au_hints *hw,
+                          struct wk__au_fields *out);
 
 /* The first byte c at or after i, or len (memchr without the call for short values). */
 static inline size_t byte_at(const unsigned char *u, size_t i, size_t len, unsigned char c)
@@ -279,11 +280,34 @@ static inline size_t byte_at(const unsigned char *u, size_t i, size_t len, unsig
     return i;
 }
 
+/* wk__au_name_find for a name followed by its '=' with avail bytes readable from k: a
+ * short name and its '=' compared as one word (wk__au_name.w). */
+static inline const struct wk__au_name *find_name(uint32_t hash, const char *k, size_t klen,
+                                                  size_t avail)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (klen < 8 && avail >= 8) {
+        uint64_t w;
+        memcpy(&w, k, 8);
+        for (uint32_t i = hash & (WK_AU_NAME_TAB - 1);; i = (i + 1) & (WK_AU_NAME_TAB - 1)) {
+            const struct wk__au_name *n = wk__au_name_tab[i];
+            if (!n)
+                return NULL;
+            if (n->key.hash == hash && n->key.len == klen && ((w ^ n->w) & n->wmask) == 0)
+                return n;
+        }
+    }
+#else
+    (void)avail;
+#endif
+    return wk__au_name_find(hash, k, klen);
+}
+
 /* One body, two copies (nested or not, a constant in each): the checks of the other case
  * drop out of the loop. */
 static inline __attribute__((always_inline)) ssize_t
 lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
-         const struct wk__au_hints *hint, struct wk__au_fields *out)
+         const struct wk__au_hints *hint, struct wk__au_hints *hw, struct wk__au_fields *out)
 {
     const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
     const unsigned value_stop = nested ? 1u | 4u : 1u;
@@ -375,7 +399,7 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
             f->klen--;
             f->khash = wk_key_hash(f->k, f->klen);
         }
-        f->nm = wk__au_name_find(f->khash, f->k, f->klen);
+        f->nm = find_name(f->khash, f->k, f->klen, (size_t)(s + len - f->k));
     value:
         i++;
         if (i < len && s[i] == '"') {
@@ -386,7 +410,7 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
             i = e < len ? e + 1 : len;
         } else if (i < len && s[i] == '\'') {
             if (!nested && f->klen == 3 && memcmp(f->k, "msg", 3) == 0) {
-                ssize_t r = lex_nested(s, i + 1, len, enriched, hint, out);
+                ssize_t r = lex_nested(s, i + 1, len, enriched, hint, hw, out);
                 if (r < 0)
                     return r;
                 enr = *enriched;
@@ -418,6 +442,9 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
                     f->vlen--;
             }
         }
+        /* this record's names are the next one's hints (position n was read above) */
+        if (out->n < WK_AU_HINT_FIELDS)
+            hw->nm[out->n] = f->nm;
         out->n++;
         if (i < len && u[i] == ' ') /* (the loop would skip it) */
             i++;
@@ -428,9 +455,10 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
 static __attribute__((noinline)) ssize_t lex_nested(const char *s, size_t i, size_t len,
                                                     bool *enriched,
                                                     const struct wk__au_hints *hint,
+                                                    struct wk__au_hints *hw,
                                                     struct wk__au_fields *out)
 {
-    return lex_list(s, i, len, true, enriched, hint, out);
+    return lex_list(s, i, len, true, enriched, hint, hw, out);
 }
 
 int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
@@ -441,15 +469,11 @@ int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
     static const struct wk__au_hints none;
     out->n = 0;
     ssize_t r = lex_list(line, body, len, false, &enriched, hint->typeno == typeno ? hint : &none,
-                         out);
-    if (r < 0)
-        return (int)r;
-    /* this record's names are the next one's hints */
-    hint->typeno = typeno;
+                         hint, out);
+    /* the names lex_list wrote over the hints are this record's: the next one's hints */
+    hint->typeno = r < 0 ? -1 : typeno;
     hint->n = out->n < WK_AU_HINT_FIELDS ? (unsigned)out->n : WK_AU_HINT_FIELDS;
-    for (unsigned j = 0; j < hint->n; j++)
-        hint->nm[j] = out->f[j].nm;
-    return 0;
+    return r < 0 ? (int)r : 0;
 }
 
 void wk__au_fields_fini(struct wk__au_fields *fs)

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,8 +28,17 @@ static struct wk_key K_TYPE, K_KIND, K_OUTCOME, K_SERIAL, K_NODE, K_KEY, K_TAGS,
     K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE, K_NODE_R, K_SERESULT, K_SEPERMS;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
+/* EXECVE argument names past names.c's a0..a127, as static keys too (long command lines) */
+#define ARG_KEYS 1024
+static char argk_names[ARG_KEYS][6];
+static struct wk_key argk[ARG_KEYS];
+
 static void keys_init(void)
 {
+    for (int i = 0; i < ARG_KEYS; i++) {
+        snprintf(argk_names[i], sizeof(argk_names[i]), "a%d", i);
+        argk[i] = wk_key_init(argk_names[i]);
+    }
     wk_keys_init();
     K_TYPE = wk_key_init("type");
     K_NODE_R = wk_key_init("node");
@@ -92,7 +102,6 @@ struct facts {
     struct wk_str uname, auname; /* names from the ENRICHED part or computed */
     bool uname_known, auname_known;
     bool have_sock;
-    struct wk__au_sockaddr sa;
     bool have_execve;
     size_t argc;
     /* an EXECVE argument split as aN_len + aN[k] chunks, possibly over several records */
@@ -104,6 +113,9 @@ struct facts {
     size_t nptargs;
     char *orig; /* event.original being written (the event's arena) */
     size_t olen;
+    unsigned nidm;
+    /* (not zeroed per event: what is valid is told by have_sock and nidm above) */
+    struct wk__au_sockaddr sa;
     /* the uid/gid names this event already holds: the ids of a SYSCALL record are mostly
      * one number, named once */
     struct idmemo {
@@ -113,7 +125,6 @@ struct facts {
         uint8_t nl;
         char *c;
     } idm[8];
-    unsigned nidm;
 };
 
 static int64_t to_i64(const char *s, size_t len, bool *ok)
@@ -502,7 +513,11 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
                     (rc = args_set(p, (size_t)idx, v, vlen)) < 0)
                     return rc;
                 fx->have_execve = true;
-                if ((rc = add_field(ev, rec, nm, key, v, vlen)) < 0)
+                if (!nm && idx < ARG_KEYS && argk[idx].len == f->klen) /* ("a0128" is not) */
+                    rc = wk_event_add_str_ref(ev, (unsigned)rec, &argk[idx], v, vlen);
+                else
+                    rc = add_field(ev, rec, nm, key, v, vlen);
+                if (rc < 0)
                     return rc;
                 continue;
             }
@@ -766,7 +781,7 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     struct wk_event *ev = p->ev;
     struct facts fx;
     int rc;
-    memset(&fx, 0, sizeof(fx));
+    memset(&fx, 0, offsetof(struct facts, sa));
     fx.chunk_idx = -1;
     wk_event_reset(ev); /* also its arena, where the values below are written */
     size_t ototal = 0;
