@@ -456,8 +456,22 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             continue;
         }
         const unsigned fact = nm ? nm->fact : WK_AU_F_NONE;
+        const char *v;
+        size_t vlen;
         struct wk_key tmpkey;
-        const struct wk_key *key = field_key(f, nm, &tmpkey);
+        const struct wk_key *key;
+        if (nm && !nm->enc && !is_execve && !f->enriched) {
+            /* a known name never hex-encoded here (an id, a fact): as logged */
+            key = &nm->key;
+            if (f->nested && nested_seen(ev, rec, key, p->fields.f, i, &seen))
+                continue; /* (as below) */
+            v = f->v;
+            vlen = f->vlen;
+            if ((rc = wk_event_add_str_ref(ev, (unsigned)rec, key, v, vlen)) < 0)
+                return rc;
+            goto facts;
+        }
+        key = field_key(f, nm, &tmpkey);
         if (f->enriched) {
             enriched = true;
             if ((rc = add_field(ev, rec, nm, key, f->v, f->vlen)) < 0)
@@ -473,8 +487,6 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             }
             continue;
         }
-        const char *v;
-        size_t vlen;
         if (is_execve && f->k[0] == 'a') {
             const char *rest;
             long idx = arg_index(f, &rest);
@@ -558,7 +570,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         if ((rc = add_field(ev, rec, nm, key, v, vlen)) < 0)
             return rc;
 
-        /* facts for the event level: first occurrence wins */
+    facts:; /* facts for the event level: first occurrence wins */
         int idk = nm ? nm->idkind : wk__au_id_kind(f->k, f->klen);
         if (idk && nids < WK_ARRAY_SIZE(ids))
             ids[nids++] = (struct idref){ f->k, f->klen, v, vlen, idk, nm };
