@@ -33,6 +33,15 @@ static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 static char argk_names[ARG_KEYS][6];
 static struct wk_key argk[ARG_KEYS];
 
+/* a name's two bits in the filter of the names a record holds (nested_seen) */
+static inline uint64_t seen_bits(uint32_t h)
+{
+    return UINT64_C(1) << (h & 63) | UINT64_C(1) << ((h >> 6) & 63);
+}
+
+/* type, node, seresult, seperms: in every record's filter (keys_init) */
+static uint64_t seen_base;
+
 static void keys_init(void)
 {
     for (int i = 0; i < ARG_KEYS; i++) {
@@ -82,6 +91,8 @@ static void keys_init(void)
     K_ERRCODE = wk_key_init("error.code");
     K_SERESULT = wk_key_init("seresult"); /* (add_avc's: here, set once for all threads) */
     K_SEPERMS = wk_key_init("seperms");
+    seen_base = seen_bits(K_TYPE.hash) | seen_bits(K_NODE_R.hash) | seen_bits(K_SERESULT.hash) |
+                seen_bits(K_SEPERMS.hash);
     wk__au_names_init();
 }
 
@@ -158,7 +169,8 @@ static void orig_append(struct facts *fx, const char *s, size_t len)
     fx->olen += len;
 }
 
-static int args_set(struct wk_parser *p, size_t idx, const char *s, size_t len)
+static __attribute__((noinline)) int args_set_slow(struct wk_parser *p, size_t idx,
+                                                  const char *s, size_t len)
 {
     if (idx > 65535)
         return 0;
@@ -179,6 +191,18 @@ static int args_set(struct wk_parser *p, size_t idx, const char *s, size_t len)
     p->args[idx].s = s;
     p->args[idx].len = len;
     return 0;
+}
+
+/* process.args[idx] = s (the arguments come in order: an append) */
+static inline int args_set(struct wk_parser *p, size_t idx, const char *s, size_t len)
+{
+    if (idx == p->nargs && idx < p->acap) {
+        p->args[idx].s = s;
+        p->args[idx].len = len;
+        p->nargs = idx + 1;
+        return 0;
+    }
+    return args_set_slow(p, idx, s, len);
 }
 
 /* "a12" / "a12[3]" / "a12_len": the index, and what follows the digits. */
@@ -349,10 +373,6 @@ struct seen {
     bool exact;   /* no filter: EXECVE records also get chunked aN names */
 };
 
-static inline uint64_t seen_bits(uint32_t h)
-{
-    return UINT64_C(1) << (h & 63) | UINT64_C(1) << ((h >> 6) & 63);
-}
 
 /* Whether record rec already holds key (the first one wins). The filter holds type, node,
  * the AVC's seresult and seperms, and the record's fields before fields[i] (all the names
@@ -387,6 +407,31 @@ static int chunk_done(struct wk_parser *p, struct facts *fx)
     fx->chunk_idx = -1;
     fx->cbuf = NULL;
     return rc;
+}
+
+/* "ENOENT(No such file or directory)", the ENRICHED EXIT of a failed syscall: the last few
+ * formatted per thread, as failures repeat. Borrowed until the next call. */
+static const char *exit_text(const char *en, int err, size_t *len)
+{
+    static __thread struct {
+        int err;
+        unsigned len;
+        char text[160];
+    } memo[8];
+    static __thread unsigned next;
+    for (unsigned i = 0; i < WK_ARRAY_SIZE(memo); i++) {
+        if (memo[i].err == err && memo[i].len) {
+            *len = memo[i].len;
+            return memo[i].text;
+        }
+    }
+    unsigned i = next++ % WK_ARRAY_SIZE(memo);
+    int el = snprintf(memo[i].text, sizeof(memo[i].text), "%s(%s)", en, strerror(err));
+    memo[i].err = err;
+    memo[i].len = el < 0 ? 0 : (unsigned)el >= sizeof(memo[i].text) ? sizeof(memo[i].text) - 1
+                                                                       : (unsigned)el;
+    *len = memo[i].len;
+    return memo[i].text;
 }
 
 static int add_record(struct wk_parser *p, const char *line, const struct wk__au_held *held,
@@ -439,9 +484,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     struct idref ids[24];
     size_t nids = 0;
     char kbuf[32];
-    struct seen seen = { seen_bits(K_TYPE.hash) | seen_bits(K_NODE_R.hash) |
-                             seen_bits(K_SERESULT.hash) | seen_bits(K_SEPERMS.hash),
-                         0, is_execve };
+    struct seen seen = { seen_base, 0, is_execve };
 
     for (size_t i = 0; i < p->fields.n; i++) {
         struct wk__au_field *f = &p->fields.f[i];
@@ -725,9 +768,9 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         int64_t e = to_i64(fx->exitv.s, fx->exitv.len, &ok);
         const char *en = ok && e < 0 && e > -4096 ? wk__au_errno_name((int)-e) : NULL;
         if (en) {
-            char eb[160];
-            int el = snprintf(eb, sizeof(eb), "%s(%s)", en, strerror((int)-e));
-            if ((rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_EXIT_U, eb, (size_t)el)) < 0)
+            size_t el;
+            const char *eb = exit_text(en, (int)-e, &el);
+            if ((rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_EXIT_U, eb, el)) < 0)
                 return rc;
         }
     }
