@@ -547,6 +547,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
                     fx->craw = 0;
                     if (!(fx->cbuf = wk_arena_alloc(wk_event_arena(p->ev), fx->ccap + 1)))
                         return -ENOMEM;
+                    fx->cbuf[0] = 0; /* (an argument is NUL-terminated even when empty) */
                 }
                 /* aN_len itself is kept as a native field below */
             } else if (idx >= 0 && restlen > 0 && rest[0] == '[') {
@@ -915,8 +916,12 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
                 t0 = j + 1;
             }
         }
-        if (nt && ((rc = wk_event_add_str_sn(ev, 0, &K_KEY, tags[0].s, tags[0].len)) < 0 ||
-                   (rc = add_strlist(ev, &K_TAGS, tags, nt)) < 0))
+        /* one key is the whole value, NUL-terminated in the event's arena: referenced */
+        const bool whole = nt == 1 && tags[0].len == fx.key.len;
+        if (nt && ((rc = whole ? wk_event_add_str_ref(ev, 0, &K_KEY, tags[0].s, tags[0].len)
+                               : wk_event_add_str_sn(ev, 0, &K_KEY, tags[0].s, tags[0].len)) < 0 ||
+                   (rc = whole ? wk_event_add_strlist_ref(ev, 0, &K_TAGS, tags, nt)
+                               : add_strlist(ev, &K_TAGS, tags, nt)) < 0))
             return rc;
     }
 
@@ -950,7 +955,8 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         cmdline = join_args(p, args, nargs);
         if (!cmdline.s)
             return -ENOMEM;
-        if ((rc = add_strlist(ev, &K_ARGS, args, nargs)) < 0 ||
+        /* the arguments are NUL-terminated in the event's arena (or ""): referenced */
+        if ((rc = wk_event_add_strlist_ref(ev, 0, &K_ARGS, args, nargs)) < 0 ||
             (rc = add_wstr(ev, &K_CMDLINE, cmdline)) < 0)
             return rc;
     }
