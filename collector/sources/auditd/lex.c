@@ -28,6 +28,32 @@ static inline size_t digits(const char *s, size_t i, size_t len, size_t max, uin
 {
     size_t end = len - i < max ? len : i + max;
     uint64_t x = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* eight at a time: the digits of a word (each byte ^ '0' below 10; a carry of the
+     * add only reaches bytes after the first that is not a digit) and their value */
+    static const uint64_t p10[9] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                     100000000 };
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    while (i + 8 <= end) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        const uint64_t d = w ^ (ones * '0');
+        const uint64_t bad = ((d + ones * 0x76) | d) & (ones * 0x80);
+        const unsigned n = bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
+        if (n) {
+            uint64_t t = d << (8 * (8 - n)); /* the n digits last, zeros (leading) first */
+            t = (t * 10 + (t >> 8)) & UINT64_C(0x00FF00FF00FF00FF);
+            t = (t * 100 + (t >> 16)) & UINT64_C(0x0000FFFF0000FFFF);
+            t = (t * 10000 + (t >> 32)) & UINT64_C(0xFFFFFFFF);
+            x = x * p10[n] + t;
+        }
+        i += n;
+        if (n < 8) {
+            *v = x;
+            return i;
+        }
+    }
+#endif
     while (i < end && (unsigned)(s[i] - '0') < 10u)
         x = x * 10 + (uint64_t)(s[i++] - '0');
     *v = x;
