@@ -377,7 +377,7 @@ struct seen {
 /* Whether record rec already holds key (the first one wins). The filter holds type, node,
  * the AVC's seresult and seperms, and the record's fields before fields[i] (all the names
  * the record may hold by then); the event is asked only when it says maybe. */
-static bool nested_seen(struct wk_event *ev, int rec, const struct wk_key *key,
+static inline bool nested_seen(struct wk_event *ev, int rec, const struct wk_key *key,
                         const struct wk__au_field *fields, size_t i, struct seen *s)
 {
     if (s->exact)
@@ -618,6 +618,8 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         int idk = nm ? nm->idkind : wk__au_id_kind(f->k, f->klen);
         if (idk && nids < WK_ARRAY_SIZE(ids))
             ids[nids++] = (struct idref){ f->k, f->klen, v, vlen, idk, nm };
+        if (!fact) /* (most ids: no jump through the table) */
+            continue;
         struct wk_str sv = { v, vlen };
         bool ok;
         switch (fact) {
