@@ -314,6 +314,26 @@ static int add_value(struct wk_event *ev, unsigned rec, const struct wk_key *key
     int rc = 0;
     struct wk_value nv = *v;
     nv.rec = (uint16_t)rec;
+    if (!copy_name && (v->kind == WK_VAL_INT || v->kind == WK_VAL_BOOL || v->kind == WK_VAL_NULL ||
+                       v->kind == WK_VAL_REAL)) {
+        /* a scalar under a static name: the common case of wk_event_add_str_ref's fast
+         * path (a new field whose home index entry is empty, room in the table) */
+        const size_t n = ev->n;
+        if (ev->idx && n < ev->cap && n < WK_EVENT_MAX_FIELDS && key->len - 1u < 65535u &&
+            rec <= ev->nrec) {
+            const size_t p = idx_home(key->hash, rec, ev->idxcap - 1);
+            if (ev->idx[p] >> 16 != ev->gen) {
+                struct wk_field *f = &ev->fields[n];
+                f->key = *key;
+                f->dots = literal_dots;
+                f->v = nv;
+                ev->hashes[n] = key->hash;
+                ev->idx[p] = ev->gen << 16 | (uint32_t)(n + 1);
+                ev->n = n + 1;
+                return 0;
+            }
+        }
+    }
     switch (v->kind) {
     case WK_VAL_STR:
     case WK_VAL_JSON:
@@ -447,6 +467,27 @@ int wk_event_add_str_ref(struct wk_event *ev, unsigned rec, const struct wk_key 
         }
     }
     return add_str_ref_slow(ev, rec, key, s, len);
+}
+
+int wk_event_add_strlist_ref(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                             const struct wk_str *items, size_t n)
+{
+    if (n > UINT32_MAX)
+        return WK_ELIMIT;
+    struct wk_str *copy = NULL;
+    if (n) {
+        if (!(copy = wk_arena_alloc(&ev->arena, n * sizeof(*copy))))
+            return -ENOMEM;
+        memcpy(copy, items, n * sizeof(*copy));
+    }
+    int rc = 0;
+    struct wk_field *f = slot(ev, rec, key, false, &rc);
+    if (!f)
+        return rc;
+    f->dots = 0;
+    f->v = (struct wk_value){ .kind = WK_VAL_STRLIST, .rec = (uint16_t)rec, .len = (uint32_t)n,
+                              .u.items = copy };
+    return 0;
 }
 
 int wk_event_add_int(struct wk_event *ev, unsigned rec, const struct wk_key *key, int64_t i)

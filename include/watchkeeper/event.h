@@ -167,6 +167,15 @@ int wk_event_add_str_sn(struct wk_event *ev, unsigned rec, const struct wk_key *
  */
 int wk_event_add_str_ref(struct wk_event *ev, unsigned rec, const struct wk_key *key,
                          const char *s, size_t len);
+/**
+ * Like wk_event_add_value_sn with a string list of n items (the name is not copied), but
+ * the items' strings are not copied either, only the array of n items is: each items[i].s
+ * must be NUL-terminated at items[i].len and stay valid and unchanged until the event is
+ * reset or freed, like wk_event_add_str_ref's value (the event's arena, or static storage).
+ * @return 0, -EINVAL (bad key or record), WK_ELIMIT, -ENOMEM.
+ */
+int wk_event_add_strlist_ref(struct wk_event *ev, unsigned rec, const struct wk_key *key,
+                             const struct wk_str *items, size_t n);
 /** Set flags (WK_VALF_*) on the field last added. */
 void wk_event_flag_last(struct wk_event *ev, uint8_t flags);
 /** The literal-dots mask of the i-th field. */

@@ -700,6 +700,39 @@ WK_TEST(known_field_names_match_the_decoders)
     wk_parser_find("auditd")->destroy(p);
 }
 
+WK_TEST(hex_decoding_checks_every_digit)
+{
+    /* wk__au_unhex decodes sixteen digits at a time where it can: every byte value at
+     * every position of a 40-digit value is a digit or makes the value not hex */
+    static const char digits[] = "0123456789abcdefABCDEF";
+    char in[41], out[20], want[20];
+    for (int pos = 0; pos < 40; pos++) {
+        for (int b = 0; b < 256; b++) {
+            for (int i = 0; i < 40; i++)
+                in[i] = digits[(i * 7 + pos) % 22];
+            in[pos] = (char)b;
+            in[40] = 0;
+            bool hex = b && strchr(digits, b) != NULL;
+            ssize_t n = wk__au_unhex(in, 40, out);
+            if (!hex) {
+                WK_ASSERT_INT_EQ(n, -1);
+                continue;
+            }
+            WK_ASSERT_INT_EQ(n, 20);
+            for (int i = 0; i < 20; i++) {
+                unsigned hi = (unsigned)(strchr(digits, in[2 * i]) - digits),
+                         lo = (unsigned)(strchr(digits, in[2 * i + 1]) - digits);
+                hi = hi > 15 ? hi - 6 : hi;
+                lo = lo > 15 ? lo - 6 : lo;
+                want[i] = (char)(hi << 4 | lo);
+            }
+            WK_ASSERT(memcmp(out, want, 20) == 0);
+        }
+    }
+    WK_ASSERT_INT_EQ(wk__au_unhex("abc", 3, out), -1); /* odd length */
+    WK_ASSERT_INT_EQ(wk__au_unhex("", 0, out), -1);
+}
+
 WK_TEST(events_roundtrip_and_copy_with_static_names)
 {
     /* events built with static names survive JSON and wk_event_copy like any other */

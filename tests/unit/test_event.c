@@ -436,6 +436,65 @@ WK_TEST(referenced_values_are_kept_not_copied)
     wk_event_free(cp);
 }
 
+WK_TEST(referenced_string_lists_keep_their_strings)
+{
+    /* wk_event_add_strlist_ref copies the items array, not the strings nor the name;
+     * replacement, errors and copies behave as for any string list */
+    static const char name[] = "process.args", a0[] = "sh", a1[] = "-c", a2[] = "id";
+    struct wk_str items[3] = { { a0, 2 }, { a1, 2 }, { a2, 2 } };
+    struct wk_event *ev = new_event(), *cp = new_event();
+    struct wk_key k = wk_key_init(name);
+    WK_ASSERT_OK(wk_event_add_strlist_ref(ev, 0, &k, items, 3));
+    items[1] = (struct wk_str){ a2, 2 }; /* the caller's array may change: copied */
+    const struct wk_value *v = wk_event_get(ev, 0, &k);
+    WK_ASSERT(v && v->kind == WK_VAL_STRLIST && v->len == 3);
+    WK_ASSERT(wk_event_field_key(ev, 0)->name == name);
+    WK_ASSERT(v->u.items != items);
+    WK_ASSERT(v->u.items[0].s == a0 && v->u.items[1].s == a1 && v->u.items[2].s == a2);
+    WK_ASSERT_OK(wk_event_add_strlist_ref(ev, 0, &k, items, 1)); /* same name: replaced */
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 1);
+    WK_ASSERT_UINT_EQ(wk_event_get(ev, 0, &k)->len, 1);
+    WK_ASSERT_OK(wk_event_add_strlist_ref(ev, 0, &k, NULL, 0)); /* empty list */
+    WK_ASSERT_UINT_EQ(wk_event_get(ev, 0, &k)->len, 0);
+    WK_ASSERT_INT_EQ(wk_event_add_strlist_ref(ev, 1, &k, items, 3), -EINVAL); /* no record 1 */
+    WK_ASSERT_OK(wk_event_add_strlist_ref(ev, 0, &k, items, 3));
+    WK_ASSERT_OK(wk_event_copy(cp, ev)); /* a copy owns its strings */
+    WK_ASSERT(wk_event_get(cp, 0, &k)->u.items[0].s != a0);
+    WK_ASSERT(wk_event_equal(ev, cp));
+    char *j = NULL;
+    WK_ASSERT_OK(wk_event_to_json(ev, &j, NULL));
+    WK_ASSERT(strstr(j, "\"args\":[\"sh\",\"id\",\"id\"]") != NULL);
+    free(j);
+    wk_event_free(ev);
+    wk_event_free(cp);
+}
+
+WK_TEST(scalars_under_static_names_take_the_fast_path_and_replace)
+{
+    /* wk_event_add_value_sn's scalars: added, replaced by name, found by rule lookups */
+    struct wk_event *ev = new_event();
+    struct wk_key a = wk_key_init("process.pid"), b = wk_key_init("process.parent.pid");
+    struct wk_value one = { .kind = WK_VAL_INT, .u.i = 1 }, two = { .kind = WK_VAL_INT, .u.i = 2 };
+    WK_ASSERT_OK(wk_event_add_value_sn(ev, 0, &a, 0, &one));
+    WK_ASSERT_OK(wk_event_add_value_sn(ev, 0, &b, 0, &two));
+    WK_ASSERT_OK(wk_event_add_value_sn(ev, 0, &a, 0, &two)); /* replaced in place */
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 2);
+    WK_ASSERT(wk_event_field_key(ev, 0)->name == a.name);
+    WK_ASSERT(wk_event_get(ev, 0, &a)->u.i == 2 && wk_event_get(ev, 0, &b)->u.i == 2);
+    WK_ASSERT_INT_EQ(wk_event_add_value_sn(ev, 3, &a, 0, &one), -EINVAL); /* no record 3 */
+    struct wk_key keys[70];
+    char buf[70][8];
+    for (int i = 0; i < 70; i++) { /* past the first capacity: the general path grows */
+        snprintf(buf[i], sizeof(buf[i]), "n%d", i);
+        keys[i] = wk_key_init(buf[i]);
+        struct wk_value x = { .kind = WK_VAL_INT, .u.i = i };
+        WK_ASSERT_OK(wk_event_add_value_sn(ev, 0, &keys[i], 0, &x));
+    }
+    for (int i = 0; i < 70; i++)
+        WK_ASSERT(wk_event_get(ev, 0, &keys[i])->u.i == i);
+    wk_event_free(ev);
+}
+
 WK_TEST(static_names_are_kept_not_copied)
 {
     /* wk_event_add_*_sn keep the caller's name pointer; everything else behaves as usual */

@@ -274,11 +274,14 @@ static int close_older(struct wk_parser *p, int64_t before, struct wk_parser_sin
 
 static int emit_gaps(struct wk_parser *p, int64_t before, struct wk_parser_sink *sink)
 {
+    if (!p->gaps_open) /* (called on every new timestamp) */
+        return 0;
     for (size_t i = 0; i < WK_AU_GAPS; i++) {
         struct wk__au_gap *g = &p->gaps[i];
         if (!g->used || g->ts_ns >= before)
             continue;
         g->used = false;
+        p->gaps_open--;
         uint64_t missing = g->end - g->start + 1 - g->seen;
         if (missing == 0)
             continue;
@@ -341,6 +344,8 @@ static int track_serial(struct wk_parser *p, const struct wk__au_hdr *h,
                 if (rc < 0)
                     return rc;
             }
+            if (!g->used)
+                p->gaps_open++;
             g->used = true;
             g->start = ns->max_serial + 1;
             g->end = h->serial - 1;

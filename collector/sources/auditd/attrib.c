@@ -98,7 +98,11 @@ static struct wk__au_proc *insert(struct wk__au_attrib *a, int32_t pid)
         if (s[i].stamp < victim->stamp)
             victim = &s[i];
     }
-    memset(victim, 0, sizeof(*victim));
+    /* (the strings are read up to their NUL: emptied, not zeroed through) */
+    victim->ppid = 0;
+    victim->runtime = false;
+    victim->proc_checked = false;
+    victim->cid[0] = victim->rt_cid[0] = victim->exe[0] = victim->cmd[0] = 0;
     victim->pid = pid;
     victim->stamp = ++a->clock;
     return victim;

@@ -48,7 +48,7 @@ struct wk__au_hdr {
 
 /* The names the last record of a type had, in order: records of one type nearly always
  * come with the same fields, so the lexer first checks the name expected at a position. */
-#define WK_AU_HINT_TYPES 64
+#define WK_AU_HINT_TYPES 128
 #define WK_AU_HINT_FIELDS 48
 struct wk__au_hints {
     int typeno;
@@ -251,6 +251,7 @@ struct wk_parser {
     struct wk__au_attrib *attrib;
     struct wk__au_slot slots[WK_AU_SLOTS];
     struct wk__au_gap gaps[WK_AU_GAPS];
+    unsigned gaps_open; /* gaps[] in use */
     struct wk__au_nodestate nodes[8];
     uint64_t age;
     /* The held slots, indexed so that no line scans them all: bit i of used_mask is
@@ -266,8 +267,6 @@ struct wk_parser {
     int64_t timeout_ns;   /* close events without EOE after this much stream time */
     int64_t newest_ns;    /* newest timestamp seen */
     uint64_t next_off;    /* input offset after the last line fed */
-    char *orig;           /* event.original being built */
-    size_t olen, ocap;
     struct wk_str *args;  /* process.args being built (reused) */
     size_t nargs, acap;
     bool live;            /* attribution may read /proc */

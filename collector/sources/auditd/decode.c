@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "auditd_private.h"
 
@@ -43,7 +46,29 @@ ssize_t wk__au_unhex(const char *s, size_t len, char *out)
     if (len == 0 || (len & 1))
         return -1;
     const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < len; i += 2) {
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* sixteen digits (eight bytes) at a time: each digit's value, all of them checked */
+    const __m128i c0 = _mm_set1_epi8('0'), ca = _mm_set1_epi8('a'), c20 = _mm_set1_epi8(0x20),
+                  c9 = _mm_set1_epi8(9), c5 = _mm_set1_epi8(5), c10 = _mm_set1_epi8(10),
+                  lo8 = _mm_set1_epi16(0xff);
+    for (; i + 16 <= len; i += 16) {
+        const __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+        const __m128i d = _mm_sub_epi8(w, c0);
+        const __m128i l = _mm_sub_epi8(_mm_or_si128(w, c20), ca);
+        const __m128i isd = _mm_cmpeq_epi8(_mm_min_epu8(d, c9), d);
+        const __m128i isl = _mm_cmpeq_epi8(_mm_min_epu8(l, c5), l);
+        if (_mm_movemask_epi8(_mm_or_si128(isd, isl)) != 0xFFFF)
+            return -1;
+        const __m128i v = _mm_or_si128(_mm_and_si128(isd, d),
+                                       _mm_andnot_si128(isd, _mm_add_epi8(l, c10)));
+        /* in each 16-bit lane: the high digit in the low byte, the low digit above it */
+        const __m128i b = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(v, lo8), 4),
+                                       _mm_srli_epi16(v, 8));
+        _mm_storel_epi64((__m128i *)(void *)(out + i / 2), _mm_packus_epi16(b, b));
+    }
+#endif
+    for (; i < len; i += 2) {
         unsigned hi = hex1[u[i]], lo = hex1[u[i + 1]];
         if (!hi || !lo)
             return -1;
@@ -334,6 +359,41 @@ raw:
 
 /* ---- SOCKADDR ---- */
 
+/* The text forms below, built by appending (no format parsing per record): each fits in
+ * text[160] (an address is at most 63 bytes). */
+static char *put_s(char *o, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(o, s, n);
+    return o + n;
+}
+
+static char *put_u(char *o, unsigned v)
+{
+    char b[12];
+    size_t n = 0;
+    do {
+        b[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *o++ = b[--n];
+    return o;
+}
+
+/* "{ saddr_fam=FAM laddr=ADDR lport=PORT }" */
+static void inet_text(struct wk__au_sockaddr *o, const char *fam)
+{
+    char *t = put_s(o->text, "{ saddr_fam=");
+    t = put_s(t, fam);
+    t = put_s(t, " laddr=");
+    t = put_s(t, o->addr);
+    t = put_s(t, " lport=");
+    t = put_u(t, (unsigned)o->port);
+    t = put_s(t, " }");
+    *t = 0;
+}
+
 int wk__au_sockaddr(const char *hex, size_t len, struct wk__au_sockaddr *o)
 {
     unsigned char b[256];
@@ -349,18 +409,24 @@ int wk__au_sockaddr(const char *hex, size_t len, struct wk__au_sockaddr *o)
     case AF_INET:
         if (n < 8)
             return -1;
-        inet_ntop(AF_INET, b + 4, o->addr, sizeof(o->addr));
+        {
+            char *a = o->addr; /* as inet_ntop writes it */
+            for (int k = 0; k < 4; k++) {
+                if (k)
+                    *a++ = '.';
+                a = put_u(a, b[4 + k]);
+            }
+            *a = 0;
+        }
         o->port = b[2] << 8 | b[3];
-        snprintf(o->text, sizeof(o->text), "{ saddr_fam=inet laddr=%s lport=%d }", o->addr,
-                 o->port);
+        inet_text(o, "inet");
         return 0;
     case AF_INET6:
         if (n < 24)
             return -1;
         inet_ntop(AF_INET6, b + 8, o->addr, sizeof(o->addr));
         o->port = b[2] << 8 | b[3];
-        snprintf(o->text, sizeof(o->text), "{ saddr_fam=inet6 laddr=%s lport=%d }", o->addr,
-                 o->port);
+        inet_text(o, "inet6");
         return 0;
     case AF_UNIX: {
         size_t plen = 0;
@@ -377,18 +443,31 @@ int wk__au_sockaddr(const char *hex, size_t len, struct wk__au_sockaddr *o)
             memcpy(o->addr, pp, plen);
             o->addr[plen] = 0;
         }
-        snprintf(o->text, sizeof(o->text), "{ saddr_fam=local path=%s }", o->addr);
+        char *t = put_s(o->text, "{ saddr_fam=local path=");
+        t = put_s(t, o->addr);
+        t = put_s(t, " }");
+        *t = 0;
         return 0;
     }
     case AF_NETLINK:
         if (n < 12)
             return -1;
-        snprintf(o->text, sizeof(o->text), "{ saddr_fam=netlink nlnk-fam=%u nlnk-pid=%u }",
-                 (unsigned)o->family,
-                 (unsigned)(b[4] | b[5] << 8 | b[6] << 16 | (unsigned)b[7] << 24));
+        {
+            char *t = put_s(o->text, "{ saddr_fam=netlink nlnk-fam=");
+            t = put_u(t, (unsigned)o->family);
+            t = put_s(t, " nlnk-pid=");
+            t = put_u(t, (unsigned)(b[4] | b[5] << 8 | b[6] << 16 | (unsigned)b[7] << 24));
+            t = put_s(t, " }");
+            *t = 0;
+        }
         return 0;
     default:
-        snprintf(o->text, sizeof(o->text), "unknown-family(%d)", o->family);
+        {
+            char *t = put_s(o->text, "unknown-family(");
+            t = put_u(t, (unsigned)o->family); /* (0..65535) */
+            t = put_s(t, ")");
+            *t = 0;
+        }
         return 0;
     }
 }

@@ -8,6 +8,9 @@
 
 #include <errno.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "watchkeeper/error.h"
 
@@ -25,10 +28,93 @@ static inline size_t digits(const char *s, size_t i, size_t len, size_t max, uin
 {
     size_t end = len - i < max ? len : i + max;
     uint64_t x = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* eight at a time: the digits of a word (each byte ^ '0' below 10; a carry of the
+     * add only reaches bytes after the first that is not a digit) and their value */
+    static const uint64_t p10[9] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                     100000000 };
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    while (i + 8 <= end) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        const uint64_t d = w ^ (ones * '0');
+        const uint64_t bad = ((d + ones * 0x76) | d) & (ones * 0x80);
+        const unsigned n = bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
+        if (n) {
+            uint64_t t = d << (8 * (8 - n)); /* the n digits last, zeros (leading) first */
+            t = (t * 10 + (t >> 8)) & UINT64_C(0x00FF00FF00FF00FF);
+            t = (t * 100 + (t >> 16)) & UINT64_C(0x0000FFFF0000FFFF);
+            t = (t * 10000 + (t >> 32)) & UINT64_C(0xFFFFFFFF);
+            x = x * p10[n] + t;
+        }
+        i += n;
+        if (n < 8) {
+            *v = x;
+            return i;
+        }
+    }
+#endif
     while (i < end && (unsigned)(s[i] - '0') < 10u)
         x = x * 10 + (uint64_t)(s[i++] - '0');
     *v = x;
     return i;
+}
+
+/* The first ' ' at or after i, or len: eight bytes at a time (see value_end). */
+static inline size_t space_at(const char *s, size_t i, size_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    while (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t a = w ^ (ones * ' ');
+        uint64_t m = (a - ones) & ~a & highs;
+        if (m)
+            return i + (size_t)(__builtin_ctzll(m) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < len && s[i] != ' ')
+        i++;
+    return i;
+}
+
+/* Record type names to numbers: the name's bytes (at most 16, as two words) in a small
+ * direct-mapped memo in front of wk__au_type_number, so a header costs no hash of its
+ * type name. */
+static __thread struct {
+    uint64_t w0, w1;
+    size_t len;
+    int no;
+} type_memo[64];
+
+static inline int type_no(const char *s, size_t t0, size_t tlen, size_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (tlen <= 16 && len - t0 >= 16) {
+        uint64_t w0, w1;
+        memcpy(&w0, s + t0, 8);
+        memcpy(&w1, s + t0 + 8, 8);
+        if (tlen < 8) {
+            w0 &= (UINT64_C(1) << (8 * tlen)) - 1;
+            w1 = 0;
+        } else if (tlen < 16) {
+            w1 &= (UINT64_C(1) << (8 * (tlen - 8))) - 1;
+        }
+        const uint64_t k = UINT64_C(0x9E3779B97F4A7C15);
+        unsigned slot = (unsigned)(((w0 ^ (w1 * k) ^ tlen) * k) >> 58);
+        if (type_memo[slot].len == tlen && type_memo[slot].w0 == w0 && type_memo[slot].w1 == w1)
+            return type_memo[slot].no;
+        int no = wk__au_type_number(s + t0, tlen);
+        type_memo[slot].w0 = w0;
+        type_memo[slot].w1 = w1;
+        type_memo[slot].len = tlen;
+        type_memo[slot].no = no;
+        return no;
+    }
+#endif
+    return wk__au_type_number(s + t0, tlen);
 }
 
 int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const char **reason)
@@ -36,9 +122,7 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     size_t i = 0;
     memset(h, 0, sizeof(*h));
     if (len >= 5 && memcmp(s, "node=", 5) == 0) {
-        size_t j = 5;
-        while (j < len && s[j] != ' ')
-            j++;
+        size_t j = space_at(s, 5, len);
         h->node = s + 5;
         h->nodelen = j - 5;
         i = skip_sp(s, j, len);
@@ -49,8 +133,7 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     }
     i += 5;
     size_t t0 = i;
-    while (i < len && s[i] != ' ')
-        i++;
+    i = space_at(s, i, len);
     if (i == t0) {
         *reason = "empty record type";
         return WK_EPARSE;
@@ -118,7 +201,7 @@ stamped:
             n = n * 10 + (h->type[k] - '0');
         h->typeno = n;
     } else {
-        h->typeno = wk__au_type_number(h->type, h->typelen);
+        h->typeno = type_no(s, t0, h->typelen, len);
     }
     return 0;
 }
@@ -163,6 +246,20 @@ static const unsigned char lex_class[256] = {
 static inline size_t value_end(const unsigned char *u, size_t e, size_t len, bool nested,
                                unsigned stop)
 {
+#if defined(__SSE2__)
+    /* sixteen bytes at a time where the line has them */
+    const __m128i sp = _mm_set1_epi8(' '), gs = _mm_set1_epi8(0x1d), sq = _mm_set1_epi8('\'');
+    while (e + 16 <= len) {
+        const __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(u + e));
+        __m128i m = _mm_or_si128(_mm_cmpeq_epi8(w, sp), _mm_cmpeq_epi8(w, gs));
+        if (nested)
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(w, sq));
+        const unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return e + (size_t)__builtin_ctz(bits);
+        e += 16;
+    }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
     while (e + 8 <= len) {
@@ -188,13 +285,55 @@ static inline size_t value_end(const unsigned char *u, size_t e, size_t len, boo
 }
 
 static ssize_t lex_nested(const char *s, size_t i, size_t len, bool *enriched,
-                          const struct wk__au_hints *hint, struct wk__au_fields *out);
+                          const struct wk__au_hints *hint, struct wk__au_hints *hw,
+                          struct wk__au_fields *out);
+
+/* The first byte c at or after i, or len (memchr without the call for short values). */
+static inline size_t byte_at(const unsigned char *u, size_t i, size_t len, unsigned char c)
+{
+#if defined(__SSE2__)
+    const __m128i cc = _mm_set1_epi8((char)c);
+    while (i + 16 <= len) {
+        const __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+        const unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, cc));
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+        i += 16;
+    }
+#endif
+    while (i < len && u[i] != c)
+        i++;
+    return i;
+}
+
+/* wk__au_name_find for a name followed by its '=' with avail bytes readable from k: a
+ * short name and its '=' compared as one word (wk__au_name.w). */
+static inline const struct wk__au_name *find_name(uint32_t hash, const char *k, size_t klen,
+                                                  size_t avail)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (klen < 8 && avail >= 8) {
+        uint64_t w;
+        memcpy(&w, k, 8);
+        for (uint32_t i = hash & (WK_AU_NAME_TAB - 1);; i = (i + 1) & (WK_AU_NAME_TAB - 1)) {
+            const struct wk__au_name *n = wk__au_name_tab[i];
+            if (!n)
+                return NULL;
+            if (n->key.hash == hash && n->key.len == klen && ((w ^ n->w) & n->wmask) == 0)
+                return n;
+        }
+    }
+#else
+    (void)avail;
+#endif
+    return wk__au_name_find(hash, k, klen);
+}
 
 /* One body, two copies (nested or not, a constant in each): the checks of the other case
  * drop out of the loop. */
 static inline __attribute__((always_inline)) ssize_t
 lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
-         const struct wk__au_hints *hint, struct wk__au_fields *out)
+         const struct wk__au_hints *hint, struct wk__au_hints *hw, struct wk__au_fields *out)
 {
     const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
     const unsigned value_stop = nested ? 1u | 4u : 1u;
@@ -286,19 +425,18 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
             f->klen--;
             f->khash = wk_key_hash(f->k, f->klen);
         }
-        f->nm = wk__au_name_find(f->khash, f->k, f->klen);
+        f->nm = find_name(f->khash, f->k, f->klen, (size_t)(s + len - f->k));
     value:
         i++;
         if (i < len && s[i] == '"') {
-            const char *q = memchr(s + i + 1, '"', len - i - 1);
-            size_t e = q ? (size_t)(q - s) : len;
+            size_t e = byte_at(u, i + 1, len, '"');
             f->form = WK_AU_DQUOTED;
             f->v = s + i + 1;
             f->vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
         } else if (i < len && s[i] == '\'') {
             if (!nested && f->klen == 3 && memcmp(f->k, "msg", 3) == 0) {
-                ssize_t r = lex_nested(s, i + 1, len, enriched, hint, out);
+                ssize_t r = lex_nested(s, i + 1, len, enriched, hint, hw, out);
                 if (r < 0)
                     return r;
                 enr = *enriched;
@@ -330,7 +468,12 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
                     f->vlen--;
             }
         }
+        /* this record's names are the next one's hints (position n was read above) */
+        if (out->n < WK_AU_HINT_FIELDS)
+            hw->nm[out->n] = f->nm;
         out->n++;
+        if (i < len && u[i] == ' ') /* (the loop would skip it) */
+            i++;
     }
     return (ssize_t)i;
 }
@@ -338,9 +481,10 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
 static __attribute__((noinline)) ssize_t lex_nested(const char *s, size_t i, size_t len,
                                                     bool *enriched,
                                                     const struct wk__au_hints *hint,
+                                                    struct wk__au_hints *hw,
                                                     struct wk__au_fields *out)
 {
-    return lex_list(s, i, len, true, enriched, hint, out);
+    return lex_list(s, i, len, true, enriched, hint, hw, out);
 }
 
 int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
@@ -351,15 +495,11 @@ int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
     static const struct wk__au_hints none;
     out->n = 0;
     ssize_t r = lex_list(line, body, len, false, &enriched, hint->typeno == typeno ? hint : &none,
-                         out);
-    if (r < 0)
-        return (int)r;
-    /* this record's names are the next one's hints */
-    hint->typeno = typeno;
+                         hint, out);
+    /* the names lex_list wrote over the hints are this record's: the next one's hints */
+    hint->typeno = r < 0 ? -1 : typeno;
     hint->n = out->n < WK_AU_HINT_FIELDS ? (unsigned)out->n : WK_AU_HINT_FIELDS;
-    for (unsigned j = 0; j < hint->n; j++)
-        hint->nm[j] = out->f[j].nm;
-    return 0;
+    return r < 0 ? (int)r : 0;
 }
 
 void wk__au_fields_fini(struct wk__au_fields *fs)

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,8 +28,26 @@ static struct wk_key K_TYPE, K_KIND, K_OUTCOME, K_SERIAL, K_NODE, K_KEY, K_TAGS,
     K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE, K_NODE_R, K_SERESULT, K_SEPERMS;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
+/* EXECVE argument names past names.c's a0..a127, as static keys too (long command lines) */
+#define ARG_KEYS 1024
+static char argk_names[ARG_KEYS][6];
+static struct wk_key argk[ARG_KEYS];
+
+/* a name's two bits in the filter of the names a record holds (nested_seen) */
+static inline uint64_t seen_bits(uint32_t h)
+{
+    return UINT64_C(1) << (h & 63) | UINT64_C(1) << ((h >> 6) & 63);
+}
+
+/* type, node, seresult, seperms: in every record's filter (keys_init) */
+static uint64_t seen_base;
+
 static void keys_init(void)
 {
+    for (int i = 0; i < ARG_KEYS; i++) {
+        snprintf(argk_names[i], sizeof(argk_names[i]), "a%d", i);
+        argk[i] = wk_key_init(argk_names[i]);
+    }
     wk_keys_init();
     K_TYPE = wk_key_init("type");
     K_NODE_R = wk_key_init("node");
@@ -72,6 +91,8 @@ static void keys_init(void)
     K_ERRCODE = wk_key_init("error.code");
     K_SERESULT = wk_key_init("seresult"); /* (add_avc's: here, set once for all threads) */
     K_SEPERMS = wk_key_init("seperms");
+    seen_base = seen_bits(K_TYPE.hash) | seen_bits(K_NODE_R.hash) | seen_bits(K_SERESULT.hash) |
+                seen_bits(K_SEPERMS.hash);
     wk__au_names_init();
 }
 
@@ -92,7 +113,6 @@ struct facts {
     struct wk_str uname, auname; /* names from the ENRICHED part or computed */
     bool uname_known, auname_known;
     bool have_sock;
-    struct wk__au_sockaddr sa;
     bool have_execve;
     size_t argc;
     /* an EXECVE argument split as aN_len + aN[k] chunks, possibly over several records */
@@ -102,6 +122,20 @@ struct facts {
     size_t clen, ccap, craw; /* decoded bytes, aN_len, logged bytes (hex counts twice) */
     struct wk_str *ptargs;
     size_t nptargs;
+    char *orig; /* event.original being written (the event's arena) */
+    size_t olen;
+    unsigned nidm;
+    /* (not zeroed per event: what is valid is told by have_sock and nidm above) */
+    struct wk__au_sockaddr sa;
+    /* the uid/gid names this event already holds: the ids of a SYSCALL record are mostly
+     * one number, named once */
+    struct idmemo {
+        const char *v;
+        uint8_t vlen;
+        bool group, known;
+        uint8_t nl;
+        char *c;
+    } idm[8];
 };
 
 static int64_t to_i64(const char *s, size_t len, bool *ok)
@@ -125,26 +159,18 @@ static int64_t to_i64(const char *s, size_t len, bool *ok)
     return neg ? -v : v;
 }
 
-static int orig_append(struct wk_parser *p, const char *s, size_t len)
+/* event.original: the event's lines joined by '\n', written once into the event's arena
+ * (fx->orig, sized by wk__au_normalize) and referenced, not copied again. */
+static void orig_append(struct facts *fx, const char *s, size_t len)
 {
-    if (p->olen + len + 1 > p->ocap) {
-        size_t nc = p->ocap ? p->ocap : 4096;
-        while (nc < p->olen + len + 1)
-            nc *= 2;
-        char *n = realloc(p->orig, nc);
-        if (!n)
-            return -ENOMEM;
-        p->orig = n;
-        p->ocap = nc;
-    }
-    if (p->olen)
-        p->orig[p->olen++] = '\n';
-    memcpy(p->orig + p->olen, s, len);
-    p->olen += len;
-    return 0;
+    if (fx->olen)
+        fx->orig[fx->olen++] = '\n';
+    memcpy(fx->orig + fx->olen, s, len);
+    fx->olen += len;
 }
 
-static int args_set(struct wk_parser *p, size_t idx, const char *s, size_t len)
+static __attribute__((noinline)) int args_set_slow(struct wk_parser *p, size_t idx,
+                                                  const char *s, size_t len)
 {
     if (idx > 65535)
         return 0;
@@ -165,6 +191,18 @@ static int args_set(struct wk_parser *p, size_t idx, const char *s, size_t len)
     p->args[idx].s = s;
     p->args[idx].len = len;
     return 0;
+}
+
+/* process.args[idx] = s (the arguments come in order: an append) */
+static inline int args_set(struct wk_parser *p, size_t idx, const char *s, size_t len)
+{
+    if (idx == p->nargs && idx < p->acap) {
+        p->args[idx].s = s;
+        p->args[idx].len = len;
+        p->nargs = idx + 1;
+        return 0;
+    }
+    return args_set_slow(p, idx, s, len);
 }
 
 /* "a12" / "a12[3]" / "a12_len": the index, and what follows the digits. */
@@ -248,6 +286,33 @@ static inline int decode_value(struct wk_parser *p, int typeno, const struct wk_
     return unhex_value(p, f, v, vlen);
 }
 
+/* The name of a uid/gid value (wk__au_id_name) as a NUL-terminated copy in the event's
+ * arena, which serves the record field and the event level; a value the event already
+ * named shares that copy. @return the copy or NULL (-ENOMEM). */
+static char *id_name(struct wk_parser *p, struct facts *fx, bool group, const char *v,
+                     size_t vlen, size_t *nl, bool *known)
+{
+    for (unsigned j = 0; j < fx->nidm; j++) {
+        const struct idmemo *m = &fx->idm[j];
+        if (m->vlen != vlen || m->group != group)
+            continue;
+        size_t k = 0; /* a few digits: no call to memcmp */
+        while (k < vlen && m->v[k] == v[k])
+            k++;
+        if (k == vlen) {
+            *nl = m->nl;
+            *known = m->known;
+            return m->c;
+        }
+    }
+    const char *nb = wk__au_id_name(p->ids, group, v, vlen, nl, known);
+    /* nb is borrowed from the cache */
+    char *c = wk_arena_strndup(wk_event_arena(p->ev), nb, *nl);
+    if (c && vlen <= 255 && *nl <= 255 && fx->nidm < WK_ARRAY_SIZE(fx->idm))
+        fx->idm[fx->nidm++] = (struct idmemo){ v, (uint8_t)vlen, group, *known, (uint8_t)*nl, c };
+    return c;
+}
+
 struct idref {
     const char *k;
     size_t klen;
@@ -300,6 +365,33 @@ static int add_avc(struct wk_parser *p, int rec, const char *line, size_t len)
     return wk_event_add_str_sn(p->ev, (unsigned)rec, &K_SEPERMS, perms, n);
 }
 
+/* A filter of the names a record holds so far, so that a field inside msg='...' checks
+ * the event for an earlier one of its name only when there may be one. */
+struct seen {
+    uint64_t bits;
+    size_t upto;  /* fields before this one are in bits */
+    bool exact;   /* no filter: EXECVE records also get chunked aN names */
+};
+
+
+/* Whether record rec already holds key (the first one wins). The filter holds type, node,
+ * the AVC's seresult and seperms, and the record's fields before fields[i] (all the names
+ * the record may hold by then); the event is asked only when it says maybe. */
+static inline bool nested_seen(struct wk_event *ev, int rec, const struct wk_key *key,
+                        const struct wk__au_field *fields, size_t i, struct seen *s)
+{
+    if (s->exact)
+        return wk_event_get(ev, (unsigned)rec, key) != NULL;
+    for (size_t j = s->upto; j < i; j++)
+        s->bits |= seen_bits(fields[j].khash);
+    s->upto = i + 1;
+    const uint64_t b = seen_bits(key->hash);
+    if ((s->bits & b) == b && wk_event_get(ev, (unsigned)rec, key))
+        return true;
+    s->bits |= b;
+    return false;
+}
+
 /* Finish a chunked EXECVE argument: aN in the record that announced it, and the arg. */
 static int chunk_done(struct wk_parser *p, struct facts *fx)
 {
@@ -317,6 +409,31 @@ static int chunk_done(struct wk_parser *p, struct facts *fx)
     return rc;
 }
 
+/* "ENOENT(No such file or directory)", the ENRICHED EXIT of a failed syscall: the last few
+ * formatted per thread, as failures repeat. Borrowed until the next call. */
+static const char *exit_text(const char *en, int err, size_t *len)
+{
+    static __thread struct {
+        int err;
+        unsigned len;
+        char text[160];
+    } memo[8];
+    static __thread unsigned next;
+    for (unsigned i = 0; i < WK_ARRAY_SIZE(memo); i++) {
+        if (memo[i].err == err && memo[i].len) {
+            *len = memo[i].len;
+            return memo[i].text;
+        }
+    }
+    unsigned i = next++ % WK_ARRAY_SIZE(memo);
+    int el = snprintf(memo[i].text, sizeof(memo[i].text), "%s(%s)", en, strerror(err));
+    memo[i].err = err;
+    memo[i].len = el < 0 ? 0 : (unsigned)el >= sizeof(memo[i].text) ? sizeof(memo[i].text) - 1
+                                                                       : (unsigned)el;
+    *len = memo[i].len;
+    return memo[i].text;
+}
+
 static int add_record(struct wk_parser *p, const char *line, const struct wk__au_held *held,
                       struct facts *fx)
 {
@@ -330,20 +447,19 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     h.typeno = held->typeno;
     h.body = held->body;
     int rc;
-    if ((rc = orig_append(p, line, len)) < 0)
-        return rc;
+    orig_append(fx, line, len);
     if (h.typeno == 1320)
         return 0;
-    if ((rc = wk__au_lex_fields(line, len, h.body, h.typeno, &p->fields)) < 0)
-        return rc;
-    /* One copy of the record in the event's arena, each value NUL-terminated in place (the
-     * byte after a value is a delimiter no other value holds): the event refers to these
-     * bytes instead of copying every value on its own. */
+    /* One copy of the record in the event's arena, lexed, then each value NUL-terminated in
+     * place (the byte after a value is a delimiter no other value holds): the event refers
+     * to these bytes instead of copying every value on its own. */
     char *lc = wk_arena_alloc(wk_event_arena(p->ev), len + 1);
     if (!lc)
         return -ENOMEM;
     memcpy(lc, line, len);
     lc[len] = 0;
+    if ((rc = wk__au_lex_fields(lc, len, h.body, h.typeno, &p->fields)) < 0)
+        return rc;
     /* the header's type and node end at a space: NUL-terminated in the copy too */
     lc[held->typeoff + held->typelen] = 0;
     if (held->has_node)
@@ -368,22 +484,37 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     struct idref ids[24];
     size_t nids = 0;
     char kbuf[32];
+    struct seen seen = { seen_base, 0, is_execve };
 
     for (size_t i = 0; i < p->fields.n; i++) {
         struct wk__au_field *f = &p->fields.f[i];
         const struct wk__au_name *nm = field_name(f);
-        const size_t o = (size_t)(f->v - line); /* the value in the copy, NUL-terminated */
-        f->v = lc + o;
-        lc[o + f->vlen] = 0;
+        ((char *)f->v)[f->vlen] = 0; /* (f->v is in lc) */
         /* the common case: a known name that is no fact, no id, never hex here */
-        if (nm && nm->plain && !is_execve && !f->enriched && !f->nested) {
+        if (nm && nm->plain && !is_execve && !f->enriched) {
+            if (f->nested && nested_seen(ev, rec, &nm->key, p->fields.f, i, &seen))
+                continue; /* (as below) */
             if ((rc = wk_event_add_str_ref(ev, (unsigned)rec, &nm->key, f->v, f->vlen)) < 0)
                 return rc;
             continue;
         }
         const unsigned fact = nm ? nm->fact : WK_AU_F_NONE;
+        const char *v;
+        size_t vlen;
         struct wk_key tmpkey;
-        const struct wk_key *key = field_key(f, nm, &tmpkey);
+        const struct wk_key *key;
+        if (nm && !nm->enc && !is_execve && !f->enriched) {
+            /* a known name never hex-encoded here (an id, a fact): as logged */
+            key = &nm->key;
+            if (f->nested && nested_seen(ev, rec, key, p->fields.f, i, &seen))
+                continue; /* (as below) */
+            v = f->v;
+            vlen = f->vlen;
+            if ((rc = wk_event_add_str_ref(ev, (unsigned)rec, key, v, vlen)) < 0)
+                return rc;
+            goto facts;
+        }
+        key = field_key(f, nm, &tmpkey);
         if (f->enriched) {
             enriched = true;
             if ((rc = add_field(ev, rec, nm, key, f->v, f->vlen)) < 0)
@@ -399,8 +530,6 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             }
             continue;
         }
-        const char *v;
-        size_t vlen;
         if (is_execve && f->k[0] == 'a') {
             const char *rest;
             long idx = arg_index(f, &rest);
@@ -418,6 +547,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
                     fx->craw = 0;
                     if (!(fx->cbuf = wk_arena_alloc(wk_event_arena(p->ev), fx->ccap + 1)))
                         return -ENOMEM;
+                    fx->cbuf[0] = 0; /* (an argument is NUL-terminated even when empty) */
                 }
                 /* aN_len itself is kept as a native field below */
             } else if (idx >= 0 && restlen > 0 && rest[0] == '[') {
@@ -439,14 +569,18 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
                     (rc = args_set(p, (size_t)idx, v, vlen)) < 0)
                     return rc;
                 fx->have_execve = true;
-                if ((rc = add_field(ev, rec, nm, key, v, vlen)) < 0)
+                if (!nm && idx < ARG_KEYS && argk[idx].len == f->klen) /* ("a0128" is not) */
+                    rc = wk_event_add_str_ref(ev, (unsigned)rec, &argk[idx], v, vlen);
+                else
+                    rc = add_field(ev, rec, nm, key, v, vlen);
+                if (rc < 0)
                     return rc;
                 continue;
             }
         }
         if ((rc = decode_value(p, h.typeno, f, nm, &v, &vlen)) < 0)
             return rc;
-        if (f->nested && wk_event_get(ev, (unsigned)rec, key))
+        if (f->nested && nested_seen(ev, rec, key, p->fields.f, i, &seen))
             continue; /* "uid=0 ... msg='pam_tally2 uid=1004'": the first one is the record's */
         if (h.typeno == 1327 && fact == WK_AU_F_PROCTITLE) {
             /* argv joined by NULs: split for process.args, spaces for the text form */
@@ -480,10 +614,12 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         if ((rc = add_field(ev, rec, nm, key, v, vlen)) < 0)
             return rc;
 
-        /* facts for the event level: first occurrence wins */
+    facts:; /* facts for the event level: first occurrence wins */
         int idk = nm ? nm->idkind : wk__au_id_kind(f->k, f->klen);
         if (idk && nids < WK_ARRAY_SIZE(ids))
             ids[nids++] = (struct idref){ f->k, f->klen, v, vlen, idk, nm };
+        if (!fact) /* (most ids: no jump through the table) */
+            continue;
         struct wk_str sv = { v, vlen };
         bool ok;
         switch (fact) {
@@ -607,11 +743,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             continue;
         bool known;
         size_t nl;
-        const char *nb =
-            wk__au_id_name(p->ids, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
-        /* nb is borrowed from the cache: one copy in the event's arena serves the record
-         * field and the event level */
-        char *c = wk_arena_strndup(wk_event_arena(p->ev), nb, nl);
+        char *c = id_name(p, fx, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
         if (!c)
             return -ENOMEM;
         if ((rc = up ? wk_event_add_str_ref(ev, (unsigned)rec, &up->key, c, nl)
@@ -639,9 +771,9 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         int64_t e = to_i64(fx->exitv.s, fx->exitv.len, &ok);
         const char *en = ok && e < 0 && e > -4096 ? wk__au_errno_name((int)-e) : NULL;
         if (en) {
-            char eb[160];
-            int el = snprintf(eb, sizeof(eb), "%s(%s)", en, strerror((int)-e));
-            if ((rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_EXIT_U, eb, (size_t)el)) < 0)
+            size_t el;
+            const char *eb = exit_text(en, (int)-e, &el);
+            if ((rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_EXIT_U, eb, el)) < 0)
                 return rc;
         }
     }
@@ -707,10 +839,14 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     struct wk_event *ev = p->ev;
     struct facts fx;
     int rc;
-    memset(&fx, 0, sizeof(fx));
+    memset(&fx, 0, offsetof(struct facts, sa));
     fx.chunk_idx = -1;
     wk_event_reset(ev); /* also its arena, where the values below are written */
-    p->olen = 0;
+    size_t ototal = 0;
+    for (size_t i = 0; i < s->nrec; i++)
+        ototal += s->recs[i].len + 1;
+    if (!(fx.orig = wk_arena_alloc(wk_event_arena(ev), ototal + 1)))
+        return -ENOMEM;
     p->nargs = 0;
     wk_event_set_ts(ev, s->ts_ns);
     for (size_t i = 0; i < s->nrec; i++) {
@@ -756,9 +892,9 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         if (en && (rc = add_lit(ev, &K_ERRCODE, en)) < 0)
             return rc;
     }
-    /* Copied: p->orig is the parser's, and a sink may keep the event (submit_take). */
-    if ((rc = wk_event_add_str_sn(ev, 0, &WK_KEY_EVENT_ORIGINAL, p->orig ? p->orig : "",
-                                  p->olen)) < 0)
+    /* in the event's arena: travels with the event when a sink takes it */
+    fx.orig[fx.olen] = 0;
+    if ((rc = wk_event_add_str_ref(ev, 0, &WK_KEY_EVENT_ORIGINAL, fx.orig, fx.olen)) < 0)
         return rc;
     /* node= names the host that logged (aggregated logs); the option fills the rest */
     if (s->nodelen)
@@ -782,8 +918,12 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
                 t0 = j + 1;
             }
         }
-        if (nt && ((rc = wk_event_add_str_sn(ev, 0, &K_KEY, tags[0].s, tags[0].len)) < 0 ||
-                   (rc = add_strlist(ev, &K_TAGS, tags, nt)) < 0))
+        /* one key is the whole value, NUL-terminated in the event's arena: referenced */
+        const bool whole = nt == 1 && tags[0].len == fx.key.len;
+        if (nt && ((rc = whole ? wk_event_add_str_ref(ev, 0, &K_KEY, tags[0].s, tags[0].len)
+                               : wk_event_add_str_sn(ev, 0, &K_KEY, tags[0].s, tags[0].len)) < 0 ||
+                   (rc = whole ? wk_event_add_strlist_ref(ev, 0, &K_TAGS, tags, nt)
+                               : add_strlist(ev, &K_TAGS, tags, nt)) < 0))
             return rc;
     }
 
@@ -817,7 +957,8 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         cmdline = join_args(p, args, nargs);
         if (!cmdline.s)
             return -ENOMEM;
-        if ((rc = add_strlist(ev, &K_ARGS, args, nargs)) < 0 ||
+        /* the arguments are NUL-terminated in the event's arena (or ""): referenced */
+        if ((rc = wk_event_add_strlist_ref(ev, 0, &K_ARGS, args, nargs)) < 0 ||
             (rc = add_wstr(ev, &K_CMDLINE, cmdline)) < 0)
             return rc;
     }

@@ -95,7 +95,6 @@ static void au_destroy(struct wk_parser *p)
     wk__au_fields_fini(&p->fields);
     wk__au_idcache_free(p->ids);
     wk__au_attrib_free(p->attrib);
-    free(p->orig);
     free(p->args);
     free(p);
 }
