@@ -180,6 +180,12 @@ json_t *wk_event_to_jansson(const struct wk_event *ev)
             }
             parent = json_array_get(records, f->v.rec - 1u);
             plen = (size_t)snprintf(ptr, sizeof(ptr), "/" RECORDS_KEY "/%u", f->v.rec - 1u);
+        } else if (records && f->key.len == sizeof(RECORDS_KEY) - 1 &&
+                   memcmp(f->key.name, RECORDS_KEY, sizeof(RECORDS_KEY) - 1) == 0) {
+            /* An event-level "records" after the array: setting it would free the array
+             * that later record fields are placed in. No JSON form (refused, like a key
+             * jansson will not take). */
+            goto fail;
         }
         if (place(parent, f, binary, ptr, plen) < 0)
             goto fail;
