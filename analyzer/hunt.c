@@ -63,7 +63,8 @@ struct worker {
     struct slot *cur;
     struct wk_store_filter f; /* h->f plus this worker's raw pre-check */
     struct wk_store_raw raw;
-    struct wk__offs hits;     /* block prefilter: literal end offsets in the block */
+    struct wk__offs hits;     /* block prefilter: literal hits in the block */
+    const uint8_t *recs;      /* ... and its records (raw_block to the end of its scan) */
     size_t hi;
     uint64_t seen, kept, blocks; /* block prefilter: records seen / decoded, blocks scanned */
     bool raw_off;                /* ... given up by this worker */
@@ -128,6 +129,7 @@ static int raw_block(const uint8_t *p, size_t len, void *arg)
     if (rc < 0)
         return rc;
     w->hi = 0;
+    w->recs = p;
     if (w->hits.n == 0) {
         w->cur->skipped_all = true;
         return 0;
@@ -141,10 +143,14 @@ static bool raw_record(size_t off, size_t len, void *arg)
     if (w->raw_off)
         return true;
     /* a literal inside the record ends in (off, off + len]; hits ascend, records too */
-    while (w->hi < w->hits.n && w->hits.v[w->hi] <= off)
+    while (w->hi < w->hits.n && w->hits.v[w->hi].end <= off)
         w->hi++;
     w->seen++;
-    if (w->hi < w->hits.n && w->hits.v[w->hi] <= off + len) {
+    size_t e = w->hi;
+    while (e < w->hits.n && w->hits.v[e].end <= off + len)
+        e++;
+    if (e > w->hi &&
+        wk__sg_prefilter_raw_keep(w->sc, w->recs + off, len, &w->hits.v[w->hi], e - w->hi)) {
         w->kept++;
         return true;
     }
