@@ -578,6 +578,7 @@ int wk__sg_item_compile(struct wk_rule_loader *l, struct sg_item *it, const enum
             if (!wk__sg_no_jit) /* the interpreter when JIT is unavailable (or benchmarked) */
                 (void)pcre2_jit_compile(m.re, PCRE2_JIT_COMPLETE);
             m.kind = SG_MK_RE;
+            m.re_local = wk__sg_re_local(rv->s, rv->len);
             if (wk__sg_re_factors(rv->s, rv->len, has[SG_M_RE_I], &m.relit, &m.nrelit) < 0) {
                 matcher_fini(&m);
                 return -ENOMEM;

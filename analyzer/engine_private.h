@@ -62,9 +62,12 @@ static inline const struct wk_value *wk__sg_get_ctx(const struct wk_rule_scratch
     return wk__sg_bloom_may_have(sc, k->hash) ? wk_event_get_ctx(ev, rec, k) : NULL;
 }
 
-/* End offsets of literal hits in a buffer (hunt's block prefilter). */
+/* Literal hits in a buffer (hunt's block prefilter): end offset, literal id. */
+struct wk__hit {
+    uint32_t end, id;
+};
 struct wk__offs {
-    uint32_t *v;
+    struct wk__hit *v;
     size_t n, cap;
 };
 
@@ -81,10 +84,15 @@ int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource 
                           const uint32_t *pfs, size_t npfs, const struct wk_event *ev,
                           unsigned rec, bool per_record);
 int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc);
-/* prefilter.c: the end offsets (ascending, distinct) of every block-prefilter literal in
+/* prefilter.c: the hits (by ascending end offset) of every block-prefilter literal in
  * p[0..len) into hits (reset first); needs sc->rs->rawdb. @return 0, -ENOMEM, -EINVAL. */
 int wk__sg_prefilter_raw_scan(struct wk_rule_scratch *sc, const uint8_t *p, size_t len,
                               struct wk__offs *hits);
+/* prefilter.c: whether the stored record rec[0..len), in which the n hits h lie, can hold
+ * an event some rule matches: false only when every hit's literal comes from a regex that
+ * looks only at what it matches (rs->rawre) and none of them matches the record. */
+bool wk__sg_prefilter_raw_keep(struct wk_rule_scratch *sc, const uint8_t *rec, size_t len,
+                               const struct wk__hit *h, size_t n);
 void wk__sg_prefilter_scratch_free(struct wk_rule_scratch *sc);
 /* prefilter.c: mark in sc->kwseen (under a new kwcgen) every keyword literal of rs->kwdb
  * that occurs in p[0..len) (the record's keyword haystacks joined by NUL bytes, which no

@@ -45,9 +45,9 @@ struct hunt {
     const struct wk_store_filter *f;
     struct slot *slots;
     size_t nslots;
-    size_t next;   /* atomic: next unit to take */
-    size_t *units; /* unit u is slots [units[u-1] (0 for u = 0), units[u]) */
-    size_t nunits;
+    size_t next;   /* under claim: first slot no worker has taken; atomic reads */
+    size_t batch;  /* slots a worker takes at a time (more to finish a stored value) */
+    pthread_mutex_t claim;
     int stop;      /* atomic: the consumer gave up */
     size_t waiting; /* under mu: slot the consumer waits for + 1, 0: not waiting */
     bool raw;      /* block prefilter on */
@@ -63,7 +63,8 @@ struct worker {
     struct slot *cur;
     struct wk_store_filter f; /* h->f plus this worker's raw pre-check */
     struct wk_store_raw raw;
-    struct wk__offs hits;     /* block prefilter: literal end offsets in the block */
+    struct wk__offs hits;     /* block prefilter: literal hits in the block */
+    const uint8_t *recs;      /* ... and its records (raw_block to the end of its scan) */
     size_t hi;
     uint64_t seen, kept, blocks; /* block prefilter: records seen / decoded, blocks scanned */
     bool raw_off;                /* ... given up by this worker */
@@ -128,6 +129,7 @@ static int raw_block(const uint8_t *p, size_t len, void *arg)
     if (rc < 0)
         return rc;
     w->hi = 0;
+    w->recs = p;
     if (w->hits.n == 0) {
         w->cur->skipped_all = true;
         return 0;
@@ -141,10 +143,14 @@ static bool raw_record(size_t off, size_t len, void *arg)
     if (w->raw_off)
         return true;
     /* a literal inside the record ends in (off, off + len]; hits ascend, records too */
-    while (w->hi < w->hits.n && w->hits.v[w->hi] <= off)
+    while (w->hi < w->hits.n && w->hits.v[w->hi].end <= off)
         w->hi++;
     w->seen++;
-    if (w->hi < w->hits.n && w->hits.v[w->hi] <= off + len) {
+    size_t e = w->hi;
+    while (e < w->hits.n && w->hits.v[e].end <= off + len)
+        e++;
+    if (e > w->hi &&
+        wk__sg_prefilter_raw_keep(w->sc, w->recs + off, len, &w->hits.v[w->hi], e - w->hi)) {
         w->kept++;
         return true;
     }
@@ -152,8 +158,34 @@ static bool raw_record(size_t off, size_t len, void *arg)
     return false;
 }
 
-/* A worker takes blocks in order (atomic counter) until none are left; the consumer reads
- * finished slots in store order, so workers run ahead while it replays. */
+/* Take the next unit, slots [*i, *e): up to batch consecutive candidates, extended so
+ * that it never splits a stored value: the cold tier merges blocks into one zstd frame,
+ * which a reader decompresses once for the blocks of it that it scans in a row, so one
+ * worker takes all of them. Values are contiguous runs of block ids, so only the unit's
+ * last block is looked up (hot blocks are values of their own: one lookup per unit, done
+ * by the workers in parallel, not one per candidate before they start). */
+static bool claim(struct worker *w, size_t *i, size_t *e)
+{
+    struct hunt *h = w->h;
+    pthread_mutex_lock(&h->claim);
+    size_t b = h->next, n = h->nslots;
+    size_t end = n - b > h->batch ? b + h->batch : n;
+    uint64_t first, nv;
+    uint32_t cnt;
+    if (end < n && wk_store_block_value(w->rd, h->slots[end - 1].block, &first, &cnt) == 0) {
+        nv = first + cnt;
+        while (end < n && h->slots[end].block < nv)
+            end++;
+    }
+    __atomic_store_n(&h->next, end, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&h->claim);
+    *i = b;
+    *e = end;
+    return b < n;
+}
+
+/* A worker takes units in order until none are left; the consumer reads finished slots in
+ * store order, so workers run ahead while it replays. */
 static void *work(void *arg)
 {
     struct worker *w = arg;
@@ -162,10 +194,9 @@ static void *work(void *arg)
         if (__atomic_load_n(&h->stop, __ATOMIC_RELAXED))
             break;
         /* a unit of consecutive blocks, published together: one wake-up per unit */
-        size_t u = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
-        if (u >= h->nunits)
+        size_t i, e;
+        if (!claim(w, &i, &e))
             break;
-        size_t i = u ? h->units[u - 1] : 0, e = h->units[u];
         for (size_t k = i; k < e; k++) {
             w->cur = &h->slots[k];
             w->cur->rc = wk_store_block_scan(w->rd, w->cur->block, &w->f, on_event, w);
@@ -261,6 +292,7 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
     h.raw = rs->rawdb && !(o && o->no_block_prefilter);
     h.count = rp.count != NULL;
     pthread_mutex_init(&h.mu, NULL);
+    pthread_mutex_init(&h.claim, NULL);
     pthread_cond_init(&h.cv, NULL);
     int rc = wk_store_reader_open(st, &rd);
     if (rc < 0)
@@ -282,34 +314,10 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
     h.nslots = nids;
     for (size_t i = 0; i < nids; i++)
         h.slots[i].block = ids[i];
-    /* Units of up to `batch` consecutive candidates, never splitting a stored value: the
-     * cold tier merges blocks into one zstd frame, which a reader decompresses once for
-     * the blocks of it that it scans in a row, so one worker takes all of them. */
+    /* about 8 units per worker, at most 16 blocks each (one wake-up of the consumer per
+     * unit; small enough to keep the workers evenly loaded to the end) */
     size_t batch = nids / ((size_t)nthreads * 8);
-    batch = batch < 1 ? 1 : batch > 16 ? 16 : batch;
-    h.units = calloc(nids ? nids : 1, sizeof(*h.units));
-    if (!h.units) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    uint64_t vfirst = 0, vend = 0; /* the value of the last slot: blocks [vfirst, vend) */
-    for (size_t i = 0, start = 0; i < nids; i++) {
-        uint64_t first = ids[i];
-        uint32_t n = 1;
-        if (!(ids[i] >= vfirst && ids[i] < vend) &&
-            wk_store_block_value(rd, ids[i], &first, &n) == 0) {
-            vfirst = first;
-            vend = first + n;
-        }
-        bool same = i > start && ids[i] >= vfirst && ids[i] < vend && ids[i - 1] >= vfirst &&
-                    ids[i - 1] < vend;
-        if (i > start && !same && i - start >= batch) {
-            h.units[h.nunits++] = i;
-            start = i;
-        }
-        if (i + 1 == nids)
-            h.units[h.nunits++] = nids;
-    }
+    h.batch = batch < 1 ? 1 : batch > 16 ? 16 : batch;
     for (unsigned t = 0; t < nthreads; t++) {
         ws[t].h = &h;
         rc = wk_store_reader_open(st, &ws[t].rd);
@@ -369,8 +377,7 @@ int wk_hunt_store(struct wk_store *st, struct wk_ruleset *rs, const struct wk_hu
             /* let the workers finish the block they hold, then drain */
             for (size_t k = i + 1; k < nids; k++) {
                 pthread_mutex_lock(&h.mu);
-                size_t u = __atomic_load_n(&h.next, __ATOMIC_RELAXED);
-                size_t claimed = !u ? 0 : u >= h.nunits ? nids : h.units[u - 1];
+                size_t claimed = __atomic_load_n(&h.next, __ATOMIC_RELAXED);
                 while (!h.slots[k].done && k < claimed) {
                     h.waiting = k + 1;
                     pthread_cond_wait(&h.cv, &h.mu);
@@ -406,12 +413,12 @@ out:
     for (size_t i = 0; h.slots && i < h.nslots; i++)
         slot_fini(&h.slots[i]);
     free(h.slots);
-    free(h.units);
     free(ws);
     free(ids);
     wk_rule_scratch_free(main_sc);
     wk_store_reader_close(rd);
     pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.claim);
     pthread_mutex_destroy(&h.mu);
     return rc;
 }

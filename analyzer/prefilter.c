@@ -27,6 +27,7 @@ struct fpair {
     const char *field;
     const char *lit;
     size_t len;
+    const struct sg_matcher *re; /* raw mode: the re_local regex lit comes from, or NULL */
 };
 typedef SG_VEC(struct fpair) fset;
 
@@ -95,7 +96,7 @@ static bool push_lit(const struct fmode *md, const struct sg_item *it, const cha
     }
     if (!len || (md->raw && !raw_safe(lit, len)))
         return false;
-    return SG_PUSH(*out, ((struct fpair){ it->field, lit, len })) == 0;
+    return SG_PUSH(*out, ((struct fpair){ it->field, lit, len, NULL })) == 0;
 }
 
 /* The literals one of which a matcher needs in its value: pushed, or false. */
@@ -124,9 +125,14 @@ static bool matcher_lits(const struct fmode *md, const struct sg_item *it,
     case SG_MK_RE:
         if (!m->nrelit)
             return false;
-        for (size_t i = 0; i < m->nrelit; i++)
+        for (size_t i = 0; i < m->nrelit; i++) {
             if (!push_lit(md, it, m->relit[i], strlen(m->relit[i]), out))
                 return false;
+            /* a field's value is verbatim in the record: a record without a match of a
+             * regex that only looks at what it matches cannot hold a value with one */
+            if (md->raw && it->field && m->re_local)
+                out->v[out->n - 1].re = m;
+        }
         return true;
     default:
         return false;
@@ -374,7 +380,7 @@ static bool ls_factor(const struct sg_logsource *ls, size_t min_useful, fset *ou
         return false;
     for (size_t k = 0; k < best->values.n; k++)
         if (SG_PUSH(*out, ((struct fpair){ best->field, best->values.v[k],
-                                           strlen(best->values.v[k]) })) < 0)
+                                           strlen(best->values.v[k]), NULL })) < 0)
             return false;
     return true;
 }
@@ -386,6 +392,7 @@ static int build_raw(struct wk_ruleset *rs, size_t min_useful)
 {
     static const struct fmode raw_mode = { true, NULL };
     SG_VEC(char *) lits = { 0 };
+    SG_VEC(const struct sg_matcher *) res = { 0 };
     int rc = 0;
     bool ok = true;
     for (size_t l = 0; ok && l < rs->ls.n; l++) {
@@ -404,6 +411,9 @@ static int build_raw(struct wk_ruleset *rs, size_t min_useful)
                     free(lit);
                     rc = -ENOMEM;
                     ok = false;
+                } else if (SG_PUSH(res, f.v[i].re) < 0) {
+                    rc = -ENOMEM;
+                    ok = false;
                 }
             }
             free(f.v);
@@ -415,11 +425,14 @@ static int build_raw(struct wk_ruleset *rs, size_t min_useful)
         if (rc == 0) {
             rs->rawdb = db;
             rs->nrawlits = lits.n;
+            rs->rawre = res.v; /* (ids are indexes in lits) */
+            res.v = NULL;
         }
     }
     for (size_t i = 0; i < lits.n; i++)
         free(lits.v[i]);
     free(lits.v);
+    free(res.v);
     return rc;
 }
 #endif
@@ -430,7 +443,9 @@ void wk__sg_prefilter_free_raw(struct wk_ruleset *rs)
     hs_free_database(rs->rawdb);
     hs_free_database(rs->kwdb);
 #endif
+    free(rs->rawre);
     rs->rawdb = NULL;
+    rs->rawre = NULL;
     rs->kwdb = NULL;
 }
 
@@ -664,17 +679,18 @@ void wk__sg_prefilter_kw_scan(struct wk_rule_scratch *sc, const char *p, size_t 
 static int on_raw(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                   void *arg)
 {
-    (void)id, (void)from, (void)flags;
+    (void)from, (void)flags;
     struct wk__offs *o = arg;
-    if (o->n && o->v[o->n - 1] == (uint32_t)to)
+    if (o->n && o->v[o->n - 1].end == (uint32_t)to && o->v[o->n - 1].id == id)
         return 0;
-    return SG_PUSH(*o, (uint32_t)to) < 0 ? 1 : 0; /* non-zero stops the scan */
+    /* non-zero stops the scan */
+    return SG_PUSH(*o, ((struct wk__hit){ (uint32_t)to, id })) < 0 ? 1 : 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
+static int cmp_hit(const void *a, const void *b)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    const struct wk__hit *x = a, *y = b;
+    return x->end != y->end ? (x->end < y->end ? -1 : 1) : x->id < y->id ? -1 : x->id > y->id;
 }
 #endif
 
@@ -692,13 +708,43 @@ int wk__sg_prefilter_raw_scan(struct wk_rule_scratch *sc, const uint8_t *p, size
     if (e != HS_SUCCESS)
         return -EINVAL;
     for (size_t i = 1; i < hits->n; i++)
-        if (hits->v[i] < hits->v[i - 1]) {
-            qsort(hits->v, hits->n, sizeof(*hits->v), cmp_u32);
+        if (hits->v[i].end < hits->v[i - 1].end) {
+            qsort(hits->v, hits->n, sizeof(*hits->v), cmp_hit);
             break;
         }
     return 0;
 #else
     (void)sc, (void)p, (void)len;
     return -EINVAL;
+#endif
+}
+
+bool wk__sg_prefilter_raw_keep(struct wk_rule_scratch *sc, const uint8_t *rec, size_t len,
+                               const struct wk__hit *h, size_t n)
+{
+#if WK_HAVE_HYPERSCAN
+    const struct sg_matcher *tried[4];
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct sg_matcher *m = sc->rs->rawre ? sc->rs->rawre[h[i].id] : NULL;
+        if (!m)
+            return true; /* a literal nothing more is known about */
+        bool seen = false;
+        for (size_t k = 0; k < nt && !seen; k++)
+            seen = tried[k] == m;
+        if (seen)
+            continue;
+        /* no match: the record holds no value the regex matches; anything else (a match,
+         * a match limit, an error) keeps it */
+        if (pcre2_match(m->re, (PCRE2_SPTR)rec, len, 0, 0, sc->md, sc->mctx) !=
+            PCRE2_ERROR_NOMATCH)
+            return true;
+        if (nt < sizeof(tried) / sizeof(tried[0]))
+            tried[nt++] = m;
+    }
+    return false;
+#else
+    (void)sc, (void)rec, (void)len, (void)h;
+    return n > 0;
 #endif
 }

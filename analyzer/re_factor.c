@@ -375,3 +375,44 @@ int wk__sg_re_factors(const char *pat, size_t len, bool caseless, char ***lits, 
     }
     return 0;
 }
+
+/* A regex whose every construct looks only at the text it consumes matches a string
+ * whenever it matches a substring of it (pcre2_match tries every start and, without atomic
+ * or possessive parts, every way to match from it). So the stored record of an event, which
+ * holds each string value verbatim, matches it when a value does: hunt's block prefilter
+ * then decodes only records that match. Out: anchors and assertions (^ $ \b \B \A \Z
+ * \z \G \K, look-arounds), atomic groups and possessive quantifiers (which do not give
+ * back what a longer text adds), verbs and conditionals, \X and \R (they may take more
+ * than the value), and any escape this check does not know. Textual and conservative:
+ * a '^' or '$' even inside a class counts. */
+bool wk__sg_re_local(const char *pat, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = pat[i];
+        if (c == '^' || c == '$')
+            return false;
+        if (c == '\\') {
+            if (++i == len)
+                return false;
+            if (!pat[i] || !strchr("dDsSwWhHvVtnrfe.*+?()[]{}|/-\\ '\"#:", pat[i]))
+                return false; /* letters, digits (backreferences), anything else: out */
+            continue;
+        }
+        if (c == '(' && i + 1 < len && pat[i + 1] == '*')
+            return false; /* verbs */
+        if (c == '(' && i + 1 < len && pat[i + 1] == '?') {
+            /* only (?: and inline flags i, m, s ((?i), (?s:...), (?i-s)): not look-arounds,
+             * atomic groups, conditionals, recursion, comments, named groups, (?x) */
+            size_t j = i + 2;
+            while (j < len && pat[j] && strchr("ims-", pat[j]))
+                j++;
+            if (j == len || (pat[j] != ':' && pat[j] != ')') || (pat[j] == ')' && j == i + 2))
+                return false;
+            i = j;
+            continue;
+        }
+        if ((c == '+' || c == '*' || c == '?' || c == '}') && i + 1 < len && pat[i + 1] == '+')
+            return false; /* possessive */
+    }
+    return true;
+}

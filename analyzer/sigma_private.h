@@ -78,6 +78,9 @@ struct sg_matcher {
     uint32_t re_idx;   /* index of the match data slot in the scratch */
     char **relit;      /* RE: literals one of which every match contains (folded), or none */
     size_t nrelit;
+    bool re_local;     /* RE: whether a match depends only on the matched text (no anchor,
+                        * assertion, atomic group, possessive quantifier, verb, \X): then
+                        * a value that matches makes any text containing it match too */
     uint8_t ip[16], plen, family; /* CIDR */
     double num;                   /* NUM */
     struct wk_key ref;            /* FIELDREF */
@@ -243,6 +246,9 @@ struct wk_ruleset {
      * rule contains verbatim in its stored record bytes; NULL when not provable */
     void *rawdb;    /* hs_database_t */
     size_t nrawlits;
+    /* per raw literal: the re_local regex matcher it was taken from (its field item's),
+     * which the stored record must then match too, or NULL */
+    const struct sg_matcher **rawre;
     /* keyword prefilter: every keyword (field-less) CONTAINS literal of every rule and
      * filter, scanned once over a record's keyword haystacks (sg_matcher.kw_id) */
     void *kwdb;     /* hs_database_t */
@@ -271,6 +277,9 @@ uint32_t wk__sg_hash_fold(const char *s, size_t n);
 /* re_factor.c: literals one of which every match of the regex contains (folded, malloc'd;
  * *n = 0: none known). @return 0 or -ENOMEM. */
 int wk__sg_re_factors(const char *pat, size_t len, bool caseless, char ***lits, size_t *n);
+/* re_factor.c: whether regex pat matches by its matched text alone (sg_matcher.re_local);
+ * conservative (false for anything it cannot rule out). */
+bool wk__sg_re_local(const char *pat, size_t len);
 /* prefilter.c */
 int wk__sg_prefilter_build(struct wk_ruleset *rs);
 void wk__sg_prefilter_free_raw(struct wk_ruleset *rs);

@@ -81,6 +81,47 @@ WK_TEST(re_factors_table)
     }
 }
 
+WK_TEST(re_local_table)
+{
+    /* whether a match depends only on the matched text (hunt then runs the regex on the
+     * stored record to skip the records a literal hit alone would decode) */
+    static const struct {
+        const char *re;
+        bool want;
+    } t[] = {
+        { "std(err|out) [a-z]+ test log", true },
+        { "err(or)? [0-9]+ at", true },
+        { "(?i)select .* from", true },
+        { "(?:a|b)c\\.d\\s+\\w*", true },
+        { "a+?b*?c??", true },          /* lazy quantifiers */
+        { "^/usr/bin/python", false },  /* anchors see where the value starts and ends */
+        { "python3$", false },
+        { "(?m)^a", false },
+        { "[^a]bc", false },            /* conservative: any '^' */
+        { "\\bunion\\b", false },        /* word boundaries see the neighbours */
+        { "\\Aabc", false },
+        { "abc\\z", false },
+        { "a(?=b)", false },            /* look-arounds */
+        { "(?<=a)b", false },
+        { "(?!a)b", false },
+        { "(?>ab|a)c", false },         /* atomic: gives nothing back to a longer text */
+        { "a++b", false },              /* possessive */
+        { "[a-z]*+x", false },
+        { "(ab)?+c", false },
+        { "a{2,}+b", false },
+        { "(*UTF)abc", false },         /* verbs */
+        { "(a)\\1", false },              /* backreferences: not known here */
+        { "\\Xa", false },
+        { "\\x41", false },
+        { "(?x) a b", false },          /* extended syntax: not known here */
+        { "(?(1)a|b)", false },
+        { "abc\\", false },
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (wk__sg_re_local(t[i].re, strlen(t[i].re)) != t[i].want)
+            WK_FAIL("%s: want %s", t[i].re, t[i].want ? "local" : "not local");
+}
+
 /* ---- a store of crafted events, hunted with and without the block prefilter ---------- */
 
 static void write_file(const char *path, const char *text)
@@ -486,5 +527,79 @@ WK_TEST(block_prefilter_gives_up_when_it_keeps_most)
     alerts_free(&on);
     alerts_free(&off);
     wk_ruleset_unref(rs);
+    wk_store_close(st);
+}
+
+/* Records holding a regex's literal but no match of it are skipped undecoded when the regex
+ * only looks at what it matches, and decoded when it is anchored; the alerts stay those of
+ * hunt without the block prefilter either way. */
+WK_TEST(block_prefilter_regex_on_records)
+{
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/st", wk_test_tmpdir());
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    o.fsync = false;
+    o.block_raw_max = 1024;
+    o.dictionaries = false;
+    struct wk_store *st = NULL;
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (int i = 0; i < 600; i++) {
+        char line[256];
+        /* every 3rd: the literal " test log" without a match; every 10th: a match at the
+         * start of the message; every 7th: a match inside it */
+        snprintf(line, sizeof(line), "{\"event.module\":\"clog\",\"message\":\"%s %d\"}",
+                 i % 10 == 0  ? "stdout partial test log"
+                 : i % 7 == 0 ? "cri stderr full test log"
+                 : i % 3 == 0 ? "cri stdout test log"
+                              : "filler line",
+                 i);
+        WK_ASSERT_OK(wk_event_from_json(ev, line, strlen(line), NULL));
+        wk_event_set_ts(ev, 1767225600LL * 1000000000 + i);
+        WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    }
+    wk_event_free(ev);
+    WK_ASSERT_OK(wk_store_flush(st));
+    static const struct {
+        const char *re;
+        unsigned want;    /* alerts */
+        bool exact;       /* decodes only the events that match */
+    } t[] = {
+        { "std(err|out) [a-z]+ test log", 60 + 77, true },
+        { "^std(err|out) [a-z]+ test log", 60, false },
+        { "std(err|out) [a-z]++ test log", 60 + 77, false },
+    };
+    for (size_t r = 0; r < sizeof(t) / sizeof(t[0]); r++) {
+        char path[4200], y[1024];
+        snprintf(path, sizeof(path), "%s/r%zu.yml", wk_test_tmpdir(), r);
+        snprintf(y, sizeof(y),
+                 "title: r\nid: r%zu\nlogsource: {product: docker, service: container_logs}\n"
+                 "detection:\n  s: {message|re: '%s'}\n  condition: s\nlevel: low\n",
+                 r, t[r].re);
+        write_file(path, y);
+        const char *p = path;
+        struct wk_ruleset *rs = load_rules(&p, 1);
+        struct alerts on = { 0 }, off = { 0 };
+        struct wk_hunt_stats s1 = { 0 }, s2 = { 0 };
+        hunt(st, rs, true, &on, &s1);
+        hunt(st, rs, false, &off, &s2);
+        WK_ASSERT_UINT_EQ(on.n, t[r].want);
+        WK_ASSERT_UINT_EQ(off.n, t[r].want);
+        for (size_t i = 0; i < on.n; i++)
+            WK_ASSERT_STR_EQ(on.v[i], off.v[i]);
+        WK_ASSERT_UINT_EQ(s2.events, 600);
+        if (wk_ruleset_has_prefilter(rs)) {
+            /* literal hits: 60 + 77 matches and the 3rd events that are neither */
+            if (t[r].exact)
+                WK_ASSERT_UINT_EQ(s1.events, t[r].want);
+            else
+                WK_ASSERT_UINT_EQ(s1.events, 60 + 77 + 154);
+        }
+        alerts_free(&on);
+        alerts_free(&off);
+        wk_ruleset_unref(rs);
+    }
     wk_store_close(st);
 }
