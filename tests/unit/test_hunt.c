@@ -216,9 +216,9 @@ static void alerts_free(struct alerts *a)
     memset(a, 0, sizeof(*a));
 }
 
-/* Build a store of 400 filler clog lines (several small blocks) with the crafted events
- * spread among them. */
-static struct wk_store *crafted_store(void)
+/* A store of small blocks (1 KiB of raw events, no dictionary, no fsync) in the test's
+ * directory. */
+static struct wk_store *small_block_store(void)
 {
     char dir[4200];
     snprintf(dir, sizeof(dir), "%s/st", wk_test_tmpdir());
@@ -229,6 +229,24 @@ static struct wk_store *crafted_store(void)
     o.dictionaries = false;
     struct wk_store *st = NULL;
     WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    return st;
+}
+
+/* Add a clog event whose message is text followed by " i", at time i ns past 2026. */
+static void add_clog_line(struct wk_store *st, struct wk_event *ev, const char *text, int i)
+{
+    char line[256];
+    snprintf(line, sizeof(line), "{\"event.module\":\"clog\",\"message\":\"%s %d\"}", text, i);
+    WK_ASSERT_OK(wk_event_from_json(ev, line, strlen(line), NULL));
+    wk_event_set_ts(ev, 1767225600LL * 1000000000 + i);
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+}
+
+/* Build a store of 400 filler clog lines (several small blocks) with the crafted events
+ * spread among them. */
+static struct wk_store *crafted_store(void)
+{
+    struct wk_store *st = small_block_store();
     struct wk_event *ev = NULL;
     WK_ASSERT_OK(wk_event_new(&ev));
     size_t nc = sizeof(crafted) / sizeof(crafted[0]);
@@ -482,25 +500,11 @@ WK_TEST(block_prefilter_gives_up_when_it_keeps_most)
 {
     /* a rule whose literal is in 9 events of 10: after 32 blocks the worker stops scanning
      * (the scan would cost more than the tenth it skips); the alerts stay the same */
-    char dir[4200];
-    snprintf(dir, sizeof(dir), "%s/st", wk_test_tmpdir());
-    struct wk_store_opts o;
-    wk_store_opts_init(&o);
-    o.fsync = false;
-    o.block_raw_max = 1024;
-    o.dictionaries = false;
-    struct wk_store *st = NULL;
-    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    struct wk_store *st = small_block_store();
     struct wk_event *ev = NULL;
     WK_ASSERT_OK(wk_event_new(&ev));
-    for (int i = 0; i < 6000; i++) {
-        char line[256];
-        snprintf(line, sizeof(line), "{\"event.module\":\"clog\",\"message\":\"%s line %d\"}",
-                 i % 10 == 3 ? "other" : "common", i);
-        WK_ASSERT_OK(wk_event_from_json(ev, line, strlen(line), NULL));
-        wk_event_set_ts(ev, 1767225600LL * 1000000000 + i);
-        WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
-    }
+    for (int i = 0; i < 6000; i++)
+        add_clog_line(st, ev, i % 10 == 3 ? "other line" : "common line", i);
     wk_event_free(ev);
     WK_ASSERT_OK(wk_store_flush(st));
     char path[4200];
@@ -535,31 +539,18 @@ WK_TEST(block_prefilter_gives_up_when_it_keeps_most)
  * hunt without the block prefilter either way. */
 WK_TEST(block_prefilter_regex_on_records)
 {
-    char dir[4200];
-    snprintf(dir, sizeof(dir), "%s/st", wk_test_tmpdir());
-    struct wk_store_opts o;
-    wk_store_opts_init(&o);
-    o.fsync = false;
-    o.block_raw_max = 1024;
-    o.dictionaries = false;
-    struct wk_store *st = NULL;
-    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    struct wk_store *st = small_block_store();
     struct wk_event *ev = NULL;
     WK_ASSERT_OK(wk_event_new(&ev));
-    for (int i = 0; i < 600; i++) {
-        char line[256];
-        /* every 3rd: the literal " test log" without a match; every 10th: a match at the
-         * start of the message; every 7th: a match inside it */
-        snprintf(line, sizeof(line), "{\"event.module\":\"clog\",\"message\":\"%s %d\"}",
-                 i % 10 == 0  ? "stdout partial test log"
-                 : i % 7 == 0 ? "cri stderr full test log"
-                 : i % 3 == 0 ? "cri stdout test log"
-                              : "filler line",
-                 i);
-        WK_ASSERT_OK(wk_event_from_json(ev, line, strlen(line), NULL));
-        wk_event_set_ts(ev, 1767225600LL * 1000000000 + i);
-        WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
-    }
+    /* every 3rd: the literal " test log" without a match; every 10th: a match at the
+     * start of the message; every 7th: a match inside it */
+    for (int i = 0; i < 600; i++)
+        add_clog_line(st, ev,
+                      i % 10 == 0  ? "stdout partial test log"
+                      : i % 7 == 0 ? "cri stderr full test log"
+                      : i % 3 == 0 ? "cri stdout test log"
+                                   : "filler line",
+                      i);
     wk_event_free(ev);
     WK_ASSERT_OK(wk_store_flush(st));
     static const struct {
