@@ -21,7 +21,7 @@
 /* ---------- event -> JSON ---------- */
 
 /* Append one JSON-pointer segment (RFC 6901: '~' -> "~0", '/' -> "~1"). */
-static int ptr_push(char *buf, size_t cap, size_t *len, const char *seg, size_t seglen)
+int wk__json_ptr_push(char *buf, size_t cap, size_t *len, const char *seg, size_t seglen)
 {
     if (*len + 1 >= cap)
         return -ENAMETOOLONG;
@@ -84,7 +84,7 @@ static json_t *value_json(const struct wk_value *v, json_t *binary, char *ptr, s
             char idx[24];
             size_t l = ptrlen;
             int n = snprintf(idx, sizeof(idx), "%u", i);
-            if (ptr_push(ptr, 4096, &l, idx, (size_t)n) < 0 ||
+            if (wk__json_ptr_push(ptr, 4096, &l, idx, (size_t)n) < 0 ||
                 json_array_append_new(a, str_json(v->u.items[i].s, v->u.items[i].len, binary,
                                                   ptr)) < 0) {
                 json_decref(a);
@@ -125,7 +125,7 @@ static int place(json_t *root, const struct wk_field *f, json_t *binary, char *p
         size_t sl = i - start;
         memcpy(seg, name + start, sl);
         seg[sl] = '\0';
-        if (ptr_push(ptr, 4096, &ptrlen, seg, sl) < 0)
+        if (wk__json_ptr_push(ptr, 4096, &ptrlen, seg, sl) < 0)
             return -ENAMETOOLONG;
         if (last)
             break;
@@ -326,7 +326,7 @@ static int walk_object(struct walk *w, unsigned rec, size_t pathlen, size_t ptrl
         memcpy(w->path + pl, k, klen);
         w->path[pl + klen] = '\0';
         size_t ptl = ptrlen;
-        if (ptr_push(w->ptr, sizeof(w->ptr), &ptl, k, klen) < 0) {
+        if (wk__json_ptr_push(w->ptr, sizeof(w->ptr), &ptl, k, klen) < 0) {
             w->err = "field path too long";
             return WK_EPARSE;
         }
@@ -367,7 +367,7 @@ static int walk_value(struct walk *w, unsigned rec, size_t pathlen, size_t ptrle
                 char idx[24];
                 size_t ptl = ptrlen;
                 int il = snprintf(idx, sizeof(idx), "%zu", i);
-                if (ptr_push(w->ptr, sizeof(w->ptr), &ptl, idx, (size_t)il) < 0)
+                if (wk__json_ptr_push(w->ptr, sizeof(w->ptr), &ptl, idx, (size_t)il) < 0)
                     rc = WK_EPARSE;
                 else
                     rc = leaf_str(w, json_array_get(j, i), &items[i]);

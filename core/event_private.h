@@ -33,6 +33,9 @@ struct wk_event {
 };
 
 bool wk__utf8_valid(const char *s, size_t len);
+/* Append "/" and one JSON-pointer segment (RFC 6901: '~' -> "~0", '/' -> "~1") to
+ * buf[0..*len), NUL-terminated, within cap bytes. @return 0 or -ENAMETOOLONG. */
+int wk__json_ptr_push(char *buf, size_t cap, size_t *len, const char *seg, size_t seglen);
 /** Heap bytes of an arena's chunks, those in use and those kept for reuse (core/mem.c). */
 size_t wk__arena_bytes(const struct wk_arena *a);
 

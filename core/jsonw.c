@@ -367,27 +367,6 @@ static uint32_t child_set(struct ev_build *b, uint32_t obj, const char *key, siz
     return c;
 }
 
-/* Append one JSON-pointer segment (RFC 6901) to ptr. @return false: over PTR_CAP. */
-static bool ptr_push(char *ptr, size_t *len, const char *seg, size_t seglen)
-{
-    if (*len + 1 >= PTR_CAP)
-        return false;
-    ptr[(*len)++] = '/';
-    for (size_t i = 0; i < seglen; i++) {
-        const char *rep = seg[i] == '~' ? "~0" : seg[i] == '/' ? "~1" : NULL;
-        size_t n = rep ? 2 : 1;
-        if (*len + n >= PTR_CAP)
-            return false;
-        if (rep)
-            memcpy(ptr + *len, rep, 2);
-        else
-            ptr[*len] = seg[i];
-        *len += n;
-    }
-    ptr[*len] = '\0';
-    return true;
-}
-
 /* Note a binary string's pointer in @binary (in field order, as value_json does): the
  * record prefix, the name's segments up to `upto`, and a list index when idx >= 0. */
 static void bin_note(struct ev_build *b, unsigned rec, const struct wk_key *k, uint64_t dots,
@@ -409,7 +388,7 @@ static void bin_note(struct ev_build *b, unsigned rec, const struct wk_key *k, u
             if (literal)
                 continue;
         }
-        if (!ptr_push(ptr, &len, k->name + start, i - start)) {
+        if (wk__json_ptr_push(ptr, PTR_CAP, &len, k->name + start, i - start) < 0) {
             b->fail = true;
             return;
         }
@@ -418,7 +397,7 @@ static void bin_note(struct ev_build *b, unsigned rec, const struct wk_key *k, u
     if (idx >= 0) {
         char t[24];
         int n = snprintf(t, sizeof(t), "%ld", idx);
-        if (!ptr_push(ptr, &len, t, (size_t)n)) {
+        if (wk__json_ptr_push(ptr, PTR_CAP, &len, t, (size_t)n) < 0) {
             b->fail = true;
             return;
         }
