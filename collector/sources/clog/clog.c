@@ -336,6 +336,12 @@ static struct tail *tail_find(struct wk_source *s, uint64_t dev, uint64_t ino)
     return NULL;
 }
 
+/* A file's last write, in ns (what catch-ups order and compare files by). */
+static int64_t mtime_ns(const struct stat *sb)
+{
+    return (int64_t)sb->st_mtim.tv_sec * WK_NS_PER_SEC + sb->st_mtim.tv_nsec;
+}
+
 /* Follow a file. `main`: it is the live name; otherwise only followed when the cursor
  * says we were reading it (a rotated file to finish). */
 static struct tail *tail_open_fd(struct wk_source *s, const char *path, int fd,
@@ -403,7 +409,7 @@ static struct tail *tail_open_fd(struct wk_source *s, const char *path, int fd,
             dot = q;
         if (dot) {
             t->catch_main = strndup(path, (size_t)(dot + 4 - path));
-            t->catch_after = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
+            t->catch_after = mtime_ns(&sb);
         }
     }
     if (s->handover_p && t->off == 0 &&
@@ -580,7 +586,7 @@ static int tail_finish_(struct wk_source *s, struct tail *t, const char *success
         unsigned i = s->ndone++ % (sizeof(s->done) / sizeof(s->done[0]));
         s->done[i].dev = t->dev;
         s->done[i].ino = t->ino;
-        s->done[i].mtime = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
+        s->done[i].mtime = mtime_ns(&sb);
     }
     slot_remove(s, t->slot);
     tail_free(s, t);
@@ -795,7 +801,7 @@ static int drain_now(struct wk_source *s, struct tail *t, const char *successor)
 
 static bool finished_lately(const struct wk_source *s, const struct stat *sb)
 {
-    int64_t mt = (int64_t)sb->st_mtim.tv_sec * WK_NS_PER_SEC + sb->st_mtim.tv_nsec;
+    int64_t mt = mtime_ns(sb);
     unsigned cap = sizeof(s->done) / sizeof(s->done[0]), n = s->ndone < cap ? s->ndone : cap;
     for (unsigned i = 0; i < n; i++)
         if (s->done[i].dev == (uint64_t)sb->st_dev && s->done[i].ino == (uint64_t)sb->st_ino &&
@@ -805,12 +811,12 @@ static bool finished_lately(const struct wk_source *s, const struct stat *sb)
 }
 
 /* After finishing a file that was rotated away (its last write at `after`), follow the
- * rotated siblings written after it, except the live file already pinned (pin_dev,
- * pin_ino) — files that rotated through entirely between two passes or while the old
- * file was drained — oldest first, before the live file. */
+ * rotated siblings written after it — files that rotated through entirely between two
+ * passes or while the old file was drained — oldest first, before the live file; not
+ * those followed or finished lately (the file just finished among them), nor the live
+ * file already pinned (pin_dev, pin_ino). */
 static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_format fmt,
-                     int64_t after, uint64_t done_dev, uint64_t done_ino, uint64_t pin_dev,
-                     uint64_t pin_ino)
+                     int64_t after, uint64_t pin_dev, uint64_t pin_ino)
 {
     char dir[4096];
     if (snprintf(dir, sizeof(dir), "%s", main_path) >= (int)sizeof(dir))
@@ -840,10 +846,9 @@ static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_f
         struct stat sb;
         if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
             tail_find(s, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino) ||
-            ((uint64_t)sb.st_dev == done_dev && (uint64_t)sb.st_ino == done_ino) ||
             ((uint64_t)sb.st_dev == pin_dev && (uint64_t)sb.st_ino == pin_ino))
             continue;
-        int64_t mt = (int64_t)sb.st_mtim.tv_sec * WK_NS_PER_SEC + sb.st_mtim.tv_nsec;
+        int64_t mt = mtime_ns(&sb);
         if (mt < after || finished_lately(s, &sb))
             continue;
         if (n == cap) {
@@ -877,7 +882,7 @@ static void defer_catch_up(struct tail *t)
     if (t->catch_main || fstat(t->fd, &ob) < 0)
         return;
     t->catch_main = strdup(t->path);
-    t->catch_after = (int64_t)ob.st_mtim.tv_sec * WK_NS_PER_SEC + ob.st_mtim.tv_nsec;
+    t->catch_after = mtime_ns(&ob);
 }
 
 /* A drained file is finished; if it was rotated away under back-pressure, the files that
@@ -888,14 +893,13 @@ static void finish_and_catch_up(struct wk_source *s, struct tail *t)
     char *cm = t->catch_main;
     int64_t after = t->catch_after;
     enum wk__clog_format fmt = t->fmt;
-    uint64_t dev = t->dev, ino = t->ino;
     t->catch_main = NULL;
     if (tail_finish(s, t) < 0) {
         t->catch_main = cm; /* rewound: t lives on, try again */
         return;
     }
     if (cm) /* opens them all; a full pipeline drains them in later passes */
-        catch_up(s, cm, fmt, after, dev, ino, 0, 0);
+        catch_up(s, cm, fmt, after, 0, 0);
     free(cm);
 }
 
@@ -938,9 +942,8 @@ static void pass(struct wk_source *s)
                 struct stat ob;
                 int64_t after =
                     fstat(t->fd, &ob) == 0
-                        ? (int64_t)ob.st_mtim.tv_sec * WK_NS_PER_SEC + ob.st_mtim.tv_nsec
+                        ? mtime_ns(&ob)
                         : 0;
-                uint64_t ddev = t->dev, dino = t->ino;
                 if (p && drain_now(s, t, p) == 0) {
                     /* The live file seen by stat() above may itself rotate away while
                      * the old one or rotated ones are drained (a slow pipeline, a busy
@@ -951,8 +954,7 @@ static void pass(struct wk_source *s)
                     memset(&pb, 0, sizeof(pb));
                     if (pfd >= 0 && fstat(pfd, &pb) < 0)
                         memset(&pb, 0, sizeof(pb));
-                    catch_up(s, p, fmt, after, ddev, dino, (uint64_t)pb.st_dev,
-                             (uint64_t)pb.st_ino);
+                    catch_up(s, p, fmt, after, (uint64_t)pb.st_dev, (uint64_t)pb.st_ino);
                     if (pfd >= 0)
                         tail_open_fd(s, p, pfd, fmt, true, false);
                 } else if (p) {
