@@ -242,6 +242,24 @@ static struct result measure(int which, const char *path)
     return r;
 }
 
+/* The summary line: ours against the raw loops and the peers, by wall or by CPU time
+ * (res: 0 the '=' count, 1 ours, 2 libauparse, 3 ausearch, 4 the k=v split). */
+static void shares(const struct result *res, bool cpu)
+{
+    double v[5];
+    for (int i = 0; i < 5; i++)
+        v[i] = cpu ? res[i].cpu : res[i].secs;
+    printf("%sours = %.0f%% of the raw limit%s, %.0f%% of the raw split%s", cpu ? "by CPU time: " : "",
+           100.0 * v[0] / v[1], cpu ? "" : " ('=' count)", v[4] > 0 ? 100.0 * v[4] / v[1] : 0.0,
+           cpu ? "" : " (k=v spans)");
+    if (v[2] > 0)
+        printf(cpu ? "; %.1fx the libauparse loop" : "; %.1fx faster than the libauparse loop",
+               v[2] / v[1]);
+    if (v[3] > 0)
+        printf(cpu ? "; %.1fx ausearch -i" : "; %.1fx faster than ausearch -i", v[3] / v[1]);
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -303,23 +321,8 @@ int main(int argc, char **argv)
     }
     if (res[1].secs <= 0 || res[0].secs <= 0)
         return 0;
-    printf("ours = %.0f%% of the raw limit ('=' count), %.0f%% of the raw split (k=v spans)",
-           100.0 * res[0].secs / res[1].secs,
-           res[4].secs > 0 ? 100.0 * res[4].secs / res[1].secs : 0.0);
-    if (res[2].secs > 0)
-        printf("; %.1fx faster than the libauparse loop", res[2].secs / res[1].secs);
-    if (res[3].secs > 0)
-        printf("; %.1fx faster than ausearch -i", res[3].secs / res[1].secs);
-    printf("\n");
-    if (res[1].cpu > 0 && res[0].cpu > 0) {
-        printf("by CPU time: ours = %.0f%% of the raw limit, %.0f%% of the raw split",
-               100.0 * res[0].cpu / res[1].cpu,
-               res[4].cpu > 0 ? 100.0 * res[4].cpu / res[1].cpu : 0.0);
-        if (res[2].cpu > 0)
-            printf("; %.1fx the libauparse loop", res[2].cpu / res[1].cpu);
-        if (res[3].cpu > 0)
-            printf("; %.1fx ausearch -i", res[3].cpu / res[1].cpu);
-        printf("\n");
-    }
+    shares(res, false);
+    if (res[1].cpu > 0 && res[0].cpu > 0)
+        shares(res, true);
     return 0;
 }
