@@ -133,6 +133,9 @@ struct wk__au_name {
 
 /** Build the table (idempotent, thread-safe; the parser's creation calls it). */
 void wk__au_names_init(void);
+/** The static key of EXECVE argument name a<idx> (also past the table's a127), or NULL
+ * beyond the names kept (a1023); after wk__au_names_init. */
+const struct wk_key *wk__au_arg_key(size_t idx);
 #define WK_AU_NAME_TAB 2048 /* power of two, at most a quarter full */
 extern const struct wk__au_name *wk__au_name_tab[WK_AU_NAME_TAB];
 

@@ -43,12 +43,14 @@ static const char *const known[] = {
     "INODE_GID", "OBJ_UID", "OBJ_GID", "SAUID", "NEW_GID", "OLD-AUID",
 };
 
-#define NAME_ARGS 128     /* EXECVE a0..a127 */
+#define NAME_ARGS 128     /* EXECVE a0..a127 in the table */
+#define ARG_KEYS 1024     /* EXECVE a0..a1023 as static keys (long command lines) */
 #define NAME_MAX_N 512
 
 static struct wk__au_name names[NAME_MAX_N];
 static size_t nnames;
-static char argnames[NAME_ARGS][5];
+static char argnames[ARG_KEYS][6];
+static struct wk_key argkeys[ARG_KEYS];
 static char uppers[64][16];
 static size_t nuppers;
 const struct wk__au_name *wk__au_name_tab[WK_AU_NAME_TAB];
@@ -91,9 +93,11 @@ static void names_init(void)
 {
     for (size_t i = 0; i < WK_ARRAY_SIZE(known); i++)
         add(known[i]);
-    for (int i = 0; i < NAME_ARGS; i++) {
+    for (int i = 0; i < ARG_KEYS; i++) {
         snprintf(argnames[i], sizeof(argnames[i]), "a%d", i);
-        add(argnames[i]);
+        argkeys[i] = wk_key_init(argnames[i]);
+        if (i < NAME_ARGS)
+            add(argnames[i]);
     }
     /* the ENRICHED name of each uid/gid field */
     for (size_t i = 0, n = nnames; i < n; i++) {
@@ -139,4 +143,9 @@ static void names_init(void)
 void wk__au_names_init(void)
 {
     pthread_once(&names_once, names_init);
+}
+
+const struct wk_key *wk__au_arg_key(size_t idx)
+{
+    return idx < ARG_KEYS ? &argkeys[idx] : NULL;
 }

@@ -28,11 +28,6 @@ static struct wk_key K_TYPE, K_KIND, K_OUTCOME, K_SERIAL, K_NODE, K_KEY, K_TAGS,
     K_ARCH_U, K_SYSCALL_U, K_SADDR_U, K_EXIT_U, K_ERRCODE, K_NODE_R, K_SERESULT, K_SEPERMS;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
-/* EXECVE argument names past names.c's a0..a127, as static keys too (long command lines) */
-#define ARG_KEYS 1024
-static char argk_names[ARG_KEYS][6];
-static struct wk_key argk[ARG_KEYS];
-
 /* a name's two bits in the filter of the names a record holds (nested_seen) */
 static inline uint64_t seen_bits(uint32_t h)
 {
@@ -44,10 +39,6 @@ static uint64_t seen_base;
 
 static void keys_init(void)
 {
-    for (int i = 0; i < ARG_KEYS; i++) {
-        snprintf(argk_names[i], sizeof(argk_names[i]), "a%d", i);
-        argk[i] = wk_key_init(argk_names[i]);
-    }
     wk_keys_init();
     K_TYPE = wk_key_init("type");
     K_NODE_R = wk_key_init("node");
@@ -569,8 +560,10 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
                     (rc = args_set(p, (size_t)idx, v, vlen)) < 0)
                     return rc;
                 fx->have_execve = true;
-                if (!nm && idx < ARG_KEYS && argk[idx].len == f->klen) /* ("a0128" is not) */
-                    rc = wk_event_add_str_ref(ev, (unsigned)rec, &argk[idx], v, vlen);
+                /* past the table's a127: a static key too ("a0128" is not one) */
+                const struct wk_key *ak = nm ? NULL : wk__au_arg_key((size_t)idx);
+                if (ak && ak->len == f->klen)
+                    rc = wk_event_add_str_ref(ev, (unsigned)rec, ak, v, vlen);
                 else
                     rc = add_field(ev, rec, nm, key, v, vlen);
                 if (rc < 0)
