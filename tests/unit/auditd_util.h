@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the auditd unit tests: run the auditd parser over a buffer or a corpus
- * file, collecting events as JSON lines and rejects with their line numbers. */
+ * file, collecting events as JSON lines and rejects with their line numbers (static inline:
+ * a test uses what it needs). */
 #ifndef WK_TEST_AUDITD_UTIL_H
 #define WK_TEST_AUDITD_UTIL_H
 
@@ -21,7 +22,7 @@ struct au_collect {
     struct wk_event *copies[256]; /* the first events, copied */
 };
 
-static int au_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resume)
+static inline int au_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resume)
 {
     struct au_collect *c = (struct au_collect *)s;
     char *js;
@@ -47,7 +48,7 @@ static int au_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resum
     return 0;
 }
 
-static int au_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
+static inline int au_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
                      const char *reason, const char *raw, size_t len)
 {
     struct au_collect *c = (struct au_collect *)s;
@@ -68,14 +69,14 @@ static int au_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
     return 0;
 }
 
-static void au_collect_init(struct au_collect *c)
+static inline void au_collect_init(struct au_collect *c)
 {
     memset(c, 0, sizeof(*c));
     c->sink.emit = au_emit;
     c->sink.reject = au_reject;
 }
 
-static void au_collect_fini(struct au_collect *c)
+static inline void au_collect_fini(struct au_collect *c)
 {
     free(c->out);
     for (int i = 0; i < 256; i++)
@@ -83,7 +84,7 @@ static void au_collect_fini(struct au_collect *c)
 }
 
 /* Feed buf line by line (as `ingest` does) into a new parser with sink, and flush. */
-static void au_feed(struct wk_parser_sink *sink, const char *path, const char *buf, size_t len)
+static inline void au_feed(struct wk_parser_sink *sink, const char *path, const char *buf, size_t len)
 {
     const struct wk_parser_ops *ops = wk_parser_find("auditd");
     struct wk_parser_opts opts;
@@ -104,13 +105,13 @@ static void au_feed(struct wk_parser_sink *sink, const char *path, const char *b
     ops->destroy(p);
 }
 
-static void au_run(struct au_collect *c, const char *path, const char *buf, size_t len)
+static inline void au_run(struct au_collect *c, const char *path, const char *buf, size_t len)
 {
     au_feed(&c->sink, path, buf, len);
 }
 
 /* The corpus directory: $WK_CORPUS, ../shared/corpus, or ../../shared/corpus (worktrees). */
-static const char *au_corpus(void)
+static inline const char *au_corpus(void)
 {
     static char path[4096];
     struct stat st;
@@ -123,7 +124,7 @@ static const char *au_corpus(void)
     WK_SKIP("corpus not found (set WK_CORPUS)");
 }
 
-static char *au_read_corpus(const char *rel, size_t *len)
+static inline char *au_read_corpus(const char *rel, size_t *len)
 {
     char path[8192];
     snprintf(path, sizeof(path), "%s/auditd/%s", au_corpus(), rel);

@@ -19,6 +19,7 @@
 #include "watchkeeper/jsonw.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/parser.h"
+#include "auditd_util.h" /* au_feed */
 #include "wk_test.h"
 
 /* A corpus file (path relative to the corpus directory). */
@@ -92,22 +93,7 @@ WK_TEST(auditd_corpus_events_are_written_as_jansson_does)
     for (size_t i = 0; i < WK_ARRAY_SIZE(logs); i++) {
         size_t len;
         char *buf = corpus_read(logs[i], &len);
-        const struct wk_parser_ops *ops = wk_parser_find("auditd");
-        struct wk_parser_opts opts;
-        struct wk_parser *p = NULL;
-        WK_ASSERT(ops != NULL);
-        wk_parser_opts_init(&opts);
-        WK_ASSERT_OK(ops->create(&p, &opts));
-        uint64_t lineno = 0;
-        for (size_t at = 0; at < len;) {
-            const char *nl = memchr(buf + at, '\n', len - at);
-            size_t l = nl ? (size_t)(nl - (buf + at)) : len - at;
-            struct wk_line_ctx where = {logs[i], ++lineno, at};
-            WK_ASSERT_OK(ops->feed_line(p, buf + at, l, &where, &c.sink));
-            at += l + 1;
-        }
-        WK_ASSERT_OK(ops->flush(p, &c.sink));
-        ops->destroy(p);
+        au_feed(&c.sink, logs[i], buf, len);
         free(buf);
     }
     /* 173 events from these logs today (the parser may merge or split a few) */
