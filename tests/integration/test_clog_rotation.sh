@@ -25,6 +25,33 @@ lines() { # lines FROM TO: json-file lines "line N"
     awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i <= b; i++)
         printf "{\"log\":\"line %d padding padding padding padding padding\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00.000000001Z\"}\n", i }'
 }
+# rotate K: dockerd's rotation with K rotated files kept: log.K-1 -> log.K, ..., log -> log.1
+rotate() {
+    local i
+    for ((i = $1 - 1; i >= 1; i--)); do mv "$log.$i" "$log.$((i + 1))"; done
+    mv "$log" "$log.1"
+}
+# once FILE FROM TO [earlier]: "ok" when FILE's events are the lines FROM..TO, each once
+# (with "earlier": lines before FROM and gap events in FILE are passed over)
+once() {
+    python3 - "$@" <<'PY'
+import json, sys
+path, a, b = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+earlier = len(sys.argv) > 4
+n = []
+for l in open(path):
+    e = json.loads(l)
+    if e["event"].get("kind") == "gap" and earlier:
+        continue
+    x = int(e["message"].split()[1]) if "message" in e else -1
+    if x >= a or not earlier:
+        n.append(x)
+n.sort()
+exp = list(range(a, b + 1))
+print("ok" if n == exp else "got %d events; missing %s; twice %s; first %s" % (
+    len(n), sorted(set(exp) - set(n))[:3], sorted(x for x in set(n) if n.count(x) > 1)[:3], n[:3]))
+PY
+}
 lines 1 1 >"$log"
 wk_driver_start clog "$FIFO" "$WK_TMP/cursor" --opt "docker_root=$WK_TMP/data" \
     --opt pods_dir= --opt containers_dir= --opt poll_interval=50ms --opt rescan_interval=200ms \
@@ -113,37 +140,22 @@ wk_expect_eq "$got" "ok" "a gap where rotated files were deleted unread"
 kill -STOP "$DRIVER_PID"
 : >"$WK_TMP/gate"
 lines 6251 6260 >>"$log"                                 # X's unread end
-mv "$log" "$log.1"
+rotate 1
 lines 6261 6300 >"$log"                                  # W
-mv "$log.1" "$log.2"
-mv "$log" "$log.1"
+rotate 2
 lines 6301 6320 >"$log"                                  # Y
 kill -CONT "$DRIVER_PID"
 sleep 1                                                  # passes and rescans, all refused
 # Y rotates away too, still refused; Z is live. Y is finished before X (it was found
 # later, so it is read first): X's catch-up must not read Y a second time.
-mv "$log.2" "$log.3"
-mv "$log.1" "$log.2"
-mv "$log" "$log.1"
+rotate 3
 lines 6321 6330 >"$log"                                  # Z
 sleep 1
 grep -q '"line 6251 padding' "$OUT" && wk_fail "the gate did not hold the pipeline"
 rm "$WK_TMP/gate"
 wk_wait_eval "grep -q '\"line 6330 padding' '$OUT' && grep -q '\"line 6260 padding' '$OUT'"
 sleep 0.5
-got=$(python3 - "$OUT" <<'PY'
-import json, sys
-n = []
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e["event"].get("kind") != "gap":
-        n.append(int(e["message"].split()[1]))
-n = sorted(x for x in n if x > 6250)
-exp = list(range(6251, 6331))
-print("ok" if n == exp else "got %d events; missing %s; twice %s" % (
-    len(n), sorted(set(exp) - set(n))[:3], sorted(x for x in set(n) if n.count(x) > 1)[:3]))
-PY
-)
+got=$(once "$OUT" 6251 6330 earlier)
 wk_expect_eq "$got" "ok" "files rotated through under back-pressure are read once"
 wk_driver_stop
 
@@ -152,25 +164,16 @@ wk_driver_stop
 # from the cursor, and V must be read too (it once was silently skipped: only the live
 # name and files the cursor knows were opened).
 lines 6331 6340 >>"$log"                                 # Z's unread end
-for i in 3 2 1; do mv "$log.$i" "$log.$((i + 1))"; done
-mv "$log" "$log.1"
+rotate 4
 lines 6341 6370 >"$log"                                  # V
-for i in 4 3 2 1; do mv "$log.$i" "$log.$((i + 1))"; done
-mv "$log" "$log.1"
+rotate 5
 lines 6371 6380 >"$log"                                  # U
 OUT2=$WK_TMP/logs2.jsonl
 wk_driver_start clog "$OUT2" "$WK_TMP/cursor" --opt "docker_root=$WK_TMP/data" \
     --opt pods_dir= --opt containers_dir= --opt poll_interval=50ms --opt rescan_interval=200ms
 wk_wait_eval "grep -q '\"line 6380 padding' '$OUT2' && grep -q '\"line 6340 padding' '$OUT2'"
 sleep 0.5
-got=$(python3 - "$OUT2" <<'PY'
-import json, sys
-n = sorted(int(json.loads(l)["message"].split()[1]) for l in open(sys.argv[1]))
-exp = list(range(6331, 6381))
-print("ok" if n == exp else "got %d events; missing %s; first %s" % (
-    len(n), sorted(set(exp) - set(n))[:3], n[:3]))
-PY
-)
+got=$(once "$OUT2" 6331 6380)
 wk_expect_eq "$got" "ok" "files rotated through while stopped are read once after a restart"
 wk_driver_stop
 echo "ok: clog_rotation"
