@@ -17,7 +17,9 @@
 # Usage: bench/daemon_e2e.sh [BUILD_DIR] (env: N=200000 BASE=10000 SECS=10 PERF=1 to
 #        profile the throughput run with perf and print CPU shares by component;
 #        CALLGRIND=1 (CG_N=20000) to count instructions per event of `run --once` under
-#        valgrind: CPU seconds on a shared VM move by +-20%, instruction counts do not)
+#        valgrind: CPU seconds on a shared VM move by +-20%, instruction counts do not;
+#        CG_KEEP=DIR keeps the callgrind files there, cg.out.mix and cg.out.audit, for
+#        callgrind_annotate)
 # Peers (Vector, Fluent Bit) are not installed here; figures are printed against the
 # issue's goals instead (>= 100k audit events/s per core; <= 0.05 core and <= 64 MiB at
 # 10k/s).
@@ -192,6 +194,7 @@ if [ "${CALLGRIND:-0}" = 1 ]; then
         config "$tmp/c-cg-$1.yaml" "$tmp/store-cg-$1" "$tmp/cg-$1" ", tick_read: 64MiB, poll: 10ms"
         valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out.$1" "$bin" run \
             -c "$tmp/c-cg-$1.yaml" --once >/dev/null 2>"$tmp/log-cg-$1" || true
+        [ -z "${CG_KEEP:-}" ] || { mkdir -p "$CG_KEEP" && cp "$tmp/cg.out.$1" "$CG_KEEP/"; }
         local total train
         total=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$tmp/log-cg-$1" || true)
         train=$(callgrind_annotate --inclusive=yes "$tmp/cg.out.$1" 2>/dev/null |
