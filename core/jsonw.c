@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "event_private.h"
 #include "watchkeeper/event_json.h"
@@ -94,9 +97,11 @@ static inline void put1(struct wk_jsonw *w, char c)
     w->p[w->len] = '\0';
 }
 
-/* Does a byte of x need an escape (< 0x20, '"', '\\')? Exact: the has-zero-byte tests
- * only flag a byte falsely after a byte that truly qualifies. */
-static inline bool esc8(uint64_t x)
+/* The bytes of x needing an escape (< 0x20, '"', '\\'): the high bit of each such byte is
+ * set. The lowest one set is exact (the first in memory: little-endian loads); a byte after
+ * one that truly qualifies may be flagged falsely (a borrow), which does not matter as
+ * only the first is used. */
+static inline uint64_t esc8_mask(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
@@ -122,6 +127,26 @@ static inline uint64_t load_short(const char *s, size_t n)
     return n ? (unsigned char)s[0] | UINT64_C(0x41414141414141) << 8 : UINT64_C(0x4141414141414141);
 }
 
+/* The 0 < n < 8 bytes of s in place (byte k of s is byte k of the word: overlapping loads
+ * OR the same bytes together), the bytes from n on 'A'. */
+static inline uint64_t load_tail(const char *s, size_t n)
+{
+    const uint64_t fill = UINT64_C(0x4141414141414141) << (8 * n);
+    uint32_t a, z;
+    uint16_t c, y;
+    if (n >= 4) {
+        memcpy(&a, s, 4);
+        memcpy(&z, s + n - 4, 4);
+        return a | (uint64_t)z << (8 * (n - 4)) | fill;
+    }
+    if (n >= 2) {
+        memcpy(&c, s, 2);
+        memcpy(&y, s + n - 2, 2);
+        return c | (uint64_t)y << (8 * (n - 2)) | fill;
+    }
+    return (unsigned char)s[0] | fill;
+}
+
 static inline void copy_short(char *o, const char *s, size_t n)
 {
     if (n >= 4) {
@@ -135,65 +160,104 @@ static inline void copy_short(char *o, const char *s, size_t n)
     }
 }
 
+#ifdef __SSE2__
+/* The bytes of s[0..16) needing an escape, one bit each (bit k: s[k]), exact. */
+static inline unsigned esc16_mask(const char *s)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i ctl = _mm_cmpeq_epi8(_mm_subs_epu8(x, _mm_set1_epi8(0x1f)), _mm_setzero_si128());
+    __m128i q = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
+    __m128i bs = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(q, bs)));
+}
+#endif
+
+/* What an escaped byte becomes (jansson's forms): 2 or 6 bytes, padded to 8. */
+struct esc_form {
+    char s[8];
+    uint8_t len;
+};
+static const struct esc_form *esc_form(unsigned char c)
+{
+#define U(x) { "\\u00" #x "\0", 6 }
+    static const struct esc_form ctl[32] = {
+        U(00), U(01), U(02), U(03), U(04), U(05), U(06), U(07),
+        { "\\b", 2 }, { "\\t", 2 }, { "\\n", 2 }, U(0B), { "\\f", 2 }, { "\\r", 2 }, U(0E), U(0F),
+        U(10), U(11), U(12), U(13), U(14), U(15), U(16), U(17),
+        U(18), U(19), U(1A), U(1B), U(1C), U(1D), U(1E), U(1F),
+    };
+#undef U
+    static const struct esc_form quote = { "\\\"", 2 }, bslash = { "\\\\", 2 };
+    return c < 0x20 ? &ctl[c] : c == '"' ? &quote : &bslash;
+}
+
+/* Runs of bytes that need no escape are found a word (or 16 bytes with SSE2) at a time and
+ * copied whole; the first byte needing an escape in a word is found by its bit (ctz), so an
+ * escape costs the same wherever it is. Room: n + 2 up front, then at each escape the rest,
+ * the escape and the quote (checked against the end, reserved only when short). */
 void wk_jsonw_str(struct wk_jsonw *w, const char *s, size_t n)
 {
-    /* the quotes and every byte as itself; an escape reserves what it adds */
     if (n > SIZE_MAX / 8 || !reserve(w, n + 2))
         return;
-    char *o = w->p + w->len;
+    char *o = w->p + w->len, *end = w->p + w->cap;
     *o++ = '"';
     size_t i = 0;
-    if (n < 8 && !esc8(load_short(s, n))) {
-        copy_short(o, s, n);
-        o += n;
-        i = n;
-    }
     for (;;) {
-        while (i + 8 <= n) { /* 8 bytes at a time while none needs an escape */
+#ifdef __SSE2__
+        while (i + 16 <= n) {
+            unsigned m = esc16_mask(s + i);
+            memcpy(o, s + i, 16); /* room: n - i + 2 >= 16 */
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                i += k;
+                o += k;
+                goto escape;
+            }
+            i += 16;
+            o += 16;
+        }
+#endif
+        while (i + 8 <= n) {
             uint64_t x;
             memcpy(&x, s + i, 8);
-            if (esc8(x))
-                break;
             memcpy(o, &x, 8);
-            o += 8;
+            uint64_t m = esc8_mask(x);
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctzll(m) >> 3;
+                i += k;
+                o += k;
+                goto escape;
+            }
             i += 8;
+            o += 8;
         }
-        if (i >= n)
-            break;
-        if (n - i < 8 && n >= 8) {
-            /* the tail: the last 8 bytes again (those before it need no escape) */
-            uint64_t x;
-            memcpy(&x, s + n - 8, 8);
-            if (!esc8(x)) {
-                memcpy(o - (8 - (n - i)), &x, 8);
-                o += n - i;
+        if (i < n) {
+            size_t r = n - i;
+            uint64_t m = esc8_mask(load_tail(s + i, r));
+            if (!m) {
+                copy_short(o, s + i, r);
+                o += r;
                 break;
             }
+            unsigned k = (unsigned)__builtin_ctzll(m) >> 3;
+            copy_short(o, s + i, k);
+            i += k;
+            o += k;
+        } else {
+            break;
         }
-        unsigned char c = (unsigned char)s[i++];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
+    escape:;
+        /* s[i] needs an escape: its form (8 bytes written, 2 or 6 kept), then the rest */
+        const struct esc_form *f = esc_form((unsigned char)s[i++]);
+        if ((size_t)(end - o) < n - i + 9) {
+            w->len = (size_t)(o - w->p);
+            if (!reserve(w, n - i + 8))
+                return;
+            o = w->p + w->len;
+            end = w->p + w->cap;
         }
-        w->len = (size_t)(o - w->p);
-        if (!reserve(w, n - i + 7)) /* the escape (<= 6), the rest, the quote */
-            return;
-        o = w->p + w->len;
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        default:
-            memcpy(o, "u00", 3);
-            o[3] = "0123456789ABCDEF"[c >> 4];
-            o[4] = "0123456789ABCDEF"[c & 15];
-            o += 5;
-        }
+        memcpy(o, f->s, 8);
+        o += f->len;
     }
     *o++ = '"';
     *o = '\0';

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 
 #include <stdio.h>
@@ -381,4 +382,113 @@ WK_TEST(random_events_are_written_as_jansson_does)
     WK_ASSERT(written > 2500);
     wk_event_free(ev);
     wk_jsonw_fini(&w);
+}
+
+/* ---------- wk_jsonw_str against a byte-by-byte writer ---------- */
+
+/* The slow path: jansson's escapes one byte at a time (the writer's contract). */
+static size_t str_slow(char *o, const unsigned char *s, size_t n)
+{
+    size_t k = 0;
+    o[k++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i];
+        const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b"
+                      : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                      : c == '\t' ? "\\t" : NULL;
+        if (e) {
+            memcpy(o + k, e, 2);
+            k += 2;
+        } else if (c < 0x20) {
+            k += (size_t)sprintf(o + k, "\\u%04X", c);
+        } else {
+            o[k++] = (char)c;
+        }
+    }
+    o[k++] = '"';
+    o[k] = '\0';
+    return k;
+}
+
+/* s written after `pre` bytes already in the writer (another place in the buffer, another
+ * room left before it grows) against the slow path; for valid UTF-8 also against jansson. */
+static void str_check(struct wk_jsonw *w, size_t pre, const unsigned char *s, size_t n,
+                      bool utf8)
+{
+    static char want[6 * 4096 + 3];
+    WK_ASSERT(n <= 4096);
+    size_t wl = str_slow(want, s, n);
+    wk_jsonw_reset(w);
+    for (size_t i = 0; i < pre; i++)
+        wk_jsonw_put(w, "p", 1);
+    /* a heap copy of exactly n bytes: ASan sees any read past its end */
+    char *c = malloc(n ? n : 1);
+    WK_ASSERT(c != NULL);
+    memcpy(c, s, n);
+    wk_jsonw_str(w, c, n);
+    free(c);
+    WK_ASSERT(!w->oom);
+    WK_ASSERT_UINT_EQ(w->len, pre + wl);
+    if (memcmp(w->p + pre, want, wl) != 0 || w->p[w->len] != '\0')
+        WK_FAIL("string of %zu bytes at %zu differs:\n want %s\n got  %s", n, pre, want,
+                w->p + pre);
+    if (utf8) {
+        json_t *j = json_stringn((const char *)s, n);
+        WK_ASSERT(j != NULL);
+        char *d = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        WK_ASSERT(d != NULL);
+        WK_ASSERT_STR_EQ(d, want);
+        free(d);
+        json_decref(j);
+    }
+}
+
+/* Every byte value at every position of strings of 0..48 bytes (the 16-byte, 8-byte and
+ * tail paths and the seams between them), in fillers that include the bytes the word test
+ * could flag falsely after an escape (' ' after a control byte, '#' after '"', ']' after
+ * '\\'), and a second special byte right after the first. */
+WK_TEST(strings_every_byte_at_every_position_as_the_slow_path)
+{
+    static const unsigned char fills[] = { 'a', ' ', '#', ']', 0x7f, 0x80, 0xff, '"' };
+    struct wk_jsonw w = {0};
+    unsigned char s[64];
+    size_t checked = 0;
+    for (size_t fi = 0; fi < sizeof(fills); fi++) {
+        for (size_t n = 1; n <= 48; n++) {
+            for (size_t at = 0; at < n; at++) {
+                for (unsigned c = 0; c < 256; c++) {
+                    memset(s, fills[fi], n);
+                    s[at] = (unsigned char)c;
+                    if (at + 1 < n && c % 3 == 0)
+                        s[at + 1] = (unsigned char)(c + 1); /* a pair of specials */
+                    str_check(&w, (c + at) % 19, s, n, fi == 0 && c < 0x80);
+                    checked++;
+                }
+            }
+        }
+    }
+    WK_ASSERT(checked > 300000);
+    wk_jsonw_fini(&w);
+}
+
+/* Random strings: lengths 0..4096, bytes from mixes that make escapes rare, common or
+ * dense; written into a writer that starts small so the escapes' own reserve runs. */
+WK_TEST(random_strings_as_the_slow_path)
+{
+    static unsigned char s[4096];
+    for (int r = 0; r < 20000; r++) {
+        struct wk_jsonw w = {0};
+        size_t n = r % 10 == 0 ? rnd(4097) : rnd(80);
+        unsigned mix = rnd(4);
+        bool ascii = true;
+        for (size_t i = 0; i < n; i++) {
+            unsigned x = rnd(256);
+            if (mix == 0 || (mix == 1 && rnd(16)) || (mix == 2 && rnd(2)))
+                x = 0x20 + x % 0x5f; /* printable ASCII: '"' and '\\' among them */
+            s[i] = (unsigned char)x;
+            ascii &= x < 0x80;
+        }
+        str_check(&w, rnd(1100), s, n, ascii);
+        wk_jsonw_fini(&w);
+    }
 }
