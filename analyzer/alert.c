@@ -87,91 +87,96 @@ static bool attack_plain(const char *s)
     }
 }
 
+int wk_alert_to_jsonw(const struct wk_alert *a, struct wk_jsonw *w)
+{
+    bool first = true, rfirst = true;
+    char tbuf[64], ats[64];
+    wk_time_format(a->ts, ats);
+    JB_LIT(w, "{");
+    jb_opt(w, &first, "@timestamp", ats);
+    jb_key(w, &first, "rule");
+    JB_LIT(w, "{");
+    const struct wk_rule_info *in = a->info;
+    jb_opt(w, &rfirst, "id", in->id);
+    jb_opt(w, &rfirst, "name", in->name);
+    jb_opt(w, &rfirst, "title", in->title);
+    jb_opt(w, &rfirst, "level", in->level);
+    jb_opt(w, &rfirst, "status", in->status);
+    jb_opt(w, &rfirst, "type", in->is_correlation ? in->corr_type : "detection");
+    jb_key(w, &rfirst, "tags");
+    JB_LIT(w, "[");
+    for (size_t i = 0; i < in->ntags; i++) {
+        if (i)
+            JB_LIT(w, ",");
+        wk_jsonw_str(w, in->tags[i], strlen(in->tags[i]));
+    }
+    JB_LIT(w, "]");
+    jb_key(w, &rfirst, "attack");
+    if (attack_plain(a->attack)) { /* compile.c's form: already what jansson would write */
+        wk_jsonw_put(w, a->attack, strlen(a->attack));
+    } else {
+        json_t *att = a->attack ? json_loads(a->attack, 0, NULL) : NULL;
+        if (att)
+            jb_dump(w, att);
+        else
+            JB_LIT(w, "[]");
+        json_decref(att);
+    }
+    jb_opt(w, &rfirst, "author", in->author);
+    jb_opt(w, &rfirst, "license", in->license);
+    jb_opt(w, &rfirst, "file", in->file);
+    JB_LIT(w, "}");
+    if (a->group) {
+        json_t *g = json_loads(a->group, 0, NULL);
+        jb_key(w, &first, "group");
+        if (g)
+            jb_dump(w, g);
+        else
+            JB_LIT(w, "null");
+        json_decref(g);
+        json_t *v = json_real(a->value);
+        jb_key(w, &first, "value");
+        if (v)
+            jb_dump(w, v);
+        else
+            w->oom = true;
+        json_decref(v);
+        jb_key(w, &first, "contributing");
+        JB_LIT(w, "[");
+        for (size_t i = 0; i < a->ncontrib; i++) {
+            bool cf = true;
+            if (i)
+                JB_LIT(w, ",");
+            JB_LIT(w, "{");
+            wk_time_format(a->contrib[i].ts, tbuf);
+            jb_opt(w, &cf, "@timestamp", tbuf);
+            jb_key(w, &cf, "ref");
+            wk_jsonw_int(w, (int64_t)a->contrib[i].ref);
+            jb_key(w, &cf, "rule");
+            wk_jsonw_int(w, (int64_t)a->contrib[i].rule);
+            JB_LIT(w, "}");
+        }
+        JB_LIT(w, "]");
+    }
+    if (a->record) {
+        jb_key(w, &first, "record");
+        wk_jsonw_int(w, (int64_t)a->record);
+    }
+    if (a->ref) {
+        jb_key(w, &first, "ref");
+        wk_jsonw_int(w, (int64_t)a->ref);
+    }
+    if (a->event)
+        jb_event(w, &first, a->event);
+    JB_LIT(w, "}");
+    return w->oom || !w->p ? -ENOMEM : 0;
+}
+
 int wk_alert_to_json(const struct wk_alert *a, char **out, size_t *len)
 {
     struct wk_jsonw b;
     wk_jsonw_init(&b);
-    bool first = true, rfirst = true;
-    char tbuf[64], ats[64];
-    wk_time_format(a->ts, ats);
-    JB_LIT(&b, "{");
-    jb_opt(&b, &first, "@timestamp", ats);
-    jb_key(&b, &first, "rule");
-    JB_LIT(&b, "{");
-    const struct wk_rule_info *in = a->info;
-    jb_opt(&b, &rfirst, "id", in->id);
-    jb_opt(&b, &rfirst, "name", in->name);
-    jb_opt(&b, &rfirst, "title", in->title);
-    jb_opt(&b, &rfirst, "level", in->level);
-    jb_opt(&b, &rfirst, "status", in->status);
-    jb_opt(&b, &rfirst, "type", in->is_correlation ? in->corr_type : "detection");
-    jb_key(&b, &rfirst, "tags");
-    JB_LIT(&b, "[");
-    for (size_t i = 0; i < in->ntags; i++) {
-        if (i)
-            JB_LIT(&b, ",");
-        wk_jsonw_str(&b, in->tags[i], strlen(in->tags[i]));
-    }
-    JB_LIT(&b, "]");
-    jb_key(&b, &rfirst, "attack");
-    if (attack_plain(a->attack)) { /* compile.c's form: already what jansson would write */
-        wk_jsonw_put(&b, a->attack, strlen(a->attack));
-    } else {
-        json_t *att = a->attack ? json_loads(a->attack, 0, NULL) : NULL;
-        if (att)
-            jb_dump(&b, att);
-        else
-            JB_LIT(&b, "[]");
-        json_decref(att);
-    }
-    jb_opt(&b, &rfirst, "author", in->author);
-    jb_opt(&b, &rfirst, "license", in->license);
-    jb_opt(&b, &rfirst, "file", in->file);
-    JB_LIT(&b, "}");
-    if (a->group) {
-        json_t *g = json_loads(a->group, 0, NULL);
-        jb_key(&b, &first, "group");
-        if (g)
-            jb_dump(&b, g);
-        else
-            JB_LIT(&b, "null");
-        json_decref(g);
-        json_t *v = json_real(a->value);
-        jb_key(&b, &first, "value");
-        if (v)
-            jb_dump(&b, v);
-        else
-            b.oom = true;
-        json_decref(v);
-        jb_key(&b, &first, "contributing");
-        JB_LIT(&b, "[");
-        for (size_t i = 0; i < a->ncontrib; i++) {
-            bool cf = true;
-            if (i)
-                JB_LIT(&b, ",");
-            JB_LIT(&b, "{");
-            wk_time_format(a->contrib[i].ts, tbuf);
-            jb_opt(&b, &cf, "@timestamp", tbuf);
-            jb_key(&b, &cf, "ref");
-            wk_jsonw_int(&b, (int64_t)a->contrib[i].ref);
-            jb_key(&b, &cf, "rule");
-            wk_jsonw_int(&b, (int64_t)a->contrib[i].rule);
-            JB_LIT(&b, "}");
-        }
-        JB_LIT(&b, "]");
-    }
-    if (a->record) {
-        jb_key(&b, &first, "record");
-        wk_jsonw_int(&b, (int64_t)a->record);
-    }
-    if (a->ref) {
-        jb_key(&b, &first, "ref");
-        wk_jsonw_int(&b, (int64_t)a->ref);
-    }
-    if (a->event)
-        jb_event(&b, &first, a->event);
-    JB_LIT(&b, "}");
-    if (b.oom || !b.p) {
+    if (wk_alert_to_jsonw(a, &b) < 0) {
         wk_jsonw_fini(&b);
         *out = NULL;
         return -ENOMEM;

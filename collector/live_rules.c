@@ -14,6 +14,7 @@
 
 #include "watchkeeper/daemon.h"
 #include "watchkeeper/error.h"
+#include "watchkeeper/jsonw.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/rule.h"
 
@@ -24,7 +25,13 @@ struct live {
     struct wk_ruleset *rs;
     struct wk_rule_scratch *sc;
     struct wk_strv disable;
+    /* the alerts' text is written here (the writer thread's): its buffer and the event's
+     * scratch are kept from alert to alert, each alert's text is then copied out once */
+    struct wk_jsonw w;
 };
+
+/* A writer grown past this by one huge alert gives its memory back after it. */
+#define KEEP_MAX (1u << 20)
 
 struct emit_ctx {
     struct live *lv;
@@ -51,15 +58,28 @@ static int on_alert(const struct wk_alert *a, void *data)
         if (strcmp(a->info->id, e->lv->disable.v[i]) == 0)
             return 0;
     }
-    char *text;
-    size_t len;
-    int rc = wk_alert_to_json(a, &text, &len);
+    struct wk_jsonw *w = &e->lv->w;
+    wk_jsonw_reset(w);
+    int rc = wk_alert_to_jsonw(a, w);
+    json_t *o = NULL;
+    char *text = NULL;
+    size_t len = w->len;
+    if (rc == 0 && e->emit_text) {
+        text = malloc(len + 1);
+        if (text)
+            memcpy(text, w->p, len + 1);
+    } else if (rc == 0) {
+        o = json_loadb(w->p, len, 0, NULL);
+    }
+    if (w->cap > KEEP_MAX) {
+        wk_jsonw_fini(w);
+        wk_jsonw_init(w);
+    }
     if (rc < 0)
         return rc;
     if (e->emit_text)
-        return e->emit_text(e->arg, text, len, level_num(a->info ? a->info->level : NULL));
-    json_t *o = json_loadb(text, len, 0, NULL);
-    free(text);
+        return text ? e->emit_text(e->arg, text, len, level_num(a->info ? a->info->level : NULL))
+                    : -ENOMEM;
     if (!o)
         return -ENOMEM;
     return e->emit(e->arg, o);
@@ -92,6 +112,7 @@ static void live_free(void *ctx)
     wk_rule_scratch_free(lv->sc);
     wk_ruleset_unref(lv->rs);
     wk_strv_clear(&lv->disable);
+    wk_jsonw_fini(&lv->w);
     free(lv);
 }
 

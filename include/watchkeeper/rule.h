@@ -194,4 +194,12 @@ int wk_rule_scratch_restore(struct wk_rule_scratch *sc, const char *text, size_t
  */
 int wk_alert_to_json(const struct wk_alert *a, char **out, size_t *len);
 
+struct wk_jsonw;
+/**
+ * The same bytes appended to a writer (jsonw.h): a writer kept across alerts (one per
+ * thread) keeps its buffer and the event's scratch, so a warm writer allocates nothing per
+ * alert. @return 0; -ENOMEM (w->oom set, the text is partial: reset the writer).
+ */
+int wk_alert_to_jsonw(const struct wk_alert *a, struct wk_jsonw *w);
+
 #endif /* WK_RULE_H */

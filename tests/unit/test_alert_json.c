@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "watchkeeper/event_json.h"
+#include "watchkeeper/jsonw.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/parser.h"
 #include "watchkeeper/rule.h"
@@ -48,6 +49,18 @@ static void check_event(const struct wk_event *ev)
     }
     if (strlen(want) != glen || memcmp(want, got, glen) != 0)
         WK_FAIL("event %zu differs:\n want %s\n got  %s", checked, want, got);
+    /* the same bytes from one writer kept across every alert (as the daemon keeps it),
+     * after text of the previous alert and after a reset */
+    static struct wk_jsonw reuse;
+    size_t at = checked % 3 == 0 ? 0 : reuse.len;
+    if (at == 0)
+        wk_jsonw_reset(&reuse);
+    WK_ASSERT_OK(wk_alert_to_jsonw(&a, &reuse));
+    if (reuse.len - at != glen || memcmp(reuse.p + at, got, glen) != 0)
+        WK_FAIL("event %zu differs from a reused writer:\n want %s\n got  %s", checked, got,
+                reuse.p + at);
+    if (reuse.len > (1u << 20))
+        wk_jsonw_fini(&reuse);
     checked++;
     if (getenv("WK_SHOW"))
         fprintf(stderr, "%s\n", got);
