@@ -264,6 +264,88 @@ void wk_jsonw_str(struct wk_jsonw *w, const char *s, size_t n)
     w->len = (size_t)(o - w->p);
 }
 
+/* Does s[0..n), 1 <= n <= 16, hold a byte needing an escape? Two words (overlapping when
+ * n < 16) or one short load: *x, *y keep the words for the copy. */
+static inline bool small_clean(const char *s, size_t n, uint64_t *x, uint64_t *y)
+{
+    if (n >= 8) {
+        memcpy(x, s, 8);
+        memcpy(y, s + n - 8, 8);
+        return !(esc8_mask(*x) | esc8_mask(*y));
+    }
+    return !esc8_mask(load_short(s, n));
+}
+
+/* o[0..n) = s, from the words small_clean loaded (n >= 8) or copied short. */
+static inline void small_copy(char *o, const char *s, size_t n, uint64_t x, uint64_t y)
+{
+    if (n >= 8) {
+        memcpy(o, &x, 8);
+        memcpy(o + n - 8, &y, 8);
+    } else {
+        copy_short(o, s, n);
+    }
+}
+
+/* wk_jsonw_str with the common case inline: 1..16 bytes, none needing an escape. */
+static inline void put_str(struct wk_jsonw *w, const char *s, size_t n)
+{
+    uint64_t x, y;
+    if (n - 1 < 16 && small_clean(s, n, &x, &y) && reserve(w, n + 2)) {
+        char *o = w->p + w->len;
+        o[0] = '"';
+        small_copy(o + 1, s, n, x, y);
+        o[n + 1] = '"';
+        o[n + 2] = '\0';
+        w->len += n + 2;
+        return;
+    }
+    wk_jsonw_str(w, s, n);
+}
+
+/* `,"key":` (no comma for the first member): one reserve, the key inline when short. */
+static inline void put_key(struct wk_jsonw *w, bool comma, const char *k, size_t n)
+{
+    uint64_t x, y;
+    if (n - 1 < 16 && small_clean(k, n, &x, &y) && reserve(w, n + 4)) {
+        char *o = w->p + w->len;
+        *o = ',';
+        o += comma;
+        o[0] = '"';
+        small_copy(o + 1, k, n, x, y);
+        o[n + 1] = '"';
+        o[n + 2] = ':';
+        o[n + 3] = '\0';
+        w->len += n + 3 + comma;
+        return;
+    }
+    if (comma)
+        put1(w, ',');
+    wk_jsonw_str(w, k, n);
+    put1(w, ':');
+}
+
+/* Valid UTF-8? ASCII (most strings) is settled here 16 or 8 bytes at a time; a string with
+ * a byte >= 0x80 goes to wk__utf8_valid. */
+static inline bool utf8_ok(const char *s, size_t n)
+{
+    const uint64_t high = 0x8080808080808080u;
+    size_t i = 0;
+#ifdef __SSE2__
+    for (; i + 16 <= n; i += 16) {
+        if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i))))
+            return wk__utf8_valid(s, n);
+    }
+#endif
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        if (x & high)
+            return wk__utf8_valid(s, n);
+    }
+    return i == n || !(load_short(s + i, n - i) & high) || wk__utf8_valid(s, n);
+}
+
 void wk_jsonw_int(struct wk_jsonw *w, int64_t v)
 {
     char t[24], *e = t + sizeof(t), *p = e;
@@ -300,6 +382,7 @@ struct wk__jsonw_node {
     const struct wk_value *v; /* N_VALUE */
     json_t *json;             /* N_VALUE of a JSON value: parsed (owned) */
     uint32_t child, last, next, parent;
+    uint32_t slot; /* its place in w->slots (a child), for the next event to empty */
     uint8_t kind;
     bool valid; /* N_VALUE string: valid UTF-8 (else base64) */
 };
@@ -374,6 +457,7 @@ static bool slots_grow(struct ev_build *b)
         while (sl[at])
             at = (at + 1) & (n - 1);
         sl[at] = (uint32_t)i + 1;
+        w->nodes[i].slot = (uint32_t)at;
     }
     return true;
 }
@@ -421,6 +505,7 @@ static uint32_t child_set(struct ev_build *b, uint32_t obj, const char *key, siz
     if (!(c = node_new(b, kind, key, klen)))
         return 0;
     w->slots[slot] = c;
+    NODE(w, c)->slot = (uint32_t)slot;
     NODE(w, c)->parent = obj;
     struct wk__jsonw_node *o = NODE(w, obj);
     if (o->last)
@@ -508,12 +593,12 @@ static void leaf(struct ev_build *b, uint32_t obj, size_t i, size_t start, size_
     struct wk__jsonw_node *e = NODE(b->w, c);
     e->v = v;
     if (v->kind == WK_VAL_STR) {
-        e->valid = wk__utf8_valid(v->u.s, v->len);
+        e->valid = utf8_ok(v->u.s, v->len);
         if (!e->valid)
             bin_note(b, v->rec, &f->key, f->dots, upto, -1);
     } else if (v->kind == WK_VAL_STRLIST) {
         for (uint32_t j = 0; j < v->len && !b->fail; j++) {
-            if (!wk__utf8_valid(v->u.items[j].s, v->u.items[j].len))
+            if (!utf8_ok(v->u.items[j].s, v->u.items[j].len))
                 bin_note(b, v->rec, &f->key, f->dots, upto, (long)j);
         }
     } else if (v->kind == WK_VAL_JSON) {
@@ -609,8 +694,8 @@ static void put_value(struct wk_jsonw *w, const struct wk__jsonw_node *e)
             size_t l = list ? v->u.items[i].len : v->len;
             if (i)
                 put1(w, ',');
-            if (list ? wk__utf8_valid(s, l) : e->valid) {
-                wk_jsonw_str(w, s, l);
+            if (list ? utf8_ok(s, l) : e->valid) {
+                put_str(w, s, l);
                 continue;
             }
             size_t cap = sodium_base64_ENCODED_LEN(l, sodium_base64_VARIANT_ORIGINAL);
@@ -638,11 +723,8 @@ static void put_object(struct wk_jsonw *w, uint32_t obj, uint32_t records, unsig
     bool first = true;
     for (uint32_t c = NODE(w, obj)->child; c; c = NODE(w, c)->next) {
         const struct wk__jsonw_node *e = NODE(w, c);
-        if (!first)
-            put1(w, ',');
+        put_key(w, !first, e->key, e->klen);
         first = false;
-        wk_jsonw_str(w, e->key, e->klen);
-        put1(w, ':');
         if (e->kind == N_VALUE) {
             put_value(w, e);
         } else if (e->kind == N_RECORDS) {
@@ -693,10 +775,14 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
     struct ev_build b = {.w = w, .ev = ev};
     char ts[WK_RFC3339_MAX];
     struct wk_value tsv = {.kind = WK_VAL_STR};
+    /* empty the slots the last event filled (one store per child; the table stays as large
+     * as the largest event needed) */
+    for (size_t i = 1; i < w->nnodes; i++) {
+        if (w->nodes[i].parent)
+            w->slots[w->nodes[i].slot] = 0;
+    }
     w->nnodes = 0;
     w->binlen = 0;
-    if (w->slots)
-        memset(w->slots, 0, w->nslots * sizeof(*w->slots));
     uint32_t root = node_new(&b, N_OBJECT, NULL, 0), records = 0;
     if (root) {
         wk_time_format(ev->ts, ts);
@@ -713,7 +799,7 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
         uint32_t parent = root;
         /* What event_json.c refuses (a key jansson will not take, a pointer over its
          * buffer: the bound is loose) or where it differs by accident: decided there. */
-        if (f->key.len > 1000 || !wk__utf8_valid(f->key.name, f->key.len)) {
+        if (f->key.len > 1000 || !utf8_ok(f->key.name, f->key.len)) {
             b.fail = true;
             break;
         }

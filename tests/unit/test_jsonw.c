@@ -492,3 +492,41 @@ WK_TEST(random_strings_as_the_slow_path)
         wk_jsonw_fini(&w);
     }
 }
+
+/* Keys and values of 1..20 bytes (the inline path takes 1..16 bytes without an escape)
+ * with a special byte at every position, at event level, in a record and nested under a
+ * dotted name, and as list items, against jansson. */
+WK_TEST(short_keys_and_values_with_a_special_at_every_position)
+{
+    static const char *const specials[] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f",
+                                            "\xc3\xa9", "\xff", " ", "." };
+    struct wk_jsonw w = {0};
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    int written = 0;
+    char s[32], name[48];
+    for (size_t k = 0; k < WK_ARRAY_SIZE(specials); k++) {
+        size_t sl = strlen(specials[k]);
+        for (size_t n = 1; n <= 20; n++) {
+            for (size_t at = 0; at + sl <= n; at++) {
+                memset(s, 'k', n);
+                memcpy(s + at, specials[k], sl);
+                s[n] = '\0';
+                wk_event_reset(ev);
+                wk_event_set_ts(ev, 1);
+                WK_ASSERT_OK(wk_event_add_record(ev));
+                add_str(ev, 0, s, s, n);
+                add_str(ev, 1, s, s + at, n - at);
+                snprintf(name, sizeof(name), "obj.%s", s);
+                add_str(ev, 0, name, s, n);
+                struct wk_key key = wk_key_init("l");
+                WK_ASSERT_OK(wk_event_add_strlist(ev, 0, &key,
+                                                  (struct wk_str[]){ { s, n }, { s + at, sl } }, 2));
+                written += same_as_jansson(&w, ev);
+            }
+        }
+    }
+    WK_ASSERT(written > 1500);
+    wk_event_free(ev);
+    wk_jsonw_fini(&w);
+}
