@@ -39,6 +39,7 @@ void wk_jsonw_fini(struct wk_jsonw *w)
     free(w->nodes);
     free(w->slots);
     free(w->bin);
+    free(w->flat);
     memset(w, 0, sizeof(*w));
 }
 
@@ -290,7 +291,7 @@ static inline void small_copy(char *o, const char *s, size_t n, uint64_t x, uint
 /* wk_jsonw_str with the common case inline: 1..16 bytes, none needing an escape. */
 static inline void put_str(struct wk_jsonw *w, const char *s, size_t n)
 {
-    uint64_t x, y;
+    uint64_t x = 0, y = 0;
     if (n - 1 < 16 && small_clean(s, n, &x, &y) && reserve(w, n + 2)) {
         char *o = w->p + w->len;
         o[0] = '"';
@@ -306,7 +307,7 @@ static inline void put_str(struct wk_jsonw *w, const char *s, size_t n)
 /* `,"key":` (no comma for the first member): one reserve, the key inline when short. */
 static inline void put_key(struct wk_jsonw *w, bool comma, const char *k, size_t n)
 {
-    uint64_t x, y;
+    uint64_t x = 0, y = 0;
     if (n - 1 < 16 && small_clean(k, n, &x, &y) && reserve(w, n + 4)) {
         char *o = w->p + w->len;
         *o = ',';
@@ -391,9 +392,19 @@ struct wk__jsonw_node {
 #define PTR_CAP 4096 /* event_json.c's pointer buffer */
 #define RECORDS_KEY "records"
 
+/* A record whose every name has no dot and every value is a string, list, integer, bool
+ * or null is "flat": its object is its fields in order (names are unique per record), so
+ * its fields are linked in a list (next[], head/tail per record) instead of placed in the
+ * node tree; valid[] keeps each string's UTF-8 verdict for the writing. */
+struct flat {
+    uint32_t *next, *head, *tail; /* field indices + 1, 0: none */
+    uint8_t *valid, *flat;        /* per field; per record (1..nrec) */
+};
+
 struct ev_build {
     struct wk_jsonw *w;
     const struct wk_event *ev;
+    struct flat fl;
     unsigned nbin;
     bool refuse; /* an event wk_event_to_json must not be given (-ENOMEM, as it says) */
     bool fail; /* not this way: wk_event_to_json decides (it refuses, or it is exotic) */
@@ -717,7 +728,22 @@ static void put_value(struct wk_jsonw *w, const struct wk__jsonw_node *e)
     }
 }
 
-static void put_object(struct wk_jsonw *w, uint32_t obj, uint32_t records, unsigned nrec)
+static void put_flat(struct wk_jsonw *w, const struct ev_build *b, unsigned rec)
+{
+    put1(w, '{');
+    bool first = true;
+    for (uint32_t i = b->fl.head[rec]; i; i = b->fl.next[i - 1]) {
+        const struct wk_field *f = &b->ev->fields[i - 1];
+        put_key(w, !first, f->key.name, f->key.len);
+        first = false;
+        struct wk__jsonw_node e = {.v = &f->v, .valid = b->fl.valid[i - 1]};
+        put_value(w, &e);
+    }
+    put1(w, '}');
+}
+
+static void put_object(struct wk_jsonw *w, uint32_t obj, uint32_t records, unsigned nrec,
+                       const struct ev_build *b)
 {
     put1(w, '{');
     bool first = true;
@@ -732,11 +758,14 @@ static void put_object(struct wk_jsonw *w, uint32_t obj, uint32_t records, unsig
             for (unsigned r = 0; r < nrec; r++) {
                 if (r)
                     put1(w, ',');
-                put_object(w, records + r, 0, 0);
+                if (b->fl.flat && b->fl.flat[r + 1])
+                    put_flat(w, b, r + 1);
+                else
+                    put_object(w, records + r, 0, 0, b);
             }
             put1(w, ']');
         } else {
-            put_object(w, c, 0, 0);
+            put_object(w, c, 0, 0, b);
         }
     }
     put1(w, '}');
@@ -754,6 +783,93 @@ static uint32_t add_records(struct ev_build *b, uint32_t root)
             return 0;
     }
     return first;
+}
+
+/* Does the name hold a dot? Short names by word (no call). */
+static inline bool has_dot(const char *k, size_t n)
+{
+    if (n - 1 < 16) {
+        const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+        uint64_t x, y = 0;
+        if (n >= 8) {
+            memcpy(&x, k, 8);
+            memcpy(&y, k + n - 8, 8);
+        } else {
+            x = load_short(k, n);
+        }
+        x ^= ones * '.';
+        y ^= ones * '.';
+        return (((x - ones) & ~x) | (n >= 8 ? (y - ones) & ~y : 0)) & high;
+    }
+    return memchr(k, '.', n) != NULL;
+}
+
+/* Which records are flat (struct flat); their arrays in w->flat. @return false: none is
+ * (no records, or no memory: the tree takes every field). */
+static bool flat_init(struct ev_build *b)
+{
+    const struct wk_event *ev = b->ev;
+    struct wk_jsonw *w = b->w;
+    if (!ev->nrec || ev->n > UINT32_MAX - 1)
+        return false;
+    size_t nr = (size_t)ev->nrec + 1;
+    size_t need = (ev->n + 2 * nr) * sizeof(uint32_t) + ev->n + nr;
+    if (need > w->flatcap) {
+        void *p = malloc(need * 2);
+        if (!p)
+            return false;
+        free(w->flat);
+        w->flat = p;
+        w->flatcap = need * 2;
+    }
+    struct flat *fl = &b->fl;
+    fl->next = w->flat;
+    fl->head = fl->next + ev->n;
+    fl->tail = fl->head + nr;
+    fl->valid = (uint8_t *)(fl->tail + nr);
+    fl->flat = fl->valid + ev->n;
+    memset(fl->head, 0, 2 * nr * sizeof(uint32_t));
+    memset(fl->flat, 1, nr);
+    fl->flat[0] = 0;
+    for (size_t i = 0; i < ev->n; i++) {
+        const struct wk_field *f = &ev->fields[i];
+        unsigned r = f->v.rec;
+        if (!r || r > ev->nrec || !fl->flat[r])
+            continue;
+        enum wk_kind k = f->v.kind;
+        if ((k != WK_VAL_STR && k != WK_VAL_STRLIST && k != WK_VAL_INT && k != WK_VAL_BOOL &&
+             k != WK_VAL_NULL) ||
+            has_dot(f->key.name, f->key.len))
+            fl->flat[r] = 0;
+    }
+    return true;
+}
+
+/* Field i of a flat record: its strings' UTF-8 verdicts and @binary pointers (in field
+ * order, as leaf() notes them), then the end of its record's list. */
+static void flat_add(struct ev_build *b, size_t i)
+{
+    const struct wk_field *f = &b->ev->fields[i];
+    const struct wk_value *v = &f->v;
+    struct flat *fl = &b->fl;
+    fl->valid[i] = 1;
+    if (v->kind == WK_VAL_STR) {
+        fl->valid[i] = utf8_ok(v->u.s, v->len);
+        if (!fl->valid[i])
+            bin_note(b, v->rec, &f->key, f->dots, f->key.len, -1);
+    } else if (v->kind == WK_VAL_STRLIST) {
+        for (uint32_t j = 0; j < v->len && !b->fail; j++) {
+            if (!utf8_ok(v->u.items[j].s, v->u.items[j].len))
+                bin_note(b, v->rec, &f->key, f->dots, f->key.len, (long)j);
+        }
+    }
+    fl->next[i] = 0;
+    unsigned r = v->rec;
+    if (fl->tail[r])
+        fl->next[fl->tail[r] - 1] = (uint32_t)i + 1;
+    else
+        fl->head[r] = (uint32_t)i + 1;
+    fl->tail[r] = (uint32_t)i + 1;
 }
 
 static int fallback(struct wk_jsonw *w, const struct wk_event *ev)
@@ -783,6 +899,7 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
     }
     w->nnodes = 0;
     w->binlen = 0;
+    bool flat = flat_init(&b);
     uint32_t root = node_new(&b, N_OBJECT, NULL, 0), records = 0;
     if (root) {
         wk_time_format(ev->ts, ts);
@@ -811,6 +928,10 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
                 break;
             }
             parent = records + f->v.rec - 1u;
+            if (flat && b.fl.flat[f->v.rec]) {
+                flat_add(&b, i);
+                continue;
+            }
         }
         place(&b, parent, i);
     }
@@ -828,7 +949,7 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
     int rc = 0;
     if (!b.fail) {
         size_t at = w->len;
-        put_object(w, root, records, ev->nrec);
+        put_object(w, root, records, ev->nrec, &b);
         if (b.nbin && !w->oom) {
             w->len--; /* the root's '}' */
             LIT(w, ",\"@binary\":[");

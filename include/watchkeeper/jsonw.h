@@ -31,6 +31,8 @@ struct wk_jsonw {
     size_t nslots;
     char *bin;
     size_t binlen, bincap;
+    void *flat; /* per field and per record arrays of the records written flat */
+    size_t flatcap;
 };
 
 void wk_jsonw_init(struct wk_jsonw *w);

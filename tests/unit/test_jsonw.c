@@ -530,3 +530,79 @@ WK_TEST(short_keys_and_values_with_a_special_at_every_position)
     wk_event_free(ev);
     wk_jsonw_fini(&w);
 }
+
+/* Records written flat (every name without a dot, every value a string, list, integer,
+ * bool or null) next to records that are not (a dotted name, a real, a JSON value),
+ * names set twice, binary strings and lists (their @binary pointers in field order),
+ * "records" and "@binary" as record names: random events against jansson. */
+WK_TEST(random_flat_records_are_written_as_jansson_does)
+{
+    static const char *const names[] = {"type", "a0", "a1", "name", "records", "@binary",
+                                         "n\"q", "caf\xc3\xa9", "x", "a0.b", "~1"};
+    static const char *const strs[] = {"", "x", "quote\"", "\xff\x01", "caf\xc3\xa9",
+                                       "tab\tnl\n", "0123456789abcdef0", "\xe2\x82"};
+    static const enum wk_kind kinds[] = {WK_VAL_STR, WK_VAL_STR, WK_VAL_STR, WK_VAL_STRLIST,
+                                         WK_VAL_INT, WK_VAL_BOOL, WK_VAL_NULL, WK_VAL_REAL,
+                                         WK_VAL_JSON};
+    struct wk_jsonw w = {0};
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    int written = 0, flat = 0;
+    for (int e = 0; e < 4000; e++) {
+        wk_event_reset(ev);
+        wk_event_set_ts(ev, (int64_t)rnd(1u << 31) * 1000003);
+        unsigned nrec = 1 + rnd(4);
+        for (unsigned r = 0; r < nrec; r++)
+            WK_ASSERT_OK(wk_event_add_record(ev));
+        unsigned nf = 1 + rnd(20);
+        for (unsigned f = 0; f < nf; f++) {
+            /* mostly plain names and strings: most records are flat */
+            const char *name = names[rnd(8) ? rnd(9) : rnd(WK_ARRAY_SIZE(names))];
+            struct wk_str items[3];
+            struct wk_value v = {.kind = rnd(6) ? kinds[rnd(7)] : kinds[rnd(WK_ARRAY_SIZE(kinds))]};
+            const char *s = strs[rnd(WK_ARRAY_SIZE(strs))];
+            switch (v.kind) {
+            case WK_VAL_BOOL: v.u.b = rnd(2); break;
+            case WK_VAL_INT: v.u.i = (int64_t)rnd(1u << 31) - (1 << 30); break;
+            case WK_VAL_REAL: v.u.r = (double)rnd(100000) / 7.0; break;
+            case WK_VAL_STR: v.u.s = s, v.len = (uint32_t)strlen(s); break;
+            case WK_VAL_STRLIST:
+                v.len = rnd(4);
+                for (uint32_t i = 0; i < v.len; i++) {
+                    const char *t = strs[rnd(WK_ARRAY_SIZE(strs))];
+                    items[i] = (struct wk_str){t, strlen(t)};
+                }
+                v.u.items = items;
+                break;
+            case WK_VAL_JSON: v.u.s = "[1,{\"k\":\"v\"}]", v.len = (uint32_t)strlen(v.u.s); break;
+            default: break;
+            }
+            struct wk_key k = wk_key_init(name);
+            unsigned rec = rnd(5) ? 1 + rnd(nrec) : 0;
+            if (wk_event_add_value(ev, rec, &k, 0, &v) < 0)
+                continue;
+        }
+        /* count the events with a flat record (as jsonw.c decides it) */
+        bool any = false;
+        for (unsigned r = 1; r <= nrec && !any; r++) {
+            bool ok = false;
+            for (size_t i = 0; i < wk_event_nfields(ev); i++) {
+                const struct wk_value *v = wk_event_field_value(ev, i);
+                if (v->rec != r)
+                    continue;
+                const struct wk_key *k = wk_event_field_key(ev, i);
+                ok = !memchr(k->name, '.', k->len) && v->kind != WK_VAL_REAL &&
+                     v->kind != WK_VAL_JSON;
+                if (!ok)
+                    break;
+            }
+            any = ok;
+        }
+        flat += any;
+        written += same_as_jansson(&w, ev);
+    }
+    WK_ASSERT(written > 3000);
+    WK_ASSERT(flat > 1000);
+    wk_event_free(ev);
+    wk_jsonw_fini(&w);
+}
