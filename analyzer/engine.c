@@ -649,6 +649,17 @@ static const struct wk_value *ls_get(struct ls_memo *mm, const struct wk_event *
     return v;
 }
 
+/* a[0..n) case-folded equals the NUL-terminated lower-case lit (no strlen: the first
+ * differing byte, or lit's end, stops it) */
+static inline bool fold_eq_z(const char *a, size_t n, const char *lit)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!lit[i] || wk__sg_fold[(unsigned char)a[i]] != (unsigned char)lit[i])
+            return false;
+    }
+    return lit[n] == '\0';
+}
+
 static bool ls_applies(const struct sg_logsource *ls, const struct wk_event *ev,
                        struct ls_memo *mm)
 {
@@ -663,8 +674,7 @@ static bool ls_applies(const struct sg_logsource *ls, const struct wk_event *ev,
             return false;
         bool any = false;
         for (size_t k = 0; !any && k < m->values.n; k++)
-            any = strlen(m->values.v[k]) == v->len &&
-                  fold_eq(v->u.s, m->values.v[k], v->len, false);
+            any = fold_eq_z(v->u.s, v->len, m->values.v[k]);
         if (!any)
             return false;
     }
