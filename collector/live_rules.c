@@ -25,8 +25,8 @@ struct live {
     struct wk_ruleset *rs;
     struct wk_rule_scratch *sc;
     struct wk_strv disable;
-    /* the alerts' text is written here (the writer thread's): its buffer and the event's
-     * scratch are kept from alert to alert, each alert's text is then copied out once */
+    /* the alerts' text is written here (the writer thread's): the event's scratch is kept
+     * from alert to alert, and a buffer as large as the last one is ready for the next */
     struct wk_jsonw w;
 };
 
@@ -65,9 +65,15 @@ static int on_alert(const struct wk_alert *a, void *data)
     char *text = NULL;
     size_t len = w->len;
     if (rc == 0 && e->emit_text) {
-        text = malloc(len + 1);
-        if (text)
-            memcpy(text, w->p, len + 1);
+        /* the text is handed over in its own buffer cut to size (a shrinking realloc
+         * stays in place), and the writer gets a buffer as large: no copy */
+        text = realloc(w->p, len + 1);
+        if (!text)
+            text = w->p;
+        w->p = w->cap <= KEEP_MAX ? malloc(w->cap) : NULL;
+        if (!w->p)
+            w->cap = 0;
+        w->len = 0;
     } else if (rc == 0) {
         o = json_loadb(w->p, len, 0, NULL);
     }
