@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sigma_private.h"
 #include "watchkeeper/jsonw.h"
 #include "watchkeeper/rule.h"
 #include "watchkeeper/timefmt.h"
@@ -87,16 +88,11 @@ static bool attack_plain(const char *s)
     }
 }
 
-int wk_alert_to_jsonw(const struct wk_alert *a, struct wk_jsonw *w)
+/* The "rule" object: the rule's fields and its ATT&CK ids. */
+static void jb_rule(struct wk_jsonw *w, const struct wk_rule_info *in, const char *attack)
 {
-    bool first = true, rfirst = true;
-    char tbuf[64], ats[64];
-    wk_time_format(a->ts, ats);
+    bool rfirst = true;
     JB_LIT(w, "{");
-    jb_opt(w, &first, "@timestamp", ats);
-    jb_key(w, &first, "rule");
-    JB_LIT(w, "{");
-    const struct wk_rule_info *in = a->info;
     jb_opt(w, &rfirst, "id", in->id);
     jb_opt(w, &rfirst, "name", in->name);
     jb_opt(w, &rfirst, "title", in->title);
@@ -112,10 +108,10 @@ int wk_alert_to_jsonw(const struct wk_alert *a, struct wk_jsonw *w)
     }
     JB_LIT(w, "]");
     jb_key(w, &rfirst, "attack");
-    if (attack_plain(a->attack)) { /* compile.c's form: already what jansson would write */
-        wk_jsonw_put(w, a->attack, strlen(a->attack));
+    if (attack_plain(attack)) { /* compile.c's form: already what jansson would write */
+        wk_jsonw_put(w, attack, strlen(attack));
     } else {
-        json_t *att = a->attack ? json_loads(a->attack, 0, NULL) : NULL;
+        json_t *att = attack ? json_loads(attack, 0, NULL) : NULL;
         if (att)
             jb_dump(w, att);
         else
@@ -126,6 +122,38 @@ int wk_alert_to_jsonw(const struct wk_alert *a, struct wk_jsonw *w)
     jb_opt(w, &rfirst, "license", in->license);
     jb_opt(w, &rfirst, "file", in->file);
     JB_LIT(w, "}");
+}
+
+int wk__alert_rule_json(const struct wk_rule_info *in, const char *attack, char **out,
+                        size_t *len)
+{
+    struct wk_jsonw w;
+    wk_jsonw_init(&w);
+    jb_rule(&w, in, attack);
+    if (w.oom || !w.p) {
+        wk_jsonw_fini(&w);
+        *out = NULL;
+        return -ENOMEM;
+    }
+    *out = w.p;
+    *len = w.len;
+    w.p = NULL;
+    wk_jsonw_fini(&w);
+    return 0;
+}
+
+int wk_alert_to_jsonw(const struct wk_alert *a, struct wk_jsonw *w)
+{
+    bool first = true;
+    char tbuf[64], ats[64];
+    wk_time_format(a->ts, ats);
+    JB_LIT(w, "{");
+    jb_opt(w, &first, "@timestamp", ats);
+    jb_key(w, &first, "rule");
+    if (a->rule_json)
+        wk_jsonw_put(w, a->rule_json, a->rule_json_len);
+    else
+        jb_rule(w, a->info, a->attack);
     if (a->group) {
         json_t *g = json_loads(a->group, 0, NULL);
         jb_key(w, &first, "group");

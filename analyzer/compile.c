@@ -1086,6 +1086,8 @@ int wk_rule_loader_build(struct wk_rule_loader *l, struct wk_ruleset **out)
         in->tags = (const char *const *)r->tags.v, in->ntags = r->tags.n;
         in->is_correlation = r->is_corr;
         in->corr_type = r->is_corr ? corr_names[r->corr.type] : NULL;
+        if ((rc = wk__alert_rule_json(in, r->attack_json, &r->rule_json, &r->rule_json_len)) < 0)
+            goto fail;
         if (r->is_corr)
             continue;
         for (size_t s = 0; s < r->sels.n; s++)

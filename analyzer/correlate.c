@@ -250,6 +250,7 @@ static int fire(struct wk_rule_scratch *sc, uint32_t ci, struct cgroup *g, size_
     int n = 0;
     if (!r->suppressed) {
         struct wk_alert a = { .rule = ci, .info = &r->info, .attack = r->attack_json, .ts = ts,
+                              .rule_json = r->rule_json, .rule_json_len = r->rule_json_len,
                               .event = ev, .record = rec, .ref = ref, .group = g->key,
                               .value = x, .contrib = contrib, .ncontrib = nc };
         int rc = wk__engine_emit(sc, &a, cb, data);

@@ -711,6 +711,7 @@ static int try_rule(struct wk_ruleset *rs, struct wk_rule_scratch *sc, struct ct
     unsigned rec = c->per_record ? c->rec : 0;
     if (!r->suppressed) {
         struct wk_alert a = { .rule = ri, .info = &r->info, .attack = r->attack_json,
+                              .rule_json = r->rule_json, .rule_json_len = r->rule_json_len,
                               .ts = wk_event_ts(ev), .event = ev, .record = rec, .ref = ref };
         int rc = wk__engine_emit(sc, &a, cb, data);
         if (rc < 0)

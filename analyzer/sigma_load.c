@@ -706,6 +706,7 @@ void wk__sg_rule_free(struct sg_rule *r)
     free(r->filter_refs.v);
     free(r->filters.v);
     free(r->attack_json);
+    free(r->rule_json);
     free(r);
 }
 

@@ -172,6 +172,8 @@ struct sg_rule {
     SG_VEC(uint32_t) feeds; /* correlation rules this rule feeds */
     struct wk_rule_info info;
     char *attack_json;
+    char *rule_json; /* the alert's "rule" object, written once (wk__alert_rule_json) */
+    size_t rule_json_len;
 };
 
 struct sg_bucket {
@@ -282,6 +284,10 @@ int wk__sg_re_factors(const char *pat, size_t len, bool caseless, char ***lits, 
 bool wk__sg_re_local(const char *pat, size_t len);
 /* prefilter.c */
 int wk__sg_prefilter_build(struct wk_ruleset *rs);
+/* alert.c: the "rule" object of an alert of this rule, as wk_alert_to_json writes it
+ * (malloc'd text). @return 0, -ENOMEM. */
+int wk__alert_rule_json(const struct wk_rule_info *in, const char *attack, char **out,
+                        size_t *len);
 void wk__sg_prefilter_free_raw(struct wk_ruleset *rs);
 void wk__sg_prefilter_fini(struct sg_logsource *ls);
 /* compile `re` without pcre2 JIT (benchmark of JIT vs interpreter only) */

@@ -144,6 +144,10 @@ struct wk_alert {
     double value;                    /* count / distinct values / sum */
     const struct wk_alert_contrib *contrib;
     size_t ncontrib;
+    /* the "rule" object's JSON text as wk_alert_to_json writes it from info and attack,
+     * made once per rule by the engine; NULL: written from info and attack */
+    const char *rule_json;
+    size_t rule_json_len;
 };
 
 /** Called once per alert. Return 0 to go on, negative to stop evaluation with that code. */

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "watchkeeper/event_json.h"
 #include "watchkeeper/jsonw.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/parser.h"
 #include "watchkeeper/rule.h"
+#include "../../analyzer/sigma_private.h" /* the ruleset's rules and their rule_json */
 #include "wk_test.h"
 
 static const char *const tags[] = { "attack.t1059", "x\"y" };
@@ -310,4 +312,65 @@ WK_TEST(attack_list_copied_or_reparsed_alike)
         free(x);
         free(y);
     }
+}
+
+/* The "rule" object the engine writes once per rule (wk__alert_rule_json, carried in the
+ * alert as rule_json) against the one written from info and attack per alert: every rule
+ * of the pack and the corpus (correlations too), and the crafted info above (escapes). */
+WK_TEST(rule_object_written_once_is_the_per_alert_one)
+{
+    char p[4200];
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    snprintf(p, sizeof(p), "%s/rules/logsources.yaml", wk_test_srcdir());
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, p));
+    snprintf(p, sizeof(p), "%s/rules/placeholders.yaml", wk_test_srcdir());
+    WK_ASSERT_OK(wk_rule_loader_placeholders(l, p));
+    snprintf(p, sizeof(p), "%s/rules", wk_test_srcdir());
+    WK_ASSERT(wk_rule_loader_add(l, p) > 0);
+    static const char *const dirs[] = { "sigma/rules", "sigma/deprecated",
+                                        "sigma/rules-emerging-threats" };
+    for (size_t i = 0; i < WK_ARRAY_SIZE(dirs); i++) {
+        snprintf(p, sizeof(p), "%s/%s", wk_test_corpus(), dirs[i]);
+        struct stat st;
+        if (stat(p, &st) != 0)
+            WK_SKIP("corpus not found (set WK_CORPUS)");
+        WK_ASSERT(wk_rule_loader_add(l, p) > 0);
+    }
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    wk_rule_loader_free(l);
+    size_t ncorr = 0;
+    for (size_t i = 0; i < rs->rules.n; i++) {
+        const struct sg_rule *r = rs->rules.v[i];
+        WK_ASSERT(r->rule_json != NULL);
+        ncorr += r->info.is_correlation;
+        struct wk_alert a = { .rule = (uint32_t)i, .info = &r->info, .attack = r->attack_json,
+                              .ts = 1700000000123456789, .record = 1, .ref = 9 };
+        char *x = NULL, *y = NULL;
+        WK_ASSERT_OK(wk_alert_to_json(&a, &x, NULL));
+        a.rule_json = r->rule_json;
+        a.rule_json_len = r->rule_json_len;
+        WK_ASSERT_OK(wk_alert_to_json(&a, &y, NULL));
+        WK_ASSERT_STR_EQ(x, y);
+        free(x);
+        free(y);
+    }
+    WK_ASSERT(rs->rules.n >= 90);
+    WK_ASSERT(ncorr >= 1);
+    wk_ruleset_unref(rs);
+
+    char *rj = NULL, *x = NULL, *y = NULL;
+    size_t rl = 0;
+    WK_ASSERT_OK(wk__alert_rule_json(&info, "[\"T1059\", \"T1611\"]", &rj, &rl));
+    struct wk_alert a = { .info = &info, .attack = "[\"T1059\", \"T1611\"]", .ts = 5 };
+    WK_ASSERT_OK(wk_alert_to_json(&a, &x, NULL));
+    a.rule_json = rj;
+    a.rule_json_len = rl;
+    WK_ASSERT_OK(wk_alert_to_json(&a, &y, NULL));
+    WK_ASSERT_STR_EQ(x, y);
+    WK_ASSERT(strstr(x, "\"x\\\"y\"") != NULL);
+    free(rj);
+    free(x);
+    free(y);
 }
