@@ -17,6 +17,8 @@ struct wk_field {
 
 struct wk_event {
     int64_t ts;
+    /* fields, hashes and idx are one allocation (fields[cap], hashes[cap], idx[2 * cap],
+     * from fields): a fresh event's table is one malloc, and freeing fields frees all */
     struct wk_field *fields;
     uint32_t *hashes; /* hashes[i] == fields[i].key.hash: the packed array lookups scan */
     size_t n;

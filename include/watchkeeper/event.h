@@ -225,6 +225,13 @@ void wk_event_swap(struct wk_event *a, struct wk_event *b);
  */
 struct wk_arena *wk_event_arena(struct wk_event *ev);
 /**
+ * Make room for nfields fields in all (the field table only: strings go to the arena), so
+ * that a parser refilling a fresh event (one a sink gave back by submit_take) sizes its
+ * table once instead of growing it field by field. Never shrinks; the contents, lookups
+ * and order of fields do not change. @return 0 or -ENOMEM (the event is unchanged).
+ */
+int wk_event_reserve(struct wk_event *ev, size_t nfields);
+/**
  * Heap bytes the event holds: its struct, field arrays, index and string storage, including
  * what a reset keeps for reuse (so a recycled event is counted at what it really pins).
  * O(number of storage chunks).
