@@ -691,7 +691,7 @@ bool wk_event_equal(const struct wk_event *a, const struct wk_event *b)
     return true;
 }
 
-bool wk__utf8_valid(const char *str, size_t len)
+bool wk__utf8_valid_full(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;

@@ -4,12 +4,15 @@
  * take a new field without the general path, further along the index's probe sequence
  * too) and wk_event_reserve, against a plain model of the event on random input: the
  * same fields in the same order, the same lookups, whatever the path, the capacity, the
- * index generation (resets past its wrap) and swaps with fresh events.
+ * index generation (resets past its wrap) and swaps with fresh events. And the inline
+ * ASCII path of the UTF-8 check (JSON of every string value) against the full check and an
+ * independent decoder.
  */
 #include "config.h"
 
 #include <stdio.h>
 
+#include "../../core/event_private.h"
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
 #include "watchkeeper/mem.h"
@@ -228,4 +231,95 @@ WK_TEST(reserved_event_equals_a_grown_one)
         wk_event_free(a);
         wk_event_free(b);
     }
+}
+
+/* An independent UTF-8 check (RFC 3629): decode each sequence, refuse what is not one. */
+static bool utf8_ref(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned c = s[i], n, cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) {
+            n = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (unsigned k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static size_t put_cp(unsigned char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | cp >> 6);
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | cp >> 12);
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | cp >> 18);
+    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+WK_TEST(utf8_fast_path_agrees_with_the_full_check)
+{
+    static unsigned char buf[256];
+    unsigned counts[2] = { 0, 0 };
+    for (int round = 0; round < 400000; round++) {
+        size_t off = rnd(8), len = rnd(round % 10 == 0 ? 160 : 40);
+        unsigned char *t = buf + off;
+        unsigned shape = rnd(6);
+        size_t n = 0;
+        while (n < len) {
+            if (shape <= 1 || rnd(4)) { /* mostly ASCII */
+                t[n++] = (unsigned char)rnd(128);
+            } else if (shape == 2) { /* valid sequences, edge code points included */
+                static const uint32_t edge[] = { 0x7F, 0x80, 0x7FF, 0x800, 0xD7FF, 0xE000,
+                                                 0xFFFF, 0x10000, 0x10FFFF };
+                uint32_t cp = rnd(3) ? edge[rnd(9)] : rnd(0x110000);
+                if (cp >= 0xD800 && cp <= 0xDFFF)
+                    cp = 0x41;
+                if (n + 4 > len)
+                    break;
+                n += put_cp(t + n, cp);
+            } else { /* random bytes: broken, overlong, surrogates, cut sequences */
+                t[n++] = (unsigned char)rnd(256);
+            }
+        }
+        if (shape == 1 && n)
+            t[rnd((uint32_t)n)] |= 0x80; /* one high byte anywhere (the overlap too) */
+        bool ref = utf8_ref(t, n);
+        WK_ASSERT_INT_EQ(wk__utf8_valid((const char *)t, n), ref);
+        WK_ASSERT_INT_EQ(wk__utf8_valid_full((const char *)t, n), ref);
+        counts[ref]++;
+    }
+    WK_ASSERT(counts[0] > 50000 && counts[1] > 50000); /* both answers well exercised */
 }
