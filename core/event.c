@@ -132,6 +132,11 @@ const struct wk_value *wk_event_field_value(const struct wk_event *ev, size_t i)
     return i < ev->n ? &ev->fields[i].v : NULL;
 }
 
+const struct wk_field *wk_event_fields(const struct wk_event *ev)
+{
+    return ev->n ? ev->fields : NULL;
+}
+
 const uint32_t *wk_event_field_hashes(const struct wk_event *ev)
 {
     return ev->n ? ev->hashes : NULL;

@@ -11,12 +11,6 @@
 #define WK_EVENT_MAX_FIELDS 65535u
 #define WK_EVENT_MAX_RECORDS 65535u
 
-struct wk_field {
-    struct wk_key key; /* name points into the arena (or static storage) */
-    uint64_t dots;     /* literal dots mask */
-    struct wk_value v;
-};
-
 struct wk_event {
     int64_t ts;
     /* fields, hashes and idx are one allocation (fields[cap], hashes[cap], idx[2 * cap],

@@ -77,6 +77,13 @@ static struct mfield *model_put(struct model *m, unsigned rec, int key)
 static void check(const struct wk_event *ev, const struct model *m)
 {
     WK_ASSERT_UINT_EQ(wk_event_nfields(ev), m->n);
+    const struct wk_field *all = wk_event_fields(ev); /* the same fields as the accessors */
+    WK_ASSERT((all == NULL) == (m->n == 0));
+    for (size_t j = 0; j < m->n; j++) {
+        WK_ASSERT(&all[j].key == wk_event_field_key(ev, j));
+        WK_ASSERT(&all[j].v == wk_event_field_value(ev, j));
+        WK_ASSERT_UINT_EQ(all[j].dots, wk_event_field_dots(ev, j));
+    }
     WK_ASSERT_UINT_EQ(wk_event_nrecords(ev), m->nrec);
     for (size_t j = 0; j < m->n; j++) {
         const struct mfield *mf = &m->f[j];
