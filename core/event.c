@@ -154,11 +154,14 @@ void wk_event_prefetch(const struct wk_event *ev)
     for (size_t o = 0, n = ev->idx ? ev->idxcap * sizeof(*ev->idx) : 0; o < n; o += 64)
         __builtin_prefetch(p + o);
     /* names and values: the 4 KiB before the arena's bump pointer, where the most recent
-     * fields' bytes are (an address before the chunk is harmless: prefetches never fault) */
-    if (ev->arena.cur) {
-        uintptr_t e = (uintptr_t)ev->arena.cur;
-        for (uintptr_t o = 64; o <= 4096 && o <= e; o += 64)
-            __builtin_prefetch((const void *)(e - o));
+     * fields' bytes are, within the chunk being filled (what is before it is not this
+     * event's) */
+    if (ev->arena.cur && ev->arena.head) {
+        const uintptr_t e = (uintptr_t)ev->arena.cur, b = (uintptr_t)ev->arena.head->data;
+        const uintptr_t lo = e - b > 4096 ? e - 4096 : b;
+        for (uintptr_t a = e; a > lo + 64; a -= 64)
+            __builtin_prefetch((const void *)(a - 64));
+        __builtin_prefetch((const void *)lo);
     }
 }
 

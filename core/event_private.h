@@ -8,6 +8,14 @@
 #include "watchkeeper/event.h"
 #include "watchkeeper/mem.h"
 
+/* An arena chunk (core/mem.c; here for wk_event_prefetch, which reads where the chunk
+ * being filled starts). */
+struct wk_arena_chunk {
+    struct wk_arena_chunk *next;
+    size_t size; /* usable bytes in data[] */
+    _Alignas(8) unsigned char data[];
+};
+
 #define WK_EVENT_MAX_FIELDS 65535u
 #define WK_EVENT_MAX_RECORDS 65535u
 
