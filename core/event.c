@@ -77,9 +77,7 @@ struct wk_event *wk_event_free(struct wk_event *ev)
     if (!ev)
         return NULL;
     wk_arena_fini(&ev->arena);
-    free(ev->fields);
-    free(ev->hashes);
-    free(ev->idx);
+    free(ev->fields); /* and hashes, idx: the same allocation */
     free(ev);
     return NULL;
 }
@@ -134,6 +132,11 @@ const struct wk_value *wk_event_field_value(const struct wk_event *ev, size_t i)
     return i < ev->n ? &ev->fields[i].v : NULL;
 }
 
+const struct wk_field *wk_event_fields(const struct wk_event *ev)
+{
+    return ev->n ? ev->fields : NULL;
+}
+
 const uint32_t *wk_event_field_hashes(const struct wk_event *ev)
 {
     return ev->n ? ev->hashes : NULL;
@@ -151,11 +154,14 @@ void wk_event_prefetch(const struct wk_event *ev)
     for (size_t o = 0, n = ev->idx ? ev->idxcap * sizeof(*ev->idx) : 0; o < n; o += 64)
         __builtin_prefetch(p + o);
     /* names and values: the 4 KiB before the arena's bump pointer, where the most recent
-     * fields' bytes are (an address before the chunk is harmless: prefetches never fault) */
-    if (ev->arena.cur) {
-        uintptr_t e = (uintptr_t)ev->arena.cur;
-        for (uintptr_t o = 64; o <= 4096 && o <= e; o += 64)
-            __builtin_prefetch((const void *)(e - o));
+     * fields' bytes are, within the chunk being filled (what is before it is not this
+     * event's) */
+    if (ev->arena.cur && ev->arena.head) {
+        const uintptr_t e = (uintptr_t)ev->arena.cur, b = (uintptr_t)ev->arena.head->data;
+        const uintptr_t lo = e - b > 4096 ? e - 4096 : b;
+        for (uintptr_t a = e; a > lo + 64; a -= 64)
+            __builtin_prefetch((const void *)(a - 64));
+        __builtin_prefetch((const void *)lo);
     }
 }
 
@@ -242,28 +248,49 @@ const char *wk_event_get_str(const struct wk_event *ev, const struct wk_key *key
     return v->u.s;
 }
 
-/* Double the field capacity and rebuild the index (out of the inlined add path). */
-static __attribute__((noinline)) int grow(struct wk_event *ev)
+/* Move the table to room for cap fields (a power of two, >= n): fields, hashes and the
+ * index in one allocation, the index rebuilt (out of the inlined add paths). */
+static __attribute__((noinline)) int resize(struct wk_event *ev, size_t cap)
 {
-    size_t cap = ev->cap ? ev->cap * 2 : 32;
-    struct wk_field *f = realloc(ev->fields, cap * sizeof(*f));
-    if (!f)
+    const size_t fb = cap * sizeof(struct wk_field), hb = cap * sizeof(uint32_t);
+    char *b = malloc(fb + hb + 2 * cap * sizeof(uint32_t));
+    if (!b)
         return -ENOMEM;
+    struct wk_field *f = (struct wk_field *)b;
+    uint32_t *h = (uint32_t *)(b + fb);
+    uint32_t *ix = (uint32_t *)(b + fb + hb);
+    if (ev->n) {
+        memcpy(f, ev->fields, ev->n * sizeof(*f));
+        memcpy(h, ev->hashes, ev->n * sizeof(*h));
+    }
+    memset(ix, 0, 2 * cap * sizeof(*ix)); /* generation 0: empty */
+    free(ev->fields);
     ev->fields = f;
-    uint32_t *h = realloc(ev->hashes, cap * sizeof(*h));
-    if (!h)
-        return -ENOMEM;
     ev->hashes = h;
-    uint32_t *ix = calloc(cap * 2, sizeof(*ix));
-    if (!ix)
-        return -ENOMEM;
-    free(ev->idx);
     ev->idx = ix;
     ev->idxcap = cap * 2;
     ev->cap = cap;
     for (size_t i = 0; i < ev->n; i++)
         idx_insert(ev, i);
     return 0;
+}
+
+/* Double the field capacity. */
+static int grow(struct wk_event *ev)
+{
+    return resize(ev, ev->cap ? ev->cap * 2 : 32);
+}
+
+int wk_event_reserve(struct wk_event *ev, size_t nfields)
+{
+    if (nfields <= ev->cap)
+        return 0;
+    if (nfields > WK_EVENT_MAX_FIELDS)
+        nfields = WK_EVENT_MAX_FIELDS;
+    size_t cap = ev->cap ? ev->cap : 32;
+    while (cap < nfields)
+        cap *= 2;
+    return resize(ev, cap);
 }
 
 /* Reserve the slot for a field (new or replaced); copies the key name into the arena
@@ -308,6 +335,36 @@ slot(struct wk_event *ev, unsigned rec, const struct wk_key *key, bool copy_name
     return f;
 }
 
+/* The common case of an add under a static name, without a call frame to speak of: a new
+ * field (no field of its record and name yet) and room in the table. The field takes the
+ * index entry slot() would give it, the first empty one of its probe sequence; an entry
+ * on the way with the same hash and record may be the same name, and anything else the
+ * general path handles: NULL then. The caller fills f->dots and f->v (rec included). */
+static inline __attribute__((always_inline)) struct wk_field *
+fast_new(struct wk_event *ev, unsigned rec, const struct wk_key *key)
+{
+    const size_t n = ev->n;
+    if (!ev->idx || n >= ev->cap || n >= WK_EVENT_MAX_FIELDS || key->len - 1u >= 65535u ||
+        rec > ev->nrec)
+        return NULL;
+    const uint32_t h = key->hash, gen = ev->gen;
+    const size_t mask = ev->idxcap - 1;
+    for (size_t p = idx_home(h, rec, mask);; p = (p + 1) & mask) {
+        const uint32_t e = ev->idx[p];
+        if (e >> 16 != gen) {
+            struct wk_field *f = &ev->fields[n];
+            f->key = *key;
+            ev->hashes[n] = h;
+            ev->idx[p] = gen << 16 | (uint32_t)(n + 1);
+            ev->n = n + 1;
+            return f;
+        }
+        const size_t i = (e & 0xFFFFu) - 1;
+        if (ev->hashes[i] == h && ev->fields[i].v.rec == rec)
+            return NULL;
+    }
+}
+
 static int add_value(struct wk_event *ev, unsigned rec, const struct wk_key *key,
                      uint64_t literal_dots, const struct wk_value *v, bool copy_name)
 {
@@ -316,22 +373,12 @@ static int add_value(struct wk_event *ev, unsigned rec, const struct wk_key *key
     nv.rec = (uint16_t)rec;
     if (!copy_name && (v->kind == WK_VAL_INT || v->kind == WK_VAL_BOOL || v->kind == WK_VAL_NULL ||
                        v->kind == WK_VAL_REAL)) {
-        /* a scalar under a static name: the common case of wk_event_add_str_ref's fast
-         * path (a new field whose home index entry is empty, room in the table) */
-        const size_t n = ev->n;
-        if (ev->idx && n < ev->cap && n < WK_EVENT_MAX_FIELDS && key->len - 1u < 65535u &&
-            rec <= ev->nrec) {
-            const size_t p = idx_home(key->hash, rec, ev->idxcap - 1);
-            if (ev->idx[p] >> 16 != ev->gen) {
-                struct wk_field *f = &ev->fields[n];
-                f->key = *key;
-                f->dots = literal_dots;
-                f->v = nv;
-                ev->hashes[n] = key->hash;
-                ev->idx[p] = ev->gen << 16 | (uint32_t)(n + 1);
-                ev->n = n + 1;
-                return 0;
-            }
+        /* a scalar under a static name: wk_event_add_str_ref's fast path (fast_new) */
+        struct wk_field *f = fast_new(ev, rec, key);
+        if (f) {
+            f->dots = literal_dots;
+            f->v = nv;
+            return 0;
         }
     }
     switch (v->kind) {
@@ -447,8 +494,21 @@ static __attribute__((noinline)) int add_str_ref_slow(struct wk_event *ev, unsig
     return put_str(ev, rec, key, s, len, false);
 }
 
+/* The home index entry taken: a new field further along its probe sequence (fast_new), or
+ * the general path. */
+static __attribute__((noinline)) int add_str_ref_probe(struct wk_event *ev, unsigned rec,
+                                                       const struct wk_key *key,
+                                                       const char *s, size_t len)
+{
+    struct wk_field *f = fast_new(ev, rec, key);
+    if (!f)
+        return add_str_ref_slow(ev, rec, key, s, len);
+    fill_str(f, rec, s, len);
+    return 0;
+}
+
 /* The common case without a call frame to speak of: a new field whose home index entry is
- * empty and room in the table; anything else takes the general path. */
+ * empty and room in the table; anything else takes the paths above. */
 int wk_event_add_str_ref(struct wk_event *ev, unsigned rec, const struct wk_key *key,
                          const char *s, size_t len)
 {
@@ -465,6 +525,7 @@ int wk_event_add_str_ref(struct wk_event *ev, unsigned rec, const struct wk_key 
             ev->n = n + 1;
             return 0;
         }
+        return add_str_ref_probe(ev, rec, key, s, len);
     }
     return add_str_ref_slow(ev, rec, key, s, len);
 }
@@ -638,7 +699,7 @@ bool wk_event_equal(const struct wk_event *a, const struct wk_event *b)
     return true;
 }
 
-bool wk__utf8_valid(const char *str, size_t len)
+bool wk__utf8_valid_full(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;

@@ -3,20 +3,26 @@
 #ifndef WK_EVENT_PRIVATE_H
 #define WK_EVENT_PRIVATE_H
 
+#include <string.h>
+
 #include "watchkeeper/event.h"
 #include "watchkeeper/mem.h"
+
+/* An arena chunk (core/mem.c; here for wk_event_prefetch, which reads where the chunk
+ * being filled starts). */
+struct wk_arena_chunk {
+    struct wk_arena_chunk *next;
+    size_t size; /* usable bytes in data[] */
+    _Alignas(8) unsigned char data[];
+};
 
 #define WK_EVENT_MAX_FIELDS 65535u
 #define WK_EVENT_MAX_RECORDS 65535u
 
-struct wk_field {
-    struct wk_key key; /* name points into the arena (or static storage) */
-    uint64_t dots;     /* literal dots mask */
-    struct wk_value v;
-};
-
 struct wk_event {
     int64_t ts;
+    /* fields, hashes and idx are one allocation (fields[cap], hashes[cap], idx[2 * cap],
+     * from fields): a fresh event's table is one malloc, and freeing fields frees all */
     struct wk_field *fields;
     uint32_t *hashes; /* hashes[i] == fields[i].key.hash: the packed array lookups scan */
     size_t n;
@@ -32,7 +38,39 @@ struct wk_event {
     struct wk_arena arena;
 };
 
-bool wk__utf8_valid(const char *s, size_t len);
+/** Whether s[0..len) is valid UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF), byte by byte: wk__utf8_valid's general path. */
+bool wk__utf8_valid_full(const char *s, size_t len);
+
+/* Whether s[0..len) is valid UTF-8. Inline for what most strings are, ASCII: the high bits
+ * of all bytes at once (8 at a time, the last word overlapping the one before; short
+ * strings in one or two loads); anything else takes wk__utf8_valid_full. */
+static inline bool wk__utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    const uint64_t high = UINT64_C(0x8080808080808080);
+    uint64_t acc;
+    if (len >= 8) {
+        uint64_t x;
+        acc = 0;
+        for (size_t i = 0; i + 8 < len; i += 8) {
+            memcpy(&x, s + i, 8);
+            acc |= x;
+            if (acc & high)
+                return wk__utf8_valid_full(str, len);
+        }
+        memcpy(&x, s + len - 8, 8);
+        acc |= x;
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        acc = a | b;
+    } else {
+        acc = len ? (uint64_t)(s[0] | s[len >> 1] | s[len - 1]) : 0; /* all of 1..3 bytes */
+    }
+    return !(acc & high) || wk__utf8_valid_full(str, len);
+}
 /* Append "/" and one JSON-pointer segment (RFC 6901: '~' -> "~0", '/' -> "~1") to
  * buf[0..*len), NUL-terminated, within cap bytes. @return 0 or -ENAMETOOLONG. */
 int wk__json_ptr_push(char *buf, size_t cap, size_t *len, const char *seg, size_t seglen);

@@ -11,12 +11,6 @@
 
 #define ARENA_MIN_CHUNK 4096u
 
-struct wk_arena_chunk {
-    struct wk_arena_chunk *next;
-    size_t size; /* usable bytes in data[] */
-    _Alignas(8) unsigned char data[];
-};
-
 void wk_arena_init(struct wk_arena *a)
 {
     a->head = NULL;

@@ -108,6 +108,19 @@ int wk_event_add_record(struct wk_event *ev);
 size_t wk_event_nfields(const struct wk_event *ev);
 const struct wk_key *wk_event_field_key(const struct wk_event *ev, size_t i);
 const struct wk_value *wk_event_field_value(const struct wk_event *ev, size_t i);
+/** One field as the event holds it (see wk_event_fields). */
+struct wk_field {
+    struct wk_key key; /* name points into the event's arena (or static storage) */
+    uint64_t dots;     /* literal dots mask (wk_event_field_dots) */
+    struct wk_value v;
+};
+/**
+ * All fields in insertion order, wk_event_nfields of them: fields[i] holds what
+ * wk_event_field_key/_value/_dots(ev, i) return, for callers that walk every field of
+ * every event (encoders) without three calls per field. Read-only; borrowed, valid until
+ * the event changes; NULL when it has no field.
+ */
+const struct wk_field *wk_event_fields(const struct wk_event *ev);
 /**
  * The name hashes (wk_key.hash) of all fields in insertion order, wk_event_nfields of them
  * (borrowed; valid until the event changes; NULL when it has no field). For callers that
@@ -224,6 +237,13 @@ void wk_event_swap(struct wk_event *a, struct wk_event *b);
  * would dangle once a sink takes the event (submit_take). Not thread-safe.
  */
 struct wk_arena *wk_event_arena(struct wk_event *ev);
+/**
+ * Make room for nfields fields in all (the field table only: strings go to the arena), so
+ * that a parser refilling a fresh event (one a sink gave back by submit_take) sizes its
+ * table once instead of growing it field by field. Never shrinks; the contents, lookups
+ * and order of fields do not change. @return 0 or -ENOMEM (the event is unchanged).
+ */
+int wk_event_reserve(struct wk_event *ev, size_t nfields);
 /**
  * Heap bytes the event holds: its struct, field arrays, index and string storage, including
  * what a reset keeps for reuse (so a recycled event is counted at what it really pins).

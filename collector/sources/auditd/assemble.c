@@ -151,14 +151,12 @@ int wk__au_emit_gap(struct wk_parser *p, struct wk_parser_sink *sink, int64_t ts
 
 size_t wk__au_held_serials(const struct wk_parser *p, uint64_t *out, size_t max)
 {
+    /* the held slots are the bits of used_mask, in slot order */
+    if ((size_t)__builtin_popcountll(p->used_mask) > max)
+        return max + 1;
     size_t n = 0;
-    for (size_t i = 0; i < WK_AU_SLOTS; i++) {
-        if (!p->slots[i].used)
-            continue;
-        if (n == max)
-            return max + 1;
-        out[n++] = p->slots[i].serial;
-    }
+    for (uint64_t m = p->used_mask; m; m &= m - 1)
+        out[n++] = p->slots[__builtin_ctzll(m)].serial;
     return n;
 }
 

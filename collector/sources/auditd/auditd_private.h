@@ -229,6 +229,7 @@ struct wk__au_slot {
 #define WK_AU_HELD_MAX (16u << 20) /* bytes held by all events at most (lines + index) */
 #define WK_AU_SLOT_KEEP (64u << 10) /* a released slot keeps at most this much memory */
 #define WK_AU_GAPS 16
+#define WK_AU_FIELDS_HINT_MAX 256
 
 struct wk__au_gap {
     bool used;
@@ -273,6 +274,9 @@ struct wk_parser {
     struct wk_str *args;  /* process.args being built (reused) */
     size_t nargs, acap;
     bool live;            /* attribution may read /proc */
+    /* fields of the recent events (the largest, decaying; at most WK_AU_FIELDS_HINT_MAX):
+     * an event a sink gave back empty is sized to it at once (wk_event_reserve) */
+    size_t fields_hint;
     /* Restart de-duplication: lines before the stored high-water mark are re-read; an
      * event made only of such lines was emitted before unless its serial was held. */
     bool replay_line;
@@ -298,7 +302,8 @@ int wk__au_assemble(struct wk_parser *p, const char *line, size_t len,
                     const struct wk_line_ctx *where, struct wk_parser_sink *sink);
 int wk__au_tick(struct wk_parser *p, int64_t now_ns, struct wk_parser_sink *sink);
 int wk__au_flush(struct wk_parser *p, struct wk_parser_sink *sink);
-/** Serials of the events held now; @return their number, or max + 1 when more. */
+/** Serials of the events held now, in slot order; @return their number, or max + 1 when
+ * more (out is then not filled). */
 size_t wk__au_held_serials(const struct wk_parser *p, uint64_t *out, size_t max);
 /** Mark the lines fed next as re-read (true) or new (false). */
 void wk__au_replay(struct wk_parser *p, bool replaying);

@@ -835,6 +835,9 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     memset(&fx, 0, offsetof(struct facts, sa));
     fx.chunk_idx = -1;
     wk_event_reset(ev); /* also its arena, where the values below are written */
+    /* a fresh event (the pipeline's, given back for the last one) is sized once */
+    if ((rc = wk_event_reserve(ev, p->fields_hint)) < 0)
+        return rc;
     size_t ototal = 0;
     for (size_t i = 0; i < s->nrec; i++)
         ototal += s->recs[i].len + 1;
@@ -1024,6 +1027,10 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
                            (rc = add_int(ev, &K_PPROCESSID, fx.ppid)) < 0))
             return rc;
     }
+    size_t nf = wk_event_nfields(ev);
+    if (nf > WK_AU_FIELDS_HINT_MAX)
+        nf = WK_AU_FIELDS_HINT_MAX;
+    p->fields_hint = nf > p->fields_hint ? nf : p->fields_hint - (p->fields_hint >> 5);
     p->n_events++;
     return 0;
 }

@@ -78,14 +78,6 @@ int wk__au_pending_drain(struct wk__au_pending *q, struct wk_source_base *src)
     return 0;
 }
 
-void wk__au_cursor_pack(uint8_t out[16], uint64_t ino, uint64_t off)
-{
-    for (int i = 0; i < 8; i++) {
-        out[i] = (uint8_t)(ino >> (8 * i));
-        out[8 + i] = (uint8_t)(off >> (8 * i));
-    }
-}
-
 void wk__au_cursor_unpack(const void *in, uint64_t *ino, uint64_t *off)
 {
     const uint8_t *b = in;

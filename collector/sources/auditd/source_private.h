@@ -6,6 +6,8 @@
 #ifndef WK_AUDITD_SOURCE_PRIVATE_H
 #define WK_AUDITD_SOURCE_PRIVATE_H
 
+#include <string.h>
+
 #include "watchkeeper/parser.h"
 #include "watchkeeper/source.h"
 
@@ -49,7 +51,21 @@ struct wk__au_lost {
 int wk__au_lost_check(struct wk__au_lost *l, struct wk_parser *p, struct wk_parser_sink *sink,
                       int64_t now_ns);
 
-void wk__au_cursor_pack(uint8_t out[16], uint64_t ino, uint64_t off);
+/* v as 8 little-endian bytes at out (one store on a little-endian host) */
+static inline void wk__au_put_le64(uint8_t *out, uint64_t v)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(out, &v, 8);
+}
+
+/* (inode, offset) as 16 little-endian bytes: every emitted event's cursor */
+static inline void wk__au_cursor_pack(uint8_t out[16], uint64_t ino, uint64_t off)
+{
+    wk__au_put_le64(out, ino);
+    wk__au_put_le64(out + 8, off);
+}
 void wk__au_cursor_unpack(const void *in, uint64_t *ino, uint64_t *off);
 
 #endif

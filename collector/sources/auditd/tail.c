@@ -114,10 +114,8 @@ static int tail_emit(struct wk_parser_sink *ps, struct wk_event *ev, uint64_t re
     uint64_t held[16];
     size_t n = wk__au_held_serials(t->parser, held, 16);
     cur[32] = n > 16 ? 255 : (uint8_t)n;
-    for (size_t i = 0; i < n && i < 16; i++) {
-        for (int b = 0; b < 8; b++)
-            cur[33 + 8 * i + b] = (uint8_t)(held[i] >> (8 * b));
-    }
+    for (size_t i = 0; i < n && n <= 16; i++)
+        wk__au_put_le64(cur + 33 + 8 * i, held[i]);
     size_t clen = 33 + (n > 16 ? 0 : 8 * n);
     int rc = wk__au_pending_submit(&t->pend, &t->base, ev, cur, clen);
     if (rc == 0)
