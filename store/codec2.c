@@ -37,11 +37,19 @@ static inline void putv(struct wk__buf *b, uint64_t v)
     b->len = (size_t)(p - b->p);
 }
 
+/* Where the event's strings are looked for: its original, and what the event's earlier
+ * searches found absent from it. */
+#define ABSENT_MAX 32
+
 struct refs {
     const char *orig;
     size_t olen;
     size_t prev_end; /* end of the last reference: the parser's order makes the next
                       * value usually lie just after it */
+    bool slow;       /* tests: the plain search, no memo (to compare with) */
+    bool avx2;       /* scan with AVX2 */
+    unsigned nabs;
+    struct wk_str absent[ABSENT_MAX]; /* values found nowhere in the original */
 };
 
 /* The first occurrence (exactly the first, as the format needs: docs/store.md). */
@@ -50,18 +58,163 @@ static inline const char *find(const char *h, size_t hl, const char *n, size_t n
     return (const char *)wk__find((const uint8_t *)h, hl, (const uint8_t *)n, nl);
 }
 
-/* Where s occurs in the original (searching on from the last reference first). */
-static const char *find_ref(const struct refs *r, const char *s, size_t n)
+#ifdef __SSE2__
+/* Candidate starts among the 16 from h: the needle's first and last bytes match there. */
+static inline unsigned cand16(const uint8_t *h, size_t nl, __m128i f, __m128i l)
+{
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)h);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + nl - 1));
+    return (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
+}
+#endif
+
+/* The first candidate of mask m (starts from i) that is an occurrence, or NULL. */
+#define SCAN_MASK(m, i)                                                                    \
+    do {                                                                                   \
+        while (m) {                                                                        \
+            size_t at_ = (i) + (size_t)__builtin_ctzll(m);                                 \
+            if (wk__same(h + at_ + 1, n + 1, nl - 2))                                      \
+                return (const char *)h + at_;                                              \
+            m &= m - 1;                                                                    \
+        }                                                                                  \
+    } while (0)
+
+/* wk__find's result (the first occurrence of n[0..nl), nl >= 2, in h[0..hl)) for the
+ * encoder, whose searches mostly cover the whole original: 32 start positions per step,
+ * and the last ones in one overlapping step of 16 instead of one at a time. */
+static inline const char *scan_sse2(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl)
+{
+    if (nl > hl)
+        return NULL;
+    const size_t starts = hl - nl + 1;
+    size_t i = 0;
+#ifdef __SSE2__
+    if (starts >= 16) {
+        const __m128i f = _mm_set1_epi8((char)n[0]), l = _mm_set1_epi8((char)n[nl - 1]);
+        for (; i + 32 <= starts; i += 32) {
+            uint64_t m = cand16(h + i, nl, f, l) | cand16(h + i + 16, nl, f, l) << 16;
+            SCAN_MASK(m, i);
+        }
+        while (i < starts) {
+            /* 16 starts from j <= i, those before i already looked at */
+            size_t j = i + 16 <= starts ? i : starts - 16;
+            uint64_t m = cand16(h + j, nl, f, l) & (0xffffu << (i - j));
+            SCAN_MASK(m, j);
+            i = j + 16;
+        }
+        return NULL;
+    }
+#endif
+    for (; i < starts; i++) {
+        if (h[i] == n[0] && h[i + nl - 1] == n[nl - 1] && wk__same(h + i + 1, n + 1, nl - 2))
+            return (const char *)h + i;
+    }
+    return NULL;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX2_SCAN 1
+#include <immintrin.h>
+
+__attribute__((target("avx2"))) static inline uint64_t cand32(const uint8_t *h, size_t nl,
+                                                              __m256i f, __m256i l)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)h);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(h + nl - 1));
+    return (uint32_t)_mm256_movemask_epi8(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, f), _mm256_cmpeq_epi8(b, l)));
+}
+
+/* scan_sse2 with 32 starts per compare, 64 per step (CPUs with AVX2: most of those that
+ * run this). Same result. */
+__attribute__((target("avx2"))) static const char *scan_avx2(const uint8_t *h, size_t hl,
+                                                             const uint8_t *n, size_t nl)
+{
+    if (nl > hl)
+        return NULL;
+    const size_t starts = hl - nl + 1;
+    if (starts < 32)
+        return scan_sse2(h, hl, n, nl);
+    const __m256i f = _mm256_set1_epi8((char)n[0]), l = _mm256_set1_epi8((char)n[nl - 1]);
+    size_t i = 0;
+    for (; i + 64 <= starts; i += 64) {
+        uint64_t m = cand32(h + i, nl, f, l) | cand32(h + i + 32, nl, f, l) << 32;
+        SCAN_MASK(m, i);
+    }
+    while (i < starts) {
+        size_t j = i + 32 <= starts ? i : starts - 32;
+        uint64_t m = cand32(h + j, nl, f, l) & (UINT64_C(0xffffffff) << (i - j));
+        SCAN_MASK(m, j);
+        i = j + 32;
+    }
+    return NULL;
+}
+
+#endif
+
+int wk__enc2_isa;
+
+static inline bool use_avx2(void)
+{
+#ifdef HAVE_AVX2_SCAN
+    int st = __atomic_load_n(&wk__enc2_isa, __ATOMIC_RELAXED);
+    if (!st) {
+        __builtin_cpu_init();
+        st = __builtin_cpu_supports("avx2") ? 1 : 2;
+        __atomic_store_n(&wk__enc2_isa, st, __ATOMIC_RELAXED);
+    }
+    return st == 1;
+#else
+    return false;
+#endif
+}
+
+static inline const char *scan(const char *h, size_t hl, const char *n, size_t nl, bool avx2)
+{
+#ifdef HAVE_AVX2_SCAN
+    if (avx2)
+        return scan_avx2((const uint8_t *)h, hl, (const uint8_t *)n, nl);
+#endif
+    return scan_sse2((const uint8_t *)h, hl, (const uint8_t *)n, nl);
+}
+
+/* Whether an earlier search of this event found s nowhere in the original. */
+static inline bool known_absent(const struct refs *r, const char *s, size_t n)
+{
+    for (unsigned i = 0; i < r->nabs; i++) {
+        const struct wk_str *a = &r->absent[i];
+        if (a->len == n && (a->s == s || (a->s[0] == s[0] && memcmp(a->s, s, n) == 0)))
+            return true;
+    }
+    return false;
+}
+
+/* Where s occurs in the original: the first occurrence from the end of the last reference
+ * on, else the first from the start. A value the event holds twice (the names of one uid,
+ * "auditd", ...) that is not there is looked for once. */
+static const char *find_ref(struct refs *r, const char *s, size_t n, bool memo)
 {
     const char *at = NULL;
     if (!r->orig || n > r->olen)
         return NULL;
-    if (r->prev_end < r->olen)
-        at = find(r->orig + r->prev_end, r->olen - r->prev_end, s, n);
+    if (r->slow) {
+        if (r->prev_end < r->olen)
+            at = find(r->orig + r->prev_end, r->olen - r->prev_end, s, n);
+        if (!at && r->prev_end) {
+            size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
+            at = find(r->orig, lim, s, n);
+        }
+        return at;
+    }
+    if (memo && known_absent(r, s, n))
+        return NULL;
+    at = scan(r->orig + r->prev_end, r->olen - r->prev_end, s, n, r->avx2);
     if (!at && r->prev_end) {
         size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
-        at = find(r->orig, lim, s, n);
+        at = scan(r->orig, lim, s, n, r->avx2);
     }
+    if (!at && memo && r->nabs < ABSENT_MAX)
+        r->absent[r->nabs++] = (struct wk_str){ s, n };
     return at;
 }
 
@@ -87,7 +240,7 @@ static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
     } while (mag);
     if (v < 0)
         t[sizeof(t) - 1 - n++] = '-';
-    const char *at = n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n) : NULL;
+    const char *at = n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n, false) : NULL;
     if (at) {
         put_ref(b, r, at, n);
         return;
@@ -107,7 +260,7 @@ static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n)
     int rc = room(b, 20);
     if (rc < 0)
         return rc;
-    const char *at = n >= MIN_REF ? find_ref(r, s, n) : NULL;
+    const char *at = n >= MIN_REF ? find_ref(r, s, n, true) : NULL;
     if (at) {
         put_ref(b, r, at, n);
         return 0;
@@ -127,11 +280,17 @@ static bool is_original(const struct wk_key *k, const struct wk_value *v)
            memcmp(k->name, "event.original", 14) == 0;
 }
 
-int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
+static inline int enc2(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev,
+                       bool slow)
 {
     size_t nf = wk_event_nfields(ev);
     size_t orig = 0; /* field index + 1 */
-    struct refs r = {0};
+    struct refs r;
+    r.orig = NULL;
+    r.olen = r.prev_end = 0;
+    r.slow = slow;
+    r.avx2 = !slow && use_avx2();
+    r.nabs = 0;
     for (size_t i = 0; i < nf; i++) {
         const struct wk_value *v = wk_event_field_value(ev, i);
         if (is_original(wk_event_field_key(ev, i), v)) {
@@ -205,6 +364,16 @@ int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_e
         }
     }
     return 0;
+}
+
+int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
+{
+    return enc2(desc, vals, ev, false);
+}
+
+int wk__enc2_event_slow(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
+{
+    return enc2(desc, vals, ev, true);
 }
 
 void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,

@@ -159,6 +159,11 @@ static inline int64_t wk__unzigzag(uint64_t v)
 /* codec2.c: record format 2. Encode an event's shape descriptor into desc and its
  * values (original first, strings as references into it when found there) into vals. */
 int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
+/* The same bytes by the plain search in order (no wide scan, no memo), for tests. */
+int wk__enc2_event_slow(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
+/* The encoder's scan: 0 not chosen yet (AVX2 when the CPU has it), 1 AVX2, 2 SSE2 (tests
+ * set it to cover both). */
+extern int wk__enc2_isa;
 /* Append one record (length, timestamp delta, shape id, values) to raw, which has room
  * for vlen + 40 bytes; *prev_ts is the block's last timestamp (0 at its start). */
 void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,

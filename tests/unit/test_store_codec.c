@@ -16,7 +16,10 @@
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
 #include "watchkeeper/event_json.h"
+#include "watchkeeper/mem.h"
+#include "watchkeeper/parser.h"
 #include "watchkeeper/store.h"
+#include "auditd_util.h" /* au_feed */
 #include "wk_test.h"
 
 #define K(name) (wk_key_init(name))
@@ -516,4 +519,188 @@ WK_TEST(format2_block_bytes_are_pinned)
     wk__buf_fini(&blk);
     for (size_t i = 0; i < n; i++)
         wk_event_free(evs[i]);
+}
+
+/* The encoder's fast paths (the wide scan, the memo of values found absent) against the
+ * plain search in order (wk__enc2_event_slow): the same bytes for every event. */
+struct same_enc {
+    struct wk_parser_sink sink;
+    struct wk__buf d1, v1, d2, v2;
+    size_t events, vbytes;
+};
+
+static void same_as_slow(struct same_enc *c, const struct wk_event *ev)
+{
+    c->d1.len = c->v1.len = c->d2.len = c->v2.len = 0;
+    WK_ASSERT_OK(wk__enc2_event(&c->d1, &c->v1, ev));
+    WK_ASSERT_OK(wk__enc2_event_slow(&c->d2, &c->v2, ev));
+    WK_ASSERT_UINT_EQ(c->d1.len, c->d2.len);
+    WK_ASSERT(memcmp(c->d1.p, c->d2.p, c->d1.len) == 0);
+    WK_ASSERT_UINT_EQ(c->v1.len, c->v2.len);
+    WK_ASSERT(memcmp(c->v1.p, c->v2.p, c->v1.len) == 0);
+    c->events++;
+    c->vbytes += c->v1.len;
+}
+
+static void same_enc_fini(struct same_enc *c)
+{
+    wk__buf_fini(&c->d1);
+    wk__buf_fini(&c->v1);
+    wk__buf_fini(&c->d2);
+    wk__buf_fini(&c->v2);
+}
+
+static int same_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resume)
+{
+    (void)resume;
+    same_as_slow((struct same_enc *)s, ev);
+    return 0;
+}
+
+static int same_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
+                       const char *reason, const char *raw, size_t len)
+{
+    (void)s, (void)where, (void)reason, (void)raw, (void)len;
+    return 0;
+}
+
+WK_TEST(encoder_fast_paths_match_the_plain_search_on_the_corpus)
+{
+    /* auditd events as the daemon stores them (values in the parser's copies, enriched
+     * names, decoded hex, event-level repeats) and JSON lines (Docker events, CRI). */
+    static const char *const logs[] = {
+        "audit-userspace/test.log", "audit-userspace/test2.log", "audit-userspace/test3.log",
+        "audit-userspace/test4.log", "beats/auditbeat-sudo.log", "beats/auditbeat-setuid.log",
+        "beats/filebeat-module-auditd-audit-cent7-node.log", "go-libaudit/auparse__audit-rhel7.log",
+        "go-libaudit/auparse__test2.log", "go-libaudit/root__normal.log",
+        "go-libaudit/auparse__audit-ubuntu16.log", "beats/auditbeat-chown.log",
+        "laurel/record-execve.txt", "laurel/record-execve-long.txt", "laurel/record-connect.txt",
+        "laurel/record-nscd.txt", "laurel/record-perl-reverse-shell.txt",
+        "laurel/record-syscall-key.txt", "laurel/record-weblogic.txt", "laurel/record-ptrace.txt",
+        "laurel/shell-proc-trace.txt", "laurel/record-avc-apparmor.txt",
+    };
+    struct same_enc c = {.sink = {.emit = same_emit, .reject = same_reject}};
+    for (size_t i = 0; i < WK_ARRAY_SIZE(logs); i++) {
+        size_t len;
+        char *buf = au_read_corpus(logs[i], &len);
+        au_feed(&c.sink, logs[i], buf, len);
+        free(buf);
+    }
+    size_t audit = c.events;
+    printf("# %zu auditd events, %zu value bytes\n", audit, c.vbytes);
+    WK_ASSERT(audit >= 150);
+    static const char *const jsonl[] = {
+        "docker-events/moby-api-v1.24-events-example.jsonl",
+        "cri/kubernetes-kubelet-logs_test-parse-vectors.expected.jsonl",
+    };
+    for (size_t i = 0; i < WK_ARRAY_SIZE(jsonl); i++) {
+        char path[8192];
+        snprintf(path, sizeof(path), "%s/%s", au_corpus(), jsonl[i]);
+        size_t len;
+        char *buf = wk_test_read_file(path, &len);
+        WK_ASSERT(buf != NULL);
+        struct wk_event *ev;
+        WK_ASSERT_OK(wk_event_new(&ev));
+        for (char *p = buf, *e; p < buf + len; p = e + 1) {
+            e = memchr(p, '\n', (size_t)(buf + len - p));
+            if (!e)
+                e = buf + len;
+            const char *err = NULL;
+            if (e > p && wk_event_from_json(ev, p, (size_t)(e - p), &err) == 0)
+                same_as_slow(&c, ev);
+        }
+        wk_event_free(ev);
+        free(buf);
+    }
+    WK_ASSERT(c.events > audit + 10);
+    same_enc_fini(&c);
+}
+
+static uint64_t rnd_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void random_events_same_as_slow(void)
+{
+    /* Originals over a small alphabet (many near matches) and of lengths around the scan's
+     * steps; values cut from them, cut and changed in one byte (first, last, middle),
+     * repeated at the same and at other addresses, absent, and integers. */
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    struct same_enc c = {0};
+    static const size_t lens[] = {0, 1, 2, 3, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 95,
+                                  96, 97, 127, 128, 129, 200, 500, 1000, 4000};
+    char orig[4096], val[4096];
+    for (int it = 0; it < 3000; it++) {
+        size_t olen = lens[it % WK_ARRAY_SIZE(lens)];
+        unsigned alpha = 2 + (unsigned)(rnd_next(&seed) % 6);
+        for (size_t i = 0; i < olen; i++)
+            orig[i] = (char)('0' + rnd_next(&seed) % alpha);
+        struct wk_event *ev = ev_new(1700000000000000000LL + it);
+        unsigned nv = 1 + (unsigned)(rnd_next(&seed) % 60);
+        if (it & 1)
+            add_str(ev, 0, "event.original", orig, olen);
+        for (unsigned v = 0; v < nv; v++) {
+            char nm[16];
+            snprintf(nm, sizeof(nm), "v%u", v);
+            size_t n = 1 + rnd_next(&seed) % 40, at = 0;
+            if (rnd_next(&seed) % 8 == 0)
+                n = 1 + rnd_next(&seed) % 300;
+            unsigned how = (unsigned)(rnd_next(&seed) % 7);
+            if (n <= olen)
+                at = rnd_next(&seed) % (olen - n + 1);
+            if (how <= 2 && n <= olen) {
+                memcpy(val, orig + at, n);
+                if (how == 1)
+                    val[rnd_next(&seed) % n] ^= 1;
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    val[i] = (char)('0' + rnd_next(&seed) % (alpha + 1));
+            }
+            if (how == 3 && v) { /* the previous value again (a copy of it) */
+                const struct wk_value *p = wk_event_field_value(ev, wk_event_nfields(ev) - 1);
+                if (p->kind == WK_VAL_STR) {
+                    n = p->len;
+                    memcpy(val, p->u.s, n);
+                }
+            }
+            if (how == 5) { /* one copy in the event's arena held by two fields */
+                static char names[2][64][8]; /* names of static storage (add_str_ref) */
+                char *cp = wk_arena_strndup(wk_event_arena(ev), val, n);
+                WK_ASSERT(cp != NULL);
+                for (int w = 0; w < 2; w++) {
+                    snprintf(names[w][v], sizeof(names[w][v]), "r%d.%u", w, v);
+                    struct wk_key k = K(names[w][v]);
+                    WK_ASSERT_OK(wk_event_add_str_ref(ev, 0, &k, cp, n));
+                }
+                continue;
+            }
+            if (how == 4) {
+                struct wk_key k = K(nm);
+                int64_t x = (int64_t)(rnd_next(&seed) % 100000) - 50000;
+                WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, x));
+                continue;
+            }
+            add_str(ev, rnd_next(&seed) % 4 == 0 && wk_event_nrecords(ev) ? 1 : 0, nm, val, n);
+            if (v == 3)
+                WK_ASSERT_INT_EQ(wk_event_add_record(ev), 1);
+        }
+        if (!(it & 1) && (it & 2))
+            add_str(ev, 0, "event.original", orig, olen);
+        same_as_slow(&c, ev);
+        wk_event_free(ev);
+    }
+    WK_ASSERT_UINT_EQ(c.events, 3000);
+    same_enc_fini(&c);
+}
+
+WK_TEST(encoder_fast_paths_match_the_plain_search_on_random_events)
+{
+    random_events_same_as_slow(); /* AVX2 when the CPU has it */
+    wk__enc2_isa = 2;
+    random_events_same_as_slow();
+    wk__enc2_isa = 0;
 }
