@@ -255,12 +255,12 @@ static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
     b->len += 8;
 }
 
-static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n)
+static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n, bool search)
 {
     int rc = room(b, 20);
     if (rc < 0)
         return rc;
-    const char *at = n >= MIN_REF ? find_ref(r, s, n, true) : NULL;
+    const char *at = search && n >= MIN_REF ? find_ref(r, s, n, true) : NULL;
     if (at) {
         put_ref(b, r, at, n);
         return 0;
@@ -280,8 +280,59 @@ static bool is_original(const struct wk_key *k, const struct wk_value *v)
            memcmp(k->name, "event.original", 14) == 0;
 }
 
-static inline int enc2(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev,
-                       bool slow)
+/* ---------------------------------------------------------------------------------- */
+/* The writer's memo of recent shapes                                                  */
+
+/* An event's slot in the memo: from its field count, record count and name hashes (a
+ * shape is then told by comparing the event with the slot's entry, field by field). */
+static uint64_t memo_sig(const struct wk_event *ev, size_t nf)
+{
+    const uint32_t *h = wk_event_field_hashes(ev);
+    uint64_t x = (uint64_t)nf << 32 | wk_event_nrecords(ev);
+    for (size_t i = 0; h && i < nf; i++)
+        x = (x ^ h[i]) * UINT64_C(0x9E3779B97F4A7C15);
+    return x ^ (x >> 29);
+}
+
+/* Whether ev has the shape of e: the same names, records, kinds, flags and dots masks
+ * in the same order (names compared by their bytes: an address says nothing, the
+ * bytes of an earlier event's arena may hold other names now). */
+static bool memo_same(const struct wk__shape_memo *e, const struct wk_event *ev, size_t nf)
+{
+    if (e->nf != nf || e->nrec != wk_event_nrecords(ev))
+        return false;
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk__memo_field *f = &e->f[i];
+        const struct wk_key *k = wk_event_field_key(ev, i);
+        const struct wk_value *v = wk_event_field_value(ev, i);
+        if (k->len != f->klen || k->hash != f->khash || v->rec != f->rec ||
+            v->kind != f->kind || v->flags != f->flags ||
+            wk_event_field_dots(ev, i) != f->dots ||
+            !wk__same((const uint8_t *)k->name, e->desc + f->koff, k->len))
+            return false;
+    }
+    return true;
+}
+
+static int memo_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *n = realloc(*p, c * size);
+    if (!n)
+        return -ENOMEM;
+    *p = n;
+    *cap = c;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+static inline int enc2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
+                       const struct wk_event *ev, bool slow)
 {
     size_t nf = wk_event_nfields(ev);
     size_t orig = 0; /* field index + 1 */
@@ -291,21 +342,122 @@ static inline int enc2(struct wk__buf *desc, struct wk__buf *vals, const struct 
     r.slow = slow;
     r.avx2 = !slow && use_avx2();
     r.nabs = 0;
-    for (size_t i = 0; i < nf; i++) {
-        const struct wk_value *v = wk_event_field_value(ev, i);
-        if (is_original(wk_event_field_key(ev, i), v)) {
-            orig = i + 1;
-            r.orig = v->u.s;
-            r.olen = v->len;
-            break;
+    int rc;
+    struct wk__shape_memo *e = NULL;
+    uint64_t sig = 0;
+    bool hit = false;
+    if (t) {
+        t->hint_p = NULL;
+        if (!t->memo && !(t->memo = calloc(WK__SHAPE_MEMO, sizeof(*t->memo))))
+            return -ENOMEM;
+        sig = memo_sig(ev, nf);
+        /* two ways: the entry of the set that has the event's shape, else the one of the
+         * two not used last is replaced */
+        struct wk__shape_memo *set = &t->memo[(sig >> 32) % (WK__SHAPE_MEMO / 2) * 2];
+        e = set[0].used && set[0].sig == sig ? &set[0] : &set[1];
+        if (!(e->used && e->sig == sig))
+            e = set[0].recent ? &set[1] : &set[0];
+        else if (memo_same(e, ev, nf)) {
+            set[0].recent = e == &set[0];
+            set[1].recent = e == &set[1];
+            /* the descriptor as the last event of this shape had it */
+            if ((rc = room(desc, e->dlen)) < 0)
+                return rc;
+            if (desc->len == 0) {
+                t->hint = (uint32_t)(e - t->memo);
+                t->hint_p = desc->p;
+                t->hint_len = e->dlen;
+            }
+            memcpy(desc->p + desc->len, e->desc, e->dlen);
+            desc->len += e->dlen;
+            orig = e->orig;
+            e = NULL; /* nothing to note */
+            hit = true;
         }
     }
-    int rc = room(desc, 30);
-    if (rc < 0)
-        return rc;
-    putv(desc, wk_event_nrecords(ev));
-    putv(desc, nf);
-    putv(desc, orig);
+    if (!hit) {
+        for (size_t i = 0; i < nf; i++) {
+            const struct wk_value *v = wk_event_field_value(ev, i);
+            if (is_original(wk_event_field_key(ev, i), v)) {
+                orig = i + 1;
+                break;
+            }
+        }
+    }
+    if (orig) {
+        const struct wk_value *v = wk_event_field_value(ev, orig - 1);
+        r.orig = v->u.s;
+        r.olen = v->len;
+    }
+    if (e) {
+        /* a shape the memo does not have: its descriptor, noted in the memo (the slot's
+         * former entry is forgotten) */
+        size_t base = desc->len;
+        e->used = false;
+        if ((rc = memo_grow((void **)&e->f, &e->fcap, nf, sizeof(*e->f))) < 0)
+            return rc;
+        if ((rc = room(desc, 30)) < 0)
+            return rc;
+        putv(desc, wk_event_nrecords(ev));
+        putv(desc, nf);
+        putv(desc, orig);
+        for (size_t i = 0; i < nf; i++) {
+            const struct wk_key *k = wk_event_field_key(ev, i);
+            const struct wk_value *v = wk_event_field_value(ev, i);
+            uint64_t dots = wk_event_field_dots(ev, i);
+            if ((rc = room(desc, k->len + 40)) < 0)
+                return rc;
+            putv(desc, k->len);
+            e->f[i] = (struct wk__memo_field){ .klen = k->len, .khash = k->hash,
+                                               .koff = (uint32_t)(desc->len - base),
+                                               .rec = v->rec, .kind = v->kind,
+                                               .flags = v->flags, .dots = dots };
+            memcpy(desc->p + desc->len, k->name, k->len);
+            desc->len += k->len;
+            putv(desc, v->rec);
+            desc->p[desc->len++] = v->kind;
+            desc->p[desc->len++] = v->flags;
+            putv(desc, dots);
+        }
+        size_t dlen = desc->len - base;
+        if (dlen <= UINT32_MAX &&
+            memo_grow((void **)&e->desc, &e->dcap, dlen, 1) == 0) {
+            memcpy(e->desc, desc->p + base, dlen);
+            e->dlen = dlen;
+            e->sig = sig;
+            e->nf = (uint32_t)nf;
+            e->nrec = wk_event_nrecords(ev);
+            e->orig = (uint32_t)orig;
+            e->hashed = e->has_sid = false;
+            e->used = true;
+            e->recent = true;
+            t->memo[(size_t)(e - t->memo) ^ 1].recent = false;
+            if (base == 0) {
+                t->hint = (uint32_t)(e - t->memo);
+                t->hint_p = desc->p;
+                t->hint_len = dlen;
+            }
+        }
+    } else if (!t) {
+        if ((rc = room(desc, 30)) < 0)
+            return rc;
+        putv(desc, wk_event_nrecords(ev));
+        putv(desc, nf);
+        putv(desc, orig);
+        for (size_t i = 0; i < nf; i++) {
+            const struct wk_key *k = wk_event_field_key(ev, i);
+            const struct wk_value *v = wk_event_field_value(ev, i);
+            if ((rc = room(desc, k->len + 40)) < 0)
+                return rc;
+            putv(desc, k->len);
+            memcpy(desc->p + desc->len, k->name, k->len);
+            desc->len += k->len;
+            putv(desc, v->rec);
+            desc->p[desc->len++] = v->kind;
+            desc->p[desc->len++] = v->flags;
+            putv(desc, wk_event_field_dots(ev, i));
+        }
+    }
     if (orig) {
         if ((rc = room(vals, r.olen + 10)) < 0)
             return rc;
@@ -314,19 +466,9 @@ static inline int enc2(struct wk__buf *desc, struct wk__buf *vals, const struct 
         vals->len += r.olen;
     }
     for (size_t i = 0; i < nf; i++) {
-        const struct wk_key *k = wk_event_field_key(ev, i);
-        const struct wk_value *v = wk_event_field_value(ev, i);
-        if ((rc = room(desc, k->len + 40)) < 0)
-            return rc;
-        putv(desc, k->len);
-        memcpy(desc->p + desc->len, k->name, k->len);
-        desc->len += k->len;
-        putv(desc, v->rec);
-        desc->p[desc->len++] = v->kind;
-        desc->p[desc->len++] = v->flags;
-        putv(desc, wk_event_field_dots(ev, i));
         if (i + 1 == orig)
             continue;
+        const struct wk_value *v = wk_event_field_value(ev, i);
         if ((rc = room(vals, 20)) < 0)
             return rc;
         switch (v->kind) {
@@ -343,19 +485,17 @@ static inline int enc2(struct wk__buf *desc, struct wk__buf *vals, const struct 
             vals->len += 8;
             break;
         case WK_VAL_STR:
-            if ((rc = put_str(vals, &r, v->u.s, v->len)) < 0)
+            if ((rc = put_str(vals, &r, v->u.s, v->len, true)) < 0)
                 return rc;
             break;
-        case WK_VAL_JSON: {
-            struct refs none = {0};
-            if ((rc = put_str(vals, &none, v->u.s, v->len)) < 0)
+        case WK_VAL_JSON: /* always a literal */
+            if ((rc = put_str(vals, &r, v->u.s, v->len, false)) < 0)
                 return rc;
             break;
-        }
         case WK_VAL_STRLIST:
             putv(vals, v->len);
             for (uint32_t j = 0; j < v->len; j++) {
-                if ((rc = put_str(vals, &r, v->u.items[j].s, v->u.items[j].len)) < 0)
+                if ((rc = put_str(vals, &r, v->u.items[j].s, v->u.items[j].len, true)) < 0)
                     return rc;
             }
             break;
@@ -368,12 +508,18 @@ static inline int enc2(struct wk__buf *desc, struct wk__buf *vals, const struct 
 
 int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
 {
-    return enc2(desc, vals, ev, false);
+    return enc2(NULL, desc, vals, ev, false);
+}
+
+int wk__enc2_add(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
+                 const struct wk_event *ev)
+{
+    return enc2(t, desc, vals, ev, false);
 }
 
 int wk__enc2_event_slow(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
 {
-    return enc2(desc, vals, ev, true);
+    return enc2(NULL, desc, vals, ev, true);
 }
 
 void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
@@ -410,6 +556,7 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
 
 void wk__shapes_reset(struct wk__shapes *t)
 {
+    t->gen++;
     t->n = 0;
     t->bytes.len = 0;
     if (t->slots)
@@ -418,11 +565,18 @@ void wk__shapes_reset(struct wk__shapes *t)
 
 void wk__shapes_fini(struct wk__shapes *t)
 {
+    for (size_t i = 0; t->memo && i < WK__SHAPE_MEMO; i++) {
+        free(t->memo[i].desc);
+        free(t->memo[i].f);
+    }
+    free(t->memo);
     free(t->slots);
     free(t->ents);
     wk__buf_fini(&t->bytes);
     memset(t, 0, sizeof(*t));
 }
+
+static int intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint64_t h, uint32_t *id);
 
 static int grow_slots(struct wk__shapes *t)
 {
@@ -444,7 +598,26 @@ static int grow_slots(struct wk__shapes *t)
 
 int wk__shapes_intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint32_t *id)
 {
-    uint64_t h = hash_bytes(desc, len);
+    struct wk__shape_memo *m = NULL;
+    if (t->hint_p && t->hint_p == desc && t->hint_len == len)
+        m = &t->memo[t->hint];
+    t->hint_p = NULL;
+    if (m && m->has_sid && m->gen == t->gen) {
+        *id = m->sid;
+        return 0;
+    }
+    int rc = intern(t, desc, len, m && m->hashed ? m->hash : hash_bytes(desc, len), id);
+    if (rc == 0 && m) {
+        m->hash = t->ents[*id].hash;
+        m->hashed = m->has_sid = true;
+        m->sid = *id;
+        m->gen = t->gen;
+    }
+    return rc;
+}
+
+static int intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint64_t h, uint32_t *id)
+{
     if (t->nslots) {
         size_t j = (size_t)h & (t->nslots - 1);
         while (t->slots[j]) {

@@ -33,7 +33,7 @@ static void encode_block(struct wk_event **evs, size_t n, struct wk__buf *desc,
     int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
         desc->len = vals->len = 0;
-        WK_ASSERT_OK(wk__enc2_event(desc, vals, evs[i]));
+        WK_ASSERT_OK(wk__enc2_add(shapes, desc, vals, evs[i]));
         uint32_t sid;
         WK_ASSERT_OK(wk__shapes_intern(shapes, desc->p, desc->len, &sid));
         WK_ASSERT_OK(wk__buf_reserve(recs, vals->len + 40));
@@ -525,25 +525,52 @@ WK_TEST(format2_block_bytes_are_pinned)
  * plain search in order (wk__enc2_event_slow): the same bytes for every event. */
 struct same_enc {
     struct wk_parser_sink sink;
-    struct wk__buf d1, v1, d2, v2;
-    size_t events, vbytes;
+    struct wk__buf d1, v1, d2, v2, d3, v3;
+    struct wk__shapes memo, plain; /* the writer's way, and without its memo */
+    size_t events, vbytes, hits;
 };
+
+static void same_bytes(const struct wk__buf *a, const struct wk__buf *b)
+{
+    WK_ASSERT_UINT_EQ(a->len, b->len);
+    WK_ASSERT(memcmp(a->p, b->p, a->len) == 0);
+}
 
 static void same_as_slow(struct same_enc *c, const struct wk_event *ev)
 {
-    c->d1.len = c->v1.len = c->d2.len = c->v2.len = 0;
+    c->d1.len = c->v1.len = c->d2.len = c->v2.len = c->d3.len = c->v3.len = 0;
     WK_ASSERT_OK(wk__enc2_event(&c->d1, &c->v1, ev));
     WK_ASSERT_OK(wk__enc2_event_slow(&c->d2, &c->v2, ev));
-    WK_ASSERT_UINT_EQ(c->d1.len, c->d2.len);
-    WK_ASSERT(memcmp(c->d1.p, c->d2.p, c->d1.len) == 0);
-    WK_ASSERT_UINT_EQ(c->v1.len, c->v2.len);
-    WK_ASSERT(memcmp(c->v1.p, c->v2.p, c->v1.len) == 0);
+    same_bytes(&c->d1, &c->d2);
+    same_bytes(&c->v1, &c->v2);
+    /* The writer's: the memo's descriptor and the id it gives, as the table gives them. */
+    size_t n0 = c->memo.n;
+    WK_ASSERT_OK(wk__enc2_add(&c->memo, &c->d3, &c->v3, ev));
+    same_bytes(&c->d3, &c->d2);
+    same_bytes(&c->v3, &c->v2);
+    uint32_t s1, s2;
+    WK_ASSERT_OK(wk__shapes_intern(&c->memo, c->d3.p, c->d3.len, &s1));
+    WK_ASSERT_OK(wk__shapes_intern(&c->plain, c->d2.p, c->d2.len, &s2));
+    WK_ASSERT_UINT_EQ(s1, s2);
+    WK_ASSERT_UINT_EQ(c->memo.n, c->plain.n);
+    WK_ASSERT_UINT_EQ(c->memo.bytes.len, c->plain.bytes.len);
+    WK_ASSERT(memcmp(c->memo.bytes.p, c->plain.bytes.p, c->memo.bytes.len) == 0);
+    c->hits += c->memo.n == n0;
+    /* a new block now and then: ids of the old table are void */
+    if (c->events % 97 == 96) {
+        wk__shapes_reset(&c->memo);
+        wk__shapes_reset(&c->plain);
+    }
     c->events++;
     c->vbytes += c->v1.len;
 }
 
 static void same_enc_fini(struct same_enc *c)
 {
+    wk__shapes_fini(&c->memo);
+    wk__shapes_fini(&c->plain);
+    wk__buf_fini(&c->d3);
+    wk__buf_fini(&c->v3);
     wk__buf_fini(&c->d1);
     wk__buf_fini(&c->v1);
     wk__buf_fini(&c->d2);
@@ -587,7 +614,8 @@ WK_TEST(encoder_fast_paths_match_the_plain_search_on_the_corpus)
         free(buf);
     }
     size_t audit = c.events;
-    printf("# %zu auditd events, %zu value bytes\n", audit, c.vbytes);
+    printf("# %zu auditd events, %zu value bytes, %zu of known shapes\n", audit, c.vbytes,
+           c.hits);
     WK_ASSERT(audit >= 150);
     static const char *const jsonl[] = {
         "docker-events/moby-api-v1.24-events-example.jsonl",
@@ -703,4 +731,62 @@ WK_TEST(encoder_fast_paths_match_the_plain_search_on_random_events)
     wk__enc2_isa = 2;
     random_events_same_as_slow();
     wk__enc2_isa = 0;
+}
+
+/* The writer's memo of shapes tells shapes by their names' bytes, records, kinds, flags
+ * and dots masks: an event whose name sits at the same address with the same length and
+ * hash (an earlier event's arena, reused) but other bytes, or that differs from a known
+ * shape in one of the others alone, gets its own descriptor and id. */
+WK_TEST(shape_memo_tells_shapes_apart)
+{
+    static char name[16]; /* one address for the name of every event below */
+    struct wk__shapes memo = {0}, plain = {0};
+    struct wk__buf d1 = {0}, v1 = {0}, d2 = {0}, v2 = {0};
+    const char *const names[] = {"abc.x", "abc.y", "abc.x", "abc.y"};
+    uint32_t ids[32];
+    size_t n = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 4; i++) {
+            for (int var = 0; var < 4; var++) {
+                snprintf(name, sizeof(name), "%s", names[i]);
+                /* one hash for both names: only the bytes tell them apart */
+                struct wk_key k = {name, 5, 12345};
+                struct wk_event *ev = ev_new(1700000000000000000LL + (int64_t)n);
+                add_str(ev, 0, "event.original", "orig abc", 8);
+                if (var == 1)
+                    WK_ASSERT_INT_EQ(wk_event_add_record(ev), 1);
+                struct wk_value v = {.kind = var == 2 ? WK_VAL_INT : WK_VAL_STR};
+                if (var == 2)
+                    v.u.i = 7;
+                else {
+                    v.u.s = "abc";
+                    v.len = 3;
+                }
+                WK_ASSERT_OK(wk_event_add_value_sn(ev, var == 1 ? 1 : 0, &k, var == 3 ? 1 : 0, &v));
+                d1.len = v1.len = d2.len = v2.len = 0;
+                WK_ASSERT_OK(wk__enc2_add(&memo, &d1, &v1, ev));
+                WK_ASSERT_OK(wk__enc2_event_slow(&d2, &v2, ev));
+                same_bytes(&d1, &d2);
+                same_bytes(&v1, &v2);
+                uint32_t s1, s2;
+                WK_ASSERT_OK(wk__shapes_intern(&memo, d1.p, d1.len, &s1));
+                WK_ASSERT_OK(wk__shapes_intern(&plain, d2.p, d2.len, &s2));
+                WK_ASSERT_UINT_EQ(s1, s2);
+                ids[n++] = s1;
+                wk_event_free(ev);
+            }
+        }
+    }
+    /* 2 names x 4 variants, each its own shape, the same ids the second time round */
+    WK_ASSERT_UINT_EQ(memo.n, 8);
+    for (size_t i = 0; i < 16; i++) {
+        WK_ASSERT_UINT_EQ(ids[i], ids[(i + 8) % 16]);
+        WK_ASSERT_UINT_EQ(ids[i], ids[16 + i]);
+    }
+    wk__shapes_fini(&memo);
+    wk__shapes_fini(&plain);
+    wk__buf_fini(&d1);
+    wk__buf_fini(&v1);
+    wk__buf_fini(&d2);
+    wk__buf_fini(&v2);
 }
