@@ -47,8 +47,8 @@ struct refs {
     size_t prev_end; /* end of the last reference: the parser's order makes the next
                       * value usually lie just after it */
     bool slow;       /* tests: the plain search, no memo (to compare with) */
-    bool avx2;       /* scan with AVX2 */
     unsigned nabs;
+    uint64_t absmask;                 /* bit absent_bit of each of them */
     struct wk_str absent[ABSENT_MAX]; /* values found nowhere in the original */
 };
 
@@ -127,7 +127,7 @@ __attribute__((target("avx2"))) static inline uint64_t cand32(const uint8_t *h, 
 
 /* scan_sse2 with 32 starts per compare, 64 per step (CPUs with AVX2: most of those that
  * run this). Same result. */
-__attribute__((target("avx2"))) static const char *scan_avx2(const uint8_t *h, size_t hl,
+__attribute__((target("avx2"))) static inline const char *scan_avx2(const uint8_t *h, size_t hl,
                                                              const uint8_t *n, size_t nl)
 {
     if (nl > hl)
@@ -178,9 +178,17 @@ static inline const char *scan(const char *h, size_t hl, const char *n, size_t n
     return scan_sse2((const uint8_t *)h, hl, (const uint8_t *)n, nl);
 }
 
+/* A value's bit in refs.absmask: most values are not in the memo and need no look at it. */
+static inline uint64_t absent_bit(const char *s, size_t n)
+{
+    return UINT64_C(1) << ((n + (uint8_t)s[0] * 7u) & 63);
+}
+
 /* Whether an earlier search of this event found s nowhere in the original. */
 static inline bool known_absent(const struct refs *r, const char *s, size_t n)
 {
+    if (!(r->absmask & absent_bit(s, n)))
+        return false;
     for (unsigned i = 0; i < r->nabs; i++) {
         const struct wk_str *a = &r->absent[i];
         if (a->len == n && (a->s == s || (a->s[0] == s[0] && memcmp(a->s, s, n) == 0)))
@@ -192,7 +200,8 @@ static inline bool known_absent(const struct refs *r, const char *s, size_t n)
 /* Where s occurs in the original: the first occurrence from the end of the last reference
  * on, else the first from the start. A value the event holds twice (the names of one uid,
  * "auditd", ...) that is not there is looked for once. */
-static const char *find_ref(struct refs *r, const char *s, size_t n, bool memo)
+static inline __attribute__((always_inline)) const char *
+find_ref(struct refs *r, const char *s, size_t n, bool memo, bool avx2)
 {
     const char *at = NULL;
     if (!r->orig || n > r->olen)
@@ -208,18 +217,20 @@ static const char *find_ref(struct refs *r, const char *s, size_t n, bool memo)
     }
     if (memo && known_absent(r, s, n))
         return NULL;
-    at = scan(r->orig + r->prev_end, r->olen - r->prev_end, s, n, r->avx2);
+    at = scan(r->orig + r->prev_end, r->olen - r->prev_end, s, n, avx2);
     if (!at && r->prev_end) {
         size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
-        at = scan(r->orig, lim, s, n, r->avx2);
+        at = scan(r->orig, lim, s, n, avx2);
     }
-    if (!at && memo && r->nabs < ABSENT_MAX)
+    if (!at && memo && r->nabs < ABSENT_MAX) {
         r->absent[r->nabs++] = (struct wk_str){ s, n };
+        r->absmask |= absent_bit(s, n);
+    }
     return at;
 }
 
 /* A reference: varint (length << 1 | 1), zigzag varint of offset - end of the last one. */
-static void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
+static inline void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
 {
     size_t off = (size_t)(at - r->orig);
     putv(b, ((uint64_t)n << 1) | 1);
@@ -229,7 +240,7 @@ static void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
 
 /* An integer: a reference to its decimal text in the original when there (auditd serials,
  * Docker timeNano, ...), else varint (zigzag << 1); 1 escapes a raw 8-byte value. */
-static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
+static inline void put_int(struct wk__buf *b, struct refs *r, int64_t v, bool avx2)
 {
     char t[24];
     size_t n = 0;
@@ -240,7 +251,7 @@ static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
     } while (mag);
     if (v < 0)
         t[sizeof(t) - 1 - n++] = '-';
-    const char *at = n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n, false) : NULL;
+    const char *at = n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n, false, avx2) : NULL;
     if (at) {
         put_ref(b, r, at, n);
         return;
@@ -255,17 +266,17 @@ static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
     b->len += 8;
 }
 
-static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n, bool search)
+/* A string, b having room for 20 bytes: a reference when search finds it, else literal. */
+static inline __attribute__((always_inline)) int
+put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n, bool search, bool avx2)
 {
-    int rc = room(b, 20);
-    if (rc < 0)
-        return rc;
-    const char *at = search && n >= MIN_REF ? find_ref(r, s, n, true) : NULL;
+    const char *at = search && n >= MIN_REF ? find_ref(r, s, n, true, avx2) : NULL;
     if (at) {
         put_ref(b, r, at, n);
         return 0;
     }
-    if ((rc = room(b, n + 10)) < 0)
+    int rc = room(b, n + 10);
+    if (rc < 0)
         return rc;
     putv(b, (uint64_t)n << 1);
     if (n)
@@ -274,18 +285,78 @@ static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n, b
     return 0;
 }
 
+/* A value other than the original. */
+static inline __attribute__((always_inline)) int
+put_value(struct wk__buf *vals, struct refs *r, const struct wk_value *v, bool avx2)
+{
+    int rc = room(vals, 20);
+    if (rc < 0)
+        return rc;
+    switch (v->kind) {
+    case WK_VAL_NULL:
+        return 0;
+    case WK_VAL_BOOL:
+        vals->p[vals->len++] = v->u.b ? 1 : 0;
+        return 0;
+    case WK_VAL_INT:
+        put_int(vals, r, v->u.i, avx2);
+        return 0;
+    case WK_VAL_REAL:
+        memcpy(vals->p + vals->len, &v->u.r, 8);
+        vals->len += 8;
+        return 0;
+    case WK_VAL_STR:
+        return put_str(vals, r, v->u.s, v->len, true, avx2);
+    case WK_VAL_JSON: /* always a literal */
+        return put_str(vals, r, v->u.s, v->len, false, avx2);
+    case WK_VAL_STRLIST:
+        putv(vals, v->len);
+        for (uint32_t j = 0; j < v->len; j++) {
+            if ((rc = room(vals, 20)) < 0 ||
+                (rc = put_str(vals, r, v->u.items[j].s, v->u.items[j].len, true, avx2)) < 0)
+                return rc;
+        }
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
 static bool is_original(const struct wk_key *k, const struct wk_value *v)
 {
     return v->rec == 0 && v->kind == WK_VAL_STR && k->len == 14 &&
            memcmp(k->name, "event.original", 14) == 0;
 }
 
+/* The original (field orig - 1, 0: none) written first, and searches set up in it. */
+static inline int put_orig(struct wk__buf *vals, struct refs *r, const struct wk_event *ev,
+                           size_t orig, bool slow)
+{
+    r->orig = NULL;
+    r->olen = r->prev_end = 0;
+    r->slow = slow;
+    r->nabs = 0;
+    r->absmask = 0;
+    if (!orig)
+        return 0;
+    const struct wk_value *v = wk_event_field_value(ev, orig - 1);
+    r->orig = v->u.s;
+    r->olen = v->len;
+    int rc = room(vals, r->olen + 10);
+    if (rc < 0)
+        return rc;
+    putv(vals, r->olen);
+    memcpy(vals->p + vals->len, r->orig, r->olen);
+    vals->len += r->olen;
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* The writer's memo of recent shapes                                                  */
 
-/* An event's slot in the memo: from its field count, record count and name hashes (a
- * shape is then told by comparing the event with the slot's entry, field by field). */
-static uint64_t memo_sig(const struct wk_event *ev, size_t nf)
+/* An event's set in the memo: from its field count, record count and name hashes (a
+ * shape is then told by comparing the event with the set's entries, field by field). */
+static inline uint64_t memo_sig(const struct wk_event *ev, size_t nf)
 {
     const uint32_t *h = wk_event_field_hashes(ev);
     uint64_t x = (uint64_t)nf << 32 | wk_event_nrecords(ev);
@@ -294,24 +365,30 @@ static uint64_t memo_sig(const struct wk_event *ev, size_t nf)
     return x ^ (x >> 29);
 }
 
-/* Whether ev has the shape of e: the same names, records, kinds, flags and dots masks
- * in the same order (names compared by their bytes: an address says nothing, the
- * bytes of an earlier event's arena may hold other names now). */
-static bool memo_same(const struct wk__shape_memo *e, const struct wk_event *ev, size_t nf)
+/* a[0..n) == b[0..n), for names: a few overlapping loads instead of a loop per byte. */
+static inline bool same_name(const uint8_t *a, const uint8_t *b, size_t n)
 {
-    if (e->nf != nf || e->nrec != wk_event_nrecords(ev))
-        return false;
-    for (size_t i = 0; i < nf; i++) {
-        const struct wk__memo_field *f = &e->f[i];
-        const struct wk_key *k = wk_event_field_key(ev, i);
-        const struct wk_value *v = wk_event_field_value(ev, i);
-        if (k->len != f->klen || k->hash != f->khash || v->rec != f->rec ||
-            v->kind != f->kind || v->flags != f->flags ||
-            wk_event_field_dots(ev, i) != f->dots ||
-            !wk__same((const uint8_t *)k->name, e->desc + f->koff, k->len))
-            return false;
+    uint64_t x, y;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
     }
-    return true;
+    if (n >= 4) {
+        uint32_t p, q, u, w;
+        memcpy(&p, a, 4);
+        memcpy(&q, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&w, b + n - 4, 4);
+        return p == q && u == w;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 
 static int memo_grow(void **p, size_t *cap, size_t need, size_t size)
@@ -329,23 +406,104 @@ static int memo_grow(void **p, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
+/* ev when it has e's shape: its values written as the walk tells that it has (the same
+ * names - by their bytes: an address says nothing, an earlier event's arena may hold
+ * other names there now -, records, kinds, flags and dots masks, in the same order).
+ * @return 1 done, 0 not e's shape (vals as it was), <0 error. */
+static inline __attribute__((always_inline)) int
+memo_encode(const struct wk__shape_memo *e, struct wk__buf *vals, const struct wk_event *ev,
+            size_t nf, bool avx2)
+{
+    if (e->nf != nf || e->nrec != wk_event_nrecords(ev))
+        return 0;
+    size_t mark = vals->len;
+    struct refs r;
+    int rc = put_orig(vals, &r, ev, e->orig, false);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk__memo_field *f = &e->f[i];
+        const struct wk_key *k;
+        uint64_t dots;
+        const struct wk_value *v = wk_event_field(ev, i, &k, &dots);
+        if (k->len != f->klen || k->hash != f->khash || v->rec != f->rec ||
+            v->kind != f->kind || v->flags != f->flags || dots != f->dots ||
+            !same_name((const uint8_t *)k->name, e->desc + f->koff, k->len)) {
+            vals->len = mark;
+            return 0;
+        }
+        if (i + 1 != e->orig && (rc = put_value(vals, &r, v, avx2)) < 0)
+            return rc;
+    }
+    return 1;
+}
+
 /* ---------------------------------------------------------------------------------- */
 
-static inline int enc2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
-                       const struct wk_event *ev, bool slow)
+/* The descriptor of ev's shape into desc; with t, also noted in memo entry e. */
+static int put_desc(struct wk__shapes *t, struct wk__shape_memo *e, uint64_t sig,
+                    struct wk__buf *desc, const struct wk_event *ev, size_t nf, size_t orig)
+{
+    size_t base = desc->len;
+    int rc;
+    if (e) {
+        e->used = false;
+        if ((rc = memo_grow((void **)&e->f, &e->fcap, nf, sizeof(*e->f))) < 0)
+            return rc;
+    }
+    if ((rc = room(desc, 30)) < 0)
+        return rc;
+    putv(desc, wk_event_nrecords(ev));
+    putv(desc, nf);
+    putv(desc, orig);
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk_key *k;
+        uint64_t dots;
+        const struct wk_value *v = wk_event_field(ev, i, &k, &dots);
+        if ((rc = room(desc, k->len + 40)) < 0)
+            return rc;
+        putv(desc, k->len);
+        if (e)
+            e->f[i] = (struct wk__memo_field){ .klen = k->len, .khash = k->hash,
+                                               .koff = (uint32_t)(desc->len - base),
+                                               .rec = v->rec, .kind = v->kind,
+                                               .flags = v->flags, .dots = dots };
+        memcpy(desc->p + desc->len, k->name, k->len);
+        desc->len += k->len;
+        putv(desc, v->rec);
+        desc->p[desc->len++] = v->kind;
+        desc->p[desc->len++] = v->flags;
+        putv(desc, dots);
+    }
+    size_t dlen = desc->len - base;
+    if (!e || dlen > UINT32_MAX || memo_grow((void **)&e->desc, &e->dcap, dlen, 1) < 0)
+        return 0; /* not noted: the memo is only a help */
+    memcpy(e->desc, desc->p + base, dlen);
+    e->dlen = dlen;
+    e->sig = sig;
+    e->nf = (uint32_t)nf;
+    e->nrec = wk_event_nrecords(ev);
+    e->orig = (uint32_t)orig;
+    e->hashed = e->has_sid = false;
+    e->used = true;
+    e->recent = true;
+    t->memo[(size_t)(e - t->memo) ^ 1].recent = false;
+    if (base == 0) {
+        t->hint = (uint32_t)(e - t->memo);
+        t->hint_p = desc->p;
+        t->hint_len = dlen;
+    }
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int
+enc2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
+     const struct wk_event *ev, bool slow, bool avx2)
 {
     size_t nf = wk_event_nfields(ev);
-    size_t orig = 0; /* field index + 1 */
-    struct refs r;
-    r.orig = NULL;
-    r.olen = r.prev_end = 0;
-    r.slow = slow;
-    r.avx2 = !slow && use_avx2();
-    r.nabs = 0;
-    int rc;
     struct wk__shape_memo *e = NULL;
     uint64_t sig = 0;
-    bool hit = false;
+    int rc;
     if (t) {
         t->hint_p = NULL;
         if (!t->memo && !(t->memo = calloc(WK__SHAPE_MEMO, sizeof(*t->memo))))
@@ -357,10 +515,12 @@ static inline int enc2(struct wk__shapes *t, struct wk__buf *desc, struct wk__bu
         e = set[0].used && set[0].sig == sig ? &set[0] : &set[1];
         if (!(e->used && e->sig == sig))
             e = set[0].recent ? &set[1] : &set[0];
-        else if (memo_same(e, ev, nf)) {
+        else if ((rc = memo_encode(e, vals, ev, nf, avx2)) != 0) {
+            if (rc < 0)
+                return rc;
+            /* the descriptor as the last event of this shape had it */
             set[0].recent = e == &set[0];
             set[1].recent = e == &set[1];
-            /* the descriptor as the last event of this shape had it */
             if ((rc = room(desc, e->dlen)) < 0)
                 return rc;
             if (desc->len == 0) {
@@ -370,156 +530,65 @@ static inline int enc2(struct wk__shapes *t, struct wk__buf *desc, struct wk__bu
             }
             memcpy(desc->p + desc->len, e->desc, e->dlen);
             desc->len += e->dlen;
-            orig = e->orig;
-            e = NULL; /* nothing to note */
-            hit = true;
+            return 0;
         }
     }
-    if (!hit) {
-        for (size_t i = 0; i < nf; i++) {
-            const struct wk_value *v = wk_event_field_value(ev, i);
-            if (is_original(wk_event_field_key(ev, i), v)) {
-                orig = i + 1;
-                break;
-            }
-        }
-    }
-    if (orig) {
-        const struct wk_value *v = wk_event_field_value(ev, orig - 1);
-        r.orig = v->u.s;
-        r.olen = v->len;
-    }
-    if (e) {
-        /* a shape the memo does not have: its descriptor, noted in the memo (the slot's
-         * former entry is forgotten) */
-        size_t base = desc->len;
-        e->used = false;
-        if ((rc = memo_grow((void **)&e->f, &e->fcap, nf, sizeof(*e->f))) < 0)
-            return rc;
-        if ((rc = room(desc, 30)) < 0)
-            return rc;
-        putv(desc, wk_event_nrecords(ev));
-        putv(desc, nf);
-        putv(desc, orig);
-        for (size_t i = 0; i < nf; i++) {
-            const struct wk_key *k = wk_event_field_key(ev, i);
-            const struct wk_value *v = wk_event_field_value(ev, i);
-            uint64_t dots = wk_event_field_dots(ev, i);
-            if ((rc = room(desc, k->len + 40)) < 0)
-                return rc;
-            putv(desc, k->len);
-            e->f[i] = (struct wk__memo_field){ .klen = k->len, .khash = k->hash,
-                                               .koff = (uint32_t)(desc->len - base),
-                                               .rec = v->rec, .kind = v->kind,
-                                               .flags = v->flags, .dots = dots };
-            memcpy(desc->p + desc->len, k->name, k->len);
-            desc->len += k->len;
-            putv(desc, v->rec);
-            desc->p[desc->len++] = v->kind;
-            desc->p[desc->len++] = v->flags;
-            putv(desc, dots);
-        }
-        size_t dlen = desc->len - base;
-        if (dlen <= UINT32_MAX &&
-            memo_grow((void **)&e->desc, &e->dcap, dlen, 1) == 0) {
-            memcpy(e->desc, desc->p + base, dlen);
-            e->dlen = dlen;
-            e->sig = sig;
-            e->nf = (uint32_t)nf;
-            e->nrec = wk_event_nrecords(ev);
-            e->orig = (uint32_t)orig;
-            e->hashed = e->has_sid = false;
-            e->used = true;
-            e->recent = true;
-            t->memo[(size_t)(e - t->memo) ^ 1].recent = false;
-            if (base == 0) {
-                t->hint = (uint32_t)(e - t->memo);
-                t->hint_p = desc->p;
-                t->hint_len = dlen;
-            }
-        }
-    } else if (!t) {
-        if ((rc = room(desc, 30)) < 0)
-            return rc;
-        putv(desc, wk_event_nrecords(ev));
-        putv(desc, nf);
-        putv(desc, orig);
-        for (size_t i = 0; i < nf; i++) {
-            const struct wk_key *k = wk_event_field_key(ev, i);
-            const struct wk_value *v = wk_event_field_value(ev, i);
-            if ((rc = room(desc, k->len + 40)) < 0)
-                return rc;
-            putv(desc, k->len);
-            memcpy(desc->p + desc->len, k->name, k->len);
-            desc->len += k->len;
-            putv(desc, v->rec);
-            desc->p[desc->len++] = v->kind;
-            desc->p[desc->len++] = v->flags;
-            putv(desc, wk_event_field_dots(ev, i));
-        }
-    }
-    if (orig) {
-        if ((rc = room(vals, r.olen + 10)) < 0)
-            return rc;
-        putv(vals, r.olen);
-        memcpy(vals->p + vals->len, r.orig, r.olen);
-        vals->len += r.olen;
-    }
+    size_t orig = 0; /* field index + 1 */
     for (size_t i = 0; i < nf; i++) {
-        if (i + 1 == orig)
-            continue;
-        const struct wk_value *v = wk_event_field_value(ev, i);
-        if ((rc = room(vals, 20)) < 0)
-            return rc;
-        switch (v->kind) {
-        case WK_VAL_NULL:
+        const struct wk_key *k;
+        uint64_t dots;
+        const struct wk_value *v = wk_event_field(ev, i, &k, &dots);
+        if (is_original(k, v)) {
+            orig = i + 1;
             break;
-        case WK_VAL_BOOL:
-            vals->p[vals->len++] = v->u.b ? 1 : 0;
-            break;
-        case WK_VAL_INT:
-            put_int(vals, &r, v->u.i);
-            break;
-        case WK_VAL_REAL:
-            memcpy(vals->p + vals->len, &v->u.r, 8);
-            vals->len += 8;
-            break;
-        case WK_VAL_STR:
-            if ((rc = put_str(vals, &r, v->u.s, v->len, true)) < 0)
-                return rc;
-            break;
-        case WK_VAL_JSON: /* always a literal */
-            if ((rc = put_str(vals, &r, v->u.s, v->len, false)) < 0)
-                return rc;
-            break;
-        case WK_VAL_STRLIST:
-            putv(vals, v->len);
-            for (uint32_t j = 0; j < v->len; j++) {
-                if ((rc = put_str(vals, &r, v->u.items[j].s, v->u.items[j].len, true)) < 0)
-                    return rc;
-            }
-            break;
-        default:
-            return -EINVAL;
         }
+    }
+    /* a shape the memo does not have: noted in it (the entry's former shape forgotten) */
+    if ((rc = put_desc(t, e, sig, desc, ev, nf, orig)) < 0)
+        return rc;
+    struct refs r;
+    if ((rc = put_orig(vals, &r, ev, orig, slow)) < 0)
+        return rc;
+    for (size_t i = 0; i < nf; i++) {
+        if (i + 1 != orig && (rc = put_value(vals, &r, wk_event_field_value(ev, i), avx2)) < 0)
+            return rc;
     }
     return 0;
 }
 
-int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
+#ifdef HAVE_AVX2_SCAN
+__attribute__((target("avx2"))) static int enc2_avx2(struct wk__shapes *t, struct wk__buf *desc,
+                                                     struct wk__buf *vals,
+                                                     const struct wk_event *ev)
 {
-    return enc2(NULL, desc, vals, ev, false);
+    return enc2(t, desc, vals, ev, false, true);
+}
+#endif
+
+static int enc2_sse2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
+                     const struct wk_event *ev)
+{
+    return enc2(t, desc, vals, ev, false, false);
 }
 
 int wk__enc2_add(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
                  const struct wk_event *ev)
 {
-    return enc2(t, desc, vals, ev, false);
+#ifdef HAVE_AVX2_SCAN
+    if (use_avx2())
+        return enc2_avx2(t, desc, vals, ev);
+#endif
+    return enc2_sse2(t, desc, vals, ev);
+}
+
+int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
+{
+    return wk__enc2_add(NULL, desc, vals, ev);
 }
 
 int wk__enc2_event_slow(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
 {
-    return enc2(NULL, desc, vals, ev, true);
+    return enc2(NULL, desc, vals, ev, true, false);
 }
 
 void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
