@@ -68,12 +68,39 @@ static inline unsigned cand16(const uint8_t *h, size_t nl, __m128i f, __m128i l)
 }
 #endif
 
+/* a[0..n) == b[0..n), for names and candidates: a few overlapping loads instead of a loop
+ * per byte. */
+static inline bool same_name(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t p, q, u, w;
+        memcpy(&p, a, 4);
+        memcpy(&q, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&w, b + n - 4, 4);
+        return p == q && u == w;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
 /* The first candidate of mask m (starts from i) that is an occurrence, or NULL. */
 #define SCAN_MASK(m, i)                                                                    \
     do {                                                                                   \
         while (m) {                                                                        \
             size_t at_ = (i) + (size_t)__builtin_ctzll(m);                                 \
-            if (wk__same(h + at_ + 1, n + 1, nl - 2))                                      \
+            if (same_name(h + at_, n, nl))                                                 \
                 return (const char *)h + at_;                                              \
             m &= m - 1;                                                                    \
         }                                                                                  \
@@ -365,32 +392,6 @@ static inline uint64_t memo_sig(const struct wk_event *ev, size_t nf)
     return x ^ (x >> 29);
 }
 
-/* a[0..n) == b[0..n), for names: a few overlapping loads instead of a loop per byte. */
-static inline bool same_name(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    uint64_t x, y;
-    if (n >= 8) {
-        for (size_t i = 0; i + 8 < n; i += 8) {
-            memcpy(&x, a + i, 8);
-            memcpy(&y, b + i, 8);
-            if (x != y)
-                return false;
-        }
-        memcpy(&x, a + n - 8, 8);
-        memcpy(&y, b + n - 8, 8);
-        return x == y;
-    }
-    if (n >= 4) {
-        uint32_t p, q, u, w;
-        memcpy(&p, a, 4);
-        memcpy(&q, b, 4);
-        memcpy(&u, a + n - 4, 4);
-        memcpy(&w, b + n - 4, 4);
-        return p == q && u == w;
-    }
-    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
-}
-
 static int memo_grow(void **p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
@@ -557,7 +558,7 @@ enc2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
 }
 
 #ifdef HAVE_AVX2_SCAN
-__attribute__((target("avx2"))) static int enc2_avx2(struct wk__shapes *t, struct wk__buf *desc,
+__attribute__((target("avx2"), flatten)) static int enc2_avx2(struct wk__shapes *t, struct wk__buf *desc,
                                                      struct wk__buf *vals,
                                                      const struct wk_event *ev)
 {
