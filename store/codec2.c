@@ -3,7 +3,9 @@
  * Record format 2 (docs/store.md, "Records, format 2"): each event is a timestamp delta,
  * the id of its field "shape" (names, records, kinds, flags, dots masks; kept once per
  * block) and its values, where strings found verbatim in the event's event.original are
- * stored as (offset, length) references into it. The block view reads both formats.
+ * stored as (offset, length) references into it. The writer's encoder keeps a memo of
+ * recent shapes and scans wide; its bytes depend on the event's bytes only. The block
+ * view reads both formats.
  */
 #include "config.h"
 
