@@ -696,7 +696,7 @@ static void random_events_same_as_slow(void)
                 }
             }
             if (how == 5) { /* one copy in the event's arena held by two fields */
-                static char names[2][64][8]; /* names of static storage (add_str_ref) */
+                static char names[2][64][24]; /* names of static storage (add_str_ref) */
                 char *cp = wk_arena_strndup(wk_event_arena(ev), val, n);
                 WK_ASSERT(cp != NULL);
                 for (int w = 0; w < 2; w++) {
