@@ -170,6 +170,17 @@ uint64_t wk_event_field_dots(const struct wk_event *ev, size_t i)
     return i < ev->n ? ev->fields[i].dots : 0;
 }
 
+const struct wk_value *wk_event_field(const struct wk_event *ev, size_t i,
+                                      const struct wk_key **key, uint64_t *dots)
+{
+    if (i >= ev->n)
+        return NULL;
+    const struct wk_field *f = &ev->fields[i];
+    *key = &f->key;
+    *dots = f->dots;
+    return &f->v;
+}
+
 static inline bool key_eq(const struct wk_key *a, const struct wk_key *b)
 {
     return a->hash == b->hash && a->len == b->len &&

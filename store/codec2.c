@@ -3,7 +3,9 @@
  * Record format 2 (docs/store.md, "Records, format 2"): each event is a timestamp delta,
  * the id of its field "shape" (names, records, kinds, flags, dots masks; kept once per
  * block) and its values, where strings found verbatim in the event's event.original are
- * stored as (offset, length) references into it. The block view reads both formats.
+ * stored as (offset, length) references into it. The writer's encoder keeps a memo of
+ * recent shapes and scans wide; its bytes depend on the event's bytes only. The block
+ * view reads both formats.
  */
 #include "config.h"
 
@@ -37,11 +39,19 @@ static inline void putv(struct wk__buf *b, uint64_t v)
     b->len = (size_t)(p - b->p);
 }
 
+/* Where the event's strings are looked for: its original, and what the event's earlier
+ * searches found absent from it. */
+#define ABSENT_MAX 32
+
 struct refs {
     const char *orig;
     size_t olen;
     size_t prev_end; /* end of the last reference: the parser's order makes the next
                       * value usually lie just after it */
+    bool slow;       /* tests: the plain search, no memo (to compare with) */
+    unsigned nabs;
+    uint64_t absmask;                 /* bit absent_bit of each of them */
+    struct wk_str absent[ABSENT_MAX]; /* values found nowhere in the original */
 };
 
 /* The first occurrence (exactly the first, as the format needs: docs/store.md). */
@@ -50,23 +60,206 @@ static inline const char *find(const char *h, size_t hl, const char *n, size_t n
     return (const char *)wk__find((const uint8_t *)h, hl, (const uint8_t *)n, nl);
 }
 
-/* Where s occurs in the original (searching on from the last reference first). */
-static const char *find_ref(const struct refs *r, const char *s, size_t n)
+#ifdef __SSE2__
+/* Candidate starts among the 16 from h: the needle's first and last bytes match there. */
+static inline unsigned cand16(const uint8_t *h, size_t nl, __m128i f, __m128i l)
+{
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)h);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + nl - 1));
+    return (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
+}
+#endif
+
+/* a[0..n) == b[0..n), for names and candidates: a few overlapping loads instead of a loop
+ * per byte. */
+static inline bool same_name(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t p, q, u, w;
+        memcpy(&p, a, 4);
+        memcpy(&q, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&w, b + n - 4, 4);
+        return p == q && u == w;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
+/* The first candidate of mask m (starts from i) that is an occurrence, or NULL. */
+#define SCAN_MASK(m, i)                                                                    \
+    do {                                                                                   \
+        while (m) {                                                                        \
+            size_t at_ = (i) + (size_t)__builtin_ctzll(m);                                 \
+            if (same_name(h + at_, n, nl))                                                 \
+                return (const char *)h + at_;                                              \
+            m &= m - 1;                                                                    \
+        }                                                                                  \
+    } while (0)
+
+/* wk__find's result (the first occurrence of n[0..nl), nl >= 2, in h[0..hl)) for the
+ * encoder, whose searches mostly cover the whole original: 32 start positions per step,
+ * and the last ones in one overlapping step of 16 instead of one at a time. */
+static inline const char *scan_sse2(const uint8_t *h, size_t hl, const uint8_t *n, size_t nl)
+{
+    if (nl > hl)
+        return NULL;
+    const size_t starts = hl - nl + 1;
+    size_t i = 0;
+#ifdef __SSE2__
+    if (starts >= 16) {
+        const __m128i f = _mm_set1_epi8((char)n[0]), l = _mm_set1_epi8((char)n[nl - 1]);
+        for (; i + 32 <= starts; i += 32) {
+            uint64_t m = cand16(h + i, nl, f, l) | cand16(h + i + 16, nl, f, l) << 16;
+            SCAN_MASK(m, i);
+        }
+        while (i < starts) {
+            /* 16 starts from j <= i, those before i already looked at */
+            size_t j = i + 16 <= starts ? i : starts - 16;
+            uint64_t m = cand16(h + j, nl, f, l) & (0xffffu << (i - j));
+            SCAN_MASK(m, j);
+            i = j + 16;
+        }
+        return NULL;
+    }
+#endif
+    for (; i < starts; i++) {
+        if (h[i] == n[0] && h[i + nl - 1] == n[nl - 1] && wk__same(h + i + 1, n + 1, nl - 2))
+            return (const char *)h + i;
+    }
+    return NULL;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX2_SCAN 1
+#include <immintrin.h>
+
+__attribute__((target("avx2"))) static inline uint64_t cand32(const uint8_t *h, size_t nl,
+                                                              __m256i f, __m256i l)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)h);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(h + nl - 1));
+    return (uint32_t)_mm256_movemask_epi8(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, f), _mm256_cmpeq_epi8(b, l)));
+}
+
+/* scan_sse2 with 32 starts per compare, 64 per step (CPUs with AVX2: most of those that
+ * run this). Same result. */
+__attribute__((target("avx2"))) static inline const char *scan_avx2(const uint8_t *h, size_t hl,
+                                                             const uint8_t *n, size_t nl)
+{
+    if (nl > hl)
+        return NULL;
+    const size_t starts = hl - nl + 1;
+    if (starts < 32)
+        return scan_sse2(h, hl, n, nl);
+    const __m256i f = _mm256_set1_epi8((char)n[0]), l = _mm256_set1_epi8((char)n[nl - 1]);
+    size_t i = 0;
+    for (; i + 64 <= starts; i += 64) {
+        uint64_t m = cand32(h + i, nl, f, l) | cand32(h + i + 32, nl, f, l) << 32;
+        SCAN_MASK(m, i);
+    }
+    while (i < starts) {
+        size_t j = i + 32 <= starts ? i : starts - 32;
+        uint64_t m = cand32(h + j, nl, f, l) & (UINT64_C(0xffffffff) << (i - j));
+        SCAN_MASK(m, j);
+        i = j + 32;
+    }
+    return NULL;
+}
+
+#endif
+
+int wk__enc2_isa;
+
+static inline bool use_avx2(void)
+{
+#ifdef HAVE_AVX2_SCAN
+    int st = __atomic_load_n(&wk__enc2_isa, __ATOMIC_RELAXED);
+    if (!st) {
+        __builtin_cpu_init();
+        st = __builtin_cpu_supports("avx2") ? 1 : 2;
+        __atomic_store_n(&wk__enc2_isa, st, __ATOMIC_RELAXED);
+    }
+    return st == 1;
+#else
+    return false;
+#endif
+}
+
+static inline const char *scan(const char *h, size_t hl, const char *n, size_t nl, bool avx2)
+{
+#ifdef HAVE_AVX2_SCAN
+    if (avx2)
+        return scan_avx2((const uint8_t *)h, hl, (const uint8_t *)n, nl);
+#endif
+    return scan_sse2((const uint8_t *)h, hl, (const uint8_t *)n, nl);
+}
+
+/* A value's bit in refs.absmask: most values are not in the memo and need no look at it. */
+static inline uint64_t absent_bit(const char *s, size_t n)
+{
+    return UINT64_C(1) << ((n + (uint8_t)s[0] * 7u) & 63);
+}
+
+/* Whether an earlier search of this event found s nowhere in the original. */
+static inline bool known_absent(const struct refs *r, const char *s, size_t n)
+{
+    if (!(r->absmask & absent_bit(s, n)))
+        return false;
+    for (unsigned i = 0; i < r->nabs; i++) {
+        const struct wk_str *a = &r->absent[i];
+        if (a->len == n && (a->s == s || (a->s[0] == s[0] && memcmp(a->s, s, n) == 0)))
+            return true;
+    }
+    return false;
+}
+
+/* Where s occurs in the original: the first occurrence from the end of the last reference
+ * on, else the first from the start. A value the event holds twice (the names of one uid,
+ * "auditd", ...) that is not there is looked for once. */
+static inline __attribute__((always_inline)) const char *
+find_ref(struct refs *r, const char *s, size_t n, bool memo, bool avx2)
 {
     const char *at = NULL;
     if (!r->orig || n > r->olen)
         return NULL;
-    if (r->prev_end < r->olen)
-        at = find(r->orig + r->prev_end, r->olen - r->prev_end, s, n);
+    if (r->slow) {
+        if (r->prev_end < r->olen)
+            at = find(r->orig + r->prev_end, r->olen - r->prev_end, s, n);
+        if (!at && r->prev_end) {
+            size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
+            at = find(r->orig, lim, s, n);
+        }
+        return at;
+    }
+    if (memo && known_absent(r, s, n))
+        return NULL;
+    at = scan(r->orig + r->prev_end, r->olen - r->prev_end, s, n, avx2);
     if (!at && r->prev_end) {
         size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
-        at = find(r->orig, lim, s, n);
+        at = scan(r->orig, lim, s, n, avx2);
+    }
+    if (!at && memo && r->nabs < ABSENT_MAX) {
+        r->absent[r->nabs++] = (struct wk_str){ s, n };
+        r->absmask |= absent_bit(s, n);
     }
     return at;
 }
 
 /* A reference: varint (length << 1 | 1), zigzag varint of offset - end of the last one. */
-static void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
+static inline void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
 {
     size_t off = (size_t)(at - r->orig);
     putv(b, ((uint64_t)n << 1) | 1);
@@ -76,7 +269,7 @@ static void put_ref(struct wk__buf *b, struct refs *r, const char *at, size_t n)
 
 /* An integer: a reference to its decimal text in the original when there (auditd serials,
  * Docker timeNano, ...), else varint (zigzag << 1); 1 escapes a raw 8-byte value. */
-static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
+static inline void put_int(struct wk__buf *b, struct refs *r, int64_t v, bool avx2)
 {
     char t[24];
     size_t n = 0;
@@ -87,7 +280,7 @@ static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
     } while (mag);
     if (v < 0)
         t[sizeof(t) - 1 - n++] = '-';
-    const char *at = n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n) : NULL;
+    const char *at = n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n, false, avx2) : NULL;
     if (at) {
         put_ref(b, r, at, n);
         return;
@@ -102,17 +295,17 @@ static void put_int(struct wk__buf *b, struct refs *r, int64_t v)
     b->len += 8;
 }
 
-static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n)
+/* A string, b having room for 20 bytes: a reference when search finds it, else literal. */
+static inline __attribute__((always_inline)) int
+put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n, bool search, bool avx2)
 {
-    int rc = room(b, 20);
-    if (rc < 0)
-        return rc;
-    const char *at = n >= MIN_REF ? find_ref(r, s, n) : NULL;
+    const char *at = search && n >= MIN_REF ? find_ref(r, s, n, true, avx2) : NULL;
     if (at) {
         put_ref(b, r, at, n);
         return 0;
     }
-    if ((rc = room(b, n + 10)) < 0)
+    int rc = room(b, n + 10);
+    if (rc < 0)
         return rc;
     putv(b, (uint64_t)n << 1);
     if (n)
@@ -121,90 +314,284 @@ static int put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n)
     return 0;
 }
 
+/* A value other than the original. */
+static inline __attribute__((always_inline)) int
+put_value(struct wk__buf *vals, struct refs *r, const struct wk_value *v, bool avx2)
+{
+    int rc = room(vals, 20);
+    if (rc < 0)
+        return rc;
+    switch (v->kind) {
+    case WK_VAL_NULL:
+        return 0;
+    case WK_VAL_BOOL:
+        vals->p[vals->len++] = v->u.b ? 1 : 0;
+        return 0;
+    case WK_VAL_INT:
+        put_int(vals, r, v->u.i, avx2);
+        return 0;
+    case WK_VAL_REAL:
+        memcpy(vals->p + vals->len, &v->u.r, 8);
+        vals->len += 8;
+        return 0;
+    case WK_VAL_STR:
+        return put_str(vals, r, v->u.s, v->len, true, avx2);
+    case WK_VAL_JSON: /* always a literal */
+        return put_str(vals, r, v->u.s, v->len, false, avx2);
+    case WK_VAL_STRLIST:
+        putv(vals, v->len);
+        for (uint32_t j = 0; j < v->len; j++) {
+            if ((rc = room(vals, 20)) < 0 ||
+                (rc = put_str(vals, r, v->u.items[j].s, v->u.items[j].len, true, avx2)) < 0)
+                return rc;
+        }
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
 static bool is_original(const struct wk_key *k, const struct wk_value *v)
 {
     return v->rec == 0 && v->kind == WK_VAL_STR && k->len == 14 &&
            memcmp(k->name, "event.original", 14) == 0;
 }
 
-int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
+/* The original (field orig - 1, 0: none) written first, and searches set up in it. */
+static inline int put_orig(struct wk__buf *vals, struct refs *r, const struct wk_event *ev,
+                           size_t orig, bool slow)
 {
-    size_t nf = wk_event_nfields(ev);
-    size_t orig = 0; /* field index + 1 */
-    struct refs r = {0};
-    for (size_t i = 0; i < nf; i++) {
-        const struct wk_value *v = wk_event_field_value(ev, i);
-        if (is_original(wk_event_field_key(ev, i), v)) {
-            orig = i + 1;
-            r.orig = v->u.s;
-            r.olen = v->len;
-            break;
-        }
-    }
-    int rc = room(desc, 30);
+    r->orig = NULL;
+    r->olen = r->prev_end = 0;
+    r->slow = slow;
+    r->nabs = 0;
+    r->absmask = 0;
+    if (!orig)
+        return 0;
+    const struct wk_value *v = wk_event_field_value(ev, orig - 1);
+    r->orig = v->u.s;
+    r->olen = v->len;
+    int rc = room(vals, r->olen + 10);
     if (rc < 0)
+        return rc;
+    putv(vals, r->olen);
+    memcpy(vals->p + vals->len, r->orig, r->olen);
+    vals->len += r->olen;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* The writer's memo of recent shapes                                                  */
+
+/* An event's set in the memo: from its field count, record count and name hashes (a
+ * shape is then told by comparing the event with the set's entries, field by field). */
+static inline uint64_t memo_sig(const struct wk_event *ev, size_t nf)
+{
+    const uint32_t *h = wk_event_field_hashes(ev);
+    uint64_t x = (uint64_t)nf << 32 | wk_event_nrecords(ev);
+    for (size_t i = 0; h && i < nf; i++)
+        x = (x ^ h[i]) * UINT64_C(0x9E3779B97F4A7C15);
+    return x ^ (x >> 29);
+}
+
+static int memo_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *n = realloc(*p, c * size);
+    if (!n)
+        return -ENOMEM;
+    *p = n;
+    *cap = c;
+    return 0;
+}
+
+/* ev when it has e's shape: its values written as the walk tells that it has (the same
+ * names - by their bytes: an address says nothing, an earlier event's arena may hold
+ * other names there now -, records, kinds, flags and dots masks, in the same order).
+ * @return 1 done, 0 not e's shape (vals as it was), <0 error. */
+static inline __attribute__((always_inline)) int
+memo_encode(const struct wk__shape_memo *e, struct wk__buf *vals, const struct wk_event *ev,
+            size_t nf, bool avx2)
+{
+    if (e->nf != nf || e->nrec != wk_event_nrecords(ev))
+        return 0;
+    size_t mark = vals->len;
+    struct refs r;
+    int rc = put_orig(vals, &r, ev, e->orig, false);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk__memo_field *f = &e->f[i];
+        const struct wk_key *k;
+        uint64_t dots;
+        const struct wk_value *v = wk_event_field(ev, i, &k, &dots);
+        if (k->len != f->klen || k->hash != f->khash || v->rec != f->rec ||
+            v->kind != f->kind || v->flags != f->flags || dots != f->dots ||
+            !same_name((const uint8_t *)k->name, e->desc + f->koff, k->len)) {
+            vals->len = mark;
+            return 0;
+        }
+        if (i + 1 != e->orig && (rc = put_value(vals, &r, v, avx2)) < 0)
+            return rc;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+/* The descriptor of ev's shape into desc; with t, also noted in memo entry e. */
+static int put_desc(struct wk__shapes *t, struct wk__shape_memo *e, uint64_t sig,
+                    struct wk__buf *desc, const struct wk_event *ev, size_t nf, size_t orig)
+{
+    size_t base = desc->len;
+    int rc;
+    if (e) {
+        e->used = false;
+        if ((rc = memo_grow((void **)&e->f, &e->fcap, nf, sizeof(*e->f))) < 0)
+            return rc;
+    }
+    if ((rc = room(desc, 30)) < 0)
         return rc;
     putv(desc, wk_event_nrecords(ev));
     putv(desc, nf);
     putv(desc, orig);
-    if (orig) {
-        if ((rc = room(vals, r.olen + 10)) < 0)
-            return rc;
-        putv(vals, r.olen);
-        memcpy(vals->p + vals->len, r.orig, r.olen);
-        vals->len += r.olen;
-    }
     for (size_t i = 0; i < nf; i++) {
-        const struct wk_key *k = wk_event_field_key(ev, i);
-        const struct wk_value *v = wk_event_field_value(ev, i);
+        const struct wk_key *k;
+        uint64_t dots;
+        const struct wk_value *v = wk_event_field(ev, i, &k, &dots);
         if ((rc = room(desc, k->len + 40)) < 0)
             return rc;
         putv(desc, k->len);
+        if (e)
+            e->f[i] = (struct wk__memo_field){ .klen = k->len, .khash = k->hash,
+                                               .koff = (uint32_t)(desc->len - base),
+                                               .rec = v->rec, .kind = v->kind,
+                                               .flags = v->flags, .dots = dots };
         memcpy(desc->p + desc->len, k->name, k->len);
         desc->len += k->len;
         putv(desc, v->rec);
         desc->p[desc->len++] = v->kind;
         desc->p[desc->len++] = v->flags;
-        putv(desc, wk_event_field_dots(ev, i));
-        if (i + 1 == orig)
-            continue;
-        if ((rc = room(vals, 20)) < 0)
-            return rc;
-        switch (v->kind) {
-        case WK_VAL_NULL:
-            break;
-        case WK_VAL_BOOL:
-            vals->p[vals->len++] = v->u.b ? 1 : 0;
-            break;
-        case WK_VAL_INT:
-            put_int(vals, &r, v->u.i);
-            break;
-        case WK_VAL_REAL:
-            memcpy(vals->p + vals->len, &v->u.r, 8);
-            vals->len += 8;
-            break;
-        case WK_VAL_STR:
-            if ((rc = put_str(vals, &r, v->u.s, v->len)) < 0)
-                return rc;
-            break;
-        case WK_VAL_JSON: {
-            struct refs none = {0};
-            if ((rc = put_str(vals, &none, v->u.s, v->len)) < 0)
-                return rc;
-            break;
-        }
-        case WK_VAL_STRLIST:
-            putv(vals, v->len);
-            for (uint32_t j = 0; j < v->len; j++) {
-                if ((rc = put_str(vals, &r, v->u.items[j].s, v->u.items[j].len)) < 0)
-                    return rc;
-            }
-            break;
-        default:
-            return -EINVAL;
-        }
+        putv(desc, dots);
+    }
+    size_t dlen = desc->len - base;
+    if (!e || dlen > UINT32_MAX || memo_grow((void **)&e->desc, &e->dcap, dlen, 1) < 0)
+        return 0; /* not noted: the memo is only a help */
+    memcpy(e->desc, desc->p + base, dlen);
+    e->dlen = dlen;
+    e->sig = sig;
+    e->nf = (uint32_t)nf;
+    e->nrec = wk_event_nrecords(ev);
+    e->orig = (uint32_t)orig;
+    e->hashed = e->has_sid = false;
+    e->used = true;
+    e->recent = true;
+    t->memo[(size_t)(e - t->memo) ^ 1].recent = false;
+    if (base == 0) {
+        t->hint = (uint32_t)(e - t->memo);
+        t->hint_p = desc->p;
+        t->hint_len = dlen;
     }
     return 0;
+}
+
+static inline __attribute__((always_inline)) int
+enc2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
+     const struct wk_event *ev, bool slow, bool avx2)
+{
+    size_t nf = wk_event_nfields(ev);
+    struct wk__shape_memo *e = NULL;
+    uint64_t sig = 0;
+    int rc;
+    if (t) {
+        t->hint_p = NULL;
+        if (!t->memo && !(t->memo = calloc(WK__SHAPE_MEMO, sizeof(*t->memo))))
+            return -ENOMEM;
+        sig = memo_sig(ev, nf);
+        /* two ways: the entry of the set that has the event's shape, else the one of the
+         * two not used last is replaced */
+        struct wk__shape_memo *set = &t->memo[(sig >> 32) % (WK__SHAPE_MEMO / 2) * 2];
+        e = set[0].used && set[0].sig == sig ? &set[0] : &set[1];
+        if (!(e->used && e->sig == sig))
+            e = set[0].recent ? &set[1] : &set[0];
+        else if ((rc = memo_encode(e, vals, ev, nf, avx2)) != 0) {
+            if (rc < 0)
+                return rc;
+            /* the descriptor as the last event of this shape had it */
+            set[0].recent = e == &set[0];
+            set[1].recent = e == &set[1];
+            if ((rc = room(desc, e->dlen)) < 0)
+                return rc;
+            if (desc->len == 0) {
+                t->hint = (uint32_t)(e - t->memo);
+                t->hint_p = desc->p;
+                t->hint_len = e->dlen;
+            }
+            memcpy(desc->p + desc->len, e->desc, e->dlen);
+            desc->len += e->dlen;
+            return 0;
+        }
+    }
+    size_t orig = 0; /* field index + 1 */
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk_key *k;
+        uint64_t dots;
+        const struct wk_value *v = wk_event_field(ev, i, &k, &dots);
+        if (is_original(k, v)) {
+            orig = i + 1;
+            break;
+        }
+    }
+    /* a shape the memo does not have: noted in it (the entry's former shape forgotten) */
+    if ((rc = put_desc(t, e, sig, desc, ev, nf, orig)) < 0)
+        return rc;
+    struct refs r;
+    if ((rc = put_orig(vals, &r, ev, orig, slow)) < 0)
+        return rc;
+    for (size_t i = 0; i < nf; i++) {
+        if (i + 1 != orig && (rc = put_value(vals, &r, wk_event_field_value(ev, i), avx2)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+#ifdef HAVE_AVX2_SCAN
+__attribute__((target("avx2"), flatten)) static int enc2_avx2(struct wk__shapes *t, struct wk__buf *desc,
+                                                     struct wk__buf *vals,
+                                                     const struct wk_event *ev)
+{
+    return enc2(t, desc, vals, ev, false, true);
+}
+#endif
+
+static int enc2_sse2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
+                     const struct wk_event *ev)
+{
+    return enc2(t, desc, vals, ev, false, false);
+}
+
+int wk__enc2_add(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
+                 const struct wk_event *ev)
+{
+#ifdef HAVE_AVX2_SCAN
+    if (use_avx2())
+        return enc2_avx2(t, desc, vals, ev);
+#endif
+    return enc2_sse2(t, desc, vals, ev);
+}
+
+int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
+{
+    return wk__enc2_add(NULL, desc, vals, ev);
+}
+
+int wk__enc2_event_slow(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
+{
+    return enc2(NULL, desc, vals, ev, true, false);
 }
 
 void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
@@ -241,6 +628,7 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
 
 void wk__shapes_reset(struct wk__shapes *t)
 {
+    t->gen++;
     t->n = 0;
     t->bytes.len = 0;
     if (t->slots)
@@ -249,11 +637,18 @@ void wk__shapes_reset(struct wk__shapes *t)
 
 void wk__shapes_fini(struct wk__shapes *t)
 {
+    for (size_t i = 0; t->memo && i < WK__SHAPE_MEMO; i++) {
+        free(t->memo[i].desc);
+        free(t->memo[i].f);
+    }
+    free(t->memo);
     free(t->slots);
     free(t->ents);
     wk__buf_fini(&t->bytes);
     memset(t, 0, sizeof(*t));
 }
+
+static int intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint64_t h, uint32_t *id);
 
 static int grow_slots(struct wk__shapes *t)
 {
@@ -275,7 +670,26 @@ static int grow_slots(struct wk__shapes *t)
 
 int wk__shapes_intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint32_t *id)
 {
-    uint64_t h = hash_bytes(desc, len);
+    struct wk__shape_memo *m = NULL;
+    if (t->hint_p && t->hint_p == desc && t->hint_len == len)
+        m = &t->memo[t->hint];
+    t->hint_p = NULL;
+    if (m && m->has_sid && m->gen == t->gen) {
+        *id = m->sid;
+        return 0;
+    }
+    int rc = intern(t, desc, len, m && m->hashed ? m->hash : hash_bytes(desc, len), id);
+    if (rc == 0 && m) {
+        m->hash = t->ents[*id].hash;
+        m->hashed = m->has_sid = true;
+        m->sid = *id;
+        m->gen = t->gen;
+    }
+    return rc;
+}
+
+static int intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint64_t h, uint32_t *id)
+{
     if (t->nslots) {
         size_t j = (size_t)h & (t->nslots - 1);
         while (t->slots[j]) {

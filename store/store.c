@@ -1174,7 +1174,7 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     /* Encode into scratch first so the open block is never left half-written. */
     w->enc.len = 0;
     w->desc.len = 0;
-    if ((rc = wk__enc2_event(&w->desc, &w->enc, ev)) < 0)
+    if ((rc = wk__enc2_add(&w->shapes, &w->desc, &w->enc, ev)) < 0)
         return rc;
     if (w->enc.len + w->desc.len > WK__MAX_EVENT)
         return WK_ELIMIT;

@@ -159,6 +159,18 @@ static inline int64_t wk__unzigzag(uint64_t v)
 /* codec2.c: record format 2. Encode an event's shape descriptor into desc and its
  * values (original first, strings as references into it when found there) into vals. */
 int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
+struct wk__shapes;
+/* wk__enc2_event for the writer of the block whose shape table is t: the same bytes, the
+ * descriptor of a shape met recently taken from t's memo, which the wk__shapes_intern(t,
+ * desc->p, desc->len) that follows then also uses (no hashing, and the id directly when
+ * the shape is already in the table). */
+int wk__enc2_add(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
+                 const struct wk_event *ev);
+/* The same bytes by the plain search in order (no wide scan, no memo), for tests. */
+int wk__enc2_event_slow(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
+/* The encoder's scan: 0 not chosen yet (AVX2 when the CPU has it), 1 AVX2, 2 SSE2 (tests
+ * set it to cover both). */
+extern int wk__enc2_isa;
 /* Append one record (length, timestamp delta, shape id, values) to raw, which has room
  * for vlen + 40 bytes; *prev_ts is the block's last timestamp (0 at its start). */
 void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
@@ -169,12 +181,41 @@ struct wk__shape_ent {
     uint64_t hash;
     size_t off, len; /* descriptor bytes in `bytes` */
 };
+/* The writer's memo of recent shapes (wk__enc2_add): per entry, a descriptor and what it
+ * says of each field, so that an event of a known shape is told by comparing it with the
+ * entry instead of writing and hashing its descriptor; and its id in the open block. */
+struct wk__memo_field {
+    uint32_t klen, khash, koff, rec; /* koff: the name's bytes in the entry's desc */
+    uint64_t dots;
+    uint8_t kind, flags;
+};
+struct wk__shape_memo {
+    bool used, hashed, has_sid;
+    bool recent;               /* of the two of its set, the one used last */
+    uint64_t sig;              /* memo_sig of its events */
+    uint32_t nf, nrec, orig;
+    uint8_t *desc;             /* the descriptor (dlen bytes) */
+    size_t dlen, dcap;
+    struct wk__memo_field *f;  /* nf of them */
+    size_t fcap;
+    uint64_t hash;             /* of desc, when hashed */
+    uint64_t gen;              /* sid is its id in the table of this generation */
+    uint32_t sid;
+};
+#define WK__SHAPE_MEMO 256 /* in sets of two */
 struct wk__shapes {
     struct wk__buf bytes; /* the table as written: per shape, varint len + descriptor */
     struct wk__shape_ent *ents;
     size_t n, cents;
     uint32_t *slots; /* open addressing: entry index + 1, 0 empty */
     size_t nslots;
+    uint64_t gen;    /* + 1 per reset: ids of an older generation are void */
+    struct wk__shape_memo *memo; /* WK__SHAPE_MEMO slots, NULL until the first use */
+    /* the descriptor wk__enc2_add just wrote is memo[hint]'s, when wk__shapes_intern is
+     * given hint_p and hint_len (the writer's buffer, unchanged in between) */
+    const uint8_t *hint_p;
+    size_t hint_len;
+    uint32_t hint;
 };
 int wk__shapes_intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint32_t *id);
 /* Append the table section (varint count, varint byte length, entries) to out. */

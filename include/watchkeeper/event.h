@@ -193,6 +193,14 @@ int wk_event_add_strlist_ref(struct wk_event *ev, unsigned rec, const struct wk_
 void wk_event_flag_last(struct wk_event *ev, uint8_t flags);
 /** The literal-dots mask of the i-th field. */
 uint64_t wk_event_field_dots(const struct wk_event *ev, size_t i);
+/**
+ * The i-th field at once, for walkers of every field (the store's encoder): its value
+ * (returned), key (*key) and literal-dots mask (*dots), borrowed, valid until the event
+ * changes; the same as wk_event_field_value, wk_event_field_key and wk_event_field_dots in
+ * one call. @return NULL when i >= wk_event_nfields(ev) (*key and *dots untouched).
+ */
+const struct wk_value *wk_event_field(const struct wk_event *ev, size_t i,
+                                      const struct wk_key **key, uint64_t *dots);
 
 /**
  * Look a field up by key in record `rec` (0: event level). The hot path of every rule:

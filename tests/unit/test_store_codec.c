@@ -16,7 +16,10 @@
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
 #include "watchkeeper/event_json.h"
+#include "watchkeeper/mem.h"
+#include "watchkeeper/parser.h"
 #include "watchkeeper/store.h"
+#include "auditd_util.h" /* au_feed */
 #include "wk_test.h"
 
 #define K(name) (wk_key_init(name))
@@ -30,7 +33,7 @@ static void encode_block(struct wk_event **evs, size_t n, struct wk__buf *desc,
     int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
         desc->len = vals->len = 0;
-        WK_ASSERT_OK(wk__enc2_event(desc, vals, evs[i]));
+        WK_ASSERT_OK(wk__enc2_add(shapes, desc, vals, evs[i]));
         uint32_t sid;
         WK_ASSERT_OK(wk__shapes_intern(shapes, desc->p, desc->len, &sid));
         WK_ASSERT_OK(wk__buf_reserve(recs, vals->len + 40));
@@ -516,4 +519,274 @@ WK_TEST(format2_block_bytes_are_pinned)
     wk__buf_fini(&blk);
     for (size_t i = 0; i < n; i++)
         wk_event_free(evs[i]);
+}
+
+/* The encoder's fast paths (the wide scan, the memo of values found absent) against the
+ * plain search in order (wk__enc2_event_slow): the same bytes for every event. */
+struct same_enc {
+    struct wk_parser_sink sink;
+    struct wk__buf d1, v1, d2, v2, d3, v3;
+    struct wk__shapes memo, plain; /* the writer's way, and without its memo */
+    size_t events, vbytes, hits;
+};
+
+static void same_bytes(const struct wk__buf *a, const struct wk__buf *b)
+{
+    WK_ASSERT_UINT_EQ(a->len, b->len);
+    WK_ASSERT(memcmp(a->p, b->p, a->len) == 0);
+}
+
+static void same_as_slow(struct same_enc *c, const struct wk_event *ev)
+{
+    c->d1.len = c->v1.len = c->d2.len = c->v2.len = c->d3.len = c->v3.len = 0;
+    WK_ASSERT_OK(wk__enc2_event(&c->d1, &c->v1, ev));
+    WK_ASSERT_OK(wk__enc2_event_slow(&c->d2, &c->v2, ev));
+    same_bytes(&c->d1, &c->d2);
+    same_bytes(&c->v1, &c->v2);
+    /* The writer's: the memo's descriptor and the id it gives, as the table gives them. */
+    size_t n0 = c->memo.n;
+    WK_ASSERT_OK(wk__enc2_add(&c->memo, &c->d3, &c->v3, ev));
+    same_bytes(&c->d3, &c->d2);
+    same_bytes(&c->v3, &c->v2);
+    uint32_t s1, s2;
+    WK_ASSERT_OK(wk__shapes_intern(&c->memo, c->d3.p, c->d3.len, &s1));
+    WK_ASSERT_OK(wk__shapes_intern(&c->plain, c->d2.p, c->d2.len, &s2));
+    WK_ASSERT_UINT_EQ(s1, s2);
+    WK_ASSERT_UINT_EQ(c->memo.n, c->plain.n);
+    WK_ASSERT_UINT_EQ(c->memo.bytes.len, c->plain.bytes.len);
+    WK_ASSERT(memcmp(c->memo.bytes.p, c->plain.bytes.p, c->memo.bytes.len) == 0);
+    c->hits += c->memo.n == n0;
+    /* a new block now and then: ids of the old table are void */
+    if (c->events % 97 == 96) {
+        wk__shapes_reset(&c->memo);
+        wk__shapes_reset(&c->plain);
+    }
+    c->events++;
+    c->vbytes += c->v1.len;
+}
+
+static void same_enc_fini(struct same_enc *c)
+{
+    wk__shapes_fini(&c->memo);
+    wk__shapes_fini(&c->plain);
+    wk__buf_fini(&c->d3);
+    wk__buf_fini(&c->v3);
+    wk__buf_fini(&c->d1);
+    wk__buf_fini(&c->v1);
+    wk__buf_fini(&c->d2);
+    wk__buf_fini(&c->v2);
+}
+
+static int same_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resume)
+{
+    (void)resume;
+    same_as_slow((struct same_enc *)s, ev);
+    return 0;
+}
+
+static int same_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
+                       const char *reason, const char *raw, size_t len)
+{
+    (void)s, (void)where, (void)reason, (void)raw, (void)len;
+    return 0;
+}
+
+WK_TEST(encoder_fast_paths_match_the_plain_search_on_the_corpus)
+{
+    /* auditd events as the daemon stores them (values in the parser's copies, enriched
+     * names, decoded hex, event-level repeats) and JSON lines (Docker events, CRI). */
+    static const char *const logs[] = {
+        "audit-userspace/test.log", "audit-userspace/test2.log", "audit-userspace/test3.log",
+        "audit-userspace/test4.log", "beats/auditbeat-sudo.log", "beats/auditbeat-setuid.log",
+        "beats/filebeat-module-auditd-audit-cent7-node.log", "go-libaudit/auparse__audit-rhel7.log",
+        "go-libaudit/auparse__test2.log", "go-libaudit/root__normal.log",
+        "go-libaudit/auparse__audit-ubuntu16.log", "beats/auditbeat-chown.log",
+        "laurel/record-execve.txt", "laurel/record-execve-long.txt", "laurel/record-connect.txt",
+        "laurel/record-nscd.txt", "laurel/record-perl-reverse-shell.txt",
+        "laurel/record-syscall-key.txt", "laurel/record-weblogic.txt", "laurel/record-ptrace.txt",
+        "laurel/shell-proc-trace.txt", "laurel/record-avc-apparmor.txt",
+    };
+    struct same_enc c = {.sink = {.emit = same_emit, .reject = same_reject}};
+    for (size_t i = 0; i < WK_ARRAY_SIZE(logs); i++) {
+        size_t len;
+        char *buf = au_read_corpus(logs[i], &len);
+        au_feed(&c.sink, logs[i], buf, len);
+        free(buf);
+    }
+    size_t audit = c.events;
+    printf("# %zu auditd events, %zu value bytes, %zu of known shapes\n", audit, c.vbytes,
+           c.hits);
+    WK_ASSERT(audit >= 150);
+    static const char *const jsonl[] = {
+        "docker-events/moby-api-v1.24-events-example.jsonl",
+        "cri/kubernetes-kubelet-logs_test-parse-vectors.expected.jsonl",
+    };
+    for (size_t i = 0; i < WK_ARRAY_SIZE(jsonl); i++) {
+        char path[8192];
+        snprintf(path, sizeof(path), "%s/%s", au_corpus(), jsonl[i]);
+        size_t len;
+        char *buf = wk_test_read_file(path, &len);
+        WK_ASSERT(buf != NULL);
+        struct wk_event *ev;
+        WK_ASSERT_OK(wk_event_new(&ev));
+        for (char *p = buf, *e; p < buf + len; p = e + 1) {
+            e = memchr(p, '\n', (size_t)(buf + len - p));
+            if (!e)
+                e = buf + len;
+            const char *err = NULL;
+            if (e > p && wk_event_from_json(ev, p, (size_t)(e - p), &err) == 0)
+                same_as_slow(&c, ev);
+        }
+        wk_event_free(ev);
+        free(buf);
+    }
+    WK_ASSERT(c.events > audit + 10);
+    same_enc_fini(&c);
+}
+
+static uint64_t rnd_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void random_events_same_as_slow(void)
+{
+    /* Originals over a small alphabet (many near matches) and of lengths around the scan's
+     * steps; values cut from them, cut and changed in one byte (first, last, middle),
+     * repeated at the same and at other addresses, absent, and integers. */
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    struct same_enc c = {0};
+    static const size_t lens[] = {0, 1, 2, 3, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 95,
+                                  96, 97, 127, 128, 129, 200, 500, 1000, 4000};
+    char orig[4096], val[4096];
+    for (int it = 0; it < 3000; it++) {
+        size_t olen = lens[it % WK_ARRAY_SIZE(lens)];
+        unsigned alpha = 2 + (unsigned)(rnd_next(&seed) % 6);
+        for (size_t i = 0; i < olen; i++)
+            orig[i] = (char)('0' + rnd_next(&seed) % alpha);
+        struct wk_event *ev = ev_new(1700000000000000000LL + it);
+        unsigned nv = 1 + (unsigned)(rnd_next(&seed) % 60);
+        if (it & 1)
+            add_str(ev, 0, "event.original", orig, olen);
+        for (unsigned v = 0; v < nv; v++) {
+            char nm[16];
+            snprintf(nm, sizeof(nm), "v%u", v);
+            size_t n = 1 + rnd_next(&seed) % 40, at = 0;
+            if (rnd_next(&seed) % 8 == 0)
+                n = 1 + rnd_next(&seed) % 300;
+            unsigned how = (unsigned)(rnd_next(&seed) % 7);
+            if (n <= olen)
+                at = rnd_next(&seed) % (olen - n + 1);
+            if (how <= 2 && n <= olen) {
+                memcpy(val, orig + at, n);
+                if (how == 1)
+                    val[rnd_next(&seed) % n] ^= 1;
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    val[i] = (char)('0' + rnd_next(&seed) % (alpha + 1));
+            }
+            if (how == 3 && v) { /* the previous value again (a copy of it) */
+                const struct wk_value *p = wk_event_field_value(ev, wk_event_nfields(ev) - 1);
+                if (p->kind == WK_VAL_STR) {
+                    n = p->len;
+                    memcpy(val, p->u.s, n);
+                }
+            }
+            if (how == 5) { /* one copy in the event's arena held by two fields */
+                static char names[2][64][24]; /* names of static storage (add_str_ref) */
+                char *cp = wk_arena_strndup(wk_event_arena(ev), val, n);
+                WK_ASSERT(cp != NULL);
+                for (int w = 0; w < 2; w++) {
+                    snprintf(names[w][v], sizeof(names[w][v]), "r%d.%u", w, v);
+                    struct wk_key k = K(names[w][v]);
+                    WK_ASSERT_OK(wk_event_add_str_ref(ev, 0, &k, cp, n));
+                }
+                continue;
+            }
+            if (how == 4) {
+                struct wk_key k = K(nm);
+                int64_t x = (int64_t)(rnd_next(&seed) % 100000) - 50000;
+                WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, x));
+                continue;
+            }
+            add_str(ev, rnd_next(&seed) % 4 == 0 && wk_event_nrecords(ev) ? 1 : 0, nm, val, n);
+            if (v == 3)
+                WK_ASSERT_INT_EQ(wk_event_add_record(ev), 1);
+        }
+        if (!(it & 1) && (it & 2))
+            add_str(ev, 0, "event.original", orig, olen);
+        same_as_slow(&c, ev);
+        wk_event_free(ev);
+    }
+    WK_ASSERT_UINT_EQ(c.events, 3000);
+    same_enc_fini(&c);
+}
+
+WK_TEST(encoder_fast_paths_match_the_plain_search_on_random_events)
+{
+    random_events_same_as_slow(); /* AVX2 when the CPU has it */
+    wk__enc2_isa = 2;
+    random_events_same_as_slow();
+    wk__enc2_isa = 0;
+}
+
+/* The writer's memo of shapes tells shapes by their names' bytes, records, kinds, flags
+ * and dots masks: an event whose name sits at the same address with the same length and
+ * hash (an earlier event's arena, reused) but other bytes, or that differs from a known
+ * shape in one of the others alone, gets its own descriptor and id. */
+WK_TEST(shape_memo_tells_shapes_apart)
+{
+    static char name[16]; /* one address for the name of every event below */
+    struct wk__shapes memo = {0}, plain = {0};
+    struct wk__buf d1 = {0}, v1 = {0}, d2 = {0}, v2 = {0};
+    const char *const names[] = {"abc.x", "abc.y", "abc.x", "abc.y"};
+    uint32_t ids[32];
+    size_t n = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 4; i++) {
+            for (int var = 0; var < 4; var++) {
+                snprintf(name, sizeof(name), "%s", names[i]);
+                /* one hash for both names: only the bytes tell them apart */
+                struct wk_key k = {name, 5, 12345};
+                struct wk_event *ev = ev_new(1700000000000000000LL + (int64_t)n);
+                add_str(ev, 0, "event.original", "orig abc", 8);
+                if (var == 1)
+                    WK_ASSERT_INT_EQ(wk_event_add_record(ev), 1);
+                struct wk_value v = {.kind = var == 2 ? WK_VAL_INT : WK_VAL_STR};
+                if (var == 2)
+                    v.u.i = 7;
+                else {
+                    v.u.s = "abc";
+                    v.len = 3;
+                }
+                WK_ASSERT_OK(wk_event_add_value_sn(ev, var == 1 ? 1 : 0, &k, var == 3 ? 1 : 0, &v));
+                d1.len = v1.len = d2.len = v2.len = 0;
+                WK_ASSERT_OK(wk__enc2_add(&memo, &d1, &v1, ev));
+                WK_ASSERT_OK(wk__enc2_event_slow(&d2, &v2, ev));
+                same_bytes(&d1, &d2);
+                same_bytes(&v1, &v2);
+                uint32_t s1, s2;
+                WK_ASSERT_OK(wk__shapes_intern(&memo, d1.p, d1.len, &s1));
+                WK_ASSERT_OK(wk__shapes_intern(&plain, d2.p, d2.len, &s2));
+                WK_ASSERT_UINT_EQ(s1, s2);
+                ids[n++] = s1;
+                wk_event_free(ev);
+            }
+        }
+    }
+    /* 2 names x 4 variants, each its own shape, the same ids the second time round */
+    WK_ASSERT_UINT_EQ(memo.n, 8);
+    for (size_t i = 0; i < 16; i++) {
+        WK_ASSERT_UINT_EQ(ids[i], ids[(i + 8) % 16]);
+        WK_ASSERT_UINT_EQ(ids[i], ids[16 + i]);
+    }
+    wk__shapes_fini(&memo);
+    wk__shapes_fini(&plain);
+    wk__buf_fini(&d1);
+    wk__buf_fini(&v1);
+    wk__buf_fini(&d2);
+    wk__buf_fini(&v2);
 }
