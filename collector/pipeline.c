@@ -40,8 +40,14 @@ struct item {
 /* Committed items are kept for reuse, their event's arena and field arrays with them, so
  * the steady state allocates nothing per event (and the writer does not free what the loop
  * thread allocated, which costs glibc a lock and, trimming, page faults). Bounded: at most
- * POOL_EVENTS items and queue_bytes / 8 of them (by their queue size). */
+ * POOL_EVENTS items, and the pool and the queue together hold at most queue_bytes (by the
+ * items' queue sizes), so a queue that fills and drains (a throughput run) reuses all of
+ * its items: a pool of queue_bytes / 8 kept one in eight, and the rest paid a new event
+ * (its field array grown again, its arena chunks) and a free, ~4,500 instructions per
+ * event (callgrind, bench/daemon_e2e.sh audit only). What the pool held unused for a whole
+ * POOL_TRIM_NS beyond queue_bytes / 8 is freed (a burst's items, once it is over). */
 #define POOL_EVENTS 4096
+#define POOL_TRIM_NS (2 * WK_NS_PER_SEC)
 #define POOL_CUR 64 /* cursor room given to every item, so most can be reused for any */
 
 /* One source instance by name. Slots are never freed during a run, so the writer can read
@@ -97,6 +103,8 @@ struct wk_pipeline {
     struct item *pool; /* reusable items, each with an event (under lock) */
     size_t npool;
     uint64_t pool_bytes;
+    uint64_t pool_low;    /* least pool_bytes since pool_trim_at */
+    int64_t pool_trim_at; /* mono ns */
     struct wk_config_pipeline lim;
     bool stop, flush_now, any_paused, drained, abandon;
     struct rules_ref *rules;
@@ -268,6 +276,8 @@ static int submit_one(struct wk_pipeline *p, struct wk_source *src, struct wk_ev
         p->pool = it->next;
         p->npool--;
         p->pool_bytes -= it->bytes;
+        if (p->pool_bytes < p->pool_low)
+            p->pool_low = p->pool_bytes;
     }
     pthread_mutex_unlock(&p->lock);
 
@@ -943,6 +953,38 @@ static void state_restore(struct wk_pipeline *p, struct rules_ref *r)
     free(data);
 }
 
+/* Writer, under lock: every POOL_TRIM_NS, take out of the pool what it held unused all
+ * that time beyond queue_bytes / 8; the caller frees the returned list outside the lock. */
+static struct item *pool_trim(struct wk_pipeline *p, int64_t now)
+{
+    if (now - p->pool_trim_at < POOL_TRIM_NS)
+        return NULL;
+    p->pool_trim_at = now;
+    uint64_t base = p->lim.queue_bytes / 8;
+    uint64_t excess = p->pool_low > base ? p->pool_low - base : 0;
+    struct item *spare = NULL;
+    while (excess && p->pool) {
+        struct item *it = p->pool;
+        p->pool = it->next;
+        p->npool--;
+        p->pool_bytes -= it->bytes;
+        excess -= it->bytes < excess ? it->bytes : excess;
+        it->next = spare;
+        spare = it;
+    }
+    p->pool_low = p->pool_bytes;
+    return spare;
+}
+
+static void items_free(struct item *it)
+{
+    for (struct item *nx; it; it = nx) {
+        nx = it->next;
+        wk_event_free(it->ev);
+        free(it);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct wk_pipeline *p = arg;
@@ -972,6 +1014,12 @@ static void *writer_main(void *arg)
                 commit_pending(p);
                 deliveries_save(p, false);
                 pthread_mutex_lock(&p->lock);
+                struct item *spare = pool_trim(p, wk_time_mono_ns());
+                if (spare) {
+                    pthread_mutex_unlock(&p->lock);
+                    items_free(spare);
+                    pthread_mutex_lock(&p->lock);
+                }
                 if (p->head || p->stop)
                     break;
             }
@@ -1183,7 +1231,7 @@ static void *writer_main(void *arg)
         for (struct item *it = batch, *nx; it; it = nx) {
             nx = it->next;
             if (it->ev && it->curcap >= POOL_CUR && p->npool < POOL_EVENTS &&
-                p->pool_bytes + it->bytes <= p->lim.queue_bytes / 8) {
+                p->st.queued_bytes + p->pool_bytes + it->bytes <= p->lim.queue_bytes) {
                 it->next = p->pool;
                 p->pool = it;
                 p->npool++;
@@ -1193,12 +1241,10 @@ static void *writer_main(void *arg)
                 spare = it;
             }
         }
+        struct item *trimmed = pool_trim(p, wk_time_mono_ns());
         pthread_mutex_unlock(&p->lock);
-        for (struct item *it = spare, *nx; it; it = nx) {
-            nx = it->next;
-            wk_event_free(it->ev);
-            free(it);
-        }
+        items_free(spare);
+        items_free(trimmed);
         if (wake)
             uv_async_send(&p->async);
         pthread_mutex_lock(&p->lock);
