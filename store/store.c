@@ -111,14 +111,26 @@ struct sealed {
     struct wk__buf tsum;
 };
 
+/* A set of u32 hashes (open addressing, 0 kept apart): a block's summaries, deduplicated
+ * as they are added instead of collected per event and sorted at the seal. */
+struct hset {
+    uint32_t *v;
+    size_t n, cap; /* cap: a power of two */
+    bool zero;
+};
+
 struct wk__writer {
     /* The open block. */
     struct wk__buf raw;
     uint32_t count;
     int64_t ts_min, ts_max;
     int64_t first_mono;
-    uint64_t *ch, *th;
-    size_t nch, cch, nth, cth;
+    struct hset cset, tset; /* summaries: container and term hashes of the block */
+    uint64_t *eh;           /* this event's hashes (set << 32 | hash), until added */
+    size_t neh, ceh;
+    uint32_t *emit;         /* seal: a set's values, sorted */
+    size_t cemit;
+    uint64_t want[4];       /* field name hashes summarized, by their low 8 bits */
     struct src_count osrc[WK__MAX_SOURCES];
     size_t nosrc;
     struct side oside; /* belongs to the open block */
@@ -163,6 +175,8 @@ struct wk__writer {
     uint32_t dict_id;
     ZSTD_CDict *cdict;
 };
+
+static void want_add(uint64_t want[4], const char *name, size_t len);
 
 static void side_clear(struct side *s)
 {
@@ -256,8 +270,10 @@ static struct wk__writer *writer_free(struct wk__writer *w)
     if (!w)
         return NULL;
     wk__buf_fini(&w->raw);
-    free(w->ch);
-    free(w->th);
+    free(w->cset.v);
+    free(w->tset.v);
+    free(w->eh);
+    free(w->emit);
     side_fini(&w->oside);
     side_fini(&w->bside);
     for (size_t i = 0; i < w->csealed; i++) {
@@ -559,6 +575,11 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
             goto fail;
         }
         st->w->tuned_malloc = tune;
+        want_add(st->w->want, "container.id", 12);
+        want_add(st->w->want, "container.name", 14);
+        want_add(st->w->want, "event.module", 12);
+        for (size_t i = 0; i < st->nterms; i++)
+            want_add(st->w->want, st->terms[i], strlen(st->terms[i]));
         st->w->oside.last_cursor = st->w->bside.last_cursor = -1;
         ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_compressionLevel, st->opts.zstd_level);
         /* No XXH64 content checksum in the frames: readers skip it and verify checks the
@@ -633,20 +654,6 @@ const char *wk_store_dir(const struct wk_store *st)
 /* ---------------------------------------------------------------------------------- */
 /* Adding                                                                              */
 
-static int push_hash(uint64_t **arr, size_t *n, size_t *cap, uint64_t h)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 256;
-        uint64_t *a = realloc(*arr, c * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        *arr = a;
-        *cap = c;
-    }
-    (*arr)[(*n)++] = h;
-    return 0;
-}
-
 static int src_add(struct src_count *tab, size_t *n, const char *name, size_t len,
                    uint64_t events, uint64_t raw, uint64_t stored)
 {
@@ -671,76 +678,153 @@ static int src_add(struct src_count *tab, size_t *n, const char *name, size_t le
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_u32(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static size_t compact(uint64_t *a, size_t n)
+static size_t hset_slot(const struct hset *s, uint32_t h)
 {
-    size_t m = 0;
-    qsort(a, n, sizeof(*a), cmp_u64);
-    for (size_t i = 0; i < n; i++) {
-        if (!m || a[m - 1] != a[i])
-            a[m++] = a[i];
-    }
-    return m;
+    size_t m = s->cap - 1, i = (size_t)((h * 0x9E3779B1u) >> 7) & m;
+    while (s->v[i] && s->v[i] != h)
+        i = (i + 1) & m;
+    return i;
 }
 
-/* Summaries of one event: container id and name, source, and the configured terms. */
-static int summarize(struct wk_store *st, const struct wk_event *ev)
+/* Room for `more` values at a load of at most 1/2. */
+static int hset_reserve(struct hset *s, size_t more)
+{
+    if ((s->n + more) * 2 <= s->cap)
+        return 0;
+    size_t cap = s->cap ? s->cap : 256;
+    while ((s->n + more) * 2 > cap)
+        cap *= 2;
+    uint32_t *v = calloc(cap, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    struct hset n = { v, s->n, cap, s->zero };
+    for (size_t i = 0; i < s->cap; i++) {
+        if (s->v[i])
+            v[hset_slot(&n, s->v[i])] = s->v[i];
+    }
+    free(s->v);
+    *s = n;
+    return 0;
+}
+
+/* After hset_reserve: cannot fail. */
+static void hset_add(struct hset *s, uint32_t h)
+{
+    if (!h) {
+        s->zero = true;
+        return;
+    }
+    size_t i = hset_slot(s, h);
+    if (!s->v[i]) {
+        s->v[i] = h;
+        s->n++;
+    }
+}
+
+/* Which names summarize() looks at, by the low 8 bits of their hashes. */
+static void want_add(uint64_t want[4], const char *name, size_t len)
+{
+    uint32_t h = wk_key_hash(name, len);
+    want[(h >> 6) & 3] |= 1ull << (h & 63);
+}
+
+/* Summaries of one event: container id and name, source, and the configured terms, into
+ * w->eh; the block's sets get them once the event is surely added (summarize_add). Only
+ * the fields whose name hash is one of those names are looked at. */
+static int summarize(struct wk_store *st, const struct wk_event *ev, size_t *nc, size_t *nt)
 {
     struct wk__writer *w = st->w;
-    int rc = 0;
     size_t nf = wk_event_nfields(ev);
-    for (size_t i = 0; i < nf && rc == 0; i++) {
+    const uint32_t *hs = wk_event_field_hashes(ev);
+    w->neh = *nc = *nt = 0;
+    for (size_t i = 0; i < nf; i++) {
+        uint32_t fh = hs[i];
+        if (!(w->want[(fh >> 6) & 3] >> (fh & 63) & 1))
+            continue;
         const struct wk_key *k = wk_event_field_key(ev, i);
         const struct wk_value *v = wk_event_field_value(ev, i);
         char buf[32];
         const char *s;
         size_t len;
-        if (k->len == 12 && memcmp(k->name, "container.id", 12) == 0) {
-            if (wk__value_text(v, buf, &s, &len))
-                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash32(k->name, k->len, s, len));
-        } else if (k->len == 14 && memcmp(k->name, "container.name", 14) == 0) {
-            if (wk__value_text(v, buf, &s, &len))
-                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash32(k->name, k->len, s, len));
-        } else if ((k->len == 12 && memcmp(k->name, "event.module", 12) == 0) ||
-                   ((st->term_lens >> (k->len < 63 ? k->len : 63) & 1) &&
-                    wk__store_is_term(st, k->name, k->len))) {
-            if (v->kind == WK_VAL_STRLIST) {
-                for (uint32_t j = 0; j < v->len && rc == 0; j++)
-                    rc = push_hash(&w->th, &w->nth, &w->cth,
-                                   wk__term_hash32(k->name, k->len, v->u.items[j].s,
-                                                 v->u.items[j].len));
-            } else if (wk__value_text(v, buf, &s, &len)) {
-                rc = push_hash(&w->th, &w->nth, &w->cth, wk__term_hash32(k->name, k->len, s, len));
-            }
+        uint64_t set; /* 1: containers, 0: terms */
+        if (k->len == 12 && memcmp(k->name, "container.id", 12) == 0)
+            set = 1;
+        else if (k->len == 14 && memcmp(k->name, "container.name", 14) == 0)
+            set = 1;
+        else if ((k->len == 12 && memcmp(k->name, "event.module", 12) == 0) ||
+                 ((st->term_lens >> (k->len < 63 ? k->len : 63) & 1) &&
+                  wk__store_is_term(st, k->name, k->len)))
+            set = 0;
+        else
+            continue;
+        size_t n = set == 0 && v->kind == WK_VAL_STRLIST ? v->len : 1;
+        if (w->neh + n > w->ceh) {
+            size_t c = w->ceh ? w->ceh : 64;
+            while (w->neh + n > c)
+                c *= 2;
+            uint64_t *a = realloc(w->eh, c * sizeof(*a));
+            if (!a)
+                return -ENOMEM;
+            w->eh = a;
+            w->ceh = c;
+        }
+        if (set == 0 && v->kind == WK_VAL_STRLIST) {
+            for (uint32_t j = 0; j < v->len; j++)
+                w->eh[w->neh++] = wk__term_hash32(k->name, k->len, v->u.items[j].s,
+                                                  v->u.items[j].len);
+            *nt += v->len;
+        } else if (wk__value_text(v, buf, &s, &len)) {
+            w->eh[w->neh++] = set << 32 | wk__term_hash32(k->name, k->len, s, len);
+            *(set ? nc : nt) += 1;
         }
     }
-    /* Keep the arrays small when one block holds many events of few values. */
-    if (w->nth >= 8192)
-        w->nth = compact(w->th, w->nth);
-    if (w->nch >= 8192)
-        w->nch = compact(w->ch, w->nch);
-    return rc;
+    return 0;
 }
 
-static int sorted_unique(struct wk__buf *out, uint64_t *a, size_t n)
+static void summarize_add(struct wk__writer *w)
 {
+    for (size_t i = 0; i < w->neh; i++)
+        hset_add(w->eh[i] >> 32 ? &w->cset : &w->tset, (uint32_t)w->eh[i]);
+    w->neh = 0;
+}
+
+/* A set's values, sorted, as u32 LE; the set is emptied. */
+static int hset_emit(struct wk__writer *w, struct wk__buf *out, struct hset *s)
+{
+    size_t n = s->n + s->zero;
     out->len = 0;
-    if (n)
-        qsort(a, n, sizeof(*a), cmp_u64);
     int rc = wk__buf_reserve(out, n * 4 + 8);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        if (i && a[i] == a[i - 1])
-            continue;
-        wk__put_u32le(out->p + out->len, (uint32_t)a[i]);
+    if (n > w->cemit) {
+        uint32_t *a = realloc(w->emit, n * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        w->emit = a;
+        w->cemit = n;
+    }
+    size_t m = 0;
+    if (s->zero)
+        w->emit[m++] = 0;
+    for (size_t i = 0; i < s->cap && m < n; i++) {
+        if (s->v[i])
+            w->emit[m++] = s->v[i];
+    }
+    qsort(w->emit, m, sizeof(*w->emit), cmp_u32);
+    for (size_t i = 0; i < m; i++) {
+        wk__put_u32le(out->p + out->len, w->emit[i]);
         out->len += 4;
     }
+    if (s->n)
+        memset(s->v, 0, s->cap * sizeof(*s->v));
+    s->n = 0;
+    s->zero = false;
     return 0;
 }
 
@@ -874,8 +958,8 @@ static int seal(struct wk_store *st)
     wk__chain_hash(b->id, h, h + WK__BLK_OFF_HASH);
     b->val.len = WK__BLK_HDR + z;
 
-    if ((rc = sorted_unique(&b->csum, w->ch, w->nch)) < 0 ||
-        (rc = sorted_unique(&b->tsum, w->th, w->nth)) < 0)
+    if ((rc = hset_emit(w, &b->csum, &w->cset)) < 0 ||
+        (rc = hset_emit(w, &b->tsum, &w->tset)) < 0)
         return rc;
     if ((rc = side_move(&w->bside, &w->oside)) < 0)
         return rc;
@@ -911,7 +995,6 @@ static int seal(struct wk_store *st)
     w->count = 0;
     w->prev_ts = 0;
     wk__shapes_reset(&w->shapes);
-    w->nch = w->nth = 0;
     w->nosrc = 0;
     return 0;
 }
@@ -1199,11 +1282,12 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     if ((rc = wk__buf_reserve(&w->raw, w->enc.len + 40)) < 0)
         return rc;
     size_t mark = w->raw.len;
-    size_t nch = w->nch, nth = w->nth;
     int64_t prev_ts = w->prev_ts;
+    size_t nc, nt;
+    if ((rc = summarize(st, ev, &nc, &nt)) < 0 || (rc = hset_reserve(&w->cset, nc)) < 0 ||
+        (rc = hset_reserve(&w->tset, nt)) < 0)
+        return rc;
     wk__enc2_record(&w->raw, &w->prev_ts, ts, sid, w->enc.p, w->enc.len);
-    if ((rc = summarize(st, ev)) < 0)
-        goto undo;
     size_t mlen = 0;
     const char *module = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &mlen);
     if (!module) {
@@ -1213,6 +1297,7 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     src_add(w->osrc, &w->nosrc, module, mlen, 1, w->raw.len - mark, 0);
     if (cur && (rc = side_cursor(&w->oside, cur)) < 0)
         goto undo;
+    summarize_add(w);
     int64_t now = wk_time_mono_ns();
     if (w->count == 0) {
         w->ts_min = w->ts_max = ts;
@@ -1232,8 +1317,6 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
 undo:
     w->raw.len = mark;
     w->prev_ts = prev_ts;
-    w->nch = nch;
-    w->nth = nth;
     return rc;
 }
 
