@@ -9,10 +9,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "pipeline_private.h"
@@ -68,7 +70,6 @@ struct rules_ref {
 
 struct out_one {
     FILE *f;
-    char *buf; /* f's buffer (own files) */
     bool own;
     int min_level;
     struct out_state *st;
@@ -76,7 +77,6 @@ struct out_one {
 
 /* Delivery state of an output, by name, kept across reloads (under p->lock). */
 #define MAX_OUTPUTS 32
-#define OUT_BUF (256u << 10) /* stdio buffer of an output file */
 struct out_state {
     struct wk_pipeline_output pub; /* what status shows */
     uint64_t saved;                /* delivered as last stored (writer thread) */
@@ -138,6 +138,9 @@ struct wk_pipeline {
     size_t nreported;
     uint64_t verifies;     /* writer: checks after a commit, and their total time */
     int64_t verify_ns;
+
+    struct iovec *iov; /* write_alerts' lines (writer thread) */
+    size_t ciov;
 
     long test_delay_ms; /* $WK_TEST_SLOW_COMMIT_MS: a slow store, for tests only */
     uv_async_t async;
@@ -431,7 +434,6 @@ static void outputs_unref(struct wk_pipeline *p, struct outputs *o)
             fclose(o->o[i].f);
         else
             fflush(o->o[i].f);
-        free(o->o[i].buf);
     }
     free(o);
 }
@@ -529,13 +531,6 @@ int wk__pipeline_set_outputs(struct wk_pipeline *p, const struct wk_config_outpu
                 return rc;
             }
             o->o[i].own = true;
-            /* Written a batch at a time and flushed after it: a buffer of stdio's default
-             * size (4 KiB) took a write() per ~1.3 alert lines (~6.7 KB each with their
-             * event), ~420 syscalls/s at 10k audit events/s (strace, bench/daemon_e2e.sh
-             * steady rate); 256 KiB makes it one or two per batch (glibc ignores the size
-             * of a NULL buffer: it is given one). */
-            if ((o->o[i].buf = malloc(OUT_BUF)) != NULL)
-                (void)setvbuf(o->o[i].f, o->o[i].buf, _IOFBF, OUT_BUF);
         } else {
             o->o[i].f = stdout;
         }
@@ -670,6 +665,61 @@ static bool allowed(const struct rules_ref *r, const struct wk_event *ev)
 /* Write the alerts to each output; an output has delivered every alert (of any level) of a
  * batch once all of its lines were written and flushed (a failed write may lose what was
  * buffered before it, so a failing batch delivers nothing). ids: stored ids (NULL: none). */
+/* Write all of iov[n] to fd, on after short writes. @return 0 or an errno. */
+static int writev_all(int fd, struct iovec *iov, size_t n)
+{
+    while (n) {
+        ssize_t w = writev(fd, iov, n > IOV_MAX ? IOV_MAX : (int)n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return errno ? errno : EIO;
+        size_t left = (size_t)w;
+        while (n && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n && left) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        } else if (n && w == 0) {
+            return EIO;
+        }
+    }
+    return 0;
+}
+
+/* An output file of ours (nothing else writes to its FILE, which is flushed after every
+ * batch, so its buffer is empty): a batch's lines in one writev() per IOV_MAX / 2 lines.
+ * Through stdio (4 KiB buffer) an alert line (~6.7 KB with its event) took a write() or
+ * two, ~420 syscalls/s at 10k audit events/s (strace -f, bench/daemon_e2e.sh steady
+ * rate), and a larger stdio buffer would copy every line once more. @return as
+ * writev_all, -1 when the lines could not be gathered (out of memory: use stdio). */
+static int write_batch_fd(struct wk_pipeline *p, struct out_one *out, const struct evalctx *e,
+                          const uint64_t *ids, uint64_t *upto, uint64_t *written)
+{
+    if (2 * e->n > p->ciov) {
+        struct iovec *v = realloc(p->iov, 2 * e->n * sizeof(*v));
+        if (!v)
+            return -1;
+        p->iov = v;
+        p->ciov = 2 * e->n;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        const struct pal *a = &e->a[i];
+        if (a->level >= out->min_level) {
+            p->iov[n++] = (struct iovec){ a->text, a->len };
+            p->iov[n++] = (struct iovec){ (void *)"\n", 1 };
+            (*written)++;
+        }
+        if (ids && ids[i])
+            *upto = ids[i];
+    }
+    return writev_all(fileno(out->f), p->iov, n);
+}
+
 static void write_alerts(struct wk_pipeline *p, struct outputs *o, const struct evalctx *e,
                          const uint64_t *ids)
 {
@@ -677,17 +727,22 @@ static void write_alerts(struct wk_pipeline *p, struct outputs *o, const struct 
     for (size_t j = 0; o && j < o->n; j++) {
         struct out_one *out = &o->o[j];
         uint64_t upto = 0, written = 0;
-        int err = 0;
-        for (size_t i = 0; i < e->n && !err; i++) {
-            const struct pal *a = &e->a[i];
-            if (a->level >= out->min_level) {
-                if (fwrite(a->text, 1, a->len, out->f) != a->len || putc('\n', out->f) == EOF)
-                    err = errno ? errno : EIO;
-                else
-                    written++;
+        int err = out->own ? write_batch_fd(p, out, e, ids, &upto, &written) : -1;
+        if (err < 0) { /* stdout, or the lines not gathered: through stdio */
+            err = 0;
+            upto = written = 0;
+            for (size_t i = 0; i < e->n && !err; i++) {
+                const struct pal *a = &e->a[i];
+                if (a->level >= out->min_level) {
+                    if (fwrite(a->text, 1, a->len, out->f) != a->len ||
+                        putc('\n', out->f) == EOF)
+                        err = errno ? errno : EIO;
+                    else
+                        written++;
+                }
+                if (!err && ids && ids[i])
+                    upto = ids[i];
             }
-            if (!err && ids && ids[i])
-                upto = ids[i];
         }
         if (fflush(out->f) == EOF && !err)
             err = errno ? errno : EIO;
@@ -1521,6 +1576,7 @@ struct wk_pipeline *wk__pipeline_free(struct wk_pipeline *p)
     for (size_t i = 0; i < p->npend; i++)
         json_decref(p->pend[i]);
     free(p->pend);
+    free(p->iov);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
     pthread_cond_destroy(&p->vcond);

@@ -119,6 +119,13 @@ struct hset {
     bool zero;
 };
 
+/* A field name summarize() looks for, and which set its hashes go to (1: containers). */
+struct wanted {
+    const char *name;
+    uint32_t len, hash;
+    uint64_t set;
+};
+
 struct wk__writer {
     /* The open block. */
     struct wk__buf raw;   /* gap bytes, then the records */
@@ -132,6 +139,8 @@ struct wk__writer {
     uint32_t *emit;         /* seal: a set's values, sorted */
     size_t cemit;
     uint64_t want[4];       /* field name hashes summarized, by their low 8 bits */
+    struct wanted *wanted;  /* those names, in the order summarize() tries them */
+    size_t nwanted;
     struct src_count osrc[WK__MAX_SOURCES];
     size_t nosrc;
     struct side oside; /* belongs to the open block */
@@ -178,7 +187,7 @@ struct wk__writer {
     ZSTD_CDict *cdict;
 };
 
-static void want_add(uint64_t want[4], const char *name, size_t len);
+static int want_add(struct wk__writer *w, const char *name, size_t len, uint64_t set);
 
 static void side_clear(struct side *s)
 {
@@ -276,6 +285,7 @@ static struct wk__writer *writer_free(struct wk__writer *w)
     free(w->tset.v);
     free(w->eh);
     free(w->emit);
+    free(w->wanted);
     side_fini(&w->oside);
     side_fini(&w->bside);
     for (size_t i = 0; i < w->csealed; i++) {
@@ -577,11 +587,15 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
             goto fail;
         }
         st->w->tuned_malloc = tune;
-        want_add(st->w->want, "container.id", 12);
-        want_add(st->w->want, "container.name", 14);
-        want_add(st->w->want, "event.module", 12);
-        for (size_t i = 0; i < st->nterms; i++)
-            want_add(st->w->want, st->terms[i], strlen(st->terms[i]));
+        /* The order of the checks before: a term named like a container field is one. */
+        if ((rc = want_add(st->w, "container.id", 12, 1)) < 0 ||
+            (rc = want_add(st->w, "container.name", 14, 1)) < 0 ||
+            (rc = want_add(st->w, "event.module", 12, 0)) < 0)
+            goto fail;
+        for (size_t i = 0; i < st->nterms; i++) {
+            if ((rc = want_add(st->w, st->terms[i], strlen(st->terms[i]), 0)) < 0)
+                goto fail;
+        }
         st->w->oside.last_cursor = st->w->bside.last_cursor = -1;
         ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_compressionLevel, st->opts.zstd_level);
         /* No XXH64 content checksum in the frames: readers skip it and verify checks the
@@ -729,11 +743,18 @@ static void hset_add(struct hset *s, uint32_t h)
     }
 }
 
-/* Which names summarize() looks at, by the low 8 bits of their hashes. */
-static void want_add(uint64_t want[4], const char *name, size_t len)
+/* A name summarize() looks at (name borrowed: a literal or st->terms), also in the map of
+ * the low 8 bits of the wanted names' hashes. */
+static int want_add(struct wk__writer *w, const char *name, size_t len, uint64_t set)
 {
+    struct wanted *a = realloc(w->wanted, (w->nwanted + 1) * sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    w->wanted = a;
     uint32_t h = wk_key_hash(name, len);
-    want[(h >> 6) & 3] |= 1ull << (h & 63);
+    a[w->nwanted++] = (struct wanted){ name, (uint32_t)len, h, set };
+    w->want[(h >> 6) & 3] |= 1ull << (h & 63);
+    return 0;
 }
 
 /* Summaries of one event: container id and name, source, and the configured terms, into
@@ -750,21 +771,17 @@ static int summarize(struct wk_store *st, const struct wk_event *ev, size_t *nc,
         if (!(w->want[(fh >> 6) & 3] >> (fh & 63) & 1))
             continue;
         const struct wk_key *k = wk_event_field_key(ev, i);
+        const struct wanted *wn = w->wanted, *end = w->wanted + w->nwanted;
+        while (wn < end && !(wn->hash == fh && wn->len == k->len &&
+                             memcmp(wn->name, k->name, k->len) == 0))
+            wn++;
+        if (wn == end)
+            continue;
+        uint64_t set = wn->set; /* 1: containers, 0: terms */
         const struct wk_value *v = wk_event_field_value(ev, i);
         char buf[32];
         const char *s;
         size_t len;
-        uint64_t set; /* 1: containers, 0: terms */
-        if (k->len == 12 && memcmp(k->name, "container.id", 12) == 0)
-            set = 1;
-        else if (k->len == 14 && memcmp(k->name, "container.name", 14) == 0)
-            set = 1;
-        else if ((k->len == 12 && memcmp(k->name, "event.module", 12) == 0) ||
-                 ((st->term_lens >> (k->len < 63 ? k->len : 63) & 1) &&
-                  wk__store_is_term(st, k->name, k->len)))
-            set = 0;
-        else
-            continue;
         size_t n = set == 0 && v->kind == WK_VAL_STRLIST ? v->len : 1;
         if (w->neh + n > w->ceh) {
             size_t c = w->ceh ? w->ceh : 64;
