@@ -699,6 +699,8 @@ static int writev_all(int fd, struct iovec *iov, size_t n)
 static int write_batch_fd(struct wk_pipeline *p, struct out_one *out, const struct evalctx *e,
                           const uint64_t *ids, uint64_t *upto, uint64_t *written)
 {
+    if (fflush(out->f) == EOF) /* nothing buffered, unless a batch through stdio failed */
+        return errno ? errno : EIO;
     if (2 * e->n > p->ciov) {
         struct iovec *v = realloc(p->iov, 2 * e->n * sizeof(*v));
         if (!v)

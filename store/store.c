@@ -835,7 +835,8 @@ static int hset_emit(struct wk__writer *w, struct wk__buf *out, struct hset *s)
         if (s->v[i])
             w->emit[m++] = s->v[i];
     }
-    qsort(w->emit, m, sizeof(*w->emit), cmp_u32);
+    if (m > 1)
+        qsort(w->emit, m, sizeof(*w->emit), cmp_u32);
     for (size_t i = 0; i < m; i++) {
         wk__put_u32le(out->p + out->len, w->emit[i]);
         out->len += 4;
