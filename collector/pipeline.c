@@ -9,10 +9,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "pipeline_private.h"
@@ -40,8 +42,14 @@ struct item {
 /* Committed items are kept for reuse, their event's arena and field arrays with them, so
  * the steady state allocates nothing per event (and the writer does not free what the loop
  * thread allocated, which costs glibc a lock and, trimming, page faults). Bounded: at most
- * POOL_EVENTS items and queue_bytes / 8 of them (by their queue size). */
+ * POOL_EVENTS items, and the pool and the queue together hold at most queue_bytes (by the
+ * items' queue sizes), so a queue that fills and drains (a throughput run) reuses all of
+ * its items: a pool of queue_bytes / 8 kept one in eight, and the rest paid a new event
+ * (its field array grown again, its arena chunks) and a free, ~4,500 instructions per
+ * event (callgrind, bench/daemon_e2e.sh audit only). What the pool held unused for a whole
+ * POOL_TRIM_NS beyond queue_bytes / 8 is freed (a burst's items, once it is over). */
 #define POOL_EVENTS 4096
+#define POOL_TRIM_NS (2 * WK_NS_PER_SEC)
 #define POOL_CUR 64 /* cursor room given to every item, so most can be reused for any */
 
 /* One source instance by name. Slots are never freed during a run, so the writer can read
@@ -97,6 +105,8 @@ struct wk_pipeline {
     struct item *pool; /* reusable items, each with an event (under lock) */
     size_t npool;
     uint64_t pool_bytes;
+    uint64_t pool_low;    /* least pool_bytes since pool_trim_at */
+    int64_t pool_trim_at; /* mono ns */
     struct wk_config_pipeline lim;
     bool stop, flush_now, any_paused, drained, abandon;
     struct rules_ref *rules;
@@ -128,6 +138,9 @@ struct wk_pipeline {
     size_t nreported;
     uint64_t verifies;     /* writer: checks after a commit, and their total time */
     int64_t verify_ns;
+
+    struct iovec *iov; /* write_alerts' lines (writer thread) */
+    size_t ciov;
 
     long test_delay_ms; /* $WK_TEST_SLOW_COMMIT_MS: a slow store, for tests only */
     uv_async_t async;
@@ -268,6 +281,8 @@ static int submit_one(struct wk_pipeline *p, struct wk_source *src, struct wk_ev
         p->pool = it->next;
         p->npool--;
         p->pool_bytes -= it->bytes;
+        if (p->pool_bytes < p->pool_low)
+            p->pool_low = p->pool_bytes;
     }
     pthread_mutex_unlock(&p->lock);
 
@@ -650,6 +665,63 @@ static bool allowed(const struct rules_ref *r, const struct wk_event *ev)
 /* Write the alerts to each output; an output has delivered every alert (of any level) of a
  * batch once all of its lines were written and flushed (a failed write may lose what was
  * buffered before it, so a failing batch delivers nothing). ids: stored ids (NULL: none). */
+/* Write all of iov[n] to fd, on after short writes. @return 0 or an errno. */
+static int writev_all(int fd, struct iovec *iov, size_t n)
+{
+    while (n) {
+        ssize_t w = writev(fd, iov, n > IOV_MAX ? IOV_MAX : (int)n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return errno ? errno : EIO;
+        size_t left = (size_t)w;
+        while (n && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n && left) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        } else if (n && w == 0) {
+            return EIO;
+        }
+    }
+    return 0;
+}
+
+/* An output file of ours (nothing else writes to its FILE, which is flushed after every
+ * batch, so its buffer is empty): a batch's lines in one writev() per IOV_MAX / 2 lines.
+ * Through stdio (4 KiB buffer) an alert line (~6.7 KB with its event) took a write() or
+ * two, ~420 syscalls/s at 10k audit events/s (strace -f, bench/daemon_e2e.sh steady
+ * rate), and a larger stdio buffer would copy every line once more. @return as
+ * writev_all, -1 when the lines could not be gathered (out of memory: use stdio). */
+static int write_batch_fd(struct wk_pipeline *p, struct out_one *out, const struct evalctx *e,
+                          const uint64_t *ids, uint64_t *upto, uint64_t *written)
+{
+    if (fflush(out->f) == EOF) /* nothing buffered, unless a batch through stdio failed */
+        return errno ? errno : EIO;
+    if (2 * e->n > p->ciov) {
+        struct iovec *v = realloc(p->iov, 2 * e->n * sizeof(*v));
+        if (!v)
+            return -1;
+        p->iov = v;
+        p->ciov = 2 * e->n;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        const struct pal *a = &e->a[i];
+        if (a->level >= out->min_level) {
+            p->iov[n++] = (struct iovec){ a->text, a->len };
+            p->iov[n++] = (struct iovec){ (void *)"\n", 1 };
+            (*written)++;
+        }
+        if (ids && ids[i])
+            *upto = ids[i];
+    }
+    return writev_all(fileno(out->f), p->iov, n);
+}
+
 static void write_alerts(struct wk_pipeline *p, struct outputs *o, const struct evalctx *e,
                          const uint64_t *ids)
 {
@@ -657,17 +729,22 @@ static void write_alerts(struct wk_pipeline *p, struct outputs *o, const struct 
     for (size_t j = 0; o && j < o->n; j++) {
         struct out_one *out = &o->o[j];
         uint64_t upto = 0, written = 0;
-        int err = 0;
-        for (size_t i = 0; i < e->n && !err; i++) {
-            const struct pal *a = &e->a[i];
-            if (a->level >= out->min_level) {
-                if (fwrite(a->text, 1, a->len, out->f) != a->len || putc('\n', out->f) == EOF)
-                    err = errno ? errno : EIO;
-                else
-                    written++;
+        int err = out->own ? write_batch_fd(p, out, e, ids, &upto, &written) : -1;
+        if (err < 0) { /* stdout, or the lines not gathered: through stdio */
+            err = 0;
+            upto = written = 0;
+            for (size_t i = 0; i < e->n && !err; i++) {
+                const struct pal *a = &e->a[i];
+                if (a->level >= out->min_level) {
+                    if (fwrite(a->text, 1, a->len, out->f) != a->len ||
+                        putc('\n', out->f) == EOF)
+                        err = errno ? errno : EIO;
+                    else
+                        written++;
+                }
+                if (!err && ids && ids[i])
+                    upto = ids[i];
             }
-            if (!err && ids && ids[i])
-                upto = ids[i];
         }
         if (fflush(out->f) == EOF && !err)
             err = errno ? errno : EIO;
@@ -943,6 +1020,38 @@ static void state_restore(struct wk_pipeline *p, struct rules_ref *r)
     free(data);
 }
 
+/* Writer, under lock: every POOL_TRIM_NS, take out of the pool what it held unused all
+ * that time beyond queue_bytes / 8; the caller frees the returned list outside the lock. */
+static struct item *pool_trim(struct wk_pipeline *p, int64_t now)
+{
+    if (now - p->pool_trim_at < POOL_TRIM_NS)
+        return NULL;
+    p->pool_trim_at = now;
+    uint64_t base = p->lim.queue_bytes / 8;
+    uint64_t excess = p->pool_low > base ? p->pool_low - base : 0;
+    struct item *spare = NULL;
+    while (excess && p->pool) {
+        struct item *it = p->pool;
+        p->pool = it->next;
+        p->npool--;
+        p->pool_bytes -= it->bytes;
+        excess -= it->bytes < excess ? it->bytes : excess;
+        it->next = spare;
+        spare = it;
+    }
+    p->pool_low = p->pool_bytes;
+    return spare;
+}
+
+static void items_free(struct item *it)
+{
+    for (struct item *nx; it; it = nx) {
+        nx = it->next;
+        wk_event_free(it->ev);
+        free(it);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct wk_pipeline *p = arg;
@@ -972,6 +1081,12 @@ static void *writer_main(void *arg)
                 commit_pending(p);
                 deliveries_save(p, false);
                 pthread_mutex_lock(&p->lock);
+                struct item *spare = pool_trim(p, wk_time_mono_ns());
+                if (spare) {
+                    pthread_mutex_unlock(&p->lock);
+                    items_free(spare);
+                    pthread_mutex_lock(&p->lock);
+                }
                 if (p->head || p->stop)
                     break;
             }
@@ -1183,7 +1298,7 @@ static void *writer_main(void *arg)
         for (struct item *it = batch, *nx; it; it = nx) {
             nx = it->next;
             if (it->ev && it->curcap >= POOL_CUR && p->npool < POOL_EVENTS &&
-                p->pool_bytes + it->bytes <= p->lim.queue_bytes / 8) {
+                p->st.queued_bytes + p->pool_bytes + it->bytes <= p->lim.queue_bytes) {
                 it->next = p->pool;
                 p->pool = it;
                 p->npool++;
@@ -1193,12 +1308,10 @@ static void *writer_main(void *arg)
                 spare = it;
             }
         }
+        struct item *trimmed = pool_trim(p, wk_time_mono_ns());
         pthread_mutex_unlock(&p->lock);
-        for (struct item *it = spare, *nx; it; it = nx) {
-            nx = it->next;
-            wk_event_free(it->ev);
-            free(it);
-        }
+        items_free(spare);
+        items_free(trimmed);
         if (wake)
             uv_async_send(&p->async);
         pthread_mutex_lock(&p->lock);
@@ -1465,6 +1578,7 @@ struct wk_pipeline *wk__pipeline_free(struct wk_pipeline *p)
     for (size_t i = 0; i < p->npend; i++)
         json_decref(p->pend[i]);
     free(p->pend);
+    free(p->iov);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
     pthread_cond_destroy(&p->vcond);

@@ -111,14 +111,36 @@ struct sealed {
     struct wk__buf tsum;
 };
 
+/* A set of u32 hashes (open addressing, 0 kept apart): a block's summaries, deduplicated
+ * as they are added instead of collected per event and sorted at the seal. */
+struct hset {
+    uint32_t *v;
+    size_t n, cap; /* cap: a power of two */
+    bool zero;
+};
+
+/* A field name summarize() looks for, and which set its hashes go to (1: containers). */
+struct wanted {
+    const char *name;
+    uint32_t len, hash;
+    uint64_t set;
+};
+
 struct wk__writer {
     /* The open block. */
-    struct wk__buf raw;
+    struct wk__buf raw;   /* gap bytes, then the records */
+    size_t gap;           /* room kept before the records for the shape table */
     uint32_t count;
     int64_t ts_min, ts_max;
     int64_t first_mono;
-    uint64_t *ch, *th;
-    size_t nch, cch, nth, cth;
+    struct hset cset, tset; /* summaries: container and term hashes of the block */
+    uint64_t *eh;           /* this event's hashes (set << 32 | hash), until added */
+    size_t neh, ceh;
+    uint32_t *emit;         /* seal: a set's values, sorted */
+    size_t cemit;
+    uint64_t want[4];       /* field name hashes summarized, by their low 8 bits */
+    struct wanted *wanted;  /* those names, in the order summarize() tries them */
+    size_t nwanted;
     struct src_count osrc[WK__MAX_SOURCES];
     size_t nosrc;
     struct side oside; /* belongs to the open block */
@@ -152,7 +174,8 @@ struct wk__writer {
     struct wk__buf desc;  /* its shape descriptor */
     struct wk__shapes shapes; /* shape table of the open block */
     int64_t prev_ts;      /* timestamp of the open block's last record */
-    struct wk__buf blk;   /* the sealed block's uncompressed bytes: shapes + records */
+    struct wk__buf blk;   /* the shape table (in front of the records when it did not fit
+                           * the gap: then shapes + records) */
     double ratio_est; /* compressed/raw of recent blocks, 0: unknown */
 
     /* Dictionary: samples (records of the first blocks) until trained. */
@@ -163,6 +186,8 @@ struct wk__writer {
     uint32_t dict_id;
     ZSTD_CDict *cdict;
 };
+
+static int want_add(struct wk__writer *w, const char *name, size_t len, uint64_t set);
 
 static void side_clear(struct side *s)
 {
@@ -256,8 +281,11 @@ static struct wk__writer *writer_free(struct wk__writer *w)
     if (!w)
         return NULL;
     wk__buf_fini(&w->raw);
-    free(w->ch);
-    free(w->th);
+    free(w->cset.v);
+    free(w->tset.v);
+    free(w->eh);
+    free(w->emit);
+    free(w->wanted);
     side_fini(&w->oside);
     side_fini(&w->bside);
     for (size_t i = 0; i < w->csealed; i++) {
@@ -559,9 +587,28 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
             goto fail;
         }
         st->w->tuned_malloc = tune;
+        /* The order of the checks before: a term named like a container field is one. */
+        if ((rc = want_add(st->w, "container.id", 12, 1)) < 0 ||
+            (rc = want_add(st->w, "container.name", 14, 1)) < 0 ||
+            (rc = want_add(st->w, "event.module", 12, 0)) < 0)
+            goto fail;
+        for (size_t i = 0; i < st->nterms; i++) {
+            if ((rc = want_add(st->w, st->terms[i], strlen(st->terms[i]), 0)) < 0)
+                goto fail;
+        }
         st->w->oside.last_cursor = st->w->bside.last_cursor = -1;
         ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_compressionLevel, st->opts.zstd_level);
-        ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_checksumFlag, 1);
+        /* No XXH64 content checksum in the frames: readers skip it and verify checks the
+         * records' BLAKE2b of the header over the same bytes, so it only cost the writer
+         * ~970 instructions per event (callgrind, bench/daemon_e2e.sh audit only). Frames
+         * written with it stay readable. */
+        ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_checksumFlag, 0);
+        /* The dictionary's tables are referenced, not copied into the context per block
+         * (zstd copies them for sources this large: 384 KiB of tables at level 3 for a
+         * 256 KiB block): the same frames, ~2,800 instructions per event less.
+         * ZSTD_c_forceAttachDict is ZSTD_c_experimentalParam4 (zstd >= 1.4.0), ZSTD_
+         * dictForceAttach 1; a library that refuses it copies, as before. */
+        (void)ZSTD_CCtx_setParameter(st->w->cctx, (ZSTD_cParameter)1001, 1);
         if ((rc = load_writer(st, txn)) < 0)
             goto fail;
     }
@@ -623,20 +670,6 @@ const char *wk_store_dir(const struct wk_store *st)
 /* ---------------------------------------------------------------------------------- */
 /* Adding                                                                              */
 
-static int push_hash(uint64_t **arr, size_t *n, size_t *cap, uint64_t h)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 256;
-        uint64_t *a = realloc(*arr, c * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        *arr = a;
-        *cap = c;
-    }
-    (*arr)[(*n)++] = h;
-    return 0;
-}
-
 static int src_add(struct src_count *tab, size_t *n, const char *name, size_t len,
                    uint64_t events, uint64_t raw, uint64_t stored)
 {
@@ -661,76 +694,157 @@ static int src_add(struct src_count *tab, size_t *n, const char *name, size_t le
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_u32(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static size_t compact(uint64_t *a, size_t n)
+static size_t hset_slot(const struct hset *s, uint32_t h)
 {
-    size_t m = 0;
-    qsort(a, n, sizeof(*a), cmp_u64);
-    for (size_t i = 0; i < n; i++) {
-        if (!m || a[m - 1] != a[i])
-            a[m++] = a[i];
-    }
-    return m;
+    size_t m = s->cap - 1, i = (size_t)((h * 0x9E3779B1u) >> 7) & m;
+    while (s->v[i] && s->v[i] != h)
+        i = (i + 1) & m;
+    return i;
 }
 
-/* Summaries of one event: container id and name, source, and the configured terms. */
-static int summarize(struct wk_store *st, const struct wk_event *ev)
+/* Room for `more` values at a load of at most 1/2. */
+static int hset_reserve(struct hset *s, size_t more)
+{
+    if ((s->n + more) * 2 <= s->cap)
+        return 0;
+    size_t cap = s->cap ? s->cap : 256;
+    while ((s->n + more) * 2 > cap)
+        cap *= 2;
+    uint32_t *v = calloc(cap, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    struct hset n = { v, s->n, cap, s->zero };
+    for (size_t i = 0; i < s->cap; i++) {
+        if (s->v[i])
+            v[hset_slot(&n, s->v[i])] = s->v[i];
+    }
+    free(s->v);
+    *s = n;
+    return 0;
+}
+
+/* After hset_reserve: cannot fail. */
+static void hset_add(struct hset *s, uint32_t h)
+{
+    if (!h) {
+        s->zero = true;
+        return;
+    }
+    size_t i = hset_slot(s, h);
+    if (!s->v[i]) {
+        s->v[i] = h;
+        s->n++;
+    }
+}
+
+/* A name summarize() looks at (name borrowed: a literal or st->terms), also in the map of
+ * the low 8 bits of the wanted names' hashes. */
+static int want_add(struct wk__writer *w, const char *name, size_t len, uint64_t set)
+{
+    struct wanted *a = realloc(w->wanted, (w->nwanted + 1) * sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    w->wanted = a;
+    uint32_t h = wk_key_hash(name, len);
+    a[w->nwanted++] = (struct wanted){ name, (uint32_t)len, h, set };
+    w->want[(h >> 6) & 3] |= 1ull << (h & 63);
+    return 0;
+}
+
+/* Summaries of one event: container id and name, source, and the configured terms, into
+ * w->eh; the block's sets get them once the event is surely added (summarize_add). Only
+ * the fields whose name hash is one of those names are looked at. */
+static int summarize(struct wk_store *st, const struct wk_event *ev, size_t *nc, size_t *nt)
 {
     struct wk__writer *w = st->w;
-    int rc = 0;
     size_t nf = wk_event_nfields(ev);
-    for (size_t i = 0; i < nf && rc == 0; i++) {
+    const uint32_t *hs = wk_event_field_hashes(ev);
+    w->neh = *nc = *nt = 0;
+    for (size_t i = 0; i < nf; i++) {
+        uint32_t fh = hs[i];
+        if (!(w->want[(fh >> 6) & 3] >> (fh & 63) & 1))
+            continue;
         const struct wk_key *k = wk_event_field_key(ev, i);
+        const struct wanted *wn = w->wanted, *end = w->wanted + w->nwanted;
+        while (wn < end && !(wn->hash == fh && wn->len == k->len &&
+                             memcmp(wn->name, k->name, k->len) == 0))
+            wn++;
+        if (wn == end)
+            continue;
+        uint64_t set = wn->set; /* 1: containers, 0: terms */
         const struct wk_value *v = wk_event_field_value(ev, i);
         char buf[32];
         const char *s;
         size_t len;
-        if (k->len == 12 && memcmp(k->name, "container.id", 12) == 0) {
-            if (wk__value_text(v, buf, &s, &len))
-                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash32(k->name, k->len, s, len));
-        } else if (k->len == 14 && memcmp(k->name, "container.name", 14) == 0) {
-            if (wk__value_text(v, buf, &s, &len))
-                rc = push_hash(&w->ch, &w->nch, &w->cch, wk__term_hash32(k->name, k->len, s, len));
-        } else if ((k->len == 12 && memcmp(k->name, "event.module", 12) == 0) ||
-                   ((st->term_lens >> (k->len < 63 ? k->len : 63) & 1) &&
-                    wk__store_is_term(st, k->name, k->len))) {
-            if (v->kind == WK_VAL_STRLIST) {
-                for (uint32_t j = 0; j < v->len && rc == 0; j++)
-                    rc = push_hash(&w->th, &w->nth, &w->cth,
-                                   wk__term_hash32(k->name, k->len, v->u.items[j].s,
-                                                 v->u.items[j].len));
-            } else if (wk__value_text(v, buf, &s, &len)) {
-                rc = push_hash(&w->th, &w->nth, &w->cth, wk__term_hash32(k->name, k->len, s, len));
-            }
+        size_t n = set == 0 && v->kind == WK_VAL_STRLIST ? v->len : 1;
+        if (w->neh + n > w->ceh) {
+            size_t c = w->ceh ? w->ceh : 64;
+            while (w->neh + n > c)
+                c *= 2;
+            uint64_t *a = realloc(w->eh, c * sizeof(*a));
+            if (!a)
+                return -ENOMEM;
+            w->eh = a;
+            w->ceh = c;
+        }
+        if (set == 0 && v->kind == WK_VAL_STRLIST) {
+            for (uint32_t j = 0; j < v->len; j++)
+                w->eh[w->neh++] = wk__term_hash32(k->name, k->len, v->u.items[j].s,
+                                                  v->u.items[j].len);
+            *nt += v->len;
+        } else if (wk__value_text(v, buf, &s, &len)) {
+            w->eh[w->neh++] = set << 32 | wk__term_hash32(k->name, k->len, s, len);
+            *(set ? nc : nt) += 1;
         }
     }
-    /* Keep the arrays small when one block holds many events of few values. */
-    if (w->nth >= 8192)
-        w->nth = compact(w->th, w->nth);
-    if (w->nch >= 8192)
-        w->nch = compact(w->ch, w->nch);
-    return rc;
+    return 0;
 }
 
-static int sorted_unique(struct wk__buf *out, uint64_t *a, size_t n)
+static void summarize_add(struct wk__writer *w)
 {
+    for (size_t i = 0; i < w->neh; i++)
+        hset_add(w->eh[i] >> 32 ? &w->cset : &w->tset, (uint32_t)w->eh[i]);
+    w->neh = 0;
+}
+
+/* A set's values, sorted, as u32 LE; the set is emptied. */
+static int hset_emit(struct wk__writer *w, struct wk__buf *out, struct hset *s)
+{
+    size_t n = s->n + s->zero;
     out->len = 0;
-    if (n)
-        qsort(a, n, sizeof(*a), cmp_u64);
     int rc = wk__buf_reserve(out, n * 4 + 8);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        if (i && a[i] == a[i - 1])
-            continue;
-        wk__put_u32le(out->p + out->len, (uint32_t)a[i]);
+    if (n > w->cemit) {
+        uint32_t *a = realloc(w->emit, n * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        w->emit = a;
+        w->cemit = n;
+    }
+    size_t m = 0;
+    if (s->zero)
+        w->emit[m++] = 0;
+    for (size_t i = 0; i < s->cap && m < n; i++) {
+        if (s->v[i])
+            w->emit[m++] = s->v[i];
+    }
+    if (m > 1)
+        qsort(w->emit, m, sizeof(*w->emit), cmp_u32);
+    for (size_t i = 0; i < m; i++) {
+        wk__put_u32le(out->p + out->len, w->emit[i]);
         out->len += 4;
     }
+    if (s->n)
+        memset(s->v, 0, s->cap * sizeof(*s->v));
+    s->n = 0;
+    s->zero = false;
     return 0;
 }
 
@@ -748,15 +862,15 @@ static void batch_touch(struct wk__writer *w)
 /* Collect the records of the first blocks as samples; once there are enough, train a
  * dictionary, hand it to the next commit (meta "dict:" id), and use it from this block on.
  * Blocks compressed before keep dictionary 0 and stay readable. */
-static int dict_sample(struct wk_store *st)
+static int dict_sample(struct wk_store *st, const uint8_t *blk, size_t len, size_t records)
 {
     struct wk__writer *w = st->w;
     /* Samples: the block's shape table, then each record. */
-    size_t pos = w->blk.len - w->raw.len, blen = pos;
-    const uint8_t *body = w->blk.p;
+    size_t pos = len - records, blen = pos;
+    const uint8_t *body = blk;
     int rc;
     for (bool first = true;
-         first || wk__store_next_record(w->blk.p, w->blk.len, &pos, &body, &blen) == 1;
+         first || wk__store_next_record(blk, len, &pos, &body, &blen) == 1;
          first = false) {
         if (w->nsamples == w->csamples) {
             size_t c = w->csamples ? w->csamples * 2 : 1024;
@@ -831,21 +945,35 @@ static int seal(struct wk_store *st)
         w->csealed = c;
     }
     struct sealed *b = &w->sealed[w->nsealed];
-    /* The block's bytes: its shape table, then the records. */
-    struct wk__buf *blk = &w->blk;
-    blk->len = 0;
-    if ((rc = wk__shapes_section(&w->shapes, blk)) < 0 ||
-        (rc = wk__buf_put(blk, w->raw.p, w->raw.len)) < 0)
+    /* The block's bytes: its shape table, then the records. The table goes in the gap kept
+     * in front of the records when it fits (no copy of the records: ~860 instructions per
+     * event); else both are copied into blk and the next blocks keep a gap this large. */
+    size_t records = w->raw.len - w->gap;
+    w->blk.len = 0;
+    if ((rc = wk__shapes_section(&w->shapes, &w->blk)) < 0)
         return rc;
-    if (blk->len > UINT32_MAX)
+    const uint8_t *bp;
+    size_t blen = w->blk.len + records;
+    size_t grow_gap = 0;
+    if (w->blk.len <= w->gap) {
+        uint8_t *at = w->raw.p + w->gap - w->blk.len;
+        memcpy(at, w->blk.p, w->blk.len);
+        bp = at;
+    } else {
+        if ((rc = wk__buf_put(&w->blk, w->raw.p + w->gap, records)) < 0)
+            return rc;
+        bp = w->blk.p;
+        grow_gap = (w->blk.len - records) * 2 + 256;
+    }
+    if (blen > UINT32_MAX)
         return WK_ELIMIT;
-    if (st->opts.dictionaries && !w->dict_done && (rc = dict_sample(st)) < 0)
+    if (st->opts.dictionaries && !w->dict_done && (rc = dict_sample(st, bp, blen, records)) < 0)
         return rc;
-    size_t bound = ZSTD_compressBound(blk->len);
+    size_t bound = ZSTD_compressBound(blen);
     b->val.len = 0;
     if ((rc = wk__buf_reserve(&b->val, WK__BLK_HDR + bound)) < 0)
         return rc;
-    size_t z = ZSTD_compress2(w->cctx, b->val.p + WK__BLK_HDR, bound, blk->p, blk->len);
+    size_t z = ZSTD_compress2(w->cctx, b->val.p + WK__BLK_HDR, bound, bp, blen);
     if (ZSTD_isError(z))
         return -EIO;
     uint8_t *h = b->val.p;
@@ -854,18 +982,18 @@ static int seal(struct wk_store *st)
     h[WK__BLK_OFF_HDRLEN] = WK__BLK_HDR & 0xff;
     h[WK__BLK_OFF_HDRLEN + 1] = WK__BLK_HDR >> 8;
     wk__put_u32le(h + WK__BLK_OFF_COUNT, w->count);
-    wk__put_u32le(h + WK__BLK_OFF_RAW, (uint32_t)blk->len);
+    wk__put_u32le(h + WK__BLK_OFF_RAW, (uint32_t)blen);
     wk__put_u32le(h + WK__BLK_OFF_DICT, w->cdict ? w->dict_id : 0);
     wk__put_u64le(h + WK__BLK_OFF_TSMIN, (uint64_t)w->ts_min);
     wk__put_u64le(h + WK__BLK_OFF_TSMAX, (uint64_t)w->ts_max);
     memcpy(h + WK__BLK_OFF_PREV, w->head, 32);
-    wk__records_hash(blk->p, blk->len, h + WK__BLK_OFF_RHASH);
+    wk__records_hash(bp, blen, h + WK__BLK_OFF_RHASH);
     b->id = w->next_block;
     wk__chain_hash(b->id, h, h + WK__BLK_OFF_HASH);
     b->val.len = WK__BLK_HDR + z;
 
-    if ((rc = sorted_unique(&b->csum, w->ch, w->nch)) < 0 ||
-        (rc = sorted_unique(&b->tsum, w->th, w->nth)) < 0)
+    if ((rc = hset_emit(w, &b->csum, &w->cset)) < 0 ||
+        (rc = hset_emit(w, &b->tsum, &w->tset)) < 0)
         return rc;
     if ((rc = side_move(&w->bside, &w->oside)) < 0)
         return rc;
@@ -883,9 +1011,9 @@ static int seal(struct wk_store *st)
         w->skew = skew;
 
     for (size_t i = 0; i < w->nosrc; i++) {
-        uint64_t stored = w->raw.len ? (uint64_t)((double)b->val.len * (double)w->osrc[i].raw /
-                                                  (double)w->raw.len)
-                                     : 0;
+        uint64_t stored = records ? (uint64_t)((double)b->val.len * (double)w->osrc[i].raw /
+                                               (double)records)
+                                  : 0;
         src_add(w->bsrc, &w->nbsrc, w->osrc[i].name, strlen(w->osrc[i].name),
                 w->osrc[i].events, w->osrc[i].raw, stored);
     }
@@ -893,15 +1021,17 @@ static int seal(struct wk_store *st)
     w->next_block++;
     w->nsealed++;
     w->sealed_bytes += b->val.len;
-    double r = (double)z / (double)blk->len;
+    double r = (double)z / (double)blen;
     w->ratio_est = w->ratio_est > 0 ? (w->ratio_est + r) / 2 : r;
     batch_touch(w);
 
-    w->raw.len = 0;
+    w->raw.len = 0; /* the block is empty: the records start after the (new) gap */
+    if (grow_gap > w->gap && wk__buf_reserve(&w->raw, grow_gap) == 0)
+        w->gap = grow_gap;
+    w->raw.len = w->gap;
     w->count = 0;
     w->prev_ts = 0;
     wk__shapes_reset(&w->shapes);
-    w->nch = w->nth = 0;
     w->nosrc = 0;
     return 0;
 }
@@ -1123,7 +1253,7 @@ static int commit(struct wk_store *st, bool final)
 static bool block_full(const struct wk_store *st)
 {
     const struct wk__writer *w = st->w;
-    size_t max = st->opts.block_raw_max, len = w->raw.len + w->shapes.bytes.len;
+    size_t max = st->opts.block_raw_max, len = w->raw.len - w->gap + w->shapes.bytes.len;
     if (len >= max)
         return true;
     if (w->ratio_est <= 0 || len < max / 4 * 3)
@@ -1179,7 +1309,7 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     if (w->enc.len + w->desc.len > WK__MAX_EVENT)
         return WK_ELIMIT;
     /* An event that would push a non-empty block far over its limit starts a new one. */
-    if (w->count && w->raw.len + w->shapes.bytes.len + w->enc.len + w->desc.len >
+    if (w->count && w->raw.len - w->gap + w->shapes.bytes.len + w->enc.len + w->desc.len >
                         st->opts.block_raw_max + st->opts.block_raw_max / 4 &&
         (rc = seal(st)) < 0)
         return rc;
@@ -1189,11 +1319,12 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     if ((rc = wk__buf_reserve(&w->raw, w->enc.len + 40)) < 0)
         return rc;
     size_t mark = w->raw.len;
-    size_t nch = w->nch, nth = w->nth;
     int64_t prev_ts = w->prev_ts;
+    size_t nc, nt;
+    if ((rc = summarize(st, ev, &nc, &nt)) < 0 || (rc = hset_reserve(&w->cset, nc)) < 0 ||
+        (rc = hset_reserve(&w->tset, nt)) < 0)
+        return rc;
     wk__enc2_record(&w->raw, &w->prev_ts, ts, sid, w->enc.p, w->enc.len);
-    if ((rc = summarize(st, ev)) < 0)
-        goto undo;
     size_t mlen = 0;
     const char *module = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &mlen);
     if (!module) {
@@ -1203,6 +1334,7 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     src_add(w->osrc, &w->nosrc, module, mlen, 1, w->raw.len - mark, 0);
     if (cur && (rc = side_cursor(&w->oside, cur)) < 0)
         goto undo;
+    summarize_add(w);
     int64_t now = wk_time_mono_ns();
     if (w->count == 0) {
         w->ts_min = w->ts_max = ts;
@@ -1222,8 +1354,6 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
 undo:
     w->raw.len = mark;
     w->prev_ts = prev_ts;
-    w->nch = nch;
-    w->nth = nth;
     return rc;
 }
 

@@ -357,6 +357,92 @@ WK_TEST(live_rules_alerts_and_allow_list)
     finish(&loop, p);
 }
 
+/* Every event alerts, its container name as rule id; every third one "high", the rest
+ * "low". */
+static int every_eval(void *ctx, const struct wk_event *ev, int (*emit)(void *, json_t *),
+                      void *arg)
+{
+    size_t len = 0;
+    const char *c = wk_event_get_str(ev, &WK_KEY_CONTAINER_NAME, &len);
+    int n = c ? atoi(c + 1) : 0;
+    return emit(arg, json_pack("{s:s#, s:s}", "rule", c ? c : "", (int)len, "level",
+                               n % 3 == 0 ? "high" : "low"));
+}
+
+/* A batch of more alert lines than one writev() takes (IOV_MAX / 2): each file output gets
+ * all its lines in order, a level filter holds, a failing output (/dev/full) is reported
+ * and delivers nothing. */
+WK_TEST(large_batch_of_alerts_written_in_order)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { 0 };
+    struct wk_config_pipeline l = limits(5000, 5000);
+    l.batch_age = 2000000000; /* one batch: the drain flushes it */
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    char all[4096], high[4096];
+    snprintf(all, sizeof(all), "%s/all.jsonl", wk_test_tmpdir());
+    snprintf(high, sizeof(high), "%s/high.jsonl", wk_test_tmpdir());
+    struct wk_config_output outs[3] = {
+        { .type = "file", .name = "all", .path = all, .min_level = "informational" },
+        { .type = "file", .name = "high", .path = high, .min_level = "high" },
+        { .type = "file", .name = "full", .path = "/dev/full", .min_level = "low" },
+    };
+    char err[256];
+    WK_ASSERT_OK(wk__pipeline_set_outputs(p, outs, 3, err, sizeof(err)));
+    struct wk_rules_hook h = { .eval = every_eval, .nrules = 1 };
+    wk__pipeline_set_rules(p, &h, NULL);
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    enum { N = 1500 };
+    size_t cap = N * 200;
+    char *want_all = malloc(cap), *want_high = malloc(cap);
+    size_t na = 0, nh = 0;
+    for (int i = 0; i < N; i++) {
+        char c[16];
+        snprintf(c, sizeof(c), "c%d", i);
+        WK_ASSERT_OK(submit(p, &s, i % 2 ? "odd" : "even", i + 1, c));
+        char line[256];
+        int ln = snprintf(line, sizeof(line),
+                          "{\"rule\":\"%s\",\"level\":\"%s\",\"event\":{\"@timestamp\":"
+                          "\"1970-01-01T00:00:00.000000001Z\",\"event\":{\"action\":\"%s\"},"
+                          "\"container\":{\"name\":\"%s\"}}}\n",
+                          c, i % 3 == 0 ? "high" : "low", i % 2 ? "odd" : "even", c);
+        memcpy(want_all + na, line, (size_t)ln);
+        na += (size_t)ln;
+        if (i % 3 == 0) {
+            memcpy(want_high + nh, line, (size_t)ln);
+            nh += (size_t)ln;
+        }
+    }
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, N);
+    WK_ASSERT_UINT_EQ(m.commits, 1);
+    size_t len;
+    char *text = wk_test_read_file(all, &len);
+    WK_ASSERT(text != NULL);
+    WK_ASSERT_UINT_EQ(len, na);
+    WK_ASSERT(memcmp(text, want_all, na) == 0);
+    free(text);
+    text = wk_test_read_file(high, &len);
+    WK_ASSERT(text != NULL);
+    WK_ASSERT_UINT_EQ(len, nh);
+    WK_ASSERT(memcmp(text, want_high, nh) == 0);
+    free(text);
+    struct wk_pipeline_output st[3];
+    WK_ASSERT_UINT_EQ(wk__pipeline_outputs(p, st, 3), 3);
+    WK_ASSERT_UINT_EQ(st[0].written, N);
+    WK_ASSERT_UINT_EQ(st[1].written, (N + 2) / 3);
+    WK_ASSERT(!st[0].failing && !st[1].failing);
+    WK_ASSERT(st[2].failing);
+    WK_ASSERT_UINT_EQ(st[2].written, 0);
+    WK_ASSERT_UINT_EQ(st[2].errors, 1);
+    free(want_all);
+    free(want_high);
+    finish(&loop, p);
+}
+
 WK_TEST(bad_output_keeps_old)
 {
     uv_loop_t loop;

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "store/store_private.h"
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
 #include "watchkeeper/mem.h"
@@ -1382,4 +1383,114 @@ WK_TEST(filters_rule_out_records_by_shape)
     wk_store_reader_close(r);
     wk_event_free(ev);
     wk_store_close(st);
+}
+
+/* The reference for a block's summaries: every field of every event scanned, the hashes
+ * collected, sorted and deduplicated (what the writer did before it deduplicated on add
+ * and looked only at the fields whose name hash it wants). */
+static int cmp_u32_t(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t ref_summary(struct wk_event **evs, const struct wk_store_ref *refs, size_t n,
+                          uint64_t block, const char *const *terms, bool containers,
+                          uint32_t *out)
+{
+    size_t m = 0;
+    for (size_t e = 0; e < n; e++) {
+        if (refs[e].block != block)
+            continue;
+        for (size_t i = 0; i < wk_event_nfields(evs[e]); i++) {
+            const struct wk_key *k = wk_event_field_key(evs[e], i);
+            const struct wk_value *v = wk_event_field_value(evs[e], i);
+            bool c = strcmp(k->name, "container.id") == 0 || strcmp(k->name, "container.name") == 0;
+            bool t = !c && strcmp(k->name, "event.module") == 0;
+            for (size_t j = 0; !c && !t && terms[j]; j++)
+                t = strcmp(k->name, terms[j]) == 0;
+            if (containers ? !c : !t)
+                continue;
+            char buf[32];
+            const char *s;
+            size_t len;
+            if (!containers && v->kind == WK_VAL_STRLIST) {
+                for (uint32_t j = 0; j < v->len; j++)
+                    out[m++] = wk__term_hash32(k->name, k->len, v->u.items[j].s, v->u.items[j].len);
+            } else if (wk__value_text(v, buf, &s, &len)) {
+                out[m++] = wk__term_hash32(k->name, k->len, s, len);
+            }
+        }
+    }
+    if (m)
+        qsort(out, m, sizeof(*out), cmp_u32_t);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (!u || out[u - 1] != out[i])
+            out[u++] = out[i];
+    }
+    return u;
+}
+
+WK_TEST(summaries_match_a_scan_of_every_field)
+{
+    init_cids();
+    const char *dir = store_dir("summ");
+    static const char *const terms[] = {"process.executable", "user.id", "event.action",
+                                        "auditd.key", "tags", "type", NULL};
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 16u << 10; /* many blocks, many summaries */
+    o.index_terms = (const char **)terms;
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    enum { N = 3000 };
+    struct wk_event **evs = calloc(N, sizeof(*evs));
+    struct wk_store_ref *refs = calloc(N, sizeof(*refs));
+    for (size_t i = 0; i < N; i++) {
+        WK_ASSERT_OK(wk_event_new(&evs[i]));
+        make_event(evs[i], 1700000000000000000 + (int64_t)i * 1000);
+        if (i % 7 == 0) { /* many distinct terms: the sets grow past their first size */
+            char x[32];
+            int n = snprintf(x, sizeof(x), "/opt/app-%zu", i);
+            struct wk_key k = K("process.executable");
+            wk_event_add_str(evs[i], 0, &k, x, (size_t)n);
+        }
+        WK_ASSERT_OK(wk_store_add(st, evs[i], NULL, &refs[i]));
+    }
+    wk_store_close(st);
+
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbc, dbt;
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "by_container", 0, &dbc), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "by_term", 0, &dbt), 0);
+    uint32_t *want = calloc(N * 16, sizeof(*want));
+    uint64_t last = refs[N - 1].block;
+    WK_ASSERT(last > 20);
+    size_t nonempty = 0;
+    for (uint64_t b = 1; b <= last; b++) {
+        for (int c = 0; c < 2; c++) {
+            uint8_t kb[8];
+            MDB_val k = bkey(b, kb), v;
+            WK_ASSERT_INT_EQ(mdb_get(txn, c ? dbc : dbt, &k, &v), 0);
+            size_t n = ref_summary(evs, refs, N, b, terms, c, want);
+            if (v.mv_size != n * 4)
+                WK_FAIL("block %llu %s: %zu hashes stored, %zu expected",
+                        (unsigned long long)b, c ? "containers" : "terms", v.mv_size / 4, n);
+            for (size_t i = 0; i < n; i++)
+                WK_ASSERT_INT_EQ(wk__get_u32le((const uint8_t *)v.mv_data + 4 * i), want[i]);
+            nonempty += n > 0;
+        }
+    }
+    WK_ASSERT(nonempty > last);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    free(want);
+    free(refs);
+    free_evs(evs, N);
+    free(evs);
 }
