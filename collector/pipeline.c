@@ -42,11 +42,13 @@ struct item {
 /* Committed items are kept for reuse, their event's arena and field arrays with them, so
  * the steady state allocates nothing per event (and the writer does not free what the loop
  * thread allocated, which costs glibc a lock and, trimming, page faults). Bounded: at most
- * POOL_EVENTS items, and the pool and the queue together hold at most queue_bytes (by the
- * items' queue sizes), so a queue that fills and drains (a throughput run) reuses all of
- * its items: a pool of queue_bytes / 8 kept one in eight, and the rest paid a new event
- * (its field array grown again, its arena chunks) and a free, ~4,500 instructions per
- * event (callgrind, bench/daemon_e2e.sh audit only). What the pool held unused for a whole
+ * POOL_EVENTS items, the pool and the queue together hold at most queue_bytes (by the
+ * items' queue sizes), and the pool alone at most queue_bytes / 4. A pool of queue_bytes /
+ * 8 kept one item in eight of a queue that fills and drains (a throughput run), and the
+ * rest paid a new event (its field array grown again, its arena chunks) and a free: ~4,500
+ * instructions per event (callgrind, bench/daemon_e2e.sh audit only). A pool of the whole
+ * queue_bytes saved all of it but raised the peak RSS at a steady 10k events/s from ~55 to
+ * 70-72 MiB (the goal is 64); a quarter keeps 55.9 MiB and costs ~2,000 of the 4,500. What the pool held unused for a whole
  * POOL_TRIM_NS beyond queue_bytes / 8 is freed (a burst's items, once it is over). */
 #define POOL_EVENTS 4096
 #define POOL_TRIM_NS (2 * WK_NS_PER_SEC)
@@ -1298,7 +1300,8 @@ static void *writer_main(void *arg)
         for (struct item *it = batch, *nx; it; it = nx) {
             nx = it->next;
             if (it->ev && it->curcap >= POOL_CUR && p->npool < POOL_EVENTS &&
-                p->st.queued_bytes + p->pool_bytes + it->bytes <= p->lim.queue_bytes) {
+                p->st.queued_bytes + p->pool_bytes + it->bytes <= p->lim.queue_bytes &&
+                p->pool_bytes + it->bytes <= p->lim.queue_bytes / 4) {
                 it->next = p->pool;
                 p->pool = it;
                 p->npool++;
