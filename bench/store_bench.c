@@ -18,6 +18,7 @@
 
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
+#include "watchkeeper/rebuild.h"
 #include "watchkeeper/store.h"
 #include "watchkeeper/timefmt.h"
 
@@ -108,6 +109,8 @@ int main(int argc, char **argv)
         return 2;
     }
     wk_keys_init();
+    if (!getenv("WK_BENCH_NOREBUILD"))
+        wk_collector_rebuild_register(); /* the cold tier's rebuild values */
     FILE *in = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "r");
     if (!in) {
         perror(argv[1]);

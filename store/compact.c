@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <string.h>
 
+#include "rebuild_private.h"
 #include "store_private.h"
 #include "watchkeeper/error.h"
 #include "watchkeeper/timefmt.h"
@@ -68,8 +69,44 @@ static int add_stored(struct wk_store *st, MDB_txn *txn, int64_t delta)
 struct cold {
     ZSTD_CCtx *cc;
     ZSTD_DCtx *dc;
-    struct wk__buf raw, one, out, hdrs;
+    struct wk__buf raw, one, out, hdrs, form, check;
 };
+
+/* The group of n blocks (w->raw, w->hdrs) as a rebuild value (format 4) in w->out, checked
+ * by reading it back with the readers' code. @return 1 (built), 0 (not: a member of
+ * format 1, or the check failed; the caller merges as before), <0 error. */
+static int try_rebuild(struct wk_store *st, MDB_txn *txn, struct cold *w, const MDB_val *d,
+                       uint32_t dict, uint64_t n)
+{
+    struct wk__rebuild_stats rs = {0};
+    int rc = wk__rebuild_encode(w->hdrs.p, (uint32_t)n, w->raw.p, w->raw.len, &w->form, &rs);
+    if (rc == -EINVAL || rc == WK_ECORRUPT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    size_t hl = WK__MRG_HDR + w->hdrs.len;
+    ssize_t z = cold_compress(st, w->cc, d, &w->form, &w->out, hl);
+    if (z < 0)
+        return (int)z;
+    uint8_t *m = w->out.p;
+    memset(m, 0, WK__MRG_HDR);
+    m[WK__BLK_OFF_FORMAT] = WK__BLK_REBUILT;
+    m[WK__BLK_OFF_FLAGS] = WK__BLK_FLAG_COLD;
+    m[WK__BLK_OFF_HDRLEN] = WK__MRG_HDR;
+    wk__put_u32le(m + WK__MRG_OFF_COUNT, (uint32_t)n);
+    wk__put_u32le(m + WK__MRG_OFF_DICT, dict);
+    memcpy(m + WK__MRG_HDR, w->hdrs.p, w->hdrs.len);
+    w->out.len = hl + (size_t)z;
+    /* What a reader will make of the stored bytes must be the blocks' records. */
+    rc = wk__store_block_raw(st, txn, w->dc, w->out.p, w->out.len, &w->check);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0 || w->check.len != w->raw.len || memcmp(w->check.p, w->raw.p, w->raw.len) != 0)
+        return 0;
+    wk__rebuild_totals.rebuilt += rs.rebuilt;
+    wk__rebuild_totals.whole += rs.whole;
+    return 1;
+}
 
 /* Make the next group of hot blocks cold, in one transaction: merged into one value when
  * they reach cold_block_bytes together, a block alone recompressed in place.
@@ -90,7 +127,9 @@ static int one(struct wk_store *st, uint64_t keep_hot, struct cold *w, uint64_t 
         last = wk__get_u64le(v.mv_data);
     if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
         goto fail;
-    size_t target = st->opts.cold_block_bytes;
+    /* The rebuild form takes about half the records' bytes: values of twice as many. */
+    bool rebuild = wk__rebuild_enabled();
+    size_t target = st->opts.cold_block_bytes * (rebuild ? 2 : 1);
     uint8_t kb[8];
     wk__put_u64be(kb, *cursor);
     k.mv_size = 8;
@@ -140,7 +179,19 @@ static int one(struct wk_store *st, uint64_t keep_hot, struct cold *w, uint64_t 
         const MDB_val *d = dict_bytes(st, txn, wk__store_dict_id(st), &dv);
         uint32_t dict = d ? wk__store_dict_id(st) : 0;
         uint8_t idb[8];
-        if (n == 1) {
+        int rb = rebuild ? try_rebuild(st, txn, w, d, dict, n) : 0;
+        if (rb < 0) {
+            rc = rb;
+            goto fail;
+        }
+        if (rb) {
+            for (uint64_t i = 1; i < n; i++) {
+                wk__put_u64be(idb, first + i);
+                MDB_val dk = {8, idb};
+                if ((rc = mdb_del(txn, st->dbi[WK__DB_BLOCKS], &dk, NULL)) != 0)
+                    goto fail;
+            }
+        } else if (n == 1) {
             /* In place, only when smaller; marked cold either way. */
             ssize_t z = cold_compress(st, w->cc, d, &w->raw, &w->out, WK__BLK_HDR);
             if (z < 0) {
@@ -240,5 +291,7 @@ out:
     wk__buf_fini(&w.one);
     wk__buf_fini(&w.out);
     wk__buf_fini(&w.hdrs);
+    wk__buf_fini(&w.form);
+    wk__buf_fini(&w.check);
     return rc < 0 ? rc : 0;
 }

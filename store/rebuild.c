@@ -1,0 +1,980 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Rebuild values (block format 4): per event only its source, the parser's context, its
+ * event.original and an edit script from the fields the source's parser rebuilds to the
+ * stored ones; the reader re-runs the registered rebuild and re-encodes the exact format-2
+ * record bytes. The encoder reproduces each event with the reader's code right away and
+ * keeps it whole when a byte differs, so the form cannot lose or alter an event.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rebuild_private.h"
+#include "watchkeeper/event.h"
+
+#define MAX_MODULES 16
+#define MAX_CTX 6
+#define WINDOW 16           /* how far ahead a skip looks for the next stored field */
+#define NHEADS (1u << 14)   /* hash chains of the encoder's table */
+#define NONE UINT32_MAX
+
+/* ---------------------------------------------------------------------------------- */
+/* Registry                                                                            */
+
+static const struct wk_store_rebuild_ops *reg[MAX_MODULES];
+static size_t nreg;
+bool (*wk__rebuild_test_spoil)(const struct wk_event *ev);
+struct wk__rebuild_stats wk__rebuild_totals;
+
+int wk_store_rebuild_register(const struct wk_store_rebuild_ops *ops)
+{
+    if (!ops || !ops->module || !ops->rebuild)
+        return -EINVAL;
+    size_t nc = 0;
+    while (ops->context && ops->context[nc])
+        nc++;
+    if (nc > MAX_CTX)
+        return -EINVAL;
+    for (size_t i = 0; i < nreg; i++) {
+        if (strcmp(reg[i]->module, ops->module) == 0) {
+            reg[i] = ops;
+            return 0;
+        }
+    }
+    if (nreg == MAX_MODULES)
+        return WK_ELIMIT;
+    reg[nreg++] = ops;
+    return 0;
+}
+
+void wk_store_rebuild_clear(void)
+{
+    nreg = 0;
+}
+
+bool wk__rebuild_enabled(void)
+{
+    return nreg > 0;
+}
+
+static const struct wk_store_rebuild_ops *find_ops(const char *m, size_t len)
+{
+    for (size_t i = 0; i < nreg; i++) {
+        if (strlen(reg[i]->module) == len && memcmp(reg[i]->module, m, len) == 0)
+            return reg[i];
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Per-value table of repeated byte strings (module names, context strings, literal    */
+/* field runs): the first use writes the bytes, later ones the index. Both sides keep  */
+/* one and roll it back with an event whose reproduction failed.                       */
+
+struct ient {
+    size_t off;
+    uint32_t len, next;
+    uint64_t hash;
+    int64_t pred; /* the next predicted integer context after this string */
+};
+struct undo {
+    uint32_t idx; /* NONE: pred0 */
+    int64_t old;
+};
+struct itab {
+    struct wk__buf bytes;
+    struct ient *e;
+    size_t n, cap;
+    uint32_t *heads; /* encoder only */
+    int64_t pred0;
+    /* the open event's changes */
+    size_t n0, blen0;
+    struct undo u[MAX_CTX];
+    size_t nu;
+};
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h ^ (h >> 31);
+}
+
+static void itab_fini(struct itab *t)
+{
+    wk__buf_fini(&t->bytes);
+    free(t->e);
+    free(t->heads);
+    memset(t, 0, sizeof(*t));
+}
+
+static void itab_begin(struct itab *t)
+{
+    t->n0 = t->n;
+    t->blen0 = t->bytes.len;
+    t->nu = 0;
+}
+
+static void itab_rollback(struct itab *t)
+{
+    while (t->n > t->n0) {
+        struct ient *e = &t->e[--t->n];
+        if (t->heads)
+            t->heads[e->hash & (NHEADS - 1)] = e->next;
+    }
+    t->bytes.len = t->blen0;
+    while (t->nu) {
+        struct undo *u = &t->u[--t->nu];
+        if (u->idx == NONE)
+            t->pred0 = u->old;
+        else
+            t->e[u->idx].pred = u->old;
+    }
+}
+
+static int itab_add(struct itab *t, const uint8_t *p, size_t len, uint64_t h)
+{
+    if (len > UINT32_MAX)
+        return WK_ECORRUPT;
+    if (t->n == t->cap) {
+        size_t c = t->cap ? t->cap * 2 : 256;
+        struct ient *e = realloc(t->e, c * sizeof(*e));
+        if (!e)
+            return -ENOMEM;
+        t->e = e;
+        t->cap = c;
+    }
+    struct ient *e = &t->e[t->n];
+    e->off = t->bytes.len;
+    e->len = (uint32_t)len;
+    e->hash = h;
+    e->pred = 0;
+    e->next = NONE;
+    int rc = wk__buf_put(&t->bytes, p, len);
+    if (rc < 0)
+        return rc;
+    if (t->heads) {
+        e->next = t->heads[h & (NHEADS - 1)];
+        t->heads[h & (NHEADS - 1)] = (uint32_t)t->n;
+    }
+    t->n++;
+    return 0;
+}
+
+static int set_pred(struct itab *t, uint32_t idx, int64_t v)
+{
+    if (t->nu == MAX_CTX)
+        return WK_ECORRUPT;
+    int64_t *slot = idx == NONE ? &t->pred0 : &t->e[idx].pred;
+    t->u[t->nu].idx = idx;
+    t->u[t->nu].old = *slot;
+    t->nu++;
+    *slot = v;
+    return 0;
+}
+
+static int64_t get_pred(const struct itab *t, uint32_t idx)
+{
+    return idx == NONE ? t->pred0 : t->e[idx].pred;
+}
+
+static inline int room(struct wk__buf *b, size_t add)
+{
+    return b->cap - b->len >= add ? 0 : wk__buf_reserve(b, add);
+}
+
+/* Write a reference to bytes p (index + 1, or 0 + length + bytes the first time).
+ * *idx: its index. */
+static int put_ref(struct itab *t, struct wk__buf *o, const void *p, size_t len, uint32_t *idx)
+{
+    uint64_t h = hash_bytes(p, len);
+    int rc;
+    for (uint32_t i = t->heads[h & (NHEADS - 1)]; i != NONE; i = t->e[i].next) {
+        if (t->e[i].hash == h && t->e[i].len == len &&
+            memcmp(t->bytes.p + t->e[i].off, p, len) == 0) {
+            if ((rc = room(o, 10)) < 0)
+                return rc;
+            PUTV(o, (uint64_t)i + 1);
+            *idx = i;
+            return 0;
+        }
+    }
+    if ((rc = room(o, len + 20)) < 0)
+        return rc;
+    PUTV(o, 0);
+    PUTV(o, len);
+    memcpy(o->p + o->len, p, len);
+    o->len += len;
+    *idx = (uint32_t)t->n;
+    return itab_add(t, p, len, h);
+}
+
+/* Read a reference: the bytes stay valid until the table grows. */
+static int get_ref(struct itab *t, const uint8_t *p, size_t len, size_t *pos,
+                   const uint8_t **s, size_t *slen, uint32_t *idx)
+{
+    uint64_t i, l;
+    int rc;
+    if ((rc = wk__varint_get(p, len, pos, &i)) < 0)
+        return rc;
+    if (i == 0) {
+        if ((rc = wk__varint_get(p, len, pos, &l)) < 0)
+            return rc;
+        if (l > len - *pos)
+            return WK_ECORRUPT;
+        *idx = (uint32_t)t->n;
+        if ((rc = itab_add(t, p + *pos, (size_t)l, 0)) < 0)
+            return rc;
+        *pos += (size_t)l;
+    } else {
+        if (i > t->n)
+            return WK_ECORRUPT;
+        *idx = (uint32_t)(i - 1);
+    }
+    *s = t->bytes.p + t->e[*idx].off;
+    *slen = t->e[*idx].len;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Literal fields                                                                      */
+
+static int put_field(struct wk__buf *o, const struct wk_event *ev, size_t i)
+{
+    const struct wk_key *k = wk_event_field_key(ev, i);
+    const struct wk_value *v = wk_event_field_value(ev, i);
+    size_t need = k->len + 40;
+    if (v->kind == WK_VAL_STR || v->kind == WK_VAL_JSON)
+        need += v->len;
+    else if (v->kind == WK_VAL_STRLIST) {
+        for (uint32_t j = 0; j < v->len; j++)
+            need += v->u.items[j].len + 10;
+    }
+    int rc = room(o, need);
+    if (rc < 0)
+        return rc;
+    PUTV(o, k->len);
+    memcpy(o->p + o->len, k->name, k->len);
+    o->len += k->len;
+    PUTV(o, v->rec);
+    o->p[o->len++] = v->kind;
+    o->p[o->len++] = v->flags;
+    PUTV(o, wk_event_field_dots(ev, i));
+    switch (v->kind) {
+    case WK_VAL_NULL:
+        break;
+    case WK_VAL_BOOL:
+        o->p[o->len++] = v->u.b ? 1 : 0;
+        break;
+    case WK_VAL_INT:
+        PUTV(o, wk__zigzag(v->u.i));
+        break;
+    case WK_VAL_REAL:
+        memcpy(o->p + o->len, &v->u.r, 8);
+        o->len += 8;
+        break;
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        PUTV(o, v->len);
+        memcpy(o->p + o->len, v->u.s, v->len);
+        o->len += v->len;
+        break;
+    case WK_VAL_STRLIST:
+        PUTV(o, v->len);
+        for (uint32_t j = 0; j < v->len; j++) {
+            PUTV(o, v->u.items[j].len);
+            memcpy(o->p + o->len, v->u.items[j].s, v->u.items[j].len);
+            o->len += v->u.items[j].len;
+        }
+        break;
+    default:
+        return -EINVAL;
+    }
+    return 0;
+}
+
+struct scratch {
+    struct wk_str *items;
+    size_t citems;
+};
+
+/* Add the literal field at p[*pos..] to ev. */
+static int get_field(const uint8_t *p, size_t len, size_t *pos, struct wk_event *ev,
+                     struct scratch *sc)
+{
+    uint64_t nl, rec, dots, x;
+    int rc;
+    if ((rc = wk__varint_get(p, len, pos, &nl)) < 0)
+        return rc;
+    if (nl == 0 || nl > len - *pos || nl > 4096)
+        return WK_ECORRUPT;
+    struct wk_key key = wk_key_initn((const char *)p + *pos, (size_t)nl);
+    *pos += (size_t)nl;
+    if ((rc = wk__varint_get(p, len, pos, &rec)) < 0)
+        return rc;
+    if (len - *pos < 2 || rec > UINT16_MAX)
+        return WK_ECORRUPT;
+    struct wk_value v = {.kind = p[*pos], .flags = p[*pos + 1], .rec = (uint16_t)rec};
+    *pos += 2;
+    if ((rc = wk__varint_get(p, len, pos, &dots)) < 0)
+        return rc;
+    switch (v.kind) {
+    case WK_VAL_NULL:
+        break;
+    case WK_VAL_BOOL:
+        if (*pos >= len)
+            return WK_ECORRUPT;
+        v.u.b = p[(*pos)++] != 0;
+        break;
+    case WK_VAL_INT:
+        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+            return rc;
+        v.u.i = wk__unzigzag(x);
+        break;
+    case WK_VAL_REAL:
+        if (len - *pos < 8)
+            return WK_ECORRUPT;
+        memcpy(&v.u.r, p + *pos, 8);
+        *pos += 8;
+        break;
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+            return rc;
+        if (x > len - *pos || x > UINT32_MAX)
+            return WK_ECORRUPT;
+        v.len = (uint32_t)x;
+        v.u.s = (const char *)p + *pos;
+        *pos += (size_t)x;
+        break;
+    case WK_VAL_STRLIST:
+        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+            return rc;
+        if (x > len - *pos)
+            return WK_ECORRUPT;
+        if (x > sc->citems) {
+            struct wk_str *it = realloc(sc->items, (size_t)x * sizeof(*it));
+            if (!it)
+                return -ENOMEM;
+            sc->items = it;
+            sc->citems = (size_t)x;
+        }
+        v.len = (uint32_t)x;
+        for (uint64_t j = 0; j < x; j++) {
+            uint64_t il;
+            if ((rc = wk__varint_get(p, len, pos, &il)) < 0)
+                return rc;
+            if (il > len - *pos)
+                return WK_ECORRUPT;
+            sc->items[j].s = (const char *)p + *pos;
+            sc->items[j].len = (size_t)il;
+            *pos += (size_t)il;
+        }
+        v.u.items = sc->items;
+        break;
+    default:
+        return WK_ECORRUPT;
+    }
+    return wk_event_add_value(ev, v.rec, &key, dots, &v) < 0 ? WK_ECORRUPT : 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* The shape table of a block: descriptor -> shape id                                  */
+
+struct smap {
+    const uint8_t **d;
+    size_t *dl;
+    uint32_t *slot; /* shape id + 1, 0 empty */
+    size_t n, cap, mask;
+};
+
+static void smap_fini(struct smap *m)
+{
+    free(m->d);
+    free(m->dl);
+    free(m->slot);
+}
+
+/* Index the table section sec[0..len) (varint count, varint bytes, entries). */
+static int smap_build(struct smap *m, const uint8_t *sec, size_t len)
+{
+    size_t pos = 0;
+    uint64_t n, bytes;
+    int rc;
+    if ((rc = wk__varint_get(sec, len, &pos, &n)) < 0 ||
+        (rc = wk__varint_get(sec, len, &pos, &bytes)) < 0)
+        return rc;
+    if (bytes != len - pos || n > bytes)
+        return WK_ECORRUPT;
+    if (n > m->cap) {
+        size_t c = (size_t)n;
+        const uint8_t **d = realloc(m->d, c * sizeof(*d));
+        if (d)
+            m->d = d;
+        size_t *dl = realloc(m->dl, c * sizeof(*dl));
+        if (dl)
+            m->dl = dl;
+        if (!d || !dl)
+            return -ENOMEM;
+        m->cap = c;
+    }
+    size_t ns = 16;
+    while (ns < n * 2)
+        ns *= 2;
+    free(m->slot);
+    if (!(m->slot = calloc(ns, sizeof(*m->slot))))
+        return -ENOMEM;
+    m->mask = ns - 1;
+    m->n = (size_t)n;
+    for (size_t i = 0; i < m->n; i++) {
+        uint64_t dl;
+        if ((rc = wk__varint_get(sec, len, &pos, &dl)) < 0)
+            return rc;
+        if (dl > len - pos)
+            return WK_ECORRUPT;
+        m->d[i] = sec + pos;
+        m->dl[i] = (size_t)dl;
+        pos += (size_t)dl;
+        size_t s = hash_bytes(m->d[i], m->dl[i]) & m->mask;
+        while (m->slot[s])
+            s = (s + 1) & m->mask;
+        m->slot[s] = (uint32_t)i + 1;
+    }
+    return pos == len ? 0 : WK_ECORRUPT;
+}
+
+static int smap_find(const struct smap *m, const uint8_t *d, size_t dl, uint32_t *sid)
+{
+    size_t s = hash_bytes(d, dl) & m->mask;
+    for (; m->slot[s]; s = (s + 1) & m->mask) {
+        uint32_t i = m->slot[s] - 1;
+        if (m->dl[i] == dl && memcmp(m->d[i], d, dl) == 0) {
+            *sid = i; /* the first of equal descriptors, as the writer's table has none */
+            return 0;
+        }
+    }
+    return WK_ECORRUPT;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* One side's state (the encoder keeps both: its own and the reader's check)          */
+
+struct side {
+    struct itab t;
+    struct wk_event *ctx, *rb, *ev; /* context, the rebuild, the reproduced event */
+    struct scratch sc;
+    struct wk__buf desc, vals;
+    struct wk_key ckeys[MAX_MODULES][MAX_CTX]; /* context keys by module slot */
+    const struct wk_store_rebuild_ops *ckops[MAX_MODULES];
+};
+
+static int side_init(struct side *s, bool enc)
+{
+    memset(s, 0, sizeof(*s));
+    if (enc) {
+        if (!(s->t.heads = malloc(NHEADS * sizeof(*s->t.heads))))
+            return -ENOMEM;
+        memset(s->t.heads, 0xff, NHEADS * sizeof(*s->t.heads));
+    }
+    if (wk_event_new(&s->ctx) < 0 || wk_event_new(&s->rb) < 0 || wk_event_new(&s->ev) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static void side_fini(struct side *s)
+{
+    itab_fini(&s->t);
+    wk_event_free(s->ctx);
+    wk_event_free(s->rb);
+    wk_event_free(s->ev);
+    free(s->sc.items);
+    wk__buf_fini(&s->desc);
+    wk__buf_fini(&s->vals);
+}
+
+/* The keys of ops' context fields (computed once per module). */
+static const struct wk_key *ctx_keys(struct side *s, const struct wk_store_rebuild_ops *ops,
+                                     size_t *n)
+{
+    size_t slot = 0;
+    while (slot < MAX_MODULES && s->ckops[slot] && s->ckops[slot] != ops)
+        slot++;
+    if (slot == MAX_MODULES)
+        slot = 0;
+    if (s->ckops[slot] != ops) {
+        s->ckops[slot] = ops;
+        for (size_t i = 0; i < MAX_CTX; i++) {
+            if (!ops->context || !ops->context[i])
+                break;
+            s->ckeys[slot][i] = wk_key_init(ops->context[i]);
+        }
+    }
+    *n = 0;
+    while (ops->context && ops->context[*n])
+        (*n)++;
+    return s->ckeys[slot];
+}
+
+/* Reproduce one event from the rebuild form at p[*pos..] into s->ev (the reader's code,
+ * also run by the encoder on what it just wrote). */
+static int dec_event(struct side *s, const uint8_t *p, size_t len, size_t *pos)
+{
+    const uint8_t *m;
+    size_t ml, nc;
+    uint32_t idx;
+    uint64_t x;
+    int rc;
+    if ((rc = get_ref(&s->t, p, len, pos, &m, &ml, &idx)) < 0)
+        return rc;
+    const struct wk_store_rebuild_ops *ops = find_ops((const char *)m, ml);
+    if (!ops)
+        return WK_ECORRUPT; /* no rebuild registered for this source */
+    const struct wk_key *ck = ctx_keys(s, ops, &nc);
+    wk_event_reset(s->ctx);
+    uint32_t last_str = NONE;
+    struct {
+        uint32_t key;
+        int64_t v;
+    } ints[MAX_CTX];
+    size_t nints = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+            return rc;
+        if (x == 1) {
+            const uint8_t *cs;
+            size_t cl;
+            if ((rc = get_ref(&s->t, p, len, pos, &cs, &cl, &last_str)) < 0)
+                return rc;
+            if (wk_event_add_str(s->ctx, 0, &ck[i], (const char *)cs, cl) < 0)
+                return -ENOMEM;
+        } else if (x == 2) {
+            if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+                return rc;
+            int64_t v = (int64_t)((uint64_t)get_pred(&s->t, last_str) + (uint64_t)wk__unzigzag(x));
+            if (wk_event_add_int(s->ctx, 0, &ck[i], v) < 0)
+                return -ENOMEM;
+            ints[nints].key = last_str;
+            ints[nints++].v = v;
+        } else if (x != 0) {
+            return WK_ECORRUPT;
+        }
+    }
+    uint64_t olen;
+    if ((rc = wk__varint_get(p, len, pos, &olen)) < 0)
+        return rc;
+    if (olen > len - *pos)
+        return WK_ECORRUPT;
+    const char *orig = (const char *)p + *pos;
+    *pos += (size_t)olen;
+    for (size_t i = 0; i < nints; i++) {
+        if ((rc = set_pred(&s->t, ints[i].key, ints[i].v + (int64_t)olen + 1)) < 0)
+            return rc;
+    }
+    wk_event_reset(s->rb);
+    if (ops->rebuild(s->ctx, orig, (size_t)olen, s->rb) < 0)
+        return WK_ECORRUPT;
+    const struct wk_event *rb = s->rb;
+    uint64_t dts, nrec;
+    if ((rc = wk__varint_get(p, len, pos, &dts)) < 0 ||
+        (rc = wk__varint_get(p, len, pos, &nrec)) < 0)
+        return rc;
+    struct wk_event *ev = s->ev;
+    wk_event_reset(ev);
+    wk_event_set_ts(ev, (int64_t)((uint64_t)wk_event_ts(rb) + (uint64_t)wk__unzigzag(dts)));
+    nrec = nrec ? nrec - 1 : wk_event_nrecords(rb);
+    if (nrec > UINT16_MAX)
+        return WK_ECORRUPT;
+    for (uint64_t r = 0; r < nrec; r++) {
+        if (wk_event_add_record(ev) < 0)
+            return WK_ECORRUPT;
+    }
+    size_t j = 0, nr = wk_event_nfields(rb);
+    for (;;) {
+        uint64_t op;
+        if ((rc = wk__varint_get(p, len, pos, &op)) < 0)
+            return rc;
+        if (op == 0)
+            break;
+        uint64_t cnt = op >> 2;
+        switch (op & 3) {
+        case 1: /* copy */
+            if (cnt > nr - j)
+                return WK_ECORRUPT;
+            for (uint64_t c = 0; c < cnt; c++, j++) {
+                const struct wk_value *v = wk_event_field_value(rb, j);
+                if (wk_event_add_value(ev, v->rec, wk_event_field_key(rb, j),
+                                       wk_event_field_dots(rb, j), v) < 0)
+                    return WK_ECORRUPT;
+            }
+            break;
+        case 2: /* skip */
+            if (cnt > nr - j)
+                return WK_ECORRUPT;
+            j += (size_t)cnt;
+            break;
+        case 3: { /* a run of literal fields, by reference */
+            const uint8_t *run;
+            size_t rl, rp = 0;
+            uint64_t nf;
+            if ((rc = get_ref(&s->t, p, len, pos, &run, &rl, &idx)) < 0 ||
+                (rc = wk__varint_get(run, rl, &rp, &nf)) < 0)
+                return rc;
+            for (uint64_t f = 0; f < nf; f++) {
+                if ((rc = get_field(run, rl, &rp, ev, &s->sc)) < 0)
+                    return rc;
+            }
+            if (rp != rl)
+                return WK_ECORRUPT;
+            break;
+        }
+        default:
+            return WK_ECORRUPT;
+        }
+    }
+    return 0;
+}
+
+/* Append s->ev as a format-2 record (shape from the block's table) to out. */
+static int emit_record(struct side *s, const struct smap *m, struct wk__buf *out,
+                       int64_t *prev_ts)
+{
+    s->desc.len = s->vals.len = 0;
+    uint32_t sid;
+    int rc = wk__enc2_event(&s->desc, &s->vals, s->ev);
+    if (rc < 0)
+        return rc == -ENOMEM ? rc : WK_ECORRUPT;
+    if ((rc = smap_find(m, s->desc.p, s->desc.len, &sid)) < 0)
+        return rc;
+    if ((rc = wk__buf_reserve(out, s->vals.len + 40)) < 0)
+        return rc;
+    wk__enc2_record(out, prev_ts, wk_event_ts(s->ev), sid, s->vals.p, s->vals.len);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Encoder                                                                             */
+
+static bool field_eq(const struct wk_event *a, size_t i, const struct wk_event *b, size_t j)
+{
+    const struct wk_key *ka = wk_event_field_key(a, i), *kb = wk_event_field_key(b, j);
+    const struct wk_value *va = wk_event_field_value(a, i), *vb = wk_event_field_value(b, j);
+    return ka->len == kb->len && va->rec == vb->rec && memcmp(ka->name, kb->name, ka->len) == 0 &&
+           wk_value_equal(va, vb) && wk_event_field_dots(a, i) == wk_event_field_dots(b, j);
+}
+
+static bool in_window(const struct wk_event *ev, size_t i, const struct wk_event *rb, size_t j,
+                      size_t nr)
+{
+    for (size_t k = j; k < nr && k < j + WINDOW; k++) {
+        if (field_eq(ev, i, rb, k))
+            return true;
+    }
+    return false;
+}
+
+struct enc {
+    struct side e, d; /* the encoder's tables; the reader's, for the check */
+    struct wk__buf ent, run, chk;
+    struct smap m;
+    struct wk__blkview view;
+    struct wk_event *ev;
+};
+
+/* Write the rebuild form of ev into x->ent (after its tag). @return 0, 1 (keep it whole:
+ * no source rebuild, no original, the rebuild failed), <0. */
+static int enc_event(struct enc *x, const struct wk_event *ev)
+{
+    struct side *s = &x->e;
+    struct wk__buf *o = &x->ent;
+    size_t ml, olen, nc;
+    const char *mod = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &ml);
+    const char *orig = wk_event_get_str(ev, &WK_KEY_EVENT_ORIGINAL, &olen);
+    const struct wk_store_rebuild_ops *ops = mod ? find_ops(mod, ml) : NULL;
+    if (!ops || !orig)
+        return 1;
+    const struct wk_key *ck = ctx_keys(s, ops, &nc);
+    uint32_t idx, last_str = NONE;
+    int rc;
+    if ((rc = put_ref(&s->t, o, mod, ml, &idx)) < 0)
+        return rc;
+    wk_event_reset(s->ctx);
+    for (size_t i = 0; i < nc; i++) {
+        const struct wk_value *v = wk_event_get(ev, 0, &ck[i]);
+        if ((rc = room(o, 12)) < 0)
+            return rc;
+        if (!v) {
+            PUTV(o, 0);
+        } else if (v->kind == WK_VAL_STR) {
+            PUTV(o, 1);
+            if ((rc = put_ref(&s->t, o, v->u.s, v->len, &last_str)) < 0)
+                return rc;
+            if (wk_event_add_str(s->ctx, 0, &ck[i], v->u.s, v->len) < 0)
+                return -ENOMEM;
+        } else if (v->kind == WK_VAL_INT) {
+            PUTV(o, 2);
+            PUTV(o, wk__zigzag((int64_t)((uint64_t)v->u.i - (uint64_t)get_pred(&s->t, last_str))));
+            if ((rc = set_pred(&s->t, last_str, v->u.i + (int64_t)olen + 1)) < 0)
+                return rc;
+            if (wk_event_add_int(s->ctx, 0, &ck[i], v->u.i) < 0)
+                return -ENOMEM;
+        } else {
+            return 1;
+        }
+    }
+    if ((rc = room(o, olen + 10)) < 0)
+        return rc;
+    PUTV(o, olen);
+    memcpy(o->p + o->len, orig, olen);
+    o->len += olen;
+    wk_event_reset(s->rb);
+    if (ops->rebuild(s->ctx, orig, olen, s->rb) < 0)
+        return 1;
+    const struct wk_event *rb = s->rb;
+    if ((rc = room(o, 30)) < 0)
+        return rc;
+    PUTV(o, wk__zigzag((int64_t)((uint64_t)wk_event_ts(ev) - (uint64_t)wk_event_ts(rb))));
+    PUTV(o, wk_event_nrecords(ev) == wk_event_nrecords(rb) ? 0 : wk_event_nrecords(ev) + 1);
+    size_t ne = wk_event_nfields(ev), nr = wk_event_nfields(rb);
+    for (size_t i = 0, j = 0; i < ne;) {
+        if ((rc = room(o, 20)) < 0)
+            return rc;
+        size_t c = 0;
+        while (i + c < ne && j + c < nr && field_eq(ev, i + c, rb, j + c))
+            c++;
+        if (c) {
+            PUTV(o, (uint64_t)c << 2 | 1);
+            i += c, j += c;
+            continue;
+        }
+        size_t k = j + 1;
+        while (k < nr && k < j + WINDOW && !field_eq(ev, i, rb, k))
+            k++;
+        if (k < nr && k < j + WINDOW) {
+            PUTV(o, (uint64_t)(k - j) << 2 | 2);
+            j = k;
+            continue;
+        }
+        /* the stored fields from i on that the rebuild does not have near j: one run */
+        size_t e = i + 1;
+        while (e < ne && !in_window(ev, e, rb, j, nr))
+            e++;
+        x->run.len = 0;
+        if ((rc = room(&x->run, 10)) < 0)
+            return rc;
+        PUTV(&x->run, e - i);
+        for (; i < e; i++) {
+            if ((rc = put_field(&x->run, ev, i)) < 0)
+                return rc;
+        }
+        PUTV(o, 3);
+        if ((rc = put_ref(&s->t, o, x->run.p, x->run.len, &idx)) < 0)
+            return rc;
+    }
+    if ((rc = room(o, 2)) < 0)
+        return rc;
+    PUTV(o, 0);
+    return 0;
+}
+
+static int put_whole(struct wk__buf *form, const uint8_t *body, size_t blen)
+{
+    int rc = room(form, blen + 20);
+    if (rc < 0)
+        return rc;
+    PUTV(form, 0);
+    PUTV(form, blen);
+    memcpy(form->p + form->len, body, blen);
+    form->len += blen;
+    return 0;
+}
+
+static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__buf *form,
+                     struct wk__rebuild_stats *st)
+{
+    struct wk__blkview *v = &x->view;
+    uint32_t count;
+    int rc;
+    if ((rc = wk__blkview_open(v, WK__BLK_FORMAT2, raw, len)) < 0 ||
+        (rc = wk__blkview_count(v, &count)) < 0 || (rc = smap_build(&x->m, raw, v->start)) < 0)
+        return rc;
+    if ((rc = room(form, v->start + 30)) < 0)
+        return rc;
+    PUTV(form, v->start);
+    memcpy(form->p + form->len, raw, v->start);
+    form->len += v->start;
+    PUTV(form, count);
+    int64_t prev = 0;
+    for (;;) {
+        size_t at = v->pos, blen;
+        const uint8_t *body;
+        int64_t ts;
+        if ((rc = wk__blkview_next(v, &body, &blen, &ts)) <= 0)
+            break;
+        bool whole = true;
+        if ((rc = wk__blkview_decode(v, body, blen, ts, x->ev)) < 0)
+            return rc;
+        itab_begin(&x->e.t);
+        itab_begin(&x->d.t);
+        x->ent.len = 0;
+        rc = enc_event(x, x->ev);
+        if (rc < 0 && rc != WK_ECORRUPT)
+            return rc;
+        if (rc == 0) {
+            /* The reader's code on what was just written must give the record's bytes. */
+            size_t pos = 0;
+            int64_t p2 = prev;
+            x->chk.len = 0;
+            rc = dec_event(&x->d, x->ent.p, x->ent.len, &pos);
+            if (rc == 0 && pos == x->ent.len)
+                rc = emit_record(&x->d, &x->m, &x->chk, &p2);
+            else if (rc == 0)
+                rc = WK_ECORRUPT;
+            if (rc == -ENOMEM)
+                return rc;
+            whole = rc != 0 || x->chk.len != v->pos - at ||
+                    memcmp(x->chk.p, raw + at, x->chk.len) != 0 ||
+                    (wk__rebuild_test_spoil && wk__rebuild_test_spoil(x->ev));
+        }
+        if (whole) {
+            itab_rollback(&x->e.t);
+            itab_rollback(&x->d.t);
+            if ((rc = put_whole(form, body, blen)) < 0)
+                return rc;
+            st->whole++;
+        } else {
+            if ((rc = room(form, x->ent.len + 2)) < 0)
+                return rc;
+            PUTV(form, 1);
+            memcpy(form->p + form->len, x->ent.p, x->ent.len);
+            form->len += x->ent.len;
+            st->rebuilt++;
+        }
+        prev = ts;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int wk__rebuild_encode(const uint8_t *hdrs, uint32_t n, const uint8_t *raw, size_t rawlen,
+                       struct wk__buf *form, struct wk__rebuild_stats *stats)
+{
+    struct enc x;
+    memset(&x, 0, sizeof(x));
+    form->len = 0;
+    int rc = -ENOMEM;
+    if (side_init(&x.e, true) < 0 || side_init(&x.d, false) < 0 || wk_event_new(&x.ev) < 0)
+        goto out;
+    size_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *h = hdrs + (size_t)i * WK__BLK_HDR;
+        size_t len = wk__get_u32le(h + WK__BLK_OFF_RAW);
+        rc = -EINVAL;
+        if (h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2 || len > rawlen - off)
+            goto out;
+        if ((rc = enc_block(&x, raw + off, len, form, stats)) < 0)
+            goto out;
+        off += len;
+    }
+    rc = off == rawlen ? 0 : -EINVAL;
+out:
+    side_fini(&x.e);
+    side_fini(&x.d);
+    wk__buf_fini(&x.ent);
+    wk__buf_fini(&x.run);
+    wk__buf_fini(&x.chk);
+    smap_fini(&x.m);
+    wk__blkview_fini(&x.view);
+    wk_event_free(x.ev);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Reader                                                                              */
+
+static int dec_block(struct side *s, struct smap *m, const uint8_t *f, size_t flen,
+                     size_t *pos, struct wk__buf *out)
+{
+    uint64_t tl, count;
+    int rc;
+    if ((rc = wk__varint_get(f, flen, pos, &tl)) < 0)
+        return rc;
+    if (tl > flen - *pos)
+        return WK_ECORRUPT;
+    if ((rc = smap_build(m, f + *pos, (size_t)tl)) < 0 ||
+        (rc = wk__buf_put(out, f + *pos, (size_t)tl)) < 0)
+        return rc;
+    *pos += (size_t)tl;
+    if ((rc = wk__varint_get(f, flen, pos, &count)) < 0)
+        return rc;
+    int64_t prev = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t tag, bl, d;
+        if ((rc = wk__varint_get(f, flen, pos, &tag)) < 0)
+            return rc;
+        if (tag == 1) {
+            itab_begin(&s->t);
+            if ((rc = dec_event(s, f, flen, pos)) < 0 ||
+                (rc = emit_record(s, m, out, &prev)) < 0)
+                return rc;
+            continue;
+        }
+        if (tag != 0 || (rc = wk__varint_get(f, flen, pos, &bl)) < 0)
+            return rc < 0 ? rc : WK_ECORRUPT;
+        if (bl > flen - *pos)
+            return WK_ECORRUPT;
+        size_t bp = 0;
+        if ((rc = wk__varint_get(f + *pos, (size_t)bl, &bp, &d)) < 0)
+            return rc;
+        prev = (int64_t)((uint64_t)prev + (uint64_t)wk__unzigzag(d));
+        if ((rc = wk__buf_reserve(out, (size_t)bl + 10)) < 0)
+            return rc;
+        PUTV(out, bl);
+        memcpy(out->p + out->len, f + *pos, (size_t)bl);
+        out->len += (size_t)bl;
+        *pos += (size_t)bl;
+    }
+    return 0;
+}
+
+int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, size_t flen,
+                       struct wk__buf *out)
+{
+    struct side s;
+    struct smap m = {0};
+    size_t pos = 0, total = 0;
+    out->len = 0;
+    for (uint32_t i = 0; i < n; i++)
+        total += wk__get_u32le(hdrs + (size_t)i * WK__BLK_HDR + WK__BLK_OFF_RAW);
+    int rc = wk__buf_reserve(out, total + 1);
+    if (rc < 0)
+        return rc;
+    if ((rc = side_init(&s, false)) < 0)
+        goto out;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        const uint8_t *h = hdrs + (size_t)i * WK__BLK_HDR;
+        size_t at = out->len;
+        uint8_t hash[32];
+        if (h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2) {
+            rc = WK_ECORRUPT;
+            break;
+        }
+        if ((rc = dec_block(&s, &m, form, flen, &pos, out)) < 0)
+            break;
+        /* The reproduced bytes must be the block's: its size and records hash. */
+        wk__records_hash(out->p + at, out->len - at, hash);
+        if (out->len - at != wk__get_u32le(h + WK__BLK_OFF_RAW) ||
+            memcmp(hash, h + WK__BLK_OFF_RHASH, 32) != 0)
+            rc = WK_ECORRUPT;
+    }
+    if (rc == 0 && pos != flen)
+        rc = WK_ECORRUPT;
+out:
+    side_fini(&s);
+    smap_fini(&m);
+    if (rc < 0)
+        out->len = 0;
+    return rc;
+}
