@@ -21,6 +21,7 @@
 #include "watchkeeper/rebuild.h"
 #include "watchkeeper/store.h"
 #include "watchkeeper/timefmt.h"
+#include "../store/rebuild_private.h" /* wk__rebuild_totals */
 
 static int64_t cpu_ns(void)
 {
@@ -201,6 +202,10 @@ int main(int argc, char **argv)
                o.cold_block_bytes >> 10, (double)(k1 - k0) / 1e9,
                (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)s.events,
                (double)s.raw_bytes / (double)s.stored_bytes, rc < 0 ? " (failed)" : "");
+        if (wk__rebuild_totals.rebuilt + wk__rebuild_totals.whole)
+            printf("cold rebuild form %llu events rebuilt, %llu stored whole\n",
+                   (unsigned long long)wk__rebuild_totals.rebuilt,
+                   (unsigned long long)wk__rebuild_totals.whole);
     }
     queries(st, key_value, getenv("WK_BENCH_COLD") ? "after the cold tier" : "as stored");
     struct rusage ru;
