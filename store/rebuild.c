@@ -187,59 +187,6 @@ static inline int room(struct wk__buf *b, size_t add)
     return b->cap - b->len >= add ? 0 : wk__buf_reserve(b, add);
 }
 
-/* Write a reference to bytes p (index + 1, or 0 + length + bytes the first time).
- * *idx: its index. */
-static int put_ref(struct itab *t, struct wk__buf *o, const void *p, size_t len, uint32_t *idx)
-{
-    uint64_t h = hash_bytes(p, len);
-    int rc;
-    for (uint32_t i = t->heads[h & (NHEADS - 1)]; i != NONE; i = t->e[i].next) {
-        if (t->e[i].hash == h && t->e[i].len == len &&
-            memcmp(t->bytes.p + t->e[i].off, p, len) == 0) {
-            if ((rc = room(o, 10)) < 0)
-                return rc;
-            PUTV(o, (uint64_t)i + 1);
-            *idx = i;
-            return 0;
-        }
-    }
-    if ((rc = room(o, len + 20)) < 0)
-        return rc;
-    PUTV(o, 0);
-    PUTV(o, len);
-    memcpy(o->p + o->len, p, len);
-    o->len += len;
-    *idx = (uint32_t)t->n;
-    return itab_add(t, p, len, h);
-}
-
-/* Read a reference: the bytes stay valid until the table grows. */
-static int get_ref(struct itab *t, const uint8_t *p, size_t len, size_t *pos,
-                   const uint8_t **s, size_t *slen, uint32_t *idx)
-{
-    uint64_t i, l;
-    int rc;
-    if ((rc = wk__varint_get(p, len, pos, &i)) < 0)
-        return rc;
-    if (i == 0) {
-        if ((rc = wk__varint_get(p, len, pos, &l)) < 0)
-            return rc;
-        if (l > len - *pos)
-            return WK_ECORRUPT;
-        *idx = (uint32_t)t->n;
-        if ((rc = itab_add(t, p + *pos, (size_t)l, 0)) < 0)
-            return rc;
-        *pos += (size_t)l;
-    } else {
-        if (i > t->n)
-            return WK_ECORRUPT;
-        *idx = (uint32_t)(i - 1);
-    }
-    *s = t->bytes.p + t->e[*idx].off;
-    *slen = t->e[*idx].len;
-    return 0;
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Literal fields                                                                      */
 
@@ -460,11 +407,11 @@ static int smap_find(const struct smap *m, const uint8_t *d, size_t dl, uint32_t
     return WK_ECORRUPT;
 }
 
-/* ---------------------------------------------------------------------------------- */
 /* One side's state (the encoder keeps both: its own and the reader's check)          */
 
 struct side {
-    struct itab t;
+    struct itab st; /* strings: module names, context strings, runs of literal fields */
+    struct itab t;  /* event tuples: everything of an event but its original */
     struct wk_event *ctx, *rb, *ev; /* context, the rebuild, the reproduced event */
     struct scratch sc;
     struct wk__buf desc, vals;
@@ -476,9 +423,11 @@ static int side_init(struct side *s, bool enc)
 {
     memset(s, 0, sizeof(*s));
     if (enc) {
-        if (!(s->t.heads = malloc(NHEADS * sizeof(*s->t.heads))))
+        if (!(s->t.heads = malloc(NHEADS * sizeof(*s->t.heads))) ||
+            !(s->st.heads = malloc(NHEADS * sizeof(*s->st.heads))))
             return -ENOMEM;
         memset(s->t.heads, 0xff, NHEADS * sizeof(*s->t.heads));
+        memset(s->st.heads, 0xff, NHEADS * sizeof(*s->st.heads));
     }
     if (wk_event_new(&s->ctx) < 0 || wk_event_new(&s->rb) < 0 || wk_event_new(&s->ev) < 0)
         return -ENOMEM;
@@ -488,12 +437,25 @@ static int side_init(struct side *s, bool enc)
 static void side_fini(struct side *s)
 {
     itab_fini(&s->t);
+    itab_fini(&s->st);
     wk_event_free(s->ctx);
     wk_event_free(s->rb);
     wk_event_free(s->ev);
     free(s->sc.items);
     wk__buf_fini(&s->desc);
     wk__buf_fini(&s->vals);
+}
+
+static void side_begin(struct side *s)
+{
+    itab_begin(&s->t);
+    itab_begin(&s->st);
+}
+
+static void side_rollback(struct side *s)
+{
+    itab_rollback(&s->t);
+    itab_rollback(&s->st);
 }
 
 /* The keys of ops' context fields (computed once per module). */
@@ -519,68 +481,64 @@ static const struct wk_key *ctx_keys(struct side *s, const struct wk_store_rebui
     return s->ckeys[slot];
 }
 
-/* Reproduce one event from the rebuild form at p[*pos..] into s->ev (the reader's code,
- * also run by the encoder on what it just wrote). */
-static int dec_event(struct side *s, const uint8_t *p, size_t len, size_t *pos)
+/* Entry i of t (NULL when there is none). */
+static const uint8_t *entry(const struct itab *t, uint64_t i, size_t *len)
 {
-    const uint8_t *m;
-    size_t ml, nc;
-    uint32_t idx;
+    if (i >= t->n)
+        return NULL;
+    *len = t->e[i].len;
+    return t->bytes.p + t->e[i].off;
+}
+
+/* Reproduce one event from its tuple and original into s->ev (the reader's code, also run
+ * by the encoder on what it just wrote). */
+static int dec_event(struct side *s, const uint8_t *p, size_t len, const char *orig,
+                     size_t olen)
+{
+    size_t pos = 0, nc, ml;
     uint64_t x;
     int rc;
-    if ((rc = get_ref(&s->t, p, len, pos, &m, &ml, &idx)) < 0)
+    if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
         return rc;
-    const struct wk_store_rebuild_ops *ops = find_ops((const char *)m, ml);
+    const uint8_t *m = entry(&s->st, x, &ml);
+    const struct wk_store_rebuild_ops *ops = m ? find_ops((const char *)m, ml) : NULL;
     if (!ops)
         return WK_ECORRUPT; /* no rebuild registered for this source */
     const struct wk_key *ck = ctx_keys(s, ops, &nc);
     wk_event_reset(s->ctx);
     uint32_t last_str = NONE;
-    struct {
-        uint32_t key;
-        int64_t v;
-    } ints[MAX_CTX];
-    size_t nints = 0;
     for (size_t i = 0; i < nc; i++) {
-        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+        if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
             return rc;
         if (x == 1) {
-            const uint8_t *cs;
             size_t cl;
-            if ((rc = get_ref(&s->t, p, len, pos, &cs, &cl, &last_str)) < 0)
+            if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
                 return rc;
+            const uint8_t *cs = entry(&s->st, x, &cl);
+            if (!cs)
+                return WK_ECORRUPT;
+            last_str = (uint32_t)x;
             if (wk_event_add_str(s->ctx, 0, &ck[i], (const char *)cs, cl) < 0)
                 return -ENOMEM;
         } else if (x == 2) {
-            if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+            if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
                 return rc;
-            int64_t v = (int64_t)((uint64_t)get_pred(&s->t, last_str) + (uint64_t)wk__unzigzag(x));
+            int64_t v = (int64_t)((uint64_t)get_pred(&s->st, last_str) + (uint64_t)wk__unzigzag(x));
             if (wk_event_add_int(s->ctx, 0, &ck[i], v) < 0)
                 return -ENOMEM;
-            ints[nints].key = last_str;
-            ints[nints++].v = v;
+            if ((rc = set_pred(&s->st, last_str, v + (int64_t)olen + 1)) < 0)
+                return rc;
         } else if (x != 0) {
             return WK_ECORRUPT;
         }
     }
-    uint64_t olen;
-    if ((rc = wk__varint_get(p, len, pos, &olen)) < 0)
-        return rc;
-    if (olen > len - *pos)
-        return WK_ECORRUPT;
-    const char *orig = (const char *)p + *pos;
-    *pos += (size_t)olen;
-    for (size_t i = 0; i < nints; i++) {
-        if ((rc = set_pred(&s->t, ints[i].key, ints[i].v + (int64_t)olen + 1)) < 0)
-            return rc;
-    }
     wk_event_reset(s->rb);
-    if (ops->rebuild(s->ctx, orig, (size_t)olen, s->rb) < 0)
+    if (ops->rebuild(s->ctx, orig, olen, s->rb) < 0)
         return WK_ECORRUPT;
     const struct wk_event *rb = s->rb;
     uint64_t dts, nrec;
-    if ((rc = wk__varint_get(p, len, pos, &dts)) < 0 ||
-        (rc = wk__varint_get(p, len, pos, &nrec)) < 0)
+    if ((rc = wk__varint_get(p, len, &pos, &dts)) < 0 ||
+        (rc = wk__varint_get(p, len, &pos, &nrec)) < 0)
         return rc;
     struct wk_event *ev = s->ev;
     wk_event_reset(ev);
@@ -595,7 +553,7 @@ static int dec_event(struct side *s, const uint8_t *p, size_t len, size_t *pos)
     size_t j = 0, nr = wk_event_nfields(rb);
     for (;;) {
         uint64_t op;
-        if ((rc = wk__varint_get(p, len, pos, &op)) < 0)
+        if ((rc = wk__varint_get(p, len, &pos, &op)) < 0)
             return rc;
         if (op == 0)
             break;
@@ -616,12 +574,13 @@ static int dec_event(struct side *s, const uint8_t *p, size_t len, size_t *pos)
                 return WK_ECORRUPT;
             j += (size_t)cnt;
             break;
-        case 3: { /* a run of literal fields, by reference */
-            const uint8_t *run;
+        case 3: { /* a run of literal fields: string cnt */
             size_t rl, rp = 0;
             uint64_t nf;
-            if ((rc = get_ref(&s->t, p, len, pos, &run, &rl, &idx)) < 0 ||
-                (rc = wk__varint_get(run, rl, &rp, &nf)) < 0)
+            const uint8_t *run = entry(&s->st, cnt, &rl);
+            if (!run)
+                return WK_ECORRUPT;
+            if ((rc = wk__varint_get(run, rl, &rp, &nf)) < 0)
                 return rc;
             for (uint64_t f = 0; f < nf; f++) {
                 if ((rc = get_field(run, rl, &rp, ev, &s->sc)) < 0)
@@ -635,7 +594,7 @@ static int dec_event(struct side *s, const uint8_t *p, size_t len, size_t *pos)
             return WK_ECORRUPT;
         }
     }
-    return 0;
+    return pos == len ? 0 : WK_ECORRUPT;
 }
 
 /* Append s->ev as a format-2 record (shape from the block's table) to out. */
@@ -653,6 +612,55 @@ static int emit_record(struct side *s, const struct smap *m, struct wk__buf *out
         return rc;
     wk__enc2_record(out, prev_ts, wk_event_ts(s->ev), sid, s->vals.p, s->vals.len);
     return 0;
+}
+
+/* Stream entries (docs/store.md): 0 whole record (length, bytes); 1 a new string (length,
+ * bytes); 2 a new tuple (length, bytes); k >= 3 an event of tuple k - 3, then its original
+ * and a NUL. One record's entries from s[*pos..] (its new strings and tuple first),
+ * appended to out. */
+static int dec_record(struct side *s, const struct smap *m, const uint8_t *h, size_t hlen,
+                      size_t *pos, struct wk__buf *out, int64_t *prev)
+{
+    uint64_t tag, l, d;
+    int rc;
+    for (;;) {
+        if ((rc = wk__varint_get(h, hlen, pos, &tag)) < 0)
+            return rc;
+        if (tag >= 3)
+            break;
+        if ((rc = wk__varint_get(h, hlen, pos, &l)) < 0)
+            return rc;
+        if (l > hlen - *pos)
+            return WK_ECORRUPT;
+        const uint8_t *b = h + *pos;
+        *pos += (size_t)l;
+        if (tag == 1 || tag == 2) {
+            if ((rc = itab_add(tag == 1 ? &s->st : &s->t, b, (size_t)l, 0)) < 0)
+                return rc;
+            continue;
+        }
+        size_t bp = 0;
+        if ((rc = wk__varint_get(b, (size_t)l, &bp, &d)) < 0)
+            return rc;
+        *prev = (int64_t)((uint64_t)*prev + (uint64_t)wk__unzigzag(d));
+        if ((rc = wk__buf_reserve(out, (size_t)l + 10)) < 0)
+            return rc;
+        PUTV(out, l);
+        memcpy(out->p + out->len, b, (size_t)l);
+        out->len += (size_t)l;
+        return 0;
+    }
+    size_t tl;
+    const uint8_t *tup = entry(&s->t, tag - 3, &tl);
+    const uint8_t *end = memchr(h + *pos, 0, hlen - *pos);
+    if (!tup || !end)
+        return WK_ECORRUPT;
+    const char *orig = (const char *)h + *pos;
+    size_t olen = (size_t)(end - (h + *pos));
+    *pos += olen + 1;
+    if ((rc = dec_event(s, tup, tl, orig, olen)) < 0)
+        return rc;
+    return emit_record(s, m, out, prev);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -678,46 +686,73 @@ static bool in_window(const struct wk_event *ev, size_t i, const struct wk_event
 
 struct enc {
     struct side e, d; /* the encoder's tables; the reader's, for the check */
-    struct wk__buf ent, run, chk;
+    struct wk__buf tup, run, hdr, chk;
     struct smap m;
     struct wk__blkview view;
     struct wk_event *ev;
 };
 
-/* Write the rebuild form of ev into x->ent (after its tag). @return 0, 1 (keep it whole:
- * no source rebuild, no original, the rebuild failed), <0. */
+/* The index of p in t, written to x->hdr as a new entry (tag) when it is not there yet. */
+static int intern(struct itab *t, struct wk__buf *hdr, unsigned tag, const void *p, size_t len,
+                  uint32_t *idx)
+{
+    uint64_t h = hash_bytes(p, len);
+    for (uint32_t i = t->heads[h & (NHEADS - 1)]; i != NONE; i = t->e[i].next) {
+        if (t->e[i].hash == h && t->e[i].len == len &&
+            memcmp(t->bytes.p + t->e[i].off, p, len) == 0) {
+            *idx = i;
+            return 0;
+        }
+    }
+    int rc = room(hdr, len + 20);
+    if (rc < 0)
+        return rc;
+    PUTV(hdr, tag);
+    PUTV(hdr, len);
+    memcpy(hdr->p + hdr->len, p, len);
+    hdr->len += len;
+    *idx = (uint32_t)t->n;
+    return itab_add(t, p, len, h);
+}
+
+/* ev's entries (new strings, new tuple, the event with its original) into x->hdr.
+ * @return 0, 1 (keep it whole: no source rebuild, no original or one holding a NUL, the
+ * rebuild failed), <0. */
 static int enc_event(struct enc *x, const struct wk_event *ev)
 {
     struct side *s = &x->e;
-    struct wk__buf *o = &x->ent;
+    struct wk__buf *o = &x->tup;
     size_t ml, olen, nc;
     const char *mod = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &ml);
     const char *orig = wk_event_get_str(ev, &WK_KEY_EVENT_ORIGINAL, &olen);
     const struct wk_store_rebuild_ops *ops = mod ? find_ops(mod, ml) : NULL;
-    if (!ops || !orig)
+    if (!ops || !orig || memchr(orig, 0, olen))
         return 1;
     const struct wk_key *ck = ctx_keys(s, ops, &nc);
     uint32_t idx, last_str = NONE;
     int rc;
-    if ((rc = put_ref(&s->t, o, mod, ml, &idx)) < 0)
+    o->len = 0;
+    if ((rc = intern(&s->st, &x->hdr, 1, mod, ml, &idx)) < 0 || (rc = room(o, 10)) < 0)
         return rc;
+    PUTV(o, idx);
     wk_event_reset(s->ctx);
     for (size_t i = 0; i < nc; i++) {
         const struct wk_value *v = wk_event_get(ev, 0, &ck[i]);
-        if ((rc = room(o, 12)) < 0)
+        if ((rc = room(o, 24)) < 0)
             return rc;
         if (!v) {
             PUTV(o, 0);
         } else if (v->kind == WK_VAL_STR) {
             PUTV(o, 1);
-            if ((rc = put_ref(&s->t, o, v->u.s, v->len, &last_str)) < 0)
+            if ((rc = intern(&s->st, &x->hdr, 1, v->u.s, v->len, &last_str)) < 0)
                 return rc;
+            PUTV(o, last_str);
             if (wk_event_add_str(s->ctx, 0, &ck[i], v->u.s, v->len) < 0)
                 return -ENOMEM;
         } else if (v->kind == WK_VAL_INT) {
             PUTV(o, 2);
-            PUTV(o, wk__zigzag((int64_t)((uint64_t)v->u.i - (uint64_t)get_pred(&s->t, last_str))));
-            if ((rc = set_pred(&s->t, last_str, v->u.i + (int64_t)olen + 1)) < 0)
+            PUTV(o, wk__zigzag((int64_t)((uint64_t)v->u.i - (uint64_t)get_pred(&s->st, last_str))));
+            if ((rc = set_pred(&s->st, last_str, v->u.i + (int64_t)olen + 1)) < 0)
                 return rc;
             if (wk_event_add_int(s->ctx, 0, &ck[i], v->u.i) < 0)
                 return -ENOMEM;
@@ -725,11 +760,6 @@ static int enc_event(struct enc *x, const struct wk_event *ev)
             return 1;
         }
     }
-    if ((rc = room(o, olen + 10)) < 0)
-        return rc;
-    PUTV(o, olen);
-    memcpy(o->p + o->len, orig, olen);
-    o->len += olen;
     wk_event_reset(s->rb);
     if (ops->rebuild(s->ctx, orig, olen, s->rb) < 0)
         return 1;
@@ -758,7 +788,8 @@ static int enc_event(struct enc *x, const struct wk_event *ev)
             j = k;
             continue;
         }
-        /* the stored fields from i on that the rebuild does not have near j: one run */
+        /* the stored fields from i on that the rebuild does not have near j: one run,
+         * a string of the value (enrichment repeats: a container's fields) */
         size_t e = i + 1;
         while (e < ne && !in_window(ev, e, rb, j, nr))
             e++;
@@ -770,25 +801,20 @@ static int enc_event(struct enc *x, const struct wk_event *ev)
             if ((rc = put_field(&x->run, ev, i)) < 0)
                 return rc;
         }
-        PUTV(o, 3);
-        if ((rc = put_ref(&s->t, o, x->run.p, x->run.len, &idx)) < 0)
+        if ((rc = intern(&s->st, &x->hdr, 1, x->run.p, x->run.len, &idx)) < 0)
             return rc;
+        PUTV(o, (uint64_t)idx << 2 | 3);
     }
     if ((rc = room(o, 2)) < 0)
         return rc;
     PUTV(o, 0);
-    return 0;
-}
-
-static int put_whole(struct wk__buf *form, const uint8_t *body, size_t blen)
-{
-    int rc = room(form, blen + 20);
-    if (rc < 0)
+    if ((rc = intern(&s->t, &x->hdr, 2, o->p, o->len, &idx)) < 0 ||
+        (rc = room(&x->hdr, olen + 12)) < 0)
         return rc;
-    PUTV(form, 0);
-    PUTV(form, blen);
-    memcpy(form->p + form->len, body, blen);
-    form->len += blen;
+    PUTV(&x->hdr, (uint64_t)idx + 3);
+    memcpy(x->hdr.p + x->hdr.len, orig, olen);
+    x->hdr.len += olen;
+    x->hdr.p[x->hdr.len++] = 0;
     return 0;
 }
 
@@ -801,12 +827,7 @@ static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__b
     if ((rc = wk__blkview_open(v, WK__BLK_FORMAT2, raw, len)) < 0 ||
         (rc = wk__blkview_count(v, &count)) < 0 || (rc = smap_build(&x->m, raw, v->start)) < 0)
         return rc;
-    if ((rc = room(form, v->start + 30)) < 0)
-        return rc;
-    PUTV(form, v->start);
-    memcpy(form->p + form->len, raw, v->start);
-    form->len += v->start;
-    PUTV(form, count);
+    x->hdr.len = 0;
     int64_t prev = 0;
     for (;;) {
         size_t at = v->pos, blen;
@@ -817,45 +838,53 @@ static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__b
         bool whole = true;
         if ((rc = wk__blkview_decode(v, body, blen, ts, x->ev)) < 0)
             return rc;
-        itab_begin(&x->e.t);
-        itab_begin(&x->d.t);
-        x->ent.len = 0;
+        side_begin(&x->e);
+        side_begin(&x->d);
+        size_t h0 = x->hdr.len;
         rc = enc_event(x, x->ev);
         if (rc < 0 && rc != WK_ECORRUPT)
             return rc;
         if (rc == 0) {
             /* The reader's code on what was just written must give the record's bytes. */
-            size_t pos = 0;
+            size_t hp = h0;
             int64_t p2 = prev;
             x->chk.len = 0;
-            rc = dec_event(&x->d, x->ent.p, x->ent.len, &pos);
-            if (rc == 0 && pos == x->ent.len)
-                rc = emit_record(&x->d, &x->m, &x->chk, &p2);
-            else if (rc == 0)
-                rc = WK_ECORRUPT;
+            rc = dec_record(&x->d, &x->m, x->hdr.p, x->hdr.len, &hp, &x->chk, &p2);
             if (rc == -ENOMEM)
                 return rc;
-            whole = rc != 0 || x->chk.len != v->pos - at ||
+            whole = rc != 0 || hp != x->hdr.len || x->chk.len != v->pos - at ||
                     memcmp(x->chk.p, raw + at, x->chk.len) != 0 ||
                     (wk__rebuild_test_spoil && wk__rebuild_test_spoil(x->ev));
         }
         if (whole) {
-            itab_rollback(&x->e.t);
-            itab_rollback(&x->d.t);
-            if ((rc = put_whole(form, body, blen)) < 0)
+            side_rollback(&x->e);
+            side_rollback(&x->d);
+            x->hdr.len = h0;
+            if ((rc = room(&x->hdr, blen + 20)) < 0)
                 return rc;
+            PUTV(&x->hdr, 0);
+            PUTV(&x->hdr, blen);
+            memcpy(x->hdr.p + x->hdr.len, body, blen);
+            x->hdr.len += blen;
             st->whole++;
         } else {
-            if ((rc = room(form, x->ent.len + 2)) < 0)
-                return rc;
-            PUTV(form, 1);
-            memcpy(form->p + form->len, x->ent.p, x->ent.len);
-            form->len += x->ent.len;
             st->rebuilt++;
         }
         prev = ts;
     }
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    /* table, record count, entries */
+    if ((rc = room(form, v->start + x->hdr.len + 40)) < 0)
+        return rc;
+    PUTV(form, v->start);
+    memcpy(form->p + form->len, raw, v->start);
+    form->len += v->start;
+    PUTV(form, count);
+    PUTV(form, x->hdr.len);
+    memcpy(form->p + form->len, x->hdr.p, x->hdr.len);
+    form->len += x->hdr.len;
+    return 0;
 }
 
 int wk__rebuild_encode(const uint8_t *hdrs, uint32_t n, const uint8_t *raw, size_t rawlen,
@@ -882,8 +911,9 @@ int wk__rebuild_encode(const uint8_t *hdrs, uint32_t n, const uint8_t *raw, size
 out:
     side_fini(&x.e);
     side_fini(&x.d);
-    wk__buf_fini(&x.ent);
+    wk__buf_fini(&x.tup);
     wk__buf_fini(&x.run);
+    wk__buf_fini(&x.hdr);
     wk__buf_fini(&x.chk);
     smap_fini(&x.m);
     wk__blkview_fini(&x.view);
@@ -894,49 +924,42 @@ out:
 /* ---------------------------------------------------------------------------------- */
 /* Reader                                                                              */
 
+/* A slice: varint length + bytes at f[*pos..]. */
+static int get_slice(const uint8_t *f, size_t flen, size_t *pos, const uint8_t **s, size_t *len)
+{
+    uint64_t l;
+    int rc = wk__varint_get(f, flen, pos, &l);
+    if (rc < 0)
+        return rc;
+    if (l > flen - *pos)
+        return WK_ECORRUPT;
+    *s = f + *pos;
+    *len = (size_t)l;
+    *pos += (size_t)l;
+    return 0;
+}
+
 static int dec_block(struct side *s, struct smap *m, const uint8_t *f, size_t flen,
                      size_t *pos, struct wk__buf *out)
 {
-    uint64_t tl, count;
+    const uint8_t *tab, *h;
+    size_t tl, hl;
+    uint64_t count;
     int rc;
-    if ((rc = wk__varint_get(f, flen, pos, &tl)) < 0)
+    if ((rc = get_slice(f, flen, pos, &tab, &tl)) < 0 ||
+        (rc = wk__varint_get(f, flen, pos, &count)) < 0 ||
+        (rc = get_slice(f, flen, pos, &h, &hl)) < 0)
         return rc;
-    if (tl > flen - *pos)
-        return WK_ECORRUPT;
-    if ((rc = smap_build(m, f + *pos, (size_t)tl)) < 0 ||
-        (rc = wk__buf_put(out, f + *pos, (size_t)tl)) < 0)
-        return rc;
-    *pos += (size_t)tl;
-    if ((rc = wk__varint_get(f, flen, pos, &count)) < 0)
+    if ((rc = smap_build(m, tab, tl)) < 0 || (rc = wk__buf_put(out, tab, tl)) < 0)
         return rc;
     int64_t prev = 0;
+    size_t hp = 0;
     for (uint64_t i = 0; i < count; i++) {
-        uint64_t tag, bl, d;
-        if ((rc = wk__varint_get(f, flen, pos, &tag)) < 0)
+        side_begin(s);
+        if ((rc = dec_record(s, m, h, hl, &hp, out, &prev)) < 0)
             return rc;
-        if (tag == 1) {
-            itab_begin(&s->t);
-            if ((rc = dec_event(s, f, flen, pos)) < 0 ||
-                (rc = emit_record(s, m, out, &prev)) < 0)
-                return rc;
-            continue;
-        }
-        if (tag != 0 || (rc = wk__varint_get(f, flen, pos, &bl)) < 0)
-            return rc < 0 ? rc : WK_ECORRUPT;
-        if (bl > flen - *pos)
-            return WK_ECORRUPT;
-        size_t bp = 0;
-        if ((rc = wk__varint_get(f + *pos, (size_t)bl, &bp, &d)) < 0)
-            return rc;
-        prev = (int64_t)((uint64_t)prev + (uint64_t)wk__unzigzag(d));
-        if ((rc = wk__buf_reserve(out, (size_t)bl + 10)) < 0)
-            return rc;
-        PUTV(out, bl);
-        memcpy(out->p + out->len, f + *pos, (size_t)bl);
-        out->len += (size_t)bl;
-        *pos += (size_t)bl;
     }
-    return 0;
+    return hp == hl ? 0 : WK_ECORRUPT;
 }
 
 int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, size_t flen,
