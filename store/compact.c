@@ -10,9 +10,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
 #include <string.h>
+#include <zdict.h>
 
 #include "rebuild_private.h"
 #include "store_private.h"
@@ -72,6 +74,55 @@ struct cold {
     struct wk__buf raw, one, out, hdrs, form, check;
 };
 
+/* The rebuild form's dictionary (meta "cold_dict"), trained on this first form when there
+ * is none yet and stored in txn. *id 0: none (the store's, d, is used). */
+static int form_dict(struct wk_store *st, MDB_txn *txn, const struct wk__buf *form, MDB_val *dv,
+                     uint32_t *id)
+{
+    MDB_val k = {9, "cold_dict"}, v;
+    uint8_t key[10];
+    *id = 0;
+    if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size == 4) {
+        uint32_t cid = wk__get_u32le(v.mv_data);
+        MDB_val dk = {wk__dict_key(key, cid), key};
+        if (mdb_get(txn, st->dbi[WK__DB_META], &dk, dv) == 0)
+            *id = cid;
+        return 0;
+    }
+    /* 4 KiB samples of up to 2 MiB of the form; a 64 KiB dictionary */
+    size_t ns = form->len / 4096, cap = 64u << 10;
+    if (ns > 512)
+        ns = 512;
+    if (ns < 16)
+        return 0;
+    size_t *sizes = malloc(ns * sizeof(*sizes));
+    uint8_t *dict = malloc(cap);
+    int rc = -ENOMEM;
+    if (!sizes || !dict)
+        goto out;
+    for (size_t i = 0; i < ns; i++)
+        sizes[i] = 4096;
+    size_t n = ZDICT_trainFromBuffer(dict, cap, form->p, sizes, (unsigned)ns);
+    rc = 0;
+    if (ZDICT_isError(n))
+        goto out;
+    uint32_t cid = WK__COLD_DICT_BIT | 1;
+    uint8_t idb[4];
+    wk__put_u32le(idb, cid);
+    MDB_val dk = {wk__dict_key(key, cid), key}, nv = {n, dict}, iv = {4, idb};
+    if ((rc = mdb_put(txn, st->dbi[WK__DB_META], &dk, &nv, 0)) != 0 ||
+        (rc = mdb_put(txn, st->dbi[WK__DB_META], &k, &iv, 0)) != 0 ||
+        (rc = mdb_get(txn, st->dbi[WK__DB_META], &dk, dv)) != 0) {
+        rc = wk__mdb_err(rc);
+        goto out;
+    }
+    *id = cid;
+out:
+    free(sizes);
+    free(dict);
+    return rc;
+}
+
 /* The group of n blocks (w->raw, w->hdrs) as a rebuild value (format 4) in w->out, checked
  * by reading it back with the readers' code. @return 1 (built), 0 (not: a member of
  * format 1, or the check failed; the caller merges as before), <0 error. */
@@ -84,7 +135,23 @@ static int try_rebuild(struct wk_store *st, MDB_txn *txn, struct cold *w, const 
         return 0;
     if (rc < 0)
         return rc;
+    MDB_val fdv;
+    uint32_t fid;
+    if ((rc = form_dict(st, txn, &w->form, &fdv, &fid)) < 0)
+        return rc;
+    if (fid) {
+        d = &fdv;
+        dict = fid;
+    }
     size_t hl = WK__MRG_HDR + w->hdrs.len;
+    if (getenv("WK_RB_DUMP")) {
+        static int nf;
+        char nm[128];
+        snprintf(nm, sizeof nm, "%s/%04d", getenv("WK_RB_DUMP"), nf++);
+        FILE *f = fopen(nm, "w");
+        fwrite(w->form.p, 1, w->form.len, f);
+        fclose(f);
+    }
     ssize_t z = cold_compress(st, w->cc, d, &w->form, &w->out, hl);
     if (z < 0)
         return (int)z;

@@ -119,10 +119,10 @@ static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id
     while (d && d->id != id)
         d = d->next;
     if (!d) {
-        /* "dict:" + u32 BE id; see docs/store.md */
-        uint8_t key[9] = {'d', 'i', 'c', 't', ':', (uint8_t)(id >> 24), (uint8_t)(id >> 16),
-                          (uint8_t)(id >> 8), (uint8_t)id};
-        MDB_val k = {9, key}, v;
+        /* "dict:" + u32 BE id; the rebuild form's own: "cdict:" + id (docs/store.md) */
+        uint8_t key[10];
+        MDB_val k = {0, key}, v;
+        k.mv_size = wk__dict_key(key, id);
         if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && (d = wk_new0(struct wk__dict, 1))) {
             d->id = id;
             d->ddict = ZSTD_createDDict(v.mv_data, v.mv_size);

@@ -9,7 +9,7 @@
 #include "auditd_private.h"
 #include "watchkeeper/rebuild.h"
 
-_Thread_local bool wk__au_ids_offline;
+_Thread_local bool wk__au_rebuilding;
 
 extern const struct wk_parser_ops wk_parser_auditd;
 
@@ -19,8 +19,8 @@ int wk__auditd_rebuild(const struct wk_event *ctx, const char *orig, size_t len,
 int wk__auditd_rebuild(const struct wk_event *ctx, const char *orig, size_t len,
                        struct wk_event *out)
 {
-    wk__au_ids_offline = true;
+    wk__au_rebuilding = true;
     int rc = wk_collector_rebuild_parse(&wk_parser_auditd, ctx, orig, len, out);
-    wk__au_ids_offline = false;
+    wk__au_rebuilding = false;
     return rc;
 }
