@@ -333,17 +333,103 @@ static int get_field(const uint8_t *p, size_t len, size_t *pos, struct wk_event 
 /* The shape table of a block: descriptor -> shape id                                  */
 
 struct smap {
-    const uint8_t **d;
-    size_t *dl;
+    struct wk__buf bytes; /* the descriptors */
+    size_t *off, *dl;
     uint32_t *slot; /* shape id + 1, 0 empty */
-    size_t n, cap, mask;
+    size_t n, cap, nslots;
+    size_t n0; /* derived tables: the size before the open record */
+    bool derive; /* shapes not found are new (the block's table is derived) */
 };
 
 static void smap_fini(struct smap *m)
 {
-    free(m->d);
+    wk__buf_fini(&m->bytes);
+    free(m->off);
     free(m->dl);
     free(m->slot);
+}
+
+static void smap_reset(struct smap *m, bool derive)
+{
+    m->bytes.len = 0;
+    m->n = m->n0 = 0;
+    m->derive = derive;
+    if (m->slot)
+        memset(m->slot, 0, m->nslots * sizeof(*m->slot));
+}
+
+static size_t smap_slot(const struct smap *m, const uint8_t *d, size_t dl, uint32_t *sid)
+{
+    *sid = NONE;
+    if (!m->nslots)
+        return 0;
+    size_t s = hash_bytes(d, dl) & (m->nslots - 1);
+    for (; m->slot[s]; s = (s + 1) & (m->nslots - 1)) {
+        uint32_t i = m->slot[s] - 1;
+        if (m->dl[i] == dl && memcmp(m->bytes.p + m->off[i], d, dl) == 0) {
+            *sid = i; /* the first of equal descriptors, as the writer's table has none */
+            return s;
+        }
+    }
+    *sid = NONE;
+    return s;
+}
+
+/* Append descriptor d as the next shape id. */
+static int smap_add(struct smap *m, const uint8_t *d, size_t dl)
+{
+    int rc;
+    if (m->n == m->cap) {
+        size_t c = m->cap ? m->cap * 2 : 64;
+        size_t *o = realloc(m->off, c * sizeof(*o));
+        if (o)
+            m->off = o;
+        size_t *l = realloc(m->dl, c * sizeof(*l));
+        if (l)
+            m->dl = l;
+        if (!o || !l)
+            return -ENOMEM;
+        m->cap = c;
+    }
+    if ((m->n + 1) * 2 > m->nslots) {
+        size_t ns = m->nslots ? m->nslots * 2 : 128;
+        uint32_t *sl = calloc(ns, sizeof(*sl));
+        if (!sl)
+            return -ENOMEM;
+        free(m->slot);
+        m->slot = sl;
+        m->nslots = ns;
+        for (size_t i = 0; i < m->n; i++) {
+            size_t s = hash_bytes(m->bytes.p + m->off[i], m->dl[i]) & (ns - 1);
+            while (sl[s])
+                s = (s + 1) & (ns - 1);
+            sl[s] = (uint32_t)i + 1;
+        }
+    }
+    uint32_t old;
+    size_t s = smap_slot(m, d, dl, &old);
+    m->off[m->n] = m->bytes.len;
+    m->dl[m->n] = dl;
+    if ((rc = wk__buf_put(&m->bytes, d, dl)) < 0)
+        return rc;
+    if (old == NONE)
+        m->slot[s] = (uint32_t)m->n + 1;
+    m->n++;
+    return 0;
+}
+
+/* Forget the shapes added since the open record began (a derived table's rollback): the
+ * last ones added, so removing their slots breaks no probe sequence. */
+static void smap_rollback(struct smap *m)
+{
+    while (m->n > m->n0) {
+        size_t i = --m->n;
+        uint32_t sid;
+        size_t s = smap_slot(m, m->bytes.p + m->off[i], m->dl[i], &sid);
+        if (sid == i)
+            m->slot[s] = 0;
+        m->bytes.len = m->off[i];
+    }
 }
 
 /* Index the table section sec[0..len) (varint count, varint bytes, entries). */
@@ -352,61 +438,55 @@ static int smap_build(struct smap *m, const uint8_t *sec, size_t len)
     size_t pos = 0;
     uint64_t n, bytes;
     int rc;
+    smap_reset(m, false);
     if ((rc = wk__varint_get(sec, len, &pos, &n)) < 0 ||
         (rc = wk__varint_get(sec, len, &pos, &bytes)) < 0)
         return rc;
     if (bytes != len - pos || n > bytes)
         return WK_ECORRUPT;
-    if (n > m->cap) {
-        size_t c = (size_t)n;
-        const uint8_t **d = realloc(m->d, c * sizeof(*d));
-        if (d)
-            m->d = d;
-        size_t *dl = realloc(m->dl, c * sizeof(*dl));
-        if (dl)
-            m->dl = dl;
-        if (!d || !dl)
-            return -ENOMEM;
-        m->cap = c;
-    }
-    size_t ns = 16;
-    while (ns < n * 2)
-        ns *= 2;
-    free(m->slot);
-    if (!(m->slot = calloc(ns, sizeof(*m->slot))))
-        return -ENOMEM;
-    m->mask = ns - 1;
-    m->n = (size_t)n;
-    for (size_t i = 0; i < m->n; i++) {
+    for (uint64_t i = 0; i < n; i++) {
         uint64_t dl;
         if ((rc = wk__varint_get(sec, len, &pos, &dl)) < 0)
             return rc;
         if (dl > len - pos)
             return WK_ECORRUPT;
-        m->d[i] = sec + pos;
-        m->dl[i] = (size_t)dl;
+        if ((rc = smap_add(m, sec + pos, (size_t)dl)) < 0)
+            return rc;
         pos += (size_t)dl;
-        size_t s = hash_bytes(m->d[i], m->dl[i]) & m->mask;
-        while (m->slot[s])
-            s = (s + 1) & m->mask;
-        m->slot[s] = (uint32_t)i + 1;
     }
     return pos == len ? 0 : WK_ECORRUPT;
 }
 
-static int smap_find(const struct smap *m, const uint8_t *d, size_t dl, uint32_t *sid)
+/* The table section of a derived table (as the writer writes it) appended to out. */
+static int smap_section(const struct smap *m, struct wk__buf *out)
 {
-    size_t s = hash_bytes(d, dl) & m->mask;
-    for (; m->slot[s]; s = (s + 1) & m->mask) {
-        uint32_t i = m->slot[s] - 1;
-        if (m->dl[i] == dl && memcmp(m->d[i], d, dl) == 0) {
-            *sid = i; /* the first of equal descriptors, as the writer's table has none */
-            return 0;
-        }
+    size_t tl = 0;
+    for (size_t i = 0; i < m->n; i++)
+        tl += m->dl[i] + 5;
+    int rc = wk__buf_reserve(out, tl + 20);
+    if (rc < 0)
+        return rc;
+    size_t mark = out->len;
+    PUTV(out, m->n);
+    size_t lenat = out->len;
+    /* the byte length goes before the entries: write them, then move them behind it */
+    size_t start = out->len;
+    for (size_t i = 0; i < m->n; i++) {
+        PUTV(out, m->dl[i]);
+        memcpy(out->p + out->len, m->bytes.p + m->off[i], m->dl[i]);
+        out->len += m->dl[i];
     }
-    return WK_ECORRUPT;
+    size_t elen = out->len - start;
+    uint8_t vb[10];
+    size_t vl = wk__varint_put(vb, elen);
+    memmove(out->p + lenat + vl, out->p + start, elen);
+    memcpy(out->p + lenat, vb, vl);
+    out->len = lenat + vl + elen;
+    (void)mark;
+    return 0;
 }
 
+/* ---------------------------------------------------------------------------------- */
 /* One side's state (the encoder keeps both: its own and the reader's check)          */
 
 struct side {
@@ -414,7 +494,8 @@ struct side {
     struct itab t;  /* event tuples: everything of an event but its original */
     struct wk_event *ctx, *rb, *ev; /* context, the rebuild, the reproduced event */
     struct scratch sc;
-    struct wk__buf desc, vals;
+    struct wk__buf desc, vals, recs; /* recs: a derived table's block's records */
+    struct smap m;                    /* the shape table of the open block */
     struct wk_key ckeys[MAX_MODULES][MAX_CTX]; /* context keys by module slot */
     const struct wk_store_rebuild_ops *ckops[MAX_MODULES];
 };
@@ -444,18 +525,22 @@ static void side_fini(struct side *s)
     free(s->sc.items);
     wk__buf_fini(&s->desc);
     wk__buf_fini(&s->vals);
+    wk__buf_fini(&s->recs);
+    smap_fini(&s->m);
 }
 
 static void side_begin(struct side *s)
 {
     itab_begin(&s->t);
     itab_begin(&s->st);
+    s->m.n0 = s->m.n;
 }
 
 static void side_rollback(struct side *s)
 {
     itab_rollback(&s->t);
     itab_rollback(&s->st);
+    smap_rollback(&s->m);
 }
 
 /* The keys of ops' context fields (computed once per module). */
@@ -598,16 +683,21 @@ static int dec_event(struct side *s, const uint8_t *p, size_t len, const char *o
 }
 
 /* Append s->ev as a format-2 record (shape from the block's table) to out. */
-static int emit_record(struct side *s, const struct smap *m, struct wk__buf *out,
-                       int64_t *prev_ts)
+static int emit_record(struct side *s, struct wk__buf *out, int64_t *prev_ts)
 {
     s->desc.len = s->vals.len = 0;
     uint32_t sid;
     int rc = wk__enc2_event(&s->desc, &s->vals, s->ev);
     if (rc < 0)
         return rc == -ENOMEM ? rc : WK_ECORRUPT;
-    if ((rc = smap_find(m, s->desc.p, s->desc.len, &sid)) < 0)
-        return rc;
+    smap_slot(&s->m, s->desc.p, s->desc.len, &sid);
+    if (sid == NONE) {
+        if (!s->m.derive)
+            return WK_ECORRUPT;
+        sid = (uint32_t)s->m.n; /* a derived table: the next shape */
+        if ((rc = smap_add(&s->m, s->desc.p, s->desc.len)) < 0)
+            return rc;
+    }
     if ((rc = wk__buf_reserve(out, s->vals.len + 40)) < 0)
         return rc;
     wk__enc2_record(out, prev_ts, wk_event_ts(s->ev), sid, s->vals.p, s->vals.len);
@@ -618,10 +708,10 @@ static int emit_record(struct side *s, const struct smap *m, struct wk__buf *out
  * bytes); 2 a new tuple (length, bytes); k >= 3 an event of tuple k - 3, then its original
  * and a NUL. One record's entries from s[*pos..] (its new strings and tuple first),
  * appended to out. */
-static int dec_record(struct side *s, const struct smap *m, const uint8_t *h, size_t hlen,
-                      size_t *pos, struct wk__buf *out, int64_t *prev)
+static int dec_record(struct side *s, const uint8_t *h, size_t hlen, size_t *pos,
+                      struct wk__buf *out, int64_t *prev)
 {
-    uint64_t tag, l, d;
+    uint64_t tag, l, d, sid;
     int rc;
     for (;;) {
         if ((rc = wk__varint_get(h, hlen, pos, &tag)) < 0)
@@ -640,9 +730,18 @@ static int dec_record(struct side *s, const struct smap *m, const uint8_t *h, si
             continue;
         }
         size_t bp = 0;
-        if ((rc = wk__varint_get(b, (size_t)l, &bp, &d)) < 0)
+        if ((rc = wk__varint_get(b, (size_t)l, &bp, &d)) < 0 ||
+            (rc = wk__varint_get(b, (size_t)l, &bp, &sid)) < 0)
             return rc;
         *prev = (int64_t)((uint64_t)*prev + (uint64_t)wk__unzigzag(d));
+        if (s->m.derive && sid >= s->m.n) {
+            /* a derived table's new shape: its descriptor follows */
+            if (sid > s->m.n || (rc = wk__varint_get(h, hlen, pos, &d)) < 0)
+                return rc < 0 ? rc : WK_ECORRUPT;
+            if (d > hlen - *pos || (rc = smap_add(&s->m, h + *pos, (size_t)d)) < 0)
+                return rc < 0 ? rc : WK_ECORRUPT;
+            *pos += (size_t)d;
+        }
         if ((rc = wk__buf_reserve(out, (size_t)l + 10)) < 0)
             return rc;
         PUTV(out, l);
@@ -660,7 +759,7 @@ static int dec_record(struct side *s, const struct smap *m, const uint8_t *h, si
     *pos += olen + 1;
     if ((rc = dec_event(s, tup, tl, orig, olen)) < 0)
         return rc;
-    return emit_record(s, m, out, prev);
+    return emit_record(s, out, prev);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -818,6 +917,23 @@ static int enc_event(struct enc *x, const struct wk_event *ev)
     return 0;
 }
 
+/* Is the block's shape table the one its records derive (each shape in the order of its
+ * first use, every shape used)? Then the form leaves it out. */
+static bool derivable(struct wk__blkview *v, size_t nshapes)
+{
+    const uint8_t *body;
+    size_t blen;
+    int64_t ts;
+    uint32_t sid, next = 0;
+    while (wk__blkview_next(v, &body, &blen, &ts) == 1) {
+        if (wk__blkview_shape_id(v, &sid) != 1 || sid > next)
+            return false;
+        next += sid == next;
+    }
+    wk__blkview_rewind(v);
+    return next == nshapes;
+}
+
 static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__buf *form,
                      struct wk__rebuild_stats *st)
 {
@@ -826,6 +942,11 @@ static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__b
     int rc;
     if ((rc = wk__blkview_open(v, WK__BLK_FORMAT2, raw, len)) < 0 ||
         (rc = wk__blkview_count(v, &count)) < 0 || (rc = smap_build(&x->m, raw, v->start)) < 0)
+        return rc;
+    bool derive = derivable(v, x->m.n);
+    if (derive)
+        smap_reset(&x->d.m, true);
+    else if ((rc = smap_build(&x->d.m, raw, v->start)) < 0)
         return rc;
     x->hdr.len = 0;
     int64_t prev = 0;
@@ -845,27 +966,46 @@ static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__b
         if (rc < 0 && rc != WK_ECORRUPT)
             return rc;
         if (rc == 0) {
-            /* The reader's code on what was just written must give the record's bytes. */
+            /* The reader's code on what was just written must give the record's bytes
+             * (and, for a derived table, the shape it adds must be the block's). */
             size_t hp = h0;
             int64_t p2 = prev;
             x->chk.len = 0;
-            rc = dec_record(&x->d, &x->m, x->hdr.p, x->hdr.len, &hp, &x->chk, &p2);
+            rc = dec_record(&x->d, x->hdr.p, x->hdr.len, &hp, &x->chk, &p2);
             if (rc == -ENOMEM)
                 return rc;
             whole = rc != 0 || hp != x->hdr.len || x->chk.len != v->pos - at ||
                     memcmp(x->chk.p, raw + at, x->chk.len) != 0 ||
                     (wk__rebuild_test_spoil && wk__rebuild_test_spoil(x->ev));
+            for (size_t k = x->d.m.n0; !whole && k < x->d.m.n; k++) {
+                whole = k >= x->m.n || x->m.dl[k] != x->d.m.dl[k] ||
+                        memcmp(x->m.bytes.p + x->m.off[k], x->d.m.bytes.p + x->d.m.off[k],
+                               x->m.dl[k]) != 0;
+            }
         }
         if (whole) {
             side_rollback(&x->e);
             side_rollback(&x->d);
             x->hdr.len = h0;
-            if ((rc = room(&x->hdr, blen + 20)) < 0)
+            uint32_t sid;
+            if (wk__blkview_shape_id(v, &sid) != 1 || sid >= x->m.n)
+                return WK_ECORRUPT;
+            bool fresh = derive && sid == x->d.m.n;
+            size_t dl = fresh ? x->m.dl[sid] : 0;
+            if ((rc = room(&x->hdr, blen + dl + 30)) < 0)
                 return rc;
             PUTV(&x->hdr, 0);
             PUTV(&x->hdr, blen);
             memcpy(x->hdr.p + x->hdr.len, body, blen);
             x->hdr.len += blen;
+            if (fresh) {
+                /* the shape's descriptor, which no rebuild gives the reader */
+                PUTV(&x->hdr, dl);
+                memcpy(x->hdr.p + x->hdr.len, x->m.bytes.p + x->m.off[sid], dl);
+                x->hdr.len += dl;
+                if ((rc = smap_add(&x->d.m, x->m.bytes.p + x->m.off[sid], dl)) < 0)
+                    return rc;
+            }
             st->whole++;
         } else {
             st->rebuilt++;
@@ -874,12 +1014,13 @@ static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__b
     }
     if (rc < 0)
         return rc;
-    /* table, record count, entries */
-    if ((rc = room(form, v->start + x->hdr.len + 40)) < 0)
+    /* the table (or 0 when derived), record count, entries */
+    size_t tl = derive ? 0 : v->start;
+    if ((rc = room(form, tl + x->hdr.len + 40)) < 0)
         return rc;
-    PUTV(form, v->start);
-    memcpy(form->p + form->len, raw, v->start);
-    form->len += v->start;
+    PUTV(form, derive ? 0 : tl + 1);
+    memcpy(form->p + form->len, raw, tl);
+    form->len += tl;
     PUTV(form, count);
     PUTV(form, x->hdr.len);
     memcpy(form->p + form->len, x->hdr.p, x->hdr.len);
@@ -939,34 +1080,51 @@ static int get_slice(const uint8_t *f, size_t flen, size_t *pos, const uint8_t *
     return 0;
 }
 
-static int dec_block(struct side *s, struct smap *m, const uint8_t *f, size_t flen,
-                     size_t *pos, struct wk__buf *out)
+static int dec_block(struct side *s, const uint8_t *f, size_t flen, size_t *pos,
+                     struct wk__buf *out)
 {
-    const uint8_t *tab, *h;
-    size_t tl, hl;
-    uint64_t count;
+    const uint8_t *h;
+    size_t hl;
+    uint64_t tl, count;
     int rc;
-    if ((rc = get_slice(f, flen, pos, &tab, &tl)) < 0 ||
-        (rc = wk__varint_get(f, flen, pos, &count)) < 0 ||
-        (rc = get_slice(f, flen, pos, &h, &hl)) < 0)
+    if ((rc = wk__varint_get(f, flen, pos, &tl)) < 0)
         return rc;
-    if ((rc = smap_build(m, tab, tl)) < 0 || (rc = wk__buf_put(out, tab, tl)) < 0)
+    bool derive = tl == 0;
+    struct wk__buf *recs = out;
+    if (derive) {
+        smap_reset(&s->m, true);
+        recs = &s->recs;
+        recs->len = 0;
+    } else {
+        if (tl - 1 > flen - *pos)
+            return WK_ECORRUPT;
+        if ((rc = smap_build(&s->m, f + *pos, (size_t)tl - 1)) < 0 ||
+            (rc = wk__buf_put(out, f + *pos, (size_t)tl - 1)) < 0)
+            return rc;
+        *pos += (size_t)tl - 1;
+    }
+    if ((rc = wk__varint_get(f, flen, pos, &count)) < 0 ||
+        (rc = get_slice(f, flen, pos, &h, &hl)) < 0)
         return rc;
     int64_t prev = 0;
     size_t hp = 0;
     for (uint64_t i = 0; i < count; i++) {
         side_begin(s);
-        if ((rc = dec_record(s, m, h, hl, &hp, out, &prev)) < 0)
+        if ((rc = dec_record(s, h, hl, &hp, recs, &prev)) < 0)
             return rc;
     }
-    return hp == hl ? 0 : WK_ECORRUPT;
+    if (hp != hl)
+        return WK_ECORRUPT;
+    if (derive && ((rc = smap_section(&s->m, out)) < 0 ||
+                   (rc = wk__buf_put(out, recs->p, recs->len)) < 0))
+        return rc;
+    return 0;
 }
 
 int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, size_t flen,
                        struct wk__buf *out)
 {
     struct side s;
-    struct smap m = {0};
     size_t pos = 0, total = 0;
     out->len = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -984,7 +1142,7 @@ int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, siz
             rc = WK_ECORRUPT;
             break;
         }
-        if ((rc = dec_block(&s, &m, form, flen, &pos, out)) < 0)
+        if ((rc = dec_block(&s, form, flen, &pos, out)) < 0)
             break;
         /* The reproduced bytes must be the block's: its size and records hash. */
         wk__records_hash(out->p + at, out->len - at, hash);
@@ -996,7 +1154,6 @@ int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, siz
         rc = WK_ECORRUPT;
 out:
     side_fini(&s);
-    smap_fini(&m);
     if (rc < 0)
         out->len = 0;
     return rc;
