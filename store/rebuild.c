@@ -98,10 +98,17 @@ struct itab {
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < n; i++)
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        h = (h ^ x) * UINT64_C(0x100000001b3);
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
         h = (h ^ p[i]) * UINT64_C(0x100000001b3);
-    return h ^ (h >> 31);
+    return h ^ (h >> 32);
 }
 
 static void itab_fini(struct itab *t)
