@@ -21,6 +21,7 @@
 #include "watchkeeper/parser.h"
 #include "watchkeeper/rebuild.h"
 #include "watchkeeper/store.h"
+#include "watchkeeper/timefmt.h"
 #include "wk_test.h"
 
 /* Events kept for comparison, in store order. */
@@ -446,4 +447,103 @@ WK_TEST(merged_values_of_before_keep_reading_next_to_rebuild_values)
     WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), WK_ECHAIN);
     wk_store_close(st);
     free_evs();
+}
+
+/* Matches of a filter, in order: each equal to the kept event it should be. */
+static size_t count_matches(struct wk_store *st, const struct wk_store_filter *f)
+{
+    struct wk_store_reader *r;
+    struct wk_store_iter *it;
+    const struct wk_event *got;
+    struct wk_store_ref ref;
+    size_t n = 0;
+    int rc;
+    WK_ASSERT_INT_EQ(wk_store_reader_open(st, &r), 0);
+    WK_ASSERT_INT_EQ(wk_store_iter_new(r, f, &it), 0);
+    while ((rc = wk_store_iter_next(it, &got, &ref)) == 1)
+        n++;
+    WK_ASSERT_INT_EQ(rc, 0);
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+    return n;
+}
+
+/* Term, source and time queries find the same events in rebuild values as in the hot
+ * blocks; retention deletes rebuild values whole and leaves a chain that verifies. */
+WK_TEST(key_query_and_retention_on_rebuild_values)
+{
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/keyq", wk_test_tmpdir());
+    corpus_store(dir);
+    struct wk_store *st = cur_st;
+    /* the kept events' own answers */
+    struct wk_key k_key = wk_key_init("auditd.key");
+    size_t want_key = 0, want_docker = 0;
+    const char *key_value = NULL;
+    for (size_t i = 0; i < nevs; i++) {
+        size_t ml;
+        const char *m = wk_event_get_str(evs[i], &WK_KEY_EVENT_MODULE, &ml);
+        want_docker += m && ml == 6 && memcmp(m, "docker", 6) == 0;
+        const struct wk_value *v = wk_event_get(evs[i], 0, &k_key);
+        if (v && v->kind == WK_VAL_STR && !key_value)
+            key_value = v->u.s;
+    }
+    WK_ASSERT(key_value);
+    for (size_t i = 0; i < nevs; i++) {
+        const struct wk_value *v = wk_event_get(evs[i], 0, &k_key);
+        want_key += v && v->kind == WK_VAL_STR && strcmp(v->u.s, key_value) == 0;
+    }
+    char kv[256];
+    snprintf(kv, sizeof(kv), "%s", key_value);
+    struct wk_store_term term = {"auditd.key", kv};
+    struct wk_store_filter fk = {.terms = &term, .nterms = 1}, fd = {.source = "docker"};
+    struct wk_store_filter ft = {.since = wk_event_ts(evs[nevs / 3]),
+                                 .until = wk_event_ts(evs[nevs / 2])};
+    size_t hot_t = count_matches(st, &ft);
+    WK_ASSERT_INT_EQ(count_matches(st, &fk), want_key);
+    WK_ASSERT_INT_EQ(count_matches(st, &fd), want_docker);
+    uint64_t done = 0;
+    WK_ASSERT_INT_EQ(wk_store_recompact(st, INT64_MAX, 0, &done), 0);
+    WK_ASSERT(done > 5);
+    WK_ASSERT_INT_EQ(count_matches(st, &fk), want_key);
+    WK_ASSERT_INT_EQ(count_matches(st, &fd), want_docker);
+    WK_ASSERT_INT_EQ(count_matches(st, &ft), hot_t);
+    wk_store_close(st);
+    /* retention by size: the oldest values go whole, the rest verifies and reads */
+    struct wk_store_stats s0, s1;
+    struct wk_store_opts o = small_opts();
+    WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
+    WK_ASSERT_INT_EQ(wk_store_stats(st, &s0), 0);
+    wk_store_close(st);
+    o.retain_bytes = s0.stored_bytes / 2;
+    WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
+    uint64_t removed = 0;
+    WK_ASSERT_INT_EQ(wk_store_retain(st, wk_time_now_ns(), &removed), 0);
+    WK_ASSERT(removed > 0);
+    WK_ASSERT_INT_EQ(wk_store_stats(st, &s1), 0);
+    WK_ASSERT(s1.stored_bytes <= s0.stored_bytes / 2);
+    WK_ASSERT(s1.events > 0 && s1.events < s0.events);
+    struct wk_store_verify_result res;
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
+    /* what is left: the newest events, equal to the kept ones */
+    struct wk_store_reader *r;
+    struct wk_store_iter *it;
+    const struct wk_event *got;
+    struct wk_store_ref ref;
+    WK_ASSERT_INT_EQ(wk_store_reader_open(st, &r), 0);
+    WK_ASSERT_INT_EQ(wk_store_iter_new(r, NULL, &it), 0);
+    size_t i = nevs - s1.events;
+    int rc;
+    while ((rc = wk_store_iter_next(it, &got, &ref)) == 1) {
+        WK_ASSERT(i < nevs);
+        WK_ASSERT(wk_event_equal(got, evs[i++]));
+    }
+    WK_ASSERT_INT_EQ(rc, 0);
+    WK_ASSERT_UINT_EQ(i, nevs);
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+    wk_store_close(st);
+    free_evs();
+    wk_store_rebuild_clear();
 }
