@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
 #include <string.h>
@@ -145,14 +144,6 @@ static int try_rebuild(struct wk_store *st, MDB_txn *txn, struct cold *w, const 
         dict = fid;
     }
     size_t hl = WK__MRG_HDR + w->hdrs.len;
-    if (getenv("WK_RB_DUMP")) {
-        static int nf;
-        char nm[128];
-        snprintf(nm, sizeof nm, "%s/%04d", getenv("WK_RB_DUMP"), nf++);
-        FILE *f = fopen(nm, "w");
-        fwrite(w->form.p, 1, w->form.len, f);
-        fclose(f);
-    }
     ssize_t z = cold_compress(st, w->cc, d, &w->form, &w->out, hl);
     if (z < 0)
         return (int)z;
