@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The cold tier: committed hot blocks (zstd 3, 256 KiB) are merged, oldest first and under
- * a time budget, into values of at least cold_block_bytes (1 MiB) compressed once at a high
+ * a time budget, into values of at least cold_block_bytes (2 MiB) compressed once at a high
  * level (zstd 19) with a window covering the value and the store's dictionary. A merged
  * value is stored under its first block's id and keeps every block's own header, so ids,
  * event refs and the hash chain (over each block's uncompressed records) do not change.
@@ -186,9 +186,8 @@ static int one(struct wk_store *st, uint64_t keep_hot, struct cold *w, uint64_t 
         last = wk__get_u64le(v.mv_data);
     if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
         goto fail;
-    /* The rebuild form takes about half the records' bytes: values of twice as many. */
     bool rebuild = wk__rebuild_enabled();
-    size_t target = st->opts.cold_block_bytes * (rebuild ? 2 : 1);
+    size_t target = st->opts.cold_block_bytes;
     uint8_t kb[8];
     wk__put_u64be(kb, *cursor);
     k.mv_size = 8;

@@ -77,7 +77,7 @@ struct wk_store_opts {
      * DIR/signing.pub beside it). Borrowed during open only. */
     const char *key_path;
     /* Cold tier (wk_store_recompact): merge consecutive blocks into one zstd frame of at
-     * least this many uncompressed bytes; 0: recompress each block alone. 1 MiB. */
+     * least this many uncompressed bytes; 0: recompress each block alone. 2 MiB. */
     size_t cold_block_bytes;
 };
 

@@ -138,7 +138,7 @@ static struct wk_store_opts small_opts(void)
     wk_store_opts_init(&o);
     o.fsync = false;
     o.block_raw_max = 4096;
-    o.cold_block_bytes = 8192; /* rebuild values: 16 KiB of records */
+    o.cold_block_bytes = 8192; /* values of two or three 4 KiB blocks */
     o.cold_level = 3;
     o.dictionaries = false;
     return o;
