@@ -18,8 +18,10 @@
 
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
+#include "watchkeeper/rebuild.h"
 #include "watchkeeper/store.h"
 #include "watchkeeper/timefmt.h"
+#include "../store/rebuild_private.h" /* wk__rebuild_totals */
 
 static int64_t cpu_ns(void)
 {
@@ -108,6 +110,8 @@ int main(int argc, char **argv)
         return 2;
     }
     wk_keys_init();
+    if (!getenv("WK_BENCH_NOREBUILD"))
+        wk_collector_rebuild_register(); /* the cold tier's rebuild values */
     FILE *in = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "r");
     if (!in) {
         perror(argv[1]);
@@ -198,6 +202,26 @@ int main(int argc, char **argv)
                o.cold_block_bytes >> 10, (double)(k1 - k0) / 1e9,
                (unsigned long long)s.stored_bytes, (double)s.stored_bytes / (double)s.events,
                (double)s.raw_bytes / (double)s.stored_bytes, rc < 0 ? " (failed)" : "");
+        /* the cold values alone: less the blocks from cold_next on (still hot) */
+        uint64_t hot_bytes = 0, hot_events = 0;
+        struct wk_store_reader *hr;
+        if (wk_store_reader_open(st, &hr) == 0) {
+            struct wk_store_block_info bi;
+            for (uint64_t id = s.cold_next; id && wk_store_block_info(hr, id, &bi) == 0; id++) {
+                hot_bytes += bi.stored_size;
+                hot_events += bi.count;
+            }
+            wk_store_reader_close(hr);
+        }
+        printf("cold values       %llu bytes of %llu events (%.2f/event; %llu events in %llu "
+               "bytes left hot)\n", (unsigned long long)(s.stored_bytes - hot_bytes),
+               (unsigned long long)(s.events - hot_events),
+               (double)(s.stored_bytes - hot_bytes) / (double)(s.events - hot_events),
+               (unsigned long long)hot_events, (unsigned long long)hot_bytes);
+        if (wk__rebuild_totals.rebuilt + wk__rebuild_totals.whole)
+            printf("cold rebuild form %llu events rebuilt, %llu stored whole\n",
+                   (unsigned long long)wk__rebuild_totals.rebuilt,
+                   (unsigned long long)wk__rebuild_totals.whole);
     }
     queries(st, key_value, getenv("WK_BENCH_COLD") ? "after the cold tier" : "as stored");
     struct rusage ru;

@@ -7,8 +7,11 @@
 # (ZSTD_BYTES=8627852 for N=1000000 of the current gen_events: 20 min of zstd here)
 # env: N (events), BLOCK_KIB (hot block size), WK_BENCH_COLD=1 (also run the cold tier:
 # zstd 19, slow; queries run before and after it), WK_BENCH_COLD_KIB (cold value size),
-# WK_BENCH_NODICT=1 (no dictionary), ZSTD_BYTES (skip the zstd -19 run and use this size),
-# WK_CORPUS.
+# WK_BENCH_NODICT=1 (no dictionary), WK_BENCH_NOREBUILD=1 (cold tier without the rebuild
+# values of docs/store.md: merged format-3 values as before), ZSTD_BYTES (skip the zstd -19
+# run and use this size), WK_CORPUS. The cold tier's ratio counts every stored value,
+# the blocks of the last group too short to merge (left hot) included; the line after it
+# gives the cold values alone.
 set -euo pipefail
 bench=$1
 gen=$2
@@ -36,6 +39,9 @@ printf 'zstd -19 --long    %d bytes (%.1f/event) in %.1f s\n' "$z" "$(echo "$z /
 printf 'ratio              stored blocks / zstd-19 = %.3f, data file / zstd-19 = %.3f\n' \
     "$(echo "$stored / $z" | bc -l)" "$(echo "$used / $z" | bc -l)"
 [ -z "$cold" ] || printf 'ratio (cold tier)  stored blocks / zstd-19 = %.3f\n' "$(echo "$cold / $z" | bc -l)"
+cv=$(sed -n 's/^cold values *\([0-9]*\) bytes of \([0-9]*\) events.*/\1 \2/p' "$tmp/bench.out")
+[ -z "$cv" ] || printf 'ratio (cold values alone, per event) = %.3f\n' \
+    "$(echo "$cv" | awk -v z="$z" -v n="$N" '{print ($1 / $2) / (z / n)}')"
 echo "== ausearch -k recon on the auditd events as a raw log ($(wc -l <"$tmp/audit.log") lines)"
 t0=$(date +%s.%N)
 /usr/bin/time -o "$tmp/ausearch.time" -f '%U %S' ausearch -if "$tmp/audit.log" -k recon --raw \

@@ -30,7 +30,7 @@ const char wk_cmd_compact_usage[] =
     "Options:\n"
     "  -s, --store DIR        the store directory (required)\n"
     "  -b, --cpu-budget PCT   use at most PCT%% of one core on average (1-100; 100)\n"
-    "      --block-bytes SIZE raw bytes per merged value (1MiB)\n"
+    "      --block-bytes SIZE raw bytes per merged value (2MiB)\n"
     "      --level N          zstd level of the merged values (1-22; 19)\n\n"
     "Exit: 0, 2 usage, 3 runtime error.\n";
 
@@ -52,7 +52,7 @@ int wk_cmd_compact(int argc, char **argv)
     };
     const char *dir = NULL;
     long budget = 100, level = 19;
-    uint64_t bytes = 1u << 20;
+    uint64_t bytes = 2u << 20;
     char *end;
     int c;
     opterr = 0;

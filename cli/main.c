@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "watchkeeper/rebuild.h"
 #include "watchkeeper/watchkeeper.h"
 
 const struct wk_command wk_commands[] = {
@@ -54,6 +55,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     wk_keys_init();
+    wk_collector_rebuild_register(); /* the cold tier's rebuilds (docs/store.md) */
     if (argc < 2) {
         usage(stderr);
         return WK_EXIT_USAGE;

@@ -50,7 +50,7 @@ const struct wk_option wk_config_cold_options[] = {
       "a block goes cold once its newest event (@timestamp) is this old" },
     { "cpu_budget", WK_OPT_INT, "10", C_OFF(cpu_budget),
       "percent of one core the recompaction may use on average (1-100)" },
-    { "block_bytes", WK_OPT_SIZE, "1MiB", C_OFF(block_bytes),
+    { "block_bytes", WK_OPT_SIZE, "2MiB", C_OFF(block_bytes),
       "raw bytes of events per merged cold value (at least 64KiB)" },
     { "level", WK_OPT_INT, "19", C_OFF(level), "zstd level of the cold values (1-22)" },
     { 0 },

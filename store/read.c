@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rebuild_private.h"
 #include "store_private.h"
 #include "watchkeeper/error.h"
 
@@ -118,10 +119,10 @@ static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id
     while (d && d->id != id)
         d = d->next;
     if (!d) {
-        /* "dict:" + u32 BE id; see docs/store.md */
-        uint8_t key[9] = {'d', 'i', 'c', 't', ':', (uint8_t)(id >> 24), (uint8_t)(id >> 16),
-                          (uint8_t)(id >> 8), (uint8_t)id};
-        MDB_val k = {9, key}, v;
+        /* "dict:" + u32 BE id; the rebuild form's own: "cdict:" + id (docs/store.md) */
+        uint8_t key[10];
+        MDB_val k = {0, key}, v;
+        k.mv_size = wk__dict_key(key, id);
         if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && (d = wk_new0(struct wk__dict, 1))) {
             d->id = id;
             d->ddict = ZSTD_createDDict(v.mv_data, v.mv_size);
@@ -143,6 +144,12 @@ static bool record_format(uint8_t f)
     return f == WK__BLK_FORMAT || f == WK__BLK_FORMAT2;
 }
 
+/* A value of several blocks: merged records (3) or their rebuild form (4). */
+static bool merged_format(uint8_t f)
+{
+    return f == WK__BLK_MERGED || f == WK__BLK_REBUILT;
+}
+
 int wk__blkloc_init(uint64_t key, const void *val, size_t vlen, uint32_t member,
                     struct wk__blkloc *loc)
 {
@@ -160,7 +167,7 @@ int wk__blkloc_init(uint64_t key, const void *val, size_t vlen, uint32_t member,
         loc->len = wk__get_u32le(p + WK__BLK_OFF_RAW);
         return 0;
     }
-    if (vlen < WK__MRG_HDR || p[WK__BLK_OFF_FORMAT] != WK__BLK_MERGED)
+    if (vlen < WK__MRG_HDR || !merged_format(p[WK__BLK_OFF_FORMAT]))
         return WK_ECORRUPT;
     uint32_t n = wk__get_u32le(p + WK__MRG_OFF_COUNT);
     if (n == 0 || member >= n || (vlen - WK__MRG_HDR) / WK__BLK_HDR < n)
@@ -199,10 +206,37 @@ int wk__store_block_find(struct wk_store *st, MDB_txn *txn, uint64_t id, struct 
         return WK_ECORRUPT;
     uint64_t key = wk__get_u64be(k.mv_data);
     const uint8_t *p = v.mv_data;
-    if (key > id || v.mv_size < WK__MRG_HDR || p[WK__BLK_OFF_FORMAT] != WK__BLK_MERGED ||
+    if (key > id || v.mv_size < WK__MRG_HDR || !merged_format(p[WK__BLK_OFF_FORMAT]) ||
         id - key >= wk__get_u32le(p + WK__MRG_OFF_COUNT))
         return WK_ENOT_FOUND;
     return wk__blkloc_init(key, v.mv_data, v.mv_size, (uint32_t)(id - key), loc);
+}
+
+/* A rebuild value (format 4): decompress its form, then reproduce its blocks' records
+ * (rebuild.c; each block's size and records hash are checked there). */
+static int rebuilt_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx, const uint8_t *val,
+                       size_t vlen, size_t hl, uint32_t dict, struct wk__buf *out)
+{
+    unsigned long long fl = ZSTD_getFrameContentSize(val + hl, vlen - hl);
+    if (fl == ZSTD_CONTENTSIZE_UNKNOWN || fl == ZSTD_CONTENTSIZE_ERROR || fl > (1ull << 28))
+        return WK_ECORRUPT;
+    uint8_t *form = malloc((size_t)fl + 1);
+    if (!form)
+        return -ENOMEM;
+    size_t n;
+    if (dict) {
+        struct wk__dict *d = dict_find(st, txn, dict);
+        n = d ? ZSTD_decompress_usingDDict(dctx, form, (size_t)fl, val + hl, vlen - hl, d->ddict)
+              : (size_t)-1;
+    } else {
+        n = ZSTD_decompressDCtx(dctx, form, (size_t)fl, val + hl, vlen - hl);
+    }
+    int rc = WK_ECORRUPT;
+    if (!ZSTD_isError(n) && n == fl)
+        rc = wk__rebuild_expand(val + WK__MRG_HDR, wk__get_u32le(val + WK__MRG_OFF_COUNT), form,
+                                n, out);
+    free(form);
+    return rc;
 }
 
 int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
@@ -214,7 +248,7 @@ int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
         hl = WK__BLK_HDR;
         raw = wk__get_u32le(val + WK__BLK_OFF_RAW);
         dict = wk__get_u32le(val + WK__BLK_OFF_DICT);
-    } else if (vlen >= WK__MRG_HDR && val[WK__BLK_OFF_FORMAT] == WK__BLK_MERGED) {
+    } else if (vlen >= WK__MRG_HDR && merged_format(val[WK__BLK_OFF_FORMAT])) {
         uint32_t n = wk__get_u32le(val + WK__MRG_OFF_COUNT);
         if (n == 0 || (vlen - WK__MRG_HDR) / WK__BLK_HDR < n)
             return WK_ECORRUPT;
@@ -226,6 +260,8 @@ int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
         return WK_ECORRUPT;
     }
     out->len = 0;
+    if (val[WK__BLK_OFF_FORMAT] == WK__BLK_REBUILT)
+        return rebuilt_raw(st, txn, dctx, val, vlen, hl, dict, out);
     int rc = wk__buf_reserve(out, raw + 1);
     if (rc < 0)
         return rc;

@@ -77,7 +77,7 @@ struct wk_store_opts {
      * DIR/signing.pub beside it). Borrowed during open only. */
     const char *key_path;
     /* Cold tier (wk_store_recompact): merge consecutive blocks into one zstd frame of at
-     * least this many uncompressed bytes; 0: recompress each block alone. 1 MiB. */
+     * least this many uncompressed bytes; 0: recompress each block alone. 2 MiB. */
     size_t cold_block_bytes;
 };
 
@@ -246,6 +246,43 @@ int wk_store_retain(struct wk_store *st, int64_t now_ns, uint64_t *removed);
  */
 int wk_store_recompact(struct wk_store *st, int64_t budget_ns, uint64_t keep_hot,
                        uint64_t *done);
+
+/**
+ * Rebuild of an event from its event.original, for the cold tier's rebuild values
+ * (docs/store.md, "Rebuild values"): a cold value then keeps per event only its original,
+ * the context fields named here and an edit script from the rebuilt fields to the stored
+ * ones, and the reader calls `rebuild` to reproduce the event's exact record bytes. The
+ * store does not depend on the collector: the parsers register these at startup
+ * (collector's wk_collector_rebuild_register). Everything is checked: the cold tier keeps
+ * an event whole when its reproduction differs in any byte.
+ */
+struct wk_store_rebuild_ops {
+    const char *module;         /**< the event.module value it rebuilds */
+    /** Event-level fields the rebuild needs (host name, log path, offset ...), at most 6,
+     *  NULL-terminated; strings and integers. An integer is stored as its difference from
+     *  the previous value for the same preceding string context field plus the length of
+     *  that previous original + 1 (a log offset). */
+    const char *const *context;
+    /**
+     * Rebuild one event: parse orig (len bytes) with the context fields of ctx (those of
+     * `context` the stored event had) into out (reset by the caller). Must be a pure
+     * function of its inputs (no state kept between calls, no lookup of the machine's
+     * users or files): the reader may run on another machine. Thread-safe.
+     * @return 0 (out holds the event), <0 (no event: the compactor keeps it whole).
+     */
+    int (*rebuild)(const struct wk_event *ctx, const char *orig, size_t len,
+                   struct wk_event *out);
+};
+
+/**
+ * Register a rebuild for ops->module (replacing an earlier one of that module); ops must
+ * outlive its use. Call at startup, before any store is read or compacted (not
+ * thread-safe against readers). A reader without the rebuild of a value's events reports
+ * the value as WK_ECORRUPT. @return 0, -EINVAL, WK_ELIMIT (more than 16 modules).
+ */
+int wk_store_rebuild_register(const struct wk_store_rebuild_ops *ops);
+/** Remove every registered rebuild (tests: the cold tier then writes merged values). */
+void wk_store_rebuild_clear(void);
 
 /* ---------------------------------------------------------------------------------- */
 /* Reading (any thread, one reader per thread)                                         */

@@ -136,7 +136,7 @@ WK_TEST(store_cold_section)
     WK_ASSERT(c->store.cold.enabled); /* defaults */
     WK_ASSERT_INT_EQ(c->store.cold.after, 600LL * 1000000000);
     WK_ASSERT_INT_EQ(c->store.cold.cpu_budget, 10);
-    WK_ASSERT_UINT_EQ(c->store.cold.block_bytes, 1u << 20);
+    WK_ASSERT_UINT_EQ(c->store.cold.block_bytes, 2u << 20);
     WK_ASSERT_INT_EQ(c->store.cold.level, 19);
     wk_config_free(c);
     c = NULL;

@@ -97,6 +97,9 @@ const char *wk__au_errno_name(int err);
 struct wk__au_idcache;
 struct wk__au_idcache *wk__au_idcache_new(void);
 struct wk__au_idcache *wk__au_idcache_free(struct wk__au_idcache *c);
+/* rebuild.c: set while the cold tier's rebuild parses one event: ids stay numbers (no
+ * lookup of this machine's users), the attribution table is small. */
+extern _Thread_local bool wk__au_rebuilding;
 const char *wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, size_t vlen,
                            size_t *len, bool *known);
 /** Whether a field name holds a uid / gid (auid, uid, euid, ouid, ... / gid, egid, ogid...). */

@@ -311,6 +311,7 @@ const char *wk__au_id_name(struct wk__au_idcache *c, bool group, const char *v, 
         *len = 5;
         return "unset";
     }
+    if (wk__au_rebuilding) goto raw; /* rebuild.c: the cold tier's rebuild names no user */
     uint32_t h = (uint32_t)id * 2654435761u >> 24;
     struct id_entry *e = NULL;
     for (unsigned w = 0; w < 4 && !e; w++) {

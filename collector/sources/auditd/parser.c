@@ -29,7 +29,7 @@ int wk__auditd_parser_new(struct wk_parser **out, const struct wk_parser_opts *o
      * next serial (stand-alone types), the slot limit and the end of input close events. */
     p->timeout_ns = live ? 2000000000LL : INT64_MAX / 4;
     if (wk_event_new(&p->ev) < 0 || !(p->ids = wk__au_idcache_new()) ||
-        !(p->attrib = wk__au_attrib_new(8192, live))) {
+        !(p->attrib = wk__au_attrib_new(wk__au_rebuilding ? 8 : 8192, live))) { /* rebuild.c */
         wk_event_free(p->ev);
         wk__au_idcache_free(p->ids);
         free(p);

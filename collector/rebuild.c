@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The rebuild callbacks of the store's cold tier (docs/store.md, "Rebuild values"): one
+ * table entry per event.module, registered at startup, and the shared step that runs a
+ * fresh parser over one stored event's original.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "watchkeeper/rebuild.h"
+#include "watchkeeper/store.h"
+
+int wk__auditd_rebuild(const struct wk_event *ctx, const char *orig, size_t len,
+                       struct wk_event *out);
+int wk__docker_rebuild(const struct wk_event *ctx, const char *orig, size_t len,
+                       struct wk_event *out);
+int wk__clog_rebuild(const struct wk_event *ctx, const char *orig, size_t len,
+                     struct wk_event *out);
+
+struct cap_sink {
+    struct wk_parser_sink s;
+    struct wk_event *out;
+    unsigned n;
+};
+
+static int cap_emit(struct wk_parser_sink *sk, struct wk_event *ev, uint64_t resume)
+{
+    (void)resume;
+    struct cap_sink *c = (struct cap_sink *)sk;
+    if (c->n++)
+        return 0;
+    return wk_event_copy(c->out, ev);
+}
+
+static int cap_reject(struct wk_parser_sink *sk, const struct wk_line_ctx *where,
+                      const char *reason, const char *raw, size_t len)
+{
+    (void)sk, (void)where, (void)reason, (void)raw, (void)len;
+    return 0;
+}
+
+int wk_collector_rebuild_parse(const struct wk_parser_ops *ops, const struct wk_event *ctx,
+                               const char *orig, size_t len, struct wk_event *out)
+{
+    const struct wk_key k_path = wk_key_init("log.file.path"), k_off = wk_key_init("log.offset");
+    size_t hl = 0, pl = 0;
+    const char *h = wk_event_get_str(ctx, &WK_KEY_HOST_NAME, &hl);
+    const char *path = wk_event_get_str(ctx, &k_path, &pl);
+    const struct wk_value *off = wk_event_get(ctx, 0, &k_off);
+    char host[256];
+    if (h && hl >= sizeof(host))
+        return -EINVAL;
+    if (h) {
+        memcpy(host, h, hl);
+        host[hl] = 0;
+    }
+    struct wk_parser_opts po;
+    wk_parser_opts_init(&po);
+    po.host = h ? host : NULL;
+    struct wk_parser *p;
+    int rc = ops->create(&p, &po);
+    if (rc < 0)
+        return rc;
+    struct wk_line_ctx where = {path, 1, off && off->kind == WK_VAL_INT ? (uint64_t)off->u.i : 0};
+    struct cap_sink sink = {{cap_emit, cap_reject}, out, 0};
+    for (size_t at = 0; at <= len && rc >= 0;) {
+        const char *nl = memchr(orig + at, '\n', len - at);
+        size_t l = nl ? (size_t)(nl - (orig + at)) : len - at;
+        rc = ops->feed_line(p, orig + at, l, &where, &sink.s);
+        where.offset += l + 1;
+        where.lineno++;
+        at += l + 1;
+    }
+    if (rc >= 0)
+        rc = ops->flush(p, &sink.s);
+    ops->destroy(p);
+    if (rc < 0)
+        return rc;
+    return sink.n == 1 ? 0 : -EINVAL;
+}
+
+static const char *const ctx_host[] = {"host.name", NULL};
+static const char *const ctx_clog[] = {"host.name", "log.origin.format", "log.file.path",
+                                       "log.offset", NULL};
+
+static const struct wk_store_rebuild_ops table[] = {
+    {"auditd", ctx_host, wk__auditd_rebuild},
+    {"docker", ctx_host, wk__docker_rebuild},
+    {"clog", ctx_clog, wk__clog_rebuild},
+};
+
+int wk_collector_rebuild_register(void)
+{
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        int rc = wk_store_rebuild_register(&table[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The collector's rebuild callbacks for the store's cold tier (docs/store.md, "Rebuild
+ * values"): each source's parser re-parses a stored event's event.original. A program that
+ * reads or compacts a store registers them once at startup.
+ */
+#ifndef WK_REBUILD_H
+#define WK_REBUILD_H
+
+#include <stddef.h>
+
+#include "watchkeeper/event.h"
+#include "watchkeeper/parser.h"
+
+/**
+ * Register the rebuilds of the auditd, docker and clog sources with the store
+ * (wk_store_rebuild_register). Call once at startup, before threads. @return 0 or <0.
+ */
+int wk_collector_rebuild_register(void);
+
+/**
+ * Parse orig (one or more lines) with a fresh parser of ops, with host.name,
+ * log.file.path and log.offset of ctx (when present) as the parser's host and line
+ * context, into out. Stateless: what a rebuild of one stored event needs.
+ * @return 0 (exactly one event came out), -EINVAL (none or several), <0 parser error.
+ */
+int wk_collector_rebuild_parse(const struct wk_parser_ops *ops, const struct wk_event *ctx,
+                               const char *orig, size_t len, struct wk_event *out);
+
+#endif /* WK_REBUILD_H */

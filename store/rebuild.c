@@ -1,0 +1,1167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Rebuild values (block format 4): per event only its source, the parser's context, its
+ * event.original and an edit script from the fields the source's parser rebuilds to the
+ * stored ones; the reader re-runs the registered rebuild and re-encodes the exact format-2
+ * record bytes. The encoder reproduces each event with the reader's code right away and
+ * keeps it whole when a byte differs, so the form cannot lose or alter an event.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rebuild_private.h"
+#include "watchkeeper/event.h"
+
+#define MAX_MODULES 16
+#define MAX_CTX 6
+#define WINDOW 16           /* how far ahead a skip looks for the next stored field */
+#define NHEADS (1u << 14)   /* hash chains of the encoder's table */
+#define NONE UINT32_MAX
+
+/* ---------------------------------------------------------------------------------- */
+/* Registry                                                                            */
+
+static const struct wk_store_rebuild_ops *reg[MAX_MODULES];
+static size_t nreg;
+bool (*wk__rebuild_test_spoil)(const struct wk_event *ev);
+struct wk__rebuild_stats wk__rebuild_totals;
+
+int wk_store_rebuild_register(const struct wk_store_rebuild_ops *ops)
+{
+    if (!ops || !ops->module || !ops->rebuild)
+        return -EINVAL;
+    size_t nc = 0;
+    while (ops->context && ops->context[nc])
+        nc++;
+    if (nc > MAX_CTX)
+        return -EINVAL;
+    for (size_t i = 0; i < nreg; i++) {
+        if (strcmp(reg[i]->module, ops->module) == 0) {
+            reg[i] = ops;
+            return 0;
+        }
+    }
+    if (nreg == MAX_MODULES)
+        return WK_ELIMIT;
+    reg[nreg++] = ops;
+    return 0;
+}
+
+void wk_store_rebuild_clear(void)
+{
+    nreg = 0;
+}
+
+bool wk__rebuild_enabled(void)
+{
+    return nreg > 0;
+}
+
+static const struct wk_store_rebuild_ops *find_ops(const char *m, size_t len)
+{
+    for (size_t i = 0; i < nreg; i++) {
+        if (strlen(reg[i]->module) == len && memcmp(reg[i]->module, m, len) == 0)
+            return reg[i];
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Per-value table of repeated byte strings (module names, context strings, literal    */
+/* field runs): the first use writes the bytes, later ones the index. Both sides keep  */
+/* one and roll it back with an event whose reproduction failed.                       */
+
+struct ient {
+    size_t off;
+    uint32_t len, next;
+    uint64_t hash;
+    int64_t pred; /* the next predicted integer context after this string */
+};
+struct undo {
+    uint32_t idx; /* NONE: pred0 */
+    int64_t old;
+};
+struct itab {
+    struct wk__buf bytes;
+    struct ient *e;
+    size_t n, cap;
+    uint32_t *heads; /* encoder only */
+    int64_t pred0;
+    /* the open event's changes */
+    size_t n0, blen0;
+    struct undo u[MAX_CTX];
+    size_t nu;
+};
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        h = (h ^ x) * UINT64_C(0x100000001b3);
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h ^ (h >> 32);
+}
+
+static void itab_fini(struct itab *t)
+{
+    wk__buf_fini(&t->bytes);
+    free(t->e);
+    free(t->heads);
+    memset(t, 0, sizeof(*t));
+}
+
+static void itab_begin(struct itab *t)
+{
+    t->n0 = t->n;
+    t->blen0 = t->bytes.len;
+    t->nu = 0;
+}
+
+static void itab_rollback(struct itab *t)
+{
+    while (t->n > t->n0) {
+        struct ient *e = &t->e[--t->n];
+        if (t->heads)
+            t->heads[e->hash & (NHEADS - 1)] = e->next;
+    }
+    t->bytes.len = t->blen0;
+    while (t->nu) {
+        struct undo *u = &t->u[--t->nu];
+        if (u->idx == NONE)
+            t->pred0 = u->old;
+        else
+            t->e[u->idx].pred = u->old;
+    }
+}
+
+static int itab_add(struct itab *t, const uint8_t *p, size_t len, uint64_t h)
+{
+    if (len > UINT32_MAX)
+        return WK_ECORRUPT;
+    if (t->n == t->cap) {
+        size_t c = t->cap ? t->cap * 2 : 256;
+        struct ient *e = realloc(t->e, c * sizeof(*e));
+        if (!e)
+            return -ENOMEM;
+        t->e = e;
+        t->cap = c;
+    }
+    struct ient *e = &t->e[t->n];
+    e->off = t->bytes.len;
+    e->len = (uint32_t)len;
+    e->hash = h;
+    e->pred = 0;
+    e->next = NONE;
+    int rc = wk__buf_put(&t->bytes, p, len);
+    if (rc < 0)
+        return rc;
+    if (t->heads) {
+        e->next = t->heads[h & (NHEADS - 1)];
+        t->heads[h & (NHEADS - 1)] = (uint32_t)t->n;
+    }
+    t->n++;
+    return 0;
+}
+
+static int set_pred(struct itab *t, uint32_t idx, int64_t v)
+{
+    if (t->nu == MAX_CTX)
+        return WK_ECORRUPT;
+    int64_t *slot = idx == NONE ? &t->pred0 : &t->e[idx].pred;
+    t->u[t->nu].idx = idx;
+    t->u[t->nu].old = *slot;
+    t->nu++;
+    *slot = v;
+    return 0;
+}
+
+static int64_t get_pred(const struct itab *t, uint32_t idx)
+{
+    return idx == NONE ? t->pred0 : t->e[idx].pred;
+}
+
+static inline int room(struct wk__buf *b, size_t add)
+{
+    return b->cap - b->len >= add ? 0 : wk__buf_reserve(b, add);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Literal fields                                                                      */
+
+static int put_field(struct wk__buf *o, const struct wk_event *ev, size_t i)
+{
+    const struct wk_key *k = wk_event_field_key(ev, i);
+    const struct wk_value *v = wk_event_field_value(ev, i);
+    size_t need = k->len + 40;
+    if (v->kind == WK_VAL_STR || v->kind == WK_VAL_JSON)
+        need += v->len;
+    else if (v->kind == WK_VAL_STRLIST) {
+        for (uint32_t j = 0; j < v->len; j++)
+            need += v->u.items[j].len + 10;
+    }
+    int rc = room(o, need);
+    if (rc < 0)
+        return rc;
+    PUTV(o, k->len);
+    memcpy(o->p + o->len, k->name, k->len);
+    o->len += k->len;
+    PUTV(o, v->rec);
+    o->p[o->len++] = v->kind;
+    o->p[o->len++] = v->flags;
+    PUTV(o, wk_event_field_dots(ev, i));
+    switch (v->kind) {
+    case WK_VAL_NULL:
+        break;
+    case WK_VAL_BOOL:
+        o->p[o->len++] = v->u.b ? 1 : 0;
+        break;
+    case WK_VAL_INT:
+        PUTV(o, wk__zigzag(v->u.i));
+        break;
+    case WK_VAL_REAL:
+        memcpy(o->p + o->len, &v->u.r, 8);
+        o->len += 8;
+        break;
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        PUTV(o, v->len);
+        memcpy(o->p + o->len, v->u.s, v->len);
+        o->len += v->len;
+        break;
+    case WK_VAL_STRLIST:
+        PUTV(o, v->len);
+        for (uint32_t j = 0; j < v->len; j++) {
+            PUTV(o, v->u.items[j].len);
+            memcpy(o->p + o->len, v->u.items[j].s, v->u.items[j].len);
+            o->len += v->u.items[j].len;
+        }
+        break;
+    default:
+        return -EINVAL;
+    }
+    return 0;
+}
+
+struct scratch {
+    struct wk_str *items;
+    size_t citems;
+};
+
+/* Add the literal field at p[*pos..] to ev. */
+static int get_field(const uint8_t *p, size_t len, size_t *pos, struct wk_event *ev,
+                     struct scratch *sc)
+{
+    uint64_t nl, rec, dots, x;
+    int rc;
+    if ((rc = wk__varint_get(p, len, pos, &nl)) < 0)
+        return rc;
+    if (nl == 0 || nl > len - *pos || nl > 4096)
+        return WK_ECORRUPT;
+    struct wk_key key = wk_key_initn((const char *)p + *pos, (size_t)nl);
+    *pos += (size_t)nl;
+    if ((rc = wk__varint_get(p, len, pos, &rec)) < 0)
+        return rc;
+    if (len - *pos < 2 || rec > UINT16_MAX)
+        return WK_ECORRUPT;
+    struct wk_value v = {.kind = p[*pos], .flags = p[*pos + 1], .rec = (uint16_t)rec};
+    *pos += 2;
+    if ((rc = wk__varint_get(p, len, pos, &dots)) < 0)
+        return rc;
+    switch (v.kind) {
+    case WK_VAL_NULL:
+        break;
+    case WK_VAL_BOOL:
+        if (*pos >= len)
+            return WK_ECORRUPT;
+        v.u.b = p[(*pos)++] != 0;
+        break;
+    case WK_VAL_INT:
+        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+            return rc;
+        v.u.i = wk__unzigzag(x);
+        break;
+    case WK_VAL_REAL:
+        if (len - *pos < 8)
+            return WK_ECORRUPT;
+        memcpy(&v.u.r, p + *pos, 8);
+        *pos += 8;
+        break;
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+            return rc;
+        if (x > len - *pos || x > UINT32_MAX)
+            return WK_ECORRUPT;
+        v.len = (uint32_t)x;
+        v.u.s = (const char *)p + *pos;
+        *pos += (size_t)x;
+        break;
+    case WK_VAL_STRLIST:
+        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
+            return rc;
+        if (x > len - *pos)
+            return WK_ECORRUPT;
+        if (x > sc->citems) {
+            struct wk_str *it = realloc(sc->items, (size_t)x * sizeof(*it));
+            if (!it)
+                return -ENOMEM;
+            sc->items = it;
+            sc->citems = (size_t)x;
+        }
+        v.len = (uint32_t)x;
+        for (uint64_t j = 0; j < x; j++) {
+            uint64_t il;
+            if ((rc = wk__varint_get(p, len, pos, &il)) < 0)
+                return rc;
+            if (il > len - *pos)
+                return WK_ECORRUPT;
+            sc->items[j].s = (const char *)p + *pos;
+            sc->items[j].len = (size_t)il;
+            *pos += (size_t)il;
+        }
+        v.u.items = sc->items;
+        break;
+    default:
+        return WK_ECORRUPT;
+    }
+    return wk_event_add_value(ev, v.rec, &key, dots, &v) < 0 ? WK_ECORRUPT : 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* The shape table of a block: descriptor -> shape id                                  */
+
+struct smap {
+    struct wk__buf bytes; /* the descriptors */
+    size_t *off, *dl;
+    uint32_t *slot; /* shape id + 1, 0 empty */
+    size_t n, cap, nslots;
+    size_t n0; /* derived tables: the size before the open record */
+    bool derive; /* shapes not found are new (the block's table is derived) */
+};
+
+static void smap_fini(struct smap *m)
+{
+    wk__buf_fini(&m->bytes);
+    free(m->off);
+    free(m->dl);
+    free(m->slot);
+}
+
+static void smap_reset(struct smap *m, bool derive)
+{
+    m->bytes.len = 0;
+    m->n = m->n0 = 0;
+    m->derive = derive;
+    if (m->slot)
+        memset(m->slot, 0, m->nslots * sizeof(*m->slot));
+}
+
+static size_t smap_slot(const struct smap *m, const uint8_t *d, size_t dl, uint32_t *sid)
+{
+    *sid = NONE;
+    if (!m->nslots)
+        return 0;
+    size_t s = hash_bytes(d, dl) & (m->nslots - 1);
+    for (; m->slot[s]; s = (s + 1) & (m->nslots - 1)) {
+        uint32_t i = m->slot[s] - 1;
+        if (m->dl[i] == dl && memcmp(m->bytes.p + m->off[i], d, dl) == 0) {
+            *sid = i; /* the first of equal descriptors, as the writer's table has none */
+            return s;
+        }
+    }
+    *sid = NONE;
+    return s;
+}
+
+/* Append descriptor d as the next shape id. */
+static int smap_add(struct smap *m, const uint8_t *d, size_t dl)
+{
+    int rc;
+    if (m->n == m->cap) {
+        size_t c = m->cap ? m->cap * 2 : 64;
+        size_t *o = realloc(m->off, c * sizeof(*o));
+        if (o)
+            m->off = o;
+        size_t *l = realloc(m->dl, c * sizeof(*l));
+        if (l)
+            m->dl = l;
+        if (!o || !l)
+            return -ENOMEM;
+        m->cap = c;
+    }
+    if ((m->n + 1) * 2 > m->nslots) {
+        size_t ns = m->nslots ? m->nslots * 2 : 128;
+        uint32_t *sl = calloc(ns, sizeof(*sl));
+        if (!sl)
+            return -ENOMEM;
+        free(m->slot);
+        m->slot = sl;
+        m->nslots = ns;
+        for (size_t i = 0; i < m->n; i++) {
+            size_t s = hash_bytes(m->bytes.p + m->off[i], m->dl[i]) & (ns - 1);
+            while (sl[s])
+                s = (s + 1) & (ns - 1);
+            sl[s] = (uint32_t)i + 1;
+        }
+    }
+    uint32_t old;
+    size_t s = smap_slot(m, d, dl, &old);
+    m->off[m->n] = m->bytes.len;
+    m->dl[m->n] = dl;
+    if ((rc = wk__buf_put(&m->bytes, d, dl)) < 0)
+        return rc;
+    if (old == NONE)
+        m->slot[s] = (uint32_t)m->n + 1;
+    m->n++;
+    return 0;
+}
+
+/* Forget the shapes added since the open record began (a derived table's rollback): the
+ * last ones added, so removing their slots breaks no probe sequence. */
+static void smap_rollback(struct smap *m)
+{
+    while (m->n > m->n0) {
+        size_t i = --m->n;
+        uint32_t sid;
+        size_t s = smap_slot(m, m->bytes.p + m->off[i], m->dl[i], &sid);
+        if (sid == i)
+            m->slot[s] = 0;
+        m->bytes.len = m->off[i];
+    }
+}
+
+/* Index the table section sec[0..len) (varint count, varint bytes, entries). */
+static int smap_build(struct smap *m, const uint8_t *sec, size_t len)
+{
+    size_t pos = 0;
+    uint64_t n, bytes;
+    int rc;
+    smap_reset(m, false);
+    if ((rc = wk__varint_get(sec, len, &pos, &n)) < 0 ||
+        (rc = wk__varint_get(sec, len, &pos, &bytes)) < 0)
+        return rc;
+    if (bytes != len - pos || n > bytes)
+        return WK_ECORRUPT;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t dl;
+        if ((rc = wk__varint_get(sec, len, &pos, &dl)) < 0)
+            return rc;
+        if (dl > len - pos)
+            return WK_ECORRUPT;
+        if ((rc = smap_add(m, sec + pos, (size_t)dl)) < 0)
+            return rc;
+        pos += (size_t)dl;
+    }
+    return pos == len ? 0 : WK_ECORRUPT;
+}
+
+/* The table section of a derived table (as the writer writes it) appended to out. */
+static int smap_section(const struct smap *m, struct wk__buf *out)
+{
+    size_t tl = 0;
+    for (size_t i = 0; i < m->n; i++)
+        tl += m->dl[i] + 5;
+    int rc = wk__buf_reserve(out, tl + 20);
+    if (rc < 0)
+        return rc;
+    size_t mark = out->len;
+    PUTV(out, m->n);
+    size_t lenat = out->len;
+    /* the byte length goes before the entries: write them, then move them behind it */
+    size_t start = out->len;
+    for (size_t i = 0; i < m->n; i++) {
+        PUTV(out, m->dl[i]);
+        memcpy(out->p + out->len, m->bytes.p + m->off[i], m->dl[i]);
+        out->len += m->dl[i];
+    }
+    size_t elen = out->len - start;
+    uint8_t vb[10];
+    size_t vl = wk__varint_put(vb, elen);
+    memmove(out->p + lenat + vl, out->p + start, elen);
+    memcpy(out->p + lenat, vb, vl);
+    out->len = lenat + vl + elen;
+    (void)mark;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* One side's state (the encoder keeps both: its own and the reader's check)          */
+
+struct side {
+    struct itab st; /* strings: module names, context strings, runs of literal fields */
+    struct itab t;  /* event tuples: everything of an event but its original */
+    struct wk_event *ctx, *rb, *ev; /* context, the rebuild, the reproduced event */
+    struct scratch sc;
+    struct wk__buf desc, vals, recs; /* recs: a derived table's block's records */
+    struct smap m;                    /* the shape table of the open block */
+    struct wk_key ckeys[MAX_MODULES][MAX_CTX]; /* context keys by module slot */
+    const struct wk_store_rebuild_ops *ckops[MAX_MODULES];
+};
+
+static int side_init(struct side *s, bool enc)
+{
+    memset(s, 0, sizeof(*s));
+    if (enc) {
+        if (!(s->t.heads = malloc(NHEADS * sizeof(*s->t.heads))) ||
+            !(s->st.heads = malloc(NHEADS * sizeof(*s->st.heads))))
+            return -ENOMEM;
+        memset(s->t.heads, 0xff, NHEADS * sizeof(*s->t.heads));
+        memset(s->st.heads, 0xff, NHEADS * sizeof(*s->st.heads));
+    }
+    if (wk_event_new(&s->ctx) < 0 || wk_event_new(&s->rb) < 0 || wk_event_new(&s->ev) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static void side_fini(struct side *s)
+{
+    itab_fini(&s->t);
+    itab_fini(&s->st);
+    wk_event_free(s->ctx);
+    wk_event_free(s->rb);
+    wk_event_free(s->ev);
+    free(s->sc.items);
+    wk__buf_fini(&s->desc);
+    wk__buf_fini(&s->vals);
+    wk__buf_fini(&s->recs);
+    smap_fini(&s->m);
+}
+
+static void side_begin(struct side *s)
+{
+    itab_begin(&s->t);
+    itab_begin(&s->st);
+    s->m.n0 = s->m.n;
+}
+
+static void side_rollback(struct side *s)
+{
+    itab_rollback(&s->t);
+    itab_rollback(&s->st);
+    smap_rollback(&s->m);
+}
+
+/* The keys of ops' context fields (computed once per module). */
+static const struct wk_key *ctx_keys(struct side *s, const struct wk_store_rebuild_ops *ops,
+                                     size_t *n)
+{
+    size_t slot = 0;
+    while (slot < MAX_MODULES && s->ckops[slot] && s->ckops[slot] != ops)
+        slot++;
+    if (slot == MAX_MODULES)
+        slot = 0;
+    if (s->ckops[slot] != ops) {
+        s->ckops[slot] = ops;
+        for (size_t i = 0; i < MAX_CTX; i++) {
+            if (!ops->context || !ops->context[i])
+                break;
+            s->ckeys[slot][i] = wk_key_init(ops->context[i]);
+        }
+    }
+    *n = 0;
+    while (ops->context && ops->context[*n])
+        (*n)++;
+    return s->ckeys[slot];
+}
+
+/* Entry i of t (NULL when there is none). */
+static const uint8_t *entry(const struct itab *t, uint64_t i, size_t *len)
+{
+    if (i >= t->n)
+        return NULL;
+    *len = t->e[i].len;
+    return t->bytes.p + t->e[i].off;
+}
+
+/* Reproduce one event from its tuple and original into s->ev (the reader's code, also run
+ * by the encoder on what it just wrote). */
+static int dec_event(struct side *s, const uint8_t *p, size_t len, const char *orig,
+                     size_t olen)
+{
+    size_t pos = 0, nc, ml;
+    uint64_t x;
+    int rc;
+    if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
+        return rc;
+    const uint8_t *m = entry(&s->st, x, &ml);
+    const struct wk_store_rebuild_ops *ops = m ? find_ops((const char *)m, ml) : NULL;
+    if (!ops)
+        return WK_ECORRUPT; /* no rebuild registered for this source */
+    const struct wk_key *ck = ctx_keys(s, ops, &nc);
+    wk_event_reset(s->ctx);
+    uint32_t last_str = NONE;
+    for (size_t i = 0; i < nc; i++) {
+        if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
+            return rc;
+        if (x == 1) {
+            size_t cl;
+            if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
+                return rc;
+            const uint8_t *cs = entry(&s->st, x, &cl);
+            if (!cs)
+                return WK_ECORRUPT;
+            last_str = (uint32_t)x;
+            if (wk_event_add_str(s->ctx, 0, &ck[i], (const char *)cs, cl) < 0)
+                return -ENOMEM;
+        } else if (x == 2) {
+            if ((rc = wk__varint_get(p, len, &pos, &x)) < 0)
+                return rc;
+            int64_t v = (int64_t)((uint64_t)get_pred(&s->st, last_str) + (uint64_t)wk__unzigzag(x));
+            if (wk_event_add_int(s->ctx, 0, &ck[i], v) < 0)
+                return -ENOMEM;
+            if ((rc = set_pred(&s->st, last_str, v + (int64_t)olen + 1)) < 0)
+                return rc;
+        } else if (x != 0) {
+            return WK_ECORRUPT;
+        }
+    }
+    wk_event_reset(s->rb);
+    if (ops->rebuild(s->ctx, orig, olen, s->rb) < 0)
+        return WK_ECORRUPT;
+    const struct wk_event *rb = s->rb;
+    uint64_t dts, nrec;
+    if ((rc = wk__varint_get(p, len, &pos, &dts)) < 0 ||
+        (rc = wk__varint_get(p, len, &pos, &nrec)) < 0)
+        return rc;
+    struct wk_event *ev = s->ev;
+    wk_event_reset(ev);
+    wk_event_set_ts(ev, (int64_t)((uint64_t)wk_event_ts(rb) + (uint64_t)wk__unzigzag(dts)));
+    nrec = nrec ? nrec - 1 : wk_event_nrecords(rb);
+    if (nrec > UINT16_MAX)
+        return WK_ECORRUPT;
+    for (uint64_t r = 0; r < nrec; r++) {
+        if (wk_event_add_record(ev) < 0)
+            return WK_ECORRUPT;
+    }
+    size_t j = 0, nr = wk_event_nfields(rb);
+    for (;;) {
+        uint64_t op;
+        if ((rc = wk__varint_get(p, len, &pos, &op)) < 0)
+            return rc;
+        if (op == 0)
+            break;
+        uint64_t cnt = op >> 2;
+        switch (op & 3) {
+        case 1: /* copy */
+            if (cnt > nr - j)
+                return WK_ECORRUPT;
+            for (uint64_t c = 0; c < cnt; c++, j++) {
+                const struct wk_value *v = wk_event_field_value(rb, j);
+                if (wk_event_add_value(ev, v->rec, wk_event_field_key(rb, j),
+                                       wk_event_field_dots(rb, j), v) < 0)
+                    return WK_ECORRUPT;
+            }
+            break;
+        case 2: /* skip */
+            if (cnt > nr - j)
+                return WK_ECORRUPT;
+            j += (size_t)cnt;
+            break;
+        case 3: { /* a run of literal fields: string cnt */
+            size_t rl, rp = 0;
+            uint64_t nf;
+            const uint8_t *run = entry(&s->st, cnt, &rl);
+            if (!run)
+                return WK_ECORRUPT;
+            if ((rc = wk__varint_get(run, rl, &rp, &nf)) < 0)
+                return rc;
+            for (uint64_t f = 0; f < nf; f++) {
+                if ((rc = get_field(run, rl, &rp, ev, &s->sc)) < 0)
+                    return rc;
+            }
+            if (rp != rl)
+                return WK_ECORRUPT;
+            break;
+        }
+        default:
+            return WK_ECORRUPT;
+        }
+    }
+    return pos == len ? 0 : WK_ECORRUPT;
+}
+
+/* Append s->ev as a format-2 record (shape from the block's table) to out. */
+static int emit_record(struct side *s, struct wk__buf *out, int64_t *prev_ts)
+{
+    s->desc.len = s->vals.len = 0;
+    uint32_t sid;
+    int rc = wk__enc2_event(&s->desc, &s->vals, s->ev);
+    if (rc < 0)
+        return rc == -ENOMEM ? rc : WK_ECORRUPT;
+    smap_slot(&s->m, s->desc.p, s->desc.len, &sid);
+    if (sid == NONE) {
+        if (!s->m.derive)
+            return WK_ECORRUPT;
+        sid = (uint32_t)s->m.n; /* a derived table: the next shape */
+        if ((rc = smap_add(&s->m, s->desc.p, s->desc.len)) < 0)
+            return rc;
+    }
+    if ((rc = wk__buf_reserve(out, s->vals.len + 40)) < 0)
+        return rc;
+    wk__enc2_record(out, prev_ts, wk_event_ts(s->ev), sid, s->vals.p, s->vals.len);
+    return 0;
+}
+
+/* Stream entries (docs/store.md): 0 whole record (length, bytes); 1 a new string (length,
+ * bytes); 2 a new tuple (length, bytes); k >= 3 an event of tuple k - 3, then its original
+ * and a NUL. One record's entries from s[*pos..] (its new strings and tuple first),
+ * appended to out. */
+static int dec_record(struct side *s, const uint8_t *h, size_t hlen, size_t *pos,
+                      struct wk__buf *out, int64_t *prev)
+{
+    uint64_t tag, l, d, sid;
+    int rc;
+    for (;;) {
+        if ((rc = wk__varint_get(h, hlen, pos, &tag)) < 0)
+            return rc;
+        if (tag >= 3)
+            break;
+        if ((rc = wk__varint_get(h, hlen, pos, &l)) < 0)
+            return rc;
+        if (l > hlen - *pos)
+            return WK_ECORRUPT;
+        const uint8_t *b = h + *pos;
+        *pos += (size_t)l;
+        if (tag == 1 || tag == 2) {
+            if ((rc = itab_add(tag == 1 ? &s->st : &s->t, b, (size_t)l, 0)) < 0)
+                return rc;
+            continue;
+        }
+        size_t bp = 0;
+        if ((rc = wk__varint_get(b, (size_t)l, &bp, &d)) < 0 ||
+            (rc = wk__varint_get(b, (size_t)l, &bp, &sid)) < 0)
+            return rc;
+        *prev = (int64_t)((uint64_t)*prev + (uint64_t)wk__unzigzag(d));
+        if (s->m.derive && sid >= s->m.n) {
+            /* a derived table's new shape: its descriptor follows */
+            if (sid > s->m.n || (rc = wk__varint_get(h, hlen, pos, &d)) < 0)
+                return rc < 0 ? rc : WK_ECORRUPT;
+            if (d > hlen - *pos || (rc = smap_add(&s->m, h + *pos, (size_t)d)) < 0)
+                return rc < 0 ? rc : WK_ECORRUPT;
+            *pos += (size_t)d;
+        }
+        if ((rc = wk__buf_reserve(out, (size_t)l + 10)) < 0)
+            return rc;
+        PUTV(out, l);
+        memcpy(out->p + out->len, b, (size_t)l);
+        out->len += (size_t)l;
+        return 0;
+    }
+    size_t tl;
+    const uint8_t *tup = entry(&s->t, tag - 3, &tl);
+    const uint8_t *end = memchr(h + *pos, 0, hlen - *pos);
+    if (!tup || !end)
+        return WK_ECORRUPT;
+    const char *orig = (const char *)h + *pos;
+    size_t olen = (size_t)(end - (h + *pos));
+    *pos += olen + 1;
+    if ((rc = dec_event(s, tup, tl, orig, olen)) < 0)
+        return rc;
+    return emit_record(s, out, prev);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Encoder                                                                             */
+
+static bool field_eq(const struct wk_event *a, size_t i, const struct wk_event *b, size_t j)
+{
+    const struct wk_key *ka = wk_event_field_key(a, i), *kb = wk_event_field_key(b, j);
+    const struct wk_value *va = wk_event_field_value(a, i), *vb = wk_event_field_value(b, j);
+    return ka->len == kb->len && va->rec == vb->rec && memcmp(ka->name, kb->name, ka->len) == 0 &&
+           wk_value_equal(va, vb) && wk_event_field_dots(a, i) == wk_event_field_dots(b, j);
+}
+
+static bool in_window(const struct wk_event *ev, size_t i, const struct wk_event *rb, size_t j,
+                      size_t nr)
+{
+    for (size_t k = j; k < nr && k < j + WINDOW; k++) {
+        if (field_eq(ev, i, rb, k))
+            return true;
+    }
+    return false;
+}
+
+struct enc {
+    struct side e, d; /* the encoder's tables; the reader's, for the check */
+    struct wk__buf tup, run, hdr, chk;
+    struct smap m;
+    struct wk__blkview view;
+    struct wk_event *ev;
+};
+
+/* The index of p in t, written to x->hdr as a new entry (tag) when it is not there yet. */
+static int intern(struct itab *t, struct wk__buf *hdr, unsigned tag, const void *p, size_t len,
+                  uint32_t *idx)
+{
+    uint64_t h = hash_bytes(p, len);
+    for (uint32_t i = t->heads[h & (NHEADS - 1)]; i != NONE; i = t->e[i].next) {
+        if (t->e[i].hash == h && t->e[i].len == len &&
+            memcmp(t->bytes.p + t->e[i].off, p, len) == 0) {
+            *idx = i;
+            return 0;
+        }
+    }
+    int rc = room(hdr, len + 20);
+    if (rc < 0)
+        return rc;
+    PUTV(hdr, tag);
+    PUTV(hdr, len);
+    memcpy(hdr->p + hdr->len, p, len);
+    hdr->len += len;
+    *idx = (uint32_t)t->n;
+    return itab_add(t, p, len, h);
+}
+
+/* ev's entries (new strings, new tuple, the event with its original) into x->hdr.
+ * @return 0, 1 (keep it whole: no source rebuild, no original or one holding a NUL, the
+ * rebuild failed), <0. */
+static int enc_event(struct enc *x, const struct wk_event *ev)
+{
+    struct side *s = &x->e;
+    struct wk__buf *o = &x->tup;
+    size_t ml, olen, nc;
+    const char *mod = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &ml);
+    const char *orig = wk_event_get_str(ev, &WK_KEY_EVENT_ORIGINAL, &olen);
+    const struct wk_store_rebuild_ops *ops = mod ? find_ops(mod, ml) : NULL;
+    if (!ops || !orig || memchr(orig, 0, olen))
+        return 1;
+    const struct wk_key *ck = ctx_keys(s, ops, &nc);
+    uint32_t idx, last_str = NONE;
+    int rc;
+    o->len = 0;
+    if ((rc = intern(&s->st, &x->hdr, 1, mod, ml, &idx)) < 0 || (rc = room(o, 10)) < 0)
+        return rc;
+    PUTV(o, idx);
+    wk_event_reset(s->ctx);
+    for (size_t i = 0; i < nc; i++) {
+        const struct wk_value *v = wk_event_get(ev, 0, &ck[i]);
+        if ((rc = room(o, 24)) < 0)
+            return rc;
+        if (!v) {
+            PUTV(o, 0);
+        } else if (v->kind == WK_VAL_STR) {
+            PUTV(o, 1);
+            if ((rc = intern(&s->st, &x->hdr, 1, v->u.s, v->len, &last_str)) < 0)
+                return rc;
+            PUTV(o, last_str);
+            if (wk_event_add_str(s->ctx, 0, &ck[i], v->u.s, v->len) < 0)
+                return -ENOMEM;
+        } else if (v->kind == WK_VAL_INT) {
+            PUTV(o, 2);
+            PUTV(o, wk__zigzag((int64_t)((uint64_t)v->u.i - (uint64_t)get_pred(&s->st, last_str))));
+            if ((rc = set_pred(&s->st, last_str, v->u.i + (int64_t)olen + 1)) < 0)
+                return rc;
+            if (wk_event_add_int(s->ctx, 0, &ck[i], v->u.i) < 0)
+                return -ENOMEM;
+        } else {
+            return 1;
+        }
+    }
+    wk_event_reset(s->rb);
+    if (ops->rebuild(s->ctx, orig, olen, s->rb) < 0)
+        return 1;
+    const struct wk_event *rb = s->rb;
+    if ((rc = room(o, 30)) < 0)
+        return rc;
+    PUTV(o, wk__zigzag((int64_t)((uint64_t)wk_event_ts(ev) - (uint64_t)wk_event_ts(rb))));
+    PUTV(o, wk_event_nrecords(ev) == wk_event_nrecords(rb) ? 0 : wk_event_nrecords(ev) + 1);
+    size_t ne = wk_event_nfields(ev), nr = wk_event_nfields(rb);
+    for (size_t i = 0, j = 0; i < ne;) {
+        if ((rc = room(o, 20)) < 0)
+            return rc;
+        size_t c = 0;
+        while (i + c < ne && j + c < nr && field_eq(ev, i + c, rb, j + c))
+            c++;
+        if (c) {
+            PUTV(o, (uint64_t)c << 2 | 1);
+            i += c, j += c;
+            continue;
+        }
+        size_t k = j + 1;
+        while (k < nr && k < j + WINDOW && !field_eq(ev, i, rb, k))
+            k++;
+        if (k < nr && k < j + WINDOW) {
+            PUTV(o, (uint64_t)(k - j) << 2 | 2);
+            j = k;
+            continue;
+        }
+        /* the stored fields from i on that the rebuild does not have near j: one run,
+         * a string of the value (enrichment repeats: a container's fields) */
+        size_t e = i + 1;
+        while (e < ne && !in_window(ev, e, rb, j, nr))
+            e++;
+        x->run.len = 0;
+        if ((rc = room(&x->run, 10)) < 0)
+            return rc;
+        PUTV(&x->run, e - i);
+        for (; i < e; i++) {
+            if ((rc = put_field(&x->run, ev, i)) < 0)
+                return rc;
+        }
+        if ((rc = intern(&s->st, &x->hdr, 1, x->run.p, x->run.len, &idx)) < 0)
+            return rc;
+        PUTV(o, (uint64_t)idx << 2 | 3);
+    }
+    if ((rc = room(o, 2)) < 0)
+        return rc;
+    PUTV(o, 0);
+    if ((rc = intern(&s->t, &x->hdr, 2, o->p, o->len, &idx)) < 0 ||
+        (rc = room(&x->hdr, olen + 12)) < 0)
+        return rc;
+    PUTV(&x->hdr, (uint64_t)idx + 3);
+    memcpy(x->hdr.p + x->hdr.len, orig, olen);
+    x->hdr.len += olen;
+    x->hdr.p[x->hdr.len++] = 0;
+    return 0;
+}
+
+/* Is the block's shape table the one its records derive (each shape in the order of its
+ * first use, every shape used)? Then the form leaves it out. */
+static bool derivable(struct wk__blkview *v, size_t nshapes)
+{
+    const uint8_t *body;
+    size_t blen;
+    int64_t ts;
+    uint32_t sid, next = 0;
+    while (wk__blkview_next(v, &body, &blen, &ts) == 1) {
+        if (wk__blkview_shape_id(v, &sid) != 1 || sid > next)
+            return false;
+        next += sid == next;
+    }
+    wk__blkview_rewind(v);
+    return next == nshapes;
+}
+
+static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__buf *form,
+                     struct wk__rebuild_stats *st)
+{
+    struct wk__blkview *v = &x->view;
+    uint32_t count;
+    int rc;
+    if ((rc = wk__blkview_open(v, WK__BLK_FORMAT2, raw, len)) < 0 ||
+        (rc = wk__blkview_count(v, &count)) < 0 || (rc = smap_build(&x->m, raw, v->start)) < 0)
+        return rc;
+    bool derive = derivable(v, x->m.n);
+    if (derive)
+        smap_reset(&x->d.m, true);
+    else if ((rc = smap_build(&x->d.m, raw, v->start)) < 0)
+        return rc;
+    x->hdr.len = 0;
+    int64_t prev = 0;
+    for (;;) {
+        size_t at = v->pos, blen;
+        const uint8_t *body;
+        int64_t ts;
+        if ((rc = wk__blkview_next(v, &body, &blen, &ts)) <= 0)
+            break;
+        bool whole = true;
+        if ((rc = wk__blkview_decode(v, body, blen, ts, x->ev)) < 0)
+            return rc;
+        side_begin(&x->e);
+        side_begin(&x->d);
+        size_t h0 = x->hdr.len;
+        rc = enc_event(x, x->ev);
+        if (rc < 0 && rc != WK_ECORRUPT)
+            return rc;
+        if (rc == 0) {
+            /* The reader's code on what was just written must give the record's bytes
+             * (and, for a derived table, the shape it adds must be the block's). */
+            size_t hp = h0;
+            int64_t p2 = prev;
+            x->chk.len = 0;
+            rc = dec_record(&x->d, x->hdr.p, x->hdr.len, &hp, &x->chk, &p2);
+            if (rc == -ENOMEM)
+                return rc;
+            whole = rc != 0 || hp != x->hdr.len || x->chk.len != v->pos - at ||
+                    memcmp(x->chk.p, raw + at, x->chk.len) != 0 ||
+                    (wk__rebuild_test_spoil && wk__rebuild_test_spoil(x->ev));
+            for (size_t k = x->d.m.n0; !whole && k < x->d.m.n; k++) {
+                whole = k >= x->m.n || x->m.dl[k] != x->d.m.dl[k] ||
+                        memcmp(x->m.bytes.p + x->m.off[k], x->d.m.bytes.p + x->d.m.off[k],
+                               x->m.dl[k]) != 0;
+            }
+        }
+        if (whole) {
+            side_rollback(&x->e);
+            side_rollback(&x->d);
+            x->hdr.len = h0;
+            uint32_t sid;
+            if (wk__blkview_shape_id(v, &sid) != 1 || sid >= x->m.n)
+                return WK_ECORRUPT;
+            bool fresh = derive && sid == x->d.m.n;
+            size_t dl = fresh ? x->m.dl[sid] : 0;
+            if ((rc = room(&x->hdr, blen + dl + 30)) < 0)
+                return rc;
+            PUTV(&x->hdr, 0);
+            PUTV(&x->hdr, blen);
+            memcpy(x->hdr.p + x->hdr.len, body, blen);
+            x->hdr.len += blen;
+            if (fresh) {
+                /* the shape's descriptor, which no rebuild gives the reader */
+                PUTV(&x->hdr, dl);
+                memcpy(x->hdr.p + x->hdr.len, x->m.bytes.p + x->m.off[sid], dl);
+                x->hdr.len += dl;
+                if ((rc = smap_add(&x->d.m, x->m.bytes.p + x->m.off[sid], dl)) < 0)
+                    return rc;
+            }
+            st->whole++;
+        } else {
+            st->rebuilt++;
+        }
+        prev = ts;
+    }
+    if (rc < 0)
+        return rc;
+    /* the table (or 0 when derived), record count, entries */
+    size_t tl = derive ? 0 : v->start;
+    if ((rc = room(form, tl + x->hdr.len + 40)) < 0)
+        return rc;
+    PUTV(form, derive ? 0 : tl + 1);
+    memcpy(form->p + form->len, raw, tl);
+    form->len += tl;
+    PUTV(form, count);
+    PUTV(form, x->hdr.len);
+    memcpy(form->p + form->len, x->hdr.p, x->hdr.len);
+    form->len += x->hdr.len;
+    return 0;
+}
+
+int wk__rebuild_encode(const uint8_t *hdrs, uint32_t n, const uint8_t *raw, size_t rawlen,
+                       struct wk__buf *form, struct wk__rebuild_stats *stats)
+{
+    struct enc x;
+    memset(&x, 0, sizeof(x));
+    form->len = 0;
+    int rc = -ENOMEM;
+    if (side_init(&x.e, true) < 0 || side_init(&x.d, false) < 0 || wk_event_new(&x.ev) < 0)
+        goto out;
+    size_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *h = hdrs + (size_t)i * WK__BLK_HDR;
+        size_t len = wk__get_u32le(h + WK__BLK_OFF_RAW);
+        rc = -EINVAL;
+        if (h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2 || len > rawlen - off)
+            goto out;
+        if ((rc = enc_block(&x, raw + off, len, form, stats)) < 0)
+            goto out;
+        off += len;
+    }
+    rc = off == rawlen ? 0 : -EINVAL;
+out:
+    side_fini(&x.e);
+    side_fini(&x.d);
+    wk__buf_fini(&x.tup);
+    wk__buf_fini(&x.run);
+    wk__buf_fini(&x.hdr);
+    wk__buf_fini(&x.chk);
+    smap_fini(&x.m);
+    wk__blkview_fini(&x.view);
+    wk_event_free(x.ev);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Reader                                                                              */
+
+/* A slice: varint length + bytes at f[*pos..]. */
+static int get_slice(const uint8_t *f, size_t flen, size_t *pos, const uint8_t **s, size_t *len)
+{
+    uint64_t l;
+    int rc = wk__varint_get(f, flen, pos, &l);
+    if (rc < 0)
+        return rc;
+    if (l > flen - *pos)
+        return WK_ECORRUPT;
+    *s = f + *pos;
+    *len = (size_t)l;
+    *pos += (size_t)l;
+    return 0;
+}
+
+static int dec_block(struct side *s, const uint8_t *f, size_t flen, size_t *pos,
+                     struct wk__buf *out)
+{
+    const uint8_t *h;
+    size_t hl;
+    uint64_t tl, count;
+    int rc;
+    if ((rc = wk__varint_get(f, flen, pos, &tl)) < 0)
+        return rc;
+    bool derive = tl == 0;
+    struct wk__buf *recs = out;
+    if (derive) {
+        smap_reset(&s->m, true);
+        recs = &s->recs;
+        recs->len = 0;
+    } else {
+        if (tl - 1 > flen - *pos)
+            return WK_ECORRUPT;
+        if ((rc = smap_build(&s->m, f + *pos, (size_t)tl - 1)) < 0 ||
+            (rc = wk__buf_put(out, f + *pos, (size_t)tl - 1)) < 0)
+            return rc;
+        *pos += (size_t)tl - 1;
+    }
+    if ((rc = wk__varint_get(f, flen, pos, &count)) < 0 ||
+        (rc = get_slice(f, flen, pos, &h, &hl)) < 0)
+        return rc;
+    int64_t prev = 0;
+    size_t hp = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        side_begin(s);
+        if ((rc = dec_record(s, h, hl, &hp, recs, &prev)) < 0)
+            return rc;
+    }
+    if (hp != hl)
+        return WK_ECORRUPT;
+    if (derive && ((rc = smap_section(&s->m, out)) < 0 ||
+                   (rc = wk__buf_put(out, recs->p, recs->len)) < 0))
+        return rc;
+    return 0;
+}
+
+int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, size_t flen,
+                       struct wk__buf *out)
+{
+    struct side s;
+    size_t pos = 0, total = 0;
+    out->len = 0;
+    for (uint32_t i = 0; i < n; i++)
+        total += wk__get_u32le(hdrs + (size_t)i * WK__BLK_HDR + WK__BLK_OFF_RAW);
+    int rc = wk__buf_reserve(out, total + 1);
+    if (rc < 0)
+        return rc;
+    if ((rc = side_init(&s, false)) < 0)
+        goto out;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        const uint8_t *h = hdrs + (size_t)i * WK__BLK_HDR;
+        size_t at = out->len;
+        uint8_t hash[32];
+        if (h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2) {
+            rc = WK_ECORRUPT;
+            break;
+        }
+        if ((rc = dec_block(&s, form, flen, &pos, out)) < 0)
+            break;
+        /* The reproduced bytes must be the block's: its size and records hash. */
+        wk__records_hash(out->p + at, out->len - at, hash);
+        if (out->len - at != wk__get_u32le(h + WK__BLK_OFF_RAW) ||
+            memcmp(hash, h + WK__BLK_OFF_RHASH, 32) != 0)
+            rc = WK_ECORRUPT;
+    }
+    if (rc == 0 && pos != flen)
+        rc = WK_ECORRUPT;
+out:
+    side_fini(&s);
+    if (rc < 0)
+        out->len = 0;
+    return rc;
+}
