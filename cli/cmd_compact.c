@@ -31,7 +31,10 @@ const char wk_cmd_compact_usage[] =
     "  -s, --store DIR        the store directory (required)\n"
     "  -b, --cpu-budget PCT   use at most PCT%% of one core on average (1-100; 100)\n"
     "      --block-bytes SIZE raw bytes per merged value (2MiB)\n"
-    "      --level N          zstd level of the merged values (1-22; 19)\n\n"
+    "      --level N          zstd level of the merged values (1-22; 19)\n"
+    "      --rebuild          write rebuild values: each event as its original and an\n"
+    "                         edit script against its parser (about half the bytes;\n"
+    "                         reads re-run the parser, several times slower)\n\n"
     "Exit: 0, 2 usage, 3 runtime error.\n";
 
 static int64_t cpu_ns(void)
@@ -48,10 +51,12 @@ int wk_cmd_compact(int argc, char **argv)
         {"cpu-budget", required_argument, NULL, 'b'},
         {"block-bytes", required_argument, NULL, 'B'},
         {"level", required_argument, NULL, 'l'},
+        {"rebuild", no_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
     long budget = 100, level = 19;
+    bool rebuild = false;
     uint64_t bytes = 2u << 20;
     char *end;
     int c;
@@ -78,6 +83,9 @@ int wk_cmd_compact(int argc, char **argv)
                 return WK_EXIT_USAGE;
             }
             continue;
+        case 'R':
+            rebuild = true;
+            continue;
         case 'l':
             level = strtol(optarg, &end, 10);
             if (end == optarg || *end || level < 1 || level > 22) {
@@ -99,6 +107,7 @@ int wk_cmd_compact(int argc, char **argv)
     wk_store_opts_init(&so);
     so.cold_block_bytes = (size_t)bytes;
     so.cold_level = (int)level;
+    so.cold_rebuild = rebuild;
     struct wk_store *st;
     int rc = wk_store_open(&st, dir, &so);
     if (rc < 0) {

@@ -186,7 +186,7 @@ static int one(struct wk_store *st, uint64_t keep_hot, struct cold *w, uint64_t 
         last = wk__get_u64le(v.mv_data);
     if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
         goto fail;
-    bool rebuild = wk__rebuild_enabled();
+    bool rebuild = st->opts.cold_rebuild && wk__rebuild_enabled();
     size_t target = st->opts.cold_block_bytes;
     uint8_t kb[8];
     wk__put_u64be(kb, *cursor);

@@ -79,6 +79,13 @@ struct wk_store_opts {
     /* Cold tier (wk_store_recompact): merge consecutive blocks into one zstd frame of at
      * least this many uncompressed bytes; 0: recompress each block alone. 2 MiB. */
     size_t cold_block_bytes;
+    /* Cold tier: write rebuild values (block format 4: per event only its original, its
+     * parser context and an edit script; about half the bytes of a merged value) when
+     * rebuilds are registered (wk_store_rebuild_register). Reads of them run the parser
+     * per event (several times slower) and need parsers that rebuild what the writer's
+     * did (docs/store.md, "Rebuild values"). false: merged values (format 3). Reading
+     * format-4 values needs the rebuilds registered whatever this says. */
+    bool cold_rebuild;
 };
 
 /** Fill opts with the defaults above. */

@@ -35,6 +35,7 @@ struct wk_config_store {
         int64_t cpu_budget;    /* percent of one core it may use on average (1-100) */
         uint64_t block_bytes;  /* raw bytes per merged cold value */
         int64_t level;         /* zstd level of the cold values (1-22) */
+        bool rebuild;          /* rebuild values (format 4) instead of merged ones */
     } cold;
 };
 

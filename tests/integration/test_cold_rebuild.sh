@@ -21,7 +21,7 @@ before_after() {
     fi
     local size0
     size0=$("$WK_BIN" stats --store "$st" | sed -n 's/^stored bytes *\([0-9]*\) .*/\1/p')
-    wk_run 0 "$WK_BIN" compact --store "$st" ${COMPACT_ARGS:-}
+    wk_run 0 "$WK_BIN" compact --store "$st" --rebuild ${COMPACT_ARGS:-}
     "$WK_BIN" stats --store "$st" >"$WK_TMP/$name.stats"
     local cold
     cold=$(awk '$1 == "cold" && $2 == "blocks" {print $3}' "$WK_TMP/$name.stats")

@@ -140,6 +140,7 @@ static struct wk_store_opts small_opts(void)
     o.block_raw_max = 4096;
     o.cold_block_bytes = 8192; /* values of two or three 4 KiB blocks */
     o.cold_level = 3;
+    o.cold_rebuild = true;
     o.dictionaries = false;
     return o;
 }
@@ -205,6 +206,38 @@ static void corpus_store(const char *dir)
     snprintf(p, sizeof(p), "%s/cri", c);
     WK_ASSERT(feed_dir("cri", p, ".cri.log", false) >= 3);
     WK_ASSERT_INT_EQ(wk_store_flush(cur_st), 0);
+}
+
+/* Rebuild values are opt-in (opts.cold_rebuild): with the rebuilds registered but the
+ * option off, the cold tier writes merged values (format 3) only, and reads them back. */
+WK_TEST(rebuild_values_only_when_asked)
+{
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/optin", wk_test_tmpdir());
+    struct wk_store_opts o = small_opts();
+    WK_ASSERT(o.cold_rebuild);
+    o.cold_rebuild = false;
+    WK_ASSERT_INT_EQ(wk_store_open(&cur_st, dir, &o), 0);
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/auditd", wk_test_corpus());
+    WK_ASSERT(feed_dir("auditd", p, ".log", true) > 5);
+    WK_ASSERT_INT_EQ(wk_store_flush(cur_st), 0);
+    uint64_t done = 0;
+    memset(&wk__rebuild_totals, 0, sizeof(wk__rebuild_totals));
+    WK_ASSERT_INT_EQ(wk_store_recompact(cur_st, INT64_MAX, 0, &done), 0);
+    WK_ASSERT(done > 5);
+    WK_ASSERT_INT_EQ(wk__rebuild_totals.rebuilt + wk__rebuild_totals.whole, 0);
+    WK_ASSERT_INT_EQ(check_all(cur_st), nevs);
+    wk_store_close(cur_st);
+    cur_st = NULL;
+    unsigned counts[5];
+    formats(dir, counts);
+    WK_ASSERT(counts[3] > 0);
+    WK_ASSERT_INT_EQ(counts[4], 0);
+    struct wk_store_opts d;
+    wk_store_opts_init(&d);
+    WK_ASSERT(!d.cold_rebuild);
 }
 
 WK_TEST(corpus_events_read_back_identical_from_rebuild_values)
