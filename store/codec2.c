@@ -611,21 +611,6 @@ void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t
 /* ---------------------------------------------------------------------------------- */
 /* Shape table of the open block (writer)                                              */
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        h = (h ^ x) * UINT64_C(0x100000001b3);
-        h ^= h >> 29;
-    }
-    for (; i < n; i++)
-        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
-    return h ^ (h >> 32);
-}
-
 void wk__shapes_reset(struct wk__shapes *t)
 {
     t->gen++;
@@ -678,7 +663,7 @@ int wk__shapes_intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uin
         *id = m->sid;
         return 0;
     }
-    int rc = intern(t, desc, len, m && m->hashed ? m->hash : hash_bytes(desc, len), id);
+    int rc = intern(t, desc, len, m && m->hashed ? m->hash : wk__hash_bytes(desc, len), id);
     if (rc == 0 && m) {
         m->hash = t->ents[*id].hash;
         m->hashed = m->has_sid = true;

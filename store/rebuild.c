@@ -96,21 +96,6 @@ struct itab {
     size_t nu;
 };
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        h = (h ^ x) * UINT64_C(0x100000001b3);
-        h ^= h >> 29;
-    }
-    for (; i < n; i++)
-        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
-    return h ^ (h >> 32);
-}
-
 static void itab_fini(struct itab *t)
 {
     wk__buf_fini(&t->bytes);
@@ -370,7 +355,7 @@ static size_t smap_slot(const struct smap *m, const uint8_t *d, size_t dl, uint3
     *sid = NONE;
     if (!m->nslots)
         return 0;
-    size_t s = hash_bytes(d, dl) & (m->nslots - 1);
+    size_t s = wk__hash_bytes(d, dl) & (m->nslots - 1);
     for (; m->slot[s]; s = (s + 1) & (m->nslots - 1)) {
         uint32_t i = m->slot[s] - 1;
         if (m->dl[i] == dl && memcmp(m->bytes.p + m->off[i], d, dl) == 0) {
@@ -407,7 +392,7 @@ static int smap_add(struct smap *m, const uint8_t *d, size_t dl)
         m->slot = sl;
         m->nslots = ns;
         for (size_t i = 0; i < m->n; i++) {
-            size_t s = hash_bytes(m->bytes.p + m->off[i], m->dl[i]) & (ns - 1);
+            size_t s = wk__hash_bytes(m->bytes.p + m->off[i], m->dl[i]) & (ns - 1);
             while (sl[s])
                 s = (s + 1) & (ns - 1);
             sl[s] = (uint32_t)i + 1;
@@ -802,7 +787,7 @@ struct enc {
 static int intern(struct itab *t, struct wk__buf *hdr, unsigned tag, const void *p, size_t len,
                   uint32_t *idx)
 {
-    uint64_t h = hash_bytes(p, len);
+    uint64_t h = wk__hash_bytes(p, len);
     for (uint32_t i = t->heads[h & (NHEADS - 1)]; i != NONE; i = t->e[i].next) {
         if (t->e[i].hash == h && t->e[i].len == len &&
             memcmp(t->bytes.p + t->e[i].off, p, len) == 0) {

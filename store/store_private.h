@@ -299,6 +299,23 @@ static inline bool wk__same(const uint8_t *a, const uint8_t *b, size_t len)
     return true;
 }
 
+/* A fast hash of bytes for the writer's and the rebuild form's in-memory tables (shapes,
+ * interned strings); never stored, so it may change. */
+static inline uint64_t wk__hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        h = (h ^ x) * UINT64_C(0x100000001b3);
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h ^ (h >> 32);
+}
+
 /* memmem, always the FIRST occurrence (the format-2 encoder's references depend on it,
  * docs/store.md), for the encoder and the readers' pre-check alike: 16 start positions at
  * a time are filtered on the needle's first and last bytes (SSE2; a pair rarely both match
