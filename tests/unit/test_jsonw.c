@@ -327,6 +327,32 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(rnd_state % n);
 }
 
+/* A random value of the given kind for the random-event tests (the string ones drawn from
+ * strs, items into items[3]); rnd() is drawn in the same order for every caller. */
+static struct wk_value rand_value(enum wk_kind kind, const char *const *strs, size_t nstrs,
+                                  struct wk_str items[3], const char *json)
+{
+    struct wk_value v = {.kind = kind};
+    const char *s = strs[rnd((unsigned)nstrs)];
+    switch (v.kind) {
+    case WK_VAL_BOOL: v.u.b = rnd(2); break;
+    case WK_VAL_INT: v.u.i = (int64_t)rnd(1u << 31) - (1 << 30); break;
+    case WK_VAL_REAL: v.u.r = (double)rnd(100000) / 7.0; break;
+    case WK_VAL_STR: v.u.s = s, v.len = (uint32_t)strlen(s); break;
+    case WK_VAL_STRLIST:
+        v.len = rnd(4);
+        for (uint32_t i = 0; i < v.len; i++) {
+            const char *t = strs[rnd((unsigned)nstrs)];
+            items[i] = (struct wk_str){t, strlen(t)};
+        }
+        v.u.items = items;
+        break;
+    case WK_VAL_JSON: v.u.s = json, v.len = (uint32_t)strlen(json); break;
+    default: break;
+    }
+    return v;
+}
+
 WK_TEST(random_events_are_written_as_jansson_does)
 {
     /* ("records" alone at event level after a record field has no JSON form; the
@@ -355,24 +381,10 @@ WK_TEST(random_events_are_written_as_jansson_does)
                 strcat(name, segs[rnd(WK_ARRAY_SIZE(segs))]);
             }
             struct wk_str items[3];
-            struct wk_value v = {.kind = (enum wk_kind)rnd(WK_VAL_JSON + 1)};
-            const char *s = strs[rnd(WK_ARRAY_SIZE(strs))];
-            switch (v.kind) {
-            case WK_VAL_BOOL: v.u.b = rnd(2); break;
-            case WK_VAL_INT: v.u.i = (int64_t)rnd(1u << 31) - (1 << 30); break;
-            case WK_VAL_REAL: v.u.r = (double)rnd(100000) / 7.0; break;
-            case WK_VAL_STR: v.u.s = s, v.len = (uint32_t)strlen(s); break;
-            case WK_VAL_STRLIST:
-                v.len = rnd(4);
-                for (uint32_t i = 0; i < v.len; i++) {
-                    const char *t = strs[rnd(WK_ARRAY_SIZE(strs))];
-                    items[i] = (struct wk_str){t, strlen(t)};
-                }
-                v.u.items = items;
-                break;
-            case WK_VAL_JSON: v.u.s = rnd(2) ? "[1,{\"k\":\"v\"}]" : "12", v.len = (uint32_t)strlen(v.u.s); break;
-            default: break;
-            }
+            enum wk_kind kind = (enum wk_kind)rnd(WK_VAL_JSON + 1);
+            struct wk_value v = rand_value(kind, strs, WK_ARRAY_SIZE(strs), items, "");
+            if (kind == WK_VAL_JSON)
+                v.u.s = rnd(2) ? "[1,{\"k\":\"v\"}]" : "12", v.len = (uint32_t)strlen(v.u.s);
             struct wk_key k = wk_key_init(name);
             if (wk_event_add_value(ev, nrec ? rnd(nrec + 1) : 0, &k, rnd(4), &v) < 0)
                 continue;
@@ -559,24 +571,9 @@ WK_TEST(random_flat_records_are_written_as_jansson_does)
             /* mostly plain names and strings: most records are flat */
             const char *name = names[rnd(8) ? rnd(9) : rnd(WK_ARRAY_SIZE(names))];
             struct wk_str items[3];
-            struct wk_value v = {.kind = rnd(6) ? kinds[rnd(7)] : kinds[rnd(WK_ARRAY_SIZE(kinds))]};
-            const char *s = strs[rnd(WK_ARRAY_SIZE(strs))];
-            switch (v.kind) {
-            case WK_VAL_BOOL: v.u.b = rnd(2); break;
-            case WK_VAL_INT: v.u.i = (int64_t)rnd(1u << 31) - (1 << 30); break;
-            case WK_VAL_REAL: v.u.r = (double)rnd(100000) / 7.0; break;
-            case WK_VAL_STR: v.u.s = s, v.len = (uint32_t)strlen(s); break;
-            case WK_VAL_STRLIST:
-                v.len = rnd(4);
-                for (uint32_t i = 0; i < v.len; i++) {
-                    const char *t = strs[rnd(WK_ARRAY_SIZE(strs))];
-                    items[i] = (struct wk_str){t, strlen(t)};
-                }
-                v.u.items = items;
-                break;
-            case WK_VAL_JSON: v.u.s = "[1,{\"k\":\"v\"}]", v.len = (uint32_t)strlen(v.u.s); break;
-            default: break;
-            }
+            enum wk_kind kind = rnd(6) ? kinds[rnd(7)] : kinds[rnd(WK_ARRAY_SIZE(kinds))];
+            struct wk_value v = rand_value(kind, strs, WK_ARRAY_SIZE(strs), items,
+                                           "[1,{\"k\":\"v\"}]");
             struct wk_key k = wk_key_init(name);
             unsigned rec = rnd(5) ? 1 + rnd(nrec) : 0;
             if (wk_event_add_value(ev, rec, &k, 0, &v) < 0)
