@@ -83,15 +83,11 @@ static inline void au_collect_fini(struct au_collect *c)
         wk_event_free(c->copies[i]);
 }
 
-/* Feed buf line by line (as `ingest` does) into a new parser with sink, and flush. */
-static inline void au_feed(struct wk_parser_sink *sink, const char *path, const char *buf, size_t len)
+/* Feed buf line by line (as `ingest` does) into parser p with sink, and flush. */
+static inline void au_feed_lines(const struct wk_parser_ops *ops, struct wk_parser *p,
+                                 struct wk_parser_sink *sink, const char *path, const char *buf,
+                                 size_t len)
 {
-    const struct wk_parser_ops *ops = wk_parser_find("auditd");
-    struct wk_parser_opts opts;
-    struct wk_parser *p = NULL;
-    WK_ASSERT(ops != NULL);
-    wk_parser_opts_init(&opts);
-    WK_ASSERT_OK(ops->create(&p, &opts));
     size_t i = 0;
     uint64_t lineno = 0;
     while (i < len) {
@@ -102,6 +98,18 @@ static inline void au_feed(struct wk_parser_sink *sink, const char *path, const 
         i += l + 1;
     }
     WK_ASSERT_OK(ops->flush(p, sink));
+}
+
+/* The same into a new parser, destroyed after. */
+static inline void au_feed(struct wk_parser_sink *sink, const char *path, const char *buf, size_t len)
+{
+    const struct wk_parser_ops *ops = wk_parser_find("auditd");
+    struct wk_parser_opts opts;
+    struct wk_parser *p = NULL;
+    WK_ASSERT(ops != NULL);
+    wk_parser_opts_init(&opts);
+    WK_ASSERT_OK(ops->create(&p, &opts));
+    au_feed_lines(ops, p, sink, path, buf, len);
     ops->destroy(p);
 }
 

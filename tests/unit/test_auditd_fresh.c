@@ -100,16 +100,7 @@ static void feed_swap(struct swap_sink *w, const char *path, const char *buf, si
     struct wk_parser_opts opts;
     wk_parser_opts_init(&opts);
     WK_ASSERT_OK(wk_parser_auditd.create(&w->p, &opts));
-    size_t i = 0;
-    uint64_t lineno = 0;
-    while (i < len) {
-        const char *nl = memchr(buf + i, '\n', len - i);
-        size_t l = nl ? (size_t)(nl - (buf + i)) : len - i;
-        struct wk_line_ctx where = { path, ++lineno, i };
-        WK_ASSERT_OK(wk_parser_auditd.feed_line(w->p, buf + i, l, &where, &w->c.sink));
-        i += l + 1;
-    }
-    WK_ASSERT_OK(wk_parser_auditd.flush(w->p, &w->c.sink));
+    au_feed_lines(&wk_parser_auditd, w->p, &w->c.sink, path, buf, len);
     wk_parser_auditd.destroy(w->p);
     w->p = NULL;
 }
