@@ -35,8 +35,9 @@ static void write_file(const char *path, const char *text)
 static char last_reject[1024];
 static char last_reject_file[4200];
 
-/* Load one YAML text (with the test logsource mapping and placeholders). */
-static struct wk_ruleset *load_text(const char *yaml, size_t *nrej)
+/* Load one YAML text (with the test logsource mapping and placeholders); pf: the
+ * loader's prefilter on (1) or off (0), or its default (-1). */
+static struct wk_ruleset *load_text_pf(const char *yaml, size_t *nrej, int pf)
 {
     char p[4200], ls[4200], ph[4200];
     snprintf(p, sizeof(p), "%s/r.yml", wk_test_tmpdir());
@@ -51,6 +52,8 @@ static struct wk_ruleset *load_text(const char *yaml, size_t *nrej)
     WK_ASSERT_INT_EQ(wk_rule_loader_logsources(l, ls), 0);
     WK_ASSERT_INT_EQ(wk_rule_loader_placeholders(l, ph), 0);
     WK_ASSERT(wk_rule_loader_add(l, p) >= 0);
+    if (pf >= 0)
+        wk_rule_loader_set_prefilter(l, pf != 0);
     WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
     *nrej = wk_rule_loader_nrejects(l);
     last_reject[0] = 0;
@@ -61,6 +64,11 @@ static struct wk_ruleset *load_text(const char *yaml, size_t *nrej)
     }
     wk_rule_loader_free(l);
     return rs;
+}
+
+static struct wk_ruleset *load_text(const char *yaml, size_t *nrej)
+{
+    return load_text_pf(yaml, nrej, -1);
 }
 
 static struct wk_ruleset *load_ok(const char *yaml)
@@ -1049,23 +1057,9 @@ WK_TEST(prefilter_same_alerts)
  * joined by NUL bytes; without it each keyword searches every string itself). */
 static struct wk_ruleset *load_pf(const char *yaml, bool pf)
 {
-    char p[4200], ls[4200], ph[4200];
-    snprintf(p, sizeof(p), "%s/kw.yml", wk_test_tmpdir());
-    snprintf(ls, sizeof(ls), "%s/kwls.yaml", wk_test_tmpdir());
-    snprintf(ph, sizeof(ph), "%s/kwph.yaml", wk_test_tmpdir());
-    write_file(p, yaml);
-    write_file(ls, test_ls);
-    write_file(ph, "admins: [root]\n");
-    struct wk_rule_loader *l = NULL;
-    struct wk_ruleset *rs = NULL;
-    WK_ASSERT_OK(wk_rule_loader_new(&l));
-    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
-    WK_ASSERT_OK(wk_rule_loader_placeholders(l, ph));
-    WK_ASSERT(wk_rule_loader_add(l, p) > 0);
-    wk_rule_loader_set_prefilter(l, pf);
-    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
-    WK_ASSERT_INT_EQ(wk_rule_loader_nrejects(l), 0);
-    wk_rule_loader_free(l);
+    size_t nrej = 0;
+    struct wk_ruleset *rs = load_text_pf(yaml, &nrej, pf);
+    WK_ASSERT_INT_EQ(nrej, 0);
     return rs;
 }
 
