@@ -48,8 +48,9 @@ struct item {
  * rest paid a new event (its field array grown again, its arena chunks) and a free: ~4,500
  * instructions per event (callgrind, bench/daemon_e2e.sh audit only). A pool of the whole
  * queue_bytes saved all of it but raised the peak RSS at a steady 10k events/s from ~55 to
- * 70-72 MiB (the goal is 64); a quarter keeps 55.9 MiB and costs ~2,000 of the 4,500. What the pool held unused for a whole
- * POOL_TRIM_NS beyond queue_bytes / 8 is freed (a burst's items, once it is over). */
+ * 70-72 MiB (the goal is 64); a quarter keeps 55.9 MiB and costs ~2,000 of the 4,500.
+ * What the pool held unused for a whole POOL_TRIM_NS beyond queue_bytes / 8 is freed (a
+ * burst's items, once it is over). */
 #define POOL_EVENTS 4096
 #define POOL_TRIM_NS (2 * WK_NS_PER_SEC)
 #define POOL_CUR 64 /* cursor room given to every item, so most can be reused for any */
