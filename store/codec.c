@@ -76,6 +76,52 @@ static int put_bytes(struct wk__buf *b, const void *s, size_t n)
     return 0;
 }
 
+/* One field: name, record, kind, flags, dots mask, value (format 1's fields, and the
+ * literal fields of the rebuild form: rebuild.c). */
+int wk__store_encode_field(struct wk__buf *b, const struct wk_event *ev, size_t i)
+{
+    int rc;
+    const struct wk_key *k = wk_event_field_key(ev, i);
+    const struct wk_value *v = wk_event_field_value(ev, i);
+    if ((rc = put_bytes(b, k->name, k->len)) < 0)
+        return rc;
+    if ((rc = wk__buf_reserve(b, 40)) < 0)
+        return rc;
+    PUTV(b, v->rec);
+    b->p[b->len++] = v->kind;
+    b->p[b->len++] = v->flags;
+    PUTV(b, wk_event_field_dots(ev, i));
+    switch (v->kind) {
+    case WK_VAL_NULL:
+        break;
+    case WK_VAL_BOOL:
+        b->p[b->len++] = v->u.b ? 1 : 0;
+        break;
+    case WK_VAL_INT:
+        PUTV(b, wk__zigzag(v->u.i));
+        break;
+    case WK_VAL_REAL:
+        memcpy(b->p + b->len, &v->u.r, 8);
+        b->len += 8;
+        break;
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        if ((rc = put_bytes(b, v->u.s, v->len)) < 0)
+            return rc;
+        break;
+    case WK_VAL_STRLIST:
+        PUTV(b, v->len);
+        for (uint32_t j = 0; j < v->len; j++) {
+            if ((rc = put_bytes(b, v->u.items[j].s, v->u.items[j].len)) < 0)
+                return rc;
+        }
+        break;
+    default:
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int wk__store_encode(struct wk__buf *b, const struct wk_event *ev)
 {
     size_t nf = wk_event_nfields(ev);
@@ -87,44 +133,8 @@ int wk__store_encode(struct wk__buf *b, const struct wk_event *ev)
     PUTV(b, wk_event_nrecords(ev));
     PUTV(b, nf);
     for (size_t i = 0; i < nf; i++) {
-        const struct wk_key *k = wk_event_field_key(ev, i);
-        const struct wk_value *v = wk_event_field_value(ev, i);
-        if ((rc = put_bytes(b, k->name, k->len)) < 0)
+        if ((rc = wk__store_encode_field(b, ev, i)) < 0)
             return rc;
-        if ((rc = wk__buf_reserve(b, 40)) < 0)
-            return rc;
-        PUTV(b, v->rec);
-        b->p[b->len++] = v->kind;
-        b->p[b->len++] = v->flags;
-        PUTV(b, wk_event_field_dots(ev, i));
-        switch (v->kind) {
-        case WK_VAL_NULL:
-            break;
-        case WK_VAL_BOOL:
-            b->p[b->len++] = v->u.b ? 1 : 0;
-            break;
-        case WK_VAL_INT:
-            PUTV(b, wk__zigzag(v->u.i));
-            break;
-        case WK_VAL_REAL:
-            memcpy(b->p + b->len, &v->u.r, 8);
-            b->len += 8;
-            break;
-        case WK_VAL_STR:
-        case WK_VAL_JSON:
-            if ((rc = put_bytes(b, v->u.s, v->len)) < 0)
-                return rc;
-            break;
-        case WK_VAL_STRLIST:
-            PUTV(b, v->len);
-            for (uint32_t j = 0; j < v->len; j++) {
-                if ((rc = put_bytes(b, v->u.items[j].s, v->u.items[j].len)) < 0)
-                    return rc;
-            }
-            break;
-        default:
-            return -EINVAL;
-        }
     }
     return 0;
 }
@@ -136,6 +146,93 @@ int wk__store_encode(struct wk__buf *b, const struct wk_event *ev)
         if ((rc = wk__varint_get(p, len, &pos, &(var))) < 0)                                 \
             return rc;                                                                   \
     } while (0)
+
+/* One field at p[*pos..] (wk__store_encode_field's form) added to ev; rec_max bounds its
+ * record number. A STRLIST's items go through *items (grown with realloc: *citems; the
+ * caller frees it). @return 0, WK_ECORRUPT or -ENOMEM. */
+int wk__store_decode_field(const uint8_t *p, size_t len, size_t *pos, uint64_t rec_max,
+                           struct wk_event *ev, struct wk_str **items, size_t *citems)
+{
+    uint64_t klen, rec, dots, n;
+    int rc;
+    if ((rc = wk__varint_get(p, len, pos, &klen)) < 0)
+        return rc;
+    if (klen == 0 || klen > len - *pos)
+        return WK_ECORRUPT;
+    struct wk_key key = wk_key_initn((const char *)p + *pos, (size_t)klen);
+    *pos += (size_t)klen;
+    if ((rc = wk__varint_get(p, len, pos, &rec)) < 0)
+        return rc;
+    if (len - *pos < 2 || rec > rec_max || rec > UINT16_MAX)
+        return WK_ECORRUPT;
+    struct wk_value v;
+    memset(&v, 0, sizeof(v));
+    v.kind = p[(*pos)++];
+    v.flags = p[(*pos)++];
+    if ((rc = wk__varint_get(p, len, pos, &dots)) < 0)
+        return rc;
+    switch (v.kind) {
+    case WK_VAL_NULL:
+        break;
+    case WK_VAL_BOOL:
+        if (*pos >= len)
+            return WK_ECORRUPT;
+        v.u.b = p[(*pos)++] != 0;
+        break;
+    case WK_VAL_INT:
+        if ((rc = wk__varint_get(p, len, pos, &n)) < 0)
+            return rc;
+        v.u.i = wk__unzigzag(n);
+        break;
+    case WK_VAL_REAL:
+        if (len - *pos < 8)
+            return WK_ECORRUPT;
+        memcpy(&v.u.r, p + *pos, 8);
+        *pos += 8;
+        break;
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        if ((rc = wk__varint_get(p, len, pos, &n)) < 0)
+            return rc;
+        if (n > len - *pos || n > UINT32_MAX)
+            return WK_ECORRUPT;
+        v.u.s = (const char *)p + *pos;
+        v.len = (uint32_t)n;
+        *pos += (size_t)n;
+        break;
+    case WK_VAL_STRLIST:
+        if ((rc = wk__varint_get(p, len, pos, &n)) < 0)
+            return rc;
+        if (n > len - *pos)
+            return WK_ECORRUPT;
+        if (n > *citems) {
+            struct wk_str *it = realloc(*items, (size_t)n * sizeof(*it));
+            if (!it)
+                return -ENOMEM;
+            *items = it;
+            *citems = (size_t)n;
+        }
+        for (uint64_t j = 0; j < n; j++) {
+            uint64_t l;
+            if (wk__varint_get(p, len, pos, &l) < 0 || l > len - *pos)
+                return WK_ECORRUPT;
+            (*items)[j].s = (const char *)p + *pos;
+            (*items)[j].len = (size_t)l;
+            *pos += (size_t)l;
+        }
+        v.len = (uint32_t)n;
+        v.u.items = *items;
+        break;
+    default:
+        return WK_ECORRUPT;
+    }
+    rc = wk_event_add_value(ev, (unsigned)rec, &key, dots, &v);
+    if (rc < 0)
+        return rc == -EINVAL ? WK_ECORRUPT : rc;
+    if (v.flags)
+        wk_event_flag_last(ev, v.flags);
+    return 0;
+}
 
 int wk__store_decode(const uint8_t *p, size_t len, struct wk_event *ev)
 {
@@ -154,82 +251,14 @@ int wk__store_decode(const uint8_t *p, size_t len, struct wk_event *ev)
         if ((rc = wk_event_add_record(ev)) < 0)
             return rc;
     }
-    struct wk_str items_small[16];
-    for (uint64_t i = 0; i < nf; i++) {
-        uint64_t klen, rec, dots, n;
-        GETV(klen);
-        if (klen == 0 || klen > len - pos)
-            return WK_ECORRUPT;
-        struct wk_key key = wk_key_initn((const char *)p + pos, (size_t)klen);
-        pos += (size_t)klen;
-        GETV(rec);
-        if (len - pos < 2 || rec > nrec)
-            return WK_ECORRUPT;
-        struct wk_value v;
-        memset(&v, 0, sizeof(v));
-        v.kind = p[pos++];
-        v.flags = p[pos++];
-        GETV(dots);
-        struct wk_str *items = NULL;
-        switch (v.kind) {
-        case WK_VAL_NULL:
-            break;
-        case WK_VAL_BOOL:
-            if (pos >= len)
-                return WK_ECORRUPT;
-            v.u.b = p[pos++] != 0;
-            break;
-        case WK_VAL_INT:
-            GETV(n);
-            v.u.i = wk__unzigzag(n);
-            break;
-        case WK_VAL_REAL:
-            if (len - pos < 8)
-                return WK_ECORRUPT;
-            memcpy(&v.u.r, p + pos, 8);
-            pos += 8;
-            break;
-        case WK_VAL_STR:
-        case WK_VAL_JSON:
-            GETV(n);
-            if (n > len - pos || n > UINT32_MAX)
-                return WK_ECORRUPT;
-            v.u.s = (const char *)p + pos;
-            v.len = (uint32_t)n;
-            pos += (size_t)n;
-            break;
-        case WK_VAL_STRLIST:
-            GETV(n);
-            if (n > len - pos)
-                return WK_ECORRUPT;
-            items = n <= 16 ? items_small : malloc((size_t)n * sizeof(*items));
-            if (!items)
-                return -ENOMEM;
-            for (uint64_t j = 0; j < n; j++) {
-                uint64_t l;
-                if ((rc = wk__varint_get(p, len, &pos, &l)) < 0 || l > len - pos) {
-                    if (items != items_small)
-                        free(items);
-                    return WK_ECORRUPT;
-                }
-                items[j].s = (const char *)p + pos;
-                items[j].len = (size_t)l;
-                pos += (size_t)l;
-            }
-            v.len = (uint32_t)n;
-            v.u.items = items;
-            break;
-        default:
-            return WK_ECORRUPT;
-        }
-        rc = wk_event_add_value(ev, (unsigned)rec, &key, dots, &v);
-        if (items && items != items_small)
-            free(items);
-        if (rc < 0)
-            return rc == -EINVAL ? WK_ECORRUPT : rc;
-        if (v.flags)
-            wk_event_flag_last(ev, v.flags);
-    }
+    struct wk_str *items = NULL;
+    size_t citems = 0;
+    rc = 0;
+    for (uint64_t i = 0; i < nf && rc == 0; i++)
+        rc = wk__store_decode_field(p, len, &pos, nrec, ev, &items, &citems);
+    free(items);
+    if (rc < 0)
+        return rc;
     return pos == len ? 0 : WK_ECORRUPT;
 }
 

@@ -180,146 +180,12 @@ static inline int room(struct wk__buf *b, size_t add)
 }
 
 /* ---------------------------------------------------------------------------------- */
-/* Literal fields                                                                      */
+/* Literal fields: format 1's field form (codec.c, wk__store_encode_field/_decode_field) */
 
-static int put_field(struct wk__buf *o, const struct wk_event *ev, size_t i)
-{
-    const struct wk_key *k = wk_event_field_key(ev, i);
-    const struct wk_value *v = wk_event_field_value(ev, i);
-    size_t need = k->len + 40;
-    if (v->kind == WK_VAL_STR || v->kind == WK_VAL_JSON)
-        need += v->len;
-    else if (v->kind == WK_VAL_STRLIST) {
-        for (uint32_t j = 0; j < v->len; j++)
-            need += v->u.items[j].len + 10;
-    }
-    int rc = room(o, need);
-    if (rc < 0)
-        return rc;
-    PUTV(o, k->len);
-    memcpy(o->p + o->len, k->name, k->len);
-    o->len += k->len;
-    PUTV(o, v->rec);
-    o->p[o->len++] = v->kind;
-    o->p[o->len++] = v->flags;
-    PUTV(o, wk_event_field_dots(ev, i));
-    switch (v->kind) {
-    case WK_VAL_NULL:
-        break;
-    case WK_VAL_BOOL:
-        o->p[o->len++] = v->u.b ? 1 : 0;
-        break;
-    case WK_VAL_INT:
-        PUTV(o, wk__zigzag(v->u.i));
-        break;
-    case WK_VAL_REAL:
-        memcpy(o->p + o->len, &v->u.r, 8);
-        o->len += 8;
-        break;
-    case WK_VAL_STR:
-    case WK_VAL_JSON:
-        PUTV(o, v->len);
-        memcpy(o->p + o->len, v->u.s, v->len);
-        o->len += v->len;
-        break;
-    case WK_VAL_STRLIST:
-        PUTV(o, v->len);
-        for (uint32_t j = 0; j < v->len; j++) {
-            PUTV(o, v->u.items[j].len);
-            memcpy(o->p + o->len, v->u.items[j].s, v->u.items[j].len);
-            o->len += v->u.items[j].len;
-        }
-        break;
-    default:
-        return -EINVAL;
-    }
-    return 0;
-}
-
-struct scratch {
+struct scratch { /* a literal list's items */
     struct wk_str *items;
     size_t citems;
 };
-
-/* Add the literal field at p[*pos..] to ev. */
-static int get_field(const uint8_t *p, size_t len, size_t *pos, struct wk_event *ev,
-                     struct scratch *sc)
-{
-    uint64_t nl, rec, dots, x;
-    int rc;
-    if ((rc = wk__varint_get(p, len, pos, &nl)) < 0)
-        return rc;
-    if (nl == 0 || nl > len - *pos || nl > 4096)
-        return WK_ECORRUPT;
-    struct wk_key key = wk_key_initn((const char *)p + *pos, (size_t)nl);
-    *pos += (size_t)nl;
-    if ((rc = wk__varint_get(p, len, pos, &rec)) < 0)
-        return rc;
-    if (len - *pos < 2 || rec > UINT16_MAX)
-        return WK_ECORRUPT;
-    struct wk_value v = {.kind = p[*pos], .flags = p[*pos + 1], .rec = (uint16_t)rec};
-    *pos += 2;
-    if ((rc = wk__varint_get(p, len, pos, &dots)) < 0)
-        return rc;
-    switch (v.kind) {
-    case WK_VAL_NULL:
-        break;
-    case WK_VAL_BOOL:
-        if (*pos >= len)
-            return WK_ECORRUPT;
-        v.u.b = p[(*pos)++] != 0;
-        break;
-    case WK_VAL_INT:
-        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
-            return rc;
-        v.u.i = wk__unzigzag(x);
-        break;
-    case WK_VAL_REAL:
-        if (len - *pos < 8)
-            return WK_ECORRUPT;
-        memcpy(&v.u.r, p + *pos, 8);
-        *pos += 8;
-        break;
-    case WK_VAL_STR:
-    case WK_VAL_JSON:
-        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
-            return rc;
-        if (x > len - *pos || x > UINT32_MAX)
-            return WK_ECORRUPT;
-        v.len = (uint32_t)x;
-        v.u.s = (const char *)p + *pos;
-        *pos += (size_t)x;
-        break;
-    case WK_VAL_STRLIST:
-        if ((rc = wk__varint_get(p, len, pos, &x)) < 0)
-            return rc;
-        if (x > len - *pos)
-            return WK_ECORRUPT;
-        if (x > sc->citems) {
-            struct wk_str *it = realloc(sc->items, (size_t)x * sizeof(*it));
-            if (!it)
-                return -ENOMEM;
-            sc->items = it;
-            sc->citems = (size_t)x;
-        }
-        v.len = (uint32_t)x;
-        for (uint64_t j = 0; j < x; j++) {
-            uint64_t il;
-            if ((rc = wk__varint_get(p, len, pos, &il)) < 0)
-                return rc;
-            if (il > len - *pos)
-                return WK_ECORRUPT;
-            sc->items[j].s = (const char *)p + *pos;
-            sc->items[j].len = (size_t)il;
-            *pos += (size_t)il;
-        }
-        v.u.items = sc->items;
-        break;
-    default:
-        return WK_ECORRUPT;
-    }
-    return wk_event_add_value(ev, v.rec, &key, dots, &v) < 0 ? WK_ECORRUPT : 0;
-}
 
 /* ---------------------------------------------------------------------------------- */
 /* The shape table of a block: descriptor -> shape id                                  */
@@ -660,7 +526,8 @@ static int dec_event(struct side *s, const uint8_t *p, size_t len, const char *o
             if ((rc = wk__varint_get(run, rl, &rp, &nf)) < 0)
                 return rc;
             for (uint64_t f = 0; f < nf; f++) {
-                if ((rc = get_field(run, rl, &rp, ev, &s->sc)) < 0)
+                if ((rc = wk__store_decode_field(run, rl, &rp, UINT16_MAX, ev, &s->sc.items,
+                                                 &s->sc.citems)) < 0)
                     return rc;
             }
             if (rp != rl)
@@ -889,7 +756,7 @@ static int enc_event(struct enc *x, const struct wk_event *ev)
             return rc;
         PUTV(&x->run, e - i);
         for (; i < e; i++) {
-            if ((rc = put_field(&x->run, ev, i)) < 0)
+            if ((rc = wk__store_encode_field(&x->run, ev, i)) < 0)
                 return rc;
         }
         if ((rc = intern(&s->st, &x->hdr, 1, x->run.p, x->run.len, &idx)) < 0)

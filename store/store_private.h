@@ -126,6 +126,12 @@ static inline int64_t wk__get_tskey(const uint8_t *p)
 /* codec.c: one event <-> one record body (without its length prefix). */
 int wk__store_encode(struct wk__buf *b, const struct wk_event *ev);
 int wk__store_decode(const uint8_t *p, size_t len, struct wk_event *ev);
+/* One field of format 1 (also the rebuild form's literal fields): encode field i of ev,
+ * decode one into ev (rec_max: the highest record number allowed; *items and *citems: the
+ * caller's scratch for a list's items, freed by the caller). */
+int wk__store_encode_field(struct wk__buf *b, const struct wk_event *ev, size_t i);
+int wk__store_decode_field(const uint8_t *p, size_t len, size_t *pos, uint64_t rec_max,
+                           struct wk_event *ev, struct wk_str **items, size_t *citems);
 /* Records of a block: varint length + body each. Reads one; @return 1, 0 (end), <0. */
 int wk__store_next_record(const uint8_t *raw, size_t len, size_t *pos, const uint8_t **body,
                           size_t *blen);
