@@ -1111,10 +1111,106 @@ int wk_rule_loader_build(struct wk_rule_loader *l, struct wk_ruleset **out)
     }
     if (!l->no_prefilter && (rc = wk__sg_prefilter_build(rs)) < 0)
         goto fail;
+    if ((rc = wk__sg_intern_keys(rs)) < 0)
+        goto fail;
     *out = rs;
     return 0;
 fail:
     wk_ruleset_unref(rs);
+    return rc;
+}
+
+/* The key table: an open-addressing set of names (by wk_key hash) giving ids in order. */
+struct ktab {
+    const struct wk_key **v; /* by slot */
+    uint32_t *id;
+    size_t cap;
+    uint32_t n;
+};
+
+static int intern(struct ktab *t, const struct wk_key *k, uint32_t *id)
+{
+    if ((size_t)t->n * 2 + 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        const struct wk_key **v = calloc(cap, sizeof(*v));
+        uint32_t *ids = calloc(cap, sizeof(*ids));
+        if (!v || !ids) {
+            free(v), free(ids);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->v[i])
+                continue;
+            size_t p = t->v[i]->hash & (cap - 1);
+            while (v[p])
+                p = (p + 1) & (cap - 1);
+            v[p] = t->v[i];
+            ids[p] = t->id[i];
+        }
+        free(t->v), free(t->id);
+        t->v = v, t->id = ids, t->cap = cap;
+    }
+    size_t p = k->hash & (t->cap - 1);
+    for (; t->v[p]; p = (p + 1) & (t->cap - 1)) {
+        const struct wk_key *o = t->v[p];
+        if (o->hash == k->hash && o->len == k->len && !memcmp(o->name, k->name, k->len)) {
+            *id = t->id[p];
+            return 0;
+        }
+    }
+    t->v[p] = k;
+    t->id[p] = *id = t->n++;
+    return 0;
+}
+
+static int intern_rule(struct ktab *t, struct sg_rule *r)
+{
+    for (size_t s = 0; s < r->sels.n; s++)
+        for (size_t a = 0; a < r->sels.v[s].alts.n; a++)
+            for (size_t k = 0; k < r->sels.v[s].alts.v[a].items.n; k++) {
+                struct sg_item *it = &r->sels.v[s].alts.v[a].items.v[k];
+                if (it->field && intern(t, &it->key, &it->kid) < 0)
+                    return -ENOMEM;
+                for (size_t m = 0; m < it->m.n; m++)
+                    if (it->m.v[m].kind == SG_MK_FIELDREF &&
+                        intern(t, &it->m.v[m].ref, &it->m.v[m].refkid) < 0)
+                        return -ENOMEM;
+            }
+    return 0;
+}
+
+int wk__sg_intern_keys(struct wk_ruleset *rs)
+{
+    struct ktab t = { 0 };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < rs->rules.n; i++)
+        if (!rs->rules.v[i]->is_corr)
+            rc = intern_rule(&t, rs->rules.v[i]);
+    for (size_t i = 0; rc == 0 && i < rs->filters.n; i++)
+        rc = intern_rule(&t, rs->filters.v[i]);
+    for (size_t l = 0; rc == 0 && l < rs->ls.n; l++) {
+        struct sg_logsource *ls = &rs->ls.v[l];
+        if (ls->dispatch)
+            rc = intern(&t, &ls->dkey, &ls->dkid);
+        for (size_t i = 0; rc == 0 && i < ls->match.n; i++)
+            rc = intern(&t, &ls->match.v[i].key, &ls->match.v[i].kid);
+        for (size_t i = 0; rc == 0 && i < ls->pf.n; i++)
+            rc = intern(&t, &ls->pf.v[i].key, &ls->pf.v[i].kid);
+    }
+    rs->nkeys = t.n;
+    if (rc == 0 && t.cap && !(rs->kslots = calloc(t.cap, sizeof(*rs->kslots))))
+        rc = -ENOMEM;
+    for (size_t p = 0; rc == 0 && p < t.cap; p++) {
+        if (!t.v[p])
+            continue;
+        const struct wk_key *k = t.v[p];
+        rs->kslots[p] = (struct sg_kslot){ k->name, k->hash, k->len, t.id[p] };
+        unsigned b = (k->hash ^ (k->hash >> 16)) & 4095u;
+        rs->kbits[b >> 6] |= 1ULL << (b & 63u);
+    }
+    rs->kmask = t.cap ? (uint32_t)t.cap - 1 : 0;
+    free(t.v);
+    free(t.id);
     return rc;
 }
 
@@ -1136,6 +1232,7 @@ struct wk_ruleset *wk_ruleset_unref(struct wk_ruleset *rs)
         wk__sg_rule_free(rs->filters.v[i]);
     free(rs->filters.v);
     wk__sg_prefilter_free_raw(rs);
+    free(rs->kslots);
     for (size_t i = 0; i < rs->ls.n; i++) {
         wk__sg_prefilter_fini(&rs->ls.v[i]);
         wk__sg_logsource_fini(&rs->ls.v[i]);

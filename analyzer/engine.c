@@ -60,7 +60,9 @@ int wk_rule_scratch_new(struct wk_rule_scratch **out, struct wk_ruleset *rs,
     sc->md = pcre2_match_data_create(1, NULL);
     sc->mctx = pcre2_match_context_create(NULL);
     sc->fired = calloc(rs->rules.n + 1, sizeof(uint64_t));
-    if (!sc->md || !sc->mctx || !sc->fired || wk__corr_new(sc) < 0 ||
+    sc->mev = calloc(rs->nkeys + 1, sizeof(*sc->mev));
+    sc->mrec = calloc(rs->nkeys + 1, sizeof(*sc->mrec));
+    if (!sc->md || !sc->mctx || !sc->fired || !sc->mev || !sc->mrec || wk__corr_new(sc) < 0 ||
         wk__sg_prefilter_scratch(sc) < 0) {
         wk_rule_scratch_free(sc);
         return -ENOMEM;
@@ -81,6 +83,9 @@ struct wk_rule_scratch *wk_rule_scratch_free(struct wk_rule_scratch *sc)
     pcre2_match_data_free(sc->md);
     pcre2_match_context_free(sc->mctx);
     free(sc->fired);
+    free(sc->mev);
+    free(sc->mrec);
+    free(sc->recf);
     free(sc->argv);
     wk_ruleset_unref(sc->rs);
     free(sc);
@@ -324,28 +329,62 @@ struct ctx {
     const struct sg_logsource *ls;
 };
 
-static const struct wk_value *lookup(const struct ctx *c, const struct wk_key *k)
+static inline const struct wk_value *lookup(const struct ctx *c, const struct wk_key *k,
+                                           uint32_t kid)
 {
-    return c->per_record ? wk__sg_get_ctx(c->sc, c->ev, c->rec, k) : wk_event_get(c->ev, 0, k);
+    return wk__sg_lookup(c->sc, c->ev, c->rec, c->per_record, k, kid);
 }
 
-static void bloom_build(struct wk_rule_scratch *sc, const struct wk_event *ev)
+/* One pass over the event's fields for per-record logsources: every field whose name the
+ * ruleset looks up (its key table) goes to the event memo (record 0, which is then
+ * complete: evfull) or to sc->recf (records). @return 0, -ENOMEM. */
+static int fields_pass(struct wk_rule_scratch *sc, const struct wk_event *ev)
 {
-    uint64_t b[4] = { 0, 0, 0, 0 };
+    const struct wk_ruleset *rs = sc->rs;
     size_t n = wk_event_nfields(ev);
+    const struct wk_field *f = wk_event_fields(ev);
     const uint32_t *hs = wk_event_field_hashes(ev);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t h = hs[i];
-        unsigned x = (h ^ (h >> 16)) & 255u;
-        b[x >> 6] |= 1ULL << (x & 63u);
+    if (n > sc->recfcap) {
+        struct wk__recf *p = realloc(sc->recf, n * 2 * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        sc->recf = p;
+        sc->recfcap = n * 2;
     }
-    memcpy(sc->bloom, b, sizeof(b));
-    sc->bloom_gen = sc->gen;
+    size_t nr = 0;
+    const uint64_t gen = sc->gen;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t kid = wk__sg_key_id(rs, hs[i], f[i].key.name, f[i].key.len);
+        if (kid == UINT32_MAX)
+            continue;
+        if (f[i].v.rec == 0) {
+            sc->mev[kid].gen = gen;
+            sc->mev[kid].v = &f[i].v;
+        } else {
+            sc->recf[nr++] = (struct wk__recf){ kid, f[i].v.rec, &f[i].v };
+        }
+    }
+    sc->nrecf = nr;
+    sc->evfull = gen;
+    return 0;
+}
+
+/* Start record rec (per-record logsource): its looked-up fields under a new mgen. */
+static void rec_begin(struct wk_rule_scratch *sc, unsigned rec)
+{
+    const uint64_t g = ++sc->mgen;
+    for (size_t i = 0; i < sc->nrecf; i++) {
+        const struct wk__recf *r = &sc->recf[i];
+        if (r->rec == rec) {
+            sc->mrec[r->kid].gen = g;
+            sc->mrec[r->kid].v = r->v;
+        }
+    }
 }
 
 static bool fieldref(const struct sg_matcher *m, const struct wk_value *v, const struct ctx *c)
 {
-    const struct wk_value *o = lookup(c, &m->ref);
+    const struct wk_value *o = lookup(c, &m->ref, m->refkid);
     if (!o || o->kind == WK_VAL_NULL)
         return false;
     const char *os, *vs;
@@ -566,7 +605,7 @@ static bool keyword_matcher(const struct sg_matcher *m, const struct ctx *c)
 
 static bool item_match(const struct sg_item *it, const struct ctx *c)
 {
-    const struct wk_value *v = it->field ? lookup(c, &it->key) : NULL;
+    const struct wk_value *v = it->field ? lookup(c, &it->key, it->kid) : NULL;
     bool r;
     if (it->all) {
         r = true;
@@ -623,32 +662,6 @@ static bool cond_eval(const struct sg_rule *r, const struct sg_cond *k, const st
     }
 }
 
-/* The event-level fields logsources select on (event.module, event.action), each looked
- * up once per event however many logsources name it. */
-struct ls_memo {
-    size_t n;
-    struct {
-        const struct wk_key *k;
-        const struct wk_value *v;
-    } e[8];
-};
-
-static const struct wk_value *ls_get(struct ls_memo *mm, const struct wk_event *ev,
-                                     const struct wk_key *k)
-{
-    for (size_t i = 0; i < mm->n; i++) {
-        const struct wk_key *o = mm->e[i].k;
-        if (o->hash == k->hash && o->len == k->len && !memcmp(o->name, k->name, k->len))
-            return mm->e[i].v;
-    }
-    const struct wk_value *v = wk_event_get(ev, 0, k);
-    if (mm->n < sizeof(mm->e) / sizeof(mm->e[0])) {
-        mm->e[mm->n].k = k;
-        mm->e[mm->n++].v = v;
-    }
-    return v;
-}
-
 /* a[0..n) case-folded equals the NUL-terminated lower-case lit (no strlen: the first
  * differing byte, or lit's end, stops it) */
 static inline bool fold_eq_z(const char *a, size_t n, const char *lit)
@@ -660,12 +673,14 @@ static inline bool fold_eq_z(const char *a, size_t n, const char *lit)
     return lit[n] == '\0';
 }
 
+/* The event-level fields logsources select on (event.module, event.action) are looked up
+ * once per event however many logsources name them (the event memo). */
 static bool ls_applies(const struct sg_logsource *ls, const struct wk_event *ev,
-                       struct ls_memo *mm)
+                       struct wk_rule_scratch *sc)
 {
     for (size_t i = 0; i < ls->match.n; i++) {
         const struct sg_lsmatch *m = &ls->match.v[i];
-        const struct wk_value *v = ls_get(mm, ev, &m->key);
+        const struct wk_value *v = wk__sg_get_ev(sc, ev, &m->key, m->kid);
         if (!v)
             return false;
         if (m->values.n == 0)
@@ -736,22 +751,24 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
     sc->st.events++;
     wk_event_prefetch(ev);
     unsigned nrec = wk_event_nrecords(ev);
-    struct ls_memo mm;
-    mm.n = 0;
     for (size_t l = 0; l < rs->ls.n; l++) {
         const struct sg_logsource *ls = &rs->ls.v[l];
-        if (ls->rules.n == 0 || !ls_applies(ls, ev, &mm))
+        if (ls->rules.n == 0 || !ls_applies(ls, ev, sc))
             continue;
         struct ctx c = { sc, ev, 0, ls->per_record && nrec > 0, ls };
         unsigned from = c.per_record ? 1 : 0, to = c.per_record ? nrec : 0;
-        if (c.per_record && sc->bloom_gen != sc->gen)
-            bloom_build(sc, ev);
+        if (c.per_record && sc->evfull != sc->gen) {
+            int rc = fields_pass(sc, ev);
+            if (rc < 0)
+                return rc;
+        }
         for (unsigned rec = from; rec <= to; rec++) {
             c.rec = rec;
+            if (c.per_record)
+                rec_begin(sc, rec);
             const struct sg_bucket *b = NULL;
             if (ls->dispatch) {
-                const struct wk_value *dv = c.per_record ? wk__sg_get_ctx(sc, ev, rec, &ls->dkey)
-                                                         : wk_event_get(ev, 0, &ls->dkey);
+                const struct wk_value *dv = lookup(&c, &ls->dkey, ls->dkid);
                 if (dv && dv->kind == WK_VAL_STR) {
                     uint32_t h = wk__sg_hash_fold(dv->u.s, dv->len);
                     for (size_t k = 0; !b && k < ls->buckets.n; k++)

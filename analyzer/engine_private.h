@@ -10,6 +10,13 @@
 
 struct corr_state;
 
+/* One remembered lookup: the value (NULL: absent) of a key id, valid while gen is the
+ * scratch's current generation for it. */
+struct wk__kmemo {
+    uint64_t gen;
+    const struct wk_value *v;
+};
+
 struct wk_rule_scratch {
     struct wk_ruleset *rs;
     pcre2_match_data *md;
@@ -36,11 +43,19 @@ struct wk_rule_scratch {
     const void *kw_ls;
     char *kwbuf;
     size_t kwcap;
-    /* the names of the current event's fields (any record), a 256-bit Bloom filter: a
-     * per-record lookup (record, then event level) of a name not in it is answered without
-     * probing the event twice; built once per event (bloom_gen) for per-record logsources */
-    uint64_t bloom[4];
-    uint64_t bloom_gen;
+    /* lookups by key id (wk_ruleset.nkeys). mev: event-level values, stamped with gen
+     * (looked up once per event, or all set by one pass over the event's fields: then
+     * evfull == gen and an id without a stamp is absent). mrec: the values of the record
+     * being evaluated, stamped with mgen (bumped for each record a per-record logsource
+     * visits, then set from recf); an id without a stamp falls back to the event level. */
+    struct wk__kmemo *mev, *mrec;
+    uint64_t mgen, evfull;
+    /* the pass's record fields with a key id: (id, record, value), in field order */
+    struct wk__recf {
+        uint32_t kid, rec;
+        const struct wk_value *v;
+    } *recf;
+    size_t nrecf, recfcap;
     /* hunt: detection runs in parallel workers; correlation feeds are deferred and replayed
      * in store order by one thread (hunt.c), which keeps the results identical to live */
     int (*defer)(void *arg, uint32_t corr, uint32_t rule, const struct wk_event *ev,
@@ -48,18 +63,39 @@ struct wk_rule_scratch {
     void *defer_arg;
 };
 
-static inline bool wk__sg_bloom_may_have(const struct wk_rule_scratch *sc, uint32_t h)
+/* The event-level field k (key id kid), looked up once per event. */
+static inline const struct wk_value *wk__sg_get_ev(struct wk_rule_scratch *sc,
+                                                   const struct wk_event *ev,
+                                                   const struct wk_key *k, uint32_t kid)
 {
-    unsigned b = (h ^ (h >> 16)) & 255u;
-    return (sc->bloom[b >> 6] >> (b & 63u)) & 1u;
+    struct wk__kmemo *m = &sc->mev[kid];
+    if (m->gen != sc->gen) {
+        if (sc->evfull == sc->gen)
+            return NULL;
+        m->gen = sc->gen;
+        m->v = wk_event_get(ev, 0, k);
+    }
+    return m->v;
 }
 
-/* A field of record rec, else of the event (wk_event_get_ctx), via the Bloom filter. */
-static inline const struct wk_value *wk__sg_get_ctx(const struct wk_rule_scratch *sc,
+/* wk_event_get_ctx(ev, rec, k) for the record under sc->mgen (engine.c rec_begin set its
+ * fields): the record's value, else the event level's. */
+static inline const struct wk_value *wk__sg_get_rec(struct wk_rule_scratch *sc,
                                                     const struct wk_event *ev, unsigned rec,
-                                                    const struct wk_key *k)
+                                                    const struct wk_key *k, uint32_t kid)
 {
-    return wk__sg_bloom_may_have(sc, k->hash) ? wk_event_get_ctx(ev, rec, k) : NULL;
+    (void)rec;
+    const struct wk__kmemo *m = &sc->mrec[kid];
+    return m->gen == sc->mgen ? m->v : wk__sg_get_ev(sc, ev, k, kid);
+}
+
+/* The evaluator's lookup: per record (rec >= 1, under sc->mgen) or at event level. */
+static inline const struct wk_value *wk__sg_lookup(struct wk_rule_scratch *sc,
+                                                   const struct wk_event *ev, unsigned rec,
+                                                   bool per_record, const struct wk_key *k,
+                                                   uint32_t kid)
+{
+    return per_record ? wk__sg_get_rec(sc, ev, rec, k, kid) : wk__sg_get_ev(sc, ev, k, kid);
 }
 
 /* Literal hits in a buffer (hunt's block prefilter): end offset, literal id. */

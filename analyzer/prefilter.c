@@ -512,6 +512,10 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
         for (size_t q = 0; rc == 0 && q < ls->pf.n; q++) {
             struct sg_pfield *pf = &ls->pf.v[q];
             pf->key = wk_key_init(pf->field); /* the vector may have moved */
+            pf->minlen = UINT32_MAX;
+            for (size_t i = 0; i < pf->lits.n; i++)
+                if (strlen(pf->lits.v[i]) < pf->minlen)
+                    pf->minlen = (uint32_t)strlen(pf->lits.v[i]);
             hs_database_t *db = NULL;
             rc = compile_lits(pf->lits.v, pf->lits.n, HS_FLAG_SINGLEMATCH, &db);
             pf->db = db;
@@ -608,6 +612,8 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
 
 static void scan(struct hit *h, const char *s, size_t len)
 {
+    if (len < h->pf->minlen) /* no literal of the database fits in it */
+        return;
     (void)hs_scan(h->pf->db, s, (unsigned)len, 0, h->sc->hs, on_hit, h);
 }
 #endif
@@ -620,8 +626,8 @@ int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource 
 #if WK_HAVE_HYPERSCAN
     for (size_t q = 0; q < npfs; q++) {
         struct hit h = { sc, &ls->pf.v[pfs[q]] };
-        const struct wk_value *v = per_record ? wk__sg_get_ctx(sc, ev, rec, &h.pf->key)
-                                              : wk_event_get(ev, 0, &h.pf->key);
+        const struct wk_value *v = wk__sg_lookup(sc, ev, rec, per_record, &h.pf->key,
+                                                 h.pf->kid);
         if (!v)
             continue;
         char num[64];

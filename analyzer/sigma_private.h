@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "watchkeeper/event.h"
 #include "watchkeeper/rule.h"
@@ -84,6 +85,7 @@ struct sg_matcher {
     uint8_t ip[16], plen, family; /* CIDR */
     double num;                   /* NUM */
     struct wk_key ref;            /* FIELDREF */
+    uint32_t refkid;              /* FIELDREF: ref's id in the ruleset's key table */
     char *refname;
     uint32_t kw_id; /* keyword CONTAINS literal: 1 + its id in rs->kwdb (0: none) */
 };
@@ -92,6 +94,7 @@ struct sg_matcher {
 struct sg_item {
     char *field; /* NULL: keyword search */
     struct wk_key key;
+    uint32_t kid; /* key's id in the ruleset's key table (wk_ruleset.nkeys) */
     bool all;    /* values linked with AND (by group) */
     bool neg;    /* neq: the item is negated */
     uint16_t ngroups;
@@ -188,6 +191,8 @@ struct sg_bucket {
 struct sg_pfield {
     char *field;
     struct wk_key key;
+    uint32_t kid;            /* key's id in the ruleset's key table */
+    uint32_t minlen;         /* the shortest literal's length: a shorter value holds none */
     SG_VEC(char *) lits;     /* folded literals */
     SG_VEC(uint32_t) owner;  /* literal i belongs to rule owner.v[i] */
     void *db;                /* hs_database_t */
@@ -197,6 +202,7 @@ struct sg_pfield {
 struct sg_lsmatch {
     char *field;
     struct wk_key key;
+    uint32_t kid; /* key's id in the ruleset's key table */
     SG_VEC(char *) values; /* lower case; empty: field must exist */
 };
 struct sg_fieldmap {
@@ -213,6 +219,7 @@ struct sg_logsource {
      * tried when the event (record) carries one of them; the others always */
     char *dispatch;
     struct wk_key dkey;
+    uint32_t dkid; /* dkey's id in the ruleset's key table */
     SG_VEC(struct sg_bucket) buckets;
     SG_VEC(uint32_t) any;
     SG_VEC(struct sg_pfield) pf; /* prefilter fields (empty without Hyperscan) */
@@ -255,6 +262,19 @@ struct wk_ruleset {
      * filter, scanned once over a record's keyword haystacks (sg_matcher.kw_id) */
     void *kwdb;     /* hs_database_t */
     uint32_t nkw;
+    /* every field name the evaluator looks up (items, field references, dispatch and
+     * prefilter fields, logsource matches) has an id < nkeys (wk__sg_intern_keys): a
+     * scratch remembers each name's value per record and per event (engine_private.h) */
+    uint32_t nkeys;
+    /* the same names as an open-addressing table by wk_key hash (kmask + 1 slots, name
+     * NULL: empty) and a 4096-bit filter of their hashes (bit (h ^ h >> 16) & 4095): the
+     * evaluator's one pass over an event's fields finds which of them it has */
+    struct sg_kslot {
+        const char *name;
+        uint32_t hash, len, kid;
+    } *kslots;
+    uint32_t kmask;
+    uint64_t kbits[64];
 };
 
 /* loader helpers (sigma_load.c) */
@@ -284,6 +304,38 @@ int wk__sg_re_factors(const char *pat, size_t len, bool caseless, char ***lits, 
 bool wk__sg_re_local(const char *pat, size_t len);
 /* prefilter.c */
 int wk__sg_prefilter_build(struct wk_ruleset *rs);
+/* compile.c: give every key the evaluator looks up its id (rs->nkeys). @return 0, -ENOMEM */
+int wk__sg_intern_keys(struct wk_ruleset *rs);
+/* a[0..n) == b[0..n) for the short names of fields, without a call */
+static inline bool wk__sg_name_eq(const char *a, const char *b, uint32_t n)
+{
+    uint64_t x, y;
+    while (n >= 8) {
+        memcpy(&x, a, 8), memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+        a += 8, b += 8, n -= 8;
+    }
+    while (n--)
+        if (*a++ != *b++)
+            return false;
+    return true;
+}
+
+/* The id of a field name that is in rs's key table, or UINT32_MAX. */
+static inline uint32_t wk__sg_key_id(const struct wk_ruleset *rs, uint32_t h, const char *name,
+                                     uint32_t len)
+{
+    unsigned b = (h ^ (h >> 16)) & 4095u;
+    if (!((rs->kbits[b >> 6] >> (b & 63u)) & 1u))
+        return UINT32_MAX;
+    for (uint32_t p = h & rs->kmask; rs->kslots[p].name; p = (p + 1) & rs->kmask) {
+        const struct sg_kslot *k = &rs->kslots[p];
+        if (k->hash == h && k->len == len && wk__sg_name_eq(k->name, name, len))
+            return k->kid;
+    }
+    return UINT32_MAX;
+}
 /* alert.c: the "rule" object of an alert of this rule, as wk_alert_to_json writes it
  * (malloc'd text). @return 0, -ENOMEM. */
 int wk__alert_rule_json(const struct wk_rule_info *in, const char *attack, char **out,
