@@ -19,6 +19,8 @@
 #include "watchkeeper/error.h"
 #include "watchkeeper/timefmt.h"
 
+bool wk__sg_plain_lookups;
+
 #define MAX_ARGV 128
 static struct wk_key argv_keys[MAX_ARGV];
 static char argv_names[MAX_ARGV][8];
@@ -680,7 +682,7 @@ static bool ls_applies(const struct sg_logsource *ls, const struct wk_event *ev,
 {
     for (size_t i = 0; i < ls->match.n; i++) {
         const struct sg_lsmatch *m = &ls->match.v[i];
-        const struct wk_value *v = wk__sg_get_ev(sc, ev, &m->key, m->kid);
+        const struct wk_value *v = wk__sg_lookup(sc, ev, 0, false, &m->key, m->kid);
         if (!v)
             return false;
         if (m->values.n == 0)
@@ -757,14 +759,14 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
             continue;
         struct ctx c = { sc, ev, 0, ls->per_record && nrec > 0, ls };
         unsigned from = c.per_record ? 1 : 0, to = c.per_record ? nrec : 0;
-        if (c.per_record && sc->evfull != sc->gen) {
+        if (c.per_record && sc->evfull != sc->gen && !wk__sg_plain_lookups) {
             int rc = fields_pass(sc, ev);
             if (rc < 0)
                 return rc;
         }
         for (unsigned rec = from; rec <= to; rec++) {
             c.rec = rec;
-            if (c.per_record)
+            if (c.per_record && !wk__sg_plain_lookups)
                 rec_begin(sc, rec);
             const struct sg_bucket *b = NULL;
             if (ls->dispatch) {

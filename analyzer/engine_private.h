@@ -95,6 +95,8 @@ static inline const struct wk_value *wk__sg_lookup(struct wk_rule_scratch *sc,
                                                    bool per_record, const struct wk_key *k,
                                                    uint32_t kid)
 {
+    if (__builtin_expect(wk__sg_plain_lookups, 0))
+        return per_record ? wk_event_get_ctx(ev, rec, k) : wk_event_get(ev, 0, k);
     return per_record ? wk__sg_get_rec(sc, ev, rec, k, kid) : wk__sg_get_ev(sc, ev, k, kid);
 }
 

@@ -612,7 +612,7 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
 
 static void scan(struct hit *h, const char *s, size_t len)
 {
-    if (len < h->pf->minlen) /* no literal of the database fits in it */
+    if (len < h->pf->minlen && !wk__sg_plain_lookups) /* no literal of the database fits */
         return;
     (void)hs_scan(h->pf->db, s, (unsigned)len, 0, h->sc->hs, on_hit, h);
 }

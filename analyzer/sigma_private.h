@@ -344,6 +344,9 @@ void wk__sg_prefilter_free_raw(struct wk_ruleset *rs);
 void wk__sg_prefilter_fini(struct sg_logsource *ls);
 /* compile `re` without pcre2 JIT (benchmark of JIT vs interpreter only) */
 extern bool wk__sg_no_jit;
+/* evaluate on the plain path: every lookup by wk_event_get_ctx / wk_event_get, every
+ * prefilter value scanned, whatever its length (tests of the fast paths only) */
+extern bool wk__sg_plain_lookups;
 /* case folding */
 extern const unsigned char wk__sg_fold[256];
 

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The evaluator's fast paths (field lookups by key id from one pass over the event, the
+ * per-record and per-event memos, Hyperscan skipped on values shorter than a field's
+ * shortest literal) against the plain path (wk_event_get_ctx per condition, every value
+ * scanned): the same alerts, byte for byte, on every event the auditd parser makes of the
+ * corpus logs and on random events built from the rules' own field names and literals.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../analyzer/sigma_private.h"
+#include "auditd_util.h"
+#include "watchkeeper/parser.h"
+#include "watchkeeper/rule.h"
+#include "wk_test.h"
+
+struct out {
+    char **v;
+    size_t n;
+};
+
+static int collect(const struct wk_alert *a, void *data)
+{
+    struct out *o = data;
+    char *s = NULL;
+    WK_ASSERT_OK(wk_alert_to_json(a, &s, NULL));
+    o->v = realloc(o->v, (o->n + 1) * sizeof(*o->v));
+    o->v[o->n++] = s;
+    return 0;
+}
+
+static void out_free(struct out *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->v[i]);
+    free(o->v);
+    memset(o, 0, sizeof(*o));
+}
+
+/* The pack and the corpus' SigmaHQ rules, as the daemon bench loads them. */
+static struct wk_ruleset *load_all(void)
+{
+    char ls[4200], ph[4200], pack[4200], corpus[4200];
+    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
+    snprintf(ph, sizeof(ph), "%s/rules/placeholders.yaml", wk_test_srcdir());
+    snprintf(pack, sizeof(pack), "%s/rules", wk_test_srcdir());
+    snprintf(corpus, sizeof(corpus), "%s/sigma/rules", au_corpus());
+    struct wk_rule_loader *l = NULL;
+    struct wk_ruleset *rs = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    WK_ASSERT_OK(wk_rule_loader_placeholders(l, ph));
+    WK_ASSERT(wk_rule_loader_add(l, pack) > 0);
+    WK_ASSERT(wk_rule_loader_add(l, corpus) > 0);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
+    WK_ASSERT_UINT_EQ(wk_rule_loader_nrejects(l), 0);
+    wk_rule_loader_free(l);
+    return rs;
+}
+
+/* Two scratches of one ruleset, fast and plain, and what they found so far. */
+struct pair {
+    struct wk_ruleset *rs;
+    struct wk_rule_scratch *fast, *plain;
+    size_t events, alerts;
+};
+
+static void pair_init(struct pair *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->rs = load_all();
+    WK_ASSERT_OK(wk_rule_scratch_new(&p->fast, p->rs, NULL));
+    WK_ASSERT_OK(wk_rule_scratch_new(&p->plain, p->rs, NULL));
+}
+
+static void pair_fini(struct pair *p)
+{
+    wk_rule_scratch_free(p->fast);
+    wk_rule_scratch_free(p->plain);
+    wk_ruleset_unref(p->rs);
+}
+
+/* Evaluate ev both ways: the same alerts (JSON text), in the same order. */
+static void pair_eval(struct pair *p, const struct wk_event *ev)
+{
+    struct out a = { 0 }, b = { 0 };
+    wk__sg_plain_lookups = false;
+    int na = wk_ruleset_eval(p->rs, p->fast, ev, collect, &a);
+    wk__sg_plain_lookups = true;
+    int nb = wk_ruleset_eval(p->rs, p->plain, ev, collect, &b);
+    wk__sg_plain_lookups = false;
+    WK_ASSERT_INT_EQ(na, nb);
+    WK_ASSERT_UINT_EQ(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++)
+        WK_ASSERT_STR_EQ(a.v[i], b.v[i]);
+    p->events++;
+    p->alerts += a.n;
+    out_free(&a);
+    out_free(&b);
+}
+
+struct sink {
+    struct wk_parser_sink s;
+    struct pair *p;
+};
+
+static int sink_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resume)
+{
+    (void)resume;
+    pair_eval(((struct sink *)s)->p, ev);
+    return 0;
+}
+
+static int sink_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
+                       const char *reason, const char *raw, size_t len)
+{
+    (void)s, (void)where, (void)reason, (void)raw, (void)len;
+    return 0;
+}
+
+static void feed_dir(struct sink *sk, const char *dir)
+{
+    DIR *d = opendir(dir);
+    WK_ASSERT(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[8192];
+        struct stat st;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            feed_dir(sk, path);
+            continue;
+        }
+        size_t n = strlen(e->d_name);
+        if (n < 4 || (strcmp(e->d_name + n - 4, ".log") && strcmp(e->d_name + n - 4, ".txt")))
+            continue;
+        size_t len = 0;
+        char *buf = wk_test_read_file(path, &len);
+        au_feed(&sk->s, path, buf, len);
+        free(buf);
+    }
+    closedir(d);
+}
+
+WK_TEST(fast_lookups_same_alerts_on_corpus_logs)
+{
+    /* every auditd log of the corpus (.log, and laurel's and wazuh's .txt records), through
+     * the auditd parser as the daemon reads it; lines it rejects are skipped */
+    struct pair p;
+    pair_init(&p);
+    struct sink sk = { { .emit = sink_emit, .reject = sink_reject }, &p };
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/auditd", au_corpus());
+    feed_dir(&sk, dir);
+    /* a comparison of nothing would prove nothing */
+    WK_ASSERT(p.events >= 300); /* 400 and 13 alerts today */
+    WK_ASSERT(p.alerts >= 10);
+    pair_fini(&p);
+}
+
+/* ---- random events from the rules' own names and values ------------------------------ */
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ULL;
+static uint32_t rnd(uint32_t n)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return n ? (uint32_t)(rnd_state % n) : 0;
+}
+
+struct pool {
+    SG_VEC(const char *) names;
+    SG_VEC(const char *) vals;
+};
+
+static void pool_rule(struct pool *pl, const struct sg_rule *r)
+{
+    for (size_t s = 0; s < r->sels.n; s++)
+        for (size_t a = 0; a < r->sels.v[s].alts.n; a++)
+            for (size_t k = 0; k < r->sels.v[s].alts.v[a].items.n; k++) {
+                const struct sg_item *it = &r->sels.v[s].alts.v[a].items.v[k];
+                if (it->field)
+                    WK_ASSERT_OK(SG_PUSH(pl->names, it->field));
+                for (size_t m = 0; m < it->m.n; m++) {
+                    if (it->m.v[m].lit)
+                        WK_ASSERT_OK(SG_PUSH(pl->vals, it->m.v[m].lit));
+                    for (size_t t = 0; t < it->m.v[m].ntoks; t++)
+                        if (it->m.v[m].toks[t].s)
+                            WK_ASSERT_OK(SG_PUSH(pl->vals, it->m.v[m].toks[t].s));
+                    for (size_t t = 0; t < it->m.v[m].nrelit; t++)
+                        WK_ASSERT_OK(SG_PUSH(pl->vals, it->m.v[m].relit[t]));
+                }
+            }
+}
+
+/* A value: a rule literal (case changed at random, maybe inside other text), a number, or
+ * text that matches nothing. */
+static void rnd_value(const struct pool *pl, char *buf, size_t cap)
+{
+    const char *lit = pl->vals.v[rnd((uint32_t)pl->vals.n)];
+    switch (rnd(6)) {
+    case 0:
+        snprintf(buf, cap, "%u", rnd(70000));
+        return;
+    case 1:
+        snprintf(buf, cap, "zz%uqq", rnd(1000));
+        return;
+    case 2:
+        snprintf(buf, cap, "/x/%s -y %s", lit, pl->vals.v[rnd((uint32_t)pl->vals.n)]);
+        break;
+    case 3:
+        snprintf(buf, cap, "%s/tail", lit);
+        break;
+    default:
+        snprintf(buf, cap, "%s", lit);
+        break;
+    }
+    for (char *c = buf; *c; c++)
+        if (rnd(4) == 0 && *c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 32);
+}
+
+static void rnd_field(const struct pool *pl, struct wk_event *ev, unsigned rec)
+{
+    static const char *const extra[] = { "a0", "a1", "a2", "a3", "a4", "key", "name", "exe",
+                                         "comm", "SYSCALL", "syscall", "cwd", "proctitle" };
+    const char *name = rnd(3) ? pl->names.v[rnd((uint32_t)pl->names.n)]
+                              : extra[rnd(sizeof(extra) / sizeof(extra[0]))];
+    struct wk_key k = wk_key_init(name);
+    char v[512];
+    if (rnd(8) == 0) {
+        WK_ASSERT_OK(wk_event_add_int(ev, rec, &k, (int64_t)rnd(70000)));
+        return;
+    }
+    if (rnd(16) == 0) {
+        char a[128], b[128];
+        rnd_value(pl, a, sizeof(a));
+        rnd_value(pl, b, sizeof(b));
+        struct wk_str items[2] = { { a, strlen(a) }, { b, strlen(b) } };
+        WK_ASSERT_OK(wk_event_add_strlist(ev, rec, &k, items, 2));
+        return;
+    }
+    rnd_value(pl, v, sizeof(v));
+    WK_ASSERT_OK(wk_event_add_str(ev, rec, &k, v, strlen(v)));
+}
+
+WK_TEST(fast_lookups_same_alerts_on_random_events)
+{
+    struct pair p;
+    pair_init(&p);
+    struct pool pl = { 0 };
+    for (size_t i = 0; i < p.rs->rules.n; i++)
+        if (!p.rs->rules.v[i]->is_corr)
+            pool_rule(&pl, p.rs->rules.v[i]);
+    for (size_t i = 0; i < p.rs->filters.n; i++)
+        pool_rule(&pl, p.rs->filters.v[i]);
+    WK_ASSERT(pl.names.n > 50 && pl.vals.n > 100);
+    static const char *const types[] = { "SYSCALL", "EXECVE", "PATH", "CWD", "PROCTITLE",
+                                         "ADD_USER", "TTY", "USER_CMD", "syscall", "execve" };
+    static const char *const modules[] = { "auditd", "auditd", "auditd", "docker", "clog" };
+    static const char *const actions[] = { "execve", "EXECVE", "connect", "exec_create",
+                                           "start" };
+    struct wk_key type = wk_key_init("type");
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (int n = 0; n < 6000; n++) {
+        wk_event_reset(ev);
+        wk_event_set_ts(ev, 1700000000000000000LL + (int64_t)n * 1000000);
+        const char *mod = modules[rnd(5)];
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, mod, strlen(mod)));
+        const char *act = actions[rnd(5)];
+        if (rnd(2))
+            WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_ACTION, act, strlen(act)));
+        /* event-level fields, some with names the records also have (the records' values
+         * take precedence there, the event's elsewhere) */
+        for (uint32_t i = 0, nf = rnd(12); i < nf; i++)
+            rnd_field(&pl, ev, 0);
+        if (strcmp(mod, "auditd") == 0)
+            for (uint32_t r = 0, nr = rnd(5); r < nr; r++) {
+                int rec = wk_event_add_record(ev);
+                WK_ASSERT(rec > 0);
+                const char *t = types[rnd(sizeof(types) / sizeof(types[0]))];
+                if (rnd(10))
+                    WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &type, t, strlen(t)));
+                if (!strcmp(t, "EXECVE") && rnd(2)) { /* an argv, maybe with a gap */
+                    for (uint32_t i = 0, na = rnd(6); i < na; i++) {
+                        char name[8], v[512];
+                        snprintf(name, sizeof(name), "a%u", i + (rnd(8) == 0));
+                        struct wk_key k = wk_key_init(name);
+                        rnd_value(&pl, v, sizeof(v));
+                        WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &k, v, strlen(v)));
+                    }
+                }
+                for (uint32_t i = 0, nf = rnd(10); i < nf; i++)
+                    rnd_field(&pl, ev, (unsigned)rec);
+            }
+        pair_eval(&p, ev);
+    }
+    /* random literals do fire rules: the comparison covers alerts, not only silence */
+    WK_ASSERT(p.alerts > 200); /* 874 today */
+    wk_event_free(ev);
+    free(pl.names.v);
+    free(pl.vals.v);
+    pair_fini(&p);
+}
