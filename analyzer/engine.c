@@ -217,6 +217,11 @@ bool wk__sg_matcher_text(const struct sg_matcher *m, const char *s, size_t len,
 static inline bool value_text(const struct wk_value *v, struct wk_rule_scratch *sc,
                               const char **s, size_t *len)
 {
+    if (v && v->kind == WK_VAL_STR) { /* the common case, without the call */
+        *s = v->u.s;
+        *len = v->len;
+        return true;
+    }
     return wk_value_text(v, sc->num, sizeof(sc->num), s, len);
 }
 
@@ -557,10 +562,16 @@ static bool kw_scan(const struct ctx *c)
     if (joined_argv(c, &s, &n, &nargs) && !kw_add(sc, &len, s, n))
         return false;
     size_t nf = wk_event_nfields(c->ev);
+    const struct wk_field *f = wk_event_fields(c->ev);
     for (size_t i = 0; i < nf; i++) {
-        const struct wk_value *v = wk_event_field_value(c->ev, i);
-        if (v->rec != c->rec || (nargs && joined_arg(wk_event_field_key(c->ev, i), nargs)))
+        const struct wk_value *v = &f[i].v;
+        if (v->rec != c->rec || (nargs && joined_arg(&f[i].key, nargs)))
             continue;
+        if (v->kind == WK_VAL_STR) { /* value_text's own answer, without the call */
+            if (!kw_add(sc, &len, v->u.s, v->len))
+                return false;
+            continue;
+        }
         if (v->kind == WK_VAL_STRLIST) {
             for (uint32_t k = 0; k < v->len; k++)
                 if (!kw_add(sc, &len, v->u.items[k].s, v->u.items[k].len))
@@ -589,8 +600,9 @@ static bool keyword_matcher(const struct sg_matcher *m, const struct ctx *c)
     if (joined_argv(c, &s, &len, &nargs) && wk__sg_matcher_text(m, s, len, c->sc))
         return true;
     size_t n = wk_event_nfields(c->ev);
+    const struct wk_field *f = wk_event_fields(c->ev);
     for (size_t i = 0; i < n; i++) {
-        const struct wk_value *v = wk_event_field_value(c->ev, i);
+        const struct wk_value *v = &f[i].v;
         if (v->rec != c->rec)
             continue;
         if (v->kind == WK_VAL_STRLIST) {
