@@ -22,7 +22,7 @@
 bool wk__sg_plain_lookups;
 
 #define MAX_ARGV 128
-static struct wk_key argv_keys[MAX_ARGV];
+static struct wk_key argv_keys[MAX_ARGV]; /* a0..a127: the plain path's lookups */
 static char argv_names[MAX_ARGV][8];
 static struct wk_key type_key;
 
@@ -471,8 +471,25 @@ static bool matcher_value(const struct sg_matcher *m, const struct wk_value *v,
     return wk__sg_matcher_text(m, s, len, c->sc);
 }
 
+/* The i of a key `a<i>` (decimal, no leading zero: the names the auditd source gives
+ * EXECVE arguments), or -1. */
+static int arg_index(const struct wk_key *k)
+{
+    if (k->len < 2 || k->len > 4 || k->name[0] != 'a' || k->name[1] < '0' || k->name[1] > '9' ||
+        (k->name[1] == '0' && k->len > 2))
+        return -1;
+    int i = 0;
+    for (uint32_t p = 1; p < k->len; p++) {
+        if (k->name[p] < '0' || k->name[p] > '9')
+            return -1;
+        i = i * 10 + (k->name[p] - '0');
+    }
+    return i;
+}
+
 /* Keyword haystack: the argv of an EXECVE-like record joined with spaces (a0..a(n-1), the
- * leading run of string arguments; *nargs = n). */
+ * leading run of string arguments; *nargs = n). The arguments are found by one walk of the
+ * event's fields, not one lookup per argument. */
 static bool joined_argv(const struct ctx *c, const char **s, size_t *len, unsigned *nargs)
 {
     struct wk_rule_scratch *sc = c->sc;
@@ -490,8 +507,24 @@ static bool joined_argv(const struct ctx *c, const char **s, size_t *len, unsign
     const struct wk_value *t = wk_event_get(c->ev, c->rec, &type_key);
     if (!t || t->kind != WK_VAL_STR || strcasecmp(t->u.s, c->ls->keyword_join_type))
         return false;
+    const struct wk_value *argp[MAX_ARGV];
+    uint64_t have[MAX_ARGV / 64] = { 0 };
+    const bool plain = wk__sg_plain_lookups;
+    size_t nf = wk_event_nfields(c->ev);
+    const struct wk_field *f = wk_event_fields(c->ev);
+    for (size_t i = 0; i < nf && !plain; i++) {
+        int ai;
+        if (f[i].v.rec != c->rec || (ai = arg_index(&f[i].key)) < 0 || ai >= MAX_ARGV)
+            continue;
+        argp[ai] = &f[i].v;
+        have[ai / 64] |= 1ULL << (ai % 64);
+    }
     for (int i = 0; i < MAX_ARGV; i++) {
-        const struct wk_value *a = wk_event_get(c->ev, c->rec, &argv_keys[i]);
+        const struct wk_value *a;
+        if (plain) /* one lookup per argument */
+            a = wk_event_get(c->ev, c->rec, &argv_keys[i]);
+        else
+            a = (have[i / 64] >> (i % 64)) & 1u ? argp[i] : NULL;
         if (!a || a->kind != WK_VAL_STR)
             break;
         size_t need = sc->argv_len + a->len + 2;
@@ -518,16 +551,8 @@ static bool joined_argv(const struct ctx *c, const char **s, size_t *len, unsign
 /* Is key `a<i>` with i < nargs (an argument already in the joined argv)? */
 static bool joined_arg(const struct wk_key *k, unsigned nargs)
 {
-    if (k->len < 2 || k->len > 4 || k->name[0] != 'a' || k->name[1] < '0' || k->name[1] > '9' ||
-        (k->name[1] == '0' && k->len > 2))
-        return false;
-    unsigned i = 0;
-    for (uint32_t p = 1; p < k->len; p++) {
-        if (k->name[p] < '0' || k->name[p] > '9')
-            return false;
-        i = i * 10 + (unsigned)(k->name[p] - '0');
-    }
-    return i < nargs;
+    int i = arg_index(k);
+    return i >= 0 && (unsigned)i < nargs;
 }
 
 /* Append one keyword haystack to the scratch buffer, then a NUL separator. */

@@ -293,6 +293,9 @@ static int compile_lits(char *const *lits, size_t n, unsigned flag, hs_database_
  * record exactly when its literal occurs in one of the record's keyword haystacks, and the
  * haystacks are scanned joined by NUL bytes, so a hit lies inside one haystack: the
  * database answers those matchers exactly (engine.c keyword_matcher). */
+#ifndef KW_MIN_LEN
+#define KW_MIN_LEN 2
+#endif
 struct kwlits {
     SG_VEC(char *) lits;
     SG_VEC(bool) cased;
@@ -308,7 +311,7 @@ static int kw_collect(struct sg_rule *r, struct kwlits *kl)
                     continue;
                 for (size_t i = 0; i < it->m.n; i++) {
                     struct sg_matcher *m = &it->m.v[i];
-                    if (m->kind != SG_MK_CONTAINS || !m->len || memchr(m->lit, 0, m->len) ||
+                    if (m->kind != SG_MK_CONTAINS || m->len < KW_MIN_LEN || memchr(m->lit, 0, m->len) ||
                         kl->lits.n >= UINT32_MAX - 1)
                         continue;
                     char *lit = strndup(m->lit, m->len);

@@ -314,3 +314,71 @@ WK_TEST(fast_lookups_same_alerts_on_random_events)
     free(pl.vals.v);
     pair_fini(&p);
 }
+
+/* Keywords that span EXECVE arguments ("a b" is in the joined argv only) and single-word
+ * ones, on random argv vectors (with gaps and non-string arguments) made of the same words:
+ * the argv join found by one walk of the fields against one lookup per argument. */
+WK_TEST(fast_argv_join_same_alerts)
+{
+    static const char *const words[] = { "init", "6", "-s", "dd", "if=/dev/zero", "truncate",
+                                         "x", "rm", "-rf", "/" };
+    const size_t nw = sizeof(words) / sizeof(words[0]);
+    char path[4200], ls[4200], yaml[16384];
+    size_t len = 0;
+    for (int r = 0; r < 24; r++) {
+        const char *a = words[rnd((uint32_t)nw)], *b = words[rnd((uint32_t)nw)];
+        len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+                                "%stitle: kw%d\nid: 33333333-3333-4333-8333-%012d\n"
+                                "logsource: {product: linux, service: auditd}\n"
+                                "detection:\n  kw:\n    - '%s %s'\n    - '%s%s'\n"
+                                "  condition: kw\n",
+                                r ? "---\n" : "", r, r, a, b, r % 3 ? "zz" : "", a);
+        WK_ASSERT(len < sizeof(yaml));
+    }
+    snprintf(path, sizeof(path), "%s/kw.yml", wk_test_tmpdir());
+    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
+    FILE *f = fopen(path, "w");
+    WK_ASSERT(f != NULL);
+    fputs(yaml, f);
+    fclose(f);
+    struct pair p;
+    memset(&p, 0, sizeof(p));
+    struct wk_rule_loader *l = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, path), 24);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &p.rs));
+    WK_ASSERT_UINT_EQ(wk_rule_loader_nrejects(l), 0);
+    wk_rule_loader_free(l);
+    WK_ASSERT_OK(wk_rule_scratch_new(&p.fast, p.rs, NULL));
+    WK_ASSERT_OK(wk_rule_scratch_new(&p.plain, p.rs, NULL));
+    struct wk_key type = wk_key_init("type");
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (int n = 0; n < 3000; n++) {
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, "auditd", 6));
+        for (uint32_t r = 0, nr = 1 + rnd(3); r < nr; r++) {
+            int rec = wk_event_add_record(ev);
+            WK_ASSERT(rec > 0);
+            const char *t = rnd(4) ? "EXECVE" : "SYSCALL";
+            WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &type, t, strlen(t)));
+            for (uint32_t i = 0, na = rnd(140) < 4 ? 130 : rnd(7); i < na; i++) {
+                char name[8];
+                unsigned ai = i + (rnd(30) == 0); /* now and then a gap */
+                snprintf(name, sizeof(name), "a%u", ai);
+                struct wk_key k = wk_key_init(name);
+                if (rnd(25) == 0) {
+                    WK_ASSERT_OK(wk_event_add_int(ev, (unsigned)rec, &k, 6));
+                    continue;
+                }
+                const char *w = words[rnd((uint32_t)nw)];
+                WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &k, w, strlen(w)));
+            }
+        }
+        pair_eval(&p, ev);
+    }
+    WK_ASSERT(p.alerts > 1000);
+    wk_event_free(ev);
+    pair_fini(&p);
+}
