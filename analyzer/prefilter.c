@@ -288,14 +288,14 @@ static int compile_lits(char *const *lits, size_t n, unsigned flag, hs_database_
     return compile_lits_cased(lits, NULL, n, flag, db);
 }
 
-/* The keyword prefilter: every keyword (field-less) CONTAINS matcher with a non-empty
- * literal without a NUL byte gets an id in one database. A CONTAINS keyword matches a
+/* The keyword prefilter: every keyword (field-less) CONTAINS matcher with a literal of at
+ * least KW_MIN_LEN bytes without a NUL byte gets an id in one database (a one-byte literal,
+ * such as SigmaHQ's `0` and `6` after `init`, slows the scan of every record down more than
+ * its matcher costs searching the record itself when its condition gets to it). A CONTAINS keyword matches a
  * record exactly when its literal occurs in one of the record's keyword haystacks, and the
  * haystacks are scanned joined by NUL bytes, so a hit lies inside one haystack: the
  * database answers those matchers exactly (engine.c keyword_matcher). */
-#ifndef KW_MIN_LEN
 #define KW_MIN_LEN 2
-#endif
 struct kwlits {
     SG_VEC(char *) lits;
     SG_VEC(bool) cased;
