@@ -23,11 +23,11 @@
  * by the old binary, before the upgrade).
  */
 #define WK_REBUILD_AUDITD_VERSION 1u
-#define WK_REBUILD_AUDITD_DIGEST "0000000000000000"
+#define WK_REBUILD_AUDITD_DIGEST "d6be28bcb0d97107"
 #define WK_REBUILD_DOCKER_VERSION 1u
-#define WK_REBUILD_DOCKER_DIGEST "0000000000000000"
+#define WK_REBUILD_DOCKER_DIGEST "43a41602aa4ae84b"
 #define WK_REBUILD_CLOG_VERSION 1u
-#define WK_REBUILD_CLOG_DIGEST "0000000000000000"
+#define WK_REBUILD_CLOG_DIGEST "927c3e8c41977aa3"
 
 /** The collector's rebuild of `module` (auditd, docker, clog), or NULL. */
 const struct wk_store_rebuild_ops *wk_collector_rebuild_ops(const char *module);
