@@ -168,8 +168,8 @@ const char *wk_store_rebuild_why(char *buf, size_t cap)
                  (unsigned long long)why.block, (unsigned long long)why.block,
                  (unsigned long long)(why.block + why.nblocks - 1));
     snprintf(buf, cap,
-             "%swritten with %s rebuild version %u, %s: run `watchkeeper compact --expand` "
-             "with a binary of version %u, or read it with one",
+             "%swritten with %s rebuild version %u, %s: read it, or turn it into a merged "
+             "value (`watchkeeper compact --expand`), with a binary of version %u",
              where, why.module, why.stored, ours, why.stored);
     return buf;
 }
