@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,12 +117,14 @@ size_t wk__rebuild_vtab(uint32_t modules, uint8_t *out, size_t cap)
     return n;
 }
 
-/* What the last WK_EREBUILD of this thread was about. */
-static _Thread_local struct {
+/* What the last WK_EREBUILD (of any thread: hunt's workers report to the main thread)
+ * was about. */
+static struct {
     char module[64];
     uint32_t stored, ours; /* ours 0: no rebuild registered */
     uint64_t block, nblocks;
 } why;
+static pthread_mutex_t why_mu = PTHREAD_MUTEX_INITIALIZER;
 
 int wk__rebuild_vcheck(const uint8_t *tab, size_t len)
 {
@@ -139,11 +142,13 @@ int wk__rebuild_vcheck(const uint8_t *tab, size_t len)
         const struct wk_store_rebuild_ops *ops = find_ops(m, ml);
         if (!ops || ops_version(ops) != v) {
             size_t cl = ml < sizeof(why.module) ? ml : sizeof(why.module) - 1;
+            pthread_mutex_lock(&why_mu);
             memcpy(why.module, m, cl);
             why.module[cl] = 0;
             why.stored = v;
             why.ours = ops ? ops_version(ops) : 0;
             why.block = why.nblocks = 0;
+            pthread_mutex_unlock(&why_mu);
             return WK_EREBUILD;
         }
     }
@@ -152,13 +157,16 @@ int wk__rebuild_vcheck(const uint8_t *tab, size_t len)
 
 void wk__rebuild_why_block(uint64_t first, uint32_t n)
 {
+    pthread_mutex_lock(&why_mu);
     why.block = first;
     why.nblocks = n;
+    pthread_mutex_unlock(&why_mu);
 }
 
 const char *wk_store_rebuild_why(char *buf, size_t cap)
 {
     char ours[128], where[96] = "";
+    pthread_mutex_lock(&why_mu);
     if (why.ours)
         snprintf(ours, sizeof(ours), "this binary has version %u", why.ours);
     else
@@ -171,6 +179,7 @@ const char *wk_store_rebuild_why(char *buf, size_t cap)
              "%swritten with %s rebuild version %u, %s: read it, or turn it into a merged "
              "value (`watchkeeper compact --expand`), with a binary of version %u",
              where, why.module, why.stored, ours, why.stored);
+    pthread_mutex_unlock(&why_mu);
     return buf;
 }
 

@@ -300,9 +300,10 @@ int wk_store_rebuild_register(const struct wk_store_rebuild_ops *ops);
 void wk_store_rebuild_clear(void);
 
 /**
- * After a call on this thread returned WK_EREBUILD: one line naming the value's block, the
- * module, the rebuild version the value was written with, this binary's (or that it has
- * none), and what to do. Thread-safe (per-thread state). @return buf.
+ * After a call returned WK_EREBUILD: one line naming the value's block, the module, the
+ * rebuild version the value was written with, this binary's (or that it has none), and
+ * what to do. Describes the last such error of any thread (hunt's workers report to the
+ * main thread). Thread-safe. @return buf.
  */
 const char *wk_store_rebuild_why(char *buf, size_t cap);
 

@@ -94,6 +94,9 @@ grep -q '^watchkeeper: verify: .*: cannot check [1-9][0-9]* blocks (not a break)
 wk_run 3 "$WK_BIN" query --store "$T" --format jsonl
 grep -q '^watchkeeper: query: reading store .*: block [0-9]* (value of blocks [0-9]*-[0-9]*): written with auditd rebuild version 7, this binary has version 1' <<<"$WK_ERR" ||
     wk_fail "query stderr: $WK_ERR"
+wk_run 3 "$WK_BIN" hunt -r "$WK_SRCDIR/rules" -s "$T"
+grep -q '^watchkeeper: hunt: .*: block [0-9]* (value of blocks [0-9]*-[0-9]*): written with auditd rebuild version 7, this binary has version 1' <<<"$WK_ERR" ||
+    wk_fail "hunt stderr: $WK_ERR"
 wk_run 3 "$WK_BIN" compact --store "$T" --expand
 grep -q 'auditd rebuild version 7, this binary has version 1.*(0 values expanded before it)' <<<"$WK_ERR" ||
     wk_fail "compact --expand stderr: $WK_ERR"
