@@ -4,7 +4,9 @@
 # `compact`, every event of a store reads back as before (query --format jsonl, byte for
 # byte), hunt gives the same alerts with the same event refs, verify passes and stats counts
 # the blocks cold; for generated events (gen_events) and for the corpus' real auditd logs,
-# Docker events and CRI logs, each ingested with its parser.
+# Docker events and CRI logs, each ingested with its parser. Then rebuild versions (a value
+# of another version is "cannot check" for verify, query, hunt, --expand and the daemon's
+# scheduled verify, never a break) and `compact --expand` (same events, verify ok).
 . "$(dirname "$0")/lib.sh"
 GEN=${WK_BUILDDIR:?}/bench/gen_events
 
@@ -86,6 +88,7 @@ n = raw.count(b"\x06auditd\x01\x00")
 assert n >= 1, "no auditd version entry"
 open(d + "/data.mdb", "wb").write(raw.replace(b"\x06auditd\x01\x00", b"\x06auditd\x07\x00"))
 PY
+cp -r "$T" "$WK_TMP/vers-daemon"
 wk_run 4 "$WK_BIN" verify --store "$T"
 grep -q '^cannot check: [0-9]* blocks, [1-9][0-9]* signed checkpoints verified, no break found' <<<"$WK_OUT" ||
     wk_fail "verify stdout: $WK_OUT"
@@ -126,6 +129,36 @@ PY
 flip_last "$T" || wk_fail "could not flip a byte of the newest block"
 wk_run 1 "$WK_BIN" verify --store "$T"
 grep -q 'chain broken at block' <<<"$WK_ERR" || wk_fail "break after unchecked values: $WK_ERR"
+
+# The daemon's scheduled full verify on such a store: a warning "cannot check (not
+# tampering)" naming the value, no integrity alert.
+: >"$WK_TMP/empty.jsonl"
+cat >"$WK_TMP/vers.yaml" <<YAML
+store:
+  path: $WK_TMP/vers-daemon
+  fsync: false
+  verify_interval: 1s
+sources:
+  - {type: file_jsonl, name: events, path: $WK_TMP/empty.jsonl, poll: 50ms}
+rules:
+  dirs: [$WK_SRCDIR/rules]
+outputs:
+  - {type: file, path: $WK_TMP/vers-alerts.jsonl}
+api:
+  socket: $WK_TMP/vers-api.sock
+YAML
+"$WK_BIN" run -c "$WK_TMP/vers.yaml" 2>"$WK_TMP/vers-daemon.log" &
+pid=$!
+wk_track_pid $pid
+wk_wait_for 20 grep -q 'cannot check (not tampering)' "$WK_TMP/vers-daemon.log" ||
+    wk_fail "daemon: no 'cannot check': $(cat "$WK_TMP/vers-daemon.log")"
+kill -TERM $pid
+wait $pid || wk_fail "daemon exit $?"
+grep -q 'store: hash chain verified in [0-9]* ms; cannot check (not tampering): [1-9][0-9]* blocks cannot be checked, first: block [0-9]* (value of blocks [0-9]*-[0-9]*): written with auditd rebuild version 7, this binary has version 1' "$WK_TMP/vers-daemon.log" ||
+    wk_fail "daemon log: $(cat "$WK_TMP/vers-daemon.log")"
+grep -q 'integrity check failed' "$WK_TMP/vers-daemon.log" && wk_fail "daemon took it for a break"
+grep -q 'wk-store-integrity' "$WK_TMP/vers-alerts.jsonl" 2>/dev/null &&
+    wk_fail "integrity alert raised: $(cat "$WK_TMP/vers-alerts.jsonl")"
 
 # --- compact --expand: rebuild values back to merged values, the same events -------------
 "$WK_BIN" query --store "$st" --format jsonl | md5sum >"$WK_TMP/corpus.md5"
