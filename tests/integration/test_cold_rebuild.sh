@@ -177,4 +177,15 @@ grep -q '^rebuild values 0$' "$WK_TMP/corpus.stats2" ||
 # nothing left to expand: a second run changes nothing
 wk_run 0 "$WK_BIN" compact --store "$st" --expand
 grep -q "^compact: 0 rebuild values expanded" <<<"$WK_OUT" || wk_fail "second expand: $WK_OUT"
+
+# --- compact --no-rebuild: merged values only ---------------------------------------------
+nr=$WK_TMP/norebuild
+for f in "$WK_CORPUS"/auditd/*/*.log; do
+    wk_run 0 "$WK_BIN" ingest --store "$nr" --format auditd --host node-1 "$f"
+done
+wk_run 0 "$WK_BIN" compact --store "$nr" --no-rebuild --block-bytes 64KiB
+"$WK_BIN" stats --store "$nr" >"$WK_TMP/norebuild.stats"
+grep -q '^cold blocks   [1-9]' "$WK_TMP/norebuild.stats" &&
+    grep -q '^rebuild values 0$' "$WK_TMP/norebuild.stats" ||
+    wk_fail "--no-rebuild: $(cat "$WK_TMP/norebuild.stats")"
 echo "ok"
