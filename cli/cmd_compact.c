@@ -36,7 +36,9 @@ const char wk_cmd_compact_usage[] =
     "      --level N          zstd level of the merged values (1-22; 19)\n"
     "      --rebuild          write rebuild values (the default): each event as its\n"
     "                         original and an edit script against its parser (about\n"
-    "                         half the bytes; reads re-run the parser)\n"
+    "                         half the bytes; reads re-run the parser). Given\n"
+    "                         explicitly, merged cold values (format 3, e.g. from\n"
+    "                         --expand) are rewritten as rebuild values too\n"
     "      --no-rebuild       write merged values (format 3): each event's parsed fields\n"
     "                         stored (twice the bytes; reads need no parser)\n"
     "      --expand           rewrite every rebuild value as a merged value holding the\n"
@@ -110,7 +112,7 @@ int wk_cmd_compact(int argc, char **argv)
     };
     const char *dir = NULL;
     long budget = 100, level = 19;
-    bool rebuild = true, expand = false;
+    bool rebuild = true, expand = false, explicit_rebuild = false;
     uint64_t bytes = 2u << 20;
     char *end;
     int c;
@@ -138,10 +140,10 @@ int wk_cmd_compact(int argc, char **argv)
             }
             continue;
         case 'R':
-            rebuild = true;
+            rebuild = explicit_rebuild = true;
             continue;
         case 'N':
-            rebuild = false;
+            rebuild = explicit_rebuild = false;
             continue;
         case 'E':
             expand = true;
@@ -200,6 +202,28 @@ int wk_cmd_compact(int argc, char **argv)
                      wk_strerror(rc), (unsigned long long)total);
         wk_store_close(st);
         return WK_EXIT_RUNTIME;
+    }
+    /* --rebuild given: the merged cold values too (the inverse of --expand) */
+    uint64_t from = explicit_rebuild ? 1 : 0, conv = 0;
+    while (from) {
+        int64_t c1 = cpu_ns();
+        rc = wk_store_rebuild_merged(st, 1, &from, &done);
+        conv += done;
+        if (rc < 0) {
+            wk_cli_error("compact", "store %s: %s (%llu merged values made rebuild values "
+                         "before it)", dir, wk_strerror(rc), (unsigned long long)conv);
+            wk_store_close(st);
+            return WK_EXIT_RUNTIME;
+        }
+        if (done)
+            fprintf(stderr, "compact: %llu merged values made rebuild values\n",
+                    (unsigned long long)conv);
+        int64_t used = cpu_ns() - c1;
+        if (done && budget < 100) {
+            int64_t pause = used * (100 - budget) / budget;
+            struct timespec ts = {pause / WK_NS_PER_SEC, pause % WK_NS_PER_SEC};
+            nanosleep(&ts, NULL);
+        }
     }
     if ((rc = wk_store_stats(st, &s1)) < 0) {
         wk_cli_error("compact", "reading store %s: %s", dir, wk_strerror(rc));

@@ -501,6 +501,106 @@ int wk_store_expand(struct wk_store *st, int64_t budget_ns, uint64_t *done, uint
     return rc < 0 ? rc : 0;
 }
 
+/* The next merged value (format 3) at key >= *next as a rebuild value, in one transaction.
+ * @return 1 (converted), 2 (kept merged: a member of format 1, or the form's check failed),
+ * 0 (none left), <0. *next goes past it. */
+static int rebuild_one(struct wk_store *st, struct cold *w, uint64_t *next)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
+        goto fail;
+    uint8_t kb[8];
+    wk__put_u64be(kb, *next);
+    MDB_val k = {8, kb}, v;
+    MDB_cursor_op op = MDB_SET_RANGE;
+    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+        op = MDB_NEXT;
+        if (k.mv_size == 8 && v.mv_size >= WK__MRG_HDR &&
+            ((const uint8_t *)v.mv_data)[WK__BLK_OFF_FORMAT] == WK__BLK_MERGED)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+    if (rc != 0)
+        goto fail;
+    uint64_t key = wk__get_u64be(k.mv_data);
+    struct wk__blkloc loc;
+    if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, 0, &loc)) < 0 ||
+        (rc = wk__store_block_raw(st, txn, w->dc, v.mv_data, v.mv_size, &w->raw)) < 0)
+        goto fail;
+    w->hdrs.len = 0;
+    if ((rc = wk__buf_put(&w->hdrs, (const uint8_t *)v.mv_data + WK__MRG_HDR,
+                          (size_t)loc.nmembers * WK__BLK_HDR)) < 0)
+        goto fail;
+    size_t old = v.mv_size;
+    *next = key + loc.nmembers;
+    MDB_val dv;
+    const MDB_val *d = dict_bytes(st, txn, wk__store_dict_id(st), &dv);
+    uint32_t dict = d ? wk__store_dict_id(st) : 0;
+    int rb = try_rebuild(st, txn, w, d, dict, loc.nmembers);
+    if (rb <= 0) {
+        rc = rb;
+        if (rb == 0) { /* stays merged; the form's dictionary may have been trained: keep it */
+            rc = mdb_txn_commit(txn);
+            return rc ? wk__mdb_err(rc) : 2;
+        }
+        goto fail;
+    }
+    wk__put_u64be(kb, key);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    MDB_val nv = {w->out.len, w->out.p};
+    if ((rc = mdb_put(txn, st->dbi[WK__DB_BLOCKS], &k, &nv, 0)) != 0 ||
+        (rc = add_stored(st, txn, (int64_t)w->out.len - (int64_t)old)) != 0 ||
+        (rc = mdb_txn_commit(txn)) != 0)
+        return rc < 0 ? rc : wk__mdb_err(rc);
+    return 1;
+fail:
+    mdb_txn_abort(txn);
+    return rc < 0 ? rc : wk__mdb_err(rc);
+}
+
+int wk_store_rebuild_merged(struct wk_store *st, int64_t budget_ns, uint64_t *from,
+                            uint64_t *done)
+{
+    if (done)
+        *done = 0;
+    if (!st->w)
+        return -EROFS;
+    if (!wk__rebuild_enabled() || !*from) {
+        *from = 0;
+        return 0;
+    }
+    int64_t t0 = wk_time_mono_ns();
+    struct cold w = {.cc = ZSTD_createCCtx(), .dc = ZSTD_createDCtx()};
+    int rc = -ENOMEM;
+    if (w.cc && w.dc) {
+        do {
+            rc = rebuild_one(st, &w, from);
+            if (rc == 1 && done)
+                (*done)++;
+        } while (rc > 0 && wk_time_mono_ns() - t0 < budget_ns);
+    }
+    if (rc == 0)
+        *from = 0; /* none left */
+    ZSTD_freeCCtx(w.cc);
+    ZSTD_freeDCtx(w.dc);
+    wk__buf_fini(&w.raw);
+    wk__buf_fini(&w.one);
+    wk__buf_fini(&w.out);
+    wk__buf_fini(&w.hdrs);
+    wk__buf_fini(&w.form);
+    wk__buf_fini(&w.check);
+    return rc < 0 ? rc : 0;
+}
+
 int wk_store_rebuild_values(struct wk_store *st, uint64_t *n)
 {
     return count_rebuilt(st, 1, n);

@@ -319,6 +319,19 @@ const char *wk_store_rebuild_why(char *buf, size_t cap);
  */
 int wk_store_expand(struct wk_store *st, int64_t budget_ns, uint64_t *done, uint64_t *left);
 
+/**
+ * The inverse of wk_store_expand: rewrite every merged cold value (format 3) as a rebuild
+ * value of the registered rebuilds' versions (the cold tier's form, checked as it checks
+ * it; a value whose form fails its check, or holding a format-1 block, stays merged), one
+ * value per write transaction, until `budget_ns` has been spent. Records, hashes and the
+ * chain do not change. Nothing to do when no rebuild is registered. Writer thread.
+ * @param[in,out] from the block id to look from (1: the start); advanced past what was
+ * looked at, 0 once no merged value is left after it (call again while it is not 0).
+ * @param[out] done values rewritten (may be NULL). @return 0, -errno / WK_E*.
+ */
+int wk_store_rebuild_merged(struct wk_store *st, int64_t budget_ns, uint64_t *from,
+                            uint64_t *done);
+
 /** Count the rebuild values (format 4) stored (any thread; walks the values). @return 0, -errno. */
 int wk_store_rebuild_values(struct wk_store *st, uint64_t *n);
 

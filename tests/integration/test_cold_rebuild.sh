@@ -177,12 +177,18 @@ grep -q '^rebuild values 0$' "$WK_TMP/corpus.stats2" ||
 # nothing left to expand: a second run changes nothing
 wk_run 0 "$WK_BIN" compact --store "$st" --expand
 grep -q "^compact: 0 rebuild values expanded" <<<"$WK_OUT" || wk_fail "second expand: $WK_OUT"
+# the inverse: an explicit --rebuild makes the merged cold values rebuild values again
+wk_run 0 "$WK_BIN" compact --store "$st" --rebuild
+grep -q "^compact: $nv merged values made rebuild values$" <<<"$WK_ERR" ||
+    wk_fail "compact --rebuild of merged values: $WK_ERR"
+grep -q "^rebuild values $nv$" <<<"$("$WK_BIN" stats --store "$st")" || wk_fail "stats after --rebuild"
+wk_expect_eq "$("$WK_BIN" query --store "$st" --format jsonl | md5sum)" "$(cat "$WK_TMP/corpus.md5")" \
+    "query after compact --rebuild"
+wk_run 0 "$WK_BIN" verify --store "$st"
 
 # --- compact --no-rebuild: merged values only ---------------------------------------------
 nr=$WK_TMP/norebuild
-for f in "$WK_CORPUS"/auditd/*/*.log; do
-    wk_run 0 "$WK_BIN" ingest --store "$nr" --format auditd --host node-1 "$f"
-done
+wk_run 0 "$WK_BIN" ingest --store "$nr" --format auditd --host node-1 "$WK_CORPUS"/auditd/*/*.log
 wk_run 0 "$WK_BIN" compact --store "$nr" --no-rebuild --block-bytes 64KiB
 "$WK_BIN" stats --store "$nr" >"$WK_TMP/norebuild.stats"
 grep -q '^cold blocks   [1-9]' "$WK_TMP/norebuild.stats" &&

@@ -775,7 +775,7 @@ WK_TEST(another_rebuild_version_is_cannot_check_not_tampering)
 
 /* wk_store_expand (compact --expand) turns every rebuild value into a merged value of the
  * same records: the events, the chain and verify are as before, and the values no longer
- * need any rebuild to be read. */
+ * need any rebuild to be read; wk_store_rebuild_merged (compact --rebuild) turns them back. */
 WK_TEST(expand_turns_rebuild_values_into_merged_values)
 {
     WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
@@ -819,6 +819,28 @@ WK_TEST(expand_turns_rebuild_values_into_merged_values)
     WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
     WK_ASSERT_INT_EQ(check_all(st), nevs);
     WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
+    uint64_t from = 1;
+    WK_ASSERT_INT_EQ(wk_store_rebuild_merged(st, INT64_MAX, &from, &done), 0);
+    WK_ASSERT_UINT_EQ(from, 0);
+    WK_ASSERT_UINT_EQ(done, 0); /* no rebuild registered: nothing to do */
+    /* the inverse (compact --rebuild): merged cold values back to rebuild values, one per
+     * call as the CLI does */
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    from = 1;
+    uint64_t conv = 0, calls = 0;
+    while (from) {
+        WK_ASSERT_INT_EQ(wk_store_rebuild_merged(st, 1, &from, &done), 0);
+        conv += done;
+        WK_ASSERT(++calls < 1000);
+    }
+    WK_ASSERT_INT_EQ(check_all(st), nevs);
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
     wk_store_close(st);
+    unsigned f2[5];
+    formats(dir, f2);
+    WK_ASSERT(f2[WK__BLK_REBUILT] >= f0[WK__BLK_REBUILT]);
+    WK_ASSERT_UINT_EQ(conv, f2[WK__BLK_REBUILT]);
+    WK_ASSERT_UINT_EQ(f2[3] + f2[WK__BLK_REBUILT], f0[3] + f0[WK__BLK_REBUILT]);
     free_evs();
+    wk_store_rebuild_clear();
 }
