@@ -119,7 +119,7 @@ int main(int argc, char **argv)
     }
     struct wk_store_opts o;
     wk_store_opts_init(&o);
-    o.cold_rebuild = !getenv("WK_BENCH_NOREBUILD"); /* the rebuild values (opt-in) */
+    o.cold_rebuild = !getenv("WK_BENCH_NOREBUILD"); /* the rebuild values (the default) */
     if (argc > 3)
         o.zstd_level = atoi(argv[3]);
     if (argc > 5)

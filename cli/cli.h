@@ -12,6 +12,7 @@ enum wk_exit {
     WK_EXIT_FOUND = 1,   /* the command ran and found something: alerts, a broken chain */
     WK_EXIT_USAGE = 2,   /* usage error */
     WK_EXIT_RUNTIME = 3, /* runtime error */
+    WK_EXIT_UNCHECKED = 4, /* verify: no break found, but some blocks could not be checked */
 };
 
 struct wk_command {

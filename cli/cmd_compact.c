@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* watchkeeper compact: run the store's cold tier offline (what the daemon does in the
  * background under store.cold): merge committed blocks into large values compressed at a
- * high zstd level, one transaction per value, optionally under a CPU budget. */
+ * high zstd level, one transaction per value, optionally under a CPU budget; --expand
+ * turns rebuild values back into merged values. */
 #include "config.h"
 
 #include <errno.h>
@@ -19,7 +20,8 @@
 
 const char wk_cmd_compact_usage[] =
     "usage: watchkeeper compact --store DIR [--cpu-budget PCT] [--block-bytes SIZE]\n"
-    "                           [--level N]\n\n"
+    "                           [--level N] [--no-rebuild]\n"
+    "       watchkeeper compact --store DIR --expand [--cpu-budget PCT] [--level N]\n\n"
     "Move the store's hot blocks to the cold tier now: consecutive blocks are merged into\n"
     "values of at least SIZE raw bytes, compressed at zstd level N with a window covering\n"
     "the value (docs/store.md, \"Cold tier\"). Block ids, event references and the hash\n"
@@ -32,16 +34,68 @@ const char wk_cmd_compact_usage[] =
     "  -b, --cpu-budget PCT   use at most PCT%% of one core on average (1-100; 100)\n"
     "      --block-bytes SIZE raw bytes per merged value (2MiB)\n"
     "      --level N          zstd level of the merged values (1-22; 19)\n"
-    "      --rebuild          write rebuild values: each event as its original and an\n"
-    "                         edit script against its parser (about half the bytes;\n"
-    "                         reads re-run the parser, several times slower)\n\n"
-    "Exit: 0, 2 usage, 3 runtime error.\n";
+    "      --rebuild          write rebuild values (the default): each event as its\n"
+    "                         original and an edit script against its parser (about\n"
+    "                         half the bytes; reads re-run the parser). Given\n"
+    "                         explicitly, merged cold values (format 3, e.g. from\n"
+    "                         --expand) are rewritten as rebuild values too\n"
+    "      --no-rebuild       write merged values (format 3): each event's parsed fields\n"
+    "                         stored (twice the bytes; reads need no parser)\n"
+    "      --expand           rewrite every rebuild value as a merged value holding the\n"
+    "                         same records (block hashes and the chain do not change),\n"
+    "                         one transaction per value, progress on stderr. Run it with\n"
+    "                         the binary that wrote the values before an upgrade that\n"
+    "                         changes a parser's rebuild version (docs/store.md)\n\n"
+    "Exit: 0, 2 usage, 3 runtime error (--expand: a value of another rebuild version).\n";
 
 static int64_t cpu_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * WK_NS_PER_SEC + ts.tv_nsec;
+}
+
+/* compact --expand: every rebuild value back to a merged value, one value per call, with
+ * its progress on stderr. @return an exit code. */
+static int expand_all(struct wk_store *st, const char *dir, long budget)
+{
+    struct wk_store_stats s0, s1;
+    int rc = wk_store_stats(st, &s0);
+    uint64_t done = 1, left = 0, total = 0, all = 0;
+    int64_t t0 = wk_time_mono_ns(), c0 = cpu_ns();
+    while (rc == 0 && done) {
+        int64_t c1 = cpu_ns();
+        rc = wk_store_expand(st, 1, &done, &left);
+        total += done;
+        if (!all)
+            all = total + left;
+        if (rc == 0 && done)
+            fprintf(stderr, "compact: expanded %llu of %llu rebuild values\n",
+                    (unsigned long long)total, (unsigned long long)all);
+        int64_t used = cpu_ns() - c1;
+        if (rc == 0 && done && budget < 100) {
+            int64_t pause = used * (100 - budget) / budget;
+            struct timespec ts = {pause / WK_NS_PER_SEC, pause % WK_NS_PER_SEC};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (rc == WK_EREBUILD) {
+        char why[256];
+        wk_cli_error("compact", "store %s: %s (%llu values expanded before it)", dir,
+                     wk_store_rebuild_why(why, sizeof(why)), (unsigned long long)total);
+        return WK_EXIT_RUNTIME;
+    }
+    if (rc < 0 || (rc = wk_store_stats(st, &s1)) < 0) {
+        wk_cli_error("compact", "store %s: %s (%llu values expanded before it)", dir,
+                     wk_strerror(rc), (unsigned long long)total);
+        return WK_EXIT_RUNTIME;
+    }
+    printf("compact: %llu rebuild values expanded to merged values in %.1f s (%.1f s CPU); "
+           "stored bytes %llu -> %llu\n",
+           (unsigned long long)total, (double)(wk_time_mono_ns() - t0) / 1e9,
+           (double)(cpu_ns() - c0) / 1e9, (unsigned long long)s0.stored_bytes,
+           (unsigned long long)s1.stored_bytes);
+    return WK_EXIT_OK;
 }
 
 int wk_cmd_compact(int argc, char **argv)
@@ -52,11 +106,13 @@ int wk_cmd_compact(int argc, char **argv)
         {"block-bytes", required_argument, NULL, 'B'},
         {"level", required_argument, NULL, 'l'},
         {"rebuild", no_argument, NULL, 'R'},
+        {"no-rebuild", no_argument, NULL, 'N'},
+        {"expand", no_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
     long budget = 100, level = 19;
-    bool rebuild = false;
+    bool rebuild = true, expand = false, explicit_rebuild = false;
     uint64_t bytes = 2u << 20;
     char *end;
     int c;
@@ -84,7 +140,13 @@ int wk_cmd_compact(int argc, char **argv)
             }
             continue;
         case 'R':
-            rebuild = true;
+            rebuild = explicit_rebuild = true;
+            continue;
+        case 'N':
+            rebuild = explicit_rebuild = false;
+            continue;
+        case 'E':
+            expand = true;
             continue;
         case 'l':
             level = strtol(optarg, &end, 10);
@@ -114,6 +176,11 @@ int wk_cmd_compact(int argc, char **argv)
         wk_cli_error("compact", "opening store %s: %s", dir, wk_strerror(rc));
         return WK_EXIT_RUNTIME;
     }
+    if (expand) {
+        rc = expand_all(st, dir, budget);
+        wk_store_close(st);
+        return rc;
+    }
     struct wk_store_stats s0, s1;
     rc = wk_store_stats(st, &s0);
     int64_t t0 = wk_time_mono_ns(), c0 = cpu_ns();
@@ -135,6 +202,28 @@ int wk_cmd_compact(int argc, char **argv)
                      wk_strerror(rc), (unsigned long long)total);
         wk_store_close(st);
         return WK_EXIT_RUNTIME;
+    }
+    /* --rebuild given: the merged cold values too (the inverse of --expand) */
+    uint64_t from = explicit_rebuild ? 1 : 0, conv = 0;
+    while (from) {
+        int64_t c1 = cpu_ns();
+        rc = wk_store_rebuild_merged(st, 1, &from, &done);
+        conv += done;
+        if (rc < 0) {
+            wk_cli_error("compact", "store %s: %s (%llu merged values made rebuild values "
+                         "before it)", dir, wk_strerror(rc), (unsigned long long)conv);
+            wk_store_close(st);
+            return WK_EXIT_RUNTIME;
+        }
+        if (done)
+            fprintf(stderr, "compact: %llu merged values made rebuild values\n",
+                    (unsigned long long)conv);
+        int64_t used = cpu_ns() - c1;
+        if (done && budget < 100) {
+            int64_t pause = used * (100 - budget) / budget;
+            struct timespec ts = {pause / WK_NS_PER_SEC, pause % WK_NS_PER_SEC};
+            nanosleep(&ts, NULL);
+        }
     }
     if ((rc = wk_store_stats(st, &s1)) < 0) {
         wk_cli_error("compact", "reading store %s: %s", dir, wk_strerror(rc));

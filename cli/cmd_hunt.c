@@ -187,7 +187,10 @@ static long run(struct wk_ruleset *rs, const struct src *s, struct out *o)
         rc = wk_hunt_store(st, rs, &ho, emit, o, &hs);
         wk_store_close(st);
         if (rc < 0) {
-            wk_cli_error("hunt", "%s: %s", s->store, wk_strerror(rc));
+            char why[256]; /* WK_EREBUILD: which value, module and versions */
+            wk_cli_error("hunt", "%s: %s", s->store,
+                         rc == WK_EREBUILD ? wk_store_rebuild_why(why, sizeof(why))
+                                           : wk_strerror(rc));
             return -WK_EXIT_RUNTIME;
         }
         for (size_t i = 0; o->counts && i < wk_ruleset_nrules(rs); i++) {

@@ -364,6 +364,11 @@ int wk_cmd_query(int argc, char **argv)
     }
     if (jw.len)
         fwrite(jw.p, 1, jw.len, stdout);
+    if (rc == WK_EREBUILD) { /* a value of another rebuild version: say which and why */
+        char why[256];
+        wk_cli_error("query", "reading store %s: %s", dir, wk_store_rebuild_why(why, sizeof(why)));
+        goto out;
+    }
     if (rc < 0) {
         wk_cli_error("query", "reading store %s: %s", dir, wk_strerror(rc));
         goto out;

@@ -88,6 +88,9 @@ int wk_cmd_stats(int argc, char **argv)
             cold = s.blocks;
         printf("cold blocks   %llu (%llu hot; %llu stored values)\n", (unsigned long long)cold,
                (unsigned long long)(s.blocks - cold), (unsigned long long)s.values);
+        uint64_t nrb = 0;
+        if (wk_store_rebuild_values(st, &nrb) == 0) /* format 4 (docs/store.md) */
+            printf("rebuild values %llu\n", (unsigned long long)nrb);
     }
     printf("raw bytes     %llu\n", (unsigned long long)s.raw_bytes);
     printf("stored bytes  %llu (x%.2f, %.1f bytes/event)\n", (unsigned long long)s.stored_bytes,

@@ -21,13 +21,17 @@ const char wk_cmd_verify_usage[] =
     "its hash recomputed, each block must chain to its predecessor, no block may be\n"
     "missing, and the Ed25519-signed checkpoints must verify and match the chain.\n"
     "Prints 'ok: ...' and exits 0 when intact; names the first bad block and exits 1\n"
-    "otherwise.\n\n"
+    "otherwise. Blocks in cold rebuild values written with another rebuild version of a\n"
+    "parser than this binary's cannot have their records checked here (their links and\n"
+    "header hashes are): verify names the first, says what to do, and exits 4 when the\n"
+    "rest is intact (a break elsewhere still exits 1).\n\n"
     "Options:\n"
     "  -s, --store DIR    the store directory (required)\n"
     "      --from ID      start at block ID (trusting its recorded predecessor)\n"
     "      --pubkey FILE  trust this public key (hex, as in DIR/signing.pub, which you\n"
     "                     may copy elsewhere); default: DIR/signing.pub\n\n"
-    "Exit: 0 intact, 1 broken, 2 usage, 3 runtime error.\n";
+    "Exit: 0 intact, 1 broken, 2 usage, 3 runtime error, 4 no break found but some\n"
+    "blocks cannot be checked by this binary (rebuild version).\n";
 
 int wk_cmd_verify(int argc, char **argv)
 {
@@ -104,7 +108,20 @@ int wk_cmd_verify(int argc, char **argv)
     if (rc == WK_ECHAIN) {
         wk_cli_error("verify", "%s: chain broken at block %llu: %s", dir,
                      (unsigned long long)res.first_bad, res.reason);
+        if (res.unchecked)
+            fprintf(stderr, "verify: also %llu blocks before it cannot be checked by this "
+                    "binary: %s\n", (unsigned long long)res.unchecked, res.why_unchecked);
         return WK_EXIT_FOUND;
+    }
+    if (rc == WK_EREBUILD) {
+        printf("cannot check: %llu blocks, %llu signed checkpoints verified, no break found; "
+               "the records of %llu blocks (rebuild values of another rebuild version) were "
+               "not checked\n",
+               (unsigned long long)res.blocks, (unsigned long long)res.checkpoints,
+               (unsigned long long)res.unchecked);
+        wk_cli_error("verify", "%s: cannot check %llu blocks (not a break): %s", dir,
+                     (unsigned long long)res.unchecked, res.why_unchecked);
+        return WK_EXIT_UNCHECKED;
     }
     if (rc < 0) {
         wk_cli_error("verify", "reading store %s: %s", dir, wk_strerror(rc));

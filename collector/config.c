@@ -53,9 +53,10 @@ const struct wk_option wk_config_cold_options[] = {
     { "block_bytes", WK_OPT_SIZE, "2MiB", C_OFF(block_bytes),
       "raw bytes of events per merged cold value (at least 64KiB)" },
     { "level", WK_OPT_INT, "19", C_OFF(level), "zstd level of the cold values (1-22)" },
-    { "rebuild", WK_OPT_BOOL, "false", C_OFF(rebuild),
+    { "rebuild", WK_OPT_BOOL, "true", C_OFF(rebuild),
       "store cold events as original + edit script against the parser (about half the "
-      "bytes; reads re-run the parser per event, several times slower; docs/store.md)" },
+      "bytes; reads re-run the parser per event; a value names each parser's rebuild "
+      "version; false: merged values; docs/store.md)" },
     { 0 },
 };
 #undef C_OFF

@@ -870,7 +870,9 @@ static void verify_new(struct wk_pipeline *p)
     p->verifies++;
     if (rc == WK_ECHAIN)
         integrity_alert(p, block, reason);
-    else if (rc < 0 && wk_ratelimit_ok(&rl))
+    else if (rc == WK_EREBUILD && wk_ratelimit_ok(&rl))
+        wk_log_warn("store: cannot check (not tampering): %s", reason);
+    else if (rc < 0 && rc != WK_EREBUILD && wk_ratelimit_ok(&rl))
         wk_log_error("store: integrity check failed to run: %s", wk_strerror(rc));
 }
 
@@ -955,6 +957,9 @@ static void *verifier_main(void *arg)
         last = wk_time_mono_ns();
         if (rc == WK_ECHAIN)
             integrity_alert(p, block, reason);
+        else if (rc == WK_EREBUILD) /* the chain holds; some records cannot be checked */
+            wk_log_warn("store: hash chain verified in %lld ms; cannot check (not "
+                        "tampering): %s", (long long)((last - t0) / 1000000), reason);
         else if (rc < 0)
             wk_log_error("store: integrity check failed to run: %s", wk_strerror(rc));
         else

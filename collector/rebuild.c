@@ -87,10 +87,19 @@ static const char *const ctx_clog[] = {"host.name", "log.origin.format", "log.fi
                                        "log.offset", NULL};
 
 static const struct wk_store_rebuild_ops table[] = {
-    {"auditd", ctx_host, wk__auditd_rebuild},
-    {"docker", ctx_host, wk__docker_rebuild},
-    {"clog", ctx_clog, wk__clog_rebuild},
+    {"auditd", ctx_host, wk__auditd_rebuild, WK_REBUILD_AUDITD_VERSION},
+    {"docker", ctx_host, wk__docker_rebuild, WK_REBUILD_DOCKER_VERSION},
+    {"clog", ctx_clog, wk__clog_rebuild, WK_REBUILD_CLOG_VERSION},
 };
+
+const struct wk_store_rebuild_ops *wk_collector_rebuild_ops(const char *module)
+{
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (strcmp(table[i].module, module) == 0)
+            return &table[i];
+    }
+    return NULL;
+}
 
 int wk_collector_rebuild_register(void)
 {

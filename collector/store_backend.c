@@ -264,10 +264,16 @@ static int sb_verify(void *ctx, bool full, uint64_t *block, char *reason, size_t
     struct wk_store_verify_result res;
     int rc = full ? wk_store_verify(s->st, 0, s->have_pk ? s->pk : NULL, &res)
                   : wk_store_verify_blocks(s->st, s->verified + 1, &res);
-    if (!full && rc == 0 && res.blocks)
+    if (!full && (rc == 0 || rc == WK_EREBUILD) && res.blocks)
         s->verified = res.last;
     else if (!full && rc == WK_ECHAIN)
         s->verified = res.first_bad; /* reported; check what follows against it */
+    if (rc == WK_EREBUILD) { /* not a break: blocks this binary cannot check */
+        *block = res.first_unchecked;
+        snprintf(reason, cap, "%llu blocks cannot be checked, first: %s",
+                 (unsigned long long)res.unchecked, res.why_unchecked);
+        return rc;
+    }
     *block = res.first_bad;
     snprintf(reason, cap, "%s", res.reason);
     return rc;

@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "rebuild_private.h"
 #include "store_private.h"
 #include "watchkeeper/error.h"
 #include "watchkeeper/timefmt.h"
@@ -344,6 +345,12 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
             rc = zerr;
             goto out;
         }
+        /* A rebuild value of another rebuild version: its records cannot be reproduced
+         * here, so they cannot be checked; its blocks' links and header hashes still
+         * are. Reported apart (WK_EREBUILD), never as a break. */
+        bool unchecked = zerr == WK_EREBUILD;
+        if (unchecked)
+            wk__rebuild_why_block(key, loc.nmembers);
         for (uint32_t m = 0; m < loc.nmembers; m++) {
             uint64_t id = key + m;
             /* Below the chain start (blocks of a merged value that retention cut) or below
@@ -363,8 +370,12 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
             }
             if ((rc = check_block(id, loc.hdr, zerr == 0 && !as_written ? raw.p + loc.off : NULL,
                                   loc.len, zerr,
-                                  as_written, have_prev ? prev : NULL, res)) < 0)
+                                  as_written || unchecked, have_prev ? prev : NULL, res)) < 0)
                 goto out;
+            if (unchecked && !res->unchecked++) {
+                res->first_unchecked = id;
+                wk_store_rebuild_why(res->why_unchecked, sizeof(res->why_unchecked));
+            }
             memcpy(prev, loc.hdr + WK__BLK_OFF_HASH, 32);
             have_prev = true;
             res->blocks++;
@@ -438,6 +449,8 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
     }
     rc = 0;
 out:
+    if (rc == 0 && res->unchecked)
+        rc = WK_EREBUILD;
     if (c)
         mdb_cursor_close(c);
     wk__store_rdtxn_end(st, txn);

@@ -143,7 +143,12 @@ static int try_rebuild(struct wk_store *st, MDB_txn *txn, struct cold *w, const 
         d = &fdv;
         dict = fid;
     }
-    size_t hl = WK__MRG_HDR + w->hdrs.len;
+    /* the rebuild version of each module the value uses, after the member headers */
+    uint8_t vtab[WK__VTAB_MAX];
+    size_t vt = wk__rebuild_vtab(rs.modules, vtab, sizeof(vtab));
+    if (!vt)
+        return 0;
+    size_t hl = WK__MRG_HDR + w->hdrs.len + vt;
     ssize_t z = cold_compress(st, w->cc, d, &w->form, &w->out, hl);
     if (z < 0)
         return (int)z;
@@ -154,7 +159,9 @@ static int try_rebuild(struct wk_store *st, MDB_txn *txn, struct cold *w, const 
     m[WK__BLK_OFF_HDRLEN] = WK__MRG_HDR;
     wk__put_u32le(m + WK__MRG_OFF_COUNT, (uint32_t)n);
     wk__put_u32le(m + WK__MRG_OFF_DICT, dict);
+    wk__put_u32le(m + WK__MRG_OFF_VTAB, (uint32_t)vt);
     memcpy(m + WK__MRG_HDR, w->hdrs.p, w->hdrs.len);
+    memcpy(m + WK__MRG_HDR + w->hdrs.len, vtab, vt);
     w->out.len = hl + (size_t)z;
     /* What a reader will make of the stored bytes must be the blocks' records. */
     rc = wk__store_block_raw(st, txn, w->dc, w->out.p, w->out.len, &w->check);
@@ -352,4 +359,249 @@ out:
     wk__buf_fini(&w.form);
     wk__buf_fini(&w.check);
     return rc < 0 ? rc : 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* compact --expand: rebuild values back to merged values                             */
+
+/* The next rebuild value at key >= *next: expanded into a merged value (format 3) in one
+ * transaction. @return 1 (one rewritten; *next past it), 0 (none left), <0. */
+static int expand_one(struct wk_store *st, struct cold *w, uint64_t *next)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
+        goto fail;
+    uint8_t kb[8];
+    wk__put_u64be(kb, *next);
+    MDB_val k = {8, kb}, v;
+    MDB_cursor_op op = MDB_SET_RANGE;
+    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+        op = MDB_NEXT;
+        if (k.mv_size == 8 && v.mv_size >= WK__MRG_HDR &&
+            ((const uint8_t *)v.mv_data)[WK__BLK_OFF_FORMAT] == WK__BLK_REBUILT)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+    if (rc != 0)
+        goto fail;
+    uint64_t key = wk__get_u64be(k.mv_data);
+    struct wk__blkloc loc;
+    if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, 0, &loc)) < 0)
+        goto fail;
+    if ((rc = wk__store_block_raw(st, txn, w->dc, v.mv_data, v.mv_size, &w->raw)) < 0) {
+        if (rc == WK_EREBUILD)
+            wk__rebuild_why_block(key, loc.nmembers);
+        goto fail;
+    }
+    /* The merged value: the same member headers, the records compressed as the cold tier
+     * does (the store's current dictionary). */
+    MDB_val dv;
+    const MDB_val *d = dict_bytes(st, txn, wk__store_dict_id(st), &dv);
+    uint32_t dict = d ? wk__store_dict_id(st) : 0;
+    size_t mh = (size_t)loc.nmembers * WK__BLK_HDR;
+    size_t hl = WK__MRG_HDR + mh;
+    ssize_t z = cold_compress(st, w->cc, d, &w->raw, &w->out, hl);
+    if (z < 0) {
+        rc = (int)z;
+        goto fail;
+    }
+    uint8_t *m = w->out.p;
+    memset(m, 0, WK__MRG_HDR);
+    m[WK__BLK_OFF_FORMAT] = WK__BLK_MERGED;
+    m[WK__BLK_OFF_FLAGS] = WK__BLK_FLAG_COLD;
+    m[WK__BLK_OFF_HDRLEN] = WK__MRG_HDR;
+    wk__put_u32le(m + WK__MRG_OFF_COUNT, loc.nmembers);
+    wk__put_u32le(m + WK__MRG_OFF_DICT, dict);
+    memcpy(m + WK__MRG_HDR, (const uint8_t *)v.mv_data + WK__MRG_HDR, mh);
+    w->out.len = hl + (size_t)z;
+    /* What a reader makes of it must be the same records. */
+    if ((rc = wk__store_block_raw(st, txn, w->dc, w->out.p, w->out.len, &w->check)) < 0)
+        goto fail;
+    if (w->check.len != w->raw.len || memcmp(w->check.p, w->raw.p, w->raw.len) != 0) {
+        rc = WK_ECORRUPT;
+        goto fail;
+    }
+    int64_t delta = (int64_t)w->out.len - (int64_t)v.mv_size;
+    wk__put_u64be(kb, key);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    MDB_val nv = {w->out.len, w->out.p};
+    if ((rc = mdb_put(txn, st->dbi[WK__DB_BLOCKS], &k, &nv, 0)) != 0 ||
+        (rc = add_stored(st, txn, delta)) != 0 || (rc = mdb_txn_commit(txn)) != 0)
+        return rc < 0 ? rc : wk__mdb_err(rc);
+    *next = key + loc.nmembers;
+    return 1;
+fail:
+    mdb_txn_abort(txn);
+    return rc < 0 ? rc : wk__mdb_err(rc);
+}
+
+/* Rebuild values stored at keys >= from. */
+static int count_rebuilt(struct wk_store *st, uint64_t from, uint64_t *left)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = wk__store_rdtxn(st, &txn);
+    *left = 0;
+    if (rc < 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) == 0) {
+        uint8_t kb[8];
+        wk__put_u64be(kb, from);
+        MDB_val k = {8, kb}, v;
+        MDB_cursor_op op = MDB_SET_RANGE;
+        while (mdb_cursor_get(c, &k, &v, op) == 0) {
+            op = MDB_NEXT;
+            *left += v.mv_size >= WK__MRG_HDR &&
+                     ((const uint8_t *)v.mv_data)[WK__BLK_OFF_FORMAT] == WK__BLK_REBUILT;
+        }
+        mdb_cursor_close(c);
+    }
+    wk__store_rdtxn_end(st, txn);
+    return rc ? wk__mdb_err(rc) : 0;
+}
+
+int wk_store_expand(struct wk_store *st, int64_t budget_ns, uint64_t *done, uint64_t *left)
+{
+    if (done)
+        *done = 0;
+    if (left)
+        *left = 0;
+    if (!st->w)
+        return -EROFS;
+    int64_t t0 = wk_time_mono_ns();
+    struct cold w = {.cc = ZSTD_createCCtx(), .dc = ZSTD_createDCtx()};
+    uint64_t next = 1;
+    int rc = -ENOMEM;
+    if (w.cc && w.dc) {
+        do {
+            rc = expand_one(st, &w, &next);
+            if (rc > 0 && done)
+                (*done)++;
+        } while (rc > 0 && wk_time_mono_ns() - t0 < budget_ns);
+    }
+    if (rc >= 0 && left)
+        rc = count_rebuilt(st, next, left);
+    ZSTD_freeCCtx(w.cc);
+    ZSTD_freeDCtx(w.dc);
+    wk__buf_fini(&w.raw);
+    wk__buf_fini(&w.one);
+    wk__buf_fini(&w.out);
+    wk__buf_fini(&w.hdrs);
+    wk__buf_fini(&w.form);
+    wk__buf_fini(&w.check);
+    return rc < 0 ? rc : 0;
+}
+
+/* The next merged value (format 3) at key >= *next as a rebuild value, in one transaction.
+ * @return 1 (converted), 2 (kept merged: a member of format 1, or the form's check failed),
+ * 0 (none left), <0. *next goes past it. */
+static int rebuild_one(struct wk_store *st, struct cold *w, uint64_t *next)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
+        goto fail;
+    uint8_t kb[8];
+    wk__put_u64be(kb, *next);
+    MDB_val k = {8, kb}, v;
+    MDB_cursor_op op = MDB_SET_RANGE;
+    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+        op = MDB_NEXT;
+        if (k.mv_size == 8 && v.mv_size >= WK__MRG_HDR &&
+            ((const uint8_t *)v.mv_data)[WK__BLK_OFF_FORMAT] == WK__BLK_MERGED)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+    if (rc != 0)
+        goto fail;
+    uint64_t key = wk__get_u64be(k.mv_data);
+    struct wk__blkloc loc;
+    if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, 0, &loc)) < 0 ||
+        (rc = wk__store_block_raw(st, txn, w->dc, v.mv_data, v.mv_size, &w->raw)) < 0)
+        goto fail;
+    w->hdrs.len = 0;
+    if ((rc = wk__buf_put(&w->hdrs, (const uint8_t *)v.mv_data + WK__MRG_HDR,
+                          (size_t)loc.nmembers * WK__BLK_HDR)) < 0)
+        goto fail;
+    size_t old = v.mv_size;
+    *next = key + loc.nmembers;
+    MDB_val dv;
+    const MDB_val *d = dict_bytes(st, txn, wk__store_dict_id(st), &dv);
+    uint32_t dict = d ? wk__store_dict_id(st) : 0;
+    int rb = try_rebuild(st, txn, w, d, dict, loc.nmembers);
+    if (rb <= 0) {
+        rc = rb;
+        if (rb == 0) { /* stays merged; the form's dictionary may have been trained: keep it */
+            rc = mdb_txn_commit(txn);
+            return rc ? wk__mdb_err(rc) : 2;
+        }
+        goto fail;
+    }
+    wk__put_u64be(kb, key);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    MDB_val nv = {w->out.len, w->out.p};
+    if ((rc = mdb_put(txn, st->dbi[WK__DB_BLOCKS], &k, &nv, 0)) != 0 ||
+        (rc = add_stored(st, txn, (int64_t)w->out.len - (int64_t)old)) != 0 ||
+        (rc = mdb_txn_commit(txn)) != 0)
+        return rc < 0 ? rc : wk__mdb_err(rc);
+    return 1;
+fail:
+    mdb_txn_abort(txn);
+    return rc < 0 ? rc : wk__mdb_err(rc);
+}
+
+int wk_store_rebuild_merged(struct wk_store *st, int64_t budget_ns, uint64_t *from,
+                            uint64_t *done)
+{
+    if (done)
+        *done = 0;
+    if (!st->w)
+        return -EROFS;
+    if (!wk__rebuild_enabled() || !*from) {
+        *from = 0;
+        return 0;
+    }
+    int64_t t0 = wk_time_mono_ns();
+    struct cold w = {.cc = ZSTD_createCCtx(), .dc = ZSTD_createDCtx()};
+    int rc = -ENOMEM;
+    if (w.cc && w.dc) {
+        do {
+            rc = rebuild_one(st, &w, from);
+            if (rc == 1 && done)
+                (*done)++;
+        } while (rc > 0 && wk_time_mono_ns() - t0 < budget_ns);
+    }
+    if (rc == 0)
+        *from = 0; /* none left */
+    ZSTD_freeCCtx(w.cc);
+    ZSTD_freeDCtx(w.dc);
+    wk__buf_fini(&w.raw);
+    wk__buf_fini(&w.one);
+    wk__buf_fini(&w.out);
+    wk__buf_fini(&w.hdrs);
+    wk__buf_fini(&w.form);
+    wk__buf_fini(&w.check);
+    return rc < 0 ? rc : 0;
+}
+
+int wk_store_rebuild_values(struct wk_store *st, uint64_t *n)
+{
+    return count_rebuilt(st, 1, n);
 }

@@ -260,8 +260,16 @@ int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
         return WK_ECORRUPT;
     }
     out->len = 0;
-    if (val[WK__BLK_OFF_FORMAT] == WK__BLK_REBUILT)
-        return rebuilt_raw(st, txn, dctx, val, vlen, hl, dict, out);
+    if (val[WK__BLK_OFF_FORMAT] == WK__BLK_REBUILT) {
+        /* its rebuild versions first: another version is WK_EREBUILD, not damage */
+        size_t vt = wk__get_u32le(val + WK__MRG_OFF_VTAB);
+        if (vt > WK__VTAB_MAX || vt > vlen - hl)
+            return WK_ECORRUPT;
+        int vrc = wk__rebuild_vcheck(val + hl, vt);
+        if (vrc < 0)
+            return vrc;
+        return rebuilt_raw(st, txn, dctx, val, vlen, hl + vt, dict, out);
+    }
     int rc = wk__buf_reserve(out, raw + 1);
     if (rc < 0)
         return rc;
@@ -561,8 +569,11 @@ static int load_raw(struct wk_store_reader *r, uint64_t id, struct wk__buf *raw,
         return rc;
     if (*raw_key != loc.key) {
         *raw_key = 0;
-        if ((rc = wk__store_block_raw(r->st, r->txn, r->dctx, loc.val, loc.vlen, raw)) < 0)
+        if ((rc = wk__store_block_raw(r->st, r->txn, r->dctx, loc.val, loc.vlen, raw)) < 0) {
+            if (rc == WK_EREBUILD)
+                wk__rebuild_why_block(loc.key, loc.nmembers);
             return rc;
+        }
         *raw_key = loc.key;
     }
     if (loc.off > raw->len || loc.len > raw->len - loc.off)

@@ -9,6 +9,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +69,118 @@ static const struct wk_store_rebuild_ops *find_ops(const char *m, size_t len)
             return reg[i];
     }
     return NULL;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Rebuild versions (docs/store.md, "Rebuild versions"): a value's table of the modules */
+/* it used, after its member headers: u8 count, then per module u8 name length, name,   */
+/* u16 LE version. Its byte length is the u32 LE at offset 12 of the value (0: none, a  */
+/* value written before versions).                                                      */
+
+static uint32_t ops_version(const struct wk_store_rebuild_ops *ops)
+{
+    return ops->version ? ops->version : 1;
+}
+
+/* The registry slot bit of ev's module (0: none registered). */
+static uint32_t module_bit(const struct wk_event *ev)
+{
+    size_t ml;
+    const char *m = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &ml);
+    for (size_t i = 0; m && i < nreg; i++) {
+        if (strlen(reg[i]->module) == ml && memcmp(reg[i]->module, m, ml) == 0)
+            return 1u << i;
+    }
+    return 0;
+}
+
+size_t wk__rebuild_vtab(uint32_t modules, uint8_t *out, size_t cap)
+{
+    size_t n = 1;
+    if (cap < 1)
+        return 0;
+    out[0] = 0;
+    for (size_t i = 0; i < nreg; i++) {
+        size_t ml = strlen(reg[i]->module);
+        if (!(modules & (1u << i)) || ml > 255)
+            continue;
+        if (n + 3 + ml > cap)
+            return 0;
+        out[n++] = (uint8_t)ml;
+        memcpy(out + n, reg[i]->module, ml);
+        n += ml;
+        uint32_t v = ops_version(reg[i]);
+        out[n++] = (uint8_t)v;
+        out[n++] = (uint8_t)(v >> 8);
+        out[0]++;
+    }
+    return n;
+}
+
+/* What the last WK_EREBUILD (of any thread: hunt's workers report to the main thread)
+ * was about. */
+static struct {
+    char module[64];
+    uint32_t stored, ours; /* ours 0: no rebuild registered */
+    uint64_t block, nblocks;
+} why;
+static pthread_mutex_t why_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int wk__rebuild_vcheck(const uint8_t *tab, size_t len)
+{
+    if (!len)
+        return 0; /* written before versions: read as version 1 of each module */
+    size_t pos = 1;
+    unsigned n = tab[0];
+    for (unsigned i = 0; i < n; i++) {
+        if (pos >= len || tab[pos] > len - pos - 1 || len - pos - 1 - tab[pos] < 2)
+            return WK_ECORRUPT;
+        size_t ml = tab[pos++];
+        const char *m = (const char *)tab + pos;
+        uint32_t v = (uint32_t)tab[pos + ml] | (uint32_t)tab[pos + ml + 1] << 8;
+        pos += ml + 2;
+        const struct wk_store_rebuild_ops *ops = find_ops(m, ml);
+        if (!ops || ops_version(ops) != v) {
+            size_t cl = ml < sizeof(why.module) ? ml : sizeof(why.module) - 1;
+            pthread_mutex_lock(&why_mu);
+            memcpy(why.module, m, cl);
+            why.module[cl] = 0;
+            why.stored = v;
+            why.ours = ops ? ops_version(ops) : 0;
+            why.block = why.nblocks = 0;
+            pthread_mutex_unlock(&why_mu);
+            return WK_EREBUILD;
+        }
+    }
+    return pos == len ? 0 : WK_ECORRUPT;
+}
+
+void wk__rebuild_why_block(uint64_t first, uint32_t n)
+{
+    pthread_mutex_lock(&why_mu);
+    why.block = first;
+    why.nblocks = n;
+    pthread_mutex_unlock(&why_mu);
+}
+
+const char *wk_store_rebuild_why(char *buf, size_t cap)
+{
+    char ours[128], where[96] = "";
+    pthread_mutex_lock(&why_mu);
+    if (why.ours)
+        snprintf(ours, sizeof(ours), "this binary has version %u", why.ours);
+    else
+        snprintf(ours, sizeof(ours), "this binary has no %s rebuild", why.module);
+    if (why.block)
+        snprintf(where, sizeof(where), "block %llu (value of blocks %llu-%llu): ",
+                 (unsigned long long)why.block, (unsigned long long)why.block,
+                 (unsigned long long)(why.block + why.nblocks - 1));
+    snprintf(buf, cap,
+             "%swritten with %s rebuild version %u, %s: read it, or turn it into a merged "
+             "value (`watchkeeper compact --expand`), with a binary of version %u",
+             where, why.module, why.stored, ours, why.stored);
+    pthread_mutex_unlock(&why_mu);
+    return buf;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -868,6 +982,7 @@ static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__b
             st->whole++;
         } else {
             st->rebuilt++;
+            st->modules |= module_bit(x->ev);
         }
         prev = ts;
     }

@@ -38,7 +38,25 @@ extern bool (*wk__rebuild_test_spoil)(const struct wk_event *ev);
 
 struct wk__rebuild_stats {
     uint64_t rebuilt, whole; /* events in rebuild form / stored whole */
+    uint32_t modules;        /* registry slots (bits) of the rebuilt events' modules */
 };
+
+/* A rebuild value's version table (docs/store.md, "Rebuild versions") sits after its
+ * member headers; the u32 LE at this offset of the value is its byte length (0: none). */
+#define WK__MRG_OFF_VTAB 12
+#define WK__VTAB_MAX 1024
+
+/* The version table of the registered modules in bits `modules` into out (cap bytes).
+ * @return its length (0: does not fit). */
+size_t wk__rebuild_vtab(uint32_t modules, uint8_t *out, size_t cap);
+
+/* Check a version table against the registered rebuilds. @return 0, WK_EREBUILD (a module
+ * not registered or of another version: wk_store_rebuild_why tells which once
+ * wk__rebuild_why_block named the value), WK_ECORRUPT (malformed). */
+int wk__rebuild_vcheck(const uint8_t *tab, size_t len);
+
+/* Name the value (first block, blocks) of this thread's last WK_EREBUILD. */
+void wk__rebuild_why_block(uint64_t first, uint32_t n);
 /* Totals of the values the cold tier wrote in this process (writer thread; tests, bench). */
 extern struct wk__rebuild_stats wk__rebuild_totals;
 

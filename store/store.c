@@ -51,7 +51,7 @@ void wk_store_opts_init(struct wk_store_opts *opts)
     opts->map_max = 64ull << 30;
     opts->fsync = true;
     opts->checkpoint_blocks = 256;
-    opts->cold_rebuild = false;
+    opts->cold_rebuild = true;
     opts->cold_block_bytes = 2u << 20; /* rebuild values: about 5,600 events (docs/store.md) */
 }
 

@@ -19,7 +19,8 @@
     X(NOT_FOUND, "not found")                                                            \
     X(UTF8, "invalid UTF-8")                                                             \
     X(STATE, "invalid state")                                                            \
-    X(RANGE_TIME, "time outside 1677-09-21..2262-04-11")
+    X(RANGE_TIME, "time outside 1677-09-21..2262-04-11")                                 \
+    X(REBUILD, "stored with another rebuild version: cannot be read or checked here")
 
 #define WK_ERR_ENUM_(name, msg) WK_E##name,
 enum wk_error {

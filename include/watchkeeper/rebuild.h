@@ -11,6 +11,26 @@
 
 #include "watchkeeper/event.h"
 #include "watchkeeper/parser.h"
+#include "watchkeeper/store.h"
+
+/*
+ * Rebuild versions (docs/store.md, "Rebuild versions"). Every rebuild value records the
+ * version of each module it used; a reader with another version reports WK_EREBUILD.
+ * Bump a module's version whenever its parser turns some original into other fields;
+ * tests/unit/test_rebuild_guard.c rebuilds the whole corpus per module and compares a
+ * digest of the output with the DIGEST beside the version: when it fails, bump the version
+ * and record the new digest (values of the old version then need `compact --expand`, run
+ * by the old binary, before the upgrade).
+ */
+#define WK_REBUILD_AUDITD_VERSION 1u
+#define WK_REBUILD_AUDITD_DIGEST "d6be28bcb0d97107"
+#define WK_REBUILD_DOCKER_VERSION 1u
+#define WK_REBUILD_DOCKER_DIGEST "43a41602aa4ae84b"
+#define WK_REBUILD_CLOG_VERSION 1u
+#define WK_REBUILD_CLOG_DIGEST "927c3e8c41977aa3"
+
+/** The collector's rebuild of `module` (auditd, docker, clog), or NULL. */
+const struct wk_store_rebuild_ops *wk_collector_rebuild_ops(const char *module);
 
 /**
  * Register the rebuilds of the auditd, docker and clog sources with the store

@@ -81,10 +81,11 @@ struct wk_store_opts {
     size_t cold_block_bytes;
     /* Cold tier: write rebuild values (block format 4: per event only its original, its
      * parser context and an edit script; about half the bytes of a merged value) when
-     * rebuilds are registered (wk_store_rebuild_register). Reads of them run the parser
-     * per event (several times slower) and need parsers that rebuild what the writer's
-     * did (docs/store.md, "Rebuild values"). false: merged values (format 3). Reading
-     * format-4 values needs the rebuilds registered whatever this says. */
+     * rebuilds are registered (wk_store_rebuild_register). Each value records the rebuild
+     * version of every module it used; a reader with another version reports
+     * WK_EREBUILD, never tampering (docs/store.md, "Rebuild values"). true (default);
+     * false: merged values (format 3). Reading format-4 values needs the rebuilds
+     * registered whatever this says. */
     bool cold_rebuild;
 };
 
@@ -279,6 +280,13 @@ struct wk_store_rebuild_ops {
      */
     int (*rebuild)(const struct wk_event *ctx, const char *orig, size_t len,
                    struct wk_event *out);
+    /**
+     * Version of what `rebuild` outputs (1 or more; 0 is taken as 1). Every rebuild value
+     * records the version of each module it used; a reader whose registered version
+     * differs reports that value as WK_EREBUILD (not as tampering). Bump it whenever the
+     * output for some original changes (tests/unit/test_rebuild_guard.c says when).
+     */
+    uint32_t version;
 };
 
 /**
@@ -290,6 +298,42 @@ struct wk_store_rebuild_ops {
 int wk_store_rebuild_register(const struct wk_store_rebuild_ops *ops);
 /** Remove every registered rebuild (tests: the cold tier then writes merged values). */
 void wk_store_rebuild_clear(void);
+
+/**
+ * After a call returned WK_EREBUILD: one line naming the value's block, the module, the
+ * rebuild version the value was written with, this binary's (or that it has none), and
+ * what to do. Describes the last such error of any thread (hunt's workers report to the
+ * main thread). Thread-safe. @return buf.
+ */
+const char *wk_store_rebuild_why(char *buf, size_t cap);
+
+/**
+ * Rewrite every rebuild value (format 4) as a merged value (format 3) holding the same
+ * blocks' records, oldest first, one value per write transaction, until `budget_ns` has
+ * been spent (checked between values). The records are the same bytes, so block hashes
+ * and the chain do not change. Needs the rebuilds that wrote the values (the same
+ * versions). Writer thread.
+ * @param[out] done values rewritten (may be NULL); @param[out] left rebuild values still
+ * stored after this call (may be NULL).
+ * @return 0, WK_EREBUILD (a value this binary cannot read: wk_store_rebuild_why), -errno.
+ */
+int wk_store_expand(struct wk_store *st, int64_t budget_ns, uint64_t *done, uint64_t *left);
+
+/**
+ * The inverse of wk_store_expand: rewrite every merged cold value (format 3) as a rebuild
+ * value of the registered rebuilds' versions (the cold tier's form, checked as it checks
+ * it; a value whose form fails its check, or holding a format-1 block, stays merged), one
+ * value per write transaction, until `budget_ns` has been spent. Records, hashes and the
+ * chain do not change. Nothing to do when no rebuild is registered. Writer thread.
+ * @param[in,out] from the block id to look from (1: the start); advanced past what was
+ * looked at, 0 once no merged value is left after it (call again while it is not 0).
+ * @param[out] done values rewritten (may be NULL). @return 0, -errno / WK_E*.
+ */
+int wk_store_rebuild_merged(struct wk_store *st, int64_t budget_ns, uint64_t *from,
+                            uint64_t *done);
+
+/** Count the rebuild values (format 4) stored (any thread; walks the values). @return 0, -errno. */
+int wk_store_rebuild_values(struct wk_store *st, uint64_t *n);
 
 /* ---------------------------------------------------------------------------------- */
 /* Reading (any thread, one reader per thread)                                         */
@@ -485,13 +529,21 @@ struct wk_store_verify_result {
     uint64_t first_bad;     /* id of the first bad block (0 when intact) */
     uint64_t last;          /* id of the last block checked (0: none) */
     char reason[160];       /* what is wrong with it, or "" */
+    /* Blocks of rebuild values whose rebuild version this binary lacks: their links and
+     * header hashes were checked, their records could not be (WK_EREBUILD). */
+    uint64_t unchecked;
+    uint64_t first_unchecked; /* 0: none */
+    char why_unchecked[256];  /* wk_store_rebuild_why of the first, or "" */
 };
 
 /**
  * Walk the hash chain from block `from` (0: the chain start) to the head, recomputing
  * every block's hash from its decompressed records, and check the signed checkpoints.
  * @param[in] pubkey Ed25519 public key to trust (NULL: the store's own signing.pub).
- * @return 0 intact; WK_ECHAIN broken (res names the first bad block and why); -errno.
+ * @return 0 intact; WK_ECHAIN broken (res names the first bad block and why); WK_EREBUILD
+ *         no break found, but res->unchecked blocks are in rebuild values this binary
+ *         cannot reproduce (another rebuild version: their records were not checked);
+ *         -errno.
  */
 int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
                     struct wk_store_verify_result *res);
@@ -501,7 +553,8 @@ int wk_store_verify(struct wk_store *st, uint64_t from, const uint8_t *pubkey,
  * wk_store_verify does, linking block `from` to the STORED hash of block from-1 (so
  * consecutive calls, each from the last one's res->last + 1, check the whole chain once),
  * without the checkpoint signatures: the daemon's check of each commit. Any thread.
- * @return 0 intact (res->blocks may be 0: nothing new); WK_ECHAIN; -errno.
+ * @return 0 intact (res->blocks may be 0: nothing new); WK_ECHAIN; WK_EREBUILD (as for
+ *         wk_store_verify); -errno.
  */
 int wk_store_verify_blocks(struct wk_store *st, uint64_t from,
                            struct wk_store_verify_result *res);

@@ -208,9 +208,9 @@ static void corpus_store(const char *dir)
     WK_ASSERT_INT_EQ(wk_store_flush(cur_st), 0);
 }
 
-/* Rebuild values are opt-in (opts.cold_rebuild): with the rebuilds registered but the
- * option off, the cold tier writes merged values (format 3) only, and reads them back. */
-WK_TEST(rebuild_values_only_when_asked)
+/* Rebuild values are the default (opts.cold_rebuild); with the rebuilds registered but
+ * the option off, the cold tier writes merged values (format 3) only, and reads them back. */
+WK_TEST(rebuild_values_off_when_asked)
 {
     WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
     char dir[4096];
@@ -237,7 +237,7 @@ WK_TEST(rebuild_values_only_when_asked)
     WK_ASSERT_INT_EQ(counts[4], 0);
     struct wk_store_opts d;
     wk_store_opts_init(&d);
-    WK_ASSERT(!d.cold_rebuild);
+    WK_ASSERT(d.cold_rebuild);
 }
 
 WK_TEST(corpus_events_read_back_identical_from_rebuild_values)
@@ -397,7 +397,7 @@ WK_TEST(verify_catches_a_changed_byte_in_a_rebuild_value)
         for (int i = 0; i < 8; i++)
             key = key << 8 | ((const uint8_t *)k.mv_data)[i];
         uint32_t n = (uint32_t)p[4] | (uint32_t)p[5] << 8;
-        size_t hl = 16 + (size_t)n * 128;
+        size_t hl = 16 + (size_t)n * 128 + wk__get_u32le(p + WK__MRG_OFF_VTAB);
         unsigned long long fl = ZSTD_getFrameContentSize(p + hl, v.mv_size - hl);
         WK_ASSERT(fl != ZSTD_CONTENTSIZE_ERROR && fl != ZSTD_CONTENTSIZE_UNKNOWN);
         uint8_t *form = malloc(fl);
@@ -473,11 +473,15 @@ WK_TEST(merged_values_of_before_keep_reading_next_to_rebuild_values)
     formats(dir, f);
     WK_ASSERT(f[3] >= 1);
     WK_ASSERT(f[WK__BLK_REBUILT] >= 1);
-    /* Without the rebuilds: the values of before read, the new ones are reported. */
+    /* Without the rebuilds: the values of before read, the new ones are reported as
+     * values this binary cannot check (WK_EREBUILD), not as a break. */
     wk_store_rebuild_clear();
     struct wk_store_opts o = small_opts();
     WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
-    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), WK_ECHAIN);
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), WK_EREBUILD);
+    WK_ASSERT_UINT_EQ(res.first_bad, 0);
+    WK_ASSERT(res.unchecked > 0 && res.first_unchecked > 0);
+    WK_ASSERT(strstr(res.why_unchecked, "this binary has no "));
     wk_store_close(st);
     free_evs();
 }
@@ -613,7 +617,7 @@ WK_TEST(damaged_forms_are_reported_never_misread)
             continue; /* a rebuild value without a dictionary (the test's small values) */
         values++;
         uint32_t n = wk__get_u32le(p + 4);
-        size_t hl = 16 + (size_t)n * 128;
+        size_t hl = 16 + (size_t)n * 128 + wk__get_u32le(p + WK__MRG_OFF_VTAB);
         unsigned long long fl = ZSTD_getFrameContentSize(p + hl, v.mv_size - hl);
         uint8_t *form = malloc(fl), *bent = malloc(fl);
         WK_ASSERT_INT_EQ(ZSTD_decompress(form, fl, p + hl, v.mv_size - hl), fl);
@@ -643,6 +647,200 @@ WK_TEST(damaged_forms_are_reported_never_misread)
     mdb_cursor_close(c);
     mdb_txn_abort(txn);
     mdb_env_close(env);
+    free_evs();
+    wk_store_rebuild_clear();
+}
+
+/* The first rebuild value (format 4) in the blocks db: its key and its version table's
+ * length (0 when none). */
+static uint64_t first_rebuild_value(const char *dir, size_t *vtab)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint64_t key = 0;
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
+    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, dbi, &c), 0);
+    while (!key && mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        const uint8_t *p = v.mv_data;
+        if (p[0] != WK__BLK_REBUILT)
+            continue;
+        key = wk__get_u64be(k.mv_data);
+        *vtab = wk__get_u32le(p + WK__MRG_OFF_VTAB);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return key;
+}
+
+/* A reader whose rebuild version of a module differs from the one a value was written
+ * with reports WK_EREBUILD naming the block, the module and both versions - never
+ * WK_ECORRUPT/WK_ECHAIN; verify still checks every link and header hash, and a real break
+ * elsewhere is still a break. */
+WK_TEST(another_rebuild_version_is_cannot_check_not_tampering)
+{
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    char dir[4096], why[256];
+    snprintf(dir, sizeof(dir), "%s/vers", wk_test_tmpdir());
+    corpus_store(dir);
+    struct wk_store *st = cur_st;
+    uint64_t done = 0;
+    WK_ASSERT_INT_EQ(wk_store_recompact(st, INT64_MAX, 0, &done), 0);
+    struct wk_store_verify_result res;
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
+    WK_ASSERT_UINT_EQ(res.unchecked, 0);
+    wk_store_close(st);
+    size_t vt = 0;
+    uint64_t key = first_rebuild_value(dir, &vt);
+    WK_ASSERT(key > 0);
+    /* "auditd" (6) + docker/clog as used: a few bytes per value */
+    WK_ASSERT(vt >= 1 + 1 + 6 + 2 && vt <= 1 + 3 * (1 + 6 + 2));
+    /* this binary with auditd's rebuild at version + 1 */
+    struct wk_store_rebuild_ops next = *wk_collector_rebuild_ops("auditd");
+    next.version = WK_REBUILD_AUDITD_VERSION + 1;
+    WK_ASSERT_INT_EQ(wk_store_rebuild_register(&next), 0);
+    struct wk_store_opts o = small_opts();
+    WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), WK_EREBUILD);
+    WK_ASSERT_UINT_EQ(res.first_bad, 0);
+    WK_ASSERT_UINT_EQ(res.first_unchecked, key);
+    WK_ASSERT(res.unchecked >= 2);
+    WK_ASSERT(res.blocks > res.unchecked);
+    WK_ASSERT(res.checkpoints >= 1);
+    char want[200];
+    snprintf(want, sizeof(want), "block %llu (value of blocks %llu-", (unsigned long long)key,
+             (unsigned long long)key);
+    WK_ASSERT(strstr(res.why_unchecked, want));
+    snprintf(want, sizeof(want), "auditd rebuild version %u, this binary has version %u",
+             WK_REBUILD_AUDITD_VERSION, WK_REBUILD_AUDITD_VERSION + 1);
+    WK_ASSERT(strstr(res.why_unchecked, want));
+    WK_ASSERT(strstr(res.why_unchecked, "compact --expand"));
+    /* the daemon's check of blocks from the start: the same */
+    WK_ASSERT_INT_EQ(wk_store_verify_blocks(st, 0, &res), WK_EREBUILD);
+    WK_ASSERT_UINT_EQ(res.first_unchecked, key);
+    /* a reader: the events before the value read, then WK_EREBUILD naming it */
+    struct wk_store_reader *r;
+    struct wk_store_iter *it;
+    const struct wk_event *got;
+    WK_ASSERT_INT_EQ(wk_store_reader_open(st, &r), 0);
+    WK_ASSERT_INT_EQ(wk_store_iter_new(r, NULL, &it), 0);
+    int rc;
+    while ((rc = wk_store_iter_next(it, &got, NULL)) == 1)
+        ;
+    WK_ASSERT_INT_EQ(rc, WK_EREBUILD);
+    wk_store_rebuild_why(why, sizeof(why));
+    snprintf(want, sizeof(want), "block %llu ", (unsigned long long)key);
+    WK_ASSERT(strstr(why, want));
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+    /* compact --expand cannot read it either: nothing changes */
+    uint64_t left = 0;
+    WK_ASSERT_INT_EQ(wk_store_expand(st, INT64_MAX, &done, &left), WK_EREBUILD);
+    WK_ASSERT_UINT_EQ(done, 0);
+    wk_store_close(st);
+    /* a real break after the value is still a break (delete the last block) */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, 0, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
+    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, dbi, &c), 0);
+    WK_ASSERT_INT_EQ(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
+    uint64_t last = wk__get_u64be(k.mv_data);
+    WK_ASSERT(last > key);
+    WK_ASSERT_INT_EQ(mdb_cursor_del(c, 0), 0);
+    mdb_cursor_close(c);
+    WK_ASSERT_INT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(res.first_bad, last);
+    WK_ASSERT(res.unchecked > 0);
+    wk_store_close(st);
+    free_evs();
+    wk_store_rebuild_clear();
+}
+
+/* wk_store_expand (compact --expand) turns every rebuild value into a merged value of the
+ * same records: the events, the chain and verify are as before, and the values no longer
+ * need any rebuild to be read; wk_store_rebuild_merged (compact --rebuild) turns them back. */
+WK_TEST(expand_turns_rebuild_values_into_merged_values)
+{
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/expand", wk_test_tmpdir());
+    corpus_store(dir);
+    struct wk_store *st = cur_st;
+    uint64_t done = 0, left = 0, nrb = 0;
+    WK_ASSERT_INT_EQ(wk_store_recompact(st, INT64_MAX, 0, &done), 0);
+    struct wk_store_stats s0, s1;
+    WK_ASSERT_INT_EQ(wk_store_stats(st, &s0), 0);
+    WK_ASSERT_INT_EQ(wk_store_rebuild_values(st, &nrb), 0);
+    unsigned f0[5], f1[5];
+    formats(dir, f0);
+    WK_ASSERT(f0[WK__BLK_REBUILT] >= 2);
+    WK_ASSERT_UINT_EQ(nrb, f0[WK__BLK_REBUILT]);
+    /* one value per call, as the CLI does */
+    WK_ASSERT_INT_EQ(wk_store_expand(st, 1, &done, &left), 0);
+    WK_ASSERT_UINT_EQ(done, 1);
+    WK_ASSERT_UINT_EQ(left, f0[WK__BLK_REBUILT] - 1);
+    WK_ASSERT_INT_EQ(wk_store_expand(st, INT64_MAX, &done, &left), 0);
+    WK_ASSERT_UINT_EQ(done, f0[WK__BLK_REBUILT] - 1);
+    WK_ASSERT_UINT_EQ(left, 0);
+    WK_ASSERT_INT_EQ(wk_store_expand(st, INT64_MAX, &done, &left), 0);
+    WK_ASSERT_UINT_EQ(done, 0);
+    WK_ASSERT_INT_EQ(wk_store_stats(st, &s1), 0);
+    WK_ASSERT_UINT_EQ(s1.blocks, s0.blocks);
+    WK_ASSERT_UINT_EQ(s1.events, s0.events);
+    WK_ASSERT(s1.stored_bytes > s0.stored_bytes);
+    WK_ASSERT_INT_EQ(check_all(st), nevs);
+    struct wk_store_verify_result res;
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
+    WK_ASSERT_UINT_EQ(res.unchecked, 0);
+    wk_store_close(st);
+    formats(dir, f1);
+    WK_ASSERT_UINT_EQ(f1[WK__BLK_REBUILT], 0);
+    WK_ASSERT_UINT_EQ(f1[3], f0[3] + f0[WK__BLK_REBUILT]);
+    /* no rebuild needed any more */
+    wk_store_rebuild_clear();
+    struct wk_store_opts o = small_opts();
+    WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
+    WK_ASSERT_INT_EQ(check_all(st), nevs);
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
+    uint64_t from = 1;
+    WK_ASSERT_INT_EQ(wk_store_rebuild_merged(st, INT64_MAX, &from, &done), 0);
+    WK_ASSERT_UINT_EQ(from, 0);
+    WK_ASSERT_UINT_EQ(done, 0); /* no rebuild registered: nothing to do */
+    /* the inverse (compact --rebuild): merged cold values back to rebuild values, one per
+     * call as the CLI does */
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    from = 1;
+    uint64_t conv = 0, calls = 0;
+    while (from) {
+        WK_ASSERT_INT_EQ(wk_store_rebuild_merged(st, 1, &from, &done), 0);
+        conv += done;
+        WK_ASSERT(++calls < 1000);
+    }
+    WK_ASSERT_INT_EQ(check_all(st), nevs);
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
+    wk_store_close(st);
+    unsigned f2[5];
+    formats(dir, f2);
+    WK_ASSERT(f2[WK__BLK_REBUILT] >= f0[WK__BLK_REBUILT]);
+    WK_ASSERT_UINT_EQ(conv, f2[WK__BLK_REBUILT]);
+    WK_ASSERT_UINT_EQ(f2[3] + f2[WK__BLK_REBUILT], f0[3] + f0[WK__BLK_REBUILT]);
     free_evs();
     wk_store_rebuild_clear();
 }
