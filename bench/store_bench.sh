@@ -42,6 +42,9 @@ printf 'ratio              stored blocks / zstd-19 = %.3f, data file / zstd-19 =
 cv=$(sed -n 's/^cold values *\([0-9]*\) bytes of \([0-9]*\) events.*/\1 \2/p' "$tmp/bench.out")
 [ -z "$cv" ] || printf 'ratio (cold values alone, per event) = %.3f\n' \
     "$(echo "$cv" | awk -v z="$z" -v n="$N" '{print ($1 / $2) / (z / n)}')"
+cd=$(sed -n 's/^cold + dictionary *\([0-9]*\) bytes of \([0-9]*\) events.*/\1 \2/p' "$tmp/bench.out")
+[ -z "$cd" ] || printf 'ratio (cold values + their dictionary, per event) = %.3f\n' \
+    "$(echo "$cd" | awk -v z="$z" -v n="$N" '{print ($1 / $2) / (z / n)}')"
 echo "== ausearch -k recon on the auditd events as a raw log ($(wc -l <"$tmp/audit.log") lines)"
 t0=$(date +%s.%N)
 /usr/bin/time -o "$tmp/ausearch.time" -f '%U %S' ausearch -if "$tmp/audit.log" -k recon --raw \

@@ -985,6 +985,26 @@ out:
     return rc;
 }
 
+size_t wk__rebuild_form_tables(const uint8_t *form, size_t len, size_t *off)
+{
+    size_t pos = 0, at;
+    uint64_t tl, x;
+    *off = 0;
+    if (wk__varint_get(form, len, &pos, &tl) < 0 || (tl && tl - 1 > len - pos))
+        return 0;
+    pos += tl ? (size_t)tl - 1 : 0;
+    if (wk__varint_get(form, len, &pos, &x) < 0 || wk__varint_get(form, len, &pos, &x) < 0)
+        return 0;
+    *off = at = pos;
+    for (;;) {
+        size_t e = pos;
+        if (wk__varint_get(form, len, &pos, &x) < 0 || (x != 1 && x != 2) ||
+            wk__varint_get(form, len, &pos, &x) < 0 || x > len - pos)
+            return e - at;
+        pos += (size_t)x;
+    }
+}
+
 int wk__rebuild_encode(const uint8_t *hdrs, uint32_t n, const uint8_t *raw, size_t rawlen,
                        struct wk__buf *form, struct wk__rebuild_stats *stats)
 {
