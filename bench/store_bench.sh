@@ -11,7 +11,8 @@
 # values of docs/store.md: merged format-3 values as before), ZSTD_BYTES (skip the zstd -19
 # run and use this size), WK_CORPUS. The cold tier's ratio counts every stored value,
 # the blocks of the last group too short to merge (left hot) included; the line after it
-# gives the cold values alone.
+# gives the cold values alone, and the next one the cold values with the rebuild form's
+# dictionary (meta "cdict:", bytes the store holds for them: the honest figure).
 set -euo pipefail
 bench=$1
 gen=$2
