@@ -223,6 +223,13 @@ int main(int argc, char **argv)
             printf("cold rebuild form %llu events rebuilt, %llu stored whole\n",
                    (unsigned long long)wk__rebuild_totals.rebuilt,
                    (unsigned long long)wk__rebuild_totals.whole);
+        /* the bytes the cold values need: with their dictionary (meta "cdict:") */
+        uint64_t cd = wk__rebuild_totals.dict_bytes, cb = s.stored_bytes - hot_bytes + cd;
+        if (cd)
+            printf("cold + dictionary %llu bytes of %llu events (%.2f/event; dictionary %llu "
+                   "bytes)\n", (unsigned long long)cb,
+                   (unsigned long long)(s.events - hot_events),
+                   (double)cb / (double)(s.events - hot_events), (unsigned long long)cd);
     }
     queries(st, key_value, getenv("WK_BENCH_COLD") ? "after the cold tier" : "as stored");
     struct rusage ru;

@@ -756,9 +756,26 @@ static bool in_window(const struct wk_event *ev, size_t i, const struct wk_event
     return false;
 }
 
+/* One entry of the value's streams as the encoder keeps it until the value is complete:
+ * an event (its tuple, then bytes = its original and NUL) or a record kept whole (bytes =
+ * the whole entry). Strings and tuples are not entries: the value's tables are written
+ * at the front of the first block's stream (enc_finish). */
+struct item {
+    uint32_t tup; /* NONE: a record kept whole */
+    uint32_t len;
+    size_t off; /* in enc.body */
+};
+/* A member block: its table part and count (in enc.pre), then its items. */
+struct blkpart {
+    size_t pre, prelen, item0, nitems;
+};
+
 struct enc {
     struct side e, d; /* the encoder's tables; the reader's, for the check */
     struct wk__buf tup, run, hdr, chk;
+    struct wk__buf body, items, pre, parts; /* the value until enc_finish */
+    size_t tagat;                           /* where enc_event wrote the event's tag */
+    uint32_t tagidx;                        /* and its tuple */
     struct smap m;
     struct wk__blkview view;
     struct wk_event *ev;
@@ -883,6 +900,8 @@ static int enc_event(struct enc *x, const struct wk_event *ev)
     if ((rc = intern(&s->t, &x->hdr, 2, o->p, o->len, &idx)) < 0 ||
         (rc = room(&x->hdr, olen + 12)) < 0)
         return rc;
+    x->tagat = x->hdr.len;
+    x->tagidx = idx;
     PUTV(&x->hdr, (uint64_t)idx + 3);
     memcpy(x->hdr.p + x->hdr.len, orig, olen);
     x->hdr.len += olen;
@@ -923,6 +942,7 @@ static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__b
         return rc;
     x->hdr.len = 0;
     int64_t prev = 0;
+    struct blkpart bp = {x->pre.len, 0, x->items.len / sizeof(struct item), 0};
     for (;;) {
         size_t at = v->pos, blen;
         const uint8_t *body;
@@ -984,22 +1004,120 @@ static int enc_block(struct enc *x, const uint8_t *raw, size_t len, struct wk__b
             st->rebuilt++;
             st->modules |= module_bit(x->ev);
         }
+        /* the entry without the strings and tuple it defined (enc_finish writes them) */
+        size_t b0 = h0;
+        if (!whole) {
+            uint8_t vb[10];
+            b0 = x->tagat + wk__varint_put(vb, (uint64_t)x->tagidx + 3);
+        }
+        struct item it = {whole ? NONE : x->tagidx, (uint32_t)(x->hdr.len - b0), x->body.len};
+        if ((rc = wk__buf_put(&x->body, x->hdr.p + b0, x->hdr.len - b0)) < 0 ||
+            (rc = wk__buf_put(&x->items, &it, sizeof(it))) < 0)
+            return rc;
+        bp.nitems++;
         prev = ts;
     }
     if (rc < 0)
         return rc;
-    /* the table (or 0 when derived), record count, entries */
+    /* the table (or 0 when derived) and record count; the entries follow in enc_finish */
     size_t tl = derive ? 0 : v->start;
-    if ((rc = room(form, tl + x->hdr.len + 40)) < 0)
+    if ((rc = room(&x->pre, tl + 20)) < 0)
         return rc;
-    PUTV(form, derive ? 0 : tl + 1);
-    memcpy(form->p + form->len, raw, tl);
-    form->len += tl;
-    PUTV(form, count);
-    PUTV(form, x->hdr.len);
-    memcpy(form->p + form->len, x->hdr.p, x->hdr.len);
-    form->len += x->hdr.len;
-    return 0;
+    PUTV(&x->pre, derive ? 0 : tl + 1);
+    memcpy(x->pre.p + x->pre.len, raw, tl);
+    x->pre.len += tl;
+    PUTV(&x->pre, count);
+    bp.prelen = x->pre.len - bp.pre;
+    return wk__buf_put(&x->parts, &bp, sizeof(bp));
+}
+
+static int rank_cmp(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b; /* uses << 32 | ~index: most used first, then first made */
+    return *x < *y ? 1 : *x > *y ? -1 : 0;
+}
+
+/* The value's form from the encoded blocks: every string and tuple of the value at the
+ * front of the first block's stream (a reader takes entries 1 and 2 wherever they are),
+ * tuples ordered by their number of events, so that the most used get the smallest tags
+ * (one byte below 125) and zstd's literal statistics one set of frequent tags. */
+static int enc_finish(struct enc *x, struct wk__buf *form)
+{
+    const struct item *items = (const struct item *)x->items.p;
+    const struct blkpart *parts = (const struct blkpart *)x->parts.p;
+    size_t ni = x->items.len / sizeof(*items), np = x->parts.len / sizeof(*parts);
+    size_t nt = x->e.t.n, ns = x->e.st.n;
+    uint64_t *rank = calloc(nt ? nt : 1, sizeof(*rank));
+    uint32_t *tag = malloc((nt ? nt : 1) * sizeof(*tag));
+    int rc = -ENOMEM;
+    if (!rank || !tag)
+        goto out;
+    for (size_t i = 0; i < nt; i++)
+        rank[i] = ~(uint64_t)i & 0xffffffffu;
+    for (size_t i = 0; i < ni; i++) {
+        if (items[i].tup != NONE)
+            rank[items[i].tup] += (uint64_t)1 << 32;
+    }
+    qsort(rank, nt, sizeof(*rank), rank_cmp);
+    for (size_t r = 0; r < nt; r++)
+        tag[~(uint32_t)rank[r]] = (uint32_t)r + 3;
+    for (size_t b = 0; b < np; b++) {
+        struct wk__buf *h = &x->hdr;
+        h->len = 0;
+        for (size_t i = 0; b == 0 && i < ns + nt; i++) {
+            size_t len = 0;
+            bool str = i < ns;
+            const uint8_t *e = str ? entry(&x->e.st, i, &len)
+                                   : entry(&x->e.t, ~(uint32_t)rank[i - ns], &len);
+            rc = WK_ECORRUPT;
+            if (!e || (rc = room(h, len + 20)) < 0)
+                goto out;
+            PUTV(h, str ? 1 : 2);
+            PUTV(h, len);
+            memcpy(h->p + h->len, e, len);
+            h->len += len;
+        }
+        for (size_t i = parts[b].item0; i < parts[b].item0 + parts[b].nitems; i++) {
+            if ((rc = room(h, items[i].len + 10)) < 0)
+                goto out;
+            if (items[i].tup != NONE)
+                PUTV(h, tag[items[i].tup]);
+            memcpy(h->p + h->len, x->body.p + items[i].off, items[i].len);
+            h->len += items[i].len;
+        }
+        if ((rc = room(form, parts[b].prelen + h->len + 20)) < 0)
+            goto out;
+        memcpy(form->p + form->len, x->pre.p + parts[b].pre, parts[b].prelen);
+        form->len += parts[b].prelen;
+        PUTV(form, h->len);
+        memcpy(form->p + form->len, h->p, h->len);
+        form->len += h->len;
+    }
+    rc = 0;
+out:
+    free(rank);
+    free(tag);
+    return rc;
+}
+
+size_t wk__rebuild_form_tables(const uint8_t *form, size_t len, size_t *off)
+{
+    size_t pos = 0, at;
+    uint64_t tl, x;
+    *off = 0;
+    if (wk__varint_get(form, len, &pos, &tl) < 0 || (tl && tl - 1 > len - pos))
+        return 0;
+    pos += tl ? (size_t)tl - 1 : 0;
+    if (wk__varint_get(form, len, &pos, &x) < 0 || wk__varint_get(form, len, &pos, &x) < 0)
+        return 0;
+    *off = at = pos;
+    for (;;) {
+        size_t e = pos;
+        if (wk__varint_get(form, len, &pos, &x) < 0 || (x != 1 && x != 2) ||
+            wk__varint_get(form, len, &pos, &x) < 0 || x > len - pos)
+            return e - at;
+        pos += (size_t)x;
+    }
 }
 
 int wk__rebuild_encode(const uint8_t *hdrs, uint32_t n, const uint8_t *raw, size_t rawlen,
@@ -1022,7 +1140,7 @@ int wk__rebuild_encode(const uint8_t *hdrs, uint32_t n, const uint8_t *raw, size
             goto out;
         off += len;
     }
-    rc = off == rawlen ? 0 : -EINVAL;
+    rc = off == rawlen ? enc_finish(&x, form) : -EINVAL;
 out:
     side_fini(&x.e);
     side_fini(&x.d);
@@ -1030,6 +1148,10 @@ out:
     wk__buf_fini(&x.run);
     wk__buf_fini(&x.hdr);
     wk__buf_fini(&x.chk);
+    wk__buf_fini(&x.body);
+    wk__buf_fini(&x.items);
+    wk__buf_fini(&x.pre);
+    wk__buf_fini(&x.parts);
     smap_fini(&x.m);
     wk__blkview_fini(&x.view);
     wk_event_free(x.ev);

@@ -39,6 +39,7 @@ extern bool (*wk__rebuild_test_spoil)(const struct wk_event *ev);
 struct wk__rebuild_stats {
     uint64_t rebuilt, whole; /* events in rebuild form / stored whole */
     uint32_t modules;        /* registry slots (bits) of the rebuilt events' modules */
+    uint64_t dict_bytes;     /* totals only: the size of the form dictionary last used */
 };
 
 /* A rebuild value's version table (docs/store.md, "Rebuild versions") sits after its
@@ -67,6 +68,11 @@ extern struct wk__rebuild_stats wk__rebuild_totals;
  * of format 2: the caller merges without the form). */
 int wk__rebuild_encode(const uint8_t *hdrs, uint32_t n, const uint8_t *raw, size_t rawlen,
                        struct wk__buf *form, struct wk__rebuild_stats *stats);
+
+/* The value's tables in a form written by wk__rebuild_encode: the strings and tuples that
+ * lead its first block's stream (the cold dictionary's training puts them in its content).
+ * @return their length (0: none), *off where they start. */
+size_t wk__rebuild_form_tables(const uint8_t *form, size_t len, size_t *off);
 
 /* Expand a form back into the members' records (out reset; their raw sizes one after the
  * other), checking each member's size and records hash against its header.

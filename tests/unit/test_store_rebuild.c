@@ -844,3 +844,97 @@ WK_TEST(expand_turns_rebuild_values_into_merged_values)
     free_evs();
     wk_store_rebuild_clear();
 }
+
+/* The writer's order of a value's form (enc_finish): every string and tuple of the value
+ * leads the first block's stream, and tuples are numbered by their number of events, the
+ * most used first (tag 3). Docker and CRI lines of the corpus, which all rebuild exactly
+ * (no record kept whole, whose entry would need the shape tables to step over). */
+WK_TEST(value_tables_lead_the_form_most_used_tuple_first)
+{
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    char dir[4096], p[4096];
+    snprintf(dir, sizeof(dir), "%s/order", wk_test_tmpdir());
+    struct wk_store_opts o = small_opts();
+    o.cold_block_bytes = 16384;
+    WK_ASSERT_INT_EQ(wk_store_open(&cur_st, dir, &o), 0);
+    snprintf(p, sizeof(p), "%s/docker-events", wk_test_corpus());
+    WK_ASSERT(feed_dir("docker-events", p, ".jsonl", false) >= 3);
+    snprintf(p, sizeof(p), "%s/cri", wk_test_corpus());
+    WK_ASSERT(feed_dir("cri", p, ".cri.log", false) >= 3);
+    WK_ASSERT_INT_EQ(wk_store_flush(cur_st), 0);
+    uint64_t done = 0;
+    WK_ASSERT_INT_EQ(wk_store_recompact(cur_st, INT64_MAX, 0, &done), 0);
+    WK_ASSERT(done >= 4);
+    wk_store_close(cur_st);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
+    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, dbi, &c), 0);
+    size_t values = 0, ordered = 0;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        const uint8_t *b = v.mv_data;
+        if (b[0] != WK__BLK_REBUILT)
+            continue;
+        WK_ASSERT_INT_EQ(wk__get_u32le(b + 8), 0); /* no dictionary: the test's small values */
+        values++;
+        uint32_t n = wk__get_u32le(b + 4);
+        size_t hl = 16 + (size_t)n * 128, pos = 0, ntup = 0, uses[256] = {0};
+        unsigned long long fl = ZSTD_getFrameContentSize(b + hl, v.mv_size - hl);
+        uint8_t *f = malloc(fl);
+        WK_ASSERT_INT_EQ(ZSTD_decompress(f, fl, b + hl, v.mv_size - hl), fl);
+        bool events = false;
+        for (uint32_t m = 0; m < n; m++) {
+            uint64_t tl, count, slen, tag, len;
+            WK_ASSERT_INT_EQ(wk__varint_get(f, fl, &pos, &tl), 0);
+            pos += tl ? tl - 1 : 0;
+            WK_ASSERT_INT_EQ(wk__varint_get(f, fl, &pos, &count), 0);
+            WK_ASSERT_INT_EQ(wk__varint_get(f, fl, &pos, &slen), 0);
+            WK_ASSERT(slen <= fl - pos);
+            size_t end = pos + slen;
+            while (pos < end) {
+                WK_ASSERT_INT_EQ(wk__varint_get(f, end, &pos, &tag), 0);
+                if (tag == 0)
+                    WK_FAIL("a record kept whole in block %u", m);
+                if (tag <= 2) {
+                    /* a string or tuple: only before the value's first event */
+                    WK_ASSERT(!events);
+                    ntup += tag == 2;
+                    WK_ASSERT_INT_EQ(wk__varint_get(f, end, &pos, &len), 0);
+                    WK_ASSERT(len <= end - pos);
+                    pos += len;
+                    continue;
+                }
+                events = true;
+                WK_ASSERT(tag - 3 < ntup && ntup <= 256);
+                uses[tag - 3]++;
+                const uint8_t *z = memchr(f + pos, 0, end - pos);
+                WK_ASSERT(z);
+                pos = (size_t)(z - f) + 1;
+            }
+        }
+        WK_ASSERT_INT_EQ(pos, fl);
+        WK_ASSERT(ntup >= 1);
+        for (size_t i = 0; i < ntup; i++) {
+            WK_ASSERT(uses[i] > 0);
+            if (i + 1 < ntup && uses[i] < uses[i + 1])
+                WK_FAIL("tuple %zu: %zu events, tuple %zu: %zu", i, uses[i], i + 1, uses[i + 1]);
+        }
+        ordered += ntup >= 2 && uses[0] > uses[ntup - 1];
+        free(f);
+    }
+    fprintf(stderr, "# %zu values, %zu with tuples of different use\n", values, ordered);
+    WK_ASSERT(values >= 1);
+    WK_ASSERT(ordered >= 1);
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    free_evs();
+    wk_store_rebuild_clear();
+}
