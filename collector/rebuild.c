@@ -86,10 +86,53 @@ static const char *const ctx_host[] = {"host.name", NULL};
 static const char *const ctx_clog[] = {"host.name", "log.origin.format", "log.file.path",
                                        "log.offset", NULL};
 
+/* Selective reads (docs/store.md, "Selective reads"): the fields whose rebuilt text each
+ * parser copies from the original (or the context) as it is. Anything not listed here is
+ * derived (syscall names, decoded addresses, joined arguments ...) and rebuilt to be
+ * checked. test_store_select.c checks every claim on the corpus' events. */
+static bool named(const char *f, const char *const *names)
+{
+    for (; *names; names++) {
+        if (strcmp(f, *names) == 0)
+            return true;
+    }
+    return false;
+}
+
+static unsigned auditd_forms(const char *f)
+{
+    /* the key= field: quoted text, or hex (any case) when it holds a space, a quote, a
+     * control or non-ASCII byte; several keys are one value joined by 0x01, whose hex
+     * holds each key's hex (normalize.c, decode.c) */
+    static const char *const keys[] = {"auditd.key", "tags", NULL};
+    return named(f, keys) ? WK_STORE_FORM_TEXT | WK_STORE_FORM_HEX : 0;
+}
+
+static unsigned docker_forms(const char *f)
+{
+    /* JSON strings of the event as they are, unless an escape stands for a byte
+     * (docker_events.c add_jstr); legacy `id`/`from` and Actor fields alike */
+    static const char *const json[] = {"container.id", "container.name", "container.image.name",
+                                       "Actor.ID", "Type", "scope", "status", "id", "from",
+                                       NULL};
+    return named(f, json) ? WK_STORE_FORM_TEXT | WK_STORE_FORM_ESCAPED : 0;
+}
+
+static unsigned clog_forms(const char *f)
+{
+    /* the container id and the kubernetes names are copied from the log path (a context
+     * string: clog_parse.c wk__jsonfile_path_id, wk__cri_path_parse); container.name
+     * only comes from the container table, which a rebuild does not have */
+    static const char *const path[] = {"container.id", "container.name", "kubernetes.namespace",
+                                       "kubernetes.pod.name", "kubernetes.pod.uid",
+                                       "kubernetes.container.name", NULL};
+    return named(f, path) ? WK_STORE_FORM_TEXT : 0;
+}
+
 static const struct wk_store_rebuild_ops table[] = {
-    {"auditd", ctx_host, wk__auditd_rebuild},
-    {"docker", ctx_host, wk__docker_rebuild},
-    {"clog", ctx_clog, wk__clog_rebuild},
+    {"auditd", ctx_host, wk__auditd_rebuild, auditd_forms},
+    {"docker", ctx_host, wk__docker_rebuild, docker_forms},
+    {"clog", ctx_clog, wk__clog_rebuild, clog_forms},
 };
 
 int wk_collector_rebuild_register(void)
