@@ -86,14 +86,20 @@ static const char *const ctx_host[] = {"host.name", NULL};
 static const char *const ctx_clog[] = {"host.name", "log.origin.format", "log.file.path",
                                        "log.offset", NULL};
 
-/* Selective reads (docs/store.md, "Selective reads"): the fields whose rebuilt text each
- * parser copies from the original (or the context) as it is. Anything not listed here is
- * derived (syscall names, decoded addresses, joined arguments ...) and rebuilt to be
- * checked. test_store_select.c checks every claim on the corpus' events. */
+/* Selective reads (docs/store.md, "Selective reads"): where each parser's rebuilt text of
+ * a field comes from. auditd derives most of its fields (names from numbers, decoded hex,
+ * joined arguments): only the key is claimed. docker and clog copy JSON strings, the
+ * Action's parts and the log path's parts as they are, so every field is claimed but
+ * those they derive or build from several places (a reassembled CRI message and what is
+ * parsed out of it, split arguments, constants); a field a parser never sets satisfies
+ * any claim. The reader never takes a claim for a value that may be stored as a number,
+ * boolean, null or JSON text. test_store_select.c checks every claim on the corpus' and
+ * generated events. */
 static bool named(const char *f, const char *const *names)
 {
     for (; *names; names++) {
-        if (strcmp(f, *names) == 0)
+        size_t n = strlen(*names);
+        if ((*names)[n - 1] == '.' ? strncmp(f, *names, n) == 0 : strcmp(f, *names) == 0)
             return true;
     }
     return false;
@@ -101,7 +107,7 @@ static bool named(const char *f, const char *const *names)
 
 static unsigned auditd_forms(const char *f)
 {
-    /* the key= field: quoted text, or hex (any case) when it holds a space, a quote, a
+    /* the key= field: quoted text, or hex (either case) when it holds a space, a quote, a
      * control or non-ASCII byte; several keys are one value joined by 0x01, whose hex
      * holds each key's hex (normalize.c, decode.c) */
     static const char *const keys[] = {"auditd.key", "tags", NULL};
@@ -110,23 +116,22 @@ static unsigned auditd_forms(const char *f)
 
 static unsigned docker_forms(const char *f)
 {
-    /* JSON strings of the event as they are, unless an escape stands for a byte
-     * (docker_events.c add_jstr); legacy `id`/`from` and Actor fields alike */
-    static const char *const json[] = {"container.id", "container.name", "container.image.name",
-                                       "Actor.ID", "Type", "scope", "status", "id", "from",
-                                       NULL};
-    return named(f, json) ? WK_STORE_FORM_TEXT | WK_STORE_FORM_ESCAPED : 0;
+    /* JSON strings as they are unless an escape stands for a byte (docker_events.c:
+     * add_jstr, the Action's verb and command line, passed-through keys); the split
+     * arguments lose quotes, module and kind are constants */
+    static const char *const derived[] = {"event.module", "event.kind", "process.args",
+                                          "process.executable", NULL};
+    return named(f, derived) ? 0 : WK_STORE_FORM_TEXT | WK_STORE_FORM_ESCAPED;
 }
 
 static unsigned clog_forms(const char *f)
 {
-    /* the container id and the kubernetes names are copied from the log path (a context
-     * string: clog_parse.c wk__jsonfile_path_id, wk__cri_path_parse); container.name
-     * only comes from the container table, which a rebuild does not have */
-    static const char *const path[] = {"container.id", "container.name", "kubernetes.namespace",
-                                       "kubernetes.pod.name", "kubernetes.pod.uid",
-                                       "kubernetes.container.name", NULL};
-    return named(f, path) ? WK_STORE_FORM_TEXT : 0;
+    /* the stream, and the container id and kubernetes names copied from the log path (a
+     * context string: clog_parse.c wk__jsonfile_path_id, wk__cri_path_parse); a message
+     * may be reassembled from several lines, and so may what is parsed out of it */
+    static const char *const derived[] = {"event.module", "event.kind", "event.action",
+                                          "message", "app.", "docker.attrs.", NULL};
+    return named(f, derived) ? 0 : WK_STORE_FORM_TEXT | WK_STORE_FORM_ESCAPED;
 }
 
 static const struct wk_store_rebuild_ops table[] = {

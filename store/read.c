@@ -811,6 +811,13 @@ int wk_store_event_get(struct wk_store_reader *r, struct wk_store_ref ref, struc
 /* ---------------------------------------------------------------------------------- */
 /* Iterator                                                                            */
 
+/* Could the value be compared as a number, boolean, null or JSON text? (A module's forms
+ * are claims on string values.) */
+static bool sel_scalar(const char *v)
+{
+    return maybe_scalar(v) || *v == '{' || *v == '[';
+}
+
 /* Selective reads of rebuild values (docs/store.md, "Selective reads"): the filter's
  * source, container and terms as conditions the rebuild form's pre-check can use. A
  * filter with none of them (time only, a predicate only: every event is wanted) or with
@@ -825,7 +832,7 @@ static int sel_init(struct wk_store_iter *it)
     if (f->container) {
         struct wk__rbcond *c = &q->cond[q->nconds++];
         size_t vl = strlen(f->container);
-        bool sc = maybe_scalar(f->container);
+        bool sc = sel_scalar(f->container);
         c->nalt = 2;
         c->alt[0] = (struct wk__rbalt){"container.id", f->container, vl,
                                        is_hex_prefix(f->container), sc};
@@ -836,7 +843,7 @@ static int sel_init(struct wk_store_iter *it)
         c->nalt = 1;
         c->alt[0] = (struct wk__rbalt){f->terms[i].field, f->terms[i].value,
                                        strlen(f->terms[i].value), false,
-                                       maybe_scalar(f->terms[i].value)};
+                                       sel_scalar(f->terms[i].value)};
     }
     return wk__rbsel_new(&it->sel, q);
 }

@@ -1132,6 +1132,64 @@ static const uint8_t *ci_find(const uint8_t *h, size_t hl, const uint8_t *n, siz
     return NULL;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SEL_AVX2 1
+#include <immintrin.h>
+
+/* memmem of n in h (fold 0), or on h's bytes | 0x20 (fold 0x20, n lowercase): 32 start
+ * positions per compare on the needle's first and last bytes. The needles are searched
+ * over a whole member's stream (most of it originals), so this is most of a selective
+ * read's own time. */
+__attribute__((target("avx2"))) static const uint8_t *find_avx2(const uint8_t *h, size_t hl,
+                                                                const uint8_t *n, size_t nl,
+                                                                uint8_t fold)
+{
+    if (nl == 0)
+        return h;
+    if (nl > hl)
+        return NULL;
+    const size_t starts = hl - nl + 1;
+    const __m256i f = _mm256_set1_epi8((char)n[0]), l = _mm256_set1_epi8((char)n[nl - 1]),
+                  lo = _mm256_set1_epi8((char)fold);
+    size_t i = 0;
+    for (; i + 32 <= starts; i += 32) {
+        __m256i a = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(const void *)(h + i)), lo);
+        __m256i b = _mm256_or_si256(
+            _mm256_loadu_si256((const __m256i *)(const void *)(h + i + nl - 1)), lo);
+        uint32_t m = (uint32_t)_mm256_movemask_epi8(
+            _mm256_and_si256(_mm256_cmpeq_epi8(a, f), _mm256_cmpeq_epi8(b, l)));
+        while (m) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            if (fold ? ci_same(h + i + k, n, nl) : memcmp(h + i + k, n, nl) == 0)
+                return h + i + k;
+            m &= m - 1;
+        }
+    }
+    for (; i < starts; i++) {
+        if ((h[i] | fold) == n[0] && (fold ? ci_same(h + i, n, nl) : memcmp(h + i, n, nl) == 0))
+            return h + i;
+    }
+    return NULL;
+}
+#endif
+
+static int sel_isa; /* 0 not known, 1 AVX2, 2 none */
+
+static const uint8_t *nd_find(const struct needle *n, const uint8_t *h, size_t hl)
+{
+#ifdef SEL_AVX2
+    int st = __atomic_load_n(&sel_isa, __ATOMIC_RELAXED);
+    if (!st) {
+        __builtin_cpu_init();
+        st = __builtin_cpu_supports("avx2") ? 1 : 2;
+        __atomic_store_n(&sel_isa, st, __ATOMIC_RELAXED);
+    }
+    if (st == 1)
+        return find_avx2(h, hl, n->s, n->len, n->ci ? 0x20 : 0);
+#endif
+    return n->ci ? ci_find(h, hl, n->s, n->len) : wk__find(h, hl, n->s, n->len);
+}
+
 int wk__rbsel_new(struct wk__rbsel **out, const struct wk__rbq *q)
 {
     static const char hx[] = "0123456789abcdef";
@@ -1187,6 +1245,11 @@ struct wk__rbsel *wk__rbsel_free(struct wk__rbsel *x)
     return NULL;
 }
 
+const struct wk_store_rebuild_ops *wk__rebuild_find(const char *m)
+{
+    return find_ops(m, strlen(m));
+}
+
 const struct wk__rbsel_stats *wk__rbsel_stats(const struct wk__rbsel *x)
 {
     return &x->stats;
@@ -1208,7 +1271,8 @@ static int sel_module(struct wk__rbsel *x, const struct wk_store_rebuild_ops *op
             m->nc++;
         for (size_t c = 0; c < x->q->nconds && c < WK__RBQ_MAX; c++) {
             for (size_t a = 0; a < x->q->cond[c].nalt && a < 2; a++) {
-                unsigned f = ops->value_forms ? ops->value_forms(x->q->cond[c].alt[a].field) : 0;
+                const struct wk__rbalt *al = &x->q->cond[c].alt[a];
+                unsigned f = ops->value_forms && !al->scalar ? ops->value_forms(al->field) : 0;
                 m->forms[c][a] = (uint8_t)(f & 7u & ~wk__rbsel_test_drop);
             }
         }
@@ -1244,7 +1308,7 @@ static int run_verdict(struct wk__rbsel *x, uint64_t idx, uint32_t *bits)
         *bits = x->sv[idx] & V_SAT;
         return 0;
     }
-    size_t rl, rp = 0;
+    size_t rl = 0, rp = 0;
     uint64_t nf;
     const uint8_t *run = entry(&x->s.st, idx, &rl);
     uint32_t b = V_SAT;
@@ -1355,8 +1419,7 @@ static bool nd_hit(struct wk__rbsel *x, struct needle *n, const uint8_t *o, size
 {
     if (!n->valid || (n->next && n->next < o)) {
         const uint8_t *end = x->h + x->hl;
-        n->next = n->ci ? ci_find(o, (size_t)(end - o), n->s, n->len)
-                        : wk__find(o, (size_t)(end - o), n->s, n->len);
+        n->next = nd_find(n, o, (size_t)(end - o));
         n->valid = true;
     }
     return n->next && n->next + n->len <= o + olen;

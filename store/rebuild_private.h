@@ -101,6 +101,8 @@ int wk__rbsel_open(struct wk__rbsel *s, uint64_t key, const uint8_t *hdrs, uint3
  * that matches q is returned; others may be: the caller checks each exactly. */
 int wk__rbsel_next(struct wk__rbsel *s, const struct wk_event **ev, uint32_t *idx);
 const struct wk__rbsel_stats *wk__rbsel_stats(const struct wk__rbsel *s);
+/* The rebuild registered for module m (tests: its value_forms), or NULL. */
+const struct wk_store_rebuild_ops *wk__rebuild_find(const char *m);
 /* Test hook: when set, a pre-check form is left out (1: TEXT, 2: HEX, 4: ESCAPED), the
  * deliberate bug the tests must catch. */
 extern unsigned wk__rbsel_test_drop;
