@@ -1321,6 +1321,8 @@ static int grow(void **a, size_t *cap, size_t need, size_t each)
 static int run_verdict(struct wk__rbsel *x, uint64_t idx, uint32_t *bits)
 {
     int rc;
+    if (idx >= x->s.st.n) /* (a damaged script: the decoder of the event reports it) */
+        return WK_ECORRUPT;
     if ((rc = grow((void **)&x->sv, &x->csv, (size_t)idx + 1, sizeof(*x->sv))) < 0)
         return rc;
     if (x->sv[idx] & V_DONE) {
@@ -1504,11 +1506,15 @@ static int walk_ctx(struct side *s, const struct msel *ms, const uint8_t *p, siz
         if ((rc = wk__varint_get(p, len, &pos, &y)) < 0)
             return rc;
         if (x == 1) {
+            if (y >= s->st.n)
+                return WK_ECORRUPT;
             last_str = (uint32_t)y;
-        } else {
+        } else if (x == 2) {
             int64_t v = (int64_t)((uint64_t)get_pred(&s->st, last_str) + (uint64_t)wk__unzigzag(y));
             if ((rc = set_pred(&s->st, last_str, v + (int64_t)olen + 1)) < 0)
                 return rc;
+        } else {
+            return WK_ECORRUPT;
         }
     }
     return 0;
