@@ -629,8 +629,8 @@ WK_TEST(damaged_forms_are_reported_never_misread)
             int rc = wk__rebuild_expand(p + 16, n, bent, fl, &out);
             /* a selective walk of the damaged form: events or WK_ECORRUPT, never a fault
              * (the sanitizer build runs it) */
-            for (size_t qi = 0; qi < 2; qi++) {
-                struct wk__rbsel *sel;
+            for (size_t qi = (i / 16) % 2; i % 16 == 0 && qi < 1 + (i / 16) % 2; qi++) {
+                struct wk__rbsel *sel; /* (every 16th byte, queries in turn: sanitizer time) */
                 WK_ASSERT_INT_EQ(wk__rbsel_new(&sel, &sq[qi]), 0);
                 int sr = 0;
                 for (uint32_t m = 0; m < n && sr >= 0; m++) {
@@ -730,7 +730,7 @@ static size_t selective_mismatches(struct wk_store *st, size_t *nonempty)
                                          "process.executable", "event.action", NULL};
     size_t bad = 0, n, tried = 0;
     *nonempty = 0;
-    for (size_t i = 0; i < nevs && tried < 150; i += 1 + nevs / 300) {
+    for (size_t i = 0; i < nevs && tried < 60; i += 1 + nevs / 120) {
         for (size_t j = 0; fields[j]; j++) {
             struct wk_key k = wk_key_init(fields[j]);
             const struct wk_value *v = wk_event_get(evs[i], 0, &k);
@@ -925,7 +925,7 @@ static void random_store(const char *dir)
     snprintf(path, sizeof(path), "%s/rand.log", wk_test_tmpdir());
     FILE *fp = fopen(path, "w");
     WK_ASSERT(fp);
-    for (unsigned i = 0; i < 600; i++) {
+    for (unsigned i = 0; i < 300; i++) {
         const char *k1 = words[rnd(7)], *k2 = words[rnd(7)];
         char key[128];
         bool two = rnd(4) == 0, hex = two || strchr(k1, ' ') || strchr(k1, '"') || rnd(3) == 0;
@@ -954,7 +954,7 @@ static void random_store(const char *dir)
     feed_file("auditd", path);
     snprintf(path, sizeof(path), "%s/rand.jsonl", wk_test_tmpdir());
     WK_ASSERT((fp = fopen(path, "w")));
-    for (unsigned i = 0; i < 300; i++) {
+    for (unsigned i = 0; i < 150; i++) {
         char id[65];
         for (int b = 0; b < 64; b++)
             id[b] = "0123456789abcdef"[rnd(16) % (b < 4 ? 2 : 16)];
@@ -978,7 +978,7 @@ static void random_store(const char *dir)
         mkdir(d, 0700);
         snprintf(path, sizeof(path), "%s/pod%u_ns_ctr%u-%s.log", d, c, c, id);
         WK_ASSERT((fp = fopen(path, "w")));
-        for (unsigned i = 0; i < 100; i++)
+        for (unsigned i = 0; i < 50; i++)
             fprintf(fp, "2023-11-14T22:%02u:%02u.000000000Z %s F line %u of ctr%u\n", 20 + c,
                     i % 60, rnd(2) ? "stdout" : "stderr", i, c);
         fclose(fp);
@@ -999,25 +999,25 @@ WK_TEST(selective_reads_of_random_values_equal_whole_reads)
     snprintf(dir, sizeof(dir), "%s/rsel", wk_test_tmpdir());
     random_store(dir);
     struct wk_store *st = cur_st;
-    WK_ASSERT(nevs >= 1150);
-    WK_ASSERT(check_claims() >= 1150);
+    WK_ASSERT(nevs >= 580);
+    WK_ASSERT(check_claims() >= 580);
     uint64_t done = 0;
     WK_ASSERT_INT_EQ(wk_store_recompact(st, INT64_MAX, 0, &done), 0);
     WK_ASSERT_UINT_EQ(check_all(st), nevs);
     unsigned fm[5];
     formats(dir, fm);
-    WK_ASSERT(fm[4] > 10);
+    WK_ASSERT(fm[4] > 5);
     size_t nonempty, n;
     WK_ASSERT_UINT_EQ(selective_mismatches(st, &nonempty), 0);
-    WK_ASSERT(nonempty > 100);
+    WK_ASSERT(nonempty > 30);
     static const char *const keys[] = {"recon", "exec", "64bit", "a b", "x\"y", "net", "k9"};
     for (size_t i = 0; i < 7; i++) {
         struct wk_store_term t = {"tags", keys[i]}, t2 = {"auditd.key", keys[i]};
         struct wk_store_filter f = {.terms = &t, .nterms = 1}, f2 = {.terms = &t2, .nterms = 1};
         WK_ASSERT(same_as_full(st, &f, &n));
-        WK_ASSERT(n > 20);
+        WK_ASSERT(n > 8);
         WK_ASSERT(same_as_full(st, &f2, &n));
-        WK_ASSERT(n > 20);
+        WK_ASSERT(n > 8);
     }
     /* the deliberate bug: no hex form */
     wk__rbsel_test_drop = WK_STORE_FORM_HEX;
