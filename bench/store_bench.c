@@ -6,7 +6,8 @@
  * to `zstd -19 --long` and `ausearch -k` on the same events.
  * usage: store_bench EVENTS.jsonl|- STORE_DIR [ZSTD_LEVEL [KEY [BLOCK_KIB]]]
  * (an existing store and /dev/null: the queries alone; WK_BENCH_KEY_ONLY=N: the key query
- * alone, N times, for profiling: callgrind, perf record -e cpu-clock)
+ * alone, N times, for profiling: callgrind, perf record -e cpu-clock; WK_BENCH_ALL_ONLY=N:
+ * the "everything" query alone)
  */
 #include "config.h"
 
@@ -67,6 +68,12 @@ static void queries(struct wk_store *st, const char *key_value, const char *tier
         struct wk_store_filter h = {.terms = &key, .nterms = 1};
         for (int i = atoi(getenv("WK_BENCH_KEY_ONLY")); i > 0; i--)
             run_query(st, "auditd.key (all time)", &h);
+        return;
+    }
+    if (getenv("WK_BENCH_ALL_ONLY")) { /* the "everything" query alone (profiling) */
+        struct wk_store_filter all = {0};
+        for (int i = atoi(getenv("WK_BENCH_ALL_ONLY")); i > 0; i--)
+            run_query(st, "everything", &all);
         return;
     }
     wk_store_stats(st, &s);

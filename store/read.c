@@ -110,6 +110,12 @@ struct wk_store_iter {
     uint32_t idx;
     bool in_block;
     struct wk_event *ev;
+    /* selective reads of rebuild values (docs/store.md, "Selective reads") */
+    struct wk__rbq q;
+    struct wk__rbsel *sel; /* NULL: the filter cannot use them */
+    struct wk__buf form;   /* the decompressed form of the value at form_key */
+    uint64_t form_key;
+    bool in_sel;
 };
 
 static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id)
@@ -212,31 +218,58 @@ int wk__store_block_find(struct wk_store *st, MDB_txn *txn, uint64_t id, struct 
     return wk__blkloc_init(key, v.mv_data, v.mv_size, (uint32_t)(id - key), loc);
 }
 
+/* Decompress a rebuild value's form (format 4) into form (reset). */
+static int rebuilt_form(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx, const uint8_t *val,
+                        size_t vlen, size_t hl, uint32_t dict, struct wk__buf *form)
+{
+    form->len = 0;
+    unsigned long long fl = ZSTD_getFrameContentSize(val + hl, vlen - hl);
+    if (fl == ZSTD_CONTENTSIZE_UNKNOWN || fl == ZSTD_CONTENTSIZE_ERROR || fl > (1ull << 28))
+        return WK_ECORRUPT;
+    int rc = wk__buf_reserve(form, (size_t)fl + 1);
+    if (rc < 0)
+        return rc;
+    size_t n;
+    if (dict) {
+        struct wk__dict *d = dict_find(st, txn, dict);
+        n = d ? ZSTD_decompress_usingDDict(dctx, form->p, (size_t)fl, val + hl, vlen - hl,
+                                           d->ddict)
+              : (size_t)-1;
+    } else {
+        n = ZSTD_decompressDCtx(dctx, form->p, (size_t)fl, val + hl, vlen - hl);
+    }
+    if (ZSTD_isError(n) || n != fl)
+        return WK_ECORRUPT;
+    form->len = n;
+    return 0;
+}
+
 /* A rebuild value (format 4): decompress its form, then reproduce its blocks' records
  * (rebuild.c; each block's size and records hash are checked there). */
 static int rebuilt_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx, const uint8_t *val,
                        size_t vlen, size_t hl, uint32_t dict, struct wk__buf *out)
 {
-    unsigned long long fl = ZSTD_getFrameContentSize(val + hl, vlen - hl);
-    if (fl == ZSTD_CONTENTSIZE_UNKNOWN || fl == ZSTD_CONTENTSIZE_ERROR || fl > (1ull << 28))
-        return WK_ECORRUPT;
-    uint8_t *form = malloc((size_t)fl + 1);
-    if (!form)
-        return -ENOMEM;
-    size_t n;
-    if (dict) {
-        struct wk__dict *d = dict_find(st, txn, dict);
-        n = d ? ZSTD_decompress_usingDDict(dctx, form, (size_t)fl, val + hl, vlen - hl, d->ddict)
-              : (size_t)-1;
-    } else {
-        n = ZSTD_decompressDCtx(dctx, form, (size_t)fl, val + hl, vlen - hl);
-    }
-    int rc = WK_ECORRUPT;
-    if (!ZSTD_isError(n) && n == fl)
-        rc = wk__rebuild_expand(val + WK__MRG_HDR, wk__get_u32le(val + WK__MRG_OFF_COUNT), form,
-                                n, out);
-    free(form);
+    struct wk__buf form = {0};
+    int rc = rebuilt_form(st, txn, dctx, val, vlen, hl, dict, &form);
+    if (rc == 0)
+        rc = wk__rebuild_expand(val + WK__MRG_HDR, wk__get_u32le(val + WK__MRG_OFF_COUNT), form.p,
+                                form.len, out);
+    wk__buf_fini(&form);
     return rc;
+}
+
+/* A rebuild value's version table follows its member headers (*hl: their end); check it
+ * and move *hl past it to the form's frame. Another version is WK_EREBUILD, not damage. */
+static int vtab_skip(const uint8_t *val, size_t vlen, size_t *hl)
+{
+    size_t vt = wk__get_u32le(val + WK__MRG_OFF_VTAB);
+    if (*hl > vlen || vt > WK__VTAB_MAX || vt > vlen - *hl)
+        return WK_ECORRUPT;
+    int rc = wk__rebuild_vcheck(val + *hl, vt);
+    if (rc < 0)
+        return rc;
+    *hl += vt;
+    return 0;
 }
 
 int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
@@ -261,14 +294,10 @@ int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
     }
     out->len = 0;
     if (val[WK__BLK_OFF_FORMAT] == WK__BLK_REBUILT) {
-        /* its rebuild versions first: another version is WK_EREBUILD, not damage */
-        size_t vt = wk__get_u32le(val + WK__MRG_OFF_VTAB);
-        if (vt > WK__VTAB_MAX || vt > vlen - hl)
-            return WK_ECORRUPT;
-        int vrc = wk__rebuild_vcheck(val + hl, vt);
+        int vrc = vtab_skip(val, vlen, &hl);
         if (vrc < 0)
             return vrc;
-        return rebuilt_raw(st, txn, dctx, val, vlen, hl + vt, dict, out);
+        return rebuilt_raw(st, txn, dctx, val, vlen, hl, dict, out);
     }
     int rc = wk__buf_reserve(out, raw + 1);
     if (rc < 0)
@@ -397,6 +426,22 @@ static bool term_match(const struct wk_event *ev, const struct wk_store_term *t)
         } else if (wk__value_text(v, buf, &s, &len) && streq(s, len, t->value)) {
             return true;
         }
+    }
+    return false;
+}
+
+bool wk__store_alt_match(const struct wk_event *ev, const struct wk__rbalt *a)
+{
+    struct wk_store_term t = {a->field, a->value};
+    if (term_match(ev, &t))
+        return true;
+    size_t nf = wk_event_nfields(ev), flen = strlen(a->field);
+    for (size_t i = 0; a->prefix && i < nf; i++) {
+        const struct wk_key *k = wk_event_field_key(ev, i);
+        const struct wk_value *v = wk_event_field_value(ev, i);
+        if (k->len == flen && memcmp(k->name, a->field, flen) == 0 && v->kind == WK_VAL_STR &&
+            v->len >= a->vlen && memcmp(v->u.s, a->value, a->vlen) == 0)
+            return true;
     }
     return false;
 }
@@ -787,6 +832,87 @@ int wk_store_event_get(struct wk_store_reader *r, struct wk_store_ref ref, struc
 /* ---------------------------------------------------------------------------------- */
 /* Iterator                                                                            */
 
+/* Could the value be compared as a number, boolean, null or JSON text? (A module's forms
+ * are claims on string values.) */
+static bool sel_scalar(const char *v)
+{
+    return maybe_scalar(v) || *v == '{' || *v == '[';
+}
+
+/* Selective reads of rebuild values (docs/store.md, "Selective reads"): the filter's
+ * source, container and terms as conditions the rebuild form's pre-check can use. A
+ * filter with none of them (time only, a predicate only: every event is wanted) or with
+ * a raw pre-check (hunt's, which reads the records' bytes) reads values whole. */
+static int sel_init(struct wk_store_iter *it)
+{
+    const struct wk_store_filter *f = &it->f;
+    struct wk__rbq *q = &it->q;
+    if (f->raw || (!f->source && !f->container && !f->nterms))
+        return 0;
+    q->source = f->source;
+    if (f->container) {
+        struct wk__rbcond *c = &q->cond[q->nconds++];
+        size_t vl = strlen(f->container);
+        bool sc = sel_scalar(f->container);
+        c->nalt = 2;
+        c->alt[0] = (struct wk__rbalt){"container.id", f->container, vl,
+                                       is_hex_prefix(f->container), sc};
+        c->alt[1] = (struct wk__rbalt){"container.name", f->container, vl, false, sc};
+    }
+    for (size_t i = 0; i < f->nterms && q->nconds < WK__RBQ_MAX; i++) {
+        struct wk__rbcond *c = &q->cond[q->nconds++];
+        c->nalt = 1;
+        c->alt[0] = (struct wk__rbalt){f->terms[i].field, f->terms[i].value,
+                                       strlen(f->terms[i].value), false,
+                                       sel_scalar(f->terms[i].value)};
+    }
+    return wk__rbsel_new(&it->sel, q);
+}
+
+/* Open the iterator on block id: a member of a rebuild value through the selective
+ * reader, any other through its records. */
+static int iter_open(struct wk_store_iter *it)
+{
+    struct wk__blkloc loc;
+    int rc = wk__store_block_find(it->r->st, it->r->txn, it->id, &loc);
+    if (rc < 0)
+        return rc;
+    it->in_sel = false;
+    if (it->sel && loc.vlen >= WK__MRG_HDR && loc.val[WK__BLK_OFF_FORMAT] == WK__BLK_REBUILT) {
+        /* the member headers, then the version table (checked first: another version is
+         * WK_EREBUILD, not damage), then the form's frame */
+        size_t hl = WK__MRG_HDR + (size_t)loc.nmembers * WK__BLK_HDR;
+        if ((rc = vtab_skip(loc.val, loc.vlen, &hl)) < 0) {
+            if (rc == WK_EREBUILD)
+                wk__rebuild_why_block(loc.key, loc.nmembers);
+            return rc;
+        }
+        if (it->form_key != loc.key) {
+            it->form_key = 0;
+            if ((rc = rebuilt_form(it->r->st, it->r->txn, it->r->dctx, loc.val, loc.vlen, hl,
+                                   wk__get_u32le(loc.val + WK__MRG_OFF_DICT), &it->form)) < 0)
+                return rc;
+            it->form_key = loc.key;
+        }
+        it->in_sel = true;
+        return wk__rbsel_open(it->sel, loc.key, loc.val + WK__MRG_HDR, loc.nmembers, it->form.p,
+                              it->form.len, loc.member);
+    }
+    if (it->raw_key != loc.key) {
+        it->raw_key = 0;
+        if ((rc = wk__store_block_raw(it->r->st, it->r->txn, it->r->dctx, loc.val, loc.vlen,
+                                      &it->raw)) < 0) {
+            if (rc == WK_EREBUILD)
+                wk__rebuild_why_block(loc.key, loc.nmembers);
+            return rc;
+        }
+        it->raw_key = loc.key;
+    }
+    if (loc.off > it->raw.len || loc.len > it->raw.len - loc.off)
+        return WK_ECORRUPT;
+    return wk__blkview_open(&it->view, wk__blk_format(loc.hdr), it->raw.p + loc.off, loc.len);
+}
+
 int wk_store_iter_new(struct wk_store_reader *r, const struct wk_store_filter *f,
                       struct wk_store_iter **out)
 {
@@ -798,9 +924,14 @@ int wk_store_iter_new(struct wk_store_reader *r, const struct wk_store_filter *f
     if (f)
         it->f = *f;
     pf_init(&it->pf, &it->f);
+    int rc = sel_init(it);
+    if (rc < 0) {
+        wk_store_iter_free(it);
+        return rc;
+    }
     if (it->pf.shapes)
         it->pf.memo = calloc(PF_MEMO, sizeof(*it->pf.memo)); /* (NULL: none kept) */
-    int rc = wk_event_new(&it->ev);
+    rc = wk_event_new(&it->ev);
     if (rc == 0)
         rc = wk_store_candidates(r, &it->f, &it->ids, &it->n);
     if (rc < 0) {
@@ -820,10 +951,12 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
             if (it->i == it->n)
                 return 0;
             it->id = it->ids[it->i++];
-            if ((rc = load_raw(it->r, it->id, &it->raw, &it->raw_key, &it->view)) < 0)
+            if ((rc = iter_open(it)) < 0)
                 return rc;
             it->idx = 0;
             it->in_block = true;
+            if (it->in_sel)
+                continue;
             pf_block(&it->pf);
             const struct wk_store_raw *rw = it->f.raw;
             if (rw && rw->block && (rc = rw->block(it->view.raw, it->view.len, rw->arg)) <= 0) {
@@ -832,6 +965,24 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
                 it->in_block = false;
                 continue;
             }
+        }
+        if (it->in_sel) {
+            const struct wk_event *e;
+            uint32_t idx;
+            if ((rc = wk__rbsel_next(it->sel, &e, &idx)) < 0)
+                return rc;
+            if (rc == 0) {
+                it->in_block = false;
+                continue;
+            }
+            if (!event_match(&it->f, e))
+                continue;
+            *ev = e;
+            if (ref) {
+                ref->block = it->id;
+                ref->index = idx;
+            }
+            return 1;
         }
         const uint8_t *body;
         size_t blen;
@@ -875,6 +1026,8 @@ struct wk_store_iter *wk_store_iter_free(struct wk_store_iter *it)
     wk__blkview_fini(&it->view);
     pf_fini(&it->pf);
     wk_event_free(it->ev);
+    wk__rbsel_free(it->sel);
+    wk__buf_fini(&it->form);
     free(it);
     return NULL;
 }

@@ -80,4 +80,55 @@ size_t wk__rebuild_form_tables(const uint8_t *form, size_t len, size_t *off);
 int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, size_t flen,
                        struct wk__buf *out);
 
+/* ---------------------------------------------------------------------------------- */
+/* Selective reads (docs/store.md, "Selective reads"): a reader walks a value's form and */
+/* rebuilds only the events that may match its filter.                                 */
+
+#define WK__RBQ_MAX 8 /* conditions a pre-check uses (more: the rest is checked after) */
+
+/* One alternative of a condition: field == value (prefix: or value is a prefix of it,
+ * the container filter's id prefix). */
+struct wk__rbalt {
+    const char *field, *value;
+    size_t vlen;
+    bool prefix; /* (container.id) */
+    bool scalar; /* the value's text may be stored as a number, boolean or null */
+};
+/* The filter's conditions, each of which an event must meet (one of its alternatives). */
+struct wk__rbq {
+    const char *source; /* event.module, or NULL */
+    size_t nconds;
+    struct wk__rbcond {
+        size_t nalt;
+        struct wk__rbalt alt[2];
+    } cond[WK__RBQ_MAX];
+};
+
+/* read.c: does ev (literal fields of an edit script) have the alternative's value, as the
+ * reader's exact check compares it (any record, each list item)? */
+bool wk__store_alt_match(const struct wk_event *ev, const struct wk__rbalt *a);
+
+struct wk__rbsel;
+struct wk__rbsel_stats {
+    uint64_t events, rebuilt, full_members; /* met / rebuilt / members read whole */
+};
+/* A selective reader for query q (which must outlive it). @return 0 or -ENOMEM. */
+int wk__rbsel_new(struct wk__rbsel **out, const struct wk__rbq *q);
+struct wk__rbsel *wk__rbsel_free(struct wk__rbsel *s);
+/* Open member m of the rebuild value at key (hdrs: its n member headers; form: its
+ * decompressed form, kept by the caller until another open). Members of one value are
+ * best opened in order (an earlier member starts the walk again). @return 0 or <0. */
+int wk__rbsel_open(struct wk__rbsel *s, uint64_t key, const uint8_t *hdrs, uint32_t n,
+                   const uint8_t *form, size_t flen, uint32_t m);
+/* The next event of the open member that may match: 1 (*ev valid until the next call,
+ * *idx its index in the block), 0 (end of the member), WK_ECORRUPT, -ENOMEM. Every event
+ * that matches q is returned; others may be: the caller checks each exactly. */
+int wk__rbsel_next(struct wk__rbsel *s, const struct wk_event **ev, uint32_t *idx);
+const struct wk__rbsel_stats *wk__rbsel_stats(const struct wk__rbsel *s);
+/* The rebuild registered for module m (tests: its value_forms), or NULL. */
+const struct wk_store_rebuild_ops *wk__rebuild_find(const char *m);
+/* Test hook: when set, a pre-check form is left out (1: TEXT, 2: HEX, 4: ESCAPED), the
+ * deliberate bug the tests must catch. */
+extern unsigned wk__rbsel_test_drop;
+
 #endif /* WK_REBUILD_PRIVATE_H */

@@ -287,7 +287,26 @@ struct wk_store_rebuild_ops {
      * output for some original changes (tests/unit/test_rebuild_guard.c says when).
      */
     uint32_t version;
+    /**
+     * Optional, for selective reads of rebuild values (docs/store.md, "Selective reads"):
+     * where the text of a field `field` of a rebuilt event (at event level or in a record;
+     * each item of a string list) shows in what the rebuild read, as a mask of
+     * WK_STORE_FORM_*. A reader looking for field = V then rebuilds only the events whose
+     * original (or context strings) hold one of those forms of V. 0 (or no hook): the
+     * module cannot say, every event is rebuilt to be checked. A wrong claim loses events
+     * from queries: claim only what the parser guarantees for every input (a field the
+     * rebuild never sets satisfies any claim). Called once per field and module per value.
+     */
+    unsigned (*value_forms)(const char *field);
 };
+
+/** The value's bytes occur in the original or in one of the event's context strings. */
+#define WK_STORE_FORM_TEXT 1u
+/** Its hex encoding (either letter case) occurs in the original (auditd's encoding of
+ *  untrusted strings). */
+#define WK_STORE_FORM_HEX 2u
+/** Or the original holds a backslash (a JSON escape may stand for any of its bytes). */
+#define WK_STORE_FORM_ESCAPED 4u
 
 /**
  * Register a rebuild for ops->module (replacing an earlier one of that module); ops must
