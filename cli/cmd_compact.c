@@ -31,7 +31,7 @@ const char wk_cmd_compact_usage[] =
     "compact waits for LMDB's writer lock between values.\n\n"
     "Options:\n"
     "  -s, --store DIR        the store directory (required)\n"
-    "  -b, --cpu-budget PCT   use at most PCT%% of one core on average (1-100; 100)\n"
+    "  -b, --cpu-budget PCT   use at most PCT% of one core on average (1-100; 100)\n"
     "      --block-bytes SIZE raw bytes per merged value (2MiB)\n"
     "      --level N          zstd level of the merged values (1-22; 19)\n"
     "      --rebuild          write rebuild values (the default): each event as its\n"
