@@ -994,8 +994,10 @@ static bool pass(struct wk_source *s)
         } else if (rc == 0 && t->line.len == 0 && !t->idle_flushed &&
                    now - t->last_growth > s->cfg.partial_timeout) {
             /* Idle with a held partial (container exited mid-line): store it. */
+            struct wk__clog_state st;
+            wk__clog_parser_state(t->p, &st);
             t->idle_flushed = true;
-            busy = true;
+            busy = busy || st.nheld; /* nothing held: the flush is a no-op */
             if (ops_of(t)->flush(t->p, &t->sink) < 0 || t->rewind)
                 tail_rewind(s, t);
         } else if (rc == 0 && t->line.len == 0 && !t->idle_flushed) {
