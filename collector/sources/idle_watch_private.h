@@ -13,6 +13,9 @@
 
 /* Quiet polls in a row before a source goes idle. */
 #define WK_IDLE_QUIET_POLLS 3
+/* From the first change seen while idle to the read (ms): a writer's burst (auditd writes
+ * an event's records one by one) is read whole rather than cut after its first write. */
+#define WK_IDLE_WAKE_MS 10
 
 struct wk__idle_watch {
     uv_fs_event_t h;

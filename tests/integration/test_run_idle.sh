@@ -43,13 +43,16 @@ YAML
 wk_rules_pack "$WK_TMP/rules"
 wk_run 0 "$WK_BIN" config check "$cfg"
 
-# One audit event (SYSCALL, EXECVE, EOE: closed at once) with serial $1.
+# One audit event (SYSCALL, EXECVE, EOE: closed at once) with serial $1, stamped now (as
+# auditd does; the live source holds an event's records for 2 s of that time), written
+# record by record (as auditd does).
 audit_event() {
-    local s=$1
-    printf 'type=SYSCALL msg=audit(1763900000.%03d:%d): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=0 ppid=1 pid=%d auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="idle%d" exe="/bin/idle%d" key=(null)\n' \
-        "$((s % 1000))" "$s" "$((s + 1000))" "$s" "$s"
-    printf 'type=EXECVE msg=audit(1763900000.%03d:%d): argc=1 a0="idle%d"\n' "$((s % 1000))" "$s" "$s"
-    printf 'type=EOE msg=audit(1763900000.%03d:%d): \n' "$((s % 1000))" "$s"
+    local s=$1 now
+    now=$(date +%s)
+    printf 'type=SYSCALL msg=audit(%d.%03d:%d): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=0 ppid=1 pid=%d auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="idle%d" exe="/bin/idle%d" key=(null)\n' \
+        "$now" "$((s % 1000))" "$s" "$((s + 1000))" "$s" "$s"
+    printf 'type=EXECVE msg=audit(%d.%03d:%d): argc=1 a0="idle%d"\n' "$now" "$((s % 1000))" "$s" "$s"
+    printf 'type=EOE msg=audit(%d.%03d:%d): \n' "$now" "$((s % 1000))" "$s"
 }
 # A json-file line saying $1.
 clog_line() { printf '{"log":"%s\\n","stream":"stdout","time":"2026-11-23T10:00:00.%09dZ"}\n' "$1" "$2"; }

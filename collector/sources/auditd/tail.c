@@ -239,8 +239,8 @@ static uint64_t poll_ms(int64_t ns)
     return ns / 1000000 ? (uint64_t)(ns / 1000000) : 1;
 }
 
-/* Back to polling every `poll`, starting now. */
-static void set_active(struct tail *t)
+/* Back to polling every `poll`, the first poll after delay_ms. */
+static void set_active(struct tail *t, uint64_t delay_ms)
 {
     t->quiet = 0;
     if (t->idle) {
@@ -248,14 +248,14 @@ static void set_active(struct tail *t)
         wk__idle_watch_disarm(&t->iw);
     }
     if (!t->stopping)
-        uv_timer_start(&t->timer, tail_tick, 0, poll_ms(t->cfg.poll));
+        uv_timer_start(&t->timer, tail_tick, delay_ms, poll_ms(t->cfg.poll));
 }
 
 static void on_idle_wake(struct wk__idle_watch *w)
 {
     struct tail *t = w->data;
     if (t->idle && !t->stopping && !t->pend.paused)
-        set_active(t);
+        set_active(t, WK_IDLE_WAKE_MS);
 }
 
 /* After WK_IDLE_QUIET_POLLS polls that found nothing (nothing held either): arm the
@@ -493,7 +493,7 @@ static void tail_tick(uv_timer_t *timer)
     uint64_t held[1];
     if (!caught_up || got || t->pend.paused || wk__au_held_serials(t->parser, held, 0) > 0) {
         if (t->idle)
-            set_active(t); /* woken by the safety poll: the watch did not fire */
+            set_active(t, 0); /* woken by the safety poll: the watch did not fire */
         else
             t->quiet = 0;
     } else {
@@ -506,7 +506,7 @@ static void tail_resume(struct wk_source *src)
     struct tail *t = (struct tail *)src;
     if (wk__au_pending_drain(&t->pend, &t->base) == 0 && !t->stopping) {
         (void)feed_lines(t); /* lines read before the pause */
-        set_active(t);
+        set_active(t, 0);
     }
 }
 

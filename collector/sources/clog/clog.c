@@ -516,7 +516,10 @@ static int feed(struct wk_source *s, struct tail *t, const char *buf, size_t n)
 static int tail_read(struct wk_source *s, struct tail *t)
 {
     struct stat sb;
-    if (fstat(t->fd, &sb) == 0 && (uint64_t)sb.st_size < t->off && t->main) {
+    ssize_t n = pread(t->fd, s->readbuf, s->cfg.read_chunk, (off_t)t->off);
+    /* Nothing at off: maybe the file was cut below it (a file that returned bytes at off
+     * was not; checking its size first cost an fstat per file per pass). */
+    if (n == 0 && t->main && fstat(t->fd, &sb) == 0 && (uint64_t)sb.st_size < t->off) {
         /* copytruncate: the file was cut below what we read. */
         emit_gap(s, t->path,
                  "log file truncated (copytruncate): lines written between our "
@@ -528,8 +531,8 @@ static int tail_read(struct wk_source *s, struct tail *t)
         sl->last_emitted = UINT64_MAX;
         slot_store(s, t->slot);
         tail_rewind(s, t);
+        n = pread(t->fd, s->readbuf, s->cfg.read_chunk, (off_t)t->off);
     }
-    ssize_t n = pread(t->fd, s->readbuf, s->cfg.read_chunk, (off_t)t->off);
     if (n < 0) {
         snprintf(s->last_error, sizeof(s->last_error), "%s: %s", t->path, strerror(errno));
         return 0;
@@ -1098,7 +1101,7 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
         s->last_rescan = 0;
     s->quiet = 0;
     if (!uv_is_active((uv_handle_t *)&s->kick))
-        uv_timer_start(&s->kick, on_kick, growth ? 0 : 2, 0);
+        uv_timer_start(&s->kick, on_kick, growth ? WK_IDLE_WAKE_MS : 2, 0);
 }
 
 static void handle_closed(uv_handle_t *h)

@@ -231,7 +231,7 @@ static void fj_wake(struct wk__idle_watch *w)
     if (s->idle) {
         s->idle = false;
         s->quiet = 0;
-        fj_arm(s, 0);
+        fj_arm(s, WK_IDLE_WAKE_MS);
     }
 }
 
