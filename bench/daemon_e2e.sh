@@ -19,7 +19,8 @@
 #        CALLGRIND=1 (CG_N=20000) to count instructions per event of `run --once` under
 #        valgrind: CPU seconds on a shared VM move by +-20%, instruction counts do not;
 #        CG_KEEP=DIR keeps the callgrind files there, cg.out.mix and cg.out.audit, for
-#        callgrind_annotate)
+#        callgrind_annotate); STRACE=1 adds syscalls/s (strace -c -f over SECS) of the
+#        idle daemon and of one more 1x run under strace (its CPU figure is not used)
 # Peers (Vector, Fluent Bit) are not installed here; figures are printed against the
 # issue's goals instead (>= 100k audit events/s per core; <= 0.05 core and <= 64 MiB at
 # 10k/s).
@@ -300,3 +301,60 @@ print(f"{mult}x: {rate:,} events/s offered, {total:,} in {ms/1000:.1f} s: commit
 PY
     rm -rf "$d" "$tmp/store-live-$mult"
 done
+
+# Idle: the daemon with the same sources and no input (8 container log files, empty): what
+# it costs when nothing happens (polling, timers), in CPU ms per second and wakeups per
+# second (voluntary context switches of all its threads); with STRACE=1 also syscalls/s,
+# idle and at 1x (a separate run: strace slows the daemon down).
+ctxsw() { # PID: voluntary context switches of all threads
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+strace_rate() { # PID SECS: syscalls/s over SECS, and the 4 most frequent
+    strace -c -f -p "$1" -o "$tmp/strace.txt" 2>/dev/null &
+    local sp=$!
+    sleep "$2"
+    kill -INT $sp 2>/dev/null
+    wait $sp 2>/dev/null || true
+    # columns: % time, seconds, usecs/call, calls, [errors,] syscall
+    awk -v s="$2" '$NF == "total" { printf "%.0f syscalls/s (", $4 / s }' "$tmp/strace.txt"
+    awk -v s="$2" '/^ *[0-9.]+ +[0-9.]+ / && $NF != "total" { print $4, $NF }' "$tmp/strace.txt" |
+        sort -rn | head -4 | awk -v s="$2" '{ printf "%s%s %.0f", sep, $2, $1 / s; sep = ", " }
+        END { printf " per s)" }'
+}
+live_start() { # DIR STORE: start the daemon on the steady-rate config; sets pid
+    mkdir -p "$1/docker/containers"
+    : >"$1/audit.log"
+    : >"$1/docker-events.jsonl"
+    python3 "$tmp/feed.py" "$1" "$corpus" "$tmp/audit-src.log" once 0
+    config "$tmp/c3.yaml" "$2" "$1" ""
+    rm -f "$tmp/api.sock"
+    "$bin" run -c "$tmp/c3.yaml" 2>"$tmp/log-idle" >/dev/null &
+    pid=$!
+    for _ in $(seq 1 100); do [ -S "$tmp/api.sock" ] && break; sleep 0.1; done
+}
+live_start "$tmp/idle" "$tmp/store-idle"
+sleep 2 # the sources find nothing for a few polls, then go idle
+c0=$(cpu_s $pid)
+w0=$(ctxsw $pid)
+sleep "$SECS"
+c1=$(cpu_s $pid)
+w1=$(ctxsw $pid)
+sc=""
+[ "${STRACE:-0}" = 1 ] && command -v strace >/dev/null && sc="; $(strace_rate $pid "$SECS")"
+python3 -c "import sys; c, w, s = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]); \
+print(f'idle (no input, {s} s): CPU {c * 1000 / s:.1f} ms/s, {w / s:.1f} wakeups/s' + sys.argv[4])" \
+    "$(python3 -c "print($c1 - $c0)")" "$((w1 - w0))" "$SECS" "$sc"
+kill -TERM $pid
+wait $pid || true
+rm -rf "$tmp/idle" "$tmp/store-idle"
+if [ "${STRACE:-0}" = 1 ] && command -v strace >/dev/null; then
+    live_start "$tmp/idle" "$tmp/store-idle"
+    python3 "$tmp/feed.py" "$tmp/idle" "$corpus" "$tmp/audit-src.log" rate "$BASE" $((SECS + 3)) &
+    feeder=$!
+    sleep 2
+    echo "1x under strace ($BASE events/s offered): $(strace_rate $pid "$SECS")"
+    wait $feeder
+    kill -TERM $pid
+    wait $pid || true
+    rm -rf "$tmp/idle" "$tmp/store-idle"
+fi

@@ -502,9 +502,24 @@ static void on_drained(void *arg)
     close_all(d);
 }
 
+static void on_tick(uv_timer_t *t);
+
+/* The housekeeping tick: every 100 ms while draining (the drain deadline) and for --once
+ * (its caught-up test), else once a second (source rates; the watchdog is notified at half
+ * its interval, so the tick runs at least 4 times per interval). A running daemon wakes
+ * once a second for it, not 10 times. */
+static uint64_t tick_ms(const struct wk_daemon *d)
+{
+    if (d->stopping || d->opts->once)
+        return 100;
+    uint64_t ms = d->watchdog_usec ? d->watchdog_usec / 4000 : 1000;
+    return ms < 100 ? 100 : ms > 1000 ? 1000 : ms;
+}
+
 static void begin_stop(struct wk_daemon *d, const char *why)
 {
     d->stopping = true;
+    uv_timer_start(&d->tick, on_tick, 100, 100);
     notify("STOPPING=1");
     wk_log_info("%s: draining (at most %.1f s)", why,
                 (double)d->cfg->pipeline.drain_timeout / 1e9);
@@ -667,7 +682,7 @@ int wk_daemon_run(const struct wk_daemon_opts *opts)
 #endif
     if (!d->watchdog_usec && d->cfg->pipeline.watchdog > 0)
         d->watchdog_usec = (uint64_t)(d->cfg->pipeline.watchdog / 1000);
-    uv_timer_start(&d->tick, on_tick, 100, 100);
+    uv_timer_start(&d->tick, on_tick, 100, tick_ms(d));
 
     if (d->cfg->nsources == 0)
         wk_log_warn("no sources configured or found: nothing to collect");

@@ -108,6 +108,7 @@ struct wk_pipeline {
     struct item *pool; /* reusable items, each with an event (under lock) */
     size_t npool;
     uint64_t pool_bytes;
+    uint64_t stage_pool_bytes; /* pool items lent to the stage (under lock) */
     uint64_t pool_low;    /* least pool_bytes since pool_trim_at */
     int64_t pool_trim_at; /* mono ns */
     struct wk_config_pipeline lim;
@@ -144,6 +145,21 @@ struct wk_pipeline {
 
     struct iovec *iov; /* write_alerts' lines (writer thread) */
     size_t ciov;
+
+    /* The stage (loop thread only): what the sources submit during one loop iteration is
+     * gathered here and moved into the queue under one lock, at the end of the iteration
+     * (the check handle), before a refusal, a reject, a drain or a stats read. While the
+     * stage is open, the bound is checked against the queue's counts when it opened (the
+     * writer only lowers them meanwhile) plus the stage's; the stage also holds pool items
+     * taken in one go, given back at the flush. */
+    struct item *shead, **stailp;
+    uint64_t s_events, s_bytes, s_submitted, s_peak;
+    bool s_open;
+    uint64_t q_events, q_bytes; /* the queue's counts when the stage opened */
+    struct item *spool;         /* pool items lent to the stage */
+    size_t nspool, s_last;      /* s_last: events of the previous stage */
+    uv_check_t check;
+    int open_handles;
 
     long test_delay_ms; /* $WK_TEST_SLOW_COMMIT_MS: a slow store, for tests only */
     uv_async_t async;
@@ -217,6 +233,102 @@ static void remember_cursor(struct slot *sl, const void *cursor, size_t cursor_l
     }
 }
 
+/* Pool items lent to a stage: about what the previous stage used, so a steady source
+ * finds an item for each event without taking the lock again. */
+#define STAGE_POOL_MIN 8
+#define STAGE_POOL_MAX 512
+
+/* Loop thread, under lock: open the stage (snapshot the queue's counts, borrow pool items). */
+static void stage_open_locked(struct wk_pipeline *p)
+{
+    p->q_events = p->st.queued_events;
+    p->q_bytes = p->st.queued_bytes;
+    size_t want = p->s_last + STAGE_POOL_MIN;
+    if (want > STAGE_POOL_MAX)
+        want = STAGE_POOL_MAX;
+    while (p->pool && p->nspool < want) {
+        struct item *it = p->pool;
+        p->pool = it->next;
+        p->npool--;
+        p->pool_bytes -= it->bytes;
+        p->stage_pool_bytes += it->bytes;
+        it->next = p->spool;
+        p->spool = it;
+        p->nspool++;
+    }
+    if (p->pool_bytes < p->pool_low)
+        p->pool_low = p->pool_bytes;
+    p->s_open = true;
+}
+
+/* Loop thread, under lock: move the stage into the queue, give the pool items not used
+ * back. @return whether to wake the writer (the queue was empty or reaches batch_events):
+ * the caller signals p->cond after unlocking, so the writer does not wake only to block on
+ * the lock the loop still holds. */
+static bool stage_flush_locked(struct wk_pipeline *p)
+{
+    bool wake = false;
+    if (p->shead) {
+        bool was_empty = p->st.queued_events == 0;
+        *p->tailp = p->shead;
+        p->tailp = p->stailp;
+        p->st.queued_events += p->s_events;
+        p->st.queued_bytes += p->s_bytes;
+        p->st.submitted += p->s_submitted;
+        if (p->s_peak > p->st.peak_bytes)
+            p->st.peak_bytes = p->s_peak;
+        if (p->st.queued_bytes > p->st.peak_bytes)
+            p->st.peak_bytes = p->st.queued_bytes;
+        wake = was_empty || p->st.queued_events >= (uint64_t)p->lim.batch_events;
+    }
+    p->s_last = p->s_events;
+    p->shead = NULL;
+    p->stailp = &p->shead;
+    p->s_events = p->s_bytes = p->s_submitted = p->s_peak = 0;
+    while (p->spool) {
+        struct item *it = p->spool;
+        p->spool = it->next;
+        it->next = p->pool;
+        p->pool = it;
+        p->npool++;
+        p->pool_bytes += it->bytes;
+    }
+    p->nspool = 0;
+    p->stage_pool_bytes = 0;
+    p->s_open = false;
+    return wake;
+}
+
+static void stage_flush(struct wk_pipeline *p)
+{
+    if (!p->s_open && !p->shead)
+        return;
+    pthread_mutex_lock(&p->lock);
+    bool wake = stage_flush_locked(p);
+    pthread_mutex_unlock(&p->lock);
+    if (wake)
+        pthread_cond_signal(&p->cond);
+}
+
+/* Loop thread: append an item to the stage. */
+static void stage_add(struct wk_pipeline *p, struct item *it, bool submitted)
+{
+    it->next = NULL;
+    *p->stailp = it;
+    p->stailp = &it->next;
+    p->s_events++;
+    p->s_bytes += it->bytes;
+    p->s_submitted += submitted;
+    if (p->s_open && p->q_bytes + p->s_bytes > p->s_peak)
+        p->s_peak = p->q_bytes + p->s_bytes; /* an upper bound of the queue + stage */
+}
+
+/* End of a loop iteration: what the sources submitted goes to the writer in one go. */
+static void on_check(uv_check_t *c)
+{
+    stage_flush(wk_container_of(c, struct wk_pipeline, check));
+}
+
 /* A cursor without an event: queued in order with the events, committed as the source's
  * cursor of the batch when nothing of that source follows it there. Not refused when the
  * queue is full (it is small, and a source calls it once per file it finishes). */
@@ -238,19 +350,11 @@ static int pl_cursor(struct wk_source_sink *sink, struct wk_source *src, const v
     it->enq_ns = wk_time_mono_ns();
     memcpy(it->cur, cursor, cursor_len);
     remember_cursor(sl, cursor, cursor_len);
-    pthread_mutex_lock(&p->lock);
-    if (p->stop) {
-        pthread_mutex_unlock(&p->lock);
+    if (p->stop) { /* set on this thread only (drain, free) */
         free(it);
         return 0; /* draining: the last submitted cursor stands (replays, loses nothing) */
     }
-    *p->tailp = it;
-    p->tailp = &it->next;
-    p->st.queued_events++;
-    p->st.queued_bytes += it->bytes;
-    if (p->st.queued_events == 1)
-        pthread_cond_signal(&p->cond);
-    pthread_mutex_unlock(&p->lock);
+    stage_add(p, it, false); /* in order with the events staged before it */
     return 0;
 }
 
@@ -265,29 +369,43 @@ static int submit_one(struct wk_pipeline *p, struct wk_source *src, struct wk_ev
      * a copy as estimated from its contents (its real size is known after the copy). */
     size_t bytes = (take ? wk_event_mem(ev) : event_size(ev)) + sizeof(struct item) +
                    (cursor_len > POOL_CUR ? cursor_len : POOL_CUR);
-    pthread_mutex_lock(&p->lock);
-    bool full = p->st.queued_events >= (uint64_t)p->lim.queue_events ||
-                (p->st.queued_events > 0 && p->st.queued_bytes + bytes > p->lim.queue_bytes);
-    if (full || p->stop) {
-        sl->paused = true;
-        p->any_paused = true;
-        p->st.refused++;
-        p->flush_now = true; /* don't let a full queue wait for batch_age */
-        pthread_cond_signal(&p->cond);
+    if (!p->s_open) {
+        pthread_mutex_lock(&p->lock);
+        stage_open_locked(p);
         pthread_mutex_unlock(&p->lock);
-        /* A paused source waits for the resume: that keeps the loop alive. */
-        uv_ref((uv_handle_t *)&p->async);
-        return -EAGAIN;
     }
-    struct item *it = p->pool;
+    /* The bound, against the queue as it was when the stage opened (an upper bound of
+     * what it holds now) plus the stage; when that says full, publish the stage and
+     * decide on the queue's real counts. */
+    uint64_t qe = p->q_events + p->s_events, qb = p->q_bytes + p->s_bytes;
+    bool full = qe >= (uint64_t)p->lim.queue_events ||
+                (qe > 0 && qb + bytes > p->lim.queue_bytes);
+    if (full || p->stop) {
+        pthread_mutex_lock(&p->lock);
+        bool wake = stage_flush_locked(p);
+        full = p->st.queued_events >= (uint64_t)p->lim.queue_events ||
+               (p->st.queued_events > 0 && p->st.queued_bytes + bytes > p->lim.queue_bytes);
+        if (full || p->stop) {
+            sl->paused = true;
+            p->any_paused = true;
+            p->st.refused++;
+            p->flush_now = true; /* don't let a full queue wait for batch_age */
+            pthread_mutex_unlock(&p->lock);
+            pthread_cond_signal(&p->cond);
+            /* A paused source waits for the resume: that keeps the loop alive. */
+            uv_ref((uv_handle_t *)&p->async);
+            return -EAGAIN;
+        }
+        stage_open_locked(p);
+        pthread_mutex_unlock(&p->lock);
+        if (wake)
+            pthread_cond_signal(&p->cond);
+    }
+    struct item *it = p->spool;
     if (it) {
-        p->pool = it->next;
-        p->npool--;
-        p->pool_bytes -= it->bytes;
-        if (p->pool_bytes < p->pool_low)
-            p->pool_low = p->pool_bytes;
+        p->spool = it->next;
+        p->nspool--;
     }
-    pthread_mutex_unlock(&p->lock);
 
     if (!it || it->curcap < cursor_len) {
         size_t cap = cursor_len > POOL_CUR ? cursor_len : POOL_CUR;
@@ -335,18 +453,9 @@ static int submit_one(struct wk_pipeline *p, struct wk_source *src, struct wk_ev
     if (wk_event_ts(it->ev) == 0)
         wk_event_set_ts(it->ev, wk_time_now_ns());
     remember_cursor(sl, cursor, cursor_len);
-
-    pthread_mutex_lock(&p->lock);
-    *p->tailp = it;
-    p->tailp = &it->next;
-    p->st.queued_events++;
-    p->st.queued_bytes += it->bytes;
-    if (p->st.queued_bytes > p->st.peak_bytes)
-        p->st.peak_bytes = p->st.queued_bytes;
-    p->st.submitted++;
-    if (p->st.queued_events == 1 || p->st.queued_events >= (uint64_t)p->lim.batch_events)
-        pthread_cond_signal(&p->cond);
-    pthread_mutex_unlock(&p->lock);
+    stage_add(p, it, true);
+    if (p->q_events + p->s_events == (uint64_t)p->lim.batch_events)
+        stage_flush(p); /* a full batch: the writer need not wait for the iteration's end */
     return 0;
 }
 
@@ -377,10 +486,13 @@ static int pl_reject(struct wk_source_sink *sink, struct wk_source *src, const c
     size_t rlen = strlen(reason ? reason : "") + 1;
     size_t bytes = sizeof(struct item) + rlen + len;
     pthread_mutex_lock(&p->lock);
+    bool wake = stage_flush_locked(p); /* in order with the events submitted before it */
     p->st.rejected++;
     bool full = !sl || p->stop || p->st.queued_bytes + bytes > p->lim.queue_bytes ||
                 p->st.queued_events >= (uint64_t)p->lim.queue_events;
     pthread_mutex_unlock(&p->lock);
+    if (wake)
+        pthread_cond_signal(&p->cond);
     if (full)
         return 0; /* counted and logged; not kept */
     struct item *it = malloc(sizeof(*it) + rlen + len);
@@ -1305,9 +1417,10 @@ static void *writer_main(void *arg)
         struct item *spare = NULL;
         for (struct item *it = batch, *nx; it; it = nx) {
             nx = it->next;
+            uint64_t pooled = p->pool_bytes + p->stage_pool_bytes;
             if (it->ev && it->curcap >= POOL_CUR && p->npool < POOL_EVENTS &&
-                p->st.queued_bytes + p->pool_bytes + it->bytes <= p->lim.queue_bytes &&
-                p->pool_bytes + it->bytes <= p->lim.queue_bytes / 4) {
+                p->st.queued_bytes + pooled + it->bytes <= p->lim.queue_bytes &&
+                pooled + it->bytes <= p->lim.queue_bytes / 4) {
                 it->next = p->pool;
                 p->pool = it;
                 p->npool++;
@@ -1397,9 +1510,20 @@ static void on_async(uv_async_t *a)
     }
 }
 
+static void handle_closed(struct wk_pipeline *p)
+{
+    if (--p->open_handles == 0)
+        free(p);
+}
+
 static void on_async_closed(uv_handle_t *h)
 {
-    free(wk_container_of(h, struct wk_pipeline, async));
+    handle_closed(wk_container_of(h, struct wk_pipeline, async));
+}
+
+static void on_check_closed(uv_handle_t *h)
+{
+    handle_closed(wk_container_of((uv_check_t *)h, struct wk_pipeline, check));
 }
 
 int wk__pipeline_new(struct wk_pipeline **out, uv_loop_t *loop,
@@ -1435,9 +1559,15 @@ int wk__pipeline_new(struct wk_pipeline **out, uv_loop_t *loop,
     }
     /* The async alone does not keep the loop alive: the sources and signals do. */
     uv_unref((uv_handle_t *)&p->async);
+    p->stailp = &p->shead;
+    uv_check_init(loop, &p->check);
+    uv_check_start(&p->check, on_check);
+    uv_unref((uv_handle_t *)&p->check);
+    p->open_handles = 2;
     rc = -pthread_create(&p->writer, NULL, writer_main, p);
     if (rc < 0) {
         uv_close((uv_handle_t *)&p->async, NULL);
+        uv_close((uv_handle_t *)&p->check, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
         free(p);
         return rc;
@@ -1517,6 +1647,7 @@ void wk__pipeline_verify_now(struct wk_pipeline *p)
 void wk__pipeline_flush(struct wk_pipeline *p)
 {
     pthread_mutex_lock(&p->lock);
+    (void)stage_flush_locked(p); /* signalled below */
     p->flush_now = true;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
@@ -1528,6 +1659,7 @@ void wk__pipeline_drain(struct wk_pipeline *p, void (*done)(void *arg), void *ar
     p->drain_arg = arg;
     uv_ref((uv_handle_t *)&p->async); /* alive until the drain is reported */
     pthread_mutex_lock(&p->lock);
+    (void)stage_flush_locked(p); /* signalled below */
     p->stop = true;
     bool drained = p->drained;
     pthread_cond_signal(&p->cond);
@@ -1539,6 +1671,7 @@ void wk__pipeline_drain(struct wk_pipeline *p, void (*done)(void *arg), void *ar
 void wk__pipeline_stats(struct wk_pipeline *p, struct wk_pipeline_stats *st)
 {
     pthread_mutex_lock(&p->lock);
+    bool wake = stage_flush_locked(p);
     *st = p->st;
     int64_t minute = wk_time_mono_ns() / (60 * WK_NS_PER_SEC);
     st->alerts_hour = 0;
@@ -1547,6 +1680,8 @@ void wk__pipeline_stats(struct wk_pipeline *p, struct wk_pipeline_stats *st)
             st->alerts_hour += p->alert_min[i];
     }
     pthread_mutex_unlock(&p->lock);
+    if (wake)
+        pthread_cond_signal(&p->cond);
 }
 
 struct wk_pipeline *wk__pipeline_free(struct wk_pipeline *p)
@@ -1578,6 +1713,8 @@ struct wk_pipeline *wk__pipeline_free(struct wk_pipeline *p)
         wk_event_free(it->ev);
         free(it);
     }
+    items_free(p->shead); /* abandoned like the queue */
+    items_free(p->spool);
     rules_unref(p, p->rules);
     outputs_unref(p, p->outs);
     for (size_t i = 0; i < p->nslots; i++) {
@@ -1592,5 +1729,6 @@ struct wk_pipeline *wk__pipeline_free(struct wk_pipeline *p)
     pthread_cond_destroy(&p->cond);
     pthread_cond_destroy(&p->vcond);
     uv_close((uv_handle_t *)&p->async, on_async_closed);
+    uv_close((uv_handle_t *)&p->check, on_check_closed);
     return NULL;
 }

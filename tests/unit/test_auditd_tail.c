@@ -342,6 +342,8 @@ static void tail_in_chunks(struct run *r, size_t chunk, size_t filesize)
     char v[32];
     setup_tail(r);
     WK_ASSERT_OK(wk_option_set(r->ops->options, r->cfg, "poll", "1ms", &err));
+    /* counted in loop turns at the poll cadence: never idle (idle_poll <= poll) */
+    WK_ASSERT_OK(wk_option_set(r->ops->options, r->cfg, "idle_poll", "1ms", &err));
     snprintf(v, sizeof(v), "%zu", chunk);
     WK_ASSERT_OK(wk_option_set(r->ops->options, r->cfg, "tick_read", v, &err));
     start(r, NULL, 0);

@@ -18,6 +18,7 @@ struct mem_backend {
     size_t events, commits, alerts, fail_next;
     char cursor[64];
     char last_action[64];
+    char order[1024]; /* "action/cursor-of-the-event " of every event, in commit order */
 };
 
 static int mem_commit(void *ctx, const struct wk_batch *b)
@@ -33,6 +34,12 @@ static int mem_commit(void *ctx, const struct wk_batch *b)
     for (size_t i = 0; i < b->ncursors; i++)
         snprintf(m->cursor, sizeof(m->cursor), "%s=%.*s", b->cursors[i].instance,
                  (int)b->cursors[i].len, (const char *)b->cursors[i].data);
+    for (size_t i = 0; i < b->nevents; i++) {
+        const char *a = wk_event_get_str(b->events[i], &WK_KEY_EVENT_ACTION, NULL);
+        size_t ol = strlen(m->order);
+        snprintf(m->order + ol, sizeof(m->order) - ol, "%s/%.*s ", a ? a : "",
+                 (int)b->event_cursors[i].len, (const char *)b->event_cursors[i].data);
+    }
     if (b->nevents) {
         const char *a = wk_event_get_str(b->events[b->nevents - 1], &WK_KEY_EVENT_ACTION, NULL);
         snprintf(m->last_action, sizeof(m->last_action), "%s", a ? a : "");
@@ -456,5 +463,88 @@ WK_TEST(bad_output_keeps_old)
     WK_ASSERT_INT_EQ(wk__pipeline_set_outputs(p, &o, 1, err, sizeof(err)), -ENOENT);
     WK_ASSERT_STR_EQ(err, "output x: /nonexistent/dir/a: No such file or directory");
     drain(&loop, p);
+    finish(&loop, p);
+}
+
+/* Submits of one loop iteration are staged and reach the queue in one go at its end (one
+ * lock per iteration, not two per event), in submit order across sources, with the cursors
+ * without an event in their place among them. */
+WK_TEST(staged_submits_reach_the_writer_in_order_at_iteration_end)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { 0 };
+    struct wk_config_pipeline l = limits(1000, 100);
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct fake_src a = { .base = { .ops = &fake_ops } }, b = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&a, "a"));
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&b, "b"));
+    struct wk_source_sink *sink = wk__pipeline_sink(p);
+    WK_ASSERT_OK(submit(p, &a, "a1", 1, NULL));
+    WK_ASSERT_OK(submit(p, &b, "b1", 1, NULL));
+    WK_ASSERT_OK(submit(p, &a, "a2", 2, NULL));
+    WK_ASSERT_OK(sink->cursor(sink, (struct wk_source *)&b, "1-done", 6));
+    WK_ASSERT_OK(submit(p, &a, "a3", 3, NULL));
+    /* Not in the queue yet: the writer sees nothing, even after batch_age (50 ms). */
+    usleep(150 * 1000);
+    WK_ASSERT_UINT_EQ(__atomic_load_n(&m.commits, __ATOMIC_SEQ_CST), 0);
+    /* The iteration ends (the check handle): one commit of all of it, in order. */
+    uv_run(&loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < 2000 && !__atomic_load_n(&m.events, __ATOMIC_SEQ_CST); i++)
+        usleep(1000);
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, 4);
+    WK_ASSERT_UINT_EQ(m.commits, 1);
+    WK_ASSERT_STR_EQ(m.order, "a1/1 b1/1 a2/2 a3/3 ");
+    struct wk_pipeline_stats st;
+    wk__pipeline_stats(p, &st);
+    WK_ASSERT_UINT_EQ(st.submitted, 4);
+    WK_ASSERT_UINT_EQ(st.committed, 4);
+    WK_ASSERT_UINT_EQ(st.queued_events, 0);
+    finish(&loop, p);
+}
+
+/* The bound while a stage is open is checked against the queue's count when the stage
+ * opened; when the writer has drained the queue since, a submit that count would refuse
+ * is taken (the stage is published and the real count decides), and the stage never lets
+ * the queue hold more than queue_events. */
+WK_TEST(staged_bound_rechecks_the_real_queue)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { .fail_next = 1 << 30 };
+    struct wk_config_pipeline l = limits(5, 100);
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    struct wk_pipeline_stats st;
+    for (int i = 1; i <= 4; i++)
+        WK_ASSERT_OK(submit(p, &s, "x", i, NULL));
+    wk__pipeline_stats(p, &st); /* publishes the stage: 4 queued, the store stuck */
+    WK_ASSERT_UINT_EQ(st.queued_events, 4);
+    WK_ASSERT_OK(submit(p, &s, "x", 5, NULL)); /* a new stage, opened at 4 queued */
+    __atomic_store_n(&m.fail_next, 0, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 5000 && __atomic_load_n(&m.events, __ATOMIC_SEQ_CST) < 4; i++)
+        usleep(1000);
+    WK_ASSERT_UINT_EQ(__atomic_load_n(&m.events, __ATOMIC_SEQ_CST), 4);
+    /* 4 (stale) + 1 staged = the bound: the real queue (the 1 staged) says room. */
+    WK_ASSERT_OK(submit(p, &s, "x", 6, NULL));
+    /* The store stuck again: fill up to the bound, which holds whatever the writer did. */
+    __atomic_store_n(&m.fail_next, 1 << 30, __ATOMIC_SEQ_CST);
+    int rc = 0, n = 6;
+    while ((rc = submit(p, &s, "x", n + 1, NULL)) == 0)
+        n++;
+    WK_ASSERT_INT_EQ(rc, -EAGAIN);
+    wk__pipeline_stats(p, &st);
+    WK_ASSERT(st.queued_events <= 5);
+    WK_ASSERT_UINT_EQ(st.refused, 1);
+    __atomic_store_n(&m.fail_next, 0, __ATOMIC_SEQ_CST);
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, (size_t)n);
+    char want[16];
+    snprintf(want, sizeof(want), "a=%d", n);
+    WK_ASSERT_STR_EQ(m.cursor, want);
     finish(&loop, p);
 }

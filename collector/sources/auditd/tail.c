@@ -22,12 +22,14 @@
 
 #include "watchkeeper/source.h"
 
+#include "../idle_watch_private.h"
 #include "auditd_private.h"
 #include "source_private.h"
 
 struct tail_cfg {
     char *path;
     int64_t poll;
+    int64_t idle_poll;
     uint64_t tick_read;
     bool from_end;
     bool read_proc;
@@ -40,6 +42,10 @@ static const struct wk_option tail_options[] = {
       "the audit log auditd writes (log_file in auditd.conf)" },
     { "poll", WK_OPT_DURATION, "200ms", offsetof(struct tail_cfg, poll),
       "how often to look for new records and rotation" },
+    { "idle_poll", WK_OPT_DURATION, "2s", offsetof(struct tail_cfg, idle_poll),
+      "after a few polls with nothing new: an inotify watch on the log's directory wakes "
+      "the source at once, and it polls only this often (the fallback where inotify does "
+      "not fire); at most `poll`: never idle" },
     { "tick_read", WK_OPT_SIZE, "4MiB", offsetof(struct tail_cfg, tick_read),
       "bytes read per poll at most" },
     { "from_end", WK_OPT_BOOL, "false", offsetof(struct tail_cfg, from_end),
@@ -59,6 +65,10 @@ struct tail {
     struct wk_source_base base;
     struct tail_cfg cfg;
     uv_timer_t timer;
+    struct wk__idle_watch iw; /* armed while idle */
+    bool idle;
+    unsigned quiet;           /* polls in a row that found nothing */
+    int open_handles;         /* timer and watch, until closed */
     struct wk_parser *parser;
     struct wk_parser_sink psink;
     struct wk__au_pending pend;
@@ -224,6 +234,48 @@ static int find_rotated(struct tail *t, uint64_t ino)
 
 static void tail_tick(uv_timer_t *timer);
 
+static uint64_t poll_ms(int64_t ns)
+{
+    return ns / 1000000 ? (uint64_t)(ns / 1000000) : 1;
+}
+
+/* Back to polling every `poll`, the first poll after delay_ms. */
+static void set_active(struct tail *t, uint64_t delay_ms)
+{
+    t->quiet = 0;
+    if (t->idle) {
+        t->idle = false;
+        wk__idle_watch_disarm(&t->iw);
+    }
+    if (!t->stopping)
+        uv_timer_start(&t->timer, tail_tick, delay_ms, poll_ms(t->cfg.poll));
+}
+
+static void on_idle_wake(struct wk__idle_watch *w)
+{
+    struct tail *t = w->data;
+    if (t->idle && !t->stopping && !t->pend.paused)
+        set_active(t, WK_IDLE_WAKE_MS);
+}
+
+/* After WK_IDLE_QUIET_POLLS polls that found nothing (nothing held either): arm the
+ * directory watch and poll every idle_poll only. The file is checked once more after the
+ * watch is armed, so a write between the last read and the arming is not missed. */
+static void maybe_idle(struct tail *t)
+{
+    if (t->idle || ++t->quiet < WK_IDLE_QUIET_POLLS || t->cfg.idle_poll <= t->cfg.poll ||
+        t->fd < 0 || t->on_queue || !wk__idle_watch_arm(&t->iw))
+        return;
+    struct stat st;
+    if (stat(t->cfg.path, &st) < 0 || (uint64_t)st.st_ino != t->ino ||
+        (uint64_t)st.st_size != t->off + t->len) {
+        wk__idle_watch_disarm(&t->iw);
+        return;
+    }
+    t->idle = true;
+    uv_timer_start(&t->timer, tail_tick, poll_ms(t->cfg.idle_poll), poll_ms(t->cfg.idle_poll));
+}
+
 static int tail_start(struct wk_source *src, const void *cursor, size_t cursor_len)
 {
     struct tail *t = (struct tail *)src;
@@ -232,6 +284,8 @@ static int tail_start(struct wk_source *src, const void *cursor, size_t cursor_l
     int rc;
     uv_timer_init(t->base.loop, &t->timer);
     t->timer.data = t;
+    (void)wk__idle_watch_init(&t->iw, t->base.loop, t->cfg.path, on_idle_wake, t);
+    t->open_handles = 2;
     if (cursor && cursor_len >= 16)
         wk__au_cursor_unpack(cursor, &ino, &off);
     if (cursor && cursor_len >= 33) {
@@ -280,7 +334,7 @@ static int tail_start(struct wk_source *src, const void *cursor, size_t cursor_l
     if (rc < 0 && rc != -ENOENT)
         return rc;
     t->parser->next_off = t->off;
-    uv_timer_start(&t->timer, tail_tick, 0, (uint64_t)(t->cfg.poll / 1000000 ? t->cfg.poll / 1000000 : 1));
+    uv_timer_start(&t->timer, tail_tick, 0, poll_ms(t->cfg.poll));
     return 0;
 }
 
@@ -387,7 +441,7 @@ static void tail_tick(uv_timer_t *timer)
      * more of the file to read, and the records still to come may belong to events held
      * now: closing those by the wall-clock timeout would split them at a read boundary
      * (and old records, far older than 2 s, would all be closed at every tick). */
-    bool caught_up = false;
+    bool caught_up = false, got = false;
     for (int guard = 0; guard < 1000 && budget > 0 && !t->pend.paused; guard++) {
         ssize_t n = read_some(t, budget);
         if (n < 0) {
@@ -396,6 +450,7 @@ static void tail_tick(uv_timer_t *timer)
             return;
         }
         if (n > 0) {
+            got = true;
             budget -= (size_t)n < budget ? (size_t)n : budget;
             if (feed_lines(t) < 0)
                 return;
@@ -403,6 +458,7 @@ static void tail_tick(uv_timer_t *timer)
         }
         /* at EOF: a rotated file is done; the live one may have been rotated */
         if (t->on_queue) {
+            got = true;
             next_file(t);
             continue;
         }
@@ -413,10 +469,12 @@ static void tail_tick(uv_timer_t *timer)
             int k = find_rotated(t, t->ino);
             if (k > 1)
                 queue_newer(t, k);
+            got = true;
             next_file(t);
             continue;
         }
         if (stat(t->cfg.path, &st) == 0 && (uint64_t)st.st_size < t->off + t->len) {
+            got = true;
             next_file(t); /* truncated in place: read it again from 0 */
             continue;
         }
@@ -432,6 +490,15 @@ static void tail_tick(uv_timer_t *timer)
         t->lost_next = now + t->cfg.lost_poll;
         (void)wk__au_lost_check(&t->lost, t->parser, &t->psink, now);
     }
+    uint64_t held[1];
+    if (!caught_up || got || t->pend.paused || wk__au_held_serials(t->parser, held, 0) > 0) {
+        if (t->idle)
+            set_active(t, 0); /* woken by the safety poll: the watch did not fire */
+        else
+            t->quiet = 0;
+    } else {
+        maybe_idle(t);
+    }
 }
 
 static void tail_resume(struct wk_source *src)
@@ -439,15 +506,24 @@ static void tail_resume(struct wk_source *src)
     struct tail *t = (struct tail *)src;
     if (wk__au_pending_drain(&t->pend, &t->base) == 0 && !t->stopping) {
         (void)feed_lines(t); /* lines read before the pause */
-        uv_timer_start(&t->timer, tail_tick, 0, (uint64_t)(t->cfg.poll / 1000000 ? t->cfg.poll / 1000000 : 1));
+        set_active(t, 0);
     }
+}
+
+static void handle_closed(struct tail *t)
+{
+    if (--t->open_handles == 0 && t->done)
+        t->done((struct wk_source *)t);
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    struct tail *t = h->data;
-    if (t->done)
-        t->done((struct wk_source *)t);
+    handle_closed(h->data);
+}
+
+static void on_watch_closed(struct wk__idle_watch *w)
+{
+    handle_closed(w->data);
 }
 
 static void tail_stop(struct wk_source *src, void (*done)(struct wk_source *))
@@ -457,6 +533,7 @@ static void tail_stop(struct wk_source *src, void (*done)(struct wk_source *))
     t->done = done;
     uv_timer_stop(&t->timer);
     uv_close((uv_handle_t *)&t->timer, on_timer_closed);
+    wk__idle_watch_close(&t->iw, on_watch_closed);
 }
 
 static void tail_destroy(struct wk_source *src)

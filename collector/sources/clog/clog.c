@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../idle_watch_private.h"
 #include "clog_private.h"
 #include "watchkeeper/containers.h"
 #include "watchkeeper/error.h"
@@ -33,6 +34,7 @@ struct clog_cfg {
     char *pods_dir;
     char *containers_dir;
     int64_t poll_interval;
+    int64_t idle_poll;
     int64_t rescan_interval;
     int64_t partial_timeout;
     uint64_t max_message;
@@ -52,6 +54,10 @@ static const struct wk_option clog_options[] = {
      "CRI symlinks <pod>_<ns>_<container>-<id>.log, for files not found under pods_dir"},
     {"poll_interval", WK_OPT_DURATION, "100ms", offsetof(struct clog_cfg, poll_interval),
      "how often followed files are checked for growth, rotation and deletion"},
+    {"idle_poll", WK_OPT_DURATION, "2s", offsetof(struct clog_cfg, idle_poll),
+     "after a few checks with nothing new in any followed file: the inotify watches on the "
+     "log directories wake the source at once, and it checks only this often (the fallback "
+     "where inotify does not fire); at most poll_interval: never idle"},
     {"rescan_interval", WK_OPT_DURATION, "10s", offsetof(struct clog_cfg, rescan_interval),
      "full directory rescan (inotify covers the rest)"},
     {"partial_timeout", WK_OPT_DURATION, "5s", offsetof(struct clog_cfg, partial_timeout),
@@ -112,6 +118,8 @@ struct wk_source {
     struct wk_source_base base;
     struct clog_cfg cfg;
     uv_timer_t poll, kick;
+    bool idle;      /* polling every idle_poll; the directory watches wake it */
+    unsigned quiet; /* passes in a row that found nothing */
     struct dwatch *watches;
     int open_handles;
     void (*stop_done)(struct wk_source *);
@@ -508,7 +516,10 @@ static int feed(struct wk_source *s, struct tail *t, const char *buf, size_t n)
 static int tail_read(struct wk_source *s, struct tail *t)
 {
     struct stat sb;
-    if (fstat(t->fd, &sb) == 0 && (uint64_t)sb.st_size < t->off && t->main) {
+    ssize_t n = pread(t->fd, s->readbuf, s->cfg.read_chunk, (off_t)t->off);
+    /* Nothing at off: maybe the file was cut below it (a file that returned bytes at off
+     * was not; checking its size first cost an fstat per file per pass). */
+    if (n == 0 && t->main && fstat(t->fd, &sb) == 0 && (uint64_t)sb.st_size < t->off) {
         /* copytruncate: the file was cut below what we read. */
         emit_gap(s, t->path,
                  "log file truncated (copytruncate): lines written between our "
@@ -520,8 +531,8 @@ static int tail_read(struct wk_source *s, struct tail *t)
         sl->last_emitted = UINT64_MAX;
         slot_store(s, t->slot);
         tail_rewind(s, t);
+        n = pread(t->fd, s->readbuf, s->cfg.read_chunk, (off_t)t->off);
     }
-    ssize_t n = pread(t->fd, s->readbuf, s->cfg.read_chunk, (off_t)t->off);
     if (n < 0) {
         snprintf(s->last_error, sizeof(s->last_error), "%s: %s", t->path, strerror(errno));
         return 0;
@@ -903,11 +914,15 @@ static void finish_and_catch_up(struct wk_source *s, struct tail *t)
     free(cm);
 }
 
-static void pass(struct wk_source *s)
+/* One check of every followed file. @return true when it found or did anything, or
+ * something is due later without a file changing (a partial to flush, a deleted live
+ * name to give up on): then the source keeps polling at poll_interval. */
+static bool pass(struct wk_source *s)
 {
     if (s->stopping)
-        return;
+        return true;
     int64_t now = wk_time_mono_ns();
+    bool busy = false;
 
     if (now - s->last_rescan >= s->cfg.rescan_interval)
         rescan(s);
@@ -926,6 +941,7 @@ static void pass(struct wk_source *s)
                 if (sl)
                     *sl = '\0';
                 struct stat db;
+                busy = true;
                 if (!sl || stat(dir, &db) < 0 || now - t->last_growth > s->cfg.partial_timeout) {
                     t->main = false; /* drain the descriptor we hold */
                     t->draining = true;
@@ -935,6 +951,7 @@ static void pass(struct wk_source *s)
                 }
             } else if ((uint64_t)sb.st_ino != t->ino || (uint64_t)sb.st_dev != t->dev) {
                 wk_log_debug("clog: %s rotated (at %llu)", t->path, (unsigned long long)t->off);
+                busy = true;
                 t->main = false; /* rotated by rename: finish this one first */
                 t->draining = true;
                 enum wk__clog_format fmt = t->fmt;
@@ -973,41 +990,118 @@ static void pass(struct wk_source *s)
             }
         }
         int rc = tail_read(s, t);
+        if (rc != 0 || t->draining)
+            busy = true;
         if (rc == 0 && t->draining) {
             finish_and_catch_up(s, t);
         } else if (rc == 0 && t->line.len == 0 && !t->idle_flushed &&
                    now - t->last_growth > s->cfg.partial_timeout) {
             /* Idle with a held partial (container exited mid-line): store it. */
+            struct wk__clog_state st;
+            wk__clog_parser_state(t->p, &st);
             t->idle_flushed = true;
+            busy = busy || st.nheld; /* nothing held: the flush is a no-op */
             if (ops_of(t)->flush(t->p, &t->sink) < 0 || t->rewind)
                 tail_rewind(s, t);
+        } else if (rc == 0 && t->line.len == 0 && !t->idle_flushed) {
+            /* A partial message may be held for the flush above: keep checking. */
+            struct wk__clog_state st;
+            wk__clog_parser_state(t->p, &st);
+            if (st.nheld)
+                busy = true;
         }
         t = next;
     }
+    return busy || s->full || t;
+}
+
+static bool dir_watched(const struct wk_source *s, const char *path)
+{
+    const char *sl = strrchr(path, '/');
+    if (!sl)
+        return false;
+    size_t dl = (size_t)(sl - path);
+    for (const struct dwatch *w = s->watches; w; w = w->next) {
+        if (strlen(w->dir) == dl && strncmp(w->dir, path, dl) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void on_poll(uv_timer_t *h);
+
+static void set_active(struct wk_source *s)
+{
+    s->quiet = 0;
+    if (s->idle && !s->stopping) {
+        s->idle = false;
+        uint64_t ms = (uint64_t)(s->cfg.poll_interval / 1000000);
+        uv_timer_start(&s->poll, on_poll, ms ? ms : 1, ms ? ms : 1);
+    }
+}
+
+/* After a pass: WK_IDLE_QUIET_POLLS quiet passes in a row, with every followed live file
+ * in a watched directory (a write to it then wakes the source), slow the poll down to
+ * idle_poll; a pass that finds something goes back to poll_interval. */
+static void after_pass(struct wk_source *s, bool busy)
+{
+    if (busy) {
+        set_active(s);
+        return;
+    }
+    if (s->idle || ++s->quiet < WK_IDLE_QUIET_POLLS || s->cfg.idle_poll <= s->cfg.poll_interval ||
+        s->stopping)
+        return;
+    for (struct tail *t = s->tails; t; t = t->next) {
+        if (!dir_watched(s, t->path))
+            return;
+    }
+    s->idle = true;
+    uint64_t ms = (uint64_t)(s->cfg.idle_poll / 1000000);
+    uv_timer_start(&s->poll, on_poll, ms ? ms : 1, ms ? ms : 1);
 }
 
 static void on_poll(uv_timer_t *h)
 {
-    pass(h->data);
+    struct wk_source *s = h->data;
+    after_pass(s, pass(s));
 }
 
 static void on_kick(uv_timer_t *h)
 {
-    pass(h->data);
+    struct wk_source *s = h->data;
+    after_pass(s, pass(s));
+}
+
+/* A followed live file named filename in directory dir? */
+static bool followed_in(const struct wk_source *s, const char *dir, const char *filename)
+{
+    size_t dl = strlen(dir);
+    for (const struct tail *t = s->tails; t; t = t->next) {
+        if (t->main && strncmp(t->path, dir, dl) == 0 && t->path[dl] == '/' &&
+            strcmp(t->path + dl + 1, filename) == 0)
+            return true;
+    }
+    return false;
 }
 
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
-    (void)filename;
-    (void)events;
     struct dwatch *w = wk_container_of(h, struct dwatch, h);
     struct wk_source *s = w->src;
     if (status < 0 || s->stopping)
         return;
-    /* Something changed: rescan soon (new container dir or log file, rotation). */
-    s->last_rescan = 0;
+    /* A followed file grew (or was truncated): the next pass reads it; when idle, that
+     * pass is now. Anything else (a new container dir or log file, a rotation, a
+     * deletion): rescan soon. */
+    bool growth = events == UV_CHANGE && filename && followed_in(s, w->dir, filename);
+    if (growth && !s->idle)
+        return;
+    if (!growth)
+        s->last_rescan = 0;
+    s->quiet = 0;
     if (!uv_is_active((uv_handle_t *)&s->kick))
-        uv_timer_start(&s->kick, on_kick, 2, 0);
+        uv_timer_start(&s->kick, on_kick, growth ? WK_IDLE_WAKE_MS : 2, 0);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -1138,6 +1232,7 @@ static int clog_start(struct wk_source *s, const void *cursor, size_t len)
 static void clog_resume(struct wk_source *s)
 {
     s->full = false;
+    set_active(s);
     uv_timer_start(&s->kick, on_kick, 0, 0);
 }
 

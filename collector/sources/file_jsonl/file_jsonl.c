@@ -23,10 +23,13 @@
 #include "watchkeeper/source.h"
 #include "watchkeeper/timefmt.h"
 
+#include "../idle_watch_private.h"
+
 
 struct fj_cfg {
     char *path;
     int64_t poll;       /* ns between polls when idle */
+    int64_t idle_poll;  /* ns between polls once the directory watch is armed */
     uint64_t max_line;  /* longest line kept; longer ones are rejected */
     uint64_t tick_read; /* bytes read per loop iteration at most */
     char *start;        /* "beginning" or "end" when no cursor is stored */
@@ -38,6 +41,10 @@ static const struct wk_option fj_options[] = {
     { "path", WK_OPT_PATH, NULL, offsetof(struct fj_cfg, path), "the file to tail (required)" },
     { "poll", WK_OPT_DURATION, "250ms", offsetof(struct fj_cfg, poll),
       "how often to look for new lines when idle" },
+    { "idle_poll", WK_OPT_DURATION, "2s", offsetof(struct fj_cfg, idle_poll),
+      "after a few polls with nothing new: an inotify watch on the file's directory wakes "
+      "the source at once, and it polls only this often (the fallback where inotify does "
+      "not fire); at most `poll`: never" },
     { "max_line", WK_OPT_SIZE, "1MiB", offsetof(struct fj_cfg, max_line),
       "longer lines are rejected (quarantined)" },
     { "tick_read", WK_OPT_SIZE, "1MiB", offsetof(struct fj_cfg, tick_read),
@@ -60,6 +67,10 @@ struct fj {
     struct wk_source_base base;
     struct fj_cfg cfg;
     uv_timer_t timer;
+    struct wk__idle_watch iw; /* armed while idle */
+    bool idle;
+    unsigned quiet;           /* polls in a row that found nothing */
+    int open_handles;
     const struct wk_parser_ops *pops;
     struct wk_parser *parser;
     struct wk_parser_sink psink;
@@ -214,11 +225,56 @@ static void fj_arm(struct fj *s, uint64_t ms)
         uv_timer_start(&s->timer, fj_tick, ms, 0);
 }
 
+static void fj_wake(struct wk__idle_watch *w)
+{
+    struct fj *s = w->data;
+    if (s->idle) {
+        s->idle = false;
+        s->quiet = 0;
+        fj_arm(s, WK_IDLE_WAKE_MS);
+    }
+}
+
+/* At the end of a poll that found nothing: after WK_IDLE_QUIET_POLLS of them, arm the
+ * directory watch and poll every idle_poll only. The file is checked once more after the
+ * arming, so a write between the last read and the arming is not missed. @return true
+ * when idle (the timer is armed). */
+static bool fj_maybe_idle(struct fj *s)
+{
+    if (s->idle) {
+        fj_arm(s, (uint64_t)(s->cfg.idle_poll / 1000000));
+        return true;
+    }
+    if (++s->quiet < WK_IDLE_QUIET_POLLS || s->cfg.idle_poll <= s->cfg.poll || s->fd < 0 ||
+        s->paused || !wk__idle_watch_arm(&s->iw))
+        return false;
+    struct stat st;
+    if (stat(s->cfg.path, &st) < 0 || (uint64_t)st.st_ino != s->pos.ino ||
+        (uint64_t)st.st_dev != s->pos.dev || (uint64_t)st.st_size != s->pos.off + s->len) {
+        wk__idle_watch_disarm(&s->iw);
+        return false;
+    }
+    s->idle = true;
+    fj_arm(s, (uint64_t)(s->cfg.idle_poll / 1000000));
+    return true;
+}
+
+/* Something was read or changed: poll at the read cadence again. */
+static void fj_busy(struct fj *s)
+{
+    s->quiet = 0;
+    if (s->idle) {
+        s->idle = false;
+        wk__idle_watch_disarm(&s->iw);
+    }
+}
+
 /* One poll: read up to tick_read bytes, feed lines, handle rotation and truncation. */
 static void fj_tick(uv_timer_t *t)
 {
     struct fj *s = wk_container_of(t, struct fj, timer);
     uint64_t idle_ms = (uint64_t)(s->cfg.poll / 1000000);
+    uint64_t off0 = s->pos.off + s->len;
     if (s->fd < 0) {
         int rc = fj_open(s, s->pos.ino != 0);
         if (rc < 0) {
@@ -231,6 +287,7 @@ static void fj_tick(uv_timer_t *t)
     if (s->len) {
         int rc = fj_consume(s);
         if (rc == -EAGAIN) {
+            fj_busy(s);
             s->paused = true;
             return;
         }
@@ -267,6 +324,7 @@ static void fj_tick(uv_timer_t *t)
         budget -= (size_t)n;
         int rc = fj_consume(s);
         if (rc == -EAGAIN) {
+            fj_busy(s);
             s->paused = true;
             return;
         }
@@ -278,6 +336,7 @@ static void fj_tick(uv_timer_t *t)
             more = true;
     }
     if (more) {
+        fj_busy(s);
         fj_arm(s, 0);
         return;
     }
@@ -294,6 +353,7 @@ static void fj_tick(uv_timer_t *t)
             fj_close_fd(s);
             s->pos.off = 0;
             s->pos.ino = 0;
+            fj_busy(s);
             fj_arm(s, 0);
             return;
         }
@@ -302,10 +362,15 @@ static void fj_tick(uv_timer_t *t)
                         s->base.instance, s->cfg.path);
             fj_close_fd(s);
             s->pos.off = 0;
+            fj_busy(s);
             fj_arm(s, 0);
             return;
         }
     }
+    if (s->pos.off + s->len != off0)
+        fj_busy(s);
+    else if (fj_maybe_idle(s))
+        return;
     fj_arm(s, idle_ms ? idle_ms : 1);
 }
 
@@ -390,6 +455,8 @@ static int fj_start(struct wk_source *src, const void *cursor, size_t cursor_len
     int rc = uv_timer_init(s->base.loop, &s->timer);
     if (rc < 0)
         return rc;
+    (void)wk__idle_watch_init(&s->iw, s->base.loop, s->cfg.path, fj_wake, s);
+    s->open_handles = 2;
     if (!pos_decode(cursor, cursor_len, &s->pos))
         memset(&s->pos, 0, sizeof(s->pos));
     rc = fj_open(s, s->pos.ino != 0);
@@ -405,14 +472,24 @@ static void fj_resume(struct wk_source *src)
     if (!s->paused)
         return;
     s->paused = false;
+    fj_busy(s);
     fj_arm(s, 0);
+}
+
+static void fj_handle_closed(struct fj *s)
+{
+    if (--s->open_handles == 0 && s->done)
+        s->done((struct wk_source *)s);
 }
 
 static void fj_timer_closed(uv_handle_t *h)
 {
-    struct fj *s = wk_container_of(h, struct fj, timer);
-    if (s->done)
-        s->done((struct wk_source *)s);
+    fj_handle_closed(wk_container_of(h, struct fj, timer));
+}
+
+static void fj_watch_closed(struct wk__idle_watch *w)
+{
+    fj_handle_closed(w->data);
 }
 
 static void fj_stop(struct wk_source *src, void (*done)(struct wk_source *))
@@ -422,6 +499,7 @@ static void fj_stop(struct wk_source *src, void (*done)(struct wk_source *))
     s->done = done;
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, fj_timer_closed);
+    wk__idle_watch_close(&s->iw, fj_watch_closed);
 }
 
 static void fj_status(struct wk_source *src, struct wk_source_status *st)
