@@ -355,6 +355,24 @@ fail:
     return rc < 0 ? rc : wk__mdb_err(rc);
 }
 
+/* A step's transaction ran out of map (MDB_MAP_FULL; it was aborted, nothing of it is
+ * stored): grow the map as appends do and let the caller run the step again from pos0.
+ * @return true (run it again), false (*rc stands: not a full map, or the map cannot grow). */
+static bool regrow(struct wk_store *st, int *rc, uint64_t *pos, uint64_t pos0)
+{
+    if (*rc >= MDB_KEYEXIST && *rc <= MDB_LAST_ERRCODE) /* the steps' fail paths pass */
+        *rc = wk__mdb_err(*rc);                         /* LMDB's codes through */
+    if (*rc != WK_EMAP_FULL)
+        return false;
+    int g = wk__store_grow(st);
+    if (g < 0) {
+        *rc = g;
+        return false;
+    }
+    *pos = pos0;
+    return true;
+}
+
 int wk_store_recompact(struct wk_store *st, int64_t budget_ns, uint64_t keep_hot,
                        uint64_t *done)
 {
@@ -375,11 +393,16 @@ int wk_store_recompact(struct wk_store *st, int64_t budget_ns, uint64_t keep_hot
     if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size == 8)
         cursor = wk__get_u64le(v.mv_data);
     wk__store_rdtxn_end(st, txn);
-    do {
+    for (;;) {
+        uint64_t c0 = cursor;
         rc = one(st, keep_hot, &w, &cursor);
+        if (regrow(st, &rc, &cursor, c0))
+            continue;
         if (rc > 0 && done)
             *done += (uint64_t)rc;
-    } while (rc > 0 && wk_time_mono_ns() - t0 < budget_ns);
+        if (rc <= 0 || wk_time_mono_ns() - t0 >= budget_ns)
+            break;
+    }
 out:
     ZSTD_freeCCtx(w.cc);
     ZSTD_freeDCtx(w.dc);
@@ -513,11 +536,16 @@ int wk_store_expand(struct wk_store *st, int64_t budget_ns, uint64_t *done, uint
     uint64_t next = 1;
     int rc = -ENOMEM;
     if (w.cc && w.dc) {
-        do {
+        for (;;) {
+            uint64_t n0 = next;
             rc = expand_one(st, &w, &next);
+            if (regrow(st, &rc, &next, n0))
+                continue;
             if (rc > 0 && done)
                 (*done)++;
-        } while (rc > 0 && wk_time_mono_ns() - t0 < budget_ns);
+            if (rc <= 0 || wk_time_mono_ns() - t0 >= budget_ns)
+                break;
+        }
     }
     if (rc >= 0 && left)
         rc = count_rebuilt(st, next, left);
@@ -613,11 +641,16 @@ int wk_store_rebuild_merged(struct wk_store *st, int64_t budget_ns, uint64_t *fr
     struct cold w = {.cc = ZSTD_createCCtx(), .dc = ZSTD_createDCtx()};
     int rc = -ENOMEM;
     if (w.cc && w.dc) {
-        do {
+        for (;;) {
+            uint64_t f0 = *from;
             rc = rebuild_one(st, &w, from);
+            if (regrow(st, &rc, from, f0))
+                continue;
             if (rc == 1 && done)
                 (*done)++;
-        } while (rc > 0 && wk_time_mono_ns() - t0 < budget_ns);
+            if (rc <= 0 || wk_time_mono_ns() - t0 >= budget_ns)
+                break;
+        }
     }
     if (rc == 0)
         *from = 0; /* none left */

@@ -1134,7 +1134,7 @@ static int commit_txn(struct wk_store *st, bool final)
     return 0;
 }
 
-static int grow(struct wk_store *st)
+int wk__store_grow(struct wk_store *st)
 {
     uint64_t cur = st->map_size;
     if (cur >= st->opts.map_max)
@@ -1219,7 +1219,7 @@ static int commit(struct wk_store *st, bool final)
     for (;;) {
         int rc = commit_txn(st, final);
         if (rc == MDB_MAP_FULL) {
-            if ((rc = grow(st)) < 0)
+            if ((rc = wk__store_grow(st)) < 0)
                 return rc;
             continue;
         }

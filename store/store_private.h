@@ -416,6 +416,10 @@ struct wk_store {
 void wk__chain_wrote(struct wk_store *st, uint64_t id, const uint8_t *val, size_t vlen);
 
 /* store.c */
+/* Grow the map after MDB_MAP_FULL (between transactions; doubles it up to 1 GiB, then
+ * +1 GiB, never past opts.map_max). @return 0, WK_EMAP_FULL (at the ceiling), -EBUSY (a
+ * reader of this process held its snapshot for 2 s), <0. */
+int wk__store_grow(struct wk_store *st);
 int wk__store_rdtxn(struct wk_store *st, MDB_txn **txn);
 void wk__store_rdtxn_end(struct wk_store *st, MDB_txn *txn);
 int wk__mdb_err(int rc);

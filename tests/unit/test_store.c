@@ -966,6 +966,46 @@ WK_TEST(dictionary_switch_keeps_old_blocks_readable)
     wk_event_free(ev);
 }
 
+/* A store whose map is exactly as large as its data file (reopened with a smaller
+ * map_initial: LMDB takes the file's size, as on a store that grew by appends alone) has
+ * no room for the cold tier's new values: the compactor grows the map as appends do
+ * instead of failing with WK_EMAP_FULL (a 10M-event store could not be compacted). */
+WK_TEST(recompaction_grows_a_full_map)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    o.block_raw_max = 32768;
+    o.zstd_level = 1;
+    o.dictionaries = false;
+    o.cold_block_bytes = 256 << 10;
+    const char *d = store_dir("fullmap");
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    enum { N = 3000 };
+    static struct wk_event *evs[N];
+    fill(st, evs, N, 1700000000000000000LL, false);
+    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store_stats s0, s1;
+    WK_ASSERT_OK(wk_store_stats(st, &s0));
+    wk_store_close(st);
+    o.map_initial = 64 << 10;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    WK_ASSERT_OK(wk_store_stats(st, &s1));
+    WK_ASSERT(s1.map_size < s0.map_size); /* the file's size: no room left */
+    uint64_t map0 = s1.map_size, done = 0;
+    WK_ASSERT_OK(wk_store_recompact(st, 60LL * 1000000000, 0, &done));
+    WK_ASSERT(done >= s0.blocks / 2); /* the newest ones short of a value stay hot */
+    WK_ASSERT_OK(wk_store_stats(st, &s1));
+    WK_ASSERT(s1.map_size > map0); /* it grew */
+    WK_ASSERT_UINT_EQ(s1.events, (uint64_t)N);
+    WK_ASSERT_MEM_EQ(s1.head, 32, s0.head, 32);
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    wk_store_close(st);
+    for (size_t i = 0; i < N; i++)
+        wk_event_free(evs[i]);
+}
+
 WK_TEST(recompaction_shrinks_and_keeps_chain_and_refs)
 {
     init_cids();
