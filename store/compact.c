@@ -418,34 +418,47 @@ out:
 /* ---------------------------------------------------------------------------------- */
 /* compact --expand: rebuild values back to merged values                             */
 
+/* A write transaction and in it the first value of format fmt at key >= next (k, v).
+ * @return 1 (*txn open: the caller commits or aborts it), 0 (none left), <0 (*txn ended). */
+static int next_value(struct wk_store *st, uint8_t fmt, uint64_t next, MDB_txn **txn,
+                      MDB_val *k, MDB_val *v)
+{
+    MDB_cursor *c;
+    int rc = mdb_txn_begin(st->env, NULL, 0, txn);
+    if (rc != 0)
+        return wk__mdb_err(rc);
+    if ((rc = mdb_cursor_open(*txn, st->dbi[WK__DB_BLOCKS], &c)) != 0) {
+        mdb_txn_abort(*txn);
+        return wk__mdb_err(rc);
+    }
+    uint8_t kb[8];
+    wk__put_u64be(kb, next);
+    k->mv_size = 8;
+    k->mv_data = kb;
+    MDB_cursor_op op = MDB_SET_RANGE;
+    while ((rc = mdb_cursor_get(c, k, v, op)) == 0) {
+        op = MDB_NEXT;
+        if (k->mv_size == 8 && v->mv_size >= WK__MRG_HDR &&
+            ((const uint8_t *)v->mv_data)[WK__BLK_OFF_FORMAT] == fmt)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (rc != 0) {
+        mdb_txn_abort(*txn);
+        return rc == MDB_NOTFOUND ? 0 : wk__mdb_err(rc);
+    }
+    return 1;
+}
+
 /* The next rebuild value at key >= *next: expanded into a merged value (format 3) in one
  * transaction. @return 1 (one rewritten; *next past it), 0 (none left), <0. */
 static int expand_one(struct wk_store *st, struct cold *w, uint64_t *next)
 {
     MDB_txn *txn;
-    MDB_cursor *c;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-    if (rc != 0)
-        return wk__mdb_err(rc);
-    if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
-        goto fail;
-    uint8_t kb[8];
-    wk__put_u64be(kb, *next);
-    MDB_val k = {8, kb}, v;
-    MDB_cursor_op op = MDB_SET_RANGE;
-    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-        op = MDB_NEXT;
-        if (k.mv_size == 8 && v.mv_size >= WK__MRG_HDR &&
-            ((const uint8_t *)v.mv_data)[WK__BLK_OFF_FORMAT] == WK__BLK_REBUILT)
-            break;
-    }
-    mdb_cursor_close(c);
-    if (rc == MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
-        return 0;
-    }
-    if (rc != 0)
-        goto fail;
+    MDB_val k, v;
+    int rc = next_value(st, WK__BLK_REBUILT, *next, &txn, &k, &v);
+    if (rc <= 0)
+        return rc;
     uint64_t key = wk__get_u64be(k.mv_data);
     struct wk__blkloc loc;
     if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, 0, &loc)) < 0)
@@ -484,6 +497,7 @@ static int expand_one(struct wk_store *st, struct cold *w, uint64_t *next)
         goto fail;
     }
     int64_t delta = (int64_t)w->out.len - (int64_t)v.mv_size;
+    uint8_t kb[8];
     wk__put_u64be(kb, key);
     k.mv_size = 8;
     k.mv_data = kb;
@@ -566,29 +580,10 @@ int wk_store_expand(struct wk_store *st, int64_t budget_ns, uint64_t *done, uint
 static int rebuild_one(struct wk_store *st, struct cold *w, uint64_t *next)
 {
     MDB_txn *txn;
-    MDB_cursor *c;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-    if (rc != 0)
-        return wk__mdb_err(rc);
-    if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c)) != 0)
-        goto fail;
-    uint8_t kb[8];
-    wk__put_u64be(kb, *next);
-    MDB_val k = {8, kb}, v;
-    MDB_cursor_op op = MDB_SET_RANGE;
-    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-        op = MDB_NEXT;
-        if (k.mv_size == 8 && v.mv_size >= WK__MRG_HDR &&
-            ((const uint8_t *)v.mv_data)[WK__BLK_OFF_FORMAT] == WK__BLK_MERGED)
-            break;
-    }
-    mdb_cursor_close(c);
-    if (rc == MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
-        return 0;
-    }
-    if (rc != 0)
-        goto fail;
+    MDB_val k, v;
+    int rc = next_value(st, WK__BLK_MERGED, *next, &txn, &k, &v);
+    if (rc <= 0)
+        return rc;
     uint64_t key = wk__get_u64be(k.mv_data);
     struct wk__blkloc loc;
     if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, 0, &loc)) < 0 ||
@@ -612,6 +607,7 @@ static int rebuild_one(struct wk_store *st, struct cold *w, uint64_t *next)
         }
         goto fail;
     }
+    uint8_t kb[8];
     wk__put_u64be(kb, key);
     k.mv_size = 8;
     k.mv_data = kb;
