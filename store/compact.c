@@ -77,6 +77,18 @@ struct cold {
     struct wk__buf raw, one, out, hdrs, form, check;
 };
 
+static void cold_fini(struct cold *w)
+{
+    ZSTD_freeCCtx(w->cc);
+    ZSTD_freeDCtx(w->dc);
+    wk__buf_fini(&w->raw);
+    wk__buf_fini(&w->one);
+    wk__buf_fini(&w->out);
+    wk__buf_fini(&w->hdrs);
+    wk__buf_fini(&w->form);
+    wk__buf_fini(&w->check);
+}
+
 /* The rebuild form's dictionary (meta "cold_dict"), trained on this first form when there
  * is none yet and stored in txn. *id 0: none (the store's, d, is used). */
 static int form_dict(struct wk_store *st, MDB_txn *txn, const struct wk__buf *form, MDB_val *dv,
@@ -404,14 +416,7 @@ int wk_store_recompact(struct wk_store *st, int64_t budget_ns, uint64_t keep_hot
             break;
     }
 out:
-    ZSTD_freeCCtx(w.cc);
-    ZSTD_freeDCtx(w.dc);
-    wk__buf_fini(&w.raw);
-    wk__buf_fini(&w.one);
-    wk__buf_fini(&w.out);
-    wk__buf_fini(&w.hdrs);
-    wk__buf_fini(&w.form);
-    wk__buf_fini(&w.check);
+    cold_fini(&w);
     return rc < 0 ? rc : 0;
 }
 
@@ -563,14 +568,7 @@ int wk_store_expand(struct wk_store *st, int64_t budget_ns, uint64_t *done, uint
     }
     if (rc >= 0 && left)
         rc = count_rebuilt(st, next, left);
-    ZSTD_freeCCtx(w.cc);
-    ZSTD_freeDCtx(w.dc);
-    wk__buf_fini(&w.raw);
-    wk__buf_fini(&w.one);
-    wk__buf_fini(&w.out);
-    wk__buf_fini(&w.hdrs);
-    wk__buf_fini(&w.form);
-    wk__buf_fini(&w.check);
+    cold_fini(&w);
     return rc < 0 ? rc : 0;
 }
 
@@ -650,14 +648,7 @@ int wk_store_rebuild_merged(struct wk_store *st, int64_t budget_ns, uint64_t *fr
     }
     if (rc == 0)
         *from = 0; /* none left */
-    ZSTD_freeCCtx(w.cc);
-    ZSTD_freeDCtx(w.dc);
-    wk__buf_fini(&w.raw);
-    wk__buf_fini(&w.one);
-    wk__buf_fini(&w.out);
-    wk__buf_fini(&w.hdrs);
-    wk__buf_fini(&w.form);
-    wk__buf_fini(&w.check);
+    cold_fini(&w);
     return rc < 0 ? rc : 0;
 }
 
