@@ -113,6 +113,25 @@ static inline void au_feed(struct wk_parser_sink *sink, const char *path, const 
     ops->destroy(p);
 }
 
+/* File path through parser `name` (any parser; host "node-1") into sink, as `ingest` does;
+ * the events name the file `shown` (a path that does not depend on the checkout). */
+static inline void au_feed_file(const char *name, const char *path, const char *shown,
+                                struct wk_parser_sink *sink)
+{
+    const struct wk_parser_ops *ops = wk_parser_find(name);
+    WK_ASSERT(ops != NULL);
+    struct wk_parser_opts opts;
+    wk_parser_opts_init(&opts);
+    opts.host = "node-1";
+    struct wk_parser *p = NULL;
+    WK_ASSERT_OK(ops->create(&p, &opts));
+    size_t len;
+    char *buf = wk_test_read_file(path, &len);
+    au_feed_lines(ops, p, sink, shown, buf, len);
+    ops->destroy(p);
+    free(buf);
+}
+
 static inline void au_run(struct au_collect *c, const char *path, const char *buf, size_t len)
 {
     au_feed(&c->sink, path, buf, len);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "../../store/store_private.h"
+#include "auditd_util.h"
 #include "watchkeeper/event.h"
 #include "watchkeeper/parser.h"
 #include "watchkeeper/rebuild.h"
@@ -88,27 +89,7 @@ static int guard_reject(struct wk_parser_sink *s, const struct wk_line_ctx *wher
  * depend on where the corpus is). */
 static void feed(struct guard *g, const char *parser, const char *path, const char *rel)
 {
-    const struct wk_parser_ops *ops = wk_parser_find(parser);
-    WK_ASSERT(ops);
-    struct wk_parser_opts po;
-    wk_parser_opts_init(&po);
-    po.host = "node-1";
-    struct wk_parser *p;
-    WK_ASSERT_INT_EQ(ops->create(&p, &po), 0);
-    size_t len;
-    char *buf = wk_test_read_file(path, &len);
-    struct wk_line_ctx where = {rel, 1, 0};
-    for (size_t at = 0; at < len;) {
-        const char *nl = memchr(buf + at, '\n', len - at);
-        size_t l = nl ? (size_t)(nl - (buf + at)) : len - at;
-        WK_ASSERT(ops->feed_line(p, buf + at, l, &where, &g->sink) >= 0);
-        where.offset += l + 1;
-        where.lineno++;
-        at += l + 1;
-    }
-    WK_ASSERT(ops->flush(p, &g->sink) >= 0);
-    ops->destroy(p);
-    free(buf);
+    au_feed_file(parser, path, rel, &g->sink);
 }
 
 static int cmp_names(const void *a, const void *b)

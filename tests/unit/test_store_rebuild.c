@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "../../store/rebuild_private.h"
+#include "auditd_util.h"
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
 #include "watchkeeper/parser.h"
@@ -59,28 +60,8 @@ static int sink_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where
 /* Feed one file through parser `name` into the store, as ingest does. */
 static void feed_file(const char *name, const char *path)
 {
-    const struct wk_parser_ops *ops = wk_parser_find(name);
-    WK_ASSERT(ops);
-    struct wk_parser_opts po;
-    wk_parser_opts_init(&po);
-    po.host = "node-1";
-    struct wk_parser *p;
-    WK_ASSERT_INT_EQ(ops->create(&p, &po), 0);
-    size_t len;
-    char *buf = wk_test_read_file(path, &len);
     struct wk_parser_sink sink = {sink_emit, sink_reject};
-    struct wk_line_ctx where = {path, 1, 0};
-    for (size_t at = 0; at < len;) {
-        const char *nl = memchr(buf + at, '\n', len - at);
-        size_t l = nl ? (size_t)(nl - (buf + at)) : len - at;
-        WK_ASSERT(ops->feed_line(p, buf + at, l, &where, &sink) >= 0);
-        where.offset += l + 1;
-        where.lineno++;
-        at += l + 1;
-    }
-    WK_ASSERT(ops->flush(p, &sink) >= 0);
-    ops->destroy(p);
-    free(buf);
+    au_feed_file(name, path, path, &sink);
 }
 
 /* Every file of dir (one level, or dir/ * / when deep) whose name ends with suffix. */
