@@ -149,6 +149,19 @@ static size_t check_all(struct wk_store *st)
     return i;
 }
 
+/* The store's blocks db at dir, opened directly (the store closed) to look at or change
+ * its values: the environment, a transaction (read-only unless write) and a cursor. */
+static void blocks_open(const char *dir, bool write, MDB_env **env, MDB_txn **txn,
+                        MDB_dbi *dbi, MDB_cursor **c)
+{
+    WK_ASSERT_INT_EQ(mdb_env_create(env), 0);
+    mdb_env_set_maxdbs(*env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(*env, dir, write ? 0 : MDB_RDONLY | MDB_NOLOCK, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(*env, NULL, write ? 0 : MDB_RDONLY, txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(*txn, "blocks", 0, dbi), 0);
+    WK_ASSERT_INT_EQ(mdb_cursor_open(*txn, *dbi, c), 0);
+}
+
 /* Count the values of each block format (1..4) in the blocks db. */
 static void formats(const char *dir, unsigned counts[5])
 {
@@ -158,12 +171,7 @@ static void formats(const char *dir, unsigned counts[5])
     MDB_cursor *c;
     MDB_val k, v;
     memset(counts, 0, 5 * sizeof(*counts));
-    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0600), 0);
-    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
-    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, dbi, &c), 0);
+    blocks_open(dir, false, &env, &txn, &dbi, &c);
     while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
         uint8_t f = *(const uint8_t *)v.mv_data;
         if (f < 5)
@@ -362,12 +370,7 @@ WK_TEST(verify_catches_a_changed_byte_in_a_rebuild_value)
     MDB_dbi dbi;
     MDB_cursor *c;
     MDB_val k, v;
-    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, 0, 0600), 0);
-    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
-    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, dbi, &c), 0);
+    blocks_open(dir, true, &env, &txn, &dbi, &c);
     uint64_t key = 0;
     bool found = false;
     while (!found && mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
@@ -583,12 +586,7 @@ WK_TEST(damaged_forms_are_reported_never_misread)
     MDB_dbi dbi;
     MDB_cursor *c;
     MDB_val k, v;
-    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0600), 0);
-    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
-    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, dbi, &c), 0);
+    blocks_open(dir, false, &env, &txn, &dbi, &c);
     size_t values = 0, same = 0, bad = 0;
     struct wk__buf good = {0}, out = {0};
     struct wk__rbq sq[2] = {{.source = "docker"}, {.nconds = 1}};
@@ -662,12 +660,7 @@ static uint64_t first_rebuild_value(const char *dir, size_t *vtab)
     MDB_cursor *c;
     MDB_val k, v;
     uint64_t key = 0;
-    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0600), 0);
-    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
-    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, dbi, &c), 0);
+    blocks_open(dir, false, &env, &txn, &dbi, &c);
     while (!key && mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
         const uint8_t *p = v.mv_data;
         if (p[0] != WK__BLK_REBUILT)
@@ -752,12 +745,7 @@ WK_TEST(another_rebuild_version_is_cannot_check_not_tampering)
     MDB_dbi dbi;
     MDB_cursor *c;
     MDB_val k, v;
-    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, 0, 0600), 0);
-    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
-    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, dbi, &c), 0);
+    blocks_open(dir, true, &env, &txn, &dbi, &c);
     WK_ASSERT_INT_EQ(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
     uint64_t last = wk__get_u64be(k.mv_data);
     WK_ASSERT(last > key);
@@ -872,12 +860,7 @@ WK_TEST(value_tables_lead_the_form_most_used_tuple_first)
     MDB_dbi dbi;
     MDB_cursor *c;
     MDB_val k, v;
-    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    WK_ASSERT_INT_EQ(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0600), 0);
-    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
-    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, dbi, &c), 0);
+    blocks_open(dir, false, &env, &txn, &dbi, &c);
     size_t values = 0, ordered = 0;
     while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
         const uint8_t *b = v.mv_data;
