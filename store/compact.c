@@ -423,10 +423,11 @@ out:
 /* ---------------------------------------------------------------------------------- */
 /* compact --expand: rebuild values back to merged values                             */
 
-/* A write transaction and in it the first value of format fmt at key >= next (k, v).
- * @return 1 (*txn open: the caller commits or aborts it), 0 (none left), <0 (*txn ended). */
-static int next_value(struct wk_store *st, uint8_t fmt, uint64_t next, MDB_txn **txn,
-                      MDB_val *k, MDB_val *v)
+/* A write transaction and in it the first value of format fmt at key >= next: the value
+ * (*v), where it is (*loc) and its records in w->raw. @return 1 (*txn open: the caller
+ * commits or aborts it), 0 (none left), <0 (*txn ended; WK_EREBUILD names the value). */
+static int next_value(struct wk_store *st, struct cold *w, uint8_t fmt, uint64_t next,
+                      MDB_txn **txn, MDB_val *v, struct wk__blkloc *loc)
 {
     MDB_cursor *c;
     int rc = mdb_txn_begin(st->env, NULL, 0, txn);
@@ -438,12 +439,11 @@ static int next_value(struct wk_store *st, uint8_t fmt, uint64_t next, MDB_txn *
     }
     uint8_t kb[8];
     wk__put_u64be(kb, next);
-    k->mv_size = 8;
-    k->mv_data = kb;
+    MDB_val k = {8, kb};
     MDB_cursor_op op = MDB_SET_RANGE;
-    while ((rc = mdb_cursor_get(c, k, v, op)) == 0) {
+    while ((rc = mdb_cursor_get(c, &k, v, op)) == 0) {
         op = MDB_NEXT;
-        if (k->mv_size == 8 && v->mv_size >= WK__MRG_HDR &&
+        if (k.mv_size == 8 && v->mv_size >= WK__MRG_HDR &&
             ((const uint8_t *)v->mv_data)[WK__BLK_OFF_FORMAT] == fmt)
             break;
     }
@@ -452,7 +452,32 @@ static int next_value(struct wk_store *st, uint8_t fmt, uint64_t next, MDB_txn *
         mdb_txn_abort(*txn);
         return rc == MDB_NOTFOUND ? 0 : wk__mdb_err(rc);
     }
+    uint64_t key = wk__get_u64be(k.mv_data);
+    if ((rc = wk__blkloc_init(key, v->mv_data, v->mv_size, 0, loc)) < 0 ||
+        (rc = wk__store_block_raw(st, *txn, w->dc, v->mv_data, v->mv_size, &w->raw)) < 0) {
+        if (rc == WK_EREBUILD)
+            wk__rebuild_why_block(key, loc->nmembers);
+        mdb_txn_abort(*txn);
+        return rc;
+    }
     return 1;
+}
+
+/* Store out as the value at key in place of one of old_size bytes, and commit txn.
+ * @return 0, <0 (txn ended). */
+static int replace_value(struct wk_store *st, MDB_txn *txn, uint64_t key,
+                         const struct wk__buf *out, size_t old_size)
+{
+    uint8_t kb[8];
+    wk__put_u64be(kb, key);
+    MDB_val k = {8, kb}, nv = {out->len, out->p};
+    int rc;
+    if ((rc = mdb_put(txn, st->dbi[WK__DB_BLOCKS], &k, &nv, 0)) != 0 ||
+        (rc = add_stored(st, txn, (int64_t)out->len - (int64_t)old_size)) != 0) {
+        mdb_txn_abort(txn);
+        return rc < 0 ? rc : wk__mdb_err(rc);
+    }
+    return (rc = mdb_txn_commit(txn)) ? wk__mdb_err(rc) : 0;
 }
 
 /* The next rebuild value at key >= *next: expanded into a merged value (format 3) in one
@@ -460,19 +485,12 @@ static int next_value(struct wk_store *st, uint8_t fmt, uint64_t next, MDB_txn *
 static int expand_one(struct wk_store *st, struct cold *w, uint64_t *next)
 {
     MDB_txn *txn;
-    MDB_val k, v;
-    int rc = next_value(st, WK__BLK_REBUILT, *next, &txn, &k, &v);
+    MDB_val v;
+    struct wk__blkloc loc;
+    int rc = next_value(st, w, WK__BLK_REBUILT, *next, &txn, &v, &loc);
     if (rc <= 0)
         return rc;
-    uint64_t key = wk__get_u64be(k.mv_data);
-    struct wk__blkloc loc;
-    if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, 0, &loc)) < 0)
-        goto fail;
-    if ((rc = wk__store_block_raw(st, txn, w->dc, v.mv_data, v.mv_size, &w->raw)) < 0) {
-        if (rc == WK_EREBUILD)
-            wk__rebuild_why_block(key, loc.nmembers);
-        goto fail;
-    }
+    uint64_t key = loc.key;
     /* The merged value: the same member headers, the records compressed as the cold tier
      * does (the store's current dictionary). */
     MDB_val dv;
@@ -501,15 +519,8 @@ static int expand_one(struct wk_store *st, struct cold *w, uint64_t *next)
         rc = WK_ECORRUPT;
         goto fail;
     }
-    int64_t delta = (int64_t)w->out.len - (int64_t)v.mv_size;
-    uint8_t kb[8];
-    wk__put_u64be(kb, key);
-    k.mv_size = 8;
-    k.mv_data = kb;
-    MDB_val nv = {w->out.len, w->out.p};
-    if ((rc = mdb_put(txn, st->dbi[WK__DB_BLOCKS], &k, &nv, 0)) != 0 ||
-        (rc = add_stored(st, txn, delta)) != 0 || (rc = mdb_txn_commit(txn)) != 0)
-        return rc < 0 ? rc : wk__mdb_err(rc);
+    if ((rc = replace_value(st, txn, key, &w->out, v.mv_size)) < 0)
+        return rc;
     *next = key + loc.nmembers;
     return 1;
 fail:
@@ -578,15 +589,12 @@ int wk_store_expand(struct wk_store *st, int64_t budget_ns, uint64_t *done, uint
 static int rebuild_one(struct wk_store *st, struct cold *w, uint64_t *next)
 {
     MDB_txn *txn;
-    MDB_val k, v;
-    int rc = next_value(st, WK__BLK_MERGED, *next, &txn, &k, &v);
+    MDB_val v;
+    struct wk__blkloc loc;
+    int rc = next_value(st, w, WK__BLK_MERGED, *next, &txn, &v, &loc);
     if (rc <= 0)
         return rc;
-    uint64_t key = wk__get_u64be(k.mv_data);
-    struct wk__blkloc loc;
-    if ((rc = wk__blkloc_init(key, v.mv_data, v.mv_size, 0, &loc)) < 0 ||
-        (rc = wk__store_block_raw(st, txn, w->dc, v.mv_data, v.mv_size, &w->raw)) < 0)
-        goto fail;
+    uint64_t key = loc.key;
     w->hdrs.len = 0;
     if ((rc = wk__buf_put(&w->hdrs, (const uint8_t *)v.mv_data + WK__MRG_HDR,
                           (size_t)loc.nmembers * WK__BLK_HDR)) < 0)
@@ -605,15 +613,8 @@ static int rebuild_one(struct wk_store *st, struct cold *w, uint64_t *next)
         }
         goto fail;
     }
-    uint8_t kb[8];
-    wk__put_u64be(kb, key);
-    k.mv_size = 8;
-    k.mv_data = kb;
-    MDB_val nv = {w->out.len, w->out.p};
-    if ((rc = mdb_put(txn, st->dbi[WK__DB_BLOCKS], &k, &nv, 0)) != 0 ||
-        (rc = add_stored(st, txn, (int64_t)w->out.len - (int64_t)old)) != 0 ||
-        (rc = mdb_txn_commit(txn)) != 0)
-        return rc < 0 ? rc : wk__mdb_err(rc);
+    if ((rc = replace_value(st, txn, key, &w->out, old)) < 0)
+        return rc;
     return 1;
 fail:
     mdb_txn_abort(txn);
