@@ -43,10 +43,15 @@ static ssize_t cold_compress(struct wk_store *st, ZSTD_CCtx *cc, const MDB_val *
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, st->opts.cold_level);
     ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
     ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, wlog);
-    /* the longest match target (level 19 has 256): 0.3% smaller rebuild values for 8% more
-     * time in zstd (docs/store.md) */
+    /* Level 19 (the default) with the btopt strategy and the longest match target: zstd's
+     * own level 19 (btultra2, whose exact prices cost most of the time) takes 2.9x the CPU
+     * for 0.55% smaller rebuild values; targetLength 999 against level 19's 256 is both
+     * 0.6% smaller and faster with btopt. Levels 20-22 stay zstd's (btultra2) for who
+     * wants those bytes at that price (docs/store.md, "Cold tier CPU"). */
     if (st->opts.cold_level >= 19)
         ZSTD_CCtx_setParameter(cc, ZSTD_c_targetLength, 999);
+    if (st->opts.cold_level == 19)
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_strategy, ZSTD_btopt);
     if (d && ZSTD_isError(ZSTD_CCtx_loadDictionary(cc, d->mv_data, d->mv_size)))
         return -EIO;
     size_t bound = ZSTD_compressBound(src->len);

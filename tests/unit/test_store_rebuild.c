@@ -762,6 +762,57 @@ WK_TEST(another_rebuild_version_is_cannot_check_not_tampering)
     wk_store_rebuild_clear();
 }
 
+/* A rebuild whose output differs between calls on the same input (the first call on each
+ * original returns a timestamp 1 ns later) breaks the contract the compactor's per-event
+ * check leans on when it takes the encoder's rebuild instead of running its own (docs/
+ * store.md, "Cold tier CPU"): the read-back of each value, which runs the reader's code
+ * from the stored bytes, must still keep every such value merged, so nothing stored reads
+ * differently. (Without the read-back check the values are stored as rebuild values and
+ * read back 1 ns off.) */
+static const struct wk_store_rebuild_ops *pure_auditd;
+static uint64_t seen_orig[4096];
+
+static int first_call_off(const struct wk_event *ctx, const char *orig, size_t len,
+                          struct wk_event *out)
+{
+    int rc = pure_auditd->rebuild(ctx, orig, len, out);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)orig[i]) * 1099511628211ull;
+    h |= 1;
+    size_t i = h % 4096;
+    while (seen_orig[i] && seen_orig[i] != h)
+        i = (i + 1) % 4096;
+    if (rc == 0 && !seen_orig[i])
+        wk_event_set_ts(out, wk_event_ts(out) + 1);
+    seen_orig[i] = h;
+    return rc;
+}
+
+WK_TEST(a_rebuild_that_differs_between_calls_never_stores_what_reads_differently)
+{
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    pure_auditd = wk_collector_rebuild_ops("auditd");
+    struct wk_store_rebuild_ops impure = *pure_auditd;
+    impure.rebuild = first_call_off;
+    WK_ASSERT_INT_EQ(wk_store_rebuild_register(&impure), 0);
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/impure", wk_test_tmpdir());
+    corpus_store(dir);
+    uint64_t done = 0;
+    WK_ASSERT_INT_EQ(wk_store_recompact(cur_st, INT64_MAX, 0, &done), 0);
+    WK_ASSERT(done > 10);
+    WK_ASSERT_UINT_EQ(check_all(cur_st), nevs);
+    struct wk_store_verify_result res;
+    WK_ASSERT_INT_EQ(wk_store_verify(cur_st, 0, NULL, &res), 0);
+    wk_store_close(cur_st);
+    unsigned counts[5];
+    formats(dir, counts);
+    WK_ASSERT(counts[3] > 0); /* the values holding auditd events stayed merged */
+    free_evs();
+    wk_store_rebuild_clear();
+}
+
 /* wk_store_expand (compact --expand) turns every rebuild value into a merged value of the
  * same records: the events, the chain and verify are as before, and the values no longer
  * need any rebuild to be read; wk_store_rebuild_merged (compact --rebuild) turns them back. */
