@@ -105,11 +105,18 @@ static void print_table(json_t *st)
            json_string_value(json_object_get(store, "backend")), (long long)ji(store, "events"),
            raw, disk, json_real_value(json_object_get(store, "ratio")));
     json_t *cold = json_object_get(store, "cold");
-    if (cold)
-        printf("cold      %s: %lld blocks cold, %lld hot, %.1f s CPU since start\n",
+    if (cold) {
+        double behind = json_real_value(json_object_get(cold, "behind_s"));
+        printf("cold      %s: %lld blocks cold, %lld hot (%lld waiting), %.1f s CPU since "
+               "start",
                json_is_true(json_object_get(cold, "enabled")) ? "on" : "off",
                (long long)ji(cold, "blocks"), (long long)ji(cold, "hot_blocks"),
+               (long long)ji(cold, "waiting_blocks"),
                json_real_value(json_object_get(cold, "cpu_s")));
+        if (behind > 0)
+            printf(", behind for %.0f s", behind);
+        printf("\n");
+    }
     json_t *pl = json_object_get(st, "pipeline");
     char q[32];
     human((double)ji(pl, "queued_bytes"), q, sizeof(q));

@@ -337,10 +337,13 @@ static json_t *daemon_status(void *arg)
     json_t *jst = res ? json_object_get(res, "store") : NULL;
     if (jst)
         json_object_set_new(jst, "cold",
-                            json_pack("{s:b, s:I, s:I, s:f}", "enabled",
+                            json_pack("{s:b, s:I, s:I, s:f, s:I, s:f}", "enabled",
                                       d->cfg->store.cold.enabled, "blocks",
                                       (json_int_t)bs.cold_blocks, "hot_blocks",
-                                      (json_int_t)(bs.blocks - bs.cold_blocks), "cpu_s", (double)bs.cold_cpu_ns / 1e9));
+                                      (json_int_t)(bs.blocks - bs.cold_blocks), "cpu_s",
+                                      (double)bs.cold_cpu_ns / 1e9, "waiting_blocks",
+                                      (json_int_t)bs.cold_waiting, "behind_s",
+                                      (double)bs.cold_behind_ns / 1e9));
     return res;
 }
 

@@ -45,7 +45,22 @@ struct sb {
     uint64_t newest;      /* newest block id events were added to */
     struct { int64_t at; uint64_t block; } seen[64]; /* (mono ns, newest) samples, a ring */
     unsigned nseen;
+    /* Falling behind (docs/daemon.md, "The cold tier"): */
+    uint64_t cold_upto;   /* newest block old enough to go cold (read by status) */
+    uint64_t cold_done;   /* blocks made cold since start */
+    int64_t behind_since; /* mono ns of the first merge since the tier last found nothing
+                           * to merge (0: caught up; read by status) */
+    int64_t behind_warned; /* mono ns of the last "behind" warning (0: none since caught up) */
+    int64_t cycle;        /* ns the last slice's CPU takes to pay back at the budget */
 };
+
+/* The tier is "behind" when it has found something to merge at every look for 3 x
+ * `after` and for 10 slices' cycles (a slice and the wait that pays it back: a burst
+ * the tier absorbs in a few slices is not falling behind): a warning then, at most every
+ * 10 min. */
+#define WK_COLD_BEHIND_AFTERS 3
+#define WK_COLD_BEHIND_CYCLES 10
+#define WK_COLD_WARN_EVERY_NS (600 * WK_NS_PER_SEC)
 
 static bool is_commit_error(int rc)
 {
@@ -159,7 +174,7 @@ static void cold_sample(struct sb *s, int64_t now)
 
 /* Blocks to leave hot: those added after the newest sample at least cold_after old (all
  * of them when there is none yet: blocks found at open count as committed at open). */
-static bool cold_keep(const struct sb *s, int64_t now, uint64_t *keep)
+static bool cold_keep(struct sb *s, int64_t now, uint64_t *keep)
 {
     bool found = false;
     uint64_t old = 0;
@@ -170,7 +185,53 @@ static bool cold_keep(const struct sb *s, int64_t now, uint64_t *keep)
         }
     }
     *keep = found ? s->newest - old : 0;
+    __atomic_store_n(&s->cold_upto, found ? old : 0, __ATOMIC_RELAXED);
     return found && old > 0;
+}
+
+/* The warning when the tier has been behind too long: what waits, what it costs, what
+ * the budget would need to be. Figures per block from this run (cold_cpu / cold_done),
+ * arrivals from the ring of samples (blocks per second over its span). */
+static void cold_behind(struct sb *s, int64_t now)
+{
+    int64_t limit = WK_COLD_BEHIND_AFTERS * s->cold_after;
+    if (limit < WK_COLD_BEHIND_CYCLES * s->cycle)
+        limit = WK_COLD_BEHIND_CYCLES * s->cycle;
+    if (!s->behind_since || now - s->behind_since < limit ||
+        (s->behind_warned && now - s->behind_warned < WK_COLD_WARN_EVERY_NS))
+        return;
+    s->behind_warned = now;
+    struct wk_store_stats st;
+    uint64_t waiting = 0;
+    double epb = 0; /* events per block, on average */
+    if (wk_store_stats(s->st, &st) == 0) {
+        uint64_t from = st.cold_next > st.first_block ? st.cold_next : st.first_block;
+        waiting = s->cold_upto >= from ? s->cold_upto - from + 1 : 0;
+        epb = st.blocks ? (double)st.events / (double)st.blocks : 0;
+    }
+    double per_block = s->cold_done ? (double)s->cold_cpu / 1e9 / (double)s->cold_done : 0;
+    double can = per_block > 0 ? (double)s->cold_budget / 100.0 / per_block : 0;
+    double arrive = 0;
+    if (s->nseen >= 2) {
+        unsigned a = s->nseen < 64 ? 0 : s->nseen % 64, b = (s->nseen - 1) % 64;
+        if (s->seen[b].at > s->seen[a].at)
+            arrive = (double)(s->seen[b].block - s->seen[a].block) /
+                     ((double)(s->seen[b].at - s->seen[a].at) / 1e9);
+    }
+    char tail[128];
+    if (arrive >= can)
+        snprintf(tail, sizeof(tail), "a budget of %.0f%% would keep up",
+                 per_block * arrive * 100.0 + 1.0);
+    else
+        snprintf(tail, sizeof(tail), "about %.0f s more to catch up",
+                 (double)waiting / (can - arrive));
+    wk_log_warn("store: cold tier behind for %.0f s: %llu blocks (about %.0f events) wait to "
+                "go cold; it makes about %.0f events/s cold (%.0f us CPU per event at "
+                "cpu_budget %lld%%), %.0f events/s arrive: %s (store.cold.cpu_budget; "
+                "docs/daemon.md, \"The cold tier\")",
+                (double)(now - s->behind_since) / 1e9, (unsigned long long)waiting,
+                (double)waiting * epb, can * epb, epb > 0 ? per_block / epb * 1e6 : 0,
+                (long long)s->cold_budget, arrive * epb, tail);
 }
 
 static int64_t thread_cpu_ns(void)
@@ -192,6 +253,7 @@ static void cold_slice(struct sb *s)
     cold_sample(s, now);
     if (!cold_keep(s, now, &keep))
         return;
+    cold_behind(s, now);
     if (!s->cold_at)
         s->cold_at = now;
     s->cold_credit += (now - s->cold_at) * s->cold_budget / 100;
@@ -207,6 +269,18 @@ static void cold_slice(struct sb *s)
     s->cold_credit -= used;
     __atomic_store_n(&s->cold_cpu, s->cold_cpu + (uint64_t)used, __ATOMIC_RELAXED);
     s->cold_idle_at = done ? 0 : now;
+    s->cold_done += done;
+    if (done)
+        s->cycle = used * 100 / s->cold_budget;
+    if (done && !s->behind_since) {
+        __atomic_store_n(&s->behind_since, now, __ATOMIC_RELAXED);
+    } else if (!done && rc == 0 && s->behind_since) {
+        if (s->behind_warned)
+            wk_log_info("store: cold tier caught up after %.0f s behind",
+                        (double)(now - s->behind_since) / 1e9);
+        __atomic_store_n(&s->behind_since, 0, __ATOMIC_RELAXED);
+        s->behind_warned = 0;
+    }
     static struct wk_ratelimit rl = WK_RATELIMIT_INIT(60, 3);
     if (rc < 0 && wk_ratelimit_ok(&rl))
         wk_log_error("store: cold tier: %s (retrying)", wk_strerror(rc));
@@ -295,6 +369,12 @@ static void sb_stats(void *ctx, struct wk_backend_stats *out)
     uint64_t cold = st.cold_next > st.first_block ? st.cold_next - st.first_block : 0;
     out->cold_blocks = cold < st.blocks ? cold : st.blocks;
     out->cold_cpu_ns = __atomic_load_n(&s->cold_cpu, __ATOMIC_RELAXED);
+    /* hot blocks old enough to go cold (the last group short of block_bytes included) */
+    uint64_t upto = __atomic_load_n(&s->cold_upto, __ATOMIC_RELAXED);
+    uint64_t from = st.cold_next > st.first_block ? st.cold_next : st.first_block;
+    out->cold_waiting = s->cold && upto >= from ? upto - from + 1 : 0;
+    int64_t since = __atomic_load_n(&s->behind_since, __ATOMIC_RELAXED);
+    out->cold_behind_ns = since ? wk_time_mono_ns() - since : 0;
 }
 
 static int sb_delivery_set(void *ctx, const char *name, uint64_t alert_id)

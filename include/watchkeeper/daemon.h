@@ -71,6 +71,9 @@ struct wk_backend_stats {
     uint64_t blocks;       /* blocks stored */
     uint64_t cold_blocks;  /* ... of which the cold tier has recompressed */
     uint64_t cold_cpu_ns;  /* CPU time the cold tier has used since start */
+    uint64_t cold_waiting; /* hot blocks old enough to go cold (a short last group too) */
+    int64_t cold_behind_ns; /* how long the cold tier has found work at every look (0:
+                             * caught up: its last look found nothing to merge) */
 };
 
 struct wk_backend_ops {

@@ -58,6 +58,11 @@ cold=$(jq .store.cold.blocks <<<"$st")
 [ "$cold" -gt 200 ] || wk_fail "cold blocks: $cold"
 grep -q "^cold      on: $cold blocks cold, " <<<"$("$WK_BIN" status --socket "$WK_TMP/api.sock")" ||
     wk_fail "status text has no cold line"
+# Caught up: a look that found nothing to merge ends "behind"; what waits is less than a value.
+wk_wait_for 20 eval '[ "$(wk_status_field .store.cold.behind_s)" = 0 ]' ||
+    wk_fail "still behind after merging everything: $(wk_status_field .store.cold)"
+[ "$(wk_status_field .store.cold.waiting_blocks)" -lt 17 ] ||
+    wk_fail "blocks waiting after merging everything: $(wk_status_field .store.cold)"
 # CPU within budget: at most 20% of the uptime, plus one slice.
 jq -e '.store.cold.cpu_s <= 0.2 * .uptime_s + 0.5' <<<"$st" >/dev/null ||
     wk_fail "cold tier over its CPU budget: $(jq -c '{uptime_s, cold: .store.cold}' <<<"$st")"
@@ -80,13 +85,13 @@ check_store "$store" "$in" "compact"
 "$WK_BIN" compact --store "$store" --cpu-budget 0 2>/dev/null && wk_fail "budget 0 accepted"
 
 # --- 2. SIGTERM and kill -9 while merging 1 MiB values lose nothing ---------------------
-# A quarter of a core while the events go in and until the kill -9, so that a loaded
+# 3% of a core while the events go in and until the kill -9, so that a loaded
 # machine still stops it mid-way; the third run gets the whole core to finish.
 in2=$WK_TMP/in2.jsonl
 store2=$WK_TMP/store2
 cfg2=$WK_TMP/wk2.yaml
 wk_gen_events 1 120000 >"$in2"
-cold_config "$cfg2" "$store2" "$in2" 25 1MiB
+cold_config "$cfg2" "$store2" "$in2" 3 1MiB
 rm -f "$WK_TMP/api.sock"
 "$WK_BIN" run -c "$cfg2" 2>"$WK_TMP/daemon2.log" &
 pid=$!
@@ -128,4 +133,34 @@ wait $pid || wk_fail "daemon exit $?"
 check_store "$store2" "$in2" "all merged"
 wk_expect_eq "$(grep -c 'events committed this run' "$WK_TMP/daemon2.log")" "2" \
     "two clean stops logged"
-echo "ok: cold tier ($cold + $(cold_blocks "$store2") cold blocks; stop in $ms ms)"
+
+# --- 3. Falling behind: at 2% of a core the tier cannot keep up with 40k events ---------
+# status counts the blocks waiting and for how long the tier has found work at every look;
+# after 3 x after and 10 of its slices' cycles the daemon logs one warning with what it
+# would take to keep up (docs/daemon.md, "The cold tier").
+in3=$WK_TMP/in3.jsonl
+store3=$WK_TMP/store3
+cfg3=$WK_TMP/wk3.yaml
+wk_gen_events 1 40000 >"$in3"
+cold_config "$cfg3" "$store3" "$in3" 2 64KiB
+rm -f "$WK_TMP/api.sock"
+"$WK_BIN" run -c "$cfg3" 2>"$WK_TMP/daemon3.log" &
+pid=$!
+wk_track_pid $pid
+wk_wait_committed 40000 30 || wk_fail "events not committed: $(tail -5 "$WK_TMP/daemon3.log")"
+wk_wait_for 60 grep -q 'store: cold tier behind for ' "$WK_TMP/daemon3.log" ||
+    wk_fail "no warning: $(wk_status_field .store.cold)"
+st=$("$WK_BIN" status --socket "$WK_TMP/api.sock" --json)
+jq -e '.store.cold.behind_s >= 3 and .store.cold.waiting_blocks > 100 and
+       .store.cold.waiting_blocks <= .store.cold.hot_blocks' <<<"$st" >/dev/null ||
+    wk_fail "status while behind: $(jq -c .store.cold <<<"$st")"
+grep -q "^cold      on: .* hot ([0-9]* waiting), .*, behind for [0-9]* s$" \
+    <<<"$("$WK_BIN" status --socket "$WK_TMP/api.sock")" || wk_fail "status text: not behind"
+warn=$(grep 'store: cold tier behind for ' "$WK_TMP/daemon3.log")
+wk_expect_eq "$(wc -l <<<"$warn")" "1" "one warning (at most one per 10 min)"
+grep -Eq 'behind for [0-9]+ s: [1-9][0-9]* blocks \(about [1-9][0-9]* events\) wait .* us CPU per event at cpu_budget 2%\), [0-9]+ events/s arrive: (a budget of ([3-9]|[1-9][0-9]+)% would keep up|about [0-9]+ s more to catch up) \(store.cold.cpu_budget' \
+    <<<"$warn" || wk_fail "warning: $warn"
+kill -TERM $pid
+wait $pid || wk_fail "daemon exit $?"
+check_store "$store3" "$in3" "behind"
+echo "ok: cold tier ($cold + $(cold_blocks "$store2") cold blocks; stop in $ms ms; behind warned)"
