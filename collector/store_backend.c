@@ -219,9 +219,12 @@ static void cold_behind(struct sb *s, int64_t now)
                      ((double)(s->seen[b].at - s->seen[a].at) / 1e9);
     }
     char tail[128];
-    if (arrive >= can)
-        snprintf(tail, sizeof(tail), "a budget of %.0f%% would keep up",
-                 per_block * arrive * 100.0 + 1.0);
+    double need = per_block * arrive * 100.0 + 1.0;
+    if (arrive >= can && need <= 100)
+        snprintf(tail, sizeof(tail), "a budget of %.0f%% would keep up", need);
+    else if (arrive >= can)
+        snprintf(tail, sizeof(tail), "keeping up would take %.0f%% of a core: more than "
+                 "the budget can be", need);
     else
         snprintf(tail, sizeof(tail), "about %.0f s more to catch up",
                  (double)waiting / (can - arrive));
