@@ -39,6 +39,33 @@ static inline void putv(struct wk__buf *b, uint64_t v)
     b->len = (size_t)(p - b->p);
 }
 
+/* memcpy(d, s, n) inline for the short values most literals are (user names, numbers'
+ * text, flags): overlapping loads instead of a call per literal. */
+static inline void copy_bytes(uint8_t *d, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n < 4) {
+        if (n) {
+            d[0] = (uint8_t)s[0];
+            d[n / 2] = (uint8_t)s[n / 2];
+            d[n - 1] = (uint8_t)s[n - 1];
+        }
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 /* Where the event's strings are looked for: its original, and what the event's earlier
  * searches found absent from it. */
 #define ABSENT_MAX 32
@@ -308,8 +335,7 @@ put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n, bool search,
     if (rc < 0)
         return rc;
     putv(b, (uint64_t)n << 1);
-    if (n)
-        memcpy(b->p + b->len, s, n);
+    copy_bytes(b->p + b->len, s, n);
     b->len += n;
     return 0;
 }
@@ -358,7 +384,7 @@ static bool is_original(const struct wk_key *k, const struct wk_value *v)
 }
 
 /* The original (field orig - 1, 0: none) written first, and searches set up in it. */
-static inline int put_orig(struct wk__buf *vals, struct refs *r, const struct wk_event *ev,
+static inline int put_orig(struct wk__buf *vals, struct refs *r, const struct wk_field *fs,
                            size_t orig, bool slow)
 {
     r->orig = NULL;
@@ -368,7 +394,7 @@ static inline int put_orig(struct wk__buf *vals, struct refs *r, const struct wk
     r->absmask = 0;
     if (!orig)
         return 0;
-    const struct wk_value *v = wk_event_field_value(ev, orig - 1);
+    const struct wk_value *v = &fs[orig - 1].v;
     r->orig = v->u.s;
     r->olen = v->len;
     int rc = room(vals, r->olen + 10);
@@ -421,16 +447,16 @@ memo_encode(const struct wk__shape_memo *e, struct wk__buf *vals, const struct w
         return 0;
     size_t mark = vals->len;
     struct refs r;
-    int rc = put_orig(vals, &r, ev, e->orig, false);
+    const struct wk_field *fs = wk_event_fields(ev);
+    int rc = put_orig(vals, &r, fs, e->orig, false);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < nf; i++) {
         const struct wk__memo_field *f = &e->f[i];
-        const struct wk_key *k;
-        uint64_t dots;
-        const struct wk_value *v = wk_event_field(ev, i, &k, &dots);
+        const struct wk_key *k = &fs[i].key;
+        const struct wk_value *v = &fs[i].v;
         if (k->len != f->klen || k->hash != f->khash || v->rec != f->rec ||
-            v->kind != f->kind || v->flags != f->flags || dots != f->dots ||
+            v->kind != f->kind || v->flags != f->flags || fs[i].dots != f->dots ||
             !same_name((const uint8_t *)k->name, e->desc + f->koff, k->len)) {
             vals->len = mark;
             return 0;
@@ -459,10 +485,11 @@ static int put_desc(struct wk__shapes *t, struct wk__shape_memo *e, uint64_t sig
     putv(desc, wk_event_nrecords(ev));
     putv(desc, nf);
     putv(desc, orig);
+    const struct wk_field *fs = wk_event_fields(ev);
     for (size_t i = 0; i < nf; i++) {
-        const struct wk_key *k;
-        uint64_t dots;
-        const struct wk_value *v = wk_event_field(ev, i, &k, &dots);
+        const struct wk_key *k = &fs[i].key;
+        uint64_t dots = fs[i].dots;
+        const struct wk_value *v = &fs[i].v;
         if ((rc = room(desc, k->len + 40)) < 0)
             return rc;
         putv(desc, k->len);
@@ -491,17 +518,15 @@ static int put_desc(struct wk__shapes *t, struct wk__shape_memo *e, uint64_t sig
     e->used = true;
     e->recent = true;
     t->memo[(size_t)(e - t->memo) ^ 1].recent = false;
-    if (base == 0) {
-        t->hint = (uint32_t)(e - t->memo);
-        t->hint_p = desc->p;
-        t->hint_len = dlen;
-    }
+    t->hint = (uint32_t)(e - t->memo);
+    t->hint_p = desc->p + base;
+    t->hint_len = dlen;
     return 0;
 }
 
 static inline __attribute__((always_inline)) int
 enc2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
-     const struct wk_event *ev, bool slow, bool avx2)
+     const struct wk_event *ev, const uint8_t **dp, size_t *dl, bool slow, bool avx2)
 {
     size_t nf = wk_event_nfields(ev);
     struct wk__shape_memo *e = NULL;
@@ -521,77 +546,77 @@ enc2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
         else if ((rc = memo_encode(e, vals, ev, nf, avx2)) != 0) {
             if (rc < 0)
                 return rc;
-            /* the descriptor as the last event of this shape had it */
+            /* the descriptor as the last event of this shape had it: the entry's own bytes,
+             * not copied (~1.5 KB per audit event) */
             set[0].recent = e == &set[0];
             set[1].recent = e == &set[1];
-            if ((rc = room(desc, e->dlen)) < 0)
-                return rc;
-            if (desc->len == 0) {
-                t->hint = (uint32_t)(e - t->memo);
-                t->hint_p = desc->p;
-                t->hint_len = e->dlen;
-            }
-            memcpy(desc->p + desc->len, e->desc, e->dlen);
-            desc->len += e->dlen;
+            t->hint = (uint32_t)(e - t->memo);
+            t->hint_p = *dp = e->desc;
+            t->hint_len = *dl = e->dlen;
             return 0;
         }
     }
     size_t orig = 0; /* field index + 1 */
+    const struct wk_field *fs = wk_event_fields(ev);
     for (size_t i = 0; i < nf; i++) {
-        const struct wk_key *k;
-        uint64_t dots;
-        const struct wk_value *v = wk_event_field(ev, i, &k, &dots);
-        if (is_original(k, v)) {
+        if (is_original(&fs[i].key, &fs[i].v)) {
             orig = i + 1;
             break;
         }
     }
     /* a shape the memo does not have: noted in it (the entry's former shape forgotten) */
+    size_t base = desc->len;
     if ((rc = put_desc(t, e, sig, desc, ev, nf, orig)) < 0)
         return rc;
+    *dp = desc->p + base;
+    *dl = desc->len - base;
     struct refs r;
-    if ((rc = put_orig(vals, &r, ev, orig, slow)) < 0)
+    if ((rc = put_orig(vals, &r, fs, orig, slow)) < 0)
         return rc;
     for (size_t i = 0; i < nf; i++) {
-        if (i + 1 != orig && (rc = put_value(vals, &r, wk_event_field_value(ev, i), avx2)) < 0)
+        if (i + 1 != orig && (rc = put_value(vals, &r, &fs[i].v, avx2)) < 0)
             return rc;
     }
     return 0;
 }
 
 #ifdef HAVE_AVX2_SCAN
-__attribute__((target("avx2"), flatten)) static int enc2_avx2(struct wk__shapes *t, struct wk__buf *desc,
-                                                     struct wk__buf *vals,
-                                                     const struct wk_event *ev)
+__attribute__((target("avx2"), flatten)) static int
+enc2_avx2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
+          const struct wk_event *ev, const uint8_t **dp, size_t *dl)
 {
-    return enc2(t, desc, vals, ev, false, true);
+    return enc2(t, desc, vals, ev, dp, dl, false, true);
 }
 #endif
 
 static int enc2_sse2(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
-                     const struct wk_event *ev)
+                     const struct wk_event *ev, const uint8_t **dp, size_t *dl)
 {
-    return enc2(t, desc, vals, ev, false, false);
+    return enc2(t, desc, vals, ev, dp, dl, false, false);
 }
 
 int wk__enc2_add(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
-                 const struct wk_event *ev)
+                 const struct wk_event *ev, const uint8_t **dp, size_t *dl)
 {
 #ifdef HAVE_AVX2_SCAN
     if (use_avx2())
-        return enc2_avx2(t, desc, vals, ev);
+        return enc2_avx2(t, desc, vals, ev, dp, dl);
 #endif
-    return enc2_sse2(t, desc, vals, ev);
+    return enc2_sse2(t, desc, vals, ev, dp, dl);
 }
 
 int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
 {
-    return wk__enc2_add(NULL, desc, vals, ev);
+    const uint8_t *dp;
+    size_t dl;
+    return wk__enc2_add(NULL, desc, vals, ev, &dp, &dl);
 }
 
 int wk__enc2_event_slow(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev)
 {
-    return enc2(NULL, desc, vals, ev, true, false);
+    const uint8_t *dp;
+    size_t dl;
+    return enc2(NULL, desc, vals, ev, &dp, &dl, true, false);
 }
 
 void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,

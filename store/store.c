@@ -1305,17 +1305,19 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     /* Encode into scratch first so the open block is never left half-written. */
     w->enc.len = 0;
     w->desc.len = 0;
-    if ((rc = wk__enc2_add(&w->shapes, &w->desc, &w->enc, ev)) < 0)
+    const uint8_t *dp;
+    size_t dl;
+    if ((rc = wk__enc2_add(&w->shapes, &w->desc, &w->enc, ev, &dp, &dl)) < 0)
         return rc;
-    if (w->enc.len + w->desc.len > WK__MAX_EVENT)
+    if (w->enc.len + dl > WK__MAX_EVENT)
         return WK_ELIMIT;
     /* An event that would push a non-empty block far over its limit starts a new one. */
-    if (w->count && w->raw.len - w->gap + w->shapes.bytes.len + w->enc.len + w->desc.len >
+    if (w->count && w->raw.len - w->gap + w->shapes.bytes.len + w->enc.len + dl >
                         st->opts.block_raw_max + st->opts.block_raw_max / 4 &&
         (rc = seal(st)) < 0)
         return rc;
     uint32_t sid;
-    if ((rc = wk__shapes_intern(&w->shapes, w->desc.p, w->desc.len, &sid)) < 0)
+    if ((rc = wk__shapes_intern(&w->shapes, dp, dl, &sid)) < 0)
         return rc;
     if ((rc = wk__buf_reserve(&w->raw, w->enc.len + 40)) < 0)
         return rc;

@@ -166,12 +166,13 @@ static inline int64_t wk__unzigzag(uint64_t v)
  * values (original first, strings as references into it when found there) into vals. */
 int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
 struct wk__shapes;
-/* wk__enc2_event for the writer of the block whose shape table is t: the same bytes, the
- * descriptor of a shape met recently taken from t's memo, which the wk__shapes_intern(t,
- * desc->p, desc->len) that follows then also uses (no hashing, and the id directly when
- * the shape is already in the table). */
+/* wk__enc2_event for the writer of the block whose shape table is t: the same bytes. The
+ * descriptor is *dp[0..*dl): appended to desc, or for a shape met recently t's memo's
+ * copy (desc as it was; valid until the next call with t), which the
+ * wk__shapes_intern(t, *dp, *dl) that follows then also uses (no hashing, and the id
+ * directly when the shape is already in the table). t NULL: always in desc. */
 int wk__enc2_add(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
-                 const struct wk_event *ev);
+                 const struct wk_event *ev, const uint8_t **dp, size_t *dl);
 /* The same bytes by the plain search in order (no wide scan, no memo), for tests. */
 int wk__enc2_event_slow(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
 /* The encoder's scan: 0 not chosen yet (AVX2 when the CPU has it), 1 AVX2, 2 SSE2 (tests
@@ -217,8 +218,9 @@ struct wk__shapes {
     size_t nslots;
     uint64_t gen;    /* + 1 per reset: ids of an older generation are void */
     struct wk__shape_memo *memo; /* WK__SHAPE_MEMO slots, NULL until the first use */
-    /* the descriptor wk__enc2_add just wrote is memo[hint]'s, when wk__shapes_intern is
-     * given hint_p and hint_len (the writer's buffer, unchanged in between) */
+    /* the descriptor wk__enc2_add just gave is memo[hint]'s, when wk__shapes_intern is
+     * given hint_p and hint_len (in the writer's buffer or the entry, unchanged in
+     * between) */
     const uint8_t *hint_p;
     size_t hint_len;
     uint32_t hint;

@@ -33,9 +33,11 @@ static void encode_block(struct wk_event **evs, size_t n, struct wk__buf *desc,
     int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
         desc->len = vals->len = 0;
-        WK_ASSERT_OK(wk__enc2_add(shapes, desc, vals, evs[i]));
+        const uint8_t *dp;
+        size_t dl;
+        WK_ASSERT_OK(wk__enc2_add(shapes, desc, vals, evs[i], &dp, &dl));
         uint32_t sid;
-        WK_ASSERT_OK(wk__shapes_intern(shapes, desc->p, desc->len, &sid));
+        WK_ASSERT_OK(wk__shapes_intern(shapes, dp, dl, &sid));
         WK_ASSERT_OK(wk__buf_reserve(recs, vals->len + 40));
         wk__enc2_record(recs, &prev, wk_event_ts(evs[i]), sid, vals->p, vals->len);
     }
@@ -536,6 +538,13 @@ static void same_bytes(const struct wk__buf *a, const struct wk__buf *b)
     WK_ASSERT(memcmp(a->p, b->p, a->len) == 0);
 }
 
+/* The descriptor wk__enc2_add gave (in its buffer or the memo's) is b's bytes. */
+static void same_desc(const uint8_t *dp, size_t dl, const struct wk__buf *b)
+{
+    WK_ASSERT_UINT_EQ(dl, b->len);
+    WK_ASSERT(memcmp(dp, b->p, dl) == 0);
+}
+
 static void same_as_slow(struct same_enc *c, const struct wk_event *ev)
 {
     c->d1.len = c->v1.len = c->d2.len = c->v2.len = c->d3.len = c->v3.len = 0;
@@ -543,13 +552,21 @@ static void same_as_slow(struct same_enc *c, const struct wk_event *ev)
     WK_ASSERT_OK(wk__enc2_event_slow(&c->d2, &c->v2, ev));
     same_bytes(&c->d1, &c->d2);
     same_bytes(&c->v1, &c->v2);
-    /* The writer's: the memo's descriptor and the id it gives, as the table gives them. */
-    size_t n0 = c->memo.n;
-    WK_ASSERT_OK(wk__enc2_add(&c->memo, &c->d3, &c->v3, ev));
-    same_bytes(&c->d3, &c->d2);
+    /* The writer's: the memo's descriptor and the id it gives, as the table gives them;
+     * a descriptor written goes after what the buffer holds (some bytes, now and then). */
+    size_t n0 = c->memo.n, pre = c->events % 3;
+    const uint8_t *dp;
+    size_t dl;
+    WK_ASSERT_OK(wk__buf_reserve(&c->d3, pre));
+    if (pre)
+        memset(c->d3.p, 0xee, pre);
+    c->d3.len = pre;
+    WK_ASSERT_OK(wk__enc2_add(&c->memo, &c->d3, &c->v3, ev, &dp, &dl));
+    same_desc(dp, dl, &c->d2);
+    WK_ASSERT(c->d3.len == pre || (c->d3.len == pre + dl && dp == c->d3.p + pre));
     same_bytes(&c->v3, &c->v2);
     uint32_t s1, s2;
-    WK_ASSERT_OK(wk__shapes_intern(&c->memo, c->d3.p, c->d3.len, &s1));
+    WK_ASSERT_OK(wk__shapes_intern(&c->memo, dp, dl, &s1));
     WK_ASSERT_OK(wk__shapes_intern(&c->plain, c->d2.p, c->d2.len, &s2));
     WK_ASSERT_UINT_EQ(s1, s2);
     WK_ASSERT_UINT_EQ(c->memo.n, c->plain.n);
@@ -764,12 +781,14 @@ WK_TEST(shape_memo_tells_shapes_apart)
                 }
                 WK_ASSERT_OK(wk_event_add_value_sn(ev, var == 1 ? 1 : 0, &k, var == 3 ? 1 : 0, &v));
                 d1.len = v1.len = d2.len = v2.len = 0;
-                WK_ASSERT_OK(wk__enc2_add(&memo, &d1, &v1, ev));
+                const uint8_t *dp;
+                size_t dl;
+                WK_ASSERT_OK(wk__enc2_add(&memo, &d1, &v1, ev, &dp, &dl));
                 WK_ASSERT_OK(wk__enc2_event_slow(&d2, &v2, ev));
-                same_bytes(&d1, &d2);
+                same_desc(dp, dl, &d2);
                 same_bytes(&v1, &v2);
                 uint32_t s1, s2;
-                WK_ASSERT_OK(wk__shapes_intern(&memo, d1.p, d1.len, &s1));
+                WK_ASSERT_OK(wk__shapes_intern(&memo, dp, dl, &s1));
                 WK_ASSERT_OK(wk__shapes_intern(&plain, d2.p, d2.len, &s2));
                 WK_ASSERT_UINT_EQ(s1, s2);
                 ids[n++] = s1;
