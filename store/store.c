@@ -243,6 +243,15 @@ static void side_kill(struct side *s, const void *key, size_t klen)
 
 static int side_move(struct side *to, struct side *from)
 {
+    if (to->n == 0) {
+        /* the batch holds nothing yet: take the block's items as they are instead of
+         * copying them (alerts carry their event's JSON: kilobytes each) */
+        struct side t = *to;
+        *to = *from;
+        *from = t;
+        side_clear(from);
+        return 0;
+    }
     for (size_t i = 0; i < from->n; i++) {
         struct side_item *it = &from->items[i];
         const uint8_t *b = from->bytes.p + it->off;
