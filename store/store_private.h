@@ -192,9 +192,10 @@ struct wk__shape_ent {
  * says of each field, so that an event of a known shape is told by comparing it with the
  * entry instead of writing and hashing its descriptor; and its id in the open block. */
 struct wk__memo_field {
-    uint32_t klen, khash, koff, rec; /* koff: the name's bytes in the entry's desc */
+    uint64_t name;  /* the key's len and hash as they lie in struct wk_key (8 bytes) */
+    uint32_t value; /* the value's kind, flags and rec as in struct wk_value (4 bytes) */
+    uint32_t koff;  /* the name's bytes in the entry's desc */
     uint64_t dots;
-    uint8_t kind, flags;
 };
 struct wk__shape_memo {
     bool used, hashed, has_sid;
