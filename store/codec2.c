@@ -653,6 +653,22 @@ void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t
     *prev_ts = ts;
 }
 
+void wk__enc2_record_at(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
+                        size_t at, size_t vlen)
+{
+    uint8_t th[20], hb[30];
+    size_t tl = wk__varint_put(th, wk__zigzag((int64_t)((uint64_t)ts - (uint64_t)*prev_ts)));
+    tl += wk__varint_put(th + tl, sid);
+    size_t hl = wk__varint_put(hb, tl + vlen);
+    memcpy(hb + hl, th, tl);
+    hl += tl;
+    if (raw->len + hl != at)
+        memmove(raw->p + raw->len + hl, raw->p + at, vlen);
+    memcpy(raw->p + raw->len, hb, hl);
+    raw->len += hl + vlen;
+    *prev_ts = ts;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Shape table of the open block (writer)                                              */
 

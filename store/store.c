@@ -1312,6 +1312,16 @@ static int maybe_commit(struct wk_store *st, int64_t now)
     return 0;
 }
 
+static inline size_t varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
 static int check_cursor(const struct wk_store_cursor *cur)
 {
     if (!cur->source || !*cur->source || strlen(cur->source) > 255 || cur->len > 4096 ||
@@ -1330,32 +1340,50 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     int64_t ts = wk_event_ts(ev);
     if (ts == 0 || (cur && check_cursor(cur) < 0))
         return -EINVAL;
-    /* Encode into scratch first so the open block is never left half-written. */
-    w->enc.len = 0;
+    /* The values are encoded in the open block's spare room, after the record's header as
+     * predicted (a 2-byte length, the time delta's and the next shape id's varints), so
+     * that they rarely move and are not copied from a scratch buffer (~400 instructions
+     * per audit event); the block's length grows only once the record is whole, so a
+     * failure leaves the block as it was. */
+    size_t mark = w->raw.len;
+    size_t vat = mark + 2 + varint_size(wk__zigzag((int64_t)((uint64_t)ts - (uint64_t)w->prev_ts))) +
+                 varint_size(w->shapes.n);
+    if ((rc = wk__buf_reserve(&w->raw, vat - mark + 64)) < 0)
+        return rc;
+    w->raw.len = vat;
     w->desc.len = 0;
     const uint8_t *dp;
     size_t dl;
-    if ((rc = wk__enc2_add(&w->shapes, &w->desc, &w->enc, ev, &dp, &dl)) < 0)
+    rc = wk__enc2_add(&w->shapes, &w->desc, &w->raw, ev, &dp, &dl);
+    size_t vlen = w->raw.len - vat;
+    w->raw.len = mark;
+    if (rc < 0)
         return rc;
-    if (w->enc.len + dl > WK__MAX_EVENT)
+    if (vlen + dl > WK__MAX_EVENT)
         return WK_ELIMIT;
-    /* An event that would push a non-empty block far over its limit starts a new one. */
-    if (w->count && w->raw.len - w->gap + w->shapes.bytes.len + w->enc.len + dl >
-                        st->opts.block_raw_max + st->opts.block_raw_max / 4 &&
-        (rc = seal(st)) < 0)
-        return rc;
+    /* An event that would push a non-empty block far over its limit starts a new one (its
+     * values wait in scratch meanwhile). */
+    if (w->count && mark - w->gap + w->shapes.bytes.len + vlen + dl >
+                        st->opts.block_raw_max + st->opts.block_raw_max / 4) {
+        w->enc.len = 0;
+        if ((rc = wk__buf_put(&w->enc, w->raw.p + vat, vlen)) < 0 || (rc = seal(st)) < 0 ||
+            (rc = wk__buf_reserve(&w->raw, 20 + vlen)) < 0)
+            return rc;
+        mark = w->raw.len;
+        vat = mark + 20;
+        memcpy(w->raw.p + vat, w->enc.p, vlen);
+    } else if ((rc = wk__buf_reserve(&w->raw, 20 + vlen)) < 0) {
+        return rc; /* (room for a header longer than predicted; realloc keeps the values) */
+    }
     uint32_t sid;
     if ((rc = wk__shapes_intern(&w->shapes, dp, dl, &sid)) < 0)
         return rc;
-    if ((rc = wk__buf_reserve(&w->raw, w->enc.len + 40)) < 0)
-        return rc;
-    size_t mark = w->raw.len;
     int64_t prev_ts = w->prev_ts;
     size_t nc, nt;
     if ((rc = summarize(st, ev, &nc, &nt)) < 0 || (rc = hset_reserve(&w->cset, nc)) < 0 ||
         (rc = hset_reserve(&w->tset, nt)) < 0)
         return rc;
-    wk__enc2_record(&w->raw, &w->prev_ts, ts, sid, w->enc.p, w->enc.len);
+    wk__enc2_record_at(&w->raw, &w->prev_ts, ts, sid, vat, vlen);
     size_t mlen = 0;
     const char *module = wk_event_get_str(ev, &WK_KEY_EVENT_MODULE, &mlen);
     if (!module) {

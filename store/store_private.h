@@ -182,6 +182,12 @@ extern int wk__enc2_isa;
  * for vlen + 40 bytes; *prev_ts is the block's last timestamp (0 at its start). */
 void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
                      const uint8_t *vals, size_t vlen);
+/* The same record for values already in raw's spare room, raw->p[at .. at + vlen) with
+ * at >= raw->len, raw having room for raw->len + 20 + vlen: the header is written at
+ * raw->len and the values moved next to it unless they are there already (at = raw->len +
+ * the header's length). */
+void wk__enc2_record_at(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
+                        size_t at, size_t vlen);
 
 /* The shape table of the block being filled (writer). */
 struct wk__shape_ent {
