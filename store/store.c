@@ -173,7 +173,7 @@ struct wk__writer {
     uint64_t c_next_block, c_next_alert, c_next_quar;
 
     ZSTD_CCtx *cctx;
-    struct wk__buf enc;   /* values of the event being added (format 2) */
+    struct wk__buf enc;   /* an event's values while the block before it is sealed */
     struct wk__buf desc;  /* its shape descriptor */
     struct wk__shapes shapes; /* shape table of the open block */
     int64_t prev_ts;      /* timestamp of the open block's last record */
