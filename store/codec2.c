@@ -775,15 +775,28 @@ static int intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint64_
     return 0;
 }
 
+size_t wk__shapes_section_len(const struct wk__shapes *t)
+{
+    uint8_t v[10];
+    return wk__varint_put(v, t->n) + wk__varint_put(v, t->bytes.len) + t->bytes.len;
+}
+
+void wk__shapes_section_put(const struct wk__shapes *t, uint8_t *p)
+{
+    size_t n = wk__varint_put(p, t->n);
+    n += wk__varint_put(p + n, t->bytes.len);
+    if (t->bytes.len)
+        memcpy(p + n, t->bytes.p, t->bytes.len);
+}
+
 int wk__shapes_section(const struct wk__shapes *t, struct wk__buf *out)
 {
-    int rc = wk__buf_reserve(out, t->bytes.len + 20);
+    size_t n = wk__shapes_section_len(t);
+    int rc = wk__buf_reserve(out, n);
     if (rc < 0)
         return rc;
-    PUTV(out, t->n);
-    PUTV(out, t->bytes.len);
-    memcpy(out->p + out->len, t->bytes.p, t->bytes.len);
-    out->len += t->bytes.len;
+    wk__shapes_section_put(t, out->p + out->len);
+    out->len += n;
     return 0;
 }
 

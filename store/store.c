@@ -978,21 +978,21 @@ static int seal(struct wk_store *st)
      * in front of the records when it fits (no copy of the records: ~860 instructions per
      * event); else both are copied into blk and the next blocks keep a gap this large. */
     size_t records = w->raw.len - w->gap;
-    w->blk.len = 0;
-    if ((rc = wk__shapes_section(&w->shapes, &w->blk)) < 0)
-        return rc;
+    size_t tlen = wk__shapes_section_len(&w->shapes);
     const uint8_t *bp;
-    size_t blen = w->blk.len + records;
+    size_t blen = tlen + records;
     size_t grow_gap = 0;
-    if (w->blk.len <= w->gap) {
-        uint8_t *at = w->raw.p + w->gap - w->blk.len;
-        memcpy(at, w->blk.p, w->blk.len);
+    if (tlen <= w->gap) { /* written there directly, not built apart and copied */
+        uint8_t *at = w->raw.p + w->gap - tlen;
+        wk__shapes_section_put(&w->shapes, at);
         bp = at;
     } else {
-        if ((rc = wk__buf_put(&w->blk, w->raw.p + w->gap, records)) < 0)
+        w->blk.len = 0;
+        if ((rc = wk__shapes_section(&w->shapes, &w->blk)) < 0 ||
+            (rc = wk__buf_put(&w->blk, w->raw.p + w->gap, records)) < 0)
             return rc;
         bp = w->blk.p;
-        grow_gap = (w->blk.len - records) * 2 + 256;
+        grow_gap = tlen * 2 + 256;
     }
     if (blen > UINT32_MAX)
         return WK_ELIMIT;

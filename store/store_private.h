@@ -235,6 +235,9 @@ struct wk__shapes {
 int wk__shapes_intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint32_t *id);
 /* Append the table section (varint count, varint byte length, entries) to out. */
 int wk__shapes_section(const struct wk__shapes *t, struct wk__buf *out);
+/* The section's length, and the section written at p (that many bytes of room). */
+size_t wk__shapes_section_len(const struct wk__shapes *t);
+void wk__shapes_section_put(const struct wk__shapes *t, uint8_t *p);
 void wk__shapes_reset(struct wk__shapes *t);
 void wk__shapes_fini(struct wk__shapes *t);
 
