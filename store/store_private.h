@@ -166,12 +166,13 @@ static inline int64_t wk__unzigzag(uint64_t v)
  * values (original first, strings as references into it when found there) into vals. */
 int wk__enc2_event(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
 struct wk__shapes;
-/* wk__enc2_event for the writer of the block whose shape table is t: the same bytes, the
- * descriptor of a shape met recently taken from t's memo, which the wk__shapes_intern(t,
- * desc->p, desc->len) that follows then also uses (no hashing, and the id directly when
- * the shape is already in the table). */
+/* wk__enc2_event for the writer of the block whose shape table is t: the same bytes. The
+ * descriptor is *dp[0..*dl): appended to desc, or for a shape met recently t's memo's
+ * copy (desc as it was; valid until the next call with t), which the
+ * wk__shapes_intern(t, *dp, *dl) that follows then also uses (no hashing, and the id
+ * directly when the shape is already in the table). t NULL: always in desc. */
 int wk__enc2_add(struct wk__shapes *t, struct wk__buf *desc, struct wk__buf *vals,
-                 const struct wk_event *ev);
+                 const struct wk_event *ev, const uint8_t **dp, size_t *dl);
 /* The same bytes by the plain search in order (no wide scan, no memo), for tests. */
 int wk__enc2_event_slow(struct wk__buf *desc, struct wk__buf *vals, const struct wk_event *ev);
 /* The encoder's scan: 0 not chosen yet (AVX2 when the CPU has it), 1 AVX2, 2 SSE2 (tests
@@ -181,6 +182,12 @@ extern int wk__enc2_isa;
  * for vlen + 40 bytes; *prev_ts is the block's last timestamp (0 at its start). */
 void wk__enc2_record(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
                      const uint8_t *vals, size_t vlen);
+/* The same record for values already in raw's spare room, raw->p[at .. at + vlen) with
+ * at >= raw->len, raw having room for raw->len + 20 + vlen: the header is written at
+ * raw->len and the values moved next to it unless they are there already (at = raw->len +
+ * the header's length). */
+void wk__enc2_record_at(struct wk__buf *raw, int64_t *prev_ts, int64_t ts, uint32_t sid,
+                        size_t at, size_t vlen);
 
 /* The shape table of the block being filled (writer). */
 struct wk__shape_ent {
@@ -191,9 +198,10 @@ struct wk__shape_ent {
  * says of each field, so that an event of a known shape is told by comparing it with the
  * entry instead of writing and hashing its descriptor; and its id in the open block. */
 struct wk__memo_field {
-    uint32_t klen, khash, koff, rec; /* koff: the name's bytes in the entry's desc */
+    uint64_t name;  /* the key's len and hash as they lie in struct wk_key (8 bytes) */
+    uint32_t value; /* the value's kind, flags and rec as in struct wk_value (4 bytes) */
+    uint32_t koff;  /* the name's bytes in the entry's desc */
     uint64_t dots;
-    uint8_t kind, flags;
 };
 struct wk__shape_memo {
     bool used, hashed, has_sid;
@@ -217,8 +225,9 @@ struct wk__shapes {
     size_t nslots;
     uint64_t gen;    /* + 1 per reset: ids of an older generation are void */
     struct wk__shape_memo *memo; /* WK__SHAPE_MEMO slots, NULL until the first use */
-    /* the descriptor wk__enc2_add just wrote is memo[hint]'s, when wk__shapes_intern is
-     * given hint_p and hint_len (the writer's buffer, unchanged in between) */
+    /* the descriptor wk__enc2_add just gave is memo[hint]'s, when wk__shapes_intern is
+     * given hint_p and hint_len (in the writer's buffer or the entry, unchanged in
+     * between) */
     const uint8_t *hint_p;
     size_t hint_len;
     uint32_t hint;
@@ -226,6 +235,9 @@ struct wk__shapes {
 int wk__shapes_intern(struct wk__shapes *t, const uint8_t *desc, size_t len, uint32_t *id);
 /* Append the table section (varint count, varint byte length, entries) to out. */
 int wk__shapes_section(const struct wk__shapes *t, struct wk__buf *out);
+/* The section's length, and the section written at p (that many bytes of room). */
+size_t wk__shapes_section_len(const struct wk__shapes *t);
+void wk__shapes_section_put(const struct wk__shapes *t, uint8_t *p);
 void wk__shapes_reset(struct wk__shapes *t);
 void wk__shapes_fini(struct wk__shapes *t);
 

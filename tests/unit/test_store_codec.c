@@ -33,9 +33,11 @@ static void encode_block(struct wk_event **evs, size_t n, struct wk__buf *desc,
     int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
         desc->len = vals->len = 0;
-        WK_ASSERT_OK(wk__enc2_add(shapes, desc, vals, evs[i]));
+        const uint8_t *dp;
+        size_t dl;
+        WK_ASSERT_OK(wk__enc2_add(shapes, desc, vals, evs[i], &dp, &dl));
         uint32_t sid;
-        WK_ASSERT_OK(wk__shapes_intern(shapes, desc->p, desc->len, &sid));
+        WK_ASSERT_OK(wk__shapes_intern(shapes, dp, dl, &sid));
         WK_ASSERT_OK(wk__buf_reserve(recs, vals->len + 40));
         wk__enc2_record(recs, &prev, wk_event_ts(evs[i]), sid, vals->p, vals->len);
     }
@@ -536,6 +538,13 @@ static void same_bytes(const struct wk__buf *a, const struct wk__buf *b)
     WK_ASSERT(memcmp(a->p, b->p, a->len) == 0);
 }
 
+/* The descriptor wk__enc2_add gave (in its buffer or the memo's) is b's bytes. */
+static void same_desc(const uint8_t *dp, size_t dl, const struct wk__buf *b)
+{
+    WK_ASSERT_UINT_EQ(dl, b->len);
+    WK_ASSERT(memcmp(dp, b->p, dl) == 0);
+}
+
 static void same_as_slow(struct same_enc *c, const struct wk_event *ev)
 {
     c->d1.len = c->v1.len = c->d2.len = c->v2.len = c->d3.len = c->v3.len = 0;
@@ -543,13 +552,21 @@ static void same_as_slow(struct same_enc *c, const struct wk_event *ev)
     WK_ASSERT_OK(wk__enc2_event_slow(&c->d2, &c->v2, ev));
     same_bytes(&c->d1, &c->d2);
     same_bytes(&c->v1, &c->v2);
-    /* The writer's: the memo's descriptor and the id it gives, as the table gives them. */
-    size_t n0 = c->memo.n;
-    WK_ASSERT_OK(wk__enc2_add(&c->memo, &c->d3, &c->v3, ev));
-    same_bytes(&c->d3, &c->d2);
+    /* The writer's: the memo's descriptor and the id it gives, as the table gives them;
+     * a descriptor written goes after what the buffer holds (some bytes, now and then). */
+    size_t n0 = c->memo.n, pre = c->events % 3;
+    const uint8_t *dp;
+    size_t dl;
+    WK_ASSERT_OK(wk__buf_reserve(&c->d3, pre));
+    if (pre)
+        memset(c->d3.p, 0xee, pre);
+    c->d3.len = pre;
+    WK_ASSERT_OK(wk__enc2_add(&c->memo, &c->d3, &c->v3, ev, &dp, &dl));
+    same_desc(dp, dl, &c->d2);
+    WK_ASSERT(c->d3.len == pre || (c->d3.len == pre + dl && dp == c->d3.p + pre));
     same_bytes(&c->v3, &c->v2);
     uint32_t s1, s2;
-    WK_ASSERT_OK(wk__shapes_intern(&c->memo, c->d3.p, c->d3.len, &s1));
+    WK_ASSERT_OK(wk__shapes_intern(&c->memo, dp, dl, &s1));
     WK_ASSERT_OK(wk__shapes_intern(&c->plain, c->d2.p, c->d2.len, &s2));
     WK_ASSERT_UINT_EQ(s1, s2);
     WK_ASSERT_UINT_EQ(c->memo.n, c->plain.n);
@@ -764,12 +781,14 @@ WK_TEST(shape_memo_tells_shapes_apart)
                 }
                 WK_ASSERT_OK(wk_event_add_value_sn(ev, var == 1 ? 1 : 0, &k, var == 3 ? 1 : 0, &v));
                 d1.len = v1.len = d2.len = v2.len = 0;
-                WK_ASSERT_OK(wk__enc2_add(&memo, &d1, &v1, ev));
+                const uint8_t *dp;
+                size_t dl;
+                WK_ASSERT_OK(wk__enc2_add(&memo, &d1, &v1, ev, &dp, &dl));
                 WK_ASSERT_OK(wk__enc2_event_slow(&d2, &v2, ev));
-                same_bytes(&d1, &d2);
+                same_desc(dp, dl, &d2);
                 same_bytes(&v1, &v2);
                 uint32_t s1, s2;
-                WK_ASSERT_OK(wk__shapes_intern(&memo, d1.p, d1.len, &s1));
+                WK_ASSERT_OK(wk__shapes_intern(&memo, dp, dl, &s1));
                 WK_ASSERT_OK(wk__shapes_intern(&plain, d2.p, d2.len, &s2));
                 WK_ASSERT_UINT_EQ(s1, s2);
                 ids[n++] = s1;
@@ -789,4 +808,97 @@ WK_TEST(shape_memo_tells_shapes_apart)
     wk__buf_fini(&v1);
     wk__buf_fini(&d2);
     wk__buf_fini(&v2);
+}
+
+/* The writer's record around values already in the block's spare room: the bytes of the
+ * record written from a copy, wherever the values wait (the header's length predicted
+ * right, too short, too long) and whatever the lengths of its varints. */
+WK_TEST(record_in_place_is_the_copied_record)
+{
+    static uint8_t vals[40000];
+    for (size_t i = 0; i < sizeof(vals); i++)
+        vals[i] = (uint8_t)(i * 7 + 3);
+    const size_t vlens[] = {0, 1, 100, 122, 127, 128, 200, 16370, 16384, 20000, 40000};
+    const int64_t deltas[] = {0, 1, -1, 63, 64, 100000, -1000000007, INT64_C(1) << 50};
+    const uint32_t sids[] = {0, 127, 128, 20000};
+    for (size_t a = 0; a < sizeof(vlens) / sizeof(*vlens); a++) {
+        for (size_t b = 0; b < sizeof(deltas) / sizeof(*deltas); b++) {
+            for (size_t c = 0; c < sizeof(sids) / sizeof(*sids); c++) {
+                for (size_t at = 0; at <= 20; at += 3) {
+                    struct wk__buf x = {0}, y = {0};
+                    int64_t px = 1700000000000000000LL, py = px, ts = px + deltas[b];
+                    WK_ASSERT_OK(wk__buf_put(&x, "abc", 3));
+                    WK_ASSERT_OK(wk__buf_put(&y, "abc", 3));
+                    WK_ASSERT_OK(wk__buf_reserve(&x, vlens[a] + 40));
+                    wk__enc2_record(&x, &px, ts, sids[c], vals, vlens[a]);
+                    WK_ASSERT_OK(wk__buf_reserve(&y, at + 20 + vlens[a]));
+                    memcpy(y.p + y.len + at, vals, vlens[a]);
+                    wk__enc2_record_at(&y, &py, ts, sids[c], y.len + at, vlens[a]);
+                    same_bytes(&x, &y);
+                    WK_ASSERT_INT_EQ(px, py);
+                    wk__buf_fini(&x);
+                    wk__buf_fini(&y);
+                }
+            }
+        }
+    }
+}
+
+/* Events through wk_store_add and back, in blocks of 4 KiB: records under 128 bytes and
+ * over 16 KiB (their length's varint not the predicted 2 bytes), events that seal the
+ * block before them (their values wait while it is sealed), time going back and jumping,
+ * and over 128 shapes (ids of 2 bytes). */
+WK_TEST(writer_records_round_trip_whatever_their_size)
+{
+    struct wk_store_opts o;
+    wk_store_opts_init(&o);
+    o.fsync = false;
+    o.block_raw_max = 4096;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/sizes", wk_test_tmpdir());
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
+    enum { N = 700 };
+    static struct wk_event *evs[N];
+    static char big[30000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    int64_t ts = 1700000000000000000LL;
+    for (int i = 0; i < N; i++) {
+        ts += i % 11 == 0 ? -5000 : i % 13 == 0 ? (INT64_C(1) << 40) : 1000;
+        struct wk_event *ev = evs[i] = ev_new(ts);
+        char name[32], v[64];
+        snprintf(name, sizeof(name), "shape.f%d", i % 150); /* 150 shapes */
+        snprintf(v, sizeof(v), "v%d", i);
+        add_str(ev, 0, name, v, strlen(v));
+        if (i % 5 == 1) {
+            char orig[128];
+            int n = snprintf(orig, sizeof(orig), "type=X msg=audit(%d) %s", i, v);
+            add_str(ev, 0, "event.original", orig, (size_t)n);
+        }
+        if (i % 17 == 3)
+            add_str(ev, 0, "big", big + i % 100, 17000 + (size_t)i * 3);
+    }
+    for (int i = 0; i < N; i++)
+        WK_ASSERT_OK(wk_store_add(st, evs[i], NULL, NULL));
+    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    struct wk_store_iter *it;
+    WK_ASSERT_OK(wk_store_iter_new(r, NULL, &it));
+    const struct wk_event *ev;
+    struct wk_store_ref ref;
+    int i = 0, rc;
+    while ((rc = wk_store_iter_next(it, &ev, &ref)) == 1) {
+        WK_ASSERT(i < N);
+        WK_ASSERT(wk_event_equal(ev, evs[i]));
+        i++;
+    }
+    WK_ASSERT_INT_EQ(rc, 0);
+    WK_ASSERT_INT_EQ(i, N);
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+    wk_store_close(st);
+    for (i = 0; i < N; i++)
+        wk_event_free(evs[i]);
 }
