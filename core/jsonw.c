@@ -448,6 +448,7 @@ struct wk__jsonw_node {
     uint32_t slot; /* its place in w->slots (a child), for the next event to empty */
     uint8_t kind;
     bool valid; /* N_VALUE string: valid UTF-8 (else base64) */
+    bool clean; /* N_VALUE string: ascii_clean (valid, written as it is) */
 };
 
 #define NODE(w, i) (&(w)->nodes[(i) - 1])
@@ -671,7 +672,8 @@ static void leaf(struct ev_build *b, uint32_t obj, size_t i, size_t start, size_
     struct wk__jsonw_node *e = NODE(b->w, c);
     e->v = v;
     if (v->kind == WK_VAL_STR) {
-        e->valid = utf8_ok(v->u.s, v->len);
+        e->clean = ascii_clean(v->u.s, v->len, false);
+        e->valid = e->clean || utf8_ok(v->u.s, v->len);
         if (!e->valid)
             bin_note(b, v->rec, &f->key, f->dots, upto, -1);
     } else if (v->kind == WK_VAL_STRLIST) {
@@ -772,6 +774,16 @@ static void put_value(struct wk_jsonw *w, const struct wk__jsonw_node *e)
             size_t l = list ? v->u.items[i].len : v->len;
             if (i)
                 put1(w, ',');
+            if ((list ? ascii_clean(s, l, false) : e->clean) && reserve(w, l + 2)) {
+                char *o = w->p + w->len;
+                *o++ = '"';
+                copy_any(o, s, l);
+                o += l;
+                *o++ = '"';
+                *o = '\0';
+                w->len = (size_t)(o - w->p);
+                continue;
+            }
             if (list ? utf8_ok(s, l) : e->valid) {
                 put_str(w, s, l);
                 continue;
@@ -823,7 +835,7 @@ static void put_flat(struct wk_jsonw *w, const struct ev_build *b, unsigned rec)
         }
         put_key(w, !first, f->key.name, kl);
         first = false;
-        struct wk__jsonw_node e = {.v = &f->v, .valid = cls & F_VALID};
+        struct wk__jsonw_node e = {.v = &f->v, .valid = cls & F_VALID, .clean = cls & F_VCLEAN};
         put_value(w, &e);
     }
     put1(w, '}');
@@ -1005,7 +1017,7 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
         uint32_t c = child_set(&b, root, "@timestamp", 10, N_VALUE);
         if (c) {
             NODE(w, c)->v = &tsv;
-            NODE(w, c)->valid = true;
+            NODE(w, c)->valid = NODE(w, c)->clean = true; /* RFC 3339: ASCII */
         }
     }
     for (size_t i = 0; i < ev->n && !b.fail && !b.refuse; i++) {
