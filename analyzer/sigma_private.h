@@ -193,6 +193,11 @@ struct sg_pfield {
     struct wk_key key;
     uint32_t kid;            /* key's id in the ruleset's key table */
     uint32_t minlen;         /* the shortest literal's length: a shorter value holds none */
+    /* the first two bytes of every literal in either case (ASCII letters), as bits of a
+     * 65536-bit set indexed by the two bytes as a little-endian 16-bit word: a short value
+     * without one of them holds no literal and is not scanned; NULL when a literal is
+     * shorter than 2 bytes */
+    uint64_t *bigrams;
     SG_VEC(char *) lits;     /* folded literals */
     SG_VEC(uint32_t) owner;  /* literal i belongs to rule owner.v[i] */
     void *db;                /* hs_database_t */
