@@ -464,3 +464,26 @@ WK_TEST(prefilter_byte_pairs_same_alerts)
     wk_event_free(ev);
     pair_fini(&p);
 }
+
+/* The key table's name comparison (sigma_private.h wk__sg_name_eq: words, the last ones
+ * overlapping) against memcmp: names of 0..40 bytes equal, and differing at every
+ * position. (A key's hash is compared first, so a wrong answer here would only show on a
+ * hash collision in the rules tests.) */
+WK_TEST(name_eq_as_memcmp)
+{
+    char a[48], b[48];
+    int checked = 0;
+    for (uint32_t n = 0; n <= 40; n++) {
+        for (uint32_t i = 0; i < n; i++)
+            a[i] = b[i] = (char)('a' + (i * 7) % 26);
+        WK_ASSERT(wk__sg_name_eq(a, b, n));
+        for (uint32_t at = 0; at < n; at++) {
+            b[at] ^= 0x20;
+            WK_ASSERT(!wk__sg_name_eq(a, b, n));
+            WK_ASSERT(!wk__sg_name_eq(b, a, n));
+            b[at] ^= 0x20;
+            checked++;
+        }
+    }
+    WK_ASSERT_INT_EQ(checked, 820);
+}
