@@ -572,6 +572,102 @@ static bool kw_add(struct wk_rule_scratch *sc, size_t *len, const char *s, size_
     return true;
 }
 
+/* One value's haystacks (a list: one per item; a number: its text). */
+static bool kw_add_value(struct wk_rule_scratch *sc, size_t *len, const struct wk_value *v)
+{
+    const char *s;
+    size_t n;
+    if (v->kind == WK_VAL_STR) /* value_text's own answer, without the call */
+        return kw_add(sc, len, v->u.s, v->len);
+    if (v->kind == WK_VAL_STRLIST) {
+        for (uint32_t k = 0; k < v->len; k++)
+            if (!kw_add(sc, len, v->u.items[k].s, v->u.items[k].len))
+                return false;
+        return true;
+    }
+    return !value_text(v, sc, &s, &n) || kw_add(sc, len, s, n);
+}
+
+/* kw_scan's haystacks in one walk of the event's fields: the record's arguments are
+ * set aside (as joined_argv finds them) while its other values are added, then the
+ * joined argv (the leading run of string arguments, written straight into the buffer)
+ * and the arguments after that run. The haystacks are the same as joined_argv and the
+ * walk after it give, in another order, which a scan for literals without a NUL byte
+ * does not see (each haystack ends with one). @return false when out of memory. */
+static bool kw_haystacks(const struct ctx *c, size_t *lenp)
+{
+    struct wk_rule_scratch *sc = c->sc;
+    size_t len = 0;
+    bool join = false;
+    if (c->ls && c->ls->keyword_join_type && c->rec) {
+        const struct wk_value *t = wk_event_get(c->ev, c->rec, &type_key);
+        join = t && t->kind == WK_VAL_STR && !strcasecmp(t->u.s, c->ls->keyword_join_type);
+    }
+    const struct wk_value *argp[MAX_ARGV];
+    uint64_t have[MAX_ARGV / 64] = { 0 };
+    size_t nf = wk_event_nfields(c->ev);
+    const struct wk_field *f = wk_event_fields(c->ev);
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk_value *v = &f[i].v;
+        int ai;
+        if (v->rec != c->rec)
+            continue;
+        if (join && (ai = arg_index(&f[i].key)) >= 0 && ai < MAX_ARGV) {
+            argp[ai] = v;
+            have[ai / 64] |= 1ULL << (ai % 64);
+            continue;
+        }
+        if (!kw_add_value(sc, &len, v))
+            return false;
+    }
+    if (join) {
+        unsigned n = 0;
+        size_t jl = 0;
+        while (n < MAX_ARGV && (have[n / 64] >> (n % 64) & 1u) && argp[n]->kind == WK_VAL_STR)
+            jl += argp[n++]->len + 1;
+        if (n && len + jl + 1 > sc->kwcap) {
+            size_t cap = (len + jl + 1) * 2;
+            char *p = realloc(sc->kwbuf, cap);
+            if (!p)
+                return false;
+            sc->kwbuf = p;
+            sc->kwcap = cap;
+        }
+        size_t at = len;
+        for (unsigned i = 0; i < n; i++) { /* "a0 a1 ...\0" */
+            memcpy(sc->kwbuf + len, argp[i]->u.s, argp[i]->len);
+            len += argp[i]->len;
+            sc->kwbuf[len++] = i + 1 < n ? ' ' : '\0';
+        }
+        /* joined_argv's answer for this record, for a keyword the database does not hold */
+        size_t al = n ? len - at - 1 : 0;
+        if (al + 1 > sc->argv_cap) {
+            char *p = realloc(sc->argv, (al + 1) * 2);
+            if (!p)
+                return false;
+            sc->argv = p;
+            sc->argv_cap = (al + 1) * 2;
+        }
+        memcpy(sc->argv, sc->kwbuf + at, al);
+        sc->argv_len = al;
+        sc->argv_n = n;
+        sc->argv_gen = sc->gen;
+        sc->argv_rec = c->rec;
+        for (unsigned w = 0; w < MAX_ARGV / 64; w++) { /* the arguments after the run */
+            uint64_t m = have[w];
+            if (n > w * 64)
+                m &= n - w * 64 >= 64 ? 0 : ~0ULL << (n - w * 64);
+            for (; m; m &= m - 1) {
+                unsigned i = w * 64 + (unsigned)__builtin_ctzll(m);
+                if (!kw_add_value(sc, &len, argp[i]))
+                    return false;
+            }
+        }
+    }
+    *lenp = len;
+    return true;
+}
+
 /* Scan the record's keyword haystacks (those keyword_matcher searches: the joined argv and
  * every string of the record, numbers as text) once with the keyword database. An argument
  * already in the joined argv is left out: a literal in it is in the joined argv too.
@@ -584,6 +680,16 @@ static bool kw_scan(const struct ctx *c)
     const char *s;
     size_t len = 0, n;
     unsigned nargs;
+    if (!wk__sg_plain_lookups) {
+        if (!kw_haystacks(c, &len))
+            return false;
+        wk__sg_prefilter_kw_scan(sc, sc->kwbuf, len);
+        sc->kw_gen = sc->gen;
+        sc->kw_rec = c->rec;
+        sc->kw_ls = c->ls;
+        return true;
+    }
+    /* the plain path (tests of the one above): the joined argv, then a walk of the rest */
     if (joined_argv(c, &s, &n, &nargs) && !kw_add(sc, &len, s, n))
         return false;
     size_t nf = wk_event_nfields(c->ev);

@@ -21,6 +21,11 @@
 #include <hs/hs.h>
 #endif
 
+/* sg_pfield.bigrams: a set of 65536 bits, bit a | b << 8 for the byte pair a b; values up
+ * to BIGRAM_SCAN_MAX bytes are checked against it. */
+#define BIGRAM_BITS 65536u
+#define BIGRAM_SCAN_MAX 64
+
 #if WK_HAVE_HYPERSCAN /* the factor analysis feeds the Hyperscan databases only */
 /* A factor: (field, literal) pairs; the rule is a candidate when any pair is seen. */
 struct fpair {
@@ -241,6 +246,7 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
             free(f->lits.v[k]);
         free(f->lits.v);
         free(f->owner.v);
+        free(f->bigrams);
 #if WK_HAVE_HYPERSCAN
         hs_free_database(f->db);
 #endif
@@ -519,6 +525,27 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
             for (size_t i = 0; i < pf->lits.n; i++)
                 if (strlen(pf->lits.v[i]) < pf->minlen)
                     pf->minlen = (uint32_t)strlen(pf->lits.v[i]);
+            free(pf->bigrams);
+            pf->bigrams = NULL;
+            if (pf->minlen >= 2 && pf->minlen != UINT32_MAX &&
+                !(pf->bigrams = calloc(BIGRAM_BITS / 64, sizeof(uint64_t)))) {
+                rc = -ENOMEM;
+                break;
+            }
+            for (size_t i = 0; pf->bigrams && i < pf->lits.n; i++) {
+                /* the literals are folded; Hyperscan's caseless match takes either case
+                 * of an ASCII letter */
+                const unsigned char *lt = (const unsigned char *)pf->lits.v[i];
+                for (unsigned v = 0; v < 4; v++) {
+                    unsigned a = wk__sg_fold[lt[0]], b = wk__sg_fold[lt[1]];
+                    if (v & 1u)
+                        a = a >= 'a' && a <= 'z' ? a - 32 : a;
+                    if (v & 2u)
+                        b = b >= 'a' && b <= 'z' ? b - 32 : b;
+                    unsigned x = a | b << 8;
+                    pf->bigrams[x >> 6] |= UINT64_C(1) << (x & 63);
+                }
+            }
             hs_database_t *db = NULL;
             rc = compile_lits(pf->lits.v, pf->lits.n, HS_FLAG_SINGLEMATCH, &db);
             pf->db = db;
@@ -613,10 +640,29 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
     return 0;
 }
 
+/* Can s[0..len), len >= minlen >= 2, hold a literal of the field? Not without the first
+ * two bytes of one of them (in either case) where one still fits. */
+static bool bigram_seen(const uint64_t *bg, const char *s, size_t len, size_t minlen)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i + minlen <= len; i++) {
+        unsigned x = u[i] | (unsigned)u[i + 1] << 8;
+        if (bg[x >> 6] >> (x & 63) & 1u)
+            return true;
+    }
+    return false;
+}
+
 static void scan(struct hit *h, const char *s, size_t len)
 {
-    if (len < h->pf->minlen && !wk__sg_plain_lookups) /* no literal of the database fits */
-        return;
+    if (!wk__sg_plain_lookups) {
+        if (len < h->pf->minlen) /* no literal of the database fits */
+            return;
+        /* a call of hs_scan costs some 450 instructions whatever the length: most values
+         * are short and hold none of the literals' first byte pairs */
+        if (h->pf->bigrams && len <= BIGRAM_SCAN_MAX && !bigram_seen(h->pf->bigrams, s, len, h->pf->minlen))
+            return;
+    }
     (void)hs_scan(h->pf->db, s, (unsigned)len, 0, h->sc->hs, on_hit, h);
 }
 #endif

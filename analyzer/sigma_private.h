@@ -193,6 +193,11 @@ struct sg_pfield {
     struct wk_key key;
     uint32_t kid;            /* key's id in the ruleset's key table */
     uint32_t minlen;         /* the shortest literal's length: a shorter value holds none */
+    /* the first two bytes of every literal in either case (ASCII letters), as bits of a
+     * 65536-bit set indexed by the two bytes as a little-endian 16-bit word: a short value
+     * without one of them holds no literal and is not scanned; NULL when a literal is
+     * shorter than 2 bytes */
+    uint64_t *bigrams;
     SG_VEC(char *) lits;     /* folded literals */
     SG_VEC(uint32_t) owner;  /* literal i belongs to rule owner.v[i] */
     void *db;                /* hs_database_t */
@@ -310,16 +315,26 @@ int wk__sg_intern_keys(struct wk_ruleset *rs);
 static inline bool wk__sg_name_eq(const char *a, const char *b, uint32_t n)
 {
     uint64_t x, y;
-    while (n >= 8) {
-        memcpy(&x, a, 8), memcpy(&y, b, 8);
-        if (x != y)
-            return false;
-        a += 8, b += 8, n -= 8;
+    if (n >= 8) {
+        for (; n > 8; a += 8, b += 8, n -= 8) {
+            memcpy(&x, a, 8), memcpy(&y, b, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8), memcpy(&y, b + n - 8, 8); /* the last 8, overlapping */
+        return x == y;
     }
-    while (n--)
-        if (*a++ != *b++)
-            return false;
-    return true;
+    uint32_t p, q, r, t;
+    if (n >= 4) { /* the first 4 and the last 4 */
+        memcpy(&p, a, 4), memcpy(&q, b, 4), memcpy(&r, a + n - 4, 4), memcpy(&t, b + n - 4, 4);
+        return p == q && r == t;
+    }
+    uint16_t c, d, e, f;
+    if (n >= 2) {
+        memcpy(&c, a, 2), memcpy(&d, b, 2), memcpy(&e, a + n - 2, 2), memcpy(&f, b + n - 2, 2);
+        return c == d && e == f;
+    }
+    return n == 0 || *a == *b;
 }
 
 /* The id of a field name that is in rs's key table, or UINT32_MAX. */

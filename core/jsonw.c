@@ -347,6 +347,68 @@ static inline bool utf8_ok(const char *s, size_t n)
     return i == n || !(load_short(s + i, n - i) & high) || wk__utf8_valid(s, n);
 }
 
+/* The bytes of x that are '.' (the high bit of each; as esc8_mask, only the lowest exact). */
+static inline uint64_t dot8_mask(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t d = x ^ (ones * '.');
+    return (d - ones) & ~d & high;
+}
+
+/* Is every byte of s[0..n) written as it is inside a JSON string and ASCII (so valid
+ * UTF-8 too): 0x20..0x7f but '"' and '\\', and not '.' when dot? One scan settles both what
+ * utf8_ok and the escaping would each look for (and a name's structural dots). */
+static inline bool ascii_clean(const char *s, size_t n, bool dot)
+{
+    const uint64_t high = 0x8080808080808080u;
+    size_t i = 0;
+#ifdef __SSE2__
+    if (n >= 16) {
+        const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+                      dt = _mm_set1_epi8(dot ? '.' : '"'), c1f = _mm_set1_epi8(0x1f);
+        for (;; i += 16) {
+            if (i + 16 > n)
+                i = n - 16; /* the last 16 bytes, overlapping the ones seen */
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i bad = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(_mm_subs_epu8(x, c1f), _mm_setzero_si128()),
+                             _mm_cmpeq_epi8(x, q)),
+                _mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, dt)));
+            if (_mm_movemask_epi8(_mm_or_si128(bad, x))) /* x: its high bits */
+                return false;
+            if (i + 16 == n)
+                return true;
+        }
+    }
+#endif
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        if (esc8_mask(x) | (x & high) | (dot ? dot8_mask(x) : 0))
+            return false;
+    }
+    if (i == n)
+        return true;
+    uint64_t x = load_short(s + i, n - i);
+    return !(esc8_mask(x) | (x & high) | (dot ? dot8_mask(x) : 0));
+}
+
+/* o[0..n) = s[0..n): short ones by fixed-size moves, without the call. */
+static inline void copy_any(char *o, const char *s, size_t n)
+{
+    if (n > 16) {
+        memcpy(o, s, n);
+    } else if (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, s, 8);
+        memcpy(&y, s + n - 8, 8);
+        memcpy(o, &x, 8);
+        memcpy(o + n - 8, &y, 8);
+    } else {
+        copy_short(o, s, n);
+    }
+}
+
 void wk_jsonw_int(struct wk_jsonw *w, int64_t v)
 {
     char t[24], *e = t + sizeof(t), *p = e;
@@ -386,6 +448,7 @@ struct wk__jsonw_node {
     uint32_t slot; /* its place in w->slots (a child), for the next event to empty */
     uint8_t kind;
     bool valid; /* N_VALUE string: valid UTF-8 (else base64) */
+    bool clean; /* N_VALUE string: ascii_clean (valid, written as it is) */
 };
 
 #define NODE(w, i) (&(w)->nodes[(i) - 1])
@@ -395,10 +458,15 @@ struct wk__jsonw_node {
 /* A record whose every name has no dot and every value is a string, list, integer, bool
  * or null is "flat": its object is its fields in order (names are unique per record), so
  * its fields are linked in a list (next[], head/tail per record) instead of placed in the
- * node tree; valid[] keeps each string's UTF-8 verdict for the writing. */
+ * node tree; cls[] keeps what the writing needs to know of each field (F_*). */
 struct flat {
     uint32_t *next, *head, *tail; /* field indices + 1, 0: none */
-    uint8_t *valid, *flat;        /* per field; per record (1..nrec) */
+    uint8_t *cls, *flat;          /* per field (of a record); per record (1..nrec) */
+};
+enum {
+    F_VALID = 1,  /* a string: valid UTF-8 (else base64) */
+    F_KCLEAN = 2, /* the name: ascii_clean with no dot (valid, no escape, no structure) */
+    F_VCLEAN = 4, /* a string: ascii_clean (valid, written as it is) */
 };
 
 struct ev_build {
@@ -604,7 +672,8 @@ static void leaf(struct ev_build *b, uint32_t obj, size_t i, size_t start, size_
     struct wk__jsonw_node *e = NODE(b->w, c);
     e->v = v;
     if (v->kind == WK_VAL_STR) {
-        e->valid = utf8_ok(v->u.s, v->len);
+        e->clean = ascii_clean(v->u.s, v->len, false);
+        e->valid = e->clean || utf8_ok(v->u.s, v->len);
         if (!e->valid)
             bin_note(b, v->rec, &f->key, f->dots, upto, -1);
     } else if (v->kind == WK_VAL_STRLIST) {
@@ -705,6 +774,16 @@ static void put_value(struct wk_jsonw *w, const struct wk__jsonw_node *e)
             size_t l = list ? v->u.items[i].len : v->len;
             if (i)
                 put1(w, ',');
+            if ((list ? ascii_clean(s, l, false) : e->clean) && reserve(w, l + 2)) {
+                char *o = w->p + w->len;
+                *o++ = '"';
+                copy_any(o, s, l);
+                o += l;
+                *o++ = '"';
+                *o = '\0';
+                w->len = (size_t)(o - w->p);
+                continue;
+            }
             if (list ? utf8_ok(s, l) : e->valid) {
                 put_str(w, s, l);
                 continue;
@@ -734,9 +813,29 @@ static void put_flat(struct wk_jsonw *w, const struct ev_build *b, unsigned rec)
     bool first = true;
     for (uint32_t i = b->fl.head[rec]; i; i = b->fl.next[i - 1]) {
         const struct wk_field *f = &b->ev->fields[i - 1];
-        put_key(w, !first, f->key.name, f->key.len);
+        const uint8_t cls = b->fl.cls[i - 1];
+        size_t kl = f->key.len, vl = f->v.len;
+        if ((cls & (F_KCLEAN | F_VCLEAN)) == (F_KCLEAN | F_VCLEAN) && reserve(w, kl + vl + 6)) {
+            /* `,"name":"value"`: both settled by ascii_clean, copied as they are */
+            char *o = w->p + w->len;
+            *o = ',';
+            o += !first;
+            *o++ = '"';
+            copy_any(o, f->key.name, kl);
+            o += kl;
+            memcpy(o, "\":\"", 3);
+            o += 3;
+            copy_any(o, f->v.u.s, vl);
+            o += vl;
+            *o++ = '"';
+            *o = '\0';
+            w->len = (size_t)(o - w->p);
+            first = false;
+            continue;
+        }
+        put_key(w, !first, f->key.name, kl);
         first = false;
-        struct wk__jsonw_node e = {.v = &f->v, .valid = b->fl.valid[i - 1]};
+        struct wk__jsonw_node e = {.v = &f->v, .valid = cls & F_VALID, .clean = cls & F_VCLEAN};
         put_value(w, &e);
     }
     put1(w, '}');
@@ -826,20 +925,26 @@ static bool flat_init(struct ev_build *b)
     fl->next = w->flat;
     fl->head = fl->next + ev->n;
     fl->tail = fl->head + nr;
-    fl->valid = (uint8_t *)(fl->tail + nr);
-    fl->flat = fl->valid + ev->n;
+    fl->cls = (uint8_t *)(fl->tail + nr);
+    fl->flat = fl->cls + ev->n;
     memset(fl->head, 0, 2 * nr * sizeof(uint32_t));
     memset(fl->flat, 1, nr);
     fl->flat[0] = 0;
     for (size_t i = 0; i < ev->n; i++) {
         const struct wk_field *f = &ev->fields[i];
         unsigned r = f->v.rec;
-        if (!r || r > ev->nrec || !fl->flat[r])
+        if (!r || r > ev->nrec)
+            continue;
+        /* every record field's name is looked at (the main loop then skips its UTF-8
+         * check when it is clean), whether or not its record is still flat */
+        bool kc = ascii_clean(f->key.name, f->key.len, true);
+        fl->cls[i] = kc ? F_KCLEAN : 0;
+        if (!fl->flat[r])
             continue;
         enum wk_kind k = f->v.kind;
         if ((k != WK_VAL_STR && k != WK_VAL_STRLIST && k != WK_VAL_INT && k != WK_VAL_BOOL &&
              k != WK_VAL_NULL) ||
-            has_dot(f->key.name, f->key.len))
+            (!kc && has_dot(f->key.name, f->key.len)))
             fl->flat[r] = 0;
     }
     return true;
@@ -852,12 +957,16 @@ static void flat_add(struct ev_build *b, size_t i)
     const struct wk_field *f = &b->ev->fields[i];
     const struct wk_value *v = &f->v;
     struct flat *fl = &b->fl;
-    fl->valid[i] = 1;
     if (v->kind == WK_VAL_STR) {
-        fl->valid[i] = utf8_ok(v->u.s, v->len);
-        if (!fl->valid[i])
+        if (ascii_clean(v->u.s, v->len, false)) {
+            fl->cls[i] |= F_VALID | F_VCLEAN;
+        } else if (utf8_ok(v->u.s, v->len)) {
+            fl->cls[i] |= F_VALID;
+        } else {
             bin_note(b, v->rec, &f->key, f->dots, f->key.len, -1);
+        }
     } else if (v->kind == WK_VAL_STRLIST) {
+        fl->cls[i] |= F_VALID; /* put_value checks each item itself */
         for (uint32_t j = 0; j < v->len && !b->fail; j++) {
             if (!utf8_ok(v->u.items[j].s, v->u.items[j].len))
                 bin_note(b, v->rec, &f->key, f->dots, f->key.len, (long)j);
@@ -908,7 +1017,7 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
         uint32_t c = child_set(&b, root, "@timestamp", 10, N_VALUE);
         if (c) {
             NODE(w, c)->v = &tsv;
-            NODE(w, c)->valid = true;
+            NODE(w, c)->valid = NODE(w, c)->clean = true; /* RFC 3339: ASCII */
         }
     }
     for (size_t i = 0; i < ev->n && !b.fail && !b.refuse; i++) {
@@ -916,7 +1025,8 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
         uint32_t parent = root;
         /* What event_json.c refuses (a key jansson will not take, a pointer over its
          * buffer: the bound is loose) or where it differs by accident: decided there. */
-        if (f->key.len > 1000 || !utf8_ok(f->key.name, f->key.len)) {
+        bool kclean = flat && f->v.rec && f->v.rec <= ev->nrec && (b.fl.cls[i] & F_KCLEAN);
+        if (f->key.len > 1000 || (!kclean && !utf8_ok(f->key.name, f->key.len))) {
             b.fail = true;
             break;
         }

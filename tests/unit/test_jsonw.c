@@ -603,3 +603,47 @@ WK_TEST(random_flat_records_are_written_as_jansson_does)
     wk_event_free(ev);
     wk_jsonw_fini(&w);
 }
+
+/* Names and values of flat records, 1..72 bytes (the one-scan check of core/jsonw.c,
+ * ascii_clean, takes 16 bytes at a time then the last 16 overlapping, or words below 16),
+ * with one special byte (or a UTF-8 pair) at every position: what needs an escape, a
+ * byte >= 0x80 (valid UTF-8 or not), a dot in a name, and bytes next to them that need
+ * nothing; against jansson. A value or name wrongly found clean is copied as it is and
+ * differs here. */
+WK_TEST(flat_record_names_and_values_with_a_special_at_every_position)
+{
+    static const char *const specials[] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f",
+                                            "\x80", "\xc3\xa9", "\xff", ".", " ", "~" };
+    struct wk_jsonw w = {0};
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    int written = 0;
+    char s[80], name[80];
+    for (size_t k = 0; k < WK_ARRAY_SIZE(specials); k++) {
+        size_t sl = strlen(specials[k]);
+        for (size_t n = 1; n <= 72; n++) {
+            for (size_t at = 0; at + sl <= n; at++) {
+                memset(s, 'v', n);
+                memcpy(s + at, specials[k], sl);
+                s[n] = '\0';
+                size_t nl = n < 40 ? n : 40, nat = at + sl <= nl ? at : nl - sl;
+                memset(name, 'k', nl);
+                memcpy(name + nat, specials[k], sl);
+                name[nl] = '\0';
+                wk_event_reset(ev);
+                wk_event_set_ts(ev, 1);
+                WK_ASSERT_OK(wk_event_add_record(ev));
+                WK_ASSERT_OK(wk_event_add_record(ev));
+                add_str(ev, 1, "type", "EXECVE", 6);
+                add_str(ev, 1, "a0", s, n);          /* a clean name, the value */
+                add_str(ev, 2, name, "clean", 5);    /* the name (a dot: not flat) */
+                add_str(ev, 2, "a1", s, n);
+                add_str(ev, 0, "event.action", s, n);
+                written += same_as_jansson(&w, ev);
+            }
+        }
+    }
+    WK_ASSERT(written > 20000);
+    wk_event_free(ev);
+    wk_jsonw_fini(&w);
+}

@@ -382,3 +382,108 @@ WK_TEST(fast_argv_join_same_alerts)
     wk_event_free(ev);
     pair_fini(&p);
 }
+
+/* The prefilter's byte-pair check (prefilter.c bigram_seen: a short value without the
+ * first two bytes of a literal, in either case, where one still fits, is not scanned)
+ * against every value scanned: literals of 3..7 bytes at the start, in the middle and at
+ * the very end of values (or the whole value), in mixed case, next to values holding only
+ * their first bytes, in one field and in a string list. */
+WK_TEST(prefilter_byte_pairs_same_alerts)
+{
+    static const char *const lits[] = { "abc", "x/y-z", "Sh4d", "passwd", "QQ.rr7", "_k=v" };
+    static const char fill[] = "abcdxyz/-_.=QWSP47 passwdsh";
+    const size_t nl = sizeof(lits) / sizeof(lits[0]);
+    char path[4200], ls[4200], yaml[8192];
+    size_t len = 0;
+    for (size_t r = 0; r < nl; r++) {
+        len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+                                "%stitle: bg%zu\nid: 44444444-4444-4444-8444-%012zu\n"
+                                "logsource: {product: linux, service: auditd}\n"
+                                "detection:\n  sel:\n    type: EXECVE\n"
+                                "    a0|contains: ['%s', '%s']\n  condition: sel\n",
+                                r ? "---\n" : "", r, r, lits[r], lits[(r + 2) % nl]);
+        WK_ASSERT(len < sizeof(yaml));
+    }
+    snprintf(path, sizeof(path), "%s/bg.yml", wk_test_tmpdir());
+    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
+    FILE *f = fopen(path, "w");
+    WK_ASSERT(f != NULL);
+    fputs(yaml, f);
+    fclose(f);
+    struct pair p;
+    memset(&p, 0, sizeof(p));
+    struct wk_rule_loader *l = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, path), (int)nl);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &p.rs));
+    WK_ASSERT_UINT_EQ(wk_rule_loader_nrejects(l), 0);
+    wk_rule_loader_free(l);
+    WK_ASSERT(p.rs->prefilter);
+    WK_ASSERT_OK(wk_rule_scratch_new(&p.fast, p.rs, NULL));
+    WK_ASSERT_OK(wk_rule_scratch_new(&p.plain, p.rs, NULL));
+    struct wk_key type = wk_key_init("type"), a0 = wk_key_init("a0");
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (int n = 0; n < 6000; n++) {
+        char v[2][96];
+        for (int k = 0; k < 2; k++) {
+            const char *lit = lits[rnd((uint32_t)nl)];
+            size_t ll = strlen(lit), pre = rnd(4) ? rnd(70) : 0, post = rnd(3) ? 0 : rnd(4);
+            size_t o = 0;
+            for (size_t i = 0; i < pre; i++)
+                v[k][o++] = fill[rnd(sizeof(fill) - 1)];
+            /* the literal, or only its first 2..len-1 bytes */
+            size_t take = rnd(5) ? ll : 2 + rnd((uint32_t)ll - 2);
+            for (size_t i = 0; i < take; i++) {
+                char c = lit[i];
+                if (rnd(2) && c >= 'a' && c <= 'z')
+                    c = (char)(c - 32);
+                else if (rnd(2) && c >= 'A' && c <= 'Z')
+                    c = (char)(c + 32);
+                v[k][o++] = c;
+            }
+            for (size_t i = 0; i < post; i++)
+                v[k][o++] = fill[rnd(sizeof(fill) - 1)];
+            v[k][o] = '\0';
+        }
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, "auditd", 6));
+        int rec = wk_event_add_record(ev);
+        WK_ASSERT(rec > 0);
+        WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &type, "EXECVE", 6));
+        if (rnd(8)) {
+            WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &a0, v[0], strlen(v[0])));
+        } else {
+            struct wk_str items[2] = { { v[0], strlen(v[0]) }, { v[1], strlen(v[1]) } };
+            WK_ASSERT_OK(wk_event_add_strlist(ev, (unsigned)rec, &a0, items, 2));
+        }
+        pair_eval(&p, ev);
+    }
+    WK_ASSERT(p.alerts > 3000);
+    wk_event_free(ev);
+    pair_fini(&p);
+}
+
+/* The key table's name comparison (sigma_private.h wk__sg_name_eq: words, the last ones
+ * overlapping) against memcmp: names of 0..40 bytes equal, and differing at every
+ * position. (A key's hash is compared first, so a wrong answer here would only show on a
+ * hash collision in the rules tests.) */
+WK_TEST(name_eq_as_memcmp)
+{
+    char a[48], b[48];
+    int checked = 0;
+    for (uint32_t n = 0; n <= 40; n++) {
+        for (uint32_t i = 0; i < n; i++)
+            a[i] = b[i] = (char)('a' + (i * 7) % 26);
+        WK_ASSERT(wk__sg_name_eq(a, b, n));
+        for (uint32_t at = 0; at < n; at++) {
+            b[at] ^= 0x20;
+            WK_ASSERT(!wk__sg_name_eq(a, b, n));
+            WK_ASSERT(!wk__sg_name_eq(b, a, n));
+            b[at] ^= 0x20;
+            checked++;
+        }
+    }
+    WK_ASSERT_INT_EQ(checked, 820);
+}
