@@ -33,6 +33,10 @@ static int desc_has(const uint8_t *p, size_t len, const char *f, size_t fl)
     size_t pos = 0;
     uint64_t nrec, nf, orig, klen, x;
     int found = 2;
+    /* names are in the descriptor as bytes: most shapes lack them (one scan, not a parse
+     * of every field: descriptors run to kilobytes) */
+    if (!wk__find(p, len, (const uint8_t *)f, fl))
+        return 2;
     if (wk__varint_get(p, len, &pos, &nrec) < 0 || wk__varint_get(p, len, &pos, &nf) < 0 ||
         wk__varint_get(p, len, &pos, &orig) < 0)
         return WK_ECORRUPT;
