@@ -21,7 +21,7 @@
 #include "watchkeeper/mem.h"
 #include "watchkeeper/store.h"
 
-/* Block value: a fixed header, then one zstd frame of the records. */
+/* Block value: a fixed header, then one zstd frame of the records (or two: format 5). */
 #define WK__BLK_FORMAT 1u  /* records of format 1 (docs/store.md) */
 #define WK__BLK_FORMAT2 2u /* shape table + records of format 2 */
 #define WK__BLK_MERGED 3u  /* cold tier: several blocks in one frame (below) */
