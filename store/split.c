@@ -185,11 +185,33 @@ static int split_records(struct wk__split *s, const char *f, size_t fl, const ui
     if (rc < 0)
         return rc;
     s->a.len = s->b.len = s->map.len = 0;
+    /* First which shapes the records use: a block where none or all have the field (no
+     * auditd events, say) stays one frame without its records being copied. */
+    size_t pos = t.end;
+    uint32_t na = 0, nb = 0, gap = 0;
+    while (pos < blen) {
+        uint64_t rl, d, sid;
+        size_t q = 0;
+        rc = WK_ECORRUPT;
+        if (wk__varint_get(bp, blen, &pos, &rl) < 0 || rl > blen - pos ||
+            wk__varint_get(bp + pos, (size_t)rl, &q, &d) < 0 ||
+            wk__varint_get(bp + pos, (size_t)rl, &q, &sid) < 0 ||
+            (rc = stab_cls(&t, sid, f, fl)) < 0)
+            goto out;
+        pos += (size_t)rl;
+        if (rc == 1)
+            na++;
+        else
+            nb++;
+    }
+    rc = 0;
+    if (!na || !nb)
+        goto out;
+    na = nb = 0;
     if ((rc = wk__buf_put(&s->a, bp, t.end)) < 0)
         goto out;
-    size_t pos = t.end;
+    pos = t.end;
     int64_t prev = 0, pa = 0, pb = 0;
-    uint32_t na = 0, nb = 0, gap = 0;
     while (pos < blen) {
         size_t p0 = pos, q = 0;
         uint64_t rl, d, sid;
