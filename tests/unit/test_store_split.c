@@ -262,7 +262,8 @@ static void split_round_trip(size_t from, size_t to, const char *field, struct s
     WK_ASSERT_INT_EQ(wk__blkview_next(&v, &body, &bl, &ts), 0);
     ss->first_records += j;
     /* a damaged or cut value is refused or misread, never read out of bounds (ASan) */
-    for (size_t at = WK__BLK_HDR; val.len < 3000 && at < val.len; at += 5) {
+    for (size_t at = WK__BLK_HDR; ss->split % 4 == 1 && val.len < 3000 && at < val.len;
+         at += 7) {
         struct wk__buf bad = {0};
         WK_ASSERT_OK(wk__buf_put(&bad, val.p, val.len));
         bad.p[at] ^= (uint8_t)(1u << (at % 8));
