@@ -7,7 +7,8 @@
  * usage: store_bench EVENTS.jsonl|- STORE_DIR [ZSTD_LEVEL [KEY [BLOCK_KIB]]]
  * (an existing store and /dev/null: the queries alone; WK_BENCH_KEY_ONLY=N: the key query
  * alone, N times, for profiling: callgrind, perf record -e cpu-clock; WK_BENCH_ALL_ONLY=N:
- * the "everything" query alone)
+ * the "everything" query alone; WK_BENCH_SPLIT=FIELD: the hot blocks' split field, "" for
+ * none; WK_BENCH_NOAGE=1: blocks sealed by size only, for instruction counts)
  */
 #include "config.h"
 
@@ -134,6 +135,10 @@ int main(int argc, char **argv)
     o.fsync = getenv("WK_BENCH_NOFSYNC") == NULL;
     if (getenv("WK_BENCH_NODICT"))
         o.dictionaries = false;
+    if (getenv("WK_BENCH_SPLIT")) /* the split field of hot blocks ("": none) */
+        o.split_field = getenv("WK_BENCH_SPLIT");
+    if (getenv("WK_BENCH_NOAGE")) /* blocks sealed by size only: the same blocks each run */
+        o.block_age_ns = INT64_MAX / 2;
     if (getenv("WK_BENCH_COLD_KIB"))
         o.cold_block_bytes = (size_t)atoi(getenv("WK_BENCH_COLD_KIB")) << 10;
     struct wk_store *st;

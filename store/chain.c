@@ -212,7 +212,7 @@ static int check_block(uint64_t id, const uint8_t *h, const uint8_t *raw, size_t
                        struct wk_store_verify_result *res)
 {
     uint8_t hash[32];
-    if (h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT && h[WK__BLK_OFF_FORMAT] != WK__BLK_FORMAT2)
+    if (wk__blk_format(h) != WK__BLK_FORMAT && wk__blk_format(h) != WK__BLK_FORMAT2)
         return bad(res, id, "block %llu: bad header", (unsigned long long)id);
     if (prev && memcmp(h + WK__BLK_OFF_PREV, prev, 32) != 0)
         return bad(res, id, "block %llu: previous-block hash does not match (block removed, "

@@ -273,6 +273,7 @@ static int one(struct wk_store *st, uint64_t keep_hot, struct cold *w, uint64_t 
             (rc = wk__buf_put(&w->raw, w->one.p, w->one.len)) < 0 ||
             (rc = wk__buf_put(&w->hdrs, h, WK__BLK_HDR)) < 0)
             break;
+        wk__blk_hdr_unsplit(w->hdrs.p + w->hdrs.len - WK__BLK_HDR); /* now one frame */
         if (!n++)
             first = id;
         old += v.mv_size;
@@ -313,6 +314,7 @@ static int one(struct wk_store *st, uint64_t keep_hot, struct cold *w, uint64_t 
             }
             memcpy(w->out.p, h1, WK__BLK_HDR);
             if (WK__BLK_HDR + (size_t)z < h1len) {
+                wk__blk_hdr_unsplit(w->out.p); /* one frame */
                 wk__put_u32le(w->out.p + WK__BLK_OFF_DICT, dict);
                 w->out.len = WK__BLK_HDR + (size_t)z;
             } else {

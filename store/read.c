@@ -116,6 +116,12 @@ struct wk_store_iter {
     struct wk__buf form;   /* the decompressed form of the value at form_key */
     uint64_t form_key;
     bool in_sel;
+    /* split blocks (format 5): a filter with a term on a block's split field reads its
+     * first frame alone; amap: the block index of each of its records */
+    bool split_ok;
+    bool use_amap;
+    uint32_t *amap;
+    size_t camap, namap;
 };
 
 static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id)
@@ -164,7 +170,8 @@ int wk__blkloc_init(uint64_t key, const void *val, size_t vlen, uint32_t member,
     loc->vlen = vlen;
     loc->key = key;
     loc->member = member;
-    if (vlen >= WK__BLK_HDR && record_format(p[WK__BLK_OFF_FORMAT])) {
+    if (vlen >= WK__BLK_HDR && (record_format(p[WK__BLK_OFF_FORMAT]) ||
+                                p[WK__BLK_OFF_FORMAT] == WK__BLK_SPLIT)) {
         if (member)
             return WK_ECORRUPT;
         loc->hdr = p;
@@ -277,6 +284,13 @@ int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
 {
     size_t hl, raw = 0;
     uint32_t dict;
+    if (vlen >= WK__BLK_HDR && val[WK__BLK_OFF_FORMAT] == WK__BLK_SPLIT) {
+        dict = wk__get_u32le(val + WK__BLK_OFF_DICT);
+        struct wk__dict *d = dict ? dict_find(st, txn, dict) : NULL;
+        if (dict && !d)
+            return WK_ECORRUPT;
+        return wk__split_raw(dctx, d ? d->ddict : NULL, val, vlen, out);
+    }
     if (vlen >= WK__BLK_HDR && record_format(val[WK__BLK_OFF_FORMAT])) {
         hl = WK__BLK_HDR;
         raw = wk__get_u32le(val + WK__BLK_OFF_RAW);
@@ -869,6 +883,46 @@ static int sel_init(struct wk_store_iter *it)
     return wk__rbsel_new(&it->sel, q);
 }
 
+/* A split block (format 5) whose split field one of the filter's terms compares: only
+ * records of shapes with that field can match, and those are the first frame's, so open
+ * the view on it alone. @return 1 (open), 0 (not such a block: read it whole), <0. */
+static int iter_split(struct wk_store_iter *it, const struct wk__blkloc *loc)
+{
+    struct wk__splitv sv;
+    if (!it->split_ok || loc->nmembers != 1 || loc->vlen < WK__BLK_HDR ||
+        loc->val[WK__BLK_OFF_FORMAT] != WK__BLK_SPLIT)
+        return 0;
+    int rc = wk__split_parse(loc->val, loc->vlen, &sv);
+    if (rc < 0)
+        return rc;
+    bool term = false;
+    for (size_t i = 0; i < it->f.nterms && !term; i++)
+        term = streq(sv.field, sv.flen, it->f.terms[i].field);
+    if (!term)
+        return 0;
+    if (it->raw_key != loc->key) {
+        it->raw_key = 0;
+        if (sv.na > it->camap) {
+            uint32_t *a = realloc(it->amap, sv.na * sizeof(*a));
+            if (!a)
+                return -ENOMEM;
+            it->amap = a;
+            it->camap = sv.na;
+        }
+        uint32_t dict = wk__get_u32le(loc->val + WK__BLK_OFF_DICT);
+        struct wk__dict *d = dict ? dict_find(it->r->st, it->r->txn, dict) : NULL;
+        if (dict && !d)
+            return WK_ECORRUPT;
+        if ((rc = wk__split_first(it->r->dctx, d ? d->ddict : NULL, &sv, &it->raw, it->amap)) < 0)
+            return rc;
+        it->namap = sv.na;
+        it->raw_key = loc->key;
+    }
+    it->use_amap = true;
+    rc = wk__blkview_open(&it->view, WK__BLK_FORMAT2, it->raw.p, it->raw.len);
+    return rc < 0 ? rc : 1;
+}
+
 /* Open the iterator on block id: a member of a rebuild value through the selective
  * reader, any other through its records. */
 static int iter_open(struct wk_store_iter *it)
@@ -898,6 +952,9 @@ static int iter_open(struct wk_store_iter *it)
         return wk__rbsel_open(it->sel, loc.key, loc.val + WK__MRG_HDR, loc.nmembers, it->form.p,
                               it->form.len, loc.member);
     }
+    it->use_amap = false;
+    if ((rc = iter_split(it, &loc)) != 0)
+        return rc < 0 ? rc : 0;
     if (it->raw_key != loc.key) {
         it->raw_key = 0;
         if ((rc = wk__store_block_raw(it->r->st, it->r->txn, it->r->dctx, loc.val, loc.vlen,
@@ -924,6 +981,7 @@ int wk_store_iter_new(struct wk_store_reader *r, const struct wk_store_filter *f
     if (f)
         it->f = *f;
     pf_init(&it->pf, &it->f);
+    it->split_ok = !it->f.raw && it->f.nterms > 0; /* (a raw pre-check reads whole blocks) */
     int rc = sel_init(it);
     if (rc < 0) {
         wk_store_iter_free(it);
@@ -1008,6 +1066,11 @@ int wk_store_iter_next(struct wk_store_iter *it, const struct wk_event **ev,
             return rc;
         if (!event_match(&it->f, it->ev))
             continue;
+        if (it->use_amap) { /* the first frame's record idx is the block's amap[idx] */
+            if (idx >= it->namap)
+                return WK_ECORRUPT;
+            idx = it->amap[idx];
+        }
         *ev = it->ev;
         if (ref) {
             ref->block = it->id;
@@ -1028,6 +1091,7 @@ struct wk_store_iter *wk_store_iter_free(struct wk_store_iter *it)
     wk_event_free(it->ev);
     wk__rbsel_free(it->sel);
     wk__buf_fini(&it->form);
+    free(it->amap);
     free(it);
     return NULL;
 }

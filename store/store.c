@@ -188,6 +188,7 @@ struct wk__writer {
     bool dict_done;
     uint32_t dict_id;
     ZSTD_CDict *cdict;
+    struct wk__split *split; /* split.c's scratch */
 };
 
 static int want_add(struct wk__writer *w, const char *name, size_t len, uint64_t set);
@@ -314,6 +315,7 @@ static struct wk__writer *writer_free(struct wk__writer *w)
     wk__buf_fini(&w->samples);
     free(w->ssizes);
     ZSTD_freeCDict(w->cdict);
+    wk__split_free(w->split);
     free(w);
     return NULL;
 }
@@ -504,6 +506,7 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
     st->opts = *opts;
     st->opts.index_terms = NULL;
     st->opts.key_path = NULL;
+    st->opts.split_field = NULL;
     st->rdonly = opts->read_only;
     if (st->opts.block_raw_max < 1024)
         st->opts.block_raw_max = 1024;
@@ -519,6 +522,17 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
     if (!st->dir || !st->key_path) {
         rc = -ENOMEM;
         goto fail;
+    }
+    {
+        const char *sf = opts->split_field ? opts->split_field : "auditd.key";
+        if (strlen(sf) > WK__SPLIT_FIELD_MAX) {
+            rc = -EINVAL;
+            goto fail;
+        }
+        if (*sf && !(st->opts.split_field = st->split_field = strdup(sf))) {
+            rc = -ENOMEM;
+            goto fail;
+        }
     }
     const char *const *terms = opts->index_terms ? opts->index_terms : default_terms;
     for (size_t i = 0; terms[i]; i++)
@@ -680,6 +694,7 @@ struct wk_store *wk_store_close(struct wk_store *st)
     for (size_t i = 0; st->terms && i < st->nterms; i++)
         free(st->terms[i]);
     free(st->terms);
+    free(st->split_field);
     free(st->dir);
     free(st->key_path);
     pthread_rwlock_destroy(&st->maplock);
@@ -998,16 +1013,15 @@ static int seal(struct wk_store *st)
         return WK_ELIMIT;
     if (st->opts.dictionaries && !w->dict_done && (rc = dict_sample(st, bp, blen, records)) < 0)
         return rc;
-    size_t bound = ZSTD_compressBound(blen);
-    b->val.len = 0;
-    if ((rc = wk__buf_reserve(&b->val, WK__BLK_HDR + bound)) < 0)
+    /* one frame, or two (split.c: a query on the split field reads the first alone) */
+    uint8_t format;
+    if ((rc = wk__split_compress(&w->split, w->cctx, st->opts.split_field, bp, blen, &b->val,
+                                 WK__BLK_HDR, &format)) < 0)
         return rc;
-    size_t z = ZSTD_compress2(w->cctx, b->val.p + WK__BLK_HDR, bound, bp, blen);
-    if (ZSTD_isError(z))
-        return -EIO;
+    size_t z = b->val.len - WK__BLK_HDR;
     uint8_t *h = b->val.p;
     memset(h, 0, WK__BLK_HDR);
-    h[WK__BLK_OFF_FORMAT] = WK__BLK_FORMAT2;
+    h[WK__BLK_OFF_FORMAT] = format;
     h[WK__BLK_OFF_HDRLEN] = WK__BLK_HDR & 0xff;
     h[WK__BLK_OFF_HDRLEN + 1] = WK__BLK_HDR >> 8;
     wk__put_u32le(h + WK__BLK_OFF_COUNT, w->count);

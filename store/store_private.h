@@ -21,10 +21,13 @@
 #include "watchkeeper/mem.h"
 #include "watchkeeper/store.h"
 
-/* Block value: a fixed header, then one zstd frame of the records. */
+/* Block value: a fixed header, then one zstd frame of the records (or two: format 5). */
 #define WK__BLK_FORMAT 1u  /* records of format 1 (docs/store.md) */
 #define WK__BLK_FORMAT2 2u /* shape table + records of format 2 */
 #define WK__BLK_MERGED 3u  /* cold tier: several blocks in one frame (below) */
+/* A hot block of format-2 records in two frames (split.c, docs/store.md "Split blocks"):
+ * the header's raw size, count and hashes are those of the single-frame form. */
+#define WK__BLK_SPLIT 5u
 #define WK__BLK_FLAG_COLD 0x01u
 /* A merged value (key: its first member's id): format (3), flags, u16 header length,
  * u32 member count, u32 dictionary id, u32 0, then each member's own 128-byte header,
@@ -421,6 +424,8 @@ struct wk_store {
     pthread_mutex_t wrote_mu;
     uint8_t wrote_key[16];
     struct wk__wrote { uint64_t id; uint64_t mac; } wrote[1024];
+
+    char *split_field; /* opts.split_field's copy (NULL: no split) */
 };
 #define WK__WROTE_SLOTS 1024u
 
@@ -454,11 +459,54 @@ int wk__store_block_find(struct wk_store *st, MDB_txn *txn, uint64_t id, struct 
 /* Describe member `member` of a value read at `key`. @return 0 or WK_ECORRUPT. */
 int wk__blkloc_init(uint64_t key, const void *val, size_t vlen, uint32_t member,
                     struct wk__blkloc *loc);
-/* The record format (1 or 2) of a block header. */
+/* The record format (1 or 2) of a block header (a split block's records are format 2). */
 static inline uint8_t wk__blk_format(const uint8_t *hdr)
 {
-    return hdr[WK__BLK_OFF_FORMAT];
+    return hdr[WK__BLK_OFF_FORMAT] == WK__BLK_SPLIT ? WK__BLK_FORMAT2 : hdr[WK__BLK_OFF_FORMAT];
 }
+/* A header copied into a merged value names its record format (the value is one frame). */
+static inline void wk__blk_hdr_unsplit(uint8_t *hdr)
+{
+    if (hdr[WK__BLK_OFF_FORMAT] == WK__BLK_SPLIT)
+        hdr[WK__BLK_OFF_FORMAT] = WK__BLK_FORMAT2;
+}
+
+/* split.c: split hot blocks (format 5). */
+#define WK__SPLIT_FIELD_MAX 255
+struct wk__split; /* the writer's scratch */
+/* Compress the block bp[0..blen) (shape table + records of format 2) into val after its
+ * first hdr bytes (val->len = hdr + payload; val reset): when field (NULL or "": never) is
+ * set and both some records' shapes have it and some do not, as two frames (*format =
+ * WK__BLK_SPLIT), else one (WK__BLK_FORMAT2). cctx's parameters and dictionary apply to
+ * both. *sp: scratch, created on first use, freed by wk__split_free. @return 0, <0. */
+int wk__split_compress(struct wk__split **sp, ZSTD_CCtx *cctx, const char *field,
+                       const uint8_t *bp, size_t blen, struct wk__buf *val, size_t hdr,
+                       uint8_t *format);
+struct wk__split *wk__split_free(struct wk__split *s);
+/* The parts of a split value (pointers into it). */
+struct wk__splitv {
+    uint32_t count, raw;   /* of the block (header) */
+    const char *field;     /* the split field (flen bytes) */
+    size_t flen;
+    uint32_t na;           /* records in the first frame */
+    size_t rawa, rawb;     /* bytes of each frame's content */
+    const uint8_t *map;    /* the order map: na varints */
+    size_t maplen;
+    const uint8_t *fa, *fb; /* the frames */
+    size_t fa_len, fb_len;
+};
+/* @return 0 or WK_ECORRUPT. */
+int wk__split_parse(const uint8_t *val, size_t vlen, struct wk__splitv *sv);
+/* A split value's bytes in the single-frame form (out reset), checking that each record
+ * is in the frame its shape says. dd: the header's dictionary (NULL: none).
+ * @return 0, WK_ECORRUPT, -ENOMEM. */
+int wk__split_raw(ZSTD_DCtx *dctx, const ZSTD_DDict *dd, const uint8_t *val, size_t vlen,
+                  struct wk__buf *out);
+/* The first frame alone: its content (shape table + the field's records, a format-2 block
+ * of its own) into out (reset), the block index of each of its records into idx (room for
+ * sv->na). @return 0, WK_ECORRUPT, -ENOMEM. */
+int wk__split_first(ZSTD_DCtx *dctx, const ZSTD_DDict *dd, const struct wk__splitv *sv,
+                    struct wk__buf *out, uint32_t *idx);
 
 /* chain.c */
 void wk__chain_hash(uint64_t id, const uint8_t *hdr, uint8_t out[32]);

@@ -87,6 +87,12 @@ struct wk_store_opts {
      * false: merged values (format 3). Reading format-4 values needs the rebuilds
      * registered whatever this says. */
     bool cold_rebuild;
+    /* Hot blocks: the records of events whose shape has this field go in a zstd frame of
+     * their own (block format 5), so a query with a term on the field decompresses only
+     * that frame; full reads see the same records as before (docs/store.md, "Split
+     * blocks"). NULL: "auditd.key"; "": one frame per block (format 2). At most 255 bytes.
+     * Borrowed during open only. */
+    const char *split_field;
 };
 
 /** Fill opts with the defaults above. */
