@@ -168,9 +168,11 @@ static void encode_block(size_t from, size_t to, struct wk__buf *blk)
     int64_t prev = 0;
     for (size_t i = from; i < to; i++) {
         desc.len = vals.len = 0;
-        WK_ASSERT_OK(wk__enc2_add(&shapes, &desc, &vals, evs[i]));
+        const uint8_t *dp;
+        size_t dl;
+        WK_ASSERT_OK(wk__enc2_add(&shapes, &desc, &vals, evs[i], &dp, &dl));
         uint32_t sid;
-        WK_ASSERT_OK(wk__shapes_intern(&shapes, desc.p, desc.len, &sid));
+        WK_ASSERT_OK(wk__shapes_intern(&shapes, dp, dl, &sid));
         WK_ASSERT_OK(wk__buf_reserve(&recs, vals.len + 40));
         wk__enc2_record(&recs, &prev, wk_event_ts(evs[i]), sid, vals.p, vals.len);
     }
