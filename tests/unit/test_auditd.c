@@ -812,3 +812,157 @@ WK_TEST(memory_held_by_all_events_is_bounded)
     free(pad);
     free(line);
 }
+
+/* Lex one record body (fields from offset 0) of type typeno into fs. */
+static void lex_body(struct wk__au_fields *fs, const char *body, size_t len, int typeno)
+{
+    WK_ASSERT_OK(wk__au_lex_fields(body, len, 0, typeno, fs));
+}
+
+/* After each record, the hints of its type are that record's names, in order: the next
+ * record of the type is checked against them. */
+static void assert_hints_are_last_record(const struct wk__au_fields *fs, int typeno)
+{
+    const struct wk__au_hints *h = &fs->hints[(unsigned)typeno % WK_AU_HINT_TYPES];
+    WK_ASSERT_INT_EQ(h->typeno, typeno);
+    WK_ASSERT_UINT_EQ(h->n, fs->n < WK_AU_HINT_FIELDS ? fs->n : WK_AU_HINT_FIELDS);
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->nm[i] != fs->f[i].nm)
+            WK_FAIL("hint %zu of type %d is %s, the record's name there is %.*s", i, typeno,
+                    h->nm[i] ? h->nm[i]->key.name : "(none)", (int)fs->f[i].klen, fs->f[i].k);
+    }
+}
+
+WK_TEST(lexer_hints_are_the_last_records_names_and_values_stop_at_the_end)
+{
+    /* The lexer takes a field's name from its type's hints when the line's bytes match, and
+     * writes only the names that did not (a hit's hint holds the name already). A record
+     * whose names shift (subj dropped, then back) must leave the hints equal to its own
+     * names each time, whether each name was a hit or not; and every field is what a plain
+     * split of the line says. */
+    wk__au_names_init();
+    static const char *const recs[] = {
+        "arch=c000003e syscall=59 success=yes exit=0 items=2 ppid=1 pid=2 auid=0 uid=0 "
+        "subj=unconfined key=(null)",
+        "arch=c000003e syscall=59 success=yes exit=0 items=2 ppid=1 pid=2 auid=0 uid=0 "
+        "key=(null)",
+        "arch=c000003e syscall=59 success=no exit=-2 items=2 ppid=1 pid=2 auid=0 uid=0 "
+        "subj=unconfined key=\"k\"",
+        "arch=c000003e syscall=59 success=no exit=-2 items=2 ppid=1 pid=2 auid=0 uid=0 "
+        "subj=unconfined key=\"k\"",
+        "arch=c000003e syscall=59 new_field=1 success=yes exit=0 items=2 ppid=1 pid=2",
+    };
+    struct wk__au_fields fs;
+    memset(&fs, 0, sizeof(fs));
+    for (size_t r = 0; r < WK_ARRAY_SIZE(recs); r++) {
+        const char *b = recs[r];
+        lex_body(&fs, b, strlen(b), 1300);
+        assert_hints_are_last_record(&fs, 1300);
+        /* the fields: "k=v" tokens split on spaces (no spaces in these values) */
+        size_t n = 0;
+        for (const char *t = b; *t; n++) {
+            const char *sp = strchr(t, ' ');
+            size_t tl = sp ? (size_t)(sp - t) : strlen(t);
+            const char *eq = memchr(t, '=', tl);
+            WK_ASSERT(eq != NULL && n < fs.n);
+            const struct wk__au_field *f = &fs.f[n];
+            WK_ASSERT_MEM_EQ(f->k, f->klen, t, (size_t)(eq - t));
+            size_t vl = tl - (size_t)(eq - t) - 1;
+            const char *v = eq + 1;
+            if (vl >= 2 && v[0] == '"') {
+                v++;
+                vl -= 2;
+            }
+            WK_ASSERT_MEM_EQ(f->v, f->vlen, v, vl);
+            WK_ASSERT_UINT_EQ(f->khash, wk_key_hash(f->k, f->klen));
+            if (f->nm)
+                WK_ASSERT_MEM_EQ(f->nm->key.name, f->nm->key.len, f->k, f->klen);
+            t += tl + (sp != NULL);
+        }
+        WK_ASSERT_UINT_EQ(fs.n, n);
+    }
+    /* A value at the very end of the record is empty and plain, whatever byte follows the
+     * record in memory (here a quote, a brace and a single quote past len). */
+    static const char *const tails[] = { "a=1 k=\"", "a=1 k={", "a=1 k='", "a=1 k=\"x" };
+    for (size_t t = 0; t < WK_ARRAY_SIZE(tails); t++) {
+        size_t len = strlen(tails[t]) - (t < 3 ? 1 : 0);
+        lex_body(&fs, tails[t], len, 1300);
+        WK_ASSERT_UINT_EQ(fs.n, 2);
+        if (t < 3) {
+            WK_ASSERT_UINT_EQ(fs.f[1].vlen, 0);
+            WK_ASSERT_INT_EQ(fs.f[1].form, WK_AU_PLAIN);
+        } else { /* an unterminated quote: the rest of the record */
+            WK_ASSERT_INT_EQ(fs.f[1].form, WK_AU_DQUOTED);
+            WK_ASSERT_MEM_EQ(fs.f[1].v, fs.f[1].vlen, "x", 1);
+        }
+    }
+    wk__au_fields_fini(&fs);
+}
+
+WK_TEST(long_execve_record_keeps_every_field)
+{
+    /* A record of many fields sizes the event's table before they are added (one resize,
+     * not growing while they come): every field of the records before it, of it and after
+     * it is there, in order, with its value. */
+    enum { ARGS = 300 };
+    size_t cap = 64 * ARGS + 4096, n = 0;
+    char *in = malloc(cap);
+    n += (size_t)snprintf(in + n, cap - n, "%s\n",
+                          SYSC("777", "4242", "1", "/usr/bin/many", ""));
+    n += (size_t)snprintf(in + n, cap - n,
+                          "type=EXECVE msg=audit(1700000000.100:777): argc=%d", ARGS);
+    for (int i = 0; i < ARGS; i++)
+        n += (size_t)snprintf(in + n, cap - n, " a%d=\"arg-%d\"", i, i);
+    n += (size_t)snprintf(in + n, cap - n,
+                          "\ntype=CWD msg=audit(1700000000.100:777): cwd=\"/w\"\n"
+                          "type=PATH msg=audit(1700000000.100:777): item=0 name=\"/usr/bin/many\" "
+                          "inode=1 dev=fd:01 mode=0100755 ouid=0 ogid=0 rdev=00:00 "
+                          "nametype=NORMAL\n"
+                          "type=EOE msg=audit(1700000000.100:777): \n");
+    struct au_collect c;
+    au_collect_init(&c);
+    au_run(&c, "many", in, n);
+    WK_ASSERT_INT_EQ(c.events, 1);
+    const struct wk_event *ev = c.copies[0];
+    WK_ASSERT_UINT_EQ(wk_event_nrecords(ev), 4); /* EOE adds no record */
+    assert_str(ev, 1, "type", "SYSCALL");
+    assert_str(ev, 1, "pid", "4242");
+    assert_str(ev, 1, "ARCH", "x86_64");
+    assert_str(ev, 1, "SYSCALL", "execve");
+    assert_str(ev, 1, "AUID", "unset");
+    assert_str(ev, 2, "type", "EXECVE");
+    char name[16], want[16];
+    for (int i = 0; i < ARGS; i++) {
+        snprintf(name, sizeof(name), "a%d", i);
+        snprintf(want, sizeof(want), "arg-%d", i);
+        assert_str(ev, 2, name, want);
+    }
+    assert_str(ev, 3, "cwd", "/w");
+    assert_str(ev, 4, "nametype", "NORMAL");
+    assert_str(ev, 4, "OUID", "root");
+    const struct wk_value *args = ev_get(ev, 0, "process.args");
+    WK_ASSERT(args && args->kind == WK_VAL_STRLIST);
+    WK_ASSERT_UINT_EQ(args->len, ARGS);
+    for (int i = 0; i < ARGS; i++) {
+        snprintf(want, sizeof(want), "arg-%d", i);
+        WK_ASSERT_MEM_EQ(args->u.items[i].s, args->u.items[i].len, want, strlen(want));
+    }
+    /* the order of the fields: records in order, each record's in the line's order */
+    size_t nf = wk_event_nfields(ev), next_arg = 0;
+    unsigned last_rec = 0;
+    for (size_t i = 0; i < nf; i++) {
+        const struct wk_key *k = wk_event_field_key(ev, i);
+        const struct wk_value *v = wk_event_field_value(ev, i);
+        if (v->rec) {
+            WK_ASSERT(v->rec >= last_rec);
+            last_rec = v->rec;
+        }
+        if (v->rec == 2 && k->name[0] == 'a' && k->name[1] != 'r') {
+            snprintf(name, sizeof(name), "a%zu", next_arg++);
+            WK_ASSERT_STR_EQ(k->name, name);
+        }
+    }
+    WK_ASSERT_UINT_EQ(next_arg, ARGS);
+    au_collect_fini(&c);
+    free(in);
+}

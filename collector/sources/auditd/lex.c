@@ -355,6 +355,7 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
         size_t k0 = i;
         struct wk__au_field *f;
         const struct wk__au_name *nm = out->n < hint->n ? hint->nm[out->n] : NULL;
+        bool hinted = false; /* the name is the hint's: hw (== hint) holds it already */
         if (nm) {
             /* the name this position had in the last record of the type? (known names
              * hold no byte that ends or spoils a name, so it is what the scan would find)
@@ -389,6 +390,7 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
                 f->nm = nm;
                 f->enriched = enr;
                 f->nested = nested;
+                hinted = true;
                 goto value;
             }
         }
@@ -428,13 +430,15 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
         f->nm = find_name(f->khash, f->k, f->klen, (size_t)(s + len - f->k));
     value:
         i++;
-        if (i < len && s[i] == '"') {
+        /* what the value starts with (0 at the end of the line: a plain empty value) */
+        const unsigned char v0 = i < len ? u[i] : 0;
+        if (v0 == '"') {
             size_t e = byte_at(u, i + 1, len, '"');
             f->form = WK_AU_DQUOTED;
             f->v = s + i + 1;
             f->vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
-        } else if (i < len && s[i] == '\'') {
+        } else if (v0 == '\'') {
             if (!nested && f->klen == 3 && memcmp(f->k, "msg", 3) == 0) {
                 ssize_t r = lex_nested(s, i + 1, len, enriched, hint, hw, out);
                 if (r < 0)
@@ -449,7 +453,7 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
             f->v = s + i + 1;
             f->vlen = (uint32_t)(e - i - 1);
             i = e < len ? e + 1 : len;
-        } else if (i < len && s[i] == '{' && enr) {
+        } else if (v0 == '{' && enr) {
             /* ENRICHED SADDR={ saddr_fam=inet laddr=... } holds spaces */
             const char *q = memchr(s + i, '}', len - i);
             size_t e = q ? (size_t)(q - s) + 1 : len;
@@ -469,7 +473,7 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
             }
         }
         /* this record's names are the next one's hints (position n was read above) */
-        if (out->n < WK_AU_HINT_FIELDS)
+        if (!hinted && out->n < WK_AU_HINT_FIELDS)
             hw->nm[out->n] = f->nm;
         out->n++;
         if (i < len && u[i] == ' ') /* (the loop would skip it) */

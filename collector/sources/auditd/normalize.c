@@ -93,6 +93,9 @@ void wk__au_keys_init(void)
     pthread_once(&keys_once, keys_init);
 }
 
+/* Fields of a record that make add_record size the event's table first. */
+#define WK_AU_BIG_RECORD 48
+
 struct facts {
     struct wk_str type0;
     const char *sysname;
@@ -451,6 +454,14 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     lc[len] = 0;
     if ((rc = wk__au_lex_fields(lc, len, h.body, h.typeno, &p->fields)) < 0)
         return rc;
+    /* A record of many fields (a long command line's EXECVE) would grow the field table
+     * while they are added, once or twice, each time re-indexing every field before; one
+     * resize before them costs less. Room for the record's fields, the names computed for
+     * it and the event level's; records of a usual size leave the table alone (the event
+     * was sized for the recent events' fields). */
+    if (p->fields.n > WK_AU_BIG_RECORD &&
+        (rc = wk_event_reserve(ev, wk_event_nfields(ev) + p->fields.n + 64)) < 0)
+        return rc;
     /* the header's type and node end at a space: NUL-terminated in the copy too */
     lc[held->typeoff + held->typelen] = 0;
     if (held->has_node)
@@ -714,13 +725,14 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     }
 #define MISSING(k) (!enriched || !wk_event_get(ev, (unsigned)rec, (k)))
     if (is_syscall) {
+        /* libaudit's names are static strings: referenced, not copied */
         if (fx->archname && MISSING(&K_ARCH_U) &&
-            (rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_ARCH_U, fx->archname,
-                                   strlen(fx->archname))) < 0)
+            (rc = wk_event_add_str_ref(ev, (unsigned)rec, &K_ARCH_U, fx->archname,
+                                       strlen(fx->archname))) < 0)
             return rc;
         if (fx->sysname && MISSING(&K_SYSCALL_U) &&
-            (rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_SYSCALL_U, fx->sysname,
-                                   strlen(fx->sysname))) < 0)
+            (rc = wk_event_add_str_ref(ev, (unsigned)rec, &K_SYSCALL_U, fx->sysname,
+                                       strlen(fx->sysname))) < 0)
             return rc;
     }
     for (size_t i = 0; i < nids; i++) {
