@@ -88,6 +88,29 @@ static void pair_fini(struct pair *p)
 }
 
 /* Evaluate ev both ways: the same alerts (JSON text), in the same order. */
+/* Write yaml to the test's tmp dir as name, load it (nrules rules, none rejected) with the
+ * project's logsources, and open both scratches of p on it. */
+static void pair_from_yaml(struct pair *p, const char *name, const char *yaml, int nrules)
+{
+    char path[4096], ls[4096];
+    snprintf(path, sizeof(path), "%s/%s", wk_test_tmpdir(), name);
+    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
+    FILE *f = fopen(path, "w");
+    WK_ASSERT(f != NULL);
+    fputs(yaml, f);
+    fclose(f);
+    memset(p, 0, sizeof(*p));
+    struct wk_rule_loader *l = NULL;
+    WK_ASSERT_OK(wk_rule_loader_new(&l));
+    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, path), nrules);
+    WK_ASSERT_OK(wk_rule_loader_build(l, &p->rs));
+    WK_ASSERT_UINT_EQ(wk_rule_loader_nrejects(l), 0);
+    wk_rule_loader_free(l);
+    WK_ASSERT_OK(wk_rule_scratch_new(&p->fast, p->rs, NULL));
+    WK_ASSERT_OK(wk_rule_scratch_new(&p->plain, p->rs, NULL));
+}
+
 static void pair_eval(struct pair *p, const struct wk_event *ev)
 {
     struct out a = { 0 }, b = { 0 };
@@ -323,7 +346,7 @@ WK_TEST(fast_argv_join_same_alerts)
     static const char *const words[] = { "init", "6", "-s", "dd", "if=/dev/zero", "truncate",
                                          "x", "rm", "-rf", "/" };
     const size_t nw = sizeof(words) / sizeof(words[0]);
-    char path[4200], ls[4200], yaml[16384];
+    char yaml[16384];
     size_t len = 0;
     for (int r = 0; r < 24; r++) {
         const char *a = words[rnd((uint32_t)nw)], *b = words[rnd((uint32_t)nw)];
@@ -335,23 +358,8 @@ WK_TEST(fast_argv_join_same_alerts)
                                 r ? "---\n" : "", r, r, a, b, r % 3 ? "zz" : "", a);
         WK_ASSERT(len < sizeof(yaml));
     }
-    snprintf(path, sizeof(path), "%s/kw.yml", wk_test_tmpdir());
-    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
-    FILE *f = fopen(path, "w");
-    WK_ASSERT(f != NULL);
-    fputs(yaml, f);
-    fclose(f);
     struct pair p;
-    memset(&p, 0, sizeof(p));
-    struct wk_rule_loader *l = NULL;
-    WK_ASSERT_OK(wk_rule_loader_new(&l));
-    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
-    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, path), 24);
-    WK_ASSERT_OK(wk_rule_loader_build(l, &p.rs));
-    WK_ASSERT_UINT_EQ(wk_rule_loader_nrejects(l), 0);
-    wk_rule_loader_free(l);
-    WK_ASSERT_OK(wk_rule_scratch_new(&p.fast, p.rs, NULL));
-    WK_ASSERT_OK(wk_rule_scratch_new(&p.plain, p.rs, NULL));
+    pair_from_yaml(&p, "kw.yml", yaml, 24);
     struct wk_key type = wk_key_init("type");
     struct wk_event *ev = NULL;
     WK_ASSERT_OK(wk_event_new(&ev));
@@ -393,7 +401,7 @@ WK_TEST(prefilter_byte_pairs_same_alerts)
     static const char *const lits[] = { "abc", "x/y-z", "Sh4d", "passwd", "QQ.rr7", "_k=v" };
     static const char fill[] = "abcdxyz/-_.=QWSP47 passwdsh";
     const size_t nl = sizeof(lits) / sizeof(lits[0]);
-    char path[4200], ls[4200], yaml[8192];
+    char yaml[8192];
     size_t len = 0;
     for (size_t r = 0; r < nl; r++) {
         len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
@@ -404,24 +412,9 @@ WK_TEST(prefilter_byte_pairs_same_alerts)
                                 r ? "---\n" : "", r, r, lits[r], lits[(r + 2) % nl]);
         WK_ASSERT(len < sizeof(yaml));
     }
-    snprintf(path, sizeof(path), "%s/bg.yml", wk_test_tmpdir());
-    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
-    FILE *f = fopen(path, "w");
-    WK_ASSERT(f != NULL);
-    fputs(yaml, f);
-    fclose(f);
     struct pair p;
-    memset(&p, 0, sizeof(p));
-    struct wk_rule_loader *l = NULL;
-    WK_ASSERT_OK(wk_rule_loader_new(&l));
-    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
-    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, path), (int)nl);
-    WK_ASSERT_OK(wk_rule_loader_build(l, &p.rs));
-    WK_ASSERT_UINT_EQ(wk_rule_loader_nrejects(l), 0);
-    wk_rule_loader_free(l);
+    pair_from_yaml(&p, "bg.yml", yaml, (int)nl);
     WK_ASSERT(p.rs->prefilter);
-    WK_ASSERT_OK(wk_rule_scratch_new(&p.fast, p.rs, NULL));
-    WK_ASSERT_OK(wk_rule_scratch_new(&p.plain, p.rs, NULL));
     struct wk_key type = wk_key_init("type"), a0 = wk_key_init("a0");
     struct wk_event *ev = NULL;
     WK_ASSERT_OK(wk_event_new(&ev));
