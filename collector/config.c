@@ -38,6 +38,9 @@ const struct wk_option wk_config_store_options[] = {
     { "fsync", WK_OPT_BOOL, "true", S_OFF(fsync), "fsync every commit (durable on power loss)" },
     { "verify_interval", WK_OPT_DURATION, "1h", S_OFF(verify_interval),
       "verify the whole hash chain this often (off the writer; SIGUSR1: now); 0s: never" },
+    { "split_field", WK_OPT_STRING, "auditd.key", S_OFF(split_field),
+      "hot blocks keep the events with this field in a zstd frame of their own, so a query "
+      "on it decompresses only that frame; \"\": one frame" },
     { 0 },
 };
 #undef S_OFF
@@ -487,6 +490,9 @@ static void check_values(struct loader *ld, struct wk_config *c, struct fy_node 
     if (c->store.cold.block_bytes < 65536 || c->store.cold.block_bytes > (64u << 20))
         err_at(ld, root ? fy_node_by_path(root, "/store/cold/block_bytes", FY_NT, 0) : NULL,
                "store.cold.block_bytes must be 64KiB..64MiB");
+    if (c->store.split_field && strlen(c->store.split_field) > 255)
+        err_at(ld, root ? fy_node_by_path(root, "/store/split_field", FY_NT, 0) : NULL,
+               "store.split_field must be at most 255 bytes");
     if (c->store.cold.after < 0)
         err_at(ld, root ? fy_node_by_path(root, "/store/cold/after", FY_NT, 0) : NULL,
                "store.cold.after must not be negative");

@@ -470,6 +470,7 @@ int wk_store_backend_open(const struct wk_backend_ops **ops, void **ctx,
     so.cold_block_bytes = (size_t)cfg->cold.block_bytes;
     so.cold_level = (int)cfg->cold.level;
     so.cold_rebuild = cfg->cold.rebuild;
+    so.split_field = cfg->split_field; /* NULL (not set): the store's default */
     struct sb *s = wk_new0(struct sb, 1);
     if (!s)
         return -ENOMEM;

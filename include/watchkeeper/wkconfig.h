@@ -29,6 +29,7 @@ struct wk_config_store {
     uint64_t map_size;         /* LMDB map ceiling */
     bool fsync;                /* fsync each commit (durable) */
     int64_t verify_interval;   /* ns: verify the whole hash chain this often; 0: never */
+    char *split_field;         /* hot blocks: events with this field in a frame of their own */
     struct wk_config_cold {    /* store.cold: the background recompaction (cold tier) */
         bool enabled;          /* run it in the daemon */
         int64_t after;         /* ns: blocks whose newest event is younger stay hot */

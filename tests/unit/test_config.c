@@ -169,6 +169,30 @@ WK_TEST(store_cold_section)
     wk_strv_clear(&errs);
 }
 
+WK_TEST(store_split_field)
+{
+    struct wk_config *c = NULL;
+    WK_ASSERT_OK(load("", &c, NULL));
+    WK_ASSERT_STR_EQ(c->store.split_field, "auditd.key"); /* the default */
+    wk_config_free(c);
+    c = NULL;
+    WK_ASSERT_OK(load("store: {split_field: \"\"}\n", &c, NULL));
+    WK_ASSERT_STR_EQ(c->store.split_field, ""); /* one frame per block */
+    wk_config_free(c);
+    c = NULL;
+    WK_ASSERT_OK(load("store: {split_field: event.action}\n", &c, NULL));
+    WK_ASSERT_STR_EQ(c->store.split_field, "event.action");
+    wk_config_free(c);
+    c = NULL;
+    char y[400];
+    snprintf(y, sizeof(y), "store:\n  split_field: %0256d\n", 0); /* 256 bytes */
+    struct wk_strv errs = { 0 };
+    WK_ASSERT_INT_EQ(load(y, &c, &errs), WK_EPARSE);
+    WK_ASSERT_UINT_EQ(errs.n, 1);
+    WK_ASSERT_STR_EQ(errs.v[0], "t.yaml:2:16: store.split_field must be at most 255 bytes");
+    wk_strv_clear(&errs);
+}
+
 WK_TEST(yaml_syntax_error_has_position)
 {
     struct wk_config *c = NULL;
