@@ -113,6 +113,14 @@ static inline void au_feed(struct wk_parser_sink *sink, const char *path, const 
     ops->destroy(p);
 }
 
+/* A sink's reject for tests that count no rejects: ignores the line. */
+static inline int au_sink_reject_none(struct wk_parser_sink *s, const struct wk_line_ctx *where,
+                                      const char *reason, const char *raw, size_t len)
+{
+    (void)s, (void)where, (void)reason, (void)raw, (void)len;
+    return 0;
+}
+
 /* File path through parser `name` (any parser; host "node-1") into sink, as `ingest` does;
  * the events name the file `shown` (a path that does not depend on the checkout). */
 static inline void au_feed_file(const char *name, const char *path, const char *shown,

@@ -141,13 +141,6 @@ static int sink_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t res
     return 0;
 }
 
-static int sink_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
-                       const char *reason, const char *raw, size_t len)
-{
-    (void)s, (void)where, (void)reason, (void)raw, (void)len;
-    return 0;
-}
-
 static void feed_dir(struct sink *sk, const char *dir)
 {
     DIR *d = opendir(dir);
@@ -182,7 +175,7 @@ WK_TEST(fast_lookups_same_alerts_on_corpus_logs)
      * the auditd parser as the daemon reads it; lines it rejects are skipped */
     struct pair p;
     pair_init(&p);
-    struct sink sk = { { .emit = sink_emit, .reject = sink_reject }, &p };
+    struct sink sk = { { .emit = sink_emit, .reject = au_sink_reject_none }, &p };
     char dir[4200];
     snprintf(dir, sizeof(dir), "%s/auditd", au_corpus());
     feed_dir(&sk, dir);

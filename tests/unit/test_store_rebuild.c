@@ -50,17 +50,10 @@ static int sink_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t res
     return 0;
 }
 
-static int sink_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
-                       const char *reason, const char *raw, size_t len)
-{
-    (void)s, (void)where, (void)reason, (void)raw, (void)len;
-    return 0;
-}
-
 /* Feed one file through parser `name` into the store, as ingest does. */
 static void feed_file(const char *name, const char *path)
 {
-    struct wk_parser_sink sink = {sink_emit, sink_reject};
+    struct wk_parser_sink sink = {sink_emit, au_sink_reject_none};
     au_feed_file(name, path, path, &sink);
 }
 

@@ -70,13 +70,6 @@ static int sink_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t res
     return 0;
 }
 
-static int sink_reject(struct wk_parser_sink *s, const struct wk_line_ctx *where,
-                       const char *reason, const char *raw, size_t len)
-{
-    (void)s, (void)where, (void)reason, (void)raw, (void)len;
-    return 0;
-}
-
 /* Every file of dir (and of its subdirectories when deep) whose name ends with suffix,
  * in name order, through parser `name` as ingest does. */
 static void feed_dir(const char *name, const char *dir, const char *suffix, bool deep)
@@ -84,7 +77,7 @@ static void feed_dir(const char *name, const char *dir, const char *suffix, bool
     struct dirent **ents;
     int n = scandir(dir, &ents, NULL, alphasort);
     WK_ASSERT(n >= 0);
-    struct wk_parser_sink sink = {sink_emit, sink_reject};
+    struct wk_parser_sink sink = {sink_emit, au_sink_reject_none};
     for (int i = 0; i < n; i++) {
         char path[8192];
         snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
@@ -377,10 +370,10 @@ static void store_evs(const char *dir, const struct wk_store_opts *o, size_t fro
     wk_store_close(st);
 }
 
-/* Block values by format: counts[f] for f < 8. */
-static void formats(const char *dir, unsigned counts[8])
+/* Each block value of the store at dir, in key order, until fn returns false. */
+static void blocks_each(const char *dir, bool (*fn)(const MDB_val *k, const MDB_val *v, void *arg),
+                        void *arg)
 {
-    memset(counts, 0, 8 * sizeof(*counts));
     struct wk_store *st;
     struct wk_store_opts o = opts();
     o.read_only = true;
@@ -390,11 +383,25 @@ static void formats(const char *dir, unsigned counts[8])
     MDB_val k, v;
     WK_ASSERT_OK(wk__store_rdtxn(st, &txn));
     WK_ASSERT_INT_EQ(mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c), 0);
-    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
-        counts[((uint8_t *)v.mv_data)[0] & 7]++;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0 && fn(&k, &v, arg))
+        ;
     mdb_cursor_close(c);
     wk__store_rdtxn_end(st, txn);
     wk_store_close(st);
+}
+
+static bool count_format(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    (void)k;
+    ((unsigned *)arg)[((const uint8_t *)v->mv_data)[0] & 7]++;
+    return true;
+}
+
+/* Block values by format: counts[f] for f < 8. */
+static void formats(const char *dir, unsigned counts[8])
+{
+    memset(counts, 0, 8 * sizeof(*counts));
+    blocks_each(dir, count_format, counts);
 }
 
 struct hit {
@@ -625,37 +632,29 @@ struct parts {
     size_t fa, fb, map, field, len;
 };
 
+static bool split_parts(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    struct parts *p = arg;
+    const uint8_t *val = v->mv_data;
+    struct wk__splitv sv;
+    if (val[0] != WK__BLK_SPLIT || wk__get_u64be(k->mv_data) < 3)
+        return true;
+    WK_ASSERT_OK(wk__split_parse(val, v->mv_size, &sv));
+    if (sv.na < 2 || sv.map[0] == 0)
+        return true; /* a map whose first gap is not 0: moving it moves a record */
+    p->id = wk__get_u64be(k->mv_data);
+    p->fa = (size_t)(sv.fa - val);
+    p->fb = (size_t)(sv.fb - val);
+    p->map = (size_t)(sv.map - val);
+    p->field = (size_t)((const uint8_t *)sv.field - val);
+    p->len = v->mv_size;
+    return false;
+}
+
 static struct parts find_split(const char *dir)
 {
     struct parts p = {0};
-    struct wk_store *st;
-    struct wk_store_opts o = opts();
-    o.read_only = true;
-    WK_ASSERT_OK(wk_store_open(&st, dir, &o));
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
-    WK_ASSERT_OK(wk__store_rdtxn(st, &txn));
-    WK_ASSERT_INT_EQ(mdb_cursor_open(txn, st->dbi[WK__DB_BLOCKS], &c), 0);
-    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-        const uint8_t *val = v.mv_data;
-        struct wk__splitv sv;
-        if (val[0] != WK__BLK_SPLIT || wk__get_u64be(k.mv_data) < 3)
-            continue;
-        WK_ASSERT_OK(wk__split_parse(val, v.mv_size, &sv));
-        if (sv.na < 2 || sv.map[0] == 0)
-            continue; /* a map whose first gap is not 0: moving it moves a record */
-        p.id = wk__get_u64be(k.mv_data);
-        p.fa = (size_t)(sv.fa - val);
-        p.fb = (size_t)(sv.fb - val);
-        p.map = (size_t)(sv.map - val);
-        p.field = (size_t)((const uint8_t *)sv.field - val);
-        p.len = v.mv_size;
-        break;
-    }
-    mdb_cursor_close(c);
-    wk__store_rdtxn_end(st, txn);
-    wk_store_close(st);
+    blocks_each(dir, split_parts, &p);
     WK_ASSERT(p.id != 0);
     return p;
 }
