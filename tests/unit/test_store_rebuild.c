@@ -190,6 +190,17 @@ static void corpus_store(const char *dir)
     WK_ASSERT_INT_EQ(wk_store_flush(cur_st), 0);
 }
 
+/* corpus_store under the test's tmp dir at dir (4096 bytes) = tmp/name, then all of it
+ * made cold (cur_st open). @return the blocks compacted. */
+static uint64_t corpus_cold(char *dir, const char *name)
+{
+    snprintf(dir, 4096, "%s/%s", wk_test_tmpdir(), name);
+    corpus_store(dir);
+    uint64_t done = 0;
+    WK_ASSERT_INT_EQ(wk_store_recompact(cur_st, INT64_MAX, 0, &done), 0);
+    return done;
+}
+
 /* Rebuild values are the default (opts.cold_rebuild); with the rebuilds registered but
  * the option off, the cold tier writes merged values (format 3) only, and reads them back. */
 WK_TEST(rebuild_values_off_when_asked)
@@ -350,11 +361,8 @@ WK_TEST(verify_catches_a_changed_byte_in_a_rebuild_value)
 {
     WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/flip", wk_test_tmpdir());
-    corpus_store(dir);
+    corpus_cold(dir, "flip");
     struct wk_store *st = cur_st;
-    uint64_t done = 0;
-    WK_ASSERT_INT_EQ(wk_store_recompact(st, INT64_MAX, 0, &done), 0);
     struct wk_store_verify_result res;
     WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
     wk_store_close(st);
@@ -426,11 +434,8 @@ WK_TEST(merged_values_of_before_keep_reading_next_to_rebuild_values)
 {
     wk_store_rebuild_clear();
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/mixed", wk_test_tmpdir());
-    corpus_store(dir);
+    uint64_t done = corpus_cold(dir, "mixed");
     struct wk_store *st = cur_st;
-    uint64_t done = 0;
-    WK_ASSERT_INT_EQ(wk_store_recompact(st, INT64_MAX, 0, &done), 0);
     WK_ASSERT(done > 0);
     /* more events, compacted with the rebuilds */
     char p[4096];
@@ -569,10 +574,7 @@ WK_TEST(damaged_forms_are_reported_never_misread)
 {
     WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/damage", wk_test_tmpdir());
-    corpus_store(dir);
-    uint64_t done = 0;
-    WK_ASSERT_INT_EQ(wk_store_recompact(cur_st, INT64_MAX, 0, &done), 0);
+    corpus_cold(dir, "damage");
     wk_store_close(cur_st);
     MDB_env *env;
     MDB_txn *txn;
@@ -675,11 +677,8 @@ WK_TEST(another_rebuild_version_is_cannot_check_not_tampering)
 {
     WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
     char dir[4096], why[256];
-    snprintf(dir, sizeof(dir), "%s/vers", wk_test_tmpdir());
-    corpus_store(dir);
+    uint64_t done = corpus_cold(dir, "vers");
     struct wk_store *st = cur_st;
-    uint64_t done = 0;
-    WK_ASSERT_INT_EQ(wk_store_recompact(st, INT64_MAX, 0, &done), 0);
     struct wk_store_verify_result res;
     WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
     WK_ASSERT_UINT_EQ(res.unchecked, 0);
@@ -790,10 +789,7 @@ WK_TEST(a_rebuild_that_differs_between_calls_never_stores_what_reads_differently
     impure.rebuild = first_call_off;
     WK_ASSERT_INT_EQ(wk_store_rebuild_register(&impure), 0);
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/impure", wk_test_tmpdir());
-    corpus_store(dir);
-    uint64_t done = 0;
-    WK_ASSERT_INT_EQ(wk_store_recompact(cur_st, INT64_MAX, 0, &done), 0);
+    uint64_t done = corpus_cold(dir, "impure");
     WK_ASSERT(done > 10);
     WK_ASSERT_UINT_EQ(check_all(cur_st), nevs);
     struct wk_store_verify_result res;
@@ -813,11 +809,8 @@ WK_TEST(expand_turns_rebuild_values_into_merged_values)
 {
     WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/expand", wk_test_tmpdir());
-    corpus_store(dir);
+    uint64_t done = corpus_cold(dir, "expand"), left = 0, nrb = 0;
     struct wk_store *st = cur_st;
-    uint64_t done = 0, left = 0, nrb = 0;
-    WK_ASSERT_INT_EQ(wk_store_recompact(st, INT64_MAX, 0, &done), 0);
     struct wk_store_stats s0, s1;
     WK_ASSERT_INT_EQ(wk_store_stats(st, &s0), 0);
     WK_ASSERT_INT_EQ(wk_store_rebuild_values(st, &nrb), 0);
