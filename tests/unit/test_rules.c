@@ -13,6 +13,7 @@
 
 #include "watchkeeper/error.h"
 #include "watchkeeper/rule.h"
+#include "rules_util.h"
 #include "wk_test.h"
 
 static const char *test_ls =
@@ -969,21 +970,7 @@ static int collect_cb(const struct wk_alert *a, void *data)
 
 static void run_pf(bool pf, const char *const *events, struct jsonv *out)
 {
-    char ls[4200], ph[4200], pack[4200], corpus[4200];
-    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
-    snprintf(ph, sizeof(ph), "%s/rules/placeholders.yaml", wk_test_srcdir());
-    snprintf(pack, sizeof(pack), "%s/rules", wk_test_srcdir());
-    snprintf(corpus, sizeof(corpus), "%s/sigma/rules", wk_test_corpus());
-    struct wk_rule_loader *l = NULL;
-    struct wk_ruleset *rs = NULL;
-    WK_ASSERT_OK(wk_rule_loader_new(&l));
-    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
-    WK_ASSERT_OK(wk_rule_loader_placeholders(l, ph));
-    WK_ASSERT(wk_rule_loader_add(l, pack) > 0);
-    WK_ASSERT(wk_rule_loader_add(l, corpus) > 0);
-    wk_rule_loader_set_prefilter(l, pf);
-    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
-    wk_rule_loader_free(l);
+    struct wk_ruleset *rs = rules_pack_and_corpus(wk_test_corpus(), pf);
     WK_ASSERT_INT_EQ(wk_ruleset_has_prefilter(rs), pf && WK_HAVE_HYPERSCAN);
     struct wk_rule_scratch *sc = NULL;
     WK_ASSERT_OK(wk_rule_scratch_new(&sc, rs, NULL));

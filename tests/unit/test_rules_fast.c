@@ -17,6 +17,7 @@
 
 #include "../../analyzer/sigma_private.h"
 #include "auditd_util.h"
+#include "rules_util.h"
 #include "watchkeeper/parser.h"
 #include "watchkeeper/rule.h"
 #include "wk_test.h"
@@ -44,27 +45,6 @@ static void out_free(struct out *o)
     memset(o, 0, sizeof(*o));
 }
 
-/* The pack and the corpus' SigmaHQ rules, as the daemon bench loads them. */
-static struct wk_ruleset *load_all(void)
-{
-    char ls[4200], ph[4200], pack[4200], corpus[4200];
-    snprintf(ls, sizeof(ls), "%s/rules/logsources.yaml", wk_test_srcdir());
-    snprintf(ph, sizeof(ph), "%s/rules/placeholders.yaml", wk_test_srcdir());
-    snprintf(pack, sizeof(pack), "%s/rules", wk_test_srcdir());
-    snprintf(corpus, sizeof(corpus), "%s/sigma/rules", au_corpus());
-    struct wk_rule_loader *l = NULL;
-    struct wk_ruleset *rs = NULL;
-    WK_ASSERT_OK(wk_rule_loader_new(&l));
-    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
-    WK_ASSERT_OK(wk_rule_loader_placeholders(l, ph));
-    WK_ASSERT(wk_rule_loader_add(l, pack) > 0);
-    WK_ASSERT(wk_rule_loader_add(l, corpus) > 0);
-    WK_ASSERT_OK(wk_rule_loader_build(l, &rs));
-    WK_ASSERT_UINT_EQ(wk_rule_loader_nrejects(l), 0);
-    wk_rule_loader_free(l);
-    return rs;
-}
-
 /* Two scratches of one ruleset, fast and plain, and what they found so far. */
 struct pair {
     struct wk_ruleset *rs;
@@ -75,7 +55,7 @@ struct pair {
 static void pair_init(struct pair *p)
 {
     memset(p, 0, sizeof(*p));
-    p->rs = load_all();
+    p->rs = rules_pack_and_corpus(au_corpus(), true); /* as the daemon bench loads them */
     WK_ASSERT_OK(wk_rule_scratch_new(&p->fast, p->rs, NULL));
     WK_ASSERT_OK(wk_rule_scratch_new(&p->plain, p->rs, NULL));
 }
@@ -87,7 +67,6 @@ static void pair_fini(struct pair *p)
     wk_ruleset_unref(p->rs);
 }
 
-/* Evaluate ev both ways: the same alerts (JSON text), in the same order. */
 /* Write yaml to the test's tmp dir as name, load it (nrules rules, none rejected) with the
  * project's logsources, and open both scratches of p on it. */
 static void pair_from_yaml(struct pair *p, const char *name, const char *yaml, int nrules)
@@ -111,6 +90,7 @@ static void pair_from_yaml(struct pair *p, const char *name, const char *yaml, i
     WK_ASSERT_OK(wk_rule_scratch_new(&p->plain, p->rs, NULL));
 }
 
+/* Evaluate ev both ways: the same alerts (JSON text), in the same order. */
 static void pair_eval(struct pair *p, const struct wk_event *ev)
 {
     struct out a = { 0 }, b = { 0 };
