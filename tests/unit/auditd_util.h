@@ -5,6 +5,8 @@
 #ifndef WK_TEST_AUDITD_UTIL_H
 #define WK_TEST_AUDITD_UTIL_H
 
+#include <dirent.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -138,6 +140,36 @@ static inline void au_feed_file(const char *name, const char *path, const char *
     au_feed_lines(ops, p, sink, shown, buf, len);
     ops->destroy(p);
     free(buf);
+}
+
+/* Every file of dir whose name ends with suffix, in name order (and those of its
+ * subdirectories, one level down, when deep), through parser `name` into sink as
+ * au_feed_file does; the events name each file by its name. @return the files fed. */
+static inline size_t au_feed_dir(const char *name, const char *dir, const char *suffix,
+                                 bool deep, struct wk_parser_sink *sink)
+{
+    struct dirent **ents;
+    int n = scandir(dir, &ents, NULL, alphasort);
+    WK_ASSERT(n >= 0);
+    size_t files = 0, sl = strlen(suffix);
+    for (int i = 0; i < n; i++) {
+        char path[8192];
+        const char *nm = ents[i]->d_name;
+        size_t nl = strlen(nm);
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", dir, nm);
+        if (nm[0] == '.' || stat(path, &sb) < 0)
+            ;
+        else if (S_ISDIR(sb.st_mode))
+            files += deep ? au_feed_dir(name, path, suffix, false, sink) : 0;
+        else if (nl > sl && strcmp(nm + nl - sl, suffix) == 0) {
+            au_feed_file(name, path, nm, sink);
+            files++;
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    return files;
 }
 
 static inline void au_run(struct au_collect *c, const char *path, const char *buf, size_t len)

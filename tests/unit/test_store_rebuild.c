@@ -60,41 +60,8 @@ static void feed_file(const char *name, const char *path)
 /* Every file of dir (one level, or dir/ * / when deep) whose name ends with suffix. */
 static size_t feed_dir(const char *name, const char *dir, const char *suffix, bool deep)
 {
-    DIR *d = opendir(dir);
-    WK_ASSERT(d);
-    struct dirent *e;
-    char **names = NULL;
-    size_t n = 0, files = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        names = realloc(names, (n + 1) * sizeof(*names));
-        names[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    /* sorted: the same order each run */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            if (strcmp(names[j], names[i]) < 0) {
-                char *t = names[i];
-                names[i] = names[j];
-                names[j] = t;
-            }
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        size_t nl = strlen(names[i]), sl = strlen(suffix);
-        struct stat sb;
-        if (deep && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-            files += feed_dir(name, path, suffix, false);
-        else if (nl > sl && strcmp(names[i] + nl - sl, suffix) == 0) {
-            feed_file(name, path);
-            files++;
-        }
-        free(names[i]);
-    }
-    free(names);
-    return files;
+    struct wk_parser_sink sink = {sink_emit, au_sink_reject_none};
+    return au_feed_dir(name, dir, suffix, deep, &sink);
 }
 
 static void free_evs(void)

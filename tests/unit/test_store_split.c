@@ -74,24 +74,8 @@ static int sink_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t res
  * in name order, through parser `name` as ingest does. */
 static void feed_dir(const char *name, const char *dir, const char *suffix, bool deep)
 {
-    struct dirent **ents;
-    int n = scandir(dir, &ents, NULL, alphasort);
-    WK_ASSERT(n >= 0);
     struct wk_parser_sink sink = {sink_emit, au_sink_reject_none};
-    for (int i = 0; i < n; i++) {
-        char path[8192];
-        snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-        size_t nl = strlen(ents[i]->d_name), sl = strlen(suffix);
-        struct stat sb;
-        if (ents[i]->d_name[0] == '.' || stat(path, &sb) < 0)
-            ;
-        else if (S_ISDIR(sb.st_mode))
-            deep ? feed_dir(name, path, suffix, false) : (void)0;
-        else if (nl > sl && strcmp(ents[i]->d_name + nl - sl, suffix) == 0)
-            au_feed_file(name, path, ents[i]->d_name, &sink);
-        free(ents[i]);
-    }
-    free(ents);
+    au_feed_dir(name, dir, suffix, deep, &sink);
 }
 
 /* The corpus' auditd logs (keyed and unkeyed events), Docker events and CRI lines. */
