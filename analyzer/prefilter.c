@@ -77,6 +77,10 @@ struct fmode {
     bool raw;
     const char *skip; /* a field whose items give no factor (the dispatch field of an
                        * indexed rule: its bucket already requires those values) */
+    const char *bval; /* the skip field's value (folded, blen bytes) in the bucket whose
+                       * factor this is, or NULL: an alternative requiring another value of
+                       * it cannot match there and needs no literal */
+    size_t blen;
 };
 
 /* Push the best piece of lit usable in this mode: all of it per field; in raw mode the
@@ -159,9 +163,38 @@ static bool item_factor(const struct fmode *md, const struct sg_item *it, fset *
     return true;
 }
 
-/* An AND of items: the child with the longest shortest literal. */
+/* Does alt require of the bucket's field (md->bval) one of some literal values, none of
+ * them the bucket's? The items that count are those the dispatch index itself reads
+ * (compile.c alt_values: equality, case-insensitive, not negated), so within the bucket
+ * the item is false and the alternative with it. */
+static bool alt_excluded(const struct fmode *md, const struct sg_alt *alt)
+{
+    if (!md->bval)
+        return false;
+    for (size_t i = 0; i < alt->items.n; i++) {
+        const struct sg_item *it = &alt->items.v[i];
+        if (!it->field || strcmp(it->field, md->skip) || it->neg || it->m.n == 0 ||
+            (it->all && it->ngroups > 1))
+            continue;
+        bool eq = true, hit = false;
+        for (size_t k = 0; eq && k < it->m.n; k++) {
+            const struct sg_matcher *m = &it->m.v[k];
+            eq = m->kind == SG_MK_EQ && !m->cased;
+            hit = hit || (m->len == md->blen && !memcmp(m->lit, md->bval, m->len));
+        }
+        if (eq && !hit)
+            return true;
+    }
+    return false;
+}
+
+/* An AND of items: the child with the longest shortest literal. An alternative that cannot
+ * match in the bucket needs nothing: true with no literal (an empty factor; a rule whose
+ * whole factor is empty is not given one). */
 static bool alt_factor(const struct fmode *md, const struct sg_alt *alt, fset *out)
 {
+    if (alt_excluded(md, alt))
+        return true;
     fset best = { 0 }, cur = { 0 };
     size_t best_min = 0;
     for (size_t i = 0; i < alt->items.n; i++) {
@@ -258,6 +291,8 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
     for (size_t i = 0; i < ls->buckets.n; i++) {
         free(ls->buckets.v[i].pfs.v);
         memset(&ls->buckets.v[i].pfs, 0, sizeof(ls->buckets.v[i].pfs));
+        free(ls->buckets.v[i].fac.v);
+        memset(&ls->buckets.v[i].fac, 0, sizeof(ls->buckets.v[i].fac));
     }
 }
 
@@ -399,7 +434,7 @@ static bool ls_factor(const struct sg_logsource *ls, size_t min_useful, fset *ou
  * event. */
 static int build_raw(struct wk_ruleset *rs, size_t min_useful)
 {
-    static const struct fmode raw_mode = { true, NULL };
+    static const struct fmode raw_mode = { true, NULL, NULL, 0 };
     SG_VEC(char *) lits = { 0 };
     SG_VEC(const struct sg_matcher *) res = { 0 };
     int rc = 0;
@@ -458,6 +493,45 @@ void wk__sg_prefilter_free_raw(struct wk_ruleset *rs)
     rs->kwdb = NULL;
 }
 
+#if WK_HAVE_HYPERSCAN
+/* Add rule ri's factor f to the logsource's prefilter fields (a literal the rule already
+ * has there, from another bucket, is not added twice). @return 0, -ENOMEM. */
+static int add_factor(struct sg_logsource *ls, const fset *f, uint32_t ri)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        struct sg_pfield *pf = NULL;
+        for (size_t q = 0; !pf && q < ls->pf.n; q++)
+            if (!strcmp(ls->pf.v[q].field, f->v[i].field))
+                pf = &ls->pf.v[q];
+        if (!pf) {
+            struct sg_pfield n = { 0 };
+            n.field = strdup(f->v[i].field);
+            if (!n.field || SG_PUSH(ls->pf, n) < 0) {
+                free(n.field);
+                return -ENOMEM;
+            }
+            pf = &ls->pf.v[ls->pf.n - 1];
+        }
+        bool dup = false;
+        for (size_t k = 0; !dup && k < pf->lits.n; k++)
+            dup = pf->owner.v[k] == ri && strlen(pf->lits.v[k]) == f->v[i].len &&
+                  !memcmp(pf->lits.v[k], f->v[i].lit, f->v[i].len);
+        if (dup)
+            continue;
+        char *lit = strndup(f->v[i].lit, f->v[i].len);
+        if (!lit || SG_PUSH(pf->lits, lit) < 0) {
+            free(lit);
+            return -ENOMEM;
+        }
+        if (SG_PUSH(pf->owner, ri) < 0) {
+            free(pf->lits.v[--pf->lits.n]);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+#endif
+
 int wk__sg_prefilter_build(struct wk_ruleset *rs)
 {
 #if WK_HAVE_HYPERSCAN
@@ -487,36 +561,39 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
             uint32_t ri = ls->rules.v[k];
             struct sg_rule *r = rs->rules.v[ri];
             const struct fmode field_mode = { false,
-                                              indexed[ri] && nls[ri] == 1 ? ls->dispatch : NULL };
+                                              indexed[ri] && nls[ri] == 1 ? ls->dispatch : NULL,
+                                              NULL, 0 };
             fset f = { 0 };
             if (!cond_factor(&field_mode, r, r->cond, &f) || min_len(&f, 0) < min_useful) {
                 free(f.v);
                 continue;
             }
-            for (size_t i = 0; rc == 0 && i < f.n; i++) {
-                struct sg_pfield *pf = NULL;
-                for (size_t q = 0; !pf && q < ls->pf.n; q++)
-                    if (!strcmp(ls->pf.v[q].field, f.v[i].field))
-                        pf = &ls->pf.v[q];
-                if (!pf) {
-                    struct sg_pfield n = { 0 };
-                    n.field = strdup(f.v[i].field);
-                    if (!n.field || SG_PUSH(ls->pf, n) < 0) {
-                        free(n.field);
-                        rc = -ENOMEM;
-                        break;
-                    }
-                    pf = &ls->pf.v[ls->pf.n - 1];
-                }
-                char *lit = strndup(f.v[i].lit, f.v[i].len);
-                if (!lit || SG_PUSH(pf->lits, lit) < 0 || SG_PUSH(pf->owner, ri) < 0) {
-                    free(lit);
-                    rc = -ENOMEM;
-                }
-            }
+            rc = add_factor(ls, &f, ri);
             free(f.v);
             if (rc == 0)
                 r->has_factor = true;
+        }
+        /* A rule without a factor that is only tried in buckets may have one per bucket:
+         * a branch that needs only another value of the dispatch field (`type: TTY` in a
+         * PATH record) cannot match there, so the others' literals suffice. */
+        for (size_t b = 0; rc == 0 && b < ls->buckets.n; b++) {
+            struct sg_bucket *bk = &ls->buckets.v[b];
+            for (size_t k = 0; rc == 0 && k < bk->rules.n; k++) {
+                uint32_t ri = bk->rules.v[k];
+                struct sg_rule *r = rs->rules.v[ri];
+                uint8_t fac = 0;
+                if (!r->has_factor && nls[ri] == 1) {
+                    const struct fmode md = { false, ls->dispatch, bk->val, bk->len };
+                    fset f = { 0 };
+                    if (cond_factor(&md, r, r->cond, &f) && f.n && min_len(&f, 0) >= min_useful) {
+                        rc = add_factor(ls, &f, ri);
+                        fac = 1;
+                    }
+                    free(f.v);
+                }
+                if (rc == 0)
+                    rc = SG_PUSH(bk->fac, fac);
+            }
         }
         for (size_t q = 0; rc == 0 && q < ls->pf.n; q++) {
             struct sg_pfield *pf = &ls->pf.v[q];

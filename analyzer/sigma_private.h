@@ -185,6 +185,10 @@ struct sg_bucket {
     uint32_t hash;
     SG_VEC(uint32_t) rules;
     SG_VEC(uint32_t) pfs; /* prefilter fields (ls->pf indexes) its rules and ls->any use */
+    /* per rule of `rules`: 1 when the rule has a factor given this value of the dispatch
+     * field (a branch requiring another value cannot match, so it needs no literal) and
+     * is only tried when one of its literals is seen (empty without the prefilter) */
+    SG_VEC(uint8_t) fac;
 };
 
 /* Prefilter: literal factors of one field, one multi-literal database (Hyperscan). */

@@ -45,10 +45,11 @@ static void out_free(struct out *o)
     memset(o, 0, sizeof(*o));
 }
 
-/* Two scratches of one ruleset, fast and plain, and what they found so far. */
+/* Two scratches of one ruleset, fast and plain, a third one of the same rules built
+ * without the prefilter (every rule of a bucket evaluated), and what they found so far. */
 struct pair {
-    struct wk_ruleset *rs;
-    struct wk_rule_scratch *fast, *plain;
+    struct wk_ruleset *rs, *rs_nopf;
+    struct wk_rule_scratch *fast, *plain, *nopf;
     size_t events, alerts;
 };
 
@@ -56,15 +57,19 @@ static void pair_init(struct pair *p)
 {
     memset(p, 0, sizeof(*p));
     p->rs = rules_pack_and_corpus(au_corpus(), true); /* as the daemon bench loads them */
+    p->rs_nopf = rules_pack_and_corpus(au_corpus(), false);
     WK_ASSERT_OK(wk_rule_scratch_new(&p->fast, p->rs, NULL));
     WK_ASSERT_OK(wk_rule_scratch_new(&p->plain, p->rs, NULL));
+    WK_ASSERT_OK(wk_rule_scratch_new(&p->nopf, p->rs_nopf, NULL));
 }
 
 static void pair_fini(struct pair *p)
 {
     wk_rule_scratch_free(p->fast);
     wk_rule_scratch_free(p->plain);
+    wk_rule_scratch_free(p->nopf);
     wk_ruleset_unref(p->rs);
+    wk_ruleset_unref(p->rs_nopf);
 }
 
 /* Write yaml to the test's tmp dir as name, load it (nrules rules, none rejected) with the
@@ -79,34 +84,44 @@ static void pair_from_yaml(struct pair *p, const char *name, const char *yaml, i
     fputs(yaml, f);
     fclose(f);
     memset(p, 0, sizeof(*p));
-    struct wk_rule_loader *l = NULL;
-    WK_ASSERT_OK(wk_rule_loader_new(&l));
-    WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
-    WK_ASSERT_INT_EQ(wk_rule_loader_add(l, path), nrules);
-    WK_ASSERT_OK(wk_rule_loader_build(l, &p->rs));
-    WK_ASSERT_UINT_EQ(wk_rule_loader_nrejects(l), 0);
-    wk_rule_loader_free(l);
+    for (int pf = 1; pf >= 0; pf--) {
+        struct wk_rule_loader *l = NULL;
+        WK_ASSERT_OK(wk_rule_loader_new(&l));
+        WK_ASSERT_OK(wk_rule_loader_logsources(l, ls));
+        WK_ASSERT_INT_EQ(wk_rule_loader_add(l, path), nrules);
+        wk_rule_loader_set_prefilter(l, pf);
+        WK_ASSERT_OK(wk_rule_loader_build(l, pf ? &p->rs : &p->rs_nopf));
+        WK_ASSERT_UINT_EQ(wk_rule_loader_nrejects(l), 0);
+        wk_rule_loader_free(l);
+    }
     WK_ASSERT_OK(wk_rule_scratch_new(&p->fast, p->rs, NULL));
     WK_ASSERT_OK(wk_rule_scratch_new(&p->plain, p->rs, NULL));
+    WK_ASSERT_OK(wk_rule_scratch_new(&p->nopf, p->rs_nopf, NULL));
 }
 
-/* Evaluate ev both ways: the same alerts (JSON text), in the same order. */
+/* Evaluate ev the three ways: the same alerts (JSON text), in the same order. */
 static void pair_eval(struct pair *p, const struct wk_event *ev)
 {
-    struct out a = { 0 }, b = { 0 };
+    struct out a = { 0 }, b = { 0 }, c = { 0 };
     wk__sg_plain_lookups = false;
     int na = wk_ruleset_eval(p->rs, p->fast, ev, collect, &a);
+    int nc = wk_ruleset_eval(p->rs_nopf, p->nopf, ev, collect, &c);
     wk__sg_plain_lookups = true;
     int nb = wk_ruleset_eval(p->rs, p->plain, ev, collect, &b);
     wk__sg_plain_lookups = false;
     WK_ASSERT_INT_EQ(na, nb);
+    WK_ASSERT_INT_EQ(na, nc);
     WK_ASSERT_UINT_EQ(a.n, b.n);
-    for (size_t i = 0; i < a.n; i++)
+    WK_ASSERT_UINT_EQ(a.n, c.n);
+    for (size_t i = 0; i < a.n; i++) {
         WK_ASSERT_STR_EQ(a.v[i], b.v[i]);
+        WK_ASSERT_STR_EQ(a.v[i], c.v[i]);
+    }
     p->events++;
     p->alerts += a.n;
     out_free(&a);
     out_free(&b);
+    out_free(&c);
 }
 
 struct sink {
@@ -429,6 +444,148 @@ WK_TEST(prefilter_byte_pairs_same_alerts)
     WK_ASSERT(p.alerts > 3000);
     wk_event_free(ev);
     pair_fini(&p);
+}
+
+/* Per-bucket factors (prefilter.c alt_excluded): a rule with a branch that needs only the
+ * record type (`type: TTY`) has no factor of its own, but in a PATH record that branch
+ * cannot match, so the other branch's literals decide whether it is evaluated at all. */
+WK_TEST(bucket_factor_skips_type_only_branch)
+{
+    static const char yaml[] =
+        "title: pam\nid: 55555555-5555-4555-8555-000000000001\n"
+        "logsource: {product: linux, service: auditd}\n"
+        "detection:\n  sel_path:\n    type: PATH\n    name:\n      - /etc/pam.d/system-auth\n"
+        "      - /etc/pam.d/password-auth\n  sel_tty:\n    type: [TTY, USER_TTY]\n"
+        "  condition: 1 of sel_*\n";
+    struct pair p;
+    pair_from_yaml(&p, "pam.yml", yaml, 1);
+    WK_ASSERT(p.rs->prefilter);
+    WK_ASSERT(!p.rs->rules.v[0]->has_factor);
+    struct wk_key type = wk_key_init("type"), name = wk_key_init("name");
+    static const struct {
+        const char *type, *name;
+        unsigned alerts, evals; /* with the prefilter */
+    } cases[] = {
+        { "PATH", "/etc/passwd", 0, 0 },            /* no literal: not evaluated */
+        { "PATH", "/etc/pam.d/system-auth", 1, 1 }, /* the literal: evaluated, fires */
+        { "path", "/ETC/PAM.D/PASSWORD-AUTH", 1, 1 },
+        { "PATH", "/etc/pam.d/system-auth.bak", 0, 1 }, /* seen, but not equal */
+        { "USER_TTY", "/etc/passwd", 1, 1 },            /* the type-only branch */
+        { "TTY", NULL, 1, 1 },
+        { "SYSCALL", "/etc/pam.d/system-auth", 0, 0 }, /* in no bucket of the rule */
+    };
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct wk_rule_stats st0, st1, nst0, nst1;
+        wk_rule_scratch_stats(p.fast, &st0);
+        wk_rule_scratch_stats(p.nopf, &nst0);
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, "auditd", 6));
+        int rec = wk_event_add_record(ev);
+        WK_ASSERT(rec > 0);
+        WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &type, cases[i].type,
+                                      strlen(cases[i].type)));
+        if (cases[i].name)
+            WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &name, cases[i].name,
+                                          strlen(cases[i].name)));
+        size_t before = p.alerts;
+        pair_eval(&p, ev);
+        wk_rule_scratch_stats(p.fast, &st1);
+        wk_rule_scratch_stats(p.nopf, &nst1);
+        WK_ASSERT_UINT_EQ(p.alerts - before, cases[i].alerts);
+        WK_ASSERT_UINT_EQ(st1.rule_evals - st0.rule_evals, cases[i].evals);
+        /* without the prefilter every record of the rule's buckets evaluates it */
+        WK_ASSERT_UINT_EQ(nst1.rule_evals - nst0.rule_evals,
+                          strcasecmp(cases[i].type, "SYSCALL") ? 1 : 0);
+    }
+    wk_event_free(ev);
+    pair_fini(&p);
+}
+
+/* Random rules whose selections pair a type (one or two values, or none) with a field
+ * literal or not, in conditions of every shape (OR of selections, AND, AND NOT, nested),
+ * on random records of those types and literals: the same alerts with the prefilter's
+ * per-bucket factors as without the prefilter. */
+WK_TEST(bucket_factor_same_alerts)
+{
+    static const char *const types[] = { "PATH", "TTY", "SYSCALL", "EXECVE", "CWD" };
+    static const char *const fields[] = { "name", "exe", "a0", "cwd" };
+    static const char *const lits[] = { "/etc/shadow", "/usr/bin/nc", "curl", "/tmp/x1",
+                                        "wget", "/root/.ssh" };
+    static const char *const mods[] = { "", "|contains", "|startswith", "|endswith" };
+    static const char *const conds[] = { "1 of sel*", "sel0 and sel1", "sel0 and not sel1",
+                                         "(sel0 or sel1) and sel2", "sel0 or (sel1 and sel2)",
+                                         "all of sel*", "not sel0 and sel1" };
+    const uint32_t nt = 5, nf = 4, nl = 6;
+    size_t nfac = 0, alerts = 0;
+    for (int round = 0; round < 8; round++) {
+        char yaml[65536];
+        size_t len = 0;
+        const int nrules = 30;
+        for (int r = 0; r < nrules; r++) {
+            len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+                                    "%stitle: bf%d\nid: 66666666-6666-4666-8666-%012d\n"
+                                    "logsource: {product: linux, service: auditd}\n"
+                                    "detection:\n",
+                                    r ? "---\n" : "", r, r);
+            for (int k = 0; k < 3; k++) {
+                len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "  sel%d:\n", k);
+                uint32_t shape = rnd(6);
+                if (shape != 5) /* a type, one or two values */
+                    len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+                                            rnd(2) ? "    type: [%s, %s]\n" : "    type: %s%.0s\n",
+                                            types[rnd(nt)], types[rnd(nt)]);
+                if (shape < 3 || shape == 5) /* a field literal (always when no type) */
+                    len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+                                            "    %s%s: ['%s', '%s']\n", fields[rnd(nf)],
+                                            mods[rnd(4)], lits[rnd(nl)], lits[rnd(nl)]);
+            }
+            len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "  condition: %s\n",
+                                    conds[rnd(sizeof(conds) / sizeof(conds[0]))]);
+            WK_ASSERT(len < sizeof(yaml));
+        }
+        struct pair p;
+        pair_from_yaml(&p, "bf.yml", yaml, nrules);
+        WK_ASSERT(p.rs->prefilter);
+        for (size_t l = 0; l < p.rs->ls.n; l++)
+            for (size_t b = 0; b < p.rs->ls.v[l].buckets.n; b++)
+                for (size_t k = 0; k < p.rs->ls.v[l].buckets.v[b].fac.n; k++)
+                    nfac += p.rs->ls.v[l].buckets.v[b].fac.v[k];
+        struct wk_key type = wk_key_init("type");
+        struct wk_event *ev = NULL;
+        WK_ASSERT_OK(wk_event_new(&ev));
+        for (int n = 0; n < 1500; n++) {
+            wk_event_reset(ev);
+            WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, "auditd", 6));
+            for (uint32_t r = 0, nr = 1 + rnd(3); r < nr; r++) {
+                int rec = wk_event_add_record(ev);
+                WK_ASSERT(rec > 0);
+                char t[16];
+                snprintf(t, sizeof(t), "%s", types[rnd(nt)]);
+                if (rnd(4) == 0)
+                    t[0] = (char)(t[0] + 32); /* the dispatch compares case-insensitively */
+                if (rnd(12))
+                    WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &type, t, strlen(t)));
+                for (uint32_t i = 0, n2 = rnd(4); i < n2; i++) {
+                    struct wk_key k = wk_key_init(fields[rnd(nf)]);
+                    char v[64];
+                    snprintf(v, sizeof(v), "%s%s%s", rnd(3) ? "" : "/p", lits[rnd(nl)],
+                             rnd(3) ? "" : "/q");
+                    if (rnd(4) == 0 && v[1] >= 'a' && v[1] <= 'z')
+                        v[1] = (char)(v[1] - 32);
+                    WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &k, v, strlen(v)));
+                }
+            }
+            pair_eval(&p, ev);
+        }
+        alerts += p.alerts;
+        wk_event_free(ev);
+        pair_fini(&p);
+    }
+    /* the per-bucket factors are there to be tested, and the comparison covers alerts */
+    WK_ASSERT(nfac >= 20);        /* 30 today */
+    WK_ASSERT(alerts >= 20000);   /* 54379 today */
 }
 
 /* The key table's name comparison (sigma_private.h wk__sg_name_eq: words, the last ones
