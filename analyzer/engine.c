@@ -848,16 +848,12 @@ int wk__engine_emit(struct wk_rule_scratch *sc, const struct wk_alert *a, wk_ale
     return cb ? cb(a, data) : 0;
 }
 
-/* One rule on the current record (or event); alert and feed correlations on a match.
- * bucket_factor: the rule has a factor in the record's dispatch bucket (sg_bucket.fac). */
+/* One rule on the current record (or event), neither fired on this event yet nor ruled out
+ * by the prefilter; alert and feed correlations on a match. */
 static int try_rule(struct wk_ruleset *rs, struct wk_rule_scratch *sc, struct ctx *c,
-                    uint32_t ri, bool bucket_factor, uint64_t ref, wk_alert_cb cb, void *data)
+                    uint32_t ri, uint64_t ref, wk_alert_cb cb, void *data)
 {
-    if (sc->fired[ri] == sc->gen)
-        return 0;
     const struct sg_rule *r = rs->rules.v[ri];
-    if ((r->has_factor || bucket_factor) && sc->cand[ri] != sc->cgen)
-        return 0; /* none of its literals is in the event: it cannot match */
     sc->st.rule_evals++;
     if (!cond_eval(r, r->cond, c))
         return 0;
@@ -931,9 +927,17 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
                                                : (ls->dispatch ? ls->any.v : ls->rules.v);
                 size_t rn = pass == 0 ? (b ? b->rules.n : 0)
                                       : (ls->dispatch ? ls->any.n : ls->rules.n);
-                const uint8_t *fac = pass == 0 && b && b->fac.n ? b->fac.v : NULL;
+                /* fac[k]: rule rv[k] is tried only when the prefilter saw one of its
+                 * literals (none of them in the record: it cannot match); the rules so
+                 * skipped and those already fired cost a load or two here, no call */
+                const uint8_t *fac = pass == 0 ? (b && b->fac.n ? b->fac.v : NULL)
+                                               : (ls->any_fac.n ? ls->any_fac.v : NULL);
+                const uint64_t gen = sc->gen, cgen = sc->cgen;
                 for (size_t k = 0; k < rn; k++) {
-                    int rc = try_rule(rs, sc, &c, rv[k], fac && fac[k], ref, cb, data);
+                    const uint32_t ri = rv[k];
+                    if (sc->fired[ri] == gen || (fac && fac[k] && sc->cand[ri] != cgen))
+                        continue;
+                    int rc = try_rule(rs, sc, &c, ri, ref, cb, data);
                     if (rc < 0)
                         return rc;
                     nalerts += rc;

@@ -288,6 +288,8 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
     memset(&ls->pf, 0, sizeof(ls->pf));
     free(ls->pf_any.v);
     memset(&ls->pf_any, 0, sizeof(ls->pf_any));
+    free(ls->any_fac.v);
+    memset(&ls->any_fac, 0, sizeof(ls->any_fac));
     for (size_t i = 0; i < ls->buckets.n; i++) {
         free(ls->buckets.v[i].pfs.v);
         memset(&ls->buckets.v[i].pfs, 0, sizeof(ls->buckets.v[i].pfs));
@@ -581,8 +583,8 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
             for (size_t k = 0; rc == 0 && k < bk->rules.n; k++) {
                 uint32_t ri = bk->rules.v[k];
                 struct sg_rule *r = rs->rules.v[ri];
-                uint8_t fac = 0;
-                if (!r->has_factor && nls[ri] == 1) {
+                uint8_t fac = r->has_factor;
+                if (!fac && nls[ri] == 1) {
                     const struct fmode md = { false, ls->dispatch, bk->val, bk->len };
                     fset f = { 0 };
                     if (cond_factor(&md, r, r->cond, &f) && f.n && min_len(&f, 0) >= min_useful) {
@@ -594,6 +596,12 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
                 if (rc == 0)
                     rc = SG_PUSH(bk->fac, fac);
             }
+        }
+        {
+            const uint32_t *av = ls->dispatch ? ls->any.v : ls->rules.v;
+            size_t an = ls->dispatch ? ls->any.n : ls->rules.n;
+            for (size_t k = 0; rc == 0 && k < an; k++)
+                rc = SG_PUSH(ls->any_fac, (uint8_t)rs->rules.v[av[k]]->has_factor);
         }
         for (size_t q = 0; rc == 0 && q < ls->pf.n; q++) {
             struct sg_pfield *pf = &ls->pf.v[q];

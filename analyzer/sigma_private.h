@@ -185,9 +185,10 @@ struct sg_bucket {
     uint32_t hash;
     SG_VEC(uint32_t) rules;
     SG_VEC(uint32_t) pfs; /* prefilter fields (ls->pf indexes) its rules and ls->any use */
-    /* per rule of `rules`: 1 when the rule has a factor given this value of the dispatch
-     * field (a branch requiring another value cannot match, so it needs no literal) and
-     * is only tried when one of its literals is seen (empty without the prefilter) */
+    /* per rule of `rules`: 1 when it is only tried in a record where the prefilter saw one
+     * of its literals: its own factor (has_factor) or one given this value of the dispatch
+     * field (a branch requiring another value cannot match here, so it needs no literal);
+     * empty without the prefilter */
     SG_VEC(uint8_t) fac;
 };
 
@@ -231,6 +232,8 @@ struct sg_logsource {
     uint32_t dkid; /* dkey's id in the ruleset's key table */
     SG_VEC(struct sg_bucket) buckets;
     SG_VEC(uint32_t) any;
+    SG_VEC(uint8_t) any_fac; /* per rule of `any` (dispatch) or `rules` (none): has_factor
+                              * (empty without the prefilter) */
     SG_VEC(struct sg_pfield) pf; /* prefilter fields (empty without Hyperscan) */
     SG_VEC(uint32_t) pf_any;     /* the pf indexes of ls->any (of every rule without dispatch):
                                   * those scanned for an event (record) in no bucket */
