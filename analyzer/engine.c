@@ -677,6 +677,7 @@ static bool kw_scan(const struct ctx *c)
     struct wk_rule_scratch *sc = c->sc;
     if (sc->kw_gen == sc->gen && sc->kw_rec == c->rec && sc->kw_ls == c->ls)
         return true;
+    sc->kw2 = false;
     const char *s;
     size_t len = 0, n;
     unsigned nargs;
@@ -684,6 +685,7 @@ static bool kw_scan(const struct ctx *c)
         if (!kw_haystacks(c, &len))
             return false;
         wk__sg_prefilter_kw_scan(sc, sc->kwbuf, len);
+        sc->kwlen = len;
         sc->kw_gen = sc->gen;
         sc->kw_rec = c->rec;
         sc->kw_ls = c->ls;
@@ -713,6 +715,7 @@ static bool kw_scan(const struct ctx *c)
             return false;
     }
     wk__sg_prefilter_kw_scan(sc, sc->kwbuf, len);
+    sc->kwlen = len;
     sc->kw_gen = sc->gen;
     sc->kw_rec = c->rec;
     sc->kw_ls = c->ls;
@@ -723,8 +726,14 @@ static bool kw_scan(const struct ctx *c)
  * A CONTAINS literal of the keyword database is answered by one scan of the record. */
 static bool keyword_matcher(const struct sg_matcher *m, const struct ctx *c)
 {
-    if (m->kw_id && kw_scan(c))
-        return c->sc->kwseen[m->kw_id - 1] == c->sc->kwcgen;
+    struct wk_rule_scratch *sc = c->sc;
+    if (m->kw_id && kw_scan(c)) {
+        if (m->kw_id > sc->rs->nkw_long && !sc->kw2) { /* a short literal: its own scan */
+            wk__sg_prefilter_kw_scan2(sc, sc->kwbuf, sc->kwlen);
+            sc->kw2 = true;
+        }
+        return sc->kwseen[m->kw_id - 1] == sc->kwcgen;
+    }
     const char *s;
     size_t len;
     unsigned nargs;

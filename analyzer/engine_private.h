@@ -40,6 +40,8 @@ struct wk_rule_scratch {
     uint64_t *kwseen;
     uint64_t kwcgen, kw_gen;
     unsigned kw_rec;
+    size_t kwlen;  /* the scanned haystacks' length in kwbuf */
+    bool kw2;      /* and they were scanned with rs->kwdb2 too */
     const void *kw_ls;
     char *kwbuf;
     size_t kwcap;
@@ -136,6 +138,9 @@ void wk__sg_prefilter_scratch_free(struct wk_rule_scratch *sc);
  * that occurs in p[0..len) (the record's keyword haystacks joined by NUL bytes, which no
  * literal of kwdb contains). */
 void wk__sg_prefilter_kw_scan(struct wk_rule_scratch *sc, const char *p, size_t len);
+/* prefilter.c: likewise for the short literals of rs->kwdb2, under the current kwcgen (the
+ * same haystacks, after wk__sg_prefilter_kw_scan). */
+void wk__sg_prefilter_kw_scan2(struct wk_rule_scratch *sc, const char *p, size_t len);
 /* engine.c: emit an alert through cb, counting it. */
 int wk__engine_emit(struct wk_rule_scratch *sc, const struct wk_alert *a, wk_alert_cb cb,
                     void *data);

@@ -87,7 +87,8 @@ struct sg_matcher {
     struct wk_key ref;            /* FIELDREF */
     uint32_t refkid;              /* FIELDREF: ref's id in the ruleset's key table */
     char *refname;
-    uint32_t kw_id; /* keyword CONTAINS literal: 1 + its id in rs->kwdb (0: none) */
+    uint32_t kw_id; /* keyword CONTAINS literal: 1 + its id in rs->kwdb, or
+                     * rs->nkw_long + 1 + its id in rs->kwdb2 (0: none) */
 };
 
 /* A map entry (field|mods: values) or a keyword item (no field). */
@@ -272,8 +273,9 @@ struct wk_ruleset {
     const struct sg_matcher **rawre;
     /* keyword prefilter: every keyword (field-less) CONTAINS literal of every rule and
      * filter, scanned once over a record's keyword haystacks (sg_matcher.kw_id) */
-    void *kwdb;     /* hs_database_t */
-    uint32_t nkw;
+    void *kwdb;     /* hs_database_t: keyword literals 1..nkw_long (prefilter.c build_kw) */
+    void *kwdb2;    /* hs_database_t: the shorter ones, nkw_long + 1..nkw */
+    uint32_t nkw, nkw_long;
     /* every field name the evaluator looks up (items, field references, dispatch and
      * prefilter fields, logsource matches) has an id < nkeys (wk__sg_intern_keys): a
      * scratch remembers each name's value per record and per event (engine_private.h) */

@@ -379,6 +379,88 @@ WK_TEST(fast_argv_join_same_alerts)
     pair_fini(&p);
 }
 
+/* Keyword literals of two bytes (prefilter.c: rs->kwdb2, scanned over a record's haystacks
+ * only when a matcher of one is evaluated) alone, in `all` items next to longer ones (whose
+ * groups kw_order tests first), cased or not, on random records of the same words, some
+ * records evaluated by several rules: the same alerts as without the prefilter. */
+WK_TEST(keyword_short_literals_same_alerts)
+{
+    static const char *const words[] = { "dd", "-s", "if=/dev/zero", "of=/x", "truncate",
+                                         "Dd", "-S", "ab", "xdd", "init", "6", "-rf" };
+    const size_t nw = sizeof(words) / sizeof(words[0]);
+    static const char rules[] =
+        "title: k0\nid: 77777777-7777-4777-8777-000000000000\n"
+        "logsource: {product: linux, service: auditd}\n"
+        "detection:\n  sel:\n    type: EXECVE\n  kw:\n    '|all':\n      - dd\n      - 'if='\n"
+        "  flt:\n    - 'of='\n  condition: sel and kw and not flt\n---\n"
+        "title: k1\nid: 77777777-7777-4777-8777-000000000001\n"
+        "logsource: {product: linux, service: auditd}\n"
+        "detection:\n  kw:\n    - '-s'\n    - truncate\n  condition: kw\n---\n"
+        "title: k2\nid: 77777777-7777-4777-8777-000000000002\n"
+        "logsource: {product: linux, service: auditd}\n"
+        "detection:\n  kw:\n    '|cased|all':\n      - Dd\n      - ab\n      - '-S'\n"
+        "  condition: kw\n---\n"
+        "title: k3\nid: 77777777-7777-4777-8777-000000000003\n"
+        "logsource: {product: linux, service: auditd}\n"
+        "detection:\n  kw:\n    '|all':\n      - 'x'\n      - rf\n      - truncate\n"
+        "  condition: kw\n---\n"
+        "title: k4\nid: 77777777-7777-4777-8777-000000000004\n"
+        "logsource: {product: linux, service: auditd}\n"
+        "detection:\n  sel:\n    type: SYSCALL\n  kw:\n    - 'd 6'\n    - 't 6'\n"
+        "  condition: sel and kw\n";
+    struct pair p;
+    pair_from_yaml(&p, "kws.yml", rules, 5);
+    WK_ASSERT(p.rs->prefilter);
+    WK_ASSERT(p.rs->kwdb != NULL && p.rs->kwdb2 != NULL);
+    WK_ASSERT_UINT_EQ(p.rs->nkw, 12);     /* 'x' is searched for by its matcher */
+    WK_ASSERT_UINT_EQ(p.rs->nkw_long, 6); /* if= of= truncate truncate 'd 6' 't 6' */
+    /* k0's `all` item tests 'if=' (in kwdb) before 'dd' (kwdb2); k3's tests 'x' (searched
+     * for by its matcher) last */
+    size_t ordered = 0;
+    for (size_t r = 0; r < p.rs->rules.n; r++) {
+        const struct sg_rule *rl = p.rs->rules.v[r];
+        for (size_t sl = 0; sl < rl->sels.n; sl++)
+            for (size_t a = 0; a < rl->sels.v[sl].alts.n; a++)
+                for (size_t k = 0; k < rl->sels.v[sl].alts.v[a].items.n; k++) {
+                    const struct sg_item *it = &rl->sels.v[sl].alts.v[a].items.v[k];
+                    for (size_t i = 0; !it->field && it->all && i < it->m.n; i++) {
+                        const struct sg_matcher *m = &it->m.v[i];
+                        if (m->len == 3 && !memcmp(m->lit, "if=", 3))
+                            ordered += m->group == 0;
+                        if (m->len == 2 && !memcmp(m->lit, "dd", 2))
+                            ordered += m->group == 1;
+                        if (m->len == 1 && m->lit[0] == 'x')
+                            ordered += m->group == 2;
+                    }
+                }
+    }
+    WK_ASSERT_UINT_EQ(ordered, 3);
+    struct wk_key type = wk_key_init("type");
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (int n = 0; n < 4000; n++) {
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, "auditd", 6));
+        for (uint32_t r = 0, nr = 1 + rnd(3); r < nr; r++) {
+            int rec = wk_event_add_record(ev);
+            WK_ASSERT(rec > 0);
+            const char *t = rnd(3) ? "EXECVE" : "SYSCALL";
+            WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &type, t, strlen(t)));
+            for (uint32_t i = 0, na = rnd(6); i < na; i++) {
+                char name[8];
+                snprintf(name, sizeof(name), rnd(5) ? "a%u" : "k%u", i);
+                struct wk_key k = wk_key_init(name);
+                const char *w = words[rnd((uint32_t)nw)];
+                WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &k, w, strlen(w)));
+            }
+        }
+        pair_eval(&p, ev);
+    }
+    WK_ASSERT(p.alerts > 1000);
+    wk_event_free(ev);
+    pair_fini(&p);
+}
+
 /* The prefilter's byte-pair check (prefilter.c bigram_seen: a short value without the
  * first two bytes of a literal, in either case, where one still fits, is not scanned)
  * against every value scanned: literals of 3..7 bytes at the start, in the middle and at
