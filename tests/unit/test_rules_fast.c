@@ -585,6 +585,48 @@ WK_TEST(bucket_factor_skips_type_only_branch)
     pair_fini(&p);
 }
 
+/* A two-byte literal is a factor too (`name|contains: '/.'`, SigmaHQ's hidden paths rule):
+ * a PATH record whose name holds no "/." does not evaluate the rule. */
+WK_TEST(two_byte_factor_skips_evaluation)
+{
+    static const char yaml[] =
+        "title: dot\nid: 55555555-5555-4555-8555-000000000002\n"
+        "logsource: {product: linux, service: auditd}\n"
+        "detection:\n  sel:\n    type: PATH\n    name|contains: '/.'\n"
+        "  flt:\n    name|contains: '/.cache/'\n  condition: sel and not flt\n";
+    struct pair p;
+    pair_from_yaml(&p, "dot.yml", yaml, 1);
+    WK_ASSERT(p.rs->rules.v[0]->has_factor);
+    struct wk_key type = wk_key_init("type"), name = wk_key_init("name");
+    static const struct {
+        const char *name;
+        unsigned alerts, evals;
+    } cases[] = {
+        { "/etc/passwd", 0, 0 }, { "/home/u/.x", 1, 1 }, { "/h/.cache/y", 0, 1 },
+        { "./x", 0, 0 },         { "a/.", 1, 1 },        { "/", 0, 0 },
+    };
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct wk_rule_stats st0, st1;
+        wk_rule_scratch_stats(p.fast, &st0);
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, "auditd", 6));
+        int rec = wk_event_add_record(ev);
+        WK_ASSERT(rec > 0);
+        WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &type, "PATH", 4));
+        WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, &name, cases[i].name,
+                                      strlen(cases[i].name)));
+        size_t before = p.alerts;
+        pair_eval(&p, ev);
+        wk_rule_scratch_stats(p.fast, &st1);
+        WK_ASSERT_UINT_EQ(p.alerts - before, cases[i].alerts);
+        WK_ASSERT_UINT_EQ(st1.rule_evals - st0.rule_evals, cases[i].evals);
+    }
+    wk_event_free(ev);
+    pair_fini(&p);
+}
+
 /* Random rules whose selections pair a type (one or two values, or none) with a field
  * literal or not, in conditions of every shape (OR of selections, AND, AND NOT, nested),
  * on random records of those types and literals: the same alerts with the prefilter's
