@@ -155,6 +155,7 @@ struct wk__writer {
     struct side bside;
     int64_t batch_mono; /* 0: batch empty */
     int64_t release_mono; /* last release_memory() */
+    int64_t trim_mono;    /* last malloc_trim() in it */
     bool tuned_malloc;    /* mallopt above applied: release_memory() trims the heap */
     void *map_addr;       /* where the data file is mapped (found for map_for) */
     size_t map_len;
@@ -1208,10 +1209,17 @@ int wk__store_grow(struct wk_store *st)
  *   page cache and come back on the next touch at the cost of a minor fault, so drop them
  *   (the map is read-only, MDB_WRITEMAP is not used: nothing is lost);
  * - the heap keeps what was freed (mallopt above: no trimming on free, for speed), among it
- *   the one-off peak of the dictionary training: hand free pages back (malloc_trim keeps
- *   the top pad; pages reused within the interval are faulted again, a small cost here).
- * So the file-backed part is what one interval touches, and the heap what is in use. */
+ *   the one-off peak of the dictionary training or of a burst: hand free pages back
+ *   (malloc_trim keeps the top pad) every TRIM_NS, or at a RELEASE_NS check that finds
+ *   TRIM_FREE or more free. Not every RELEASE_NS: at a steady rate the same few MiB (the
+ *   queue's events, LMDB's dirty pages: 4.5-6 MiB at 10k events/s, 8-12 at 40k) are freed
+ *   and reused between checks, and trimming them made each page fault in again, 400-600
+ *   faults/s at 10k events/s at 16-19 us each on a VM (docs/daemon.md, "Steady rate").
+ * So the file-backed part is what one interval touches, and the heap what is in use plus
+ * at most TRIM_FREE of free pages, for at most TRIM_NS. */
 #define RELEASE_NS (2 * WK_NS_PER_SEC)
+#define TRIM_NS (30 * WK_NS_PER_SEC)
+#define TRIM_FREE ((size_t)16 << 20)
 
 /* Where LMDB mapped the data file (its API tells only with MDB_FIXEDMAP): the mapping of
  * that file's inode in /proc/self/maps. Looked up again after the map grows. */
@@ -1249,8 +1257,11 @@ static void release_memory(struct wk_store *st, int64_t now)
         find_map(st);
     if (w->map_addr)
         (void)madvise(w->map_addr, w->map_len, MADV_DONTNEED);
-    if (w->tuned_malloc)
+    if (w->tuned_malloc &&
+        (now - w->trim_mono >= TRIM_NS || mallinfo2().fordblks >= TRIM_FREE)) {
+        w->trim_mono = now;
         (void)malloc_trim(1u << 20);
+    }
 }
 
 static int commit(struct wk_store *st, bool final)
