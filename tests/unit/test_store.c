@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include "store/store_private.h"
+#include "watchkeeper/daemon.h"
 #include "watchkeeper/error.h"
 #include "watchkeeper/event.h"
 #include "watchkeeper/mem.h"
 #include "watchkeeper/store.h"
 #include "watchkeeper/timefmt.h"
+#include "watchkeeper/wkconfig.h"
 #include "wk_test.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -802,6 +804,70 @@ WK_TEST(verify_blocks_on_the_writer_checks_altered_values_in_full)
     WK_ASSERT_OK(wk_store_verify_blocks(st, 4, &res));
     WK_ASSERT_UINT_EQ(res.blocks, n - 3);
     wk_store_close(st);
+}
+
+/* The daemon's backend runs that check after each batch and at each idle tick: it reads
+ * what was committed since its last check (block 3 altered under it: reported, then the
+ * blocks after it pass); with no event added since, no block can be new and it reports
+ * nothing without reading; new events are checked again; the full verify still finds 3. */
+WK_TEST(backend_check_after_commit_reads_what_is_new)
+{
+    init_cids();
+    const char *d = store_dir("bk");
+    struct wk_config_store cfg = {
+        .path = (char *)d, .block_size = 4096, .block_age = WK_NS_PER_SEC,
+        .compression_level = 3, .map_size = 1ull << 30, .fsync = false,
+        .cold = { .after = 600 * WK_NS_PER_SEC, .cpu_budget = 10, .block_bytes = 2u << 20,
+                  .level = 19, .rebuild = true },
+    };
+    const struct wk_backend_ops *ops;
+    void *ctx;
+    WK_ASSERT_OK(wk_store_backend_open(&ops, &ctx, &cfg));
+    enum { N = 400 };
+    struct wk_event *evs[N];
+    for (int i = 0; i < N; i++) {
+        WK_ASSERT_OK(wk_event_new(&evs[i]));
+        make_event(evs[i], 1000000000LL * (i + 1));
+    }
+    struct wk_batch b = { .events = evs, .nevents = 300 };
+    WK_ASSERT_OK(ops->commit(ctx, &b));
+    WK_ASSERT_OK(ops->tick(ctx, true));
+    flip_at = 400;
+    pid_t pid = fork();
+    WK_ASSERT(pid >= 0);
+    if (pid == 0) {
+        tamper(d, flip);
+        _exit(0);
+    }
+    int status = 0;
+    WK_ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+    WK_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    uint64_t block = 0;
+    char reason[160];
+    WK_ASSERT_INT_EQ(ops->verify(ctx, false, &block, reason, sizeof(reason)), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(block, 3);
+    if (strncmp(reason, "block 3: ", 9) != 0)
+        WK_FAIL("reason: %s", reason);
+    WK_ASSERT_OK(ops->verify(ctx, false, &block, reason, sizeof(reason)));
+    WK_ASSERT_UINT_EQ(block, 0);
+    WK_ASSERT_STR_EQ(reason, "");
+    memcpy(reason, "x", 2);
+    block = 9;
+    WK_ASSERT_OK(ops->verify(ctx, false, &block, reason, sizeof(reason))); /* nothing new */
+    WK_ASSERT_UINT_EQ(block, 0);
+    WK_ASSERT_STR_EQ(reason, "");
+    struct wk_batch b2 = { .events = evs + 300, .nevents = N - 300 };
+    WK_ASSERT_OK(ops->commit(ctx, &b2));
+    WK_ASSERT_OK(ops->tick(ctx, true));
+    WK_ASSERT_OK(ops->verify(ctx, false, &block, reason, sizeof(reason)));
+    WK_ASSERT_INT_EQ(ops->verify(ctx, true, &block, reason, sizeof(reason)), WK_ECHAIN);
+    WK_ASSERT_UINT_EQ(block, 3);
+    struct wk_backend_stats bs;
+    ops->stats(ctx, &bs);
+    WK_ASSERT_UINT_EQ(bs.events, N);
+    ops->close(ctx);
+    for (int i = 0; i < N; i++)
+        wk_event_free(evs[i]);
 }
 
 WK_TEST(retention_keeps_verify_passing)
