@@ -1216,10 +1216,10 @@ int wk__store_grow(struct wk_store *st)
  *   and reused between checks, and trimming them made each page fault in again, 400-600
  *   faults/s at 10k events/s at 16-19 us each on a VM (docs/daemon.md, "Steady rate").
  * So the file-backed part is what one interval touches, and the heap what is in use plus
- * at most TRIM_FREE of free pages, for at most TRIM_NS. */
+ * less than TRIM_FREE of free pages for at most TRIM_NS (mallinfo2 counts all arenas). */
 #define RELEASE_NS (2 * WK_NS_PER_SEC)
 #define TRIM_NS (30 * WK_NS_PER_SEC)
-#define TRIM_FREE ((size_t)16 << 20)
+#define TRIM_FREE ((size_t)8 << 20)
 
 /* Where LMDB mapped the data file (its API tells only with MDB_FIXEDMAP): the mapping of
  * that file's inode in /proc/self/maps. Looked up again after the map grows. */
