@@ -89,6 +89,7 @@ struct tail {
     uint64_t lineno;  /* lines consumed in this file */
     char *buf;
     size_t len, cap;
+    size_t fed;       /* buf[0..fed) was fed before a pause (moved out at the next read) */
     char *queue[MAX_ROTATED + 1]; /* rotated files still to read, oldest first */
     size_t nqueue;
     bool on_queue;    /* fd is a rotated file from the queue */
@@ -182,6 +183,7 @@ static void close_fd(struct tail *t)
         close(t->fd);
     t->fd = -1;
     t->len = 0;
+    t->fed = 0;
 }
 
 static int open_at(struct tail *t, const char *path, uint64_t off)
@@ -341,7 +343,7 @@ static int tail_start(struct wk_source *src, const void *cursor, size_t cursor_l
 /* Feed the complete lines of buf. @return 0, or <0 when reading must stop. */
 static int feed_lines(struct tail *t)
 {
-    size_t i = 0;
+    size_t i = t->fed;
     int rc = 0;
     while (i < t->len && !t->pend.paused) {
         char *nl = memchr(t->buf + i, '\n', t->len - i);
@@ -364,6 +366,13 @@ static int feed_lines(struct tail *t)
         if (rc < 0)
             break;
     }
+    if (t->pend.paused && rc >= 0) {
+        /* the rest is read again after the resume: moving it now (up to a read's worth,
+         * at every pause of a catch-up read) would copy it once per pause */
+        t->fed = i;
+        return rc;
+    }
+    t->fed = 0;
     memmove(t->buf, t->buf + i, t->len - i);
     t->len -= i;
     t->off += i;
@@ -373,6 +382,12 @@ static int feed_lines(struct tail *t)
 /* Read what the current file has. @return bytes read, 0 at EOF, <0 on error. */
 static ssize_t read_some(struct tail *t, size_t budget)
 {
+    if (t->fed) { /* what a pause left in front of the unread lines */
+        memmove(t->buf, t->buf + t->fed, t->len - t->fed);
+        t->len -= t->fed;
+        t->off += t->fed;
+        t->fed = 0;
+    }
     if (t->cap - t->len < 65536) {
         size_t nc = t->cap ? t->cap * 2 : 1 << 17;
         if (nc > t->parser->opts.max_line * 2 + (1 << 17) && t->len > t->parser->opts.max_line) {
