@@ -281,6 +281,7 @@ static __attribute__((noinline)) int resize(struct wk_event *ev, size_t cap)
     ev->idx = ix;
     ev->idxcap = cap * 2;
     ev->cap = cap;
+    ev->room = cap < WK_EVENT_MAX_FIELDS ? cap : WK_EVENT_MAX_FIELDS;
     for (size_t i = 0; i < ev->n; i++)
         idx_insert(ev, i);
     return 0;
@@ -524,15 +525,17 @@ int wk_event_add_str_ref(struct wk_event *ev, unsigned rec, const struct wk_key 
                          const char *s, size_t len)
 {
     const size_t n = ev->n;
-    if (ev->idx && n < ev->cap && n < WK_EVENT_MAX_FIELDS && key->len - 1u < 65535u &&
-        rec <= ev->nrec && len <= UINT32_MAX) {
-        const size_t p = idx_home(key->hash, rec, ev->idxcap - 1);
-        if (ev->idx[p] >> 16 != ev->gen) {
+    if (n < ev->room && key->len - 1u < 65535u && rec <= ev->nrec && len <= UINT32_MAX) {
+        /* (locals: the stores below may alias the event's members for the compiler) */
+        uint32_t *const idx = ev->idx;
+        const uint32_t gen = ev->gen, h = key->hash;
+        const size_t p = idx_home(h, rec, ev->idxcap - 1);
+        if (idx[p] >> 16 != gen) {
             struct wk_field *f = &ev->fields[n];
             f->key = *key;
             fill_str(f, rec, s, len);
-            ev->hashes[n] = key->hash;
-            ev->idx[p] = ev->gen << 16 | (uint32_t)(n + 1);
+            ev->hashes[n] = h;
+            idx[p] = gen << 16 | (uint32_t)(n + 1);
             ev->n = n + 1;
             return 0;
         }

@@ -34,6 +34,8 @@ struct wk_event {
      * of an older generation are empty, so a reset is gen++ rather than a memset. */
     uint32_t *idx;
     size_t idxcap; /* power of two, 2 * cap */
+    size_t room;   /* min(cap, WK_EVENT_MAX_FIELDS), 0 without a table: the add fast path's
+                    * one bound check */
     uint32_t gen;  /* 1..65535 */
     struct wk_arena arena;
 };

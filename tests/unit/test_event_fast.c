@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "../../core/event_private.h"
 #include "watchkeeper/error.h"
@@ -218,6 +219,31 @@ WK_TEST(reserve_keeps_contents_and_never_shrinks)
     check(huge, &m);
     wk_event_free(huge);
     wk_event_free(ev);
+}
+
+/* A table reserved for the most fields an event may have is a power of two, one more: the
+ * fast path of wk_event_add_str_ref stops at the limit like the general path (the field
+ * number must fit the index's 16 bits). */
+WK_TEST(add_str_ref_stops_at_the_field_limit)
+{
+    struct wk_event *ev = new_event();
+    WK_ASSERT_OK(wk_event_reserve(ev, 65535));
+    char *names = malloc(65600 * 8);
+    WK_ASSERT(names != NULL);
+    /* past the limit, names of all kinds of home entries (empty ones included) */
+    for (unsigned i = 0; i < 65600; i++) {
+        char *n = names + (size_t)i * 8;
+        snprintf(n, 8, "f%u", i);
+        struct wk_key k = wk_key_init(n);
+        int rc = wk_event_add_str_ref(ev, 0, &k, "v", 1);
+        WK_ASSERT_INT_EQ(rc, i < 65535 ? 0 : WK_ELIMIT);
+    }
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 65535);
+    struct wk_key first = wk_key_init("f0"), last = wk_key_init("f65534");
+    WK_ASSERT(wk_event_get(ev, 0, &first) != NULL);
+    WK_ASSERT(wk_event_get(ev, 0, &last) != NULL);
+    wk_event_free(ev);
+    free(names);
 }
 
 WK_TEST(reserved_event_equals_a_grown_one)
