@@ -158,6 +158,7 @@ struct wk_pipeline {
     uint64_t q_events, q_bytes; /* the queue's counts when the stage opened */
     struct item *spool;         /* pool items lent to the stage */
     size_t nspool, s_last;      /* s_last: events of the previous stage */
+    bool s_pool_dry;            /* the pool had no more to lend this stage */
     uv_check_t check;
     int open_handles;
 
@@ -238,14 +239,9 @@ static void remember_cursor(struct slot *sl, const void *cursor, size_t cursor_l
 #define STAGE_POOL_MIN 8
 #define STAGE_POOL_MAX 512
 
-/* Loop thread, under lock: open the stage (snapshot the queue's counts, borrow pool items). */
-static void stage_open_locked(struct wk_pipeline *p)
+/* Loop thread, under lock: lend pool items to the stage until it holds want of them. */
+static void stage_lend_locked(struct wk_pipeline *p, size_t want)
 {
-    p->q_events = p->st.queued_events;
-    p->q_bytes = p->st.queued_bytes;
-    size_t want = p->s_last + STAGE_POOL_MIN;
-    if (want > STAGE_POOL_MAX)
-        want = STAGE_POOL_MAX;
     while (p->pool && p->nspool < want) {
         struct item *it = p->pool;
         p->pool = it->next;
@@ -258,7 +254,35 @@ static void stage_open_locked(struct wk_pipeline *p)
     }
     if (p->pool_bytes < p->pool_low)
         p->pool_low = p->pool_bytes;
+}
+
+/* Loop thread, under lock: open the stage (snapshot the queue's counts, borrow pool items). */
+static void stage_open_locked(struct wk_pipeline *p)
+{
+    p->q_events = p->st.queued_events;
+    p->q_bytes = p->st.queued_bytes;
+    size_t want = p->s_last + STAGE_POOL_MIN;
+    if (want > STAGE_POOL_MAX)
+        want = STAGE_POOL_MAX;
+    stage_lend_locked(p, want);
+    p->s_pool_dry = false;
     p->s_open = true;
+}
+
+/* Loop thread: the stage used up the pool items lent to it; lend it more (as many again as
+ * it has taken, within STAGE_POOL_MIN..STAGE_POOL_MAX) rather than allocate an item per
+ * submit while the pool holds some: a turn that submits more than the previous one (a
+ * catch-up read after a pause) allocated all the rest. Once the pool has none, no lock
+ * again until the stage reopens. */
+static void stage_refill(struct wk_pipeline *p)
+{
+    size_t want = p->s_events < STAGE_POOL_MIN ? STAGE_POOL_MIN : (size_t)p->s_events;
+    if (want > STAGE_POOL_MAX)
+        want = STAGE_POOL_MAX;
+    pthread_mutex_lock(&p->lock);
+    stage_lend_locked(p, want);
+    pthread_mutex_unlock(&p->lock);
+    p->s_pool_dry = !p->spool;
 }
 
 /* Loop thread, under lock: move the stage into the queue, give the pool items not used
@@ -401,6 +425,8 @@ static int submit_one(struct wk_pipeline *p, struct wk_source *src, struct wk_ev
         if (wake)
             pthread_cond_signal(&p->cond);
     }
+    if (!p->spool && !p->s_pool_dry)
+        stage_refill(p);
     struct item *it = p->spool;
     if (it) {
         p->spool = it->next;
