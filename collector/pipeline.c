@@ -43,12 +43,16 @@ struct item {
  * the steady state allocates nothing per event (and the writer does not free what the loop
  * thread allocated, which costs glibc a lock and, trimming, page faults). Bounded: at most
  * POOL_EVENTS items, the pool and the queue together hold at most queue_bytes (by the
- * items' queue sizes), and the pool alone at most queue_bytes / 4. A pool of queue_bytes /
+ * items' queue sizes), and the pool alone at most queue_bytes / 2. A pool of queue_bytes /
  * 8 kept one item in eight of a queue that fills and drains (a throughput run), and the
  * rest paid a new event (its field array grown again, its arena chunks) and a free: ~4,500
  * instructions per event (callgrind, bench/daemon_e2e.sh audit only). A pool of the whole
  * queue_bytes saved all of it but raised the peak RSS at a steady 10k events/s from ~55 to
- * 70-72 MiB (the goal is 64); a quarter keeps 55.9 MiB and costs ~2,000 of the 4,500.
+ * 70-72 MiB (the goal is 64); a quarter kept 55.9 MiB. Measured again with the stage
+ * borrowing more pool items when it runs out (stage_refill), on the 20k-event audit-only
+ * run --once: a quarter -> a half is -770 instructions per event, peak RSS at 1x 53.6-54.0
+ * -> 57.8-57.9 MiB; the whole queue_bytes -1,740 per event but 63.2 MiB (a recycled event
+ * has touched all the memory it pins, a fresh one not yet).
  * What the pool held unused for a whole POOL_TRIM_NS beyond queue_bytes / 8 is freed (a
  * burst's items, once it is over). */
 #define POOL_EVENTS 4096
@@ -1446,7 +1450,7 @@ static void *writer_main(void *arg)
             uint64_t pooled = p->pool_bytes + p->stage_pool_bytes;
             if (it->ev && it->curcap >= POOL_CUR && p->npool < POOL_EVENTS &&
                 p->st.queued_bytes + pooled + it->bytes <= p->lim.queue_bytes &&
-                pooled + it->bytes <= p->lim.queue_bytes / 4) {
+                pooled + it->bytes <= p->lim.queue_bytes / 2) {
                 it->next = p->pool;
                 p->pool = it;
                 p->npool++;

@@ -551,8 +551,11 @@ WK_TEST(staged_bound_rechecks_the_real_queue)
 
 /* Hand over n events in one turn of the loop (one stage); @return how many of the events
  * the pipeline gave back were recycled ones (a field table: a fresh event has none). */
-static int take_turn(struct wk_source_sink *sink, struct fake_src *s, struct wk_event *ev, int n)
+static int take_turn(struct wk_source_sink *sink, struct fake_src *s, struct wk_event *ev, int n,
+                     size_t payload)
 {
+    static char big[16384];
+    memset(big, 'p', sizeof(big));
     struct wk_event *fresh;
     WK_ASSERT_OK(wk_event_new(&fresh));
     size_t empty = wk_event_mem(fresh);
@@ -561,17 +564,27 @@ static int take_turn(struct wk_source_sink *sink, struct fake_src *s, struct wk_
     for (int i = 0; i < n; i++) {
         wk_event_set_ts(ev, 1000 + i);
         WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_ACTION, "t", 1));
+        if (payload)
+            WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_MESSAGE, big, payload));
         WK_ASSERT_OK(sink->submit_take(sink, (struct wk_source *)s, ev, "c", 1));
         recycled += wk_event_mem(ev) > empty;
     }
     return recycled;
 }
 
-static void committed(uv_loop_t *loop, struct mem_backend *m, size_t n)
+/* Wait until n events are committed and their items are back in the pool (the writer
+ * pools them under the lock where it uncounts them: no event queued means done). */
+static void committed(struct wk_pipeline *p, struct mem_backend *m, size_t n)
 {
-    for (int i = 0; i < 5000 && __atomic_load_n(&m->events, __ATOMIC_SEQ_CST) < n; i++)
-        uv_run(loop, UV_RUN_NOWAIT), usleep(1000);
+    struct wk_pipeline_stats st = { 0 };
+    for (int i = 0; i < 5000; i++) {
+        wk__pipeline_stats(p, &st);
+        if (__atomic_load_n(&m->events, __ATOMIC_SEQ_CST) >= n && st.queued_events == 0)
+            break;
+        usleep(1000);
+    }
     WK_ASSERT_UINT_EQ(__atomic_load_n(&m->events, __ATOMIC_SEQ_CST), n);
+    WK_ASSERT_UINT_EQ(st.queued_events, 0);
 }
 
 /* A turn that submits more than the one before (a catch-up read after a pause) gets
@@ -592,16 +605,48 @@ WK_TEST(a_larger_turn_reuses_pooled_items)
     WK_ASSERT_OK(wk_event_new(&ev));
     /* 200 items, committed and pooled; then a turn of one event */
     struct wk_pipeline_stats st;
-    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 200), 0);
+    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 200, 0), 0);
     wk__pipeline_stats(p, &st); /* (the turn ends: a stats read publishes the stage) */
-    committed(&loop, &m, 200);
-    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 1), 1);
+    committed(p, &m, 200);
+    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 1, 0), 1);
     wk__pipeline_stats(p, &st);
-    committed(&loop, &m, 201);
+    committed(p, &m, 201);
     /* a turn of 150: all recycled (the pool holds 200) */
-    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 150), 150);
+    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 150, 0), 150);
     drain(&loop, p);
     WK_ASSERT_UINT_EQ(m.events, 351);
+    wk_event_free(ev);
+    finish(&loop, p);
+}
+
+/* The pool keeps committed items up to half of queue_bytes: a queue that fills and drains
+ * gets about half of its next fill recycled, the rest allocated. */
+WK_TEST(pool_keeps_half_of_queue_bytes)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { 0 };
+    struct wk_config_pipeline l = limits(100000, 100000);
+    l.queue_bytes = 4 << 20;
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    struct wk_source_sink *sink = wk__pipeline_sink(p);
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    /* 100 events of ~20 KB each (about half of the 4 MiB), committed */
+    struct wk_pipeline_stats st;
+    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 100, 10000), 0);
+    wk__pipeline_stats(p, &st);
+    uint64_t each = st.queued_bytes / 100;
+    committed(p, &m, 100);
+    int r = take_turn(sink, &s, ev, 100, 10000);
+    printf("# %d of 100 items of %llu bytes recycled\n", r, (unsigned long long)each);
+    WK_ASSERT((uint64_t)r * each <= l.queue_bytes / 2);
+    WK_ASSERT((uint64_t)(r + 2) * each > l.queue_bytes / 2);
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, 200);
     wk_event_free(ev);
     finish(&loop, p);
 }
