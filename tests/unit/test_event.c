@@ -322,6 +322,45 @@ WK_TEST(reset_reuses_memory_and_copy)
     wk_event_free(cp);
 }
 
+/* A reset keeps the arena chunks the last use needed, and of those it did not need at
+ * most 8 KiB: an event that once held a big value and is then reused for small ones gives
+ * the big chunk back; one reused for big values keeps it (no allocation per use). */
+WK_TEST(reset_drops_arena_chunks_the_last_use_did_not_need)
+{
+    struct wk_event *ev = new_event();
+    struct wk_key ks = wk_key_init("small"), kb = wk_key_init("big");
+    static char big[30000];
+    memset(big, 'b', sizeof(big));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &ks, "s", 1));
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &kb, big, sizeof(big))); /* a chunk of its own */
+    size_t with_big = wk_event_mem(ev);
+    /* small uses: the first still keeps the big chunk (unused since one reset only) */
+    wk_event_reset(ev);
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &ks, "s", 1));
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), with_big);
+    wk_event_reset(ev);
+    size_t small = wk_event_mem(ev);
+    WK_ASSERT(small + sizeof(big) <= with_big);
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &ks, "s", 1));
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), small);
+    /* big uses: the chunk comes back once and stays */
+    size_t prev = 0;
+    for (int round = 0; round < 4; round++) {
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &ks, "s", 1));
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &kb, big, sizeof(big)));
+        size_t m = wk_event_mem(ev);
+        WK_ASSERT(m > small + sizeof(big));
+        if (round)
+            WK_ASSERT_UINT_EQ(m, prev);
+        prev = m;
+    }
+    size_t ml = 0;
+    const char *v = wk_event_get_str(ev, &kb, &ml);
+    WK_ASSERT(v && ml == sizeof(big) && memcmp(v, big, ml) == 0);
+    wk_event_free(ev);
+}
+
 WK_TEST(jansson_bridge_prefix)
 {
     struct wk_event *ev = new_event();
