@@ -51,8 +51,9 @@ struct item {
  * 70-72 MiB (the goal is 64); a quarter kept 55.9 MiB. Measured again with the stage
  * borrowing more pool items when it runs out (stage_refill), on the 20k-event audit-only
  * run --once: a quarter -> a half is -770 instructions per event, peak RSS at 1x 53.6-54.0
- * -> 57.8-57.9 MiB; the whole queue_bytes -1,740 per event but 63.2 MiB (a recycled event
- * has touched all the memory it pins, a fresh one not yet).
+ * -> 57.8-57.9 MiB, and 54.4-54.7 once an event's arena drops at a reset the chunks its
+ * last use did not need (core/mem.c); the whole queue_bytes -1,740 per event but 63.2 MiB
+ * (a recycled event has touched all the memory it pins, a fresh one not yet).
  * What the pool held unused for a whole POOL_TRIM_NS beyond queue_bytes / 8 is freed (a
  * burst's items, once it is over). */
 #define POOL_EVENTS 4096
