@@ -140,6 +140,8 @@ static inline int stab_cls(struct stab *t, uint64_t sid, const char *f, size_t f
 
 struct wk__split {
     struct wk__buf a, b, map, za, zb;
+    uint32_t *run; /* split_known: the index of each run's first record */
+    size_t crun;
 };
 
 struct wk__split *wk__split_free(struct wk__split *s)
@@ -151,6 +153,7 @@ struct wk__split *wk__split_free(struct wk__split *s)
     wk__buf_fini(&s->map);
     wk__buf_fini(&s->za);
     wk__buf_fini(&s->zb);
+    free(s->run);
     free(s);
     return NULL;
 }
@@ -257,6 +260,109 @@ out:
     return rc;
 }
 
+/* Append the records r[0..len) of one frame, consecutive in the block: the first with its
+ * time delta re-based on prev (its frame's previous record), the others as they are
+ * (their block predecessor is their frame's). */
+static int put_run(struct wk__buf *o, int64_t prev, int64_t ts, const uint8_t *r, size_t len)
+{
+    size_t pos = 0, q;
+    uint64_t rl, d;
+    if (wk__varint_get(r, len, &pos, &rl) < 0 || rl > len - pos)
+        return WK_ECORRUPT;
+    q = pos;
+    if (wk__varint_get(r, pos + (size_t)rl, &q, &d) < 0)
+        return WK_ECORRUPT;
+    uint8_t hb[10];
+    size_t hl = wk__varint_put(hb, wk__zigzag((int64_t)((uint64_t)ts - (uint64_t)prev)));
+    int rc = wk__buf_reserve(o, 10 + hl + (len - q));
+    if (rc < 0)
+        return rc;
+    PUTV(o, hl + (size_t)rl - (q - pos));
+    memcpy(o->p + o->len, hb, hl);
+    memcpy(o->p + o->len + hl, r + q, len - q);
+    o->len += hl + (len - q);
+    return 0;
+}
+
+/* split_records from what the writer knows of the records (recs[0..n), the block's
+ * bp[0..blen)): the shapes classify runs of consecutive records of the same frame, and
+ * each run is one copy with only its first record's header rewritten (a record whose
+ * block predecessor is in its frame keeps its delta). The same bytes as split_records
+ * for the writer's records, whose varints are minimal. */
+static int split_known(struct wk__split *s, const char *f, size_t fl, const uint8_t *bp,
+                       size_t blen, const struct wk__split_rec *recs, size_t n,
+                       uint32_t *na_out)
+{
+    struct stab t;
+    int rc = stab_open(&t, bp, blen);
+    if (rc < 0)
+        return rc;
+    s->a.len = s->b.len = s->map.len = 0;
+    const uint8_t *rp = bp + t.end;
+    size_t rlen = blen - t.end, nruns = 0;
+    if (n + 1 > s->crun) {
+        size_t c = (n + 1) * 2;
+        uint32_t *r = realloc(s->run, c * sizeof(*r));
+        rc = -ENOMEM;
+        if (!r)
+            goto out;
+        s->run = r;
+        s->crun = c;
+    }
+    uint32_t na = 0;
+    int cur = 0, first = 0;
+    rc = WK_ECORRUPT;
+    if (n == 0 || n > UINT32_MAX || recs[0].off != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].off >= rlen || (i && recs[i].off <= recs[i - 1].off))
+            goto out;
+        int c = stab_cls(&t, recs[i].sid, f, fl);
+        if (c < 0) {
+            rc = c;
+            goto out;
+        }
+        if (c != cur) {
+            if (!nruns)
+                first = c;
+            s->run[nruns++] = (uint32_t)i;
+            cur = c;
+        }
+        na += c == 1;
+    }
+    rc = 0;
+    if (!na || na == n)
+        goto out;
+    s->run[nruns] = (uint32_t)n;
+    if ((rc = wk__buf_put(&s->a, bp, t.end)) < 0 || (rc = wk__buf_reserve(&s->map, na + 5 * nruns)) < 0)
+        goto out;
+    int64_t la = 0, lb = 0; /* each frame's last timestamp */
+    uint32_t gap = 0;
+    for (size_t k = 0; k < nruns; k++) {
+        size_t i = s->run[k], j = s->run[k + 1];
+        size_t from = recs[i].off, to = j < n ? recs[j].off : rlen;
+        if ((k % 2 == 0) == (first == 1)) {
+            PUTV(&s->map, gap);
+            memset(s->map.p + s->map.len, 0, j - i - 1);
+            s->map.len += j - i - 1;
+            gap = 0;
+            rc = put_run(&s->a, la, recs[i].ts, rp + from, to - from);
+            la = recs[j - 1].ts;
+        } else {
+            gap = (uint32_t)(j - i);
+            rc = put_run(&s->b, lb, recs[i].ts, rp + from, to - from);
+            lb = recs[j - 1].ts;
+        }
+        if (rc < 0)
+            goto out;
+    }
+    *na_out = na;
+    rc = 1;
+out:
+    stab_fini(&t);
+    return rc;
+}
+
 static int compress_into(ZSTD_CCtx *cctx, struct wk__buf *z, const uint8_t *p, size_t n)
 {
     size_t bound = ZSTD_compressBound(n);
@@ -272,8 +378,8 @@ static int compress_into(ZSTD_CCtx *cctx, struct wk__buf *z, const uint8_t *p, s
 }
 
 int wk__split_compress(struct wk__split **sp, ZSTD_CCtx *cctx, const char *field,
-                       const uint8_t *bp, size_t blen, struct wk__buf *val, size_t hdr,
-                       uint8_t *format)
+                       const uint8_t *bp, size_t blen, const struct wk__split_rec *recs,
+                       size_t nrec, struct wk__buf *val, size_t hdr, uint8_t *format)
 {
     size_t fl = field ? strlen(field) : 0;
     int rc;
@@ -283,7 +389,9 @@ int wk__split_compress(struct wk__split **sp, ZSTD_CCtx *cctx, const char *field
             return -ENOMEM;
         struct wk__split *s = *sp;
         uint32_t na = 0;
-        if ((rc = split_records(s, field, fl, bp, blen, &na)) < 0)
+        rc = recs ? split_known(s, field, fl, bp, blen, recs, nrec, &na)
+                  : split_records(s, field, fl, bp, blen, &na);
+        if (rc < 0)
             return rc;
         if (rc == 1) {
             if ((rc = compress_into(cctx, &s->za, s->a.p, s->a.len)) < 0 ||

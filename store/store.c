@@ -190,6 +190,9 @@ struct wk__writer {
     uint32_t dict_id;
     ZSTD_CDict *cdict;
     struct wk__split *split; /* split.c's scratch */
+    struct wk__split_rec *srec; /* the open block's records, for the split (when a split
+                                 * field is set) */
+    size_t csrec;
 };
 
 static int want_add(struct wk__writer *w, const char *name, size_t len, uint64_t set);
@@ -317,6 +320,7 @@ static struct wk__writer *writer_free(struct wk__writer *w)
     free(w->ssizes);
     ZSTD_freeCDict(w->cdict);
     wk__split_free(w->split);
+    free(w->srec);
     free(w);
     return NULL;
 }
@@ -1016,7 +1020,8 @@ static int seal(struct wk_store *st)
         return rc;
     /* one frame, or two (split.c: a query on the split field reads the first alone) */
     uint8_t format;
-    if ((rc = wk__split_compress(&w->split, w->cctx, st->opts.split_field, bp, blen, &b->val,
+    if ((rc = wk__split_compress(&w->split, w->cctx, st->opts.split_field, bp, blen,
+                                 st->opts.split_field ? w->srec : NULL, w->count, &b->val,
                                  WK__BLK_HDR, &format)) < 0)
         return rc;
     size_t z = b->val.len - WK__BLK_HDR;
@@ -1400,6 +1405,14 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
     } else if ((rc = wk__buf_reserve(&w->raw, 20 + vlen)) < 0) {
         return rc; /* (room for a header longer than predicted; realloc keeps the values) */
     }
+    if (st->opts.split_field && w->count == w->csrec) { /* (the split's record list) */
+        size_t c = w->csrec ? w->csrec * 2 : 256;
+        struct wk__split_rec *r = realloc(w->srec, c * sizeof(*r));
+        if (!r)
+            return -ENOMEM;
+        w->srec = r;
+        w->csrec = c;
+    }
     uint32_t sid;
     if ((rc = wk__shapes_intern(&w->shapes, dp, dl, &sid)) < 0)
         return rc;
@@ -1433,6 +1446,8 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
         ref->block = w->next_block;
         ref->index = w->count;
     }
+    if (st->opts.split_field)
+        w->srec[w->count] = (struct wk__split_rec){(uint32_t)(mark - w->gap), sid, ts};
     w->count++;
     return maybe_commit(st, now);
 undo:

@@ -474,14 +474,24 @@ static inline void wk__blk_hdr_unsplit(uint8_t *hdr)
 /* split.c: split hot blocks (format 5). */
 #define WK__SPLIT_FIELD_MAX 255
 struct wk__split; /* the writer's scratch */
+/* What the writer knows of each record of the block it seals (wk_store_add keeps one per
+ * record): the split then reads no record but the first of each run of records in the
+ * same frame, and copies each run whole. */
+struct wk__split_rec {
+    uint32_t off; /* where the record starts, from the first record's start */
+    uint32_t sid; /* its shape id */
+    int64_t ts;   /* its timestamp */
+};
 /* Compress the block bp[0..blen) (shape table + records of format 2) into val after its
  * first hdr bytes (val->len = hdr + payload; val reset): when field (NULL or "": never) is
  * set and both some records' shapes have it and some do not, as two frames (*format =
  * WK__BLK_SPLIT), else one (WK__BLK_FORMAT2). cctx's parameters and dictionary apply to
- * both. *sp: scratch, created on first use, freed by wk__split_free. @return 0, <0. */
+ * both. recs[0..nrec): the block's records as the writer added them (NULL: found by
+ * walking the records; the bytes written are the same). *sp: scratch, created on first
+ * use, freed by wk__split_free. @return 0, <0. */
 int wk__split_compress(struct wk__split **sp, ZSTD_CCtx *cctx, const char *field,
-                       const uint8_t *bp, size_t blen, struct wk__buf *val, size_t hdr,
-                       uint8_t *format);
+                       const uint8_t *bp, size_t blen, const struct wk__split_rec *recs,
+                       size_t nrec, struct wk__buf *val, size_t hdr, uint8_t *format);
 struct wk__split *wk__split_free(struct wk__split *s);
 /* The parts of a split value (pointers into it). */
 struct wk__splitv {

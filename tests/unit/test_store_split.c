@@ -137,8 +137,9 @@ static void random_event(struct wk_event *ev, int keys, uint64_t i)
 /* ---------------------------------------------------------------------------------- */
 /* Split and merge of block bytes                                                      */
 
-/* Encode evs[from, to) into one block's bytes as the writer does. */
-static void encode_block(size_t from, size_t to, struct wk__buf *blk)
+/* Encode evs[from, to) into one block's bytes as the writer does, and what the writer
+ * keeps of each record for the split into srec[0..to - from). */
+static void encode_block(size_t from, size_t to, struct wk__buf *blk, struct wk__split_rec *srec)
 {
     struct wk__buf desc = {0}, vals = {0}, recs = {0};
     struct wk__shapes shapes = {0};
@@ -151,6 +152,7 @@ static void encode_block(size_t from, size_t to, struct wk__buf *blk)
         uint32_t sid;
         WK_ASSERT_OK(wk__shapes_intern(&shapes, dp, dl, &sid));
         WK_ASSERT_OK(wk__buf_reserve(&recs, vals.len + 40));
+        srec[i - from] = (struct wk__split_rec){(uint32_t)recs.len, sid, wk_event_ts(evs[i])};
         wk__enc2_record(&recs, &prev, wk_event_ts(evs[i]), sid, vals.p, vals.len);
     }
     blk->len = 0;
@@ -180,15 +182,26 @@ struct split_stats {
  * first frame alone: its records are exactly the field's, in order, at the right index. */
 static void split_round_trip(size_t from, size_t to, const char *field, struct split_stats *ss)
 {
-    struct wk__buf blk = {0}, val = {0}, out = {0}, first = {0};
-    encode_block(from, to, &blk);
+    struct wk__buf blk = {0}, val = {0}, out = {0}, first = {0}, val2 = {0};
+    struct wk__split_rec *srec = calloc(to - from, sizeof(*srec));
+    WK_ASSERT(srec != NULL);
+    encode_block(from, to, &blk, srec);
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     ZSTD_DCtx *dc = ZSTD_createDCtx();
     WK_ASSERT(cc && dc);
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
     struct wk__split *sp = NULL;
     uint8_t format = 0;
-    WK_ASSERT_OK(wk__split_compress(&sp, cc, field, blk.p, blk.len, &val, WK__BLK_HDR, &format));
+    WK_ASSERT_OK(wk__split_compress(&sp, cc, field, blk.p, blk.len, NULL, 0, &val, WK__BLK_HDR,
+                                    &format));
+    /* the writer's way (its record list: runs copied whole) gives the same bytes */
+    uint8_t format2 = 0;
+    WK_ASSERT_OK(wk__split_compress(&sp, cc, field, blk.p, blk.len, srec, to - from, &val2,
+                                    WK__BLK_HDR, &format2));
+    WK_ASSERT_INT_EQ(format2, format);
+    WK_ASSERT_UINT_EQ(val2.len, val.len);
+    if (memcmp(val2.p + WK__BLK_HDR, val.p + WK__BLK_HDR, val.len - WK__BLK_HDR) != 0)
+        WK_FAIL("split from the writer's record list differs (%zu events)", to - from);
     size_t keyed = 0;
     for (size_t i = from; i < to; i++)
         keyed += has_field(evs[i], field) ? 1 : 0;
@@ -269,6 +282,8 @@ done:
     wk__buf_fini(&val);
     wk__buf_fini(&out);
     wk__buf_fini(&first);
+    wk__buf_fini(&val2);
+    free(srec);
 }
 
 WK_TEST(split_merges_to_the_single_frame_bytes_on_the_corpus)
