@@ -2,10 +2,11 @@
 /*
  * Split hot blocks (format 5, docs/store.md "Split blocks"): the two frames merge back to
  * exactly the single-frame bytes (corpus and random events; every record keyed, none,
- * mixed, empty keys), a query on the split field (first frame only) returns what a full
- * scan finds, with the same refs; verify catches a flipped byte in either frame, the order
- * map and the field name; compaction gives the same cold values as from single-frame
- * blocks; format-2 blocks still read next to split ones.
+ * mixed, empty keys), the writer's split from its record list (runs, cached shape
+ * classes) gives the bytes of the walk, a query on the split field (first frame only)
+ * returns what a full scan finds, with the same refs; verify catches a flipped byte in
+ * either frame, the order map and the field name; compaction gives the same cold values
+ * as from single-frame blocks; format-2 blocks still read next to split ones.
  */
 #include "config.h"
 
