@@ -392,7 +392,8 @@ static int split_known(struct wk__split *s, const char *f, size_t fl, const uint
     if (!na || na == n)
         goto out;
     s->run[nruns] = (uint32_t)n;
-    if ((rc = wk__buf_put(&s->a, bp, t.end)) < 0 || (rc = wk__buf_reserve(&s->map, na + 5 * nruns)) < 0)
+    if ((rc = wk__buf_put(&s->a, bp, t.end)) < 0 ||
+        (rc = wk__buf_reserve(&s->map, na + 5 * nruns)) < 0)
         goto out;
     int64_t la = 0, lb = 0; /* each frame's last timestamp */
     uint32_t gap = 0;
