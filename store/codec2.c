@@ -297,7 +297,7 @@ static inline void put_ref(struct wk__buf *b, struct refs *r, const char *at, si
 
 /* An integer: a reference to its decimal text in the original when there (auditd serials,
  * Docker timeNano, ...), else varint (zigzag << 1); 1 escapes a raw 8-byte value. */
-static inline void put_int(struct wk__buf *b, struct refs *r, int64_t v, bool avx2)
+static inline void put_int(struct wk__buf *b, struct refs *r, int64_t v, bool search, bool avx2)
 {
     char t[24];
     size_t n = 0;
@@ -308,7 +308,8 @@ static inline void put_int(struct wk__buf *b, struct refs *r, int64_t v, bool av
     } while (mag);
     if (v < 0)
         t[sizeof(t) - 1 - n++] = '-';
-    const char *at = n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n, false, avx2) : NULL;
+    const char *at =
+        search && n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n, false, avx2) : NULL;
     if (at) {
         put_ref(b, r, at, n);
         return;
@@ -341,10 +342,13 @@ put_str(struct wk__buf *b, struct refs *r, const char *s, size_t n, bool search,
     return 0;
 }
 
-/* A value other than the original. */
+/* A value other than the original. One the source made (WK_VALF_LITERAL: a name it
+ * looked up, decoded text) is a literal without a search: most are nowhere in the
+ * original, and each search of one would scan all of it. */
 static inline __attribute__((always_inline)) int
 put_value(struct wk__buf *vals, struct refs *r, const struct wk_value *v, bool avx2)
 {
+    const bool search = !(v->flags & WK_VALF_LITERAL);
     int rc = room(vals, 20);
     if (rc < 0)
         return rc;
@@ -355,21 +359,21 @@ put_value(struct wk__buf *vals, struct refs *r, const struct wk_value *v, bool a
         vals->p[vals->len++] = v->u.b ? 1 : 0;
         return 0;
     case WK_VAL_INT:
-        put_int(vals, r, v->u.i, avx2);
+        put_int(vals, r, v->u.i, search, avx2);
         return 0;
     case WK_VAL_REAL:
         memcpy(vals->p + vals->len, &v->u.r, 8);
         vals->len += 8;
         return 0;
     case WK_VAL_STR:
-        return put_str(vals, r, v->u.s, v->len, true, avx2);
+        return put_str(vals, r, v->u.s, v->len, search, avx2);
     case WK_VAL_JSON: /* always a literal */
         return put_str(vals, r, v->u.s, v->len, false, avx2);
     case WK_VAL_STRLIST:
         putv(vals, v->len);
         for (uint32_t j = 0; j < v->len; j++) {
             if ((rc = room(vals, 20)) < 0 ||
-                (rc = put_str(vals, r, v->u.items[j].s, v->u.items[j].len, true, avx2)) < 0)
+                (rc = put_str(vals, r, v->u.items[j].s, v->u.items[j].len, search, avx2)) < 0)
                 return rc;
         }
         return 0;

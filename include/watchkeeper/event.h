@@ -46,6 +46,11 @@ enum wk_kind {
 
 /** Value flags. */
 #define WK_VALF_TRUNCATED 0x01u /* the source cut this value at a configured maximum */
+/* The source made this value (a name it looked up, decoded text, a constant): it is not
+ * a copy of the raw input's text, so the store writes it as a literal and never looks
+ * for it in event.original (docs/store.md, records format 2). Kept like any flag: a
+ * stored event decodes with it. */
+#define WK_VALF_LITERAL 0x02u
 
 struct wk_str {
     const char *s; /* not NUL-terminated in general; the event's own copies are */

@@ -22,8 +22,8 @@
  * and record the new digest (values of the old version then need `compact --expand`, run
  * by the old binary, before the upgrade).
  */
-#define WK_REBUILD_AUDITD_VERSION 1u
-#define WK_REBUILD_AUDITD_DIGEST "d6be28bcb0d97107"
+#define WK_REBUILD_AUDITD_VERSION 2u
+#define WK_REBUILD_AUDITD_DIGEST "1b824ac1b01eea33"
 #define WK_REBUILD_DOCKER_VERSION 1u
 #define WK_REBUILD_DOCKER_DIGEST "43a41602aa4ae84b"
 #define WK_REBUILD_CLOG_VERSION 1u

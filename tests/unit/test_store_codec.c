@@ -582,6 +582,152 @@ static void same_as_slow(struct same_enc *c, const struct wk_event *ev)
     c->vbytes += c->v1.len;
 }
 
+/* A value the source made (WK_VALF_LITERAL) is a literal even where its bytes are in the
+ * original; the flag is in the shape, so the event decodes with it and encodes again to
+ * the same bytes. The values' bytes are spelled out (the format's rule, docs/store.md). */
+static void put_lit(struct wk__buf *b, const char *s, size_t n)
+{
+    WK_ASSERT_OK(wk__buf_reserve(b, n + 10));
+    PUTV(b, (uint64_t)n << 1);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void put_ref_at(struct wk__buf *b, size_t off, size_t n, size_t *prev_end)
+{
+    WK_ASSERT_OK(wk__buf_reserve(b, 20));
+    PUTV(b, (uint64_t)n << 1 | 1);
+    PUTV(b, wk__zigzag((int64_t)off - (int64_t)*prev_end));
+    *prev_end = off + n;
+}
+
+static struct wk_event *literal_event(uint8_t flag)
+{
+    static const char orig[] = "type=SYSCALL msg=audit(1.2:3): arch=c000003e syscall=59 "
+                               "success=yes pid=4242 cwd=\"/root\"";
+    struct wk_event *ev = ev_new(1700000000000000000LL);
+    add_str(ev, 0, "event.original", orig, strlen(orig));
+    int r = wk_event_add_record(ev);
+    add_str(ev, (unsigned)r, "UID", "root", 4); /* made: a name; "root" is in "/root" */
+    wk_event_flag_last(ev, flag);
+    add_str(ev, (unsigned)r, "uid", "root", 4); /* the same bytes, not made: a reference */
+    add_str(ev, 0, "event.outcome", "success", 7); /* made; in "success=yes" */
+    wk_event_flag_last(ev, flag);
+    add_str(ev, (unsigned)r, "ARCH", "x86_64", 6); /* made, nowhere in the original */
+    wk_event_flag_last(ev, flag);
+    struct wk_key k = K("process.pid");
+    WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, 4242)); /* made; "4242" is in it */
+    wk_event_flag_last(ev, flag);
+    struct wk_str items[2] = {{"root", 4}, {"59", 2}};
+    k = K("tags");
+    WK_ASSERT_OK(wk_event_add_strlist(ev, 0, &k, items, 2)); /* made: every item */
+    wk_event_flag_last(ev, flag | WK_VALF_TRUNCATED);
+    k = K("n");
+    WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, 4242)); /* not made: a reference */
+    return ev;
+}
+
+/* ev encoded alone (and the plain way: the same bytes), decoded into got. */
+static void encode_one(const struct wk_event *ev, struct wk__buf *desc, struct wk__buf *vals,
+                       struct wk_event *got)
+{
+    struct wk__buf d2 = {0}, v2 = {0};
+    desc->len = vals->len = 0;
+    WK_ASSERT_OK(wk__enc2_event(desc, vals, ev));
+    WK_ASSERT_OK(wk__enc2_event_slow(&d2, &v2, ev));
+    same_bytes(desc, &d2);
+    same_bytes(vals, &v2);
+    wk__buf_fini(&d2);
+    wk__buf_fini(&v2);
+    struct wk__buf d = {0}, v = {0}, recs = {0}, blk = {0};
+    struct wk__shapes shapes = {0};
+    struct wk_event *one[1] = {(struct wk_event *)ev};
+    encode_block(one, 1, &d, &v, &recs, &shapes, &blk);
+    struct wk__blkview bv = {0};
+    WK_ASSERT_OK(wk__blkview_open(&bv, WK__BLK_FORMAT2, blk.p, blk.len));
+    const uint8_t *body;
+    size_t blen;
+    int64_t ts;
+    WK_ASSERT_INT_EQ(wk__blkview_next(&bv, &body, &blen, &ts), 1);
+    WK_ASSERT_OK(wk__blkview_decode(&bv, body, blen, ts, got));
+    wk__blkview_fini(&bv);
+    wk__shapes_fini(&shapes);
+    wk__buf_fini(&d);
+    wk__buf_fini(&v);
+    wk__buf_fini(&recs);
+    wk__buf_fini(&blk);
+}
+
+WK_TEST(made_values_are_literals_and_round_trip)
+{
+    struct wk_event *ev = literal_event(WK_VALF_LITERAL), *plain = literal_event(0), *got;
+    WK_ASSERT_OK(wk_event_new(&got));
+    size_t olen;
+    const char *orig = wk_event_get_str(ev, &WK_KEY_EVENT_ORIGINAL, &olen);
+    const size_t root = (size_t)(strstr(orig, "root") - orig),
+                 success = (size_t)(strstr(orig, "success") - orig),
+                 pid = (size_t)(strstr(orig, "4242") - orig), s59 = (size_t)(strstr(orig, "59") - orig);
+    struct wk__buf desc = {0}, vals = {0}, want = {0}, d2 = {0}, v2 = {0};
+
+    /* flagged: literals, without a search; the rest refers to the original */
+    encode_one(ev, &desc, &vals, got);
+    size_t pe = 0;
+    WK_ASSERT_OK(wk__buf_reserve(&want, olen + 10));
+    PUTV(&want, olen);
+    WK_ASSERT_OK(wk__buf_put(&want, orig, olen));
+    put_lit(&want, "root", 4);
+    put_ref_at(&want, root, 4, &pe);
+    put_lit(&want, "success", 7);
+    put_lit(&want, "x86_64", 6);
+    WK_ASSERT_OK(wk__buf_reserve(&want, 30));
+    PUTV(&want, wk__zigzag(4242) << 1);
+    PUTV(&want, 2);
+    put_lit(&want, "root", 4);
+    put_lit(&want, "59", 2);
+    put_ref_at(&want, pid, 4, &pe); /* before the last reference: from the start */
+    same_bytes(&vals, &want);
+    /* decoded with its flags (in the shape), it encodes to the same bytes */
+    WK_ASSERT(wk_event_equal(got, ev));
+    WK_ASSERT_UINT_EQ(wk_event_field_value(got, 1)->flags, WK_VALF_LITERAL);
+    WK_ASSERT_UINT_EQ(wk_event_field_value(got, 2)->flags, 0);
+    WK_ASSERT_UINT_EQ(wk_event_field_value(got, 6)->flags, WK_VALF_LITERAL | WK_VALF_TRUNCATED);
+    WK_ASSERT(!wk_event_equal(got, plain));
+    WK_ASSERT_OK(wk__enc2_event(&d2, &v2, got));
+    same_bytes(&d2, &desc);
+    same_bytes(&v2, &vals);
+
+    /* the same event unflagged: every value found is a reference, and its shape differs */
+    d2.len = v2.len = 0;
+    encode_one(plain, &d2, &v2, got);
+    WK_ASSERT(wk_event_equal(got, plain));
+    WK_ASSERT(d2.len == desc.len && memcmp(d2.p, desc.p, desc.len) != 0);
+    want.len = 0;
+    pe = 0;
+    PUTV(&want, olen);
+    WK_ASSERT_OK(wk__buf_put(&want, orig, olen));
+    put_ref_at(&want, root, 4, &pe);
+    put_ref_at(&want, root, 4, &pe); /* the first from the start: the same place */
+    put_ref_at(&want, success, 7, &pe);
+    put_lit(&want, "x86_64", 6);
+    put_ref_at(&want, pid, 4, &pe);
+    WK_ASSERT_OK(wk__buf_reserve(&want, 30));
+    PUTV(&want, 2);
+    put_ref_at(&want, root, 4, &pe);
+    put_lit(&want, "59", 2); /* short: a literal anyway */
+    put_ref_at(&want, pid, 4, &pe);
+    same_bytes(&v2, &want);
+    (void)s59;
+
+    wk__buf_fini(&desc);
+    wk__buf_fini(&vals);
+    wk__buf_fini(&want);
+    wk__buf_fini(&d2);
+    wk__buf_fini(&v2);
+    wk_event_free(got);
+    wk_event_free(ev);
+    wk_event_free(plain);
+}
+
 static void same_enc_fini(struct same_enc *c)
 {
     wk__shapes_fini(&c->memo);
@@ -720,6 +866,8 @@ static void random_events_same_as_slow(void)
                     snprintf(names[w][v], sizeof(names[w][v]), "r%d.%u", w, v);
                     struct wk_key k = K(names[w][v]);
                     WK_ASSERT_OK(wk_event_add_str_ref(ev, 0, &k, cp, n));
+                    if (rnd_next(&seed) % 5 == 0) /* one made by the source, or both */
+                        wk_event_flag_last(ev, WK_VALF_LITERAL);
                 }
                 continue;
             }
@@ -727,9 +875,13 @@ static void random_events_same_as_slow(void)
                 struct wk_key k = K(nm);
                 int64_t x = (int64_t)(rnd_next(&seed) % 100000) - 50000;
                 WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, x));
+                if (rnd_next(&seed) % 5 == 0)
+                    wk_event_flag_last(ev, WK_VALF_LITERAL);
                 continue;
             }
             add_str(ev, rnd_next(&seed) % 4 == 0 && wk_event_nrecords(ev) ? 1 : 0, nm, val, n);
+            if (rnd_next(&seed) % 5 == 0) /* made by the source: a literal, not searched */
+                wk_event_flag_last(ev, WK_VALF_LITERAL);
             if (v == 3)
                 WK_ASSERT_INT_EQ(wk_event_add_record(ev), 1);
         }

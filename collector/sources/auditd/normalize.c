@@ -106,6 +106,8 @@ struct facts {
     struct wk_str exe, comm, cwd, title, path, path_parent, key, uid, auid, euid;
     struct wk_str uname, auname; /* names from the ENRICHED part or computed */
     bool uname_known, auname_known;
+    bool uname_made, auname_made; /* computed (not the ENRICHED part's text) */
+    bool title_made;              /* the PROCTITLE was hex: decoded */
     bool have_sock;
     bool have_execve;
     size_t argc;
@@ -245,6 +247,16 @@ static inline int add_field(struct wk_event *ev, int rec, const struct wk__au_na
 {
     return nm ? wk_event_add_str_ref(ev, (unsigned)rec, key, v, vlen)
               : wk_event_add_str(ev, (unsigned)rec, key, v, vlen);
+}
+
+/* Mark the field just added as made here (a name looked up, decoded or joined text, a
+ * constant): the store writes it as a literal instead of looking for it in
+ * event.original, where it is not (WK_VALF_LITERAL). rc is the add's result. */
+static inline int made(struct wk_event *ev, int rc)
+{
+    if (rc >= 0)
+        wk_event_flag_last(ev, WK_VALF_LITERAL);
+    return rc;
 }
 
 /* Decode one value into the event's arena when its field may be hex-encoded. */
@@ -394,7 +406,8 @@ static int chunk_done(struct wk_parser *p, struct facts *fx)
     char kb[32];
     int kl = snprintf(kb, sizeof(kb), "a%ld", fx->chunk_idx);
     struct wk_key key = wk_key_initn(kb, (size_t)kl);
-    int rc = wk_event_add_str(p->ev, (unsigned)fx->chunk_rec, &key, fx->cbuf, fx->clen);
+    int rc = made(p->ev, wk_event_add_str(p->ev, (unsigned)fx->chunk_rec, &key, fx->cbuf,
+                                          fx->clen));
     if (rc >= 0)
         rc = args_set(p, (size_t)fx->chunk_idx, fx->cbuf, fx->clen);
     fx->have_execve = true;
@@ -577,6 +590,8 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
                     rc = wk_event_add_str_ref(ev, (unsigned)rec, ak, v, vlen);
                 else
                     rc = add_field(ev, rec, nm, key, v, vlen);
+                if (v != f->v)
+                    rc = made(ev, rc); /* decoded hex */
                 if (rc < 0)
                     return rc;
                 continue;
@@ -586,6 +601,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             return rc;
         if (f->nested && nested_seen(ev, rec, key, p->fields.f, i, &seen))
             continue; /* "uid=0 ... msg='pam_tally2 uid=1004'": the first one is the record's */
+        const bool decoded = v != f->v;
         if (h.typeno == 1327 && fact == WK_AU_F_PROCTITLE) {
             /* argv joined by NULs: split for process.args, spaces for the text form */
             char *t = wk_arena_strndup(wk_event_arena(p->ev), v, vlen);
@@ -614,8 +630,10 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             }
             v = t;
             fx->title = (struct wk_str){ t, vlen };
+            fx->title_made = decoded;
         }
-        if ((rc = add_field(ev, rec, nm, key, v, vlen)) < 0)
+        if ((rc = add_field(ev, rec, nm, key, v, vlen)) < 0 ||
+            (decoded && (rc = made(ev, rc)) < 0))
             return rc;
 
     facts:; /* facts for the event level: first occurrence wins */
@@ -727,12 +745,12 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
     if (is_syscall) {
         /* libaudit's names are static strings: referenced, not copied */
         if (fx->archname && MISSING(&K_ARCH_U) &&
-            (rc = wk_event_add_str_ref(ev, (unsigned)rec, &K_ARCH_U, fx->archname,
-                                       strlen(fx->archname))) < 0)
+            (rc = made(ev, wk_event_add_str_ref(ev, (unsigned)rec, &K_ARCH_U, fx->archname,
+                                                strlen(fx->archname)))) < 0)
             return rc;
         if (fx->sysname && MISSING(&K_SYSCALL_U) &&
-            (rc = wk_event_add_str_ref(ev, (unsigned)rec, &K_SYSCALL_U, fx->sysname,
-                                       strlen(fx->sysname))) < 0)
+            (rc = made(ev, wk_event_add_str_ref(ev, (unsigned)rec, &K_SYSCALL_U, fx->sysname,
+                                                strlen(fx->sysname)))) < 0)
             return rc;
     }
     for (size_t i = 0; i < nids; i++) {
@@ -751,8 +769,8 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         char *c = id_name(p, fx, ids[i].kind == 2, ids[i].v, ids[i].vlen, &nl, &known);
         if (!c)
             return -ENOMEM;
-        if ((rc = up ? wk_event_add_str_ref(ev, (unsigned)rec, &up->key, c, nl)
-                     : wk_event_add_str(ev, (unsigned)rec, &key, c, nl)) < 0)
+        if ((rc = made(ev, up ? wk_event_add_str_ref(ev, (unsigned)rec, &up->key, c, nl)
+                              : wk_event_add_str(ev, (unsigned)rec, &key, c, nl))) < 0)
             return rc;
         /* keep the names for the event level */
         if (ids[i].kind == 1 && (ids[i].klen == 3 || ids[i].klen == 4) &&
@@ -760,15 +778,17 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             if (ids[i].klen == 3 && !fx->uname.s) {
                 fx->uname = (struct wk_str){ c, nl };
                 fx->uname_known = known;
+                fx->uname_made = true;
             } else if (ids[i].klen == 4 && !fx->auname.s) {
                 fx->auname = (struct wk_str){ c, nl };
                 fx->auname_known = known;
+                fx->auname_made = true;
             }
         }
     }
     if (h.typeno == 1306 && fx->have_sock && MISSING(&K_SADDR_U) &&
-        (rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_SADDR_U, fx->sa.text,
-                               strlen(fx->sa.text))) < 0)
+        (rc = made(ev, wk_event_add_str_sn(ev, (unsigned)rec, &K_SADDR_U, fx->sa.text,
+                                           strlen(fx->sa.text)))) < 0)
         return rc;
     if (is_syscall && fx->exitv.s && fx->exitv.len > 1 && fx->exitv.s[0] == '-' &&
         MISSING(&K_EXIT_U)) {
@@ -778,7 +798,7 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
         if (en) {
             size_t el;
             const char *eb = exit_text(en, (int)-e, &el);
-            if ((rc = wk_event_add_str_sn(ev, (unsigned)rec, &K_EXIT_U, eb, el)) < 0)
+            if ((rc = made(ev, wk_event_add_str_sn(ev, (unsigned)rec, &K_EXIT_U, eb, el))) < 0)
                 return rc;
         }
     }
@@ -802,6 +822,15 @@ static int add_lit(struct wk_event *ev, const struct wk_key *k, const char *s)
 static int add_wstr(struct wk_event *ev, const struct wk_key *k, struct wk_str s)
 {
     return s.s ? wk_event_add_str_ref(ev, 0, k, s.s, s.len) : 0;
+}
+
+/* add_wstr, the value marked as made here (made()) when is_made. */
+static int add_wstr_m(struct wk_event *ev, const struct wk_key *k, struct wk_str s, bool is_made)
+{
+    if (!s.s)
+        return 0;
+    int rc = wk_event_add_str_ref(ev, 0, k, s.s, s.len);
+    return is_made ? made(ev, rc) : rc;
 }
 
 static int add_int(struct wk_event *ev, const struct wk_key *k, int64_t i)
@@ -865,12 +894,12 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         return rc;
     p->n_records += s->nrec;
 
-    if ((rc = add_lit(ev, &WK_KEY_EVENT_MODULE, "auditd")) < 0 ||
-        (rc = add_lit(ev, &K_KIND, "event")) < 0)
+    if ((rc = made(ev, add_lit(ev, &WK_KEY_EVENT_MODULE, "auditd"))) < 0 ||
+        (rc = made(ev, add_lit(ev, &K_KIND, "event"))) < 0)
         return rc;
     /* event.action: the syscall name, else the record type */
     if (fx.sysname)
-        rc = add_lit(ev, &WK_KEY_EVENT_ACTION, fx.sysname);
+        rc = made(ev, add_lit(ev, &WK_KEY_EVENT_ACTION, fx.sysname));
     else if (fx.syscall.s)
         rc = add_wstr(ev, &WK_KEY_EVENT_ACTION, fx.syscall);
     else
@@ -891,13 +920,18 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
                  (fx.res.len == 2 && memcmp(fx.res.s, "no", 2) == 0))
             outcome = "failure";
     }
-    if (outcome && (rc = add_lit(ev, &K_OUTCOME, outcome)) < 0)
+    /* made here unless it is res='s own text ("success") */
+    if (outcome && (rc = add_lit(ev, &K_OUTCOME, outcome)) >= 0 &&
+        !(fx.res.s && !fx.success.s && fx.res.len == strlen(outcome) &&
+          memcmp(fx.res.s, outcome, fx.res.len) == 0))
+        rc = made(ev, rc);
+    if (rc < 0)
         return rc;
     if (fx.exitv.s && outcome && outcome[0] == 'f' && fx.exitv.s[0] == '-') {
         bool ok;
         int64_t e = to_i64(fx.exitv.s, fx.exitv.len, &ok);
         const char *en = ok && e < 0 && e > -4096 ? wk__au_errno_name((int)-e) : NULL;
-        if (en && (rc = add_lit(ev, &K_ERRCODE, en)) < 0)
+        if (en && (rc = made(ev, add_lit(ev, &K_ERRCODE, en))) < 0)
             return rc;
     }
     /* in the event's arena: travels with the event when a sink takes it */
@@ -908,7 +942,7 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     if (s->nodelen)
         rc = wk_event_add_str_sn(ev, 0, &WK_KEY_HOST_NAME, s->node, s->nodelen);
     else if (p->opts.host)
-        rc = add_cstr(ev, &WK_KEY_HOST_NAME, p->opts.host);
+        rc = made(ev, add_cstr(ev, &WK_KEY_HOST_NAME, p->opts.host));
     if (rc < 0)
         return rc;
     if ((rc = add_int(ev, &K_SERIAL, (int64_t)s->serial)) < 0)
@@ -928,22 +962,26 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         }
         /* one key is the whole value, NUL-terminated in the event's arena: referenced */
         const bool whole = nt == 1 && tags[0].len == fx.key.len;
+        /* (several: the record's key was hex, decoded here) */
         if (nt && ((rc = whole ? wk_event_add_str_ref(ev, 0, &K_KEY, tags[0].s, tags[0].len)
-                               : wk_event_add_str_sn(ev, 0, &K_KEY, tags[0].s, tags[0].len)) < 0 ||
+                               : made(ev, wk_event_add_str_sn(ev, 0, &K_KEY, tags[0].s,
+                                                              tags[0].len))) < 0 ||
                    (rc = whole ? wk_event_add_strlist_ref(ev, 0, &K_TAGS, tags, nt)
-                               : add_strlist(ev, &K_TAGS, tags, nt)) < 0))
+                               : made(ev, add_strlist(ev, &K_TAGS, tags, nt))) < 0))
             return rc;
     }
 
     /* process */
     const struct wk_str *args = NULL;
     size_t nargs = 0;
+    bool args_made = false;
     if (fx.have_execve) {
         args = p->args;
         nargs = p->nargs;
     } else if (fx.nptargs) {
         args = fx.ptargs;
         nargs = fx.nptargs;
+        args_made = fx.title_made;
     }
     bool execve = fx.sysname && (strcmp(fx.sysname, "execve") == 0 ||
                                  strcmp(fx.sysname, "execveat") == 0);
@@ -961,25 +999,29 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     if (rc < 0)
         return rc;
     struct wk_str cmdline = { NULL, 0 };
+    /* joined: made here, unless it is the one argument as logged */
+    const bool cmdline_made = nargs > 1 || args_made;
     if (nargs) {
         cmdline = join_args(p, args, nargs);
         if (!cmdline.s)
             return -ENOMEM;
         /* the arguments are NUL-terminated in the event's arena (or ""): referenced */
         if ((rc = wk_event_add_strlist_ref(ev, 0, &K_ARGS, args, nargs)) < 0 ||
-            (rc = add_wstr(ev, &K_CMDLINE, cmdline)) < 0)
+            (args_made && (rc = made(ev, rc)) < 0) ||
+            (rc = add_wstr_m(ev, &K_CMDLINE, cmdline, cmdline_made)) < 0)
             return rc;
     }
-    if ((rc = add_wstr(ev, &K_CWD, fx.cwd)) < 0 || (rc = add_wstr(ev, &K_TITLE, fx.title)) < 0)
+    if ((rc = add_wstr(ev, &K_CWD, fx.cwd)) < 0 ||
+        (rc = add_wstr_m(ev, &K_TITLE, fx.title, fx.title_made)) < 0)
         return rc;
     /* user */
     if ((rc = add_wstr(ev, &K_UID, fx.uid)) < 0)
         return rc;
-    if (fx.uname_known && (rc = add_wstr(ev, &K_UNAME, fx.uname)) < 0)
+    if (fx.uname_known && (rc = add_wstr_m(ev, &K_UNAME, fx.uname, fx.uname_made)) < 0)
         return rc;
     if ((rc = add_wstr(ev, &K_AUID, fx.auid)) < 0)
         return rc;
-    if (fx.auname_known && (rc = add_wstr(ev, &K_AUNAME, fx.auname)) < 0)
+    if (fx.auname_known && (rc = add_wstr_m(ev, &K_AUNAME, fx.auname, fx.auname_made)) < 0)
         return rc;
     if ((rc = add_wstr(ev, &K_EUID, fx.euid)) < 0)
         return rc;
@@ -994,8 +1036,8 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         bool src = fx.sysname && (strcmp(fx.sysname, "bind") == 0 ||
                                   strncmp(fx.sysname, "accept", 6) == 0 ||
                                   strncmp(fx.sysname, "recv", 4) == 0);
-        if ((rc = add_cstr(ev, src ? &K_SIP : &K_DIP, fx.sa.addr)) < 0 ||
-            (rc = add_int(ev, src ? &K_SPORT : &K_DPORT, fx.sa.port)) < 0)
+        if ((rc = made(ev, add_cstr(ev, src ? &K_SIP : &K_DIP, fx.sa.addr))) < 0 ||
+            (rc = made(ev, add_int(ev, src ? &K_SPORT : &K_DPORT, fx.sa.port))) < 0)
             return rc;
     }
 
@@ -1004,7 +1046,8 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     if (fx.pid > 0 && p->attrib) {
         const char *cid = wk__au_attrib_event(p->attrib, (int32_t)fx.pid, (int32_t)fx.ppid,
                                               exec_ok, fx.exe.s, fx.exe.len, args, nargs);
-        if (cid[0] && (rc = wk_event_add_str_sn(ev, 0, &WK_KEY_CONTAINER_ID, cid, 64)) < 0)
+        if (cid[0] &&
+            (rc = made(ev, wk_event_add_str_sn(ev, 0, &WK_KEY_CONTAINER_ID, cid, 64))) < 0)
             return rc;
         const struct wk__au_proc *par =
             fx.ppid > 0 ? wk__au_attrib_get(p->attrib, (int32_t)fx.ppid) : NULL;
@@ -1018,19 +1061,19 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
                 return -ENOMEM;
             pcmd.len = pcmd.s ? strlen(pcmd.s) : 0;
         }
-        if ((rc = add_wstr(ev, &K_PEXE, pimage)) < 0)
+        if ((rc = add_wstr_m(ev, &K_PEXE, pimage, true)) < 0)
             return rc;
     }
     /* the Sigma process_creation view */
     if (execve) {
         if ((rc = add_wstr(ev, &K_IMAGE, fx.exe)) < 0 ||
-            (rc = add_wstr(ev, &K_COMMANDLINE, cmdline)) < 0 ||
-            (rc = add_wstr(ev, &K_PIMAGE, pimage)) < 0 ||
-            (rc = add_wstr(ev, &K_PCOMMANDLINE, pcmd)) < 0 ||
+            (rc = add_wstr_m(ev, &K_COMMANDLINE, cmdline, cmdline_made)) < 0 ||
+            (rc = add_wstr_m(ev, &K_PIMAGE, pimage, true)) < 0 ||
+            (rc = add_wstr_m(ev, &K_PCOMMANDLINE, pcmd, true)) < 0 ||
             (rc = add_wstr(ev, &K_CURDIR, fx.cwd)) < 0)
             return rc;
         if (fx.uname.s)
-            rc = add_wstr(ev, &K_USER, fx.uname);
+            rc = add_wstr_m(ev, &K_USER, fx.uname, fx.uname_made);
         else
             rc = add_wstr(ev, &K_USER, fx.uid);
         if (rc < 0)
