@@ -699,18 +699,34 @@ bool wk_value_equal(const struct wk_value *a, const struct wk_value *b)
 }
 
 /* Equality as sets of (rec, name, dots, value): JSON nesting may regroup fields, so the
- * order of fields that share a parent object is not significant. */
-bool wk_event_equal(const struct wk_event *a, const struct wk_event *b)
+ * order of fields that share a parent object is not significant. The value flags in
+ * ignore are left out. */
+static bool event_equal(const struct wk_event *a, const struct wk_event *b, uint8_t ignore)
 {
     if (a->ts != b->ts || a->n != b->n || a->nrec != b->nrec)
         return false;
     for (size_t i = 0; i < a->n; i++) {
         const struct wk_field *fa = &a->fields[i];
         ssize_t j = find(b, fa->v.rec, &fa->key);
-        if (j < 0 || b->fields[j].dots != fa->dots || !wk_value_equal(&fa->v, &b->fields[j].v))
+        if (j < 0 || b->fields[j].dots != fa->dots)
+            return false;
+        struct wk_value va = fa->v, vb = b->fields[j].v;
+        va.flags &= (uint8_t)~ignore;
+        vb.flags &= (uint8_t)~ignore;
+        if (!wk_value_equal(&va, &vb))
             return false;
     }
     return true;
+}
+
+bool wk_event_equal(const struct wk_event *a, const struct wk_event *b)
+{
+    return event_equal(a, b, 0);
+}
+
+bool wk_event_equal_but(const struct wk_event *a, const struct wk_event *b, uint8_t ignore)
+{
+    return event_equal(a, b, ignore);
 }
 
 bool wk__utf8_valid_full(const char *str, size_t len)

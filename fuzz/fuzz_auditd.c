@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: any bytes, split into lines, through the auditd parser (lexing, decoding,
  * assembly, normalization, attribution); every event must serialise to JSON and parse back
- * equal. Rejects are fine, crashes and leaks are not. */
+ * equal (but for the flags JSON does not carry). Rejects are fine, crashes and leaks are not. */
 #include "config.h"
 
 #include <stdint.h>
@@ -24,7 +24,9 @@ static int f_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resume
         abort();
     if (wk_event_to_json(ev, &json, &len) < 0)
         abort();
-    if (wk_event_from_json(back, json, len, NULL) < 0 || !wk_event_equal(ev, back))
+    /* (the JSON form has no WK_VALF_LITERAL: the values the parser made) */
+    if (wk_event_from_json(back, json, len, NULL) < 0 ||
+        !wk_event_equal_but(ev, back, WK_VALF_LITERAL))
         abort();
     free(json);
     return 0;

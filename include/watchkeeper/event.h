@@ -233,6 +233,12 @@ bool wk_value_text(const struct wk_value *v, char *buf, size_t buflen, const cha
 int wk_event_copy(struct wk_event *dst, const struct wk_event *src);
 /** True when both events hold the same timestamp, fields, values and order. */
 bool wk_event_equal(const struct wk_event *a, const struct wk_event *b);
+/**
+ * wk_event_equal with the value flags in ignore (WK_VALF_*) left out: an event read back
+ * from its JSON form, which carries no flags, against the one written
+ * (ignore = WK_VALF_LITERAL for a parser's events).
+ */
+bool wk_event_equal_but(const struct wk_event *a, const struct wk_event *b, uint8_t ignore);
 /** Equal kind, flags, length and contents (not the record number). */
 bool wk_value_equal(const struct wk_value *a, const struct wk_value *b);
 /**

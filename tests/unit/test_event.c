@@ -257,6 +257,31 @@ WK_TEST(timestamp_parse_and_errors)
     wk_event_free(ev);
 }
 
+WK_TEST(equal_but_leaves_out_the_flags_it_is_given)
+{
+    /* JSON carries no flags: a parser's made values (WK_VALF_LITERAL) come back without */
+    struct wk_event *ev = new_event(), *back = new_event();
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_MESSAGE, "made", 4));
+    wk_event_flag_last(ev, WK_VALF_LITERAL);
+    WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_HOST_NAME, "cut", 3));
+    wk_event_flag_last(ev, WK_VALF_TRUNCATED);
+    char *json = to_json(ev);
+    WK_ASSERT_OK(wk_event_from_json(back, json, strlen(json), NULL));
+    WK_ASSERT(!wk_event_equal(ev, back));
+    WK_ASSERT(!wk_event_equal_but(ev, back, WK_VALF_LITERAL)); /* TRUNCATED still counts */
+    WK_ASSERT(wk_event_equal_but(ev, back, WK_VALF_LITERAL | WK_VALF_TRUNCATED));
+    WK_ASSERT(wk_event_equal_but(ev, ev, 0));
+    /* the values themselves still count */
+    wk_event_reset(back);
+    WK_ASSERT_OK(wk_event_add_str(back, 0, &WK_KEY_MESSAGE, "mode", 4));
+    WK_ASSERT_OK(wk_event_add_str(back, 0, &WK_KEY_HOST_NAME, "cut", 3));
+    wk_event_set_ts(back, wk_event_ts(ev));
+    WK_ASSERT(!wk_event_equal_but(ev, back, WK_VALF_LITERAL | WK_VALF_TRUNCATED));
+    free(json);
+    wk_event_free(ev);
+    wk_event_free(back);
+}
+
 WK_TEST(oversized_values)
 {
     struct wk_event *ev = new_event(), *back = new_event();
