@@ -139,10 +139,13 @@ static unsigned clog_forms(const char *f)
     return named(f, derived) ? 0 : WK_STORE_FORM_TEXT | WK_STORE_FORM_ESCAPED;
 }
 
+/* auditd's version 1 output was version 2's without WK_VALF_LITERAL (rebuild.h): values
+ * of both versions are read. */
 static const struct wk_store_rebuild_ops table[] = {
-    {"auditd", ctx_host, wk__auditd_rebuild, WK_REBUILD_AUDITD_VERSION, auditd_forms},
-    {"docker", ctx_host, wk__docker_rebuild, WK_REBUILD_DOCKER_VERSION, docker_forms},
-    {"clog", ctx_clog, wk__clog_rebuild, WK_REBUILD_CLOG_VERSION, clog_forms},
+    {"auditd", ctx_host, wk__auditd_rebuild, WK_REBUILD_AUDITD_VERSION, auditd_forms,
+     WK_REBUILD_AUDITD_MIN_VERSION, WK_VALF_LITERAL},
+    {"docker", ctx_host, wk__docker_rebuild, WK_REBUILD_DOCKER_VERSION, docker_forms, 0, 0},
+    {"clog", ctx_clog, wk__clog_rebuild, WK_REBUILD_CLOG_VERSION, clog_forms, 0, 0},
 };
 
 const struct wk_store_rebuild_ops *wk_collector_rebuild_ops(const char *module)

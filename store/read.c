@@ -254,25 +254,26 @@ static int rebuilt_form(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx, cons
 /* A rebuild value (format 4): decompress its form, then reproduce its blocks' records
  * (rebuild.c; each block's size and records hash are checked there). */
 static int rebuilt_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx, const uint8_t *val,
-                       size_t vlen, size_t hl, uint32_t dict, struct wk__buf *out)
+                       size_t vlen, size_t hl, uint32_t dict, uint32_t older,
+                       struct wk__buf *out)
 {
     struct wk__buf form = {0};
     int rc = rebuilt_form(st, txn, dctx, val, vlen, hl, dict, &form);
     if (rc == 0)
         rc = wk__rebuild_expand(val + WK__MRG_HDR, wk__get_u32le(val + WK__MRG_OFF_COUNT), form.p,
-                                form.len, out);
+                                form.len, older, out);
     wk__buf_fini(&form);
     return rc;
 }
 
 /* A rebuild value's version table follows its member headers (*hl: their end); check it
  * and move *hl past it to the form's frame. Another version is WK_EREBUILD, not damage. */
-static int vtab_skip(const uint8_t *val, size_t vlen, size_t *hl)
+static int vtab_skip(const uint8_t *val, size_t vlen, size_t *hl, uint32_t *older)
 {
     size_t vt = wk__get_u32le(val + WK__MRG_OFF_VTAB);
     if (*hl > vlen || vt > WK__VTAB_MAX || vt > vlen - *hl)
         return WK_ECORRUPT;
-    int rc = wk__rebuild_vcheck(val + *hl, vt);
+    int rc = wk__rebuild_vcheck(val + *hl, vt, older);
     if (rc < 0)
         return rc;
     *hl += vt;
@@ -308,10 +309,11 @@ int wk__store_block_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx,
     }
     out->len = 0;
     if (val[WK__BLK_OFF_FORMAT] == WK__BLK_REBUILT) {
-        int vrc = vtab_skip(val, vlen, &hl);
+        uint32_t older;
+        int vrc = vtab_skip(val, vlen, &hl, &older);
         if (vrc < 0)
             return vrc;
-        return rebuilt_raw(st, txn, dctx, val, vlen, hl, dict, out);
+        return rebuilt_raw(st, txn, dctx, val, vlen, hl, dict, older, out);
     }
     int rc = wk__buf_reserve(out, raw + 1);
     if (rc < 0)
@@ -936,7 +938,8 @@ static int iter_open(struct wk_store_iter *it)
         /* the member headers, then the version table (checked first: another version is
          * WK_EREBUILD, not damage), then the form's frame */
         size_t hl = WK__MRG_HDR + (size_t)loc.nmembers * WK__BLK_HDR;
-        if ((rc = vtab_skip(loc.val, loc.vlen, &hl)) < 0) {
+        uint32_t older;
+        if ((rc = vtab_skip(loc.val, loc.vlen, &hl, &older)) < 0) {
             if (rc == WK_EREBUILD)
                 wk__rebuild_why_block(loc.key, loc.nmembers);
             return rc;
@@ -950,7 +953,7 @@ static int iter_open(struct wk_store_iter *it)
         }
         it->in_sel = true;
         return wk__rbsel_open(it->sel, loc.key, loc.val + WK__MRG_HDR, loc.nmembers, it->form.p,
-                              it->form.len, loc.member);
+                              it->form.len, older, loc.member);
     }
     it->use_amap = false;
     if ((rc = iter_split(it, &loc)) != 0)

@@ -82,6 +82,23 @@ static uint32_t ops_version(const struct wk_store_rebuild_ops *ops)
     return ops->version ? ops->version : 1;
 }
 
+/* The oldest version ops reads (min_version, or its version). */
+static uint32_t ops_min_version(const struct wk_store_rebuild_ops *ops)
+{
+    return ops->min_version && ops->min_version < ops_version(ops) ? ops->min_version
+                                                                   : ops_version(ops);
+}
+
+/* The registry slot bit of ops (0: not registered). */
+static uint32_t ops_bit(const struct wk_store_rebuild_ops *ops)
+{
+    for (size_t i = 0; i < nreg; i++) {
+        if (reg[i] == ops)
+            return 1u << i;
+    }
+    return 0;
+}
+
 /* The registry slot bit of ev's module (0: none registered). */
 static uint32_t module_bit(const struct wk_event *ev)
 {
@@ -122,14 +139,21 @@ size_t wk__rebuild_vtab(uint32_t modules, uint8_t *out, size_t cap)
 static struct {
     char module[64];
     uint32_t stored, ours; /* ours 0: no rebuild registered */
+    uint32_t oldest;       /* the oldest version ours reads */
     uint64_t block, nblocks;
 } why;
 static pthread_mutex_t why_mu = PTHREAD_MUTEX_INITIALIZER;
 
-int wk__rebuild_vcheck(const uint8_t *tab, size_t len)
+int wk__rebuild_vcheck(const uint8_t *tab, size_t len, uint32_t *older)
 {
-    if (!len)
-        return 0; /* written before versions: read as version 1 of each module */
+    *older = 0;
+    if (!len) { /* written before versions: read as version 1 of each module */
+        for (size_t i = 0; i < nreg; i++) {
+            if (ops_version(reg[i]) > 1 && ops_min_version(reg[i]) <= 1)
+                *older |= 1u << i;
+        }
+        return 0;
+    }
     size_t pos = 1;
     unsigned n = tab[0];
     for (unsigned i = 0; i < n; i++) {
@@ -140,17 +164,20 @@ int wk__rebuild_vcheck(const uint8_t *tab, size_t len)
         uint32_t v = (uint32_t)tab[pos + ml] | (uint32_t)tab[pos + ml + 1] << 8;
         pos += ml + 2;
         const struct wk_store_rebuild_ops *ops = find_ops(m, ml);
-        if (!ops || ops_version(ops) != v) {
+        if (!ops || v < ops_min_version(ops) || v > ops_version(ops)) {
             size_t cl = ml < sizeof(why.module) ? ml : sizeof(why.module) - 1;
             pthread_mutex_lock(&why_mu);
             memcpy(why.module, m, cl);
             why.module[cl] = 0;
             why.stored = v;
             why.ours = ops ? ops_version(ops) : 0;
+            why.oldest = ops ? ops_min_version(ops) : 0;
             why.block = why.nblocks = 0;
             pthread_mutex_unlock(&why_mu);
             return WK_EREBUILD;
         }
+        if (v < ops_version(ops))
+            *older |= ops_bit(ops);
     }
     return pos == len ? 0 : WK_ECORRUPT;
 }
@@ -167,7 +194,10 @@ const char *wk_store_rebuild_why(char *buf, size_t cap)
 {
     char ours[128], where[96] = "";
     pthread_mutex_lock(&why_mu);
-    if (why.ours)
+    if (why.ours && why.oldest < why.ours)
+        snprintf(ours, sizeof(ours), "this binary has version %u (and reads %u-%u)", why.ours,
+                 why.oldest, why.ours);
+    else if (why.ours)
         snprintf(ours, sizeof(ours), "this binary has version %u", why.ours);
     else
         snprintf(ours, sizeof(ours), "this binary has no %s rebuild", why.module);
@@ -477,6 +507,7 @@ struct side {
     const char *rb_orig;
     size_t rb_olen;
     const struct side *reuse;
+    uint32_t older; /* registry slots read as an older version (wk__rebuild_vcheck) */
 };
 
 static int side_init(struct side *s, bool enc)
@@ -613,6 +644,12 @@ static int dec_event(struct side *s, const uint8_t *p, size_t len, const char *o
     if ((rc = wk__varint_get(p, len, &pos, &dts)) < 0 ||
         (rc = wk__varint_get(p, len, &pos, &nrec)) < 0)
         return rc;
+    /* Value flags to clear on the rebuilt fields: a value of an older version of the
+     * module's rebuild (whose output lacked new_flags), and the script's own "clear"
+     * (op 0 with n = 1, first: the stored event lacks WK_VALF_LITERAL, an unflagged
+     * event of a flagging source, e.g. one ingested as JSON). */
+    uint8_t clr = s->older && (s->older & ops_bit(ops)) ? ops->new_flags : 0;
+    size_t at = pos;
     struct wk_event *ev = s->ev;
     wk_event_reset(ev);
     wk_event_set_ts(ev, (int64_t)((uint64_t)wk_event_ts(rb) + (uint64_t)wk__unzigzag(dts)));
@@ -626,17 +663,29 @@ static int dec_event(struct side *s, const uint8_t *p, size_t len, const char *o
     size_t j = 0, nr = wk_event_nfields(rb);
     for (;;) {
         uint64_t op;
+        size_t opat = pos;
         if ((rc = wk__varint_get(p, len, &pos, &op)) < 0)
             return rc;
         if (op == 0)
             break;
         uint64_t cnt = op >> 2;
         switch (op & 3) {
+        case 0: /* (n = 1) clear WK_VALF_LITERAL on the rebuilt fields: first only */
+            if (cnt != 1 || opat != at)
+                return WK_ECORRUPT;
+            clr |= WK_VALF_LITERAL;
+            break;
         case 1: /* copy */
             if (cnt > nr - j)
                 return WK_ECORRUPT;
             for (uint64_t c = 0; c < cnt; c++, j++) {
                 const struct wk_value *v = wk_event_field_value(rb, j);
+                struct wk_value cv;
+                if (clr && (v->flags & clr)) {
+                    cv = *v;
+                    cv.flags &= (uint8_t)~clr;
+                    v = &cv;
+                }
                 if (wk_event_add_value(ev, v->rec, wk_event_field_key(rb, j),
                                        wk_event_field_dots(rb, j), v) < 0)
                     return WK_ECORRUPT;
@@ -754,19 +803,37 @@ static int dec_record(struct side *s, const uint8_t *h, size_t hlen, size_t *pos
 /* ---------------------------------------------------------------------------------- */
 /* Encoder                                                                             */
 
-static bool field_eq(const struct wk_event *a, size_t i, const struct wk_event *b, size_t j)
+/* Stored field i of a against rebuilt field j of b, b's value flags clr cleared. */
+static bool field_eq(const struct wk_event *a, size_t i, const struct wk_event *b, size_t j,
+                     uint8_t clr)
 {
     const struct wk_key *ka = wk_event_field_key(a, i), *kb = wk_event_field_key(b, j);
     const struct wk_value *va = wk_event_field_value(a, i), *vb = wk_event_field_value(b, j);
+    struct wk_value cv;
+    if (clr && (vb->flags & clr)) {
+        cv = *vb;
+        cv.flags &= (uint8_t)~clr;
+        vb = &cv;
+    }
     return ka->len == kb->len && va->rec == vb->rec && memcmp(ka->name, kb->name, ka->len) == 0 &&
            wk_value_equal(va, vb) && wk_event_field_dots(a, i) == wk_event_field_dots(b, j);
 }
 
 static bool in_window(const struct wk_event *ev, size_t i, const struct wk_event *rb, size_t j,
-                      size_t nr)
+                      size_t nr, uint8_t clr)
 {
     for (size_t k = j; k < nr && k < j + WINDOW; k++) {
-        if (field_eq(ev, i, rb, k))
+        if (field_eq(ev, i, rb, k, clr))
+            return true;
+    }
+    return false;
+}
+
+/* Does any field of ev carry a flag of f? */
+static bool any_flag(const struct wk_event *ev, uint8_t f)
+{
+    for (size_t i = 0, n = wk_event_nfields(ev); i < n; i++) {
+        if (wk_event_field_value(ev, i)->flags & f)
             return true;
     }
     return false;
@@ -818,6 +885,64 @@ static int intern(struct itab *t, struct wk__buf *hdr, unsigned tag, const void 
     hdr->len += len;
     *idx = (uint32_t)t->n;
     return itab_add(t, p, len, h);
+}
+
+/* The edit script's copies, skips and literal runs from rb (its value flags clr cleared)
+ * to ev, appended to x->tup (dry: only *lits, the stored fields in literal runs).
+ * @return 0, <0. */
+static int put_script(struct enc *x, const struct wk_event *ev, const struct wk_event *rb,
+                      uint8_t clr, bool dry, size_t *lits)
+{
+    struct side *s = &x->e;
+    struct wk__buf *o = &x->tup;
+    uint32_t idx;
+    int rc;
+    *lits = 0;
+    size_t ne = wk_event_nfields(ev), nr = wk_event_nfields(rb);
+    for (size_t i = 0, j = 0; i < ne;) {
+        if (!dry && (rc = room(o, 20)) < 0)
+            return rc;
+        size_t c = 0;
+        while (i + c < ne && j + c < nr && field_eq(ev, i + c, rb, j + c, clr))
+            c++;
+        if (c) {
+            if (!dry)
+                PUTV(o, (uint64_t)c << 2 | 1);
+            i += c, j += c;
+            continue;
+        }
+        size_t k = j + 1;
+        while (k < nr && k < j + WINDOW && !field_eq(ev, i, rb, k, clr))
+            k++;
+        if (k < nr && k < j + WINDOW) {
+            if (!dry)
+                PUTV(o, (uint64_t)(k - j) << 2 | 2);
+            j = k;
+            continue;
+        }
+        /* the stored fields from i on that the rebuild does not have near j: one run,
+         * a string of the value (enrichment repeats: a container's fields) */
+        size_t e = i + 1;
+        while (e < ne && !in_window(ev, e, rb, j, nr, clr))
+            e++;
+        *lits += e - i;
+        if (dry) {
+            i = e;
+            continue;
+        }
+        x->run.len = 0;
+        if ((rc = room(&x->run, 10)) < 0)
+            return rc;
+        PUTV(&x->run, e - i);
+        for (; i < e; i++) {
+            if ((rc = wk__store_encode_field(&x->run, ev, i)) < 0)
+                return rc;
+        }
+        if ((rc = intern(&s->st, &x->hdr, 1, x->run.p, x->run.len, &idx)) < 0)
+            return rc;
+        PUTV(o, (uint64_t)idx << 2 | 3);
+    }
+    return 0;
 }
 
 /* ev's entries (new strings, new tuple, the event with its original) into x->hdr.
@@ -877,43 +1002,29 @@ static int enc_event(struct enc *x, const struct wk_event *ev)
         return rc;
     PUTV(o, wk__zigzag((int64_t)((uint64_t)wk_event_ts(ev) - (uint64_t)wk_event_ts(rb))));
     PUTV(o, wk_event_nrecords(ev) == wk_event_nrecords(rb) ? 0 : wk_event_nrecords(ev) + 1);
-    size_t ne = wk_event_nfields(ev), nr = wk_event_nfields(rb);
-    for (size_t i = 0, j = 0; i < ne;) {
-        if ((rc = room(o, 20)) < 0)
-            return rc;
-        size_t c = 0;
-        while (i + c < ne && j + c < nr && field_eq(ev, i + c, rb, j + c))
-            c++;
-        if (c) {
-            PUTV(o, (uint64_t)c << 2 | 1);
-            i += c, j += c;
-            continue;
+    /* The script's "clear" (op 0 with n = 1): the rebuild flags values WK_VALF_LITERAL
+     * and the stored event has the same fields without (one ingested as JSON, or stored
+     * by a binary whose parser did not flag); when the stored event has flags of its own,
+     * the script with fewer literal fields. */
+    uint8_t clr = 0;
+    if (any_flag(rb, WK_VALF_LITERAL)) {
+        if (!any_flag(ev, WK_VALF_LITERAL)) {
+            clr = WK_VALF_LITERAL;
+        } else {
+            size_t keep = 0, clear = 0;
+            put_script(x, ev, rb, 0, true, &keep);
+            put_script(x, ev, rb, WK_VALF_LITERAL, true, &clear);
+            clr = clear < keep ? WK_VALF_LITERAL : 0;
         }
-        size_t k = j + 1;
-        while (k < nr && k < j + WINDOW && !field_eq(ev, i, rb, k))
-            k++;
-        if (k < nr && k < j + WINDOW) {
-            PUTV(o, (uint64_t)(k - j) << 2 | 2);
-            j = k;
-            continue;
-        }
-        /* the stored fields from i on that the rebuild does not have near j: one run,
-         * a string of the value (enrichment repeats: a container's fields) */
-        size_t e = i + 1;
-        while (e < ne && !in_window(ev, e, rb, j, nr))
-            e++;
-        x->run.len = 0;
-        if ((rc = room(&x->run, 10)) < 0)
-            return rc;
-        PUTV(&x->run, e - i);
-        for (; i < e; i++) {
-            if ((rc = wk__store_encode_field(&x->run, ev, i)) < 0)
-                return rc;
-        }
-        if ((rc = intern(&s->st, &x->hdr, 1, x->run.p, x->run.len, &idx)) < 0)
-            return rc;
-        PUTV(o, (uint64_t)idx << 2 | 3);
     }
+    if (clr) {
+        if ((rc = room(o, 2)) < 0)
+            return rc;
+        PUTV(o, 1u << 2 | 0);
+    }
+    size_t lits;
+    if ((rc = put_script(x, ev, rb, clr, false, &lits)) < 0)
+        return rc;
     if ((rc = room(o, 2)) < 0)
         return rc;
     PUTV(o, 0);
@@ -1239,7 +1350,7 @@ static int dec_block(struct side *s, const uint8_t *f, size_t flen, size_t *pos,
 }
 
 int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, size_t flen,
-                       struct wk__buf *out)
+                       uint32_t older, struct wk__buf *out)
 {
     struct side s;
     size_t pos = 0, total = 0;
@@ -1251,6 +1362,7 @@ int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, siz
         return rc;
     if ((rc = side_init(&s, false)) < 0)
         goto out;
+    s.older = older;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const uint8_t *h = hdrs + (size_t)i * WK__BLK_HDR;
         size_t at = out->len;
@@ -1681,6 +1793,8 @@ static int tuple_verdict(struct wk__rbsel *x, uint64_t ti, const uint8_t *p, siz
             return rc;
         if (op == 0)
             break;
+        /* (op 0 with n = 1, the "clear" of the rebuilt fields' flags: no literal field;
+         * copies and skips neither) */
         if ((op & 3) == 3) {
             uint32_t rb;
             if ((rc = run_verdict(x, op >> 2, &rb)) < 0)
@@ -1940,13 +2054,14 @@ static int member_finish(struct wk__rbsel *x)
 }
 
 int wk__rbsel_open(struct wk__rbsel *x, uint64_t key, const uint8_t *hdrs, uint32_t n,
-                   const uint8_t *form, size_t flen, uint32_t m)
+                   const uint8_t *form, size_t flen, uint32_t older, uint32_t m)
 {
     int rc;
     if (m >= n)
         return WK_ECORRUPT;
     if (key != x->key || form != x->form || flen != x->flen || hdrs != x->hdrs ||
-        m < x->next_member) {
+        older != x->s.older || m < x->next_member) {
+        x->s.older = older;
         itab_clear(&x->s.st);
         itab_clear(&x->s.t);
         if (x->tv)

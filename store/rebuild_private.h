@@ -51,10 +51,13 @@ struct wk__rebuild_stats {
  * @return its length (0: does not fit). */
 size_t wk__rebuild_vtab(uint32_t modules, uint8_t *out, size_t cap);
 
-/* Check a version table against the registered rebuilds. @return 0, WK_EREBUILD (a module
- * not registered or of another version: wk_store_rebuild_why tells which once
- * wk__rebuild_why_block named the value), WK_ECORRUPT (malformed). */
-int wk__rebuild_vcheck(const uint8_t *tab, size_t len);
+/* Check a version table against the registered rebuilds. *older: the registry slots (bits)
+ * of the modules whose version in the table is older than the registered one but one it
+ * still reads (min_version): the reader clears their new_flags on every rebuilt field;
+ * pass it to wk__rebuild_expand / wk__rbsel_open. @return 0, WK_EREBUILD (a module not
+ * registered or of a version outside its [min_version, version]: wk_store_rebuild_why
+ * tells which once wk__rebuild_why_block named the value), WK_ECORRUPT (malformed). */
+int wk__rebuild_vcheck(const uint8_t *tab, size_t len, uint32_t *older);
 
 /* Name the value (first block, blocks) of this thread's last WK_EREBUILD. */
 void wk__rebuild_why_block(uint64_t first, uint32_t n);
@@ -75,10 +78,11 @@ int wk__rebuild_encode(const uint8_t *hdrs, uint32_t n, const uint8_t *raw, size
 size_t wk__rebuild_form_tables(const uint8_t *form, size_t len, size_t *off);
 
 /* Expand a form back into the members' records (out reset; their raw sizes one after the
- * other), checking each member's size and records hash against its header.
+ * other), checking each member's size and records hash against its header. older: from
+ * wk__rebuild_vcheck of the value's version table (0: every module of this version).
  * @return 0, WK_ECORRUPT (damaged, or a rebuild not registered), -ENOMEM. */
 int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, size_t flen,
-                       struct wk__buf *out);
+                       uint32_t older, struct wk__buf *out);
 
 /* ---------------------------------------------------------------------------------- */
 /* Selective reads (docs/store.md, "Selective reads"): a reader walks a value's form and */
@@ -116,10 +120,11 @@ struct wk__rbsel_stats {
 int wk__rbsel_new(struct wk__rbsel **out, const struct wk__rbq *q);
 struct wk__rbsel *wk__rbsel_free(struct wk__rbsel *s);
 /* Open member m of the rebuild value at key (hdrs: its n member headers; form: its
- * decompressed form, kept by the caller until another open). Members of one value are
- * best opened in order (an earlier member starts the walk again). @return 0 or <0. */
+ * decompressed form, kept by the caller until another open; older: wk__rebuild_vcheck's
+ * of its version table). Members of one value are best opened in order (an earlier
+ * member starts the walk again). @return 0 or <0. */
 int wk__rbsel_open(struct wk__rbsel *s, uint64_t key, const uint8_t *hdrs, uint32_t n,
-                   const uint8_t *form, size_t flen, uint32_t m);
+                   const uint8_t *form, size_t flen, uint32_t older, uint32_t m);
 /* The next event of the open member that may match: 1 (*ev valid until the next call,
  * *idx its index in the block), 0 (end of the member), WK_ECORRUPT, -ENOMEM. Every event
  * that matches q is returned; others may be: the caller checks each exactly. */

@@ -20,10 +20,16 @@
  * tests/unit/test_rebuild_guard.c rebuilds the whole corpus per module and compares a
  * digest of the output with the DIGEST beside the version: when it fails, bump the version
  * and record the new digest (values of the old version then need `compact --expand`, run
- * by the old binary, before the upgrade).
+ * by the old binary, before the upgrade; unless the new output is the old one with some
+ * value flags added, which a rebuild can declare it still reads: min_version, new_flags).
  */
 #define WK_REBUILD_AUDITD_VERSION 2u
 #define WK_REBUILD_AUDITD_DIGEST "1b824ac1b01eea33"
+/* Version 1 was version 2 without WK_VALF_LITERAL (the flag came with version 2): the
+ * auditd rebuild reads values of both (wk_store_rebuild_ops.min_version, new_flags), and
+ * test_rebuild_guard.c checks version 2 with the flag cleared against version 1's digest. */
+#define WK_REBUILD_AUDITD_MIN_VERSION 1u
+#define WK_REBUILD_AUDITD_V1_DIGEST "d6be28bcb0d97107"
 #define WK_REBUILD_DOCKER_VERSION 1u
 #define WK_REBUILD_DOCKER_DIGEST "43a41602aa4ae84b"
 #define WK_REBUILD_CLOG_VERSION 1u

@@ -289,7 +289,8 @@ struct wk_store_rebuild_ops {
     /**
      * Version of what `rebuild` outputs (1 or more; 0 is taken as 1). Every rebuild value
      * records the version of each module it used; a reader whose registered version
-     * differs reports that value as WK_EREBUILD (not as tampering). Bump it whenever the
+     * differs (and is not in [min_version, version], below) reports that value as
+     * WK_EREBUILD (not as tampering). Bump it whenever the
      * output for some original changes (tests/unit/test_rebuild_guard.c says when).
      */
     uint32_t version;
@@ -304,6 +305,17 @@ struct wk_store_rebuild_ops {
      * rebuild never sets satisfies any claim). Called once per field and module per value.
      */
     unsigned (*value_forms)(const char *field);
+    /**
+     * Oldest value version this rebuild also reads (0: only `version`; at most `version`):
+     * a value of a version v in [min_version, version) is read as this rebuild's output
+     * with the value flags `new_flags` cleared on every rebuilt field, which must be
+     * exactly what versions min_version .. version - 1 output (test_rebuild_guard.c
+     * checks that against the old version's digest). A version outside [min_version,
+     * version] is WK_EREBUILD. Values are always written with `version`.
+     */
+    uint32_t min_version;
+    /** The value flags (WK_VALF_*) the output has gained since min_version (above). */
+    uint8_t new_flags;
 };
 
 /** The value's bytes occur in the original or in one of the event's context strings. */

@@ -30,6 +30,8 @@ struct guard {
     struct wk_event *ctx, *out;
     struct wk__buf desc, vals;
     size_t events, failed;
+    uint8_t clear; /* value flags cleared on the rebuilt fields (an older version's output) */
+    struct wk_event *cleared;
 };
 
 static void absorb(struct guard *g, const void *p, size_t len)
@@ -68,10 +70,26 @@ static int guard_emit(struct wk_parser_sink *s, struct wk_event *ev, uint64_t re
         absorb(g, "failed", 6);
         return 0;
     }
+    const struct wk_event *out = g->out;
+    if (g->clear) { /* as the store reads a value of an older version (min_version) */
+        struct wk_event *c = g->cleared;
+        wk_event_reset(c);
+        wk_event_set_ts(c, wk_event_ts(out));
+        for (unsigned r = 0; r < wk_event_nrecords(out); r++)
+            WK_ASSERT(wk_event_add_record(c) > 0);
+        for (size_t i = 0; i < wk_event_nfields(out); i++) {
+            struct wk_value v = *wk_event_field_value(out, i);
+            v.flags &= (uint8_t)~g->clear;
+            WK_ASSERT_INT_EQ(wk_event_add_value(c, v.rec, wk_event_field_key(out, i),
+                                                wk_event_field_dots(out, i), &v),
+                             0);
+        }
+        out = c;
+    }
     g->desc.len = g->vals.len = 0;
-    WK_ASSERT_INT_EQ(wk__enc2_event(&g->desc, &g->vals, g->out), 0);
+    WK_ASSERT_INT_EQ(wk__enc2_event(&g->desc, &g->vals, out), 0);
     uint8_t ts[8];
-    wk__put_u64le(ts, (uint64_t)wk_event_ts(g->out));
+    wk__put_u64le(ts, (uint64_t)wk_event_ts(out));
     absorb(g, ts, 8);
     absorb(g, g->desc.p, g->desc.len);
     absorb(g, g->vals.p, g->vals.len);
@@ -138,14 +156,17 @@ struct input {
     const char *parser, *sub, *suffix;
 };
 
-/* The module's digest over its inputs: 16 hex digits into hex. */
-static size_t digest(const char *module, const struct input *in, size_t nin, char hex[17])
+/* The module's digest over its inputs (the value flags clear cleared on the rebuilt
+ * fields): 16 hex digits into hex. */
+static size_t digest(const char *module, const struct input *in, size_t nin, uint8_t clear,
+                     char hex[17])
 {
-    struct guard g = {.sink = {guard_emit, guard_reject}};
+    struct guard g = {.sink = {guard_emit, guard_reject}, .clear = clear};
     g.ops = wk_collector_rebuild_ops(module);
     WK_ASSERT(g.ops);
     WK_ASSERT_INT_EQ(wk_event_new(&g.ctx), 0);
     WK_ASSERT_INT_EQ(wk_event_new(&g.out), 0);
+    WK_ASSERT_INT_EQ(wk_event_new(&g.cleared), 0);
     crypto_generichash_init(&g.h, NULL, 0, 32);
     for (size_t i = 0; i < nin; i++)
         WK_ASSERT(feed_tree(&g, in[i].parser, in[i].sub, in[i].suffix) > 0);
@@ -154,10 +175,11 @@ static size_t digest(const char *module, const struct input *in, size_t nin, cha
     sodium_bin2hex(hex, 17, h, 8);
     wk_event_free(g.ctx);
     wk_event_free(g.out);
+    wk_event_free(g.cleared);
     wk__buf_fini(&g.desc);
     wk__buf_fini(&g.vals);
-    printf("# %s: %zu events rebuilt (%zu failed), digest %s\n", module, g.events, g.failed,
-           hex);
+    printf("# %s%s: %zu events rebuilt (%zu failed), digest %s\n", module,
+           clear ? " (flags cleared)" : "", g.events, g.failed, hex);
     WK_ASSERT(g.events > 20);
     return g.events;
 }
@@ -166,7 +188,7 @@ static void guard(const char *module, const char *upper, unsigned version, const
                   const struct input *in, size_t nin)
 {
     char got[17];
-    size_t n = digest(module, in, nin, got);
+    size_t n = digest(module, in, nin, 0, got);
     if (strcmp(got, want) != 0)
         WK_FAIL("the %s rebuild of the corpus changed (%zu events: digest %s, recorded %s for "
                 "version %u): its parser turns some original into other fields now. Bump "
@@ -193,4 +215,30 @@ WK_TEST(clog_rebuild_matches_its_version)
 {
     static const struct input in[] = {{"cri", "cri", ".log"}, {"json-file", "json-file", ".log"}};
     guard("clog", "CLOG", WK_REBUILD_CLOG_VERSION, WK_REBUILD_CLOG_DIGEST, in, 2);
+}
+
+/* The older auditd version this binary still reads (min_version, docs/store.md "Rebuild
+ * versions"): version 1's output was version 2's without WK_VALF_LITERAL. The rebuild with
+ * new_flags cleared must give version 1's digest exactly, or values of version 1 would
+ * read as damaged: then drop min_version (they need `compact --expand` by the old binary). */
+WK_TEST(auditd_rebuild_reads_version_1_as_it_was)
+{
+    const struct wk_store_rebuild_ops *ops = wk_collector_rebuild_ops("auditd");
+    WK_ASSERT_UINT_EQ(ops->min_version, WK_REBUILD_AUDITD_MIN_VERSION);
+    WK_ASSERT_UINT_EQ(ops->min_version, 1);
+    WK_ASSERT_UINT_EQ(ops->new_flags, WK_VALF_LITERAL);
+    static const struct input in[] = {{"auditd", "auditd", ".log"}};
+    char got[17];
+    digest("auditd", in, 1, ops->new_flags, got);
+    if (strcmp(got, WK_REBUILD_AUDITD_V1_DIGEST) != 0)
+        WK_FAIL("the auditd rebuild with its new flags cleared gives digest %s, not version "
+                "1's %s: it does not read values of version 1 (set min_version to %u)",
+                got, WK_REBUILD_AUDITD_V1_DIGEST, WK_REBUILD_AUDITD_VERSION);
+}
+
+/* docker and clog read their own version only. */
+WK_TEST(docker_and_clog_read_their_version_only)
+{
+    WK_ASSERT_UINT_EQ(wk_collector_rebuild_ops("docker")->min_version, 0);
+    WK_ASSERT_UINT_EQ(wk_collector_rebuild_ops("clog")->min_version, 0);
 }

@@ -566,12 +566,12 @@ WK_TEST(damaged_forms_are_reported_never_misread)
         unsigned long long fl = ZSTD_getFrameContentSize(p + hl, v.mv_size - hl);
         uint8_t *form = malloc(fl), *bent = malloc(fl);
         WK_ASSERT_INT_EQ(ZSTD_decompress(form, fl, p + hl, v.mv_size - hl), fl);
-        WK_ASSERT_INT_EQ(wk__rebuild_expand(p + 16, n, form, fl, &good), 0);
+        WK_ASSERT_INT_EQ(wk__rebuild_expand(p + 16, n, form, fl, 0, &good), 0);
         for (size_t i = 0; i < fl; i++) {
             memcpy(bent, form, fl);
             rng = rng * 6364136223846793005ull + 1442695040888963407ull;
             bent[i] ^= (uint8_t)(1u << (rng >> 61));
-            int rc = wk__rebuild_expand(p + 16, n, bent, fl, &out);
+            int rc = wk__rebuild_expand(p + 16, n, bent, fl, 0, &out);
             /* a selective walk of the damaged form: events or WK_ECORRUPT, never a fault
              * (the sanitizer build runs it) */
             for (size_t qi = (i / 16) % 2; i % 16 == 0 && qi < 1 + (i / 16) % 2; qi++) {
@@ -579,7 +579,7 @@ WK_TEST(damaged_forms_are_reported_never_misread)
                 WK_ASSERT_INT_EQ(wk__rbsel_new(&sel, &sq[qi]), 0);
                 int sr = 0;
                 for (uint32_t m = 0; m < n && sr >= 0; m++) {
-                    sr = wk__rbsel_open(sel, 1, p + 16, n, bent, fl, m);
+                    sr = wk__rbsel_open(sel, 1, p + 16, n, bent, fl, 0, m);
                     const struct wk_event *sev;
                     uint32_t sidx;
                     while (sr >= 0 && (sr = wk__rbsel_next(sel, &sev, &sidx)) == 1)
@@ -597,7 +597,7 @@ WK_TEST(damaged_forms_are_reported_never_misread)
             }
         }
         for (size_t cut = 0; cut < fl; cut += 1 + fl / 64)
-            WK_ASSERT_INT_EQ(wk__rebuild_expand(p + 16, n, form, cut, &out), WK_ECORRUPT);
+            WK_ASSERT_INT_EQ(wk__rebuild_expand(p + 16, n, form, cut, 0, &out), WK_ECORRUPT);
         free(form);
         free(bent);
     }
@@ -658,6 +658,7 @@ WK_TEST(another_rebuild_version_is_cannot_check_not_tampering)
     /* this binary with auditd's rebuild at version + 1 */
     struct wk_store_rebuild_ops next = *wk_collector_rebuild_ops("auditd");
     next.version = WK_REBUILD_AUDITD_VERSION + 1;
+    next.min_version = 0; /* (reads its own version only) */
     WK_ASSERT_INT_EQ(wk_store_rebuild_register(&next), 0);
     struct wk_store_opts o = small_opts();
     WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
@@ -716,6 +717,294 @@ WK_TEST(another_rebuild_version_is_cannot_check_not_tampering)
     WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), WK_ECHAIN);
     WK_ASSERT_UINT_EQ(res.first_bad, last);
     WK_ASSERT(res.unchecked > 0);
+    wk_store_close(st);
+    free_evs();
+    wk_store_rebuild_clear();
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Events without WK_VALF_LITERAL and values of auditd rebuild version 1 (docs/store.md, */
+/* "Rebuild values" op 0 with n = 1, "Rebuild versions" min_version)                   */
+
+/* dst = src with the value flags clr cleared on every field (what the JSON form, or the
+ * parser of before the flag, gives). */
+static void copy_clear(struct wk_event *dst, const struct wk_event *src, uint8_t clr)
+{
+    wk_event_reset(dst);
+    wk_event_set_ts(dst, wk_event_ts(src));
+    for (unsigned r = 0; r < wk_event_nrecords(src); r++)
+        WK_ASSERT(wk_event_add_record(dst) > 0);
+    for (size_t i = 0; i < wk_event_nfields(src); i++) {
+        struct wk_value v = *wk_event_field_value(src, i);
+        v.flags &= (uint8_t)~clr;
+        WK_ASSERT_INT_EQ(wk_event_add_value(dst, v.rec, wk_event_field_key(src, i),
+                                            wk_event_field_dots(src, i), &v),
+                         0);
+    }
+}
+
+static struct wk_event *unflagged;
+
+static int sink_unflag(struct wk_parser_sink *s, struct wk_event *ev, uint64_t resume)
+{
+    (void)s, (void)resume;
+    copy_clear(unflagged, ev, WK_VALF_LITERAL);
+    keep(unflagged);
+    return 0;
+}
+
+/* The auditd corpus as the JSON form stores it (no WK_VALF_LITERAL) into tmp/name, then
+ * all of it made cold (cur_st open). */
+static void unflagged_cold(char *dir, const char *name)
+{
+    snprintf(dir, 4096, "%s/%s", wk_test_tmpdir(), name);
+    struct wk_store_opts o = small_opts();
+    WK_ASSERT_INT_EQ(wk_store_open(&cur_st, dir, &o), 0);
+    WK_ASSERT_INT_EQ(wk_event_new(&unflagged), 0);
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/auditd", wk_test_corpus());
+    struct wk_parser_sink sink = {sink_unflag, au_sink_reject_none};
+    WK_ASSERT(au_feed_dir("auditd", p, ".log", true, &sink) > 5);
+    wk_event_free(unflagged);
+    unflagged = NULL;
+    WK_ASSERT_INT_EQ(wk_store_flush(cur_st), 0);
+    uint64_t done = 0;
+    memset(&wk__rebuild_totals, 0, sizeof(wk__rebuild_totals));
+    WK_ASSERT_INT_EQ(wk_store_recompact(cur_st, INT64_MAX, 0, &done), 0);
+    WK_ASSERT(done > 5);
+}
+
+/* The auditd rebuild of before WK_VALF_LITERAL (version 1): version 2's output with the
+ * flag cleared (test_rebuild_guard.c checks that this is version 1's digest). */
+static _Thread_local struct wk_event *v1_tmp;
+static int v1_rebuild(const struct wk_event *ctx, const char *orig, size_t len,
+                      struct wk_event *out)
+{
+    if (!v1_tmp)
+        WK_ASSERT_INT_EQ(wk_event_new(&v1_tmp), 0);
+    wk_event_reset(v1_tmp);
+    int rc = wk_collector_rebuild_ops("auditd")->rebuild(ctx, orig, len, v1_tmp);
+    if (rc < 0)
+        return rc;
+    copy_clear(out, v1_tmp, WK_VALF_LITERAL);
+    return 0;
+}
+
+static struct wk_store_rebuild_ops auditd_v1(void)
+{
+    struct wk_store_rebuild_ops o = *wk_collector_rebuild_ops("auditd");
+    o.rebuild = v1_rebuild;
+    o.version = 1;
+    o.min_version = 0;
+    o.new_flags = 0;
+    return o;
+}
+
+struct form_strings {
+    size_t values, strings, bytes, tuples, stored;
+};
+
+/* The string entries (module names, context strings, literal runs) and tuples at the
+ * front of every rebuild value's form at dir (values without a dictionary), and the
+ * stored bytes of those values. */
+static struct form_strings strings_of(const char *dir)
+{
+    struct form_strings fs = {0};
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    blocks_open(dir, false, &env, &txn, &dbi, &c);
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        const uint8_t *p = v.mv_data;
+        if (p[0] != WK__BLK_REBUILT)
+            continue;
+        WK_ASSERT_INT_EQ(wk__get_u32le(p + 8), 0);
+        fs.values++;
+        fs.stored += v.mv_size;
+        uint32_t n = wk__get_u32le(p + 4);
+        size_t hl = 16 + (size_t)n * 128 + wk__get_u32le(p + WK__MRG_OFF_VTAB);
+        unsigned long long fl = ZSTD_getFrameContentSize(p + hl, v.mv_size - hl);
+        uint8_t *form = malloc(fl);
+        WK_ASSERT(form);
+        WK_ASSERT_INT_EQ(ZSTD_decompress(form, fl, p + hl, v.mv_size - hl), fl);
+        size_t off = 0, tl = wk__rebuild_form_tables(form, fl, &off), pos = off;
+        while (pos < off + tl) {
+            uint64_t tag, len;
+            WK_ASSERT_INT_EQ(wk__varint_get(form, off + tl, &pos, &tag), 0);
+            WK_ASSERT_INT_EQ(wk__varint_get(form, off + tl, &pos, &len), 0);
+            WK_ASSERT(tag == 1 || tag == 2);
+            if (tag == 1) {
+                fs.strings++;
+                fs.bytes += len;
+            } else {
+                fs.tuples++;
+            }
+            pos += len;
+        }
+        WK_ASSERT_UINT_EQ(pos, off + tl);
+        free(form);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return fs;
+}
+
+/* Auditd events stored without WK_VALF_LITERAL (ingested as JSON lines) against the
+ * rebuild's flagged fields: the edit scripts clear the flags (op 0 with n = 1) and carry
+ * no literal run for them. The value's strings (module names, context strings, literal
+ * runs) and tuples are exactly those of a control whose rebuild has no flags (version 1),
+ * and as many events are kept whole; every event reads back. */
+WK_TEST(unflagged_auditd_events_carry_no_literal_runs_for_the_flags)
+{
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    char dir[4096], cdir[4096];
+    unflagged_cold(dir, "unflagged");
+    struct wk__rebuild_stats got = wk__rebuild_totals;
+    WK_ASSERT_INT_EQ(check_all(cur_st), nevs);
+    struct wk_store_verify_result res;
+    WK_ASSERT_INT_EQ(wk_store_verify(cur_st, 0, NULL, &res), 0);
+    wk_store_close(cur_st);
+    free_evs();
+    struct wk_store_rebuild_ops v1 = auditd_v1();
+    WK_ASSERT_INT_EQ(wk_store_rebuild_register(&v1), 0);
+    unflagged_cold(cdir, "control");
+    struct wk__rebuild_stats want = wk__rebuild_totals;
+    wk_store_close(cur_st);
+    free_evs();
+    struct form_strings a = strings_of(dir), b = strings_of(cdir);
+    printf("# rebuilt %llu whole %llu; strings %zu (%zu bytes) tuples %zu, stored %zu; "
+           "control: strings %zu (%zu bytes) tuples %zu, stored %zu\n",
+           (unsigned long long)got.rebuilt, (unsigned long long)got.whole, a.strings, a.bytes,
+           a.tuples, a.stored, b.strings, b.bytes, b.tuples, b.stored);
+    WK_ASSERT(got.rebuilt > 100);
+    WK_ASSERT_UINT_EQ(got.rebuilt, want.rebuilt);
+    WK_ASSERT_UINT_EQ(got.whole, want.whole);
+    WK_ASSERT(a.values > 0);
+    WK_ASSERT_UINT_EQ(a.values, b.values);
+    WK_ASSERT_UINT_EQ(a.strings, b.strings);
+    WK_ASSERT_UINT_EQ(a.bytes, b.bytes);
+    WK_ASSERT_UINT_EQ(a.tuples, b.tuples);
+    wk_event_free(v1_tmp);
+    v1_tmp = NULL;
+    wk_store_rebuild_clear();
+}
+
+/* Every event the iterator gives for filter f equals the kept events of module m, in
+ * order (a selective read of rebuild values: only those events are rebuilt). */
+static void check_module(struct wk_store *st, const char *m)
+{
+    struct wk_store_filter f = {.source = m};
+    struct wk_store_reader *r;
+    struct wk_store_iter *it;
+    const struct wk_event *got;
+    WK_ASSERT_INT_EQ(wk_store_reader_open(st, &r), 0);
+    WK_ASSERT_INT_EQ(wk_store_iter_new(r, &f, &it), 0);
+    size_t i = 0, n = 0;
+    int rc;
+    while ((rc = wk_store_iter_next(it, &got, NULL)) == 1) {
+        size_t ml;
+        const char *em = NULL;
+        for (; i < nevs; i++) {
+            em = wk_event_get_str(evs[i], &WK_KEY_EVENT_MODULE, &ml);
+            if (em && ml == strlen(m) && memcmp(em, m, ml) == 0)
+                break;
+        }
+        WK_ASSERT(i < nevs);
+        if (!wk_event_equal(got, evs[i]))
+            WK_FAIL("%s event %zu differs in a selective read", m, i);
+        i++, n++;
+    }
+    WK_ASSERT_INT_EQ(rc, 0);
+    WK_ASSERT(n > 100);
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+}
+
+/* A store the previous binary compacted (auditd rebuild version 1: no WK_VALF_LITERAL in
+ * its events or its rebuild) reads back byte-exact with this binary's rebuild (version 2,
+ * min_version 1): whole reads, selective reads, verify, expand. A version outside
+ * [min_version, version] is still WK_EREBUILD, named. */
+WK_TEST(version_1_values_read_with_this_binary)
+{
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    struct wk_store_rebuild_ops v1 = auditd_v1();
+    WK_ASSERT_INT_EQ(wk_store_rebuild_register(&v1), 0);
+    char dir[4096], why[512];
+    unflagged_cold(dir, "v1");
+    WK_ASSERT(wk__rebuild_totals.rebuilt > 100);
+    wk_store_close(cur_st);
+    cur_st = NULL;
+    /* the values say auditd version 1 */
+    size_t vt = 0;
+    WK_ASSERT(first_rebuild_value(dir, &vt) > 0);
+    char data[4200];
+    snprintf(data, sizeof(data), "%s/data.mdb", dir);
+    FILE *fp = fopen(data, "rb");
+    WK_ASSERT(fp);
+    static uint8_t raw[64 << 20];
+    size_t rl = fread(raw, 1, sizeof(raw), fp);
+    fclose(fp);
+    WK_ASSERT(rl > 0 && rl < sizeof(raw));
+    WK_ASSERT(wk__find(raw, rl, (const uint8_t *)"\x06" "auditd\x01\x00", 9));
+    WK_ASSERT(!wk__find(raw, rl, (const uint8_t *)"\x06" "auditd\x02\x00", 9));
+    wk_event_free(v1_tmp);
+    v1_tmp = NULL;
+    /* this binary */
+    wk_store_rebuild_clear();
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    struct wk_store_opts o = small_opts();
+    struct wk_store *st;
+    WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
+    WK_ASSERT_INT_EQ(check_all(st), nevs);
+    check_module(st, "auditd");
+    struct wk_store_verify_result res;
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
+    WK_ASSERT_UINT_EQ(res.unchecked, 0);
+    wk_store_close(st);
+    /* a rebuild that reads only its own version: WK_EREBUILD, not damage */
+    struct wk_store_rebuild_ops only2 = *wk_collector_rebuild_ops("auditd");
+    only2.min_version = 0;
+    WK_ASSERT_INT_EQ(wk_store_rebuild_register(&only2), 0);
+    WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), WK_EREBUILD);
+    WK_ASSERT(res.unchecked > 0);
+    WK_ASSERT(strstr(res.why_unchecked, "written with auditd rebuild version 1, this binary "
+                                        "has version 2: read it"));
+    wk_store_close(st);
+    /* nor does one of versions 2-3 */
+    struct wk_store_rebuild_ops v23 = *wk_collector_rebuild_ops("auditd");
+    v23.version = 3;
+    v23.min_version = 2;
+    WK_ASSERT_INT_EQ(wk_store_rebuild_register(&v23), 0);
+    WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), WK_EREBUILD);
+    struct wk_store_reader *r;
+    struct wk_store_iter *it;
+    const struct wk_event *got;
+    WK_ASSERT_INT_EQ(wk_store_reader_open(st, &r), 0);
+    WK_ASSERT_INT_EQ(wk_store_iter_new(r, NULL, &it), 0);
+    int rc;
+    while ((rc = wk_store_iter_next(it, &got, NULL)) == 1)
+        ;
+    WK_ASSERT_INT_EQ(rc, WK_EREBUILD);
+    wk_store_iter_free(it);
+    wk_store_reader_close(r);
+    wk_store_rebuild_why(why, sizeof(why));
+    WK_ASSERT(strstr(why, "written with auditd rebuild version 1, this binary has version 3 "
+                          "(and reads 2-3): read it"));
+    wk_store_close(st);
+    /* this binary again: expand turns them into merged values, which read the same */
+    WK_ASSERT_INT_EQ(wk_collector_rebuild_register(), 0);
+    WK_ASSERT_INT_EQ(wk_store_open(&st, dir, &o), 0);
+    uint64_t done = 0, left = 1;
+    WK_ASSERT_INT_EQ(wk_store_expand(st, INT64_MAX, &done, &left), 0);
+    WK_ASSERT(done > 0);
+    WK_ASSERT_UINT_EQ(left, 0);
+    WK_ASSERT_INT_EQ(check_all(st), nevs);
+    WK_ASSERT_INT_EQ(wk_store_verify(st, 0, NULL, &res), 0);
     wk_store_close(st);
     free_evs();
     wk_store_rebuild_clear();
