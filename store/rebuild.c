@@ -888,26 +888,23 @@ static int intern(struct itab *t, struct wk__buf *hdr, unsigned tag, const void 
 }
 
 /* The edit script's copies, skips and literal runs from rb (its value flags clr cleared)
- * to ev, appended to x->tup (dry: only *lits, the stored fields in literal runs).
- * @return 0, <0. */
+ * to ev, appended to x->tup. @return 0, <0. */
 static int put_script(struct enc *x, const struct wk_event *ev, const struct wk_event *rb,
-                      uint8_t clr, bool dry, size_t *lits)
+                      uint8_t clr)
 {
     struct side *s = &x->e;
     struct wk__buf *o = &x->tup;
     uint32_t idx;
     int rc;
-    *lits = 0;
     size_t ne = wk_event_nfields(ev), nr = wk_event_nfields(rb);
     for (size_t i = 0, j = 0; i < ne;) {
-        if (!dry && (rc = room(o, 20)) < 0)
+        if ((rc = room(o, 20)) < 0)
             return rc;
         size_t c = 0;
         while (i + c < ne && j + c < nr && field_eq(ev, i + c, rb, j + c, clr))
             c++;
         if (c) {
-            if (!dry)
-                PUTV(o, (uint64_t)c << 2 | 1);
+            PUTV(o, (uint64_t)c << 2 | 1);
             i += c, j += c;
             continue;
         }
@@ -915,8 +912,7 @@ static int put_script(struct enc *x, const struct wk_event *ev, const struct wk_
         while (k < nr && k < j + WINDOW && !field_eq(ev, i, rb, k, clr))
             k++;
         if (k < nr && k < j + WINDOW) {
-            if (!dry)
-                PUTV(o, (uint64_t)(k - j) << 2 | 2);
+            PUTV(o, (uint64_t)(k - j) << 2 | 2);
             j = k;
             continue;
         }
@@ -925,11 +921,6 @@ static int put_script(struct enc *x, const struct wk_event *ev, const struct wk_
         size_t e = i + 1;
         while (e < ne && !in_window(ev, e, rb, j, nr, clr))
             e++;
-        *lits += e - i;
-        if (dry) {
-            i = e;
-            continue;
-        }
         x->run.len = 0;
         if ((rc = room(&x->run, 10)) < 0)
             return rc;
@@ -1003,27 +994,18 @@ static int enc_event(struct enc *x, const struct wk_event *ev)
     PUTV(o, wk__zigzag((int64_t)((uint64_t)wk_event_ts(ev) - (uint64_t)wk_event_ts(rb))));
     PUTV(o, wk_event_nrecords(ev) == wk_event_nrecords(rb) ? 0 : wk_event_nrecords(ev) + 1);
     /* The script's "clear" (op 0 with n = 1): the rebuild flags values WK_VALF_LITERAL
-     * and the stored event has the same fields without (one ingested as JSON, or stored
-     * by a binary whose parser did not flag); when the stored event has flags of its own,
-     * the script with fewer literal fields. */
+     * and the stored event has no flagged value (one ingested as JSON, or stored by a
+     * binary whose parser did not flag): its fields are then the rebuilt ones without the
+     * flag, not literal runs. An event with flags of its own (the parser's) is scripted
+     * against the flagged fields: one script, no second try (the cold tier's CPU). */
     uint8_t clr = 0;
-    if (any_flag(rb, WK_VALF_LITERAL)) {
-        if (!any_flag(ev, WK_VALF_LITERAL)) {
-            clr = WK_VALF_LITERAL;
-        } else {
-            size_t keep = 0, clear = 0;
-            put_script(x, ev, rb, 0, true, &keep);
-            put_script(x, ev, rb, WK_VALF_LITERAL, true, &clear);
-            clr = clear < keep ? WK_VALF_LITERAL : 0;
-        }
-    }
-    if (clr) {
+    if (any_flag(rb, WK_VALF_LITERAL) && !any_flag(ev, WK_VALF_LITERAL)) {
+        clr = WK_VALF_LITERAL;
         if ((rc = room(o, 2)) < 0)
             return rc;
         PUTV(o, 1u << 2 | 0);
     }
-    size_t lits;
-    if ((rc = put_script(x, ev, rb, clr, false, &lits)) < 0)
+    if ((rc = put_script(x, ev, rb, clr)) < 0)
         return rc;
     if ((rc = room(o, 2)) < 0)
         return rc;
