@@ -254,8 +254,7 @@ static int rebuilt_form(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx, cons
 /* A rebuild value (format 4): decompress its form, then reproduce its blocks' records
  * (rebuild.c; each block's size and records hash are checked there). */
 static int rebuilt_raw(struct wk_store *st, MDB_txn *txn, ZSTD_DCtx *dctx, const uint8_t *val,
-                       size_t vlen, size_t hl, uint32_t dict, uint32_t older,
-                       struct wk__buf *out)
+                       size_t vlen, size_t hl, uint32_t dict, uint32_t older, struct wk__buf *out)
 {
     struct wk__buf form = {0};
     int rc = rebuilt_form(st, txn, dctx, val, vlen, hl, dict, &form);

@@ -948,8 +948,10 @@ WK_TEST(version_1_values_read_with_this_binary)
     size_t rl = fread(raw, 1, sizeof(raw), fp);
     fclose(fp);
     WK_ASSERT(rl > 0 && rl < sizeof(raw));
-    WK_ASSERT(wk__find(raw, rl, (const uint8_t *)"\x06" "auditd\x01\x00", 9));
-    WK_ASSERT(!wk__find(raw, rl, (const uint8_t *)"\x06" "auditd\x02\x00", 9));
+    static const uint8_t v1e[] = {6, 'a', 'u', 'd', 'i', 't', 'd', 1, 0};
+    static const uint8_t v2e[] = {6, 'a', 'u', 'd', 'i', 't', 'd', 2, 0};
+    WK_ASSERT(wk__find(raw, rl, v1e, sizeof(v1e)));
+    WK_ASSERT(!wk__find(raw, rl, v2e, sizeof(v2e)));
     wk_event_free(v1_tmp);
     v1_tmp = NULL;
     /* this binary */
