@@ -305,6 +305,18 @@ int wk_event_reserve(struct wk_event *ev, size_t nfields)
     return resize(ev, cap);
 }
 
+int wk_event_fit(struct wk_event *ev, size_t nfields)
+{
+    if (nfields > WK_EVENT_MAX_FIELDS)
+        nfields = WK_EVENT_MAX_FIELDS;
+    size_t cap = 32;
+    while (cap < nfields)
+        cap *= 2;
+    if (ev->n || ev->cap <= 2 * cap)
+        return wk_event_reserve(ev, nfields);
+    return resize(ev, cap);
+}
+
 /* Reserve the slot for a field (new or replaced); copies the key name into the arena
  * unless copy_name is false (the caller's name outlives the field: wk_event_add_*_sn). */
 static inline __attribute__((always_inline)) struct wk_field *

@@ -264,6 +264,13 @@ struct wk_arena *wk_event_arena(struct wk_event *ev);
  */
 int wk_event_reserve(struct wk_event *ev, size_t nfields);
 /**
+ * wk_event_reserve, and on an empty event (none of its fields added since the reset) a
+ * table more than twice the size nfields need is replaced by one of that size: a recycled
+ * event that last held a rare big event pins no more than the typical one needs (a
+ * pipeline keeps thousands). @return 0 or -ENOMEM (the event is unchanged).
+ */
+int wk_event_fit(struct wk_event *ev, size_t nfields);
+/**
  * Heap bytes the event holds: its struct, field arrays, index and string storage, including
  * what a reset keeps for reuse (so a recycled event is counted at what it really pins).
  * O(number of storage chunks).

@@ -221,6 +221,48 @@ WK_TEST(reserve_keeps_contents_and_never_shrinks)
     wk_event_free(ev);
 }
 
+/* wk_event_fit: an empty event's table more than twice the size asked for is cut to it
+ * (the fields, their hashes and an index of twice as many entries: exact bytes), a smaller
+ * one grows as with wk_event_reserve, and an event holding fields keeps its table. */
+WK_TEST(fit_cuts_an_empty_events_oversized_table)
+{
+    static char names[200][8];
+    struct wk_event *ev = new_event();
+    const size_t empty = wk_event_mem(ev), per = sizeof(struct wk_field) + 3 * sizeof(uint32_t);
+    for (int i = 0; i < 200; i++) { /* static names and values: no arena */
+        snprintf(names[i], sizeof(names[i]), "f%d", i);
+        struct wk_key k = wk_key_init(names[i]);
+        WK_ASSERT_OK(wk_event_add_str_ref(ev, 0, &k, "v", 1));
+    }
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), empty + 256 * per);
+    WK_ASSERT_OK(wk_event_fit(ev, 10)); /* it holds fields: unchanged */
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), empty + 256 * per);
+    struct wk_key last = wk_key_init("f199");
+    WK_ASSERT(wk_event_get(ev, 0, &last) != NULL);
+    wk_event_reset(ev);
+    WK_ASSERT_OK(wk_event_fit(ev, 128)); /* twice at most: kept */
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), empty + 256 * per);
+    WK_ASSERT_OK(wk_event_fit(ev, 64));
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), empty + 64 * per);
+    WK_ASSERT_OK(wk_event_fit(ev, 100)); /* grows as wk_event_reserve would */
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), empty + 128 * per);
+    WK_ASSERT_OK(wk_event_fit(ev, 0)); /* the least table: 32 */
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), empty + 32 * per);
+    /* the cut table is usable: filled past it, every field found, none stale */
+    WK_ASSERT(wk_event_get(ev, 0, &last) == NULL);
+    for (int i = 0; i < 40; i++) {
+        struct wk_key k = wk_key_init(names[i]);
+        WK_ASSERT_OK(wk_event_add_str_ref(ev, 0, &k, "v", 1));
+    }
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), empty + 64 * per);
+    for (int i = 0; i < 40; i++) {
+        struct wk_key k = wk_key_init(names[i]);
+        WK_ASSERT(wk_event_get(ev, 0, &k) == wk_event_field_value(ev, (size_t)i));
+    }
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 40);
+    wk_event_free(ev);
+}
+
 /* A table reserved for the most fields an event may have is a power of two, one more: the
  * fast path of wk_event_add_str_ref stops at the limit like the general path (the field
  * number must fit the index's 16 bits). */

@@ -876,8 +876,9 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
     memset(&fx, 0, offsetof(struct facts, sa));
     fx.chunk_idx = -1;
     wk_event_reset(ev); /* also its arena, where the values below are written */
-    /* a fresh event (the pipeline's, given back for the last one) is sized once */
-    if ((rc = wk_event_reserve(ev, p->fields_hint)) < 0)
+    /* a fresh event (the pipeline's, given back for the last one) is sized once, and one
+     * a rare big event grew is cut back: the pipeline keeps thousands waiting */
+    if ((rc = wk_event_fit(ev, p->fields_hint)) < 0)
         return rc;
     size_t ototal = 0;
     for (size_t i = 0; i < s->nrec; i++)
