@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "../../collector/sources/auditd/auditd_private.h"
+#include "../../collector/sources/auditd/source_private.h"
 #include "auditd_util.h"
 
 /* Corpus files with golden outputs (paths under ../shared/corpus/auditd/). */
@@ -513,6 +514,109 @@ WK_TEST(process_table_is_bounded)
         (void)wk__au_attrib_event(a, pid, 1, false, "/bin/x", 6, NULL, 0);
     WK_ASSERT(wk__au_attrib_count(a) <= 1024);
     wk__au_attrib_free(a);
+}
+
+/* A sink that takes events (submit_take, as the pipeline does) or refuses them all, and
+ * records the value of "n" and the cursor of each event it took. */
+struct pend_sink {
+    struct wk_source_sink sink;
+    bool refuse;
+    int64_t got[256];
+    uint8_t cur[256];
+    size_t n;
+};
+
+static int pend_take(struct wk_source_sink *s, struct wk_source *src, struct wk_event *ev,
+                     const void *cursor, size_t cursor_len)
+{
+    (void)src;
+    struct pend_sink *ps = (struct pend_sink *)s;
+    if (ps->refuse)
+        return -EAGAIN;
+    struct wk_key k = wk_key_init("n");
+    const struct wk_value *v = wk_event_get(ev, 0, &k);
+    if (ps->n < 256) {
+        ps->got[ps->n] = v && v->kind == WK_VAL_INT ? v->u.i : -1;
+        ps->cur[ps->n] = cursor_len == 1 ? *(const uint8_t *)cursor : 0xff;
+    }
+    ps->n++;
+    wk_event_reset(ev); /* taken: left empty */
+    return 0;
+}
+
+static size_t pend_kept(const struct wk__au_pending *q)
+{
+    size_t k = 0;
+    for (size_t i = 0; q->ev && i < q->max; i++)
+        k += q->ev[i] != NULL;
+    return k;
+}
+
+/* Queue `count` events (n = first, first+1, ...) behind a refusal, then drain them. */
+static void pend_cycle(struct wk__au_pending *q, struct wk_source_base *b, struct pend_sink *ps,
+                       int64_t first, int count)
+{
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    struct wk_key k = wk_key_init("n");
+    ps->refuse = true;
+    for (int j = 0; j < count; j++) {
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_record(ev));
+        for (int f = 0; f < 40; f++) /* a table of 64 fields, as a real audit event's */
+            WK_ASSERT_OK(wk_event_add_int(ev, 0, f ? &WK_KEY_MESSAGE : &k, first + j));
+        uint8_t c = (uint8_t)(first + j);
+        WK_ASSERT_INT_EQ(wk__au_pending_submit(q, b, ev, &c, 1), -EAGAIN);
+        WK_ASSERT(q->paused);
+    }
+    ps->refuse = false;
+    WK_ASSERT_OK(wk__au_pending_drain(q, b));
+    WK_ASSERT(!q->paused);
+    WK_ASSERT_UINT_EQ(q->n, 0);
+    wk_event_free(ev);
+}
+
+WK_TEST(pending_queue_keeps_order_and_frees_what_it_drained)
+{
+    struct pend_sink ps = { .sink = { .submit_take = pend_take } };
+    struct wk_source_base b = { .sink = &ps.sink };
+    struct wk__au_pending q;
+    wk__au_pending_init(&q, 1024);
+    /* many short pauses (the tailer's case: a few events per pause): the ring used to walk
+     * through all 1024 slots and keep an event in each */
+    for (int c = 0; c < 3000; c++) {
+        ps.n = 0;
+        pend_cycle(&q, &b, &ps, c, 3);
+        WK_ASSERT_UINT_EQ(ps.n, 3);
+        for (int j = 0; j < 3; j++) {
+            WK_ASSERT_INT_EQ(ps.got[j], c + j);
+            WK_ASSERT_UINT_EQ(ps.cur[j], (uint8_t)(c + j));
+        }
+        WK_ASSERT_UINT_EQ(pend_kept(&q), 3);
+    }
+    /* a burst of 200 queued events, delivered in order; then only 8 are kept */
+    ps.n = 0;
+    pend_cycle(&q, &b, &ps, 1000, 200);
+    WK_ASSERT_UINT_EQ(ps.n, 200);
+    for (int j = 0; j < 200; j++)
+        WK_ASSERT_INT_EQ(ps.got[j], 1000 + j);
+    WK_ASSERT_UINT_EQ(pend_kept(&q), 8);
+    size_t mem = 0;
+    for (size_t i = 0; i < q.max; i++)
+        mem += q.ev[i] ? wk_event_mem(q.ev[i]) : 0;
+    WK_ASSERT(mem > 0 && mem < 8 * 8192);
+    wk__au_pending_fini(&q);
+    /* full: the max+1th queued event is dropped and counted */
+    wk__au_pending_init(&q, 4);
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    ps.refuse = true;
+    for (int j = 0; j < 4; j++)
+        WK_ASSERT_INT_EQ(wk__au_pending_submit(&q, &b, ev, NULL, 0), -EAGAIN);
+    WK_ASSERT_INT_EQ(wk__au_pending_submit(&q, &b, ev, NULL, 0), -ENOBUFS);
+    WK_ASSERT_UINT_EQ(q.dropped, 1);
+    wk_event_free(ev);
+    wk__au_pending_fini(&q);
 }
 
 WK_TEST(detects_audit_logs)

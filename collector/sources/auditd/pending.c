@@ -3,6 +3,13 @@
  * A bounded, ordered queue of events the pipeline refused with -EAGAIN, for the auditd live
  * sources: the tailer pauses reading while it is not empty; the audisp reader keeps reading
  * (it must never block auditd) and counts what did not fit.
+ *
+ * Memory: a queued event is a whole event (about 17 KB for a recycled auditd event: its
+ * field table and arena chunks). A drained queue keeps the events of its first PEND_KEEP
+ * slots for reuse and frees the others, and restarts at slot 0 once empty, so between
+ * pauses it pins at most PEND_KEEP events. (It kept every slot's event: the ring's head
+ * walked through all `max` slots, pause after pause, and the tailer's 1 024 slots came to
+ * pin 17 MiB after 40 s at 10k events/s, none of it counted by the pipeline's bound.)
  */
 #include "config.h"
 
@@ -11,6 +18,8 @@
 
 #include "auditd_private.h"
 #include "source_private.h"
+
+#define PEND_KEEP 8 /* drained slots whose event is kept for reuse: slots 0..PEND_KEEP-1 */
 
 void wk__au_pending_init(struct wk__au_pending *q, size_t max)
 {
@@ -70,10 +79,14 @@ int wk__au_pending_drain(struct wk__au_pending *q, struct wk_source_base *src)
                                      q->curlen[i] ? q->cur[i] : NULL, q->curlen[i]);
         if (rc == -EAGAIN)
             return -EAGAIN;
-        wk_event_reset(q->ev[i]);
+        if (i < PEND_KEEP)
+            wk_event_reset(q->ev[i]);
+        else
+            q->ev[i] = wk_event_free(q->ev[i]);
         q->head = (q->head + 1) % q->max;
         q->n--;
     }
+    q->head = 0; /* empty: the next pause fills the kept slots first */
     q->paused = false;
     return 0;
 }
