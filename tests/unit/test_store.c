@@ -584,6 +584,21 @@ static void flip(MDB_txn *txn, MDB_dbi blocks, MDB_dbi meta)
     WK_ASSERT_INT_EQ(mdb_put(txn, blocks, &k, &nv, 0), 0);
     free(copy);
 }
+
+/* Another process flips the byte at flip_at of block 3 while this one holds the store
+ * open (the chain check under a writer and the backend's check after commit). */
+static void tamper_from_another_process(const char *d)
+{
+    pid_t pid = fork();
+    WK_ASSERT(pid >= 0);
+    if (pid == 0) {
+        tamper(d, flip);
+        _exit(0);
+    }
+    int status = 0;
+    WK_ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+    WK_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
 static void del3(MDB_txn *txn, MDB_dbi blocks, MDB_dbi meta)
 {
     uint8_t kb[8];
@@ -787,15 +802,7 @@ WK_TEST(verify_blocks_on_the_writer_checks_altered_values_in_full)
     WK_ASSERT(n >= 8);
     /* Another process flips a byte of block 3's compressed payload under the writer. */
     flip_at = 400;
-    pid_t pid = fork();
-    WK_ASSERT(pid >= 0);
-    if (pid == 0) {
-        tamper(d, flip);
-        _exit(0);
-    }
-    int status = 0;
-    WK_ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
-    WK_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tamper_from_another_process(d);
     WK_ASSERT_INT_EQ(wk_store_verify_blocks(st, 0, &res), WK_ECHAIN);
     WK_ASSERT_UINT_EQ(res.first_bad, 3);
     if (!strstr(res.reason, "records hash") && !strstr(res.reason, "decompress"))
@@ -833,15 +840,7 @@ WK_TEST(backend_check_after_commit_reads_what_is_new)
     WK_ASSERT_OK(ops->commit(ctx, &b));
     WK_ASSERT_OK(ops->tick(ctx, true));
     flip_at = 400;
-    pid_t pid = fork();
-    WK_ASSERT(pid >= 0);
-    if (pid == 0) {
-        tamper(d, flip);
-        _exit(0);
-    }
-    int status = 0;
-    WK_ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
-    WK_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tamper_from_another_process(d);
     uint64_t block = 0;
     char reason[160];
     WK_ASSERT_INT_EQ(ops->verify(ctx, false, &block, reason, sizeof(reason)), WK_ECHAIN);
