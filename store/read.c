@@ -48,35 +48,6 @@ struct pf_memo {
     uint8_t verdict;
 };
 
-/* Shape descriptors run to kilobytes and recur in every block: the memo's hash samples
- * them (length, the first and last 32 bytes, 16 in the middle) instead of reading them
- * whole (that was 2% of a key query's instructions); a hit is confirmed by memcmp, so a
- * sample shared by two shapes only costs a recomputed verdict. */
-static uint64_t mix(uint64_t h, const uint8_t *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h = (h ^ w) * 0xff51afd7ed558ccdu;
-    return h ^ (h >> 29);
-}
-
-static uint64_t desc_hash(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x9E3779B97F4A7C15u ^ n, w = 0;
-    if (n < 80) {
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            h = mix(h, p + i);
-        memcpy(&w, p + i, n - i);
-    } else {
-        for (size_t i = 0; i < 32; i += 8)
-            h = mix(mix(h, p + i), p + n - 32 + i);
-        h = mix(mix(h, p + n / 2), p + n / 2 + 8);
-    }
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
-    return h ^ (h >> 32);
-}
-
 static void pf_fini(struct prefilter *pf)
 {
     for (size_t i = 0; pf->memo && i < PF_MEMO; i++)
@@ -734,7 +705,7 @@ static bool ts_out(const struct wk_store_filter *f, struct prefilter *pf, struct
             struct pf_memo *m = NULL;
             uint64_t h = 0;
             if (pf->memo) {
-                h = desc_hash(sh->desc, sh->dlen);
+                h = wk__desc_hash(sh->desc, sh->dlen);
                 m = &pf->memo[h % PF_MEMO];
                 if (m->desc && m->h == h && m->len == sh->dlen &&
                     memcmp(m->desc, sh->desc, sh->dlen) == 0)

@@ -138,9 +138,9 @@ static inline int stab_cls(struct stab *t, uint64_t sid, const char *f, size_t f
 /* ---------------------------------------------------------------------------------- */
 /* Writer                                                                              */
 
-/* A descriptor's class, kept from earlier blocks: a shape recurs in most blocks, and
- * comparing its bytes is cheaper than looking for the field in them (~980 instructions a
- * daemon audit shape). */
+/* A descriptor's class, kept from earlier blocks (by wk__desc_hash): a shape recurs in
+ * most blocks, and comparing its bytes is cheaper than looking for the field in them
+ * (~980 instructions a daemon audit shape). */
 #define CLS_CACHE 256
 struct cls_ent {
     uint8_t *desc; /* a copy (len bytes) */
@@ -156,13 +156,6 @@ struct wk__split {
     struct cls_ent cache[CLS_CACHE];
 };
 
-static uint64_t sample8(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* stab_cls through s's cache (the field is s->field). */
 static int cached_cls(struct wk__split *s, struct stab *t, uint64_t sid, size_t fl)
 {
@@ -172,12 +165,7 @@ static int cached_cls(struct wk__split *s, struct stab *t, uint64_t sid, size_t 
         return t->cls[sid];
     const uint8_t *d = t->p + t->off[sid];
     uint32_t len = t->len[sid];
-    uint64_t h = len;
-    if (len >= 8)
-        h ^= sample8(d) * 0x9E3779B97F4A7C15ull ^ sample8(d + len - 8) * 0xC2B2AE3D27D4EB4Full ^
-             sample8(d + len / 2 - 4) * 0x165667B19E3779F9ull;
-    h ^= h >> 29;
-    struct cls_ent *e = &s->cache[(h * 0x9E3779B97F4A7C15ull) >> 56];
+    struct cls_ent *e = &s->cache[wk__desc_hash(d, len) % CLS_CACHE];
     if (e->desc && e->len == len && memcmp(e->desc, d, len) == 0)
         return t->cls[sid] = e->cls;
     int c = desc_has(d, len, s->field, fl);
