@@ -82,6 +82,17 @@ static uint32_t ops_version(const struct wk_store_rebuild_ops *ops)
     return ops->version ? ops->version : 1;
 }
 
+/* v, or its copy in *tmp with the value flags clr cleared when it has some. */
+static inline const struct wk_value *unflagged(const struct wk_value *v, uint8_t clr,
+                                               struct wk_value *tmp)
+{
+    if (!(v->flags & clr))
+        return v;
+    *tmp = *v;
+    tmp->flags &= (uint8_t)~clr;
+    return tmp;
+}
+
 /* The oldest version ops reads (min_version, or its version). */
 static uint32_t ops_min_version(const struct wk_store_rebuild_ops *ops)
 {
@@ -679,13 +690,8 @@ static int dec_event(struct side *s, const uint8_t *p, size_t len, const char *o
             if (cnt > nr - j)
                 return WK_ECORRUPT;
             for (uint64_t c = 0; c < cnt; c++, j++) {
-                const struct wk_value *v = wk_event_field_value(rb, j);
                 struct wk_value cv;
-                if (clr && (v->flags & clr)) {
-                    cv = *v;
-                    cv.flags &= (uint8_t)~clr;
-                    v = &cv;
-                }
+                const struct wk_value *v = unflagged(wk_event_field_value(rb, j), clr, &cv);
                 if (wk_event_add_value(ev, v->rec, wk_event_field_key(rb, j),
                                        wk_event_field_dots(rb, j), v) < 0)
                     return WK_ECORRUPT;
@@ -808,13 +814,9 @@ static bool field_eq(const struct wk_event *a, size_t i, const struct wk_event *
                      uint8_t clr)
 {
     const struct wk_key *ka = wk_event_field_key(a, i), *kb = wk_event_field_key(b, j);
-    const struct wk_value *va = wk_event_field_value(a, i), *vb = wk_event_field_value(b, j);
     struct wk_value cv;
-    if (clr && (vb->flags & clr)) {
-        cv = *vb;
-        cv.flags &= (uint8_t)~clr;
-        vb = &cv;
-    }
+    const struct wk_value *va = wk_event_field_value(a, i),
+                          *vb = unflagged(wk_event_field_value(b, j), clr, &cv);
     return ka->len == kb->len && va->rec == vb->rec && memcmp(ka->name, kb->name, ka->len) == 0 &&
            wk_value_equal(va, vb) && wk_event_field_dots(a, i) == wk_event_field_dots(b, j);
 }
