@@ -824,13 +824,11 @@ static int add_wstr(struct wk_event *ev, const struct wk_key *k, struct wk_str s
     return s.s ? wk_event_add_str_ref(ev, 0, k, s.s, s.len) : 0;
 }
 
-/* add_wstr, the value marked as made here (made()) when is_made. */
+/* add_wstr, the value marked as made here (made()) when is_made (and added). */
 static int add_wstr_m(struct wk_event *ev, const struct wk_key *k, struct wk_str s, bool is_made)
 {
-    if (!s.s)
-        return 0;
-    int rc = wk_event_add_str_ref(ev, 0, k, s.s, s.len);
-    return is_made ? made(ev, rc) : rc;
+    int rc = add_wstr(ev, k, s);
+    return is_made && s.s ? made(ev, rc) : rc;
 }
 
 static int add_int(struct wk_event *ev, const struct wk_key *k, int64_t i)
