@@ -43,21 +43,11 @@ struct item {
  * the steady state allocates nothing per event (and the writer does not free what the loop
  * thread allocated, which costs glibc a lock and, trimming, page faults). Bounded: at most
  * POOL_EVENTS items, the pool and the queue together hold at most queue_bytes (by the
- * items' queue sizes). A pool of queue_bytes / 8 kept one item in eight of a queue that fills and drains (a throughput run), and the
- * rest paid a new event (its field array grown again, its arena chunks) and a free: ~4,500
- * instructions per event (callgrind, bench/daemon_e2e.sh audit only). A pool of the whole
- * queue_bytes saved all of it but raised the peak RSS at a steady 10k events/s from ~55 to
- * 70-72 MiB (the goal is 64); a quarter kept 55.9 MiB. Measured again with the stage
- * borrowing more pool items when it runs out (stage_refill), on the 20k-event audit-only
- * run --once: a quarter -> a half is -770 instructions per event, peak RSS at 1x 53.6-54.0
- * -> 57.8-57.9 MiB, and 54.4-54.7 once an event's arena drops at a reset the chunks its
- * last use did not need (core/mem.c); the whole queue_bytes -1,740 per event but 63.2 MiB
- * (a recycled event has touched all the memory it pins, a fresh one not yet). Once the
- * auditd tables were sized for the typical event (64 fields, not the recent largest: a
- * table of 3.3 or 6.5 KiB instead of 13), the whole queue_bytes: 52,461 -> 51,689 instructions per audit
- * event (main at 7585ffd; the smaller tables alone cost +365 in growth), peak RSS at 1x
- * 53.5-53.6 MiB (main 52.2-54.6 the same hour, SECS=10 runs of bench/daemon_e2e.sh; 3/4 of
- * queue_bytes: 52,288).
+ * items' queue sizes). A smaller pool (a quarter, a half of queue_bytes) made a queue that
+ * fills and drains pay a new event and a free for the rest; the whole queue_bytes, with
+ * the auditd tables sized for the typical event, is -772 instructions per audit event
+ * against a half and keeps the peak RSS at a steady 10k events/s near 54 MiB (figures and
+ * commands: docs/daemon.md, "The pipeline").
  * What the pool held unused for a whole POOL_TRIM_NS beyond queue_bytes / 8 is freed (a
  * burst's items, once it is over). */
 #define POOL_EVENTS 4096
