@@ -1188,7 +1188,10 @@ int wk_store_stats(struct wk_store *st, struct wk_store_stats *out)
     out->map_max = st->opts.map_max > info.me_mapsize ? st->opts.map_max : info.me_mapsize;
     out->page_size = ms.ms_psize;
     out->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
-    out->schema = WK_STORE_SCHEMA_VERSION;
+    k.mv_size = 6;
+    k.mv_data = "schema";
+    if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && v.mv_size == 4)
+        out->schema = wk__get_u32le(v.mv_data);
     out->blocks = db_entries(txn, st->dbi[WK__DB_BLOCKS]);
     out->values = out->blocks;
     out->alerts = db_entries(txn, st->dbi[WK__DB_ALERTS]);

@@ -1358,7 +1358,8 @@ int wk__rebuild_expand(const uint8_t *hdrs, uint32_t n, const uint8_t *form, siz
         if ((rc = dec_block(&s, form, flen, &pos, out)) < 0)
             break;
         /* The reproduced bytes must be the block's: its size and records hash. */
-        wk__records_hash(out->p + at, out->len - at, hash);
+        if ((rc = wk__records_hash(h, out->p + at, out->len - at, hash)) < 0)
+            break;
         if (out->len - at != wk__get_u32le(h + WK__BLK_OFF_RAW) ||
             memcmp(hash, h + WK__BLK_OFF_RHASH, 32) != 0)
             rc = WK_ECORRUPT;
@@ -2003,7 +2004,8 @@ static int member_full(struct wk__rbsel *x)
         return rc;
     const uint8_t *h = x->hdrs + (size_t)x->member * WK__BLK_HDR;
     uint8_t hash[32];
-    wk__records_hash(x->recs.p, x->recs.len, hash);
+    if ((rc = wk__records_hash(h, x->recs.p, x->recs.len, hash)) < 0)
+        return rc;
     if (pos != x->mend || x->recs.len != wk__get_u32le(h + WK__BLK_OFF_RAW) ||
         memcmp(hash, h + WK__BLK_OFF_RHASH, 32) != 0)
         return WK_ECORRUPT;

@@ -157,6 +157,7 @@ struct wk__writer {
     int64_t release_mono; /* last release_memory() */
     int64_t trim_mono;    /* last malloc_trim() in it */
     bool tuned_malloc;    /* mallopt above applied: release_memory() trims the heap */
+    uint32_t schema;      /* the store's schema version: below 2, the first commit sets 2 */
     void *map_addr;       /* where the data file is mapped (found for map_for) */
     size_t map_len;
     uint64_t map_for;
@@ -605,6 +606,7 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
         }
     }
     MDB_val v;
+    uint32_t schema = WK_STORE_SCHEMA_VERSION;
     rc = meta_get(txn, st, "schema", &v);
     if (rc == MDB_NOTFOUND && !st->rdonly) {
         uint8_t b[4];
@@ -616,7 +618,8 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
     } else if (rc != 0) {
         rc = rc == MDB_NOTFOUND ? -ENOENT : wk__mdb_err(rc);
         goto fail;
-    } else if (v.mv_size != 4 || wk__get_u32le(v.mv_data) != WK_STORE_SCHEMA_VERSION) {
+    } else if (v.mv_size != 4 || (schema = wk__get_u32le(v.mv_data)) < WK__SCHEMA_OLDEST ||
+               schema > WK_STORE_SCHEMA_VERSION) {
         rc = WK_EVERSION;
         goto fail;
     }
@@ -635,6 +638,7 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
             goto fail;
         }
         st->w->tuned_malloc = tune;
+        st->w->schema = schema;
         /* The order of the checks before: a term named like a container field is one. */
         if ((rc = want_add(st->w, "container.id", 12, 1)) < 0 ||
             (rc = want_add(st->w, "container.name", 14, 1)) < 0 ||
@@ -1028,6 +1032,7 @@ static int seal(struct wk_store *st)
     uint8_t *h = b->val.p;
     memset(h, 0, WK__BLK_HDR);
     h[WK__BLK_OFF_FORMAT] = format;
+    h[WK__BLK_OFF_FLAGS] = wk__records_blake2b ? 0 : WK__BLK_FLAG_SHA256;
     h[WK__BLK_OFF_HDRLEN] = WK__BLK_HDR & 0xff;
     h[WK__BLK_OFF_HDRLEN + 1] = WK__BLK_HDR >> 8;
     wk__put_u32le(h + WK__BLK_OFF_COUNT, w->count);
@@ -1036,7 +1041,8 @@ static int seal(struct wk_store *st)
     wk__put_u64le(h + WK__BLK_OFF_TSMIN, (uint64_t)w->ts_min);
     wk__put_u64le(h + WK__BLK_OFF_TSMAX, (uint64_t)w->ts_max);
     memcpy(h + WK__BLK_OFF_PREV, w->head, 32);
-    wk__records_hash(bp, blen, h + WK__BLK_OFF_RHASH);
+    if ((rc = wk__records_hash(h, bp, blen, h + WK__BLK_OFF_RHASH)) < 0)
+        return rc;
     b->id = w->next_block;
     wk__chain_hash(b->id, h, h + WK__BLK_OFF_HASH);
     b->val.len = WK__BLK_HDR + z;
@@ -1147,6 +1153,14 @@ static int commit_txn(struct wk_store *st, bool final)
         uint64_t d[4] = {events, w->nsealed, raw, stored};
         if (rc == 0)
             rc = add_u64(txn, st, "totals", d, 4);
+        /* A store of schema 1 gets its first SHA-256 block: from this commit on, a binary
+         * that knows only BLAKE2b records hashes refuses the store (WK_EVERSION) instead
+         * of reporting every new block as altered (docs/store.md "Records hash"). */
+        if (rc == 0 && w->schema < 2 && !wk__records_blake2b) {
+            uint8_t sv[4];
+            wk__put_u32le(sv, 2);
+            rc = meta_put(txn, st, "schema", sv, 4);
+        }
         for (size_t i = 0; i < w->nbsrc && rc == 0; i++) {
             char name[48];
             snprintf(name, sizeof(name), "src:%.31s", w->bsrc[i].name);
@@ -1176,6 +1190,8 @@ static int commit_txn(struct wk_store *st, bool final)
     }
     if ((rc = mdb_txn_commit(txn)) != 0)
         return rc;
+    if (w->nsealed && w->schema < 2 && !wk__records_blake2b)
+        w->schema = 2;
     for (size_t i = 0; i < w->nsealed; i++)
         wk__chain_wrote(st, w->sealed[i].id, w->sealed[i].val.p, w->sealed[i].val.len);
     w->since_ckpt = since;

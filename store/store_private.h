@@ -29,6 +29,11 @@
  * the header's raw size, count and hashes are those of the single-frame form. */
 #define WK__BLK_SPLIT 5u
 #define WK__BLK_FLAG_COLD 0x01u
+/* The records hash is SHA-256 (blocks written before it: BLAKE2b-256, the flag clear).
+ * Set by the writer on every new block, kept by the cold tier (a member's header is the
+ * block's), covered by the chain hash (chain.c). */
+#define WK__BLK_FLAG_SHA256 0x02u
+#define WK__BLK_FLAGS_KNOWN (WK__BLK_FLAG_COLD | WK__BLK_FLAG_SHA256)
 /* A merged value (key: its first member's id): format (3), flags, u16 header length,
  * u32 member count, u32 dictionary id, u32 0, then each member's own 128-byte header,
  * then one zstd frame of the members' uncompressed bytes one after the other. */
@@ -37,7 +42,7 @@
 #define WK__MRG_OFF_DICT 8
 #define WK__BLK_HDR 128u
 #define WK__BLK_OFF_FORMAT 0   /* u8 */
-#define WK__BLK_OFF_FLAGS 1    /* u8, 0 */
+#define WK__BLK_OFF_FLAGS 1    /* u8: WK__BLK_FLAG_* */
 #define WK__BLK_OFF_HDRLEN 2   /* u16 LE = 128 */
 #define WK__BLK_OFF_COUNT 4    /* u32 LE */
 #define WK__BLK_OFF_RAW 8      /* u32 LE */
@@ -45,8 +50,12 @@
 #define WK__BLK_OFF_TSMIN 16   /* i64 LE */
 #define WK__BLK_OFF_TSMAX 24   /* i64 LE */
 #define WK__BLK_OFF_PREV 32    /* 32 bytes */
-#define WK__BLK_OFF_RHASH 64   /* 32 bytes: BLAKE2b-256 of the uncompressed records */
+#define WK__BLK_OFF_RHASH 64   /* 32 bytes: SHA-256 (or BLAKE2b-256) of the raw records */
 #define WK__BLK_OFF_HASH 96    /* 32 bytes: this block's chain hash */
+
+/* The oldest schema version this binary opens (WK_STORE_SCHEMA_VERSION: the newest). 1:
+ * records hashes all BLAKE2b; 2: new blocks' are SHA-256 (WK__BLK_FLAG_SHA256). */
+#define WK__SCHEMA_OLDEST 1u
 
 #define WK__MAX_EVENT (64u << 20)
 #define WK__MAX_SOURCES 16
@@ -550,7 +559,12 @@ int wk__split_first(ZSTD_DCtx *dctx, const ZSTD_DDict *dd, const struct wk__spli
 
 /* chain.c */
 void wk__chain_hash(uint64_t id, const uint8_t *hdr, uint8_t out[32]);
-void wk__records_hash(const uint8_t *raw, size_t len, uint8_t out[32]);
+/* The records hash of raw[0..len), the uncompressed records of the block whose header is
+ * hdr: SHA-256 when its flags have WK__BLK_FLAG_SHA256, else BLAKE2b-256.
+ * @return 0, -ENOMEM, WK_EUNSUPPORTED (libcrypto has no SHA-256). Thread-safe. */
+int wk__records_hash(const uint8_t *hdr, const uint8_t *raw, size_t len, uint8_t out[32]);
+/* Test-only: new blocks get a BLAKE2b records hash, as before SHA-256 (a store of both). */
+extern bool wk__records_blake2b;
 int wk__key_load(struct wk_store *st, bool create);
 int wk__checkpoint_put(struct wk_store *st, MDB_txn *txn, uint64_t id, const uint8_t *hash);
 

@@ -40,8 +40,10 @@
 
 #include "watchkeeper/event.h"
 
-/** On-disk schema version, stored in meta and checked on open (WK_EVERSION on mismatch). */
-#define WK_STORE_SCHEMA_VERSION 1u
+/** On-disk schema version this binary writes, stored in meta and checked on open: it also
+ *  opens stores of version 1 (before SHA-256 records hashes) and moves them to 2 when it
+ *  commits its first block; another version is WK_EVERSION. */
+#define WK_STORE_SCHEMA_VERSION 2u
 
 /** Bytes of a chain hash (BLAKE2b-256). */
 #define WK_STORE_HASH_LEN 32u

@@ -355,7 +355,11 @@ WK_TEST(format1_store_reads_extends_and_merges)
     struct wk_store_verify_result res;
     WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
     WK_ASSERT_UINT_EQ(res.blocks, 8);
-    /* Ten more events: format-2 blocks chained after the format-1 ones. */
+    struct wk_store_stats s;
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.schema, 1);
+    /* Ten more events: format-2 blocks chained after the format-1 ones, their records hash
+     * SHA-256 after the BLAKE2b of the format-1 ones; the store's schema becomes 2. */
     for (size_t i = 0; i < 10; i++) {
         WK_ASSERT_OK(wk_event_new(&evs[N + i]));
         WK_ASSERT_OK(wk_event_copy(evs[N + i], evs[i]));
@@ -363,6 +367,8 @@ WK_TEST(format1_store_reads_extends_and_merges)
         WK_ASSERT_OK(wk_store_add(st, evs[N + i], NULL, NULL));
     }
     WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.schema, 2);
     WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
     WK_ASSERT(res.blocks > 8);
     uint64_t done = 0;
@@ -399,13 +405,16 @@ WK_TEST(format1_store_reads_extends_and_merges)
  * implementation: tests/unit/data/store-format2/events.jsonl (98 events as `query --format
  * jsonl` printed them: auditd events of the corpus' logs via bench/gen_auditd_log.py,
  * json-file lines, Engine API events), then the every-kind events above without the huge
- * ones. Pinned: the BLAKE2b-256 of the block's uncompressed bytes (the header's records
- * hash), their length, and the by_container / by_term summaries the store writes for it. */
+ * ones. Pinned: the BLAKE2b-256 of the block's uncompressed bytes (the records hash of
+ * blocks written before SHA-256), their SHA-256 (the header's records hash now), their
+ * length, and the by_container / by_term summaries the store writes for it. */
 
 #define PIN_FIXTURE_EVENTS 98
 #define PIN_EVENTS (PIN_FIXTURE_EVENTS + 9)
 #define PIN_RAW_LEN 105515u
 #define PIN_RHASH "093113706d9716f3f36f9306f8e6fb6f5c61c9d5be1e5cf6bf763fc6f95266ac"
+/* The store's records hash of the same bytes: SHA-256 (sha256sum of the block's bytes). */
+#define PIN_RHASH_SHA256 "660dbc195ed60544934f7f46624fba5c49de32981ced5283acf2622db1993c4e"
 #define PIN_CSUM "2bc597d84df6b82793e3bbc8413c9d58f5cc3a42bd8859a983603defe62fb40a"
 #define PIN_TSUM "dde89ea3b0f70f06e670628601f8ed9ab6818c941518520b8cd2a75a0fb54bbf"
 
@@ -441,6 +450,9 @@ static size_t pin_events(struct wk_event **evs)
     return n;
 }
 
+/* A header with no flags: the records hash is BLAKE2b-256 (the pins above). */
+static const uint8_t blake2b_hdr[WK__BLK_HDR];
+
 static void hex32(const uint8_t h[32], char out[65])
 {
     for (int i = 0; i < 32; i++)
@@ -458,7 +470,7 @@ WK_TEST(format2_block_bytes_are_pinned)
     struct wk__buf desc = {0}, vals = {0}, recs = {0}, blk = {0};
     struct wk__shapes shapes = {0};
     encode_block(evs, n, &desc, &vals, &recs, &shapes, &blk);
-    wk__records_hash(blk.p, blk.len, h);
+    WK_ASSERT_OK(wk__records_hash(blake2b_hdr, blk.p, blk.len, h));
     hex32(h, hex);
     printf("# encoder: %zu bytes, records hash %s\n", blk.len, hex);
     fflush(stdout);
@@ -488,21 +500,24 @@ WK_TEST(format2_block_bytes_are_pinned)
     WK_ASSERT_INT_EQ(wk__blk_format(hdr), WK__BLK_FORMAT2);
     WK_ASSERT_UINT_EQ(wk__get_u32le(hdr + WK__BLK_OFF_COUNT), n);
     WK_ASSERT_UINT_EQ(wk__get_u32le(hdr + WK__BLK_OFF_RAW), PIN_RAW_LEN);
+    WK_ASSERT_UINT_EQ(hdr[WK__BLK_OFF_FLAGS], WK__BLK_FLAG_SHA256);
     hex32(hdr + WK__BLK_OFF_RHASH, hex);
-    WK_ASSERT_STR_EQ(hex, PIN_RHASH);
+    printf("# store: records hash (SHA-256) %s\n", hex);
+    fflush(stdout);
+    WK_ASSERT_STR_EQ(hex, PIN_RHASH_SHA256);
     ZSTD_DCtx *d = ZSTD_createDCtx();
     struct wk__buf raw = {0};
     WK_ASSERT_OK(wk__store_block_raw(st, txn, d, v.mv_data, v.mv_size, &raw));
     WK_ASSERT_UINT_EQ(raw.len, blk.len);
     WK_ASSERT(memcmp(raw.p, blk.p, blk.len) == 0);
     WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_BY_CONTAINER], &k, &v), 0);
-    wk__records_hash(v.mv_data, v.mv_size, h);
+    WK_ASSERT_OK(wk__records_hash(blake2b_hdr, v.mv_data, v.mv_size, h));
     hex32(h, hex);
     printf("# by_container: %zu bytes, hash %s\n", v.mv_size, hex);
     fflush(stdout);
     WK_ASSERT_STR_EQ(hex, PIN_CSUM);
     WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_BY_TERM], &k, &v), 0);
-    wk__records_hash(v.mv_data, v.mv_size, h);
+    WK_ASSERT_OK(wk__records_hash(blake2b_hdr, v.mv_data, v.mv_size, h));
     hex32(h, hex);
     printf("# by_term: %zu bytes, hash %s\n", v.mv_size, hex);
     fflush(stdout);
