@@ -18,6 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
 #include <openssl/evp.h>
 #include <sodium.h>
 
@@ -28,7 +34,30 @@
 
 static const char ckpt_domain[] = "wk-ckpt-v1";
 
-bool wk__records_blake2b;
+int wk__records_alg = WK__RH_AUTO;
+
+static bool cpu_sha256;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+static void cpu_probe(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    cpu_sha256 = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29) & 1; /* SHA */
+#elif defined(__aarch64__) && defined(HWCAP_SHA2)
+    cpu_sha256 = (getauxval(AT_HWCAP) & HWCAP_SHA2) != 0;
+#else
+    cpu_sha256 = false;
+#endif
+}
+
+bool wk__records_sha256(void)
+{
+    if (wk__records_alg != WK__RH_AUTO)
+        return wk__records_alg == WK__RH_SHA256;
+    pthread_once(&cpu_once, cpu_probe);
+    return cpu_sha256;
+}
 
 void wk__chain_hash(uint64_t id, const uint8_t *hdr, uint8_t out[32])
 {

@@ -1032,7 +1032,7 @@ static int seal(struct wk_store *st)
     uint8_t *h = b->val.p;
     memset(h, 0, WK__BLK_HDR);
     h[WK__BLK_OFF_FORMAT] = format;
-    h[WK__BLK_OFF_FLAGS] = wk__records_blake2b ? 0 : WK__BLK_FLAG_SHA256;
+    h[WK__BLK_OFF_FLAGS] = wk__records_sha256() ? WK__BLK_FLAG_SHA256 : 0;
     h[WK__BLK_OFF_HDRLEN] = WK__BLK_HDR & 0xff;
     h[WK__BLK_OFF_HDRLEN + 1] = WK__BLK_HDR >> 8;
     wk__put_u32le(h + WK__BLK_OFF_COUNT, w->count);
@@ -1107,6 +1107,16 @@ static int add_u64(MDB_txn *txn, struct wk_store *st, const char *name, const ui
     return meta_put(txn, st, name, b, n * 8);
 }
 
+/* Whether a block of the batch has a SHA-256 records hash (its store then needs schema 2). */
+static bool batch_has_sha256(const struct wk__writer *w)
+{
+    for (size_t i = 0; i < w->nsealed; i++) {
+        if (w->sealed[i].val.p[WK__BLK_OFF_FLAGS] & WK__BLK_FLAG_SHA256)
+            return true;
+    }
+    return false;
+}
+
 static int commit_txn(struct wk_store *st, bool final)
 {
     struct wk__writer *w = st->w;
@@ -1156,7 +1166,7 @@ static int commit_txn(struct wk_store *st, bool final)
         /* A store of schema 1 gets its first SHA-256 block: from this commit on, a binary
          * that knows only BLAKE2b records hashes refuses the store (WK_EVERSION) instead
          * of reporting every new block as altered (docs/store.md "Records hash"). */
-        if (rc == 0 && w->schema < 2 && !wk__records_blake2b) {
+        if (rc == 0 && w->schema < 2 && batch_has_sha256(w)) {
             uint8_t sv[4];
             wk__put_u32le(sv, 2);
             rc = meta_put(txn, st, "schema", sv, 4);
@@ -1190,7 +1200,7 @@ static int commit_txn(struct wk_store *st, bool final)
     }
     if ((rc = mdb_txn_commit(txn)) != 0)
         return rc;
-    if (w->nsealed && w->schema < 2 && !wk__records_blake2b)
+    if (w->schema < 2 && batch_has_sha256(w))
         w->schema = 2;
     for (size_t i = 0; i < w->nsealed; i++)
         wk__chain_wrote(st, w->sealed[i].id, w->sealed[i].val.p, w->sealed[i].val.len);

@@ -563,8 +563,13 @@ void wk__chain_hash(uint64_t id, const uint8_t *hdr, uint8_t out[32]);
  * hdr: SHA-256 when its flags have WK__BLK_FLAG_SHA256, else BLAKE2b-256.
  * @return 0, -ENOMEM, WK_EUNSUPPORTED (libcrypto has no SHA-256). Thread-safe. */
 int wk__records_hash(const uint8_t *hdr, const uint8_t *raw, size_t len, uint8_t out[32]);
-/* Test-only: new blocks get a BLAKE2b records hash, as before SHA-256 (a store of both). */
-extern bool wk__records_blake2b;
+/* Whether new blocks get a SHA-256 records hash: where the CPU has SHA-256 instructions
+ * (x86-64's SHA extensions, ARMv8's SHA2), libcrypto's SHA-256 is 2.7x libsodium's
+ * BLAKE2b here; without them its SHA-256 is slower than BLAKE2b, which those CPUs keep
+ * (docs/store.md "Records hash"). wk__records_alg, test-only, overrides the choice. */
+bool wk__records_sha256(void);
+enum { WK__RH_AUTO, WK__RH_BLAKE2B, WK__RH_SHA256 };
+extern int wk__records_alg;
 int wk__key_load(struct wk_store *st, bool create);
 int wk__checkpoint_put(struct wk_store *st, MDB_txn *txn, uint64_t id, const uint8_t *hash);
 

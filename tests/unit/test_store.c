@@ -4,6 +4,11 @@
  * growth and the map ceiling. */
 #include "config.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 #include <errno.h>
 #include <lmdb.h>
 #include <sys/stat.h>
@@ -1039,6 +1044,7 @@ WK_TEST(records_hash_is_sha256_of_the_block_bytes)
     WK_ASSERT_STR_EQ(hex, "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
 
     /* A store of one small block: its header names SHA-256, and the hash is sha256sum's. */
+    wk__records_alg = WK__RH_SHA256;
     init_cids();
     struct wk_store_opts o = test_opts();
     const char *d = store_dir("sha");
@@ -1084,6 +1090,7 @@ WK_TEST(records_hash_is_sha256_of_the_block_bytes)
     WK_ASSERT_OK(wk_store_stats(st, &s));
     WK_ASSERT_UINT_EQ(s.schema, 2);
     wk_store_close(st);
+    wk__records_alg = WK__RH_AUTO;
 }
 
 /* A store of BLAKE2b blocks (as every store before SHA-256) extended with SHA-256 ones:
@@ -1102,13 +1109,13 @@ WK_TEST(blake2b_and_sha256_blocks_share_a_store_and_the_cold_tier)
     WK_ASSERT_OK(wk_store_open(&st, d, &o));
     enum { N1 = 250, N2 = 250, N = N1 + N2 };
     static struct wk_event *evs[N];
-    wk__records_blake2b = true;
+    wk__records_alg = WK__RH_BLAKE2B;
     fill(st, evs, N1, 1700000000000000000LL, false);
     WK_ASSERT_OK(wk_store_flush(st));
     struct wk_store_stats s;
     WK_ASSERT_OK(wk_store_stats(st, &s));
     uint64_t b1 = s.blocks;
-    wk__records_blake2b = false;
+    wk__records_alg = WK__RH_SHA256;
     for (size_t i = N1; i < N; i++) {
         WK_ASSERT_OK(wk_event_new(&evs[i]));
         make_event(evs[i], 1700000000000000000LL + (int64_t)i * 1000000);
@@ -1144,6 +1151,46 @@ WK_TEST(blake2b_and_sha256_blocks_share_a_store_and_the_cold_tier)
     WK_ASSERT_INT_EQ(verify_dir(d, &res), 0);
     WK_ASSERT_UINT_EQ(res.blocks, nb);
     free_evs(evs, N);
+    wk__records_alg = WK__RH_AUTO;
+}
+
+/* Left to choose, the writer takes SHA-256 exactly where the CPU has SHA-256 instructions
+ * (asked here of the CPU apart from the store's own probe). Under valgrind, which does not
+ * emulate them, that is BLAKE2b. */
+WK_TEST(records_hash_follows_the_cpu_when_not_forced)
+{
+    bool want = false;
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d2;
+    want = __get_cpuid_count(7, 0, &a, &b, &c, &d2) && ((b >> 29) & 1);
+#elif defined(__aarch64__) && defined(HWCAP_SHA2)
+    want = (getauxval(AT_HWCAP) & HWCAP_SHA2) != 0;
+#endif
+    WK_ASSERT_INT_EQ(wk__records_alg, WK__RH_AUTO);
+    WK_ASSERT(wk__records_sha256() == want);
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    const char *d = store_dir("auto");
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    make_event(ev, 1000000000LL);
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    wk_event_free(ev);
+    WK_ASSERT_OK(wk_store_flush(st));
+    MDB_txn *txn;
+    WK_ASSERT_OK(wk__store_rdtxn(st, &txn));
+    uint8_t kb[8];
+    MDB_val k = bkey(1, kb), v;
+    WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_BLOCKS], &k, &v), 0);
+    WK_ASSERT_UINT_EQ(((const uint8_t *)v.mv_data)[WK__BLK_OFF_FLAGS],
+                      want ? WK__BLK_FLAG_SHA256 : 0);
+    wk__store_rdtxn_end(st, txn);
+    struct wk_store_verify_result res;
+    WK_ASSERT_OK(wk_store_verify(st, 0, NULL, &res));
+    WK_ASSERT_UINT_EQ(res.blocks, 1);
+    wk_store_close(st);
 }
 
 /* Block 3's records, one byte changed, recompressed under its own header (as someone who
@@ -1227,9 +1274,9 @@ WK_TEST(verify_names_a_sha256_block_with_a_flipped_flag_or_record_byte)
     };
     for (size_t i = 0; i < WK_ARRAY_SIZE(cases); i++) {
         const char *d = store_dir(cases[i].name);
-        wk__records_blake2b = cases[i].blake2b;
+        wk__records_alg = cases[i].blake2b ? WK__RH_BLAKE2B : WK__RH_SHA256;
         build_chain(d, &o);
-        wk__records_blake2b = false;
+        wk__records_alg = WK__RH_AUTO;
         WK_ASSERT_INT_EQ(verify_dir(d, &res), 0);
         WK_ASSERT(res.blocks >= 5);
         flip_at = cases[i].at;
