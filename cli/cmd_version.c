@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <lmdb.h>
+#include <openssl/crypto.h>
 #include <pcre2.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -27,8 +28,8 @@ int wk_cmd_version(int argc, char **argv)
     char pcre[64];
     pcre2_config(PCRE2_CONFIG_VERSION, pcre);
     printf("watchkeeper %s\n", wk_version());
-    printf("libuv %s, jansson %s, lmdb %s, pcre2 %s, zstd %s, libsodium %s\n",
+    printf("libuv %s, jansson %s, lmdb %s, pcre2 %s, zstd %s, libsodium %s, libcrypto %s\n",
            uv_version_string(), jansson_version_str(), mdb_version(NULL, NULL, NULL), pcre,
-           ZSTD_versionString(), sodium_version_string());
+           ZSTD_versionString(), sodium_version_string(), OpenSSL_version(OPENSSL_VERSION_STRING));
     return WK_EXIT_OK;
 }
