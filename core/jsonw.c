@@ -162,14 +162,19 @@ static inline void copy_short(char *o, const char *s, size_t n)
 }
 
 #ifdef __SSE2__
-/* The bytes of s[0..16) needing an escape, one bit each (bit k: s[k]), exact. */
-static inline unsigned esc16_mask(const char *s)
+/* The bytes of x needing an escape, one bit each (bit k: byte k), exact. */
+static inline unsigned esc16_bits(__m128i x)
 {
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
     __m128i ctl = _mm_cmpeq_epi8(_mm_subs_epu8(x, _mm_set1_epi8(0x1f)), _mm_setzero_si128());
     __m128i q = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
     __m128i bs = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
     return (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(q, bs)));
+}
+
+/* The bytes of s[0..16) needing an escape, one bit each (bit k: s[k]), exact. */
+static inline unsigned esc16_mask(const char *s)
+{
+    return esc16_bits(_mm_loadu_si128((const __m128i *)(const void *)s));
 }
 #endif
 
@@ -180,22 +185,25 @@ struct esc_form {
 };
 static const struct esc_form *esc_form(unsigned char c)
 {
-#define U(x) { "\\u00" #x "\0", 6 }
-    static const struct esc_form ctl[32] = {
+#define U(x) [0x##x] = { "\\u00" #x "\0", 6 }
+    /* by the byte (only those needing an escape are looked up): no branch */
+    static const struct esc_form tab['\\' + 1] = {
         U(00), U(01), U(02), U(03), U(04), U(05), U(06), U(07),
-        { "\\b", 2 }, { "\\t", 2 }, { "\\n", 2 }, U(0B), { "\\f", 2 }, { "\\r", 2 }, U(0E), U(0F),
+        [8] = { "\\b", 2 }, [9] = { "\\t", 2 }, [10] = { "\\n", 2 }, U(0B),
+        [12] = { "\\f", 2 }, [13] = { "\\r", 2 }, U(0E), U(0F),
         U(10), U(11), U(12), U(13), U(14), U(15), U(16), U(17),
         U(18), U(19), U(1A), U(1B), U(1C), U(1D), U(1E), U(1F),
+        ['"'] = { "\\\"", 2 }, ['\\'] = { "\\\\", 2 },
     };
 #undef U
-    static const struct esc_form quote = { "\\\"", 2 }, bslash = { "\\\\", 2 };
-    return c < 0x20 ? &ctl[c] : c == '"' ? &quote : &bslash;
+    return &tab[c];
 }
 
-/* Runs of bytes that need no escape are found a word (or 16 bytes with SSE2) at a time and
- * copied whole; the first byte needing an escape in a word is found by its bit (ctz), so an
- * escape costs the same wherever it is. Room: n + 2 up front, then at each escape the rest,
- * the escape and the quote (checked against the end, reserved only when short). */
+/* Runs of bytes that need no escape are found a word (or 16 or 32 bytes with SSE2) at a
+ * time and copied whole; the bytes needing an escape in a word are found by their bits
+ * (ctz), so an escape costs the same wherever it is. Room: n + 2 up front, then at each
+ * escape (per 32-byte chunk with escapes) the rest, the escapes and the quote (checked
+ * against the end, reserved only when short). */
 void wk_jsonw_str(struct wk_jsonw *w, const char *s, size_t n)
 {
     if (n > SIZE_MAX / 8 || !reserve(w, n + 2))
@@ -203,6 +211,48 @@ void wk_jsonw_str(struct wk_jsonw *w, const char *s, size_t n)
     char *o = w->p + w->len, *end = w->p + w->cap;
     *o++ = '"';
     size_t i = 0;
+#ifdef __SSE2__
+    /* While 64 bytes are left, 32 at a time: a clean chunk (most of the kilobytes of an
+     * alert's event: its command line, its original records) is copied with one branch;
+     * a chunk with escapes is done from its one mask, each escape's run before it copied
+     * 32 bytes at a time (the input has 32 more, the output room for them: n - i + 2 at
+     * least), then its form. */
+    while (i + 64 <= n) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i z = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+        unsigned m = esc16_bits(a) | esc16_bits(z) << 16;
+        if (!m) {
+            _mm_storeu_si128((__m128i *)(void *)o, a);
+            _mm_storeu_si128((__m128i *)(void *)(o + 16), z);
+            i += 32;
+            o += 32;
+            continue;
+        }
+        size_t c0 = i;
+        /* room for the rest and for this chunk's escapes (5 more bytes each at most, and
+         * the 8 and 32 bytes the copies may write past what they keep) */
+        if ((size_t)(end - o) < n - i + 8 * 32) {
+            w->len = (size_t)(o - w->p);
+            if (!reserve(w, n - i + 8 * 32))
+                return;
+            o = w->p + w->len;
+            end = w->p + w->cap;
+        }
+        do {
+            size_t at = c0 + (unsigned)__builtin_ctz(m);
+            memcpy(o, s + i, 32);
+            o += at - i;
+            const struct esc_form *f = esc_form((unsigned char)s[at]);
+            i = at + 1;
+            memcpy(o, f->s, 8);
+            o += f->len;
+            m &= m - 1;
+        } while (m);
+        memcpy(o, s + i, 32);
+        o += c0 + 32 - i;
+        i = c0 + 32;
+    }
+#endif
     for (;;) {
 #ifdef __SSE2__
         while (i + 16 <= n) {
@@ -357,7 +407,10 @@ static inline uint64_t dot8_mask(uint64_t x)
 
 /* Is every byte of s[0..n) written as it is inside a JSON string and ASCII (so valid
  * UTF-8 too): 0x20..0x7f but '"' and '\\', and not '.' when dot? One scan settles both what
- * utf8_ok and the escaping would each look for (and a name's structural dots). */
+ * utf8_ok and the escaping would each look for (and a name's structural dots). With SSE2,
+ * a signed compare with 0x20 flags the control bytes and the bytes >= 0x80 (negative) at
+ * once, and 32 bytes are looked at per turn (one branch): an alert's event has strings of
+ * kilobytes (the command line twice, the original records). */
 static inline bool ascii_clean(const char *s, size_t n, bool dot)
 {
     const uint64_t high = 0x8080808080808080u;
@@ -365,20 +418,29 @@ static inline bool ascii_clean(const char *s, size_t n, bool dot)
 #ifdef __SSE2__
     if (n >= 16) {
         const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
-                      dt = _mm_set1_epi8(dot ? '.' : '"'), c1f = _mm_set1_epi8(0x1f);
-        for (;; i += 16) {
-            if (i + 16 > n)
-                i = n - 16; /* the last 16 bytes, overlapping the ones seen */
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-            __m128i bad = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(_mm_subs_epu8(x, c1f), _mm_setzero_si128()),
-                             _mm_cmpeq_epi8(x, q)),
-                _mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, dt)));
-            if (_mm_movemask_epi8(_mm_or_si128(bad, x))) /* x: its high bits */
+                      dt = _mm_set1_epi8('.'), sp = _mm_set1_epi8(0x20);
+#define BAD16(x)                                                                          \
+    _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, sp), _mm_cmpeq_epi8(x, q)),               \
+                 dot ? _mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, dt))          \
+                     : _mm_cmpeq_epi8(x, bs))
+        for (; i + 32 <= n; i += 32) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+            if (_mm_movemask_epi8(_mm_or_si128(BAD16(a), BAD16(b))))
                 return false;
-            if (i + 16 == n)
-                return true;
         }
+        if (i == n)
+            return true;
+        /* 1..31 left: the last 16 bytes, and the 16 before them when more are left (both
+         * may overlap the bytes seen) */
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+        __m128i m = BAD16(a);
+        if (n - i > 16) {
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            m = _mm_or_si128(m, BAD16(b));
+        }
+#undef BAD16
+        return !_mm_movemask_epi8(m);
     }
 #endif
     for (; i + 8 <= n; i += 8) {
@@ -448,7 +510,7 @@ struct wk__jsonw_node {
     uint32_t slot; /* its place in w->slots (a child), for the next event to empty */
     uint8_t kind;
     bool valid; /* N_VALUE string: valid UTF-8 (else base64) */
-    bool clean; /* N_VALUE string: ascii_clean (valid, written as it is) */
+    bool clean; /* N_VALUE string (list: each item): ascii_clean (valid, written as it is) */
 };
 
 #define NODE(w, i) (&(w)->nodes[(i) - 1])
@@ -677,10 +739,16 @@ static void leaf(struct ev_build *b, uint32_t obj, size_t i, size_t start, size_
         if (!e->valid)
             bin_note(b, v->rec, &f->key, f->dots, upto, -1);
     } else if (v->kind == WK_VAL_STRLIST) {
+        /* clean: every item is (put_value then copies them without a second look) */
+        bool all = true;
         for (uint32_t j = 0; j < v->len && !b->fail; j++) {
+            if (ascii_clean(v->u.items[j].s, v->u.items[j].len, false))
+                continue;
+            all = false;
             if (!utf8_ok(v->u.items[j].s, v->u.items[j].len))
                 bin_note(b, v->rec, &f->key, f->dots, upto, (long)j);
         }
+        e->clean = all;
     } else if (v->kind == WK_VAL_JSON) {
         e->json = json_loadb(v->u.s, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         if (!e->json)
@@ -774,7 +842,7 @@ static void put_value(struct wk_jsonw *w, const struct wk__jsonw_node *e)
             size_t l = list ? v->u.items[i].len : v->len;
             if (i)
                 put1(w, ',');
-            if ((list ? ascii_clean(s, l, false) : e->clean) && reserve(w, l + 2)) {
+            if ((e->clean || (list && ascii_clean(s, l, false))) && reserve(w, l + 2)) {
                 char *o = w->p + w->len;
                 *o++ = '"';
                 copy_any(o, s, l);

@@ -483,6 +483,39 @@ WK_TEST(strings_every_byte_at_every_position_as_the_slow_path)
     wk_jsonw_fini(&w);
 }
 
+/* Strings of 64..200 bytes (core/jsonw.c takes 32 at a time while 64 are left, every
+ * escape of a chunk from its one mask, the chunk's room reserved once): a special byte at
+ * every position, in a clean filler and in one of quotes only (an escape in every byte of
+ * every chunk), with a second special at every distance after it, written after 0..40
+ * bytes (another room left before the writer grows). */
+WK_TEST(long_strings_with_escapes_at_every_position_as_the_slow_path)
+{
+    static const unsigned char fills[] = { 'a', '"' };
+    static const unsigned char specials[] = { '"', '\\', '\n', 0x01, 0x1f, 'z', 0x80 };
+    static const size_t lens[] = { 64, 65, 95, 96, 97, 127, 128, 129, 200 };
+    struct wk_jsonw w = {0};
+    unsigned char s[256];
+    size_t checked = 0;
+    for (size_t fi = 0; fi < sizeof(fills); fi++) {
+        for (size_t li = 0; li < WK_ARRAY_SIZE(lens); li++) {
+            size_t n = lens[li];
+            for (size_t at = 0; at < n; at++) {
+                for (size_t k = 0; k < sizeof(specials); k++) {
+                    memset(s, fills[fi], n);
+                    s[at] = specials[k];
+                    size_t at2 = at + 1 + (at * 7 + k) % 40;
+                    if (at2 < n)
+                        s[at2] = specials[(k + 1) % sizeof(specials)];
+                    str_check(&w, (at + k) % 41, s, n, !memchr(s, 0x80, n));
+                    checked++;
+                }
+            }
+        }
+    }
+    WK_ASSERT_UINT_EQ(checked, 2 * 1001 * 7);
+    wk_jsonw_fini(&w);
+}
+
 /* Random strings: lengths 0..4096, bytes from mixes that make escapes rare, common or
  * dense; written into a writer that starts small so the escapes' own reserve runs. */
 WK_TEST(random_strings_as_the_slow_path)
@@ -604,8 +637,9 @@ WK_TEST(random_flat_records_are_written_as_jansson_does)
     wk_jsonw_fini(&w);
 }
 
-/* Names and values of flat records, 1..72 bytes (the one-scan check of core/jsonw.c,
- * ascii_clean, takes 16 bytes at a time then the last 16 overlapping, or words below 16),
+/* Names and values of flat records, 1..100 bytes (the one-scan check of core/jsonw.c,
+ * ascii_clean, takes 32 bytes at a time then the last 16 and 32 overlapping, or words
+ * below 16), and the items of a list at event level,
  * with one special byte (or a UTF-8 pair) at every position: what needs an escape, a
  * byte >= 0x80 (valid UTF-8 or not), a dot in a name, and bytes next to them that need
  * nothing; against jansson. A value or name wrongly found clean is copied as it is and
@@ -618,10 +652,10 @@ WK_TEST(flat_record_names_and_values_with_a_special_at_every_position)
     struct wk_event *ev;
     WK_ASSERT_OK(wk_event_new(&ev));
     int written = 0;
-    char s[80], name[80];
+    char s[128], name[80];
     for (size_t k = 0; k < WK_ARRAY_SIZE(specials); k++) {
         size_t sl = strlen(specials[k]);
-        for (size_t n = 1; n <= 72; n++) {
+        for (size_t n = 1; n <= 100; n++) {
             for (size_t at = 0; at + sl <= n; at++) {
                 memset(s, 'v', n);
                 memcpy(s + at, specials[k], sl);
@@ -639,11 +673,15 @@ WK_TEST(flat_record_names_and_values_with_a_special_at_every_position)
                 add_str(ev, 2, name, "clean", 5);    /* the name (a dot: not flat) */
                 add_str(ev, 2, "a1", s, n);
                 add_str(ev, 0, "event.action", s, n);
+                /* lists: the items' one look (leaf: all clean, copied without another) */
+                struct wk_key key = wk_key_init("process.args");
+                WK_ASSERT_OK(wk_event_add_strlist(
+                    ev, 0, &key, (struct wk_str[]){ { "clean", 5 }, { s, n }, { s, at } }, 3));
                 written += same_as_jansson(&w, ev);
             }
         }
     }
-    WK_ASSERT(written > 20000);
+    WK_ASSERT(written > 50000);
     wk_event_free(ev);
     wk_jsonw_fini(&w);
 }
