@@ -529,6 +529,7 @@ enum {
     F_VALID = 1,  /* a string: valid UTF-8 (else base64) */
     F_KCLEAN = 2, /* the name: ascii_clean with no dot (valid, no escape, no structure) */
     F_VCLEAN = 4, /* a string: ascii_clean (valid, written as it is) */
+    F_DONE = 8,   /* settled by flat_init (the main loop only skips it) */
 };
 
 struct ev_build {
@@ -1006,20 +1007,48 @@ static bool flat_init(struct ev_build *b)
         /* every record field's name is looked at (the main loop then skips its UTF-8
          * check when it is clean), whether or not its record is still flat */
         bool kc = ascii_clean(f->key.name, f->key.len, true);
-        fl->cls[i] = kc ? F_KCLEAN : 0;
-        if (!fl->flat[r])
-            continue;
+        uint8_t c = kc ? F_KCLEAN : 0;
         enum wk_kind k = f->v.kind;
+        if (!fl->flat[r]) {
+            fl->cls[i] = c;
+            continue;
+        }
         if ((k != WK_VAL_STR && k != WK_VAL_STRLIST && k != WK_VAL_INT && k != WK_VAL_BOOL &&
              k != WK_VAL_NULL) ||
-            (!kc && has_dot(f->key.name, f->key.len)))
+            (!kc && has_dot(f->key.name, f->key.len))) {
             fl->flat[r] = 0;
+            fl->cls[i] = c;
+            continue;
+        }
+        /* the end of its record's list, in field order (a record found not flat later
+         * leaves its list unused) */
+        fl->next[i] = 0;
+        if (fl->tail[r])
+            fl->next[fl->tail[r] - 1] = (uint32_t)i + 1;
+        else
+            fl->head[r] = (uint32_t)i + 1;
+        fl->tail[r] = (uint32_t)i + 1;
+        /* What the main loop would check and flat_add find, here in the same pass: a
+         * clean name (so valid, and not over its 1000 bytes) with a valid string, an
+         * integer, a bool or null. A binary string (its @binary pointer is noted in field
+         * order) or a list is left to flat_add. */
+        if (kc && f->key.len <= 1000) {
+            if (k == WK_VAL_STR) {
+                if (ascii_clean(f->v.u.s, f->v.len, false))
+                    c |= F_VALID | F_VCLEAN | F_DONE;
+                else if (utf8_ok(f->v.u.s, f->v.len))
+                    c |= F_VALID | F_DONE;
+            } else if (k != WK_VAL_STRLIST) {
+                c |= F_DONE;
+            }
+        }
+        fl->cls[i] = c;
     }
     return true;
 }
 
-/* Field i of a flat record: its strings' UTF-8 verdicts and @binary pointers (in field
- * order, as leaf() notes them), then the end of its record's list. */
+/* Field i of a flat record that flat_init did not settle: its strings' UTF-8 verdicts and
+ * @binary pointers (in field order, as leaf() notes them). */
 static void flat_add(struct ev_build *b, size_t i)
 {
     const struct wk_field *f = &b->ev->fields[i];
@@ -1040,13 +1069,6 @@ static void flat_add(struct ev_build *b, size_t i)
                 bin_note(b, v->rec, &f->key, f->dots, f->key.len, (long)j);
         }
     }
-    fl->next[i] = 0;
-    unsigned r = v->rec;
-    if (fl->tail[r])
-        fl->next[fl->tail[r] - 1] = (uint32_t)i + 1;
-    else
-        fl->head[r] = (uint32_t)i + 1;
-    fl->tail[r] = (uint32_t)i + 1;
 }
 
 static int fallback(struct wk_jsonw *w, const struct wk_event *ev)
@@ -1090,6 +1112,12 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
     }
     for (size_t i = 0; i < ev->n && !b.fail && !b.refuse; i++) {
         const struct wk_field *f = &ev->fields[i];
+        if (flat && f->v.rec - 1u < ev->nrec && (b.fl.cls[i] & F_DONE) && b.fl.flat[f->v.rec]) {
+            /* most fields of most records: flat_init settled them */
+            if (!records && !(records = add_records(&b, root)))
+                break;
+            continue;
+        }
         uint32_t parent = root;
         /* What event_json.c refuses (a key jansson will not take, a pointer over its
          * buffer: the bound is loose) or where it differs by accident: decided there. */
