@@ -383,9 +383,16 @@ static inline bool utf8_ok(const char *s, size_t n)
     const uint64_t high = 0x8080808080808080u;
     size_t i = 0;
 #ifdef __SSE2__
-    for (; i + 16 <= n; i += 16) {
+    for (; i + 32 <= n; i += 32) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i z = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+        if (_mm_movemask_epi8(_mm_or_si128(a, z)))
+            return wk__utf8_valid(s, n);
+    }
+    if (i + 16 <= n) {
         if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i))))
             return wk__utf8_valid(s, n);
+        i += 16;
     }
 #endif
     for (; i + 8 <= n; i += 8) {
@@ -878,35 +885,54 @@ static void put_value(struct wk_jsonw *w, const struct wk__jsonw_node *e)
 
 static void put_flat(struct wk_jsonw *w, const struct ev_build *b, unsigned rec)
 {
+    const struct wk_field *fields = b->ev->fields;
+    const uint32_t *next = b->fl.next;
+    const uint8_t *cls = b->fl.cls;
+#define CLEAN(i) ((cls[(i) - 1] & (F_KCLEAN | F_VCLEAN)) == (F_KCLEAN | F_VCLEAN))
     put1(w, '{');
     bool first = true;
-    for (uint32_t i = b->fl.head[rec]; i; i = b->fl.next[i - 1]) {
-        const struct wk_field *f = &b->ev->fields[i - 1];
-        const uint8_t cls = b->fl.cls[i - 1];
-        size_t kl = f->key.len, vl = f->v.len;
-        if ((cls & (F_KCLEAN | F_VCLEAN)) == (F_KCLEAN | F_VCLEAN) && reserve(w, kl + vl + 6)) {
-            /* `,"name":"value"`: both settled by ascii_clean, copied as they are */
-            char *o = w->p + w->len;
-            *o = ',';
-            o += !first;
-            *o++ = '"';
-            copy_any(o, f->key.name, kl);
-            o += kl;
-            memcpy(o, "\":\"", 3);
-            o += 3;
-            copy_any(o, f->v.u.s, vl);
-            o += vl;
-            *o++ = '"';
+    for (uint32_t i = b->fl.head[rec]; i;) {
+        if (CLEAN(i) && !w->oom) {
+            /* A run of `,"name":"value"` (both settled by ascii_clean, copied as they
+             * are): written through a local pointer (stores through it may alias w's
+             * fields: kept out of the loop), the length and the NUL set after the run. */
+            char *o = w->p + w->len, *end = w->p + w->cap;
+            do {
+                const struct wk_field *f = &fields[i - 1];
+                size_t kl = f->key.len, vl = f->v.len;
+                if ((size_t)(end - o) < kl + vl + 7) {
+                    w->len = (size_t)(o - w->p);
+                    if (!reserve(w, kl + vl + 6))
+                        return;
+                    o = w->p + w->len;
+                    end = w->p + w->cap;
+                }
+                *o = ',';
+                o += !first;
+                *o++ = '"';
+                copy_any(o, f->key.name, kl);
+                o += kl;
+                memcpy(o, "\":\"", 3);
+                o += 3;
+                copy_any(o, f->v.u.s, vl);
+                o += vl;
+                *o++ = '"';
+                first = false;
+                i = next[i - 1];
+            } while (i && CLEAN(i));
             *o = '\0';
             w->len = (size_t)(o - w->p);
-            first = false;
             continue;
         }
-        put_key(w, !first, f->key.name, kl);
+        const struct wk_field *f = &fields[i - 1];
+        put_key(w, !first, f->key.name, f->key.len);
         first = false;
-        struct wk__jsonw_node e = {.v = &f->v, .valid = cls & F_VALID, .clean = cls & F_VCLEAN};
+        struct wk__jsonw_node e = {.v = &f->v, .valid = cls[i - 1] & F_VALID,
+                                   .clean = cls[i - 1] & F_VCLEAN};
         put_value(w, &e);
+        i = next[i - 1];
     }
+#undef CLEAN
     put1(w, '}');
 }
 
