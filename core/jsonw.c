@@ -531,6 +531,11 @@ struct wk__jsonw_node {
 struct flat {
     uint32_t *next, *head, *tail; /* field indices + 1, 0: none */
     uint8_t *cls, *flat;          /* per field (of a record); per record (1..nrec) */
+    /* the fields flat_init did not settle, in order; the first with a record (the
+     * records array's place); walk: the main loop may walk todo[] alone */
+    uint32_t *todo;
+    size_t ntodo, first_rec;
+    bool walk;
 };
 enum {
     F_VALID = 1,  /* a string: valid UTF-8 (else base64) */
@@ -1007,7 +1012,7 @@ static bool flat_init(struct ev_build *b)
     if (!ev->nrec || ev->n > UINT32_MAX - 1)
         return false;
     size_t nr = (size_t)ev->nrec + 1;
-    size_t need = (ev->n + 2 * nr) * sizeof(uint32_t) + ev->n + nr;
+    size_t need = (2 * ev->n + 2 * nr) * sizeof(uint32_t) + ev->n + nr;
     if (need > w->flatcap) {
         void *p = malloc(need * 2);
         if (!p)
@@ -1020,7 +1025,10 @@ static bool flat_init(struct ev_build *b)
     fl->next = w->flat;
     fl->head = fl->next + ev->n;
     fl->tail = fl->head + nr;
-    fl->cls = (uint8_t *)(fl->tail + nr);
+    fl->todo = fl->tail + nr;
+    fl->ntodo = 0;
+    fl->first_rec = SIZE_MAX;
+    fl->cls = (uint8_t *)(fl->todo + ev->n);
     fl->flat = fl->cls + ev->n;
     memset(fl->head, 0, 2 * nr * sizeof(uint32_t));
     memset(fl->flat, 1, nr);
@@ -1028,8 +1036,12 @@ static bool flat_init(struct ev_build *b)
     for (size_t i = 0; i < ev->n; i++) {
         const struct wk_field *f = &ev->fields[i];
         unsigned r = f->v.rec;
-        if (!r || r > ev->nrec)
+        if (r && fl->first_rec == SIZE_MAX)
+            fl->first_rec = i;
+        if (!r || r > ev->nrec) {
+            fl->todo[fl->ntodo++] = (uint32_t)i;
             continue;
+        }
         /* every record field's name is looked at (the main loop then skips its UTF-8
          * check when it is clean), whether or not its record is still flat */
         bool kc = ascii_clean(f->key.name, f->key.len, true);
@@ -1037,6 +1049,7 @@ static bool flat_init(struct ev_build *b)
         enum wk_kind k = f->v.kind;
         if (!fl->flat[r]) {
             fl->cls[i] = c;
+            fl->todo[fl->ntodo++] = (uint32_t)i;
             continue;
         }
         if ((k != WK_VAL_STR && k != WK_VAL_STRLIST && k != WK_VAL_INT && k != WK_VAL_BOOL &&
@@ -1044,6 +1057,7 @@ static bool flat_init(struct ev_build *b)
             (!kc && has_dot(f->key.name, f->key.len))) {
             fl->flat[r] = 0;
             fl->cls[i] = c;
+            fl->todo[fl->ntodo++] = (uint32_t)i;
             continue;
         }
         /* the end of its record's list, in field order (a record found not flat later
@@ -1069,7 +1083,14 @@ static bool flat_init(struct ev_build *b)
             }
         }
         fl->cls[i] = c;
+        if (!(c & F_DONE))
+            fl->todo[fl->ntodo++] = (uint32_t)i;
     }
+    /* A record found not flat after some of its fields were settled: those are not (its
+     * fields go to the tree), and the main loop walks every field. */
+    fl->walk = true;
+    for (size_t r = 1; r < nr; r++)
+        fl->walk &= fl->flat[r] || !fl->head[r];
     return true;
 }
 
@@ -1136,7 +1157,13 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
             NODE(w, c)->valid = NODE(w, c)->clean = true; /* RFC 3339: ASCII */
         }
     }
-    for (size_t i = 0; i < ev->n && !b.fail && !b.refuse; i++) {
+    /* the fields flat_init left (most events), else all */
+    const uint32_t *todo = flat && b.fl.walk ? b.fl.todo : NULL;
+    size_t nwalk = todo ? b.fl.ntodo : ev->n;
+    for (size_t t = 0; t < nwalk && !b.fail && !b.refuse; t++) {
+        size_t i = todo ? todo[t] : t;
+        if (todo && !records && b.fl.first_rec < i && !(records = add_records(&b, root)))
+            break; /* the records array where its first field (settled) was */
         const struct wk_field *f = &ev->fields[i];
         if (flat && f->v.rec - 1u < ev->nrec && (b.fl.cls[i] & F_DONE) && b.fl.flat[f->v.rec]) {
             /* most fields of most records: flat_init settled them */
