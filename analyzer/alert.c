@@ -15,20 +15,23 @@
 #include "sigma_private.h"
 #include "watchkeeper/jsonw.h"
 #include "watchkeeper/rule.h"
-#include "watchkeeper/timefmt.h"
 
 /* The alert is written with core/jsonw.c's writer (jansson's compact bytes, without a
  * jansson tree per alert); its event is wk_jsonw_event: the event's JSON form, exactly as
  * `query` prints it. */
 #define JB_LIT(w, s) wk_jsonw_put(w, s, sizeof(s) - 1)
 
-static void jb_key(struct wk_jsonw *w, bool *first, const char *k)
+/* `,"k":` (no comma for the first member) of a literal key: nothing in it to escape, one
+ * put of a literal made at compile time. */
+#define jb_key(w, first, k) jb_key_(w, first, ",\"" k "\":", sizeof(",\"" k "\":") - 1)
+#define jb_opt(w, first, k, v) jb_opt_(w, first, ",\"" k "\":", sizeof(",\"" k "\":") - 1, v)
+
+static void jb_key_(struct wk_jsonw *w, bool *first, const char *lit, size_t n)
 {
-    if (!*first)
-        JB_LIT(w, ",");
+    if (*first)
+        lit++, n--;
     *first = false;
-    wk_jsonw_str(w, k, strlen(k));
-    JB_LIT(w, ":");
+    wk_jsonw_put(w, lit, n);
 }
 
 /* A parsed value (group, a reparsed ATT&CK list, the correlation's value) as jansson
@@ -58,10 +61,10 @@ static void jb_event(struct wk_jsonw *w, bool *first, const struct wk_event *ev)
     }
 }
 
-static void jb_opt(struct wk_jsonw *w, bool *first, const char *k, const char *v)
+static void jb_opt_(struct wk_jsonw *w, bool *first, const char *lit, size_t n, const char *v)
 {
     if (v) {
-        jb_key(w, first, k);
+        jb_key_(w, first, lit, n);
         wk_jsonw_str(w, v, strlen(v));
     }
 }
@@ -145,10 +148,9 @@ int wk__alert_rule_json(const struct wk_rule_info *in, const char *attack, char 
 int wk_alert_to_jsonw(const struct wk_alert *a, struct wk_jsonw *w)
 {
     bool first = true;
-    char tbuf[64], ats[64];
-    wk_time_format(a->ts, ats);
     JB_LIT(w, "{");
-    jb_opt(w, &first, "@timestamp", ats);
+    jb_key(w, &first, "@timestamp");
+    wk_jsonw_time(w, a->ts);
     jb_key(w, &first, "rule");
     if (a->rule_json)
         wk_jsonw_put(w, a->rule_json, a->rule_json_len);
@@ -176,8 +178,8 @@ int wk_alert_to_jsonw(const struct wk_alert *a, struct wk_jsonw *w)
             if (i)
                 JB_LIT(w, ",");
             JB_LIT(w, "{");
-            wk_time_format(a->contrib[i].ts, tbuf);
-            jb_opt(w, &cf, "@timestamp", tbuf);
+            jb_key(w, &cf, "@timestamp");
+            wk_jsonw_time(w, a->contrib[i].ts);
             jb_key(w, &cf, "ref");
             wk_jsonw_int(w, (int64_t)a->contrib[i].ref);
             jb_key(w, &cf, "rule");

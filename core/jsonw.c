@@ -491,6 +491,32 @@ void wk_jsonw_int(struct wk_jsonw *w, int64_t v)
     wk_jsonw_put(w, p, (size_t)(e - p));
 }
 
+/* The RFC 3339 text of ns, kept in w for the next time of the same ns. */
+static const char *time_text(struct wk_jsonw *w, int64_t ns, size_t *len)
+{
+    _Static_assert(sizeof(w->ts) >= WK_RFC3339_MAX, "room for wk_time_format");
+    if (!w->ts_len || w->ts_ns != ns) {
+        w->ts_len = wk_time_format(ns, w->ts);
+        w->ts_ns = ns;
+    }
+    *len = w->ts_len;
+    return w->ts;
+}
+
+void wk_jsonw_time(struct wk_jsonw *w, int64_t ns)
+{
+    size_t n;
+    const char *t = time_text(w, ns, &n);
+    if (!reserve(w, n + 2)) /* RFC 3339: ASCII, nothing to escape */
+        return;
+    char *o = w->p + w->len;
+    o[0] = '"';
+    memcpy(o + 1, t, n);
+    o[n + 1] = '"';
+    o[n + 2] = '\0';
+    w->len += n + 2;
+}
+
 /* A jansson value as wk_event_to_json's dump writes it inside the event. */
 static void put_jansson(struct wk_jsonw *w, const json_t *j)
 {
@@ -1135,7 +1161,6 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
     if (w->oom)
         return -ENOMEM;
     struct ev_build b = {.w = w, .ev = ev};
-    char ts[WK_RFC3339_MAX];
     struct wk_value tsv = {.kind = WK_VAL_STR};
     /* empty the slots the last event filled (one store per child; the table stays as large
      * as the largest event needed) */
@@ -1148,9 +1173,9 @@ int wk_jsonw_event(struct wk_jsonw *w, const struct wk_event *ev)
     bool flat = flat_init(&b);
     uint32_t root = node_new(&b, N_OBJECT, NULL, 0), records = 0;
     if (root) {
-        wk_time_format(ev->ts, ts);
-        tsv.u.s = ts;
-        tsv.len = (uint32_t)strlen(ts);
+        size_t tl;
+        tsv.u.s = time_text(w, ev->ts, &tl); /* w->ts: not written over until the end */
+        tsv.len = (uint32_t)tl;
         uint32_t c = child_set(&b, root, "@timestamp", 10, N_VALUE);
         if (c) {
             NODE(w, c)->v = &tsv;

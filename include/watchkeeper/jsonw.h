@@ -33,6 +33,10 @@ struct wk_jsonw {
     size_t binlen, bincap;
     void *flat; /* per field and per record arrays of the records written flat */
     size_t flatcap;
+    /* the last time formatted (ts_len 0: none): an alert and its event share theirs */
+    int64_t ts_ns;
+    size_t ts_len;
+    char ts[40];
 };
 
 void wk_jsonw_init(struct wk_jsonw *w);
@@ -49,6 +53,11 @@ void wk_jsonw_put(struct wk_jsonw *w, const char *s, size_t n);
 void wk_jsonw_str(struct wk_jsonw *w, const char *s, size_t n);
 /** Append an integer in decimal. */
 void wk_jsonw_int(struct wk_jsonw *w, int64_t v);
+/**
+ * Append the time ns as a JSON string of its RFC 3339 form (wk_time_format), formatted
+ * once for the same time written again (an alert's and its event's).
+ */
+void wk_jsonw_time(struct wk_jsonw *w, int64_t ns);
 /**
  * Append the event's JSON form: exactly the bytes of wk_event_to_json (event_json.h).
  * @return 0; -ENOMEM; or, for an event wk_event_to_json refuses, its error (nothing is

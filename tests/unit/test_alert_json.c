@@ -374,3 +374,33 @@ WK_TEST(rule_object_written_once_is_the_per_alert_one)
     free(x);
     free(y);
 }
+
+/* A correlation's alert: its time and its contributing events' times, some the same
+ * (formatted once: wk_jsonw_time keeps the last), in exact bytes, through a fresh writer
+ * and through one that wrote another time last. */
+WK_TEST(correlation_times_are_each_their_own)
+{
+    static const struct wk_alert_contrib c[3] = {
+        { .ts = 1700000000000000000, .ref = 1, .rule = 2 },
+        { .ts = 1700000001500000000, .ref = 3, .rule = 2 },
+        { .ts = 1700000000000000000, .ref = 4, .rule = 2 },
+    };
+    struct wk_alert a = { .info = &info, .attack = "[]", .ts = 1700000001500000000,
+                          .group = "{\"k\":\"v\"}", .value = 3, .contrib = c, .ncontrib = 3 };
+    static const char want[] =
+        "{\"@timestamp\":\"2023-11-14T22:13:21.500000000Z\",\"rule\":{\"id\":\"r-1\","
+        "\"title\":\"T\",\"level\":\"high\",\"status\":\"test\",\"type\":\"detection\","
+        "\"tags\":[\"attack.t1059\",\"x\\\"y\"],\"attack\":[],\"author\":\"a\"},"
+        "\"group\":{\"k\":\"v\"},\"value\":3.0,\"contributing\":["
+        "{\"@timestamp\":\"2023-11-14T22:13:20.000000000Z\",\"ref\":1,\"rule\":2},"
+        "{\"@timestamp\":\"2023-11-14T22:13:21.500000000Z\",\"ref\":3,\"rule\":2},"
+        "{\"@timestamp\":\"2023-11-14T22:13:20.000000000Z\",\"ref\":4,\"rule\":2}]}";
+    struct wk_jsonw w = {0};
+    for (int round = 0; round < 2; round++) {
+        wk_jsonw_reset(&w);
+        WK_ASSERT_OK(wk_alert_to_jsonw(&a, &w));
+        WK_ASSERT_STR_EQ(w.p, want);
+        a.ts = 1700000001500000000; /* the last time written was the contributions' */
+    }
+    wk_jsonw_fini(&w);
+}
