@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -84,7 +85,11 @@ int wk__mdb_err(int rc)
 /* ---------------------------------------------------------------------------------- */
 /* Writer state                                                                        */
 
-/* Data held for the next commit that is not a block: one list of (db, key, value). */
+/* Data held for the next commit that is not a block: one list of (db, key, value) in one
+ * buffer. Its first part is the batch's (commits with the sealed blocks), the rest belongs
+ * to the open block (alerts, cursors, states added with its events) and joins the batch
+ * when the block is sealed. Items are only appended: the batch's part grows while the open
+ * block holds no events, so no item of the open block is there yet. */
 struct side_item {
     uint8_t db;
     bool append;
@@ -97,7 +102,9 @@ struct side {
     struct side_item *items;
     size_t n, cap;
     struct wk__buf bytes;
-    ssize_t last_cursor; /* index of the last cursor item, for in-place update */
+    size_t open;                 /* items [0, open): the batch's; [open, n): the open block's */
+    ssize_t cur_batch, cur_open; /* index of each part's last cursor item, for in-place
+                                  * update; -1: none */
 };
 
 struct src_count {
@@ -146,13 +153,12 @@ struct wk__writer {
     size_t nwanted;
     struct src_count osrc[WK__MAX_SOURCES];
     size_t nosrc;
-    struct side oside; /* belongs to the open block */
 
     /* The batch: sealed blocks and side data waiting for the commit. */
     struct sealed *sealed;
     size_t nsealed, csealed;
     size_t sealed_bytes;
-    struct side bside;
+    struct side side; /* the batch's side data, then the open block's */
     int64_t batch_mono; /* 0: batch empty */
     int64_t release_mono; /* last release_memory() */
     int64_t trim_mono;    /* last malloc_trim() in it */
@@ -198,11 +204,27 @@ struct wk__writer {
 
 static int want_add(struct wk__writer *w, const char *name, size_t len, uint64_t set);
 
-static void side_clear(struct side *s)
+/* The batch's part was committed: drop it, and move the open block's items (a part of one
+ * block's, against the batch's many blocks) to the front. The buffers keep their capacity:
+ * the next batch refills the same pages instead of faulting in new ones. */
+static void side_drop_batch(struct side *s)
 {
-    s->n = 0;
-    s->bytes.len = 0;
-    s->last_cursor = -1;
+    size_t keep = s->n - s->open;
+    if (keep) {
+        size_t from = s->items[s->open].off;
+        memmove(s->items, s->items + s->open, keep * sizeof(*s->items));
+        memmove(s->bytes.p, s->bytes.p + from, s->bytes.len - from);
+        s->bytes.len -= from;
+        for (size_t i = 0; i < keep; i++)
+            s->items[i].off -= from;
+    } else {
+        s->bytes.len = 0;
+    }
+    if (s->cur_open >= 0)
+        s->cur_open -= (ssize_t)s->open;
+    s->n = keep;
+    s->open = 0;
+    s->cur_batch = -1;
 }
 
 static void side_fini(struct side *s)
@@ -211,9 +233,11 @@ static void side_fini(struct side *s)
     wk__buf_fini(&s->bytes);
 }
 
-static int side_add(struct side *s, uint8_t db, bool append, const void *k, size_t klen,
-                    const void *v1, size_t v1len, const void *v2, size_t v2len)
+/* Append an item to the open block's part (open) or to the batch's. */
+static int side_add(struct side *s, bool open, uint8_t db, bool append, const void *k,
+                    size_t klen, const void *v1, size_t v1len, const void *v2, size_t v2len)
 {
+    assert(open || s->open == s->n);
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
         struct side_item *it = realloc(s->items, cap * sizeof(*it));
@@ -235,13 +259,16 @@ static int side_add(struct side *s, uint8_t db, bool append, const void *k, size
     wk__buf_put(&s->bytes, k, klen);
     wk__buf_put(&s->bytes, v1, v1len);
     wk__buf_put(&s->bytes, v2, v2len);
+    if (!open)
+        s->open = s->n;
     return 0;
 }
 
-/* Mark the held meta item with this key (a state set earlier) as replaced. */
-static void side_kill(struct side *s, const void *key, size_t klen)
+/* Mark the held meta items with this key in items [from, to) (a state set earlier) as
+ * replaced. */
+static void side_kill(struct side *s, size_t from, size_t to, const void *key, size_t klen)
 {
-    for (size_t i = 0; i < s->n; i++) {
+    for (size_t i = from; i < to; i++) {
         struct side_item *it = &s->items[i];
         if (!it->dead && it->db == WK__DB_META && it->klen == klen &&
             memcmp(s->bytes.p + it->off, key, klen) == 0)
@@ -249,48 +276,41 @@ static void side_kill(struct side *s, const void *key, size_t klen)
     }
 }
 
-static int side_move(struct side *to, struct side *from)
+/* The open block was sealed: its items join the batch where they are (no copy). A state
+ * it set replaces the batch's: the batch's item dies only now, so a commit before the seal
+ * still writes the state that goes with the blocks it commits. */
+static void side_seal(struct side *s)
 {
-    if (to->n == 0) {
-        /* the batch holds nothing yet: take the block's items as they are instead of
-         * copying them (alerts carry their event's JSON: kilobytes each) */
-        struct side t = *to;
-        *to = *from;
-        *from = t;
-        side_clear(from);
-        return 0;
+    for (size_t i = s->open; i < s->n; i++) {
+        const struct side_item *it = &s->items[i];
+        if (!it->dead && it->db == WK__DB_META)
+            side_kill(s, 0, s->open, s->bytes.p + it->off, it->klen);
     }
-    for (size_t i = 0; i < from->n; i++) {
-        struct side_item *it = &from->items[i];
-        const uint8_t *b = from->bytes.p + it->off;
-        if (it->dead)
-            continue;
-        if (it->db == WK__DB_META)
-            side_kill(to, b, it->klen);
-        int rc = side_add(to, it->db, it->append, b, it->klen, b + it->klen, it->vlen, NULL, 0);
-        if (rc < 0)
-            return rc;
-        if (it->db == WK__DB_CURSORS)
-            to->last_cursor = (ssize_t)to->n - 1;
-    }
-    side_clear(from);
-    return 0;
+    if (s->cur_open >= 0)
+        s->cur_batch = s->cur_open;
+    s->cur_open = -1;
+    s->open = s->n;
 }
 
-static int side_cursor(struct side *s, const struct wk_store_cursor *cur)
+static int side_cursor(struct side *s, bool open, const struct wk_store_cursor *cur)
 {
     size_t klen = strlen(cur->source);
-    if (s->last_cursor >= 0) {
-        struct side_item *it = &s->items[s->last_cursor];
+    ssize_t last = open ? s->cur_open : s->cur_batch;
+    assert(last < (ssize_t)s->n && (last < 0 || s->items[last].db == WK__DB_CURSORS));
+    if (last >= 0) {
+        struct side_item *it = &s->items[last];
         if (it->klen == klen && it->vlen == cur->len &&
             memcmp(s->bytes.p + it->off, cur->source, klen) == 0) {
             memcpy(s->bytes.p + it->off + klen, cur->data, cur->len);
             return 0;
         }
     }
-    int rc = side_add(s, WK__DB_CURSORS, false, cur->source, klen, cur->data, cur->len, NULL, 0);
-    if (rc == 0)
-        s->last_cursor = (ssize_t)s->n - 1;
+    int rc = side_add(s, open, WK__DB_CURSORS, false, cur->source, klen, cur->data, cur->len,
+                      NULL, 0);
+    if (rc == 0 && open)
+        s->cur_open = (ssize_t)s->n - 1;
+    else if (rc == 0)
+        s->cur_batch = (ssize_t)s->n - 1;
     return rc;
 }
 
@@ -304,8 +324,7 @@ static struct wk__writer *writer_free(struct wk__writer *w)
     free(w->eh);
     free(w->emit);
     free(w->wanted);
-    side_fini(&w->oside);
-    side_fini(&w->bside);
+    side_fini(&w->side);
     for (size_t i = 0; i < w->csealed; i++) {
         wk__buf_fini(&w->sealed[i].val);
         wk__buf_fini(&w->sealed[i].csum);
@@ -648,7 +667,7 @@ int wk_store_open(struct wk_store **out, const char *dir, const struct wk_store_
             if ((rc = want_add(st->w, st->terms[i], strlen(st->terms[i]), 0)) < 0)
                 goto fail;
         }
-        st->w->oside.last_cursor = st->w->bside.last_cursor = -1;
+        st->w->side.cur_batch = st->w->side.cur_open = -1;
         ZSTD_CCtx_setParameter(st->w->cctx, ZSTD_c_compressionLevel, st->opts.zstd_level);
         /* No XXH64 content checksum in the frames: readers skip it and verify checks the
          * records' BLAKE2b of the header over the same bytes, so it only cost the writer
@@ -903,7 +922,7 @@ static int hset_emit(struct wk__writer *w, struct wk__buf *out, struct hset *s)
 
 static bool batch_empty(const struct wk__writer *w)
 {
-    return w->nsealed == 0 && w->bside.n == 0;
+    return w->nsealed == 0 && w->side.open == 0;
 }
 
 static void batch_touch(struct wk__writer *w)
@@ -968,7 +987,8 @@ static int dict_sample(struct wk_store *st, const uint8_t *blk, size_t len, size
     uint32_t id = w->dict_id + 1;
     uint8_t key[9] = {'d', 'i', 'c', 't', ':', (uint8_t)(id >> 24), (uint8_t)(id >> 16),
                       (uint8_t)(id >> 8), (uint8_t)id};
-    rc = cd ? side_add(&w->bside, WK__DB_META, false, key, 9, dict, n, NULL, 0) : -ENOMEM;
+    /* (with the block being sealed: it joins the batch with the block's items) */
+    rc = cd ? side_add(&w->side, true, WK__DB_META, false, key, 9, dict, n, NULL, 0) : -ENOMEM;
     free(dict);
     if (rc < 0) {
         ZSTD_freeCDict(cd);
@@ -1050,8 +1070,7 @@ static int seal(struct wk_store *st)
     if ((rc = hset_emit(w, &b->csum, &w->cset)) < 0 ||
         (rc = hset_emit(w, &b->tsum, &w->tset)) < 0)
         return rc;
-    if ((rc = side_move(&w->bside, &w->oside)) < 0)
-        return rc;
+    side_seal(&w->side);
 
     /* Time key: the running maximum of ts_max, so keys only grow (MDB_APPEND) even when
      * events arrive out of order; skew bounds how far below its key a block may reach. */
@@ -1145,12 +1164,12 @@ static int commit_txn(struct wk_store *st, bool final)
         raw += wk__get_u32le(b->val.p + WK__BLK_OFF_RAW);
         stored += b->val.len;
     }
-    for (size_t i = 0; i < w->bside.n && rc == 0; i++) {
-        struct side_item *it = &w->bside.items[i];
+    for (size_t i = 0; i < w->side.open && rc == 0; i++) {
+        struct side_item *it = &w->side.items[i];
         if (it->dead)
             continue;
-        MDB_val k = {it->klen, w->bside.bytes.p + it->off};
-        MDB_val v = {it->vlen, w->bside.bytes.p + it->off + it->klen};
+        MDB_val k = {it->klen, w->side.bytes.p + it->off};
+        MDB_val v = {it->vlen, w->side.bytes.p + it->off + it->klen};
         rc = mdb_put(txn, st->dbi[it->db], &k, &v, it->append ? MDB_APPEND : 0);
     }
     if (rc == 0 && w->nsealed) {
@@ -1320,7 +1339,7 @@ static int commit(struct wk_store *st, bool final)
     }
     w->nsealed = 0;
     w->sealed_bytes = 0;
-    side_clear(&w->bside);
+    side_drop_batch(&w->side);
     w->nbsrc = 0;
     w->batch_mono = 0;
     w->c_next_block = w->next_block;
@@ -1455,7 +1474,7 @@ int wk_store_add(struct wk_store *st, const struct wk_event *ev,
         mlen = 7;
     }
     src_add(w->osrc, &w->nosrc, module, mlen, 1, w->raw.len - mark, 0);
-    if (cur && (rc = side_cursor(&w->oside, cur)) < 0)
+    if (cur && (rc = side_cursor(&w->side, true, cur)) < 0)
         goto undo;
     summarize_add(w);
     int64_t now = wk_time_mono_ns();
@@ -1483,12 +1502,12 @@ undo:
 }
 
 /* Side data follows the open block when it holds events, else goes to the batch. */
-static struct side *side_for(struct wk__writer *w)
+static bool side_open(struct wk__writer *w)
 {
     if (w->count)
-        return &w->oside;
+        return true;
     batch_touch(w);
-    return &w->bside;
+    return false;
 }
 
 int wk_store_cursor_set(struct wk_store *st, const struct wk_store_cursor *cur)
@@ -1497,7 +1516,7 @@ int wk_store_cursor_set(struct wk_store *st, const struct wk_store_cursor *cur)
         return -EROFS;
     if (check_cursor(cur) < 0)
         return -EINVAL;
-    return side_cursor(side_for(st->w), cur);
+    return side_cursor(&st->w->side, side_open(st->w), cur);
 }
 
 int wk_store_cursor_get(struct wk_store *st, const char *source, void *buf, size_t cap,
@@ -1543,7 +1562,7 @@ int wk_store_alert_add(struct wk_store *st, const char *json, size_t len,
         wk__put_u64le(r + 4 + 12 * i, refs[i].block);
         wk__put_u32le(r + 12 + 12 * i, refs[i].index);
     }
-    int rc = side_add(side_for(w), WK__DB_ALERTS, true, key, 8, r, nrefs * 12 + 4, json, len);
+    int rc = side_add(&w->side, side_open(w), WK__DB_ALERTS, true, key, 8, r, nrefs * 12 + 4, json, len);
     free(r);
     if (rc < 0)
         return rc;
@@ -1572,7 +1591,7 @@ int wk_store_quarantine_add(struct wk_store *st, const char *source, const char 
     wk__put_u64le(h, (uint64_t)wk_time_now_ns());
     memcpy(h + 8, source, sl);
     memcpy(h + 8 + sl, reason, rl);
-    int rc = side_add(side_for(w), WK__DB_QUARANTINE, true, key, 8, h, 8 + sl + rl, raw, len);
+    int rc = side_add(&w->side, side_open(w), WK__DB_QUARANTINE, true, key, 8, h, 8 + sl + rl, raw, len);
     free(h);
     if (rc == 0)
         w->next_quar++;
@@ -1585,8 +1604,8 @@ int wk_store_container_put(struct wk_store *st, const char *id, const char *json
         return -EROFS;
     if (!id || !*id || strlen(id) > 255 || (!json && len))
         return -EINVAL;
-    return side_add(side_for(st->w), WK__DB_CONTAINERS, false, id, strlen(id), json, len,
-                    NULL, 0);
+    return side_add(&st->w->side, side_open(st->w), WK__DB_CONTAINERS, false, id, strlen(id),
+                    json, len, NULL, 0);
 }
 
 int wk_store_state_set(struct wk_store *st, const char *name, const void *data, size_t len)
@@ -1599,9 +1618,10 @@ int wk_store_state_set(struct wk_store *st, const char *name, const void *data, 
     char key[6 + WK_STORE_STATE_NAME_MAX];
     memcpy(key, "state:", 6);
     memcpy(key + 6, name, nl);
-    struct side *s = side_for(st->w);
-    side_kill(s, key, 6 + nl);
-    return side_add(s, WK__DB_META, false, key, 6 + nl, data, len, NULL, 0);
+    struct side *s = &st->w->side;
+    bool open = side_open(st->w);
+    side_kill(s, open ? s->open : 0, open ? s->n : s->open, key, 6 + nl);
+    return side_add(s, open, WK__DB_META, false, key, 6 + nl, data, len, NULL, 0);
 }
 
 int wk_store_state_get(struct wk_store *st, const char *name, void **data, size_t *len)
