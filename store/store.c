@@ -86,10 +86,12 @@ int wk__mdb_err(int rc)
 /* Writer state                                                                        */
 
 /* Data held for the next commit that is not a block: one list of (db, key, value) in one
- * buffer. Its first part is the batch's (commits with the sealed blocks), the rest belongs
- * to the open block (alerts, cursors, states added with its events) and joins the batch
- * when the block is sealed. Items are only appended: the batch's part grows while the open
- * block holds no events, so no item of the open block is there yet. */
+ * buffer. From `head` on, its first part is the batch's (commits with the sealed blocks),
+ * the rest belongs to the open block (alerts, cursors, states added with its events) and
+ * joins the batch when the block is sealed. Items are only appended: the batch's part grows
+ * while the open block holds no events, so no item of the open block is there yet. A
+ * commit moves `head` past the batch's part; what is left is moved to the front only when
+ * the buffer is full (or not at all: the list empties at a commit after a seal). */
 struct side_item {
     uint8_t db;
     bool append;
@@ -102,7 +104,9 @@ struct side {
     struct side_item *items;
     size_t n, cap;
     struct wk__buf bytes;
-    size_t open;                 /* items [0, open): the batch's; [open, n): the open block's */
+    size_t head;                 /* items before it are committed */
+    size_t open;                 /* items [head, open): the batch's; [open, n): the open
+                                  * block's */
     ssize_t cur_batch, cur_open; /* index of each part's last cursor item, for in-place
                                   * update; -1: none */
 };
@@ -204,27 +208,37 @@ struct wk__writer {
 
 static int want_add(struct wk__writer *w, const char *name, size_t len, uint64_t set);
 
-/* The batch's part was committed: drop it, and move the open block's items (a part of one
- * block's, against the batch's many blocks) to the front. The buffers keep their capacity:
- * the next batch refills the same pages instead of faulting in new ones. */
+/* The batch's part was committed: drop it. The buffers keep their capacity: the next
+ * batch refills the same pages instead of faulting in new ones. */
 static void side_drop_batch(struct side *s)
 {
-    size_t keep = s->n - s->open;
-    if (keep) {
-        size_t from = s->items[s->open].off;
-        memmove(s->items, s->items + s->open, keep * sizeof(*s->items));
-        memmove(s->bytes.p, s->bytes.p + from, s->bytes.len - from);
-        s->bytes.len -= from;
-        for (size_t i = 0; i < keep; i++)
-            s->items[i].off -= from;
-    } else {
-        s->bytes.len = 0;
-    }
-    if (s->cur_open >= 0)
-        s->cur_open -= (ssize_t)s->open;
-    s->n = keep;
-    s->open = 0;
     s->cur_batch = -1;
+    if (s->open == s->n) {
+        s->n = s->head = s->open = 0;
+        s->bytes.len = 0;
+        s->cur_open = -1;
+    } else {
+        s->head = s->open;
+    }
+}
+
+/* Move the items not committed yet to the front (the open block's part of one block's,
+ * against the batch's many blocks), when the buffer has no room left at its end. */
+static void side_compact(struct side *s)
+{
+    size_t keep = s->n - s->head, from = s->items[s->head].off;
+    memmove(s->items, s->items + s->head, keep * sizeof(*s->items));
+    memmove(s->bytes.p, s->bytes.p + from, s->bytes.len - from);
+    s->bytes.len -= from;
+    for (size_t i = 0; i < keep; i++)
+        s->items[i].off -= from;
+    if (s->cur_open >= 0)
+        s->cur_open -= (ssize_t)s->head;
+    if (s->cur_batch >= 0)
+        s->cur_batch -= (ssize_t)s->head;
+    s->n = keep;
+    s->open -= s->head;
+    s->head = 0;
 }
 
 static void side_fini(struct side *s)
@@ -238,6 +252,8 @@ static int side_add(struct side *s, bool open, uint8_t db, bool append, const vo
                     size_t klen, const void *v1, size_t v1len, const void *v2, size_t v2len)
 {
     assert(open || s->open == s->n);
+    if (s->head && (s->n == s->cap || s->bytes.cap - s->bytes.len < klen + v1len + v2len))
+        side_compact(s);
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
         struct side_item *it = realloc(s->items, cap * sizeof(*it));
@@ -284,7 +300,7 @@ static void side_seal(struct side *s)
     for (size_t i = s->open; i < s->n; i++) {
         const struct side_item *it = &s->items[i];
         if (!it->dead && it->db == WK__DB_META)
-            side_kill(s, 0, s->open, s->bytes.p + it->off, it->klen);
+            side_kill(s, s->head, s->open, s->bytes.p + it->off, it->klen);
     }
     if (s->cur_open >= 0)
         s->cur_batch = s->cur_open;
@@ -922,7 +938,7 @@ static int hset_emit(struct wk__writer *w, struct wk__buf *out, struct hset *s)
 
 static bool batch_empty(const struct wk__writer *w)
 {
-    return w->nsealed == 0 && w->side.open == 0;
+    return w->nsealed == 0 && w->side.open == w->side.head;
 }
 
 static void batch_touch(struct wk__writer *w)
@@ -1164,7 +1180,7 @@ static int commit_txn(struct wk_store *st, bool final)
         raw += wk__get_u32le(b->val.p + WK__BLK_OFF_RAW);
         stored += b->val.len;
     }
-    for (size_t i = 0; i < w->side.open && rc == 0; i++) {
+    for (size_t i = w->side.head; i < w->side.open && rc == 0; i++) {
         struct side_item *it = &w->side.items[i];
         if (it->dead)
             continue;
@@ -1620,7 +1636,7 @@ int wk_store_state_set(struct wk_store *st, const char *name, const void *data, 
     memcpy(key + 6, name, nl);
     struct side *s = &st->w->side;
     bool open = side_open(st->w);
-    side_kill(s, open ? s->open : 0, open ? s->n : s->open, key, 6 + nl);
+    side_kill(s, open ? s->open : s->head, open ? s->n : s->open, key, 6 + nl);
     return side_add(s, open, WK__DB_META, false, key, 6 + nl, data, len, NULL, 0);
 }
 

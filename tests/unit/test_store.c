@@ -1781,9 +1781,9 @@ WK_TEST(state_commits_with_its_block)
 }
 
 /* Side data is held in one list: the batch's part, then the open block's. A commit before
- * the open block is sealed writes the batch's part alone and keeps the open block's items
- * (moved to the front of the list: their bytes and offsets, and the in-place cursor's
- * index), which commit, exact, with their block. */
+ * the open block is sealed writes the batch's part alone and keeps the open block's items,
+ * which commit, exact, with their block, also after they were moved to the front of the
+ * list to make room (their bytes, offsets and the in-place cursor's index). */
 WK_TEST(commit_keeps_the_open_blocks_side_data)
 {
     init_cids();
@@ -1800,11 +1800,12 @@ WK_TEST(commit_keeps_the_open_blocks_side_data)
     struct wk_store_cursor g = {"g", "b0", 2};
     WK_ASSERT_OK(wk_store_cursor_set(st, &g));
     WK_ASSERT_OK(wk_store_state_set(st, "rules", "S0", 2));
+    uint64_t id;
+    WK_ASSERT_OK(wk_store_alert_add(st, "{}", 2, NULL, 0, &id));
     /* The open block's part. */
     struct wk_store_ref ref;
     struct wk_store_cursor f = {"f", "p1", 2};
     WK_ASSERT_OK(wk_store_add(st, ev, &f, &ref));
-    uint64_t id;
     WK_ASSERT_OK(wk_store_alert_add(st, "{\"a\":1}", 7, &ref, 1, &id));
     WK_ASSERT_OK(wk_store_state_set(st, "rules", "S1", 2));
     WK_ASSERT_OK(wk_store_tick(st, wk_time_mono_ns() + 2 * 3600LL * 1000000000));
@@ -1821,37 +1822,47 @@ WK_TEST(commit_keeps_the_open_blocks_side_data)
     struct wk_store_alert a;
     uint64_t it = 0;
     WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
+    WK_ASSERT_UINT_EQ(a.id, 1);
+    WK_ASSERT_MEM_EQ(a.json, a.len, "{}", 2);
     WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 0);
     wk_store_reader_close(r);
-    /* Same block: the cursor is updated in place, one more alert. */
+    /* Same block: the cursor is updated in place, one more alert, larger than the list's
+     * first buffer (4 KiB): the list moves what it holds to the front, then grows. */
     f.data = "p2";
     WK_ASSERT_OK(wk_store_add(st, ev, &f, &ref));
-    WK_ASSERT_OK(wk_store_alert_add(st, "{\"b\":22}", 8, &ref, 1, &id));
+    static char big[6000];
+    memset(big, 'x', sizeof(big));
+    memcpy(big, "{\"b\":\"", 6);
+    memcpy(big + sizeof(big) - 2, "\"}", 2);
+    WK_ASSERT_OK(wk_store_alert_add(st, big, sizeof(big), &ref, 1, &id));
+    f.data = "p3";
+    WK_ASSERT_OK(wk_store_add(st, ev, &f, &ref));
     WK_ASSERT_OK(wk_store_flush(st));
     WK_ASSERT_OK(wk_store_cursor_get(st, "f", buf, sizeof(buf), &len));
-    WK_ASSERT_MEM_EQ(buf, len, "p2", 2);
+    WK_ASSERT_MEM_EQ(buf, len, "p3", 2);
     WK_ASSERT_OK(wk_store_state_get(st, "rules", &data, &len));
     WK_ASSERT_MEM_EQ(data, len, "S1", 2);
     free(data);
     WK_ASSERT_OK(wk_store_reader_open(st, &r));
-    it = 0;
+    it = 2;
     WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
-    WK_ASSERT_UINT_EQ(a.id, 1);
+    WK_ASSERT_UINT_EQ(a.id, 2);
     WK_ASSERT_MEM_EQ(a.json, a.len, "{\"a\":1}", 7);
     WK_ASSERT_UINT_EQ(a.nrefs, 1);
     WK_ASSERT_UINT_EQ(a.refs[0].index, 0);
     WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
-    WK_ASSERT_UINT_EQ(a.id, 2);
-    WK_ASSERT_MEM_EQ(a.json, a.len, "{\"b\":22}", 8);
+    WK_ASSERT_UINT_EQ(a.id, 3);
+    WK_ASSERT_MEM_EQ(a.json, a.len, big, sizeof(big));
     WK_ASSERT_UINT_EQ(a.refs[0].index, 1);
     WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 0);
     wk_store_reader_close(r);
     struct wk_store_stats s;
     WK_ASSERT_OK(wk_store_stats(st, &s));
-    WK_ASSERT_UINT_EQ(s.events, 2);
+    WK_ASSERT_UINT_EQ(s.events, 3);
     WK_ASSERT_UINT_EQ(s.blocks, 1);
     WK_ASSERT_UINT_EQ(s.cursors, 2);
-    WK_ASSERT_UINT_EQ(s.alerts, 2);
+    WK_ASSERT_UINT_EQ(s.alerts, 3);
     wk_store_close(st);
     wk_event_free(ev);
 }
