@@ -957,6 +957,11 @@ static int dict_sample(struct wk_store *st, const uint8_t *blk, size_t len, size
     size_t pos = len - records, blen = pos;
     const uint8_t *body = blk;
     int rc;
+    /* Room for all the samples at the first block: grown by doubling, the buffer was
+     * copied at each step into pages faulted in for it (twice the samples' size in all). */
+    if (!w->samples.cap &&
+        (rc = wk__buf_reserve(&w->samples, st->opts.dict_sample_bytes + len)) < 0)
+        return rc;
     for (bool first = true;
          first || wk__store_next_record(blk, len, &pos, &body, &blen) == 1;
          first = false) {
