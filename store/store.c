@@ -166,6 +166,7 @@ struct wk__writer {
     int64_t batch_mono; /* 0: batch empty */
     int64_t release_mono; /* last release_memory() */
     int64_t trim_mono;    /* last malloc_trim() in it */
+    size_t churn;         /* largest batch committed since the last release_memory() */
     bool tuned_malloc;    /* mallopt above applied: release_memory() trims the heap */
     uint32_t schema;      /* the store's schema version: below 2, the first commit sets 2 */
     void *map_addr;       /* where the data file is mapped (found for map_for) */
@@ -1282,12 +1283,18 @@ int wk__store_grow(struct wk_store *st)
  * - the heap keeps what was freed (mallopt above: no trimming on free, for speed), among it
  *   the one-off peak of the dictionary training or of a burst: hand free pages back
  *   (malloc_trim keeps the top pad) every TRIM_NS, or at a RELEASE_NS check that finds
- *   TRIM_FREE or more free. Not every RELEASE_NS: at a steady rate the same few MiB (the
- *   queue's events, LMDB's dirty pages: 4.5-6 MiB at 10k events/s, 8-12 at 40k) are freed
- *   and reused between checks, and trimming them made each page fault in again, 400-600
- *   faults/s at 10k events/s at 16-19 us each on a VM (docs/daemon.md, "Steady rate").
+ *   TRIM_FREE or more free beyond twice the largest batch committed since the last check.
+ *   Not every RELEASE_NS: at a steady rate the same few MiB (the queue's events, LMDB's
+ *   dirty pages: 4.5-6 MiB at 10k events/s, 8-12 at 40k) are freed and reused between
+ *   checks, and trimming them made each page fault in again, 400-600 faults/s at 10k
+ *   events/s at 16-19 us each on a VM (docs/daemon.md, "Steady rate"). The batch term is
+ *   LMDB's part of that churn: each commit mallocs its dirty and overflow pages (the
+ *   batch's blocks and alerts, page-rounded) and frees them after; at full speed (`run
+ *   --once`) a batch holds 2-3 MiB of alerts, the heap 8.4 MiB free at each check, and the
+ *   trim that followed every 2 s was faulted back in by the next commits.
  * So the file-backed part is what one interval touches, and the heap what is in use plus
- * less than TRIM_FREE of free pages for at most TRIM_NS (mallinfo2 counts all arenas). */
+ * less than TRIM_FREE + 2 batches of free pages for at most TRIM_NS (mallinfo2 counts all
+ * arenas). */
 #define RELEASE_NS (2 * WK_NS_PER_SEC)
 #define TRIM_NS (30 * WK_NS_PER_SEC)
 #define TRIM_FREE ((size_t)8 << 20)
@@ -1329,10 +1336,11 @@ static void release_memory(struct wk_store *st, int64_t now)
     if (w->map_addr)
         (void)madvise(w->map_addr, w->map_len, MADV_DONTNEED);
     if (w->tuned_malloc &&
-        (now - w->trim_mono >= TRIM_NS || mallinfo2().fordblks >= TRIM_FREE)) {
+        (now - w->trim_mono >= TRIM_NS || mallinfo2().fordblks >= TRIM_FREE + 2 * w->churn)) {
         w->trim_mono = now;
         (void)malloc_trim(1u << 20);
     }
+    w->churn = 0;
 }
 
 static int commit(struct wk_store *st, bool final)
@@ -1358,6 +1366,11 @@ static int commit(struct wk_store *st, bool final)
         }
         break;
     }
+    const struct side *sd = &w->side;
+    size_t batch = w->sealed_bytes + (sd->open < sd->n ? sd->items[sd->open].off : sd->bytes.len) -
+                   (sd->head < sd->n ? sd->items[sd->head].off : sd->bytes.len);
+    if (batch > w->churn)
+        w->churn = batch;
     w->nsealed = 0;
     w->sealed_bytes = 0;
     side_drop_batch(&w->side);
