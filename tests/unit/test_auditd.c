@@ -516,6 +516,40 @@ WK_TEST(process_table_is_bounded)
     wk__au_attrib_free(a);
 }
 
+/* An evicted process's entry, reused by another, keeps none of its exe, command line or
+ * runtime's container (they count by lengths and a flag, not by NULs written on reuse),
+ * and the least recently used of a set goes first. */
+WK_TEST(process_table_reuses_entries_clean)
+{
+    struct wk__au_attrib *a = wk__au_attrib_new(4, false); /* one set of four */
+    WK_ASSERT(a != NULL);
+    const struct wk_str args[] = { { "runc", 4 }, { "create", 6 }, { CID, 64 } };
+    WK_ASSERT_STR_EQ(wk__au_attrib_event(a, 10, 1, true, "/usr/sbin/runc", 14, args, 3), "");
+    const struct wk__au_proc *e = wk__au_attrib_get(a, 10);
+    WK_ASSERT(e != NULL && e->has_rt_cid && e->runtime);
+    WK_ASSERT_INT_EQ(e->exelen, 14);
+    WK_ASSERT_STR_EQ(e->exe, "/usr/sbin/runc");
+    WK_ASSERT_INT_EQ(e->cmdlen, 76);
+    /* its child is the container's process */
+    WK_ASSERT_STR_EQ(wk__au_attrib_event(a, 11, 10, false, NULL, 0, NULL, 0), CID);
+    (void)wk__au_attrib_event(a, 12, 1, false, "/bin/a", 6, NULL, 0);
+    (void)wk__au_attrib_event(a, 13, 1, false, "/bin/b", 6, NULL, 0);
+    WK_ASSERT_INT_EQ(wk__au_attrib_count(a), 4);
+    WK_ASSERT(wk__au_attrib_get(a, 11) != NULL); /* 10 is now the least recently used */
+    (void)wk__au_attrib_event(a, 20, 1, false, NULL, 0, NULL, 0); /* evicts 10 */
+    WK_ASSERT(wk__au_attrib_get(a, 10) == NULL);
+    e = wk__au_attrib_get(a, 20);
+    WK_ASSERT(e != NULL);
+    WK_ASSERT(!e->has_rt_cid && !e->runtime);
+    WK_ASSERT_INT_EQ(e->exelen, 0);
+    WK_ASSERT_INT_EQ(e->cmdlen, 0);
+    WK_ASSERT_STR_EQ(e->cid, "");
+    /* a child of the reused entry inherits nothing of the evicted runtime */
+    WK_ASSERT_STR_EQ(wk__au_attrib_event(a, 21, 20, false, NULL, 0, NULL, 0), "");
+    WK_ASSERT_INT_EQ(wk__au_attrib_count(a), 4);
+    wk__au_attrib_free(a);
+}
+
 /* A sink that takes events (submit_take, as the pipeline does) or refuses them all, and
  * records the value of "n" and the cursor of each event it took. */
 struct pend_sink {

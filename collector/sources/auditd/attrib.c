@@ -18,8 +18,18 @@
 
 #define WAYS 4
 
+/* The pids of a set and their last touch, apart from the entries: a lookup (each event
+ * makes two or three) reads one 32-byte tag (2048 sets: 64 KiB, that stay cached) instead
+ * of the first line of up to four 560-byte entries, which miss the cache when processes
+ * come and go (a run of 200,000 events of 122,000 pids spent 2.6% of its time on them). */
+struct au_tags {
+    int32_t pid[WAYS];
+    uint32_t stamp[WAYS]; /* last touch, for eviction */
+};
+
 struct wk__au_attrib {
     struct wk__au_proc *t;
+    struct au_tags *tags; /* by set */
     size_t nsets; /* power of two */
     size_t count;
     uint32_t clock;
@@ -36,10 +46,15 @@ struct wk__au_attrib *wk__au_attrib_new(size_t cap, bool use_proc)
     while (sets * WAYS < cap)
         sets <<= 1;
     a->t = wk_new0(struct wk__au_proc, sets * WAYS);
-    if (!a->t) {
+    a->tags = aligned_alloc(64, sets * sizeof(struct au_tags) < 64 ? 64
+                                                                    : sets * sizeof(struct au_tags));
+    if (!a->t || !a->tags) {
+        free(a->t);
+        free(a->tags);
         free(a);
         return NULL;
     }
+    memset(a->tags, 0, sets * sizeof(struct au_tags));
     a->nsets = sets;
     a->use_proc = use_proc;
     a->proc_root = "/proc";
@@ -51,6 +66,7 @@ struct wk__au_attrib *wk__au_attrib_free(struct wk__au_attrib *a)
     if (!a)
         return NULL;
     free(a->t);
+    free(a->tags);
     free(a);
     return NULL;
 }
@@ -65,21 +81,22 @@ size_t wk__au_attrib_count(const struct wk__au_attrib *a)
     return a->count;
 }
 
-static struct wk__au_proc *set_of(struct wk__au_attrib *a, int32_t pid)
+static size_t set_of(const struct wk__au_attrib *a, int32_t pid)
 {
     uint32_t h = (uint32_t)pid * 2654435761u;
-    return &a->t[(h >> 8 & (a->nsets - 1)) * WAYS];
+    return h >> 8 & (a->nsets - 1);
 }
 
 static struct wk__au_proc *lookup(struct wk__au_attrib *a, int32_t pid)
 {
     if (pid <= 0)
         return NULL;
-    struct wk__au_proc *s = set_of(a, pid);
+    size_t set = set_of(a, pid);
+    struct au_tags *tg = &a->tags[set];
     for (int i = 0; i < WAYS; i++) {
-        if (s[i].pid == pid) {
-            s[i].stamp = ++a->clock;
-            return &s[i];
+        if (tg->pid[i] == pid) {
+            tg->stamp[i] = ++a->clock;
+            return &a->t[set * WAYS + (size_t)i];
         }
     }
     return NULL;
@@ -88,23 +105,30 @@ static struct wk__au_proc *lookup(struct wk__au_attrib *a, int32_t pid)
 /* A fresh entry for pid, evicting the least recently used of its set. */
 static struct wk__au_proc *insert(struct wk__au_attrib *a, int32_t pid)
 {
-    struct wk__au_proc *s = set_of(a, pid), *victim = &s[0];
+    size_t set = set_of(a, pid);
+    struct au_tags *tg = &a->tags[set];
+    int v = 0;
     for (int i = 0; i < WAYS; i++) {
-        if (s[i].pid == 0) {
-            victim = &s[i];
+        if (tg->pid[i] == 0) {
+            v = i;
             a->count++;
             break;
         }
-        if (s[i].stamp < victim->stamp)
-            victim = &s[i];
+        if (tg->stamp[i] < tg->stamp[v])
+            v = i;
     }
-    /* (the strings are read up to their NUL: emptied, not zeroed through) */
+    tg->pid[v] = pid;
+    tg->stamp[v] = ++a->clock;
+    struct wk__au_proc *victim = &a->t[set * WAYS + (size_t)v];
+    /* (the strings count by their lengths and flag: emptied, not zeroed through) */
     victim->ppid = 0;
     victim->runtime = false;
     victim->proc_checked = false;
-    victim->cid[0] = victim->rt_cid[0] = victim->exe[0] = victim->cmd[0] = 0;
+    victim->has_rt_cid = false;
+    victim->exelen = 0;
+    victim->cmdlen = 0;
+    victim->cid[0] = 0;
     victim->pid = pid;
-    victim->stamp = ++a->clock;
     return victim;
 }
 
@@ -216,12 +240,13 @@ static bool is_runtime(const char *exe, size_t len)
 #undef IS
 }
 
-static void set_str(char *dst, size_t dstsz, const char *s, size_t len)
+static void set_exe(struct wk__au_proc *e, const char *s, size_t len)
 {
-    if (len >= dstsz)
-        len = dstsz - 1;
-    memcpy(dst, s, len);
-    dst[len] = 0;
+    if (len >= sizeof(e->exe))
+        len = sizeof(e->exe) - 1;
+    memcpy(e->exe, s, len);
+    e->exe[len] = 0;
+    e->exelen = (uint8_t)strlen(e->exe); /* (a decoded exe may hold a NUL: read up to it) */
 }
 
 /* The container id a runtime was started for: "-id <id>", or an argument that is (or
@@ -272,8 +297,9 @@ const char *wk__au_attrib_event(struct wk__au_attrib *a, int32_t pid, int32_t pp
 {
     if (pid <= 0)
         return "";
-    bool rt = exe && is_runtime(exe, exelen);
     struct wk__au_proc *e = lookup(a, pid);
+    /* (only a new process and an execve ask whether it is a runtime) */
+    const bool rt = (!e || execve) && exe && is_runtime(exe, exelen);
     if (!e) {
         /* copy what we inherit first: inserting may evict the parent's slot */
         const struct wk__au_proc *par = lookup(a, ppid);
@@ -285,37 +311,42 @@ const char *wk__au_attrib_event(struct wk__au_attrib *a, int32_t pid, int32_t pp
         bool prun = false;
         if (par) {
             memcpy(pcid, par->cid, 65);
-            memcpy(prt, par->rt_cid, 65);
+            if (par->has_rt_cid)
+                memcpy(prt, par->rt_cid, 65);
             prun = par->runtime;
         }
         e = insert(a, pid);
         e->ppid = ppid;
         e->runtime = rt;
         if (exe)
-            set_str(e->exe, sizeof(e->exe), exe, exelen);
+            set_exe(e, exe, exelen);
         if (pcid[0])
             memcpy(e->cid, pcid, 65);
         else if (prun && prt[0] && !rt)
             memcpy(e->cid, prt, 65);
-        if (rt && prt[0])
+        if (rt && prt[0]) {
             memcpy(e->rt_cid, prt, 65);
+            e->has_rt_cid = true;
+        }
     } else if (ppid > 0) {
         e->ppid = ppid;
     }
     if (execve) {
         if (rt) {
             char id[65];
-            if (args_cid(args, nargs, id))
+            if (args_cid(args, nargs, id)) {
                 memcpy(e->rt_cid, id, 65);
+                e->has_rt_cid = true;
+            }
             e->runtime = true;
         } else {
             /* runc init becoming the container's process: the container it was made for */
-            if (e->runtime && e->rt_cid[0] && !e->cid[0])
+            if (e->runtime && e->has_rt_cid && e->rt_cid[0] && !e->cid[0])
                 memcpy(e->cid, e->rt_cid, 65);
             e->runtime = false;
         }
         if (exe)
-            set_str(e->exe, sizeof(e->exe), exe, exelen);
+            set_exe(e, exe, exelen);
         size_t o = 0;
         for (size_t i = 0; i < nargs && o + 1 < sizeof(e->cmd); i++) {
             if (i)
@@ -327,6 +358,7 @@ const char *wk__au_attrib_event(struct wk__au_attrib *a, int32_t pid, int32_t pp
             o += l;
         }
         e->cmd[o] = 0;
+        e->cmdlen = (uint16_t)strlen(e->cmd); /* (as for exe) */
     }
     if (a->use_proc && !e->cid[0] && !e->proc_checked && !e->runtime)
         read_proc_cgroup(a, e);

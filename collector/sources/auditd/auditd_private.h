@@ -162,14 +162,20 @@ static inline const struct wk__au_name *wk__au_name_find(uint32_t hash, const ch
 
 /* ---- attrib.c: process table and container attribution ---- */
 
+/* One process. What every event reads or a new entry writes comes first (the process
+ * table is larger than the caches: a new entry writes its first line and its exe only);
+ * exe, rt_cid and cmd are valid up to their lengths / flag, not by a NUL a new entry would
+ * have to write into lines it otherwise leaves alone. */
 struct wk__au_proc {
     int32_t pid, ppid;
-    uint32_t stamp;      /* last touch, for eviction */
     bool runtime;        /* runc, crun, containerd-shim, conmon */
     bool proc_checked;   /* /proc/PID/cgroup already read */
+    bool has_rt_cid;     /* rt_cid is set */
+    uint8_t exelen;      /* exe's length (NUL-terminated when not 0) */
+    uint16_t cmdlen;     /* cmd's length (NUL-terminated when not 0) */
     char cid[65];        /* container this process runs in ("" none) */
-    char rt_cid[65];     /* runtime processes: the container they manage */
     char exe[160];
+    char rt_cid[65];     /* runtime processes: the container they manage */
     char cmd[256];       /* command line, truncated */
 };
 

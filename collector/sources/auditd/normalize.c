@@ -1051,14 +1051,14 @@ int wk__au_normalize(struct wk_parser *p, const struct wk__au_slot *s)
         const struct wk__au_proc *par =
             fx.ppid > 0 ? wk__au_attrib_get(p->attrib, (int32_t)fx.ppid) : NULL;
         if (par) {
-            if (par->exe[0] && !(pimage.s = wk_arena_strndup(wk_event_arena(p->ev), par->exe,
-                                                             strlen(par->exe))))
+            if (par->exelen && !(pimage.s = wk_arena_strndup(wk_event_arena(p->ev), par->exe,
+                                                             par->exelen)))
                 return -ENOMEM;
-            pimage.len = pimage.s ? strlen(pimage.s) : 0;
-            if (par->cmd[0] && !(pcmd.s = wk_arena_strndup(wk_event_arena(p->ev), par->cmd,
-                                                           strlen(par->cmd))))
+            pimage.len = pimage.s ? par->exelen : 0;
+            if (par->cmdlen && !(pcmd.s = wk_arena_strndup(wk_event_arena(p->ev), par->cmd,
+                                                           par->cmdlen)))
                 return -ENOMEM;
-            pcmd.len = pcmd.s ? strlen(pcmd.s) : 0;
+            pcmd.len = pcmd.s ? par->cmdlen : 0;
         }
         if ((rc = add_wstr_m(ev, &K_PEXE, pimage, true)) < 0)
             return rc;
