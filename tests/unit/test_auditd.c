@@ -1039,6 +1039,53 @@ WK_TEST(lexer_hints_are_the_last_records_names_and_values_stop_at_the_end)
     wk__au_fields_fini(&fs);
 }
 
+WK_TEST(lexer_execve_argument_names_by_number)
+{
+    /* EXECVE's a<N>= names are found from N (no hash, no table probe): their name entry
+     * below a128, N + 1 in argp1 past it, and the hash of their bytes either way; names that
+     * are not canonical (a leading zero, past a1023, a suffix) take the ordinary path, and
+     * other types never take this one. */
+    wk__au_names_init();
+    static const char b[] = "argc=9 a0=\"x\" a7=y a127=z a128=\"w\" a1023=v a1024=u a01=t "
+                            "a2_len=4 a2[0]=ab a=s";
+    static const struct {
+        const char *k;
+        bool nm;
+        unsigned argp1; /* when !nm */
+    } want[] = {
+        { "argc", true, 0 }, { "a0", true, 0 },     { "a7", true, 0 },
+        { "a127", true, 0 }, { "a128", false, 129 }, { "a1023", false, 1024 },
+        { "a1024", false, 0 }, { "a01", false, 0 }, { "a2_len", false, 0 },
+        { "a2[0]", false, 0 }, { "a", false, 0 },
+    };
+    struct wk__au_fields fs;
+    memset(&fs, 0, sizeof(fs));
+    for (int pass = 0; pass < 3; pass++) { /* no hints, then hinted, then another type */
+        const int typeno = pass < 2 ? 1309 : 1300;
+        lex_body(&fs, b, strlen(b), typeno);
+        WK_ASSERT_UINT_EQ(fs.n, WK_ARRAY_SIZE(want));
+        for (size_t i = 0; i < fs.n; i++) {
+            const struct wk__au_field *f = &fs.f[i];
+            WK_ASSERT_MEM_EQ(f->k, f->klen, want[i].k, strlen(want[i].k));
+            WK_ASSERT_UINT_EQ(f->khash, wk_key_hash(f->k, f->klen));
+            WK_ASSERT_INT_EQ(f->nm != NULL, want[i].nm);
+            if (f->nm) {
+                WK_ASSERT_MEM_EQ(f->nm->key.name, f->nm->key.len, f->k, f->klen);
+                unsigned n = 0;
+                bool arg = sscanf(want[i].k, "a%u", &n) == 1 && !strchr(want[i].k, '_');
+                WK_ASSERT_UINT_EQ(f->nm->argp1, arg ? n + 1 : 0);
+            } else if (typeno == 1309) {
+                WK_ASSERT_UINT_EQ(f->argp1, want[i].argp1);
+            } else {
+                WK_ASSERT_UINT_EQ(f->argp1, 0);
+            }
+        }
+        WK_ASSERT_MEM_EQ(fs.f[4].v, fs.f[4].vlen, "w", 1);
+        WK_ASSERT_MEM_EQ(fs.f[5].v, fs.f[5].vlen, "v", 1);
+    }
+    wk__au_fields_fini(&fs);
+}
+
 WK_TEST(long_execve_record_keeps_every_field)
 {
     /* A record of many fields sizes the event's table before they are added (one resize,

@@ -33,6 +33,7 @@ struct wk__au_field {
     uint8_t form;     /* enum wk__au_form */
     bool enriched;    /* after the 0x1d separator (ENRICHED format's interpretations) */
     bool nested;      /* inside msg='...' */
+    uint16_t argp1;   /* nm == NULL: EXECVE's a<N> (N + 1, N < WK_AU_ARG_KEYS), else 0 */
 };
 
 struct wk__au_hdr {
@@ -132,6 +133,7 @@ struct wk__au_name {
     bool enc, enc_execve;             /* wk__au_is_encoded_field() in other records, EXECVE */
     uint8_t fact;                     /* enum wk__au_fact */
     bool plain; /* no fact, no id, not hex outside EXECVE: normalize.c takes it as logged */
+    uint16_t argp1; /* EXECVE's a<N>: N + 1, else 0 */
 };
 
 /** Build the table (idempotent, thread-safe; the parser's creation calls it). */
@@ -139,6 +141,11 @@ void wk__au_names_init(void);
 /** The static key of EXECVE argument name a<idx> (also past the table's a127), or NULL
  * beyond the names kept (a1023); after wk__au_names_init. */
 const struct wk_key *wk__au_arg_key(size_t idx);
+#define WK_AU_NAME_ARGS 128  /* EXECVE a0..a127 are in the name table */
+#define WK_AU_ARG_KEYS 1024  /* a0..a1023 have static keys */
+/* (after wk__au_names_init) the names a0..a127, and the keys of a0..a1023 */
+extern const struct wk__au_name *wk__au_arg_names[WK_AU_NAME_ARGS];
+extern struct wk_key wk__au_arg_keys[WK_AU_ARG_KEYS];
 #define WK_AU_NAME_TAB 2048 /* power of two, at most a quarter full */
 extern const struct wk__au_name *wk__au_name_tab[WK_AU_NAME_TAB];
 

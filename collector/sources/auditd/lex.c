@@ -332,8 +332,9 @@ static inline const struct wk__au_name *find_name(uint32_t hash, const char *k, 
 /* One body, two copies (nested or not, a constant in each): the checks of the other case
  * drop out of the loop. */
 static inline __attribute__((always_inline)) ssize_t
-lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
-         const struct wk__au_hints *hint, struct wk__au_hints *hw, struct wk__au_fields *out)
+lex_list(const char *s, size_t i, size_t len, const bool nested, const bool execve,
+         bool *enriched, const struct wk__au_hints *hint, struct wk__au_hints *hw,
+         struct wk__au_fields *out)
 {
     const unsigned name_stop = nested ? 1u | 2u | 4u : 1u | 2u;
     const unsigned value_stop = nested ? 1u | 4u : 1u;
@@ -394,6 +395,33 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
                 goto value;
             }
         }
+        if (!nested && execve && c == 'a') {
+            /* EXECVE's a<N>= (canonical: no leading zero, N < WK_AU_ARG_KEYS): its name and
+             * key from N, without hashing it or probing the table; a long command line's
+             * arguments are past the hints (and a127, the table's last) */
+            size_t j = i + 1;
+            unsigned idx = 0, d = j < len ? (unsigned)(u[j] - '0') : 10u;
+            if (d < 10u && !(d == 0 && j + 1 < len && u[j + 1] != '=')) {
+                do {
+                    idx = idx * 10 + d;
+                    j++;
+                } while (j < len && idx < WK_AU_ARG_KEYS && (d = (unsigned)(u[j] - '0')) < 10u);
+                if (j < len && u[j] == '=' && idx < WK_AU_ARG_KEYS) {
+                    if (out->n == out->cap && grow(out) < 0)
+                        return -ENOMEM;
+                    f = &out->f[out->n];
+                    f->k = s + k0;
+                    f->klen = (uint32_t)(j - k0);
+                    f->nm = idx < WK_AU_NAME_ARGS ? wk__au_arg_names[idx] : NULL;
+                    f->khash = wk__au_arg_keys[idx].hash;
+                    f->argp1 = (uint16_t)(idx + 1);
+                    f->enriched = enr;
+                    f->nested = false;
+                    i = j;
+                    goto value;
+                }
+            }
+        }
         /* the name, hashed on the way (FNV-1a, as wk_key_hash) */
         uint32_t h = 2166136261u;
         while (i < len && !(lex_class[u[i]] & (name_stop | 8u))) {
@@ -420,6 +448,7 @@ lex_list(const char *s, size_t i, size_t len, const bool nested, bool *enriched,
         f->k = s + k0;
         f->klen = (uint32_t)(i - k0);
         f->khash = h;
+        f->argp1 = 0;
         f->enriched = enr;
         f->nested = nested;
         if (nested && f->klen > 1 && f->k[0] == '(') { /* old PAM format: "(hostname=?, " */
@@ -488,7 +517,7 @@ static __attribute__((noinline)) ssize_t lex_nested(const char *s, size_t i, siz
                                                     struct wk__au_hints *hw,
                                                     struct wk__au_fields *out)
 {
-    return lex_list(s, i, len, true, enriched, hint, hw, out);
+    return lex_list(s, i, len, true, false, enriched, hint, hw, out);
 }
 
 int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
@@ -498,8 +527,8 @@ int wk__au_lex_fields(const char *line, size_t len, size_t body, int typeno,
     struct wk__au_hints *hint = &out->hints[(unsigned)typeno % WK_AU_HINT_TYPES];
     static const struct wk__au_hints none;
     out->n = 0;
-    ssize_t r = lex_list(line, body, len, false, &enriched, hint->typeno == typeno ? hint : &none,
-                         hint, out);
+    ssize_t r = lex_list(line, body, len, false, typeno == 1309 /* EXECVE */, &enriched,
+                         hint->typeno == typeno ? hint : &none, hint, out);
     /* the names lex_list wrote over the hints are this record's: the next one's hints */
     hint->typeno = r < 0 ? -1 : typeno;
     hint->n = out->n < WK_AU_HINT_FIELDS ? (unsigned)out->n : WK_AU_HINT_FIELDS;

@@ -546,9 +546,11 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
             continue;
         }
         if (is_execve && f->k[0] == 'a') {
-            const char *rest;
-            long idx = arg_index(f, &rest);
-            size_t restlen = idx >= 0 ? (size_t)(f->k + f->klen - rest) : 0;
+            /* a<N> as the lexer found it (by name or by N), else parsed here */
+            const unsigned ap = nm ? nm->argp1 : f->argp1;
+            const char *rest = NULL;
+            long idx = ap ? (long)ap - 1 : arg_index(f, &rest);
+            size_t restlen = idx >= 0 && !ap ? (size_t)(f->k + f->klen - rest) : 0;
             if (idx >= 0 && restlen == 4 && memcmp(rest, "_len", 4) == 0) {
                 bool ok;
                 int64_t l = to_i64(f->v, f->vlen, &ok);
