@@ -132,6 +132,19 @@ static struct wk__au_proc *insert(struct wk__au_attrib *a, int32_t pid)
     return victim;
 }
 
+void wk__au_attrib_prefetch(const struct wk__au_attrib *a, int32_t pid)
+{
+    if (pid <= 0)
+        return;
+    const size_t set = set_of(a, pid);
+    __builtin_prefetch(&a->tags[set], 1, 3);
+    /* the first line of each way: the one this pid has or will have (an insert writes it) */
+    for (size_t i = 0; i < WAYS; i++) {
+        const char *e = (const char *)&a->t[set * WAYS + i];
+        __builtin_prefetch(e, 1, 3);
+    }
+}
+
 const struct wk__au_proc *wk__au_attrib_get(struct wk__au_attrib *a, int32_t pid)
 {
     return lookup(a, pid);

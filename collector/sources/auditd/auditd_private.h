@@ -190,6 +190,9 @@ struct wk__au_attrib;
 /** A process table of at most `cap` processes (rounded up to a power of two). */
 struct wk__au_attrib *wk__au_attrib_new(size_t cap, bool use_proc);
 struct wk__au_attrib *wk__au_attrib_free(struct wk__au_attrib *a);
+/** Start loading what wk__au_attrib_event(pid) will read and write (the table is larger
+ * than the caches: an event's process is mostly a miss). */
+void wk__au_attrib_prefetch(const struct wk__au_attrib *a, int32_t pid);
 /** The entry for pid, NULL when unknown. Borrowed until the next call. */
 const struct wk__au_proc *wk__au_attrib_get(struct wk__au_attrib *a, int32_t pid);
 /**

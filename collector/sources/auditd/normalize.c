@@ -702,6 +702,9 @@ static int add_record(struct wk_parser *p, const char *line, const struct wk__au
                 int64_t x = to_i64(v, vlen, &ok);
                 if (ok)
                     fx->pid = x;
+                /* its process table entry is used after the last record */
+                if (ok && x > 0 && x <= INT32_MAX && p->attrib)
+                    wk__au_attrib_prefetch(p->attrib, (int32_t)x);
             }
             break;
         case WK_AU_F_PPID:
