@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "watchkeeper/error.h"
+
 #include "../../collector/sources/auditd/auditd_private.h"
 #include "../../collector/sources/auditd/source_private.h"
 #include "auditd_util.h"
@@ -1037,6 +1039,43 @@ WK_TEST(lexer_hints_are_the_last_records_names_and_values_stop_at_the_end)
         }
     }
     wk__au_fields_fini(&fs);
+}
+
+WK_TEST(header_stamps_in_a_row)
+{
+    /* The header reuses the last stamp (the same text) and the last stamp's seconds (the
+     * same seconds text): each stamp of this sequence, read after the one before it, is
+     * what it says; seconds that differ in any digit, or in length, are parsed. */
+    static const struct {
+        const char *line;
+        int64_t ts_ns;
+        uint64_t serial;
+    } seq[] = {
+        { "type=SYSCALL msg=audit(1700000000.001:10): a=1", 1700000000001000000, 10 },
+        { "type=PATH msg=audit(1700000000.001:10): a=1", 1700000000001000000, 10 },
+        { "type=SYSCALL msg=audit(1700000000.002:11): a=1", 1700000000002000000, 11 },
+        { "type=SYSCALL msg=audit(1700000001.002:12): a=1", 1700000001002000000, 12 },
+        { "type=SYSCALL msg=audit(1800000001.5:13): a=1", 1800000001500000000, 13 },
+        { "type=SYSCALL msg=audit(1800000001.25:9): a=1", 1800000001250000000, 9 },
+        { "type=SYSCALL msg=audit(180000000.25:9): a=1", 180000000250000000, 9 },
+        { "type=SYSCALL msg=audit(12.000:7): a=1", 12000000000, 7 },
+        { "type=SYSCALL msg=audit(12.001:8): a=1", 12001000000, 8 },
+        { "node=n1 type=SYSCALL msg=audit(1700000000.001:10): a=1", 1700000000001000000, 10 },
+    };
+    for (size_t i = 0; i < WK_ARRAY_SIZE(seq); i++) {
+        struct wk__au_hdr h;
+        const char *reason = NULL;
+        WK_ASSERT_INT_EQ(wk__au_lex_header(seq[i].line, strlen(seq[i].line), &h, &reason), 0);
+        if (h.ts_ns != seq[i].ts_ns || h.serial != seq[i].serial)
+            WK_FAIL("%s: ts %lld serial %llu", seq[i].line, (long long)h.ts_ns,
+                    (unsigned long long)h.serial);
+        WK_ASSERT_MEM_EQ(seq[i].line + h.body, strlen(seq[i].line) - h.body, " a=1", 4);
+    }
+    /* a stamp whose seconds match the last one's but whose fraction is not a number */
+    struct wk__au_hdr h;
+    const char *reason = NULL;
+    static const char bad[] = "type=SYSCALL msg=audit(1700000000.x:9): a=1";
+    WK_ASSERT_INT_EQ(wk__au_lex_header(bad, strlen(bad), &h, &reason), WK_EPARSE);
 }
 
 WK_TEST(lexer_execve_argument_names_by_number)

@@ -153,6 +153,8 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
         size_t len;
         int64_t ts_ns;
         uint64_t serial;
+        uint64_t sec;  /* its seconds, and their digits and '.' (8 to 16 bytes, else 0) */
+        size_t seclen;
     } last;
     if (last.len && len - i >= last.len && memcmp(s + i, last.text, last.len) == 0) {
         h->ts_ns = last.ts_ns;
@@ -162,12 +164,33 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
     }
     uint64_t sec = 0, frac = 0, serial = 0;
     size_t d0 = i;
-    i = digits(s, i, len, 12, &sec);
-    if (i == d0 || i >= len || s[i] != '.') {
-        *reason = "bad timestamp in msg=audit(...)";
-        return WK_EPARSE;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* A new event, mostly in the same second as the last stamp: its seconds and '.' are
+     * compared as two words (overlapping) instead of parsed. */
+    const size_t sl = last.seclen;
+    bool same_sec = false;
+    if (sl && len - i >= sl) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, s + i, 8);
+        memcpy(&a1, s + i + sl - 8, 8);
+        memcpy(&b0, last.text, 8);
+        memcpy(&b1, last.text + sl - 8, 8);
+        same_sec = ((a0 ^ b0) | (a1 ^ b1)) == 0;
     }
-    i++;
+    if (same_sec) {
+        sec = last.sec;
+        i += sl;
+    } else
+#endif
+    {
+        i = digits(s, i, len, 12, &sec);
+        if (i == d0 || i >= len || s[i] != '.') {
+            *reason = "bad timestamp in msg=audit(...)";
+            return WK_EPARSE;
+        }
+        i++;
+    }
+    const size_t seclen = i - d0; /* (with the '.') */
     size_t f0 = i;
     i = digits(s, i, len, 9, &frac);
     size_t fd = i - f0;
@@ -191,6 +214,8 @@ int wk__au_lex_header(const char *s, size_t len, struct wk__au_hdr *h, const cha
         last.len = i + 1 - d0;
         last.ts_ns = h->ts_ns;
         last.serial = serial;
+        last.sec = sec;
+        last.seclen = seclen >= 8 && seclen <= 16 ? seclen : 0;
     }
 stamped:
     /* "): " normally; old auditd DAEMON_* records lack the ':' */
