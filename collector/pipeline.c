@@ -157,6 +157,7 @@ struct wk_pipeline {
     uint64_t q_events, q_bytes; /* the queue's counts when the stage opened */
     struct item *spool;         /* pool items lent to the stage */
     size_t nspool, s_last;      /* s_last: events of the previous stage */
+    struct wk_event *pf_ev;     /* the next spool item's event, prefetched (wk_event_prefetch_fill) */
     bool s_pool_dry;            /* the pool had no more to lend this stage */
     uv_check_t check;
     int open_handles;
@@ -250,6 +251,9 @@ static void stage_lend_locked(struct wk_pipeline *p, size_t want)
         it->next = p->spool;
         p->spool = it;
         p->nspool++;
+        /* its event's struct, for wk_event_prefetch_fill one submit ahead of its use */
+        __builtin_prefetch(it->ev, 1);
+        __builtin_prefetch((char *)it->ev + 64, 1);
     }
     if (p->pool_bytes < p->pool_low)
         p->pool_low = p->pool_bytes;
@@ -431,6 +435,8 @@ static int submit_one(struct wk_pipeline *p, struct wk_source *src, struct wk_ev
         p->spool = it->next;
         p->nspool--;
     }
+    struct wk_event *pf = p->pf_ev; /* the event prefetched for this submit, if any */
+    p->pf_ev = NULL;
 
     if (!it || it->curcap < cursor_len) {
         size_t cap = cursor_len > POOL_CUR ? cursor_len : POOL_CUR;
@@ -461,8 +467,17 @@ static int submit_one(struct wk_pipeline *p, struct wk_source *src, struct wk_ev
     if (take) {
         /* The pooled event (committed, its contents no longer needed) becomes the
          * source's empty one; the source's becomes the queued one. */
+        if (pf != it->ev)
+            wk_event_prefetch_fill(it->ev);
         wk_event_reset(it->ev);
         wk_event_swap(it->ev, ev);
+        /* A pooled event comes back cold (the writer's core read it last): the misses of
+         * its reset and refill overlap one submit ahead, while the source parses, instead
+         * of stalling the reset and then the adds one by one. */
+        if (p->spool && p->spool->ev) {
+            p->pf_ev = p->spool->ev;
+            wk_event_prefetch_fill(p->pf_ev);
+        }
     } else {
         if (wk_event_copy(it->ev, ev) < 0) {
             wk_event_free(it->ev);
@@ -1359,6 +1374,12 @@ static void *writer_main(void *arg)
             size_t before = e.n;
             e.cur = i;
             e.ev = evs[i];
+            if (i + 1 < n) {
+                /* The next event's struct, so that the engine's wk_event_prefetch of it
+                 * does not stall on its first load (the loop thread's core wrote it). */
+                __builtin_prefetch(evs[i + 1]);
+                __builtin_prefetch((const char *)evs[i + 1] + 64);
+            }
             int rc = rules->hook.eval_text
                          ? rules->hook.eval_text(rules->hook.ctx, evs[i], collect_text, &e)
                          : rules->hook.eval(rules->hook.ctx, evs[i], collect_alert, &e);

@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include "event_private.h"
+#ifndef WK_PF_ARENA
+#define WK_PF_ARENA 4096
+#endif
+_Static_assert(WK_PF_ARENA <= WK__ARENA_MIN_CHUNK, "the prefetch stays in the chunk");
 #include "watchkeeper/error.h"
 
 struct wk_key WK_KEY_EVENT_MODULE;
@@ -85,6 +89,7 @@ struct wk_event *wk_event_free(struct wk_event *ev)
 void wk_event_reset(struct wk_event *ev)
 {
     ev->ts = 0;
+    ev->last_n = ev->n ? (uint32_t)ev->n : ev->last_n;
     ev->n = 0;
     ev->nrec = 0;
     if (++ev->gen > 0xFFFFu) {
@@ -162,6 +167,36 @@ void wk_event_prefetch(const struct wk_event *ev)
         for (uintptr_t a = e; a > lo + 64; a -= 64)
             __builtin_prefetch((const void *)(a - 64));
         __builtin_prefetch((const void *)lo);
+    }
+}
+
+void wk_event_prefetch_fill(const struct wk_event *ev)
+{
+    if (ev->idx) {
+        const char *p = (const char *)ev->idx;
+        for (size_t o = 0, n = ev->idxcap * sizeof(*ev->idx); o < n; o += 64)
+            __builtin_prefetch(p + o, 1);
+    }
+    size_t n = ev->n ? ev->n : ev->last_n; /* not reset yet, or reset */
+    n = n < ev->cap ? n : ev->cap;
+    const char *p = (const char *)ev->fields;
+    for (size_t o = 0, e = n * sizeof(*ev->fields); o < e; o += 64)
+        __builtin_prefetch(p + o, 1);
+    p = (const char *)ev->hashes;
+    for (size_t o = 0, e = n * sizeof(*ev->hashes); o < e; o += 64)
+        __builtin_prefetch(p + o, 1);
+    /* The arena: the reset reads the headers of the chunk in use and of the first kept
+     * one; the refill writes from the start of the chunk in use (of the oldest when the
+     * last use took several, which would take a walk to find), else of the first kept. */
+    const struct wk_arena_chunk *c = ev->arena.head ? ev->arena.head : ev->arena.free;
+    if (ev->arena.head && ev->arena.free)
+        __builtin_prefetch(ev->arena.free, 1);
+    if (c) {
+        /* its header, then its data: not its size, which would be a load that stalls, but
+         * no more than any chunk holds */
+        p = (const char *)c;
+        for (size_t o = 0; o < sizeof(*c) + WK_PF_ARENA; o += 64)
+            __builtin_prefetch(p + o, 1);
     }
 }
 

@@ -16,6 +16,8 @@ struct wk_arena_chunk {
     _Alignas(8) unsigned char data[];
 };
 
+#define WK__ARENA_MIN_CHUNK 4096u /* the least usable bytes of a chunk */
+
 #define WK_EVENT_MAX_FIELDS 65535u
 #define WK_EVENT_MAX_RECORDS 65535u
 
@@ -37,6 +39,7 @@ struct wk_event {
     size_t room;   /* min(cap, WK_EVENT_MAX_FIELDS), 0 without a table: the add fast path's
                     * one bound check */
     uint32_t gen;  /* 1..65535 */
+    uint32_t last_n; /* n at the last reset: how many field slots a refill likely takes */
     struct wk_arena arena;
 };
 

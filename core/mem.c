@@ -9,7 +9,7 @@
 #include "event_private.h" /* wk__arena_bytes */
 #include "watchkeeper/mem.h"
 
-#define ARENA_MIN_CHUNK 4096u
+#define ARENA_MIN_CHUNK WK__ARENA_MIN_CHUNK
 
 void wk_arena_init(struct wk_arena *a)
 {

@@ -139,6 +139,14 @@ const uint32_t *wk_event_field_hashes(const struct wk_event *ev);
  * No effect on the event; cheap when it is already cached.
  */
 void wk_event_prefetch(const struct wk_event *ev);
+/**
+ * Hint the CPU, with intent to write, to bring in what refilling a reset event touches
+ * first: its whole lookup index (every add probes it: a load that stalls), the field and
+ * hash slots its last use filled and the start of the arena chunk its next allocation
+ * takes. For a sink handing a recycled event back to a source (submit_take): it comes back
+ * cold, last touched on another thread's core. No effect on the event.
+ */
+void wk_event_prefetch_fill(const struct wk_event *ev);
 
 /*
  * Adding fields. The name and bytes are copied into the event's arena. `rec` is 0 for

@@ -650,3 +650,42 @@ WK_TEST(swap_exchanges_contents_and_mem_counts_kept_storage)
     wk_event_free(b);
     wk_event_free(ref);
 }
+
+/* wk_event_prefetch_fill is a hint: on a fresh event, a filled one (several arena chunks,
+ * an index past its first growth), a reset one and a refilled one, the event is the same
+ * after it (contents, storage), and the refill after a reset sees nothing of the last use. */
+WK_TEST(prefetch_fill_changes_nothing)
+{
+    struct wk_event *ev, *ref;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    WK_ASSERT_OK(wk_event_new(&ref));
+    wk_event_prefetch_fill(ev); /* no table, no arena */
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 0);
+    static char big[9000];
+    memset(big, 'y', sizeof(big));
+    for (int i = 0; i < 70; i++) {
+        char nm[16];
+        snprintf(nm, sizeof(nm), "g%d", i);
+        struct wk_key fk = wk_key_init(nm);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &fk, big, (size_t)(i * 97) % sizeof(big)));
+    }
+    WK_ASSERT_OK(wk_event_copy(ref, ev));
+    size_t mem = wk_event_mem(ev);
+    wk_event_prefetch_fill(ev);
+    WK_ASSERT(wk_event_equal(ev, ref));
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), mem);
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 70);
+    wk_event_reset(ev);
+    mem = wk_event_mem(ev);
+    wk_event_prefetch_fill(ev);
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 0);
+    WK_ASSERT_UINT_EQ(wk_event_mem(ev), mem);
+    struct wk_key k = wk_key_init("g3");
+    WK_ASSERT(wk_event_get(ev, 0, &k) == NULL);
+    WK_ASSERT_OK(wk_event_add_str_ref(ev, 0, &k, "z", 1));
+    wk_event_prefetch_fill(ev);
+    WK_ASSERT_UINT_EQ(wk_event_nfields(ev), 1);
+    WK_ASSERT_STR_EQ(wk_event_get_str(ev, &k, NULL), "z");
+    wk_event_free(ev);
+    wk_event_free(ref);
+}
