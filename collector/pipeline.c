@@ -157,7 +157,7 @@ struct wk_pipeline {
     uint64_t q_events, q_bytes; /* the queue's counts when the stage opened */
     struct item *spool;         /* pool items lent to the stage */
     size_t nspool, s_last;      /* s_last: events of the previous stage */
-    struct wk_event *pf_ev;     /* the next spool item's event, prefetched (wk_event_prefetch_fill) */
+    struct wk_event *pf_ev;     /* the next spool item's event, prefetched for its use */
     bool s_pool_dry;            /* the pool had no more to lend this stage */
     uv_check_t check;
     int open_handles;

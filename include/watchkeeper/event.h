@@ -140,11 +140,12 @@ const uint32_t *wk_event_field_hashes(const struct wk_event *ev);
  */
 void wk_event_prefetch(const struct wk_event *ev);
 /**
- * Hint the CPU, with intent to write, to bring in what refilling a reset event touches
- * first: its whole lookup index (every add probes it: a load that stalls), the field and
- * hash slots its last use filled and the start of the arena chunk its next allocation
- * takes. For a sink handing a recycled event back to a source (submit_take): it comes back
- * cold, last touched on another thread's core. No effect on the event.
+ * Hint the CPU, with intent to write, to bring in what resetting and refilling the event
+ * touches first: its whole lookup index (every add probes it: a load that stalls) and the
+ * arena chunk its refill writes first (header, and as many bytes as the last use took, up
+ * to 4 KiB). For a sink that hands recycled events back to a source (submit_take): they
+ * come back cold, last touched on another thread's core. Call it on the next one while
+ * the source fills the current one. No effect on the event; reads only its struct.
  */
 void wk_event_prefetch_fill(const struct wk_event *ev);
 
