@@ -175,11 +175,12 @@ void wk_event_prefetch_fill(const struct wk_event *ev)
     for (size_t o = 0, n = p ? ev->idxcap * sizeof(*ev->idx) : 0; o < n; o += 64)
         __builtin_prefetch(p + o, 1);
     /* Not the field and hash slots: the refill only writes them, and their prefetch
-     * measured no better than the store buffer's misses. The arena: the reset reads the headers of the chunk in use and of the first kept
-     * one; the refill writes from the start of the chunk in use (of the oldest when the
-     * last use took several, which would take a walk to find), about as far as the last
-     * use did, else (reset already) from the start of the first kept one. Bounds from the
-     * event's struct alone: a chunk's size would be a load that stalls. */
+     * measured no better than the store buffer's misses. The arena: the reset reads the
+     * headers of the chunk in use and of the first kept one; the refill writes from the
+     * start of the chunk in use (of the oldest when the last use took several, which
+     * would take a walk to find), about as far as the last use did, else (reset already)
+     * from the start of the first kept one. Bounds from the event's struct alone: a
+     * chunk's size would be a load that stalls. */
     const struct wk_arena_chunk *c = ev->arena.head;
     size_t used = PF_ARENA;
     if (c) {
