@@ -9,11 +9,12 @@
 #include <string.h>
 
 #include "event_private.h"
+#include "watchkeeper/error.h"
+
 /* Arena bytes wk_event_prefetch_fill asks for at most: the first chunk's, where 97% of
  * audit events fit. */
 #define PF_ARENA 4096u
 _Static_assert(PF_ARENA <= WK__ARENA_MIN_CHUNK, "the prefetch stays in the chunk");
-#include "watchkeeper/error.h"
 
 struct wk_key WK_KEY_EVENT_MODULE;
 struct wk_key WK_KEY_EVENT_ACTION;
