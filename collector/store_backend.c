@@ -91,6 +91,15 @@ static int sb_commit(void *ctx, const struct wk_batch *b)
          * a batch (a block sealed), and that commit must hold exactly the cursor of the
          * last event it holds, or a crash would replay what it committed. */
         const struct wk_batch_cursor *bc = b->event_cursors ? &b->event_cursors[i] : NULL;
+        /* The rules read the whole batch before: a batch's events (MiBs) left the cache
+         * since. The next event's fields, hashes and bytes come in while this one is
+         * encoded, and the struct of the one after (wk_event_prefetch reads it). */
+        if (i + 2 < b->nevents) {
+            __builtin_prefetch(b->events[i + 2]);
+            __builtin_prefetch((const char *)b->events[i + 2] + 64);
+        }
+        if (i + 1 < b->nevents)
+            wk_event_prefetch(b->events[i + 1]);
         struct wk_store_cursor c = { bc ? bc->instance : NULL, bc ? bc->data : NULL,
                                      bc ? bc->len : 0 };
         int rc = wk_store_add(s->st, b->events[i], c.len ? &c : NULL, &s->refs[i]);
