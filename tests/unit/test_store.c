@@ -676,19 +676,26 @@ static void del_last_and_head(MDB_txn *txn, MDB_dbi blocks, MDB_dbi meta)
     WK_ASSERT_INT_EQ(mdb_put(txn, meta, &hk, &hv, 0), 0);
 }
 
-static void build_chain(const char *dir, struct wk_store_opts *o)
+/* The store at dir with n events added (make_event, 1 s apart), flushed. */
+static struct wk_store *open_filled(const char *dir, const struct wk_store_opts *o, int n)
 {
     init_cids();
     struct wk_store *st;
     WK_ASSERT_OK(wk_store_open(&st, dir, o));
     struct wk_event *ev;
     WK_ASSERT_OK(wk_event_new(&ev));
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < n; i++) {
         make_event(ev, 1000000000LL * (i + 1));
         WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
     }
-    wk_store_close(st);
     wk_event_free(ev);
+    WK_ASSERT_OK(wk_store_flush(st));
+    return st;
+}
+
+static void build_chain(const char *dir, struct wk_store_opts *o)
+{
+    wk_store_close(open_filled(dir, o, 400));
 }
 
 static int verify_dir(const char *dir, struct wk_store_verify_result *res)
@@ -815,21 +822,11 @@ WK_TEST(verify_blocks_links_to_the_stored_predecessor)
  * they are byte for byte as written; an altered value is decompressed and checked in full. */
 WK_TEST(verify_blocks_on_the_writer_checks_altered_values_in_full)
 {
-    init_cids();
     struct wk_store_opts o = test_opts();
     o.block_raw_max = 4096;
     struct wk_store_verify_result res;
     const char *d = store_dir("vw");
-    struct wk_store *st;
-    WK_ASSERT_OK(wk_store_open(&st, d, &o));
-    struct wk_event *ev;
-    WK_ASSERT_OK(wk_event_new(&ev));
-    for (int i = 0; i < 400; i++) {
-        make_event(ev, 1000000000LL * (i + 1));
-        WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
-    }
-    wk_event_free(ev);
-    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store *st = open_filled(d, &o, 400);
     WK_ASSERT_OK(wk_store_verify_blocks(st, 0, &res));
     uint64_t n = res.blocks;
     WK_ASSERT(n >= 8);
@@ -1045,19 +1042,8 @@ WK_TEST(records_hash_is_sha256_of_the_block_bytes)
 
     /* A store of one small block: its header names SHA-256, and the hash is sha256sum's. */
     wk__records_alg = WK__RH_SHA256;
-    init_cids();
     struct wk_store_opts o = test_opts();
-    const char *d = store_dir("sha");
-    struct wk_store *st;
-    WK_ASSERT_OK(wk_store_open(&st, d, &o));
-    struct wk_event *ev;
-    WK_ASSERT_OK(wk_event_new(&ev));
-    for (int i = 0; i < 5; i++) {
-        make_event(ev, 1000000000LL * (i + 1));
-        WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
-    }
-    wk_event_free(ev);
-    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store *st = open_filled(store_dir("sha"), &o, 5);
     MDB_txn *txn;
     WK_ASSERT_OK(wk__store_rdtxn(st, &txn));
     uint8_t kb[8];
@@ -1168,17 +1154,8 @@ WK_TEST(records_hash_follows_the_cpu_when_not_forced)
 #endif
     WK_ASSERT_INT_EQ(wk__records_alg, WK__RH_AUTO);
     WK_ASSERT(wk__records_sha256() == want);
-    init_cids();
     struct wk_store_opts o = test_opts();
-    const char *d = store_dir("auto");
-    struct wk_store *st;
-    WK_ASSERT_OK(wk_store_open(&st, d, &o));
-    struct wk_event *ev;
-    WK_ASSERT_OK(wk_event_new(&ev));
-    make_event(ev, 1000000000LL);
-    WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
-    wk_event_free(ev);
-    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store *st = open_filled(store_dir("auto"), &o, 1);
     MDB_txn *txn;
     WK_ASSERT_OK(wk__store_rdtxn(st, &txn));
     uint8_t kb[8];
