@@ -43,15 +43,13 @@ static const char *const known[] = {
     "INODE_GID", "OBJ_UID", "OBJ_GID", "SAUID", "NEW_GID", "OLD-AUID",
 };
 
-#define NAME_ARGS WK_AU_NAME_ARGS /* EXECVE a0..a127 in the table */
-#define ARG_KEYS WK_AU_ARG_KEYS   /* EXECVE a0..a1023 as static keys (long command lines) */
 #define NAME_MAX_N 512
 
 static struct wk__au_name names[NAME_MAX_N];
 static size_t nnames;
-static char argnames[ARG_KEYS][6];
-struct wk_key wk__au_arg_keys[ARG_KEYS];
-const struct wk__au_name *wk__au_arg_names[NAME_ARGS];
+static char argnames[WK_AU_ARG_KEYS][6];
+struct wk_key wk__au_arg_keys[WK_AU_ARG_KEYS];
+const struct wk__au_name *wk__au_arg_names[WK_AU_NAME_ARGS];
 static char uppers[64][16];
 static size_t nuppers;
 const struct wk__au_name *wk__au_name_tab[WK_AU_NAME_TAB];
@@ -94,10 +92,10 @@ static void names_init(void)
 {
     for (size_t i = 0; i < WK_ARRAY_SIZE(known); i++)
         add(known[i]);
-    for (int i = 0; i < ARG_KEYS; i++) {
+    for (int i = 0; i < WK_AU_ARG_KEYS; i++) {
         snprintf(argnames[i], sizeof(argnames[i]), "a%d", i);
         wk__au_arg_keys[i] = wk_key_init(argnames[i]);
-        if (i < NAME_ARGS) {
+        if (i < WK_AU_NAME_ARGS) {
             struct wk__au_name *x = add(argnames[i]);
             if (x)
                 x->argp1 = (uint16_t)(i + 1);
@@ -152,5 +150,5 @@ void wk__au_names_init(void)
 
 const struct wk_key *wk__au_arg_key(size_t idx)
 {
-    return idx < ARG_KEYS ? &wk__au_arg_keys[idx] : NULL;
+    return idx < WK_AU_ARG_KEYS ? &wk__au_arg_keys[idx] : NULL;
 }
