@@ -101,14 +101,8 @@ int wk__records_hash(const uint8_t *hdr, const uint8_t *raw, size_t len, uint8_t
     }
     if (pthread_once(&sha256_once, sha256_fetch) != 0 || !sha256_md)
         return WK_EUNSUPPORTED; /* no SHA-256 in this libcrypto (its providers) */
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx)
-        return -ENOMEM;
     unsigned int n = 0;
-    int ok = EVP_DigestInit_ex2(ctx, sha256_md, NULL) && EVP_DigestUpdate(ctx, raw, len) &&
-             EVP_DigestFinal_ex(ctx, out, &n) && n == 32;
-    EVP_MD_CTX_free(ctx);
-    return ok ? 0 : WK_EUNSUPPORTED;
+    return EVP_Digest(raw, len, out, &n, sha256_md, NULL) && n == 32 ? 0 : WK_EUNSUPPORTED;
 }
 
 static int write_file(const char *path, const void *p, size_t n, mode_t mode)

@@ -561,7 +561,7 @@ int wk__split_first(ZSTD_DCtx *dctx, const ZSTD_DDict *dd, const struct wk__spli
 void wk__chain_hash(uint64_t id, const uint8_t *hdr, uint8_t out[32]);
 /* The records hash of raw[0..len), the uncompressed records of the block whose header is
  * hdr: SHA-256 when its flags have WK__BLK_FLAG_SHA256, else BLAKE2b-256.
- * @return 0, -ENOMEM, WK_EUNSUPPORTED (libcrypto has no SHA-256). Thread-safe. */
+ * @return 0, WK_EUNSUPPORTED (libcrypto has no SHA-256, or failed). Thread-safe. */
 int wk__records_hash(const uint8_t *hdr, const uint8_t *raw, size_t len, uint8_t out[32]);
 /* Whether new blocks get a SHA-256 records hash: where the CPU has SHA-256 instructions
  * (x86-64's SHA extensions, ARMv8's SHA2), libcrypto's SHA-256 is 2.7x libsodium's
