@@ -318,7 +318,8 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
 {
     MDB_txn *txn = NULL;
     MDB_cursor *c = NULL;
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    ZSTD_DCtx *dctx = NULL; /* made at the first value decompressed: the per-commit check
+                             * of values as written decompresses none */
     struct wk__buf raw = {0};
     uint8_t prev[32], pk[32];
     bool have_prev = false, have_pk = false;
@@ -328,8 +329,6 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
     int rc;
     memset(res, 0, sizeof(*res));
     memset(prev, 0, sizeof(prev));
-    if (!dctx)
-        return -ENOMEM;
     if (pubkey) {
         memcpy(pk, pubkey, 32);
         have_pk = true;
@@ -405,6 +404,10 @@ static int verify_impl(struct wk_store *st, uint64_t from, const uint8_t *pubkey
          * all its blocks. */
         bool as_written = link && loc.nmembers == 1 &&
                           value_as_written(st, key, v.mv_data, v.mv_size);
+        if (!as_written && !dctx && !(dctx = ZSTD_createDCtx())) {
+            rc = -ENOMEM;
+            goto out;
+        }
         int zerr = as_written ? 0
                               : wk__store_block_raw(st, txn, dctx, v.mv_data, v.mv_size, &raw);
         if (zerr == -ENOMEM) {
