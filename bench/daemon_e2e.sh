@@ -22,7 +22,10 @@
 #        callgrind_annotate); STRACE=1 adds syscalls/s (strace -c -f over SECS) of the
 #        idle daemon and of one more 1x run under strace (its CPU figure is not used);
 #        REPEAT=5 runs each throughput set 5 times and prints the run of median CPU time
-#        with the range (CPU seconds on a shared VM move by +-15% from run to run)
+#        with the range (CPU seconds on a shared VM move by +-15% from run to run);
+#        STEADY_ONLY=1 skips the throughput runs; RATES="1 2 4" picks the steady rates (x
+#        BASE); PERF_STEADY=1 profiles the daemon during the first steady rate with perf
+#        and prints the same CPU shares by component as PERF=1
 # Peers (Vector, Fluent Bit) are not installed here; figures are printed against the
 # issue's goals instead (>= 100k audit events/s per core; <= 0.05 core and <= 64 MiB at
 # 10k/s).
@@ -201,8 +204,10 @@ if len(runs) > 1:
 PY
     : >"$tmp/alerts.jsonl"
 }
-once mix
-once audit audit_only
+if [ "${STEADY_ONLY:-0}" != 1 ]; then
+    once mix
+    once audit audit_only
+fi
 
 if [ "${CALLGRIND:-0}" = 1 ]; then
     # Instructions of `run --once` (startup = the empty-input run, subtracted), and without
@@ -237,28 +242,31 @@ PY
     done
 fi
 
-if [ "${PERF:-0}" = 1 ]; then
-    # CPU shares of the throughput run (all sources) by component, from call graphs: the
-    # share of samples under each function (callees included).
-    perf report -i "$tmp/perf.data" --children --sort sym --stdio -g none 2>/dev/null |
+# CPU shares by component of a perf.data with call graphs: the share of samples under each
+# function (callees included).
+perf_shares() { # PERF_DATA
+    perf report -i "$1" --children --sort sym --stdio -g none 2>/dev/null |
         python3 -c '
 import re, sys
 pct = {}
 for line in sys.stdin:
     m = re.match(r"\s+([\d.]+)%\s+[\d.]+%\s+\[\.\]\s+(\S+)", line)
-    if m:
-        pct[m.group(2)] = max(pct.get(m.group(2), 0.0), float(m.group(1)))
+    if m:  # a function gcc split or cloned (f.part.0, f.isra.0) counts as f
+        name = re.sub(r"\.(part|isra|constprop|cold)\.\d+", "", m.group(2))
+        pct[name] = max(pct.get(name, 0.0), float(m.group(1)))
+# inlined functions have no samples of their own: the first name present stands for them
 g = lambda *n: sum(pct.get(x, 0.0) for x in n)
+g1 = lambda *n: next((pct[x] for x in n if x in pct), 0.0)
 loop, writer = g("wk_daemon_run"), g("writer_main")
 rows = [
     ("loop thread (sources, parsers, submit)", loop),
     ("  auditd source: read, parse, assemble (tail_tick, minus submit)", g("tail_tick") - g("tail_emit")),
-    ("  pipeline submit: copy into the queue (pl_submit)", g("pl_submit")),
+    ("  pipeline submit: copy into the queue (pl_submit)", g1("pl_submit", "submit_one")),
     ("  file_jsonl + docker-events parser (fj_tick, minus submit)", g("fj_tick") - g("fj_emit")),
     ("  clog + json-file parser (rest of the loop)", loop - g("tail_tick") - g("fj_tick")),
     ("writer thread (rules, store, outputs)", writer),
     ("  rule engine (live_eval_text)", g("live_eval_text")),
-    ("    of which alert JSON (wk_alert_to_json)", g("wk_alert_to_json")),
+    ("    of which alert JSON (wk_alert_to_json)", g1("wk_alert_to_json", "wk_jsonw_event")),
     ("  store: encode, compress, commit (sb_commit, sb_tick)", g("sb_commit", "sb_tick")),
     ("  store: re-check of new blocks (verify_new)", g("verify_new")),
     ("  outputs (write_alerts)", g("write_alerts")),
@@ -266,10 +274,15 @@ rows = [
 for name, v in rows:
     print(f"  {v:5.1f}%  {name}")
 '
+}
+if [ "${PERF:-0}" = 1 ]; then
+    echo "CPU shares of the throughput run (all sources):"
+    perf_shares "$tmp/perf.data"
 fi
 
 # Steady rates: the feeder appends every 100 ms.
-for mult in 1 2 4; do
+first=1
+for mult in ${RATES:-1 2 4}; do
     rate=$((BASE * mult))
     d=$tmp/live-$mult
     mkdir -p "$d/docker/containers"
@@ -285,6 +298,11 @@ for mult in 1 2 4; do
     t0=$(date +%s%N)
     python3 "$tmp/feed.py" "$d" "$corpus" "$tmp/audit-src.log" rate "$rate" "$SECS" &
     feeder=$!
+    sperf=
+    if [ "${PERF_STEADY:-0}" = 1 ] && [ $first = 1 ]; then
+        perf record -q --call-graph dwarf,8192 -F 499 -p $pid -o "$tmp/perf-steady.data" 2>/dev/null &
+        sperf=$!
+    fi
     # Peak anonymous memory (heap, queue), sampled: VmHWM also counts the store's mmap'd
     # file pages, which are page cache the kernel can drop.
     anon=0
@@ -300,6 +318,10 @@ for mult in 1 2 4; do
         [ "$c" -ge "$total" ] && break
         sleep 0.1
     done
+    if [ -n "$sperf" ]; then
+        kill -INT $sperf
+        wait $sperf || true
+    fi
     c1=$(cpu_s $pid)
     t1=$(date +%s%N)
     hwm=$(awk '/^VmHWM:/ {print $2}' /proc/$pid/status)
@@ -318,6 +340,11 @@ print(f"{mult}x: {rate:,} events/s offered, {total:,} in {ms/1000:.1f} s: commit
       f"CPU {cpu:.2f} s = {per10k:.3f} cores per 10k events/s, "
       f"peak RSS {hwm/1024:.1f} MiB (anonymous {anon/1024:.1f} MiB)")
 PY
+    if [ -n "$sperf" ]; then
+        echo "  CPU shares at ${mult}x (perf attached: the CPU figure above is inflated by it):"
+        perf_shares "$tmp/perf-steady.data"
+    fi
+    first=0
     rm -rf "$d" "$tmp/store-live-$mult"
 done
 
