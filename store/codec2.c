@@ -272,10 +272,14 @@ find_ref(struct refs *r, const char *s, size_t n, bool memo, bool avx2)
         }
         return at;
     }
+    /* most values lie shortly after the last reference: the memo of absent values is
+     * looked at only when they do not, before the scan of the rest */
+    at = scan(r->orig + r->prev_end, r->olen - r->prev_end, s, n, avx2);
+    if (at)
+        return at;
     if (memo && known_absent(r, s, n))
         return NULL;
-    at = scan(r->orig + r->prev_end, r->olen - r->prev_end, s, n, avx2);
-    if (!at && r->prev_end) {
+    if (r->prev_end) {
         size_t lim = r->prev_end + n - 1 < r->olen ? r->prev_end + n - 1 : r->olen;
         at = scan(r->orig, lim, s, n, avx2);
     }
