@@ -104,6 +104,14 @@ static inline bool same_name(const uint8_t *a, const uint8_t *b, size_t n)
 {
     uint64_t x, y;
     if (n >= 8) {
+        if (n <= 16) { /* most names and values here: two overlapping words, no loop */
+            uint64_t u, w;
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            memcpy(&u, a + n - 8, 8);
+            memcpy(&w, b + n - 8, 8);
+            return ((x ^ y) | (u ^ w)) == 0;
+        }
         for (size_t i = 0; i + 8 < n; i += 8) {
             memcpy(&x, a + i, 8);
             memcpy(&y, b + i, 8);
@@ -306,14 +314,28 @@ static inline void put_int(struct wk__buf *b, struct refs *r, int64_t v, bool se
     char t[24];
     size_t n = 0;
     uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[sizeof(t) - 1 - n++] = (char)('0' + mag % 10);
-        mag /= 10;
-    } while (mag);
-    if (v < 0)
-        t[sizeof(t) - 1 - n++] = '-';
-    const char *at =
-        search && n >= 2 && r->orig ? find_ref(r, t + sizeof(t) - n, n, false, avx2) : NULL;
+    const char *at = NULL;
+    /* the decimal text, two digits a step; a single digit is never looked for */
+    if (search && r->orig && (v < 0 || mag >= 10)) {
+        static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                       "25262728293031323334353637383940414243444546474849"
+                                       "50515253545556575859606162636465666768697071727374"
+                                       "75767778798081828384858687888990919293949596979899";
+        while (mag >= 100) {
+            n += 2;
+            memcpy(t + sizeof(t) - n, pairs + mag % 100 * 2, 2);
+            mag /= 100;
+        }
+        if (mag >= 10) {
+            n += 2;
+            memcpy(t + sizeof(t) - n, pairs + mag * 2, 2);
+        } else {
+            t[sizeof(t) - 1 - n++] = (char)('0' + mag);
+        }
+        if (v < 0)
+            t[sizeof(t) - 1 - n++] = '-';
+        at = find_ref(r, t + sizeof(t) - n, n, false, avx2);
+    }
     if (at) {
         put_ref(b, r, at, n);
         return;
