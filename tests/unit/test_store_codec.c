@@ -742,6 +742,58 @@ WK_TEST(made_values_are_literals_and_round_trip)
     wk_event_free(plain);
 }
 
+/* An integer is a reference to its decimal text in the original (the first from the end
+ * of the last reference on, else from the start), except one digit and text that is not
+ * there: those are zigzag varints. Spelled out for every digit count the encoder writes
+ * its text by (pairs and a lone digit), signs and the extremes. */
+WK_TEST(integers_refer_to_their_decimal_text)
+{
+    static const char orig[] = "a=100 b=-5 c=7 d=1234567 e=-9223372036854775808 f=99 g=10 "
+                               "h=9223372036854775807 i=-10 j=4241";
+    static const int64_t ints[] = {100, -5, 7, 1234567, INT64_MIN, 99, 10, INT64_MAX, -10,
+                                   4242, 100, 42};
+    struct wk_event *ev = ev_new(1), *got;
+    WK_ASSERT_OK(wk_event_new(&got));
+    add_str(ev, 0, "event.original", orig, strlen(orig));
+    for (size_t i = 0; i < WK_ARRAY_SIZE(ints); i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "n%zu", i);
+        struct wk_key k = K(name);
+        WK_ASSERT_OK(wk_event_add_int(ev, 0, &k, ints[i]));
+    }
+    struct wk__buf desc = {0}, vals = {0}, want = {0};
+    encode_one(ev, &desc, &vals, got);
+    WK_ASSERT(wk_event_equal(got, ev));
+    size_t pe = 0;
+    WK_ASSERT_OK(wk__buf_reserve(&want, sizeof(orig) + 10));
+    PUTV(&want, strlen(orig));
+    WK_ASSERT_OK(wk__buf_put(&want, orig, strlen(orig)));
+    static const char *const text[] = {"100", "-5", NULL, "1234567", "-9223372036854775808",
+                                       "99", "10", "9223372036854775807", "-10", NULL,
+                                       "100", "42"};
+    for (size_t i = 0; i < WK_ARRAY_SIZE(ints); i++) {
+        const char *at = NULL;
+        if (text[i]) {
+            /* "100" again lies only before the last reference; "42" inside "4241" */
+            at = strstr(orig + pe, text[i]);
+            if (!at)
+                at = strstr(orig, text[i]);
+        }
+        if (at) {
+            put_ref_at(&want, (size_t)(at - orig), strlen(text[i]), &pe);
+        } else {
+            WK_ASSERT_OK(wk__buf_reserve(&want, 20));
+            PUTV(&want, wk__zigzag(ints[i]) << 1);
+        }
+    }
+    same_bytes(&vals, &want);
+    wk__buf_fini(&desc);
+    wk__buf_fini(&vals);
+    wk__buf_fini(&want);
+    wk_event_free(got);
+    wk_event_free(ev);
+}
+
 static void same_enc_fini(struct same_enc *c)
 {
     wk__shapes_fini(&c->memo);
