@@ -215,6 +215,16 @@ __attribute__((target("avx2"))) static inline const char *scan_avx2(const uint8_
     return NULL;
 }
 
+/* The first occurrence among the 32 starts from h (their bytes all there), else NULL. */
+__attribute__((target("avx2"))) static inline const char *first32_avx2(const uint8_t *h,
+                                                                const uint8_t *n, size_t nl)
+{
+    const __m256i f = _mm256_set1_epi8((char)n[0]), l = _mm256_set1_epi8((char)n[nl - 1]);
+    uint64_t m = cand32(h, nl, f, l);
+    SCAN_MASK(m, 0);
+    return NULL;
+}
+
 #endif
 
 int wk__enc2_isa;
@@ -282,7 +292,16 @@ find_ref(struct refs *r, const char *s, size_t n, bool memo, bool avx2)
     }
     /* most values lie shortly after the last reference: the memo of absent values is
      * looked at only when they do not, before the scan of the rest */
-    at = scan(r->orig + r->prev_end, r->olen - r->prev_end, s, n, avx2);
+    size_t from = r->prev_end;
+#ifdef HAVE_AVX2_SCAN
+    /* most values start within 32 bytes of the last reference's end: one step first */
+    if (avx2 && r->olen - from >= 32 + n - 1) {
+        if ((at = first32_avx2((const uint8_t *)r->orig + from, (const uint8_t *)s, n)) != NULL)
+            return at;
+        from += 32;
+    }
+#endif
+    at = scan(r->orig + from, r->olen - from, s, n, avx2);
     if (at)
         return at;
     if (memo && known_absent(r, s, n))
