@@ -106,6 +106,12 @@ static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id
         uint8_t key[10];
         MDB_val k = {0, key}, v;
         k.mv_size = wk__dict_key(key, id);
+        if (id & WK__ALERT_DICT_BIT) { /* the alerts' own: "adict:" + id */
+            memcpy(key, "adict:", 6);
+            for (int i = 0; i < 4; i++)
+                key[6 + i] = (uint8_t)(id >> (24 - 8 * i));
+            k.mv_size = 10;
+        }
         if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && (d = wk_new0(struct wk__dict, 1))) {
             d->id = id;
             d->ddict = ZSTD_createDDict(v.mv_data, v.mv_size);
@@ -1122,6 +1128,29 @@ int wk_store_alert_next(struct wk_store_reader *r, uint64_t *id, struct wk_store
     a->nrefs = n;
     a->json = (const char *)p + 4 + 12 * (size_t)n;
     a->len = v.mv_size - 4 - 12 * (size_t)n;
+    if (!wk__alert_is_frame(a->json, a->len))
+        return 1; /* plain JSON: every store before schema 3, and alerts a frame did not shrink */
+    /* A zstd frame (docs/store.md "Alert values"): the JSON goes after the refs in the
+     * reader's scratch, with the alert dictionary the frame names. */
+    unsigned long long cl = ZSTD_getFrameContentSize(a->json, a->len);
+    if (cl == ZSTD_CONTENTSIZE_UNKNOWN || cl == ZSTD_CONTENTSIZE_ERROR || cl > WK__ALERT_MAX)
+        return WK_ECORRUPT;
+    size_t at = (size_t)n * sizeof(struct wk_store_ref);
+    if ((rc = wk__buf_reserve(b, at + (size_t)cl + 1)) < 0)
+        return rc;
+    refs = (struct wk_store_ref *)(void *)b->p; /* (moved by the reserve) */
+    unsigned did = ZSTD_getDictID_fromFrame(a->json, a->len);
+    struct wk__dict *d = did ? dict_find(r->st, r->txn, did) : NULL;
+    if (did && (!(did & WK__ALERT_DICT_BIT) || !d))
+        return WK_ECORRUPT;
+    size_t got = d ? ZSTD_decompress_usingDDict(r->dctx, b->p + at, (size_t)cl, a->json,
+                                                a->len, d->ddict)
+                   : ZSTD_decompressDCtx(r->dctx, b->p + at, (size_t)cl, a->json, a->len);
+    if (ZSTD_isError(got) || got != cl)
+        return WK_ECORRUPT;
+    a->refs = refs;
+    a->json = (const char *)b->p + at;
+    a->len = got;
     return 1;
 }
 

@@ -54,8 +54,28 @@
 #define WK__BLK_OFF_HASH 96    /* 32 bytes: this block's chain hash */
 
 /* The oldest schema version this binary opens (WK_STORE_SCHEMA_VERSION: the newest). 1:
- * records hashes all BLAKE2b; 2: new blocks' are SHA-256 (WK__BLK_FLAG_SHA256). */
+ * records hashes all BLAKE2b; 2: new blocks' are SHA-256 (WK__BLK_FLAG_SHA256); 3: alert
+ * values may hold a zstd frame (below). */
 #define WK__SCHEMA_OLDEST 1u
+
+/* Alert values (docs/store.md "Alert values"): after the refs, the JSON as one zstd frame
+ * (schema 3), or as it is (every store before, and JSON a frame would not make smaller).
+ * Level 1 with the alert dictionary: trained once WK__ALERT_SAMPLES bytes of the first
+ * alerts' JSON are in, at most WK__ALERT_DICT_MAX bytes, stored as meta "adict:" + u32 BE
+ * id, its id with WK__ALERT_DICT_BIT (the blocks' ids never have it). */
+#define WK__ALERT_LEVEL 1
+#define WK__ALERT_SAMPLES (512u << 10)
+#define WK__ALERT_DICT_MAX (64u << 10)
+#define WK__ALERT_DICT_BIT 0x40000000u
+/* The largest alert JSON a reader decompresses (a frame's content size says more:
+ * WK_ECORRUPT). */
+#define WK__ALERT_MAX (64u << 20)
+/* Whether an alert value's JSON part p[0..len) is a zstd frame: its magic number. */
+static inline bool wk__alert_is_frame(const void *p, size_t len)
+{
+    static const uint8_t magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    return len >= 4 && memcmp(p, magic, 4) == 0;
+}
 
 #define WK__MAX_EVENT (64u << 20)
 #define WK__MAX_SOURCES 16

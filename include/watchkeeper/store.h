@@ -41,9 +41,10 @@
 #include "watchkeeper/event.h"
 
 /** On-disk schema version this binary writes, stored in meta and checked on open: it also
- *  opens stores of version 1 (before SHA-256 records hashes) and moves them to 2 when it
- *  commits its first block; another version is WK_EVERSION. */
-#define WK_STORE_SCHEMA_VERSION 2u
+ *  opens stores of version 1 (before SHA-256 records hashes) and 2 (before compressed
+ *  alert values), moving them to 2 when it commits its first block and to 3 when it
+ *  commits its first compressed alert; another version is WK_EVERSION. */
+#define WK_STORE_SCHEMA_VERSION 3u
 
 /** Bytes of a chain hash (BLAKE2b-256). */
 #define WK_STORE_HASH_LEN 32u

@@ -1071,10 +1071,10 @@ WK_TEST(records_hash_is_sha256_of_the_block_bytes)
     wk__store_rdtxn_end(st, txn);
     ZSTD_freeDCtx(dc);
     wk__buf_fini(&raw);
-    /* A new store is of schema 2. */
+    /* A new store is of schema 3. */
     struct wk_store_stats s;
     WK_ASSERT_OK(wk_store_stats(st, &s));
-    WK_ASSERT_UINT_EQ(s.schema, 2);
+    WK_ASSERT_UINT_EQ(s.schema, 3);
     wk_store_close(st);
     wk__records_alg = WK__RH_AUTO;
 }
