@@ -2040,3 +2040,280 @@ WK_TEST(summaries_match_a_scan_of_every_field)
     free_evs(evs, N);
     free(evs);
 }
+
+/* An alert's JSON like the daemon's: rule, then the evidence event, 1-4 KB. */
+static size_t alert_json(char *buf, size_t cap, size_t i)
+{
+    size_t n = (size_t)snprintf(buf, cap,
+                                "{\"@timestamp\":\"2026-01-01T00:00:%02zu.%09zuZ\",\"rule\":{\"id\":"
+                                "\"r-%zu\",\"title\":\"Rule %zu\",\"level\":\"high\"},\"event\":{"
+                                "\"process\":{\"exe\":\"%s\",\"pid\":%llu,\"args\":[",
+                                i % 60, i * 7919, i % 13, i % 13, exes[i % 4],
+                                (unsigned long long)(rnd() % 100000));
+    for (size_t a = 0, na = 20 + rnd() % 40; a < na && n + 200 < cap; a++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s\"--option-%zu=%s\"", a ? "," : "", a,
+                              cnames[rnd() % 6]);
+    n += (size_t)snprintf(buf + n, cap - n, "]},\"container\":{\"id\":\"%s\",\"name\":\"%s\"}}}",
+                          cids[i % 6], cnames[i % 6]);
+    return n;
+}
+
+/* The JSON part of alert `id`'s value as stored (borrowed from txn). */
+static MDB_val alert_stored(struct wk_store *st, MDB_txn *txn, uint64_t id)
+{
+    uint8_t kb[8];
+    wk__put_u64be(kb, id);
+    MDB_val k = {8, kb}, v;
+    WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_ALERTS], &k, &v), 0);
+    size_t skip = 4 + 12 * (size_t)wk__get_u32le(v.mv_data);
+    WK_ASSERT(v.mv_size >= skip);
+    v.mv_data = (uint8_t *)v.mv_data + skip;
+    v.mv_size -= skip;
+    return v;
+}
+
+/* Alert values are zstd frames (the first ones without a dictionary, then with the alert
+ * dictionary trained on them, which a writer opened later keeps using); every alert reads
+ * back with the exact bytes added; text a frame does not shrink stays plain, except text
+ * that starts like a frame. */
+WK_TEST(alert_values_are_zstd_frames_and_read_back_identical)
+{
+    init_cids();
+    enum { N = 800, M = 200, CAP = 8192 };
+    char **js = wk_new0(char *, N + M + 2);
+    size_t *jl = wk_new0(size_t, N + M + 2);
+    struct wk_store_opts o = test_opts();
+    const char *d = store_dir("alerts");
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    make_event(ev, 1000);
+    struct wk_store_ref ref;
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, &ref));
+    static const char magic[] = "\x28\xb5\x2f\xfd not a frame";
+    size_t n = 0;
+    for (; n < N + M + 2; n++) {
+        js[n] = malloc(CAP);
+        if (n == 3) {
+            jl[n] = 2;
+            memcpy(js[n], "{}", 2);
+        } else if (n == 4) {
+            jl[n] = sizeof(magic) - 1;
+            memcpy(js[n], magic, jl[n]);
+        } else {
+            jl[n] = alert_json(js[n], CAP, n);
+        }
+        if (n == N) { /* a writer opened later: the dictionary comes from meta */
+            WK_ASSERT_OK(wk_store_flush(st));
+            wk_store_close(st);
+            WK_ASSERT_OK(wk_store_open(&st, d, &o));
+        }
+        uint64_t id;
+        WK_ASSERT_OK(wk_store_alert_add(st, js[n], jl[n], &ref, n % 2, &id));
+        WK_ASSERT_UINT_EQ(id, n + 1);
+    }
+    WK_ASSERT_OK(wk_store_flush(st));
+    struct wk_store_stats s;
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.schema, 3);
+    WK_ASSERT_UINT_EQ(s.alerts, n);
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    uint64_t it = 0;
+    struct wk_store_alert a;
+    for (size_t i = 0; i < n; i++) {
+        WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
+        WK_ASSERT_UINT_EQ(a.id, i + 1);
+        WK_ASSERT_MEM_EQ(a.json, a.len, js[i], jl[i]);
+        WK_ASSERT_UINT_EQ(a.nrefs, i % 2);
+        if (i % 2) {
+            WK_ASSERT_UINT_EQ(a.refs[0].block, ref.block);
+            WK_ASSERT_UINT_EQ(a.refs[0].index, ref.index);
+        }
+    }
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 0);
+    wk_store_reader_close(r);
+    /* On disk: frames smaller than the JSON; "{}" plain; the magic text framed. The
+     * dictionary is trained at the alert that brings the samples to 512 KiB: the alerts
+     * before it have none, those from it on (after the reopen too) name it. */
+    MDB_txn *txn;
+    WK_ASSERT_OK(wk__store_rdtxn(st, &txn));
+    size_t stored[2] = {0, 0}, json[2] = {0, 0}, first_dict = 0;
+    uint32_t dict = 0;
+    for (size_t i = 0; i < n; i++) {
+        MDB_val v = alert_stored(st, txn, i + 1);
+        if (i == 3) {
+            WK_ASSERT_MEM_EQ(v.mv_data, v.mv_size, "{}", 2);
+            continue;
+        }
+        WK_ASSERT(wk__alert_is_frame(v.mv_data, v.mv_size));
+        WK_ASSERT_UINT_EQ(ZSTD_getFrameContentSize(v.mv_data, v.mv_size), jl[i]);
+        if (i == 4)
+            continue;
+        WK_ASSERT(v.mv_size < jl[i]);
+        uint32_t did = ZSTD_getDictID_fromFrame(v.mv_data, v.mv_size);
+        if (did && !dict) {
+            dict = did;
+            first_dict = i;
+        }
+        stored[!!did] += v.mv_size;
+        json[!!did] += jl[i];
+        WK_ASSERT_UINT_EQ(did, i < first_dict || !dict ? 0 : dict);
+    }
+    WK_ASSERT_UINT_EQ(dict, WK__ALERT_DICT_BIT | 1);
+    size_t sampled = 0;
+    for (size_t i = 0; i < first_dict; i++)
+        sampled += jl[i];
+    WK_ASSERT(sampled < WK__ALERT_SAMPLES && sampled + jl[first_dict] >= WK__ALERT_SAMPLES);
+    WK_ASSERT(first_dict < N);
+    /* These alerts: x2.8 without the dictionary, x7.1 with it. */
+    WK_ASSERT(stored[1] * 5 < json[1]);
+    WK_ASSERT(stored[1] * json[0] * 2 < stored[0] * json[1]);
+    uint8_t ak[10] = {'a', 'd', 'i', 'c', 't', ':', 0x40, 0, 0, 1};
+    MDB_val k = {10, ak}, v;
+    WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_META], &k, &v), 0);
+    WK_ASSERT(v.mv_size > 1024 && v.mv_size <= WK__ALERT_DICT_MAX);
+    k.mv_data = (uint8_t[]){'a', 'd', 'i', 'c', 't', ':', 0x40, 0, 0, 2};
+    WK_ASSERT_INT_EQ(mdb_get(txn, st->dbi[WK__DB_META], &k, &v), MDB_NOTFOUND);
+    wk__store_rdtxn_end(st, txn);
+    wk_store_close(st);
+    /* Without its dictionary a frame is corrupt, not handed out; those before still read. */
+    MDB_env *env;
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, d, 0, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    MDB_dbi meta;
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    k.mv_data = ak;
+    WK_ASSERT_INT_EQ(mdb_del(txn, meta, &k, NULL), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    o.read_only = true;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    it = first_dict;
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
+    WK_ASSERT_MEM_EQ(a.json, a.len, js[first_dict - 1], jl[first_dict - 1]);
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), WK_ECORRUPT);
+    wk_store_reader_close(r);
+    wk_store_close(st);
+    wk_event_free(ev);
+    for (size_t i = 0; i < n; i++)
+        free(js[i]);
+    free(js);
+    free(jl);
+}
+
+/* A store of schema 2 (alert values plain JSON, as every binary before wrote them) reads
+ * as before, stays 2 while nothing compressed is added, and becomes 3 with the commit of
+ * its first framed alert; its old alerts still read. A schema above 3 is refused. */
+WK_TEST(plain_alert_values_of_before_read_and_the_first_frame_makes_schema_3)
+{
+    init_cids();
+    struct wk_store_opts o = test_opts();
+    const char *d = store_dir("old");
+    struct wk_store *st;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    wk_store_close(st);
+    /* As a binary of schema 2 left it: two plain alert values, one with a ref. */
+    static const char old1[] = "{\"rule\":{\"id\":\"old\"},\"n\":1}";
+    static const char old2[] = "{\"rule\":{\"id\":\"old\"},\"n\":2}";
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, alerts;
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, d, 0, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "alerts", 0, &alerts), 0);
+    uint8_t two[4] = {2, 0, 0, 0}, kb[8], vb[128];
+    MDB_val k = {6, "schema"}, v = {4, two};
+    WK_ASSERT_INT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+    wk__put_u64be(kb, 1);
+    wk__put_u32le(vb, 0);
+    memcpy(vb + 4, old1, sizeof(old1) - 1);
+    k = (MDB_val){8, kb};
+    v = (MDB_val){4 + sizeof(old1) - 1, vb};
+    WK_ASSERT_INT_EQ(mdb_put(txn, alerts, &k, &v, 0), 0);
+    wk__put_u64be(kb, 2);
+    wk__put_u32le(vb, 1);
+    wk__put_u64le(vb + 4, 7);
+    wk__put_u32le(vb + 12, 3);
+    memcpy(vb + 16, old2, sizeof(old2) - 1);
+    v = (MDB_val){16 + sizeof(old2) - 1, vb};
+    WK_ASSERT_INT_EQ(mdb_put(txn, alerts, &k, &v, 0), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    struct wk_store_stats s;
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.schema, 2);
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    make_event(ev, 1000);
+    WK_ASSERT_OK(wk_store_add(st, ev, NULL, NULL));
+    uint64_t id;
+    WK_ASSERT_OK(wk_store_alert_add(st, "{}", 2, NULL, 0, &id)); /* plain: no frame */
+    WK_ASSERT_UINT_EQ(id, 3);
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.schema, 2);
+    char big[4096];
+    size_t bl = alert_json(big, sizeof(big), 5);
+    WK_ASSERT_OK(wk_store_alert_add(st, big, bl, NULL, 0, &id));
+    WK_ASSERT_UINT_EQ(id, 4);
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.schema, 2); /* not committed yet */
+    WK_ASSERT_OK(wk_store_flush(st));
+    WK_ASSERT_OK(wk_store_stats(st, &s));
+    WK_ASSERT_UINT_EQ(s.schema, 3);
+    wk_store_close(st);
+    wk_event_free(ev);
+
+    o.read_only = true;
+    WK_ASSERT_OK(wk_store_open(&st, d, &o));
+    struct wk_store_reader *r;
+    WK_ASSERT_OK(wk_store_reader_open(st, &r));
+    uint64_t it = 0;
+    struct wk_store_alert a;
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
+    WK_ASSERT_MEM_EQ(a.json, a.len, old1, sizeof(old1) - 1);
+    WK_ASSERT_UINT_EQ(a.nrefs, 0);
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
+    WK_ASSERT_MEM_EQ(a.json, a.len, old2, sizeof(old2) - 1);
+    WK_ASSERT_UINT_EQ(a.nrefs, 1);
+    WK_ASSERT_UINT_EQ(a.refs[0].block, 7);
+    WK_ASSERT_UINT_EQ(a.refs[0].index, 3);
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
+    WK_ASSERT_MEM_EQ(a.json, a.len, "{}", 2);
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 1);
+    WK_ASSERT_MEM_EQ(a.json, a.len, big, bl);
+    WK_ASSERT_INT_EQ(wk_store_alert_next(r, &it, &a), 0);
+    /* Framed without a dictionary: this process had not sampled enough to train one. */
+    MDB_txn *rt;
+    WK_ASSERT_OK(wk__store_rdtxn(st, &rt));
+    MDB_val fv = alert_stored(st, rt, 4);
+    WK_ASSERT(wk__alert_is_frame(fv.mv_data, fv.mv_size));
+    WK_ASSERT_UINT_EQ(ZSTD_getDictID_fromFrame(fv.mv_data, fv.mv_size), 0);
+    wk__store_rdtxn_end(st, rt);
+    wk_store_reader_close(r);
+    wk_store_close(st);
+
+    /* Schema 4 (a binary after this one) is refused. */
+    WK_ASSERT_INT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    WK_ASSERT_INT_EQ(mdb_env_open(env, d, 0, 0600), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    WK_ASSERT_INT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint8_t four[4] = {4, 0, 0, 0};
+    k = (MDB_val){6, "schema"};
+    v = (MDB_val){4, four};
+    WK_ASSERT_INT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+    WK_ASSERT_INT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    WK_ASSERT_INT_EQ(wk_store_open(&st, d, &o), WK_EVERSION);
+}
