@@ -175,7 +175,8 @@ int wk_store_cursor_get(struct wk_store *st, const char *source, void *buf, size
 
 /**
  * Add an alert: JSON text (copied) plus references to its evidence events. Commits with
- * the block holding the most recent evidence (or the next commit).
+ * the block holding the most recent evidence (or the next commit). The text is stored as
+ * a zstd frame (docs/store.md "Alert values"); wk_store_alert_next gives back its bytes.
  * @param[out] id when not NULL, the alert id (increasing from 1).
  * @return 0, -EINVAL, -ENOMEM, -EROFS, commit errors as for wk_store_add.
  */
@@ -506,8 +507,9 @@ struct wk_store_alert {
 
 /**
  * Read the first alert with id >= *id. On success *id is advanced past it (call again to
- * iterate). @param[out] a borrowed until the next call on r.
- * @return 1 (an alert), 0 (no more), -errno.
+ * iterate). @param[out] a borrowed until the next call on r: its JSON is the text given
+ * to wk_store_alert_add, decompressed into r's scratch when stored as a frame.
+ * @return 1 (an alert), 0 (no more), WK_ECORRUPT, -ENOMEM, -errno.
  */
 int wk_store_alert_next(struct wk_store_reader *r, uint64_t *id, struct wk_store_alert *a);
 
