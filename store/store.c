@@ -1714,14 +1714,18 @@ int wk_store_alert_add(struct wk_store *st, const char *json, size_t len,
         return -EROFS;
     if ((!json && len) || (nrefs && !refs) || nrefs > 65535)
         return -EINVAL;
+    /* Readers decompress at most WK__ALERT_MAX bytes: longer text stays plain. */
+    bool compress = len && len <= WK__ALERT_MAX;
+    if (!compress && wk__alert_is_frame(json, len))
+        return -EINVAL;
     bool open = side_open(w);
     int rc;
-    if (!w->adict_done && len && (rc = alert_sample(st, json, len, open)) < 0)
+    if (!w->adict_done && compress && (rc = alert_sample(st, json, len, open)) < 0)
         return rc;
     /* The value: u32 LE nrefs, refs (u64 LE block, u32 LE index each), then the JSON as
      * one zstd frame, or as it is when the frame would not be smaller (the JSON's first
      * byte is never the frame's magic: text that starts like one is always framed). */
-    size_t hl = nrefs * 12 + 4, bound = ZSTD_compressBound(len);
+    size_t hl = nrefs * 12 + 4, bound = compress ? ZSTD_compressBound(len) : 0;
     struct wk__buf *b = &w->aval;
     b->len = 0;
     if ((rc = wk__buf_reserve(b, hl + bound)) < 0)
@@ -1731,10 +1735,10 @@ int wk_store_alert_add(struct wk_store *st, const char *json, size_t len,
         wk__put_u64le(b->p + 4 + 12 * i, refs[i].block);
         wk__put_u32le(b->p + 12 + 12 * i, refs[i].index);
     }
-    size_t z = len ? ZSTD_compress2(w->acctx, b->p + hl, bound, json, len) : 0;
+    size_t z = compress ? ZSTD_compress2(w->acctx, b->p + hl, bound, json, len) : 0;
     if (ZSTD_isError(z))
         return -ENOMEM;
-    bool framed = len && (z < len || wk__alert_is_frame(json, len));
+    bool framed = compress && (z < len || wk__alert_is_frame(json, len));
     uint8_t key[8];
     wk__put_u64be(key, w->next_alert);
     rc = side_add(&w->side, open, WK__DB_ALERTS, true, key, 8, b->p, hl + (framed ? z : 0),
