@@ -931,6 +931,8 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
             if (ls->pf.n)
                 wk__sg_prefilter_scan(sc, ls, b ? b->pfs.v : ls->pf_any.v,
                                       b ? b->pfs.n : ls->pf_any.n, ev, rec, c.per_record);
+            else
+                sc->cgen++; /* keyword factors mark candidates under a cgen of this record */
             for (int pass = 0; pass < 2; pass++) {
                 const uint32_t *rv = pass == 0 ? (b ? b->rules.v : NULL)
                                                : (ls->dispatch ? ls->any.v : ls->rules.v);
@@ -938,13 +940,18 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
                                       : (ls->dispatch ? ls->any.n : ls->rules.n);
                 /* fac[k]: rule rv[k] is tried only when the prefilter saw one of its
                  * literals (none of them in the record: it cannot match); the rules so
-                 * skipped and those already fired cost a load or two here, no call */
+                 * skipped and those already fired cost a load or two here, no call. With
+                 * fac[k] == 2 some of them are keywords, which the record's keyword scan
+                 * (made once, when first needed) marks. */
                 const uint8_t *fac = pass == 0 ? (b && b->fac.n ? b->fac.v : NULL)
                                                : (ls->any_fac.n ? ls->any_fac.v : NULL);
                 const uint64_t gen = sc->gen, cgen = sc->cgen;
                 for (size_t k = 0; k < rn; k++) {
                     const uint32_t ri = rv[k];
-                    if (sc->fired[ri] == gen || (fac && fac[k] && sc->cand[ri] != cgen))
+                    if (sc->fired[ri] == gen)
+                        continue;
+                    if (fac && fac[k] && sc->cand[ri] != cgen &&
+                        (fac[k] == 1 || (kw_scan(&c) && sc->cand[ri] != cgen)))
                         continue;
                     int rc = try_rule(rs, sc, &c, ri, ref, cb, data);
                     if (rc < 0)

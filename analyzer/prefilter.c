@@ -29,19 +29,28 @@
 #if WK_HAVE_HYPERSCAN /* the factor analysis feeds the Hyperscan databases only */
 /* A factor: (field, literal) pairs; the rule is a candidate when any pair is seen. */
 struct fpair {
-    const char *field;
+    const char *field; /* NULL: a keyword literal (kw) */
     const char *lit;
     size_t len;
     const struct sg_matcher *re; /* raw mode: the re_local regex lit comes from, or NULL */
+    uint8_t anchor;              /* enum sg_pfanchor (raw mode: SG_PF_IN) */
+    uint32_t kw;                 /* a keyword literal's kw_id (in rs->kwdb) */
 };
 typedef SG_VEC(struct fpair) fset;
+
+/* How selective a literal is taken to be: its length; a one-byte value compared whole is
+ * looked up, not searched for, and counts as two (a usable factor, min_field). */
+static size_t lit_weight(const struct fpair *p)
+{
+    return p->anchor == SG_PF_EQ && p->len == 1 ? 2 : p->len;
+}
 
 static size_t min_len(const fset *f, size_t from)
 {
     size_t m = (size_t)-1;
     for (size_t i = from; i < f->n; i++)
-        if (f->v[i].len < m)
-            m = f->v[i].len;
+        if (lit_weight(&f->v[i]) < m)
+            m = lit_weight(&f->v[i]);
     return m;
 }
 
@@ -81,6 +90,8 @@ struct fmode {
                        * factor this is, or NULL: an alternative requiring another value of
                        * it cannot match there and needs no literal */
     size_t blen;
+    uint32_t nkw_long; /* keyword items whose literals are all in rs->kwdb (kw_id 1..this)
+                        * give a factor (field mode) */
 };
 
 /* Push the best piece of lit usable in this mode: all of it per field; in raw mode the
@@ -88,7 +99,7 @@ struct fmode {
  * joined by spaces, which are not stored: a piece without a space lies in one argument),
  * and only when raw_safe. */
 static bool push_lit(const struct fmode *md, const struct sg_item *it, const char *lit,
-                     size_t len, fset *out)
+                     size_t len, uint8_t anchor, fset *out)
 {
     if (md->raw && !it->field) {
         size_t best = 0, bl = 0;
@@ -105,19 +116,31 @@ static bool push_lit(const struct fmode *md, const struct sg_item *it, const cha
     }
     if (!len || (md->raw && !raw_safe(lit, len)))
         return false;
-    return SG_PUSH(*out, ((struct fpair){ it->field, lit, len, NULL })) == 0;
+    /* the pair's literal is copied up to a NUL byte: only a piece found anywhere */
+    if (md->raw || memchr(lit, 0, len))
+        anchor = SG_PF_IN;
+    return SG_PUSH(*out, ((struct fpair){ it->field, lit, len, NULL, anchor, 0 })) == 0;
 }
 
 /* The literals one of which a matcher needs in its value: pushed, or false. */
 static bool matcher_lits(const struct fmode *md, const struct sg_item *it,
                          const struct sg_matcher *m, fset *out)
 {
+    if (!it->field && !md->raw) { /* a keyword: a literal of the keyword database */
+        if (m->kind != SG_MK_CONTAINS || !m->kw_id || m->kw_id > md->nkw_long)
+            return false;
+        return SG_PUSH(*out, ((struct fpair){ NULL, m->lit, m->len, NULL, SG_PF_IN,
+                                              m->kw_id })) == 0;
+    }
     switch (m->kind) {
     case SG_MK_EQ:
+        return push_lit(md, it, m->lit, m->len, SG_PF_EQ, out);
     case SG_MK_PREFIX:
+        return push_lit(md, it, m->lit, m->len, SG_PF_START, out);
     case SG_MK_SUFFIX:
+        return push_lit(md, it, m->lit, m->len, SG_PF_END, out);
     case SG_MK_CONTAINS:
-        return push_lit(md, it, m->lit, m->len, out);
+        return push_lit(md, it, m->lit, m->len, SG_PF_IN, out);
     case SG_MK_GLOB: {
         /* the longest usable literal token */
         fset one = { 0 };
@@ -125,7 +148,8 @@ static bool matcher_lits(const struct fmode *md, const struct sg_item *it,
         for (size_t i = 0; i < m->ntoks; i++) {
             one.n = 0;
             if (m->toks[i].kind == SG_G_LIT &&
-                push_lit(md, it, m->toks[i].s, m->toks[i].len, &one) && one.v[0].len > best.len)
+                push_lit(md, it, m->toks[i].s, m->toks[i].len, SG_PF_IN, &one) &&
+                one.v[0].len > best.len)
                 best = one.v[0];
         }
         free(one.v);
@@ -135,7 +159,7 @@ static bool matcher_lits(const struct fmode *md, const struct sg_item *it,
         if (!m->nrelit)
             return false;
         for (size_t i = 0; i < m->nrelit; i++) {
-            if (!push_lit(md, it, m->relit[i], strlen(m->relit[i]), out))
+            if (!push_lit(md, it, m->relit[i], strlen(m->relit[i]), SG_PF_IN, out))
                 return false;
             /* a field's value is verbatim in the record: a record without a match of a
              * regex that only looks at what it matches cannot hold a value with one */
@@ -148,19 +172,50 @@ static bool matcher_lits(const struct fmode *md, const struct sg_item *it,
     }
 }
 
-static bool item_factor(const struct fmode *md, const struct sg_item *it, fset *out)
+/* The literals of the matchers of it in group g (-1: all of them), one of which it needs. */
+static bool group_lits(const struct fmode *md, const struct sg_item *it, int g, fset *out)
 {
-    if ((!it->field && !md->raw) || it->neg || it->m.n == 0 ||
-        (md->skip && it->field && !strcmp(it->field, md->skip)))
-        return false;
     size_t before = out->n;
     for (size_t k = 0; k < it->m.n; k++) {
+        if (g >= 0 && it->m.v[k].group != g)
+            continue;
         if (!matcher_lits(md, it, &it->m.v[k], out)) {
             out->n = before;
             return false;
         }
     }
-    return true;
+    return out->n > before;
+}
+
+static bool item_factor(const struct fmode *md, const struct sg_item *it, fset *out)
+{
+    if (it->neg || it->m.n == 0 || (md->skip && it->field && !strcmp(it->field, md->skip)))
+        return false;
+    if (md->raw || !it->all || it->ngroups < 2)
+        return group_lits(md, it, -1, out);
+    /* `all`: every group needs a match of its own, so one group's literals suffice: the
+     * group with the longest shortest literal */
+    fset best = { 0 }, cur = { 0 };
+    size_t best_min = 0;
+    for (int g = 0; g < it->ngroups; g++) {
+        cur.n = 0;
+        if (!group_lits(md, it, g, &cur))
+            continue;
+        size_t m = min_len(&cur, 0);
+        if (m > best_min) {
+            fset t = best;
+            best = cur;
+            cur = t;
+            best_min = m;
+        }
+    }
+    bool ok = best_min > 0;
+    for (size_t i = 0; ok && i < best.n; i++)
+        if (SG_PUSH(*out, best.v[i]) < 0)
+            ok = false;
+    free(best.v);
+    free(cur.v);
+    return ok;
 }
 
 /* Does alt require of the bucket's field (md->bval) one of some literal values, none of
@@ -279,6 +334,9 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
             free(f->lits.v[k]);
         free(f->lits.v);
         free(f->owner.v);
+        free(f->anchor.v);
+        free(f->inlit);
+        free(f->alit);
         free(f->bigrams);
 #if WK_HAVE_HYPERSCAN
         hs_free_database(f->db);
@@ -454,7 +512,6 @@ static int build_kw(struct wk_ruleset *rs)
         rs->nkw_long = (uint32_t)nlong;
     } else { /* no database: every keyword matcher searches itself */
         hs_free_database(rs->kwdb);
-    hs_free_database(rs->kwdb2);
         hs_free_database(rs->kwdb2);
         rs->kwdb = rs->kwdb2 = NULL;
         for (size_t i = 0; i < n; i++)
@@ -493,7 +550,8 @@ static bool ls_factor(const struct sg_logsource *ls, size_t min_useful, fset *ou
         return false;
     for (size_t k = 0; k < best->values.n; k++)
         if (SG_PUSH(*out, ((struct fpair){ best->field, best->values.v[k],
-                                           strlen(best->values.v[k]), NULL })) < 0)
+                                           strlen(best->values.v[k]), NULL, SG_PF_IN,
+                                           0 })) < 0)
             return false;
     return true;
 }
@@ -503,7 +561,7 @@ static bool ls_factor(const struct sg_logsource *ls, size_t min_useful, fset *ou
  * event. */
 static int build_raw(struct wk_ruleset *rs, size_t min_useful)
 {
-    static const struct fmode raw_mode = { true, NULL, NULL, 0 };
+    static const struct fmode raw_mode = { true, NULL, NULL, 0, 0 };
     SG_VEC(char *) lits = { 0 };
     SG_VEC(const struct sg_matcher *) res = { 0 };
     int rc = 0;
@@ -558,6 +616,8 @@ void wk__sg_prefilter_free_raw(struct wk_ruleset *rs)
     hs_free_database(rs->kwdb2);
 #endif
     free(rs->rawre);
+    free(rs->kwowner);
+    rs->kwowner = NULL;
     rs->rawdb = NULL;
     rs->rawre = NULL;
     rs->kwdb = NULL;
@@ -566,10 +626,18 @@ void wk__sg_prefilter_free_raw(struct wk_ruleset *rs)
 
 #if WK_HAVE_HYPERSCAN
 /* Add rule ri's factor f to the logsource's prefilter fields (a literal the rule already
- * has there, from another bucket, is not added twice). @return 0, -ENOMEM. */
-static int add_factor(struct sg_logsource *ls, const fset *f, uint32_t ri)
+ * has there, from another bucket, is not added twice) and its keyword literals to
+ * rs->kwowner (*kw: whether there were any). @return 0, -ENOMEM. */
+static int add_factor(struct wk_ruleset *rs, struct sg_logsource *ls, const fset *f,
+                      uint32_t ri, bool *kw)
 {
+    *kw = false;
     for (size_t i = 0; i < f->n; i++) {
+        if (!f->v[i].field) {
+            rs->kwowner[f->v[i].kw - 1] = ri;
+            *kw = true;
+            continue;
+        }
         struct sg_pfield *pf = NULL;
         for (size_t q = 0; !pf && q < ls->pf.n; q++)
             if (!strcmp(ls->pf.v[q].field, f->v[i].field))
@@ -585,7 +653,8 @@ static int add_factor(struct sg_logsource *ls, const fset *f, uint32_t ri)
         }
         bool dup = false;
         for (size_t k = 0; !dup && k < pf->lits.n; k++)
-            dup = pf->owner.v[k] == ri && strlen(pf->lits.v[k]) == f->v[i].len &&
+            dup = pf->owner.v[k] == ri && pf->anchor.v[k] == f->v[i].anchor &&
+                  strlen(pf->lits.v[k]) == f->v[i].len &&
                   !memcmp(pf->lits.v[k], f->v[i].lit, f->v[i].len);
         if (dup)
             continue;
@@ -594,25 +663,136 @@ static int add_factor(struct sg_logsource *ls, const fset *f, uint32_t ri)
             free(lit);
             return -ENOMEM;
         }
-        if (SG_PUSH(pf->owner, ri) < 0) {
+        if (SG_PUSH(pf->owner, ri) < 0 || SG_PUSH(pf->anchor, f->v[i].anchor) < 0) {
             free(pf->lits.v[--pf->lits.n]);
+            pf->owner.n = pf->lits.n;
             return -ENOMEM;
         }
     }
     return 0;
+}
+
+static unsigned head_bucket(unsigned head)
+{
+    return (head * 0x9E3779B1u) >> 27; /* SG_PF_HB = 32 buckets */
+}
+
+/* The field's literals once all factors are in: folded (Hyperscan's are caseless, and the
+ * anchored ones are compared with a folded value), the anchored ones in their lookup
+ * table, and the others (minlen, bigrams, inlit) in the Hyperscan database.
+ * @return 0, -ENOMEM, -EINVAL. */
+static int pfield_build(struct sg_pfield *pf)
+{
+    _Static_assert(SG_PF_HB == 32u, "head_bucket takes 5 bits");
+    size_t nin = 0, na[2] = { 0, 0 };
+    for (size_t i = 0; i < pf->lits.n; i++) {
+        for (char *c = pf->lits.v[i]; *c; c++)
+            *c = (char)wk__sg_fold[(unsigned char)*c];
+        /* a value's head is its first two bytes: a one-byte literal is looked up only as
+         * a whole value (factors give no other: lit_weight) */
+        if (pf->anchor.v[i] != SG_PF_EQ && strlen(pf->lits.v[i]) < 2)
+            pf->anchor.v[i] = SG_PF_IN;
+        if (pf->anchor.v[i] == SG_PF_IN)
+            nin++;
+        else
+            na[pf->anchor.v[i] == SG_PF_END]++;
+    }
+    free(pf->alit);
+    free(pf->inlit);
+    free(pf->bigrams);
+    pf->alit = NULL;
+    pf->inlit = NULL;
+    pf->bigrams = NULL;
+    memset(pf->aidx, 0, sizeof(pf->aidx));
+    if ((na[0] + na[1] && !(pf->alit = calloc(na[0] + na[1], sizeof(*pf->alit)))) ||
+        (nin && !(pf->inlit = calloc(nin, sizeof(*pf->inlit)))))
+        return -ENOMEM;
+    /* the anchored ones by (table, bucket): counts, then offsets, then placed */
+    for (size_t i = 0; i < pf->lits.n; i++) {
+        const unsigned char *lt = (const unsigned char *)pf->lits.v[i];
+        size_t len = strlen(pf->lits.v[i]);
+        uint8_t a = pf->anchor.v[i];
+        if (a == SG_PF_IN)
+            continue;
+        unsigned t = a == SG_PF_END;
+        unsigned head = t ? lt[len - 2] | (unsigned)lt[len - 1] << 8
+                          : lt[0] | (len > 1 ? (unsigned)lt[1] << 8 : 0);
+        pf->aidx[t][head_bucket(head) + 1]++;
+    }
+    for (unsigned t = 0; t < 2; t++) {
+        pf->aidx[t][0] = t ? pf->aidx[0][SG_PF_HB] : 0;
+        for (unsigned b = 1; b <= SG_PF_HB; b++)
+            pf->aidx[t][b] += pf->aidx[t][b - 1];
+    }
+    uint32_t fill[2][SG_PF_HB];
+    for (unsigned t = 0; t < 2; t++)
+        memcpy(fill[t], pf->aidx[t], sizeof(fill[t]));
+    nin = 0;
+    pf->minlen = UINT32_MAX;
+    for (size_t i = 0; i < pf->lits.n; i++) {
+        const unsigned char *lt = (const unsigned char *)pf->lits.v[i];
+        size_t len = strlen(pf->lits.v[i]);
+        uint8_t a = pf->anchor.v[i];
+        if (a == SG_PF_IN) {
+            pf->inlit[nin++] = (uint32_t)i;
+            if (len < pf->minlen)
+                pf->minlen = (uint32_t)len;
+            continue;
+        }
+        unsigned t = a == SG_PF_END;
+        unsigned head = t ? lt[len - 2] | (unsigned)lt[len - 1] << 8
+                          : lt[0] | (len > 1 ? (unsigned)lt[1] << 8 : 0);
+        pf->alit[fill[t][head_bucket(head)]++] =
+            (struct sg_alit){ (uint16_t)head, a, (uint32_t)len, pf->lits.v[i], pf->owner.v[i] };
+    }
+    if (!nin)
+        return 0;
+    if (pf->minlen >= 2 && !(pf->bigrams = calloc(BIGRAM_BITS / 64, sizeof(uint64_t))))
+        return -ENOMEM;
+    for (size_t k = 0; pf->bigrams && k < nin; k++) {
+        /* Hyperscan's caseless match takes either case of an ASCII letter */
+        const unsigned char *lt = (const unsigned char *)pf->lits.v[pf->inlit[k]];
+        for (unsigned v = 0; v < 4; v++) {
+            unsigned a = lt[0], b = lt[1];
+            if (v & 1u)
+                a = a >= 'a' && a <= 'z' ? a - 32 : a;
+            if (v & 2u)
+                b = b >= 'a' && b <= 'z' ? b - 32 : b;
+            unsigned x = a | b << 8;
+            pf->bigrams[x >> 6] |= UINT64_C(1) << (x & 63);
+        }
+    }
+    char **lits = calloc(nin, sizeof(*lits));
+    if (!lits)
+        return -ENOMEM;
+    for (size_t k = 0; k < nin; k++)
+        lits[k] = pf->lits.v[pf->inlit[k]];
+    hs_database_t *db = NULL;
+    int rc = compile_lits(lits, nin, HS_FLAG_SINGLEMATCH, &db);
+    pf->db = db;
+    free(lits);
+    return rc;
 }
 #endif
 
 int wk__sg_prefilter_build(struct wk_ruleset *rs)
 {
 #if WK_HAVE_HYPERSCAN
-    /* A factor with a one-byte literal would not filter anything: such rules stay plain.
-     * Two bytes do filter a field's value (`name|contains: '/.'` in PATH records, which the
+    /* A factor with a one-byte literal found anywhere would not filter anything: such rules
+     * stay plain (a one-byte value compared whole is looked up: lit_weight). Two bytes do
+     * filter a field's value (`name|contains: '/.'` in PATH records, which the
      * byte-pair check mostly settles without Hyperscan: the bench's 6.8k evaluations of that
      * rule per 20k events went, for 0.9M more instructions of scanning against 12M fewer
      * evaluating); hunt's block prefilter, which scans whole stored events, keeps 3. */
     const size_t min_field = 2, min_useful = 3;
-    int rc = 0;
+    /* the keyword database first: keyword items of its literals make factors too */
+    int rc = build_kw(rs);
+    if (rc < 0)
+        return rc;
+    if (rs->nkw && !(rs->kwowner = malloc(rs->nkw * sizeof(*rs->kwowner))))
+        return -ENOMEM;
+    for (uint32_t i = 0; i < rs->nkw; i++)
+        rs->kwowner[i] = UINT32_MAX;
     uint32_t *mark = calloc(rs->rules.n + 1, sizeof(*mark));
     bool *indexed = calloc(rs->rules.n + 1, sizeof(*indexed));
     uint32_t *nls = calloc(rs->rules.n + 1, sizeof(*nls));
@@ -637,16 +817,19 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
             struct sg_rule *r = rs->rules.v[ri];
             const struct fmode field_mode = { false,
                                               indexed[ri] && nls[ri] == 1 ? ls->dispatch : NULL,
-                                              NULL, 0 };
+                                              NULL, 0, rs->nkw_long };
             fset f = { 0 };
             if (!cond_factor(&field_mode, r, r->cond, &f) || min_len(&f, 0) < min_field) {
                 free(f.v);
                 continue;
             }
-            rc = add_factor(ls, &f, ri);
+            bool kw = false;
+            rc = add_factor(rs, ls, &f, ri, &kw);
             free(f.v);
-            if (rc == 0)
+            if (rc == 0) {
                 r->has_factor = true;
+                r->factor_kw = kw;
+            }
         }
         /* A rule without a factor that is only tried in buckets may have one per bucket:
          * a branch that needs only another value of the dispatch field (`type: TTY` in a
@@ -656,13 +839,15 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
             for (size_t k = 0; rc == 0 && k < bk->rules.n; k++) {
                 uint32_t ri = bk->rules.v[k];
                 struct sg_rule *r = rs->rules.v[ri];
-                uint8_t fac = r->has_factor;
+                uint8_t fac = r->has_factor ? 1 + r->factor_kw : 0;
                 if (!fac && nls[ri] == 1) {
-                    const struct fmode md = { false, ls->dispatch, bk->val, bk->len };
+                    const struct fmode md = { false, ls->dispatch, bk->val, bk->len,
+                                              rs->nkw_long };
                     fset f = { 0 };
                     if (cond_factor(&md, r, r->cond, &f) && f.n && min_len(&f, 0) >= min_field) {
-                        rc = add_factor(ls, &f, ri);
-                        fac = 1;
+                        bool kw = false;
+                        rc = add_factor(rs, ls, &f, ri, &kw);
+                        fac = 1 + kw;
                     }
                     free(f.v);
                 }
@@ -673,40 +858,15 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
         {
             const uint32_t *av = ls->dispatch ? ls->any.v : ls->rules.v;
             size_t an = ls->dispatch ? ls->any.n : ls->rules.n;
-            for (size_t k = 0; rc == 0 && k < an; k++)
-                rc = SG_PUSH(ls->any_fac, (uint8_t)rs->rules.v[av[k]]->has_factor);
+            for (size_t k = 0; rc == 0 && k < an; k++) {
+                const struct sg_rule *r = rs->rules.v[av[k]];
+                rc = SG_PUSH(ls->any_fac, (uint8_t)(r->has_factor ? 1 + r->factor_kw : 0));
+            }
         }
         for (size_t q = 0; rc == 0 && q < ls->pf.n; q++) {
             struct sg_pfield *pf = &ls->pf.v[q];
             pf->key = wk_key_init(pf->field); /* the vector may have moved */
-            pf->minlen = UINT32_MAX;
-            for (size_t i = 0; i < pf->lits.n; i++)
-                if (strlen(pf->lits.v[i]) < pf->minlen)
-                    pf->minlen = (uint32_t)strlen(pf->lits.v[i]);
-            free(pf->bigrams);
-            pf->bigrams = NULL;
-            if (pf->minlen >= 2 && pf->minlen != UINT32_MAX &&
-                !(pf->bigrams = calloc(BIGRAM_BITS / 64, sizeof(uint64_t)))) {
-                rc = -ENOMEM;
-                break;
-            }
-            for (size_t i = 0; pf->bigrams && i < pf->lits.n; i++) {
-                /* the literals are folded; Hyperscan's caseless match takes either case
-                 * of an ASCII letter */
-                const unsigned char *lt = (const unsigned char *)pf->lits.v[i];
-                for (unsigned v = 0; v < 4; v++) {
-                    unsigned a = wk__sg_fold[lt[0]], b = wk__sg_fold[lt[1]];
-                    if (v & 1u)
-                        a = a >= 'a' && a <= 'z' ? a - 32 : a;
-                    if (v & 2u)
-                        b = b >= 'a' && b <= 'z' ? b - 32 : b;
-                    unsigned x = a | b << 8;
-                    pf->bigrams[x >> 6] |= UINT64_C(1) << (x & 63);
-                }
-            }
-            hs_database_t *db = NULL;
-            rc = compile_lits(pf->lits.v, pf->lits.n, HS_FLAG_SINGLEMATCH, &db);
-            pf->db = db;
+            rc = pfield_build(pf);
         }
         /* the fields worth scanning for an event of each bucket (its rules' and the
          * unindexed rules'), and for an event of none (the unindexed rules'); mark[ri] is
@@ -737,8 +897,6 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
         return rc;
     rs->prefilter = true;
     rc = build_raw(rs, min_useful);
-    if (rc == 0)
-        rc = build_kw(rs);
     if (rc < 0)
         return rc;
 #else
@@ -757,7 +915,8 @@ int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc)
     int rc = 0;
     for (size_t l = 0; rc == 0 && l < sc->rs->ls.n; l++)
         for (size_t q = 0; rc == 0 && q < sc->rs->ls.v[l].pf.n; q++)
-            if (hs_alloc_scratch(sc->rs->ls.v[l].pf.v[q].db, &s) != HS_SUCCESS)
+            if (sc->rs->ls.v[l].pf.v[q].db && /* NULL: anchored literals only */
+                hs_alloc_scratch(sc->rs->ls.v[l].pf.v[q].db, &s) != HS_SUCCESS)
                 rc = -ENOMEM;
     if (rc == 0 && sc->rs->rawdb && hs_alloc_scratch(sc->rs->rawdb, &s) != HS_SUCCESS)
         rc = -ENOMEM;
@@ -796,8 +955,34 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
 {
     (void)from, (void)to, (void)flags;
     struct hit *h = arg;
-    h->sc->cand[h->pf->owner.v[id]] = h->sc->cgen;
+    h->sc->cand[h->pf->owner.v[h->pf->inlit[id]]] = h->sc->cgen;
     return 0;
+}
+
+static inline bool fold_eq(const unsigned char *s, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (wk__sg_fold[s[i]] != (unsigned char)lit[i])
+            return false;
+    return true;
+}
+
+/* The anchored literals of table t (0: start, 1: end) whose head is the value's: each one
+ * the value has there makes its rule a candidate. */
+static void scan_anchored(struct hit *h, unsigned t, unsigned head, const unsigned char *u,
+                          size_t len)
+{
+    const struct sg_pfield *pf = h->pf;
+    unsigned b = head_bucket(head);
+    for (uint32_t i = pf->aidx[t][b], e = pf->aidx[t][b + 1]; i < e; i++) {
+        const struct sg_alit *a = &pf->alit[i];
+        if (a->head != head || len < a->len || (a->kind == SG_PF_EQ && len != a->len))
+            continue;
+        bool ok = a->len <= 2 || (t ? fold_eq(u + len - a->len, a->lit, a->len - 2)
+                                    : fold_eq(u + 2, a->lit + 2, a->len - 2));
+        if (ok)
+            h->sc->cand[a->owner] = h->sc->cgen;
+    }
 }
 
 /* Can s[0..len), len >= minlen >= 2, hold a literal of the field? Not without the first
@@ -815,6 +1000,18 @@ static bool bigram_seen(const uint64_t *bg, const char *s, size_t len, size_t mi
 
 static void scan(struct hit *h, const char *s, size_t len)
 {
+    const struct sg_pfield *pf = h->pf;
+    if (pf->alit && len) {
+        const unsigned char *u = (const unsigned char *)s;
+        unsigned c1 = len > 1 ? wk__sg_fold[u[1]] : 0;
+        if (pf->aidx[0][SG_PF_HB])
+            scan_anchored(h, 0, wk__sg_fold[u[0]] | c1 << 8, u, len);
+        if (len > 1 && pf->aidx[1][SG_PF_HB] > pf->aidx[1][0])
+            scan_anchored(h, 1, wk__sg_fold[u[len - 2]] | (unsigned)wk__sg_fold[u[len - 1]] << 8,
+                          u, len);
+    }
+    if (!pf->db)
+        return;
     if (!wk__sg_plain_lookups) {
         if (len < h->pf->minlen) /* no literal of the database fits */
             return;
@@ -875,6 +1072,9 @@ static int on_kw(unsigned id, unsigned long long from, unsigned long long to, un
     (void)from, (void)to, (void)flags;
     struct wk_rule_scratch *sc = arg;
     sc->kwseen[id] = sc->kwcgen;
+    uint32_t r = sc->rs->kwowner ? sc->rs->kwowner[id] : UINT32_MAX;
+    if (r != UINT32_MAX) /* a keyword factor's literal */
+        sc->cand[r] = sc->cgen;
     return 0;
 }
 #endif

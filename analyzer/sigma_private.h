@@ -173,6 +173,7 @@ struct sg_rule {
     /* compiled facts */
     bool suppressed;        /* referenced by a correlation without generate */
     bool has_factor;        /* prefilter: only evaluated when one of its literals is seen */
+    bool factor_kw;         /* and some of them are keyword literals (rs->kwowner) */
     SG_VEC(uint32_t) feeds; /* correlation rules this rule feeds */
     struct wk_rule_info info;
     char *attack_json;
@@ -189,8 +190,28 @@ struct sg_bucket {
     /* per rule of `rules`: 1 when it is only tried in a record where the prefilter saw one
      * of its literals: its own factor (has_factor) or one given this value of the dispatch
      * field (a branch requiring another value cannot match here, so it needs no literal);
+     * 2 when some of those literals are keywords (the record's keyword scan marks them);
      * empty without the prefilter */
     SG_VEC(uint8_t) fac;
+};
+
+/* sg_pfield.anchor: where a literal must be in the value for its matcher to match */
+enum sg_pfanchor {
+    SG_PF_IN,    /* anywhere (contains, a wildcard's or a regex's literal): Hyperscan */
+    SG_PF_EQ,    /* the whole value (case-insensitively) */
+    SG_PF_START, /* at its start */
+    SG_PF_END,   /* at its end */
+};
+/* Anchored literals are looked up by a value's first (EQ, START) or last (END) two bytes,
+ * folded, in SG_PF_HB buckets. */
+#define SG_PF_HB 32u
+struct sg_alit {
+    uint16_t head;  /* the folded first (EQ, START) or last (END) two bytes, little-endian;
+                     * a one-byte EQ literal: that byte */
+    uint8_t kind;   /* enum sg_pfanchor */
+    uint32_t len;
+    const char *lit; /* folded (sg_pfield.lits) */
+    uint32_t owner;
 };
 
 /* Prefilter: literal factors of one field, one multi-literal database (Hyperscan). */
@@ -206,7 +227,15 @@ struct sg_pfield {
     uint64_t *bigrams;
     SG_VEC(char *) lits;     /* folded literals */
     SG_VEC(uint32_t) owner;  /* literal i belongs to rule owner.v[i] */
+    SG_VEC(uint8_t) anchor;  /* literal i's enum sg_pfanchor */
+    /* the SG_PF_IN literals: minlen and bigrams above are theirs, and Hyperscan's id k is
+     * literal inlit[k] (db NULL: none) */
     void *db;                /* hs_database_t */
+    uint32_t *inlit;
+    /* the anchored literals: alit[aidx[0][b] .. aidx[0][b + 1]) those at the start (EQ,
+     * START) whose head is in bucket b, alit[aidx[1][b] .. aidx[1][b + 1]) at the end */
+    struct sg_alit *alit;
+    uint32_t aidx[2][SG_PF_HB + 1];
 };
 
 /* A logsource mapping (rules/logsources.yaml). */
@@ -276,6 +305,9 @@ struct wk_ruleset {
     void *kwdb;     /* hs_database_t: keyword literals 1..nkw_long (prefilter.c build_kw) */
     void *kwdb2;    /* hs_database_t: the shorter ones, nkw_long + 1..nkw */
     uint32_t nkw, nkw_long;
+    /* per kwdb literal (id - 1): the rule whose prefilter factor holds it, which the
+     * record's keyword scan then marks as a candidate, or UINT32_MAX */
+    uint32_t *kwowner;
     /* every field name the evaluator looks up (items, field references, dispatch and
      * prefilter fields, logsource matches) has an id < nkeys (wk__sg_intern_keys): a
      * scratch remembers each name's value per record and per event (engine_private.h) */
