@@ -886,7 +886,7 @@ static int index_rule(struct sg_logsource *ls, const struct sg_rule *r, uint32_t
                 !memcmp(ls->buckets.v[k].val, m->lit, m->len))
                 b = &ls->buckets.v[k];
         if (!b) {
-            struct sg_bucket nb = { strndup(m->lit, m->len), m->len, h, { 0 }, { 0 }, { 0 } };
+            struct sg_bucket nb = { strndup(m->lit, m->len), m->len, h, { 0 }, { 0 }, { 0 }, NULL };
             if (!nb.val || SG_PUSH(ls->buckets, nb) < 0) {
                 free(nb.val);
                 rc = -ENOMEM;
@@ -1111,7 +1111,7 @@ int wk_rule_loader_build(struct wk_rule_loader *l, struct wk_ruleset **out)
     }
     if (!l->no_prefilter && (rc = wk__sg_prefilter_build(rs)) < 0)
         goto fail;
-    if ((rc = wk__sg_intern_keys(rs)) < 0)
+    if ((rc = wk__sg_intern_keys(rs)) < 0 || (rc = wk__sg_prefilter_index(rs)) < 0)
         goto fail;
     *out = rs;
     return 0;
@@ -1198,6 +1198,7 @@ int wk__sg_intern_keys(struct wk_ruleset *rs)
             rc = intern(&t, &ls->pf.v[i].key, &ls->pf.v[i].kid);
     }
     rs->nkeys = t.n;
+    rs->kwords = (t.n + 63) / 64;
     if (rc == 0 && t.cap && !(rs->kslots = calloc(t.cap, sizeof(*rs->kslots))))
         rc = -ENOMEM;
     for (size_t p = 0; rc == 0 && p < t.cap; p++) {

@@ -64,7 +64,10 @@ int wk_rule_scratch_new(struct wk_rule_scratch **out, struct wk_ruleset *rs,
     sc->fired = calloc(rs->rules.n + 1, sizeof(uint64_t));
     sc->mev = calloc(rs->nkeys + 1, sizeof(*sc->mev));
     sc->mrec = calloc(rs->nkeys + 1, sizeof(*sc->mrec));
-    if (!sc->md || !sc->mctx || !sc->fired || !sc->mev || !sc->mrec || wk__corr_new(sc) < 0 ||
+    sc->evbits = calloc(rs->kwords + 1, sizeof(uint64_t));
+    sc->recbits = calloc(rs->kwords + 1, sizeof(uint64_t));
+    if (!sc->md || !sc->mctx || !sc->fired || !sc->mev || !sc->mrec || !sc->evbits ||
+        !sc->recbits || wk__corr_new(sc) < 0 ||
         wk__sg_prefilter_scratch(sc) < 0) {
         wk_rule_scratch_free(sc);
         return -ENOMEM;
@@ -87,6 +90,8 @@ struct wk_rule_scratch *wk_rule_scratch_free(struct wk_rule_scratch *sc)
     free(sc->fired);
     free(sc->mev);
     free(sc->mrec);
+    free(sc->evbits);
+    free(sc->recbits);
     free(sc->recf);
     free(sc->argv);
     wk_ruleset_unref(sc->rs);
@@ -360,6 +365,8 @@ static int fields_pass(struct wk_rule_scratch *sc, const struct wk_event *ev)
     }
     size_t nr = 0;
     const uint64_t gen = sc->gen;
+    uint64_t *evbits = sc->evbits;
+    memset(evbits, 0, rs->kwords * sizeof(*evbits));
     for (size_t i = 0; i < n; i++) {
         uint32_t kid = wk__sg_key_id(rs, hs[i], f[i].key.name, f[i].key.len);
         if (kid == UINT32_MAX)
@@ -367,6 +374,7 @@ static int fields_pass(struct wk_rule_scratch *sc, const struct wk_event *ev)
         if (f[i].v.rec == 0) {
             sc->mev[kid].gen = gen;
             sc->mev[kid].v = &f[i].v;
+            evbits[kid / 64] |= UINT64_C(1) << (kid % 64);
         } else {
             sc->recf[nr++] = (struct wk__recf){ kid, f[i].v.rec, &f[i].v };
         }
@@ -380,11 +388,14 @@ static int fields_pass(struct wk_rule_scratch *sc, const struct wk_event *ev)
 static void rec_begin(struct wk_rule_scratch *sc, unsigned rec)
 {
     const uint64_t g = ++sc->mgen;
+    uint64_t *bits = sc->recbits;
+    memset(bits, 0, sc->rs->kwords * sizeof(*bits));
     for (size_t i = 0; i < sc->nrecf; i++) {
         const struct wk__recf *r = &sc->recf[i];
         if (r->rec == rec) {
             sc->mrec[r->kid].gen = g;
             sc->mrec[r->kid].v = r->v;
+            bits[r->kid / 64] |= UINT64_C(1) << (r->kid % 64);
         }
     }
 }
@@ -928,7 +939,9 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
                             b = &ls->buckets.v[k];
                 }
             }
-            if (ls->pf.n)
+            if (ls->pf.n && c.per_record && !wk__sg_plain_lookups)
+                wk__sg_prefilter_scan_rec(sc, ls, b ? b->pfkids : ls->pf_anykids, ev, rec);
+            else if (ls->pf.n)
                 wk__sg_prefilter_scan(sc, ls, b ? b->pfs.v : ls->pf_any.v,
                                       b ? b->pfs.n : ls->pf_any.n, ev, rec, c.per_record);
             else

@@ -52,6 +52,9 @@ struct wk_rule_scratch {
      * visits, then set from recf); an id without a stamp falls back to the event level. */
     struct wk__kmemo *mev, *mrec;
     uint64_t mgen, evfull;
+    /* the key ids with a value at event level (set with evfull) and in the record under
+     * mgen, as sets of wk_ruleset.kwords words: the prefilter scans the fields in both */
+    uint64_t *evbits, *recbits;
     /* the pass's record fields with a key id: (id, record, value), in field order */
     struct wk__recf {
         uint32_t kid, rec;
@@ -123,6 +126,11 @@ int wk__corr_feed(struct wk_rule_scratch *sc, uint32_t ci, uint32_t rule,
 int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource *ls,
                           const uint32_t *pfs, size_t npfs, const struct wk_event *ev,
                           unsigned rec, bool per_record);
+/* prefilter.c: the same for a record of a per-record logsource after fields_pass and
+ * rec_begin (sc->evbits, sc->recbits), scanning the fields of the key ids in kids (the
+ * bucket's pfkids or ls->pf_anykids) that the record or the event has */
+void wk__sg_prefilter_scan_rec(struct wk_rule_scratch *sc, const struct sg_logsource *ls,
+                               const uint64_t *kids, const struct wk_event *ev, unsigned rec);
 int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc);
 /* prefilter.c: the hits (by ascending end offset) of every block-prefilter literal in
  * p[0..len) into hits (reset first); needs sc->rs->rawdb. @return 0, -ENOMEM, -EINVAL. */

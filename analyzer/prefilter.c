@@ -346,6 +346,10 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
     memset(&ls->pf, 0, sizeof(ls->pf));
     free(ls->pf_any.v);
     memset(&ls->pf_any, 0, sizeof(ls->pf_any));
+    free(ls->pf_anykids);
+    ls->pf_anykids = NULL;
+    free(ls->pf_of_kid);
+    ls->pf_of_kid = NULL;
     free(ls->any_fac.v);
     memset(&ls->any_fac, 0, sizeof(ls->any_fac));
     for (size_t i = 0; i < ls->buckets.n; i++) {
@@ -353,6 +357,8 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
         memset(&ls->buckets.v[i].pfs, 0, sizeof(ls->buckets.v[i].pfs));
         free(ls->buckets.v[i].fac.v);
         memset(&ls->buckets.v[i].fac, 0, sizeof(ls->buckets.v[i].fac));
+        free(ls->buckets.v[i].pfkids);
+        ls->buckets.v[i].pfkids = NULL;
     }
 }
 
@@ -905,6 +911,39 @@ int wk__sg_prefilter_build(struct wk_ruleset *rs)
     return 0;
 }
 
+static uint64_t *kid_set(const struct wk_ruleset *rs, const struct sg_logsource *ls,
+                         const uint32_t *pfs, size_t n)
+{
+    uint64_t *set = calloc(rs->kwords + 1, sizeof(*set));
+    for (size_t i = 0; set && i < n; i++) {
+        uint32_t kid = ls->pf.v[pfs[i]].kid;
+        set[kid / 64] |= UINT64_C(1) << (kid % 64);
+    }
+    return set;
+}
+
+int wk__sg_prefilter_index(struct wk_ruleset *rs)
+{
+    for (size_t l = 0; l < rs->ls.n; l++) {
+        struct sg_logsource *ls = &rs->ls.v[l];
+        if (!ls->pf.n)
+            continue;
+        if (!(ls->pf_of_kid = malloc((rs->nkeys + 1) * sizeof(*ls->pf_of_kid))) ||
+            !(ls->pf_anykids = kid_set(rs, ls, ls->pf_any.v, ls->pf_any.n)))
+            return -ENOMEM;
+        for (uint32_t k = 0; k <= rs->nkeys; k++)
+            ls->pf_of_kid[k] = UINT32_MAX;
+        for (size_t q = 0; q < ls->pf.n; q++)
+            ls->pf_of_kid[ls->pf.v[q].kid] = (uint32_t)q;
+        for (size_t b = 0; b < ls->buckets.n; b++) {
+            struct sg_bucket *bk = &ls->buckets.v[b];
+            if (!(bk->pfkids = kid_set(rs, ls, bk->pfs.v, bk->pfs.n)))
+                return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
 int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc)
 {
     sc->cand = calloc(sc->rs->rules.n + 1, sizeof(uint64_t));
@@ -1022,6 +1061,32 @@ static void scan(struct hit *h, const char *s, size_t len)
     }
     (void)hs_scan(h->pf->db, s, (unsigned)len, 0, h->sc->hs, on_hit, h);
 }
+/* Scan one value of a prefilter field (a list: each item; a number: its text). */
+static void scan_value(struct hit *h, const struct wk_value *v)
+{
+    char num[64];
+    switch (v->kind) {
+    case WK_VAL_STR:
+    case WK_VAL_JSON:
+        scan(h, v->u.s, v->len);
+        break;
+    case WK_VAL_STRLIST:
+        for (uint32_t i = 0; i < v->len; i++)
+            scan(h, v->u.items[i].s, v->u.items[i].len);
+        break;
+    case WK_VAL_INT:
+        scan(h, num, (size_t)snprintf(num, sizeof(num), "%lld", (long long)v->u.i));
+        break;
+    case WK_VAL_REAL:
+        scan(h, num, (size_t)snprintf(num, sizeof(num), "%.17g", v->u.r));
+        break;
+    case WK_VAL_BOOL:
+        scan(h, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
+        break;
+    default:
+        break;
+    }
+}
 #endif
 
 int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource *ls,
@@ -1034,35 +1099,33 @@ int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource 
         struct hit h = { sc, &ls->pf.v[pfs[q]] };
         const struct wk_value *v = wk__sg_lookup(sc, ev, rec, per_record, &h.pf->key,
                                                  h.pf->kid);
-        if (!v)
-            continue;
-        char num[64];
-        switch (v->kind) {
-        case WK_VAL_STR:
-        case WK_VAL_JSON:
-            scan(&h, v->u.s, v->len);
-            break;
-        case WK_VAL_STRLIST:
-            for (uint32_t i = 0; i < v->len; i++)
-                scan(&h, v->u.items[i].s, v->u.items[i].len);
-            break;
-        case WK_VAL_INT:
-            scan(&h, num, (size_t)snprintf(num, sizeof(num), "%lld", (long long)v->u.i));
-            break;
-        case WK_VAL_REAL:
-            scan(&h, num, (size_t)snprintf(num, sizeof(num), "%.17g", v->u.r));
-            break;
-        case WK_VAL_BOOL:
-            scan(&h, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
-            break;
-        default:
-            break;
-        }
+        if (v)
+            scan_value(&h, v);
     }
 #else
     (void)ls, (void)pfs, (void)npfs, (void)ev, (void)rec, (void)per_record;
 #endif
     return 0;
+}
+
+void wk__sg_prefilter_scan_rec(struct wk_rule_scratch *sc, const struct sg_logsource *ls,
+                               const uint64_t *kids, const struct wk_event *ev, unsigned rec)
+{
+    (void)ev, (void)rec; /* the record's fields are the memo's (rec_begin) */
+    sc->cgen++;
+#if WK_HAVE_HYPERSCAN
+    const uint64_t g = sc->mgen;
+    for (uint32_t w = 0; w < sc->rs->kwords; w++) {
+        for (uint64_t m = kids[w] & (sc->recbits[w] | sc->evbits[w]); m; m &= m - 1) {
+            uint32_t kid = w * 64 + (uint32_t)__builtin_ctzll(m);
+            struct hit h = { sc, &ls->pf.v[ls->pf_of_kid[kid]] };
+            const struct wk__kmemo *r = &sc->mrec[kid];
+            scan_value(&h, r->gen == g ? r->v : sc->mev[kid].v);
+        }
+    }
+#else
+    (void)ls, (void)kids;
+#endif
 }
 
 #if WK_HAVE_HYPERSCAN

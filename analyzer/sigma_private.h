@@ -193,6 +193,7 @@ struct sg_bucket {
      * 2 when some of those literals are keywords (the record's keyword scan marks them);
      * empty without the prefilter */
     SG_VEC(uint8_t) fac;
+    uint64_t *pfkids; /* the key ids of pfs as a set (wk_ruleset.kwords words) */
 };
 
 /* sg_pfield.anchor: where a literal must be in the value for its matcher to match */
@@ -267,6 +268,8 @@ struct sg_logsource {
     SG_VEC(struct sg_pfield) pf; /* prefilter fields (empty without Hyperscan) */
     SG_VEC(uint32_t) pf_any;     /* the pf indexes of ls->any (of every rule without dispatch):
                                   * those scanned for an event (record) in no bucket */
+    uint64_t *pf_anykids;        /* their key ids as a set (wk_ruleset.kwords words) */
+    uint32_t *pf_of_kid;         /* per key id: its pf index, or UINT32_MAX (NULL: no pf) */
 };
 
 struct sg_placeholder {
@@ -312,6 +315,7 @@ struct wk_ruleset {
      * prefilter fields, logsource matches) has an id < nkeys (wk__sg_intern_keys): a
      * scratch remembers each name's value per record and per event (engine_private.h) */
     uint32_t nkeys;
+    uint32_t kwords; /* words of a set of key ids: (nkeys + 63) / 64 */
     /* the same names as an open-addressing table by wk_key hash (kmask + 1 slots, name
      * NULL: empty) and a 4096-bit filter of their hashes (bit (h ^ h >> 16) & 4095): the
      * evaluator's one pass over an event's fields finds which of them it has */
@@ -350,6 +354,8 @@ int wk__sg_re_factors(const char *pat, size_t len, bool caseless, char ***lits, 
 bool wk__sg_re_local(const char *pat, size_t len);
 /* prefilter.c */
 int wk__sg_prefilter_build(struct wk_ruleset *rs);
+/* prefilter.c: the prefilter fields by key id (after wk__sg_intern_keys). @return 0, -ENOMEM */
+int wk__sg_prefilter_index(struct wk_ruleset *rs);
 /* compile.c: give every key the evaluator looks up its id (rs->nkeys). @return 0, -ENOMEM */
 int wk__sg_intern_keys(struct wk_ruleset *rs);
 /* a[0..n) == b[0..n) for the short names of fields, without a call */
