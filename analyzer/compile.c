@@ -886,7 +886,8 @@ static int index_rule(struct sg_logsource *ls, const struct sg_rule *r, uint32_t
                 !memcmp(ls->buckets.v[k].val, m->lit, m->len))
                 b = &ls->buckets.v[k];
         if (!b) {
-            struct sg_bucket nb = { strndup(m->lit, m->len), m->len, h, { 0 }, { 0 }, { 0 }, NULL };
+            struct sg_bucket nb = { strndup(m->lit, m->len), m->len, h, { 0 }, { 0 }, { 0 }, NULL,
+                                    { { 0 }, NULL, false } };
             if (!nb.val || SG_PUSH(ls->buckets, nb) < 0) {
                 free(nb.val);
                 rc = -ENOMEM;

@@ -905,6 +905,43 @@ static int try_rule(struct wk_ruleset *rs, struct wk_rule_scratch *sc, struct ct
     return nalerts;
 }
 
+/* The rules of pass rl to try on the current record, in rule order, into sc->rlist: those
+ * always tried and those of the prefilter's candidates (sc->clist) that it only tries
+ * when marked (none of their literals in the record: they cannot match). The record's
+ * keyword scan, when some rule has a keyword factor, marks those first. @return their
+ * number. */
+static size_t try_list(struct wk_rule_scratch *sc, const struct ctx *c,
+                       const struct sg_rlist *rl)
+{
+    uint32_t *out = sc->rlist;
+    size_t n = rl->plain.n;
+    memcpy(out, rl->plain.v, n * sizeof(*out));
+    if (!rl->facbits)
+        return n;
+    bool all = rl->has_kw && !kw_scan(c); /* out of memory: every rule of the pass */
+    const size_t np = n;
+    for (uint32_t i = 0; i < sc->ncl; i++) {
+        const uint32_t ri = sc->clist[i];
+        if (rl->facbits[ri / 64] >> (ri % 64) & 1u)
+            out[n++] = ri;
+    }
+    if (all) {
+        n = np;
+        for (uint32_t ri = 0; ri < sc->rs->rules.n; ri++)
+            if (rl->facbits[ri / 64] >> (ri % 64) & 1u)
+                out[n++] = ri;
+    }
+    /* the candidates, few, into the ascending run of the others */
+    for (size_t k = np; k < n; k++) {
+        const uint32_t ri = out[k];
+        size_t j = k;
+        for (; j > 0 && out[j - 1] > ri; j--)
+            out[j] = out[j - 1];
+        out[j] = ri;
+    }
+    return n;
+}
+
 int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
                         const struct wk_event *ev, uint64_t ref, wk_alert_cb cb, void *data)
 {
@@ -945,26 +982,16 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
                 wk__sg_prefilter_scan(sc, ls, b ? b->pfs.v : ls->pf_any.v,
                                       b ? b->pfs.n : ls->pf_any.n, ev, rec, c.per_record);
             else
-                sc->cgen++; /* keyword factors mark candidates under a cgen of this record */
+                wk__sg_cand_reset(sc); /* keyword factors mark candidates of this record */
             for (int pass = 0; pass < 2; pass++) {
-                const uint32_t *rv = pass == 0 ? (b ? b->rules.v : NULL)
-                                               : (ls->dispatch ? ls->any.v : ls->rules.v);
-                size_t rn = pass == 0 ? (b ? b->rules.n : 0)
-                                      : (ls->dispatch ? ls->any.n : ls->rules.n);
-                /* fac[k]: rule rv[k] is tried only when the prefilter saw one of its
-                 * literals (none of them in the record: it cannot match); the rules so
-                 * skipped and those already fired cost a load or two here, no call. With
-                 * fac[k] == 2 some of them are keywords, which the record's keyword scan
-                 * (made once, when first needed) marks. */
-                const uint8_t *fac = pass == 0 ? (b && b->fac.n ? b->fac.v : NULL)
-                                               : (ls->any_fac.n ? ls->any_fac.v : NULL);
-                const uint64_t gen = sc->gen, cgen = sc->cgen;
-                for (size_t k = 0; k < rn; k++) {
-                    const uint32_t ri = rv[k];
+                const struct sg_rlist *rl = pass == 0 ? (b ? &b->rl : NULL) : &ls->any_rl;
+                if (!rl)
+                    continue;
+                size_t n = try_list(sc, &c, rl);
+                const uint64_t gen = sc->gen;
+                for (size_t k = 0; k < n; k++) {
+                    const uint32_t ri = sc->rlist[k];
                     if (sc->fired[ri] == gen)
-                        continue;
-                    if (fac && fac[k] && sc->cand[ri] != cgen &&
-                        (fac[k] == 1 || (kw_scan(&c) && sc->cand[ri] != cgen)))
                         continue;
                     int rc = try_rule(rs, sc, &c, ri, ref, cb, data);
                     if (rc < 0)

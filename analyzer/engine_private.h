@@ -34,6 +34,9 @@ struct wk_rule_scratch {
     struct wk_rule_stats st;
     uint64_t *cand;  /* prefilter: per rule, the record generation its literal was seen */
     uint64_t cgen;
+    uint32_t *clist; /* the rules marked under cgen (ncl of them, each once) */
+    uint32_t ncl;
+    uint32_t *rlist; /* engine.c: the rules a pass of a record tries (rules.n + 1 room) */
     void *hs;        /* hs_scratch_t */
     /* keyword prefilter: the record (gen, rec, logsource) whose haystacks were scanned,
      * and per keyword literal the kwcgen it was last seen at */
@@ -67,6 +70,22 @@ struct wk_rule_scratch {
                  unsigned rec, uint64_t ref);
     void *defer_arg;
 };
+
+/* A new record generation of the prefilter's candidate marks. */
+static inline void wk__sg_cand_reset(struct wk_rule_scratch *sc)
+{
+    sc->cgen++;
+    sc->ncl = 0;
+}
+
+/* The prefilter saw a literal of rule ri's factor: a candidate for this record. */
+static inline void wk__sg_mark(struct wk_rule_scratch *sc, uint32_t ri)
+{
+    if (sc->cand[ri] != sc->cgen) {
+        sc->cand[ri] = sc->cgen;
+        sc->clist[sc->ncl++] = ri;
+    }
+}
 
 /* The event-level field k (key id kid), looked up once per event. */
 static inline const struct wk_value *wk__sg_get_ev(struct wk_rule_scratch *sc,

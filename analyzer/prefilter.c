@@ -325,6 +325,13 @@ static bool cond_factor(const struct fmode *md, const struct sg_rule *r,
 }
 #endif
 
+static void rlist_fini(struct sg_rlist *rl)
+{
+    free(rl->plain.v);
+    free(rl->facbits);
+    memset(rl, 0, sizeof(*rl));
+}
+
 void wk__sg_prefilter_fini(struct sg_logsource *ls)
 {
     for (size_t i = 0; i < ls->pf.n; i++) {
@@ -350,6 +357,7 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
     ls->pf_anykids = NULL;
     free(ls->pf_of_kid);
     ls->pf_of_kid = NULL;
+    rlist_fini(&ls->any_rl);
     free(ls->any_fac.v);
     memset(&ls->any_fac, 0, sizeof(ls->any_fac));
     for (size_t i = 0; i < ls->buckets.n; i++) {
@@ -359,6 +367,7 @@ void wk__sg_prefilter_fini(struct sg_logsource *ls)
         memset(&ls->buckets.v[i].fac, 0, sizeof(ls->buckets.v[i].fac));
         free(ls->buckets.v[i].pfkids);
         ls->buckets.v[i].pfkids = NULL;
+        rlist_fini(&ls->buckets.v[i].rl);
     }
 }
 
@@ -922,10 +931,37 @@ static uint64_t *kid_set(const struct wk_ruleset *rs, const struct sg_logsource 
     return set;
 }
 
+/* A pass of the n rules rv (ascending), fac their prefilter flags (NULL: none). */
+static int rlist_build(const struct wk_ruleset *rs, struct sg_rlist *rl, const uint32_t *rv,
+                       size_t n, const uint8_t *fac)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (!fac || !fac[k]) {
+            if (SG_PUSH(rl->plain, rv[k]) < 0)
+                return -ENOMEM;
+            continue;
+        }
+        if (!rl->facbits && !(rl->facbits = calloc((rs->rules.n + 63) / 64 + 1, sizeof(uint64_t))))
+            return -ENOMEM;
+        rl->facbits[rv[k] / 64] |= UINT64_C(1) << (rv[k] % 64);
+        rl->has_kw = rl->has_kw || fac[k] == 2;
+    }
+    return 0;
+}
+
 int wk__sg_prefilter_index(struct wk_ruleset *rs)
 {
     for (size_t l = 0; l < rs->ls.n; l++) {
         struct sg_logsource *ls = &rs->ls.v[l];
+        for (size_t b = 0; b < ls->buckets.n; b++) {
+            struct sg_bucket *bk = &ls->buckets.v[b];
+            if (rlist_build(rs, &bk->rl, bk->rules.v, bk->rules.n, bk->fac.n ? bk->fac.v : NULL) < 0)
+                return -ENOMEM;
+        }
+        if (rlist_build(rs, &ls->any_rl, ls->dispatch ? ls->any.v : ls->rules.v,
+                        ls->dispatch ? ls->any.n : ls->rules.n,
+                        ls->any_fac.n ? ls->any_fac.v : NULL) < 0)
+            return -ENOMEM;
         if (!ls->pf.n)
             continue;
         if (!(ls->pf_of_kid = malloc((rs->nkeys + 1) * sizeof(*ls->pf_of_kid))) ||
@@ -947,7 +983,9 @@ int wk__sg_prefilter_index(struct wk_ruleset *rs)
 int wk__sg_prefilter_scratch(struct wk_rule_scratch *sc)
 {
     sc->cand = calloc(sc->rs->rules.n + 1, sizeof(uint64_t));
-    if (!sc->cand)
+    sc->clist = calloc(sc->rs->rules.n + 1, sizeof(uint32_t));
+    sc->rlist = calloc(sc->rs->rules.n + 1, sizeof(uint32_t));
+    if (!sc->cand || !sc->clist || !sc->rlist)
         return -ENOMEM;
 #if WK_HAVE_HYPERSCAN
     hs_scratch_t *s = NULL;
@@ -979,6 +1017,8 @@ void wk__sg_prefilter_scratch_free(struct wk_rule_scratch *sc)
         hs_free_scratch(sc->hs);
 #endif
     free(sc->cand);
+    free(sc->clist);
+    free(sc->rlist);
     free(sc->kwseen);
     free(sc->kwbuf);
 }
@@ -994,7 +1034,7 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
 {
     (void)from, (void)to, (void)flags;
     struct hit *h = arg;
-    h->sc->cand[h->pf->owner.v[h->pf->inlit[id]]] = h->sc->cgen;
+    wk__sg_mark(h->sc, h->pf->owner.v[h->pf->inlit[id]]);
     return 0;
 }
 
@@ -1020,7 +1060,7 @@ static void scan_anchored(struct hit *h, unsigned t, unsigned head, const unsign
         bool ok = a->len <= 2 || (t ? fold_eq(u + len - a->len, a->lit, a->len - 2)
                                     : fold_eq(u + 2, a->lit + 2, a->len - 2));
         if (ok)
-            h->sc->cand[a->owner] = h->sc->cgen;
+            wk__sg_mark(h->sc, a->owner);
     }
 }
 
@@ -1093,7 +1133,7 @@ int wk__sg_prefilter_scan(struct wk_rule_scratch *sc, const struct sg_logsource 
                           const uint32_t *pfs, size_t npfs, const struct wk_event *ev,
                           unsigned rec, bool per_record)
 {
-    sc->cgen++;
+    wk__sg_cand_reset(sc);
 #if WK_HAVE_HYPERSCAN
     for (size_t q = 0; q < npfs; q++) {
         struct hit h = { sc, &ls->pf.v[pfs[q]] };
@@ -1112,7 +1152,7 @@ void wk__sg_prefilter_scan_rec(struct wk_rule_scratch *sc, const struct sg_logso
                                const uint64_t *kids, const struct wk_event *ev, unsigned rec)
 {
     (void)ev, (void)rec; /* the record's fields are the memo's (rec_begin) */
-    sc->cgen++;
+    wk__sg_cand_reset(sc);
 #if WK_HAVE_HYPERSCAN
     const uint64_t g = sc->mgen;
     for (uint32_t w = 0; w < sc->rs->kwords; w++) {
@@ -1137,7 +1177,7 @@ static int on_kw(unsigned id, unsigned long long from, unsigned long long to, un
     sc->kwseen[id] = sc->kwcgen;
     uint32_t r = sc->rs->kwowner ? sc->rs->kwowner[id] : UINT32_MAX;
     if (r != UINT32_MAX) /* a keyword factor's literal */
-        sc->cand[r] = sc->cgen;
+        wk__sg_mark(sc, r);
     return 0;
 }
 #endif

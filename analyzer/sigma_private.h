@@ -181,6 +181,15 @@ struct sg_rule {
     size_t rule_json_len;
 };
 
+/* The rules of a dispatch pass (a bucket's, or a logsource's unindexed ones) as the
+ * evaluator takes them (wk__sg_prefilter_index): those always tried, ascending, and the
+ * set of those tried only when the prefilter marks them (NULL: none). */
+struct sg_rlist {
+    SG_VEC(uint32_t) plain;
+    uint64_t *facbits; /* rule indexes, (rules.n + 63) / 64 words */
+    bool has_kw;       /* some of them by a keyword factor: the record's keyword scan */
+};
+
 struct sg_bucket {
     char *val; /* folded */
     size_t len;
@@ -194,6 +203,7 @@ struct sg_bucket {
      * empty without the prefilter */
     SG_VEC(uint8_t) fac;
     uint64_t *pfkids; /* the key ids of pfs as a set (wk_ruleset.kwords words) */
+    struct sg_rlist rl;
 };
 
 /* sg_pfield.anchor: where a literal must be in the value for its matcher to match */
@@ -269,6 +279,7 @@ struct sg_logsource {
     SG_VEC(uint32_t) pf_any;     /* the pf indexes of ls->any (of every rule without dispatch):
                                   * those scanned for an event (record) in no bucket */
     uint64_t *pf_anykids;        /* their key ids as a set (wk_ruleset.kwords words) */
+    struct sg_rlist any_rl;      /* ls->any (dispatch) or ls->rules (none) as a pass */
     uint32_t *pf_of_kid;         /* per key id: its pf index, or UINT32_MAX (NULL: no pf) */
 };
 
