@@ -1235,6 +1235,7 @@ struct wk_ruleset *wk_ruleset_unref(struct wk_ruleset *rs)
     free(rs->filters.v);
     wk__sg_prefilter_free_raw(rs);
     free(rs->kslots);
+    free(rs->lsg);
     for (size_t i = 0; i < rs->ls.n; i++) {
         wk__sg_prefilter_fini(&rs->ls.v[i]);
         wk__sg_logsource_fini(&rs->ls.v[i]);

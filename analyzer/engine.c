@@ -861,6 +861,28 @@ static bool ls_applies(const struct sg_logsource *ls, const struct wk_event *ev,
     return true;
 }
 
+/* The logsources ev may be of (rs->lsg): a set of ls indexes, each still to be checked by
+ * ls_applies unless in rs->lsone. */
+static uint64_t ls_candidates(const struct wk_ruleset *rs, const struct wk_event *ev,
+                              struct wk_rule_scratch *sc)
+{
+    uint64_t set = rs->lsalways;
+    uint32_t kid = UINT32_MAX;
+    const struct wk_value *v = NULL;
+    for (size_t g = 0; g < rs->nlsg; g++) {
+        const struct sg_lsgroup *lg = &rs->lsg[g];
+        if (lg->kid != kid) {
+            kid = lg->kid;
+            v = wk__sg_get_ev(sc, ev, lg->key, kid);
+            if (v && v->kind != WK_VAL_STR)
+                v = NULL;
+        }
+        if (v && v->len == lg->len && fold_eq_z(v->u.s, v->len, lg->val))
+            set |= lg->ls;
+    }
+    return set;
+}
+
 int wk__engine_emit(struct wk_rule_scratch *sc, const struct wk_alert *a, wk_alert_cb cb,
                     void *data)
 {
@@ -950,9 +972,19 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
     sc->st.events++;
     wk_event_prefetch(ev);
     unsigned nrec = wk_event_nrecords(ev);
+    /* the logsources by their groups (the plain path checks each one) */
+    const bool grouped = rs->nlsg && !wk__sg_plain_lookups;
+    uint64_t lset = grouped ? ls_candidates(rs, ev, sc) : 0;
     for (size_t l = 0; l < rs->ls.n; l++) {
+        if (grouped) {
+            if (!lset)
+                break;
+            l = (size_t)__builtin_ctzll(lset);
+            lset &= lset - 1;
+        }
         const struct sg_logsource *ls = &rs->ls.v[l];
-        if (ls->rules.n == 0 || !ls_applies(ls, ev, sc))
+        if (grouped ? !(rs->lsone >> l & 1u) && !ls_applies(ls, ev, sc)
+                    : ls->rules.n == 0 || !ls_applies(ls, ev, sc))
             continue;
         struct ctx c = { sc, ev, 0, ls->per_record && nrec > 0, ls };
         unsigned from = c.per_record ? 1 : 0, to = c.per_record ? nrec : 0;

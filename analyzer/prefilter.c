@@ -949,8 +949,46 @@ static int rlist_build(const struct wk_ruleset *rs, struct sg_rlist *rl, const u
     return 0;
 }
 
+/* rs->lsg: the logsources grouped by their first match entry's values. */
+static int ls_groups(struct wk_ruleset *rs)
+{
+    if (rs->ls.n > 64)
+        return 0;
+    for (size_t l = 0; l < rs->ls.n; l++) {
+        const struct sg_logsource *ls = &rs->ls.v[l];
+        if (!ls->rules.n)
+            continue;
+        if (!ls->match.n || !ls->match.v[0].values.n) {
+            rs->lsalways |= UINT64_C(1) << l;
+            continue;
+        }
+        const struct sg_lsmatch *m = &ls->match.v[0];
+        if (ls->match.n == 1)
+            rs->lsone |= UINT64_C(1) << l;
+        for (size_t k = 0; k < m->values.n; k++) {
+            size_t len = strlen(m->values.v[k]), g = 0;
+            while (g < rs->nlsg && !(rs->lsg[g].kid == m->kid && rs->lsg[g].len == len &&
+                                     !memcmp(rs->lsg[g].val, m->values.v[k], len)))
+                g++;
+            if (g == rs->nlsg) {
+                struct sg_lsgroup *p = realloc(rs->lsg, (g + 1) * sizeof(*p));
+                if (!p)
+                    return -ENOMEM;
+                rs->lsg = p;
+                rs->lsg[g] = (struct sg_lsgroup){ m->kid, (uint32_t)len, &m->key,
+                                                    m->values.v[k], 0 };
+                rs->nlsg++;
+            }
+            rs->lsg[g].ls |= UINT64_C(1) << l;
+        }
+    }
+    return 0;
+}
+
 int wk__sg_prefilter_index(struct wk_ruleset *rs)
 {
+    if (ls_groups(rs) < 0)
+        return -ENOMEM;
     for (size_t l = 0; l < rs->ls.n; l++) {
         struct sg_logsource *ls = &rs->ls.v[l];
         for (size_t b = 0; b < ls->buckets.n; b++) {

@@ -327,6 +327,20 @@ struct wk_ruleset {
      * scratch remembers each name's value per record and per event (engine_private.h) */
     uint32_t nkeys;
     uint32_t kwords; /* words of a set of key ids: (nkeys + 63) / 64 */
+    /* logsource selection (wk__sg_prefilter_index): with at most 64 logsources, those with
+     * rules whose first match entry names values are grouped by (field, value); an event
+     * then meets the logsources of the group its value is in and those in lsalways, and
+     * lsone marks those whose one match entry the group settles. nlsg 0: every logsource
+     * is checked (ls_applies). */
+    struct sg_lsgroup {
+        uint32_t kid;
+        uint32_t len;
+        const struct wk_key *key;
+        const char *val; /* lower case (sg_lsmatch.values) */
+        uint64_t ls;
+    } *lsg;
+    size_t nlsg;
+    uint64_t lsalways, lsone;
     /* the same names as an open-addressing table by wk_key hash (kmask + 1 slots, name
      * NULL: empty) and a 4096-bit filter of their hashes (bit (h ^ h >> 16) & 4095): the
      * evaluator's one pass over an event's fields finds which of them it has */
