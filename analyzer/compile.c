@@ -1200,15 +1200,17 @@ int wk__sg_intern_keys(struct wk_ruleset *rs)
     }
     rs->nkeys = t.n;
     rs->kwords = (t.n + 63) / 64;
-    if (rc == 0 && t.cap && !(rs->kslots = calloc(t.cap, sizeof(*rs->kslots))))
+    if (rc == 0 && t.cap && (!(rs->kslots = calloc(t.cap, sizeof(*rs->kslots))) ||
+                             !(rs->kbykid = calloc(t.n + 1, sizeof(*rs->kbykid)))))
         rc = -ENOMEM;
     for (size_t p = 0; rc == 0 && p < t.cap; p++) {
         if (!t.v[p])
             continue;
         const struct wk_key *k = t.v[p];
         rs->kslots[p] = (struct sg_kslot){ k->name, k->hash, k->len, t.id[p] };
+        rs->kbykid[t.id[p]] = rs->kslots[p];
         unsigned b = (k->hash ^ (k->hash >> 16)) & 4095u;
-        rs->kbits[b >> 6] |= 1ULL << (b & 63u);
+        rs->kb[b] = rs->kb[b] || t.id[p] > 253 ? 255 : (uint8_t)(t.id[p] + 1);
     }
     rs->kmask = t.cap ? (uint32_t)t.cap - 1 : 0;
     free(t.v);
@@ -1235,6 +1237,7 @@ struct wk_ruleset *wk_ruleset_unref(struct wk_ruleset *rs)
     free(rs->filters.v);
     wk__sg_prefilter_free_raw(rs);
     free(rs->kslots);
+    free(rs->kbykid);
     free(rs->lsg);
     for (size_t i = 0; i < rs->ls.n; i++) {
         wk__sg_prefilter_fini(&rs->ls.v[i]);

@@ -342,14 +342,15 @@ struct wk_ruleset {
     size_t nlsg;
     uint64_t lsalways, lsone;
     /* the same names as an open-addressing table by wk_key hash (kmask + 1 slots, name
-     * NULL: empty) and a 4096-bit filter of their hashes (bit (h ^ h >> 16) & 4095): the
+     * NULL: empty), and by hash bucket (h ^ h >> 16) & 4095 in kb: 0 none of them, 255
+     * several (or an id above 253: the table then), else 1 + the one's id (kbykid): the
      * evaluator's one pass over an event's fields finds which of them it has */
     struct sg_kslot {
         const char *name;
         uint32_t hash, len, kid;
-    } *kslots;
+    } *kslots, *kbykid;
     uint32_t kmask;
-    uint64_t kbits[64];
+    uint8_t kb[4096];
 };
 
 /* loader helpers (sigma_load.c) */
@@ -413,9 +414,14 @@ static inline bool wk__sg_name_eq(const char *a, const char *b, uint32_t n)
 static inline uint32_t wk__sg_key_id(const struct wk_ruleset *rs, uint32_t h, const char *name,
                                      uint32_t len)
 {
-    unsigned b = (h ^ (h >> 16)) & 4095u;
-    if (!((rs->kbits[b >> 6] >> (b & 63u)) & 1u))
+    const unsigned t = rs->kb[(h ^ (h >> 16)) & 4095u];
+    if (!t)
         return UINT32_MAX;
+    if (t != 255) { /* the one name of its bucket */
+        const struct sg_kslot *k = &rs->kbykid[t - 1];
+        return k->hash == h && k->len == len && wk__sg_name_eq(k->name, name, len) ? k->kid
+                                                                                  : UINT32_MAX;
+    }
     for (uint32_t p = h & rs->kmask; rs->kslots[p].name; p = (p + 1) & rs->kmask) {
         const struct sg_kslot *k = &rs->kslots[p];
         if (k->hash == h && k->len == len && wk__sg_name_eq(k->name, name, len))

@@ -894,3 +894,58 @@ WK_TEST(anchored_and_keyword_factors_skip_evaluation)
     wk_event_free(ev);
     pair_fini(&p);
 }
+
+/* The key table's buckets (sigma_private.h wk__sg_key_id): two field names of the rules in
+ * one bucket of rs->kb are both found through the table, a name of no rule in the same
+ * bucket through neither; fast, plain and unfiltered evaluation agree. */
+WK_TEST(key_table_shared_bucket)
+{
+    char a[16] = "", b[16] = "", c[16] = "";
+    unsigned ba = 0;
+    for (unsigned i = 0; i < 100000 && !c[0]; i++) {
+        char n[16];
+        snprintf(n, sizeof(n), "k%u", i);
+        struct wk_key k = wk_key_init(n);
+        unsigned bk = (k.hash ^ (k.hash >> 16)) & 4095u;
+        if (!a[0]) {
+            memcpy(a, n, sizeof(n));
+            ba = bk;
+        } else if (bk == ba && !b[0]) {
+            memcpy(b, n, sizeof(n));
+        } else if (bk == ba) {
+            memcpy(c, n, sizeof(n));
+        }
+    }
+    WK_ASSERT(c[0] != 0);
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "title: kb\nid: 55555555-5555-4555-8555-000000000020\n"
+             "logsource: {product: linux, service: auditd}\n"
+             "detection:\n  s1:\n    %s: v1\n  s2:\n    %s: v2\n  condition: 1 of s*\n",
+             a, b);
+    struct pair p;
+    pair_from_yaml(&p, "kb.yml", yaml, 1);
+    WK_ASSERT_UINT_EQ(p.rs->kb[ba], 255);
+    struct wk_key ka = wk_key_init(a), kb = wk_key_init(b), kc = wk_key_init(c);
+    static const struct {
+        int key; /* 0: a, 1: b, 2: c */
+        const char *v;
+        unsigned alerts;
+    } cases[] = { { 0, "v1", 1 }, { 1, "v2", 1 }, { 0, "v2", 0 }, { 2, "v1", 0 },
+                  { 2, "v2", 0 }, { 1, "V2", 1 } };
+    struct wk_event *ev = NULL;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        wk_event_reset(ev);
+        WK_ASSERT_OK(wk_event_add_str(ev, 0, &WK_KEY_EVENT_MODULE, "auditd", 6));
+        int rec = wk_event_add_record(ev);
+        WK_ASSERT(rec > 0);
+        const struct wk_key *k = cases[i].key == 0 ? &ka : cases[i].key == 1 ? &kb : &kc;
+        WK_ASSERT_OK(wk_event_add_str(ev, (unsigned)rec, k, cases[i].v, strlen(cases[i].v)));
+        size_t before = p.alerts;
+        pair_eval(&p, ev);
+        WK_ASSERT_UINT_EQ(p.alerts - before, cases[i].alerts);
+    }
+    wk_event_free(ev);
+    pair_fini(&p);
+}
