@@ -1000,7 +1000,13 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
             const struct sg_bucket *b = NULL;
             if (ls->dispatch) {
                 const struct wk_value *dv = lookup(&c, &ls->dkey, ls->dkid);
-                if (dv && dv->kind == WK_VAL_STR) {
+                if (dv && dv->kind == WK_VAL_STR && ls->buckets.n <= 16) {
+                    /* a few values (auditd's record types): by length, then the bytes */
+                    for (size_t k = 0; !b && k < ls->buckets.n; k++)
+                        if (ls->buckets.v[k].len == dv->len &&
+                            fold_eq(dv->u.s, ls->buckets.v[k].val, dv->len, false))
+                            b = &ls->buckets.v[k];
+                } else if (dv && dv->kind == WK_VAL_STR) {
                     uint32_t h = wk__sg_hash_fold(dv->u.s, dv->len);
                     for (size_t k = 0; !b && k < ls->buckets.n; k++)
                         if (ls->buckets.v[k].hash == h && ls->buckets.v[k].len == dv->len &&

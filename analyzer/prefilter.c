@@ -1086,8 +1086,8 @@ static inline bool fold_eq(const unsigned char *s, const char *lit, size_t n)
 
 /* The anchored literals of table t (0: start, 1: end) whose head is the value's: each one
  * the value has there makes its rule a candidate. */
-static void scan_anchored(struct hit *h, unsigned t, unsigned head, const unsigned char *u,
-                          size_t len)
+static inline void scan_anchored(struct hit *h, unsigned t, unsigned head,
+                                 const unsigned char *u, size_t len)
 {
     const struct sg_pfield *pf = h->pf;
     unsigned b = head_bucket(head);
