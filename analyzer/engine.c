@@ -841,9 +841,9 @@ static inline bool fold_eq_z(const char *a, size_t n, const char *lit)
 /* The event-level fields logsources select on (event.module, event.action) are looked up
  * once per event however many logsources name them (the event memo). */
 static bool ls_applies(const struct sg_logsource *ls, const struct wk_event *ev,
-                       struct wk_rule_scratch *sc)
+                       struct wk_rule_scratch *sc, size_t from)
 {
-    for (size_t i = 0; i < ls->match.n; i++) {
+    for (size_t i = from; i < ls->match.n; i++) {
         const struct sg_lsmatch *m = &ls->match.v[i];
         const struct wk_value *v = wk__sg_lookup(sc, ev, 0, false, &m->key, m->kid);
         if (!v)
@@ -983,8 +983,10 @@ int wk_ruleset_eval_ref(struct wk_ruleset *rs, struct wk_rule_scratch *sc,
             lset &= lset - 1;
         }
         const struct sg_logsource *ls = &rs->ls.v[l];
-        if (grouped ? !(rs->lsone >> l & 1u) && !ls_applies(ls, ev, sc)
-                    : ls->rules.n == 0 || !ls_applies(ls, ev, sc))
+        /* (a group settled the first match entry, unless the logsource is in none) */
+        if (grouped ? !(rs->lsone >> l & 1u) &&
+                          !ls_applies(ls, ev, sc, rs->lsalways >> l & 1u ? 0 : 1)
+                    : ls->rules.n == 0 || !ls_applies(ls, ev, sc, 0))
             continue;
         struct ctx c = { sc, ev, 0, ls->per_record && nrec > 0, ls };
         unsigned from = c.per_record ? 1 : 0, to = c.per_record ? nrec : 0;
