@@ -784,7 +784,7 @@ WK_TEST(anchored_and_keyword_factors_same_alerts)
         }
         struct pair p;
         pair_from_yaml(&p, "an.yml", yaml, nrules);
-        WK_ASSERT(p.rs->prefilter);
+        WK_ASSERT(p.rs->prefilter == WK_HAVE_HYPERSCAN);
         for (size_t r = 0; r < p.rs->rules.n; r++) {
             nfac += p.rs->rules.v[r]->has_factor;
             nkw += p.rs->rules.v[r]->factor_kw;
@@ -824,9 +824,11 @@ WK_TEST(anchored_and_keyword_factors_same_alerts)
         wk_event_free(ev);
         pair_fini(&p);
     }
+    WK_ASSERT(alerts >= 15000);      /* 23,468 today */
+    if (!WK_HAVE_HYPERSCAN)          /* no prefilter: the alerts are still compared */
+        return;
     WK_ASSERT(nfac >= 100);          /* 137 of 180 today */
     WK_ASSERT(nkw >= 15);            /* 25 today */
-    WK_ASSERT(alerts >= 15000);      /* 23,468 today */
     WK_ASSERT(evals * 2 < evals_nopf); /* 161k against 451k today */
 }
 
@@ -852,6 +854,10 @@ WK_TEST(anchored_and_keyword_factors_skip_evaluation)
         "  condition: sel\n";
     struct pair p;
     pair_from_yaml(&p, "ak.yml", yaml, 4);
+    if (!WK_HAVE_HYPERSCAN) { /* without the prefilter every rule is evaluated */
+        pair_fini(&p);
+        return;
+    }
     WK_ASSERT(p.rs->rules.v[0]->has_factor && !p.rs->rules.v[0]->factor_kw);
     WK_ASSERT(p.rs->rules.v[1]->has_factor && !p.rs->rules.v[1]->factor_kw);
     WK_ASSERT(p.rs->rules.v[2]->has_factor && p.rs->rules.v[2]->factor_kw);
