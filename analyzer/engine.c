@@ -937,7 +937,8 @@ static size_t try_list(struct wk_rule_scratch *sc, const struct ctx *c,
 {
     uint32_t *out = sc->rlist;
     size_t n = rl->plain.n;
-    memcpy(out, rl->plain.v, n * sizeof(*out));
+    if (n) /* (plain.v is NULL when every rule has a factor) */
+        memcpy(out, rl->plain.v, n * sizeof(*out));
     if (!rl->facbits)
         return n;
     bool all = rl->has_kw && !kw_scan(c); /* out of memory: every rule of the pass */
