@@ -1220,6 +1220,8 @@ static void *writer_main(void *arg)
     struct wk_event **evs = NULL;
     struct wk_batch_cursor *evcur = NULL;
     size_t evcap = 0;
+    struct item **its = NULL; /* the batch's items, in order (for the pool) */
+    size_t itcap = 0;
     struct wk_batch_cursor *curs = wk_new0(struct wk_batch_cursor, MAX_SLOTS);
     struct wk_batch_alert *bal = NULL;
     uint64_t *aids = NULL;
@@ -1324,6 +1326,13 @@ static void *writer_main(void *arg)
             }
         }
 
+        if (n > itcap) {
+            struct item **ni = realloc(its, n * sizeof(*ni));
+            if (ni) {
+                its = ni;
+                itcap = n;
+            }
+        }
         if (n > evcap) {
             struct wk_event **ne = realloc(evs, n * sizeof(*ne));
             struct wk_batch_cursor *nc = ne ? realloc(evcur, n * sizeof(*nc)) : NULL;
@@ -1338,9 +1347,11 @@ static void *writer_main(void *arg)
         struct item *lastof[MAX_SLOTS] = { 0 };
         uint64_t bytes = 0;
         size_t i = 0;
-        size_t nq = 0;
+        size_t nq = 0, npoolable = 0;
         for (struct item *it = batch; it; it = it->next) {
             bytes += it->bytes;
+            if (npoolable < itcap && it->ev && it->curcap >= POOL_CUR)
+                its[npoolable++] = it;
             if (it->curonly) {
                 lastof[it->slot] = it;
                 continue;
@@ -1469,8 +1480,25 @@ static void *writer_main(void *arg)
         bool wake = p->any_paused &&
                     p->st.queued_events <= (uint64_t)p->lim.queue_events / 2 &&
                     p->st.queued_bytes <= p->lim.queue_bytes / 2;
-        /* Keep what the pool has room for; free the rest outside the lock. */
+        /* Keep what the pool has room for; free the rest outside the lock. Usually the
+         * whole batch fits: then its items are linked in from the array the first walk
+         * filled, in the order the walk below gives (reversed: LIFO), without that walk.
+         * It read each item's next pointer, one miss after another (the batch's events
+         * had evicted the items since the first walk), under the lock the loop thread
+         * needs to submit: 55% of writer_main's own samples (perf, 200k audit events,
+         * `run --once`); the stores here do not wait on each other. */
         struct item *spare = NULL;
+        if (npoolable == nitems && p->npool + nitems <= POOL_EVENTS &&
+            p->st.queued_bytes + p->pool_bytes + p->stage_pool_bytes + bytes <=
+                p->lim.queue_bytes) {
+            its[0]->next = p->pool;
+            for (size_t k = 1; k < nitems; k++)
+                its[k]->next = its[k - 1];
+            p->pool = its[nitems - 1];
+            p->npool += nitems;
+            p->pool_bytes += bytes;
+            batch = NULL;
+        }
         for (struct item *it = batch, *nx; it; it = nx) {
             nx = it->next;
             uint64_t pooled = p->pool_bytes + p->stage_pool_bytes;
@@ -1524,6 +1552,7 @@ static void *writer_main(void *arg)
     rules_unref(p, prev_rules);
     free(evs);
     free(evcur);
+    free(its);
     free(curs);
     free(bal);
     free(aids);

@@ -619,6 +619,42 @@ WK_TEST(a_larger_turn_reuses_pooled_items)
     finish(&loop, p);
 }
 
+/* The pool keeps at most 4096 items (POOL_EVENTS): a batch that fits goes in whole (from
+ * the writer's array of its items), one of more than the pool has room for is pooled in
+ * part, item by item, so a turn after it gets exactly 4096 recycled events. */
+WK_TEST(pool_keeps_at_most_4096_items)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct mem_backend m = { 0 };
+    struct wk_config_pipeline l = limits(100000, 100000);
+    struct wk_pipeline *p;
+    WK_ASSERT_OK(wk__pipeline_new(&p, &loop, &l, &mem_ops, &m));
+    struct fake_src s = { .base = { .ops = &fake_ops } };
+    WK_ASSERT_OK(wk__pipeline_attach(p, (struct wk_source *)&s, "a"));
+    struct wk_source_sink *sink = wk__pipeline_sink(p);
+    struct wk_event *ev;
+    WK_ASSERT_OK(wk_event_new(&ev));
+    struct wk_pipeline_stats st;
+    /* 300 items, one batch: pooled whole; the next turn of 300 recycles them all and
+     * allocates none (its batch goes back whole too) */
+    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 300, 0), 0);
+    wk__pipeline_stats(p, &st);
+    committed(p, &m, 300);
+    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 300, 0), 300);
+    wk__pipeline_stats(p, &st);
+    committed(p, &m, 600);
+    /* 5000 items in one batch (the pool's 300 and 4700 new): 4096 are kept */
+    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 5000, 0), 300);
+    wk__pipeline_stats(p, &st);
+    committed(p, &m, 5600);
+    WK_ASSERT_INT_EQ(take_turn(sink, &s, ev, 5000, 0), 4096);
+    drain(&loop, p);
+    WK_ASSERT_UINT_EQ(m.events, 10600);
+    wk_event_free(ev);
+    finish(&loop, p);
+}
+
 /* The pool keeps committed items up to queue_bytes with the queue: a queue that fills to
  * most of it and drains gets all of its next fill recycled. */
 WK_TEST(pool_keeps_up_to_queue_bytes)
