@@ -875,7 +875,8 @@ static void catch_up(struct wk_source *s, const char *main_path, enum wk__clog_f
             n++;
     }
     closedir(d);
-    qsort(v, n, sizeof(*v), cmp_rotated);
+    if (n > 1) /* (v is NULL when the directory held none: qsort's pointer must not be) */
+        qsort(v, n, sizeof(*v), cmp_rotated);
     for (size_t i = 0; i < n; i++) {
         struct tail *t = tail_open_(s, v[i].path, fmt, false, true);
         if (t && !s->full)
