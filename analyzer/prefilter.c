@@ -172,6 +172,36 @@ static bool matcher_lits(const struct fmode *md, const struct sg_item *it,
     }
 }
 
+/* Of several candidate literal sets (each built in cur), the one with the longest shortest
+ * literal: the rarest to occur, so the fewest events pass the prefilter. */
+struct best_set {
+    fset best, cur;
+    size_t min; /* best's shortest literal; 0: none kept yet */
+};
+
+static void best_keep(struct best_set *b)
+{
+    size_t m = min_len(&b->cur, 0);
+    if (m > b->min) {
+        fset t = b->best;
+        b->best = b->cur;
+        b->cur = t; /* (its storage reused for the next candidate) */
+        b->min = m;
+    }
+}
+
+/* Append the best set to out and free both; false when none was kept (or no memory). */
+static bool best_take(struct best_set *b, fset *out)
+{
+    bool ok = b->min > 0;
+    for (size_t i = 0; ok && i < b->best.n; i++)
+        if (SG_PUSH(*out, b->best.v[i]) < 0)
+            ok = false;
+    free(b->best.v);
+    free(b->cur.v);
+    return ok;
+}
+
 /* The literals of the matchers of it in group g (-1: all of them), one of which it needs. */
 static bool group_lits(const struct fmode *md, const struct sg_item *it, int g, fset *out)
 {
@@ -195,27 +225,13 @@ static bool item_factor(const struct fmode *md, const struct sg_item *it, fset *
         return group_lits(md, it, -1, out);
     /* `all`: every group needs a match of its own, so one group's literals suffice: the
      * group with the longest shortest literal */
-    fset best = { 0 }, cur = { 0 };
-    size_t best_min = 0;
+    struct best_set bs = { 0 };
     for (int g = 0; g < it->ngroups; g++) {
-        cur.n = 0;
-        if (!group_lits(md, it, g, &cur))
-            continue;
-        size_t m = min_len(&cur, 0);
-        if (m > best_min) {
-            fset t = best;
-            best = cur;
-            cur = t;
-            best_min = m;
-        }
+        bs.cur.n = 0;
+        if (group_lits(md, it, g, &bs.cur))
+            best_keep(&bs);
     }
-    bool ok = best_min > 0;
-    for (size_t i = 0; ok && i < best.n; i++)
-        if (SG_PUSH(*out, best.v[i]) < 0)
-            ok = false;
-    free(best.v);
-    free(cur.v);
-    return ok;
+    return best_take(&bs, out);
 }
 
 /* Does alt require of the bucket's field (md->bval) one of some literal values, none of
@@ -250,27 +266,13 @@ static bool alt_factor(const struct fmode *md, const struct sg_alt *alt, fset *o
 {
     if (alt_excluded(md, alt))
         return true;
-    fset best = { 0 }, cur = { 0 };
-    size_t best_min = 0;
+    struct best_set bs = { 0 };
     for (size_t i = 0; i < alt->items.n; i++) {
-        cur.n = 0;
-        if (!item_factor(md, &alt->items.v[i], &cur))
-            continue;
-        size_t m = min_len(&cur, 0);
-        if (m > best_min) {
-            fset t = best;
-            best = cur;
-            cur = t;
-            best_min = m;
-        }
+        bs.cur.n = 0;
+        if (item_factor(md, &alt->items.v[i], &bs.cur))
+            best_keep(&bs);
     }
-    bool ok = best_min > 0;
-    for (size_t i = 0; ok && i < best.n; i++)
-        if (SG_PUSH(*out, best.v[i]) < 0)
-            ok = false;
-    free(best.v);
-    free(cur.v);
-    return ok;
+    return best_take(&bs, out);
 }
 
 static bool cond_factor(const struct fmode *md, const struct sg_rule *r,
@@ -295,28 +297,15 @@ static bool cond_factor(const struct fmode *md, const struct sg_rule *r,
             }
         return c->nkids > 0;
     case SG_C_AND: {
-        fset best = { 0 }, cur = { 0 };
-        size_t best_min = 0;
+        struct best_set bs = { 0 };
         for (size_t i = 0; i < c->nkids; i++) {
-            cur.n = 0;
-            if (!cond_factor(md, r, c->kids[i], &cur))
-                continue;
-            size_t m = min_len(&cur, 0);
-            if (m > best_min) {
-                fset t = best;
-                best = cur;
-                cur = t;
-                best_min = m;
-            }
+            bs.cur.n = 0;
+            if (cond_factor(md, r, c->kids[i], &bs.cur))
+                best_keep(&bs);
         }
-        bool ok = best_min > 0;
-        for (size_t i = 0; ok && i < best.n; i++)
-            if (SG_PUSH(*out, best.v[i]) < 0)
-                ok = false;
+        bool ok = best_take(&bs, out);
         if (!ok)
             out->n = before;
-        free(best.v);
-        free(cur.v);
         return ok;
     }
     default:
