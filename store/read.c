@@ -106,12 +106,6 @@ static struct wk__dict *dict_find(struct wk_store *st, MDB_txn *txn, uint32_t id
         uint8_t key[10];
         MDB_val k = {0, key}, v;
         k.mv_size = wk__dict_key(key, id);
-        if (id & WK__ALERT_DICT_BIT) { /* the alerts' own: "adict:" + id */
-            memcpy(key, "adict:", 6);
-            for (int i = 0; i < 4; i++)
-                key[6 + i] = (uint8_t)(id >> (24 - 8 * i));
-            k.mv_size = 10;
-        }
         if (mdb_get(txn, st->dbi[WK__DB_META], &k, &v) == 0 && (d = wk_new0(struct wk__dict, 1))) {
             d->id = id;
             d->ddict = ZSTD_createDDict(v.mv_data, v.mv_size);

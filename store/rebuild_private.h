@@ -13,21 +13,8 @@
  * holds the rebuild form of its members instead of their records. */
 #define WK__BLK_REBUILT 4u
 
-/* Dictionaries of the rebuild form (trained by the cold tier on its first value) have ids
- * with this bit, stored as meta "cdict:" + id (BE): the writer takes the newest "dict:" for
- * its hot blocks. meta "cold_dict" (u32 LE) names the one the cold tier uses. */
-#define WK__COLD_DICT_BIT 0x80000000u
-static inline size_t wk__dict_key(uint8_t key[10], uint32_t id)
-{
-    size_t n = 0;
-    if (id & WK__COLD_DICT_BIT)
-        key[n++] = 'c';
-    memcpy(key + n, "dict:", 5);
-    n += 5;
-    for (int i = 3; i >= 0; i--)
-        key[n++] = (uint8_t)(id >> (8 * i));
-    return n;
-}
+/* (Dictionaries of the rebuild form: WK__COLD_DICT_BIT, wk__dict_key in store_private.h.)
+ * meta "cold_dict" (u32 LE) names the one the cold tier uses. */
 
 /* Is any rebuild registered (the cold tier then tries the form)? */
 bool wk__rebuild_enabled(void);

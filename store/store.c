@@ -140,6 +140,17 @@ struct wanted {
     uint64_t set;
 };
 
+/* A dictionary the writer compresses with, the blocks' or the alerts': the newest one,
+ * the id its meta key and frames name, and until it is trained the samples for it. */
+struct wdict {
+    ZSTD_CDict *cd;
+    uint32_t id;   /* 0: none (yet) */
+    bool done;     /* trained, loaded, or given up */
+    struct wk__buf samples;
+    size_t *sizes; /* of each sample */
+    size_t n, cap;
+};
+
 struct wk__writer {
     /* The open block. */
     struct wk__buf raw;   /* gap bytes, then the records */
@@ -194,13 +205,8 @@ struct wk__writer {
                            * the gap: then shapes + records) */
     double ratio_est; /* compressed/raw of recent blocks, 0: unknown */
 
-    /* Dictionary: samples (records of the first blocks) until trained. */
-    struct wk__buf samples;
-    size_t *ssizes;
-    size_t nsamples, csamples;
-    bool dict_done;
-    uint32_t dict_id;
-    ZSTD_CDict *cdict;
+    /* The blocks' dictionary (samples: records of the first blocks until trained). */
+    struct wdict bd;
     struct wk__split *split; /* split.c's scratch */
     struct wk__split_rec *srec; /* the open block's records, for the split (when a split
                                  * field is set) */
@@ -209,13 +215,8 @@ struct wk__writer {
     /* Alerts: values are zstd frames (docs/store.md "Alert values"), with the alert
      * dictionary once trained on the first alerts' JSON (samples kept until then). */
     ZSTD_CCtx *acctx;
-    ZSTD_CDict *acdict;
-    uint32_t adict_id;      /* 0: none (yet) */
-    bool adict_done;        /* trained, loaded, or given up */
+    struct wdict ad;
     bool alert_zstd;        /* a compressed alert was added: the store needs schema 3 */
-    struct wk__buf asamples;
-    size_t *assizes;
-    size_t nasamples, casamples;
     struct wk__buf aval;    /* refs + the compressed JSON of the alert being added */
 };
 
@@ -343,6 +344,20 @@ static int side_cursor(struct side *s, bool open, const struct wk_store_cursor *
     return rc;
 }
 
+static void wdict_drop_samples(struct wdict *d)
+{
+    wk__buf_fini(&d->samples);
+    free(d->sizes);
+    d->sizes = NULL;
+    d->n = d->cap = 0;
+}
+
+static void wdict_fini(struct wdict *d)
+{
+    ZSTD_freeCDict(d->cd);
+    wdict_drop_samples(d);
+}
+
 static struct wk__writer *writer_free(struct wk__writer *w)
 {
     if (!w)
@@ -365,15 +380,11 @@ static struct wk__writer *writer_free(struct wk__writer *w)
     wk__buf_fini(&w->desc);
     wk__buf_fini(&w->blk);
     wk__shapes_fini(&w->shapes);
-    wk__buf_fini(&w->samples);
-    free(w->ssizes);
-    ZSTD_freeCDict(w->cdict);
+    wdict_fini(&w->bd);
     wk__split_free(w->split);
     free(w->srec);
     ZSTD_freeCCtx(w->acctx);
-    ZSTD_freeCDict(w->acdict);
-    wk__buf_fini(&w->asamples);
-    free(w->assizes);
+    wdict_fini(&w->ad);
     wk__buf_fini(&w->aval);
     free(w);
     return NULL;
@@ -423,7 +434,7 @@ void wk__store_rdtxn_end(struct wk_store *st, MDB_txn *txn)
 
 uint32_t wk__store_dict_id(const struct wk_store *st)
 {
-    return st->w ? st->w->dict_id : 0;
+    return st->w ? st->w->bd.id : 0;
 }
 
 bool wk__store_is_term(const struct wk_store *st, const char *name, size_t len)
@@ -462,9 +473,9 @@ static ZSTD_CDict *hot_cdict(const void *dict, size_t n, int level)
  * (the first 3,000 of c-mix, instructions counted by callgrind) that is 18% fewer
  * instructions per alert for frames 21% smaller (x32.8 against x26.5): alert JSON repeats
  * long runs (keys, paths, the evidence's fields), and shorter matches only cost lookups. */
-static ZSTD_CDict *alert_cdict(const void *dict, size_t n)
+static ZSTD_CDict *alert_cdict(const void *dict, size_t n, int level)
 {
-    ZSTD_compressionParameters cp = ZSTD_getCParams(WK__ALERT_LEVEL, 0, n);
+    ZSTD_compressionParameters cp = ZSTD_getCParams(level, 0, n);
     cp.hashLog = 14;
     cp.minMatch = 7;
     return ZSTD_createCDict_advanced(dict, n, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp,
@@ -490,6 +501,94 @@ static int check_size(struct wk_store *st)
     return 0;
 }
 
+typedef ZSTD_CDict *wdict_make(const void *dict, size_t n, int level);
+
+/* The newest dictionary of a kind (meta wk__dict_key(kind | id), ids counting up) into d,
+ * made by make; none: d stays empty. */
+static int wdict_load(MDB_cursor *c, struct wdict *d, uint32_t kind, wdict_make *make,
+                      int level)
+{
+    uint8_t key[10];
+    size_t plen = wk__dict_key(key, kind) - 4; /* "dict:", "adict:" */
+    key[plen - 1] = ';'; /* sorts right after every key of the kind: step back from it */
+    MDB_val k = {plen, key}, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
+    key[plen - 1] = ':';
+    if (rc != 0 || k.mv_size != plen + 4 || memcmp(k.mv_data, key, plen) != 0)
+        return 0;
+    const uint8_t *kp = (const uint8_t *)k.mv_data + plen;
+    d->id = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
+    if (!(d->cd = make(v.mv_data, v.mv_size, level)))
+        return -ENOMEM;
+    d->done = true;
+    return 0;
+}
+
+/* Keep one sample for d's training. */
+static int wdict_sample(struct wdict *d, const void *p, size_t len)
+{
+    if (d->n == d->cap) {
+        size_t c = d->cap ? d->cap * 2 : 1024;
+        size_t *a = realloc(d->sizes, c * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        d->sizes = a;
+        d->cap = c;
+    }
+    int rc = wk__buf_put(&d->samples, p, len);
+    if (rc == 0)
+        d->sizes[d->n++] = len;
+    return rc;
+}
+
+/* Train d's next dictionary (at most cap bytes, its frames naming dict_id or, when 0, an
+ * id zstd derives) on its samples, which are then dropped, and make it with make; hand it
+ * to the next commit with the items of the open block or not (open: side_add) as meta
+ * wk__dict_key(id) and compress with it in cctx from now on. One attempt: a failure
+ * means the data does not suit one, and it goes on without (0). */
+static int wdict_train(struct wk__writer *w, struct wdict *d, size_t cap, int level,
+                       uint32_t id, uint32_t dict_id, wdict_make *make, ZSTD_CCtx *cctx,
+                       bool open)
+{
+    uint8_t *dict = malloc(cap);
+    if (!dict)
+        return -ENOMEM;
+    /* fastCover with fixed parameters instead of ZDICT_trainFromBuffer's search over k (4
+     * trainings, each scored by compressing a quarter of the samples): on the benchmark's
+     * mix (bench/daemon_e2e.sh, 2 MiB of samples) 0.016 s of CPU instead of 0.118 s and a
+     * 1.5 MiB frequency table (f=18) instead of 6 MiB, for a ratio within 1% (19.8 against
+     * 20.0 on the blocks after it). The training runs on the writer thread: while it runs,
+     * the queue fills, so its time is memory too. */
+    ZDICT_fastCover_params_t fp = {
+        .k = 1024, .d = 8, .f = 18, .accel = 1,
+        .zParams = { .compressionLevel = level, .dictID = dict_id },
+    };
+    size_t n = ZDICT_trainFromBuffer_fastCover(dict, cap, d->samples.p, d->sizes,
+                                               (unsigned)d->n, fp);
+    d->done = true;
+    wdict_drop_samples(d);
+    if (ZDICT_isError(n) || (dict_id && ZSTD_getDictID_fromDict(dict, n) != dict_id)) {
+        free(dict);
+        return 0;
+    }
+    ZSTD_CDict *cd = make(dict, n, level);
+    uint8_t key[10];
+    int rc = cd ? side_add(&w->side, open, WK__DB_META, false, key, wk__dict_key(key, id),
+                           dict, n, NULL, 0)
+                : -ENOMEM;
+    free(dict);
+    if (rc < 0) {
+        ZSTD_freeCDict(cd);
+        return rc;
+    }
+    ZSTD_freeCDict(d->cd);
+    d->cd = cd;
+    d->id = id;
+    ZSTD_CCtx_refCDict(cctx, cd);
+    return 0;
+}
+
 static int load_writer(struct wk_store *st, MDB_txn *txn)
 {
     struct wk__writer *w = st->w;
@@ -511,41 +610,17 @@ static int load_writer(struct wk_store *st, MDB_txn *txn)
     } else {
         return rc == 0 ? WK_ECORRUPT : wk__mdb_err(rc);
     }
-    /* The newest dictionary stays in use after a restart. */
+    /* The newest dictionaries stay in use after a restart. */
     if ((rc = mdb_cursor_open(txn, st->dbi[WK__DB_META], &c)) != 0)
         return wk__mdb_err(rc);
-    uint8_t dk[9] = {'d', 'i', 'c', 't', ';'};
-    MDB_val dkey = {5, dk};
-    /* "dict;" sorts right after every "dict:" key: step back from it. */
-    rc = mdb_cursor_get(c, &dkey, &v, MDB_SET_RANGE);
-    rc = rc == 0 ? mdb_cursor_get(c, &dkey, &v, MDB_PREV) : mdb_cursor_get(c, &dkey, &v, MDB_LAST);
-    if (rc == 0 && dkey.mv_size == 9 && memcmp(dkey.mv_data, "dict:", 5) == 0) {
-        const uint8_t *kp = dkey.mv_data;
-        w->dict_id = (uint32_t)kp[5] << 24 | (uint32_t)kp[6] << 16 | (uint32_t)kp[7] << 8 | kp[8];
-        w->cdict = hot_cdict(v.mv_data, v.mv_size, st->opts.zstd_level);
-        if (!w->cdict) {
-            mdb_cursor_close(c);
-            return -ENOMEM;
-        }
-        ZSTD_CCtx_refCDict(w->cctx, w->cdict);
-        w->dict_done = true;
-    }
-    /* And the newest alert dictionary ("adict;" sorts right after every "adict:" key). */
-    uint8_t ak[10] = {'a', 'd', 'i', 'c', 't', ';'};
-    MDB_val akey = {6, ak};
-    rc = mdb_cursor_get(c, &akey, &v, MDB_SET_RANGE);
-    rc = rc == 0 ? mdb_cursor_get(c, &akey, &v, MDB_PREV) : mdb_cursor_get(c, &akey, &v, MDB_LAST);
-    if (rc == 0 && akey.mv_size == 10 && memcmp(akey.mv_data, "adict:", 6) == 0) {
-        const uint8_t *kp = akey.mv_data;
-        w->adict_id = (uint32_t)kp[6] << 24 | (uint32_t)kp[7] << 16 | (uint32_t)kp[8] << 8 | kp[9];
-        w->acdict = alert_cdict(v.mv_data, v.mv_size);
-        if (!w->acdict) {
-            mdb_cursor_close(c);
-            return -ENOMEM;
-        }
-        w->adict_done = true;
-    }
+    rc = wdict_load(c, &w->bd, 0, hot_cdict, st->opts.zstd_level);
+    if (rc == 0)
+        rc = wdict_load(c, &w->ad, WK__ALERT_DICT_BIT, alert_cdict, WK__ALERT_LEVEL);
     mdb_cursor_close(c);
+    if (rc < 0)
+        return rc;
+    if (w->bd.cd)
+        ZSTD_CCtx_refCDict(w->cctx, w->bd.cd);
     if (!(w->acctx = ZSTD_createCCtx()))
         return -ENOMEM;
     ZSTD_CCtx_setParameter(w->acctx, ZSTD_c_compressionLevel, WK__ALERT_LEVEL);
@@ -555,9 +630,9 @@ static int load_writer(struct wk_store *st, MDB_txn *txn)
      * as for the blocks above): 22% fewer instructions per alert, the same frames' size
      * within 2%. */
     (void)ZSTD_CCtx_setParameter(w->acctx, (ZSTD_cParameter)1001, 1);
-    if (w->acdict)
-        ZSTD_CCtx_refCDict(w->acctx, w->acdict);
-    w->adict_done = w->adict_done || !st->opts.dictionaries;
+    if (w->ad.cd)
+        ZSTD_CCtx_refCDict(w->acctx, w->ad.cd);
+    w->ad.done = w->ad.done || !st->opts.dictionaries;
     if (meta_get(txn, st, "ckpt_since", &v) == 0 && v.mv_size == 8)
         w->since_ckpt = wk__get_u64le(v.mv_data);
     w->next_alert = w->next_quar = 1;
@@ -1018,67 +1093,20 @@ static int dict_sample(struct wk_store *st, const uint8_t *blk, size_t len, size
     int rc;
     /* Room for all the samples at the first block: grown by doubling, the buffer was
      * copied at each step into pages faulted in for it (twice the samples' size in all). */
-    if (!w->samples.cap &&
-        (rc = wk__buf_reserve(&w->samples, st->opts.dict_sample_bytes + len)) < 0)
+    if (!w->bd.samples.cap &&
+        (rc = wk__buf_reserve(&w->bd.samples, st->opts.dict_sample_bytes + len)) < 0)
         return rc;
     for (bool first = true;
          first || wk__store_next_record(blk, len, &pos, &body, &blen) == 1;
          first = false) {
-        if (w->nsamples == w->csamples) {
-            size_t c = w->csamples ? w->csamples * 2 : 1024;
-            size_t *a = realloc(w->ssizes, c * sizeof(*a));
-            if (!a)
-                return -ENOMEM;
-            w->ssizes = a;
-            w->csamples = c;
-        }
-        if ((rc = wk__buf_put(&w->samples, body, blen)) < 0)
+        if ((rc = wdict_sample(&w->bd, body, blen)) < 0)
             return rc;
-        w->ssizes[w->nsamples++] = blen;
     }
-    if (w->samples.len < st->opts.dict_sample_bytes)
+    if (w->bd.samples.len < st->opts.dict_sample_bytes)
         return 0;
-    size_t cap = 64u << 10;
-    uint8_t *dict = malloc(cap);
-    if (!dict)
-        return -ENOMEM;
-    /* fastCover with fixed parameters instead of ZDICT_trainFromBuffer's search over k (4
-     * trainings, each scored by compressing a quarter of the samples): on the benchmark's
-     * mix (bench/daemon_e2e.sh, 2 MiB of samples) 0.016 s of CPU instead of 0.118 s and a
-     * 1.5 MiB frequency table (f=18) instead of 6 MiB, for a ratio within 1% (19.8 against
-     * 20.0 on the blocks after it). The training runs on the writer thread: while it runs,
-     * the queue fills, so its time is memory too. */
-    ZDICT_fastCover_params_t fp = {
-        .k = 1024, .d = 8, .f = 18, .accel = 1,
-        .zParams = { .compressionLevel = st->opts.zstd_level },
-    };
-    size_t n = ZDICT_trainFromBuffer_fastCover(dict, cap, w->samples.p, w->ssizes,
-                                               (unsigned)w->nsamples, fp);
-    w->dict_done = true; /* one attempt: a failure means the data does not suit one */
-    wk__buf_fini(&w->samples);
-    free(w->ssizes);
-    w->ssizes = NULL;
-    w->nsamples = w->csamples = 0;
-    if (ZDICT_isError(n)) {
-        free(dict);
-        return 0;
-    }
-    ZSTD_CDict *cd = hot_cdict(dict, n, st->opts.zstd_level);
-    uint32_t id = w->dict_id + 1;
-    uint8_t key[9] = {'d', 'i', 'c', 't', ':', (uint8_t)(id >> 24), (uint8_t)(id >> 16),
-                      (uint8_t)(id >> 8), (uint8_t)id};
     /* (with the block being sealed: it joins the batch with the block's items) */
-    rc = cd ? side_add(&w->side, true, WK__DB_META, false, key, 9, dict, n, NULL, 0) : -ENOMEM;
-    free(dict);
-    if (rc < 0) {
-        ZSTD_freeCDict(cd);
-        return rc;
-    }
-    ZSTD_freeCDict(w->cdict);
-    w->cdict = cd;
-    w->dict_id = id;
-    ZSTD_CCtx_refCDict(w->cctx, cd);
-    return 0;
+    return wdict_train(w, &w->bd, 64u << 10, st->opts.zstd_level, w->bd.id + 1, 0, hot_cdict,
+                       w->cctx, true);
 }
 
 /* Seal the open block: compress, chain, prepare its index entries. */
@@ -1120,7 +1148,7 @@ static int seal(struct wk_store *st)
     }
     if (blen > UINT32_MAX)
         return WK_ELIMIT;
-    if (st->opts.dictionaries && !w->dict_done && (rc = dict_sample(st, bp, blen, records)) < 0)
+    if (st->opts.dictionaries && !w->bd.done && (rc = dict_sample(st, bp, blen, records)) < 0)
         return rc;
     /* one frame, or two (split.c: a query on the split field reads the first alone) */
     uint8_t format;
@@ -1137,7 +1165,7 @@ static int seal(struct wk_store *st)
     h[WK__BLK_OFF_HDRLEN + 1] = WK__BLK_HDR >> 8;
     wk__put_u32le(h + WK__BLK_OFF_COUNT, w->count);
     wk__put_u32le(h + WK__BLK_OFF_RAW, (uint32_t)blen);
-    wk__put_u32le(h + WK__BLK_OFF_DICT, w->cdict ? w->dict_id : 0);
+    wk__put_u32le(h + WK__BLK_OFF_DICT, w->bd.cd ? w->bd.id : 0);
     wk__put_u64le(h + WK__BLK_OFF_TSMIN, (uint64_t)w->ts_min);
     wk__put_u64le(h + WK__BLK_OFF_TSMAX, (uint64_t)w->ts_max);
     memcpy(h + WK__BLK_OFF_PREV, w->head, 32);
@@ -1651,59 +1679,17 @@ int wk_store_cursor_get(struct wk_store *st, const char *source, void *buf, size
 static int alert_sample(struct wk_store *st, const char *json, size_t len, bool open)
 {
     struct wk__writer *w = st->w;
-    int rc;
-    if (w->nasamples == w->casamples) {
-        size_t c = w->casamples ? w->casamples * 2 : 256;
-        size_t *a = realloc(w->assizes, c * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        w->assizes = a;
-        w->casamples = c;
-    }
-    if ((rc = wk__buf_put(&w->asamples, json, len)) < 0)
+    int rc = wdict_sample(&w->ad, json, len);
+    if (rc < 0 || w->ad.samples.len < WK__ALERT_SAMPLES)
         return rc;
-    w->assizes[w->nasamples++] = len;
-    if (w->asamples.len < WK__ALERT_SAMPLES)
-        return 0;
-    size_t cap = WK__ALERT_DICT_MAX;
-    uint8_t *dict = malloc(cap);
-    if (!dict)
-        return -ENOMEM;
-    /* The blocks' fastCover parameters (dict_sample): on the benchmark's alerts (200k
-     * events of c-mix, 12,696 alerts) 0.012 s of CPU for 512 KiB of samples, and the
-     * alerts after them x18.6 smaller at level 1 against x3.9 without a dictionary, in
-     * a third of the time (docs/store.md "Alert values"). The id carries
-     * WK__ALERT_DICT_BIT: frames name it, and readers find it apart from the blocks'. */
-    uint32_t id = (w->adict_id ? w->adict_id + 1 : WK__ALERT_DICT_BIT | 1u);
-    ZDICT_fastCover_params_t fp = {
-        .k = 1024, .d = 8, .f = 18, .accel = 1,
-        .zParams = { .compressionLevel = WK__ALERT_LEVEL, .dictID = id },
-    };
-    size_t n = ZDICT_trainFromBuffer_fastCover(dict, cap, w->asamples.p, w->assizes,
-                                               (unsigned)w->nasamples, fp);
-    w->adict_done = true;
-    wk__buf_fini(&w->asamples);
-    free(w->assizes);
-    w->assizes = NULL;
-    w->nasamples = w->casamples = 0;
-    if (ZDICT_isError(n) || ZSTD_getDictID_fromDict(dict, n) != id) {
-        free(dict);
-        return 0;
-    }
-    ZSTD_CDict *cd = alert_cdict(dict, n);
-    uint8_t key[10] = {'a', 'd', 'i', 'c', 't', ':', (uint8_t)(id >> 24), (uint8_t)(id >> 16),
-                       (uint8_t)(id >> 8), (uint8_t)id};
-    rc = cd ? side_add(&w->side, open, WK__DB_META, false, key, 10, dict, n, NULL, 0) : -ENOMEM;
-    free(dict);
-    if (rc < 0) {
-        ZSTD_freeCDict(cd);
-        return rc;
-    }
-    ZSTD_freeCDict(w->acdict);
-    w->acdict = cd;
-    w->adict_id = id;
-    ZSTD_CCtx_refCDict(w->acctx, cd);
-    return 0;
+    /* The blocks' training (wdict_train): on the benchmark's alerts (200k events of c-mix,
+     * 12,696 alerts) 0.012 s of CPU for 512 KiB of samples, and the alerts after them
+     * x18.6 smaller at level 1 against x3.9 without a dictionary, in a third of the time
+     * (docs/store.md "Alert values"). The id carries WK__ALERT_DICT_BIT: frames name it,
+     * and readers find it apart from the blocks'. */
+    uint32_t id = w->ad.id ? w->ad.id + 1 : WK__ALERT_DICT_BIT | 1u;
+    return wdict_train(w, &w->ad, WK__ALERT_DICT_MAX, WK__ALERT_LEVEL, id, id, alert_cdict,
+                       w->acctx, open);
 }
 
 int wk_store_alert_add(struct wk_store *st, const char *json, size_t len,
@@ -1720,7 +1706,7 @@ int wk_store_alert_add(struct wk_store *st, const char *json, size_t len,
         return -EINVAL;
     bool open = side_open(w);
     int rc;
-    if (!w->adict_done && compress && (rc = alert_sample(st, json, len, open)) < 0)
+    if (!w->ad.done && compress && (rc = alert_sample(st, json, len, open)) < 0)
         return rc;
     /* The value: u32 LE nrefs, refs (u64 LE block, u32 LE index each), then the JSON as
      * one zstd frame, or as it is when the frame would not be smaller (the JSON's first

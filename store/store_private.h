@@ -67,6 +67,26 @@
 #define WK__ALERT_SAMPLES (512u << 10)
 #define WK__ALERT_DICT_MAX (64u << 10)
 #define WK__ALERT_DICT_BIT 0x40000000u
+/* Dictionaries of the rebuild form (trained by the cold tier on its first value) have ids
+ * with this bit, stored as meta "cdict:" + id (BE): the writer takes the newest "dict:" for
+ * its hot blocks. */
+#define WK__COLD_DICT_BIT 0x80000000u
+
+/* The meta key of dictionary id: "dict:" (hot blocks), "cdict:" (WK__COLD_DICT_BIT) or
+ * "adict:" (WK__ALERT_DICT_BIT), then the id big-endian. @return its length. */
+static inline size_t wk__dict_key(uint8_t key[10], uint32_t id)
+{
+    size_t n = 0;
+    if (id & WK__COLD_DICT_BIT)
+        key[n++] = 'c';
+    else if (id & WK__ALERT_DICT_BIT)
+        key[n++] = 'a';
+    memcpy(key + n, "dict:", 5);
+    n += 5;
+    for (int i = 3; i >= 0; i--)
+        key[n++] = (uint8_t)(id >> (8 * i));
+    return n;
+}
 /* The largest alert JSON a reader decompresses (a frame's content size says more:
  * WK_ECORRUPT). */
 #define WK__ALERT_MAX (64u << 20)
