@@ -419,6 +419,47 @@ static int config_get(struct wk_daemon *d, struct wk_config **out)
 
 static void on_signal(uv_signal_t *s, int signum);
 
+/* The store stays open across a reload: its section of the new config is named where it
+ * differs (a warning: it takes effect at the next start) and replaced by the running one,
+ * so d->cfg and `status` describe the store in use. verify_interval alone applies now. */
+static void store_keep_running(struct wk_daemon *d, struct wk_config *nc)
+{
+    static const struct {
+        const struct wk_option *t;
+        const char *prefix;
+        size_t off; /* of the section inside struct wk_config_store */
+    } sections[] = {
+        { wk_config_store_options, "store.", 0 },
+        { wk_config_cold_options, "store.cold.", offsetof(struct wk_config_store, cold) },
+    };
+    char changed[512] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        const char *a = (const char *)&d->cfg->store + sections[i].off;
+        const char *b = (const char *)&nc->store + sections[i].off;
+        for (const struct wk_option *o = sections[i].t; o->type != WK_OPT_END; o++) {
+            const struct wk_option one[2] = { *o, { 0 } };
+            if (opts_equal(one, a, b) || strcmp(o->key, "verify_interval") == 0)
+                continue;
+            int w = snprintf(changed + n, sizeof(changed) - n, "%s%s%s", n ? ", " : "",
+                             sections[i].prefix, o->key);
+            if (w > 0)
+                n = (size_t)w >= sizeof(changed) - n ? sizeof(changed) - 1 : n + (size_t)w;
+        }
+    }
+    if (n)
+        wk_log_warn("%s changed: takes effect at the next start (the running store keeps its "
+                    "settings until then)",
+                    changed);
+    if (nc->store.verify_interval != d->cfg->store.verify_interval && !d->opts->once)
+        wk__pipeline_set_verify(d->pl, nc->store.verify_interval);
+    int64_t verify = nc->store.verify_interval;
+    struct wk_config_store t = nc->store;
+    nc->store = d->cfg->store;
+    d->cfg->store = t; /* freed with the old config */
+    nc->store.verify_interval = verify;
+}
+
 static void reload(struct wk_daemon *d)
 {
 #if WK_HAVE_SYSTEMD
@@ -456,8 +497,7 @@ static void reload(struct wk_daemon *d)
     wk__pipeline_set_rules(d->pl, &rules, &nc->rules);
     wk__pipeline_set_limits(d->pl, &nc->pipeline);
     apply_logging(nc);
-    if (strcmp(nc->store.path, d->cfg->store.path) != 0)
-        wk_log_warn("store.path changed: takes effect at the next start");
+    store_keep_running(d, nc);
     const char *oa = api_path(d, d->cfg), *na = api_path(d, nc);
     if ((oa == NULL) != (na == NULL) || (oa && strcmp(oa, na) != 0)) {
         wk__api_stop(d->api);

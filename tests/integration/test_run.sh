@@ -97,6 +97,16 @@ wk_expect_eq "$(wk_status_field .rules.loaded)" "2" "new rules loaded"
 wk_gen_events 2101 2110 >>"$in"
 wk_wait_committed 1110 || wk_fail "after reload"
 wk_expect_eq "$(wk_status_field .alerts.total)" "230" "alerts: 220 before, 2 exec + 8 start after"
+# New store settings: named in the log, the running store kept (and shown) until restart.
+sed -i "s|^  path: $store\$|  path: $store-new|; s|^  fsync: false\$|  fsync: true|" "$cfg"
+kill -HUP $pid
+wk_wait_for 10 wk_status_is .reloads.ok = 2 || wk_fail "reload with new store settings"
+grep -q "warn: store.path, store.fsync changed: takes effect at the next start (the running store keeps its settings until then)$" \
+    "$WK_TMP/daemon.log" || wk_fail "store change not named: $(cat "$WK_TMP/daemon.log")"
+wk_expect_eq "$(wk_status_field .store.path)" "$store" "status names the store in use"
+wk_gen_events 2111 2120 >>"$in"
+wk_wait_committed 1120 || wk_fail "after a reload with new store settings"
+[ ! -e "$store-new" ] || wk_fail "the new store path was opened before a restart"
 
 kill -TERM $pid
 wait $pid || wk_fail "daemon exit status $?"
