@@ -62,7 +62,8 @@ sources:
   - type: docker
     host: unix://$DOCKER_SOCK
   - type: clog
-    docker_root: $DOCKER_ROOT/data
+    docker_root: auto              # asked of dockerd: its --data-root is $DOCKER_ROOT/data
+    docker_host: unix://$DOCKER_SOCK
     pods_dir: ""
     containers_dir: ""
     poll_interval: 50ms
@@ -89,6 +90,8 @@ start_wk() {
     wk_track_pid "$WK_PID"
     wk_wait_for 20 test -S "$api" || wk_fail "no API socket: $(cat "$WK_TMP/daemon.log")"
     wk_wait_for 20 docker_running || wk_fail "docker source not running: $("$WK_BIN" status --socket "$api")"
+    grep -qx "watchkeeper: info: clog: docker_root auto: dockerd's data root is $DOCKER_ROOT/data" \
+        "$WK_TMP/daemon.log" || wk_fail "docker_root auto: $(cat "$WK_TMP/daemon.log")"
 }
 docker_running() { "$WK_BIN" status --socket "$api" | grep -Eq '^docker +docker +running '; }
 # stop_wk: SIGTERM; the daemon must exit 0 within the drain bound (10 s) plus slack.

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../idle_watch_private.h"
+#include "../docker/docker_private.h"
 #include "clog_private.h"
 #include "watchkeeper/containers.h"
 #include "watchkeeper/error.h"
@@ -31,6 +32,7 @@
 
 struct clog_cfg {
     char *docker_root;
+    char *docker_host;
     char *pods_dir;
     char *containers_dir;
     int64_t poll_interval;
@@ -44,9 +46,16 @@ struct clog_cfg {
     char *hostname;
 };
 
+#define DEFAULT_DOCKER_ROOT "/var/lib/docker"
+
 static const struct wk_option clog_options[] = {
-    {"docker_root", WK_OPT_PATH, "/var/lib/docker", offsetof(struct clog_cfg, docker_root),
-     "dockerd --data-root: json-file logs are under <docker_root>/containers (empty: off)"},
+    {"docker_root", WK_OPT_PATH, "auto", offsetof(struct clog_cfg, docker_root),
+     "dockerd --data-root: json-file logs are under <docker_root>/containers; auto: ask "
+     "dockerd at docker_host (GET /info, DockerRootDir), else " DEFAULT_DOCKER_ROOT
+     "; empty: off"},
+    {"docker_host", WK_OPT_STRING, "", offsetof(struct clog_cfg, docker_host),
+     "the dockerd asked by docker_root: auto (unix:///path); empty: $DOCKER_HOST, else "
+     "unix:///var/run/docker.sock"},
     {"pods_dir", WK_OPT_PATH, "/var/log/pods", offsetof(struct clog_cfg, pods_dir),
      "CRI logs <pods_dir>/<ns>_<pod>_<uid>/<container>/<n>.log (empty: off)"},
     {"containers_dir", WK_OPT_PATH, "/var/log/containers",
@@ -1143,18 +1152,32 @@ static void watch_dir(struct wk_source *s, const char *dir)
 
 /* ---- ops ---------------------------------------------------------------------------- */
 
+/* docker_root as configured; for "auto" dockerd's DockerRootDir, else the default (*why
+ * then says why dockerd did not answer). */
+static const char *docker_root_of(const struct clog_cfg *c, char *buf, size_t len, char *why,
+                                  size_t whylen)
+{
+    *why = '\0';
+    if (!c->docker_root || strcmp(c->docker_root, "auto") != 0)
+        return c->docker_root;
+    const char *h = c->docker_host && *c->docker_host ? c->docker_host : wk__docker_default_host();
+    return wk__docker_root_dir(h, 2000, buf, len, why, whylen) == 0 ? buf : DEFAULT_DOCKER_ROOT;
+}
+
 static bool clog_available(const void *config, char *why, size_t whylen)
 {
     const struct clog_cfg *c = config;
-    char p[4096];
-    if (snprintf(p, sizeof(p), "%s/containers", c->docker_root ? c->docker_root : "") >=
-        (int)sizeof(p))
+    char p[4096], rootbuf[4096], autowhy[512];
+    const char *root = docker_root_of(c, rootbuf, sizeof(rootbuf), autowhy, sizeof(autowhy));
+    if (snprintf(p, sizeof(p), "%s/containers", root ? root : "") >= (int)sizeof(p))
         p[0] = '\0';
-    if (c->docker_root && *c->docker_root && access(p, R_OK | X_OK) == 0)
+    if (root && *root && access(p, R_OK | X_OK) == 0)
         return true;
     if (c->pods_dir && *c->pods_dir && access(c->pods_dir, R_OK | X_OK) == 0)
         return true;
-    snprintf(why, whylen, "neither %s nor %s is readable", p, c->pods_dir ? c->pods_dir : "");
+    snprintf(why, whylen, "neither %s nor %s is readable%s%s%s", p,
+             c->pods_dir ? c->pods_dir : "", *autowhy ? " (docker_root auto: " : "", autowhy,
+             *autowhy ? ")" : "");
     return false;
 }
 
@@ -1172,7 +1195,15 @@ static int clog_create(struct wk_source **out, const void *config)
     if (!s)
         return -ENOMEM;
     s->cfg = *c;
-    s->cfg.docker_root = dup_or_null(c->docker_root);
+    char rootbuf[4096], why[512];
+    s->cfg.docker_root = dup_or_null(docker_root_of(c, rootbuf, sizeof(rootbuf), why, sizeof(why)));
+    s->cfg.docker_host = NULL;
+    if (c->docker_root && strcmp(c->docker_root, "auto") == 0) {
+        if (*why)
+            wk_log_warn("clog: docker_root auto: %s: using %s", why, DEFAULT_DOCKER_ROOT);
+        else
+            wk_log_info("clog: docker_root auto: dockerd's data root is %s", rootbuf);
+    }
     s->cfg.pods_dir = dup_or_null(c->pods_dir);
     s->cfg.containers_dir = dup_or_null(c->containers_dir);
     s->cfg.app_prefix = dup_or_null(c->app_prefix);

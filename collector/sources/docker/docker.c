@@ -977,10 +977,7 @@ static void connect_daemon(struct wk_source *s)
 
 static const char *effective_host(const struct docker_cfg *c)
 {
-    if (c->host && *c->host)
-        return c->host;
-    const char *e = getenv("DOCKER_HOST");
-    return e && *e ? e : "unix:///var/run/docker.sock";
+    return c->host && *c->host ? c->host : wk__docker_default_host();
 }
 
 static void docker_destroy(struct wk_source *s);

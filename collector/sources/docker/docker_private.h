@@ -6,6 +6,7 @@
 #ifndef WK_DOCKER_PRIVATE_H
 #define WK_DOCKER_PRIVATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -26,5 +27,17 @@ void wk__docker_trim(const char **line, size_t *len);
 
 /** The event time in ns of an /events object (timeNano, else time * 1e9), 0 if none. */
 int64_t wk__docker_event_time(const json_t *obj);
+
+/**
+ * Docker's data root (GET /info, DockerRootDir) asked of the daemon at host, which must be
+ * unix:///path (a remote daemon's files are not here). Blocks up to timeout_ms.
+ * @return 0 with out set, else -1 with why set (which socket, what failed).
+ */
+int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t outlen, char *why,
+                        size_t whylen);
+
+/** The Engine API address a docker source uses when its `host` is empty: $DOCKER_HOST, else
+ * unix:///var/run/docker.sock. */
+const char *wk__docker_default_host(void);
 
 #endif /* WK_DOCKER_PRIVATE_H */
