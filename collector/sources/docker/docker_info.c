@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     return len;
 }
 
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t outlen, char *why,
                         size_t whylen)
 {
@@ -53,11 +59,8 @@ int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t out
                  "on this host)", host ? host : "(none)");
         return -1;
     }
-    static bool inited; /* the daemon has one loop thread; curl_global_init is idempotent */
-    if (!inited) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        inited = true;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, curl_init_once);
     CURL *e = curl_easy_init();
     if (!e) {
         snprintf(why, whylen, "out of memory");
