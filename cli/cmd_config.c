@@ -23,9 +23,10 @@ static void print_table(const char *section, const struct wk_option *t)
     static const char *const types[] = { "", "bool", "int", "size", "duration", "string",
                                          "path", "list" };
     printf("%s:\n", section);
+    /* An empty default prints as "" and none as -, so every row has a default column. */
     for (; t && t->type != WK_OPT_END; t++)
-        printf("  %-18s %-8s %-28s %s\n", t->key, types[t->type], t->def ? t->def : "-",
-               t->description);
+        printf("  %-18s %-8s %-28s %s\n", t->key, types[t->type],
+               !t->def ? "-" : *t->def ? t->def : "\"\"", t->description);
 }
 
 int wk_cmd_config(int argc, char **argv)
