@@ -4,15 +4,111 @@
 # real containers doing a few benign and a few suspicious things. Writes, into samples/:
 #   audit.log            auditd's log (ENRICHED format) of the run
 #   docker-events.jsonl  the Engine API /events stream of the run (API 1.41)
-#   containers/<id>-json.log  each container's json-file log
+#   containers/<id>/<id>-json.log  each container's json-file log (dockerd's layout under
+#                        its data root, so a clog source with docker_root: samples reads it)
 #   docker.jsonl         the run's docker events as `watchkeeper run` stored them: normalized
 #                        and enriched by container inspection (when WK_BIN is a watchkeeper
 #                        binary; default: build/watchkeeper of this repo if it exists)
-# Host-specific paths and the host name are scrubbed. Needs root, docker.io, auditd,
-# busybox-static, curl (and jq with WK_BIN). Starts its own dockerd and auditd (own dirs), stops both by pid,
-# and removes exactly the audit rules it added, on failure too.
+# Host-specific paths and the host name are scrubbed (see scrub below). Needs root,
+# docker.io, auditd, busybox-static, curl, perl (and jq with WK_BIN). Starts its own dockerd
+# and auditd (own dirs), stops both by pid, and removes exactly the audit rules it added, on
+# failure too.
+#
+#   capture.sh [OUT]                              capture into OUT (default: samples/)
+#   capture.sh --scrub DIR [--host NAME] [FROM=TO ...]
+#       apply the scrub alone to the sample files in DIR, in place (nothing else runs):
+#       the generic rules below, the host name NAME, and each literal path FROM (the
+#       capture machine's checkout or output directory) replaced by TO
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+
+# The scrub: one pass over one file, stdin to stdout, the same in both modes. In order:
+#  - the capture's temp dir (mktemp /tmp/wk-capture-XXXXXX) becomes Docker's defaults:
+#    its data/ /var/lib/docker, exec/ /run/docker, docker.sock /run/docker.sock, the rest
+#    /tmp/capture;
+#  - each FROM=TO pair: the literal path FROM, where a path component ends, becomes TO;
+#  - the directories of failed execve lookups (ENOENT, an execvp walking $PATH) that are not
+#    on Debian's default PATH (the capture user's own PATH: ~/.cargo/bin, ...) become
+#    /opt/path1, /opt/path2, ... in order of appearance. The events stay (dropping them
+#    would leave a serial gap that reads as lost records); this script itself runs with
+#    the default PATH, so a new capture has none;
+#  - the host name NAME in node=, hostname= and "host":{"name":...} becomes sample-host.
+# The same replacements apply inside hex-encoded audit fields (proctitle, execve
+# arguments, saddr, names with spaces): each KEY=HEX value is decoded, scrubbed and
+# encoded again when that changed it. Applied to its own output the scrub changes nothing.
+read -r -d '' scrub_pl <<'PERL' || true
+use strict;
+use warnings;
+my ($host, @pairs);
+while (@ARGV) {
+    my $a = shift @ARGV;
+    if ($a eq '--host') { $host = shift @ARGV; next; }
+    my ($from, $to) = split /=/, $a, 2;
+    die "scrub: expected FROM=TO, got '$a'\n" unless defined $to && length $from;
+    push @pairs, [ qr/\Q$from\E(?![A-Za-z0-9._-])/, $to ];
+}
+my @lines = <STDIN>;
+my $serial_re = qr/ msg=audit\(\d+\.\d+:(\d+)\)/;
+my $default_path = qr{^/(?:usr/local/sbin|usr/local/bin|usr/sbin|usr/bin|sbin|bin)$};
+my (%failed, %seen);
+for (@lines) {
+    $failed{$1} = 1 if /^type=SYSCALL$serial_re.* syscall=(?:59|322) .*\bexit=-2 /;
+}
+for (@lines) {
+    next unless /^type=PATH$serial_re/ && $failed{$1};
+    next unless / nametype=UNKNOWN/ && m{ name="(/[^"]*)/[^/"]+"};
+    my $d = $1;
+    next if $d =~ $default_path || $d =~ m{^/opt/path\d+$} || $seen{$d};
+    $seen{$d} = 1;
+    push @pairs, [ qr/\Q$d\E(?![A-Za-z0-9._-])/, '/opt/path' . scalar(keys %seen) ];
+}
+my %tmpdir = ('/data' => '/var/lib/docker', '/exec' => '/run/docker',
+              '/docker.sock' => '/run/docker.sock', '' => '/tmp/capture');
+sub scrub_text {
+    my $s = shift;
+    $s =~ s{/tmp/wk-capture-[A-Za-z0-9]{6}(/data|/exec|/docker\.sock|)(?![A-Za-z0-9._-])}{$tmpdir{$1}}g;
+    $s =~ s/$_->[0]/$_->[1]/g for @pairs;
+    return $s;
+}
+for (@lines) {
+    $_ = scrub_text($_);
+    s{(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_-]*)=([0-9A-F]{2,})(?=[\s\x1d]|$)}{
+        my ($k, $h) = ($1, $2);
+        if (length($h) % 2 == 0) {
+            my $d = pack('H*', $h);
+            my $n = scrub_text($d);
+            $h = uc unpack('H*', $n) if $n ne $d;
+        }
+        "$k=$h"
+    }ge;
+    if (defined $host && length $host) {
+        s/(?<![A-Za-z0-9_])(node|hostname)=\Q$host\E(?=[\s\x1d]|$)/$1=sample-host/g;
+        s/"host":\{"name":"\Q$host\E"\}/"host":{"name":"sample-host"}/g;
+    }
+    print;
+}
+PERL
+scrub() { perl -e "$scrub_pl" -- "$@"; }
+
+if [ "${1:-}" = --scrub ]; then
+    if [ $# -lt 2 ] || [ ! -d "$2" ]; then
+        echo "usage: capture.sh --scrub DIR [--host NAME] [FROM=TO ...]" >&2
+        exit 2
+    fi
+    dir=$2
+    shift 2
+    n=0
+    for f in "$dir/audit.log" "$dir/docker-events.jsonl" "$dir/docker.jsonl" "$dir"/containers/*/*-json.log; do
+        [ -f "$f" ] || continue
+        scrub "$@" <"$f" >"$f.scrub"
+        if cmp -s "$f" "$f.scrub"; then rm -f "$f.scrub"; else mv "$f.scrub" "$f"; n=$((n + 1)); echo "capture.sh: scrubbed $f"; fi
+    done
+    echo "capture.sh: $n files changed"
+    exit 0
+fi
+
+# The default PATH, so execvp's lookups record no directory of the caller's own
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 out=${1:-$here}
 [ "$(id -u)" -eq 0 ] || { echo "capture.sh: needs root" >&2; exit 2; }
 if [ "$(auditctl -s | awk '/^pid/ {print $2}')" != 0 ]; then
@@ -21,7 +117,7 @@ if [ "$(auditctl -s | awk '/^pid/ {print $2}')" != 0 ]; then
 fi
 
 wk_bin=${WK_BIN:-$here/../build/watchkeeper}
-[ -x "$wk_bin" ] || wk_bin=""
+if [ -x "$wk_bin" ]; then wk_bin=$(realpath "$wk_bin"); else wk_bin=""; fi
 
 tmp=$(mktemp -d /tmp/wk-capture-XXXXXX)
 sock=$tmp/docker.sock
@@ -189,7 +285,8 @@ end=$(date +%s.%N)
 
 # --- collect ---
 mkdir -p "$out/containers"
-rm -f "$out"/containers/*-json.log
+rm -f "$out"/containers/*/*-json.log
+rmdir "$out"/containers/*/ 2>/dev/null || true
 curl -s --unix-socket "$sock" "http://localhost/v1.41/events?since=$start&until=$end" \
     >"$tmp/events.jsonl"
 if [ -n "$wk_bin" ]; then
@@ -211,7 +308,7 @@ if [ -n "$wk_bin" ]; then
 fi
 for id in $(d ps -aq --no-trunc); do
     f="$tmp/data/containers/$id/$id-json.log"
-    [ -s "$f" ] && cp "$f" "$out/containers/"
+    [ -s "$f" ] && cp "$f" "$tmp/$id-json.log"
 done
 d rm -f $(d ps -aq) >/dev/null
 d volume rm wk-data >/dev/null
@@ -221,17 +318,22 @@ kill -USR1 "$auditd_pid" 2>/dev/null || true # nothing buffered: flush
 sleep 1
 cat "$tmp"/audit/audit.log.* "$tmp/audit/audit.log" 2>/dev/null >"$tmp/audit.all" || true
 
-# Scrub: the temp dirs of this run, the checkout's path and the host name become stable,
-# neutral values.
-host=$(hostname)
-root=$(cd "$here/.." && pwd) # this checkout: the capture's own commands run from it
-scrub() {
-    sed -e "s#$tmp/data#/var/lib/docker#g" -e "s#$root\\([/\"]\\)#/src/watchkeeper\\1#g" -e "s#$tmp/exec#/run/docker#g" \
-        -e "s#$tmp/docker.sock#/run/docker.sock#g" -e "s#$tmp#/tmp/capture#g" \
-        -e "s#node=$host #node=sample-host #g" -e "s#hostname=$host #hostname=sample-host #g" \
-        -e "s#\"host\":{\"name\":\"$host\"}#\"host\":{\"name\":\"sample-host\"}#g"
-}
+# Scrub (see scrub above): the temp dir by its pattern, then the output directory, the
+# checkout (the capture's own commands run from it), the watchkeeper binary's directory when
+# it is elsewhere, and the host name.
+root=$(cd "$here/.." && pwd)
+pairs=("$(cd "$out" && pwd)=/src/watchkeeper/samples" "$root=/src/watchkeeper")
+if [ -n "$wk_bin" ] && [ "${wk_bin#"$root"/}" = "$wk_bin" ]; then
+    pairs+=("$(dirname "$wk_bin")=/src/watchkeeper/build")
+fi
+scrub() { perl -e "$scrub_pl" -- --host "$(hostname)" "${pairs[@]}"; }
 scrub <"$tmp/audit.all" >"$out/audit.log"
 scrub <"$tmp/events.jsonl" >"$out/docker-events.jsonl"
 [ -z "$wk_bin" ] || scrub <"$tmp/docker.jsonl" >"$out/docker.jsonl"
-echo "capture.sh: $(wc -l <"$out/audit.log") audit records, $(wc -l <"$out/docker-events.jsonl") docker events${wk_bin:+ ($(wc -l <"$out/docker.jsonl") stored enriched by watchkeeper)}, $(ls "$out/containers" | wc -l) container logs in $out"
+for f in "$tmp"/*-json.log; do
+    [ -f "$f" ] || continue
+    id=$(basename "$f" -json.log)
+    mkdir -p "$out/containers/$id"
+    scrub <"$f" >"$out/containers/$id/$id-json.log"
+done
+echo "capture.sh: $(wc -l <"$out/audit.log") audit records, $(wc -l <"$out/docker-events.jsonl") docker events${wk_bin:+ ($(wc -l <"$out/docker.jsonl") stored enriched by watchkeeper)}, $(ls "$out"/containers/*/*-json.log | wc -l) container logs in $out"
