@@ -3,13 +3,15 @@
  * The `auditd_audisp` live source: records on stdin, one per line, as auditd's plugin
  * dispatcher delivers them (packaging/audit/plugins.d/watchkeeper.conf, format = string).
  * A plugin must never block auditd, so stdin is always read: when the pipeline is full,
- * events wait in a bounded queue, and past its bound they are dropped and counted; a `gap`
- * event with the count is submitted as soon as the pipeline takes events again. stdin
- * closing (auditd stopping) flushes the events held and stops the source.
+ * events wait in a queue bounded in events (`queue`) and in bytes (`queue_bytes`), and past
+ * either bound they are dropped and counted; a `gap` event with the count is submitted as
+ * soon as the pipeline takes events again. stdin closing (auditd stopping) flushes the
+ * events held and stops the source.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 struct audisp_cfg {
     int64_t fd;
     int64_t queue;
+    uint64_t queue_bytes;
     bool read_proc;
     char *host;
 };
@@ -33,6 +36,9 @@ static const struct wk_option audisp_options[] = {
       "file descriptor the records arrive on (auditd gives plugins stdin)" },
     { "queue", WK_OPT_INT, "16384", offsetof(struct audisp_cfg, queue),
       "events kept while the pipeline is full; beyond, they are dropped and counted" },
+    { "queue_bytes", WK_OPT_SIZE, "8MiB", offsetof(struct audisp_cfg, queue_bytes),
+      "bytes those events may hold (each at its size in memory, about 17 KB for an audit "
+      "event); beyond, they are dropped and counted" },
     { "read_proc", WK_OPT_BOOL, "true", offsetof(struct audisp_cfg, read_proc),
       "attribute processes to containers through /proc/PID/cgroup too" },
     { "host", WK_OPT_STRING, NULL, offsetof(struct audisp_cfg, host),
@@ -113,6 +119,7 @@ static int audisp_create(struct wk_source **out, const void *config)
     a->psink.emit = audisp_emit;
     a->psink.reject = audisp_reject;
     wk__au_pending_init(&a->pend, c->queue > 0 ? (size_t)c->queue : 16384);
+    a->pend.max_bytes = c->queue_bytes < SIZE_MAX ? (size_t)c->queue_bytes : SIZE_MAX;
     *out = (struct wk_source *)a;
     return 0;
 }

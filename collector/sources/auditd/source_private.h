@@ -19,13 +19,17 @@ extern const struct wk_parser_ops wk_parser_auditd;
 
 struct wk__au_pending {
     struct wk_event **ev;
-    uint8_t (*cur)[WK_AU_CURSOR_MAX];
+    uint8_t (*cur)[WK_AU_CURSOR_MAX]; /* allocated when the first cursor is queued */
     size_t *curlen;
     size_t head, n, max;
+    /* Heap bytes the queue holds: its arrays and every event it owns (queued, or kept for
+     * reuse) at wk_event_mem; never more than max_bytes (SIZE_MAX after init). */
+    size_t bytes, max_bytes;
     bool paused;      /* the pipeline said -EAGAIN; nothing is submitted until drained */
-    uint64_t dropped; /* events refused because the queue was full */
+    uint64_t dropped; /* events refused because the queue was full (events or bytes) */
 };
 
+/** An empty queue of at most max events; set q->max_bytes after it to bound its bytes. */
 void wk__au_pending_init(struct wk__au_pending *q, size_t max);
 void wk__au_pending_fini(struct wk__au_pending *q);
 /**
@@ -33,8 +37,10 @@ void wk__au_pending_fini(struct wk__au_pending *q);
  * hand-over: ev is the parser's emitted event, which the parser rebuilds from empty for
  * each event and does not read after emit, so its contents are taken (the pipeline's
  * submit_take, or swapped into the queue) and ev may be left empty; copied only when the
- * sink cannot take. @return 0 submitted; -EAGAIN queued; -ENOBUFS dropped (queue full,
- * counted); other <0.
+ * sink cannot take. An event is queued only if the queue's bytes stay within max_bytes
+ * with it (its wk_event_mem: field table, index, arena with the records' copies).
+ * @return 0 submitted; -EAGAIN queued; -ENOBUFS dropped (queue full of events or bytes,
+ * counted in dropped); other <0.
  */
 int wk__au_pending_submit(struct wk__au_pending *q, struct wk_source_base *src,
                           struct wk_event *ev, const void *cur, size_t curlen);
