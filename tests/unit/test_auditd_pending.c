@@ -157,3 +157,60 @@ WK_TEST(pending_event_count_still_bounds_and_a_tiny_bound_keeps_nothing)
     WK_ASSERT(q.ev == NULL);
     wk__au_pending_fini(&q);
 }
+
+/* A sink that takes the event (submit_take) and gives back an empty one whose field table
+ * was sized for a bigger event (a reset keeps it), as the pipeline's pool may. */
+static struct wk_event *make_big(void)
+{
+    struct wk_event *big;
+    WK_ASSERT_OK(wk_event_new(&big));
+    WK_ASSERT_OK(wk_event_reserve(big, 256));
+    return big;
+}
+
+static int bs_take(struct wk_source_sink *s, struct wk_source *src, struct wk_event *ev,
+                   const void *cursor, size_t cursor_len)
+{
+    int rc = bs_submit(s, src, ev, cursor, cursor_len);
+    if (rc < 0)
+        return rc;
+    struct wk_event *big = make_big();
+    wk_event_swap(ev, big); /* ev: empty, with big's table; big: what was taken */
+    wk_event_free(big);
+    return 0;
+}
+
+WK_TEST(pending_frees_what_a_taking_sink_gives_back_when_it_does_not_fit)
+{
+    struct bsink bs = { .sink = { .submit = bs_submit, .submit_take = bs_take },
+                        .blocked = true };
+    struct wk_source_base base = { .sink = &bs.sink };
+    struct wk__au_pending q;
+    struct wk_event *probe = make_event(0);
+    const size_t m = wk_event_mem(probe);
+    wk_event_free(probe);
+    struct wk_event *big = make_big();
+    const size_t b = wk_event_mem(big); /* what each event given back holds */
+    wk_event_free(big);
+    WK_ASSERT(b > 2 * m && b <= 3 * m);
+    const size_t max = 16, arrays = max * (sizeof(struct wk_event *) + sizeof(size_t));
+    const size_t bound = arrays + 3 * m; /* 3 events; b only when fewer than 2 are queued */
+    wk__au_pending_init(&q, max);
+    q.max_bytes = bound;
+    int queued = 0, dropped = 0;
+    submit_range(&q, &base, 1, 5, &queued, &dropped);
+    WK_ASSERT_INT_EQ(queued, 3);
+    WK_ASSERT_INT_EQ(dropped, 2);
+    WK_ASSERT_UINT_EQ(q.bytes, arrays + 3 * m);
+    /* Room: each event taken comes back holding b; kept only if it fits: slots 0 and 1
+     * are drained while 2m, then m, are still queued, so theirs are freed; slot 2's,
+     * drained last, is kept. */
+    bs.blocked = false;
+    WK_ASSERT_INT_EQ(wk__au_pending_drain(&q, &base), 0);
+    WK_ASSERT_INT_EQ(bs.n, 3);
+    WK_ASSERT(q.ev[0] == NULL && q.ev[1] == NULL && q.ev[2] != NULL);
+    WK_ASSERT_UINT_EQ(wk_event_mem(q.ev[2]), b);
+    WK_ASSERT_UINT_EQ(q.bytes, arrays + b); /* counted exactly, within the bound */
+    WK_ASSERT(q.bytes <= bound);
+    wk__au_pending_fini(&q);
+}
