@@ -50,7 +50,7 @@ const char *wk_rules_default_dir(void)
                 return dir;
         }
     }
-    return "/usr/share/watchkeeper/rules";
+    return WK_RULES_DIR; /* config.h: where `meson install` put the pack */
 }
 
 /* The config file `name`: explicit, else next to the first rule path, else the pack's. */

@@ -19,10 +19,6 @@
 #include "watchkeeper/mem.h"
 #include "watchkeeper/wkconfig.h"
 
-#ifndef WK_RULES_DIR
-#define WK_RULES_DIR "/usr/share/watchkeeper/rules"
-#endif
-
 #define S_OFF(m) offsetof(struct wk_config_store, m)
 const struct wk_option wk_config_store_options[] = {
     { "path", WK_OPT_PATH, "/var/lib/watchkeeper", S_OFF(path), "the store directory" },
@@ -246,7 +242,9 @@ static bool in_list(const char *s, const char *const *list)
 }
 
 /* The default rule pack: $WK_RULES_DIR, else rules/ beside a build tree (the binary in
- * build/), else the installed share directory. The same search as `watchkeeper rules`. */
+ * build/), else ../share/watchkeeper/rules beside the binary (an install moved or staged
+ * with DESTDIR), else WK_RULES_DIR of config.h (PREFIX/DATADIR/watchkeeper/rules, where
+ * `meson install` put it). The same search as `watchkeeper rules`. */
 static void default_rules_dir(struct wk_strv *dirs)
 {
     const char *env = getenv("WK_RULES_DIR");
