@@ -284,10 +284,6 @@ static int tail_start(struct wk_source *src, const void *cursor, size_t cursor_l
     struct stat st;
     uint64_t ino = 0, off = 0;
     int rc;
-    uv_timer_init(t->base.loop, &t->timer);
-    t->timer.data = t;
-    (void)wk__idle_watch_init(&t->iw, t->base.loop, t->cfg.path, on_idle_wake, t);
-    t->open_handles = 2;
     if (cursor && cursor_len >= 16)
         wk__au_cursor_unpack(cursor, &ino, &off);
     if (cursor && cursor_len >= 33) {
@@ -334,7 +330,11 @@ static int tail_start(struct wk_source *src, const void *cursor, size_t cursor_l
             t->off = (uint64_t)st.st_size;
     }
     if (rc < 0 && rc != -ENOENT)
-        return rc;
+        return rc; /* before any handle is open: a failed start leaves none (source.h) */
+    uv_timer_init(t->base.loop, &t->timer);
+    t->timer.data = t;
+    (void)wk__idle_watch_init(&t->iw, t->base.loop, t->cfg.path, on_idle_wake, t);
+    t->open_handles = 2;
     t->parser->next_off = t->off;
     uv_timer_start(&t->timer, tail_tick, 0, poll_ms(t->cfg.poll));
     return 0;
