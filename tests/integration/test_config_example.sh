@@ -84,6 +84,12 @@ wk_expect_eq "$WK_OUT" "$all: ok ($total sources, 2 outputs, store /var/lib/watc
     /^[^ ]/ { sec = $1; sub(/:$/, "", sec); next }
     NF < 3 { print "config options: cannot read: " $0 > "/dev/stderr"; exit 1 }
     { print sec, $1, $2, ($3 == "-" ? "none" : $3) }' >"$WK_TMP/binary.txt"
+# The default rule pack is the build's <prefix>/<datadir>/watchkeeper/rules (test_packaging
+# checks it); the file documents the packaged one, --prefix=/usr.
+sed -i 's|^rules dirs list /.*/watchkeeper/rules$|rules dirs list /usr/share/watchkeeper/rules|' \
+    "$WK_TMP/binary.txt"
+grep -qx 'rules dirs list /usr/share/watchkeeper/rules' "$WK_TMP/binary.txt" ||
+    wk_fail "config options: rules dirs is not <datadir>/watchkeeper/rules: $(grep '^rules dirs' "$WK_TMP/binary.txt")"
 for sec in store store.cold rules pipeline api logging outputs 'sources[file_jsonl]' \
            'sources[docker]' 'sources[auditd]' 'sources[auditd_audisp]' 'sources[clog]'; do
     awk -v s="$sec" '$1 == s { f = 1 } END { exit !f }' "$WK_TMP/binary.txt" ||
