@@ -608,6 +608,8 @@ static void on_tick(uv_timer_t *t)
         notify("WATCHDOG=1");
         d->last_watchdog = now;
     }
+    /* Suppressed-repeat counts whose window ended, even when nothing else is logged. */
+    wk_log_flush(false);
     /* events/s of each source over the last second, for /status */
     for (struct running *r = d->sources; r && !d->stopping; r = r->next) {
         if (now - r->rate_at < WK_NS_PER_SEC || !r->ops->status)

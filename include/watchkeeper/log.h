@@ -18,19 +18,27 @@ bool wk_log_enabled(enum wk_log_level level);
 void wk_log(enum wk_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
- * A rate limit for a repeating message: at most `burst` lines per `interval_s`, then one
- * line saying how many were suppressed. Keep one per call site (static storage).
+ * A rate limit for a repeating message: at most `burst` lines per `interval_s`; the count
+ * of the rest is logged once the window ends, as "N similar messages suppressed (last
+ * shown: LINE)", at the level of that line: at the next log line of any kind, at
+ * wk_log_flush(), or at exit, whichever comes first. Keep one per call site (static
+ * storage) or per instance: the count outlives the struct (it is kept in log.c).
  */
 struct wk_ratelimit {
     int interval_s;
     int burst;
     long long window_start;
     int printed;
-    unsigned long suppressed;
 };
-#define WK_RATELIMIT_INIT(interval, b) { (interval), (b), 0, 0, 0 }
-/** @return true when the caller may log now (and reports suppressed counts itself). */
+#define WK_RATELIMIT_INIT(interval, b) { (interval), (b), 0, 0 }
+/** @return true when the caller may log now. Thread-safe. */
 bool wk_ratelimit_ok(struct wk_ratelimit *rl);
+/**
+ * Log the suppressed counts whose window has ended (all of them when `all`): the daemon
+ * calls it from its housekeeping tick so a count is not held back by a quiet log. Runs
+ * by itself at exit. Thread-safe.
+ */
+void wk_log_flush(bool all);
 
 #define wk_log_error(...) wk_log(WK_LOG_ERROR, __VA_ARGS__)
 #define wk_log_warn(...) wk_log(WK_LOG_WARN, __VA_ARGS__)
