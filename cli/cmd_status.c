@@ -73,7 +73,10 @@ static void print_table(json_t *st)
     json_t *s;
     json_array_foreach(json_object_get(st, "sources"), i, s) {
         char lag[32];
-        if (ji(s, "lag_ns"))
+        /* Stream sources are behind in time, file sources in bytes (docs/daemon.md);
+         * a caught-up stream shows "0.0 s", not "0 B". */
+        const char *type = js(s, "type", "");
+        if (ji(s, "lag_ns") || strcmp(type, "docker") == 0)
             snprintf(lag, sizeof(lag), "%.1f s", (double)ji(s, "lag_ns") / 1e9);
         else
             human((double)ji(s, "lag_bytes"), lag, sizeof(lag));

@@ -882,7 +882,9 @@ static void on_version(struct wk_source *s, struct req *r, bool ok)
     const char *v = json_string_value(json_object_get(o, "ApiVersion"));
     if (!v) {
         json_decref(o);
-        set_error(s, "GET /version failed");
+        /* A failed request already said why (connection refused, HTTP code): keep that. */
+        if (ok)
+            set_error(s, "GET /version: no ApiVersion in the answer");
         backoff(s);
         return;
     }
@@ -1135,6 +1137,34 @@ static void docker_destroy(struct wk_source *s)
     free(s);
 }
 
+/*
+ * How far behind dockerd the source is: now minus the time up to which everything dockerd
+ * published has been handed to the pipeline. Not the age of the last event: an idle host
+ * whose stream is connected is caught up (0) however long ago its last event was.
+ *  - events received but not handed over yet (waiting for an inspection, or the pipeline
+ *    pushing back): the age of the oldest of them;
+ *  - streaming with none held: 0;
+ *  - replaying from the stored cursor: the age of the newest event read so far;
+ *  - reconnecting after a lost stream: the time since it was lost (what happens meanwhile
+ *    is read at the reconnect); at a start with a stored cursor, its age; without one, 0
+ *    (a first connect starts at "now": nothing to catch up).
+ */
+static int64_t lag_ns(const struct wk_source *s, int64_t now)
+{
+    int64_t since = 0;
+    if (s->qhead)
+        since = s->qhead->ts;
+    else if (s->phase == PH_REPLAY)
+        since = s->acc_ns;
+    else if (s->phase == PH_STREAM || s->phase == PH_STOPPED)
+        return 0;
+    else if (s->lost_connection)
+        since = s->outage_start;
+    else if (!s->ever_connected && s->had_cursor)
+        since = s->acc_ns;
+    return since > 0 && now > since ? now - since : 0;
+}
+
 static void docker_status(struct wk_source *s, struct wk_source_status *st)
 {
     static const char *const names[] = {"connecting", "connecting", "running",
@@ -1143,8 +1173,7 @@ static void docker_status(struct wk_source *s, struct wk_source_status *st)
     st->state = names[s->phase];
     st->events = s->events;
     st->rejected = s->rejected;
-    if (s->st_ns)
-        st->lag_ns = wk_time_now_ns() - s->st_ns;
+    st->lag_ns = lag_ns(s, wk_time_now_ns());
     snprintf(st->last_error, sizeof(st->last_error), "%s", s->last_error);
 }
 
