@@ -114,10 +114,10 @@ wk_wait_committed 10 || wk_fail "slow: first read not committed"
 docker_event 1
 wk_wait_for 10 wk_status_is '.sources[] | select(.name == "dk") | .events' = 1 ||
     wk_fail "docker event not received"
-wk_expect_eq "$(st '.sources[] | "\(.name) \(.state) \(.lag_bytes) \(.lag_ns)"' | sort)" \
-    "dk running 0 0
-events running 0 0
-slow running 0 0" "status --json: everything caught up"
+wk_expect_eq "$(st '.sources[] | "\(.name) \(.state) \(.lag_bytes) \(.lag_ns) [\(.last_error)]"' | sort)" \
+    "dk running 0 0 []
+events running 0 0 []
+slow running 0 0 []" "status --json: everything caught up, no error"
 
 # events/s: a feeder appends 50 events, then sleeps 50 ms (about 1000/s: a little less,
 # never more: a late feeder does not catch up in a burst) for 4 s. The daemon samples each

@@ -896,6 +896,7 @@ static void on_version(struct wk_source *s, struct req *r, bool ok)
                 mv ? mv : "?", s->api);
     json_decref(o);
     s->attempt = 0;
+    s->last_error[0] = '\0'; /* connected: the error said why it was not */
     bool first = !s->ever_connected;
     s->ever_connected = true;
     if (first && s->cfg.inspect)
