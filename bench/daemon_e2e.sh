@@ -30,7 +30,8 @@
 #        that alert on 5% of the events, against 1% for the pack's own)
 # Peers (Vector, Fluent Bit) are not installed here; figures are printed against the
 # issue's goals instead (>= 100k audit events/s per core; <= 0.05 core and <= 64 MiB at
-# 10k/s).
+# 10k/s), and against Debian's libauparse parsing the same audit events (the throughput
+# runs; needs `meson compile -C BUILD bench/bench_auditd`).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
@@ -186,9 +187,9 @@ once() { # NAME [audit_only]
         sort | uniq -c | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
     alerts=$(wc -l <"$tmp/alerts.jsonl")
     python3 - "$name" "$N" "$bytes" "$w" "$u" "$s" "$rss" "$w0" "$u0" "$s0" "$nrules" \
-        "$stored" "$alerts" "$spread" <<'PY'
+        "$stored" "$alerts" "$spread" "$tmp/rate-$name" <<'PY'
 import sys
-name, n, b, w, u, s, rss, w0, u0, s0, nr, stored, alerts, spread = sys.argv[1:]
+name, n, b, w, u, s, rss, w0, u0, s0, nr, stored, alerts, spread, ratef = sys.argv[1:]
 n, b = int(n), int(b)
 w, u, s, w0, u0, s0 = (float(x) for x in (w, u, s, w0, u0, s0))
 ew, ec = max(w - w0, 1e-3), max(u + s - u0 - s0, 1e-3)
@@ -197,6 +198,7 @@ print(f"throughput ({what}): {n} events ({b/n:.0f} B each), {nr} rules, fsync on
       f"{n/ew:,.0f} events/s wall, {n/ec:,.0f} events/s per core (CPU {ec:.2f} s: "
       f"user {u-u0:.2f} sys {s-s0:.2f}), peak RSS {int(rss)/1024:.1f} MiB; "
       f"stored: {stored}; {alerts} alerts")
+open(ratef, "w").write(f"{n/ec:.0f}\n")
 print(f"  vs goal 100k events/s per core: x{n/ec/100000:.2f}  [startup + rule load "
       f"{w0:.2f} s, {u0+s0:.2f} s CPU, excluded]")
 runs = [float(x) for x in spread.split()]
@@ -210,6 +212,23 @@ PY
 if [ "${STEADY_ONLY:-0}" != 1 ]; then
     once mix
     once audit audit_only
+    # The named peer over the same audit-only input: Debian's libauparse in its least loop
+    # (events, records, fields as text: no decoding, rules, compression or store).
+    if [ -x "$build/bench/bench_auditd" ]; then
+        WK_BENCH_PARTS=2 "$build/bench/bench_auditd" "$tmp/in-audit/audit.log" --no-ausearch \
+            >"$tmp/auparse.out" 2>&1 || true
+        python3 - "$N" "$(awk '/^libauparse loop/ { print $NF }' "$tmp/auparse.out")" \
+            "$(cat "$tmp/rate-audit")" <<'PY'
+import sys
+n, cpu, ours = int(sys.argv[1]), float(sys.argv[2] or 0), float(sys.argv[3])
+if cpu > 0:
+    print(f"peer: libauparse loop over the same {n} audit events (parse only): "
+          f"{n/cpu:,.0f} events/s per core = {cpu/n*10000:.3f} cores per 10k events/s; "
+          f"the whole daemon (parse, rules, compression, durable store): x{ours/(n/cpu):.2f} of it")
+PY
+    else
+        echo "peer: libauparse: build it with meson compile -C $build bench/bench_auditd"
+    fi
 fi
 
 if [ "${CALLGRIND:-0}" = 1 ]; then
