@@ -177,11 +177,11 @@ static void on_source_done(struct wk_source *src)
 
 static void source_stop(struct wk_daemon *d, struct running *r)
 {
-    wk__pipeline_detach(d->pl, r->src);
-    if (!r->src) {
+    if (!r->src) { /* a source that failed to start: nothing attached, nothing open */
         running_free(r);
         return;
     }
+    wk__pipeline_detach(d->pl, r->src);
     r->next = stopping_list;
     stopping_list = r;
     r->ops->stop(r->src, on_source_done);
@@ -202,10 +202,13 @@ static int source_start(struct wk_daemon *d, const struct wk_config_source *cs,
         rc = cs->ops->create(&r->src, cs->cfg);
     if (rc < 0) {
         r->src = NULL;
-        snprintf(r->start_error, sizeof(r->start_error), "%s", wk_strerror(rc));
-        wk_log_error("source %s (%s): cannot create: %s", cs->name, cs->ops->name,
-                     wk_strerror(rc));
-        running_free(r);
+        if (!r->name || !r->cfg) {
+            running_free(r);
+            return rc;
+        }
+        snprintf(r->start_error, sizeof(r->start_error), "cannot create: %s", wk_strerror(rc));
+        wk_log_error("source %s (%s): %s", cs->name, cs->ops->name, r->start_error);
+        *out = r; /* listed by status as failed; a reload tries it again */
         return rc;
     }
     struct wk_source_base *b = (struct wk_source_base *)r->src;
@@ -227,11 +230,13 @@ static int source_start(struct wk_daemon *d, const struct wk_config_source *cs,
         rc = cs->ops->start(r->src, cur, len);
     free(stored);
     if (rc < 0) {
-        wk_log_error("source %s (%s): cannot start: %s", cs->name, cs->ops->name,
-                     wk_strerror(rc));
+        snprintf(r->start_error, sizeof(r->start_error), "cannot start: %s", wk_strerror(rc));
+        wk_log_error("source %s (%s): %s", cs->name, cs->ops->name, r->start_error);
         wk__pipeline_detach(d->pl, r->src);
         /* A failed start left no handles open (contract): destroy directly. */
-        running_free(r);
+        r->ops->destroy(r->src);
+        r->src = NULL;
+        *out = r; /* listed by status as failed; a reload tries it again */
         return rc;
     }
     wk_log_info("source %s (%s): started%s", r->name, cs->ops->name,
@@ -256,20 +261,26 @@ static void sources_apply(struct wk_daemon *d, const struct wk_config *cfg)
     while (*pp) {
         struct running *r = *pp;
         const struct wk_config_source *cs = config_source(cfg, r->name);
-        if (cs && cs->ops == r->ops && opts_equal(r->ops->options, r->cfg, cs->cfg)) {
+        if (cs && cs->ops == r->ops && r->src && opts_equal(r->ops->options, r->cfg, cs->cfg)) {
             pp = &r->next;
             continue;
         }
         *pp = r->next;
-        wk_log_info("source %s: %s", r->name, cs ? "changed: restarting" : "removed: stopping");
+        wk_log_info("source %s: %s", r->name,
+                    !cs     ? "removed: stopping"
+                    : r->src ? "changed: restarting"
+                             : "failed to start: trying again");
         source_stop(d, r);
     }
     for (size_t i = 0; i < cfg->nsources; i++) {
         bool have = false;
         for (struct running *r = d->sources; r; r = r->next)
             have |= strcmp(r->name, cfg->sources[i].name) == 0;
-        struct running *r;
-        if (!have && source_start(d, &cfg->sources[i], &r) == 0) {
+        struct running *r = NULL;
+        if (have)
+            continue;
+        (void)source_start(d, &cfg->sources[i], &r); /* a failed one is kept, as failed */
+        if (r) {
             r->next = d->sources;
             d->sources = r;
         }
@@ -290,8 +301,12 @@ static json_t *daemon_status(void *arg)
     json_t *srcs = json_array();
     for (struct running *r = d->sources; r; r = r->next) {
         struct wk_source_status st = { .state = "running" };
-        if (r->ops->status)
+        if (!r->src) {
+            st.state = "failed";
+            snprintf(st.last_error, sizeof(st.last_error), "%s", r->start_error);
+        } else if (r->ops->status) {
             r->ops->status(r->src, &st);
+        }
         json_array_append_new(
             srcs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:s}", "name", r->name,
                             "type", r->ops->name, "state", st.state ? st.state : "running",
@@ -614,7 +629,7 @@ static void on_tick(uv_timer_t *t)
      * too, and fires a little early or late: with a strict 1 s test a tick a few ms early
      * skips its sample and the figure shown is 2 s old. The rate divides by the real span. */
     for (struct running *r = d->sources; r && !d->stopping; r = r->next) {
-        if (now - r->rate_at < WK_NS_PER_SEC * 9 / 10 || !r->ops->status)
+        if (now - r->rate_at < WK_NS_PER_SEC * 9 / 10 || !r->ops->status || !r->src)
             continue;
         struct wk_source_status st = { .state = "running" };
         r->ops->status(r->src, &st);

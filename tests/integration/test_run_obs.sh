@@ -272,13 +272,18 @@ grep -q "^watchkeeper: info: source docker (docker): started$" <<<"$WK_ERR" ||
     wk_fail "found source not started: $WK_ERR"
 
 # A configured file the daemon (as nobody) may not read: the startup warns why, and
-# status shows the error on the source's row.
+# status shows the error on the source's row. An auditd log it may not read makes its
+# source fail to start: listed as failed with the reason, and tried again at a reload.
 secret=$WK_TMP/secret.jsonl
 wk_gen_events 1 5 >"$secret"
 chmod 0600 "$secret"
+alog=$WK_TMP/nb/audit.log
+echo 'type=DAEMON_START msg=audit(1700000000.000:1): op=start ver=3.0.9 format=enriched kernel=6.1.0 auid=4294967295 pid=1 uid=0 ses=4294967295 res=success' >"$alog"
+chmod 0600 "$alog"
 cat >"$WK_TMP/nb.yaml" <<YAML
 store: {path: $WK_TMP/nb/store2, fsync: false}
-sources: [{type: file_jsonl, name: secret, path: $secret, poll: 50ms}]
+sources: [{type: file_jsonl, name: secret, path: $secret, poll: 50ms},
+          {type: auditd, name: alog, path: $alog, read_proc: false, lost_poll: 0s, poll: 50ms}]
 rules: {dirs: [$rules]}
 api: {socket: $WK_TMP/nb/api.sock}
 YAML
@@ -288,8 +293,19 @@ pid=$!
 wk_track_pid $pid
 sock=$WK_TMP/nb/api.sock
 wk_wait_for 10 test -S "$sock" || wk_fail "nobody: no API socket: $(cat "$WK_TMP/nb.log")"
-wk_expect_eq "$(st '.sources[0] | "\(.state)|\(.last_error)"')" \
+wk_expect_eq "$(st '.sources[] | select(.name == "secret") | "\(.state)|\(.last_error)"')" \
     "error|$secret: Permission denied" "status --json: the unreadable file's error"
+wk_expect_eq "$(st '.sources[] | select(.name == "alog") | "\(.state)|\(.events)|\(.last_error)"')" \
+    "failed|0|cannot start: Permission denied" "status --json: a source that failed to start"
+grep -qx "watchkeeper: error: source alog (auditd): cannot start: Permission denied" \
+    "$WK_TMP/nb.log" || wk_fail "no startup error for the failed source: $(cat "$WK_TMP/nb.log")"
+chmod 0644 "$alog"
+kill -HUP $pid
+wk_wait_for 10 eval '[ "$(st ".sources[] | select(.name == \"alog\") | .state")" = running ]' ||
+    wk_fail "the failed source not started again at a reload: $(st .sources)"
+grep -qx "watchkeeper: info: source alog: failed to start: trying again" "$WK_TMP/nb.log" ||
+    wk_fail "the retry is not logged: $(cat "$WK_TMP/nb.log")"
+wk_expect_eq "$(st '.sources | length')" 2 "each source listed once after the retry"
 wk_expect_eq "$(row secret)" \
     "$(src_row secret file_jsonl error 0 0.0 '0 B' "$secret: Permission denied")" \
     "status table: the unreadable file's row"
