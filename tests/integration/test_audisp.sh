@@ -48,9 +48,11 @@ exec $WK_BIN "\$@" 2>>$wklog
 EOF
 chmod 0750 "$wrapper"
 # the shipped plugin conf, activated, with our wrapper and config
+# (the build's, made from packaging/audit/plugins.d/watchkeeper.conf.in with its paths;
+# test_packaging checks them)
 sed -e 's|^active = no$|active = yes|' -e "s|^path = .*|path = $wrapper|" \
-    -e "s|/etc/watchkeeper/audisp.yaml|$cfg|" \
-    "$WK_SRCDIR/packaging/audit/plugins.d/watchkeeper.conf" >"$A/plugins.d/watchkeeper.conf"
+    -e "s|^args = run --config=.*/watchkeeper/audisp.yaml$|args = run --config=$cfg|" \
+    "$WK_BUILDDIR/watchkeeper.conf" >"$A/plugins.d/watchkeeper.conf"
 wk_expect_eq "$(grep -E '^(active|path|args) ' "$A/plugins.d/watchkeeper.conf" | tr '\n' ';')" \
     "active = yes;path = $wrapper;args = run --config=$cfg;" "the plugin conf derived from the shipped one"
 chmod 0640 "$A/plugins.d/watchkeeper.conf"

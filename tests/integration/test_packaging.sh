@@ -39,6 +39,7 @@ expected=$({
     echo "$unitdir/watchkeeper.service"
     echo "$sysconfdir/watchkeeper/watchkeeper.yaml"
     echo "$datadir/doc/watchkeeper/examples/watchkeeper.yaml"
+    echo "$datadir/doc/watchkeeper/examples/audit-plugins.d/watchkeeper.conf"
     (cd "$WK_SRCDIR/rules" && ls -- *.yml logsources.yaml placeholders.yaml auditd/watchkeeper.rules) |
         sed "s|^|$rulesdir/|"
 } | sort)
@@ -51,6 +52,10 @@ for f in $(cd "$WK_SRCDIR/rules" && ls -- *.yml *.yaml auditd/watchkeeper.rules)
 done
 cmp "$WK_SRCDIR/packaging/watchkeeper.yaml" "$D$datadir/doc/watchkeeper/examples/watchkeeper.yaml"
 [ -x "$D$bindir/watchkeeper" ] || wk_fail "installed binary not executable"
+wk_expect_eq "$(grep -E '^(active|path|args) ' "$D$datadir/doc/watchkeeper/examples/audit-plugins.d/watchkeeper.conf")" \
+    "active = no
+path = $bindir/watchkeeper
+args = run --config=$sysconfdir/watchkeeper/audisp.yaml" "the auditd plugin conf names the installed binary and config"
 wk_expect_eq "$(stat -c %a "$D$sysconfdir/watchkeeper/watchkeeper.yaml")" 640 "config mode"
 
 # The unit runs the installed binary on the installed config, which checks clean (every

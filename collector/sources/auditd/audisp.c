@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The `auditd_audisp` live source: records on stdin, one per line, as auditd's plugin
- * dispatcher delivers them (packaging/audit/plugins.d/watchkeeper.conf, format = string).
+ * dispatcher delivers them (packaging/audit/plugins.d/watchkeeper.conf.in, format = string).
  * A plugin must never block auditd, so stdin is always read: when the pipeline is full,
  * events wait in a queue bounded in events (`queue`) and in bytes (`queue_bytes`), and past
  * either bound they are dropped and counted; a `gap` event with the count is submitted as
