@@ -55,8 +55,10 @@ int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t out
                         size_t whylen)
 {
     if (!host || strncmp(host, "unix://", 7) != 0 || !host[7]) {
-        snprintf(why, whylen, "%s: not a unix:// socket (a remote daemon's data root is not "
-                 "on this host)", host ? host : "(none)");
+        snprintf(why, whylen,
+                 "%s: not a unix:// socket (a remote daemon's data root is not "
+                 "on this host)",
+                 host ? host : "(none)");
         return -1;
     }
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -66,7 +68,7 @@ int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t out
         snprintf(why, whylen, "out of memory");
         return -1;
     }
-    struct body b = { 0 };
+    struct body b = {0};
     char err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, host + 7);
     curl_easy_setopt(e, CURLOPT_URL, "http://localhost/info");
@@ -87,7 +89,9 @@ int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t out
         snprintf(why, whylen, "%s: nobody answers (is dockerd running?)", host + 7);
     } else if (rc != CURLE_OK) {
         snprintf(why, whylen, "%s: GET /info: %s", host + 7,
-                 b.too_big ? "answer over 1 MiB" : *err ? err : curl_easy_strerror(rc));
+                 b.too_big ? "answer over 1 MiB"
+                 : *err    ? err
+                           : curl_easy_strerror(rc));
     } else if (status != 200) {
         snprintf(why, whylen, "%s: GET /info: HTTP %ld", host + 7, status);
     } else {
