@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "rules_common.h"
 #include "watchkeeper/error.h"
+#include "watchkeeper/wkconfig.h"
 
 static bool is_file(const char *p)
 {
@@ -27,30 +28,7 @@ static bool is_dir(const char *p)
 
 const char *wk_rules_default_dir(void)
 {
-    static char dir[PATH_MAX];
-    const char *env = getenv("WK_RULES_DIR");
-    if (env && *env)
-        return env;
-    char exe[PATH_MAX - 64];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            /* a build tree inside the source tree: build/watchkeeper -> rules/ */
-            snprintf(dir, sizeof(dir), "%s/../rules", exe);
-            char probe[PATH_MAX + 32];
-            snprintf(probe, sizeof(probe), "%s/logsources.yaml", dir);
-            if (is_file(probe))
-                return dir;
-            snprintf(dir, sizeof(dir), "%s/../share/watchkeeper/rules", exe);
-            snprintf(probe, sizeof(probe), "%s/logsources.yaml", dir);
-            if (is_file(probe))
-                return dir;
-        }
-    }
-    return WK_RULES_DIR; /* config.h: where `meson install` put the pack */
+    return wk_config_rules_dir();
 }
 
 /* The config file `name`: explicit, else next to the first rule path, else the pack's. */

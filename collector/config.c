@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <libfyaml.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,33 +242,38 @@ static bool in_list(const char *s, const char *const *list)
     return false;
 }
 
-/* The default rule pack: $WK_RULES_DIR, else rules/ beside a build tree (the binary in
- * build/), else ../share/watchkeeper/rules beside the binary (an install moved or staged
- * with DESTDIR), else WK_RULES_DIR of config.h (PREFIX/DATADIR/watchkeeper/rules, where
- * `meson install` put it). The same search as `watchkeeper rules`. */
-static void default_rules_dir(struct wk_strv *dirs)
+static char rules_dir[4096];
+
+static void rules_dir_find(void)
 {
     const char *env = getenv("WK_RULES_DIR");
-    char exe[3072], dir[4096], probe[4200];
-    const char *pick = env && *env ? env : NULL;
-    ssize_t n = pick ? -1 : readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (env && *env) {
+        snprintf(rules_dir, sizeof(rules_dir), "%s", env);
+        return;
+    }
+    char exe[3072], dir[3200], probe[3300];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash)
             *slash = '\0';
         static const char *const rel[] = { "../rules", "../share/watchkeeper/rules" };
-        for (size_t i = 0; i < 2 && !pick; i++) {
+        for (size_t i = 0; i < WK_ARRAY_SIZE(rel); i++) {
             snprintf(dir, sizeof(dir), "%s/%s", exe, rel[i]);
             snprintf(probe, sizeof(probe), "%s/logsources.yaml", dir);
-            if (access(probe, R_OK) == 0 && realpath(dir, probe))
-                pick = probe;
+            if (access(probe, R_OK) == 0 && realpath(dir, rules_dir))
+                return;
         }
     }
-    if (!pick)
-        return; /* keep WK_RULES_DIR */
-    wk_strv_clear(dirs);
-    (void)wk_strv_push(dirs, pick);
+    snprintf(rules_dir, sizeof(rules_dir), "%s", WK_RULES_DIR);
+}
+
+const char *wk_config_rules_dir(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, rules_dir_find);
+    return rules_dir;
 }
 
 static void config_init(struct wk_config *c)
@@ -277,7 +283,8 @@ static void config_init(struct wk_config *c)
     (void)wk_options_defaults(wk_config_store_options, &c->store);
     (void)wk_options_defaults(wk_config_cold_options, &c->store.cold);
     (void)wk_options_defaults(wk_config_rules_options, &c->rules);
-    default_rules_dir(&c->rules.dirs);
+    wk_strv_clear(&c->rules.dirs);
+    (void)wk_strv_push(&c->rules.dirs, wk_config_rules_dir());
     (void)wk_options_defaults(wk_config_pipeline_options, &c->pipeline);
     (void)wk_options_defaults(wk_config_api_options, &c->api);
     (void)wk_options_defaults(wk_config_logging_options, &c->logging);

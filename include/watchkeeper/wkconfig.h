@@ -133,6 +133,15 @@ int wk_config_load_string(struct wk_config **out, const char *name, const char *
  */
 int wk_config_defaults(struct wk_config **out, struct wk_strv *probe);
 
+/**
+ * The default rule pack (rules.dirs when the config names none; `watchkeeper rules`):
+ * $WK_RULES_DIR, else rules/ beside a build tree (the binary in build/), else
+ * ../share/watchkeeper/rules beside the binary (an install moved or staged with DESTDIR),
+ * both canonical, else WK_RULES_DIR of config.h (PREFIX/DATADIR/watchkeeper/rules, where
+ * `meson install` put it). Found once per process. Thread-safe.
+ */
+const char *wk_config_rules_dir(void);
+
 /** Free a config (NULL allowed). @return NULL. */
 struct wk_config *wk_config_free(struct wk_config *cfg);
 
