@@ -77,41 +77,42 @@ static void notify(const char *state)
 
 /* ---- option tables: copy and compare (reload keeps unchanged sources running) ---- */
 
+/* Whether option o has the same value in the config structs a and b. */
+static bool opt_equal(const struct wk_option *o, const void *a, const void *b)
+{
+    const char *pa = (const char *)a + o->offset, *pb = (const char *)b + o->offset;
+    switch (o->type) {
+    case WK_OPT_BOOL:
+        return *(const bool *)(const void *)pa == *(const bool *)(const void *)pb;
+    case WK_OPT_INT:
+    case WK_OPT_DURATION:
+    case WK_OPT_SIZE:
+        return memcmp(pa, pb, 8) == 0;
+    case WK_OPT_STRING:
+    case WK_OPT_PATH: {
+        const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
+        return (sa == NULL) == (sb == NULL) && (!sa || strcmp(sa, sb) == 0);
+    }
+    case WK_OPT_STRLIST: {
+        const struct wk_strv *va = (const void *)pa, *vb = (const void *)pb;
+        if (va->n != vb->n)
+            return false;
+        for (size_t i = 0; i < va->n; i++)
+            if (strcmp(va->v[i], vb->v[i]) != 0)
+                return false;
+        return true;
+    }
+    case WK_OPT_END:
+        break;
+    }
+    return true;
+}
+
 static bool opts_equal(const struct wk_option *t, const void *a, const void *b)
 {
-    for (const struct wk_option *o = t; o && o->type != WK_OPT_END; o++) {
-        const char *pa = (const char *)a + o->offset, *pb = (const char *)b + o->offset;
-        switch (o->type) {
-        case WK_OPT_BOOL:
-            if (*(const bool *)(const void *)pa != *(const bool *)(const void *)pb)
-                return false;
-            break;
-        case WK_OPT_INT:
-        case WK_OPT_DURATION:
-        case WK_OPT_SIZE:
-            if (memcmp(pa, pb, 8) != 0)
-                return false;
-            break;
-        case WK_OPT_STRING:
-        case WK_OPT_PATH: {
-            const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
-            if ((sa == NULL) != (sb == NULL) || (sa && strcmp(sa, sb) != 0))
-                return false;
-            break;
-        }
-        case WK_OPT_STRLIST: {
-            const struct wk_strv *va = (const void *)pa, *vb = (const void *)pb;
-            if (va->n != vb->n)
-                return false;
-            for (size_t i = 0; i < va->n; i++)
-                if (strcmp(va->v[i], vb->v[i]) != 0)
-                    return false;
-            break;
-        }
-        case WK_OPT_END:
-            break;
-        }
-    }
+    for (const struct wk_option *o = t; o && o->type != WK_OPT_END; o++)
+        if (!opt_equal(o, a, b))
+            return false;
     return true;
 }
 
@@ -453,8 +454,7 @@ static void store_keep_running(struct wk_daemon *d, struct wk_config *nc)
         const char *a = (const char *)&d->cfg->store + sections[i].off;
         const char *b = (const char *)&nc->store + sections[i].off;
         for (const struct wk_option *o = sections[i].t; o->type != WK_OPT_END; o++) {
-            const struct wk_option one[2] = { *o, { 0 } };
-            if (opts_equal(one, a, b) || strcmp(o->key, "verify_interval") == 0)
+            if (opt_equal(o, a, b) || strcmp(o->key, "verify_interval") == 0)
                 continue;
             int w = snprintf(changed + n, sizeof(changed) - n, "%s%s%s", n ? ", " : "",
                              sections[i].prefix, o->key);
