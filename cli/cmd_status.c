@@ -73,10 +73,9 @@ static void print_table(json_t *st)
     json_t *s;
     json_array_foreach(json_object_get(st, "sources"), i, s) {
         char lag[32];
-        /* Stream sources are behind in time, file sources in bytes (docs/daemon.md);
-         * a caught-up stream shows "0.0 s", not "0 B". */
-        const char *type = js(s, "type", "");
-        if (ji(s, "lag_ns") || strcmp(type, "docker") == 0)
+        /* Each source says its lag's unit: time for a stream, bytes for a file
+         * (docs/daemon.md); a caught-up stream shows "0.0 s", not "0 B". */
+        if (ji(s, "lag_ns") || strcmp(js(s, "lag_unit", ""), "ns") == 0)
             snprintf(lag, sizeof(lag), "%.1f s", (double)ji(s, "lag_ns") / 1e9);
         else
             human((double)ji(s, "lag_bytes"), lag, sizeof(lag));

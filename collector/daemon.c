@@ -309,12 +309,13 @@ static json_t *daemon_status(void *arg)
             r->ops->status(r->src, &st);
         }
         json_array_append_new(
-            srcs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:s}", "name", r->name,
+            srcs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:s, s:s}", "name", r->name,
                             "type", r->ops->name, "state", st.state ? st.state : "running",
                             "events", (json_int_t)st.events, "rejected",
                             (json_int_t)st.rejected, "events_per_s", r->rate, "lag_bytes",
                             (json_int_t)st.lag_bytes, "lag_ns", (json_int_t)st.lag_ns,
-                            "last_error", st.last_error));
+                            "lag_unit", st.lag_in_time ? "ns" : "bytes", "last_error",
+                            st.last_error));
     }
     /* Outputs: the newest stored alert id against the last one each output delivered. */
     json_t *outs = json_array();

@@ -92,6 +92,7 @@ struct wk_source_status {
     uint64_t rejected;       /* inputs rejected */
     uint64_t lag_bytes;      /* bytes known but not yet read (files), 0 if unknown */
     int64_t lag_ns;          /* how far behind in time, 0 if unknown */
+    bool lag_in_time;        /* a stream: its lag is lag_ns (0: caught up), not bytes */
     char last_error[256];
 };
 

@@ -1175,6 +1175,7 @@ static void docker_status(struct wk_source *s, struct wk_source_status *st)
     st->events = s->events;
     st->rejected = s->rejected;
     st->lag_ns = lag_ns(s, wk_time_now_ns());
+    st->lag_in_time = true;
     snprintf(st->last_error, sizeof(st->last_error), "%s", s->last_error);
 }
 
