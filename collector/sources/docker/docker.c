@@ -1049,15 +1049,9 @@ static int docker_create(struct wk_source **out, const void *config)
     return 0;
 }
 
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static int docker_start(struct wk_source *s, const void *cursor, size_t cursor_len)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, curl_init_once);
+    wk__docker_curl_init();
     if (cursor && cursor_len >= 16) {
         uint32_t magic, n;
         memcpy(&magic, cursor, 4);

@@ -18,13 +18,13 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "../clog/clog_private.h"
 #include "docker_private.h"
 
 #define INFO_MAX (1u << 20) /* /info is a few KiB; more is not dockerd */
 
 struct body {
-    char *p;
-    size_t n;
+    struct wk__cbuf buf;
     bool too_big;
 };
 
@@ -32,23 +32,26 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     struct body *b = user;
     size_t len = size * nmemb;
-    if (b->n + len > INFO_MAX) {
+    if (b->buf.len + len > INFO_MAX) {
         b->too_big = true;
         return 0;
     }
-    char *p = realloc(b->p, b->n + len + 1);
-    if (!p)
+    if (wk__cbuf_reserve(&b->buf, len) < 0)
         return 0;
-    memcpy(p + b->n, data, len);
-    b->p = p;
-    b->n += len;
-    b->p[b->n] = '\0';
+    memcpy(b->buf.p + b->buf.len, data, len);
+    b->buf.len += len;
     return len;
 }
 
 static void curl_init_once(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void wk__docker_curl_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, curl_init_once);
 }
 
 int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t outlen, char *why,
@@ -61,8 +64,7 @@ int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t out
                  host ? host : "(none)");
         return -1;
     }
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, curl_init_once);
+    wk__docker_curl_init();
     CURL *e = curl_easy_init();
     if (!e) {
         snprintf(why, whylen, "out of memory");
@@ -96,7 +98,7 @@ int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t out
         snprintf(why, whylen, "%s: GET /info: HTTP %ld", host + 7, status);
     } else {
         json_error_t jerr;
-        json_t *o = json_loadb(b.p ? b.p : "", b.n, 0, &jerr);
+        json_t *o = json_loadb(b.buf.p ? b.buf.p : "", b.buf.len, 0, &jerr);
         const char *root = json_string_value(json_object_get(o, "DockerRootDir"));
         if (!root || root[0] != '/')
             snprintf(why, whylen, "%s: GET /info: no absolute DockerRootDir in the answer",
@@ -109,7 +111,7 @@ int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t out
         }
         json_decref(o);
     }
-    free(b.p);
+    wk__cbuf_fini(&b.buf);
     return ret;
 }
 

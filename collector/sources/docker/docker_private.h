@@ -36,6 +36,9 @@ int64_t wk__docker_event_time(const json_t *obj);
 int wk__docker_root_dir(const char *host, long timeout_ms, char *out, size_t outlen, char *why,
                         size_t whylen);
 
+/** curl_global_init, once per process (the docker source and wk__docker_root_dir). */
+void wk__docker_curl_init(void);
+
 /** The Engine API address a docker source uses when its `host` is empty: $DOCKER_HOST, else
  * unix:///var/run/docker.sock. */
 const char *wk__docker_default_host(void);
